@@ -1,0 +1,48 @@
+"""`python -m agent`: the Parlant server with the insurance support agent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from config import SettingsError
+
+OFFLINE_BANNER = """\
++--------------------------------------------------------------------------+
+| OFFLINE MODE: no LLM is configured, so the agent runs on the scripted    |
+| offline NLP service (deterministic replies, no network).                 |
+| For a real LLM set OPENAI_API_KEY in .env (or PARLANT_NLP=<service> plus |
+| that service's key) and restart.                                         |
++--------------------------------------------------------------------------+"""
+
+
+def main() -> int:
+    try:
+        from agent.settings import OFFLINE, AgentSettings
+
+        settings = AgentSettings.from_env()
+    except SettingsError as error:
+        print(f"agent: configuration error: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # Parlant creates its home dir and log file when first imported: point it at ours first.
+    os.environ["PARLANT_HOME"] = str(settings.home)
+    from agent.server import serve
+
+    if settings.nlp == OFFLINE:
+        print(OFFLINE_BANNER, file=sys.stderr)
+    print(f"agent: customer chat UI at {settings.chat_url} (NLP: {settings.nlp})", file=sys.stderr)
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The insurance support agent declared as data: what it knows, how it behaves, when it hands off.
+
+`server.py` turns this into Parlant entities. Each behaviour also carries the words the offline
+NLP service matches on and the scripted line it answers with, so the same declaration drives
+both a real LLM and the deterministic offline service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+AGENT_ID = "insurance-support-agent"
+AGENT_NAME = "Insurance Support Agent"
+AGENT_DESCRIPTION = (
+    "You are a friendly, precise support agent for an insurance company. You help customers "
+    "file claims, check their open claims and understand their policy coverage. You never "
+    "invent policy facts: you use the tools. When you cannot help, or the customer asks for a "
+    "person, you hand the conversation to a human operator."
+)
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    description: str
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A guideline (action set) or an observation (action None) with its offline script."""
+
+    key: str
+    condition: str
+    action: str | None
+    tools: tuple[str, ...] = ()
+    offline_triggers: tuple[str, ...] = ()
+    offline_reply: str = ""
+
+
+@dataclass(frozen=True)
+class JourneyStep:
+    """A chat step (say something) or a tool step (run a tool), reached by `condition`."""
+
+    chat: str | None = None
+    tool: str | None = None
+    condition: str | None = None
+    offline_reply: str = ""
+
+
+@dataclass(frozen=True)
+class JourneySpec:
+    key: str
+    title: str
+    description: str
+    conditions: tuple[str, ...]
+    steps: tuple[JourneyStep, ...]
+    offline_triggers: tuple[str, ...] = field(default=())
+
+
+TERMS: tuple[Term, ...] = (
+    Term(
+        "Customer Service Number",
+        "Customers can reach a person by phone at +1-555-INSURE.",
+        ("phone number", "hotline", "support number"),
+    ),
+    Term(
+        "Operating Hours",
+        "The support team works Monday to Friday, 9AM-6PM.",
+        ("opening hours", "business hours", "office hours"),
+    ),
+)
+
+HANDOFF_TRIGGERS: tuple[str, ...] = (
+    "human",
+    "person",
+    "agent",
+    "representative",
+    "operator",
+    "someone real",
+    "real person",
+    "supervisor",
+    "manager",
+)
+
+CLAIM_JOURNEY = JourneySpec(
+    key="file_claim",
+    title="File an Insurance Claim",
+    description="Collect the details of an accident or loss, file the claim and confirm it.",
+    conditions=("The customer wants to file a new insurance claim or reports an accident or loss",),
+    steps=(
+        JourneyStep(
+            chat="Ask the customer to describe the accident: what happened, when and where",
+            offline_reply="Please describe what happened: what was damaged, when and where it happened.",
+        ),
+        JourneyStep(
+            tool="file_claim",
+            condition="The customer has described the accident",
+        ),
+        JourneyStep(
+            chat="Confirm the claim was filed, give its claim id and say an adjuster will contact them",
+            condition="The claim was filed",
+            offline_reply="Your claim is filed. An adjuster will contact you within two business days.",
+        ),
+    ),
+    offline_triggers=(
+        "file a claim",
+        "new claim",
+        "make a claim",
+        "open a claim",
+        "submit a claim",
+        "accident",
+        "crash",
+        "collision",
+        "was stolen",
+        "got stolen",
+        "break-in",
+        "hit my",
+        "damaged",
+    ),
+)
+
+COVERAGE_JOURNEY = JourneySpec(
+    key="explain_coverage",
+    title="Explain Policy Coverage",
+    description="Fetch the customer's policy and explain what it covers in plain words.",
+    conditions=(
+        "The customer asks what their policy covers, or about their coverage, deductible, "
+        "premium or renewal date",
+    ),
+    steps=(
+        JourneyStep(tool="get_policy_details"),
+        JourneyStep(
+            chat="Explain the coverage from the policy details in plain words, without legal interpretation",
+            condition="The policy details were retrieved",
+            offline_reply="That is what your policy covers. Anything else I can explain?",
+        ),
+    ),
+    offline_triggers=(
+        "cover",
+        "coverage",
+        "covered",
+        "my policy",
+        "policy details",
+        "deductible",
+        "premium",
+        "renew",
+    ),
+)
+
+JOURNEYS: tuple[JourneySpec, ...] = (CLAIM_JOURNEY, COVERAGE_JOURNEY)
+
+HANDOFF = Behaviour(
+    key="handoff",
+    condition=(
+        "The customer asks to speak with a human, a person, an agent, a representative or an "
+        "operator, or you are unsure what the next step should be"
+    ),
+    action=(
+        "Call initiate_human_handoff with a short reason, then tell the customer that a person "
+        "from the support team is joining the conversation"
+    ),
+    tools=("initiate_human_handoff",),
+    offline_triggers=HANDOFF_TRIGGERS,
+    offline_reply=(
+        "I'm handing this conversation to a member of our support team. A person will join "
+        "here shortly."
+    ),
+)
+
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour(
+        key="no_legal_advice",
+        condition=(
+            "The customer asks for a legal interpretation of their policy, whether they are "
+            "legally covered, or whether they would win a dispute or lawsuit"
+        ),
+        action=(
+            "Say that you cannot give legal advice or legal interpretations of the policy; offer "
+            "the factual policy details and suggest a licensed professional for legal questions"
+        ),
+        offline_triggers=("legal", "lawyer", "lawsuit", "sue ", "court", "legally", "liable"),
+        offline_reply=(
+            "I can't give legal advice or a legal interpretation of your policy. I can share "
+            "the policy facts; for legal questions please consult a licensed professional."
+        ),
+    ),
+    Behaviour(
+        key="off_topic",
+        condition="The customer asks about something unrelated to insurance",
+        action="Politely say you can only help with insurance questions and offer what you can do",
+        offline_triggers=(
+            "weather",
+            "recipe",
+            "joke",
+            "football",
+            "movie",
+            "poem",
+            "bitcoin",
+            "stock market",
+            "homework",
+        ),
+        offline_reply=(
+            "I can only help with insurance: filing a claim, checking your claims, or explaining "
+            "your coverage."
+        ),
+    ),
+    Behaviour(
+        key="open_claims",
+        condition="The customer asks about the status of their claims or their open claims",
+        action="Look up the customer's open claims and list each with its id and status",
+        tools=("get_open_claims",),
+        offline_triggers=(
+            "open claims",
+            "my claims",
+            "claim status",
+            "status of my claim",
+            "existing claim",
+            "check my claim",
+            "check on my claim",
+        ),
+        offline_reply="Those are the claims on file for you.",
+    ),
+    HANDOFF,
+)
+
+VAGUE_REQUEST = Behaviour(
+    key="claim_or_policy",
+    condition=(
+        "The customer mentions their insurance, a claim or their policy without saying whether "
+        "they want to file a new claim, check an existing claim or understand their coverage"
+    ),
+    action=None,
+    offline_triggers=(
+        "my insurance",
+        "insurance question",
+        "question about my insurance",
+        "help with my insurance",
+        "about a claim",
+        "about my claim",
+    ),
+    offline_reply=(
+        "Happy to help. Do you want to file a new claim, check an existing claim, or "
+        "understand what your policy covers?"
+    ),
+)

@@ -1,0 +1,604 @@
+"""A deterministic NLP service that Parlant's real engine runs on, with no network.
+
+Parlant asks its LLM for structured answers (a pydantic schema per question: "which of these
+guidelines apply?", "which journey step is next?", "should this tool run, with what
+arguments?", "draft the reply"). This service answers each of those questions by rule:
+guidelines and journeys match on the customer's words (the triggers declared next to each
+behaviour in `agent.insurance`), tools run when the engine offers them, and replies are the
+scripted lines of whatever matched plus the tools' summaries, marked as scripted offline
+replies. Questions it has no rule for get the most conservative valid answer (nothing applies,
+nothing runs), built from the schema itself, so a Parlant upgrade degrades it instead of
+crashing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections import abc
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, get_args, get_origin
+
+from parlant.core.common import DefaultBaseModel
+from parlant.core.engines.alpha.engine_context import EngineContext
+from parlant.core.engines.alpha.entity_context import EntityContext
+from parlant.core.engines.alpha.prompt_builder import PromptBuilder
+from parlant.core.nlp.embedding import Embedder, EmbeddingResult
+from parlant.core.nlp.generation import (
+    SchematicGenerationResult,
+    SchematicGenerator,
+    StreamingTextGenerator,
+    T,
+)
+from parlant.core.nlp.generation_info import GenerationInfo, UsageInfo
+from parlant.core.nlp.moderation import ModerationService, NoModeration
+from parlant.core.nlp.service import NLPService
+from parlant.core.nlp.tokenization import EstimatingTokenizer
+from parlant.core.sessions import EventKind, EventSource
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+OFFLINE_MARKER = "(Offline scripted reply)"
+FALLBACK_REPLY = (
+    "I can help you file a claim, check your open claims, or explain your policy coverage. "
+    "If you'd like a person instead, just ask for a human."
+)
+MAX_REASON_CHARS = 200
+
+
+@dataclass(frozen=True)
+class OfflineScript:
+    """What the offline service knows about the agent: triggers and scripted lines.
+
+    triggers: condition text -> words that make it apply to the customer's last message.
+    replies: action text (guideline action or journey chat step) -> the line it answers with.
+    """
+
+    triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    replies: Mapping[str, str] = field(default_factory=dict)
+
+    def applies(self, condition: str, customer_message: str) -> bool:
+        words = self.triggers.get(normalise_text(condition), ())
+        return any(_mentions(customer_message, w) for w in words)
+
+    def reply_for(self, action: str | None) -> str | None:
+        return self.replies.get(normalise_text(action or ""))
+
+
+def normalise_text(text: str) -> str:
+    return " ".join(text.strip().rstrip(".").split()).lower()
+
+
+def _mentions(message: str, phrase: str) -> bool:
+    # Match at a word start, so "cover" finds "coverage" but "agent" does not fire on "reagent".
+    return re.search(r"\b" + re.escape(phrase.lower()), message.lower()) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# What each question is answered from
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    """A schema request with the pieces of the prompt the rules read."""
+
+    schema_name: str
+    prompt_text: str
+    props: Mapping[str, Mapping[str, Any]]
+    engine: EngineContext | None
+
+    @property
+    def customer_message(self) -> str:
+        if self.engine is None:
+            return ""
+        last = self.engine.interaction.last_customer_message
+        return last.content if last else ""
+
+    def prop(self, key: str) -> Any:
+        for section in self.props.values():
+            if key in section:
+                return section[key]
+        return None
+
+    def result_checks(self) -> list[dict[str, Any]]:
+        """The `checks` skeleton the engine printed for the batch: guideline ids and conditions."""
+        raw = self.prop("result_structure_text")
+        if not isinstance(raw, str):
+            return []
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            return []
+        checks = parsed.get("checks", []) if isinstance(parsed, dict) else parsed
+        return [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+
+    def staged_tool_calls(self) -> list[dict[str, Any]]:
+        if self.engine is None:
+            return []
+        calls: list[dict[str, Any]] = []
+        for event in self.engine.state.tool_events:
+            if event.kind == EventKind.TOOL and isinstance(event.data, dict):
+                calls.extend(event.data.get("tool_calls", []))
+        return calls
+
+
+Rule = Callable[[Question, "OfflineScript"], dict[str, Any]]
+
+
+def _guideline_checks(q: Question, script: OfflineScript, **flags: str) -> dict[str, Any]:
+    """Fill a batch's checks: `flags` names the boolean fields that mean "applies" here."""
+    checks = []
+    for check in q.result_checks():
+        condition = str(check.get("condition", ""))
+        applies = script.applies(condition, q.customer_message)
+        answer = {k: v for k, v in check.items() if not isinstance(v, str) or not v.startswith("<")}
+        answer.setdefault("guideline_id", str(check.get("guideline_id")))
+        answer["guideline_id"] = str(answer["guideline_id"])
+        answer.setdefault("condition", condition)
+        for field_name in flags:
+            answer[field_name] = applies
+        for text_field in ("rationale", "tldr", "action"):
+            if text_field in check:
+                answer[text_field] = (
+                    "offline: the customer's words match" if applies else "offline: no match"
+                )
+        checks.append(answer)
+    return {"checks": checks}
+
+
+def _actionable(q: Question, s: OfflineScript) -> dict[str, Any]:
+    return _guideline_checks(q, s, applies="")
+
+
+def _previously_applied(q: Question, s: OfflineScript) -> dict[str, Any]:
+    return _guideline_checks(q, s, condition_met_again="", should_reapply="")
+
+
+def _previously_applied_customer_dependent(q: Question, s: OfflineScript) -> dict[str, Any]:
+    return _guideline_checks(q, s, condition_still_met="", should_apply="")
+
+
+def _low_criticality(q: Question, s: OfflineScript) -> dict[str, Any]:
+    return {
+        "applies": {
+            str(c.get("guideline_id")): s.applies(str(c.get("condition", "")), q.customer_message)
+            for c in q.result_checks()
+        }
+    }
+
+
+def _response_analysis(q: Question, s: OfflineScript) -> dict[str, Any]:
+    # The scripted reply always carries out what matched, so every matched guideline was applied.
+    checks = []
+    for check in q.result_checks():
+        checks.append(
+            {
+                "guideline_id": str(check.get("guideline_id")),
+                "action": str(check.get("action", "")),
+                "guideline_applied": True,
+            }
+        )
+    return {"checks": checks}
+
+
+def _disambiguation(q: Question, s: OfflineScript) -> dict[str, Any]:
+    condition = _section_text(q.prompt_text, "- Ambiguity Condition: ###")
+    ambiguous = bool(condition) and s.applies(condition, q.customer_message)
+    raw = q.prop("result_structure_text")
+    target_ids: list[str] = []
+    if isinstance(raw, str):
+        try:
+            parsed = json.loads(raw)
+            for key, value in parsed.items():
+                if key.startswith("guidelines") and isinstance(value, list):
+                    target_ids = [str(v.get("guideline_id")) for v in value if isinstance(v, dict)]
+        except json.JSONDecodeError:
+            pass
+    return {
+        "tldr": "offline: vague request" if ambiguous else "offline: clear request",
+        "ambiguity_condition_met": ambiguous,
+        "disambiguation_requested": False,
+        "customer_resolved": False,
+        "is_ambiguous": ambiguous,
+        "guidelines": [
+            {"guideline_id": i, "tldr": "offline", "requires_disambiguation": True}
+            for i in (target_ids if ambiguous else [])
+        ],
+        "clarification_action": (
+            "Ask the customer whether they want to file a new claim, check an existing claim, "
+            "or understand their coverage"
+            if ambiguous
+            else ""
+        ),
+    }
+
+
+def _section_text(prompt: str, header: str) -> str:
+    start = prompt.find(header)
+    if start < 0:
+        return ""
+    body = prompt[start + len(header) :]
+    end = body.find("###")
+    return body[:end].strip() if end >= 0 else body.strip()
+
+
+_CHILD = re.compile(
+    r'"child_id": "(?P<id>[^"]+)",\s*"child_action": "(?P<action>[^"]*)",\s*'
+    r'"condition_to_child": "(?P<condition>[^"]*)"'
+)
+_STEP_ACTION = re.compile(r'"step_action": "(?P<action>[^"]*)"')
+
+
+def _reachable_nodes(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Index a journey node: each child is reachable by its own edge condition, one step at a time.
+
+    Paths further ahead are left out, so a journey advances a single step per decision and the
+    step rules in `_journey_next_step` see every step.
+    """
+    output_format = str(q.prop("output_format") or "")
+    step = _STEP_ACTION.search(output_format)
+    action = step.group("action") if step else ""
+    children = []
+    for child in _CHILD.finditer(output_format):
+        condition = child.group("condition")
+        if condition.startswith("<"):  # no condition on this edge: it is taken once the step is done
+            condition = f"{action or 'the previous step'} is done"
+        children.append(
+            {
+                "child_id": child.group("id"),
+                "child_action": child.group("action"),
+                "condition_to_child": condition,
+                "condition_to_child_and_stop": condition,
+            }
+        )
+    return {
+        "step_action": action,
+        "step_action_completed": f"{action} is done" if action else "",
+        "children_conditions": children or None,
+    }
+
+
+_CONDITION_LINE = re.compile(r"^Condition \(([^)]+)\):", re.MULTILINE)
+
+
+def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Walk the journey one step at a time.
+
+    A tool step is done once its tool ran in this turn. A chat step is done once the agent's
+    last message said its scripted line (and no tool ran since). A fork just moves on.
+    """
+    steps_text = q.prompt_text[q.prompt_text.rfind("CURRENT STEP -") :]
+    condition_ids = _CONDITION_LINE.findall(steps_text)
+    ran_tools = bool(q.staged_tool_calls())
+    if "TOOL EXECUTION" in steps_text:
+        completed = ran_tools
+    elif "serves as a transition" in steps_text:
+        completed = True
+    else:
+        completed = _agent_said_step(q, s, steps_text) and not ran_tools
+    if not completed:
+        chosen = "0"
+    elif condition_ids:
+        chosen = condition_ids[0]
+    else:
+        chosen = "None"
+    return {
+        "journey_continues": chosen != "None",
+        "current_step_completed_rationale": "offline: step rules",
+        "current_step_completed": completed,
+        "next_step_rationale": "offline: first transition",
+        "applied_condition_id": chosen,
+    }
+
+
+def _agent_said_step(q: Question, s: OfflineScript, steps_text: str) -> bool:
+    """Whether the agent's last message already carried out this chat step's scripted line."""
+    action = steps_text.removeprefix("CURRENT STEP -").strip().split("\n", 1)[0]
+    line = s.reply_for(action)
+    if q.engine is None or not line:
+        return False
+    for event in reversed(q.engine.interaction.events):
+        if event.kind == EventKind.MESSAGE and event.source == EventSource.AI_AGENT:
+            return line in str(event.data.get("message", ""))
+    return False
+
+
+def _tool_name(q: Question) -> str:
+    name = q.prop("tool_name")
+    if isinstance(name, str):
+        return name.split(":")[-1]
+    match = re.search(r"^Name: ([\w:.-]+)", q.prompt_text, re.MULTILINE)
+    return match.group(1).split(":")[-1] if match else ""
+
+
+def _tool_parameters(q: Question) -> list[str]:
+    raw = q.prop("parameters_json")
+    if isinstance(raw, str):
+        try:
+            return list(json.loads(raw).keys())
+        except (json.JSONDecodeError, AttributeError):
+            return []
+    return []
+
+
+def _tool_arguments(q: Question, parameters: Sequence[str]) -> dict[str, str]:
+    message = q.customer_message.strip()
+    arguments = {}
+    for name in parameters:
+        if name == "reason":
+            arguments[name] = (
+                f"Customer asked: {message}"[:MAX_REASON_CHARS] if message else "customer asked for a human"
+            )
+        else:
+            arguments[name] = message or "<<__missing__>>"
+    return arguments
+
+
+def _already_ran(q: Question, tool: str) -> bool:
+    return any(str(c.get("tool_id", "")).split(":")[-1] == tool for c in q.staged_tool_calls())
+
+
+def _non_consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
+    tool = _tool_name(q)
+    if _already_ran(q, tool):
+        return {"reasoning_tldr": "offline: already ran this turn", "should_run": False, "calls": []}
+    return {
+        "reasoning_tldr": f"offline: {tool} is offered by a matched guideline",
+        "should_run": True,
+        "calls": [{"args": _tool_arguments(q, _tool_parameters(q))}],
+    }
+
+
+def _consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
+    tool = _tool_name(q)
+    run = not _already_ran(q, tool)
+    arguments = _tool_arguments(q, _tool_parameters(q))
+    return {
+        "name": tool,
+        "subtleties_to_be_aware_of": "offline",
+        "tool_calls_for_candidate_tool": [
+            {
+                "applicability_rationale": "offline: offered by a matched guideline",
+                "is_applicable": run,
+                "same_call_is_already_staged": not run,
+                "relevant_subtleties": "offline",
+                "argument_evaluations": [
+                    {
+                        "parameter_name": name,
+                        "acceptable_source_for_this_argument_according_to_its_tool_definition": "customer",
+                        "evaluate_is_it_provided_by_an_acceptable_source": "yes",
+                        "evaluate_was_it_already_provided_and_should_it_be_provided_again": "no",
+                        "evaluate_is_it_potentially_problematic_to_guess_what_the_value_is_if_it_isnt_provided": "no",
+                        "valid_invalid_or_missing": "valid",
+                        "value_as_string": value,
+                    }
+                    for name, value in arguments.items()
+                ],
+            }
+        ],
+    }
+
+
+def compose_reply(engine: EngineContext | None, script: OfflineScript) -> str:
+    """The scripted reply: tool results of this turn, then the lines of what matched."""
+    lines: list[str] = []
+    if engine is not None:
+        for event in engine.state.tool_events:
+            if not isinstance(event.data, dict):
+                continue
+            for call in event.data.get("tool_calls", []):
+                data = (call.get("result") or {}).get("data")
+                if isinstance(data, dict) and isinstance(data.get("summary"), str):
+                    lines.append(data["summary"])
+        matches = list(engine.state.ordinary_guideline_matches) + list(
+            engine.state.tool_enabled_guideline_matches
+        )
+        for match in matches:
+            line = script.reply_for(match.guideline.content.action)
+            if line and line not in lines:
+                lines.append(line)
+    body = " ".join(lines) if lines else FALLBACK_REPLY
+    return f"{OFFLINE_MARKER} {body}"
+
+
+def _draft(q: Question, s: OfflineScript) -> dict[str, Any]:
+    return {
+        "last_message_of_user": q.customer_message,
+        "guidelines": [],
+        "insights": [],
+        "response_body": compose_reply(q.engine, s),
+    }
+
+
+def _message(q: Question, s: OfflineScript) -> dict[str, Any]:
+    return {
+        "last_message_of_customer": q.customer_message,
+        "produced_reply": True,
+        "revisions": [{"revision_number": 1, "content": compose_reply(q.engine, s)}],
+    }
+
+
+RULES: dict[str, Rule] = {
+    "GenericActionableGuidelineMatchesSchema": _actionable,
+    "GenericObservationalGuidelineMatchesSchema": _actionable,
+    "GenericPreviouslyAppliedActionableGuidelineMatchesSchema": _previously_applied,
+    "GenericPreviouslyAppliedActionableCustomerDependentGuidelineMatchesSchema": _previously_applied_customer_dependent,
+    "GenericLowCriticalityGuidelineMatchesSchema": _low_criticality,
+    "GenericResponseAnalysisSchema": _response_analysis,
+    "DisambiguationGuidelineMatchesSchema": _disambiguation,
+    "JourneyNextStepSelectionSchema": _journey_next_step,
+    "ReachableNodesEvaluationSchema": _reachable_nodes,
+    "NonConsequentialToolBatchSchema": _non_consequential_tool,
+    "SingleToolBatchSchema": _consequential_tool,
+    "CannedResponseDraftSchema": _draft,
+    "MessageSchema": _message,
+    "CannedResponsePreambleSchema": lambda q, s: {"preamble": ""},
+    "JourneyBacktrackCheckSchema": lambda q, s: {
+        "rationale": "offline: journeys only move forward",
+        "requires_backtracking": False,
+        "backtrack_to_same_journey_process": False,
+    },
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# A valid, conservative answer for any schema without a rule
+# ---------------------------------------------------------------------------------------------
+
+
+def conservative_answer(model: type[BaseModel]) -> dict[str, Any]:
+    """Required fields filled with "no"/empty values; optional fields left to their defaults."""
+    answer: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if not info.is_required():
+            continue
+        answer[name] = _empty_value(info.annotation)
+    return answer
+
+
+def _empty_value(annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if origin is not None and type(None) in get_args(annotation):
+        return None
+    if annotation is bool:
+        return False
+    if annotation is str:
+        return ""
+    if annotation in (int, float):
+        return 0
+    if origin in (list, tuple, set, abc.Sequence, abc.Set) or annotation in (list, tuple):
+        return []
+    if origin in (dict, abc.Mapping):
+        return {}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return conservative_answer(annotation)
+    if args:
+        return _empty_value(args[0])
+    if hasattr(annotation, "__members__"):  # an Enum: its first member
+        return next(iter(annotation.__members__.values())).value
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The Parlant NLPService interface
+# ---------------------------------------------------------------------------------------------
+
+
+class _CharTokenizer(EstimatingTokenizer):
+    async def estimate_token_count(self, prompt: str) -> int:
+        return max(1, len(prompt) // 4)
+
+
+class OfflineEmbedder(Embedder):
+    """Hashed bag-of-words vectors: similar wording ranks close, with no model to download."""
+
+    DIMENSIONS = 256
+
+    def __init__(self) -> None:
+        self._tokenizer = _CharTokenizer()
+
+    async def embed(self, texts: list[str], hints: Mapping[str, Any] = {}) -> EmbeddingResult:
+        return EmbeddingResult(vectors=[self._vector(text) for text in texts])
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * self.DIMENSIONS
+        for word in re.findall(r"[a-z0-9]+", text.lower()):
+            bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+            vector[bucket % self.DIMENSIONS] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+    @property
+    def id(self) -> str:
+        return "offline-hashed-bow"
+
+    @property
+    def max_tokens(self) -> int:
+        return 8192
+
+    @property
+    def tokenizer(self) -> EstimatingTokenizer:
+        return self._tokenizer
+
+    @property
+    def dimensions(self) -> int:
+        return self.DIMENSIONS
+
+
+class OfflineSchematicGenerator(SchematicGenerator[T]):
+    def __init__(self, script: OfflineScript) -> None:
+        self._script = script
+        self._tokenizer = _CharTokenizer()
+
+    @property
+    def id(self) -> str:
+        return "offline-scripted"
+
+    @property
+    def max_tokens(self) -> int:
+        return 128_000
+
+    @property
+    def tokenizer(self) -> EstimatingTokenizer:
+        return self._tokenizer
+
+    async def generate(
+        self, prompt: str | PromptBuilder, hints: Mapping[str, Any] = {}
+    ) -> SchematicGenerationResult[T]:
+        started = time.perf_counter()
+        schema: type[DefaultBaseModel] = self.schema
+        question = Question(
+            schema_name=schema.__name__,
+            prompt_text=prompt if isinstance(prompt, str) else prompt.build(),
+            props={} if isinstance(prompt, str) else prompt.props,
+            engine=EntityContext.get(),
+        )
+        rule = RULES.get(question.schema_name)
+        raw = rule(question, self._script) if rule else conservative_answer(schema)
+        log.debug("offline answer %s: %s", question.schema_name, raw)
+        try:
+            content = schema.model_validate(raw)
+        except ValueError:
+            log.exception("offline rule for %s gave an invalid answer", question.schema_name)
+            content = schema.model_validate(conservative_answer(schema))
+        return SchematicGenerationResult(
+            content=content,
+            info=GenerationInfo(
+                schema_name=question.schema_name,
+                model=self.id,
+                duration=time.perf_counter() - started,
+                usage=UsageInfo(input_tokens=len(question.prompt_text) // 4, output_tokens=0),
+            ),
+        )
+
+
+class OfflineNLPService(NLPService):
+    """Parlant's NLPService with scripted answers: no network, no keys, same engine."""
+
+    def __init__(self, script: OfflineScript) -> None:
+        self._script = script
+
+    @property
+    def supports_streaming(self) -> bool:
+        return False
+
+    async def get_schematic_generator(self, t: type[T], hints: Any = {}) -> SchematicGenerator[T]:
+        # Parametrised, because Parlant's container registers generators by __orig_class__.
+        return OfflineSchematicGenerator[t](self._script)  # type: ignore[valid-type]
+
+    async def get_streaming_text_generator(self, hints: Any = {}) -> StreamingTextGenerator:
+        raise NotImplementedError("the offline service does not stream")
+
+    async def get_embedder(self, hints: Any = {}) -> Embedder:
+        return OfflineEmbedder()
+
+    async def get_moderation_service(self) -> ModerationService:
+        return NoModeration()
+

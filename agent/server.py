@@ -1,0 +1,133 @@
+"""Build and run the Parlant server with the insurance agent declared in `agent.insurance`."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import Any, Callable
+
+import parlant.sdk as p
+from parlant.core.loggers import LogLevel
+
+from agent import insurance
+from agent.insurance import Behaviour, JourneySpec
+from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.settings import OFFLINE, AgentSettings
+from agent.store.claims import ClaimsStore
+from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
+
+log = logging.getLogger(__name__)
+
+_LOG_LEVELS = {
+    "debug": LogLevel.DEBUG,
+    "info": LogLevel.INFO,
+    "warning": LogLevel.WARNING,
+    "error": LogLevel.ERROR,
+}
+
+
+def offline_script() -> OfflineScript:
+    """The triggers and scripted lines of every behaviour and journey, keyed by their text."""
+    triggers: dict[str, tuple[str, ...]] = {}
+    replies: dict[str, str] = {}
+    for behaviour in (*insurance.BEHAVIOURS, insurance.VAGUE_REQUEST):
+        triggers[normalise_text(behaviour.condition)] = behaviour.offline_triggers
+        if behaviour.action and behaviour.offline_reply:
+            replies[normalise_text(behaviour.action)] = behaviour.offline_reply
+    for journey in insurance.JOURNEYS:
+        for condition in journey.conditions:
+            triggers[normalise_text(condition)] = journey.offline_triggers
+        for step in journey.steps:
+            if step.chat and step.offline_reply:
+                replies[normalise_text(step.chat)] = step.offline_reply
+    return OfflineScript(triggers=triggers, replies=replies)
+
+
+def nlp_service_factory(settings: AgentSettings) -> Callable[[Any], p.NLPService]:
+    if settings.nlp == OFFLINE:
+        script = offline_script()
+        return lambda container: OfflineNLPService(script)
+    factory = getattr(p.NLPServices, settings.nlp, None)
+    if factory is None:
+        raise ValueError(f"Parlant has no NLP service named {settings.nlp!r}")
+    return factory
+
+
+async def declare_agent(
+    server: p.Server, tools: dict[str, p.ToolEntry]
+) -> p.Agent:
+    """Create the agent, its glossary, journeys and guidelines (re-created on every start)."""
+    agent = await server.create_agent(
+        id=insurance.AGENT_ID,
+        name=insurance.AGENT_NAME,
+        description=insurance.AGENT_DESCRIPTION,
+        # A separate "One moment." message would be mirrored into every Slack thread.
+        perceived_performance_policy=p.NullPerceivedPerformancePolicy(),
+    )
+    for term in insurance.TERMS:
+        await agent.create_term(
+            name=term.name, description=term.description, synonyms=list(term.synonyms)
+        )
+    journeys = {spec.key: await _create_journey(agent, spec, tools) for spec in insurance.JOURNEYS}
+    for behaviour in insurance.BEHAVIOURS:
+        await _create_guideline(agent, behaviour, tools)
+    vague = await agent.create_observation(insurance.VAGUE_REQUEST.condition)
+    await vague.disambiguate(list(journeys.values()))
+    return agent
+
+
+async def _create_guideline(
+    agent: p.Agent, behaviour: Behaviour, tools: dict[str, p.ToolEntry]
+) -> p.Guideline:
+    return await agent.create_guideline(
+        condition=behaviour.condition,
+        action=behaviour.action,
+        tools=[tools[name] for name in behaviour.tools],
+    )
+
+
+async def _create_journey(
+    agent: p.Agent, spec: JourneySpec, tools: dict[str, p.ToolEntry]
+) -> p.Journey:
+    journey = await agent.create_journey(
+        title=spec.title, description=spec.description, conditions=list(spec.conditions)
+    )
+    state: Any = journey.initial_state
+    for step in spec.steps:
+        if step.tool:
+            transition = await state.transition_to(
+                condition=step.condition, tool_state=tools[step.tool]
+            )
+        else:
+            transition = await state.transition_to(condition=step.condition, chat_state=step.chat)
+        state = transition.target
+    await state.transition_to(state=p.END_JOURNEY)
+    return journey
+
+
+def session_store(settings: AgentSettings) -> str:
+    # `sqlite` is wired in once the SQLite document store lands; until then the JSON store.
+    return "local" if settings.session_store == "sqlite" else settings.session_store
+
+
+async def serve(
+    settings: AgentSettings,
+    notifier: EscalationNotifier | None = None,
+) -> None:
+    """Run the server until cancelled."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        store = ClaimsStore(settings.home / "claims.sqlite3")
+        stack.callback(store.close)
+        tools = build_tools(store, notifier or NoEscalationChannel())
+        async with p.Server(
+            host=settings.host,
+            port=settings.port,
+            tool_service_port=settings.tool_port,
+            nlp_service=nlp_service_factory(settings),
+            session_store=session_store(settings),
+            customer_store=session_store(settings),
+            log_level=_LOG_LEVELS[settings.log_level],
+        ) as server:
+            await declare_agent(server, tools)
+            log.info("agent declared; customer chat UI at %s", settings.chat_url)

@@ -1,0 +1,98 @@
+"""The agent process's settings, read once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import EnvReader, SettingsError
+
+OFFLINE = "offline"
+
+# The LLM services Parlant 3.3 ships (names of `parlant.sdk.NLPServices` factories).
+PARLANT_NLP_SERVICES: frozenset[str] = frozenset(
+    {
+        "openai",
+        "anthropic",
+        "azure",
+        "gemini",
+        "vertex",
+        "mistral",
+        "ollama",
+        "litellm",
+        "together",
+        "cerebras",
+        "deepseek",
+        "emcie",
+        "glm",
+        "qwen",
+        "zhipu",
+        "novita",
+        "snowflake",
+        "modelscope",
+    }
+)
+
+SESSION_STORES = ("sqlite", "local", "transient")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    nlp: str
+    nlp_chosen_by_default: bool
+    host: str
+    port: int
+    tool_port: int
+    home: Path
+    session_store: str
+    dashboard_url: str
+    log_level: str
+
+    @property
+    def chat_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/chat"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home
+
+    @classmethod
+    def from_env(cls, env: EnvReader | None = None) -> AgentSettings:
+        env = env or EnvReader()
+        explicit_nlp = env.choice("PARLANT_NLP", PARLANT_NLP_SERVICES | {OFFLINE}, default=None)
+        if explicit_nlp is None:
+            nlp = "openai" if env.has("OPENAI_API_KEY") else OFFLINE
+        else:
+            nlp = explicit_nlp
+        if nlp == "openai" and not env.has("OPENAI_API_KEY"):
+            raise SettingsError(
+                "PARLANT_NLP=openai but OPENAI_API_KEY is not set; set OPENAI_API_KEY, "
+                "or PARLANT_NLP=offline for the scripted offline agent"
+            )
+        port = env.port("PARLANT_PORT", 8800)
+        tool_port = env.port("PARLANT_TOOL_PORT", 8818)
+        if tool_port == port:
+            raise SettingsError(
+                f"PARLANT_TOOL_PORT={tool_port} equals PARLANT_PORT; set a different free port"
+            )
+        session_store = env.str("PARLANT_SESSION_STORE", "sqlite")
+        if session_store not in SESSION_STORES and not session_store.startswith("mongodb"):
+            raise SettingsError(
+                f"PARLANT_SESSION_STORE={session_store!r} is not known; set one of "
+                f"{', '.join(SESSION_STORES)} or a mongodb:// URL"
+            )
+        return cls(
+            nlp=nlp,
+            nlp_chosen_by_default=explicit_nlp is None,
+            host=env.str("PARLANT_HOST", "127.0.0.1"),
+            port=port,
+            tool_port=tool_port,
+            home=env.path("PARLANT_HOME", "./data/parlant"),
+            session_store=session_store,
+            dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            log_level=env.choice(
+                "LOG_LEVEL", ("debug", "info", "warning", "error"), default="info"
+            )
+            or "info",
+        )

@@ -1,0 +1,209 @@
+"""The local claims and policy store behind the agent's tools (SQLite in the data dir).
+
+It stands in for an insurer's policy administration system: small, but real, so a filed
+claim is stored, gets an id, and is listed by the open-claims tool afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+# Parlant's anonymous chat-UI customer; seeded so the demo chat has a policy to talk about.
+GUEST_CUSTOMER_ID = "guest"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id TEXT PRIMARY KEY,
+    name        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies (
+    policy_number TEXT PRIMARY KEY,
+    customer_id   TEXT NOT NULL REFERENCES customers(customer_id),
+    product       TEXT NOT NULL,
+    coverage      TEXT NOT NULL,
+    deductible    INTEGER NOT NULL,
+    premium       INTEGER NOT NULL,
+    renews_on     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    claim_id      TEXT PRIMARY KEY,
+    customer_id   TEXT NOT NULL REFERENCES customers(customer_id),
+    policy_number TEXT NOT NULL REFERENCES policies(policy_number),
+    details       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    filed_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_by_customer ON claims(customer_id, status);
+"""
+
+_SEED_CUSTOMERS = [
+    (GUEST_CUSTOMER_ID, "Guest Customer"),
+    ("cust-alice", "Alice Martin"),
+    ("cust-bob", "Bob Okafor"),
+]
+_SEED_POLICIES = [
+    (
+        "POL-1001",
+        GUEST_CUSTOMER_ID,
+        "Auto Comprehensive",
+        "collision, theft, fire, windscreen, third-party liability up to $1,000,000",
+        500,
+        1200,
+        "2027-03-01",
+    ),
+    (
+        "POL-2001",
+        "cust-alice",
+        "Home Standard",
+        "fire, storm, burglary, water damage from burst pipes; contents up to $50,000",
+        1000,
+        900,
+        "2027-01-15",
+    ),
+    (
+        "POL-3001",
+        "cust-bob",
+        "Auto Third-Party",
+        "third-party liability up to $500,000; no own-damage cover",
+        250,
+        600,
+        "2026-12-31",
+    ),
+]
+_SEED_CLAIMS = [
+    ("CLM-0001", GUEST_CUSTOMER_ID, "POL-1001", "Cracked windscreen from road debris", "in review"),
+]
+
+
+@dataclass(frozen=True)
+class Policy:
+    policy_number: str
+    customer_name: str
+    product: str
+    coverage: str
+    deductible: int
+    premium: int
+    renews_on: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str
+    policy_number: str
+    details: str
+    status: str
+    filed_at: str
+
+
+class UnknownCustomer(LookupError):
+    """The customer has no policy in the store."""
+
+
+class ClaimsStore:
+    """Thread-safe access to the claims database; tools call it from Parlant's tool server."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._seed()
+
+    def _seed(self) -> None:
+        with self._lock, self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO customers VALUES (?, ?)", _SEED_CUSTOMERS)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO policies VALUES (?, ?, ?, ?, ?, ?, ?)", _SEED_POLICIES
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, '2026-11-01T09:30:00+00:00')",
+                _SEED_CLAIMS,
+            )
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+    def add_customer(self, customer_id: str, name: str, policy: Policy) -> None:
+        """Register a customer with one policy (used by tests and data imports)."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO customers VALUES (?, ?)", (customer_id, name)
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO policies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    policy.policy_number,
+                    customer_id,
+                    policy.product,
+                    policy.coverage,
+                    policy.deductible,
+                    policy.premium,
+                    policy.renews_on,
+                ),
+            )
+
+    def policy_for(self, customer_id: str) -> Policy:
+        with self._lock:
+            row = self._db.execute(
+                """SELECT p.policy_number, c.name, p.product, p.coverage, p.deductible,
+                          p.premium, p.renews_on
+                   FROM policies p JOIN customers c USING (customer_id)
+                   WHERE p.customer_id = ? ORDER BY p.policy_number LIMIT 1""",
+                (customer_id,),
+            ).fetchone()
+        if row is None:
+            raise UnknownCustomer(customer_id)
+        return Policy(*row)
+
+    def open_claims(self, customer_id: str) -> list[Claim]:
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT claim_id, policy_number, details, status, filed_at FROM claims
+                   WHERE customer_id = ? AND status != 'closed' ORDER BY filed_at, claim_id""",
+                (customer_id,),
+            ).fetchall()
+        return [Claim(*row) for row in rows]
+
+    def file_claim(self, customer_id: str, details: str) -> Claim:
+        policy = self.policy_for(customer_id)
+        filed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._lock, self._transaction():
+            (count,) = self._db.execute("SELECT COUNT(*) FROM claims").fetchone()
+            claim = Claim(
+                claim_id=f"CLM-{count + 1:04d}",
+                policy_number=policy.policy_number,
+                details=details.strip(),
+                status="submitted",
+                filed_at=filed_at,
+            )
+            self._db.execute(
+                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    claim.claim_id,
+                    customer_id,
+                    claim.policy_number,
+                    claim.details,
+                    claim.status,
+                    claim.filed_at,
+                ),
+            )
+        return claim
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,125 @@
+"""The agent's tools, bound to the claims store and the escalation notifier at start-up.
+
+No `from __future__ import annotations` here: Parlant inspects the tools' real annotations.
+"""
+
+import logging
+from dataclasses import asdict
+from typing import Protocol
+
+import parlant.sdk as p
+
+from agent.store.claims import ClaimsStore, UnknownCustomer
+from handoff.record import (
+    HANDOFF_LABEL,
+    METADATA_KEY,
+    HandoffRecord,
+    SlackPostState,
+    read_record,
+    request_handoff,
+    utc_now_iso,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EscalationNotifier(Protocol):
+    """Tells operators about a new handoff (the Slack root message, when Slack is configured)."""
+
+    @property
+    def initial_state(self) -> SlackPostState: ...
+
+    async def escalation_requested(self, session_id: str, record: HandoffRecord) -> None: ...
+
+
+class NoEscalationChannel:
+    """Without Slack, handoffs show in the dashboard only."""
+
+    initial_state: SlackPostState = "disabled"
+
+    async def escalation_requested(self, session_id: str, record: HandoffRecord) -> None:
+        log.info("handoff session=%s shown in the dashboard only (Slack not configured)", session_id)
+
+
+def build_tools(store: ClaimsStore, notifier: EscalationNotifier) -> dict[str, p.ToolEntry]:
+    """The tools by name, as the agent declaration refers to them."""
+
+    @p.tool
+    async def get_policy_details(context: p.ToolContext) -> p.ToolResult:
+        """Fetch the customer's insurance policy: product, coverage, deductible, premium, renewal date."""
+        try:
+            policy = store.policy_for(context.customer_id)
+        except UnknownCustomer:
+            return p.ToolResult(
+                data={"found": False, "summary": "No policy is on file for this customer."}
+            )
+        summary = (
+            f"Policy {policy.policy_number} ({policy.product}) covers {policy.coverage}. "
+            f"Deductible ${policy.deductible:,}, premium ${policy.premium:,} a year, "
+            f"renews on {policy.renews_on}."
+        )
+        return p.ToolResult(data={"found": True, **asdict(policy), "summary": summary})
+
+    @p.tool
+    async def get_open_claims(context: p.ToolContext) -> p.ToolResult:
+        """List the customer's open insurance claims with their ids and statuses."""
+        claims = store.open_claims(context.customer_id)
+        if not claims:
+            summary = "You have no open claims."
+        else:
+            summary = "Your open claims: " + "; ".join(
+                f"{c.claim_id} ({c.status}, filed {c.filed_at[:10]}): {c.details}" for c in claims
+            ) + "."
+        return p.ToolResult(
+            data={"claims": [asdict(c) for c in claims], "summary": summary}
+        )
+
+    @p.tool
+    async def file_claim(context: p.ToolContext, claim_details: str) -> p.ToolResult:
+        """File a new insurance claim under the customer's policy.
+
+        claim_details: what happened, when and where, in the customer's words.
+        """
+        if not claim_details.strip():
+            return p.ToolResult(
+                data={"filed": False, "summary": "The claim needs a description of what happened."}
+            )
+        try:
+            claim = store.file_claim(context.customer_id, claim_details)
+        except UnknownCustomer:
+            return p.ToolResult(
+                data={"filed": False, "summary": "No policy is on file, so no claim could be filed."}
+            )
+        log.info("claim filed session=%s claim=%s", context.session_id, claim.claim_id)
+        return p.ToolResult(
+            data={
+                "filed": True,
+                **asdict(claim),
+                "summary": f"Claim {claim.claim_id} was filed under policy {claim.policy_number}.",
+            }
+        )
+
+    @p.tool
+    async def initiate_human_handoff(context: p.ToolContext, reason: str) -> p.ToolResult:
+        """Hand the conversation to a human support operator; the AI stays silent until handed back.
+
+        reason: why a person is needed, in a few words.
+        """
+        session = p.Session.current
+        existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
+        record = request_handoff(existing, reason, utc_now_iso(), notifier.initial_state)
+        await session.labels.add(HANDOFF_LABEL)
+        if record is not existing:
+            await session.metadata.set(METADATA_KEY, dict(record))
+            log.info("handoff requested session=%s reason=%r", context.session_id, record["reason"])
+            await notifier.escalation_requested(context.session_id, record)
+        return p.ToolResult(
+            data={
+                "handoff": "started",
+                "summary": "A human operator has been asked to join the conversation.",
+            },
+            control={"mode": "manual"},
+        )
+
+    tools = [get_policy_details, get_open_claims, file_claim, initiate_human_handoff]
+    return {t.tool.name: t for t in tools}

@@ -1,0 +1,175 @@
+"""Typed reads of settings from the environment, with errors that say what to set.
+
+Each process (agent, bridge, dashboard) builds its own frozen settings object from an
+`EnvReader`. A bad value raises `SettingsError` naming the setting and what to put there;
+`__main__` modules turn that into one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Mapping
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+# Every setting the project reads, so a typo in .env (PARLANT_NPL=...) stops the start
+# instead of being silently ignored.
+KNOWN_SETTINGS: frozenset[str] = frozenset(
+    {
+        "PARLANT_NLP",
+        "OPENAI_API_KEY",
+        "PARLANT_HOST",
+        "PARLANT_PORT",
+        "PARLANT_TOOL_PORT",
+        "PARLANT_HOME",
+        "PARLANT_URL",
+        "PARLANT_SESSION_STORE",
+        "PARLANT_OPERATOR_TOKEN",
+        "DASHBOARD_URL",
+        "DASHBOARD_PORT",
+        "DASHBOARD_PASSWORD",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_BRIDGE_PORT",
+        "SLACK_ESCALATION_CHANNEL",
+        "SLACK_API_URL",
+        "SLACK_OPERATOR_IDS",
+        "SLACK_SUPERVISOR_CHANNEL",
+        "BRIDGE_STATE_PATH",
+        "LOG_LEVEL",
+    }
+)
+
+# Variables Parlant itself (or one of its NLP adapters) reads; allowed in .env as-is.
+PASSTHROUGH_PREFIXES: tuple[str, ...] = (
+    "PARLANT_ENV",
+    "PARLANT_TOOL_TIMEOUT",
+    "PARLANT_TOOL_RESULT_MAX_PAYLOAD_KB",
+    "PARLANT_DATA_COLLECTION",
+    "OPENAI_",
+    "ANTHROPIC_",
+    "AZURE_",
+    "GEMINI_",
+    "GOOGLE_",
+    "VERTEX_",
+    "MISTRAL_",
+    "OLLAMA_",
+    "LITELLM_",
+    "TOGETHER_",
+    "CEREBRAS_",
+    "DEEPSEEK_",
+    "EMCIE_",
+    "SNOWFLAKE_",
+    "MODELSCOPE_",
+    "GLM_",
+    "QWEN_",
+    "ZHIPU_",
+    "NOVITA_",
+)
+
+# Prefixes that mark a variable as ours: an unknown one of these in the environment is a typo.
+OWN_PREFIXES: tuple[str, ...] = ("PARLANT_", "SLACK_", "DASHBOARD_", "BRIDGE_")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says what to set."""
+
+
+def load_dotenv_file(path: Path | None = None) -> dict[str, str]:
+    """Read `.env` (if present) without touching os.environ, rejecting unknown keys."""
+    env_path = path or Path(os.environ.get("DOTENV_PATH", ".env"))
+    if not env_path.is_file():
+        return {}
+    values = {k: v for k, v in dotenv_values(env_path).items() if v is not None}
+    unknown = sorted(k for k in values if not _is_known(k))
+    if unknown:
+        raise SettingsError(
+            f"{env_path}: unknown setting(s) {', '.join(unknown)}; "
+            "see .env.example for the settings this project reads"
+        )
+    return values
+
+
+def _is_known(name: str) -> bool:
+    return name in KNOWN_SETTINGS or name.startswith(PASSTHROUGH_PREFIXES)
+
+
+class EnvReader:
+    """Typed access to settings: the process environment wins over `.env`."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        dotenv: Mapping[str, str] | None = None,
+    ) -> None:
+        process_env = dict(os.environ if environ is None else environ)
+        file_env = load_dotenv_file() if dotenv is None else dict(dotenv)
+        self._values = {**file_env, **process_env}
+        unknown = sorted(
+            k for k in process_env if k.startswith(OWN_PREFIXES) and not _is_known(k)
+        )
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)} in the environment; "
+                "see .env.example for the settings this project reads"
+            )
+
+    def has(self, name: str) -> bool:
+        return bool(self._values.get(name, "").strip())
+
+    def str(self, name: str, default: str | None = None, *, hint: str = "") -> str:
+        value = self._values.get(name, "").strip()
+        if value:
+            return value
+        if default is not None:
+            return default
+        raise SettingsError(f"{name} is not set; {hint or 'set it in .env or the environment'}")
+
+    def optional_str(self, name: str) -> str | None:
+        value = self._values.get(name, "").strip()
+        return value or None
+
+    def port(self, name: str, default: int) -> int:
+        raw = self._values.get(name, "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+            raise SettingsError(f"{name}={raw!r} is not a port; set a number from 1 to 65535")
+        return int(raw)
+
+    def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:
+        options = sorted(choices)
+        raw = self._values.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw not in options:
+            raise SettingsError(f"{name}={raw!r} is not known; set one of: {', '.join(options)}")
+        return raw
+
+    def url(self, name: str, default: str) -> str:
+        raw = self._values.get(name, "").strip() or default
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(
+                f"{name}={raw!r} is not an http(s) URL; set something like {default}"
+            )
+        return raw.rstrip("/")
+
+    def path(self, name: str, default: str) -> Path:
+        return Path(self._values.get(name, "").strip() or default).expanduser().resolve()
+
+    def id_list(self, name: str, pattern: str = r"^[A-Z0-9]+$") -> tuple[str, ...]:
+        raw = self._values.get(name, "").strip()
+        if not raw:
+            return ()
+        items = tuple(item.strip() for item in raw.split(",") if item.strip())
+        bad = [item for item in items if not re.match(pattern, item)]
+        if bad:
+            raise SettingsError(
+                f"{name} has malformed entries {bad}; set a comma-separated list like U012AB3CD,U045EF6GH"
+            )
+        return items

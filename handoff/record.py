@@ -1,0 +1,71 @@
+"""One shape for a session's handoff state, kept in Parlant session metadata under `handoff`.
+
+Parlant is the source of truth: the dashboard's queue and metrics read only this record, and
+every writer goes through these pure functions so the shape cannot drift between processes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal, Mapping, TypedDict
+
+HANDOFF_LABEL = "handoff"
+METADATA_KEY = "handoff"
+
+HandoffStatus = Literal["waiting", "claimed", "returned", "resolved"]
+SlackPostState = Literal["disabled", "pending", "posted"]
+
+# A handoff still needs a person while in these states; a new handoff request keeps its clock.
+ACTIVE_STATUSES: frozenset[str] = frozenset({"waiting", "claimed"})
+
+
+class SlackLink(TypedDict, total=False):
+    state: SlackPostState
+    channel: str
+    ts: str
+    permalink: str
+
+
+class HandoffRecord(TypedDict, total=False):
+    status: HandoffStatus
+    reason: str
+    requested_at: str
+    claimed_by: dict[str, str]
+    claimed_at: str
+    first_human_reply_at: str
+    returned_at: str
+    returned_by: dict[str, str]
+    resolved_at: str
+    resolved_by: dict[str, str]
+    slack: SlackLink
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_record(session_metadata: Mapping[str, Any] | None) -> HandoffRecord | None:
+    """The handoff record in a session's metadata, or None if it was never handed off."""
+    value = (session_metadata or {}).get(METADATA_KEY)
+    return HandoffRecord(**value) if isinstance(value, dict) else None
+
+
+def request_handoff(
+    existing: HandoffRecord | None,
+    reason: str,
+    now: str,
+    slack_state: SlackPostState,
+) -> HandoffRecord:
+    """The record after the agent asks for a human.
+
+    A repeated request while a handoff is still open keeps the original time and Slack thread,
+    so the SLA clock never resets and one handoff never gets two threads.
+    """
+    if existing and existing.get("status") in ACTIVE_STATUSES:
+        return existing
+    return HandoffRecord(
+        status="waiting",
+        reason=reason.strip() or "customer asked for a human",
+        requested_at=now,
+        slack=SlackLink(state=slack_state),
+    )
