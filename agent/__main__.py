@@ -30,6 +30,8 @@ def main() -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # Parlant logs to the console itself; propagating would print every line twice.
+    logging.getLogger("parlant").propagate = False
     # Parlant creates its home dir and log file when first imported: point it at ours first.
     os.environ["PARLANT_HOME"] = str(settings.home)
     from agent.server import serve

@@ -1,0 +1,76 @@
+"""Bad settings stop the process at start with one line that says what to set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.settings import AgentSettings
+from config import EnvReader, SettingsError, load_dotenv_file
+from tests.support.agent_process import REPO_ROOT
+
+
+def run_agent(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "DOTENV_PATH": str(tmp_path / "absent.env")}
+    return subprocess.run(
+        [sys.executable, "-m", "agent"],
+        cwd=REPO_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"PARLANT_NLP": "gpt-banana"}, "PARLANT_NLP"),
+        ({"PARLANT_PORT": "eighty"}, "PARLANT_PORT"),
+        ({"PARLANT_NLP": "openai"}, "OPENAI_API_KEY"),
+        ({"PARLANT_SESSION_STORE": "floppy"}, "PARLANT_SESSION_STORE"),
+        ({"PARLANT_NPL": "offline"}, "PARLANT_NPL"),
+    ],
+)
+def test_bad_setting_exits_with_a_one_line_explanation(
+    env: dict[str, str], names: str, tmp_path: Path
+) -> None:
+    result = run_agent(env, tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert names in lines[0] and "set" in lines[0]
+
+
+def test_unknown_key_in_dotenv_is_refused(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PARLANT_PORT=8800\nSLAK_BOT_TOKEN=xoxb-1\n")
+    with pytest.raises(SettingsError, match="SLAK_BOT_TOKEN"):
+        load_dotenv_file(dotenv)
+
+
+def test_defaults_pick_offline_without_a_key_and_openai_with_one() -> None:
+    offline = AgentSettings.from_env(EnvReader(environ={}, dotenv={}))
+    assert (offline.nlp, offline.nlp_chosen_by_default) == ("offline", True)
+    assert (offline.host, offline.port) == ("127.0.0.1", 8800)
+    assert offline.home.name == "parlant" and offline.home.parent.name == "data"
+
+    with_key = AgentSettings.from_env(EnvReader(environ={"OPENAI_API_KEY": "sk-x"}, dotenv={}))
+    assert with_key.nlp == "openai"
+
+
+def test_explicit_real_service_is_never_swapped_for_offline() -> None:
+    chosen = AgentSettings.from_env(
+        EnvReader(environ={"PARLANT_NLP": "anthropic", "ANTHROPIC_API_KEY": "k"}, dotenv={})
+    )
+    assert chosen.nlp == "anthropic" and not chosen.nlp_chosen_by_default
+
+
+def test_environment_wins_over_dotenv() -> None:
+    settings = AgentSettings.from_env(
+        EnvReader(environ={"PARLANT_PORT": "9001"}, dotenv={"PARLANT_PORT": "9002"})
+    )
+    assert settings.port == 9001
