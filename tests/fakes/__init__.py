@@ -1,0 +1,27 @@
+"""Test doubles for external services the project cannot reach from here (see fake_slack)."""
+
+from .fake_slack import Ack, AckTimeout, EphemeralMessage, FakeSlack, FakeSlackThread, Message, RecordedCall
+from .slack_signing import (
+    block_actions_body,
+    block_actions_payload,
+    event_callback,
+    message_event,
+    message_event_body,
+    signed_headers,
+)
+
+__all__ = [
+    "Ack",
+    "AckTimeout",
+    "EphemeralMessage",
+    "FakeSlack",
+    "FakeSlackThread",
+    "Message",
+    "RecordedCall",
+    "block_actions_body",
+    "block_actions_payload",
+    "event_callback",
+    "message_event",
+    "message_event_body",
+    "signed_headers",
+]

@@ -1,0 +1,1289 @@
+"""A stateful fake Slack: the Web API over HTTP and Socket Mode over a WebSocket, on 127.0.0.1.
+
+No machine here reaches Slack, so tests run real slack_sdk clients and Bolt apps against this server.
+It keeps channels, users, messages (threads, metadata, reactions), ephemeral messages, views and a log
+of every call; answers like Slack does (`ok`/`error` JSON with HTTP 200, the `x-oauth-scopes` header,
+429 + Retry-After); and injects faults: rate limits, errors, lost answers and outages.
+
+State belongs to the event loop that started the fake. Async tests use it directly
+(`async with FakeSlack() as fake: ...`); sync tests use `FakeSlack().run_in_thread()`, whose handle runs
+every read and change on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Coroutine, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from aiohttp import WSMsgType, web
+
+from .slack_signing import (
+    APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    block_actions_payload,
+    event_callback,
+    message_event,
+    new_ts,
+    ts_key,
+)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+HOST = "127.0.0.1"
+DEFAULT_SCOPES = (
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
+    "users:read",
+    "reactions:write",
+    "commands",
+)
+APP_TOKEN_SCOPES = ("connections:write",)
+MAX_TEXT = 40_000  # Slack truncates longer message text rather than refusing it
+MAX_BLOCKS = 50
+BLOCK_TEXT_LIMITS = {"section": 3000, "header": 150}
+
+TokenKind = Literal["bot", "app"]
+FaultKind = Literal["rate_limit", "fail", "drop"]
+
+
+# ---------------------------------------------------------------------------------------------
+# State and records
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    is_private: bool
+    members: list[str]
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def history_scope(self) -> str:
+        return "groups:history" if self.is_private else "channels:history"
+
+    @property
+    def read_scope(self) -> str:
+        return "groups:read" if self.is_private else "channels:read"
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    real_name: str
+    display_name: str
+    is_bot: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "team_id": TEAM_ID,
+            "name": self.name,
+            "real_name": self.real_name,
+            "deleted": False,
+            "is_bot": self.is_bot,
+            "tz": "Europe/London",
+            "profile": {
+                "real_name": self.real_name,
+                "real_name_normalized": self.real_name,
+                "display_name": self.display_name,
+                "display_name_normalized": self.display_name,
+                "team": TEAM_ID,
+            },
+        }
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    user: str | None
+    bot_id: str | None = None
+    thread_ts: str | None = None  # set on replies only; a root shows thread_ts once it has replies
+    blocks: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+    reply_broadcast: bool = False
+    edited_ts: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class EphemeralMessage:
+    channel: str
+    user: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None
+    thread_ts: str | None
+
+
+@dataclass
+class RecordedCall:
+    """One Web API request as received. status and response are None when the answer was dropped."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    time: float
+    status: int | None
+    response: dict[str, Any] | None
+
+
+@dataclass
+class Ack:
+    """A Socket Mode acknowledgement: the envelope it answered and the optional response payload."""
+
+    envelope: dict[str, Any]
+    payload: dict[str, Any] | None
+    time: float
+
+
+class AckTimeout(TimeoutError):
+    """No acknowledgement arrived in time; `envelope` can be passed to FakeSlack.redeliver()."""
+
+    def __init__(self, envelope: dict[str, Any], timeout: float) -> None:
+        super().__init__(f"envelope {envelope['envelope_id']} ({envelope['type']}) not acked within {timeout}s")
+        self.envelope = envelope
+
+
+@dataclass
+class _Fault:
+    kind: FaultKind
+    method: str | None  # None: every method
+    remaining: int | None  # None: until clear_faults()
+    error: str = "internal_error"
+    http_status: int = 200
+    retry_after: int = 1
+
+
+@dataclass
+class _ResponseTarget:
+    channel: str
+    message_ts: str | None
+    user: str | None
+
+
+class _ApiError(Exception):
+    """A Slack error answer: HTTP 200 with ok=false, the error code and any extra fields."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.body: dict[str, Any] = {"ok": False, "error": error, **extra}
+
+
+def _invalid_arguments(*problems: str) -> _ApiError:
+    return _ApiError("invalid_arguments", response_metadata={"messages": list(problems)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Request parsing
+
+
+async def _read_params(request: web.Request) -> dict[str, Any] | None:
+    """Query, form and JSON arguments merged, as Slack accepts all three; None for unparseable JSON."""
+    params: dict[str, Any] = dict(request.query)
+    if not request.body_exists:
+        return params
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        params.update(body)
+    else:
+        form = await request.post()
+        params.update((key, value) for key, value in form.items() if isinstance(value, str))
+    return params
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+_FORMAT_ERRORS = {"blocks": "invalid_blocks_format", "metadata": "invalid_metadata_format"}
+
+
+class _Params:
+    """Typed access to call arguments; form values are strings, JSON values keep their types."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def get(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise _invalid_arguments(f"[ERROR] missing required field: {name}")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.raw.get(name)
+        return value is True or str(value).lower() in ("1", "true")
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.raw.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise _invalid_arguments(f"[ERROR] must be an integer [json-pointer:/{name}]") from None
+
+    def structured(self, name: str) -> Any:
+        """A JSON-valued argument (blocks, metadata, view): an object in JSON bodies, a string in forms."""
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise _ApiError(_FORMAT_ERRORS.get(name, "invalid_arguments")) from None
+
+
+def _block_problems(blocks: Any, pointer: str = "/blocks") -> list[str]:
+    """The checks Slack applies that real code trips over: count, type, section/header text length."""
+    if not isinstance(blocks, list):
+        return [f"[ERROR] must be an array [json-pointer:{pointer}]"]
+    problems = []
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:{pointer}]")
+    for index, block in enumerate(blocks):
+        where = f"{pointer}/{index}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            problems.append(f"[ERROR] missing required field: type [json-pointer:{where}]")
+            continue
+        limit = BLOCK_TEXT_LIMITS.get(block["type"])
+        text = block.get("text")
+        if limit and isinstance(text, dict) and len(str(text.get("text", ""))) > limit:
+            problems.append(f"[ERROR] must be less than {limit + 1} characters [json-pointer:{where}/text/text]")
+    return problems
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        kind, _, offset = base64.b64decode(cursor).decode().partition(":")
+        if kind == "offset":
+            return int(offset)
+    except ValueError:
+        pass
+    raise _ApiError("invalid_cursor")
+
+
+def _page(items: list[T], params: _Params, default_limit: int) -> tuple[list[T], str]:
+    """Slack's cursor pagination: a page of `limit` items and the next cursor ("" on the last page)."""
+    limit = params.integer("limit", default_limit) or default_limit
+    start = _decode_cursor(params.get("cursor"))
+    end = start + limit
+    return items[start:end], _encode_cursor(end) if end < len(items) else ""
+
+
+def _in_window(ts: str, params: _Params) -> bool:
+    """conversations.history/replies filtering by `oldest`/`latest` (exclusive unless `inclusive`)."""
+    key, inclusive = ts_key(ts), params.flag("inclusive")
+    oldest, latest = params.get("oldest"), params.get("latest")
+    if oldest is not None and (key < ts_key(oldest) or (key == ts_key(oldest) and not inclusive)):
+        return False
+    return latest is None or key < ts_key(latest) or (key == ts_key(latest) and inclusive)
+
+
+# ---------------------------------------------------------------------------------------------
+# Method registry
+
+_Handler = Callable[["FakeSlack", _Params], dict[str, Any]]
+_HANDLERS: dict[str, tuple[_Handler, TokenKind]] = {}
+
+
+def _api(method: str, token: TokenKind = "bot") -> Callable[[_Handler], _Handler]:
+    """Registers a Web API method; the handler returns the fields after "ok": true or raises _ApiError."""
+
+    def register(handler: _Handler) -> _Handler:
+        _HANDLERS[method] = (handler, token)
+        return handler
+
+    return register
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake
+
+
+class FakeSlack:
+    """One fake workspace with one bot (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-fake-bot-token",
+        app_token: str = "xapp-1-fake-app-token",
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+    ) -> None:
+        # Bolt decides "bot or user token" by the xoxb- prefix; a mismatch silently breaks self-event filtering.
+        if not bot_token.startswith("xoxb-") or not app_token.startswith("xapp-"):
+            raise ValueError("bot_token must start with xoxb- and app_token with xapp-")
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.scopes: list[str] = list(scopes)  # reported in x-oauth-scopes; change it to test missing_scope
+        self.team_id, self.app_id, self.bot_user_id, self.bot_id = TEAM_ID, APP_ID, BOT_USER_ID, BOT_ID
+
+        self._ids = itertools.count(1)
+        self._channels: dict[str, Channel] = {}
+        self._users: dict[str, User] = {BOT_USER_ID: User(BOT_USER_ID, "fake-bot", "Fake Bot", "Fake Bot", is_bot=True)}
+        self._messages: dict[str, list[Message]] = {}
+        self._ephemeral: list[EphemeralMessage] = []
+        self._views: dict[str, dict[str, Any]] = {}
+        self._calls: list[RecordedCall] = []
+        self._faults: list[_Fault] = []
+        self._response_targets: dict[str, _ResponseTarget] = {}
+
+        self._tickets: set[str] = set()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_connects = 0
+        self._deliveries: list[dict[str, Any]] = []
+        self._acks: list[Ack] = []
+        self._pending_acks: dict[str, asyncio.Future[Ack]] = {}
+
+        self._change = asyncio.Event()  # replaced on every change; wait_for() sleeps on it
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_get("/socket", self._handle_socket)
+        app.router.add_post("/response/{key}", self._handle_response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await self._listen()
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        # Open WebSockets would otherwise hold runner.cleanup() for its whole shutdown timeout.
+        self._abort_connections()
+        await self._runner.cleanup()
+        self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def run_in_thread(self) -> FakeSlackThread:
+        """Starts this fake on a new event loop in a daemon thread, for synchronous tests."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="fake-slack", daemon=True)
+        thread.start()
+        handle = FakeSlackThread(self, loop, thread)
+        try:
+            handle.run(self.start())
+        except BaseException:
+            handle.close_loop()
+            raise
+        return handle
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("FakeSlack is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """For AsyncWebClient(base_url=...)."""
+        return f"{self.base_url}/api/"
+
+    @property
+    def is_up(self) -> bool:
+        return self._site is not None
+
+    async def go_down(self) -> None:
+        """An outage: stop listening and abort every open connection (HTTP keep-alive and Socket Mode).
+
+        Clients then get connection errors (refused, or reset mid-request), not HTTP answers.
+        """
+        if self._site is None:
+            raise RuntimeError("FakeSlack is already down")
+        await self._site.stop()
+        self._site = None
+        sockets = list(self._sockets)
+        self._abort_connections()
+        await self._sockets_gone(sockets)
+        self._changed()
+
+    async def come_up(self) -> None:
+        """Ends an outage: listen again on the same port, so clients' base_url stays valid."""
+        if self._site is not None:
+            raise RuntimeError("FakeSlack is already up")
+        await self._listen()
+        self._changed()
+
+    async def _listen(self) -> None:
+        assert self._runner is not None, "start() first"
+        self._site = web.TCPSite(self._runner, HOST, self._port)
+        await self._site.start()
+        self._port = self._runner.addresses[0][1]
+
+    def _abort_connections(self) -> None:
+        assert self._runner is not None and self._runner.server is not None
+        for connection in self._runner.server.connections:
+            if connection.transport is not None:
+                connection.transport.abort()
+
+    # -- workspace setup ------------------------------------------------------------------------
+
+    def add_channel(
+        self,
+        name: str,
+        *,
+        channel_id: str | None = None,
+        members: Iterable[str] = (),
+        is_private: bool = False,
+        bot_is_member: bool = True,
+    ) -> str:
+        """Creates a channel; the bot is a member unless told otherwise (Slack: not_in_channel)."""
+        channel_id = channel_id or f"{'G' if is_private else 'C'}0FAKE{next(self._ids):04d}"
+        member_ids = ([BOT_USER_ID] if bot_is_member else []) + [m for m in members if m != BOT_USER_ID]
+        self._channels[channel_id] = Channel(channel_id, name.lstrip("#"), is_private, member_ids)
+        self._messages[channel_id] = []
+        self._changed()
+        return channel_id
+
+    def add_user(
+        self,
+        name: str,
+        *,
+        user_id: str | None = None,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        is_bot: bool = False,
+    ) -> str:
+        user_id = user_id or f"U0FAKE{next(self._ids):04d}"
+        self._users[user_id] = User(
+            user_id, name, real_name if real_name is not None else name, display_name or "", is_bot
+        )
+        self._changed()
+        return user_id
+
+    def add_user_message(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Stores a message a human posted and returns its `message` event, ready for push_event()."""
+        chan = self._find_channel(channel)
+        root_ts = self._thread_root(chan, thread_ts)
+        message = Message(chan.id, new_ts(), text, user, thread_ts=root_ts, blocks=blocks)
+        self._messages[chan.id].append(message)
+        self._changed()
+        parent = self._find_message(chan, root_ts) if root_ts else None
+        return message_event(
+            channel=chan.id,
+            user=user,
+            text=text,
+            ts=message.ts,
+            thread_ts=root_ts,
+            parent_user_id=parent.user if parent else None,
+            blocks=blocks,
+            channel_type="group" if chan.is_private else "channel",
+        )
+
+    # -- assertions -----------------------------------------------------------------------------
+
+    def messages(self, channel: str, thread_ts: str | None = None) -> list[Message]:
+        """A channel's messages oldest first (replies included); with thread_ts, that thread incl. its root."""
+        stored = self._messages[self._find_channel(channel).id]
+        if thread_ts is None:
+            return list(stored)
+        return [m for m in stored if thread_ts in (m.ts, m.thread_ts)]
+
+    def ephemeral_messages(self, channel: str | None = None) -> list[EphemeralMessage]:
+        channel_id = self._find_channel(channel).id if channel else None
+        return [m for m in self._ephemeral if channel_id in (None, m.channel)]
+
+    def views(self) -> list[dict[str, Any]]:
+        return list(self._views.values())
+
+    def calls(self, method: str | None = None) -> list[RecordedCall]:
+        """Every Web API request received (incl. faulted ones), oldest first; response_url posts as "response_url"."""
+        return [call for call in self._calls if method in (None, call.method)]
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every Socket Mode envelope sent, oldest first."""
+        return list(self._deliveries)
+
+    def acks(self) -> list[Ack]:
+        return list(self._acks)
+
+    @property
+    def open_sockets(self) -> int:
+        return len(self._sockets)
+
+    @property
+    def socket_connects(self) -> int:
+        """Socket Mode connections accepted so far; grows by one on every reconnect."""
+        return self._socket_connects
+
+    async def wait_for(self, predicate: Callable[[], T], timeout: float | None = 5.0) -> T:
+        """Waits until predicate() is truthy, re-checking after every change to the fake; returns its value."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not (result := predicate()):
+                    change = self._change
+                    await change.wait()
+        except TimeoutError:
+            raise TimeoutError(f"condition not met within {timeout}s") from None
+        return result
+
+    def _changed(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
+
+    # -- fault injection ------------------------------------------------------------------------
+
+    def rate_limit(self, method: str | None = None, *, times: int | None = 1, retry_after: int = 1) -> None:
+        """The next `times` matching calls (None: until clear_faults) get HTTP 429 with Retry-After."""
+        self._faults.append(_Fault("rate_limit", method, times, error="ratelimited", retry_after=retry_after))
+
+    def fail(
+        self,
+        method: str | None = None,
+        *,
+        error: str = "internal_error",
+        times: int | None = None,
+        http_status: int = 200,
+    ) -> None:
+        """Matching calls fail without effect: ok=false `error`, with HTTP 200 or e.g. http_status=503."""
+        self._faults.append(_Fault("fail", method, times, error=error, http_status=http_status))
+
+    def drop_response(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect, then the connection is aborted before any answer."""
+        self._faults.append(_Fault("drop", method, times))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _take_fault(self, kinds: Collection[str], method: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.kind in kinds and fault.method in (None, method):
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    # -- Web API dispatch -----------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        received = time.time()
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        token = _bearer_token(request) or (params.pop("token", None) if params else None)
+        status, body, headers = self._answer(method, token, params)
+        dropped = self._take_fault(("drop",), method) is not None
+        self._record(method, params or {}, token, received, None if dropped else status, None if dropped else body)
+        if dropped and request.transport is not None:
+            request.transport.abort()  # the effect happened; the answer is lost, as on a network cut
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, token: str | None, params: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        entry = _HANDLERS.get(method)
+        if entry is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        handler, token_kind = entry
+        auth_error = self._auth_error(token, token_kind)
+        if auth_error:
+            return 200, {"ok": False, "error": auth_error}, {}
+        headers = {"x-oauth-scopes": ",".join(self.scopes if token_kind == "bot" else APP_TOKEN_SCOPES)}
+        fault = self._take_fault(("rate_limit", "fail"), method)
+        if fault is not None:
+            return self._fault_answer(fault, headers)
+        if params is None:
+            return 200, {"ok": False, "error": "invalid_json"}, headers
+        try:
+            return 200, {"ok": True, **handler(self, _Params(params))}, headers
+        except _ApiError as error:
+            return 200, error.body, headers
+
+    @staticmethod
+    def _fault_answer(fault: _Fault, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        body = {"ok": False, "error": fault.error}
+        if fault.kind == "rate_limit":
+            return 429, body, {**headers, "Retry-After": str(fault.retry_after)}
+        return fault.http_status, body, headers
+
+    def _auth_error(self, token: str | None, kind: TokenKind) -> str | None:
+        if not token:
+            return "not_authed"
+        if token not in (self.bot_token, self.app_token):
+            return "invalid_auth"
+        return None if token == (self.bot_token if kind == "bot" else self.app_token) else "not_allowed_token_type"
+
+    def _record(
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        received: float,
+        status: int | None,
+        response: dict[str, Any] | None,
+    ) -> None:
+        self._calls.append(RecordedCall(method, params, token, received, status, response))
+        self._changed()
+
+    def _require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise _ApiError("missing_scope", needed=scope, provided=",".join(self.scopes))
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def _find_channel(self, ref: str) -> Channel:
+        """By ID, or by name with or without '#'; KeyError for unknown (tests' own mistakes)."""
+        if ref in self._channels:
+            return self._channels[ref]
+        for channel in self._channels.values():
+            if channel.name == ref.lstrip("#"):
+                return channel
+        raise KeyError(f"no channel {ref!r}")
+
+    def _channel(self, params: _Params, name: str = "channel") -> Channel:
+        ref = params.get(name)
+        try:
+            return self._find_channel(ref or "")
+        except KeyError:
+            raise _ApiError("channel_not_found") from None
+
+    def _member_channel(self, params: _Params) -> Channel:
+        channel = self._channel(params)
+        if BOT_USER_ID not in channel.members:
+            raise _ApiError("not_in_channel")
+        return channel
+
+    def _find_message(self, channel: Channel, ts: str) -> Message | None:
+        return next((m for m in self._messages[channel.id] if m.ts == ts), None)
+
+    def _message(self, channel: Channel, ts: str | None) -> Message:
+        message = self._find_message(channel, ts) if ts else None
+        if message is None:
+            raise _ApiError("message_not_found")
+        return message
+
+    def _thread_root(self, channel: Channel, thread_ts: str | None) -> str | None:
+        """The root ts a reply belongs to; a reply's ts re-roots to its parent, as Slack does."""
+        if thread_ts is None:
+            return None
+        parent = self._find_message(channel, thread_ts)
+        if parent is None:
+            raise _ApiError("thread_not_found")
+        return parent.thread_ts or parent.ts
+
+    def _replies(self, message: Message) -> list[Message]:
+        return [m for m in self._messages[message.channel] if m.thread_ts == message.ts]
+
+    def _message_json(self, message: Message, include_metadata: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text, "team": TEAM_ID}
+        if message.user:
+            data["user"] = message.user
+        if message.bot_id:
+            data.update(bot_id=message.bot_id, app_id=APP_ID)
+        if message.blocks is not None:
+            data["blocks"] = message.blocks
+        if message.thread_ts:
+            parent = self._find_message(self._channels[message.channel], message.thread_ts)
+            data.update(thread_ts=message.thread_ts, parent_user_id=parent.user if parent else None)
+        if message.reply_broadcast:
+            data["subtype"] = "thread_broadcast"
+        data.update(self._thread_summary(message))
+        if message.edited_ts:
+            data["edited"] = {"user": message.user, "ts": message.edited_ts}
+        if message.reactions:
+            data["reactions"] = [
+                {"name": name, "users": list(users), "count": len(users)} for name, users in message.reactions.items()
+            ]
+        if include_metadata and message.metadata:
+            data["metadata"] = message.metadata
+        return data
+
+    def _thread_summary(self, message: Message) -> dict[str, Any]:
+        replies = self._replies(message)
+        if not replies:
+            return {}
+        users = list(dict.fromkeys(r.user for r in replies if r.user))
+        return {
+            "thread_ts": message.ts,
+            "reply_count": len(replies),
+            "reply_users": users,
+            "reply_users_count": len(users),
+            "latest_reply": replies[-1].ts,
+        }
+
+    # -- message content ------------------------------------------------------------------------
+
+    @staticmethod
+    def _blocks(params: _Params) -> list[dict[str, Any]] | None:
+        blocks: list[dict[str, Any]] | None = params.structured("blocks")
+        if blocks is None:
+            return None
+        problems = _block_problems(blocks)
+        if problems:
+            raise _ApiError("invalid_blocks", response_metadata={"messages": problems})
+        return blocks
+
+    @staticmethod
+    def _metadata(params: _Params) -> dict[str, Any] | None:
+        metadata = params.structured("metadata")
+        if metadata is None:
+            return None
+        if (
+            not isinstance(metadata, dict)
+            or not isinstance(metadata.get("event_type"), str)
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise _ApiError("invalid_metadata_format")
+        return {"event_type": metadata["event_type"], "event_payload": metadata["event_payload"]}
+
+    def _content(self, params: _Params) -> tuple[str, list[dict[str, Any]] | None]:
+        text, blocks = params.get("text") or "", self._blocks(params)
+        if not text and not blocks and not params.get("attachments"):
+            raise _ApiError("no_text")
+        return text[:MAX_TEXT], blocks
+
+    def _post_as_bot(self, channel: Channel, params: _Params) -> Message:
+        text, blocks = self._content(params)
+        thread_ts = self._thread_root(channel, params.get("thread_ts"))
+        message = Message(
+            channel.id,
+            new_ts(),
+            text,
+            BOT_USER_ID,
+            bot_id=BOT_ID,
+            thread_ts=thread_ts,
+            blocks=blocks,
+            metadata=self._metadata(params),
+            reply_broadcast=thread_ts is not None and params.flag("reply_broadcast"),
+        )
+        self._messages[channel.id].append(message)
+        return message
+
+    # -- Web API methods ------------------------------------------------------------------------
+
+    @_api("auth.test")
+    def _auth_test(self, params: _Params) -> dict[str, Any]:
+        return {
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": "Fake Workspace",
+            "user": self._users[BOT_USER_ID].name,
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    @_api("chat.postMessage")
+    def _chat_post_message(self, params: _Params) -> dict[str, Any]:
+        self._require_scope("chat:write")
+        message = self._post_as_bot(self._member_channel(params), params)
+        return {"channel": message.channel, "ts": message.ts, "message": self._message_json(message, True)}
+
+    @_api("chat.update")
+    def _chat_update(self, params: _Params) -> dict[str, Any]:
+        """Omitted text/blocks/metadata keep their values, as in Slack (blocks=[] removes blocks)."""
+        self._require_scope("chat:write")
+        channel = self._channel(params)
+        message = self._message(channel, params.get("ts"))
+        if message.bot_id != BOT_ID:
+            raise _ApiError("cant_update_message")
+        text, blocks, metadata = params.get("text"), self._blocks(params), self._metadata(params)
+        if text is None and blocks is None and metadata is None:
+            raise _ApiError("no_text")
+        message.text = text[:MAX_TEXT] if text is not None else message.text
+        message.blocks = blocks if blocks is not None else message.blocks
+        message.metadata = metadata or message.metadata
+        message.edited_ts = new_ts()
+        return {
+            "channel": channel.id,
+            "ts": message.ts,
+            "text": message.text,
+            "message": self._message_json(message, True),
+        }
+
+    @_api("chat.postEphemeral")
+    def _chat_post_ephemeral(self, params: _Params) -> dict[str, Any]:
+        self._require_scope("chat:write")
+        channel = self._member_channel(params)
+        user = params.require("user")
+        if user not in channel.members:
+            raise _ApiError("user_not_in_channel")
+        text, blocks = self._content(params)
+        thread_ts = self._thread_root(channel, params.get("thread_ts"))
+        ephemeral = EphemeralMessage(channel.id, user, new_ts(), text, blocks, thread_ts)
+        self._ephemeral.append(ephemeral)
+        return {"message_ts": ephemeral.ts}
+
+    @_api("chat.getPermalink")
+    def _chat_get_permalink(self, params: _Params) -> dict[str, Any]:
+        channel = self._channel(params)
+        message = self._message(channel, params.get("message_ts"))
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel.id}/p{message.ts.replace('.', '')}"
+        if message.thread_ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel.id}"
+        return {"channel": channel.id, "permalink": link}
+
+    @_api("conversations.replies")
+    def _conversations_replies(self, params: _Params) -> dict[str, Any]:
+        channel = self._member_channel(params)
+        self._require_scope(channel.history_scope)
+        ts = params.get("ts")
+        found = self._find_message(channel, ts) if ts else None
+        if found is None:
+            raise _ApiError("thread_not_found")
+        root = self._message(channel, found.thread_ts or found.ts)
+        thread = [m for m in [root, *self._replies(root)] if _in_window(m.ts, params)]
+        page, cursor = _page(thread, params, default_limit=1000)
+        return self._messages_page(page, cursor, params)
+
+    @_api("conversations.history")
+    def _conversations_history(self, params: _Params) -> dict[str, Any]:
+        channel = self._member_channel(params)
+        self._require_scope(channel.history_scope)
+        visible = [
+            m
+            for m in reversed(self._messages[channel.id])
+            if (m.thread_ts is None or m.reply_broadcast) and _in_window(m.ts, params)
+        ]
+        page, cursor = _page(visible, params, default_limit=100)
+        return {**self._messages_page(page, cursor, params), "pin_count": 0}
+
+    def _messages_page(self, page: list[Message], cursor: str, params: _Params) -> dict[str, Any]:
+        include_metadata = params.flag("include_all_metadata")
+        return {
+            "messages": [self._message_json(m, include_metadata) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    @_api("conversations.info")
+    def _conversations_info(self, params: _Params) -> dict[str, Any]:
+        channel = self._channel(params)
+        self._require_scope(channel.read_scope)
+        info: dict[str, Any] = {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": not channel.is_private,
+            "is_group": False,
+            "is_im": False,
+            "is_private": channel.is_private,
+            "is_archived": False,
+            "is_member": BOT_USER_ID in channel.members,
+            "created": channel.created,
+        }
+        if params.flag("include_num_members"):
+            info["num_members"] = len(channel.members)
+        return {"channel": info}
+
+    @_api("conversations.members")
+    def _conversations_members(self, params: _Params) -> dict[str, Any]:
+        channel = self._channel(params)
+        self._require_scope(channel.read_scope)
+        page, cursor = _page(channel.members, params, default_limit=100)
+        return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
+    @_api("users.info")
+    def _users_info(self, params: _Params) -> dict[str, Any]:
+        self._require_scope("users:read")
+        user = self._users.get(params.get("user") or "")
+        if user is None:
+            raise _ApiError("user_not_found")
+        return {"user": user.to_api()}
+
+    @_api("reactions.add")
+    def _reactions_add(self, params: _Params) -> dict[str, Any]:
+        self._require_scope("reactions:write")
+        message = self._message(self._channel(params), params.get("timestamp"))
+        users = message.reactions.setdefault(self._reaction_name(params), [])
+        if BOT_USER_ID in users:
+            raise _ApiError("already_reacted")
+        users.append(BOT_USER_ID)
+        return {}
+
+    @_api("reactions.remove")
+    def _reactions_remove(self, params: _Params) -> dict[str, Any]:
+        self._require_scope("reactions:write")
+        message = self._message(self._channel(params), params.get("timestamp"))
+        name = self._reaction_name(params)
+        users = message.reactions.get(name, [])
+        if BOT_USER_ID not in users:
+            raise _ApiError("no_reaction")
+        users.remove(BOT_USER_ID)
+        if not users:
+            del message.reactions[name]
+        return {}
+
+    @staticmethod
+    def _reaction_name(params: _Params) -> str:
+        name = params.get("name")
+        if name is None or ":" in name:
+            raise _ApiError("invalid_name")
+        return name
+
+    @_api("views.open")
+    def _views_open(self, params: _Params) -> dict[str, Any]:
+        if params.get("trigger_id") is None and params.get("interactivity_pointer") is None:
+            raise _invalid_arguments("[ERROR] missing required field: trigger_id")
+        view_id = f"V0FAKE{next(self._ids):04d}"
+        view = {
+            "private_metadata": "",
+            "callback_id": "",
+            "external_id": "",
+            **self._view_input(params),
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "state": {"values": {}},
+            "hash": new_ts(),
+        }
+        self._views[view_id] = view
+        return {"view": view}
+
+    @_api("views.update")
+    def _views_update(self, params: _Params) -> dict[str, Any]:
+        view = self._find_view(params.get("view_id"), params.get("external_id"))
+        expected_hash = params.get("hash")
+        if expected_hash is not None and expected_hash != view["hash"]:
+            raise _ApiError("hash_conflict")
+        view.update(self._view_input(params), hash=new_ts())
+        return {"view": view}
+
+    def _find_view(self, view_id: str | None, external_id: str | None) -> dict[str, Any]:
+        for view in self._views.values():
+            if (view_id and view["id"] == view_id) or (external_id and view["external_id"] == external_id):
+                return view
+        raise _ApiError("not_found")
+
+    @staticmethod
+    def _view_input(params: _Params) -> dict[str, Any]:
+        view = params.structured("view")
+        if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+            raise _invalid_arguments("[ERROR] must provide a view with type modal or home [json-pointer:/view]")
+        problems = _block_problems(view.get("blocks", []), "/view/blocks")
+        if problems:
+            raise _ApiError("invalid_arguments", response_metadata={"messages": problems})
+        return view
+
+    @_api("apps.connections.open", token="app")
+    def _apps_connections_open(self, params: _Params) -> dict[str, Any]:
+        ticket = uuid.uuid4().hex
+        self._tickets.add(ticket)
+        return {"url": f"ws://{HOST}:{self.port}/socket?ticket={ticket}"}
+
+    # -- response_url ---------------------------------------------------------------------------
+
+    def response_url(self, channel: str, message_ts: str | None = None, user: str | None = None) -> str:
+        """A response_url served by the fake, for payloads whose listeners call respond()."""
+        key = uuid.uuid4().hex
+        self._response_targets[key] = _ResponseTarget(self._find_channel(channel).id, message_ts, user)
+        return f"{self.base_url}/response/{key}"
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        received = time.time()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        status, answer = self._response_url_answer(request.match_info["key"], body)
+        self._record("response_url", body if isinstance(body, dict) else {}, None, received, status, answer)
+        return web.json_response(answer, status=status)
+
+    def _response_url_answer(self, key: str, body: Any) -> tuple[int, dict[str, Any]]:
+        target = self._response_targets.get(key)
+        if target is None:
+            return 404, {"ok": False, "error": "invalid_response_url"}
+        if not isinstance(body, dict):
+            return 400, {"ok": False, "error": "invalid_payload"}
+        try:
+            self._apply_response(target, _Params(body))
+        except _ApiError as error:
+            return 400, error.body
+        return 200, {"ok": True}
+
+    def _apply_response(self, target: _ResponseTarget, params: _Params) -> None:
+        """What Slack does with a response_url post: replace/delete the source message, or post anew."""
+        channel = self._channels[target.channel]
+        if params.flag("delete_original") or params.flag("replace_original"):
+            original = self._message(channel, target.message_ts)
+            if params.flag("delete_original"):
+                self._messages[channel.id].remove(original)
+                return
+            original.text, original.blocks = self._content(params)
+            original.edited_ts = new_ts()
+        elif params.get("response_type") == "in_channel":
+            self._post_as_bot(channel, params)
+        else:
+            text, blocks = self._content(params)
+            user = target.user or ""
+            self._ephemeral.append(EphemeralMessage(channel.id, user, new_ts(), text, blocks, params.get("thread_ts")))
+
+    def block_action(self, channel: str, message_ts: str, action_id: str, *, user: str) -> dict[str, Any]:
+        """The block_actions payload of `user` clicking `action_id` in a stored message.
+
+        LookupError if the message has no such element, so a test cannot click a button that was never posted.
+        """
+        chan = self._find_channel(channel)
+        message = self._find_message(chan, message_ts)
+        if message is None:
+            raise LookupError(f"no message {message_ts} in {channel}")
+        block_id, element = self._find_element(message, action_id)
+        return block_actions_payload(
+            action_id=action_id,
+            user=user,
+            channel=chan.id,
+            message=self._message_json(message, include_metadata=False),
+            value=element.get("value"),
+            block_id=block_id,
+            response_url=self.response_url(chan.id, message_ts, user),
+        )
+
+    @staticmethod
+    def _find_element(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:
+        for block in message.blocks or []:
+            elements = [*block.get("elements", []), block.get("accessory") or {}]
+            for element in elements:
+                if isinstance(element, dict) and element.get("action_id") == action_id:
+                    return block.get("block_id", ""), element
+        raise LookupError(f"message {message.ts} has no element with action_id {action_id!r}")
+
+    # -- Socket Mode ----------------------------------------------------------------------------
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("ticket") not in self._tickets:
+            return web.Response(status=401, text="unknown ticket: call apps.connections.open first")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self._socket_connects += 1
+        self._changed()
+        try:
+            await ws.send_json(self._hello())
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    self._on_socket_text(frame.data)
+        finally:
+            self._sockets.remove(ws)
+            self._changed()
+        return ws
+
+    def _hello(self) -> dict[str, Any]:
+        return {
+            "type": "hello",
+            "num_connections": len(self._sockets),
+            "debug_info": {"host": "fake-slack", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": APP_ID},
+        }
+
+    def _on_socket_text(self, data: str) -> None:
+        try:
+            message = json.loads(data)
+            envelope_id = message["envelope_id"]
+        except (ValueError, TypeError, KeyError):
+            return  # Slack ignores frames that are not acks, and so does the fake
+        envelope = next((e for e in reversed(self._deliveries) if e["envelope_id"] == envelope_id), None)
+        if envelope is None:
+            return
+        ack = Ack(envelope, message.get("payload"), time.time())
+        self._acks.append(ack)
+        pending = self._pending_acks.get(envelope_id)
+        if pending is not None and not pending.done():
+            pending.set_result(ack)
+        self._changed()
+
+    async def push_event(self, event: dict[str, Any], *, event_id: str | None = None, timeout: float = 5.0) -> Ack:
+        """Sends `event` as an events_api envelope and returns the ack; AckTimeout if none comes.
+
+        Waits (within timeout) for a connected client first, so it can follow connect or reconnect directly.
+        """
+        envelope = {
+            "type": "events_api",
+            "envelope_id": str(uuid.uuid4()),
+            "payload": event_callback(event, event_id=event_id),
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        return await self._deliver(envelope, timeout)
+
+    async def push_interactive(self, payload: dict[str, Any], *, timeout: float = 5.0) -> Ack:
+        """Sends an interactivity payload (block_actions, view_submission, ...) and returns the ack."""
+        envelope = {
+            "type": "interactive",
+            "envelope_id": str(uuid.uuid4()),
+            "payload": payload,
+            # Only these may answer with a payload (e.g. response_action errors) in the ack.
+            "accepts_response_payload": payload.get("type") in ("view_submission", "block_suggestion"),
+        }
+        return await self._deliver(envelope, timeout)
+
+    async def redeliver(self, envelope: dict[str, Any], *, reason: str = "timeout", timeout: float = 5.0) -> Ack:
+        """Slack's retry of an envelope: same payload (same event_id), new envelope_id, retry_attempt + 1."""
+        retry = {
+            **envelope,
+            "envelope_id": str(uuid.uuid4()),
+            "retry_attempt": int(envelope.get("retry_attempt") or 0) + 1,
+            "retry_reason": reason,
+        }
+        return await self._deliver(retry, timeout)
+
+    async def disconnect_socket(self, reason: str | None = None) -> None:
+        """Closes every Socket Mode connection from Slack's side; a healthy client reconnects.
+
+        With a reason (e.g. "refresh_requested"), first sends Slack's {"type": "disconnect"} notice.
+        """
+        sockets = list(self._sockets)
+        for ws in sockets:
+            if reason is not None:
+                await ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-slack"}})
+            await ws.close()
+        await self._sockets_gone(sockets)
+
+    async def _deliver(self, envelope: dict[str, Any], timeout: float) -> Ack:
+        envelope_id = envelope["envelope_id"]
+        acked: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        self._pending_acks[envelope_id] = acked
+        try:
+            async with asyncio.timeout(timeout):
+                await self._send_envelope(envelope)
+                return await acked
+        except TimeoutError:
+            raise AckTimeout(envelope, timeout) from None
+        finally:
+            del self._pending_acks[envelope_id]
+
+    async def _send_envelope(self, envelope: dict[str, Any]) -> None:
+        """To the newest connection; a connection that is closing is skipped once it is gone."""
+        while True:
+            ws = (await self.wait_for(lambda: self._sockets, timeout=None))[-1]
+            # Recorded before sending: the ack can arrive while send_str() is still draining.
+            self._deliveries.append(envelope)
+            try:
+                await ws.send_str(json.dumps(envelope))
+            except ConnectionError:
+                self._deliveries.remove(envelope)
+                await self._sockets_gone([ws], timeout=None)
+                continue
+            self._changed()
+            return
+
+    async def _sockets_gone(self, sockets: Collection[web.WebSocketResponse], timeout: float | None = 5.0) -> None:
+        """Until the handlers of these connections have finished (and unregistered them)."""
+        await self.wait_for(lambda: not any(ws in self._sockets for ws in sockets), timeout)
+
+
+class FakeSlackThread:
+    """A FakeSlack serving from its own event loop on a daemon thread, for synchronous tests.
+
+    The fake's state belongs to that loop, so read and change it through call() and run():
+        srv = FakeSlack().run_in_thread()
+        channel = srv.call(srv.fake.add_channel, "escalations")
+        WebClient(token=srv.fake.bot_token, base_url=srv.api_url).chat_postMessage(channel=channel, text="hi")
+        assert len(srv.call(srv.fake.messages, channel)) == 1
+        srv.run(srv.fake.go_down())
+        srv.stop()
+    """
+
+    def __init__(self, fake: FakeSlack, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        self.fake = fake
+        self._loop = loop
+        self._thread = thread
+
+    @property
+    def api_url(self) -> str:
+        return self.fake.api_url
+
+    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Runs a plain FakeSlack method (messages, calls, rate_limit, ...) on the fake's loop."""
+
+        async def invoke() -> T:
+            return fn(*args, **kwargs)
+
+        return self.run(invoke())
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
+        """Runs a FakeSlack coroutine (go_down(), push_event(...), wait_for(...)) on the fake's loop."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def stop(self) -> None:
+        try:
+            self.run(self.fake.stop())
+        finally:
+            self.close_loop()
+
+    def close_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> FakeSlackThread:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,429 @@
+"""The fake Slack, exercised only through the real clients the project uses: slack_sdk and Bolt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from tests.fakes import AckTimeout, FakeSlack, block_actions_body, message_event_body, signed_headers
+from tests.fakes.slack_signing import BOT_ID, BOT_USER_ID, TEAM_ID, message_event
+
+HANDOFF = {"event_type": "handoff_mirror", "event_payload": {"session_id": "s-1", "event_id": "e-7"}}
+CLAIM_BUTTON = {
+    "type": "actions",
+    "block_id": "handoff",
+    "elements": [
+        {"type": "button", "action_id": "claim", "value": "s-1", "text": {"type": "plain_text", "text": "Claim"}}
+    ],
+}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as running:
+        yield running
+
+
+@pytest.fixture
+def channel(fake: FakeSlack) -> str:
+    return fake.add_channel("escalations")
+
+
+def web_client(fake: FakeSlack, **options: Any) -> AsyncWebClient:
+    return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url, **options)
+
+
+async def api_error(call: Awaitable[object]) -> SlackApiError:
+    """The SlackApiError an awaited client call raises."""
+    with pytest.raises(SlackApiError) as raised:
+        await call
+    return raised.value
+
+
+async def error_code(call: Awaitable[object]) -> str:
+    """Slack's `error` field of a call that must fail."""
+    return str((await api_error(call)).response["error"])
+
+
+def bolt_request(body: bytes, headers: dict[str, str]) -> AsyncBoltRequest:
+    bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
+    return AsyncBoltRequest(body=body.decode(), headers=bolt_headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Web API through AsyncWebClient
+
+
+async def test_messages_threads_and_metadata_round_trip(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+    root = await client.chat_postMessage(channel=channel, text="Escalation", blocks=[CLAIM_BUTTON])
+    reply = await client.chat_postMessage(channel=channel, thread_ts=root["ts"], text="Hi", metadata=HANDOFF)
+    await client.chat_update(channel=channel, ts=root["ts"], text="Escalation (claimed)")
+
+    thread = await client.conversations_replies(channel=channel, ts=root["ts"], include_all_metadata=True)
+    parent, child = thread["messages"]
+    assert (parent["text"], parent["reply_count"], parent["blocks"]) == ("Escalation (claimed)", 1, [CLAIM_BUTTON])
+    assert (child["text"], child["thread_ts"], child["metadata"]) == ("Hi", root["ts"], HANDOFF)
+    assert child["bot_id"] == BOT_ID and child["user"] == BOT_USER_ID
+    plain = await client.conversations_replies(channel=channel, ts=reply["ts"], limit=1)
+    assert [m["ts"] for m in plain["messages"]] == [root["ts"]] and "metadata" not in plain["messages"][0]
+    assert plain["has_more"] is True and plain["response_metadata"]["next_cursor"]
+
+    broadcast = await client.chat_postMessage(channel=channel, thread_ts=root["ts"], text="Fyi", reply_broadcast=True)
+    history = await client.conversations_history(channel=channel)
+    # Replies stay in their thread unless broadcast; newest first.
+    assert [(m["ts"], m.get("subtype")) for m in history["messages"]] == [
+        (broadcast["ts"], "thread_broadcast"),
+        (root["ts"], None),
+    ]
+    later = await client.conversations_history(channel=channel, oldest=root["ts"])
+    assert [m["ts"] for m in later["messages"]] == [broadcast["ts"]]
+    link = await client.chat_getPermalink(channel=channel, message_ts=reply["ts"])
+    assert link["permalink"].endswith(f"?thread_ts={root['ts']}&cid={channel}")
+    assert [m.ts for m in fake.messages(channel, thread_ts=root["ts"])] == [root["ts"], reply["ts"], broadcast["ts"]]
+    assert root["ts"] < reply["ts"] and root.headers["x-oauth-scopes"] == ",".join(fake.scopes)
+
+
+async def test_form_and_query_arguments_and_extra_team_id(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake, team_id=TEAM_ID)  # adds team_id to every call, as org-wide apps do
+    posted = await client.api_call(
+        "chat.postMessage", data={"channel": channel, "text": "form", "metadata": json.dumps(HANDOFF)}
+    )
+    read = await client.api_call(
+        "conversations.replies",
+        http_verb="GET",
+        params={"channel": channel, "ts": posted["ts"], "include_all_metadata": True},
+    )
+    assert read["messages"][0]["metadata"] == HANDOFF
+    assert fake.calls("conversations.replies")[0].params == {
+        "channel": channel,
+        "ts": posted["ts"],
+        "include_all_metadata": "1",
+        "team_id": TEAM_ID,
+    }
+
+
+async def test_auth_errors_and_unknown_methods(fake: FakeSlack, channel: str) -> None:
+    wrong = AsyncWebClient(token="xoxb-not-this-one", base_url=fake.api_url)
+    assert await error_code(wrong.auth_test()) == "invalid_auth"
+    anonymous = AsyncWebClient(base_url=fake.api_url)
+    assert await error_code(anonymous.auth_test()) == "not_authed"
+    app_level = AsyncWebClient(token=fake.app_token, base_url=fake.api_url)
+    assert await error_code(app_level.chat_postMessage(channel=channel, text="x")) == "not_allowed_token_type"
+    client = web_client(fake)
+    bot_socket = client.apps_connections_open(app_token=fake.bot_token)
+    assert await error_code(bot_socket) == "not_allowed_token_type"
+    assert await error_code(client.api_call("chat.scheduleTeleport")) == "unknown_method"
+
+    identity = await client.auth_test()
+    assert (identity["user_id"], identity["bot_id"], identity["team_id"]) == (BOT_USER_ID, BOT_ID, TEAM_ID)
+    assert [call.method for call in fake.calls()][-1] == "auth.test"
+
+
+async def test_content_checks_match_slack(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+    with pytest.warns(UserWarning, match="`text` argument is missing"):
+        assert await error_code(client.chat_postMessage(channel=channel)) == "no_text"
+    too_long = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]
+    invalid = await api_error(client.chat_postMessage(channel=channel, text="t", blocks=too_long))
+    assert invalid.response["error"] == "invalid_blocks"
+    assert "/blocks/0/text/text" in invalid.response["response_metadata"]["messages"][0]
+    orphan = client.chat_postMessage(channel=channel, text="t", thread_ts="1.000001")
+    assert await error_code(orphan) == "thread_not_found"
+    unknown = client.chat_postMessage(channel="C0NOWHERE", text="t")
+    assert await error_code(unknown) == "channel_not_found"
+    outside = fake.add_channel("elsewhere", bot_is_member=False)
+    not_member = client.chat_postMessage(channel=outside, text="t")
+    assert await error_code(not_member) == "not_in_channel"
+    assert fake.messages(channel) == []
+
+
+async def test_reactions_users_channels_and_scopes(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+    alice = fake.add_user("alice", real_name="Alice Smith", display_name="Ali")
+    fake.add_channel("support", channel_id="C0SUPPORT", members=[alice])
+    posted = await client.chat_postMessage(channel="#support", text="hi")
+
+    await client.reactions_add(channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark")
+    again = client.reactions_add(channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark")
+    assert await error_code(again) == "already_reacted"
+    assert fake.messages("C0SUPPORT")[0].reactions == {"white_check_mark": [BOT_USER_ID]}
+    await client.reactions_remove(channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark")
+    assert fake.messages("C0SUPPORT")[0].reactions == {}
+
+    profile = (await client.users_info(user=alice))["user"]["profile"]
+    assert (profile["display_name"], profile["real_name"]) == ("Ali", "Alice Smith")
+    info = (await client.conversations_info(channel="C0SUPPORT", include_num_members=True))["channel"]
+    assert (info["name"], info["num_members"], info["is_member"]) == ("support", 2, True)
+    first = await client.conversations_members(channel="C0SUPPORT", limit=1)
+    rest = await client.conversations_members(channel="C0SUPPORT", cursor=first["response_metadata"]["next_cursor"])
+    assert first["members"] + rest["members"] == [BOT_USER_ID, alice]
+
+    fake.scopes.remove("users:read")
+    missing = await api_error(client.users_info(user=alice))
+    assert (missing.response["error"], missing.response["needed"]) == ("missing_scope", "users:read")
+    assert "users:read" not in missing.response.headers["x-oauth-scopes"]
+
+
+async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    sam = fake.add_user("sam")
+    support = fake.add_channel("support", members=[sam])
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Note"}, "blocks": []}
+    opened = (await client.views_open(trigger_id="123.456.abc", view=modal))["view"]
+    updated = await client.views_update(view_id=opened["id"], hash=opened["hash"], view={**modal, "blocks": []})
+    stale = client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal)
+    assert await error_code(stale) == "hash_conflict"
+    assert fake.views() == [updated["view"]]
+
+    await client.chat_postEphemeral(channel=support, user=sam, text="only you")
+    assert [(m.user, m.text) for m in fake.ephemeral_messages(support)] == [(sam, "only you")]
+    stranger = client.chat_postEphemeral(channel=support, user="U0STRANGER", text="x")
+    assert await error_code(stranger) == "user_not_in_channel"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fault injection
+
+
+async def test_rate_limit_answers_429_with_retry_after(fake: FakeSlack, channel: str) -> None:
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    limited = await api_error(web_client(fake).chat_postMessage(channel=channel, text="x"))
+    assert (limited.response.status_code, limited.response["error"]) == (429, "ratelimited")
+    assert limited.response.headers["Retry-After"] == "1"
+
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    patient = web_client(fake, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+    started = time.monotonic()
+    await patient.chat_postMessage(channel=channel, text="after the wait")
+    assert time.monotonic() - started >= 1
+    assert [call.status for call in fake.calls("chat.postMessage")] == [429, 429, 200]
+    assert [m.text for m in fake.messages(channel)] == ["after the wait"]
+
+
+async def test_fail_until_cleared_and_once_with_5xx(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+    fake.fail("chat.postMessage", error="fatal_error")
+    for _ in range(2):
+        failed = await api_error(client.chat_postMessage(channel=channel, text="x"))
+        assert (failed.response.status_code, failed.response["error"]) == (200, "fatal_error")
+    fake.clear_faults()
+    fake.fail(http_status=503, times=1)
+    assert (await api_error(client.auth_test())).response.status_code == 503
+    await client.chat_postMessage(channel=channel, text="through")
+    assert [m.text for m in fake.messages(channel)] == ["through"]
+
+
+async def test_outage_refuses_connections_on_the_same_port(fake: FakeSlack) -> None:
+    async with aiohttp.ClientSession() as session:
+        # A shared session keeps a connection alive across calls: the outage must cut it too.
+        client = web_client(fake, session=session, retry_handlers=[])
+        await client.auth_test()
+        port = fake.port
+        await fake.go_down()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await client.auth_test()
+        await fake.come_up()
+        assert (fake.port, fake.is_up) == (port, True)
+        await client.auth_test()
+    assert [call.status for call in fake.calls("auth.test")] == [200, 200]
+
+
+async def test_dropped_answer_keeps_the_effect(fake: FakeSlack, channel: str) -> None:
+    fake.drop_response("chat.postMessage")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await web_client(fake, retry_handlers=[]).chat_postMessage(channel=channel, text="answer lost")
+    assert [m.text for m in fake.messages(channel)] == ["answer lost"]
+    assert fake.calls("chat.postMessage")[0].status is None
+
+
+async def test_default_client_retries_a_dropped_post_and_duplicates_it(fake: FakeSlack, channel: str) -> None:
+    # slack_sdk's default AsyncConnectionErrorRetryHandler resends on ServerDisconnectedError, even a post.
+    fake.drop_response("chat.postMessage")
+    await web_client(fake).chat_postMessage(channel=channel, text="posted twice")
+    assert [m.text for m in fake.messages(channel)] == ["posted twice", "posted twice"]
+
+
+async def test_wait_for_times_out_with_a_clear_error(fake: FakeSlack) -> None:
+    with pytest.raises(TimeoutError, match=r"within 0\.05s"):
+        await fake.wait_for(lambda: fake.calls("auth.test"), timeout=0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bolt over Socket Mode
+
+
+@pytest.fixture
+async def socket_handler(fake: FakeSlack) -> AsyncIterator[AsyncSocketModeHandler]:
+    # A short ping interval lets the client notice a dead connection (outage test) in about a second.
+    handler = AsyncSocketModeHandler(AsyncApp(client=web_client(fake)), fake.app_token, ping_interval=0.5)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    await fake.wait_for(lambda: fake.open_sockets == 1)
+    yield handler
+    await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def test_bolt_receives_acks_and_reconnects(
+    fake: FakeSlack, channel: str, socket_handler: AsyncSocketModeHandler
+) -> None:
+    app = socket_handler.app
+    sam = fake.add_user("sam", display_name="Sam")
+    received: asyncio.Queue[tuple[str, str, list[str]]] = asyncio.Queue()
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any], request: AsyncBoltRequest, say: AsyncSay) -> None:
+        authorized = request.context.authorize_result
+        scopes = list(authorized.bot_scopes or []) if authorized else []
+        await received.put((event["text"], request.headers["x-slack-retry-num"][0], scopes))
+        await say(text=f"echo: {event['text']}", thread_ts=event["ts"])
+
+    event = fake.add_user_message(channel, sam, "hello bot")
+    ack = await fake.push_event(event)
+    assert await asyncio.wait_for(received.get(), 5) == ("hello bot", "0", fake.scopes)
+    await fake.wait_for(lambda: len(fake.messages(channel, thread_ts=event["ts"])) == 2)
+    assert fake.messages(channel)[-1].text == "echo: hello bot"
+
+    await fake.redeliver(ack.envelope)
+    assert (await asyncio.wait_for(received.get(), 5))[:2] == ("hello bot", "1")
+
+    # The bot's own message is acked but filtered by Bolt, thanks to auth.test's user_id/bot_id.
+    own = message_event(channel=channel, user=BOT_USER_ID, bot_id=BOT_ID, text="my own echo")
+    await fake.push_event(own)
+
+    await fake.disconnect_socket()
+    await fake.wait_for(lambda: fake.socket_connects == 2 and fake.open_sockets == 1)
+    await fake.push_event(fake.add_user_message(channel, sam, "after reconnect"))
+    assert (await asyncio.wait_for(received.get(), 5))[0] == "after reconnect"
+
+    # Slack's announced refresh: a disconnect notice, then the close; the client may reconnect twice.
+    await fake.disconnect_socket(reason="refresh_requested")
+    await fake.wait_for(lambda: fake.socket_connects >= 3 and fake.open_sockets == 1)
+    await fake.push_event(fake.add_user_message(channel, sam, "after refresh"))
+    assert (await asyncio.wait_for(received.get(), 5))[0] == "after refresh"
+    assert len(fake.calls("auth.test")) == 1  # Bolt caches it
+    assert [a.envelope["envelope_id"] for a in fake.acks()] == [e["envelope_id"] for e in fake.deliveries()]
+
+
+async def test_unhandled_event_is_not_acked(fake: FakeSlack, socket_handler: AsyncSocketModeHandler) -> None:
+    with pytest.raises(AckTimeout) as raised:
+        await fake.push_event({"type": "reaction_added", "user": "U1", "reaction": "eyes"}, timeout=0.5)
+    assert fake.deliveries() == [raised.value.envelope] and fake.acks() == []
+
+
+async def test_button_click_acks_and_responds_through_response_url(
+    fake: FakeSlack, channel: str, socket_handler: AsyncSocketModeHandler
+) -> None:
+    app = socket_handler.app
+    sam = fake.add_user("sam")
+
+    @app.action("claim")
+    async def claim(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await respond(text=f"Claimed by {body['user']['id']} for {body['actions'][0]['value']}", replace_original=True)
+
+    posted = await web_client(fake).chat_postMessage(channel=channel, text="Escalation", blocks=[CLAIM_BUTTON])
+    with pytest.raises(LookupError):
+        fake.block_action(channel, posted["ts"], "resolve", user=sam)
+    await fake.push_interactive(fake.block_action(channel, posted["ts"], "claim", user=sam))
+    await fake.wait_for(lambda: fake.calls("response_url"))
+    assert [m.text for m in fake.messages(channel)] == [f"Claimed by {sam} for s-1"]
+
+
+async def test_socket_mode_client_reconnects_after_an_outage(
+    fake: FakeSlack, channel: str, socket_handler: AsyncSocketModeHandler
+) -> None:
+    app = socket_handler.app
+    handled = asyncio.Event()
+
+    @app.event("message")
+    async def on_message() -> None:
+        handled.set()
+
+    await fake.go_down()
+    assert fake.open_sockets == 0
+    # The outage's length, not a synchronisation: long enough for reconnect attempts to hit a closed port.
+    await asyncio.sleep(1.5)
+    await fake.come_up()
+    await fake.wait_for(lambda: fake.open_sockets == 1, timeout=10)
+    await fake.push_event(fake.add_user_message(channel, "U0SAM", "back online"))
+    await asyncio.wait_for(handled.wait(), 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bolt over HTTP with signed requests
+
+
+async def test_bolt_http_mode_accepts_the_signed_builders(fake: FakeSlack, channel: str) -> None:
+    secret = "fake-signing-secret"
+    app = AsyncApp(client=web_client(fake), signing_secret=secret)
+    messages: asyncio.Queue[str] = asyncio.Queue()
+    clicks: list[str] = []
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any]) -> None:
+        await messages.put(event["text"])
+
+    @app.action("claim")
+    async def on_claim(ack: AsyncAck, action: dict[str, Any]) -> None:
+        await ack()
+        clicks.append(action["value"])
+
+    event_body = message_event_body(channel=channel, user="U0SAM", text="over http")
+    accepted = await app.async_dispatch(bolt_request(event_body, signed_headers(secret, event_body)))
+    assert accepted.status == 200 and await asyncio.wait_for(messages.get(), 5) == "over http"
+    for headers in (signed_headers("wrong", event_body), signed_headers(secret, event_body, int(time.time()) - 600)):
+        rejected = await app.async_dispatch(bolt_request(event_body, headers))
+        assert rejected.status == 401
+
+    click = block_actions_body(action_id="claim", user="U0SAM", channel=channel, message_ts="1.000001", value="s-1")
+    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=click, headers=signed_headers(secret, click)) as response,
+        ):
+            assert response.status == 200
+    finally:
+        await runner.cleanup()
+    assert clicks == ["s-1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Synchronous use
+
+
+def test_thread_mode_serves_sync_clients() -> None:
+    with FakeSlack().run_in_thread() as srv:
+        channel = srv.call(srv.fake.add_channel, "escalations")
+        client = WebClient(token=srv.fake.bot_token, base_url=srv.api_url)
+        posted = client.chat_postMessage(channel=channel, text="from a thread")
+        assert [m.ts for m in srv.call(srv.fake.messages, channel)] == [posted["ts"]]
+
+        srv.call(srv.fake.rate_limit, "users.info")
+        with pytest.raises(SlackApiError) as raised:
+            client.users_info(user=srv.fake.bot_user_id)
+        assert raised.value.response.status_code == 429
+        srv.run(srv.fake.go_down())
+        srv.run(srv.fake.come_up())
+        assert client.users_info(user=srv.fake.bot_user_id)["user"]["is_bot"] is True
