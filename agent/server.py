@@ -9,7 +9,7 @@ from typing import Any, Callable
 import parlant.sdk as p
 from parlant.core.loggers import LogLevel
 
-from agent import insurance
+from agent import context_filter, insurance
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
@@ -128,6 +128,7 @@ async def serve(
             session_store=session_store(settings),
             customer_store=session_store(settings),
             log_level=_LOG_LEVELS[settings.log_level],
+            configure_hooks=context_filter.install,
         ) as server:
             await declare_agent(server, tools)
             log.info("agent declared; customer chat UI at %s", settings.chat_url)

@@ -69,3 +69,64 @@ def request_handoff(
         requested_at=now,
         slack=SlackLink(state=slack_state),
     )
+
+
+class HandoffNotActive(Exception):
+    """The session's handoff was returned to the AI or resolved; humans must take it over first."""
+
+    def __init__(self, session_id: str, status: str | None) -> None:
+        super().__init__(f"session {session_id} is not with a human (status: {status or 'none'})")
+        self.session_id = session_id
+        self.status = status
+
+
+def _person(operator_id: str, operator_name: str) -> dict[str, str]:
+    return {"id": operator_id, "name": operator_name}
+
+
+def claimed(record: HandoffRecord, operator_id: str, operator_name: str, now: str) -> HandoffRecord:
+    """Claiming (or re-claiming by someone else) sets the assignee; the first claim time stays."""
+    return HandoffRecord(
+        **{
+            **record,
+            "status": "claimed",
+            "claimed_by": _person(operator_id, operator_name),
+            "claimed_at": record.get("claimed_at", now),
+        }
+    )
+
+
+def after_human_reply(
+    record: HandoffRecord, operator_id: str, operator_name: str, now: str
+) -> HandoffRecord:
+    """The first operator to reply claims a waiting handoff; the first reply time is kept."""
+    updated = claimed(record, operator_id, operator_name, now) if record.get("status") == "waiting" else record
+    if "first_human_reply_at" in updated:
+        return updated
+    return HandoffRecord(**{**updated, "first_human_reply_at": now})
+
+
+def returned(record: HandoffRecord, operator_id: str, operator_name: str, now: str) -> HandoffRecord:
+    return HandoffRecord(
+        **{
+            **record,
+            "status": "returned",
+            "returned_at": now,
+            "returned_by": _person(operator_id, operator_name),
+        }
+    )
+
+
+def resolved(record: HandoffRecord, operator_id: str, operator_name: str, now: str) -> HandoffRecord:
+    return HandoffRecord(
+        **{
+            **record,
+            "status": "resolved",
+            "resolved_at": now,
+            "resolved_by": _person(operator_id, operator_name),
+        }
+    )
+
+
+def with_slack_link(record: HandoffRecord, link: SlackLink) -> HandoffRecord:
+    return HandoffRecord(**{**record, "slack": link})

@@ -1,0 +1,169 @@
+"""The operator actions, one implementation each, used by the Slack bridge and the dashboard.
+
+Each action makes the Parlant calls and the handoff-record update in one place. Parlant has no
+compare-and-set on metadata, so two operators acting on one session at the same instant can
+overwrite each other's record fields; the events themselves are never lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from parlant.client import AsyncParlantClient
+from parlant.client.types import Participant, SessionMetadataUpdateParams
+
+from handoff import record as records
+from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
+
+INTERNAL_NOTE = "internal_note"
+HANDBACK = "handback"
+HANDBACK_TEXT = (
+    "The human operator has ended their part of this conversation and handed it back to you, "
+    "the AI agent. No human is handling it any more: continue helping the customer yourself."
+)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A person acting on a session: `id` is namespaced by origin (slack:U123, dashboard:dana)."""
+
+    id: str
+    name: str
+    origin: str
+
+    def as_metadata(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "origin": self.origin}
+
+
+async def current_record(client: AsyncParlantClient, session_id: str) -> HandoffRecord | None:
+    session = await client.sessions.retrieve(session_id)
+    return read_record(session.metadata)
+
+
+async def _update_record(
+    client: AsyncParlantClient,
+    session_id: str,
+    change: Callable[[HandoffRecord], HandoffRecord],
+    *,
+    require_active: bool = True,
+) -> HandoffRecord:
+    existing = await current_record(client, session_id)
+    if existing is None or (require_active and existing.get("status") not in records.ACTIVE_STATUSES):
+        raise HandoffNotActive(session_id, existing.get("status") if existing else None)
+    updated = change(existing)
+    if updated != existing:
+        await client.sessions.update(
+            session_id,
+            metadata=SessionMetadataUpdateParams(set_={records.METADATA_KEY: dict(updated)}),
+        )
+    return updated
+
+
+async def send_as_human(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    text: str,
+    origin_metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """A message to the customer under the operator's own name; claims a waiting handoff."""
+    await _update_record(
+        client,
+        session_id,
+        lambda r: records.after_human_reply(r, operator.id, operator.name, utc_now_iso()),
+    )
+    return await client.sessions.create_event(
+        session_id,
+        kind="message",
+        source="human_agent",
+        message=text,
+        participant=Participant(id=operator.id, display_name=operator.name),
+        metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
+    )
+
+
+async def send_as_ai(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    text: str,
+    origin_metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """A message shown as the AI's; the operator who really wrote it is kept in the metadata."""
+    await _update_record(
+        client,
+        session_id,
+        lambda r: records.after_human_reply(r, operator.id, operator.name, utc_now_iso()),
+    )
+    return await client.sessions.create_event(
+        session_id,
+        kind="message",
+        source="human_agent_on_behalf_of_ai_agent",
+        message=text,
+        metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
+    )
+
+
+async def add_note(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    text: str,
+    origin_metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """An internal note: stored in the session for review, never shown to the customer or the AI."""
+    return await client.sessions.create_event(
+        session_id,
+        kind="custom",
+        source="human_agent",
+        data={"type": INTERNAL_NOTE, "text": text, "operator": operator.as_metadata()},
+        metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
+    )
+
+
+async def claim(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
+    return await _update_record(
+        client, session_id, lambda r: records.claimed(r, operator.id, operator.name, utc_now_iso())
+    )
+
+
+async def take_over(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
+    """Bring a returned or resolved session back to a human: manual mode, claimed by `operator`."""
+    updated = await _update_record(
+        client,
+        session_id,
+        lambda r: records.claimed(r, operator.id, operator.name, utc_now_iso()),
+        require_active=False,
+    )
+    await client.sessions.update(session_id, mode="manual")
+    return updated
+
+
+async def return_to_ai(
+    client: AsyncParlantClient, session_id: str, operator: Operator, note: str = ""
+) -> HandoffRecord:
+    """Hand the session back: the AI answers the customer's next message, knowing no human is on."""
+    updated = await _update_record(
+        client, session_id, lambda r: records.returned(r, operator.id, operator.name, utc_now_iso())
+    )
+    await client.sessions.create_event(
+        session_id,
+        kind="custom",
+        source="system",
+        data={"type": HANDBACK, "text": HANDBACK_TEXT, "note": note, "operator": operator.as_metadata()},
+    )
+    await client.sessions.update(session_id, mode="auto")
+    return updated
+
+
+async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
+    """Close the escalation; a later customer message is answered by the AI again."""
+    updated = await _update_record(
+        client,
+        session_id,
+        lambda r: records.resolved(r, operator.id, operator.name, utc_now_iso()),
+        require_active=False,
+    )
+    await client.sessions.update(session_id, mode="auto")
+    return updated

@@ -1,0 +1,105 @@
+"""The shared operator actions against a real Parlant server (the bridge and dashboard use these)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+import pytest
+from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.core.sessions import EventKind
+
+from agent.context_filter import drop_internal_notes
+from handoff import actions
+from handoff.actions import Operator
+from handoff.record import HandoffNotActive
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import new_session, say, wait_for_ai_reply
+
+DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
+LEE = Operator(id="dashboard:lee", name="Lee", origin="dashboard")
+
+
+def handed_off_session(client: ParlantClient) -> str:
+    session = new_session(client)
+    asked = say(client, session, "I want to talk to a human")
+    wait_for_ai_reply(client, session, asked)
+    deadline = time.monotonic() + 20
+    while client.sessions.retrieve(session).mode != "manual":
+        assert time.monotonic() < deadline, "session never went manual"
+        time.sleep(0.2)
+    return session
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_human_reply_claims_and_keeps_first_reply_time(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = handed_off_session(client)
+
+    async def go() -> None:
+        api = AsyncParlantClient(base_url=agent.url)
+        event = await actions.send_as_human(api, session, DANA, "Hi, Dana here.")
+        assert event.source == "human_agent"
+        assert event.data["participant"] == {"id": DANA.id, "display_name": "Dana"}
+        await actions.send_as_ai(api, session, LEE, "Following up as the assistant.")
+
+    run(go())
+    record = client.sessions.retrieve(session).metadata["handoff"]
+    assert record["status"] == "claimed"
+    assert record["claimed_by"] == {"id": DANA.id, "name": "Dana"}
+    assert record["first_human_reply_at"] == record["claimed_at"]
+    on_behalf = [
+        e
+        for e in client.sessions.list_events(session, wait_for_data=0)
+        if e.source == "human_agent_on_behalf_of_ai_agent"
+    ]
+    assert on_behalf[0].metadata["operator"]["name"] == "Lee"
+
+
+def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: AgentProcess) -> None:
+    session = handed_off_session(client)
+
+    async def go() -> None:
+        api = AsyncParlantClient(base_url=agent.url)
+        await actions.add_note(api, session, DANA, "Customer is calm now")
+        await actions.return_to_ai(api, session, DANA)
+        with pytest.raises(HandoffNotActive):
+            await actions.send_as_human(api, session, DANA, "too late")
+
+    run(go())
+    state = client.sessions.retrieve(session)
+    assert state.mode == "auto"
+    assert state.metadata["handoff"]["status"] == "returned"
+    asked = say(client, session, "What does my policy cover?")
+    assert "POL-1001" in wait_for_ai_reply(client, session, asked).data["message"]
+
+
+def test_resolve_and_take_over(client: ParlantClient, agent: AgentProcess) -> None:
+    session = handed_off_session(client)
+
+    async def go() -> None:
+        api = AsyncParlantClient(base_url=agent.url)
+        await actions.resolve(api, session, LEE)
+        assert (await actions.current_record(api, session))["status"] == "resolved"  # type: ignore[index]
+        await actions.take_over(api, session, DANA)
+
+    run(go())
+    state = client.sessions.retrieve(session)
+    assert state.mode == "manual"
+    assert state.metadata["handoff"]["status"] == "claimed"
+
+
+def test_internal_notes_are_dropped_from_the_ai_context() -> None:
+    note = SimpleNamespace(kind=EventKind.CUSTOM, data={"type": actions.INTERNAL_NOTE, "text": "x"})
+    message = SimpleNamespace(kind=EventKind.MESSAGE, data={"message": "hi"})
+    handback = SimpleNamespace(kind=EventKind.CUSTOM, data={"type": actions.HANDBACK})
+    context = SimpleNamespace(interaction=SimpleNamespace(events=[message, note, handback]))
+
+    asyncio.run(drop_internal_notes(context, None))  # type: ignore[arg-type]
+
+    assert context.interaction.events == [message, handback]
