@@ -38,6 +38,8 @@ def main() -> int:
 
     if settings.nlp == OFFLINE:
         print(OFFLINE_BANNER, file=sys.stderr)
+    if settings.slack is None:
+        print("agent: Slack is not configured; handoffs show in the dashboard only", file=sys.stderr)
     print(f"agent: customer chat UI at {settings.chat_url} (NLP: {settings.nlp})", file=sys.stderr)
     try:
         asyncio.run(serve(settings))

@@ -105,6 +105,14 @@ async def _create_journey(
     return journey
 
 
+def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
+    if settings.slack is None:
+        return NoEscalationChannel()
+    from slack_bridge.escalation import SlackEscalationNotifier
+
+    return SlackEscalationNotifier(settings.slack, settings.dashboard_url)
+
+
 def session_store(settings: AgentSettings) -> str:
     # `sqlite` is wired in once the SQLite document store lands; until then the JSON store.
     return "local" if settings.session_store == "sqlite" else settings.session_store
@@ -119,7 +127,7 @@ async def serve(
     async with AsyncExitStack() as stack:
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
-        tools = build_tools(store, notifier or NoEscalationChannel())
+        tools = build_tools(store, notifier or escalation_notifier(settings))
         async with p.Server(
             host=settings.host,
             port=settings.port,

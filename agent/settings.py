@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import EnvReader, SettingsError
+from slack_bridge.settings import SlackSettings
 
 OFFLINE = "offline"
 
@@ -46,6 +47,7 @@ class AgentSettings:
     home: Path
     session_store: str
     dashboard_url: str
+    slack: SlackSettings | None
     log_level: str
 
     @property
@@ -91,6 +93,7 @@ class AgentSettings:
             home=env.path("PARLANT_HOME", "./data/parlant"),
             session_store=session_store,
             dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            slack=SlackSettings.from_env(env),
             log_level=env.choice(
                 "LOG_LEVEL", ("debug", "info", "warning", "error"), default="info"
             )

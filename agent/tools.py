@@ -5,20 +5,25 @@ No `from __future__ import annotations` here: Parlant inspects the tools' real a
 
 import logging
 from dataclasses import asdict
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import parlant.sdk as p
 
 from agent.store.claims import ClaimsStore, UnknownCustomer
+from slack_bridge.blocks import speaker_label
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
     HandoffRecord,
+    SlackLink,
     SlackPostState,
     read_record,
     request_handoff,
     utc_now_iso,
+    with_slack_link,
 )
+
+RECENT_MESSAGES_IN_ROOT = 5
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,13 @@ class EscalationNotifier(Protocol):
     @property
     def initial_state(self) -> SlackPostState: ...
 
-    async def escalation_requested(self, session_id: str, record: HandoffRecord) -> None: ...
+    async def escalation_requested(
+        self,
+        session_id: str,
+        record: HandoffRecord,
+        customer_name: str,
+        recent: Sequence[tuple[str, str]],
+    ) -> SlackLink: ...
 
 
 class NoEscalationChannel:
@@ -37,8 +48,15 @@ class NoEscalationChannel:
 
     initial_state: SlackPostState = "disabled"
 
-    async def escalation_requested(self, session_id: str, record: HandoffRecord) -> None:
+    async def escalation_requested(
+        self,
+        session_id: str,
+        record: HandoffRecord,
+        customer_name: str,
+        recent: Sequence[tuple[str, str]],
+    ) -> SlackLink:
         log.info("handoff session=%s shown in the dashboard only (Slack not configured)", session_id)
+        return SlackLink(state="disabled")
 
 
 def build_tools(store: ClaimsStore, notifier: EscalationNotifier) -> dict[str, p.ToolEntry]:
@@ -110,9 +128,16 @@ def build_tools(store: ClaimsStore, notifier: EscalationNotifier) -> dict[str, p
         record = request_handoff(existing, reason, utc_now_iso(), notifier.initial_state)
         await session.labels.add(HANDOFF_LABEL)
         if record is not existing:
-            await session.metadata.set(METADATA_KEY, dict(record))
             log.info("handoff requested session=%s reason=%r", context.session_id, record["reason"])
-            await notifier.escalation_requested(context.session_id, record)
+            recent = [
+                (speaker_label(m.source.value, m.participant["display_name"], None, None), m.content)
+                for m in session.interaction.messages[-RECENT_MESSAGES_IN_ROOT:]
+            ]
+            link = await notifier.escalation_requested(
+                context.session_id, record, session.customer.name, recent
+            )
+            # Written after the post attempt, so the bridge only ever retries a post that failed.
+            await session.metadata.set(METADATA_KEY, dict(with_slack_link(record, link)))
         return p.ToolResult(
             data={
                 "handoff": "started",

@@ -34,7 +34,9 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "SLACK_BOT_TOKEN",
         "SLACK_APP_TOKEN",
         "SLACK_SIGNING_SECRET",
+        "SLACK_BRIDGE_HOST",
         "SLACK_BRIDGE_PORT",
+        "SLACK_POSTS_PER_SECOND",
         "SLACK_ESCALATION_CHANNEL",
         "SLACK_API_URL",
         "SLACK_OPERATOR_IDS",
@@ -140,6 +142,18 @@ class EnvReader:
         if not raw.isdigit() or not 1 <= int(raw) <= 65535:
             raise SettingsError(f"{name}={raw!r} is not a port; set a number from 1 to 65535")
         return int(raw)
+
+    def positive_float(self, name: str, default: float) -> float:
+        raw = self._values.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if value < 0:
+            raise SettingsError(f"{name}={raw!r} is not a number; set a number such as {default}")
+        return value
 
     def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:
         options = sorted(choices)

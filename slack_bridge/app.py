@@ -1,0 +1,51 @@
+"""The Bolt app: listeners only. What they do lives in `Bridge` and `Inbound`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
+from slack_bridge.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=slack.signing_secret or "socket-mode-does-not-sign",
+        # Socket Mode frames are authenticated by the app token, not signed.
+        request_verification_enabled=not slack.socket_mode,
+    )
+
+    @app.event("message")
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Also the catch-all: an unhandled message event gets 404 and Slack retries it.
+        await bridge.inbound.on_message(event, body.get("event_id"))
+
+    @app.action({"action_id": "escalation_open_dashboard"})
+    async def on_open_dashboard(ack: Any) -> None:
+        await ack()  # a link button; the browser opens the URL
+
+    for action_id in BUTTON_ACTIONS:
+
+        @app.action(action_id)
+        async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            channel = (body.get("channel") or {}).get("id", "")
+            user = (body.get("user") or {}).get("id", "")
+            refusal = await bridge.on_button(action["action_id"], action.get("value", ""), user, channel)
+            if refusal:
+                message = body.get("message") or body.get("container") or {}
+                await client.chat_postEphemeral(
+                    channel=channel,
+                    user=user,
+                    text=refusal,
+                    thread_ts=message.get("thread_ts") or message.get("ts") or message.get("message_ts"),
+                )
+
+    return app

@@ -1,0 +1,97 @@
+"""`python -m slack_bridge check`: is the Slack app set up right, and is Parlant reachable?
+
+Each check prints ✓ or ✗ with what to fix, so a broken scope or a missing channel invite is
+found before an escalation goes nowhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from slack_sdk.errors import SlackApiError
+
+from slack_bridge.settings import BridgeSettings
+from slack_bridge.slack_api import client_session, web_client
+
+REQUIRED_SCOPES = frozenset(
+    {"chat:write", "channels:history", "groups:history", "users:read", "reactions:write"}
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+async def check_parlant(settings: BridgeSettings) -> CheckResult:
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(f"{settings.parlant_url}/healthz")
+        if response.status_code == 200:
+            return CheckResult(True, f"Parlant answers at {settings.parlant_url}")
+        return CheckResult(False, f"Parlant at {settings.parlant_url} answered {response.status_code}", "check PARLANT_URL")
+    except httpx.HTTPError as error:
+        return CheckResult(
+            False, f"Parlant is not reachable at {settings.parlant_url} ({error!r})", "start the agent (make run) or fix PARLANT_URL"
+        )
+
+
+async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
+    slack = settings.slack
+    if slack is None:
+        return [
+            CheckResult(
+                False,
+                "Slack is not configured",
+                "set SLACK_BOT_TOKEN, SLACK_ESCALATION_CHANNEL and SLACK_APP_TOKEN (or SLACK_SIGNING_SECRET)",
+            )
+        ]
+    results: list[CheckResult] = []
+    async with client_session(max_connections=4) as http:
+        client = web_client(slack.bot_token, slack.api_url, http)
+        try:
+            auth = await client.auth_test()
+        except SlackApiError as error:
+            return [CheckResult(False, f"the bot token was refused ({error.response.get('error')})", "copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN")]
+        except Exception as error:  # noqa: BLE001 - any transport failure means the same here
+            return [CheckResult(False, f"Slack is not reachable at {slack.api_url} ({error!r})", "check the network or SLACK_API_URL")]
+        results.append(CheckResult(True, f"bot token works (bot user {auth.get('user_id')} in team {auth.get('team')})"))
+        granted = {s.strip() for s in auth.headers.get("x-oauth-scopes", "").split(",") if s.strip()}
+        missing = sorted(REQUIRED_SCOPES - granted)
+        results.append(
+            CheckResult(
+                not missing,
+                "bot scopes " + ("complete" if not missing else f"missing: {', '.join(missing)}"),
+                "" if not missing else "add them under OAuth & Permissions (or reinstall from manifest.yml) and reinstall the app",
+            )
+        )
+        try:
+            info = await client.conversations_info(channel=slack.escalation_channel)
+            channel = info.get("channel", {})
+            member = bool(channel.get("is_member"))
+            results.append(
+                CheckResult(
+                    member,
+                    f"escalation channel #{channel.get('name')} " + ("has the bot" if member else "does not have the bot"),
+                    "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
+                )
+            )
+        except SlackApiError as error:
+            results.append(
+                CheckResult(
+                    False,
+                    f"escalation channel {slack.escalation_channel} not readable ({error.response.get('error')})",
+                    "check SLACK_ESCALATION_CHANNEL (a channel id such as C0123ABCD) and the channels:read/groups:read scopes",
+                )
+            )
+    return results
+
+
+async def run_checks(settings: BridgeSettings) -> int:
+    results = [*(await check_slack(settings)), await check_parlant(settings)]
+    for result in results:
+        print(("✓ " if result.ok else "✗ ") + result.what + (f"\n    fix: {result.fix}" if result.fix else ""))
+    return 0 if all(r.ok for r in results) else 1

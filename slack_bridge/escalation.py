@@ -1,0 +1,94 @@
+"""Posting an escalation's root message, once, from the handoff tool or later from the bridge."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import aiohttp
+
+from handoff.record import HandoffRecord, SlackLink
+from slack_bridge import blocks
+from slack_bridge.settings import SlackSettings
+from slack_bridge.slack_api import (
+    AnswerLost,
+    SlackCaller,
+    SlackRejected,
+    SlackUnavailable,
+    client_session,
+    web_client,
+)
+
+log = logging.getLogger(__name__)
+
+HISTORY_PAGE = 200
+
+
+async def find_root_message(caller: SlackCaller, channel: str, session_id: str) -> str | None:
+    """The ts of a root message already posted for this session (its metadata names the session)."""
+    response = await caller.call(
+        "conversations.history", channel=channel, limit=HISTORY_PAGE, include_all_metadata=True
+    )
+    for message in response.get("messages", []):
+        metadata = message.get("metadata") or {}
+        if (
+            metadata.get("event_type") == blocks.escalation_metadata(session_id)["event_type"]
+            and (metadata.get("event_payload") or {}).get("session_id") == session_id
+        ):
+            return str(message["ts"])
+    return None
+
+
+async def post_root_message(
+    caller: SlackCaller, channel: str, view: blocks.EscalationView
+) -> SlackLink:
+    text, root_blocks = blocks.root_message(view)
+    ts = await caller.post_message(
+        lambda: find_root_message(caller, channel, view.session_id),
+        channel=channel,
+        text=text,
+        blocks=root_blocks,
+        metadata=blocks.escalation_metadata(view.session_id),
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    try:
+        permalink = str(
+            (await caller.call("chat.getPermalink", channel=channel, message_ts=ts)).get("permalink", "")
+        )
+    except (SlackUnavailable, SlackRejected):
+        permalink = ""
+    log.info("escalation posted session=%s channel=%s ts=%s", view.session_id, channel, ts)
+    return SlackLink(state="posted", channel=channel, ts=ts, permalink=permalink)
+
+
+class SlackEscalationNotifier:
+    """The handoff tool's way to open the Slack thread; on any failure the bridge retries later."""
+
+    initial_state = "pending"
+
+    def __init__(self, slack: SlackSettings, dashboard_url: str) -> None:
+        self._slack = slack
+        self._dashboard_url = dashboard_url
+        self._session: aiohttp.ClientSession | None = None
+
+    async def escalation_requested(
+        self,
+        session_id: str,
+        record: HandoffRecord,
+        customer_name: str,
+        recent: Sequence[tuple[str, str]],
+    ) -> SlackLink:
+        if self._session is None:
+            self._session = client_session(max_connections=10)
+        caller = SlackCaller(web_client(self._slack.bot_token, self._slack.api_url, self._session))
+        view = blocks.escalation_view(
+            session_id, customer_name, dict(record), tuple(recent), self._dashboard_url
+        )
+        try:
+            return await post_root_message(caller, self._slack.escalation_channel, view)
+        except (SlackUnavailable, SlackRejected, AnswerLost) as error:
+            log.warning(
+                "escalation post failed session=%s, left pending for the bridge: %s", session_id, error
+            )
+            return SlackLink(state="pending")

@@ -1,0 +1,247 @@
+"""Slack → Parlant: operator replies in escalation threads, delivered to the session once.
+
+Every accepted reply is first written to the durable outbox, then delivered in Slack's order
+per session. The operator sees the outcome on the message itself: ✅ once Parlant stored it,
+⏳ and a thread note while Parlant is unreachable (the reply waits in the outbox), ⚠️ and a
+reason when it was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from parlant.client import AsyncParlantClient
+from parlant.client.core.api_error import ApiError
+
+from handoff import actions
+from handoff.actions import Operator
+from handoff.record import HandoffNotActive
+from slack_bridge import blocks
+from slack_bridge.operators import DisplayNames, parse_reply
+from slack_bridge.settings import SlackSettings
+from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_bridge.state import BridgeStore, OutboxReply
+
+log = logging.getLogger(__name__)
+
+DELIVERED = "white_check_mark"
+PENDING = "hourglass_flowing_sand"
+FAILED = "warning"
+ACCEPTED_SUBTYPES = (None, "thread_broadcast", "file_share")
+TAKE_OVER_ACTION = "escalation_take_over"
+
+
+class ParlantUnreachable(Exception):
+    pass
+
+
+class Inbound:
+    def __init__(
+        self,
+        slack: SlackSettings,
+        parlant: AsyncParlantClient,
+        caller: SlackCaller,
+        store: BridgeStore,
+        names: DisplayNames,
+        on_record_changed: Any,
+    ) -> None:
+        self._slack = slack
+        self._parlant = parlant
+        self._caller = caller
+        self._store = store
+        self._names = names
+        self._on_record_changed = on_record_changed
+        self._session_locks: dict[str, asyncio.Lock] = {}
+
+    async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
+        channel = str(event.get("channel", ""))
+        subtype = event.get("subtype")
+        if channel != self._slack.escalation_channel:
+            log.debug("ignored message from channel=%s (not the escalation channel)", channel)
+            return
+        if subtype in ("message_changed", "message_deleted"):
+            await self._explain_edit(event)
+            return
+        if event.get("bot_id") or subtype not in ACCEPTED_SUBTYPES:
+            return
+        ts = str(event.get("ts", ""))
+        thread_ts = event.get("thread_ts")
+        if not thread_ts or thread_ts == ts:
+            return  # top-level chatter in the channel, not a reply to an escalation
+        keys = [f"msg:{channel}:{ts}"] + ([f"event:{event_id}"] if event_id else [])
+        if not self._store.first_sighting(*keys):
+            log.info("duplicate delivery ignored channel=%s slack_ts=%s event=%s", channel, ts, event_id)
+            return
+        link = self._store.session_for_thread(channel, str(thread_ts))
+        if link is None:
+            log.info("reply in a thread with no escalation channel=%s thread_ts=%s", channel, thread_ts)
+            return
+        user = str(event.get("user", ""))
+        if self._slack.operator_ids and user not in self._slack.operator_ids:
+            await self._ephemeral(channel, user, str(thread_ts), blocks.operator_not_allowed())
+            await self._react(channel, ts, FAILED)
+            log.info("reply refused: user=%s not an operator session=%s", user, link.session_id)
+            return
+        kind, text = parse_reply(str(event.get("text", "")))
+        if not text:
+            await self._thread_note(channel, str(thread_ts), "That reply was empty, so nothing was sent.")
+            return
+        reply = self._store.enqueue_reply(
+            link.session_id, channel, ts, str(thread_ts), user, await self._names.name_of(user), kind, text
+        )
+        log.info(
+            "operator reply queued session=%s slack_ts=%s kind=%s user=%s", link.session_id, ts, kind, user
+        )
+        await self.deliver_pending(reply.session_id)
+
+    async def deliver_pending(self, session_id: str | None = None) -> None:
+        """Deliver queued replies in Slack's order; stop at the first one Parlant cannot take."""
+        sessions = (
+            [session_id]
+            if session_id
+            else sorted({r.session_id for r in self._store.pending_replies()})
+        )
+        for sid in sessions:
+            lock = self._session_locks.setdefault(sid, asyncio.Lock())
+            async with lock:
+                for reply in self._store.pending_replies(sid):
+                    try:
+                        await self._deliver(reply)
+                    except ParlantUnreachable as error:
+                        self._store.reply_attempted(reply.id, str(error))
+                        await self._mark_waiting(reply)
+                        break
+
+    async def _deliver(self, reply: OutboxReply) -> None:
+        operator = Operator(id=f"slack:{reply.user_id}", name=reply.user_name, origin="slack")
+        origin = {
+            "slack": {
+                "channel": reply.channel,
+                "ts": reply.ts,
+                "thread_ts": reply.thread_ts,
+                "user": reply.user_id,
+            }
+        }
+        try:
+            if reply.attempts and (existing := await self._stored_event(reply)):
+                event_id = existing  # an earlier attempt landed but its answer was lost
+            else:
+                send = {"human": actions.send_as_human, "ai": actions.send_as_ai, "note": actions.add_note}[
+                    reply.kind
+                ]
+                event_id = (await send(self._parlant, reply.session_id, operator, reply.text, origin)).id
+        except HandoffNotActive as refusal:
+            self._store.reply_finished(reply.id, "rejected")
+            await self._react(reply.channel, reply.ts, FAILED)
+            await self._ephemeral(
+                reply.channel,
+                reply.user_id,
+                reply.thread_ts,
+                blocks.session_not_with_human(refusal.status or "none"),
+                take_over_session=reply.session_id,
+            )
+            log.info("reply refused session=%s slack_ts=%s status=%s", reply.session_id, reply.ts, refusal.status)
+            return
+        except ApiError as error:
+            if error.status_code is None or error.status_code >= 500:
+                raise ParlantUnreachable(f"Parlant answered {error.status_code}") from error
+            self._store.reply_finished(reply.id, "rejected")
+            await self._react(reply.channel, reply.ts, FAILED)
+            await self._thread_note(
+                reply.channel, reply.thread_ts, blocks.delivery_failed(f"Parlant refused it ({error.status_code})")
+            )
+            log.warning("reply refused by parlant session=%s slack_ts=%s: %s", reply.session_id, reply.ts, error)
+            return
+        except (httpx.TransportError, OSError) as error:
+            raise ParlantUnreachable(repr(error)) from error
+        self._store.reply_finished(reply.id, "delivered", event_id)
+        log.info("reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id)
+        await self._react(reply.channel, reply.ts, DELIVERED)
+        if reply.pending_notified:
+            await self._unreact(reply.channel, reply.ts, PENDING)
+        await self._on_record_changed(reply.session_id)
+
+    async def _stored_event(self, reply: OutboxReply) -> str | None:
+        source = {"human": "human_agent", "ai": "human_agent_on_behalf_of_ai_agent", "note": "human_agent"}
+        events = await self._parlant.sessions.list_events(
+            reply.session_id, source=source[reply.kind], wait_for_data=0  # type: ignore[arg-type]
+        )
+        for event in events:
+            slack = (event.metadata or {}).get("slack") or {}
+            if slack.get("channel") == reply.channel and slack.get("ts") == reply.ts:
+                return str(event.id)
+        return None
+
+    async def _mark_waiting(self, reply: OutboxReply) -> None:
+        if reply.pending_notified:
+            return
+        self._store.reply_pending_notified(reply.id)
+        await self._react(reply.channel, reply.ts, PENDING)
+        await self._thread_note(reply.channel, reply.thread_ts, blocks.delivery_pending())
+        log.warning("parlant unreachable; reply waits in the outbox session=%s slack_ts=%s", reply.session_id, reply.ts)
+
+    async def _explain_edit(self, event: dict[str, Any]) -> None:
+        changed = event.get("message") or event.get("previous_message") or {}
+        thread_ts = changed.get("thread_ts")
+        ts = changed.get("ts")
+        if not thread_ts or thread_ts == ts or changed.get("bot_id"):
+            return
+        if self._store.session_for_thread(str(event["channel"]), str(thread_ts)) is None:
+            return
+        # One notice per edited or deleted message, however often Slack redelivers it.
+        if not self._store.first_sighting(f"{event['subtype']}:{event['channel']}:{ts}"):
+            return
+        text = (
+            blocks.edit_not_propagated()
+            if event["subtype"] == "message_changed"
+            else blocks.delete_not_propagated()
+        )
+        await self._thread_note(str(event["channel"]), str(thread_ts), text)
+
+    async def _react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._caller.call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackRejected as error:
+            if error.error != "already_reacted":
+                log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
+        except SlackUnavailable as error:
+            log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
+
+    async def _unreact(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._caller.call("reactions.remove", channel=channel, timestamp=ts, name=name)
+        except (SlackRejected, SlackUnavailable) as error:
+            log.debug("removing reaction %s failed slack_ts=%s: %s", name, ts, error)
+
+    async def _thread_note(self, channel: str, thread_ts: str, text: str) -> None:
+        try:
+            await self._caller.call("chat.postMessage", channel=channel, thread_ts=thread_ts, text=text)
+        except (SlackRejected, SlackUnavailable) as error:
+            log.warning("thread note failed thread_ts=%s: %s", thread_ts, error)
+
+    async def _ephemeral(
+        self, channel: str, user: str, thread_ts: str, text: str, take_over_session: str | None = None
+    ) -> None:
+        params: dict[str, Any] = {"channel": channel, "user": user, "thread_ts": thread_ts, "text": text}
+        if take_over_session:
+            params["blocks"] = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": TAKE_OVER_ACTION,
+                            "text": {"type": "plain_text", "text": "Take over"},
+                            "value": take_over_session,
+                        }
+                    ],
+                },
+            ]
+        try:
+            await self._caller.call("chat.postEphemeral", **params)
+        except (SlackRejected, SlackUnavailable) as error:
+            log.warning("ephemeral message failed user=%s: %s", user, error)

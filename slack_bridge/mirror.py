@@ -1,0 +1,182 @@
+"""Parlant → Slack: every new message of an escalated session, posted into its thread once.
+
+One follower task per escalated session long-polls Parlant from a durable cursor. The cursor
+moves past an event only after Slack accepted every part of it; a part whose post has an
+unknown outcome (the bridge died, the answer was lost) is looked up in the thread by its
+message metadata before it is posted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, TypeVar
+
+import httpx
+
+from parlant.client import AsyncParlantClient
+from parlant.client.core.api_error import ApiError
+
+from handoff.actions import INTERNAL_NOTE
+from slack_bridge import blocks
+from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_bridge.state import BridgeStore, ThreadLink
+
+log = logging.getLogger(__name__)
+
+LONG_POLL_S = 25
+RETRY_BACKOFF_S = (0.5, 1, 2, 5, 10, 20)
+HANDOFF_TOOL = "initiate_human_handoff"
+T = TypeVar("T")
+
+
+def came_from_slack(event: Any) -> bool:
+    operator = (event.metadata or {}).get("operator") or {}
+    return operator.get("origin") == "slack"
+
+
+def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
+    """Who said it and what, for events the thread should show; None for the rest."""
+    if came_from_slack(event):
+        return None
+    operator = (event.metadata or {}).get("operator") or {}
+    data = event.data if isinstance(event.data, dict) else {}
+    if event.kind == "message":
+        participant = (data.get("participant") or {}).get("display_name")
+        label = blocks.speaker_label(event.source, participant, operator.get("name"), operator.get("origin"))
+        return label, str(data.get("message", ""))
+    if event.kind == "custom" and data.get("type") == INTERNAL_NOTE:
+        return f"{operator.get('name', 'Someone')} (internal note)", str(data.get("text", ""))
+    return None
+
+
+async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
+    """Mirror from just after the handoff tool ran, so the AI's handoff message is included."""
+    events = await parlant.sessions.list_events(session_id, kinds="tool", wait_for_data=0)
+    for event in reversed(events):
+        calls = (event.data or {}).get("tool_calls", [])
+        if any(str(c.get("tool_id", "")).endswith(HANDOFF_TOOL) for c in calls):
+            return int(event.offset) + 1
+    everything = await parlant.sessions.list_events(session_id, wait_for_data=0)
+    return int(everything[-1].offset) + 1 if everything else 0
+
+
+async def find_mirrored_post(
+    caller: SlackCaller, thread: ThreadLink, event_id: str, part: int
+) -> str | None:
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {
+            "channel": thread.channel,
+            "ts": thread.ts,
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        if cursor:
+            params["cursor"] = cursor
+        page = await caller.call("conversations.replies", **params)
+        for message in page.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("event_id") == event_id and payload.get("part") == part:
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+
+
+class SessionMirror:
+    def __init__(
+        self,
+        parlant: AsyncParlantClient,
+        caller: SlackCaller,
+        store: BridgeStore,
+        thread: ThreadLink,
+    ) -> None:
+        self._parlant = parlant
+        self._caller = caller
+        self._store = store
+        self._thread = thread
+
+    async def run(self) -> None:
+        session_id = self._thread.session_id
+        offset = self._store.cursor(session_id)
+        if offset is None:
+            offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
+            self._store.advance_cursor(session_id, offset)
+        log.info("mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts)
+        while True:
+            events = await self._with_retries(lambda: self._poll(offset)) or []
+            for event in events:
+                await self._with_retries(lambda: self.mirror_event(event))
+                offset = int(event.offset) + 1
+                self._store.advance_cursor(session_id, offset)
+
+    async def _poll(self, offset: int) -> list[Any]:
+        try:
+            return list(
+                await self._parlant.sessions.list_events(
+                    self._thread.session_id,
+                    min_offset=offset,
+                    kinds="message,custom",
+                    wait_for_data=LONG_POLL_S,
+                )
+            )
+        except ApiError as error:
+            if error.status_code == 504:  # the long poll ended with nothing new
+                return []
+            raise
+
+    async def mirror_event(self, event: Any) -> None:
+        shown = mirror_label_and_text(event)
+        if shown is None:
+            return
+        label, text = shown
+        session_id = self._thread.session_id
+        for part, (fallback, part_blocks) in enumerate(blocks.mirrored_message(label, text)):
+            status = self._store.mirror_status(session_id, event.id, part)
+            if status:
+                continue  # posted before a restart
+            if status == "":
+                found = await find_mirrored_post(self._caller, self._thread, event.id, part)
+                if found:
+                    self._store.mirror_posted(session_id, event.id, part, found)
+                    continue
+            self._store.mirror_attempting(session_id, event.id, part)
+            ts = await self._caller.post_message(
+                lambda: find_mirrored_post(self._caller, self._thread, event.id, part),
+                channel=self._thread.channel,
+                thread_ts=self._thread.ts,
+                text=fallback,
+                blocks=part_blocks,
+                metadata=blocks.mirror_metadata(session_id, event.id, part),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            self._store.mirror_posted(session_id, event.id, part, ts)
+            log.info(
+                "mirrored session=%s event=%s part=%s slack_ts=%s", session_id, event.id, part, ts
+            )
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T | None:
+        """Retry through outages of Slack or Parlant, in place, so order is kept."""
+        failures = 0
+        while True:
+            try:
+                return await attempt()
+            except SlackRejected as error:
+                # Retrying cannot fix it (e.g. the thread was deleted): skip rather than stall.
+                log.error("slack refused a mirror post session=%s: %s", self._thread.session_id, error)
+                return None
+            except ApiError as error:
+                if error.status_code is not None and error.status_code < 500:
+                    raise
+                failures = await _back_off(self._thread.session_id, failures, error)
+            except (SlackUnavailable, AnswerLost, httpx.TransportError, OSError) as error:
+                failures = await _back_off(self._thread.session_id, failures, error)
+
+
+async def _back_off(session_id: str, failures: int, error: BaseException) -> int:
+    delay = RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S) - 1)]
+    log.warning("mirror session=%s waiting %ss after: %r", session_id, delay, error)
+    await asyncio.sleep(delay)
+    return failures + 1

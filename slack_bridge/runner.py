@@ -1,0 +1,67 @@
+"""Starting the bridge in Socket Mode or HTTP mode, and stopping it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from slack_bridge.app import build_app
+from slack_bridge.bridge import Bridge, parlant_client
+from slack_bridge.settings import BridgeSettings
+from slack_bridge.slack_api import SlackCaller, client_session, web_client
+from slack_bridge.state import SQLiteBridgeStore
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+async def run_bridge(settings: BridgeSettings) -> None:
+    slack = settings.slack
+    assert slack is not None
+    store = SQLiteBridgeStore(settings.state_path)
+    parlant = parlant_client(settings)
+    async with client_session(max_connections=100) as http:
+        client = web_client(slack.bot_token, slack.api_url, http)
+        bridge = Bridge(settings, slack, parlant, SlackCaller(client, slack.posts_per_second), store)
+        app = build_app(slack, client, bridge)
+        try:
+            if slack.socket_mode:
+                handler = AsyncSocketModeHandler(app, slack.app_token)
+                await handler.connect_async()
+                log.info("bridge connected to Slack in Socket Mode; channel=%s", slack.escalation_channel)
+                try:
+                    await bridge.run()
+                finally:
+                    await handler.close_async()
+            else:
+                runner = web.AppRunner(_http_app(app))
+                await runner.setup()
+                await web.TCPSite(runner, slack.bridge_host, slack.bridge_port).start()
+                log.info(
+                    "bridge serving Slack events at http://%s:%s%s; channel=%s",
+                    slack.bridge_host,
+                    slack.bridge_port,
+                    EVENTS_PATH,
+                    slack.escalation_channel,
+                )
+                try:
+                    await bridge.run()
+                finally:
+                    await runner.cleanup()
+        finally:
+            await bridge.stop()
+            store.close()
+
+
+def _http_app(app: object) -> web.Application:
+    web_app = app.web_app(path=EVENTS_PATH)  # type: ignore[attr-defined]
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    web_app.router.add_get("/healthz", healthz)
+    return web_app

@@ -1,0 +1,88 @@
+"""The Slack settings, shared by the bridge process and the agent's handoff tool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import EnvReader, SettingsError
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: str
+    escalation_channel: str
+    api_url: str
+    app_token: str | None
+    signing_secret: str | None
+    bridge_host: str
+    bridge_port: int
+    operator_ids: tuple[str, ...]
+    posts_per_second: float
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+    @classmethod
+    def from_env(cls, env: EnvReader) -> SlackSettings | None:
+        """None when Slack is not configured at all; an error when it is half configured."""
+        names = ("SLACK_BOT_TOKEN", "SLACK_ESCALATION_CHANNEL", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+        if not any(env.has(n) for n in names):
+            return None
+        bot_token = env.str("SLACK_BOT_TOKEN", hint="set the bot token (xoxb-...) from the Slack app's OAuth page")
+        if not bot_token.startswith("xoxb-"):
+            raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        channel = env.str(
+            "SLACK_ESCALATION_CHANNEL",
+            hint="set the escalation channel's id (C0123ABCD; channel details → About)",
+        )
+        if not channel[:1] in ("C", "G") or not channel.isalnum():
+            raise SettingsError(
+                f"SLACK_ESCALATION_CHANNEL={channel!r} is not a channel id; set one like C0123ABCD"
+            )
+        app_token = env.optional_str("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        signing_secret = env.optional_str("SLACK_SIGNING_SECRET")
+        if app_token is None and signing_secret is None:
+            raise SettingsError(
+                "set SLACK_APP_TOKEN (Socket Mode, recommended) or SLACK_SIGNING_SECRET (HTTP mode)"
+            )
+        api_url = env.url("SLACK_API_URL", SLACK_DEFAULT_API_URL) + "/"
+        return cls(
+            bot_token=bot_token,
+            escalation_channel=channel,
+            api_url=api_url,
+            app_token=app_token,
+            signing_secret=signing_secret,
+            bridge_host=env.str("SLACK_BRIDGE_HOST", "127.0.0.1"),
+            bridge_port=env.port("SLACK_BRIDGE_PORT", 3000),
+            operator_ids=env.id_list("SLACK_OPERATOR_IDS"),
+            posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
+        )
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    slack: SlackSettings | None
+    parlant_url: str
+    dashboard_url: str
+    state_path: Path
+    operator_token: str | None
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: EnvReader | None = None) -> BridgeSettings:
+        env = env or EnvReader()
+        return cls(
+            slack=SlackSettings.from_env(env),
+            parlant_url=env.url("PARLANT_URL", "http://127.0.0.1:8800"),
+            dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            state_path=env.path("BRIDGE_STATE_PATH", "./data/bridge/state.sqlite3"),
+            operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
+            log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
+            or "info",
+        )

@@ -1,0 +1,163 @@
+"""Calling Slack's Web API within its limits, without ever posting the same message twice.
+
+- 429 answers are waited out per Retry-After and the call repeated: Slack did not act on it.
+- Posts are paced per channel with a token bucket (Slack allows about one post per second per
+  channel, with short bursts).
+- A post whose answer is lost (connection dropped, timeout) may or may not have landed, so it is
+  never blindly retried: the caller's `find_existing` looks the message up by its metadata first.
+- Slack being down or refusing (5xx, bad token) raises `SlackUnavailable`; callers keep their
+  work pending and try again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+MAX_RATE_LIMIT_WAITS = 20
+CALL_TIMEOUT_S = 10
+
+
+class SlackUnavailable(Exception):
+    """Slack could not be reached or refused the call; nothing is known to have happened."""
+
+
+class SlackRejected(Exception):
+    """Slack answered with an error that retrying will not fix (e.g. channel_not_found)."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method}: {error}")
+        self.error = error
+
+
+class AnswerLost(Exception):
+    """The request may have reached Slack but no answer came back."""
+
+
+def web_client(token: str, api_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+    # No retry handlers: slack_sdk's default one resends a post whose answer was lost.
+    return AsyncWebClient(
+        token=token, base_url=api_url, session=session, timeout=CALL_TIMEOUT_S, retry_handlers=[]
+    )
+
+
+def client_session(max_connections: int = 50) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=max_connections))
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class SlackCaller:
+    """All Web API calls go through here: rate limits, pacing and failure classes in one place."""
+
+    def __init__(
+        self, client: AsyncWebClient, posts_per_second: float = 1.0, burst: int = 3
+    ) -> None:
+        self.client = client
+        self._rate = posts_per_second
+        self._burst = burst
+        self._buckets: dict[str, _Bucket] = {}
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """A call that is safe to repeat (reads, updates, reactions)."""
+        for _ in range(MAX_RATE_LIMIT_WAITS):
+            try:
+                response = await self.client.api_call(method, json=params)
+                return dict(response.data)  # type: ignore[arg-type]
+            except SlackApiError as error:
+                await self._raise_unless_rate_limited(method, error)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+                raise SlackUnavailable(f"{method}: {error!r}") from error
+        raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
+
+    async def post_message(
+        self,
+        find_existing: Callable[[], Awaitable[str | None]],
+        **params: Any,
+    ) -> str:
+        """chat.postMessage exactly once; returns the message ts.
+
+        `find_existing` returns the ts of this very message if an earlier attempt landed.
+        """
+        channel = str(params["channel"])
+        for _ in range(MAX_RATE_LIMIT_WAITS):
+            await self._pace(channel)
+            try:
+                response = await self.client.api_call("chat.postMessage", json=params)
+                return str(response["ts"])
+            except SlackApiError as error:
+                await self._raise_unless_rate_limited("chat.postMessage", error, channel)
+            except (aiohttp.ServerDisconnectedError, asyncio.TimeoutError) as error:
+                existing = await self._lookup_after_lost_answer(find_existing)
+                if existing:
+                    return existing
+                raise AnswerLost(f"chat.postMessage to {channel}: {error!r}") from error
+            except aiohttp.ClientConnectorError as error:
+                raise SlackUnavailable(f"chat.postMessage: {error!r}") from error
+            except (aiohttp.ClientError, OSError) as error:
+                existing = await self._lookup_after_lost_answer(find_existing)
+                if existing:
+                    return existing
+                raise AnswerLost(f"chat.postMessage to {channel}: {error!r}") from error
+        raise SlackUnavailable("chat.postMessage: still rate limited")
+
+    async def _lookup_after_lost_answer(
+        self, find_existing: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
+        try:
+            return await find_existing()
+        except (SlackUnavailable, SlackRejected):
+            return None
+
+    async def _raise_unless_rate_limited(
+        self, method: str, error: SlackApiError, channel: str | None = None
+    ) -> None:
+        response = error.response
+        if response.status_code == 429:
+            retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)))
+            log.warning("slack rate limited method=%s channel=%s retry_after=%ss", method, channel, retry_after)
+            if channel is not None:
+                self._drain(channel, retry_after)
+            await asyncio.sleep(retry_after)
+            return
+        if response.status_code >= 500:
+            raise SlackUnavailable(f"{method}: HTTP {response.status_code}") from error
+        slack_error = str(response.get("error", "unknown_error"))
+        if slack_error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            raise SlackUnavailable(f"{method}: {slack_error}") from error
+        raise SlackRejected(method, slack_error) from error
+
+    async def _pace(self, channel: str) -> None:
+        if self._rate <= 0:
+            return
+        bucket = self._buckets.setdefault(channel, _Bucket(float(self._burst), time.monotonic()))
+        async with bucket.lock:
+            while True:
+                now = time.monotonic()
+                bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
+                bucket.updated = now
+                if bucket.tokens >= 1:
+                    bucket.tokens -= 1
+                    return
+                await asyncio.sleep((1 - bucket.tokens) / self._rate)
+
+    def _drain(self, channel: str, seconds: float) -> None:
+        # After a 429 the channel's budget is spent: no burst right after the wait.
+        bucket = self._buckets.get(channel)
+        if bucket is not None:
+            bucket.tokens = min(bucket.tokens, 0.0)
+            bucket.updated = time.monotonic() + seconds

@@ -1,0 +1,311 @@
+"""The bridge's own durable state: what Parlant cannot hold about Slack.
+
+Dedupe keys of Slack messages already taken in, the outbox of operator replies on their way to
+Parlant, per-session mirror cursors, mirrored posts (so a restart never posts twice) and the
+session ↔ thread links. `BridgeStore` is the interface; `SQLiteBridgeStore` (one local file, WAL)
+is the default. Several bridge replicas would need an adapter on a shared database instead
+(see the README's "Scaling" section); nothing else in the bridge would change.
+
+Calls are synchronous: each is one small indexed statement on a local file (well under a
+millisecond in WAL mode), cheaper than a thread hop per call.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal, Protocol
+
+ReplyKind = Literal["human", "ai", "note"]
+ReplyState = Literal["pending", "delivered", "rejected"]
+
+
+@dataclass(frozen=True)
+class OutboxReply:
+    id: int
+    session_id: str
+    channel: str
+    ts: str
+    thread_ts: str
+    user_id: str
+    user_name: str
+    kind: ReplyKind
+    text: str
+    attempts: int
+    pending_notified: bool
+
+
+@dataclass(frozen=True)
+class ThreadLink:
+    session_id: str
+    channel: str
+    ts: str
+
+
+class BridgeStore(Protocol):
+    def first_sighting(self, *keys: str) -> bool:
+        """Record dedupe keys; True only if none of them was seen before (atomically)."""
+
+    def enqueue_reply(
+        self,
+        session_id: str,
+        channel: str,
+        ts: str,
+        thread_ts: str,
+        user_id: str,
+        user_name: str,
+        kind: ReplyKind,
+        text: str,
+    ) -> OutboxReply: ...
+
+    def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]: ...
+
+    def reply_attempted(self, reply_id: int, error: str) -> None: ...
+
+    def reply_pending_notified(self, reply_id: int) -> None: ...
+
+    def reply_finished(self, reply_id: int, state: ReplyState, parlant_event_id: str = "") -> None: ...
+
+    def cursor(self, session_id: str) -> int | None: ...
+
+    def advance_cursor(self, session_id: str, next_offset: int) -> None: ...
+
+    def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
+        """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
+
+    def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None: ...
+
+    def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None: ...
+
+    def link_thread(self, session_id: str, channel: str, ts: str) -> None: ...
+
+    def thread_for_session(self, session_id: str) -> ThreadLink | None: ...
+
+    def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None: ...
+
+    def root_rendering(self, session_id: str) -> str | None: ...
+
+    def set_root_rendering(self, session_id: str, fingerprint: str) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound_seen (
+    key     TEXT PRIMARY KEY,
+    seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id       TEXT NOT NULL,
+    channel          TEXT NOT NULL,
+    ts               TEXT NOT NULL,
+    thread_ts        TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    user_name        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    text             TEXT NOT NULL,
+    state            TEXT NOT NULL DEFAULT 'pending',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT NOT NULL DEFAULT '',
+    pending_notified INTEGER NOT NULL DEFAULT 0,
+    parlant_event_id TEXT NOT NULL DEFAULT '',
+    created_at       TEXT NOT NULL,
+    UNIQUE (channel, ts)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, session_id, id);
+CREATE TABLE IF NOT EXISTS cursors (
+    session_id  TEXT PRIMARY KEY,
+    next_offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mirror_posts (
+    session_id TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    part       INTEGER NOT NULL,
+    ts         TEXT,
+    PRIMARY KEY (session_id, event_id, part)
+);
+CREATE TABLE IF NOT EXISTS threads (
+    session_id TEXT PRIMARY KEY,
+    channel    TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    root_fingerprint TEXT,
+    UNIQUE (channel, ts)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class SQLiteBridgeStore:
+    """BridgeStore on one SQLite file; safe to use from the event loop and worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a reply acknowledged to Slack must survive a power cut, not only a crash.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, params)
+
+    def first_sighting(self, *keys: str) -> bool:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                placeholders = ",".join("?" * len(keys))
+                seen = self._db.execute(
+                    f"SELECT 1 FROM inbound_seen WHERE key IN ({placeholders})", keys
+                ).fetchone()
+                if seen is None:
+                    now = _now()
+                    self._db.executemany(
+                        "INSERT INTO inbound_seen VALUES (?, ?)", [(k, now) for k in keys]
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return seen is None
+
+    def enqueue_reply(
+        self,
+        session_id: str,
+        channel: str,
+        ts: str,
+        thread_ts: str,
+        user_id: str,
+        user_name: str,
+        kind: ReplyKind,
+        text: str,
+    ) -> OutboxReply:
+        self._execute(
+            """INSERT OR IGNORE INTO outbox
+               (session_id, channel, ts, thread_ts, user_id, user_name, kind, text, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (session_id, channel, ts, thread_ts, user_id, user_name, kind, text, _now()),
+        )
+        row = self._execute(
+            f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE channel = ? AND ts = ?", (channel, ts)
+        ).fetchone()
+        return _reply(row)
+
+    def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
+        if session_id is None:
+            rows = self._execute(
+                f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY ts, id"
+            ).fetchall()
+        else:
+            rows = self._execute(
+                f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE state = 'pending' AND session_id = ? ORDER BY ts, id",
+                (session_id,),
+            ).fetchall()
+        return [_reply(r) for r in rows]
+
+    def reply_attempted(self, reply_id: int, error: str) -> None:
+        self._execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+            (error, reply_id),
+        )
+
+    def reply_pending_notified(self, reply_id: int) -> None:
+        self._execute("UPDATE outbox SET pending_notified = 1 WHERE id = ?", (reply_id,))
+
+    def reply_finished(self, reply_id: int, state: ReplyState, parlant_event_id: str = "") -> None:
+        self._execute(
+            "UPDATE outbox SET state = ?, parlant_event_id = ? WHERE id = ?",
+            (state, parlant_event_id, reply_id),
+        )
+
+    def cursor(self, session_id: str) -> int | None:
+        row = self._execute(
+            "SELECT next_offset FROM cursors WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def advance_cursor(self, session_id: str, next_offset: int) -> None:
+        self._execute(
+            """INSERT INTO cursors VALUES (?, ?)
+               ON CONFLICT(session_id) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)""",
+            (session_id, next_offset),
+        )
+
+    def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
+        row = self._execute(
+            "SELECT ts FROM mirror_posts WHERE session_id = ? AND event_id = ? AND part = ?",
+            (session_id, event_id, part),
+        ).fetchone()
+        return None if row is None else (row[0] or "")
+
+    def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None:
+        self._execute(
+            "INSERT OR IGNORE INTO mirror_posts (session_id, event_id, part) VALUES (?, ?, ?)",
+            (session_id, event_id, part),
+        )
+
+    def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None:
+        self._execute(
+            "UPDATE mirror_posts SET ts = ? WHERE session_id = ? AND event_id = ? AND part = ?",
+            (ts, session_id, event_id, part),
+        )
+
+    def link_thread(self, session_id: str, channel: str, ts: str) -> None:
+        self._execute(
+            "INSERT OR IGNORE INTO threads (session_id, channel, ts) VALUES (?, ?, ?)",
+            (session_id, channel, ts),
+        )
+
+    def thread_for_session(self, session_id: str) -> ThreadLink | None:
+        row = self._execute(
+            "SELECT session_id, channel, ts FROM threads WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return ThreadLink(*row) if row else None
+
+    def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None:
+        row = self._execute(
+            "SELECT session_id, channel, ts FROM threads WHERE channel = ? AND ts = ?", (channel, ts)
+        ).fetchone()
+        return ThreadLink(*row) if row else None
+
+    def root_rendering(self, session_id: str) -> str | None:
+        row = self._execute(
+            "SELECT root_fingerprint FROM threads WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
+        self._execute(
+            "UPDATE threads SET root_fingerprint = ? WHERE session_id = ?", (fingerprint, session_id)
+        )
+
+
+_REPLY_COLUMNS = (
+    "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"
+)
+
+
+def _reply(row: tuple[object, ...]) -> OutboxReply:
+    return OutboxReply(
+        id=int(row[0]),  # type: ignore[arg-type]
+        session_id=str(row[1]),
+        channel=str(row[2]),
+        ts=str(row[3]),
+        thread_ts=str(row[4]),
+        user_id=str(row[5]),
+        user_name=str(row[6]),
+        kind=row[7],  # type: ignore[arg-type]
+        text=str(row[8]),
+        attempts=int(row[9]),  # type: ignore[arg-type]
+        pending_notified=bool(row[10]),
+    )

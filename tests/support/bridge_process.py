@@ -1,0 +1,82 @@
+"""Run the real bridge (`python -m slack_bridge`) as a child process, killable with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tests.support.agent_process import REPO_ROOT, free_port
+
+START_TIMEOUT_S = 60
+
+
+@dataclass
+class BridgeProcess:
+    workdir: Path
+    env_overrides: dict[str, str]
+    ready: Callable[[], bool]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "bridge.log"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PARLANT_", "SLACK_", "DASHBOARD_", "BRIDGE_", "OPENAI_"))
+        }
+        env.update(
+            SLACK_BRIDGE_PORT=str(self.port),
+            BRIDGE_STATE_PATH=str(self.workdir / "bridge-state.sqlite3"),
+            DOTENV_PATH=str(self.workdir / "no.env"),
+        )
+        env.update(self.env_overrides)
+        return env
+
+    def start(self) -> BridgeProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "slack_bridge"],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bridge exited {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"bridge not ready:\n{self.log()}")
+            time.sleep(0.1)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-5000:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, as in a crash or an OOM kill."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

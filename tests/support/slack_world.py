@@ -1,0 +1,209 @@
+"""A whole escalation set-up for tests: fake Slack, the real agent and the real bridge process.
+
+`SlackWorld` hides the one difference between the modes: how Slack's events and clicks reach
+the bridge (pushed over the Socket Mode WebSocket, or POSTed as signed HTTP requests).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+from parlant.client import ParlantClient
+
+from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
+from tests.fakes.fake_slack import Message
+from tests.support.agent_process import AgentProcess
+from tests.support.bridge_process import BridgeProcess
+from tests.support.chat import new_session, say, wait_for_ai_reply
+
+Mode = Literal["socket", "http"]
+SIGNING_SECRET = "test-signing-secret"
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], timeout: float = 20, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class SlackWorld:
+    mode: Mode
+    slack: FakeSlackThread
+    channel: str
+    dana: str
+    lee: str
+    agent: AgentProcess
+    bridge: BridgeProcess
+    client: ParlantClient
+
+    @property
+    def fake(self) -> FakeSlack:
+        return self.slack.fake
+
+    # -- what Slack shows ------------------------------------------------------------------
+
+    def top_level(self) -> list[Message]:
+        return [m for m in self.slack.call(self.fake.messages, self.channel) if m.thread_ts is None]
+
+    def root_for(self, session_id: str) -> Message:
+        def find() -> Message | None:
+            roots = [
+                m
+                for m in self.top_level()
+                if ((m.metadata or {}).get("event_payload") or {}).get("session_id") == session_id
+            ]
+            assert len(roots) <= 1, f"{len(roots)} root messages for one handoff"
+            return roots[0] if roots else None
+
+        return eventually(find, what=f"the root message of {session_id}")
+
+    def thread(self, root_ts: str) -> list[Message]:
+        return [
+            m for m in self.slack.call(self.fake.messages, self.channel, root_ts) if m.ts != root_ts
+        ]
+
+    def thread_texts(self, root_ts: str) -> list[str]:
+        return [
+            " ".join([m.text] + [json.dumps(m.blocks or [])]) for m in self.thread(root_ts)
+        ]
+
+    def wait_in_thread(self, root_ts: str, needle: str, timeout: float = 20) -> Message:
+        def find() -> Message | None:
+            for message in self.thread(root_ts):
+                if needle in message.text or needle in json.dumps(message.blocks or []):
+                    return message
+            return None
+
+        return eventually(find, timeout, what=f"{needle!r} in the thread")
+
+    def reactions(self, ts: str) -> dict[str, list[str]]:
+        for message in self.slack.call(self.fake.messages, self.channel):
+            if message.ts == ts:
+                return dict(message.reactions)
+        for root in self.top_level():
+            for message in self.thread(root.ts):
+                if message.ts == ts:
+                    return dict(message.reactions)
+        return {}
+
+    # -- what operators do -------------------------------------------------------------------
+
+    def operator_writes(
+        self, user: str, text: str, root_ts: str, event_id: str | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """An operator's thread reply, delivered to the bridge; returns (event, event_id)."""
+        event = self.slack.call(self.fake.add_user_message, self.channel, user, text, thread_ts=root_ts)
+        envelope_id = event_id or f"Ev{time.time_ns()}"
+        self.deliver(event, envelope_id)
+        return event, envelope_id
+
+    def deliver(self, event: dict[str, Any], event_id: str, retry: int = 0) -> None:
+        body = event_callback(event, event_id=event_id)
+        if self.mode == "socket":
+            self.slack.run(self.fake.push_event(event, event_id=event_id))
+            return
+        raw = json.dumps(body).encode()
+        response = httpx.post(
+            self.bridge_url,
+            content=raw,
+            headers=signed_headers(SIGNING_SECRET, raw, retry_num=retry or None),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+
+    def redeliver(self, event: dict[str, Any], event_id: str) -> None:
+        if self.mode == "socket":
+            envelope = {
+                "type": "events_api",
+                "envelope_id": "first",
+                "payload": event_callback(event, event_id=event_id),
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+            self.slack.run(self.fake.redeliver(envelope))
+        else:
+            self.deliver(event, event_id, retry=1)
+
+    def click(self, root_ts: str, action_id: str, user: str) -> None:
+        payload = self.slack.call(self.fake.block_action, self.channel, root_ts, action_id, user=user)
+        if self.mode == "socket":
+            self.slack.run(self.fake.push_interactive(payload))
+            return
+        raw = urlencode({"payload": json.dumps(payload)}).encode()
+        response = httpx.post(
+            self.bridge_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw), timeout=10
+        )
+        assert response.status_code == 200, response.text
+
+    @property
+    def bridge_url(self) -> str:
+        return f"http://127.0.0.1:{self.bridge.port}/slack/events"
+
+    # -- what customers do -------------------------------------------------------------------
+
+    def escalated_session(self) -> tuple[str, Message]:
+        session = new_session(self.client)
+        asked = say(self.client, session, "I want to talk to a human")
+        wait_for_ai_reply(self.client, session, asked)
+        return session, self.root_for(session)
+
+    def parlant_events(self, session_id: str, **filters: Any) -> list[Any]:
+        return list(self.client.sessions.list_events(session_id, wait_for_data=0, **filters))
+
+
+def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": slack.fake.bot_token,
+        "SLACK_ESCALATION_CHANNEL": channel,
+        "SLACK_API_URL": slack.api_url,
+        # Pacing is measured by the benchmark; here it would only slow the suite down.
+        "SLACK_POSTS_PER_SECOND": "50",
+        "DASHBOARD_URL": "http://dashboard.test",
+    }
+    if mode == "socket":
+        env["SLACK_APP_TOKEN"] = slack.fake.app_token
+    else:
+        env["SLACK_SIGNING_SECRET"] = SIGNING_SECRET
+    return env
+
+
+def start_world(mode: Mode, root: Path) -> SlackWorld:
+    slack = FakeSlack().run_in_thread()
+    dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
+    lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
+    channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee])
+    env = slack_env(slack, channel, mode)
+    agent = AgentProcess(home=root / "parlant", extra_env=env).start()
+    bridge_env = {**env, "PARLANT_URL": agent.url}
+
+    def ready() -> bool:
+        if mode == "socket":
+            return slack.call(lambda: slack.fake.open_sockets) > 0
+        try:
+            return httpx.get(f"http://127.0.0.1:{bridge.port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    bridge = BridgeProcess(workdir=root / "bridge", env_overrides=bridge_env, ready=ready)
+    bridge.start()
+    return SlackWorld(mode, slack, channel, dana, lee, agent, bridge, ParlantClient(base_url=agent.url))
+
+
+def stop_world(world: SlackWorld) -> None:
+    world.bridge.stop()
+    world.agent.stop()
+    world.slack.stop()

@@ -1,0 +1,149 @@
+"""The escalation round trip end to end, in Socket Mode and in HTTP mode.
+
+Real agent process (offline NLP), real bridge process, fake Slack with real clients.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.fakes import signed_headers
+from tests.support.chat import say, wait_for_ai_reply
+from tests.support.slack_world import SIGNING_SECRET, SlackWorld, eventually, start_world, stop_world
+
+
+@pytest.fixture(scope="module", params=["socket", "http"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
+    setup = start_world(request.param, tmp_path_factory.mktemp(f"world-{request.param}"))
+    yield setup
+    stop_world(setup)
+
+
+def human_messages(world: SlackWorld, session_id: str, text: str) -> list[object]:
+    return [
+        e
+        for e in world.parlant_events(session_id, kinds="message")
+        if e.data.get("message") == text
+    ]
+
+
+def test_escalation_round_trip(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+
+    # One root message, carrying the session id, linked from the session's metadata.
+    record = world.client.sessions.retrieve(session).metadata["handoff"]
+    assert record["slack"]["state"] == "posted"
+    assert record["slack"]["ts"] == root.ts and record["slack"]["channel"] == world.channel
+    assert "Waiting for an operator" in str(root.blocks)
+    assert f"http://dashboard.test/?session={session}" in str(root.blocks)
+
+    # The AI's handoff message and the customer's next message appear in the thread.
+    world.wait_in_thread(root.ts, "person will join")
+    say(world.client, session, "My car was stolen last night <!channel>")
+    mirrored = world.wait_in_thread(root.ts, "My car was stolen last night")
+    assert "<!channel>" not in mirrored.text and "&lt;!channel&gt;" in str(mirrored.blocks)
+
+    # An operator's reply reaches the customer under the operator's name, marked ✅.
+    event, event_id = world.operator_writes(world.dana, "Hi, I'm Dana. Looking into it now.", root.ts)
+    delivered = eventually(
+        lambda: human_messages(world, session, "Hi, I'm Dana. Looking into it now."),
+        what="the operator's reply in Parlant",
+    )
+    assert delivered[0].source == "human_agent"
+    assert delivered[0].data["participant"]["display_name"] == "Dana"
+    eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="the ✅ reaction")
+    # The first reply claims the escalation; the root message says who.
+    eventually(lambda: "Claimed by Dana" in str(world.root_for(session).blocks), what="claimed root")
+
+    # The same event redelivered changes nothing.
+    world.redeliver(event, event_id)
+    time.sleep(1.5)
+    assert len(human_messages(world, session, "Hi, I'm Dana. Looking into it now.")) == 1
+
+    # `ai:` replies go out as the AI, with the real operator recorded.
+    world.operator_writes(world.lee, "AI: Your claim is being reviewed.", root.ts)
+    as_ai = eventually(lambda: human_messages(world, session, "Your claim is being reviewed."), what="ai reply")
+    assert as_ai[0].source == "human_agent_on_behalf_of_ai_agent"
+    assert as_ai[0].metadata["operator"]["name"] == "Lee Park"
+
+    # `note:` replies are kept for review and never shown to the customer.
+    world.operator_writes(world.dana, "note: check the fraud flags first", root.ts)
+    notes = eventually(
+        lambda: [e for e in world.parlant_events(session, kinds="custom") if e.data.get("type") == "internal_note"],
+        what="the internal note",
+    )
+    assert notes[0].data["text"] == "check the fraud flags first"
+    assert not [
+        e for e in world.parlant_events(session, kinds="message") if "fraud" in str(e.data.get("message"))
+    ]
+
+    # Return to AI: the session goes back to auto and the AI answers the next message.
+    world.click(root.ts, "escalation_return", world.dana)
+    eventually(lambda: world.client.sessions.retrieve(session).mode == "auto", what="auto mode")
+    assert world.client.sessions.retrieve(session).metadata["handoff"]["status"] == "returned"
+    asked = say(world.client, session, "What does my policy cover?")
+    assert "POL-1001" in wait_for_ai_reply(world.client, session, asked).data["message"]
+    eventually(lambda: "Back with the AI" in str(world.root_for(session).blocks), what="returned root")
+
+    # A late reply in the thread is refused privately, not forwarded silently.
+    late, _ = world.operator_writes(world.dana, "one more thing", root.ts)
+    eventually(lambda: "warning" in world.reactions(late["ts"]), what="the ⚠️ reaction")
+    assert not human_messages(world, session, "one more thing")
+    ephemeral = world.slack.call(world.fake.ephemeral_messages, world.channel)
+    assert any("not sent" in e.text.lower() or "take over" in e.text.lower() for e in ephemeral)
+
+
+def test_bridge_killed_mid_conversation_loses_and_repeats_nothing(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    say(world.client, session, "first message before the crash")
+    world.wait_in_thread(root.ts, "first message before the crash")
+
+    world.bridge.kill()
+    say(world.client, session, "second message while the bridge is down")
+    say(world.client, session, "third message while the bridge is down")
+    world.bridge.start()
+
+    world.wait_in_thread(root.ts, "third message while the bridge is down")
+    texts = world.thread_texts(root.ts)
+    for needle in (
+        "first message before the crash",
+        "second message while the bridge is down",
+        "third message while the bridge is down",
+    ):
+        assert sum(needle in t for t in texts) == 1, (needle, texts)
+    order = [
+        next(i for i, t in enumerate(texts) if needle in t)
+        for needle in ("first message", "second message", "third message")
+    ]
+    assert order == sorted(order)
+
+    event, _ = world.operator_writes(world.dana, "Back after the restart", root.ts)
+    eventually(lambda: human_messages(world, session, "Back after the restart"), what="reply after restart")
+    eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="✅ after restart")
+
+
+def test_forged_and_stale_signatures_are_refused(world: SlackWorld) -> None:
+    if world.mode != "http":
+        pytest.skip("Socket Mode frames are not signed; the app token authenticates the connection")
+    body = b'{"type": "event_callback", "event": {"type": "message"}}'
+    forged = signed_headers("not-the-secret", body)
+    stale = signed_headers(SIGNING_SECRET, body, timestamp=int(time.time()) - 600)
+    for headers in (forged, stale, {"Content-Type": "application/json"}):
+        response = httpx.post(world.bridge_url, content=body, headers=headers, timeout=10)
+        assert response.status_code == 401
+
+
+def test_replies_outside_escalation_threads_are_ignored(world: SlackWorld, tmp_path: Path) -> None:
+    other = world.slack.call(world.fake.add_channel, "random")
+    event = world.slack.call(world.fake.add_user_message, other, world.dana, "hello random")
+    world.deliver(event, f"EvOther{time.time_ns()}")
+    top = world.slack.call(world.fake.add_user_message, world.channel, world.dana, "top-level chatter")
+    world.deliver(top, f"EvTop{time.time_ns()}")
+    time.sleep(1)
+    for message in (event, top):
+        assert world.reactions(message["ts"]) == {}
