@@ -32,6 +32,7 @@ class HandoffRecord(TypedDict, total=False):
     requested_at: str
     claimed_by: dict[str, str]
     claimed_at: str
+    first_claimed_at: str
     first_human_reply_at: str
     returned_at: str
     returned_by: dict[str, str]
@@ -85,13 +86,15 @@ def _person(operator_id: str, operator_name: str) -> dict[str, str]:
 
 
 def claimed(record: HandoffRecord, operator_id: str, operator_name: str, now: str) -> HandoffRecord:
-    """Claiming (or re-claiming by someone else) sets the assignee; the first claim time stays."""
+    """Claiming (or re-assigning) sets the assignee and when; the first claim time, which the
+    time-to-claim SLA is measured by, never changes."""
     return HandoffRecord(
         **{
             **record,
             "status": "claimed",
             "claimed_by": _person(operator_id, operator_name),
-            "claimed_at": record.get("claimed_at", now),
+            "claimed_at": now,
+            "first_claimed_at": record.get("first_claimed_at", now),
         }
     )
 

@@ -15,7 +15,15 @@ from slack_bridge.settings import BridgeSettings
 from slack_bridge.slack_api import client_session, web_client
 
 REQUIRED_SCOPES = frozenset(
-    {"chat:write", "channels:history", "groups:history", "users:read", "reactions:write"}
+    {
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+        "users:read",
+        "reactions:write",
+    }
 )
 
 

@@ -23,7 +23,7 @@ from slack_bridge import blocks
 from slack_bridge.operators import DisplayNames, parse_reply
 from slack_bridge.settings import SlackSettings
 from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
-from slack_bridge.state import BridgeStore, OutboxReply
+from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,15 @@ class Inbound:
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == ts:
             return  # top-level chatter in the channel, not a reply to an escalation
+        link = self._store.session_for_thread(channel, str(thread_ts)) or await self._link_from_root(
+            channel, str(thread_ts)
+        )
+        if link is None:
+            log.info("reply in a thread with no escalation channel=%s thread_ts=%s", channel, thread_ts)
+            return
         keys = [f"msg:{channel}:{ts}"] + ([f"event:{event_id}"] if event_id else [])
         if not self._store.first_sighting(*keys):
             log.info("duplicate delivery ignored channel=%s slack_ts=%s event=%s", channel, ts, event_id)
-            return
-        link = self._store.session_for_thread(channel, str(thread_ts))
-        if link is None:
-            log.info("reply in a thread with no escalation channel=%s thread_ts=%s", channel, thread_ts)
             return
         user = str(event.get("user", ""))
         if self._slack.operator_ids and user not in self._slack.operator_ids:
@@ -96,6 +98,24 @@ class Inbound:
             "operator reply queued session=%s slack_ts=%s kind=%s user=%s", link.session_id, ts, kind, user
         )
         await self.deliver_pending(reply.session_id)
+
+    async def _link_from_root(self, channel: str, thread_ts: str) -> ThreadLink | None:
+        """A thread the bridge has not linked yet (the handoff tool just posted it): the root
+        message's metadata names its session."""
+        try:
+            page = await self._caller.call(
+                "conversations.replies", channel=channel, ts=thread_ts, limit=1, include_all_metadata=True
+            )
+        except (SlackUnavailable, SlackRejected) as error:
+            log.error("cannot read thread root channel=%s thread_ts=%s: %s", channel, thread_ts, error)
+            return None
+        for message in page.get("messages", [])[:1]:
+            metadata = message.get("metadata") or {}
+            session_id = (metadata.get("event_payload") or {}).get("session_id")
+            if metadata.get("event_type") == blocks.escalation_metadata("")["event_type"] and session_id:
+                self._store.link_thread(str(session_id), channel, thread_ts)
+                return ThreadLink(str(session_id), channel, thread_ts)
+        return None
 
     async def deliver_pending(self, session_id: str | None = None) -> None:
         """Deliver queued replies in Slack's order; stop at the first one Parlant cannot take."""

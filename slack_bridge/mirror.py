@@ -25,7 +25,7 @@ from slack_bridge.state import BridgeStore, ThreadLink
 log = logging.getLogger(__name__)
 
 LONG_POLL_S = 25
-RETRY_BACKOFF_S = (0.5, 1, 2, 5, 10, 20)
+RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
 HANDOFF_TOOL = "initiate_human_handoff"
 T = TypeVar("T")
 

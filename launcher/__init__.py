@@ -1,0 +1,1 @@
+"""`make run`: the product's processes under one process manager (honcho)."""

@@ -1,0 +1,428 @@
+"""The Slack payload builders: hostile text stays inert, long text fits Slack's limits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handoff import record as records
+from slack_bridge import blocks
+from slack_bridge.blocks import (
+    EscalationView,
+    escalation_metadata,
+    escalation_view,
+    escape_mrkdwn,
+    mirror_metadata,
+    mirrored_message,
+    root_message,
+    speaker_label,
+    split_for_slack,
+)
+
+HOSTILE = [
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123>",
+    "<#C123>",
+    "<!subteam^S123>",
+    "<https://evil.example|your bank>",
+    "<script>alert(1)</script>",
+    "&lt;!channel&gt;",
+    "*bold* _italic_ ~strike~ `code` > quote",
+    "<\u200b!channel>",
+    "\u202e<@U123>\u202c",
+]
+MARKER = re.compile(r"_\(part (\d+)/(\d+)\)_ ")
+NOTICE = re.compile(
+    r"\n_… ([\d,]+) more characters not shown here; read the full message in the dashboard\._\Z"
+)
+DATE_TOKEN = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>|]+>")
+SESSION = "sess_01HXYZ"
+DASHBOARD = "https://dash.example.com"
+NOW = "2024-05-01T14:03:00+00:00"
+LATER = "2024-05-01T14:10:00+00:00"
+
+
+def width(text: str) -> int:
+    """Slack's length in the strictest plausible unit: UTF-16 code units."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def unmarked(parts: list[str]) -> tuple[str, int | None]:
+    """The parts' content joined without markers, and the hidden count of a truncation notice."""
+    total = len(parts)
+    contents = []
+    for index, part in enumerate(parts, 1):
+        if total > 1:
+            marker = MARKER.match(part)
+            assert marker and marker.groups() == (str(index), str(total)), part[:40]
+            part = part[marker.end() :]
+        contents.append(part)
+    notice = NOTICE.search(contents[-1])
+    if notice:
+        contents[-1] = contents[-1][: notice.start()]
+    return "".join(contents), int(notice.group(1).replace(",", "")) if notice else None
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def assert_no_broken_entity(content: str) -> None:
+    """Every `&` must open a whole entity (a split one would leave a stray `&` behind)."""
+    assert "&" not in re.sub(r"&(amp|lt|gt);", "", content)
+
+
+def assert_inert(mrkdwn: str) -> None:
+    """No `<` from anyone but the bridge: only Slack date tokens may open an angle bracket."""
+    assert "<" not in DATE_TOKEN.sub("", mrkdwn)
+    assert ">" not in DATE_TOKEN.sub("", mrkdwn)
+
+
+# --- escape_mrkdwn ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_text_is_inert(hostile: str) -> None:
+    escaped = escape_mrkdwn(hostile)
+    assert_inert(escaped)
+    assert_no_broken_entity(escaped)
+
+
+def test_escape_is_exact_and_never_unescapes() -> None:
+    assert escape_mrkdwn("<!channel> & <@U123>") == "&lt;!channel&gt; &amp; &lt;@U123&gt;"
+    assert escape_mrkdwn("&lt;!channel&gt;") == "&amp;lt;!channel&amp;gt;"
+    assert escape_mrkdwn("*bold* _it_ ~s~") == "*bold* _it_ ~s~"
+
+
+def test_bidi_overrides_are_dropped_but_rtl_and_emoji_survive() -> None:
+    assert escape_mrkdwn("a\u202eb\u2066c\u2069") == "abc"
+    kept = "مرحبا بك שלום עולם \u200f\u200e 👨\u200d👩\u200d👧 🇫🇷 👍🏽 é می\u200cخواهم"
+    assert escape_mrkdwn(kept) == kept
+
+
+# --- split_for_slack -------------------------------------------------------------------------
+
+
+def test_short_text_is_one_unmarked_part() -> None:
+    assert split_for_slack("Hi <@U123>, my claim?") == ["Hi &lt;@U123&gt;, my claim?"]
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t  \n"])
+def test_empty_text_gets_a_visible_placeholder(text: str) -> None:
+    assert split_for_slack(text) == ["_(empty message)_"]
+
+
+def test_rtl_and_emoji_survive_unchanged() -> None:
+    text = "שלום, أريد تقديم مطالبة 🚗💥 👨\u200d👩\u200d👧"
+    assert split_for_slack(text) == [text]
+
+
+def test_fifty_thousand_characters_of_prose() -> None:
+    text = "\n".join(f"Line {i}: my car was hit & the other driver left <sigh>." for i in range(900))
+    assert len(text) >= 50_000
+    parts = split_for_slack(text)
+    assert len(parts) == 15
+    assert all(width(part) <= 2900 for part in parts)
+    content, hidden = unmarked(parts)
+    escaped = escape_mrkdwn(text)
+    assert escaped.startswith(content)
+    assert hidden == len(unescape(escaped[len(content) :]))
+    assert all(p.endswith("\n") for p in parts[:-1]), "parts should break at line ends"
+
+
+def test_escape_heavy_text_never_splits_an_entity() -> None:
+    parts = split_for_slack("<" * 50_000)
+    assert len(parts) == 15
+    content, hidden = unmarked(parts)
+    for part in parts:
+        assert width(part) <= 2900
+        assert re.fullmatch(r"(&lt;)+", MARKER.sub("", NOTICE.sub("", part), count=1))
+    assert hidden == 50_000 - content.count("&lt;")
+
+
+def test_text_that_fits_unescaped_is_split_once_escaping_grows_it() -> None:
+    parts = split_for_slack("&" * 2000)
+    assert len(parts) == 4
+    assert unmarked(parts) == ("&amp;" * 2000, None)
+
+
+@pytest.mark.parametrize(
+    ("unit", "starts"),
+    [
+        ("👨\u200d👩\u200d👧", "👨"),  # ZWJ family: seven code points, one emoji
+        ("🇫🇷", "🇫"),  # a flag is two regional indicators
+        ("👍🏽", "👍"),  # skin tone modifier
+        ("e\u0301", "e"),  # combining accent
+        ("\ud83d\ude00", "\ud83d"),  # a surrogate pair left undecoded
+    ],
+)
+def test_hard_cuts_keep_each_visible_character_whole(unit: str, starts: str) -> None:
+    parts = split_for_slack(unit * 3000, limit=1000, max_parts=50)
+    assert len(parts) > 1
+    for part in parts:
+        content = MARKER.sub("", part, count=1)
+        assert width(part) <= 1000
+        assert content.startswith(starts) and content.endswith(unit)
+        assert content == unit * (len(content) // len(unit))
+
+
+def test_newline_is_preferred_to_space_and_space_to_anywhere() -> None:
+    text = "word " * 300 + "\n" + "word " * 200
+    parts = split_for_slack(text, limit=2000)
+    assert parts[0].endswith("\n")
+    parts = split_for_slack("word " * 1000, limit=1000)
+    assert all(p.endswith(" ") for p in parts[:-1])
+
+
+def test_one_early_newline_does_not_waste_a_part() -> None:
+    parts = split_for_slack("Hi\n" + "x" * 5000, limit=1000)
+    assert width(MARKER.sub("", parts[0], count=1)) > 500
+
+
+def test_impossible_limits_are_refused() -> None:
+    with pytest.raises(ValueError):
+        split_for_slack("x" * 500, limit=100)
+
+
+def slack_text() -> st.SearchStrategy[str]:
+    tricky = st.sampled_from(
+        ["<", ">", "&", "&lt;", "\n", " ", "👍🏽", "👨\u200d👩\u200d👧", "🇫🇷", "e\u0301", "שלום", "\u202e"]
+    )
+    long_word = st.integers(min_value=50, max_value=400).map(lambda n: "x" * n)
+    fragment = st.one_of(st.text(max_size=30), tricky, long_word)
+    return st.lists(fragment, max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=slack_text(), limit=st.integers(min_value=170, max_value=600), max_parts=st.integers(1, 6))
+def test_parts_fit_and_reassemble(text: str, limit: int, max_parts: int) -> None:
+    escaped = escape_mrkdwn(text)
+    parts = split_for_slack(text, limit=limit, max_parts=max_parts)
+    if not escaped.strip():
+        assert parts == ["_(empty message)_"]
+        return
+    assert 1 <= len(parts) <= max_parts
+    assert all(width(part) <= limit for part in parts)
+    content, hidden = unmarked(parts)
+    if hidden is None:
+        assert content == escaped
+    else:
+        assert escaped.startswith(content) and len(content) < len(escaped)
+        assert hidden == len(unescape(escaped[len(content) :]))
+    for part in parts:
+        piece = NOTICE.sub("", MARKER.sub("", part, count=1))
+        assert_no_broken_entity(piece)
+        assert not ("\udc00" <= piece[:1] <= "\udfff")
+        assert piece[:1] not in ("\u200d", "🏽", "\u0301")
+
+
+# --- speaker labels and mirrored messages ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "label"),
+    [
+        (("customer", "Ann Lee", None, None), "Customer (Ann Lee)"),
+        (("customer", None, None, None), "Customer"),
+        (("ai_agent", None, None, None), "AI agent"),
+        (("human_agent", "Dana", "Dana", "dashboard"), "Dana (dashboard)"),
+        (("human_agent_on_behalf_of_ai_agent", None, "Lee", "dashboard"), "Lee as the AI (dashboard)"),
+    ],
+)
+def test_speaker_labels(args: tuple[str, str | None, str | None, str | None], label: str) -> None:
+    assert speaker_label(*args) == label
+
+
+def test_mirrored_message_escapes_label_and_text() -> None:
+    label = speaker_label("customer", "<!channel> Eve", None, None)
+    [(fallback, message)] = mirrored_message(label, "<https://evil|bank> <@U123>")
+    text = message[0]["text"]["text"]
+    assert text == "*Customer (&lt;!channel&gt; Eve):* &lt;https://evil|bank&gt; &lt;@U123&gt;"
+    assert_inert(text)
+    assert_inert(fallback)
+
+
+@pytest.mark.parametrize("text", ["x y\n" * 12_500, "<" * 50_000, "🚗" * 50_000])
+def test_long_mirrored_message_fits_every_limit(text: str) -> None:
+    messages = mirrored_message("Customer (" + "N" * 500 + ")", text)
+    assert 1 < len(messages) <= 15
+    for fallback, message in messages:
+        assert len(message) <= 50
+        assert width(message[0]["text"]["text"]) <= 3000
+        assert width(fallback) <= 40_000
+        assert_inert(fallback)
+    assert "more characters not shown here" in messages[-1][1][0]["text"]["text"]
+
+
+def test_empty_mirrored_message_is_visible() -> None:
+    [(_, message)] = mirrored_message("AI agent", "   ")
+    assert message[0]["text"]["text"] == "*AI agent:* _(empty message)_"
+
+
+# --- root message ----------------------------------------------------------------------------
+
+
+def record_with(status: str) -> records.HandoffRecord:
+    record = records.request_handoff(None, "wants to dispute a claim", NOW, "pending")
+    if status in ("claimed", "returned", "resolved"):
+        record = records.claimed(record, "slack:U1", "Dana", LATER)
+    if status == "returned":
+        record = records.returned(record, "slack:U1", "Dana", LATER)
+    if status == "resolved":
+        record = records.resolved(record, "dashboard:lee", "Lee", LATER)
+    return record
+
+
+def view_with(status: str, **overrides: Any) -> EscalationView:
+    recent = [("Customer (Ann)", "My car was hit."), ("AI agent", "I'll get a human.")]
+    view = escalation_view(SESSION, "Ann", record_with(status), recent, DASHBOARD + "/")
+    return EscalationView(**{**view.__dict__, **overrides})
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def assert_within_limits(blocks_: list[dict[str, Any]]) -> None:
+    assert len(blocks_) <= 50
+    for block in blocks_:
+        if block["type"] == "header":
+            assert block["text"]["type"] == "plain_text" and width(block["text"]["text"]) <= 150
+        if block["type"] == "section":
+            assert 0 < width(block["text"]["text"]) <= 3000
+            assert_inert(block["text"]["text"])
+        if block["type"] == "context":
+            assert all(width(e["text"]) <= 3000 for e in block["elements"])
+        if block["type"] == "actions":
+            assert len(block["elements"]) <= 25
+    for node in walk(blocks_):
+        if node.get("type") == "button":
+            assert width(node["text"]["text"]) <= 75
+            assert len(node["action_id"]) <= 255 and len(node["value"]) <= 2000
+            assert len(node.get("url", "")) <= 3000
+
+
+def action_ids(blocks_: list[dict[str, Any]]) -> list[str]:
+    [actions] = [b for b in blocks_ if b["type"] == "actions"]
+    return [element["action_id"] for element in actions["elements"]]
+
+
+HUMAN_BUTTONS = ["escalation_claim", "escalation_return", "escalation_resolve"]
+
+
+@pytest.mark.parametrize(
+    ("status", "ids", "line"),
+    [
+        ("waiting", HUMAN_BUTTONS, ":hourglass: Waiting"),
+        ("claimed", HUMAN_BUTTONS, ":raising_hand: Claimed by Dana at <!date^"),
+        ("returned", ["escalation_take_over", "escalation_resolve"], ":robot_face: Back with the AI since <!date^"),
+        ("resolved", [], ":white_check_mark: Resolved by Lee at <!date^"),
+    ],
+)
+def test_root_message_for_each_status(status: str, ids: list[str], line: str) -> None:
+    fallback, blocks_ = root_message(view_with(status))
+    assert_within_limits(blocks_)
+    assert blocks_[0] == {"type": "header", "text": {"type": "plain_text", "text": "Escalation: Ann"}}
+    assert action_ids(blocks_) == [*ids, "escalation_open_dashboard"]
+    sections = [b["text"]["text"] for b in blocks_ if b["type"] == "section"]
+    assert any(s.startswith(line) for s in sections)
+    assert "*Customer (Ann):* My car was hit." in "\n".join(sections)
+    assert "<!date^1714572180^{date_short_pretty} {time}|2024-05-01 14:03 UTC>" in sections[0]
+    assert status in fallback and "Ann" in fallback
+    for node in walk(blocks_):
+        if node.get("type") == "button":
+            assert node["value"] == SESSION
+            if node["action_id"] == "escalation_open_dashboard":
+                assert node["url"] == f"{DASHBOARD}/?session={SESSION}"
+            if node["action_id"] == "escalation_resolve":
+                assert node["style"] == "danger" and node["confirm"]["confirm"]["text"] == "Resolve"
+
+
+def test_returned_status_names_who_handed_back() -> None:
+    _, blocks_ = root_message(view_with("returned"))
+    assert any("(by Dana)" in b["text"]["text"] for b in blocks_ if b["type"] == "section")
+
+
+def test_reply_hint_only_while_a_human_holds_the_conversation() -> None:
+    for status in ("waiting", "claimed"):
+        _, blocks_ = root_message(view_with(status))
+        assert blocks.REPLY_HINT in str(blocks_)
+    for status in ("returned", "resolved"):
+        _, blocks_ = root_message(view_with(status))
+        assert blocks.REPLY_HINT not in str(blocks_)
+
+
+def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
+    huge = "<!channel> " * 5000
+    view = view_with(
+        "claimed",
+        customer_name="<!here> " + "A" * 300,
+        reason="<https://evil|bank> " + "&" * 5000,
+        claimed_by="<@U999>",
+        recent=tuple((f"Customer (<!channel>{i})", huge) for i in range(30)),
+    )
+    fallback, blocks_ = root_message(view)
+    assert_within_limits(blocks_)
+    assert_inert(fallback)
+    assert blocks_[0]["text"]["text"].endswith("…")
+    [recent] = [b for b in blocks_ if b["type"] == "section" and "Before the handoff" in b["text"]["text"]]
+    lines = recent["text"]["text"].split("\n")[1:]
+    assert len(lines) == blocks.RECENT_SHOWN and lines[-1].startswith("*Customer (&lt;!channel&gt;29):*")
+    assert all(width(line.split(":* ", 1)[1]) <= 300 and line.endswith("…") for line in lines)
+
+
+def test_view_from_record() -> None:
+    view = escalation_view(SESSION, None, record_with("resolved"), [], DASHBOARD)
+    assert (view.customer_name, view.status, view.claimed_by, view.resolved_by) == (
+        "Unknown customer",
+        "resolved",
+        "Dana",
+        "Lee",
+    )
+    assert (view.requested_at, view.resolved_at, view.returned_by) == (NOW, LATER, None)
+    with pytest.raises(ValueError):
+        escalation_view(SESSION, "Ann", {"reason": "x"}, [], DASHBOARD)
+
+
+def test_unparsable_time_is_shown_as_unknown() -> None:
+    _, blocks_ = root_message(view_with("waiting", requested_at="yesterday"))
+    assert "*Handed off:* an unknown time" in blocks_[1]["text"]["text"]
+
+
+# --- metadata and notices --------------------------------------------------------------------
+
+
+def test_metadata_shapes() -> None:
+    assert escalation_metadata(SESSION) == {
+        "event_type": "insurance_escalation",
+        "event_payload": {"session_id": SESSION},
+    }
+    assert mirror_metadata(SESSION, "evt_1", 2) == {
+        "event_type": "insurance_mirrored_event",
+        "event_payload": {"session_id": SESSION, "event_id": "evt_1", "part": 2},
+    }
+
+
+def test_notices() -> None:
+    assert "not sent to the customer" in blocks.edit_not_propagated()
+    assert "send a new reply" in blocks.delete_not_propagated()
+    failed = blocks.delivery_failed("HTTP 500 <!channel>")
+    assert "NOT delivered" in failed
+    assert_inert(failed)
+    assert "queued" in blocks.delivery_pending()
+    assert "Take over" in blocks.session_not_with_human("returned")
+    for status in ("returned", "resolved", None):
+        assert "NOT sent" in blocks.session_not_with_human(status)
+    assert "NOT sent" in blocks.operator_not_allowed()

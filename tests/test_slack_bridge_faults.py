@@ -1,0 +1,145 @@
+"""Nothing lost, nothing doubled: the bridge under Slack outages, 429s, lost answers and Parlant outages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from tests.support.chat import new_session, say, wait_for_ai_reply
+from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
+    setup = start_world("socket", tmp_path_factory.mktemp("faults"))
+    yield setup
+    stop_world(setup)
+
+
+def roots_for(world: SlackWorld, session_id: str) -> list[Any]:
+    return [
+        m
+        for m in world.top_level()
+        if ((m.metadata or {}).get("event_payload") or {}).get("session_id") == session_id
+    ]
+
+
+def test_slack_down_during_handoff_posts_the_escalation_once_when_back(world: SlackWorld) -> None:
+    world.slack.run(world.fake.go_down())
+    try:
+        session = new_session(world.client)
+        asked = say(world.client, session, "I want to talk to a human")
+        reply = wait_for_ai_reply(world.client, session, asked)
+        assert "person will join" in reply.data["message"]  # the handoff happened anyway
+        state = world.client.sessions.retrieve(session)
+        assert state.mode == "manual"
+        assert state.metadata["handoff"]["slack"]["state"] == "pending"
+    finally:
+        world.slack.run(world.fake.come_up())
+
+    root = world.root_for(session)
+    eventually(
+        lambda: world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("ts") == root.ts,
+        what="the thread link in the session metadata",
+    )
+    time.sleep(3)  # a couple of discovery rounds: a second post would show up by now
+    assert len(roots_for(world, session)) == 1
+
+
+def test_lost_answer_to_the_root_post_does_not_post_twice(world: SlackWorld) -> None:
+    world.slack.call(world.fake.drop_response, "chat.postMessage")
+    session, root = world.escalated_session()
+    eventually(
+        lambda: world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("state") == "posted",
+        what="the escalation linked",
+    )
+    time.sleep(3)
+    assert len(roots_for(world, session)) == 1
+
+
+def test_rate_limited_mirroring_delivers_every_message_once_in_order(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.wait_in_thread(root.ts, "person will join")
+    world.slack.call(world.fake.rate_limit, "chat.postMessage", times=3, retry_after=1)
+    sent = [f"burst message {i}" for i in range(5)]
+    for text in sent:
+        say(world.client, session, text)
+    world.wait_in_thread(root.ts, sent[-1], timeout=30)
+    texts = world.thread_texts(root.ts)
+    positions = []
+    for text in sent:
+        hits = [i for i, t in enumerate(texts) if text in t]
+        assert len(hits) == 1, (text, texts)
+        positions.append(hits[0])
+    assert positions == sorted(positions)
+
+
+def test_replies_wait_while_parlant_is_down_and_arrive_once_in_order(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.agent.stop()
+    try:
+        first, _ = world.operator_writes(world.dana, "queued reply one", root.ts)
+        second, _ = world.operator_writes(world.lee, "queued reply two", root.ts)
+        eventually(lambda: "hourglass_flowing_sand" in world.reactions(first["ts"]), what="pending mark")
+        world.wait_in_thread(root.ts, "queued")
+    finally:
+        world.agent.start()
+
+    def delivered() -> list[str]:
+        return [
+            e.data["message"]
+            for e in world.parlant_events(session, kinds="message")
+            if str(e.data.get("message", "")).startswith("queued reply")
+        ]
+
+    eventually(lambda: len(delivered()) == 2, timeout=40, what="both queued replies")
+    time.sleep(3)
+    assert delivered() == ["queued reply one", "queued reply two"]
+    for message in (first, second):
+        eventually(lambda m=message: "white_check_mark" in world.reactions(m["ts"]), what="✅")
+    assert "hourglass_flowing_sand" not in world.reactions(first["ts"])
+
+
+def test_edits_are_not_propagated_and_the_thread_is_told_once(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    original, _ = world.operator_writes(world.dana, "typo in this reply", root.ts)
+    eventually(lambda: "white_check_mark" in world.reactions(original["ts"]), what="✅")
+    edit = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": world.channel,
+        "ts": f"{time.time():.6f}",
+        "hidden": True,
+        "message": {**original, "text": "fixed reply", "edited": {"user": world.dana}},
+        "previous_message": original,
+    }
+    world.deliver(edit, f"EvEdit{time.time_ns()}")
+    world.deliver(edit, f"EvEditAgain{time.time_ns()}")
+    world.wait_in_thread(root.ts, "not sent to the customer")
+    time.sleep(1)
+    notices = [t for t in world.thread_texts(root.ts) if "not sent to the customer" in t]
+    assert len(notices) == 1
+    assert not [
+        e for e in world.parlant_events(session, kinds="message") if e.data.get("message") == "fixed reply"
+    ]
+
+
+def test_two_operators_at_once_are_both_delivered_in_slack_order(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    first = world.slack.call(world.fake.add_user_message, world.channel, world.dana, "simultaneous A", thread_ts=root.ts)
+    second = world.slack.call(world.fake.add_user_message, world.channel, world.lee, "simultaneous B", thread_ts=root.ts)
+    # Delivered to the bridge in the opposite order from Slack's.
+    world.deliver(second, f"EvB{time.time_ns()}")
+    world.deliver(first, f"EvA{time.time_ns()}")
+
+    def delivered() -> list[str]:
+        return [
+            e.data["message"]
+            for e in world.parlant_events(session, kinds="message")
+            if str(e.data.get("message", "")).startswith("simultaneous")
+        ]
+
+    eventually(lambda: len(delivered()) == 2, what="both replies")
+    assert sorted(delivered()) == ["simultaneous A", "simultaneous B"]
