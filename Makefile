@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m agent
+	$(PY) -m launcher
 
 test: $(STAMP)
+	bash scripts/ensure_browser.sh
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
