@@ -75,6 +75,13 @@ def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: Age
     state = client.sessions.retrieve(session)
     assert state.mode == "auto"
     assert state.metadata["handoff"]["status"] == "returned"
+    # The AI's next turn sees, after the handoff tool's "a person is joining", that it ended.
+    handbacks = [
+        e
+        for e in client.sessions.list_events(session, kinds="custom", wait_for_data=0)
+        if e.data.get("type") == actions.HANDBACK
+    ]
+    assert len(handbacks) == 1 and "No human is handling it" in handbacks[0].data["text"]
     asked = say(client, session, "What does my policy cover?")
     assert "POL-1001" in wait_for_ai_reply(client, session, asked).data["message"]
 
