@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slack_bridge import blocks
 from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
 from slack_bridge.settings import SlackSettings
 
@@ -27,7 +28,7 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         # Also the catch-all: an unhandled message event gets 404 and Slack retries it.
         await bridge.inbound.on_message(event, body.get("event_id"))
 
-    @app.action({"action_id": "escalation_open_dashboard"})
+    @app.action(blocks.ACTION_OPEN_DASHBOARD)
     async def on_open_dashboard(ack: Any) -> None:
         await ack()  # a link button; the browser opens the URL
 

@@ -523,3 +523,11 @@ def operator_not_allowed() -> str:
         ":no_entry: You are not on the list of operators allowed to answer customers, "
         "so this reply was NOT sent. Ask an admin to add you."
     )
+
+
+def take_over_prompt(text: str, session_id: str) -> list[Block]:
+    """The private note to an operator whose reply was not sent, with a Take over button."""
+    return [
+        _section(text),
+        {"type": "actions", "elements": [_button("Take over", ACTION_TAKE_OVER, session_id, style="primary")]},
+    ]

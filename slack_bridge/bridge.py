@@ -19,6 +19,7 @@ from parlant.client.core.api_error import ApiError
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive, HandoffRecord, read_record
+from slack_bridge import blocks
 from slack_bridge.inbound import Inbound
 from slack_bridge.mirror import SessionMirror
 from slack_bridge.operators import DisplayNames
@@ -30,6 +31,8 @@ from slack_bridge.threads import RootMessages
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL_S = 2.0
+# Threads to open or update at once; Slack's pacing still applies per channel.
+DISCOVERY_CONCURRENCY = 16
 OUTBOX_RETRY_INTERVAL_S = 2.0
 # One long poll per followed session, plus headroom for actions and discovery.
 PARLANT_CONNECTIONS = 2000
@@ -46,10 +49,10 @@ def parlant_client(settings: BridgeSettings) -> AsyncParlantClient:
 
 
 BUTTON_ACTIONS = {
-    "escalation_claim": actions.claim,
-    "escalation_return": actions.return_to_ai,
-    "escalation_resolve": actions.resolve,
-    "escalation_take_over": actions.take_over,
+    blocks.ACTION_CLAIM: actions.claim,
+    blocks.ACTION_RETURN: actions.return_to_ai,
+    blocks.ACTION_RESOLVE: actions.resolve,
+    blocks.ACTION_TAKE_OVER: actions.take_over,
 }
 
 
@@ -94,14 +97,19 @@ class Bridge:
     async def discover(self) -> None:
         sessions = await self._parlant.sessions.list(labels=["handoff"])
         items = sessions.items if hasattr(sessions, "items") else sessions
-        for session in items:
+        limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
+
+        async def sync(session: Any) -> None:
             record = read_record(session.metadata)
             if record is None:
-                continue  # the handoff tool has labelled it but not yet written the record
-            try:
-                await self._sync_session(session, record)
-            except (SlackUnavailable, AnswerLost, SlackRejected) as error:
-                log.warning("slack unavailable for session=%s: %s", session.id, error)
+                return  # the handoff tool has labelled it but not yet written the record
+            async with limit:
+                try:
+                    await self._sync_session(session, record)
+                except (SlackUnavailable, AnswerLost, SlackRejected) as error:
+                    log.warning("slack unavailable for session=%s: %s", session.id, error)
+
+        await asyncio.gather(*(sync(s) for s in items))
 
     async def _sync_session(self, session: Any, record: HandoffRecord) -> None:
         thread = self._thread_of(session.id, record)
@@ -160,7 +168,7 @@ class Bridge:
             return "Parlant could not be reached; nothing changed. Please try again."
         log.info("button %s session=%s by user=%s", action_id, session_id, user_id)
         await self.refresh_root(session_id)
-        if action_id == "escalation_take_over":
+        if action_id == blocks.ACTION_TAKE_OVER:
             thread = self._store.thread_for_session(session_id)
             if thread and session_id not in self.followed_sessions:
                 self._follow(thread)

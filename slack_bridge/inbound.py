@@ -31,7 +31,6 @@ DELIVERED = "white_check_mark"
 PENDING = "hourglass_flowing_sand"
 FAILED = "warning"
 ACCEPTED_SUBTYPES = (None, "thread_broadcast", "file_share")
-TAKE_OVER_ACTION = "escalation_take_over"
 
 
 class ParlantUnreachable(Exception):
@@ -247,20 +246,7 @@ class Inbound:
     ) -> None:
         params: dict[str, Any] = {"channel": channel, "user": user, "thread_ts": thread_ts, "text": text}
         if take_over_session:
-            params["blocks"] = [
-                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                {
-                    "type": "actions",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "action_id": TAKE_OVER_ACTION,
-                            "text": {"type": "plain_text", "text": "Take over"},
-                            "value": take_over_session,
-                        }
-                    ],
-                },
-            ]
+            params["blocks"] = blocks.take_over_prompt(text, take_over_session)
         try:
             await self._caller.call("chat.postEphemeral", **params)
         except (SlackRejected, SlackUnavailable) as error:
