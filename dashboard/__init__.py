@@ -1,0 +1,1 @@
+"""The supervisors' dashboard: queue, transcripts, stepping in and handoff insights (Streamlit)."""

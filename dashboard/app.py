@@ -1,0 +1,23 @@
+"""The dashboard's entry point (`streamlit run dashboard/app.py`): access gate and navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import auth, identity, ui
+
+st.set_page_config(page_title="Escalations", page_icon="🛟", layout="wide")
+ui.configure_logging()
+
+if not auth.gate(ui.settings()):
+    st.stop()
+
+page = st.navigation(
+    [
+        st.Page("views/queue.py", title="Queue", icon="📋", default=True),
+        st.Page("views/session.py", title="Session", icon="💬", url_path="session"),
+        st.Page("views/insights.py", title="Insights", icon="📈", url_path="insights"),
+    ]
+)
+identity.sidebar()
+page.run()

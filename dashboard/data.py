@@ -1,0 +1,146 @@
+"""Reads from Parlant, the source of truth; the only dashboard module doing I/O besides the actions.
+
+Reads use one cached sync ParlantClient per process. Actions get a fresh AsyncParlantClient per
+`asyncio.run` (see `async_client`): a cached async client breaks once its event loop is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Iterable
+
+import httpx
+import pydantic
+import streamlit as st
+from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client.core.api_error import ApiError
+from parlant.client.types import Event, Session
+
+from dashboard.model import Escalation, RawEvent
+from dashboard.render import transcript_matches
+from dashboard.settings import DashboardSettings
+from handoff.record import HANDOFF_LABEL, HandoffRecord, read_record
+
+log = logging.getLogger(__name__)
+
+QUEUE_TTL_S = 3
+SEARCH_TTL_S = 30
+HTTP_TIMEOUT_S = 30.0
+SEARCH_WORKERS = 8
+# Status events (typing, processing, ready) are noise to a supervisor and the bulk of a session.
+TRANSCRIPT_KINDS = "message,tool,custom"
+
+
+def _headers(settings: DashboardSettings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
+
+
+@st.cache_resource(show_spinner=False)
+def _http(settings: DashboardSettings) -> httpx.Client:
+    return httpx.Client(
+        base_url=settings.parlant_url,
+        headers=_headers(settings),
+        timeout=HTTP_TIMEOUT_S,
+        limits=httpx.Limits(max_connections=SEARCH_WORKERS * 2),
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def client(settings: DashboardSettings) -> ParlantClient:
+    return ParlantClient(base_url=settings.parlant_url, timeout=HTTP_TIMEOUT_S,
+                         httpx_client=_http(settings))
+
+
+@asynccontextmanager
+async def async_client(settings: DashboardSettings) -> AsyncIterator[AsyncParlantClient]:
+    async with httpx.AsyncClient(headers=_headers(settings), timeout=HTTP_TIMEOUT_S) as http:
+        yield AsyncParlantClient(
+            base_url=settings.parlant_url, timeout=HTTP_TIMEOUT_S, httpx_client=http
+        )
+
+
+def _escalation(session: Session) -> Escalation:
+    return Escalation(
+        session_id=session.id,
+        customer_id=session.customer_id,
+        mode=str(session.mode),
+        created=session.creation_utc,
+        record=read_record(session.metadata) or HandoffRecord(),
+    )
+
+
+_SESSION_LIST = pydantic.TypeAdapter(list[Session])
+
+
+@st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=4)
+def escalations(settings: DashboardSettings) -> list[Escalation]:
+    """Every session labelled `handoff` (cached briefly: all tabs and refreshes share one read).
+
+    Unpaginated on purpose: Parlant 3.3 applies the label filter after cutting the page and then
+    reports has_more=False (SessionDocumentStore.list_sessions), so a paged label query silently
+    drops every escalation past the first page of *all* sessions.
+    The GET goes through the client's own HTTP connection but skips parlant-client's generic
+    response conversion, which walks every metadata dict in Python: 1.5 s for 5,000 sessions
+    against 0.13 s for validating the same JSON into the client's `Session` model directly.
+    """
+    response = _http(settings).get("/sessions", params={"labels": HANDOFF_LABEL})
+    response.raise_for_status()
+    return [_escalation(s) for s in _SESSION_LIST.validate_python(response.json())]
+
+
+def session(settings: DashboardSettings, session_id: str) -> Escalation | None:
+    """The session and its handoff record, or None if Parlant does not know the id."""
+    try:
+        return _escalation(client(settings).sessions.retrieve(session_id))
+    except ApiError as error:
+        if error.status_code in (404, 422):
+            log.info("session lookup session=%s not found (%s)", session_id, error.status_code)
+            return None
+        raise
+
+
+def _raw(event: Event) -> RawEvent:
+    return RawEvent(
+        offset=event.offset,
+        source=str(event.source),
+        kind=str(event.kind),
+        created=event.creation_utc,
+        data=event.data,
+        metadata=dict(event.metadata or {}),
+    )
+
+
+def events_since(settings: DashboardSettings, session_id: str, min_offset: int) -> list[RawEvent]:
+    """The session's transcript events from `min_offset` on, without waiting for new ones."""
+    events = client(settings).sessions.list_events(
+        session_id, min_offset=min_offset, kinds=TRANSCRIPT_KINDS, wait_for_data=0
+    )
+    return [_raw(e) for e in events if not e.deleted]
+
+
+def _transcript_text(api: ParlantClient, session_id: str) -> str:
+    events = api.sessions.list_events(session_id, kinds="message,custom", wait_for_data=0)
+    parts = []
+    for event in events:
+        data = event.data if isinstance(event.data, dict) else {}
+        parts.append(str(data.get("message") or data.get("text") or ""))
+    return "\n".join(parts)
+
+
+# Keyed by the whole id set: a new query over the same filtered queue reuses the fetched texts.
+@st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=8)
+def _transcript_texts(settings: DashboardSettings, session_ids: tuple[str, ...]) -> dict[str, str]:
+    api = client(settings)  # resolved here: Streamlit's caches are not for worker threads
+    with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
+        texts = pool.map(lambda sid: _transcript_text(api, sid), session_ids)
+        return dict(zip(session_ids, texts))
+
+
+def search_transcripts(
+    settings: DashboardSettings, session_ids: Iterable[str], query: str
+) -> frozenset[str]:
+    """The sessions among `session_ids` whose messages or notes contain every word of `query`."""
+    texts = _transcript_texts(settings, tuple(session_ids))
+    return frozenset(sid for sid, text in texts.items() if transcript_matches(text, query))

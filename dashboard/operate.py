@@ -1,0 +1,68 @@
+"""Running the shared operator actions (handoff.actions) from the dashboard's synchronous script.
+
+Each call gets its own event loop and a fresh async client; the actions themselves are the one
+implementation shared with the Slack bridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+import httpx
+from parlant.client.core.api_error import ApiError
+
+from dashboard import data
+from dashboard.settings import DashboardSettings
+from handoff.actions import Operator
+from handoff.record import HandoffNotActive
+
+log = logging.getLogger(__name__)
+
+Action = Callable[..., Awaitable[Any]]
+
+
+class ActionFailed(Exception):
+    """An action did not happen; the message is meant for the supervisor who tried it."""
+
+
+def explain(error: Exception) -> str:
+    """What went wrong, in words a supervisor can act on."""
+    if isinstance(error, HandoffNotActive):
+        if error.status is None:
+            return "This session was never handed off to a human."
+        return f"This session is back with the AI ({error.status}); take it over first."
+    if isinstance(error, ApiError):
+        if error.status_code == 404:
+            return "Parlant does not know this session any more."
+        if error.status_code in (401, 403):
+            return "Parlant refused the dashboard's credentials (check PARLANT_OPERATOR_TOKEN)."
+        return f"Parlant answered with an error ({error.status_code}); try again."
+    return f"Could not reach Parlant ({type(error).__name__}); try again."
+
+
+def perform(
+    settings: DashboardSettings,
+    action: Action,
+    session_id: str,
+    operator: Operator,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """Run `action(client, session_id, operator, *args)`; raises ActionFailed with a readable reason."""
+
+    async def go() -> Any:
+        async with data.async_client(settings) as api:
+            return await action(api, session_id, operator, *args, **kwargs)
+
+    name = getattr(action, "__name__", "action")
+    try:
+        result = asyncio.run(go())
+    except (HandoffNotActive, ApiError, httpx.HTTPError, OSError) as error:
+        log.warning("dashboard action=%s session=%s operator=%s failed: %s",
+                    name, session_id, operator.id, type(error).__name__)
+        raise ActionFailed(explain(error)) from error
+    log.info("dashboard action=%s session=%s operator=%s", name, session_id, operator.id)
+    data.escalations.clear()
+    return result

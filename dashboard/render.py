@@ -1,0 +1,493 @@
+"""Pure functions from Parlant data to what the dashboard shows and exports; no I/O, no Streamlit.
+
+Anything that came from a customer, an operator or the AI is untrusted text: it is returned
+as plain strings for `st.text`/`st.code`, or escaped with `escape_markdown` where it must sit
+inside Markdown (captions, labels, the Markdown export).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timezone
+from enum import StrEnum
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pandas as pd  # type: ignore[import-untyped]
+
+from dashboard.model import Escalation, RawEvent
+from handoff.actions import HANDBACK, INTERNAL_NOTE
+from handoff.record import HandoffRecord
+
+# Most urgent first: a waiting customer has nobody yet, a claimed one has somebody.
+STATUS_ORDER: Mapping[str, int] = {"waiting": 0, "claimed": 1, "returned": 2, "resolved": 3}
+UNKNOWN_STATUS = "unknown"
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&:$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text safe inside st.markdown/st.caption: no links, emphasis, HTML or LaTeX from the input."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def format_age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def safe_url(value: Any) -> str | None:
+    """The URL if it is http(s); a `javascript:` or other scheme must never become a link."""
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
+        return value
+    return None
+
+
+def _person_name(person: Any) -> str:
+    return str(person.get("name") or person.get("id") or "") if isinstance(person, Mapping) else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Queue
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    session_id: str
+    status: str
+    reason: str
+    requested_at: datetime | None
+    age_seconds: float
+    assignee: str
+    slack_url: str | None
+    session_url: str
+    customer_id: str
+
+
+def queue_rows(
+    escalations: Iterable[Escalation], now: datetime, session_link: Callable[[str], str]
+) -> list[QueueRow]:
+    """Queue rows, most urgent first: by status, then the longest-waiting handoff first."""
+    rows = []
+    for escalation in escalations:
+        record = escalation.record
+        requested = parse_time(record.get("requested_at")) or escalation.created
+        slack = record.get("slack") or {}
+        rows.append(
+            QueueRow(
+                session_id=escalation.session_id,
+                status=str(record.get("status") or UNKNOWN_STATUS),
+                reason=str(record.get("reason") or ""),
+                requested_at=requested,
+                age_seconds=(now - requested).total_seconds(),
+                assignee=_person_name(record.get("claimed_by")),
+                slack_url=safe_url(slack.get("permalink")),
+                session_url=session_link(escalation.session_id),
+                customer_id=escalation.customer_id,
+            )
+        )
+    return sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), -r.age_seconds, r.session_id))
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: frozenset[str] = frozenset()
+    reasons: frozenset[str] = frozenset()
+    operators: frozenset[str] = frozenset()
+    since: date | None = None
+    until: date | None = None
+    # Sessions whose transcript matched the search; None when there is no search.
+    matching_sessions: frozenset[str] | None = None
+
+
+def filter_rows(rows: Sequence[QueueRow], chosen: QueueFilter) -> list[QueueRow]:
+    def keep(row: QueueRow) -> bool:
+        day = row.requested_at.date() if row.requested_at else None
+        return (
+            (not chosen.statuses or row.status in chosen.statuses)
+            and (not chosen.reasons or row.reason in chosen.reasons)
+            and (not chosen.operators or row.assignee in chosen.operators)
+            and (chosen.since is None or (day is not None and day >= chosen.since))
+            and (chosen.until is None or (day is not None and day <= chosen.until))
+            and (chosen.matching_sessions is None or row.session_id in chosen.matching_sessions)
+        )
+
+    return [row for row in rows if keep(row)]
+
+
+def filter_choices(rows: Sequence[QueueRow]) -> tuple[list[str], list[str]]:
+    """The reasons and assignees present in the queue, for the filter widgets."""
+    reasons = sorted({row.reason for row in rows if row.reason})
+    operators = sorted({row.assignee for row in rows if row.assignee})
+    return reasons, operators
+
+
+def status_counts(rows: Sequence[QueueRow]) -> dict[str, int]:
+    counts = {status: 0 for status in STATUS_ORDER}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return counts
+
+
+def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
+    """The queue table; st.dataframe shows cells as text, so untrusted reasons cannot inject markup."""
+    return pd.DataFrame(
+        {
+            "status": [r.status for r in rows],
+            "waiting for": [format_age(r.age_seconds) for r in rows],
+            "assignee": [r.assignee for r in rows],
+            "reason": [r.reason for r in rows],
+            "customer": [r.customer_id for r in rows],
+            "requested at": [r.requested_at for r in rows],
+            "transcript": [r.session_url for r in rows],
+            "slack": [r.slack_url for r in rows],
+            "session": [r.session_id for r in rows],
+        }
+    )
+
+
+# Spreadsheets run cells starting with these as formulas (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else (value.isoformat() if isinstance(value, datetime) else str(value))
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def queue_csv(rows: Sequence[QueueRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["session_id", "status", "reason", "requested_at", "waiting_seconds", "assignee",
+         "customer_id", "slack_url", "session_url"]
+    )
+    for r in rows:
+        writer.writerow(
+            [_csv_cell(v) for v in (r.session_id, r.status, r.reason, r.requested_at,
+                                    int(r.age_seconds), r.assignee, r.customer_id,
+                                    r.slack_url, r.session_url)]
+        )
+    return out.getvalue()
+
+
+def transcript_matches(text: str, query: str) -> bool:
+    """Case-insensitive match of every word of the query (so word order does not matter)."""
+    haystack = text.casefold()
+    return all(word in haystack for word in query.casefold().split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Transcript
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    AI = "ai"
+    HUMAN = "human"
+    HUMAN_AS_AI = "human_as_ai"
+    NOTE = "note"
+    HANDBACK = "handback"
+    TOOL = "tool"
+    SYSTEM = "system"
+
+
+ROLE_AVATARS: Mapping[Role, str] = {
+    Role.CUSTOMER: "🧑",
+    Role.AI: "🤖",
+    Role.HUMAN: "🧑‍💼",
+    Role.HUMAN_AS_AI: "🎭",
+    Role.NOTE: "📝",
+    Role.HANDBACK: "↩️",
+    Role.TOOL: "🛠️",
+    Role.SYSTEM: "⚙️",
+}
+
+
+@dataclass(frozen=True)
+class ToolCallView:
+    tool: str
+    arguments: Any
+    result: Any
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    offset: int
+    created: datetime
+    role: Role
+    label: str
+    text: str
+    tool_calls: tuple[ToolCallView, ...] = ()
+
+
+def _operator_name(event: RawEvent) -> str:
+    return _person_name((event.metadata or {}).get("operator")) or "unknown operator"
+
+
+def _tool_calls(data: Any) -> tuple[ToolCallView, ...]:
+    calls = data.get("tool_calls", []) if isinstance(data, Mapping) else []
+    return tuple(
+        ToolCallView(
+            # Parlant ids are "<service>:<tool>"; the tool name is what supervisors recognise.
+            tool=str(call.get("tool_id", "?")).split(":")[-1],
+            arguments=call.get("arguments", {}),
+            result=(call.get("result") or {}).get("data"),
+        )
+        for call in calls
+    )
+
+
+def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
+    """How one event reads in the transcript; None for events supervisors do not need (status)."""
+    data = event.data if isinstance(event.data, Mapping) else {}
+
+    def entry(role: Role, label: str, text: str, calls: tuple[ToolCallView, ...] = ()) -> TranscriptEntry:
+        return TranscriptEntry(event.offset, event.created, role, label, text, calls)
+
+    if event.kind == "message":
+        text = str(data.get("message", ""))
+        if event.source in ("customer", "customer_ui"):
+            return entry(Role.CUSTOMER, "Customer", text)
+        if event.source == "ai_agent":
+            return entry(Role.AI, "AI agent", text)
+        if event.source == "human_agent":
+            participant = data.get("participant") or {}
+            name = str(participant.get("display_name") or _operator_name(event))
+            return entry(Role.HUMAN, f"{name} (human operator)", text)
+        if event.source == "human_agent_on_behalf_of_ai_agent":
+            return entry(Role.HUMAN_AS_AI, f"AI agent, written by {_operator_name(event)}", text)
+        return entry(Role.SYSTEM, f"Message from {event.source}", text)
+    if event.kind == "tool":
+        calls = _tool_calls(data)
+        return entry(Role.TOOL, "Tool calls", ", ".join(call.tool for call in calls), calls)
+    if event.kind == "custom":
+        if data.get("type") == INTERNAL_NOTE:
+            name = _person_name(data.get("operator")) or _operator_name(event)
+            return entry(Role.NOTE, f"Internal note by {name} (not shown to the customer)",
+                         str(data.get("text", "")))
+        if data.get("type") == HANDBACK:
+            name = _person_name(data.get("operator")) or "an operator"
+            note = str(data.get("note") or "")
+            return entry(Role.HANDBACK, f"Handed back to the AI by {name}",
+                         f"Handback note: {note}" if note else "No handback note.")
+        return entry(Role.SYSTEM, f"Event ({data.get('type', 'custom')})",
+                     json.dumps(data, default=str, sort_keys=True))
+    return None
+
+
+def transcript_entries(events: Iterable[RawEvent]) -> list[TranscriptEntry]:
+    return [e for e in map(transcript_entry, events) if e is not None]
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    step: str
+    at: datetime | None
+    by: str
+
+
+def first_claim_time(record: HandoffRecord) -> datetime | None:
+    """When the handoff was first claimed (the SLA clock); records written before
+    `first_claimed_at` existed kept that time in `claimed_at`."""
+    return parse_time(record.get("first_claimed_at") or record.get("claimed_at"))
+
+
+def _claim_steps(record: HandoffRecord) -> list[TimelineStep]:
+    first = first_claim_time(record)
+    latest = parse_time(record.get("claimed_at"))
+    assignee = _person_name(record.get("claimed_by"))
+    if latest is None or latest == first:
+        return [TimelineStep("claimed", first, assignee)]
+    # Only the current assignee is recorded; who claimed first is not.
+    return [TimelineStep("claimed", first, ""), TimelineStep("claimed again", latest, assignee)]
+
+
+def timeline(record: HandoffRecord) -> list[TimelineStep]:
+    """The handoff's milestones that happened, in order of time."""
+    steps = [
+        TimelineStep("handed off", parse_time(record.get("requested_at")), "AI agent"),
+        *_claim_steps(record),
+        TimelineStep("first human reply", parse_time(record.get("first_human_reply_at")), ""),
+        TimelineStep("returned to AI", parse_time(record.get("returned_at")),
+                     _person_name(record.get("returned_by"))),
+        TimelineStep("resolved", parse_time(record.get("resolved_at")),
+                     _person_name(record.get("resolved_by"))),
+    ]
+    happened = [s for s in steps if s.at is not None]
+    return sorted(happened, key=lambda s: s.at or datetime.min.replace(tzinfo=timezone.utc))
+
+
+def timeline_frame(record: HandoffRecord) -> pd.DataFrame:
+    steps = timeline(record)
+    return pd.DataFrame({"step": [s.step for s in steps], "at": [s.at for s in steps],
+                         "by": [s.by for s in steps]})
+
+
+def visible_window(entries: Sequence[TranscriptEntry], shown: int) -> tuple[list[TranscriptEntry], int]:
+    """The newest `shown` entries and how many earlier ones are hidden (long transcripts)."""
+    hidden = max(0, len(entries) - shown)
+    return list(entries[hidden:]), hidden
+
+
+def _fence(text: str) -> str:
+    """A Markdown code fence longer than any backtick run in the text, so it cannot be closed early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def transcript_markdown(session_id: str, record: HandoffRecord, entries: Sequence[TranscriptEntry]) -> str:
+    """A Markdown export; message text sits in code blocks so it is never rendered as markup."""
+    lines = [f"# Session {escape_markdown(session_id)}", ""]
+    if record:
+        lines += [
+            f"- Status: {escape_markdown(str(record.get('status', UNKNOWN_STATUS)))}",
+            f"- Reason: {escape_markdown(str(record.get('reason', '')))}",
+        ]
+        lines += [
+            f"- {step.step.capitalize()}: {step.at.isoformat() if step.at else ''}"
+            + (f" by {escape_markdown(step.by)}" if step.by else "")
+            for step in timeline(record)
+        ]
+        lines.append("")
+    for e in entries:
+        lines.append(f"### {escape_markdown(e.label)} · {e.created.isoformat(timespec='seconds')}")
+        body = e.text
+        if e.tool_calls:
+            body = json.dumps([asdict(c) for c in e.tool_calls], indent=2, default=str)
+        fence = _fence(body)
+        lines += ["", fence, body, fence, ""]
+    return "\n".join(lines)
+
+
+def transcript_json(session_id: str, record: HandoffRecord, events: Sequence[RawEvent]) -> str:
+    """A JSON export of the raw events, for audits and tooling."""
+    return json.dumps(
+        {
+            "session_id": session_id,
+            "handoff": dict(record),
+            "events": [
+                {**asdict(e), "created": e.created.isoformat(), "metadata": dict(e.metadata)}
+                for e in events
+            ],
+        },
+        indent=2,
+        default=str,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Insights
+
+
+def handoff_frame(escalations: Iterable[Escalation]) -> pd.DataFrame:
+    """One row per handoff with the durations the SLA cares about, in seconds."""
+    rows = []
+    for e in escalations:
+        record = e.record
+        requested = parse_time(record.get("requested_at")) or e.created
+        claimed = first_claim_time(record)
+        replied = parse_time(record.get("first_human_reply_at"))
+        rows.append(
+            {
+                "session_id": e.session_id,
+                "day": pd.Timestamp(requested.date()),
+                "reason": str(record.get("reason") or "(none)"),
+                "status": str(record.get("status") or UNKNOWN_STATUS),
+                "time_to_claim_s": (claimed - requested).total_seconds() if claimed else None,
+                "time_to_first_reply_s": (replied - requested).total_seconds() if replied else None,
+                "returned": bool(record.get("returned_at")),
+            }
+        )
+    columns = ["session_id", "day", "reason", "status", "time_to_claim_s",
+               "time_to_first_reply_s", "returned"]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {"time_to_claim_s": "float64", "time_to_first_reply_s": "float64", "returned": "bool"}
+    )
+
+
+def handoffs_per_day(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame({"handoffs": []}, index=pd.DatetimeIndex([], name="day"))
+    counts = frame.groupby("day").size().rename("handoffs")
+    days = pd.date_range(counts.index.min(), counts.index.max(), freq="D", name="day")
+    return counts.reindex(days, fill_value=0).to_frame()
+
+
+def handoffs_per_reason(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    """Handoffs and return-to-AI share for the most frequent reasons."""
+    if frame.empty:
+        return pd.DataFrame({"handoffs": [], "returned": []}, index=pd.Index([], name="reason"))
+    grouped = frame.groupby("reason").agg(handoffs=("session_id", "size"), returned=("returned", "sum"))
+    return grouped.sort_values("handoffs", ascending=False).head(top)
+
+
+def response_times_per_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median and p90 time to claim and to first human reply per day, in minutes."""
+    columns = {
+        "claim median": ("time_to_claim_s", 0.5),
+        "claim p90": ("time_to_claim_s", 0.9),
+        "first reply median": ("time_to_first_reply_s", 0.5),
+        "first reply p90": ("time_to_first_reply_s", 0.9),
+    }
+    if frame.empty:
+        return pd.DataFrame(columns=list(columns), index=pd.DatetimeIndex([], name="day"))
+    by_day = frame.groupby("day")
+    return pd.DataFrame(
+        {name: by_day[column].quantile(q) / 60 for name, (column, q) in columns.items()}
+    )
+
+
+@dataclass(frozen=True)
+class HandoffSummary:
+    handoffs: int
+    claim_median_s: float | None
+    claim_p90_s: float | None
+    reply_median_s: float | None
+    reply_p90_s: float | None
+    return_rate: float | None
+
+
+def _quantile(series: pd.Series, q: float) -> float | None:
+    values = series.dropna()
+    return float(values.quantile(q)) if not values.empty else None
+
+
+def handoff_summary(frame: pd.DataFrame) -> HandoffSummary:
+    return HandoffSummary(
+        handoffs=len(frame),
+        claim_median_s=_quantile(frame["time_to_claim_s"], 0.5),
+        claim_p90_s=_quantile(frame["time_to_claim_s"], 0.9),
+        reply_median_s=_quantile(frame["time_to_first_reply_s"], 0.5),
+        reply_p90_s=_quantile(frame["time_to_first_reply_s"], 0.9),
+        return_rate=float(frame["returned"].mean()) if len(frame) else None,
+    )
+
+
+def format_duration(seconds: float | None) -> str:
+    return "–" if seconds is None else format_age(seconds)

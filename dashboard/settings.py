@@ -1,0 +1,35 @@
+"""The dashboard's settings, read from the environment and `.env` (process env wins)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from config import EnvReader
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    parlant_url: str
+    port: int
+    public_url: str
+    log_level: str = "info"
+    # Secrets stay out of repr so a logged or displayed settings object never shows them.
+    password: str | None = field(default=None, repr=False)
+    operator_token: str | None = field(default=None, repr=False)
+
+    def session_page_url(self, session_id: str) -> str:
+        return f"{self.public_url}/session?session={session_id}"
+
+    @classmethod
+    def from_env(cls, env: EnvReader | None = None) -> DashboardSettings:
+        env = env or EnvReader()
+        return cls(
+            parlant_url=env.url("PARLANT_URL", "http://127.0.0.1:8800"),
+            port=env.port("DASHBOARD_PORT", 8501),
+            public_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            log_level=env.choice("LOG_LEVEL", LOG_LEVELS, default="info") or "info",
+            password=env.optional_str("DASHBOARD_PASSWORD"),
+            operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
+        )

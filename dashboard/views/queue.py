@@ -1,0 +1,100 @@
+"""The escalation queue: every handed-off session, most urgent first, refreshed live."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.render import (
+    STATUS_ORDER,
+    QueueFilter,
+    filter_choices,
+    filter_rows,
+    queue_csv,
+    queue_frame,
+    queue_rows,
+    status_counts,
+)
+from dashboard.settings import DashboardSettings
+
+REFRESH_S = 5
+# Transcript search fetches each candidate's messages; past this many, narrow with filters.
+SEARCH_LIMIT = 500
+
+settings = ui.settings()
+
+# Slack root messages link to DASHBOARD_URL/?session=<id>: forward them to the session page.
+if deep_link := st.query_params.get("session"):
+    st.switch_page("views/session.py", query_params={"session": deep_link})
+
+st.title("Escalation queue")
+
+try:
+    initial = queue_rows(data.escalations(settings), datetime.now(timezone.utc),
+                         settings.session_page_url)
+except ui.READ_ERRORS as error:
+    ui.unreachable(settings, error)
+reasons, operators = filter_choices(initial)
+
+with st.expander("Filters and search", expanded=True):
+    left, middle, right = st.columns(3)
+    statuses = left.multiselect("Status", list(STATUS_ORDER), default=["waiting", "claimed"],
+                                key="queue_status")
+    chosen_reasons = middle.multiselect("Reason", reasons, key="queue_reason")
+    chosen_operators = right.multiselect("Assignee", operators, key="queue_operator")
+    since = left.date_input("Handed off from", value=None, key="queue_since")
+    until = middle.date_input("Handed off until", value=None, key="queue_until")
+    query = right.text_input("Search transcripts", key="queue_search").strip()
+
+chosen = QueueFilter(
+    statuses=frozenset(statuses),
+    reasons=frozenset(chosen_reasons),
+    operators=frozenset(chosen_operators),
+    since=since,
+    until=until,
+)
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> None:
+    try:
+        rows = queue_rows(data.escalations(settings), datetime.now(timezone.utc),
+                          settings.session_page_url)
+    except ui.READ_ERRORS as error:
+        ui.unreachable(settings, error)
+    counts = status_counts(rows)
+    for column, status in zip(st.columns(len(STATUS_ORDER)), STATUS_ORDER):
+        column.metric(status.capitalize(), counts[status])
+
+    shown = filter_rows(rows, chosen)
+    if query:
+        candidates = shown[:SEARCH_LIMIT]
+        try:
+            hits = data.search_transcripts(settings, [r.session_id for r in candidates], query)
+        except ui.READ_ERRORS as error:
+            ui.unreachable(settings, error)
+        if len(shown) > SEARCH_LIMIT:
+            st.caption(f"Searched the {SEARCH_LIMIT} most urgent of {len(shown)} matching sessions; "
+                       "narrow the filters to search the rest.")
+        shown = filter_rows(candidates, QueueFilter(matching_sessions=hits))
+
+    st.caption(f"{len(shown)} of {len(rows)} escalated sessions · refreshed every {REFRESH_S} s")
+    st.dataframe(
+        queue_frame(shown),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "transcript": st.column_config.LinkColumn("transcript", display_text="Open"),
+            "slack": st.column_config.LinkColumn("slack", display_text="Thread"),
+            "requested at": st.column_config.DatetimeColumn("requested at", format="YYYY-MM-DD HH:mm"),
+        },
+        key="queue_table",
+    )
+    # Built on click, not on every refresh.
+    st.download_button("Export CSV", lambda: queue_csv(shown), file_name="escalations.csv",
+                       mime="text/csv", key="queue_export")
+
+
+live_queue(settings, chosen, query)

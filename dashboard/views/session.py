@@ -1,0 +1,199 @@
+"""One session: its handoff timeline, the full transcript (live), exports, and stepping in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from dashboard import data, identity, operate, ui
+from dashboard.model import Escalation, RawEvent
+from dashboard.render import (
+    ROLE_AVATARS,
+    TranscriptEntry,
+    escape_markdown,
+    safe_url,
+    timeline_frame,
+    transcript_entries,
+    transcript_json,
+    transcript_markdown,
+    visible_window,
+)
+from dashboard.settings import DashboardSettings
+from handoff import actions
+from handoff.record import ACTIVE_STATUSES
+
+REFRESH_S = 3
+# Rendering thousands of chat bubbles makes the page crawl; older ones load on request.
+PAGE_SIZE = 100
+
+
+@dataclass
+class TranscriptCache:
+    """Events seen so far, so each refresh asks Parlant only for what came after them."""
+
+    events: list[RawEvent] = field(default_factory=list)
+    next_offset: int = 0
+
+    def extend(self, new: list[RawEvent]) -> None:
+        fresh = [e for e in new if e.offset >= self.next_offset]
+        self.events.extend(fresh)
+        if fresh:
+            self.next_offset = fresh[-1].offset + 1
+
+
+def transcript_cache(session_id: str) -> TranscriptCache:
+    return st.session_state.setdefault(f"transcript:{session_id}", TranscriptCache())
+
+
+def show_entry(entry: TranscriptEntry) -> None:
+    with st.chat_message(entry.role.value, avatar=ROLE_AVATARS[entry.role]):
+        st.caption(f"{escape_markdown(entry.label)} · {entry.created:%Y-%m-%d %H:%M:%S} UTC")
+        for call in entry.tool_calls:
+            with st.expander(f"Tool: {escape_markdown(call.tool)}"):
+                st.code(json.dumps(call.arguments, indent=2, default=str), language="json")
+                st.code(json.dumps(call.result, indent=2, default=str), language="json")
+        if not entry.tool_calls:
+            # st.text, never st.markdown: customer text must not become links or HTML.
+            st.text(entry.text)
+
+
+def show_header(escalation: Escalation) -> None:
+    record = escalation.record
+    status = str(record.get("status", "not handed off"))
+    st.subheader(f"Status: {escape_markdown(status)} · AI mode: {escalation.mode}")
+    st.text(f"Reason: {record.get('reason', '–')}")
+    permalink = safe_url((record.get("slack") or {}).get("permalink"))
+    if permalink:
+        st.link_button("Open the Slack thread", permalink)
+    timeline = timeline_frame(record)
+    if not timeline.empty:
+        st.dataframe(timeline, hide_index=True, width="stretch")
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_session(settings: DashboardSettings, session_id: str) -> None:
+    try:
+        escalation = data.session(settings, session_id)
+        cache = transcript_cache(session_id)
+        cache.extend(data.events_since(settings, session_id, cache.next_offset))
+    except ui.READ_ERRORS as error:
+        ui.unreachable(settings, error)
+    if escalation is None:
+        st.error("This session no longer exists in Parlant.")
+        return
+    show_header(escalation)
+
+    entries = transcript_entries(cache.events)
+    shown_key = f"shown:{session_id}"
+    shown, hidden = visible_window(entries, st.session_state.get(shown_key, PAGE_SIZE))
+    if hidden:
+        st.button(
+            f"Load {min(PAGE_SIZE, hidden)} earlier messages ({hidden} not shown)",
+            on_click=lambda: st.session_state.update(
+                {shown_key: st.session_state.get(shown_key, PAGE_SIZE) + PAGE_SIZE}
+            ),
+            key="load_earlier",
+        )
+    for entry in shown:
+        show_entry(entry)
+    if not entries:
+        st.info("No messages yet.")
+
+    # Built on click, not on every refresh: a long transcript's export takes a noticeable time.
+    md, js = st.columns(2)
+    md.download_button("Export Markdown",
+                       lambda: transcript_markdown(session_id, escalation.record, entries),
+                       file_name=f"{session_id}.md", mime="text/markdown", key="export_md")
+    js.download_button("Export JSON",
+                       lambda: transcript_json(session_id, escalation.record, cache.events),
+                       file_name=f"{session_id}.json", mime="application/json", key="export_json")
+
+
+def act(settings: DashboardSettings, action: operate.Action, session_id: str,
+        done: str, *args: str) -> None:
+    operator = identity.current_operator()
+    if operator is None:
+        st.error("Enter your name in the sidebar first.")
+        return
+    try:
+        operate.perform(settings, action, session_id, operator, *args)
+    except operate.ActionFailed as failure:
+        st.error(str(failure))
+        return
+    ui.flash(done)
+    st.rerun()
+
+
+def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
+    status = escalation.record.get("status")
+    session_id = escalation.session_id
+    st.subheader("Step in")
+    if identity.current_operator() is None:
+        st.info("Enter your name in the sidebar to act on this session.")
+        return
+
+    with st.form("reply", clear_on_submit=True):
+        text = st.text_area("Message to the customer, or an internal note", key="reply_text")
+        # Full-width and one per line: the three must never be confused for each other.
+        send_human = st.form_submit_button("Send as me", type="primary", width="stretch")
+        send_ai = st.form_submit_button("Send as the AI", width="stretch")
+        add_note = st.form_submit_button("Add internal note", width="stretch")
+    chosen = ((actions.send_as_human, "Sent under your name.") if send_human
+              else (actions.send_as_ai, "Sent as the AI.") if send_ai
+              else (actions.add_note, "Note added.") if add_note else None)
+    if chosen:
+        if text.strip():
+            act(settings, chosen[0], session_id, chosen[1], text.strip())
+        else:
+            st.error("Write the message or note first.")
+
+    if status in ACTIVE_STATUSES:
+        claim, resolve = st.columns(2)
+        if claim.button("Claim", key="claim"):
+            act(settings, actions.claim, session_id, "Claimed.")
+        if resolve.button("Resolve", key="resolve"):
+            act(settings, actions.resolve, session_id, "Resolved; the AI answers from now on.")
+        with st.form("return_to_ai"):
+            handback = st.text_area("Handback note for the AI (optional)", key="handback_note")
+            if st.form_submit_button("Return to AI"):
+                act(settings, actions.return_to_ai, session_id, "Returned to the AI.",
+                    handback.strip())
+    else:
+        take_over, resolve = st.columns(2)
+        if take_over.button("Take over", key="take_over"):
+            act(settings, actions.take_over, session_id, "Taken over; the AI is silent again.")
+        if status != "resolved" and resolve.button("Resolve", key="resolve"):
+            act(settings, actions.resolve, session_id, "Resolved.")
+
+
+settings = ui.settings()
+session_id = st.query_params.get("session", "").strip()
+if not session_id:
+    st.title("Session")
+    st.info("Open a session from the queue, or paste a session id:")
+    typed = st.text_input("Session id", key="session_lookup").strip()
+    if typed:
+        st.query_params["session"] = typed
+        st.rerun()
+    st.stop()
+
+try:
+    escalation = data.session(settings, session_id)
+except ui.READ_ERRORS as error:
+    ui.unreachable(settings, error)
+if escalation is None:
+    st.title("Session")
+    st.error(f"No session with id {escape_markdown(session_id)} exists in Parlant. "
+             "Check the link, or open the session from the queue.")
+    st.stop()
+
+st.title("Session")
+st.caption(f"{escape_markdown(session_id)} · customer {escape_markdown(escalation.customer_id)}")
+ui.show_flash()
+transcript_column, actions_column = st.columns([3, 2], gap="large")
+with transcript_column:
+    live_session(settings, session_id)
+with actions_column:
+    step_in(settings, escalation)

@@ -1,0 +1,300 @@
+"""The dashboard's pages run headless (AppTest) against a real Parlant server with the offline NLP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import date, timedelta
+from typing import Any, Iterator
+
+import pandas as pd  # type: ignore[import-untyped]
+import pytest
+import streamlit as st
+from parlant.client import AsyncParlantClient, ParlantClient
+from streamlit.testing.v1 import AppTest
+
+from handoff import actions
+from handoff.actions import Operator
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import new_session, say, wait_for_ai_reply
+
+APP = "../dashboard/app.py"
+DASHBOARD_URL = "http://dashboard.test:8501"
+DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
+LEE = Operator(id="slack:U0LEE", name="Lee", origin="slack")
+HOSTILE = "<script>alert(1)</script> **bold** [bank](https://evil) <!channel>"
+
+
+@pytest.fixture(autouse=True)
+def dashboard_env(agent: AgentProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PARLANT_URL", agent.url)
+    monkeypatch.setenv("DASHBOARD_URL", DASHBOARD_URL)
+    monkeypatch.setenv("DOTENV_PATH", "/nonexistent/.env")
+    monkeypatch.delenv("DASHBOARD_PASSWORD", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+
+
+def hand_off(client: ParlantClient, text: str = "I want to talk to a human") -> str:
+    session = new_session(client)
+    wait_for_ai_reply(client, session, say(client, session, text))
+    deadline = time.monotonic() + 20
+    while client.sessions.retrieve(session).mode != "manual":
+        assert time.monotonic() < deadline, "session never went manual"
+        time.sleep(0.2)
+    return session
+
+
+def act(agent: AgentProcess, action: Any, session: str, *args: Any) -> Any:
+    async def go() -> Any:
+        return await action(AsyncParlantClient(base_url=agent.url), session, *args)
+
+    return asyncio.run(go())
+
+
+def state_of(client: ParlantClient, session: str) -> tuple[str, dict[str, Any]]:
+    """The session's mode and handoff record."""
+    found = client.sessions.retrieve(session)
+    return str(found.mode), dict(found.metadata.get("handoff") or {})
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def queue_page() -> AppTest:
+    return run(AppTest.from_file(APP, default_timeout=30))
+
+
+def session_page(session: str, supervisor: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if supervisor:
+        at.session_state["supervisor_name"] = supervisor
+    at.query_params["session"] = session
+    return run(at)
+
+
+def queue_table(at: AppTest) -> pd.DataFrame:
+    return at.dataframe[0].value.set_index("session")
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    return run(at)
+
+
+def transcript(at: AppTest) -> list[tuple[str, str, str]]:
+    """(role, caption, text) of each chat bubble."""
+    bubbles = []
+    for bubble in at.chat_message:
+        captions = [c.value for c in bubble.caption]
+        texts = [t.value for t in bubble.text]
+        bubbles.append((bubble.name, captions[0] if captions else "", texts[0] if texts else ""))
+    return bubbles
+
+
+def test_queue_shows_the_handed_off_session_with_status_reason_and_links(
+    client: ParlantClient,
+) -> None:
+    session = hand_off(client)
+
+    row = queue_table(queue_page()).loc[session]
+
+    assert row["status"] == "waiting"
+    assert "human" in row["reason"]
+    assert row["transcript"] == f"{DASHBOARD_URL}/session?session={session}"
+    assert row["assignee"] == ""
+
+
+def test_queue_filters_by_status_assignee_date_and_transcript_text(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    waiting = hand_off(client)
+    claimed = hand_off(client)
+    act(agent, actions.claim, claimed, DANA)
+    say(client, waiting, "the zebra ate my windscreen")
+    at = queue_page()
+    assert {waiting, claimed} <= set(queue_table(at).index)
+
+    at.multiselect(key="queue_status").set_value(["claimed"])
+    shown = set(queue_table(run(at)).index)
+    assert claimed in shown and waiting not in shown
+
+    at.multiselect(key="queue_status").set_value(["waiting", "claimed"])
+    at.multiselect(key="queue_operator").set_value(["Dana"])
+    assert set(queue_table(run(at))["assignee"]) == {"Dana"}
+
+    at.multiselect(key="queue_operator").set_value([])
+    at.text_input(key="queue_search").input("ZEBRA windscreen")
+    assert list(queue_table(run(at)).index) == [waiting]
+
+    at.text_input(key="queue_search").input("")
+    at.date_input(key="queue_since").set_value(date.today() + timedelta(days=2))
+    assert queue_table(run(at)).empty
+
+
+def test_deep_link_opens_the_transcript_with_every_source_labelled(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = hand_off(client)
+    act(agent, actions.send_as_human, session, DANA, "Hi, Dana here.")
+    act(agent, actions.send_as_ai, session, LEE, "Writing as the assistant.")
+    act(agent, actions.add_note, session, DANA, "Customer sounds upset")
+    act(agent, actions.return_to_ai, session, LEE, "Refund already promised")
+
+    at = session_page(session)
+
+    assert [(role, caption.split(" · ")[0], text) for role, caption, text in transcript(at)] == [
+        ("customer", "Customer", "I want to talk to a human"),
+        ("tool", "Tool calls", ""),
+        ("ai", "AI agent", transcript(at)[2][2]),
+        ("human", "Dana \\(human operator\\)", "Hi, Dana here."),
+        ("human_as_ai", "AI agent, written by Lee", "Writing as the assistant."),
+        ("note", "Internal note by Dana \\(not shown to the customer\\)", "Customer sounds upset"),
+        ("handback", "Handed back to the AI by Lee", "Handback note: Refund already promised"),
+    ]
+    assert "Tool: initiate\\_human\\_handoff" in [e.label for e in at.expander]
+    steps = at.dataframe[0].value
+    assert list(steps["step"]) == ["handed off", "claimed", "first human reply", "returned to AI"]
+
+
+def test_new_events_appear_on_the_next_refresh_fetching_only_new_ones(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = hand_off(client)
+    at = session_page(session)
+    seen = at.session_state[f"transcript:{session}"].next_offset
+    before = len(transcript(at))
+
+    act(agent, actions.send_as_human, session, DANA, "Still there?")
+    run(at)
+
+    assert len(transcript(at)) == before + 1
+    assert transcript(at)[-1][2] == "Still there?"
+    cache = at.session_state[f"transcript:{session}"]
+    assert cache.next_offset > seen
+    assert [e.offset for e in cache.events] == sorted({e.offset for e in cache.events})
+
+
+def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> None:
+    session = hand_off(client)
+    at = session_page(session, supervisor="Sam Supervisor")
+
+    click(at, "Claim")
+    record = state_of(client, session)[1]
+    assert record["status"] == "claimed"
+    assert record["claimed_by"] == {"id": "dashboard:sam-supervisor", "name": "Sam Supervisor"}
+
+    for label, text in [("Send as me", "Sam here"), ("Send as the AI", "As the AI"),
+                        ("Add internal note", "needs a callback")]:
+        at.text_area(key="reply_text").input(text)
+        click(at, label)
+    events = client.sessions.list_events(session, min_offset=0, wait_for_data=0)
+    mine = [e for e in events if (e.metadata.get("operator") or {}).get("id") == "dashboard:sam-supervisor"]
+    assert [(e.source, e.kind) for e in mine] == [
+        ("human_agent", "message"), ("human_agent_on_behalf_of_ai_agent", "message"),
+        ("human_agent", "custom")]
+    assert (mine[0].data or {})["participant"]["display_name"] == "Sam Supervisor"
+
+    at.text_area(key="handback_note").input("Customer is happy")
+    click(at, "Return to AI")
+    mode, record = state_of(client, session)
+    assert (mode, record["status"]) == ("auto", "returned")
+    handback = client.sessions.list_events(session, kinds="custom", wait_for_data=0)[-1]
+    assert (handback.data or {})["note"] == "Customer is happy"
+
+    at.text_area(key="reply_text").input("too late")
+    click(at, "Send as me")
+    assert "take it over first" in at.error[0].value
+
+    click(at, "Take over")
+    mode, record = state_of(client, session)
+    assert (mode, record["status"]) == ("manual", "claimed")
+
+    click(at, "Resolve")
+    mode, record = state_of(client, session)
+    assert (mode, record["status"]) == ("auto", "resolved")
+    assert at.success[0].value.startswith("Resolved")
+
+
+def test_actions_need_a_supervisor_name(client: ParlantClient) -> None:
+    at = session_page(hand_off(client))
+
+    assert "Enter your name" in at.info[0].value
+    assert not [b for b in at.button if b.label == "Claim"]
+
+
+def test_password_gate_shows_nothing_until_the_right_password(
+    client: ParlantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hand_off(client)
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "correct horse")
+    at = queue_page()
+    assert [t.key for t in at.text_input] == ["dashboard_password"]
+    assert not at.dataframe and not at.metric and not at.sidebar.children
+
+    at.text_input(key="dashboard_password").input("wrong horse")
+    click(at, "Enter")
+    assert at.error[0].value == "Wrong password."
+    assert not at.dataframe
+
+    at.text_input(key="dashboard_password").input("correct horse")
+    click(at, "Enter")
+    assert len(at.dataframe) == 1
+    assert "dashboard_password" not in [t.key for t in at.text_input]
+
+
+def test_hostile_customer_text_is_shown_as_plain_text(client: ParlantClient) -> None:
+    session = hand_off(client, f"{HOSTILE} I want to talk to a human")
+    say(client, session, HOSTILE)
+
+    at = session_page(session)
+
+    assert HOSTILE in [t.value for t in at.text]
+    rendered_as_markdown = [m.value for m in (*at.markdown, *at.caption, *at.title, *at.subheader)]
+    for live in ("<script>", "**bold**", "[bank](https://evil)", "<!channel>"):
+        assert not any(live in value for value in rendered_as_markdown), live
+
+
+def test_unknown_session_id_is_a_clear_message(client: ParlantClient) -> None:
+    at = session_page("no-such-session")
+
+    assert "No session with id no\\-such\\-session" in at.error[0].value
+    assert not at.chat_message
+
+
+def test_insights_page_charts_the_handoffs(client: ParlantClient, agent: AgentProcess) -> None:
+    session = hand_off(client)
+    act(agent, actions.send_as_human, session, DANA, "Hello")
+    at = queue_page()
+    at.switch_page("views/insights.py")
+    run(at)
+
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Handoffs"]) >= 1
+    assert metrics["First human reply, median"] != "–"
+    assert len(at.get("vega_lite_chart")) == 3  # per day, per reason, response times
+
+
+def test_oidc_login_is_required_when_auth_is_configured(client: ParlantClient) -> None:
+    hand_off(client)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "test-cookie-secret",
+        "client_id": "dashboard",
+        "client_secret": "test-client-secret",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    }
+    run(at)
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.dataframe and not at.sidebar.children
+
+    at.user["is_logged_in"] = True
+    at.user["name"] = "Olga Oidc"
+    run(at)
+    assert len(at.dataframe) == 1
+    assert "Signed in as Olga Oidc" in [c.value for c in at.sidebar.caption]

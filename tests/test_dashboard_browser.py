@@ -1,0 +1,143 @@
+"""A real browser (Debian's chromium via Playwright) against `python -m dashboard` and a real agent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+from parlant.client import AsyncParlantClient, ParlantClient
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
+
+from handoff import actions
+from handoff.actions import Operator
+from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
+from tests.support.chat import new_session, say, wait_for_ai_reply
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+# The README's screenshot is refreshed on request only, so `make test` leaves the tree clean.
+DOCS_SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
+REFRESH_DOCS_SCREENSHOT = os.environ.get("REFRESH_DOCS_SCREENSHOT") == "1"
+DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        subprocess.run([str(REPO_ROOT / "scripts" / "ensure_browser.sh")], check=False)
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing and scripts/ensure_browser.sh could not install it")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def dashboard(agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLANT_", "DASHBOARD_"))}
+    env.update(PARLANT_URL=agent.url, DASHBOARD_PORT=str(port), DASHBOARD_URL=url,
+               DOTENV_PATH=str(tmp_path_factory.mktemp("dashboard") / "no.env"))
+    log_path = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=REPO_ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, f"dashboard not healthy:\n{log_path.read_text()}"
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def handed_off_session(client: ParlantClient, agent: AgentProcess) -> str:
+    session = new_session(client)
+    wait_for_ai_reply(client, session, say(client, session, "I want to talk to a human about my claim"))
+    deadline = time.monotonic() + 20
+    while client.sessions.retrieve(session).mode != "manual":
+        assert time.monotonic() < deadline, "session never went manual"
+        time.sleep(0.2)
+
+    asyncio.run(reply(agent.url, session, "Hi, Dana here. Let me look at your claim."))
+    asyncio.run(actions.add_note(AsyncParlantClient(base_url=agent.url), session, DANA,
+                                 "Customer filed twice last month"))
+    return session
+
+
+async def reply(url: str, session: str, text: str) -> None:
+    await actions.send_as_human(AsyncParlantClient(base_url=url), session, DANA, text)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_queue_and_transcript_render_in_a_real_browser(
+    chromium: Path, dashboard: str, client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = handed_off_session(client, agent)
+    another = new_session(client)  # so the queue shows more than one row
+    wait_for_ai_reply(client, another, say(client, another, "Can a person help me?"))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(dashboard)
+            expect(page.get_by_role("heading", name="Escalation queue")).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("stMetric").first).to_be_visible()
+            screenshot(page, "dashboard-queue.png")
+
+            # The link Slack root messages carry.
+            page.goto(f"{dashboard}/?session={session}")
+            expect(page.get_by_text("Hi, Dana here. Let me look at your claim.")).to_be_visible(
+                timeout=30_000)
+            expect(page.get_by_text("Customer filed twice last month")).to_be_visible()
+            expect(page.get_by_text("I want to talk to a human about my claim", exact=True)).to_be_visible()
+            assert page.get_by_test_id("stChatMessage").count() >= 5
+
+            # A message from elsewhere (the Slack bridge) shows up without a reload.
+            # Playwright's sync API owns this thread's event loop: run the action on another.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(asyncio.run, reply(agent.url, session, "Your claim is approved.")).result()
+            expect(page.get_by_text("Your claim is approved.")).to_be_visible(timeout=15_000)
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Export Markdown").click()
+            exported = Path(download.value.path()).read_text()
+            assert "Hi, Dana here. Let me look at your claim." in exported
+
+            page.get_by_label("Your name (kept with your actions)").fill("Sam Supervisor")
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("button", name="Claim")).to_be_visible(timeout=30_000)
+            shot = screenshot(page, "dashboard-session.png")
+        finally:
+            browser.close()
+
+    assert shot.stat().st_size > 10_000
+    if REFRESH_DOCS_SCREENSHOT:
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)

@@ -1,0 +1,259 @@
+"""The dashboard's pure functions: queue rows, filters, transcript labels, exports, metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from config import EnvReader, SettingsError
+from dashboard import identity, operate, render
+from dashboard.__main__ import streamlit_argv
+from dashboard.auth import password_matches
+from dashboard.model import Escalation, RawEvent
+from dashboard.render import QueueFilter, Role
+from dashboard.settings import DashboardSettings
+from handoff.record import HandoffNotActive, HandoffRecord
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+HOSTILE = "<script>alert(1)</script> **bold** [bank](https://evil) <!channel>"
+
+
+def at(minutes_ago: float) -> str:
+    return (NOW - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def escalation(session_id: str, **record: object) -> Escalation:
+    return Escalation(session_id, f"cust-{session_id}", "manual",
+                      NOW - timedelta(days=1), HandoffRecord(**record))  # type: ignore[typeddict-item]
+
+
+def link(session_id: str) -> str:
+    return f"http://dash/session?session={session_id}"
+
+
+QUEUE = [
+    escalation("new", status="waiting", reason="billing", requested_at=at(2)),
+    escalation("old", status="waiting", reason="angry", requested_at=at(40)),
+    escalation("mine", status="claimed", reason="billing", requested_at=at(90),
+               claimed_by={"id": "dashboard:dana", "name": "Dana"}, claimed_at=at(80),
+               slack={"state": "posted", "permalink": "https://slack.example/p1"}),
+    escalation("done", status="resolved", reason="angry", requested_at=at(60 * 30),
+               slack={"state": "posted", "permalink": "javascript:alert(1)"}),
+]
+
+
+def test_queue_puts_the_longest_waiting_first_then_claimed_then_closed() -> None:
+    rows = render.queue_rows(QUEUE, NOW, link)
+
+    assert [r.session_id for r in rows] == ["old", "new", "mine", "done"]
+    mine = rows[2]
+    assert (mine.assignee, mine.slack_url, mine.session_url) == (
+        "Dana", "https://slack.example/p1", link("mine"))
+    assert render.format_age(rows[0].age_seconds) == "40 min"
+    assert rows[3].slack_url is None  # only http(s) permalinks become links
+
+
+def test_filters_combine_status_reason_operator_date_and_search_hits() -> None:
+    rows = render.queue_rows(QUEUE, NOW, link)
+
+    def ids(chosen: QueueFilter) -> list[str]:
+        return [r.session_id for r in render.filter_rows(rows, chosen)]
+
+    assert ids(QueueFilter(statuses=frozenset({"waiting"}))) == ["old", "new"]
+    assert ids(QueueFilter(reasons=frozenset({"billing"}))) == ["new", "mine"]
+    assert ids(QueueFilter(operators=frozenset({"Dana"}))) == ["mine"]
+    assert ids(QueueFilter(since=date(2026, 3, 10))) == ["old", "new", "mine"]
+    assert ids(QueueFilter(until=date(2026, 3, 9))) == ["done"]
+    assert ids(QueueFilter(matching_sessions=frozenset({"new", "done"}))) == ["new", "done"]
+    assert render.filter_choices(rows) == (["angry", "billing"], ["Dana"])
+    assert render.status_counts(rows) == {"waiting": 2, "claimed": 1, "returned": 0, "resolved": 1}
+
+
+def test_csv_export_has_every_row_and_defuses_spreadsheet_formulas() -> None:
+    queue = [*QUEUE, escalation("evil", status="waiting", reason="=HYPERLINK(\"x\")", requested_at=at(1))]
+    exported = render.queue_csv(render.queue_rows(queue, NOW, link))
+
+    table = list(csv.DictReader(io.StringIO(exported)))
+    assert [r["session_id"] for r in table] == ["old", "new", "evil", "mine", "done"]
+    assert table[0]["waiting_seconds"] == str(40 * 60)
+    assert table[3]["slack_url"] == "https://slack.example/p1"
+    assert table[2]["reason"] == "'=HYPERLINK(\"x\")"
+
+
+def test_transcript_search_matches_every_word_in_any_order() -> None:
+    assert render.transcript_matches("My car was hit at the Mall", "mall car")
+    assert not render.transcript_matches("My car was hit", "car boat")
+
+
+def event(offset: int, source: str, kind: str, data: object, **metadata: object) -> RawEvent:
+    return RawEvent(offset, source, kind, NOW + timedelta(seconds=offset), data, metadata)
+
+
+LEE = {"id": "dashboard:lee", "name": "Lee", "origin": "dashboard"}
+EVENTS = [
+    event(0, "customer", "message", {"message": HOSTILE}),
+    event(1, "ai_agent", "status", {"status": "typing"}),
+    event(2, "ai_agent", "tool", {"tool_calls": [{"tool_id": "plugin:file_claim",
+                                                  "arguments": {"claim_details": "dent"},
+                                                  "result": {"data": {"filed": True}}}]}),
+    event(3, "ai_agent", "message", {"message": "Filed."}),
+    event(4, "human_agent", "message",
+          {"message": "Dana here", "participant": {"id": "slack:U1", "display_name": "Dana"}}),
+    event(5, "human_agent_on_behalf_of_ai_agent", "message", {"message": "As the AI"}, operator=LEE),
+    event(6, "human_agent", "custom", {"type": "internal_note", "text": "VIP", "operator": LEE}),
+    event(7, "system", "custom", {"type": "handback", "text": "...", "note": "sorted", "operator": LEE}),
+]
+
+
+def test_transcript_labels_each_source_and_skips_status_events() -> None:
+    entries = render.transcript_entries(EVENTS)
+
+    assert [(e.role, e.label) for e in entries] == [
+        (Role.CUSTOMER, "Customer"),
+        (Role.TOOL, "Tool calls"),
+        (Role.AI, "AI agent"),
+        (Role.HUMAN, "Dana (human operator)"),
+        (Role.HUMAN_AS_AI, "AI agent, written by Lee"),
+        (Role.NOTE, "Internal note by Lee (not shown to the customer)"),
+        (Role.HANDBACK, "Handed back to the AI by Lee"),
+    ]
+    assert entries[0].text == HOSTILE
+    assert entries[1].tool_calls == (render.ToolCallView("file_claim", {"claim_details": "dent"},
+                                                         {"filed": True}),)
+    assert entries[-1].text == "Handback note: sorted"
+
+
+def test_escape_markdown_leaves_no_live_markup() -> None:
+    escaped = render.escape_markdown(HOSTILE)
+
+    for live in ("<script>", "**bold**", "[bank](", "<!channel>", "https://"):
+        assert live not in escaped
+    assert escaped.replace("\\", "") == HOSTILE
+
+
+def test_visible_window_shows_the_newest_and_counts_the_rest() -> None:
+    entries = render.transcript_entries(EVENTS)
+
+    shown, hidden = render.visible_window(entries, 3)
+
+    assert [e.offset for e in shown] == [5, 6, 7]
+    assert hidden == 4
+    assert render.visible_window(entries, 100) == (entries, 0)
+
+
+def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
+    record = HandoffRecord(status="claimed", reason="angry [x](y)", requested_at=at(5),
+                           claimed_at=at(3), claimed_by={"id": "d", "name": "Dana"})
+    sneaky = event(8, "customer", "message", {"message": "```\n# not a heading\n```"})
+
+    exported = render.transcript_markdown("s1", record, render.transcript_entries([*EVENTS, sneaky]))
+
+    assert "- Reason: angry \\[x\\]\\(y\\)" in exported
+    assert "- Claimed: " in exported and "by Dana" in exported
+    assert f"```\n{HOSTILE}\n```" in exported
+    assert "````\n```\n# not a heading\n```\n````" in exported
+    assert "### Dana \\(human operator\\)" in exported
+
+
+def test_json_export_round_trips_the_events() -> None:
+    exported = json.loads(render.transcript_json("s1", HandoffRecord(status="waiting"), EVENTS))
+
+    assert exported["session_id"] == "s1"
+    assert exported["handoff"] == {"status": "waiting"}
+    assert [e["offset"] for e in exported["events"]] == list(range(8))
+    assert exported["events"][5]["metadata"]["operator"]["name"] == "Lee"
+
+
+def test_timeline_lists_what_happened_in_order() -> None:
+    record = HandoffRecord(status="resolved", requested_at=at(30), claimed_at=at(20),
+                           claimed_by={"id": "d", "name": "Dana"}, first_human_reply_at=at(19),
+                           resolved_at=at(1), resolved_by={"id": "l", "name": "Lee"})
+
+    steps = render.timeline(record)
+
+    assert [(s.step, s.by) for s in steps] == [
+        ("handed off", "AI agent"), ("claimed", "Dana"), ("first human reply", ""), ("resolved", "Lee")]
+
+
+def test_a_reassigned_handoff_keeps_its_first_claim_for_the_sla() -> None:
+    record = HandoffRecord(status="claimed", requested_at=at(30), first_claimed_at=at(25),
+                           claimed_at=at(5), claimed_by={"id": "l", "name": "Lee"})
+
+    assert [(s.step, s.by) for s in render.timeline(record)] == [
+        ("handed off", "AI agent"), ("claimed", ""), ("claimed again", "Lee")]
+    frame = render.handoff_frame([Escalation("s", "c", "manual", NOW, record)])
+    assert frame["time_to_claim_s"].tolist() == [300.0]
+
+
+def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
+    handoffs = [
+        escalation("a", status="claimed", reason="billing", requested_at="2026-03-08T10:00:00+00:00",
+                   claimed_at="2026-03-08T10:01:00+00:00", first_human_reply_at="2026-03-08T10:02:00+00:00"),
+        escalation("b", status="returned", reason="billing", requested_at="2026-03-10T10:00:00+00:00",
+                   claimed_at="2026-03-10T10:03:00+00:00", returned_at="2026-03-10T10:30:00+00:00"),
+        escalation("c", status="waiting", reason="angry", requested_at="2026-03-10T11:00:00+00:00"),
+    ]
+    frame = render.handoff_frame(handoffs)
+
+    per_day = render.handoffs_per_day(frame)
+    assert per_day["handoffs"].tolist() == [1, 0, 2]  # the quiet day is shown as zero
+    per_reason = render.handoffs_per_reason(frame)
+    assert per_reason.loc["billing"].tolist() == [2, 1]
+    summary = render.handoff_summary(frame)
+    assert (summary.handoffs, summary.claim_median_s, summary.reply_median_s) == (3, 120.0, 120.0)
+    assert summary.claim_p90_s == pytest.approx(168.0)
+    assert summary.return_rate == pytest.approx(1 / 3)
+    times = render.response_times_per_day(frame)
+    assert times.loc["2026-03-10", "claim median"] == 3.0
+
+
+def test_metrics_of_an_empty_queue_are_empty_not_errors() -> None:
+    frame = render.handoff_frame([])
+
+    assert render.handoffs_per_day(frame).empty
+    assert render.handoffs_per_reason(frame).empty
+    assert render.response_times_per_day(frame).empty
+    assert render.handoff_summary(frame) == render.HandoffSummary(0, None, None, None, None, None)
+
+
+def test_settings_defaults_and_bad_values() -> None:
+    settings = DashboardSettings.from_env(EnvReader(environ={}, dotenv={}))
+    assert (settings.parlant_url, settings.port, settings.public_url, settings.password) == (
+        "http://127.0.0.1:8800", 8501, "http://127.0.0.1:8501", None)
+    secret = DashboardSettings.from_env(
+        EnvReader(environ={"DASHBOARD_PASSWORD": "hunter2", "PARLANT_OPERATOR_TOKEN": "tok"}, dotenv={}))
+    assert "hunter2" not in repr(secret) and "tok" not in repr(secret)
+    with pytest.raises(SettingsError, match="DASHBOARD_PORT"):
+        DashboardSettings.from_env(EnvReader(environ={"DASHBOARD_PORT": "web"}, dotenv={}))
+    with pytest.raises(SettingsError, match="PARLANT_URL"):
+        DashboardSettings.from_env(EnvReader(environ={"PARLANT_URL": "localhost:8800"}, dotenv={}))
+
+
+def test_streamlit_is_started_headless_on_loopback_without_usage_stats() -> None:
+    argv = " ".join(streamlit_argv(DashboardSettings("http://p", 8612, "http://d")))
+
+    for flag in ("--server.headless true", "--server.address 127.0.0.1", "--server.port 8612",
+                 "--browser.gatherUsageStats false"):
+        assert flag in argv
+
+
+def test_operator_identity_from_a_typed_name() -> None:
+    operator = identity.operator_for("  Dana   O'Neil ")
+
+    assert operator is not None
+    assert (operator.id, operator.name, operator.origin) == ("dashboard:dana-o-neil", "Dana O'Neil", "dashboard")
+    assert identity.operator_for(" !! ") is None
+
+
+def test_password_comparison() -> None:
+    assert password_matches("s3cret", "s3cret")
+    assert not password_matches("s3cre", "s3cret")
+
+
+def test_action_errors_read_as_advice() -> None:
+    assert "take it over first" in operate.explain(HandoffNotActive("s", "returned"))
+    assert "never handed off" in operate.explain(HandoffNotActive("s", None))
