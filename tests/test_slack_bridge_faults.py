@@ -13,7 +13,7 @@ from tests.support.slack_world import SlackWorld, eventually, start_world, stop_
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
-    setup = start_world("socket", tmp_path_factory.mktemp("faults"))
+    setup = start_world("socket", tmp_path_factory.mktemp("faults"), operator_allowlist=True)
     yield setup
     stop_world(setup)
 
@@ -143,3 +143,26 @@ def test_two_operators_at_once_are_both_delivered_in_slack_order(world: SlackWor
 
     eventually(lambda: len(delivered()) == 2, what="both replies")
     assert sorted(delivered()) == ["simultaneous A", "simultaneous B"]
+
+
+def test_socket_reconnect_delivers_nothing_twice(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    event, event_id = world.operator_writes(world.dana, "before the reconnect", root.ts)
+    eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="✅")
+    connects = world.slack.call(lambda: world.fake.socket_connects)
+    world.slack.run(world.fake.disconnect_socket(reason="refresh_requested"))
+    eventually(lambda: world.slack.call(lambda: world.fake.socket_connects) > connects, what="reconnect")
+    world.deliver(event, event_id)  # Slack redelivers what was in flight over the new socket
+    after, _ = world.operator_writes(world.dana, "after the reconnect", root.ts)
+    eventually(lambda: "white_check_mark" in world.reactions(after["ts"]), what="✅ after reconnect")
+    texts = [e.data.get("message") for e in world.parlant_events(session, kinds="message")]
+    assert texts.count("before the reconnect") == 1 and texts.count("after the reconnect") == 1
+
+
+def test_only_listed_operators_may_answer(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    refused, _ = world.operator_writes(world.mallory, "let me in", root.ts)
+    eventually(lambda: "warning" in world.reactions(refused["ts"]), what="the ⚠️ reaction")
+    assert not [e for e in world.parlant_events(session, kinds="message") if e.data.get("message") == "let me in"]
+    ephemeral = world.slack.call(world.fake.ephemeral_messages, world.channel)
+    assert any(e.user == world.mallory and "not on the list" in e.text for e in ephemeral)

@@ -45,6 +45,7 @@ class SlackWorld:
     channel: str
     dana: str
     lee: str
+    mallory: str
     agent: AgentProcess
     bridge: BridgeProcess
     client: ParlantClient
@@ -181,12 +182,15 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
     return env
 
 
-def start_world(mode: Mode, root: Path) -> SlackWorld:
+def start_world(mode: Mode, root: Path, operator_allowlist: bool = False) -> SlackWorld:
     slack = FakeSlack().run_in_thread()
     dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
     lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
-    channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee])
+    mallory = slack.call(slack.fake.add_user, "mallory", display_name="Mallory")
+    channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee, mallory])
     env = slack_env(slack, channel, mode)
+    if operator_allowlist:
+        env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
     agent = AgentProcess(home=root / "parlant", extra_env=env).start()
     bridge_env = {**env, "PARLANT_URL": agent.url}
 
@@ -200,7 +204,7 @@ def start_world(mode: Mode, root: Path) -> SlackWorld:
 
     bridge = BridgeProcess(workdir=root / "bridge", env_overrides=bridge_env, ready=ready)
     bridge.start()
-    return SlackWorld(mode, slack, channel, dana, lee, agent, bridge, ParlantClient(base_url=agent.url))
+    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, ParlantClient(base_url=agent.url))
 
 
 def stop_world(world: SlackWorld) -> None:
