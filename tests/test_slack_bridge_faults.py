@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Iterator
 
 import pytest
+from parlant.client import AsyncParlantClient
+
+from handoff import actions
+from handoff.actions import Operator
 
 from tests.support.chat import new_session, say, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
@@ -166,3 +171,41 @@ def test_only_listed_operators_may_answer(world: SlackWorld) -> None:
     assert not [e for e in world.parlant_events(session, kinds="message") if e.data.get("message") == "let me in"]
     ephemeral = world.slack.call(world.fake.ephemeral_messages, world.channel)
     assert any(e.user == world.mallory and "not on the list" in e.text for e in ephemeral)
+
+
+def test_lost_answer_to_a_mirrored_post_does_not_post_twice(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.wait_in_thread(root.ts, "person will join")
+    world.slack.call(world.fake.drop_response, "chat.postMessage")
+    say(world.client, session, "this answer gets lost")
+    world.wait_in_thread(root.ts, "this answer gets lost")
+    time.sleep(2)
+    assert sum("this answer gets lost" in t for t in world.thread_texts(root.ts)) == 1
+
+
+def test_supervisor_messages_from_the_dashboard_are_mirrored(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    supervisor = Operator(id="dashboard:sam", name="Sam", origin="dashboard")
+    asyncio.run(actions.send_as_human(AsyncParlantClient(base_url=world.agent.url), session, supervisor, "Sam here"))
+    mirrored = world.wait_in_thread(root.ts, "Sam here")
+    assert "Sam (dashboard)" in str(mirrored.blocks)
+
+
+def test_resolve_from_slack_closes_the_escalation_and_removes_the_buttons(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.click(root.ts, "escalation_resolve", world.dana)
+    eventually(
+        lambda: world.client.sessions.retrieve(session).metadata["handoff"]["status"] == "resolved",
+        what="resolved",
+    )
+    resolved_root = eventually(
+        lambda: (lambda r: r if "Resolved by Dana" in str(r.blocks) else None)(world.root_for(session)),
+        what="the resolved root message",
+    )
+    action_ids = [
+        element.get("action_id")
+        for block in resolved_root.blocks or []
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    ]
+    assert action_ids == ["escalation_open_dashboard"]
