@@ -8,7 +8,7 @@ overwrite each other's record fields; the events themselves are never lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from parlant.client import AsyncParlantClient
 from parlant.client.types import Participant, SessionMetadataUpdateParams
@@ -68,18 +68,14 @@ async def send_as_human(
     origin_metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """A message to the customer under the operator's own name; claims a waiting handoff."""
-    await _update_record(
+    return await _send_message(
         client,
         session_id,
-        lambda r: records.after_human_reply(r, operator.id, operator.name, utc_now_iso()),
-    )
-    return await client.sessions.create_event(
-        session_id,
-        kind="message",
+        operator,
+        text,
+        origin_metadata,
         source="human_agent",
-        message=text,
         participant=Participant(id=operator.id, display_name=operator.name),
-        metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
     )
 
 
@@ -91,6 +87,22 @@ async def send_as_ai(
     origin_metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """A message shown as the AI's; the operator who really wrote it is kept in the metadata."""
+    # Parlant sets the agent as the participant of on-behalf messages itself.
+    return await _send_message(
+        client, session_id, operator, text, origin_metadata, source="human_agent_on_behalf_of_ai_agent"
+    )
+
+
+async def _send_message(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    text: str,
+    origin_metadata: Mapping[str, Any] | None,
+    *,
+    source: Literal["human_agent", "human_agent_on_behalf_of_ai_agent"],
+    participant: Participant | None = None,
+) -> Any:
     await _update_record(
         client,
         session_id,
@@ -99,8 +111,9 @@ async def send_as_ai(
     return await client.sessions.create_event(
         session_id,
         kind="message",
-        source="human_agent_on_behalf_of_ai_agent",
+        source=source,
         message=text,
+        **({"participant": participant} if participant else {}),
         metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
     )
 
