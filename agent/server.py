@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import parlant.sdk as p
+from lagom import Container
+from parlant.api.authorization import AuthorizationPolicy
 from parlant.core.loggers import LogLevel
 
 from agent import context_filter, insurance
+from agent.authorization import OperatorTokenPolicy
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
@@ -113,6 +116,19 @@ def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
     return SlackEscalationNotifier(settings.slack, settings.dashboard_url)
 
 
+def authorization_installer(
+    operator_token: str | None,
+) -> Callable[[Container], Awaitable[Container]] | None:
+    if operator_token is None:
+        return None  # Parlant's own policy: development, or production with PARLANT_ENV
+
+    async def install(container: Container) -> Container:
+        container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)
+        return container
+
+    return install
+
+
 def session_store(settings: AgentSettings) -> str:
     # `sqlite` is wired in once the SQLite document store lands; until then the JSON store.
     return "local" if settings.session_store == "sqlite" else settings.session_store
@@ -137,6 +153,7 @@ async def serve(
             customer_store=session_store(settings),
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=context_filter.install,
+            configure_container=authorization_installer(settings.operator_token),
         ) as server:
             await declare_agent(server, tools)
             log.info("agent declared; customer chat UI at %s", settings.chat_url)

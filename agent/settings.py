@@ -48,6 +48,7 @@ class AgentSettings:
     session_store: str
     dashboard_url: str
     slack: SlackSettings | None
+    operator_token: str | None
     log_level: str
 
     @property
@@ -94,6 +95,7 @@ class AgentSettings:
             session_store=session_store,
             dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
             slack=SlackSettings.from_env(env),
+            operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
             log_level=env.choice(
                 "LOG_LEVEL", ("debug", "info", "warning", "error"), default="info"
             )

@@ -7,7 +7,6 @@ import time
 from typing import Any, Iterator
 
 import pytest
-from parlant.client import AsyncParlantClient
 
 from handoff import actions
 from handoff.actions import Operator
@@ -186,7 +185,7 @@ def test_lost_answer_to_a_mirrored_post_does_not_post_twice(world: SlackWorld) -
 def test_supervisor_messages_from_the_dashboard_are_mirrored(world: SlackWorld) -> None:
     session, root = world.escalated_session()
     supervisor = Operator(id="dashboard:sam", name="Sam", origin="dashboard")
-    asyncio.run(actions.send_as_human(AsyncParlantClient(base_url=world.agent.url), session, supervisor, "Sam here"))
+    asyncio.run(actions.send_as_human(world.operator_api(), session, supervisor, "Sam here"))
     mirrored = world.wait_in_thread(root.ts, "Sam here")
     assert "Sam (dashboard)" in str(mirrored.blocks)
 

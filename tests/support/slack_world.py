@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from parlant.client import ParlantClient
+from parlant.client import AsyncParlantClient, ParlantClient
 
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
 from tests.fakes.fake_slack import Message
@@ -24,6 +24,9 @@ from tests.support.chat import new_session, say, wait_for_ai_reply
 
 Mode = Literal["socket", "http"]
 SIGNING_SECRET = "test-signing-secret"
+# The worlds run with Parlant's operator-token policy on, as `make run` does.
+OPERATOR_TOKEN = "world-operator-token"
+OPERATOR_HEADERS = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 T = TypeVar("T")
 
 
@@ -162,6 +165,12 @@ class SlackWorld:
         wait_for_ai_reply(self.client, session, asked)
         return session, self.root_for(session)
 
+    def operator_api(self) -> AsyncParlantClient:
+        """An async client with the operator token, for calling the shared actions directly."""
+        return AsyncParlantClient(
+            base_url=self.agent.url, httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=60)
+        )
+
     def parlant_events(self, session_id: str, **filters: Any) -> list[Any]:
         return list(self.client.sessions.list_events(session_id, wait_for_data=0, **filters))
 
@@ -174,6 +183,7 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
         # Pacing is measured by the benchmark; here it would only slow the suite down.
         "SLACK_POSTS_PER_SECOND": "50",
         "DASHBOARD_URL": "http://dashboard.test",
+        "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
     }
     if mode == "socket":
         env["SLACK_APP_TOKEN"] = slack.fake.app_token
@@ -204,7 +214,10 @@ def start_world(mode: Mode, root: Path, operator_allowlist: bool = False) -> Sla
 
     bridge = BridgeProcess(workdir=root / "bridge", env_overrides=bridge_env, ready=ready)
     bridge.start()
-    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, ParlantClient(base_url=agent.url))
+    client = ParlantClient(
+        base_url=agent.url, httpx_client=httpx.Client(headers=OPERATOR_HEADERS, timeout=60)
+    )
+    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client)
 
 
 def stop_world(world: SlackWorld) -> None:
