@@ -17,6 +17,7 @@ from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import ClaimsStore
+from agent.store.session_stores import open_session_stores
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,6 @@ def authorization_installer(
     return install
 
 
-def session_store(settings: AgentSettings) -> str:
-    # `sqlite` is wired in once the SQLite document store lands; until then the JSON store.
-    return "local" if settings.session_store == "sqlite" else settings.session_store
-
-
 async def serve(
     settings: AgentSettings,
     notifier: EscalationNotifier | None = None,
@@ -144,13 +140,16 @@ async def serve(
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
         tools = build_tools(store, notifier or escalation_notifier(settings))
+        session_store, customer_store = await stack.enter_async_context(
+            open_session_stores(settings.session_store, settings.home)
+        )
         async with p.Server(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
             nlp_service=nlp_service_factory(settings),
-            session_store=session_store(settings),
-            customer_store=session_store(settings),
+            session_store=session_store,
+            customer_store=customer_store,
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=context_filter.install,
             configure_container=authorization_installer(settings.operator_token),

@@ -1,0 +1,45 @@
+"""Where Parlant keeps sessions and customers, as PARLANT_SESSION_STORE says.
+
+`sqlite` (the default) is our own store: one file per Parlant store in PARLANT_HOME, each write
+one durable transaction. `local`, `transient` and MongoDB URLs are passed through to Parlant.
+An existing `local` store (sessions.json / customers.json) is imported into SQLite once, so
+switching to the default loses nothing; the JSON files are left in place as a backup.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from parlant.core.common import IdGenerator
+from parlant.core.customers import CustomerDocumentStore, CustomerStore
+from parlant.core.sessions import SessionDocumentStore, SessionStore
+
+from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
+
+log = logging.getLogger(__name__)
+
+StoreChoice = str | SessionStore | CustomerStore
+
+
+@asynccontextmanager
+async def open_session_stores(spec: str, home: Path) -> AsyncIterator[tuple[StoreChoice, StoreChoice]]:
+    """(session store, customer store) to hand to p.Server, open for the block's duration."""
+    if spec != "sqlite":
+        yield spec, spec
+        return
+    async with AsyncExitStack() as stack:
+        # One file per store: each keeps its schema version in a collection named `metadata`.
+        sessions_db = await stack.enter_async_context(SQLiteDocumentDatabase(home / "sessions.sqlite3"))
+        customers_db = await stack.enter_async_context(SQLiteDocumentDatabase(home / "customers.sqlite3"))
+        for name, database in (("sessions", sessions_db), ("customers", customers_db)):
+            legacy = home / f"{name}.json"
+            if legacy.exists() and await import_json_store(legacy, database):
+                log.info("imported %s into SQLite (the JSON file is kept as a backup)", legacy)
+        session_store = await stack.enter_async_context(SessionDocumentStore(database=sessions_db))
+        customer_store = await stack.enter_async_context(
+            CustomerDocumentStore(IdGenerator(), database=customers_db)
+        )
+        yield session_store, customer_store

@@ -1,0 +1,239 @@
+"""Event-write latency of the SQLite document store beside Parlant's `local` JSON store.
+
+    .venv/bin/python bench/bench_session_store.py [--sizes 1000,10000,100000]
+
+For each size, one session store's worth of data (sessions, events, metadata) is written
+straight to a `local` store file, and the SQLite store is filled from that file by
+import_json_store. Each store then takes single-event insert_one calls through Parlant's
+DocumentCollection interface, timed one by one. Targets: SQLite flat (median at the largest size
+within 2x of the smallest), and at 100k events at least 50x faster than `local`.
+"""
+
+import os
+import tempfile
+
+# Importing parlant.sdk or parlant.bin creates PARLANT_HOME; keep it out of the tree.
+os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="parlant-home-"))
+
+import argparse
+import asyncio
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from parlant.adapters.db.json_file import JSONFileDocumentDatabase
+from parlant.core.loggers import LogLevel, StdoutLogger
+from parlant.core.persistence.common import SortDirection
+from parlant.core.persistence.document_database import (
+    BaseDocument,
+    CollectionIndex,
+    DocumentCollection,
+    identity_loader,
+)
+from parlant.core.sessions import SessionDocumentStore
+from parlant.core.tracer import LocalTracer
+
+from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
+
+EVENTS_PER_SESSION = 50
+SQLITE_WRITES = 500
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+# The indexes SessionDocumentStore declares on its events, so SQLite maintains them as in use.
+EVENT_INDEXES = [
+    CollectionIndex(fields=(("id", SortDirection.ASC),)),
+    CollectionIndex(fields=(("session_id", SortDirection.ASC), ("offset", SortDirection.ASC))),
+    CollectionIndex(
+        fields=(
+            ("session_id", SortDirection.ASC),
+            ("deleted", SortDirection.ASC),
+            ("offset", SortDirection.ASC),
+        )
+    ),
+]
+
+
+def event(number: int) -> dict[str, Any]:
+    """An event document as SessionDocumentStore writes a customer message."""
+    session = number // EVENTS_PER_SESSION
+    return {
+        "id": f"ev{number:09d}",
+        "version": SessionDocumentStore.VERSION.to_string(),
+        "creation_utc": (START + timedelta(seconds=number)).isoformat(),
+        "session_id": f"se{session:07d}",
+        "source": "customer",
+        "kind": "message",
+        "offset": number % EVENTS_PER_SESSION,
+        "trace_id": f"tr{number:09d}",
+        "data": {
+            "message": f"Message {number}: my claim for the water damage in the kitchen is late.",
+            "participant": {"id": f"cu{session:07d}", "display_name": "Customer"},
+            "flagged": False,
+            "tags": [],
+            "draft": "",
+        },
+        "metadata": None,
+        "deleted": False,
+    }
+
+
+def session(number: int) -> dict[str, Any]:
+    return {
+        "id": f"se{number:07d}",
+        "version": SessionDocumentStore.VERSION.to_string(),
+        "creation_utc": (START + timedelta(seconds=number * EVENTS_PER_SESSION)).isoformat(),
+        "customer_id": f"cu{number:07d}",
+        "agent_id": "insurance-agent",
+        "mode": "auto",
+        "title": None,
+        "consumption_offsets": {"client": 0},
+        "agent_states": [],
+        "metadata": {},
+        "labels": [],
+    }
+
+
+def write_local_store(path: Path, events: int) -> None:
+    """The file Parlant's `local` store keeps for sessions, written as JSONFileDocumentDatabase
+    writes it (one JSON object of collections, indent=2)."""
+    sessions = math.ceil(events / EVENTS_PER_SESSION)
+    metadata = {
+        "id": "meta",
+        "creation_utc": START.isoformat(),
+        "version": SessionDocumentStore.VERSION.to_string(),
+    }
+    data = {
+        "metadata": [metadata],
+        "sessions": [session(i) for i in range(sessions)],
+        "events": [event(i) for i in range(events)],
+    }
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+async def time_inserts(
+    collection: DocumentCollection[BaseDocument], first: int, writes: int
+) -> list[float]:
+    latencies = []
+    for number in range(first, first + writes):
+        document = cast(BaseDocument, event(number))
+        started = time.perf_counter()
+        await collection.insert_one(document)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+@dataclass(frozen=True)
+class Measurement:
+    latencies: list[float]
+    open_seconds: float  # a restart: from entering the database to an open events collection
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        ordered = sorted(self.latencies)  # nearest rank
+        return ordered[math.ceil(0.99 * len(ordered)) - 1] * 1000
+
+
+async def measure_local(store_file: Path, events: int, writes: int) -> Measurement:
+    logger = StdoutLogger(LocalTracer(), LogLevel.WARNING)
+    started = time.perf_counter()
+    async with JSONFileDocumentDatabase(logger, store_file) as database:
+        collection = await database.get_or_create_collection(
+            "events", BaseDocument, identity_loader
+        )
+        open_seconds = time.perf_counter() - started
+        latencies = await time_inserts(collection, events, writes)
+    return Measurement(latencies, open_seconds)
+
+
+async def open_sqlite_events(database: SQLiteDocumentDatabase) -> DocumentCollection[BaseDocument]:
+    collection = await database.get_or_create_collection("events", BaseDocument, identity_loader)
+    await collection.ensure_indexes(EVENT_INDEXES)
+    return collection
+
+
+async def import_into_sqlite(store_file: Path, database_file: Path) -> float:
+    """The one-time switch from `local`: import, then the first open builds the indexes."""
+    started = time.perf_counter()
+    async with SQLiteDocumentDatabase(database_file) as database:
+        await import_json_store(store_file, database)
+        await open_sqlite_events(database)
+    return time.perf_counter() - started
+
+
+async def measure_sqlite(database_file: Path, events: int) -> Measurement:
+    started = time.perf_counter()
+    async with SQLiteDocumentDatabase(database_file) as database:
+        collection = await open_sqlite_events(database)
+        open_seconds = time.perf_counter() - started
+        return Measurement(await time_inserts(collection, events, SQLITE_WRITES), open_seconds)
+
+
+def local_writes(events: int) -> int:
+    # Each `local` write rewrites everything stored: keep the run to seconds per size.
+    return max(5, min(50, 200_000 // events))
+
+
+async def main(sizes: list[int]) -> None:
+    rows = []
+    for events in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-session-store-") as directory:
+            store_file = Path(directory) / "sessions.json"
+            database_file = Path(directory) / "sessions.sqlite"
+            write_local_store(store_file, events)
+            # SQLite first: the `local` run rewrites the file it imports from.
+            import_seconds = await import_into_sqlite(store_file, database_file)
+            sqlite = await measure_sqlite(database_file, events)
+            local = await measure_local(store_file, events, local_writes(events))
+        rows.append((events, sqlite, local, import_seconds))
+        print(f"measured {events:,} events", flush=True)
+
+    print()
+    print(
+        f"{'events stored':>13} | {'SQLite median':>13} | {'SQLite p99':>10} | "
+        f"{'local median':>12} | {'local p99':>10} | {'local/SQLite':>12} | "
+        f"{'open SQLite':>11} | {'open local':>10} | {'import':>8}"
+    )
+    print("-" * 122)
+    for events, sqlite, local, import_seconds in rows:
+        print(
+            f"{events:>13,} | {sqlite.median_ms:>10.2f} ms | {sqlite.p99_ms:>7.2f} ms | "
+            f"{local.median_ms:>9.2f} ms | {local.p99_ms:>7.2f} ms | "
+            f"{local.median_ms / sqlite.median_ms:>11.0f}x | "
+            f"{sqlite.open_seconds:>9.2f} s | {local.open_seconds:>8.2f} s | "
+            f"{import_seconds:>6.2f} s"
+        )
+    print(
+        f"\nWrites timed per size: SQLite {SQLITE_WRITES}; local "
+        + ", ".join(f"{local_writes(e)} at {e:,}" for e in sizes)
+        + ". p99 is nearest-rank, so with few writes it is the slowest one. Open: a restart, to"
+        " an open events collection. Import: the one-time switch from local (import_json_store"
+        " and the first open, which builds the indexes)."
+    )
+
+    (smallest, sqlite_small, _, _), (largest, sqlite_large, local_large, _) = rows[0], rows[-1]
+    flat = sqlite_large.median_ms / sqlite_small.median_ms
+    speedup = local_large.median_ms / sqlite_large.median_ms
+    print(
+        f"SQLite flat: median at {largest:,} is {flat:.2f}x the median at {smallest:,} "
+        f"(target <= 2x): {'PASS' if flat <= 2 else 'FAIL'}"
+    )
+    print(
+        f"SQLite vs local at {largest:,}: {speedup:.0f}x faster "
+        f"(target >= 50x): {'PASS' if speedup >= 50 else 'FAIL'}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated event counts")
+    arguments = parser.parse_args()
+    asyncio.run(main([int(size) for size in arguments.sizes.split(",")]))
