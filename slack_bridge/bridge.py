@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from typing import Any
 
 import httpx
@@ -34,18 +35,35 @@ DISCOVERY_INTERVAL_S = 2.0
 # Threads to open or update at once; Slack's pacing still applies per channel.
 DISCOVERY_CONCURRENCY = 16
 OUTBOX_RETRY_INTERVAL_S = 2.0
-# One long poll per followed session, plus headroom for actions and discovery.
-PARLANT_CONNECTIONS = 2000
+# Each followed session holds one long poll open. httpcore scans its whole pool for every
+# request, so one pool of a thousand connections costs a core; shards keep each scan short.
+LONG_POLL_SHARDS = 32
+CONNECTIONS_PER_SHARD = 64
+ACTION_CONNECTIONS = 100
 
 
-def parlant_client(settings: BridgeSettings) -> AsyncParlantClient:
+def parlant_client(settings: BridgeSettings, max_connections: int = ACTION_CONNECTIONS) -> AsyncParlantClient:
     headers = {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=5.0),
-        limits=httpx.Limits(max_connections=PARLANT_CONNECTIONS, max_keepalive_connections=PARLANT_CONNECTIONS),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         headers=headers,
     )
     return AsyncParlantClient(base_url=settings.parlant_url, httpx_client=http)
+
+
+class LongPollClients:
+    """Parlant clients for the mirrors' long polls, spread over small connection pools."""
+
+    def __init__(self, settings: BridgeSettings) -> None:
+        self._settings = settings
+        self._shards: dict[int, AsyncParlantClient] = {}
+
+    def for_session(self, session_id: str) -> AsyncParlantClient:
+        shard = zlib.crc32(session_id.encode()) % LONG_POLL_SHARDS
+        if shard not in self._shards:
+            self._shards[shard] = parlant_client(self._settings, CONNECTIONS_PER_SHARD)
+        return self._shards[shard]
 
 
 BUTTON_ACTIONS = {
@@ -73,6 +91,7 @@ class Bridge:
         self.roots = RootMessages(parlant, caller, store, slack.escalation_channel, settings.dashboard_url)
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
+        self._long_polls = LongPollClients(settings)
 
     @property
     def followed_sessions(self) -> set[str]:
@@ -137,7 +156,7 @@ class Bridge:
         return None
 
     def _follow(self, thread: ThreadLink) -> None:
-        mirror = SessionMirror(self._parlant, self._caller, self._store, thread)
+        mirror = SessionMirror(self._long_polls.for_session(thread.session_id), self._caller, self._store, thread)
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)
         self._mirrors[thread.session_id] = task
