@@ -56,10 +56,6 @@ class AgentSettings:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}/chat"
 
-    @property
-    def data_dir(self) -> Path:
-        return self.home
-
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> AgentSettings:
         env = env or EnvReader()

@@ -40,7 +40,6 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "SLACK_ESCALATION_CHANNEL",
         "SLACK_API_URL",
         "SLACK_OPERATOR_IDS",
-        "SLACK_SUPERVISOR_CHANNEL",
         "BRIDGE_STATE_PATH",
         "LOG_LEVEL",
     }
