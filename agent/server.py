@@ -9,10 +9,12 @@ from typing import Any, Awaitable, Callable
 import parlant.sdk as p
 from lagom import Container
 from parlant.api.authorization import AuthorizationPolicy
+from parlant.core.sessions import SessionListener, SessionStore
 from parlant.core.loggers import LogLevel
 
 from agent import context_filter, insurance
 from agent.authorization import OperatorTokenPolicy
+from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
@@ -117,14 +119,15 @@ def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
     return SlackEscalationNotifier(settings.slack, settings.dashboard_url)
 
 
-def authorization_installer(
-    operator_token: str | None,
-) -> Callable[[Container], Awaitable[Container]] | None:
-    if operator_token is None:
-        return None  # Parlant's own policy: development, or production with PARLANT_ENV
-
+def container_installer(
+    operator_token: str | None, changes: SessionChanges | None
+) -> Callable[[Container], Awaitable[Container]]:
     async def install(container: Container) -> Container:
-        container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)
+        # Without a token, Parlant's own policy: development, or production with PARLANT_ENV.
+        if operator_token is not None:
+            container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)
+        if changes is not None:
+            container[SessionListener] = NotifyingSessionListener(container[SessionStore], changes)
         return container
 
     return install
@@ -140,7 +143,7 @@ async def serve(
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
         tools = build_tools(store, notifier or escalation_notifier(settings))
-        session_store, customer_store = await stack.enter_async_context(
+        session_store, customer_store, changes = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
         async with p.Server(
@@ -152,7 +155,7 @@ async def serve(
             customer_store=customer_store,
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=context_filter.install,
-            configure_container=authorization_installer(settings.operator_token),
+            configure_container=container_installer(settings.operator_token, changes),
         ) as server:
             await declare_agent(server, tools)
             log.info("agent declared; customer chat UI at %s", settings.chat_url)

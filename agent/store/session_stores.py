@@ -15,8 +15,9 @@ from typing import AsyncIterator
 
 from parlant.core.common import IdGenerator
 from parlant.core.customers import CustomerDocumentStore, CustomerStore
-from parlant.core.sessions import SessionDocumentStore, SessionStore
+from parlant.core.sessions import SessionStore
 
+from agent.session_listener import SessionChanges, SignallingSessionDocumentStore
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,15 @@ StoreChoice = str | SessionStore | CustomerStore
 
 
 @asynccontextmanager
-async def open_session_stores(spec: str, home: Path) -> AsyncIterator[tuple[StoreChoice, StoreChoice]]:
-    """(session store, customer store) to hand to p.Server, open for the block's duration."""
+async def open_session_stores(
+    spec: str, home: Path
+) -> AsyncIterator[tuple[StoreChoice, StoreChoice, SessionChanges | None]]:
+    """(session store, customer store, change signals) for p.Server, open for the block.
+
+    Change signals exist only for our own store: it is the one whose writes we can observe.
+    """
     if spec != "sqlite":
-        yield spec, spec
+        yield spec, spec, None
         return
     async with AsyncExitStack() as stack:
         # One file per store: each keeps its schema version in a collection named `metadata`.
@@ -38,8 +44,11 @@ async def open_session_stores(spec: str, home: Path) -> AsyncIterator[tuple[Stor
             legacy = home / f"{name}.json"
             if legacy.exists() and await import_json_store(legacy, database):
                 log.info("imported %s into SQLite (the JSON file is kept as a backup)", legacy)
-        session_store = await stack.enter_async_context(SessionDocumentStore(database=sessions_db))
+        changes = SessionChanges()
+        session_store = await stack.enter_async_context(
+            SignallingSessionDocumentStore(database=sessions_db, changes=changes)
+        )
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)
         )
-        yield session_store, customer_store
+        yield session_store, customer_store, changes

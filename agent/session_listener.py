@@ -1,0 +1,106 @@
+"""Long polls that wake when a session changes, instead of polling the store.
+
+Parlant's PollingSessionListener re-reads the store every 250 ms for every waiting
+`list_events(wait_for_data=...)`. The Slack bridge keeps one such long poll open per escalated
+session, so with a thousand escalations the agent process spent both cores on those reads. Here
+the session store signals each write, and waiting requests sleep until their session changes
+(with a slow safety re-check, so a missed signal delays but never loses an event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any, Sequence
+
+from parlant.core.async_utils import Timeout
+from parlant.core.sessions import (
+    Event,
+    EventId,
+    EventKind,
+    EventSource,
+    EventUpdateParams,
+    PollingSessionListener,
+    SessionDocumentStore,
+    SessionId,
+    SessionStore,
+)
+
+SAFETY_RECHECK_S = 5.0
+
+
+class SessionChanges:
+    """Who is waiting on which session, and waking them."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def subscribe(self, session_id: str) -> asyncio.Event:
+        woken = asyncio.Event()
+        self._waiters[session_id].add(woken)
+        return woken
+
+    def unsubscribe(self, session_id: str, woken: asyncio.Event) -> None:
+        waiters = self._waiters.get(session_id)
+        if waiters is not None:
+            waiters.discard(woken)
+            if not waiters:
+                del self._waiters[session_id]
+
+    def notify(self, session_id: str) -> None:
+        for woken in self._waiters.get(session_id, ()):
+            woken.set()
+
+
+class SignallingSessionDocumentStore(SessionDocumentStore):
+    """Parlant's session store, announcing every event write to `changes`."""
+
+    def __init__(self, *args: Any, changes: SessionChanges, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._changes = changes
+
+    async def create_event(self, session_id: SessionId, *args: Any, **kwargs: Any) -> Event:
+        event = await super().create_event(session_id, *args, **kwargs)
+        self._changes.notify(session_id)
+        return event
+
+    async def update_event(
+        self, session_id: SessionId, event_id: EventId, params: EventUpdateParams
+    ) -> Event:
+        event = await super().update_event(session_id, event_id, params)
+        self._changes.notify(session_id)
+        return event
+
+
+class NotifyingSessionListener(PollingSessionListener):
+    def __init__(self, session_store: SessionStore, changes: SessionChanges) -> None:
+        super().__init__(session_store)
+        self._changes = changes
+
+    async def wait_for_more_events(
+        self,
+        session_id: SessionId,
+        kinds: Sequence[EventKind] = [],
+        min_offset: int | None = None,
+        source: EventSource | None = None,
+        trace_id: str | None = None,
+        timeout: Timeout = Timeout.infinite(),
+    ) -> bool:
+        _ = await self._session_store.read_session(session_id)  # raises for an unknown session
+        while True:
+            # Subscribed before reading, so a write between the read and the wait still wakes us.
+            woken = self._changes.subscribe(session_id)
+            try:
+                events = await self._session_store.list_events(
+                    session_id, min_offset=min_offset, source=source, kinds=kinds, trace_id=trace_id
+                )
+                if events:
+                    return True
+                if timeout.expired():
+                    return False
+                try:
+                    await asyncio.wait_for(woken.wait(), min(timeout.remaining(), SAFETY_RECHECK_S))
+                except asyncio.TimeoutError:
+                    pass
+            finally:
+                self._changes.unsubscribe(session_id, woken)
