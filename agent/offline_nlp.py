@@ -131,8 +131,8 @@ class Question:
 Rule = Callable[[Question, "OfflineScript"], dict[str, Any]]
 
 
-def _guideline_checks(q: Question, script: OfflineScript, **flags: str) -> dict[str, Any]:
-    """Fill a batch's checks: `flags` names the boolean fields that mean "applies" here."""
+def _guideline_checks(q: Question, script: OfflineScript, *flags: str) -> dict[str, Any]:
+    """Fill a batch's checks: `flags` are the boolean fields that mean "applies" here."""
     checks = []
     for check in q.result_checks():
         condition = str(check.get("condition", ""))
@@ -153,15 +153,15 @@ def _guideline_checks(q: Question, script: OfflineScript, **flags: str) -> dict[
 
 
 def _actionable(q: Question, s: OfflineScript) -> dict[str, Any]:
-    return _guideline_checks(q, s, applies="")
+    return _guideline_checks(q, s, "applies")
 
 
 def _previously_applied(q: Question, s: OfflineScript) -> dict[str, Any]:
-    return _guideline_checks(q, s, condition_met_again="", should_reapply="")
+    return _guideline_checks(q, s, "condition_met_again", "should_reapply")
 
 
 def _previously_applied_customer_dependent(q: Question, s: OfflineScript) -> dict[str, Any]:
-    return _guideline_checks(q, s, condition_still_met="", should_apply="")
+    return _guideline_checks(q, s, "condition_still_met", "should_apply")
 
 
 def _low_criticality(q: Question, s: OfflineScript) -> dict[str, Any]:

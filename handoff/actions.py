@@ -103,11 +103,7 @@ async def _send_message(
     source: Literal["human_agent", "human_agent_on_behalf_of_ai_agent"],
     participant: Participant | None = None,
 ) -> Any:
-    await _update_record(
-        client,
-        session_id,
-        lambda r: records.after_human_reply(r, operator.id, operator.name, utc_now_iso()),
-    )
+    await _move(client, session_id, operator, records.after_human_reply)
     return await client.sessions.create_event(
         session_id,
         kind="message",
@@ -135,20 +131,33 @@ async def add_note(
     )
 
 
-async def claim(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
+Transition = Callable[[HandoffRecord, str, str, str], HandoffRecord]
+
+
+async def _move(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    transition: Transition,
+    *,
+    require_active: bool = True,
+) -> HandoffRecord:
+    """Apply one of handoff.record's transitions, by `operator`, now."""
     return await _update_record(
-        client, session_id, lambda r: records.claimed(r, operator.id, operator.name, utc_now_iso())
+        client,
+        session_id,
+        lambda r: transition(r, operator.id, operator.name, utc_now_iso()),
+        require_active=require_active,
     )
+
+
+async def claim(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
+    return await _move(client, session_id, operator, records.claimed)
 
 
 async def take_over(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
     """Bring a returned or resolved session back to a human: manual mode, claimed by `operator`."""
-    updated = await _update_record(
-        client,
-        session_id,
-        lambda r: records.claimed(r, operator.id, operator.name, utc_now_iso()),
-        require_active=False,
-    )
+    updated = await _move(client, session_id, operator, records.claimed, require_active=False)
     await client.sessions.update(session_id, mode="manual")
     return updated
 
@@ -157,9 +166,7 @@ async def return_to_ai(
     client: AsyncParlantClient, session_id: str, operator: Operator, note: str = ""
 ) -> HandoffRecord:
     """Hand the session back: the AI answers the customer's next message, knowing no human is on."""
-    updated = await _update_record(
-        client, session_id, lambda r: records.returned(r, operator.id, operator.name, utc_now_iso())
-    )
+    updated = await _move(client, session_id, operator, records.returned)
     await client.sessions.create_event(
         session_id,
         kind="custom",
@@ -172,11 +179,6 @@ async def return_to_ai(
 
 async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
     """Close the escalation; a later customer message is answered by the AI again."""
-    updated = await _update_record(
-        client,
-        session_id,
-        lambda r: records.resolved(r, operator.id, operator.name, utc_now_iso()),
-        require_active=False,
-    )
+    updated = await _move(client, session_id, operator, records.resolved, require_active=False)
     await client.sessions.update(session_id, mode="auto")
     return updated
