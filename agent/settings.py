@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.customer_chat import CHAT_PATH
 from config import EnvReader, SettingsError
 from slack_bridge.settings import SlackSettings
 
@@ -54,7 +55,7 @@ class AgentSettings:
     @property
     def chat_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}/chat"
+        return f"http://{host}:{self.port}{CHAT_PATH}"
 
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> AgentSettings:
