@@ -7,13 +7,14 @@ from contextlib import AsyncExitStack
 from typing import Any, Awaitable, Callable
 
 import parlant.sdk as p
+from fastapi import FastAPI
 from lagom import Container
 from parlant.api.authorization import AuthorizationPolicy
 from parlant.core.sessions import SessionListener, SessionStore
 from parlant.core.loggers import LogLevel
 
-from agent import context_filter, insurance
-from agent.authorization import OperatorTokenPolicy
+from agent import context_filter, customer_chat, insurance
+from agent.authorization import OperatorTokenPolicy, guard_operator_only_paths
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
@@ -133,6 +134,17 @@ def container_installer(
     return install
 
 
+def api_configurer(operator_token: str | None) -> Callable[[FastAPI], Awaitable[None]]:
+    add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
+
+    async def configure(app: FastAPI) -> None:
+        await add_chat_page(app)
+        if operator_token is not None:
+            guard_operator_only_paths(app, operator_token)
+
+    return configure
+
+
 async def serve(
     settings: AgentSettings,
     notifier: EscalationNotifier | None = None,
@@ -156,6 +168,7 @@ async def serve(
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=context_filter.install,
             configure_container=container_installer(settings.operator_token, changes),
+            configure_api=api_configurer(settings.operator_token),
         ) as server:
             await declare_agent(server, tools)
-            log.info("agent declared; customer chat UI at %s", settings.chat_url)
+            log.info("agent declared; customer chat at %s", settings.chat_url)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.customer_chat import CHAT_PATH
 from config import EnvReader, SettingsError
 from slack_bridge.settings import SlackSettings
 
@@ -35,6 +36,7 @@ PARLANT_NLP_SERVICES: frozenset[str] = frozenset(
 )
 
 SESSION_STORES = ("sqlite", "local", "transient")
+MIN_OPERATOR_TOKEN_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,14 @@ class AgentSettings:
     session_store: str
     dashboard_url: str
     slack: SlackSettings | None
-    operator_token: str | None
+    # Kept out of repr so a logged or displayed settings object never shows it.
+    operator_token: str | None = field(repr=False)
     log_level: str
 
     @property
     def chat_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}/chat"
+        return f"http://{host}:{self.port}{CHAT_PATH}"
 
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> AgentSettings:
@@ -81,6 +84,13 @@ class AgentSettings:
                 f"PARLANT_SESSION_STORE={session_store!r} is not known; set one of "
                 f"{', '.join(SESSION_STORES)} or a mongodb:// URL"
             )
+        operator_token = env.optional_str("PARLANT_OPERATOR_TOKEN")
+        if operator_token is not None and len(operator_token) < MIN_OPERATOR_TOKEN_LENGTH:
+            raise SettingsError(
+                f"PARLANT_OPERATOR_TOKEN is {len(operator_token)} characters; set at least "
+                f"{MIN_OPERATOR_TOKEN_LENGTH} random ones (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'), or leave it empty and `make run` generates one"
+            )
         return cls(
             nlp=nlp,
             nlp_chosen_by_default=explicit_nlp is None,
@@ -91,7 +101,7 @@ class AgentSettings:
             session_store=session_store,
             dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
             slack=SlackSettings.from_env(env),
-            operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
+            operator_token=operator_token,
             log_level=env.choice(
                 "LOG_LEVEL", ("debug", "info", "warning", "error"), default="info"
             )

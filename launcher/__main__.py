@@ -1,17 +1,24 @@
 """Start the agent, the dashboard and (when Slack is configured) the bridge as one command.
 
 honcho prefixes each process's output with its name and stops them all when one exits or on
-Ctrl-C, so the product behaves like a single program.
+Ctrl-C, so the product behaves like a single program. Every process gets the same operator
+token (launcher/operator_token.py), so Parlant's operator calls are closed to everyone else.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from honcho.manager import Manager
 from honcho.printer import Printer
 
 from config import EnvReader, SettingsError
+from launcher.operator_token import OperatorToken, resolve_operator_token
+
+
+def child_environment(token: OperatorToken) -> dict[str, str]:
+    return {**os.environ, "PARLANT_OPERATOR_TOKEN": token.value}
 
 
 def main() -> int:
@@ -22,22 +29,25 @@ def main() -> int:
         env = EnvReader()
         agent = AgentSettings.from_env(env)
         bridge = BridgeSettings.from_env(env)
+        token = resolve_operator_token(agent.operator_token, agent.home)
     except SettingsError as error:
         print(f"make run: configuration error: {error}", file=sys.stderr)
         return 2
     python = sys.executable
+    child_env = child_environment(token)
     manager = Manager(printer=Printer(sys.stdout))
-    manager.add_process("agent", f"{python} -m agent")
-    manager.add_process("dashboard", f"{python} -m dashboard")
+    manager.add_process("agent", f"{python} -m agent", env=child_env)
+    manager.add_process("dashboard", f"{python} -m dashboard", env=child_env)
     if bridge.slack is not None:
-        manager.add_process("bridge", f"{python} -m slack_bridge")
+        manager.add_process("bridge", f"{python} -m slack_bridge", env=child_env)
         slack_line = f"Slack bridge: on ({'Socket Mode' if bridge.slack.socket_mode else 'HTTP mode'})"
     else:
         slack_line = "Slack bridge: off (no Slack settings; handoffs show in the dashboard only)"
     print(
-        f"customer chat: {agent.chat_url}\n"
-        f"dashboard:     {bridge.dashboard_url}\n"
-        f"{slack_line}\n",
+        f"customer chat:  {agent.chat_url}\n"
+        f"dashboard:      {bridge.dashboard_url}\n"
+        f"{slack_line}\n"
+        f"operator token: in {token.kept_in}; Parlant's API refuses operator calls without it\n",
         flush=True,
     )
     manager.loop()

@@ -15,31 +15,18 @@ from typing import Iterator
 import httpx
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
-from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
+from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium, screenshot  # noqa: F401
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 # The README's screenshot is refreshed on request only, so `make test` leaves the tree clean.
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
 REFRESH_DOCS_SCREENSHOT = os.environ.get("REFRESH_DOCS_SCREENSHOT") == "1"
 DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        subprocess.run([str(REPO_ROOT / "scripts" / "ensure_browser.sh")], check=False)
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing and scripts/ensure_browser.sh could not install it")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +73,6 @@ def handed_off_session(client: ParlantClient, agent: AgentProcess) -> str:
 
 async def reply(url: str, session: str, text: str) -> None:
     await actions.send_as_human(AsyncParlantClient(base_url=url), session, DANA, text)
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path))
-    return path
 
 
 def test_queue_and_transcript_render_in_a_real_browser(

@@ -33,6 +33,7 @@ def run_agent(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"PARLANT_NLP": "openai"}, "OPENAI_API_KEY"),
         ({"PARLANT_SESSION_STORE": "floppy"}, "PARLANT_SESSION_STORE"),
         ({"PARLANT_NPL": "offline"}, "PARLANT_NPL"),
+        ({"PARLANT_OPERATOR_TOKEN": "short"}, "PARLANT_OPERATOR_TOKEN"),
     ],
 )
 def test_bad_setting_exits_with_a_one_line_explanation(

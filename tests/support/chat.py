@@ -28,14 +28,22 @@ def events_after(client: ParlantClient, session_id: str, offset: int) -> list[An
 
 
 def wait_for_ai_reply(
-    client: ParlantClient, session_id: str, after_offset: int, timeout: float = 60
+    client: ParlantClient,
+    session_id: str,
+    after_offset: int,
+    timeout: float = 60,
+    kinds: str | None = None,
 ) -> Any:
-    """The first AI message after `after_offset`; fails if the turn ends in an error."""
+    """The first AI message after `after_offset`; fails if the turn ends in an error.
+
+    A customer without the operator token must pass kinds="message,status"."""
     deadline = time.monotonic() + timeout
     offset = after_offset + 1
     while time.monotonic() < deadline:
         try:
-            events = client.sessions.list_events(session_id, min_offset=offset, wait_for_data=5)
+            events = client.sessions.list_events(
+                session_id, min_offset=offset, kinds=kinds, wait_for_data=5
+            )
         except ApiError as error:
             if error.status_code == 504:
                 continue
