@@ -40,9 +40,11 @@ import json
 from typing import Any, Mapping
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from parlant.api.authorization import AuthorizationPolicy, Operation
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agent.customer_chat import CHAT_PATH
 
 ANONYMOUS_OPERATIONS: frozenset[Operation] = frozenset(
     {
@@ -107,7 +109,11 @@ class OperatorOnlyPaths:
             scope["type"] == "http" and scope["path"].startswith(OPERATOR_ONLY_PREFIXES)
         )
         presented = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if not guarded or hmac.compare_digest(presented, self.expected_authorization):
+        is_operator = hmac.compare_digest(presented, self.expected_authorization)
+        if scope["type"] == "http" and scope["path"] == "/" and not is_operator:
+            # Parlant sends "/" to its sandbox, which customers may not open: send them to theirs.
+            await RedirectResponse(CHAT_PATH)(scope, receive, send)
+        elif not guarded or is_operator:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             # Closing before accepting makes the server answer the handshake with 403.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import EnvReader, SettingsError
@@ -12,11 +12,11 @@ SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
 @dataclass(frozen=True)
 class SlackSettings:
-    bot_token: str
+    bot_token: str = field(repr=False)
     escalation_channel: str
     api_url: str
-    app_token: str | None
-    signing_secret: str | None
+    app_token: str | None = field(repr=False)
+    signing_secret: str | None = field(repr=False)
     bridge_host: str
     bridge_port: int
     operator_ids: tuple[str, ...]
@@ -71,7 +71,7 @@ class BridgeSettings:
     parlant_url: str
     dashboard_url: str
     state_path: Path
-    operator_token: str | None
+    operator_token: str | None = field(repr=False)
     log_level: str
 
     @classmethod

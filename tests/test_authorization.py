@@ -52,6 +52,9 @@ def test_parlants_sandbox_docs_and_logs_need_the_token(guarded: AgentProcess) ->
         allowed = httpx.get(f"{guarded.url}{path}", headers=OPERATOR_HEADERS, timeout=10)
         assert allowed.status_code == 200, path
 
+    front_door = httpx.get(f"{guarded.url}/", timeout=10, follow_redirects=True)
+    assert front_door.status_code == 200 and front_door.url.path == "/support"
+
     logs_url = guarded.url.replace("http://", "ws://") + "/logs"
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         with websockets.sync.client.connect(logs_url, open_timeout=10):

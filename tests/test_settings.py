@@ -75,3 +75,19 @@ def test_environment_wins_over_dotenv() -> None:
         EnvReader(environ={"PARLANT_PORT": "9001"}, dotenv={"PARLANT_PORT": "9002"})
     )
     assert settings.port == 9001
+
+
+def test_settings_objects_never_show_secrets_in_their_repr() -> None:
+    from slack_bridge.settings import BridgeSettings
+
+    secrets = {
+        "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
+        "SLACK_APP_TOKEN": "xapp-secret-app-token",
+        "SLACK_SIGNING_SECRET": "secret-signing-secret",
+        "PARLANT_OPERATOR_TOKEN": "secret-operator-token-0123",
+    }
+    env = EnvReader({**secrets, "SLACK_ESCALATION_CHANNEL": "C0123ABCD"}, dotenv={})
+    shown = repr(BridgeSettings.from_env(env)) + repr(AgentSettings.from_env(env))
+    assert "C0123ABCD" in shown
+    for value in secrets.values():
+        assert value not in shown
