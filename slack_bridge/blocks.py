@@ -502,6 +502,10 @@ def delivery_failed(reason: str) -> str:
     )
 
 
+def empty_reply_not_sent() -> str:
+    return ":information_source: That reply had no text, so nothing was sent to the customer."
+
+
 def delivery_pending() -> str:
     return (
         ":hourglass_flowing_sand: Parlant is unreachable; this reply is queued "
