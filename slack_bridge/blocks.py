@@ -6,7 +6,8 @@ Whatever a customer, operator or the agent wrote reaches mrkdwn only through `es
 a message is posted with `parse="full"` or `link_names=True`, so the bridge must never set those.
 
 Speaker labels and names are passed around unescaped and escaped where they enter mrkdwn, so
-nothing is escaped twice.
+nothing is escaped twice. Conversation text (reasons, excerpts, mirrored messages) goes through
+a `Masker` first, so masks are never escaped or split across parts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Iterable, Mapping, get_args
 from urllib.parse import quote
 
 from handoff.record import HandoffStatus
+from slack_bridge.masking import Masker
 
 Block = dict[str, Any]
 SlackMessage = tuple[str, list[Block]]
@@ -261,9 +263,12 @@ def escalation_view(
     record: Mapping[str, Any],
     recent: Iterable[tuple[str, str]],
     dashboard_url: str,
+    *,
+    masker: Masker,
 ) -> EscalationView:
     """The view of a handoff record (handoff.record.HandoffRecord); `recent` is (speaker label,
-    text) pairs, oldest first, labels unescaped as `speaker_label` returns them."""
+    text) pairs, oldest first, labels unescaped as `speaker_label` returns them. The reason and
+    the excerpts come out masked (the AI may quote the customer in the reason)."""
     status = record.get("status")
     if status is None or status not in get_args(HandoffStatus):
         raise ValueError(f"unknown handoff status {status!r} for session {session_id}")
@@ -272,7 +277,7 @@ def escalation_view(
     return EscalationView(
         session_id=session_id,
         customer_name=(customer_name or "").strip() or "Unknown customer",
-        reason=record.get("reason", ""),
+        reason=masker.mask(record.get("reason", "")),
         requested_at=record.get("requested_at", ""),
         status=status,
         claimed_by=_person_name(record.get("claimed_by")),
@@ -281,7 +286,7 @@ def escalation_view(
         returned_at=record.get("returned_at"),
         resolved_by=_person_name(record.get("resolved_by")),
         resolved_at=record.get("resolved_at"),
-        recent=tuple((label, text) for label, text in recent),
+        recent=tuple((label, masker.mask(text)) for label, text in recent),
         dashboard_url=dashboard_url,
     )
 
@@ -468,11 +473,11 @@ def speaker_label(
     return source
 
 
-def mirrored_message(speaker_label: str, text: str) -> list[SlackMessage]:
+def mirrored_message(speaker_label: str, text: str, *, masker: Masker) -> list[SlackMessage]:
     """One (fallback text, blocks) per part, each a single section "*Speaker:* text"."""
     label = _clip(speaker_label, NAME_LIMIT)
     prefix = f"*{label}:* "
-    parts = split_for_slack(text, limit=SECTION_TEXT_LIMIT - _width(prefix))
+    parts = split_for_slack(masker.mask(text), limit=SECTION_TEXT_LIMIT - _width(prefix))
     return [(f"{label}: {part}", [_section(prefix + part)]) for part in parts]
 
 
@@ -495,6 +500,10 @@ def delivery_failed(reason: str) -> str:
         f":warning: This reply was NOT delivered to the customer ({_clip(reason, EXCERPT_LIMIT)}). "
         "Send it again."
     )
+
+
+def empty_reply_not_sent() -> str:
+    return ":information_source: That reply had no text, so nothing was sent to the customer."
 
 
 def delivery_pending() -> str:

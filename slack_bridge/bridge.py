@@ -88,7 +88,9 @@ class Bridge:
         self._caller = caller
         self._store = store
         self.names = DisplayNames(caller)
-        self.roots = RootMessages(parlant, caller, store, slack.escalation_channel, settings.dashboard_url)
+        self.roots = RootMessages(
+            parlant, caller, store, slack.escalation_channel, settings.dashboard_url, slack.masker
+        )
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
         self._long_polls = LongPollClients(settings)
@@ -156,7 +158,9 @@ class Bridge:
         return None
 
     def _follow(self, thread: ThreadLink) -> None:
-        mirror = SessionMirror(self._long_polls.for_session(thread.session_id), self._caller, self._store, thread)
+        mirror = SessionMirror(
+            self._long_polls.for_session(thread.session_id), self._caller, self._store, thread, self._slack.masker
+        )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)
         self._mirrors[thread.session_id] = task

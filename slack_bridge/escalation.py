@@ -83,7 +83,12 @@ class SlackEscalationNotifier:
             self._session = client_session(max_connections=10)
         caller = SlackCaller(web_client(self._slack.bot_token, self._slack.api_url, self._session))
         view = blocks.escalation_view(
-            session_id, customer_name, dict(record), tuple(recent), self._dashboard_url
+            session_id,
+            customer_name,
+            dict(record),
+            tuple(recent),
+            self._dashboard_url,
+            masker=self._slack.masker,
         )
         try:
             return await post_root_message(caller, self._slack.escalation_channel, view)

@@ -22,6 +22,7 @@ from handoff.record import HandoffNotActive
 from slack_bridge import blocks
 from slack_bridge.operators import DisplayNames, parse_reply
 from slack_bridge.settings import SlackSettings
+from slack_bridge.slack_text import plain_text
 from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
 
@@ -86,9 +87,10 @@ class Inbound:
             await self._react(channel, ts, FAILED)
             log.info("reply refused: user=%s not an operator session=%s", user, link.session_id)
             return
-        kind, text = parse_reply(str(event.get("text", "")))
+        kind, text = parse_reply(plain_text(str(event.get("text", ""))))
         if not text:
-            await self._thread_note(channel, str(thread_ts), "That reply was empty, so nothing was sent.")
+            await self._thread_note(channel, str(thread_ts), blocks.empty_reply_not_sent())
+            log.info("empty reply not sent session=%s slack_ts=%s", link.session_id, ts)
             return
         reply = self._store.enqueue_reply(
             link.session_id, channel, ts, str(thread_ts), user, await self._names.name_of(user), kind, text

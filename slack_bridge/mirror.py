@@ -19,6 +19,7 @@ from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
 from slack_bridge import blocks
+from slack_bridge.masking import Masker
 from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
 
@@ -91,11 +92,13 @@ class SessionMirror:
         caller: SlackCaller,
         store: BridgeStore,
         thread: ThreadLink,
+        masker: Masker,
     ) -> None:
         self._parlant = parlant
         self._caller = caller
         self._store = store
         self._thread = thread
+        self._masker = masker
 
     async def run(self) -> None:
         session_id = self._thread.session_id
@@ -132,7 +135,8 @@ class SessionMirror:
             return
         label, text = shown
         session_id = self._thread.session_id
-        for part, (fallback, part_blocks) in enumerate(blocks.mirrored_message(label, text)):
+        parts = blocks.mirrored_message(label, text, masker=self._masker)
+        for part, (fallback, part_blocks) in enumerate(parts):
             status = self._store.mirror_status(session_id, event.id, part)
             if status:
                 continue  # posted before a restart

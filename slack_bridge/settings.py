@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import EnvReader, SettingsError
+from slack_bridge.masking import Masker
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -21,6 +22,7 @@ class SlackSettings:
     bridge_port: int
     operator_ids: tuple[str, ...]
     posts_per_second: float
+    masker: Masker
 
     @property
     def socket_mode(self) -> bool:
@@ -30,6 +32,8 @@ class SlackSettings:
     def from_env(cls, env: EnvReader) -> SlackSettings | None:
         """None when Slack is not configured at all; an error when it is half configured."""
         names = ("SLACK_BOT_TOKEN", "SLACK_ESCALATION_CHANNEL", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+        # Checked even with Slack off, so a typo cannot wait to surface until Slack is turned on.
+        masker = _masker(env)
         if not any(env.has(n) for n in names):
             return None
         bot_token = env.str("SLACK_BOT_TOKEN", hint="set the bot token (xoxb-...) from the Slack app's OAuth page")
@@ -62,7 +66,16 @@ class SlackSettings:
             bridge_port=env.port("SLACK_BRIDGE_PORT", 3000),
             operator_ids=env.id_list("SLACK_OPERATOR_IDS"),
             posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
+            masker=masker,
         )
+
+
+def _masker(env: EnvReader) -> Masker:
+    raw = env.optional_str("SLACK_MASK")
+    try:
+        return Masker.from_setting(raw)
+    except ValueError as error:
+        raise SettingsError(f"SLACK_MASK={raw!r}: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from parlant.client.types import SessionMetadataUpdateParams
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from slack_bridge import blocks
 from slack_bridge.escalation import post_root_message
+from slack_bridge.masking import Masker
 from slack_bridge.mirror import HANDOFF_TOOL
 from slack_bridge.slack_api import SlackCaller
 from slack_bridge.state import BridgeStore, ThreadLink
@@ -55,17 +56,21 @@ class RootMessages:
         store: BridgeStore,
         channel: str,
         dashboard_url: str,
+        masker: Masker,
     ) -> None:
         self._parlant = parlant
         self._caller = caller
         self._store = store
         self._channel = channel
         self._dashboard_url = dashboard_url
+        self._masker = masker
 
     async def _view(self, session: Any, record: HandoffRecord) -> blocks.EscalationView:
         customer = await self._parlant.customers.retrieve(session.customer_id)
         recent = await recent_before_handoff(self._parlant, session.id)
-        return blocks.escalation_view(session.id, customer.name, dict(record), recent, self._dashboard_url)
+        return blocks.escalation_view(
+            session.id, customer.name, dict(record), recent, self._dashboard_url, masker=self._masker
+        )
 
     async def post_pending(self, session: Any, record: HandoffRecord) -> ThreadLink:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""

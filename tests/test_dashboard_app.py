@@ -259,6 +259,27 @@ def test_hostile_customer_text_is_shown_as_plain_text(client: ParlantClient) -> 
         assert not any(live in value for value in rendered_as_markdown), live
 
 
+def everything_rendered(at: AppTest) -> str:
+    return "\n".join(str(node.proto) for node in (*at.main, *at.sidebar))
+
+
+def test_card_number_masked_in_slack_is_shown_in_full_only_after_sign_in(
+    client: ParlantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card = "4242 4242 4242 4242"  # what SLACK_MASK's default hides in the Slack copy
+    session = hand_off(client)
+    say(client, session, f"My card number is {card}")
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "correct horse")
+
+    at = session_page(session)
+    assert [t.key for t in at.text_input] == ["dashboard_password"]
+    assert card not in everything_rendered(at) and "4242" not in everything_rendered(at)
+
+    at.text_input(key="dashboard_password").input("correct horse")
+    click(at, "Enter")
+    assert f"My card number is {card}" in [t.value for t in at.text]
+
+
 def test_unknown_session_id_is_a_clear_message(client: ParlantClient) -> None:
     at = session_page("no-such-session")
 

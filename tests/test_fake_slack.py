@@ -155,6 +155,28 @@ async def test_content_checks_match_slack(fake: FakeSlack, channel: str) -> None
     assert fake.messages(channel) == []
 
 
+async def test_message_size_limits_match_slack(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    too_many = await api_error(client.chat_postMessage(channel=channel, text="t", blocks=[section] * 51))
+    assert too_many.response["error"] == "invalid_blocks"
+    long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    assert await error_code(client.chat_postMessage(channel=channel, text="t", blocks=long_section)) == "invalid_blocks"
+    await client.chat_postMessage(channel=channel, text="t", blocks=[section] * 50)
+    await client.chat_postMessage(channel=channel, text="y" * 40_001)
+    assert [len(m.text) for m in fake.messages(channel)] == [1, 40_000]  # truncated, not refused
+
+
+async def test_people_type_text_that_slack_encodes_and_caps(fake: FakeSlack, channel: str) -> None:
+    event = fake.add_user_message(channel, "U0SAM", "Tom & Jerry <3 >")
+    assert event["text"] == "Tom &amp; Jerry &lt;3 &gt;"
+    mention = fake.add_user_message(channel, "U0SAM", "hi <@U0LEE>", encoded=True)
+    assert mention["text"] == "hi <@U0LEE>"
+    fake.add_user_message(channel, "U0SAM", "z" * 40_000)
+    with pytest.raises(ValueError, match="msg_too_long"):
+        fake.add_user_message(channel, "U0SAM", "z" * 40_001)
+
+
 async def test_reactions_users_channels_and_scopes(fake: FakeSlack, channel: str) -> None:
     client = web_client(fake)
     alice = fake.add_user("alice", real_name="Alice Smith", display_name="Ali")

@@ -10,6 +10,8 @@ import pytest
 
 from agent.settings import AgentSettings
 from config import EnvReader, SettingsError, load_dotenv_file
+from slack_bridge.masking import MASK_KINDS
+from slack_bridge.settings import BridgeSettings
 from tests.support.agent_process import REPO_ROOT
 
 
@@ -34,6 +36,7 @@ def run_agent(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"PARLANT_SESSION_STORE": "floppy"}, "PARLANT_SESSION_STORE"),
         ({"PARLANT_NPL": "offline"}, "PARLANT_NPL"),
         ({"PARLANT_OPERATOR_TOKEN": "short"}, "PARLANT_OPERATOR_TOKEN"),
+        ({"SLACK_MASK": "card,ssn"}, "SLACK_MASK"),
     ],
 )
 def test_bad_setting_exits_with_a_one_line_explanation(
@@ -78,7 +81,6 @@ def test_environment_wins_over_dotenv() -> None:
 
 
 def test_settings_objects_never_show_secrets_in_their_repr() -> None:
-    from slack_bridge.settings import BridgeSettings
 
     secrets = {
         "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
@@ -91,3 +93,25 @@ def test_settings_objects_never_show_secrets_in_their_repr() -> None:
     assert "C0123ABCD" in shown
     for value in secrets.values():
         assert value not in shown
+
+
+def test_slack_mask_defaults_to_cards_and_dates_of_birth_and_names_the_valid_kinds() -> None:
+    slack_on = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_ESCALATION_CHANNEL": "C0ESC",
+        "SLACK_SIGNING_SECRET": "s",
+    }
+
+    def kinds(mask: str | None) -> frozenset[str]:
+        environ = {**slack_on, **({"SLACK_MASK": mask} if mask is not None else {})}
+        slack = BridgeSettings.from_env(EnvReader(environ=environ, dotenv={})).slack
+        assert slack is not None
+        return slack.masker.kinds
+
+    assert kinds(None) == {"card", "dob"}
+    assert kinds("none") == frozenset()
+    assert kinds(" Policy , email,phone ") == {"policy", "email", "phone"}
+    with pytest.raises(SettingsError) as refused:
+        kinds("card,ssn")
+    assert "SLACK_MASK" in str(refused.value) and "ssn" in str(refused.value)
+    assert all(kind in str(refused.value) for kind in MASK_KINDS)

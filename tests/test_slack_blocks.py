@@ -22,6 +22,9 @@ from slack_bridge.blocks import (
     speaker_label,
     split_for_slack,
 )
+from slack_bridge.masking import Masker
+
+UNMASKED = Masker.of([])
 
 HOSTILE = [
     "<!channel>",
@@ -241,7 +244,7 @@ def test_speaker_labels(args: tuple[str, str | None, str | None, str | None], la
 
 def test_mirrored_message_escapes_label_and_text() -> None:
     label = speaker_label("customer", "<!channel> Eve", None, None)
-    [(fallback, message)] = mirrored_message(label, "<https://evil|bank> <@U123>")
+    [(fallback, message)] = mirrored_message(label, "<https://evil|bank> <@U123>", masker=UNMASKED)
     text = message[0]["text"]["text"]
     assert text == "*Customer (&lt;!channel&gt; Eve):* &lt;https://evil|bank&gt; &lt;@U123&gt;"
     assert_inert(text)
@@ -250,7 +253,7 @@ def test_mirrored_message_escapes_label_and_text() -> None:
 
 @pytest.mark.parametrize("text", ["x y\n" * 12_500, "<" * 50_000, "🚗" * 50_000])
 def test_long_mirrored_message_fits_every_limit(text: str) -> None:
-    messages = mirrored_message("Customer (" + "N" * 500 + ")", text)
+    messages = mirrored_message("Customer (" + "N" * 500 + ")", text, masker=UNMASKED)
     assert 1 < len(messages) <= 15
     for fallback, message in messages:
         assert len(message) <= 50
@@ -261,7 +264,7 @@ def test_long_mirrored_message_fits_every_limit(text: str) -> None:
 
 
 def test_empty_mirrored_message_is_visible() -> None:
-    [(_, message)] = mirrored_message("AI agent", "   ")
+    [(_, message)] = mirrored_message("AI agent", "   ", masker=UNMASKED)
     assert message[0]["text"]["text"] == "*AI agent:* _(empty message)_"
 
 
@@ -281,7 +284,7 @@ def record_with(status: str) -> records.HandoffRecord:
 
 def view_with(status: str, **overrides: Any) -> EscalationView:
     recent = [("Customer (Ann)", "My car was hit."), ("AI agent", "I'll get a human.")]
-    view = escalation_view(SESSION, "Ann", record_with(status), recent, DASHBOARD + "/")
+    view = escalation_view(SESSION, "Ann", record_with(status), recent, DASHBOARD + "/", masker=UNMASKED)
     return EscalationView(**{**view.__dict__, **overrides})
 
 
@@ -384,7 +387,7 @@ def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
 
 
 def test_view_from_record() -> None:
-    view = escalation_view(SESSION, None, record_with("resolved"), [], DASHBOARD)
+    view = escalation_view(SESSION, None, record_with("resolved"), [], DASHBOARD, masker=UNMASKED)
     assert (view.customer_name, view.status, view.claimed_by, view.resolved_by) == (
         "Unknown customer",
         "resolved",
@@ -393,7 +396,7 @@ def test_view_from_record() -> None:
     )
     assert (view.requested_at, view.resolved_at, view.returned_by) == (NOW, LATER, None)
     with pytest.raises(ValueError):
-        escalation_view(SESSION, "Ann", {"reason": "x"}, [], DASHBOARD)
+        escalation_view(SESSION, "Ann", {"reason": "x"}, [], DASHBOARD, masker=UNMASKED)
 
 
 def test_unparsable_time_is_shown_as_unknown() -> None:

@@ -522,8 +522,18 @@ class FakeSlack:
         *,
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
+        encoded: bool = False,
     ) -> dict[str, Any]:
-        """Stores a message a human posted and returns its `message` event, ready for push_event()."""
+        """Stores a message a human posted and returns its `message` event, ready for push_event().
+
+        `text` is what the person typed; Slack encodes `&`, `<` and `>` in it as entities (pass
+        `encoded=True` for text already in Slack's format, e.g. with `<@U123>` mentions). Slack's
+        clients refuse to send more than MAX_TEXT characters.
+        """
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"msg_too_long: Slack does not send messages over {MAX_TEXT} characters")
+        if not encoded:
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         chan = self._find_channel(channel)
         root_ts = self._thread_root(chan, thread_ts)
         message = Message(chan.id, new_ts(), text, user, thread_ts=root_ts, blocks=blocks)

@@ -192,7 +192,10 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
     return env
 
 
-def start_world(mode: Mode, root: Path, operator_allowlist: bool = False) -> SlackWorld:
+def start_world(
+    mode: Mode, root: Path, operator_allowlist: bool = False, extra_env: dict[str, str] | None = None
+) -> SlackWorld:
+    """`extra_env` goes to both the agent and the bridge, as one .env would."""
     slack = FakeSlack().run_in_thread()
     dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
     lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
@@ -201,6 +204,7 @@ def start_world(mode: Mode, root: Path, operator_allowlist: bool = False) -> Sla
     env = slack_env(slack, channel, mode)
     if operator_allowlist:
         env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
+    env.update(extra_env or {})
     agent = AgentProcess(home=root / "parlant", extra_env=env).start()
     bridge_env = {**env, "PARLANT_URL": agent.url}
 
