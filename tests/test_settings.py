@@ -81,7 +81,6 @@ def test_environment_wins_over_dotenv() -> None:
 
 
 def test_settings_objects_never_show_secrets_in_their_repr() -> None:
-
     secrets = {
         "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
         "SLACK_APP_TOKEN": "xapp-secret-app-token",
