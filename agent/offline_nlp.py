@@ -111,9 +111,9 @@ class Question:
             shown = json.loads(raw) if isinstance(raw, str) else {}
         except json.JSONDecodeError:
             return {}
-        return {
-            name: entry.get("value") for name, entry in shown.items() if isinstance(entry, dict)
-        } if isinstance(shown, dict) else {}
+        if not isinstance(shown, dict):
+            return {}
+        return {name: entry.get("value") for name, entry in shown.items() if isinstance(entry, dict)}
 
     def fresh_context_value(self, name: str) -> Any:
         """The value of context variable `name` as the prompt shows it, if the AI has not

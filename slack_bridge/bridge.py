@@ -190,8 +190,8 @@ class Bridge:
         operator = await self._operator(user_id)
         try:
             await BUTTON_ACTIONS[action_id](self._parlant, session_id, operator)
-        except HandoffNotActive as refusal:
-            return _not_active(refusal)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
         except (ApiError, httpx.TransportError) as error:
             log.warning("button %s failed session=%s: %r", action_id, session_id, error)
             return UNREACHABLE
@@ -232,8 +232,8 @@ class Bridge:
         operator = await self._operator(user_id)
         try:
             handback = await actions.return_to_ai(self._parlant, target.session_id, operator, note)
-        except HandoffNotActive as refusal:
-            return _not_active(refusal)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
         except actions.InvalidHandbackNote as invalid:
             return str(invalid)
         except (ApiError, httpx.TransportError) as error:
