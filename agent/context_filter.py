@@ -1,8 +1,12 @@
-"""Keep operators' internal notes out of the AI's context.
+"""Engine hooks that shape what the AI's prompts show of a session.
 
-Notes are stored as session events so supervisors can review them beside the transcript, but
-the engine loads every event into the model's prompt; these hooks drop the notes from the
-interaction before each step that builds prompts.
+- Operators' internal notes are stored as session events so supervisors can review them beside
+  the transcript, but they are never the AI's business: they are dropped.
+- After a handback, the handoff it ended no longer steers the AI, and the operator's note is
+  given as context (agent/handback_context.py).
+
+The engine loads the interaction at acknowledgement and reloads it between preparation
+iterations, so the interaction hooks run before every step that builds prompts.
 """
 
 from __future__ import annotations
@@ -13,6 +17,12 @@ from parlant.core.engines.alpha.engine_context import EngineContext, Interaction
 from parlant.core.engines.alpha.hooks import EngineHookResult, EngineHooks
 from parlant.core.sessions import EventKind
 
+from agent.handback_context import (
+    HANDBACK_VARIABLE,
+    handback_in_force,
+    handback_variable,
+    superseded_by_handback,
+)
 from handoff.actions import INTERNAL_NOTE
 
 
@@ -33,10 +43,35 @@ async def drop_internal_notes(
     return EngineHookResult.CALL_NEXT
 
 
+async def drop_superseded_handoff(
+    context: EngineContext, payload: Any, exception: Exception | None = None
+) -> EngineHookResult:
+    events = list(context.interaction.events)
+    shaped = superseded_by_handback(events)
+    if len(shaped) != len(events) or any(a is not b for a, b in zip(shaped, events)):
+        context.interaction = Interaction(events=shaped)
+    return EngineHookResult.CALL_NEXT
+
+
+async def add_handback_note(
+    context: EngineContext, payload: Any, exception: Exception | None = None
+) -> EngineHookResult:
+    # Context variables are loaded once per turn, just before this hook.
+    handback = handback_in_force(context.interaction.events)
+    variables = context.state.context_variables
+    if handback is not None and not any(v.name == HANDBACK_VARIABLE for v, _ in variables):
+        variables.append(handback_variable(handback))
+    return EngineHookResult.CALL_NEXT
+
+
 async def install(hooks: EngineHooks) -> EngineHooks:
-    # The interaction is loaded at acknowledgement and reloaded between preparation iterations.
-    hooks.on_acknowledged.append(drop_internal_notes)
-    hooks.on_preparation_iteration_start.append(drop_internal_notes)
-    hooks.on_preamble_emitted.append(drop_internal_notes)
-    hooks.on_generating_messages.append(drop_internal_notes)
+    for stage in (
+        hooks.on_acknowledged,
+        hooks.on_preparation_iteration_start,
+        hooks.on_preamble_emitted,
+        hooks.on_generating_messages,
+    ):
+        stage.append(drop_internal_notes)
+        stage.append(drop_superseded_handoff)
+    hooks.on_preparing.append(add_handback_note)
     return hooks

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.handback_context import HANDBACK_VARIABLE
+
 AGENT_ID = "insurance-support-agent"
 AGENT_NAME = "Insurance Support Agent"
 AGENT_DESCRIPTION = (
@@ -36,6 +38,9 @@ class Behaviour:
     tools: tuple[str, ...] = ()
     offline_triggers: tuple[str, ...] = ()
     offline_reply: str = ""
+    # Offline, the behaviour applies while this context variable is set and the AI has not
+    # replied since; `{name}` in offline_reply is replaced by the variable's value.
+    offline_context_variable: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,24 @@ HANDOFF = Behaviour(
     ),
 )
 
+HANDBACK = Behaviour(
+    key="handback",
+    condition=(
+        "A human operator has handed the conversation back to you with a note "
+        f"({HANDBACK_VARIABLE}), and you have not replied to the customer since"
+    ),
+    action=(
+        "Tell the customer you are back with them, pass on the outcome from the operator's "
+        f"note ({HANDBACK_VARIABLE}) in your own words and continue helping from there; do not "
+        "say that a person is joining or handling the conversation"
+    ),
+    offline_context_variable=HANDBACK_VARIABLE,
+    offline_reply=(
+        "Thanks for waiting, I'm back with you. Our support team left me this update: "
+        f"{{{HANDBACK_VARIABLE}}}"
+    ),
+)
+
 BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour(
         key="no_legal_advice",
@@ -222,6 +245,7 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         offline_reply="Those are the claims on file for you.",
     ),
     HANDOFF,
+    HANDBACK,
 )
 
 VAGUE_REQUEST = Behaviour(

@@ -56,11 +56,15 @@ class OfflineScript:
     """What the offline service knows about the agent: triggers and scripted lines.
 
     triggers: condition text -> words that make it apply to the customer's last message.
-    replies: action text (guideline action or journey chat step) -> the line it answers with.
+    replies: action text (guideline action or journey chat step) -> the line it answers with;
+        `{name}` in a line is replaced by the value of the context variable `name`.
+    context_triggers: condition text -> a context variable that makes it apply while it is in
+        the prompt and the AI has not replied since it was set.
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
     replies: Mapping[str, str] = field(default_factory=dict)
+    context_triggers: Mapping[str, str] = field(default_factory=dict)
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
@@ -100,6 +104,38 @@ class Question:
         last = self.engine.interaction.last_customer_message
         return last.content if last else ""
 
+    def context_values(self) -> dict[str, Any]:
+        """The context variables this prompt shows (its "information about the context"), by name."""
+        raw = self.prop("context_values")
+        try:
+            shown = json.loads(raw) if isinstance(raw, str) else {}
+        except json.JSONDecodeError:
+            return {}
+        if not isinstance(shown, dict):
+            return {}
+        return {name: entry.get("value") for name, entry in shown.items() if isinstance(entry, dict)}
+
+    def fresh_context_value(self, name: str) -> Any:
+        """The value of context variable `name` as the prompt shows it, if the AI has not
+        replied since the variable was set."""
+        value = self.context_values().get(name)
+        if value is None or self.engine is None:
+            return value
+        set_at = next(
+            (v.last_modified for var, v in self.engine.state.context_variables if var.name == name), None
+        )
+        replied_since = set_at is not None and any(
+            e.kind == EventKind.MESSAGE and e.source == EventSource.AI_AGENT and e.creation_utc > set_at
+            for e in self.engine.interaction.events
+        )
+        return None if replied_since else value
+
+    def applies(self, condition: str, script: OfflineScript) -> bool:
+        variable = script.context_triggers.get(normalise_text(condition))
+        if variable:
+            return self.fresh_context_value(variable) is not None
+        return script.applies(condition, self.customer_message)
+
     def prop(self, key: str) -> Any:
         for section in self.props.values():
             if key in section:
@@ -136,7 +172,7 @@ def _guideline_checks(q: Question, script: OfflineScript, *flags: str) -> dict[s
     checks = []
     for check in q.result_checks():
         condition = str(check.get("condition", ""))
-        applies = script.applies(condition, q.customer_message)
+        applies = q.applies(condition, script)
         answer = {k: v for k, v in check.items() if not isinstance(v, str) or not v.startswith("<")}
         answer.setdefault("guideline_id", str(check.get("guideline_id")))
         answer["guideline_id"] = str(answer["guideline_id"])
@@ -167,7 +203,7 @@ def _previously_applied_customer_dependent(q: Question, s: OfflineScript) -> dic
 def _low_criticality(q: Question, s: OfflineScript) -> dict[str, Any]:
     return {
         "applies": {
-            str(c.get("guideline_id")): s.applies(str(c.get("condition", "")), q.customer_message)
+            str(c.get("guideline_id")): q.applies(str(c.get("condition", "")), s)
             for c in q.result_checks()
         }
     }
@@ -385,8 +421,11 @@ def _consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
     }
 
 
-def compose_reply(engine: EngineContext | None, script: OfflineScript) -> str:
-    """The scripted reply: tool results of this turn, then the lines of what matched."""
+def compose_reply(
+    engine: EngineContext | None, script: OfflineScript, context_values: Mapping[str, Any] = {}
+) -> str:
+    """The scripted reply: tool results of this turn, then the lines of what matched, filled in
+    with the context variables the prompt shows."""
     lines: list[str] = []
     if engine is not None:
         for event in engine.state.tool_events:
@@ -400,11 +439,20 @@ def compose_reply(engine: EngineContext | None, script: OfflineScript) -> str:
             engine.state.tool_enabled_guideline_matches
         )
         for match in matches:
-            line = script.reply_for(match.guideline.content.action)
+            line = _filled(script.reply_for(match.guideline.content.action), context_values)
             if line and line not in lines:
                 lines.append(line)
     body = " ".join(lines) if lines else FALLBACK_REPLY
     return f"{OFFLINE_MARKER} {body}"
+
+
+def _filled(line: str | None, values: Mapping[str, Any]) -> str | None:
+    """`line` with each `{name}` replaced by that context variable's value."""
+    if not line:
+        return line
+    for name, value in values.items():
+        line = line.replace("{" + name + "}", str(value))
+    return line
 
 
 def _draft(q: Question, s: OfflineScript) -> dict[str, Any]:
@@ -412,7 +460,7 @@ def _draft(q: Question, s: OfflineScript) -> dict[str, Any]:
         "last_message_of_user": q.customer_message,
         "guidelines": [],
         "insights": [],
-        "response_body": compose_reply(q.engine, s),
+        "response_body": compose_reply(q.engine, s, q.context_values()),
     }
 
 
@@ -420,7 +468,7 @@ def _message(q: Question, s: OfflineScript) -> dict[str, Any]:
     return {
         "last_message_of_customer": q.customer_message,
         "produced_reply": True,
-        "revisions": [{"revision_number": 1, "content": compose_reply(q.engine, s)}],
+        "revisions": [{"revision_number": 1, "content": compose_reply(q.engine, s, q.context_values())}],
     }
 
 

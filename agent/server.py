@@ -37,8 +37,11 @@ def offline_script() -> OfflineScript:
     """The triggers and scripted lines of every behaviour and journey, keyed by their text."""
     triggers: dict[str, tuple[str, ...]] = {}
     replies: dict[str, str] = {}
+    context_triggers: dict[str, str] = {}
     for behaviour in (*insurance.BEHAVIOURS, insurance.VAGUE_REQUEST):
         triggers[normalise_text(behaviour.condition)] = behaviour.offline_triggers
+        if behaviour.offline_context_variable:
+            context_triggers[normalise_text(behaviour.condition)] = behaviour.offline_context_variable
         if behaviour.action and behaviour.offline_reply:
             replies[normalise_text(behaviour.action)] = behaviour.offline_reply
     for journey in insurance.JOURNEYS:
@@ -47,7 +50,7 @@ def offline_script() -> OfflineScript:
         for step in journey.steps:
             if step.chat and step.offline_reply:
                 replies[normalise_text(step.chat)] = step.offline_reply
-    return OfflineScript(triggers=triggers, replies=replies)
+    return OfflineScript(triggers=triggers, replies=replies, context_triggers=context_triggers)
 
 
 def nlp_service_factory(settings: AgentSettings) -> Callable[[Any], p.NLPService]:

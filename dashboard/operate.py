@@ -15,7 +15,7 @@ from parlant.client.core.api_error import ApiError
 
 from dashboard import data
 from dashboard.settings import DashboardSettings
-from handoff.actions import Operator
+from handoff.actions import InvalidHandbackNote, Operator
 from handoff.record import HandoffNotActive
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ class ActionFailed(Exception):
 
 def explain(error: Exception) -> str:
     """What went wrong, in words a supervisor can act on."""
+    if isinstance(error, InvalidHandbackNote):
+        return str(error)
     if isinstance(error, HandoffNotActive):
         if error.status is None:
             return "This session was never handed off to a human."
@@ -59,7 +61,7 @@ def perform(
     name = getattr(action, "__name__", "action")
     try:
         result = asyncio.run(go())
-    except (HandoffNotActive, ApiError, httpx.HTTPError, OSError) as error:
+    except (HandoffNotActive, InvalidHandbackNote, ApiError, httpx.HTTPError, OSError) as error:
         log.warning("dashboard action=%s session=%s operator=%s failed: %s",
                     name, session_id, operator.id, type(error).__name__)
         raise ActionFailed(explain(error)) from error

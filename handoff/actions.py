@@ -22,6 +22,31 @@ HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."
 )
+# Long enough for an outcome and a next step; short enough to fit a Slack section and a prompt.
+HANDBACK_NOTE_LIMIT = 1000
+
+
+class InvalidHandbackNote(ValueError):
+    """The handback note is empty or too long; the message says what to change."""
+
+
+def handback_note_problem(note: str) -> str | None:
+    """Why `note` cannot be a handback note, in words for the operator; None when it can."""
+    text = note.strip()
+    if not text:
+        return "Write a short note for the AI: what was done and what the customer should hear next."
+    if len(text) > HANDBACK_NOTE_LIMIT:
+        return f"Keep the note to {HANDBACK_NOTE_LIMIT:,} characters (it has {len(text):,})."
+    return None
+
+
+@dataclass(frozen=True)
+class Handback:
+    """A completed return to the AI: the record after it and the handback event carrying the note."""
+
+    record: HandoffRecord
+    event_id: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -163,18 +188,27 @@ async def take_over(client: AsyncParlantClient, session_id: str, operator: Opera
 
 
 async def return_to_ai(
-    client: AsyncParlantClient, session_id: str, operator: Operator, note: str = ""
-) -> HandoffRecord:
-    """Hand the session back: the AI answers the customer's next message, knowing no human is on."""
+    client: AsyncParlantClient, session_id: str, operator: Operator, note: str
+) -> Handback:
+    """Hand the session back with a note: the AI answers the customer's next message from it,
+    knowing no human is on (agent/handback_context.py puts the note into its context)."""
+    problem = handback_note_problem(note)
+    if problem:
+        raise InvalidHandbackNote(problem)
     updated = await _move(client, session_id, operator, records.returned)
-    await client.sessions.create_event(
+    event = await client.sessions.create_event(
         session_id,
         kind="custom",
         source="system",
-        data={"type": HANDBACK, "text": HANDBACK_TEXT, "note": note, "operator": operator.as_metadata()},
+        data={
+            "type": HANDBACK,
+            "text": HANDBACK_TEXT,
+            "note": note.strip(),
+            "operator": operator.as_metadata(),
+        },
     )
     await client.sessions.update(session_id, mode="auto")
-    return updated
+    return Handback(record=updated, event_id=str(event.id), note=note.strip())
 
 
 async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handoff.actions import handback_note_problem
 from slack_bridge import blocks
 from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
 from slack_bridge.settings import SlackSettings
@@ -31,6 +32,40 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     @app.action(blocks.ACTION_OPEN_DASHBOARD)
     async def on_open_dashboard(ack: Any) -> None:
         await ack()  # a link button; the browser opens the URL
+
+    async def tell(client: AsyncWebClient, channel: str, user: str, thread_ts: str | None, text: str) -> None:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+    @app.action(blocks.ACTION_RETURN)
+    async def on_return(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        message = body.get("message") or {}
+        root_ts = message.get("thread_ts") or message.get("ts") or (body.get("container") or {}).get("message_ts")
+        target = blocks.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
+        # A trigger_id expires 3 s after the click: the form is opened before anything slow.
+        refusal = await bridge.open_handback(body.get("trigger_id", ""), target, user)
+        if refusal:
+            await tell(client, channel, user, root_ts, refusal)
+
+    @app.view(blocks.VIEW_HANDBACK)
+    async def on_handback(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        note = blocks.handback_note(view)
+        problem = handback_note_problem(note)
+        if problem:
+            # Keeps the form open with the reason under the note field; nothing changes.
+            await ack(response_action="errors", errors={blocks.HANDBACK_BLOCK: problem})
+            return
+        await ack()
+        user = (body.get("user") or {}).get("id", "")
+        target = blocks.handback_target(view)
+        if target is None:
+            log.warning("handback form with unreadable metadata from user=%s", user)
+            return
+        refusal = await bridge.hand_back(target, user, note)
+        if refusal:
+            await tell(client, target.channel, user, target.thread_ts, refusal)
 
     for action_id in BUTTON_ACTIONS:
 

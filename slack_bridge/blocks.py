@@ -12,6 +12,7 @@ a `Masker` first, so masks are never escaped or split across parts.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from itertools import accumulate
 from typing import Any, Iterable, Mapping, get_args
 from urllib.parse import quote
 
+from handoff.actions import HANDBACK_NOTE_LIMIT
 from handoff.record import HandoffStatus
 from slack_bridge.masking import Masker
 
@@ -33,6 +35,7 @@ EXCERPT_LIMIT = 300
 NAME_LIMIT = 100
 REASON_LIMIT = 2000
 RECENT_SHOWN = 5
+MAX_BLOCKS = 50
 # Below this a part could not hold a marker plus a few characters of content.
 MIN_PART_CONTENT = 40
 
@@ -47,6 +50,9 @@ ACTION_RETURN = "escalation_return"
 ACTION_RESOLVE = "escalation_resolve"
 ACTION_TAKE_OVER = "escalation_take_over"
 ACTION_OPEN_DASHBOARD = "escalation_open_dashboard"
+VIEW_HANDBACK = "escalation_handback"
+HANDBACK_BLOCK = "handback_note"
+HANDBACK_INPUT = "note"
 
 # Explicit bidi embeddings, overrides and isolates. They cannot form a mention, but a customer can
 # use them to visually reorder the bridge's own text that follows in the same line (speaker
@@ -540,3 +546,71 @@ def take_over_prompt(text: str, session_id: str) -> list[Block]:
         _section(text),
         {"type": "actions", "elements": [_button("Take over", ACTION_TAKE_OVER, session_id, style="primary")]},
     ]
+
+
+# --- Handing back to the AI ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandbackTarget:
+    """Which escalation a handback form belongs to, carried in the modal's private_metadata."""
+
+    session_id: str
+    channel: str
+    thread_ts: str
+
+
+def handback_modal(target: HandbackTarget) -> Block:
+    """The form Return to AI opens: one required note, which the AI continues from."""
+    return {
+        "type": "modal",
+        "callback_id": VIEW_HANDBACK,
+        "private_metadata": json.dumps(
+            {"session_id": target.session_id, "channel": target.channel, "thread_ts": target.thread_ts}
+        ),
+        "title": _plain("Return to AI"),
+        "submit": _plain("Return to AI"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": HANDBACK_BLOCK,
+                "label": _plain("Handback note for the AI"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": HANDBACK_INPUT,
+                    "multiline": True,
+                    "max_length": HANDBACK_NOTE_LIMIT,
+                    "placeholder": _plain("What was done, and what the customer should hear next"),
+                },
+                "hint": _plain(
+                    "The AI answers the customer's next message from this note, "
+                    "so the customer may hear what it says."
+                ),
+            }
+        ],
+    }
+
+
+def handback_target(view: Mapping[str, Any]) -> HandbackTarget | None:
+    """The escalation a submitted handback form names; None if its metadata is not ours."""
+    try:
+        meta = json.loads(str(view.get("private_metadata") or ""))
+        return HandbackTarget(str(meta["session_id"]), str(meta["channel"]), str(meta["thread_ts"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def handback_note(view: Mapping[str, Any]) -> str:
+    """The note typed into a submitted handback form."""
+    values = ((view.get("state") or {}).get("values") or {}).get(HANDBACK_BLOCK) or {}
+    return str((values.get(HANDBACK_INPUT) or {}).get("value") or "")
+
+
+def handback_posted(operator_name: str, note: str) -> SlackMessage:
+    """The thread's record of a handback: who handed back and the note the AI received."""
+    who = _clip(operator_name, NAME_LIMIT) or "an operator"
+    heading = f":robot_face: Handed back to the AI by {who}:"
+    # Escaping can make a short note several times longer: split it over sections, one message.
+    parts = split_for_slack(note, limit=SECTION_TEXT_LIMIT, max_parts=MAX_BLOCKS - 1)
+    return f"{heading} {parts[0]}", [_section(heading), *(_section(part) for part in parts)]

@@ -22,7 +22,7 @@ from handoff.actions import Operator
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive, HandoffRecord, read_record
 from slack_bridge import blocks
 from slack_bridge.inbound import Inbound
-from slack_bridge.mirror import SessionMirror
+from slack_bridge.mirror import SessionMirror, find_mirrored_post
 from slack_bridge.operators import DisplayNames
 from slack_bridge.settings import BridgeSettings, SlackSettings
 from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
@@ -66,12 +66,13 @@ class LongPollClients:
         return self._shards[shard]
 
 
+# Buttons that act at once. Return to AI opens the handback form instead (open_handback).
 BUTTON_ACTIONS = {
     blocks.ACTION_CLAIM: actions.claim,
-    blocks.ACTION_RETURN: actions.return_to_ai,
     blocks.ACTION_RESOLVE: actions.resolve,
     blocks.ACTION_TAKE_OVER: actions.take_over,
 }
+UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
 
 
 class Bridge:
@@ -175,20 +176,29 @@ class Bridge:
         except (SlackUnavailable, SlackRejected, ApiError, httpx.TransportError) as error:
             log.warning("root refresh failed session=%s: %r", session_id, error)
 
-    async def on_button(self, action_id: str, session_id: str, user_id: str, channel: str) -> str | None:
-        """Run a button's action; returns a message for the clicking operator when refused."""
+    def _not_allowed(self, user_id: str, channel: str) -> str | None:
         if channel != self._slack.escalation_channel:
             return "This button does not belong to the escalation channel."
         if self._slack.operator_ids and user_id not in self._slack.operator_ids:
             return "You are not on this workspace's list of support operators."
-        operator = Operator(id=f"slack:{user_id}", name=await self.names.name_of(user_id), origin="slack")
+        return None
+
+    async def _operator(self, user_id: str) -> Operator:
+        return Operator(id=f"slack:{user_id}", name=await self.names.name_of(user_id), origin="slack")
+
+    async def on_button(self, action_id: str, session_id: str, user_id: str, channel: str) -> str | None:
+        """Run a button's action; returns a message for the clicking operator when refused."""
+        refusal = self._not_allowed(user_id, channel)
+        if refusal:
+            return refusal
+        operator = await self._operator(user_id)
         try:
             await BUTTON_ACTIONS[action_id](self._parlant, session_id, operator)
-        except HandoffNotActive as refusal:
-            return f"This escalation is {refusal.status}; use Take over to handle it again."
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
         except (ApiError, httpx.TransportError) as error:
             log.warning("button %s failed session=%s: %r", action_id, session_id, error)
-            return "Parlant could not be reached; nothing changed. Please try again."
+            return UNREACHABLE
         log.info("button %s session=%s by user=%s", action_id, session_id, user_id)
         await self.refresh_root(session_id)
         if action_id == blocks.ACTION_TAKE_OVER:
@@ -197,10 +207,78 @@ class Bridge:
                 self._follow(thread)
         return None
 
+    async def open_handback(self, trigger_id: str, target: blocks.HandbackTarget, user_id: str) -> str | None:
+        """Return to AI: open the handback form, unless the click would be refused anyway."""
+        refusal = self._not_allowed(user_id, target.channel)
+        if refusal:
+            return refusal
+        try:
+            record = await actions.current_record(self._parlant, target.session_id)
+        except (ApiError, httpx.TransportError) as error:
+            log.warning("handback form session=%s: parlant unreachable: %r", target.session_id, error)
+            return UNREACHABLE
+        if record is None or record.get("status") not in ACTIVE_STATUSES:
+            return _not_active(HandoffNotActive(target.session_id, record.get("status") if record else None))
+        try:
+            await self._caller.call("views.open", trigger_id=trigger_id, view=blocks.handback_modal(target))
+        except (SlackUnavailable, SlackRejected) as error:
+            log.warning("handback form not opened session=%s user=%s: %s", target.session_id, user_id, error)
+            return "Slack could not open the handback form; press Return to AI again."
+        log.info("handback form opened session=%s user=%s", target.session_id, user_id)
+        return None
+
+    async def hand_back(self, target: blocks.HandbackTarget, user_id: str, note: str) -> str | None:
+        """A submitted handback form: return the session to the AI with the note, say so in the
+        thread, rewrite the root. Returns a message for the operator when refused."""
+        refusal = self._not_allowed(user_id, target.channel)
+        if refusal:
+            return refusal
+        operator = await self._operator(user_id)
+        try:
+            handback = await actions.return_to_ai(self._parlant, target.session_id, operator, note)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
+        except actions.InvalidHandbackNote as invalid:
+            return str(invalid)
+        except (ApiError, httpx.TransportError) as error:
+            log.warning("handback failed session=%s: %r", target.session_id, error)
+            return UNREACHABLE
+        log.info("handed back session=%s by user=%s event=%s", target.session_id, user_id, handback.event_id)
+        await self._post_handback(target, operator, handback)
+        await self.refresh_root(target.session_id)
+        return None
+
+    async def _post_handback(self, target: blocks.HandbackTarget, operator: Operator, handback: actions.Handback) -> None:
+        thread = self._store.thread_for_session(target.session_id) or ThreadLink(
+            target.session_id, target.channel, target.thread_ts
+        )
+        text, line_blocks = blocks.handback_posted(operator.name, handback.note)
+        try:
+            ts = await self._caller.post_message(
+                lambda: find_mirrored_post(self._caller, thread, handback.event_id, 0),
+                channel=thread.channel,
+                thread_ts=thread.ts,
+                text=text,
+                blocks=line_blocks,
+                # Marked as the handback event's post, so a retry after a lost answer finds it.
+                metadata=blocks.mirror_metadata(target.session_id, handback.event_id, 0),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (SlackUnavailable, SlackRejected, AnswerLost) as error:
+            # The handback itself happened and the note is in Parlant (and the dashboard).
+            log.warning("handback line not posted session=%s: %s", target.session_id, error)
+            return
+        log.info("handback line posted session=%s slack_ts=%s", target.session_id, ts)
+
     async def stop(self) -> None:
         for task in self._mirrors.values():
             task.cancel()
         await asyncio.gather(*self._mirrors.values(), return_exceptions=True)
+
+
+def _not_active(refusal: HandoffNotActive) -> str:
+    return f"This escalation is {refusal.status or 'not handed off'}; use Take over to handle it again."
 
 
 def _log_mirror_end(task: asyncio.Task[None]) -> None:

@@ -199,6 +199,10 @@ def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> 
         ("human_agent", "custom")]
     assert (mine[0].data or {})["participant"]["display_name"] == "Sam Supervisor"
 
+    # A handback needs a note, as in Slack: without one nothing changes.
+    click(at, "Return to AI")
+    assert "Write a short note for the AI" in at.error[0].value
+    assert state_of(client, session)[1]["status"] == "claimed"
     at.text_area(key="handback_note").input("Customer is happy")
     click(at, "Return to AI")
     mode, record = state_of(client, session)

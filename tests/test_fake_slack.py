@@ -215,6 +215,19 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
     assert await error_code(stale) == "hash_conflict"
     assert fake.views() == [updated["view"]]
 
+    form = {**modal, "callback_id": "form", "private_metadata": "m", "blocks": [
+        {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "Note"},
+         "element": {"type": "plain_text_input", "action_id": "a"}}]}
+    shown = (await client.views_open(trigger_id="123.456.def", view=form))["view"]
+    submitted = fake.view_submission(shown["id"], user=sam, values={"b": {"a": "typed"}})
+    assert (submitted["type"], submitted["user"]["id"]) == ("view_submission", sam)
+    assert (submitted["view"]["callback_id"], submitted["view"]["private_metadata"]) == ("form", "m")
+    assert submitted["view"]["state"]["values"] == {"b": {"a": {"type": "plain_text_input", "value": "typed"}}}
+    with pytest.raises(LookupError):
+        fake.view_submission(shown["id"], user=sam, values={"b": {"other": "x"}})
+    with pytest.raises(LookupError):
+        fake.view_submission("V0NOPE", user=sam, values={})
+
     await client.chat_postEphemeral(channel=support, user=sam, text="only you")
     assert [(m.user, m.text) for m in fake.ephemeral_messages(support)] == [(sam, "only you")]
     stranger = client.chat_postEphemeral(channel=support, user="U0STRANGER", text="x")

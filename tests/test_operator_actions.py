@@ -67,7 +67,7 @@ def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: Age
     async def go() -> None:
         api = AsyncParlantClient(base_url=agent.url)
         await actions.add_note(api, session, DANA, "Customer is calm now")
-        await actions.return_to_ai(api, session, DANA)
+        await actions.return_to_ai(api, session, DANA, "Calmed the customer; nothing else is open")
         with pytest.raises(HandoffNotActive):
             await actions.send_as_human(api, session, DANA, "too late")
 
@@ -82,6 +82,7 @@ def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: Age
         if e.data.get("type") == actions.HANDBACK
     ]
     assert len(handbacks) == 1 and "No human is handling it" in handbacks[0].data["text"]
+    assert handbacks[0].data["note"] == "Calmed the customer; nothing else is open"
     asked = say(client, session, "What does my policy cover?")
     assert "POL-1001" in wait_for_ai_reply(client, session, asked).data["message"]
 

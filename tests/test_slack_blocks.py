@@ -429,3 +429,40 @@ def test_notices() -> None:
     for status in ("returned", "resolved", None):
         assert "NOT sent" in blocks.session_not_with_human(status)
     assert "NOT sent" in blocks.operator_not_allowed()
+
+
+# --- The handback form and its thread line ---------------------------------------------------
+
+
+def test_handback_form_round_trips_its_target_and_asks_for_one_bounded_note() -> None:
+    target = blocks.HandbackTarget("sess-1", "C0ESC", "1700000000.000100")
+    modal = blocks.handback_modal(target)
+
+    assert modal["type"] == "modal" and modal["callback_id"] == blocks.VIEW_HANDBACK
+    assert len(modal["title"]["text"]) <= 24 and len(modal["private_metadata"]) <= 3000
+    [field] = modal["blocks"]
+    assert field["type"] == "input" and not field.get("optional", False)
+    assert field["label"]["text"] == "Handback note for the AI"
+    assert field["element"]["multiline"] and field["element"]["max_length"] == 1000
+    submitted = {
+        **modal,
+        "state": {"values": {blocks.HANDBACK_BLOCK: {blocks.HANDBACK_INPUT: {"value": "done"}}}},
+    }
+    assert blocks.handback_target(submitted) == target
+    assert blocks.handback_note(submitted) == "done"
+    assert blocks.handback_target({"private_metadata": "not ours"}) is None
+
+
+@given(name=st.sampled_from(HOSTILE), note=st.text(min_size=1, max_size=1000) | st.sampled_from(HOSTILE))
+@settings(max_examples=60, deadline=None)
+def test_handback_line_keeps_names_and_notes_inert_and_within_limits(name: str, note: str) -> None:
+    fallback, blocks_ = blocks.handback_posted(name, note)
+    assert_within_limits(blocks_)
+    assert_inert(fallback)
+    assert blocks_[0]["text"]["text"].startswith(":robot_face: Handed back to the AI by ")
+
+
+def test_handback_line_carries_a_note_that_escaping_makes_long() -> None:
+    _, blocks_ = blocks.handback_posted("Dana", "&" * 1000)
+    assert_within_limits(blocks_)
+    assert "".join(b["text"]["text"] for b in blocks_[1:]).count("&amp;") == 1000

@@ -5,9 +5,10 @@ Real agent process (offline NLP), real bridge process, fake Slack with real clie
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -30,6 +31,15 @@ def human_messages(world: SlackWorld, session_id: str, text: str) -> list[object
         for e in world.parlant_events(session_id, kinds="message")
         if e.data.get("message") == text
     ]
+
+
+def handback_form(world: SlackWorld, session_id: str) -> dict[str, Any] | None:
+    forms = [v for v in world.opened_views() if json.loads(v["private_metadata"])["session_id"] == session_id]
+    return forms[-1] if forms else None
+
+
+def handbacks(world: SlackWorld, session_id: str) -> list[Any]:
+    return [e for e in world.parlant_events(session_id, kinds="custom") if e.data.get("type") == "handback"]
 
 
 def test_escalation_round_trip(world: SlackWorld) -> None:
@@ -82,13 +92,41 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
         e for e in world.parlant_events(session, kinds="message") if "fraud" in str(e.data.get("message"))
     ]
 
-    # Return to AI: the session goes back to auto and the AI answers the next message.
+    # Return to AI opens the handback form for this session.
     world.click(root.ts, "escalation_return", world.dana)
+    form = eventually(lambda: handback_form(world, session), what="the handback form")
+    assert form["callback_id"] == "escalation_handback"
+    assert json.loads(form["private_metadata"]) == {
+        "session_id": session, "channel": world.channel, "thread_ts": root.ts
+    }
+    # An empty note is refused in the form itself, and nothing changes.
+    refused = world.submit_view(form["id"], world.dana, {"handback_note": {"note": "   "}})
+    assert refused is not None and refused["response_action"] == "errors"
+    assert "handback_note" in refused["errors"]
+    assert world.client.sessions.retrieve(session).metadata["handoff"]["status"] == "claimed"
+
+    # With a note the session goes back to the AI, which continues from the note.
+    note = "Refund of $420 approved <!channel>, it arrives in 3 days"
+    assert world.submit_view(form["id"], world.dana, {"handback_note": {"note": note}}) is None
     eventually(lambda: world.client.sessions.retrieve(session).mode == "auto", what="auto mode")
-    assert world.client.sessions.retrieve(session).metadata["handoff"]["status"] == "returned"
-    asked = say(world.client, session, "What does my policy cover?")
-    assert "POL-1001" in wait_for_ai_reply(world.client, session, asked).data["message"]
+    record = world.client.sessions.retrieve(session).metadata["handoff"]
+    assert record["status"] == "returned" and record["returned_by"]["name"] == "Dana"
+    assert [e.data["note"] for e in handbacks(world, session)] == [note]
+    line = world.wait_in_thread(root.ts, "Handed back to the AI by Dana")
+    assert "&lt;!channel&gt;" in line.text and "<!channel>" not in line.text
+    asked = say(world.client, session, "any news?")
+    answer = wait_for_ai_reply(world.client, session, asked).data["message"]
+    assert "$420" in answer and "3 days" in answer and "person will join" not in answer
     eventually(lambda: "Back with the AI" in str(world.root_for(session).blocks), what="returned root")
+
+    # Submitting the form again hands back nothing twice; the operator is told why.
+    world.submit_view(form["id"], world.dana, {"handback_note": {"note": "again"}})
+    eventually(
+        lambda: any("returned" in e.text for e in world.slack.call(world.fake.ephemeral_messages, world.channel)),
+        what="the refusal",
+    )
+    assert len(handbacks(world, session)) == 1
+    assert len([m for m in world.thread(root.ts) if "Handed back to the AI" in m.text]) == 1
 
     # A late reply in the thread is refused privately, not forwarded silently.
     late, _ = world.operator_writes(world.dana, "one more thing", root.ts)

@@ -172,6 +172,37 @@ def test_only_listed_operators_may_answer(world: SlackWorld) -> None:
     assert any(e.user == world.mallory and "not on the list" in e.text for e in ephemeral)
 
 
+def test_only_listed_operators_may_hand_back(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.click(root.ts, "escalation_return", world.mallory)
+    eventually(
+        lambda: any(
+            e.user == world.mallory and "not on this workspace's list" in e.text
+            for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
+        ),
+        what="the refusal",
+    )
+    assert not [v for v in world.slack.call(world.fake.views) if session in v["private_metadata"]]
+    assert world.client.sessions.retrieve(session).metadata["handoff"]["status"] == "waiting"
+
+
+def test_lost_answer_to_the_handback_line_does_not_post_it_twice(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.click(root.ts, "escalation_return", world.dana)
+    form = eventually(
+        lambda: [v for v in world.slack.call(world.fake.views) if session in v["private_metadata"]],
+        what="the handback form",
+    )[-1]
+    world.wait_in_thread(root.ts, "person will join")  # the mirror's posts are done
+    world.slack.call(world.fake.drop_response, "chat.postMessage")
+    world.submit_view(form["id"], world.dana, {"handback_note": {"note": "Sorted out the billing"}})
+    world.wait_in_thread(root.ts, "Sorted out the billing")
+    posts = world.slack.call(world.fake.calls, "chat.postMessage")
+    assert any(c.response is None and "Sorted out the billing" in str(c.params) for c in posts)
+    time.sleep(2)
+    assert sum("Sorted out the billing" in t for t in world.thread_texts(root.ts)) == 1
+
+
 def test_lost_answer_to_a_mirrored_post_does_not_post_twice(world: SlackWorld) -> None:
     session, root = world.escalated_session()
     world.wait_in_thread(root.ts, "person will join")

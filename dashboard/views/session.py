@@ -156,10 +156,17 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
         if resolve.button("Resolve", key="resolve"):
             act(settings, actions.resolve, session_id, "Resolved; the AI answers from now on.")
         with st.form("return_to_ai"):
-            handback = st.text_area("Handback note for the AI (optional)", key="handback_note")
+            handback = st.text_area(
+                "Handback note for the AI", key="handback_note", max_chars=actions.HANDBACK_NOTE_LIMIT,
+                placeholder="What was done, and what the customer should hear next",
+                help="Required, as in Slack: the AI answers the customer's next message from it.")
             if st.form_submit_button("Return to AI"):
-                act(settings, actions.return_to_ai, session_id, "Returned to the AI.",
-                    handback.strip())
+                problem = actions.handback_note_problem(handback)
+                if problem:
+                    st.error(problem)
+                else:
+                    act(settings, actions.return_to_ai, session_id, "Returned to the AI.",
+                        handback.strip())
     else:
         take_over, resolve = st.columns(2)
         if take_over.button("Take over", key="take_over"):

@@ -8,6 +8,7 @@ from .slack_signing import (
     message_event,
     message_event_body,
     signed_headers,
+    view_submission_payload,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "message_event",
     "message_event_body",
     "signed_headers",
+    "view_submission_payload",
 ]

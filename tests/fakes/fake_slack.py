@@ -37,6 +37,7 @@ from .slack_signing import (
     message_event,
     new_ts,
     ts_key,
+    view_submission_payload,
 )
 
 T = TypeVar("T")
@@ -1111,6 +1112,27 @@ class FakeSlack:
             block_id=block_id,
             response_url=self.response_url(chan.id, message_ts, user),
         )
+
+    def view_submission(self, view_id: str, *, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """The view_submission payload of `user` submitting an opened view with `values` typed in
+        ({block_id: {action_id: text}}).
+
+        LookupError if no such view was opened or it has no such input, so a test cannot submit a
+        form the app never showed.
+        """
+        view = next((v for v in self._views.values() if v["id"] == view_id), None)
+        if view is None:
+            raise LookupError(f"no view {view_id} was opened")
+        inputs = {
+            (block.get("block_id"), (block.get("element") or {}).get("action_id"))
+            for block in view.get("blocks", [])
+            if block.get("type") == "input"
+        }
+        for block_id, typed in values.items():
+            for action_id in typed:
+                if (block_id, action_id) not in inputs:
+                    raise LookupError(f"view {view_id} has no input {block_id}/{action_id}")
+        return view_submission_payload(view=view, user=user, values=values)
 
     @staticmethod
     def _find_element(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:

@@ -176,6 +176,34 @@ def block_actions_payload(
     }
 
 
+def view_submission_payload(
+    *,
+    view: dict[str, Any],
+    user: str,
+    values: dict[str, dict[str, str]],
+    team_id: str = TEAM_ID,
+    api_app_id: str = APP_ID,
+) -> dict[str, Any]:
+    """A view_submission payload: `user` submits `view` with `values` typed into its inputs
+    ({block_id: {action_id: text}}, sent back as plain_text_input states)."""
+    state = {
+        block_id: {action_id: {"type": "plain_text_input", "value": text} for action_id, text in inputs.items()}
+        for block_id, inputs in values.items()
+    }
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": f"{int(time.time())}.{next(_event_ids)}.fake",
+        "view": {**view, "state": {"values": state}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def block_actions_body(
     *,
     action_id: str,

@@ -153,6 +153,21 @@ class SlackWorld:
         )
         assert response.status_code == 200, response.text
 
+    def submit_view(self, view_id: str, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+        """`user` submits an opened modal; returns the app's response payload (e.g. errors), if any."""
+        payload = self.slack.call(self.fake.view_submission, view_id, user=user, values=values)
+        if self.mode == "socket":
+            return self.slack.run(self.fake.push_interactive(payload)).payload or None
+        raw = urlencode({"payload": json.dumps(payload)}).encode()
+        response = httpx.post(
+            self.bridge_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw), timeout=10
+        )
+        assert response.status_code == 200, response.text
+        return response.json() if response.content else None
+
+    def opened_views(self) -> list[dict[str, Any]]:
+        return self.slack.call(self.fake.views)
+
     @property
     def bridge_url(self) -> str:
         return f"http://127.0.0.1:{self.bridge.port}/slack/events"
