@@ -40,6 +40,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "SLACK_ESCALATION_CHANNEL",
         "SLACK_API_URL",
         "SLACK_OPERATOR_IDS",
+        "SLACK_ROUTES",
         "BRIDGE_STATE_PATH",
         "LOG_LEVEL",
     }

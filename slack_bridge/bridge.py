@@ -88,7 +88,7 @@ class Bridge:
         self._caller = caller
         self._store = store
         self.names = DisplayNames(caller)
-        self.roots = RootMessages(parlant, caller, store, slack.escalation_channel, settings.dashboard_url)
+        self.roots = RootMessages(parlant, caller, store, slack.routes, settings.dashboard_url)
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
         self._long_polls = LongPollClients(settings)
@@ -173,8 +173,9 @@ class Bridge:
 
     async def on_button(self, action_id: str, session_id: str, user_id: str, channel: str) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
-        if channel != self._slack.escalation_channel:
-            return "This button does not belong to the escalation channel."
+        thread = self._store.thread_for_session(session_id)
+        if channel not in self._slack.routes.channels and (thread is None or thread.channel != channel):
+            return "This button does not belong to an escalation channel."
         if self._slack.operator_ids and user_id not in self._slack.operator_ids:
             return "You are not on this workspace's list of support operators."
         operator = Operator(id=f"slack:{user_id}", name=await self.names.name_of(user_id), origin="slack")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import EnvReader, SettingsError
+from slack_bridge.routing import Routes, RoutesError, parse_routes
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -21,6 +22,7 @@ class SlackSettings:
     bridge_port: int
     operator_ids: tuple[str, ...]
     posts_per_second: float
+    routes: Routes
 
     @property
     def socket_mode(self) -> bool:
@@ -52,6 +54,10 @@ class SlackSettings:
                 "set SLACK_APP_TOKEN (Socket Mode, recommended) or SLACK_SIGNING_SECRET (HTTP mode)"
             )
         api_url = env.url("SLACK_API_URL", SLACK_DEFAULT_API_URL) + "/"
+        try:
+            routes = parse_routes(env.str("SLACK_ROUTES", ""), default=channel)
+        except RoutesError as error:
+            raise SettingsError(f"SLACK_ROUTES: {error}") from error
         return cls(
             bot_token=bot_token,
             escalation_channel=channel,
@@ -62,6 +68,7 @@ class SlackSettings:
             bridge_port=env.port("SLACK_BRIDGE_PORT", 3000),
             operator_ids=env.id_list("SLACK_OPERATOR_IDS"),
             posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
+            routes=routes,
         )
 
 
