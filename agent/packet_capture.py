@@ -46,7 +46,9 @@ class JourneySteps:
         """(title, step text) for the step a path ends on; None when the path has left the journey."""
         if self._container is None or not path or path[-1] is None:
             return None
-        journey = await self._container[JourneyStore].read_journey(JourneyId(journey_id))
+        # Parlant registers its store under the abstract type; lagom resolves it fine.
+        store = self._container[JourneyStore]  # type: ignore[type-abstract]
+        journey = await store.read_journey(JourneyId(journey_id))
         projected = await self._container[JourneyGuidelineProjection].project_journey_to_guidelines(
             journey.id
         )

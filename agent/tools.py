@@ -138,7 +138,7 @@ def build_tools(
                 "handoff requested session=%s reason=%r journey=%r guidelines=%d tool_calls=%d",
                 context.session_id,
                 record["reason"],
-                (packet["journey"] or {}).get("title"),
+                packet["journey"]["title"] if packet["journey"] else None,
                 len(packet["guidelines"]),
                 len(packet["tool_calls"]),
             )

@@ -7,6 +7,7 @@ found before an escalation goes nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from slack_sdk.errors import SlackApiError
@@ -93,7 +94,7 @@ async def check_channel(client: AsyncWebClient, channel_id: str, default: bool) 
             f"escalation channel {channel_id} not readable ({error.response.get('error')})",
             f"check {setting} (channel ids such as C0123ABCD) and the channels:read/groups:read scopes",
         )
-    channel = info.get("channel", {})
+    channel: dict[str, Any] = info.get("channel") or {}
     name = f"#{channel.get('name')} ({channel_id})"
     if channel.get("is_archived"):
         return CheckResult(False, f"escalation channel {name} is archived", f"unarchive it or change {setting}")
