@@ -17,6 +17,7 @@ from agent import context_filter, customer_chat, insurance
 from agent.authorization import OperatorTokenPolicy, guard_operator_only_paths
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.insurance import Behaviour, JourneySpec
+from agent.packet_capture import JourneySteps
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import ClaimsStore
@@ -157,7 +158,8 @@ async def serve(
     async with AsyncExitStack() as stack:
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
-        tools = build_tools(store, notifier or escalation_notifier(settings))
+        journey_steps = JourneySteps()
+        tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)
         session_store, customer_store, changes = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
@@ -173,5 +175,6 @@ async def serve(
             configure_container=container_installer(settings.operator_token, changes),
             configure_api=api_configurer(settings.operator_token),
         ) as server:
+            journey_steps.bind(server.container)
             await declare_agent(server, tools)
             log.info("agent declared; customer chat at %s", settings.chat_url)

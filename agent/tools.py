@@ -9,6 +9,7 @@ from typing import Protocol, Sequence
 
 import parlant.sdk as p
 
+from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import ClaimsStore, UnknownCustomer
 from slack_bridge.blocks import speaker_label
 from handoff.record import (
@@ -40,6 +41,7 @@ class EscalationNotifier(Protocol):
         record: HandoffRecord,
         customer_name: str,
         recent: Sequence[tuple[str, str]],
+        labels: Sequence[str],
     ) -> SlackLink: ...
 
 
@@ -54,12 +56,15 @@ class NoEscalationChannel:
         record: HandoffRecord,
         customer_name: str,
         recent: Sequence[tuple[str, str]],
+        labels: Sequence[str] = (),
     ) -> SlackLink:
         log.info("handoff session=%s shown in the dashboard only (Slack not configured)", session_id)
         return SlackLink(state="disabled")
 
 
-def build_tools(store: ClaimsStore, notifier: EscalationNotifier) -> dict[str, p.ToolEntry]:
+def build_tools(
+    store: ClaimsStore, notifier: EscalationNotifier, journey_steps: JourneySteps | None = None
+) -> dict[str, p.ToolEntry]:
     """The tools by name, as the agent declaration refers to them."""
 
     @p.tool
@@ -125,16 +130,24 @@ def build_tools(store: ClaimsStore, notifier: EscalationNotifier) -> dict[str, p
         """
         session = p.Session.current
         existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
-        record = request_handoff(existing, reason, utc_now_iso(), notifier.initial_state)
+        packet = await capture_packet(journey_steps or JourneySteps())
+        record = request_handoff(existing, reason, utc_now_iso(), notifier.initial_state, packet)
         await session.labels.add(HANDOFF_LABEL)
         if record is not existing:
-            log.info("handoff requested session=%s reason=%r", context.session_id, record["reason"])
+            log.info(
+                "handoff requested session=%s reason=%r journey=%r guidelines=%d tool_calls=%d",
+                context.session_id,
+                record["reason"],
+                packet["journey"]["title"] if packet["journey"] else None,
+                len(packet["guidelines"]),
+                len(packet["tool_calls"]),
+            )
             recent = [
                 (speaker_label(m.source.value, m.participant["display_name"], None, None), m.content)
                 for m in session.interaction.messages[-RECENT_MESSAGES_IN_ROOT:]
             ]
             link = await notifier.escalation_requested(
-                context.session_id, record, session.customer.name, recent
+                context.session_id, record, session.customer.name, recent, sorted(session.labels)
             )
             # Written after the post attempt, so the bridge only ever retries a post that failed.
             await session.metadata.set(METADATA_KEY, dict(with_slack_link(record, link)))

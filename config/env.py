@@ -41,6 +41,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "SLACK_API_URL",
         "SLACK_OPERATOR_IDS",
         "SLACK_MASK",
+        "SLACK_ROUTES",
         "BRIDGE_STATE_PATH",
         "LOG_LEVEL",
     }

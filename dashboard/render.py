@@ -20,6 +20,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE
+from handoff.packet import read_packet
 from handoff.record import HandoffRecord
 
 # Most urgent first: a waiting customer has nobody yet, a claimed one has somebody.
@@ -347,6 +348,35 @@ def timeline_frame(record: HandoffRecord) -> pd.DataFrame:
     steps = timeline(record)
     return pd.DataFrame({"step": [s.step for s in steps], "at": [s.at for s in steps],
                          "by": [s.by for s in steps]})
+
+
+@dataclass(frozen=True)
+class PacketSummary:
+    """What the agent knew at handoff, as plain lines for `st.text` (never Markdown)."""
+
+    journey: str | None
+    guidelines: tuple[str, ...]
+    tool_calls: tuple[str, ...]
+
+
+def packet_summary(record: Mapping[str, Any]) -> PacketSummary | None:
+    """The handoff packet of a record (handoff.packet), or None for a record without one."""
+    packet = read_packet(record)
+    if packet is None:
+        return None
+    journey = packet["journey"]
+    return PacketSummary(
+        journey=f"{journey['title']} – step: {journey['step']}" if journey else None,
+        guidelines=tuple(
+            f"When {g['condition']}" + (f" → {g['action']}" if g["action"] else "")
+            for g in packet["guidelines"]
+        ),
+        tool_calls=tuple(
+            f"{c['tool']}({', '.join(f'{k}={v}' for k, v in c['arguments'].items())}): "
+            f"{c['result_summary'] or 'no result'}"
+            for c in packet["tool_calls"]
+        ),
+    )
 
 
 def visible_window(entries: Sequence[TranscriptEntry], shown: int) -> tuple[list[TranscriptEntry], int]:

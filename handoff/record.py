@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal, Mapping, TypedDict
 
+from handoff.packet import HandoffPacket
+
 HANDOFF_LABEL = "handoff"
 METADATA_KEY = "handoff"
 
@@ -39,6 +41,7 @@ class HandoffRecord(TypedDict, total=False):
     resolved_at: str
     resolved_by: dict[str, str]
     slack: SlackLink
+    packet: HandoffPacket
 
 
 def utc_now_iso() -> str:
@@ -56,20 +59,24 @@ def request_handoff(
     reason: str,
     now: str,
     slack_state: SlackPostState,
+    packet: HandoffPacket | None = None,
 ) -> HandoffRecord:
     """The record after the agent asks for a human.
 
-    A repeated request while a handoff is still open keeps the original time and Slack thread,
-    so the SLA clock never resets and one handoff never gets two threads.
+    A repeated request while a handoff is still open keeps the original time, Slack thread and
+    packet, so the SLA clock never resets and one handoff never gets two threads.
     """
     if existing and existing.get("status") in ACTIVE_STATUSES:
         return existing
-    return HandoffRecord(
+    record = HandoffRecord(
         status="waiting",
         reason=reason.strip() or "customer asked for a human",
         requested_at=now,
         slack=SlackLink(state=slack_state),
     )
+    if packet is not None:
+        record["packet"] = packet
+    return record
 
 
 class HandoffNotActive(Exception):

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, get_args
 from urllib.parse import quote
 
 from handoff.actions import HANDBACK_NOTE_LIMIT
+from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffStatus
 from slack_bridge.masking import Masker
 
@@ -256,6 +257,7 @@ class EscalationView:
     resolved_at: str | None
     recent: tuple[tuple[str, str], ...]
     dashboard_url: str
+    packet: HandoffPacket | None = None
 
 
 def _person_name(person: Mapping[str, str] | None) -> str | None:
@@ -294,7 +296,24 @@ def escalation_view(
         resolved_at=record.get("resolved_at"),
         recent=tuple((label, masker.mask(text)) for label, text in recent),
         dashboard_url=dashboard_url,
+        packet=_masked_packet(read_packet(record), masker),
     )
+
+
+def _masked_packet(packet: HandoffPacket | None, masker: Masker) -> HandoffPacket | None:
+    """Tool arguments and results can carry what the customer typed (a card number given to
+    `file_claim`), so they are masked like the excerpts; guidelines and journey steps are ours."""
+    if packet is None:
+        return None
+    calls = [
+        ToolCallAtHandoff(
+            tool=call["tool"],
+            arguments={name: masker.mask(value) for name, value in call["arguments"].items()},
+            result_summary=masker.mask(call["result_summary"]),
+        )
+        for call in packet["tool_calls"]
+    ]
+    return HandoffPacket(journey=packet["journey"], guidelines=packet["guidelines"], tool_calls=calls)
 
 
 def dashboard_link(dashboard_url: str, session_id: str) -> str:
@@ -416,6 +435,50 @@ def _recent_blocks(recent: tuple[tuple[str, str], ...]) -> list[Block]:
     return [_section("*Before the handoff*\n" + "\n".join(lines))]
 
 
+PACKET_ITEM_LIMIT = 200
+PACKET_SUMMARY_LIMIT = 300
+
+
+def _packet_section(title: str, lines: list[str]) -> Block:
+    # Every line is already escaped and capped; the cut keeps a long list inside one section.
+    return _section(_truncate(f"*{title}*\n" + "\n".join(lines), SECTION_TEXT_LIMIT))
+
+
+def _arguments(arguments: Mapping[str, str]) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
+    return f"({_clip(shown, PACKET_ITEM_LIMIT)})" if shown else ""
+
+
+def packet_blocks(packet: HandoffPacket | None) -> list[Block]:
+    """What the agent knew at handoff: its journey step, matched guidelines and tool calls."""
+    if packet is None:
+        return []
+    knew: list[str] = []
+    if packet["journey"]:
+        journey = packet["journey"]
+        knew.append(
+            f"*Journey:* {_clip(journey['title'], NAME_LIMIT)}"
+            f" – step: {_clip(journey['step'], PACKET_ITEM_LIMIT)}"
+        )
+    for guideline in packet["guidelines"]:
+        action = guideline["action"]
+        knew.append(
+            f"• *When* {_clip(guideline['condition'], PACKET_ITEM_LIMIT)}"
+            + (f" *→* {_clip(action, PACKET_ITEM_LIMIT)}" if action else "")
+        )
+    calls = [
+        f"• *{_clip(call['tool'], NAME_LIMIT)}*{_arguments(call['arguments'])}: "
+        f"{_clip(call['result_summary'], PACKET_SUMMARY_LIMIT) or '_no result_'}"
+        for call in packet["tool_calls"]
+    ]
+    found = []
+    if knew:
+        found.append(_packet_section("What the AI was doing", knew))
+    if calls:
+        found.append(_packet_section("Tool calls before the handoff", calls))
+    return found
+
+
 def root_message(view: EscalationView) -> SlackMessage:
     """Fallback text and blocks for the thread's root message, rebuilt on every status change."""
     summary = (
@@ -428,6 +491,7 @@ def root_message(view: EscalationView) -> SlackMessage:
         _section(summary),
         _section(_status_line(view)),
         *_recent_blocks(view.recent),
+        *packet_blocks(view.packet),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _reply_hint(view.status)}]},
         _actions(view),
     ]

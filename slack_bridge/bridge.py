@@ -90,7 +90,7 @@ class Bridge:
         self._store = store
         self.names = DisplayNames(caller)
         self.roots = RootMessages(
-            parlant, caller, store, slack.escalation_channel, settings.dashboard_url, slack.masker
+            parlant, caller, store, slack.routes, settings.dashboard_url, slack.masker
         )
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
@@ -176,9 +176,10 @@ class Bridge:
         except (SlackUnavailable, SlackRejected, ApiError, httpx.TransportError) as error:
             log.warning("root refresh failed session=%s: %r", session_id, error)
 
-    def _not_allowed(self, user_id: str, channel: str) -> str | None:
-        if channel != self._slack.escalation_channel:
-            return "This button does not belong to the escalation channel."
+    def _not_allowed(self, user_id: str, channel: str, session_id: str) -> str | None:
+        thread = self._store.thread_for_session(session_id)
+        if channel not in self._slack.routes.channels and (thread is None or thread.channel != channel):
+            return "This button does not belong to an escalation channel."
         if self._slack.operator_ids and user_id not in self._slack.operator_ids:
             return "You are not on this workspace's list of support operators."
         return None
@@ -188,7 +189,7 @@ class Bridge:
 
     async def on_button(self, action_id: str, session_id: str, user_id: str, channel: str) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
-        refusal = self._not_allowed(user_id, channel)
+        refusal = self._not_allowed(user_id, channel, session_id)
         if refusal:
             return refusal
         operator = await self._operator(user_id)
@@ -209,7 +210,7 @@ class Bridge:
 
     async def open_handback(self, trigger_id: str, target: blocks.HandbackTarget, user_id: str) -> str | None:
         """Return to AI: open the handback form, unless the click would be refused anyway."""
-        refusal = self._not_allowed(user_id, target.channel)
+        refusal = self._not_allowed(user_id, target.channel, target.session_id)
         if refusal:
             return refusal
         try:
@@ -230,7 +231,7 @@ class Bridge:
     async def hand_back(self, target: blocks.HandbackTarget, user_id: str, note: str) -> str | None:
         """A submitted handback form: return the session to the AI with the note, say so in the
         thread, rewrite the root. Returns a message for the operator when refused."""
-        refusal = self._not_allowed(user_id, target.channel)
+        refusal = self._not_allowed(user_id, target.channel, target.session_id)
         if refusal:
             return refusal
         operator = await self._operator(user_id)

@@ -7,9 +7,11 @@ found before an escalation goes nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.slack_api import client_session, web_client
@@ -76,26 +78,32 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
                 "" if not missing else "add them under OAuth & Permissions (or reinstall from manifest.yml) and reinstall the app",
             )
         )
-        try:
-            info = await client.conversations_info(channel=slack.escalation_channel)
-            channel = info.get("channel", {})
-            member = bool(channel.get("is_member"))
-            results.append(
-                CheckResult(
-                    member,
-                    f"escalation channel #{channel.get('name')} " + ("has the bot" if member else "does not have the bot"),
-                    "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
-                )
-            )
-        except SlackApiError as error:
-            results.append(
-                CheckResult(
-                    False,
-                    f"escalation channel {slack.escalation_channel} not readable ({error.response.get('error')})",
-                    "check SLACK_ESCALATION_CHANNEL (a channel id such as C0123ABCD) and the channels:read/groups:read scopes",
-                )
-            )
+        for channel_id in slack.routes.channels:
+            results.append(await check_channel(client, channel_id, default=channel_id == slack.escalation_channel))
     return results
+
+
+async def check_channel(client: AsyncWebClient, channel_id: str, default: bool) -> CheckResult:
+    """The bot must be a member of every channel an escalation can be routed to."""
+    setting = "SLACK_ESCALATION_CHANNEL" if default else "SLACK_ROUTES"
+    try:
+        info = await client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        return CheckResult(
+            False,
+            f"escalation channel {channel_id} not readable ({error.response.get('error')})",
+            f"check {setting} (channel ids such as C0123ABCD) and the channels:read/groups:read scopes",
+        )
+    channel: dict[str, Any] = info.get("channel") or {}
+    name = f"#{channel.get('name')} ({channel_id})"
+    if channel.get("is_archived"):
+        return CheckResult(False, f"escalation channel {name} is archived", f"unarchive it or change {setting}")
+    member = bool(channel.get("is_member"))
+    return CheckResult(
+        member,
+        f"escalation channel {name} " + ("has the bot" if member else "does not have the bot"),
+        "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
+    )
 
 
 async def run_checks(settings: BridgeSettings) -> int:

@@ -78,10 +78,12 @@ class SlackEscalationNotifier:
         record: HandoffRecord,
         customer_name: str,
         recent: Sequence[tuple[str, str]],
+        labels: Sequence[str] = (),
     ) -> SlackLink:
         if self._session is None:
             self._session = client_session(max_connections=10)
         caller = SlackCaller(web_client(self._slack.bot_token, self._slack.api_url, self._session))
+        channel = self._slack.routes.route(record, labels)
         view = blocks.escalation_view(
             session_id,
             customer_name,
@@ -91,9 +93,14 @@ class SlackEscalationNotifier:
             masker=self._slack.masker,
         )
         try:
-            return await post_root_message(caller, self._slack.escalation_channel, view)
+            return await post_root_message(caller, channel, view)
         except (SlackUnavailable, SlackRejected, AnswerLost) as error:
             log.warning(
-                "escalation post failed session=%s, left pending for the bridge: %s", session_id, error
+                "escalation post failed session=%s channel=%s, left pending for the bridge: %s",
+                session_id,
+                channel,
+                error,
             )
-            return SlackLink(state="pending")
+            # The chosen channel is kept, so the bridge looks for (and posts) the thread there
+            # even if labels or routes change before it retries.
+            return SlackLink(state="pending", channel=channel)

@@ -59,9 +59,9 @@ class Inbound:
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
         channel = str(event.get("channel", ""))
         subtype = event.get("subtype")
-        if channel != self._slack.escalation_channel:
-            log.debug("ignored message from channel=%s (not the escalation channel)", channel)
-            return
+        # Other channels are not ignored outright: a thread linked earlier stays answerable in a
+        # channel later dropped from SLACK_ROUTES (its link is in the store).
+        routed = channel in self._slack.routes.channels
         if subtype in ("message_changed", "message_deleted"):
             await self._explain_edit(event)
             return
@@ -71,11 +71,16 @@ class Inbound:
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == ts:
             return  # top-level chatter in the channel, not a reply to an escalation
-        link = self._store.session_for_thread(channel, str(thread_ts)) or await self._link_from_root(
-            channel, str(thread_ts)
+        link = self._store.session_for_thread(channel, str(thread_ts)) or (
+            await self._link_from_root(channel, str(thread_ts)) if routed else None
         )
         if link is None:
-            log.info("reply in a thread with no escalation channel=%s thread_ts=%s", channel, thread_ts)
+            log.log(
+                logging.INFO if routed else logging.DEBUG,
+                "reply in a thread with no escalation channel=%s thread_ts=%s",
+                channel,
+                thread_ts,
+            )
             return
         keys = [f"msg:{channel}:{ts}"] + ([f"event:{event_id}"] if event_id else [])
         if not self._store.first_sighting(*keys):

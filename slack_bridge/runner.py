@@ -32,7 +32,9 @@ async def run_bridge(settings: BridgeSettings) -> None:
             if slack.socket_mode:
                 handler = AsyncSocketModeHandler(app, slack.app_token)
                 await handler.connect_async()
-                log.info("bridge connected to Slack in Socket Mode; channel=%s", slack.escalation_channel)
+                log.info(
+                    "bridge connected to Slack in Socket Mode; channels=%s", ",".join(slack.routes.channels)
+                )
                 try:
                     await bridge.run()
                 finally:
@@ -42,11 +44,11 @@ async def run_bridge(settings: BridgeSettings) -> None:
                 await runner.setup()
                 await web.TCPSite(runner, slack.bridge_host, slack.bridge_port).start()
                 log.info(
-                    "bridge serving Slack events at http://%s:%s%s; channel=%s",
+                    "bridge serving Slack events at http://%s:%s%s; channels=%s",
                     slack.bridge_host,
                     slack.bridge_port,
                     EVENTS_PATH,
-                    slack.escalation_channel,
+                    ",".join(slack.routes.channels),
                 )
                 try:
                     await bridge.run()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from config import EnvReader, SettingsError
 from slack_bridge.masking import Masker
+from slack_bridge.routing import Routes, RoutesError, parse_routes
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -23,6 +24,7 @@ class SlackSettings:
     operator_ids: tuple[str, ...]
     posts_per_second: float
     masker: Masker
+    routes: Routes
 
     @property
     def socket_mode(self) -> bool:
@@ -56,6 +58,10 @@ class SlackSettings:
                 "set SLACK_APP_TOKEN (Socket Mode, recommended) or SLACK_SIGNING_SECRET (HTTP mode)"
             )
         api_url = env.url("SLACK_API_URL", SLACK_DEFAULT_API_URL) + "/"
+        try:
+            routes = parse_routes(env.str("SLACK_ROUTES", ""), default=channel)
+        except RoutesError as error:
+            raise SettingsError(f"SLACK_ROUTES: {error}") from error
         return cls(
             bot_token=bot_token,
             escalation_channel=channel,
@@ -67,6 +73,7 @@ class SlackSettings:
             operator_ids=env.id_list("SLACK_OPERATOR_IDS"),
             posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
             masker=masker,
+            routes=routes,
         )
 
 

@@ -16,6 +16,7 @@ from slack_bridge import blocks
 from slack_bridge.escalation import post_root_message
 from slack_bridge.masking import Masker
 from slack_bridge.mirror import HANDOFF_TOOL
+from slack_bridge.routing import Routes
 from slack_bridge.slack_api import SlackCaller
 from slack_bridge.state import BridgeStore, ThreadLink
 
@@ -54,14 +55,14 @@ class RootMessages:
         parlant: AsyncParlantClient,
         caller: SlackCaller,
         store: BridgeStore,
-        channel: str,
+        routes: Routes,
         dashboard_url: str,
         masker: Masker,
     ) -> None:
         self._parlant = parlant
         self._caller = caller
         self._store = store
-        self._channel = channel
+        self._routes = routes
         self._dashboard_url = dashboard_url
         self._masker = masker
 
@@ -74,7 +75,8 @@ class RootMessages:
 
     async def post_pending(self, session: Any, record: HandoffRecord) -> ThreadLink:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""
-        link = await post_root_message(self._caller, self._channel, await self._view(session, record))
+        channel = self.channel_for(session, record)
+        link = await post_root_message(self._caller, channel, await self._view(session, record))
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,
@@ -83,6 +85,12 @@ class RootMessages:
         self._store.link_thread(session.id, link["channel"], link["ts"])
         self._store.set_root_rendering(session.id, record_fingerprint(latest))
         return ThreadLink(session.id, link["channel"], link["ts"])
+
+    def channel_for(self, session: Any, record: HandoffRecord) -> str:
+        """The channel the handoff tool chose (kept in the record even when its post failed),
+        else the route: the same rules the tool applies."""
+        chosen = (record.get("slack") or {}).get("channel")
+        return chosen or self._routes.route(record, getattr(session, "labels", None) or ())
 
     async def refresh(self, session: Any, record: HandoffRecord, thread: ThreadLink) -> None:
         fingerprint = record_fingerprint(record)

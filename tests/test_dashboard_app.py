@@ -323,3 +323,23 @@ def test_oidc_login_is_required_when_auth_is_configured(client: ParlantClient) -
     run(at)
     assert len(at.dataframe) == 1
     assert "Signed in as Olga Oidc" in [c.value for c in at.sidebar.caption]
+
+
+def test_session_page_shows_what_the_ai_knew_at_handoff(client: ParlantClient) -> None:
+    session = new_session(client)
+    wait_for_ai_reply(client, session, say(client, session, "What does my policy cover?"))
+    hand_off_in = say(client, session, "I want to talk to a human")
+    wait_for_ai_reply(client, session, hand_off_in)
+
+    at = session_page(session)
+
+    [packet] = [e for e in at.expander if e.label == "What the AI knew at handoff"]
+    lines = [t.value for t in packet.text]
+    assert lines[0] == (
+        "Journey: Explain Policy Coverage – step: "
+        "Explain the coverage from the policy details in plain words, without legal interpretation"
+    )
+    assert any(line.startswith("• When The customer asks to speak with a human") for line in lines)
+    [policy_call] = [line for line in lines if line.startswith("• get_policy_details(): ")]
+    assert "POL-1001" in policy_call
+    assert not any("initiate_human_handoff()" in line for line in lines)

@@ -11,7 +11,7 @@ import pytest
 from agent.settings import AgentSettings
 from config import EnvReader, SettingsError, load_dotenv_file
 from slack_bridge.masking import MASK_KINDS
-from slack_bridge.settings import BridgeSettings
+from slack_bridge.settings import BridgeSettings, SlackSettings
 from tests.support.agent_process import REPO_ROOT
 
 
@@ -114,3 +114,55 @@ def test_slack_mask_defaults_to_cards_and_dates_of_birth_and_names_the_valid_kin
         kinds("card,ssn")
     assert "SLACK_MASK" in str(refused.value) and "ssn" in str(refused.value)
     assert all(kind in str(refused.value) for kind in MASK_KINDS)
+
+
+SLACK_BASE = {
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_APP_TOKEN": "xapp-1",
+    "SLACK_ESCALATION_CHANNEL": "C0DEFAULT",
+}
+
+
+def slack_settings(routes: str) -> SlackSettings:
+    settings = SlackSettings.from_env(EnvReader(environ={**SLACK_BASE, "SLACK_ROUTES": routes}, dotenv={}))
+    assert settings is not None
+    return settings
+
+
+def test_routes_parse_into_ordered_typed_rules_with_the_default_channel() -> None:
+    routes = slack_settings(
+        " journey:File an Insurance Claim=C0CLAIMS; reason:claim=C0CLAIMS;label:vip=G0VIP ;"
+    ).routes
+    assert [(r.kind, r.value, r.channel) for r in routes.rules] == [
+        ("journey", "File an Insurance Claim", "C0CLAIMS"),
+        ("reason", "claim", "C0CLAIMS"),
+        ("label", "vip", "G0VIP"),
+    ]
+    assert routes.channels == ("C0DEFAULT", "C0CLAIMS", "G0VIP")
+    assert slack_settings("").routes.channels == ("C0DEFAULT",)
+
+
+@pytest.mark.parametrize(
+    ("routes", "named"),
+    [
+        ("reason:claim", "'reason:claim' is malformed"),
+        ("claim=C0CLAIMS", "'claim=C0CLAIMS' is malformed"),
+        ("topic:claim=C0CLAIMS", "'topic:claim=C0CLAIMS' is malformed"),
+        ("reason:=C0CLAIMS", "'reason:=C0CLAIMS' is malformed"),
+        ("reason:claim=#claims", "'#claims', which is not a channel id"),
+        ("label:vip=U0SOMEONE", "'U0SOMEONE', which is not a channel id"),
+    ],
+)
+def test_malformed_routes_stop_the_start_naming_the_rule(routes: str, named: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        slack_settings(routes)
+    message = str(raised.value)
+    assert message.startswith("SLACK_ROUTES: ") and named in message
+    assert "C0123ABCD" in message or "kind:value=CHANNEL_ID" in message
+
+
+def test_a_malformed_route_stops_the_agent_with_one_line(tmp_path: Path) -> None:
+    result = run_agent({**SLACK_BASE, "SLACK_ROUTES": "reason:claim=claims-channel"}, tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SLACK_ROUTES" in lines[0], result.stderr

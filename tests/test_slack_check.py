@@ -20,7 +20,11 @@ def slack() -> Iterator[FakeSlackThread]:
 
 
 def run_check(
-    slack: FakeSlackThread, channel: str, parlant_url: str, bot_token: str | None = None
+    slack: FakeSlackThread,
+    channel: str,
+    parlant_url: str,
+    bot_token: str | None = None,
+    routes: str = "",
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -30,6 +34,7 @@ def run_check(
         "SLACK_ESCALATION_CHANNEL": channel,
         "SLACK_API_URL": slack.api_url,
         "PARLANT_URL": parlant_url,
+        "SLACK_ROUTES": routes,
     }
     return subprocess.run(
         [sys.executable, "-m", "slack_bridge", "check"],
@@ -64,3 +69,16 @@ def test_a_bad_token_is_reported(slack: FakeSlackThread) -> None:
     result = run_check(slack, channel, f"http://127.0.0.1:{free_port()}", bot_token="xoxb-wrong")
     assert result.returncode == 1
     assert "bot token was refused" in result.stdout
+
+
+def test_every_routed_channel_is_checked(slack: FakeSlackThread, agent: AgentProcess) -> None:
+    default = slack.call(slack.fake.add_channel, "escalations-3")
+    claims = slack.call(slack.fake.add_channel, "claims")
+    vip = slack.call(slack.fake.add_channel, "vip-no-bot", bot_is_member=False)
+    routes = f"reason:claim={claims}; label:vip={vip}; journey:File an Insurance Claim={claims}"
+    result = run_check(slack, default, agent.url, routes=routes)
+    assert result.returncode == 1
+    assert f"#claims ({claims}) has the bot" in result.stdout
+    assert f"#escalations-3 ({default}) has the bot" in result.stdout
+    assert f"#vip-no-bot ({vip}) does not have the bot" in result.stdout
+    assert result.stdout.count("escalation channel") == 3  # the claims channel once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import streamlit as st
 
@@ -13,6 +14,7 @@ from dashboard.render import (
     ROLE_AVATARS,
     TranscriptEntry,
     escape_markdown,
+    packet_summary,
     safe_url,
     timeline_frame,
     transcript_entries,
@@ -70,6 +72,21 @@ def show_header(escalation: Escalation) -> None:
     timeline = timeline_frame(record)
     if not timeline.empty:
         st.dataframe(timeline, hide_index=True, width="stretch")
+    show_packet(record)
+
+
+def show_packet(record: Mapping[str, Any]) -> None:
+    summary = packet_summary(record)
+    if summary is None:
+        return
+    with st.expander("What the AI knew at handoff", expanded=True):
+        st.text(f"Journey: {summary.journey or 'none'}")
+        st.text("Guidelines matched:" if summary.guidelines else "Guidelines matched: none")
+        for line in summary.guidelines:
+            st.text(f"• {line}")
+        st.text("Tool calls:" if summary.tool_calls else "Tool calls: none")
+        for line in summary.tool_calls:
+            st.text(f"• {line}")
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, TypeVar
 from urllib.parse import urlencode
@@ -52,6 +52,8 @@ class SlackWorld:
     agent: AgentProcess
     bridge: BridgeProcess
     client: ParlantClient
+    # Extra channels by name (SLACK_ROUTES targets); `channel` is the default one.
+    routed: dict[str, str] = field(default_factory=dict)
 
     @property
     def fake(self) -> FakeSlack:
@@ -208,15 +210,26 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
 
 
 def start_world(
-    mode: Mode, root: Path, operator_allowlist: bool = False, extra_env: dict[str, str] | None = None
+    mode: Mode,
+    root: Path,
+    operator_allowlist: bool = False,
+    extra_env: dict[str, str] | None = None,
+    routed_channels: tuple[str, ...] = (),
+    routes: str = "",
 ) -> SlackWorld:
-    """`extra_env` goes to both the agent and the bridge, as one .env would."""
+    """`extra_env` goes to both the agent and the bridge, as one .env would; `routes` is
+    SLACK_ROUTES with `{name}` standing for the id of routed channel `name`."""
     slack = FakeSlack().run_in_thread()
     dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
     lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
     mallory = slack.call(slack.fake.add_user, "mallory", display_name="Mallory")
     channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee, mallory])
+    routed = {
+        name: slack.call(slack.fake.add_channel, name, members=[dana, lee, mallory]) for name in routed_channels
+    }
     env = slack_env(slack, channel, mode)
+    if routes:
+        env["SLACK_ROUTES"] = routes.format(**routed)
     if operator_allowlist:
         env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
     env.update(extra_env or {})
@@ -236,7 +249,7 @@ def start_world(
     client = ParlantClient(
         base_url=agent.url, httpx_client=httpx.Client(headers=OPERATOR_HEADERS, timeout=60)
     )
-    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client)
+    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client, routed)
 
 
 def stop_world(world: SlackWorld) -> None:
