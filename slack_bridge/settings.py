@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import EnvReader, SettingsError
+from handoff.sla import SlaSettings
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -21,6 +22,8 @@ class SlackSettings:
     bridge_port: int
     operator_ids: tuple[str, ...]
     posts_per_second: float
+    # Where SLA breach notices go; None: no notices, the thread reminder still happens.
+    supervisor_channel: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -39,7 +42,7 @@ class SlackSettings:
             "SLACK_ESCALATION_CHANNEL",
             hint="set the escalation channel's id (C0123ABCD; channel details → About)",
         )
-        if not channel[:1] in ("C", "G") or not channel.isalnum():
+        if not _is_channel_id(channel):
             raise SettingsError(
                 f"SLACK_ESCALATION_CHANNEL={channel!r} is not a channel id; set one like C0123ABCD"
             )
@@ -52,6 +55,12 @@ class SlackSettings:
                 "set SLACK_APP_TOKEN (Socket Mode, recommended) or SLACK_SIGNING_SECRET (HTTP mode)"
             )
         api_url = env.url("SLACK_API_URL", SLACK_DEFAULT_API_URL) + "/"
+        supervisor_channel = env.optional_str("SLACK_SUPERVISOR_CHANNEL")
+        if supervisor_channel is not None and not _is_channel_id(supervisor_channel):
+            raise SettingsError(
+                f"SLACK_SUPERVISOR_CHANNEL={supervisor_channel!r} is not a channel id; "
+                "set one like C0456EFGH, or leave it empty for no breach notices"
+            )
         return cls(
             bot_token=bot_token,
             escalation_channel=channel,
@@ -62,7 +71,12 @@ class SlackSettings:
             bridge_port=env.port("SLACK_BRIDGE_PORT", 3000),
             operator_ids=env.id_list("SLACK_OPERATOR_IDS"),
             posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
+            supervisor_channel=supervisor_channel,
         )
+
+
+def _is_channel_id(value: str) -> bool:
+    return value[:1] in ("C", "G") and value.isalnum()
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ class BridgeSettings:
     state_path: Path
     operator_token: str | None
     log_level: str
+    sla: SlaSettings
 
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> BridgeSettings:
@@ -85,4 +100,5 @@ class BridgeSettings:
             operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
+            sla=SlaSettings.from_env(env),
         )
