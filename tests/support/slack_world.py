@@ -52,6 +52,8 @@ class SlackWorld:
     agent: AgentProcess
     bridge: BridgeProcess
     client: ParlantClient
+    # The channel SLA breach notices go to, when the world has one.
+    supervisors: str | None = None
 
     @property
     def fake(self) -> FakeSlack:
@@ -192,15 +194,24 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
     return env
 
 
-def start_world(mode: Mode, root: Path, operator_allowlist: bool = False) -> SlackWorld:
+def start_world(
+    mode: Mode,
+    root: Path,
+    operator_allowlist: bool = False,
+    extra_env: dict[str, str] | None = None,
+    supervisor_channel: bool = False,
+) -> SlackWorld:
     slack = FakeSlack().run_in_thread()
     dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
     lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
     mallory = slack.call(slack.fake.add_user, "mallory", display_name="Mallory")
     channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee, mallory])
-    env = slack_env(slack, channel, mode)
+    env = {**slack_env(slack, channel, mode), **(extra_env or {})}
     if operator_allowlist:
         env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
+    supervisors = slack.call(slack.fake.add_channel, "supervisors", members=[lee]) if supervisor_channel else None
+    if supervisors:
+        env["SLACK_SUPERVISOR_CHANNEL"] = supervisors
     agent = AgentProcess(home=root / "parlant", extra_env=env).start()
     bridge_env = {**env, "PARLANT_URL": agent.url}
 
@@ -217,7 +228,7 @@ def start_world(mode: Mode, root: Path, operator_allowlist: bool = False) -> Sla
     client = ParlantClient(
         base_url=agent.url, httpx_client=httpx.Client(headers=OPERATOR_HEADERS, timeout=60)
     )
-    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client)
+    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client, supervisors)
 
 
 def stop_world(world: SlackWorld) -> None:
