@@ -7,6 +7,7 @@ found before an escalation goes nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from slack_sdk.errors import SlackApiError
@@ -76,26 +77,30 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
                 "" if not missing else "add them under OAuth & Permissions (or reinstall from manifest.yml) and reinstall the app",
             )
         )
-        try:
-            info = await client.conversations_info(channel=slack.escalation_channel)
-            channel = info.get("channel", {})
-            member = bool(channel.get("is_member"))
+        results.append(await _check_channel(client, "escalation", slack.escalation_channel, "SLACK_ESCALATION_CHANNEL"))
+        if slack.supervisor_channel:
             results.append(
-                CheckResult(
-                    member,
-                    f"escalation channel #{channel.get('name')} " + ("has the bot" if member else "does not have the bot"),
-                    "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
-                )
-            )
-        except SlackApiError as error:
-            results.append(
-                CheckResult(
-                    False,
-                    f"escalation channel {slack.escalation_channel} not readable ({error.response.get('error')})",
-                    "check SLACK_ESCALATION_CHANNEL (a channel id such as C0123ABCD) and the channels:read/groups:read scopes",
-                )
+                await _check_channel(client, "supervisor", slack.supervisor_channel, "SLACK_SUPERVISOR_CHANNEL")
             )
     return results
+
+
+async def _check_channel(client: Any, role: str, channel_id: str, setting: str) -> CheckResult:
+    try:
+        info = await client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        return CheckResult(
+            False,
+            f"{role} channel {channel_id} not readable ({error.response.get('error')})",
+            f"check {setting} (a channel id such as C0123ABCD) and the channels:read/groups:read scopes",
+        )
+    channel = info.get("channel", {})
+    member = bool(channel.get("is_member"))
+    return CheckResult(
+        member,
+        f"{role} channel #{channel.get('name')} " + ("has the bot" if member else "does not have the bot"),
+        "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
+    )
 
 
 async def run_checks(settings: BridgeSettings) -> int:

@@ -20,7 +20,11 @@ def slack() -> Iterator[FakeSlackThread]:
 
 
 def run_check(
-    slack: FakeSlackThread, channel: str, parlant_url: str, bot_token: str | None = None
+    slack: FakeSlackThread,
+    channel: str,
+    parlant_url: str,
+    bot_token: str | None = None,
+    supervisor_channel: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -31,6 +35,8 @@ def run_check(
         "SLACK_API_URL": slack.api_url,
         "PARLANT_URL": parlant_url,
     }
+    if supervisor_channel:
+        env["SLACK_SUPERVISOR_CHANNEL"] = supervisor_channel
     return subprocess.run(
         [sys.executable, "-m", "slack_bridge", "check"],
         cwd=REPO_ROOT,
@@ -64,3 +70,12 @@ def test_a_bad_token_is_reported(slack: FakeSlackThread) -> None:
     result = run_check(slack, channel, f"http://127.0.0.1:{free_port()}", bot_token="xoxb-wrong")
     assert result.returncode == 1
     assert "bot token was refused" in result.stdout
+
+
+def test_the_supervisor_channel_needs_the_bot_too(slack: FakeSlackThread, agent: AgentProcess) -> None:
+    channel = slack.call(slack.fake.add_channel, "escalations-3")
+    supervisors = slack.call(slack.fake.add_channel, "supervisors", bot_is_member=False)
+    result = run_check(slack, channel, agent.url, supervisor_channel=supervisors)
+    assert result.returncode == 1
+    assert "supervisor channel #supervisors does not have the bot" in result.stdout
+    assert "invite the bot: /invite @<bot name> in #supervisors" in result.stdout
