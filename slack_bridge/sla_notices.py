@@ -9,6 +9,7 @@ a notice twice.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 from handoff.record import HandoffRecord
@@ -104,7 +105,7 @@ class SlaNotices:
             await self._once(
                 thread.session_id,
                 kind,
-                lambda kind=kind: find_channel_notice(self._caller, channel, thread.session_id, kind),
+                partial(find_channel_notice, self._caller, channel, thread.session_id, kind),
                 dict(channel=channel),
                 message,
                 thread.ts,
