@@ -42,6 +42,11 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "SLACK_OPERATOR_IDS",
         "SLACK_MASK",
         "SLACK_ROUTES",
+        "SLACK_SUPERVISOR_CHANNEL",
+        "SLA_CLAIM_TARGET_MINUTES",
+        "SLA_FIRST_REPLY_TARGET_MINUTES",
+        "SLA_BUSINESS_HOURS",
+        "SLA_TIMEZONE",
         "BRIDGE_STATE_PATH",
         "LOG_LEVEL",
     }
@@ -75,7 +80,7 @@ PASSTHROUGH_PREFIXES: tuple[str, ...] = (
 )
 
 # Prefixes that mark a variable as ours: an unknown one of these in the environment is a typo.
-OWN_PREFIXES: tuple[str, ...] = ("PARLANT_", "SLACK_", "DASHBOARD_", "BRIDGE_")
+OWN_PREFIXES: tuple[str, ...] = ("PARLANT_", "SLACK_", "DASHBOARD_", "BRIDGE_", "SLA_")
 
 
 class SettingsError(ValueError):

@@ -22,6 +22,7 @@ from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE
 from handoff.packet import read_packet
 from handoff.record import HandoffRecord
+from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, SlaSettings, SlaView, format_minutes, sla_view
 
 # Most urgent first: a waiting customer has nobody yet, a claimed one has somebody.
 STATUS_ORDER: Mapping[str, int] = {"waiting": 0, "claimed": 1, "returned": 2, "resolved": 3}
@@ -88,10 +89,14 @@ class QueueRow:
     slack_url: str | None
     session_url: str
     customer_id: str
+    sla: str = ""
 
 
 def queue_rows(
-    escalations: Iterable[Escalation], now: datetime, session_link: Callable[[str], str]
+    escalations: Iterable[Escalation],
+    now: datetime,
+    session_link: Callable[[str], str],
+    sla: SlaSettings | None = None,
 ) -> list[QueueRow]:
     """Queue rows, most urgent first: by status, then the longest-waiting handoff first."""
     rows = []
@@ -110,6 +115,7 @@ def queue_rows(
                 slack_url=safe_url(slack.get("permalink")),
                 session_url=session_link(escalation.session_id),
                 customer_id=escalation.customer_id,
+                sla=sla_badge(sla_view(record, sla, now)) if sla else "",
             )
         )
     return sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), -r.age_seconds, r.session_id))
@@ -160,6 +166,7 @@ def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "status": [r.status for r in rows],
+            "SLA": [r.sla for r in rows],
             "waiting for": [format_age(r.age_seconds) for r in rows],
             "assignee": [r.assignee for r in rows],
             "reason": [r.reason for r in rows],
@@ -185,16 +192,62 @@ def queue_csv(rows: Sequence[QueueRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["session_id", "status", "reason", "requested_at", "waiting_seconds", "assignee",
+        ["session_id", "status", "sla", "reason", "requested_at", "waiting_seconds", "assignee",
          "customer_id", "slack_url", "session_url"]
     )
     for r in rows:
         writer.writerow(
-            [_csv_cell(v) for v in (r.session_id, r.status, r.reason, r.requested_at,
+            [_csv_cell(v) for v in (r.session_id, r.status, r.sla, r.reason, r.requested_at,
                                     int(r.age_seconds), r.assignee, r.customer_id,
                                     r.slack_url, r.session_url)]
         )
     return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# SLA
+
+SLA_BADGES: Mapping[str, str] = {"breached": "🔴", "due_soon": "🟡", "ok": "🟢"}
+
+
+def sla_badge(view: SlaView | None) -> str:
+    """The queue's SLA cell: the worst clock, named, e.g. "🔴 claim breached"."""
+    if view is None:
+        return ""
+    flagged = [c for c in (view.claim, view.first_reply) if c.state == view.worst]
+    if view.worst == "ok":
+        return f"{SLA_BADGES['ok']} on time"
+    names = " and ".join(CLOCK_LABELS[c.name].lower() for c in flagged)
+    return f"{SLA_BADGES[view.worst]} {names} {STATE_LABELS[view.worst]}"
+
+
+def sla_counts(rows: Sequence[QueueRow]) -> dict[str, int]:
+    """Open handoffs whose worst clock is breached or due soon, for the queue's banner."""
+    open_rows = [r for r in rows if r.status in ("waiting", "claimed")]
+    return {
+        state: sum(1 for r in open_rows if r.sla.startswith(SLA_BADGES[state]))
+        for state in ("breached", "due_soon")
+    }
+
+
+def sla_clock_line(clock: Clock, business_hours_only: bool) -> str:
+    """One clock for the session page, plain text: elapsed of target, state, and when it is due."""
+    scope = " business time" if business_hours_only else ""
+    head = f"{CLOCK_LABELS[clock.name]}: {format_minutes(clock.elapsed)}{scope} of {format_minutes(clock.target)}"
+    if clock.running:
+        due = f", due {clock.due_at:%Y-%m-%d %H:%M} UTC" if clock.due_at and not clock.breached else ""
+        return f"{SLA_BADGES[clock.state]} {head}, {STATE_LABELS[clock.state]}, running{due}"
+    ended = {"claimed": "claimed", "replied": "answered", "returned": "returned to the AI",
+             "resolved": "resolved"}.get(clock.stopped_by or "", "stopped")
+    verdict = "breached" if clock.breached else "met"
+    return f"{SLA_BADGES[clock.state]} {head}, {verdict} ({ended})"
+
+
+def sla_lines(record: HandoffRecord, sla: SlaSettings, now: datetime) -> list[str]:
+    view = sla_view(record, sla, now)
+    if view is None:
+        return []
+    return [sla_clock_line(c, view.business_hours_only) for c in (view.claim, view.first_reply)]
 
 
 def transcript_matches(text: str, query: str) -> bool:
@@ -435,11 +488,15 @@ def transcript_json(session_id: str, record: HandoffRecord, events: Sequence[Raw
 # Insights
 
 
-def handoff_frame(escalations: Iterable[Escalation]) -> pd.DataFrame:
-    """One row per handoff with the durations the SLA cares about, in seconds."""
+def handoff_frame(
+    escalations: Iterable[Escalation], sla: SlaSettings | None = None, now: datetime | None = None
+) -> pd.DataFrame:
+    """One row per handoff with the durations the SLA cares about, in seconds, and its breaches."""
     rows = []
+    moment = now or datetime.now(timezone.utc)
     for e in escalations:
         record = e.record
+        view = sla_view({"requested_at": e.created.isoformat(), **record}, sla, moment) if sla else None
         requested = parse_time(record.get("requested_at")) or e.created
         claimed = first_claim_time(record)
         replied = parse_time(record.get("first_human_reply_at"))
@@ -452,13 +509,38 @@ def handoff_frame(escalations: Iterable[Escalation]) -> pd.DataFrame:
                 "time_to_claim_s": (claimed - requested).total_seconds() if claimed else None,
                 "time_to_first_reply_s": (replied - requested).total_seconds() if replied else None,
                 "returned": bool(record.get("returned_at")),
+                "claim_breached": bool(view and view.claim.breached),
+                "first_reply_breached": bool(view and view.first_reply.breached),
             }
         )
     columns = ["session_id", "day", "reason", "status", "time_to_claim_s",
-               "time_to_first_reply_s", "returned"]
+               "time_to_first_reply_s", "returned", "claim_breached", "first_reply_breached"]
     return pd.DataFrame(rows, columns=columns).astype(
-        {"time_to_claim_s": "float64", "time_to_first_reply_s": "float64", "returned": "bool"}
+        {"time_to_claim_s": "float64", "time_to_first_reply_s": "float64", "returned": "bool",
+         "claim_breached": "bool", "first_reply_breached": "bool"}
     )
+
+
+BREACH_COLUMNS = {"claim_breached": "claim", "first_reply_breached": "first reply"}
+
+
+def breaches_per_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """Breached claim and first-reply targets per day of handoff, every day in the range shown."""
+    if frame.empty:
+        return pd.DataFrame({name: [] for name in BREACH_COLUMNS.values()},
+                            index=pd.DatetimeIndex([], name="day"))
+    counts = frame.groupby("day")[list(BREACH_COLUMNS)].sum().rename(columns=BREACH_COLUMNS)
+    days = pd.date_range(counts.index.min(), counts.index.max(), freq="D", name="day")
+    return counts.reindex(days, fill_value=0).astype("int64")
+
+
+def breaches_per_reason(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    """Breaches for the reasons with most of them; reasons without a breach are left out."""
+    if frame.empty:
+        return pd.DataFrame({name: [] for name in BREACH_COLUMNS.values()}, index=pd.Index([], name="reason"))
+    counts = frame.groupby("reason")[list(BREACH_COLUMNS)].sum().rename(columns=BREACH_COLUMNS).astype("int64")
+    counts = counts[counts.sum(axis=1) > 0]
+    return counts.loc[counts.sum(axis=1).sort_values(ascending=False).index].head(top)
 
 
 def handoffs_per_day(frame: pd.DataFrame) -> pd.DataFrame:
@@ -501,6 +583,8 @@ class HandoffSummary:
     reply_median_s: float | None
     reply_p90_s: float | None
     return_rate: float | None
+    claim_breaches: int = 0
+    first_reply_breaches: int = 0
 
 
 def _quantile(series: pd.Series, q: float) -> float | None:
@@ -516,6 +600,8 @@ def handoff_summary(frame: pd.DataFrame) -> HandoffSummary:
         reply_median_s=_quantile(frame["time_to_first_reply_s"], 0.5),
         reply_p90_s=_quantile(frame["time_to_first_reply_s"], 0.9),
         return_rate=float(frame["returned"].mean()) if len(frame) else None,
+        claim_breaches=int(frame["claim_breached"].sum()),
+        first_reply_breaches=int(frame["first_reply_breached"].sum()),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config import EnvReader
+from handoff.sla import SlaSettings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -15,6 +16,7 @@ class DashboardSettings:
     port: int
     public_url: str
     log_level: str = "info"
+    sla: SlaSettings = field(default_factory=SlaSettings.around_the_clock_defaults)
     # Secrets stay out of repr so a logged or displayed settings object never shows them.
     password: str | None = field(default=None, repr=False)
     operator_token: str | None = field(default=None, repr=False)
@@ -29,6 +31,7 @@ class DashboardSettings:
             parlant_url=env.url("PARLANT_URL", "http://127.0.0.1:8800"),
             port=env.port("DASHBOARD_PORT", 8501),
             public_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            sla=SlaSettings.from_env(env),
             log_level=env.choice("LOG_LEVEL", LOG_LEVELS, default="info") or "info",
             password=env.optional_str("DASHBOARD_PASSWORD"),
             operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),

@@ -25,6 +25,7 @@ from handoff.actions import HANDBACK_NOTE_LIMIT
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffStatus
 from slack_bridge.masking import Masker
+from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, ClockName, SlaView, format_minutes, shown_elapsed
 
 Block = dict[str, Any]
 SlackMessage = tuple[str, list[Block]]
@@ -258,6 +259,8 @@ class EscalationView:
     recent: tuple[tuple[str, str], ...]
     dashboard_url: str
     packet: HandoffPacket | None = None
+    # The SLA clocks when the root message was rendered; None leaves the SLA line out.
+    sla: SlaView | None = None
 
 
 def _person_name(person: Mapping[str, str] | None) -> str | None:
@@ -273,6 +276,7 @@ def escalation_view(
     dashboard_url: str,
     *,
     masker: Masker,
+    sla: SlaView | None = None,
 ) -> EscalationView:
     """The view of a handoff record (handoff.record.HandoffRecord); `recent` is (speaker label,
     text) pairs, oldest first, labels unescaped as `speaker_label` returns them. The reason and
@@ -297,6 +301,7 @@ def escalation_view(
         recent=tuple((label, masker.mask(text)) for label, text in recent),
         dashboard_url=dashboard_url,
         packet=_masked_packet(read_packet(record), masker),
+        sla=sla,
     )
 
 
@@ -490,6 +495,7 @@ def root_message(view: EscalationView) -> SlackMessage:
         _header(f"Escalation: {view.customer_name}"),
         _section(summary),
         _section(_status_line(view)),
+        *sla_blocks(view),
         *_recent_blocks(view.recent),
         *packet_blocks(view.packet),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _reply_hint(view.status)}]},
@@ -502,11 +508,83 @@ def root_message(view: EscalationView) -> SlackMessage:
     return fallback, blocks
 
 
+# --- The SLA clock -----------------------------------------------------------------------------
+
+SLA_STATE_EMOJI = {"ok": ":large_green_circle:", "due_soon": ":large_yellow_circle:", "breached": ":red_circle:"}
+_STOP_WORDS = {"claimed": "claimed", "replied": "answered", "returned": "returned to the AI", "resolved": "resolved"}
+
+
+def _slack_ago(iso: str) -> str:
+    """A "12 minutes ago" that Slack's clients keep current themselves, so it costs no updates."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return "at an unknown time"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    fallback = moment.astimezone(timezone.utc).strftime("at %Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{ago}}|{fallback}>"
+
+
+def sla_clock_text(clock: Clock) -> str:
+    """One clock as "Claim 12 min / 15 min, due soon", or how it ended once stopped."""
+    label = CLOCK_LABELS[clock.name]
+    emoji = SLA_STATE_EMOJI[clock.state]
+    target = format_minutes(clock.target)
+    if clock.running:
+        shown = shown_elapsed(clock)
+        so_far = format_minutes(shown) if shown.total_seconds() >= 60 else "under 1 min"
+        return (
+            f"{emoji} {label} {so_far} / {target},"
+            f" {STATE_LABELS[clock.state]}"
+        )
+    how = _STOP_WORDS.get(clock.stopped_by or "", "stopped")
+    verdict = "breached" if clock.breached else "met"
+    return f"{emoji} {label} {verdict}: {how} after {format_minutes(clock.elapsed)} (target {target})"
+
+
+def sla_blocks(view: EscalationView) -> list[Block]:
+    """The root message's SLA line: live wall-clock age plus the business-time clocks."""
+    if view.sla is None:
+        return []
+    clocks = " · ".join(sla_clock_text(c) for c in (view.sla.claim, view.sla.first_reply))
+    scope = " (business hours)" if view.sla.business_hours_only else ""
+    text = f":stopwatch: Handed off {_slack_ago(view.requested_at)} · SLA{scope}: {clocks}"
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+
+
+def claim_reminder(sla: SlaView) -> SlackMessage:
+    """The thread reminder once the claim target passed with nobody on the escalation."""
+    text = (
+        f":alarm_clock: Nobody has claimed this escalation within the"
+        f" {format_minutes(sla.claim.target)} target. Press *Claim* on the message above"
+        " or reply here to take it."
+    )
+    return text, [_section(text)]
+
+
+def breach_notice(clock: ClockName, customer_name: str, reason: str, target: str, permalink: str) -> SlackMessage:
+    """The supervisor channel's notice of one breached clock, linking the thread."""
+    what = "nobody claimed" if clock == "claim" else "no person answered"
+    link = f"<{escape_mrkdwn(permalink)}|Open the thread>" if permalink.startswith("https://") else ""
+    text = (
+        f":rotating_light: SLA breached: {what} the escalation of"
+        f" *{_clip(customer_name or 'Unknown customer', NAME_LIMIT)}* within {target}."
+        f" Reason: {_clip(reason, EXCERPT_LIMIT) or '_not given_'}. {link}"
+    ).rstrip()
+    fallback = f"SLA breached ({CLOCK_LABELS[clock].lower()}): {_clip(customer_name or 'Unknown customer', NAME_LIMIT)}"
+    return fallback, [_section(text)]
+
+
 # --- Message metadata ------------------------------------------------------------------------
 
 
 def escalation_metadata(session_id: str) -> dict[str, Any]:
     return {"event_type": "insurance_escalation", "event_payload": {"session_id": session_id}}
+
+
+def sla_notice_metadata(session_id: str, kind: str) -> dict[str, Any]:
+    return {"event_type": "insurance_sla_notice", "event_payload": {"session_id": session_id, "kind": kind}}
 
 
 def mirror_metadata(session_id: str, event_id: str, part: int) -> dict[str, Any]:

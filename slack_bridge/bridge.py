@@ -27,7 +27,9 @@ from slack_bridge.operators import DisplayNames
 from slack_bridge.settings import BridgeSettings, SlackSettings
 from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
+from slack_bridge.sla_notices import SlaNotices
 from slack_bridge.threads import RootMessages
+from slack_bridge.update_budget import UpdateBudget
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,9 @@ class Bridge:
         self._store = store
         self.names = DisplayNames(caller)
         self.roots = RootMessages(
-            parlant, caller, store, slack.routes, settings.dashboard_url, slack.masker
+            parlant, caller, store, slack.routes, settings.dashboard_url, slack.masker, settings.sla, UpdateBudget()
         )
+        self.sla_notices = SlaNotices(caller, store, slack.supervisor_channel, self.roots.customer_name)
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
         self._long_polls = LongPollClients(settings)
@@ -146,7 +149,10 @@ class Bridge:
         elif not active and following:
             self._mirrors.pop(session.id).cancel()
             log.info("stopped mirroring session=%s status=%s", session.id, record.get("status"))
-        await self.roots.refresh(session, record, thread)
+        sla = self.roots.sla_of(record)
+        await self.roots.refresh(session, record, thread, sla)
+        if sla is not None:
+            await self.sla_notices.check(session, record, thread, sla)
 
     def _thread_of(self, session_id: str, record: HandoffRecord) -> ThreadLink | None:
         known = self._store.thread_for_session(session_id)

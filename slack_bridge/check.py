@@ -79,29 +79,34 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
             )
         )
         for channel_id in slack.routes.channels:
-            results.append(await check_channel(client, channel_id, default=channel_id == slack.escalation_channel))
+            default = channel_id == slack.escalation_channel
+            setting = "SLACK_ESCALATION_CHANNEL" if default else "SLACK_ROUTES"
+            results.append(await check_channel(client, "escalation", channel_id, setting))
+        if slack.supervisor_channel:
+            results.append(
+                await check_channel(client, "supervisor", slack.supervisor_channel, "SLACK_SUPERVISOR_CHANNEL")
+            )
     return results
 
 
-async def check_channel(client: AsyncWebClient, channel_id: str, default: bool) -> CheckResult:
-    """The bot must be a member of every channel an escalation can be routed to."""
-    setting = "SLACK_ESCALATION_CHANNEL" if default else "SLACK_ROUTES"
+async def check_channel(client: AsyncWebClient, role: str, channel_id: str, setting: str) -> CheckResult:
+    """The bot must be a member of every channel it posts into."""
     try:
         info = await client.conversations_info(channel=channel_id)
     except SlackApiError as error:
         return CheckResult(
             False,
-            f"escalation channel {channel_id} not readable ({error.response.get('error')})",
+            f"{role} channel {channel_id} not readable ({error.response.get('error')})",
             f"check {setting} (channel ids such as C0123ABCD) and the channels:read/groups:read scopes",
         )
     channel: dict[str, Any] = info.get("channel") or {}
     name = f"#{channel.get('name')} ({channel_id})"
     if channel.get("is_archived"):
-        return CheckResult(False, f"escalation channel {name} is archived", f"unarchive it or change {setting}")
+        return CheckResult(False, f"{role} channel {name} is archived", f"unarchive it or change {setting}")
     member = bool(channel.get("is_member"))
     return CheckResult(
         member,
-        f"escalation channel {name} " + ("has the bot" if member else "does not have the bot"),
+        f"{role} channel {name} " + ("has the bot" if member else "does not have the bot"),
         "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
     )
 

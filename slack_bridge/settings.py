@@ -8,6 +8,7 @@ from pathlib import Path
 from config import EnvReader, SettingsError
 from slack_bridge.masking import Masker
 from slack_bridge.routing import Routes, RoutesError, parse_routes
+from handoff.sla import SlaSettings
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -25,6 +26,8 @@ class SlackSettings:
     posts_per_second: float
     masker: Masker
     routes: Routes
+    # Where SLA breach notices go; None: no notices, the thread reminder still happens.
+    supervisor_channel: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -45,7 +48,7 @@ class SlackSettings:
             "SLACK_ESCALATION_CHANNEL",
             hint="set the escalation channel's id (C0123ABCD; channel details → About)",
         )
-        if not channel[:1] in ("C", "G") or not channel.isalnum():
+        if not _is_channel_id(channel):
             raise SettingsError(
                 f"SLACK_ESCALATION_CHANNEL={channel!r} is not a channel id; set one like C0123ABCD"
             )
@@ -62,6 +65,12 @@ class SlackSettings:
             routes = parse_routes(env.str("SLACK_ROUTES", ""), default=channel)
         except RoutesError as error:
             raise SettingsError(f"SLACK_ROUTES: {error}") from error
+        supervisor_channel = env.optional_str("SLACK_SUPERVISOR_CHANNEL")
+        if supervisor_channel is not None and not _is_channel_id(supervisor_channel):
+            raise SettingsError(
+                f"SLACK_SUPERVISOR_CHANNEL={supervisor_channel!r} is not a channel id; "
+                "set one like C0456EFGH, or leave it empty for no breach notices"
+            )
         return cls(
             bot_token=bot_token,
             escalation_channel=channel,
@@ -74,6 +83,7 @@ class SlackSettings:
             posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
             masker=masker,
             routes=routes,
+            supervisor_channel=supervisor_channel,
         )
 
 
@@ -85,6 +95,10 @@ def _masker(env: EnvReader) -> Masker:
         raise SettingsError(f"SLACK_MASK={raw!r}: {error}") from None
 
 
+def _is_channel_id(value: str) -> bool:
+    return value[:1] in ("C", "G") and value.isalnum()
+
+
 @dataclass(frozen=True)
 class BridgeSettings:
     slack: SlackSettings | None
@@ -93,6 +107,7 @@ class BridgeSettings:
     state_path: Path
     operator_token: str | None = field(repr=False)
     log_level: str
+    sla: SlaSettings
 
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> BridgeSettings:
@@ -105,4 +120,5 @@ class BridgeSettings:
             operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
+            sla=SlaSettings.from_env(env),
         )

@@ -90,6 +90,13 @@ class BridgeStore(Protocol):
 
     def set_root_rendering(self, session_id: str, fingerprint: str) -> None: ...
 
+    def sla_notice_status(self, session_id: str, kind: str) -> str | None:
+        """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
+
+    def sla_notice_attempting(self, session_id: str, kind: str) -> None: ...
+
+    def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_seen (
@@ -132,6 +139,12 @@ CREATE TABLE IF NOT EXISTS threads (
     ts         TEXT NOT NULL,
     root_fingerprint TEXT,
     UNIQUE (channel, ts)
+);
+CREATE TABLE IF NOT EXISTS sla_notices (
+    session_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    ts         TEXT,
+    PRIMARY KEY (session_id, kind)
 );
 """
 
@@ -287,6 +300,22 @@ class SQLiteBridgeStore:
     def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
         self._execute(
             "UPDATE threads SET root_fingerprint = ? WHERE session_id = ?", (fingerprint, session_id)
+        )
+
+    def sla_notice_status(self, session_id: str, kind: str) -> str | None:
+        row = self._execute(
+            "SELECT ts FROM sla_notices WHERE session_id = ? AND kind = ?", (session_id, kind)
+        ).fetchone()
+        return None if row is None else (row[0] or "")
+
+    def sla_notice_attempting(self, session_id: str, kind: str) -> None:
+        self._execute(
+            "INSERT OR IGNORE INTO sla_notices (session_id, kind) VALUES (?, ?)", (session_id, kind)
+        )
+
+    def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None:
+        self._execute(
+            "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?", (ts, session_id, kind)
         )
 
 

@@ -1,17 +1,20 @@
 """The escalation thread's root message: posted once (when the handoff tool could not), and
-rewritten in place whenever the handoff record changes (claim, return, resolve)."""
+rewritten in place whenever the handoff record changes (claim, return, resolve) or the SLA
+line would read differently (at a coarse step, within the chat.update budget)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from parlant.client import AsyncParlantClient
 from parlant.client.types import SessionMetadataUpdateParams
 
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
+from handoff.sla import SlaSettings, SlaView, display_key, sla_view
 from slack_bridge import blocks
 from slack_bridge.escalation import post_root_message
 from slack_bridge.masking import Masker
@@ -19,6 +22,7 @@ from slack_bridge.mirror import HANDOFF_TOOL
 from slack_bridge.routing import Routes
 from slack_bridge.slack_api import SlackCaller
 from slack_bridge.state import BridgeStore, ThreadLink
+from slack_bridge.update_budget import UpdateBudget
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,15 @@ RECENT_MESSAGES = 5
 def record_fingerprint(record: HandoffRecord) -> str:
     shown = {k: v for k, v in record.items() if k != "slack"}
     return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
+
+
+def rendering_fingerprint(record: HandoffRecord, sla: SlaView | None) -> str:
+    """What a root message shows: the record, then the SLA line's coarse display key."""
+    return f"{record_fingerprint(record)}|{display_key(sla) if sla else ''}"
+
+
+def only_sla_changed(stored: str | None, current: str) -> bool:
+    return stored is not None and stored.split("|")[0] == current.split("|")[0]
 
 
 async def recent_before_handoff(parlant: AsyncParlantClient, session_id: str) -> tuple[tuple[str, str], ...]:
@@ -58,6 +71,8 @@ class RootMessages:
         routes: Routes,
         dashboard_url: str,
         masker: Masker,
+        sla: SlaSettings,
+        budget: UpdateBudget,
     ) -> None:
         self._parlant = parlant
         self._caller = caller
@@ -65,25 +80,39 @@ class RootMessages:
         self._routes = routes
         self._dashboard_url = dashboard_url
         self._masker = masker
+        self._sla = sla
+        self._budget = budget
 
-    async def _view(self, session: Any, record: HandoffRecord) -> blocks.EscalationView:
-        customer = await self._parlant.customers.retrieve(session.customer_id)
+    def sla_of(self, record: HandoffRecord, now: datetime | None = None) -> SlaView | None:
+        return sla_view(record, self._sla, now or datetime.now(timezone.utc))
+
+    async def customer_name(self, session: Any) -> str:
+        return str((await self._parlant.customers.retrieve(session.customer_id)).name or "")
+
+    async def _view(self, session: Any, record: HandoffRecord, sla: SlaView | None) -> blocks.EscalationView:
         recent = await recent_before_handoff(self._parlant, session.id)
         return blocks.escalation_view(
-            session.id, customer.name, dict(record), recent, self._dashboard_url, masker=self._masker
+            session.id,
+            await self.customer_name(session),
+            dict(record),
+            recent,
+            self._dashboard_url,
+            masker=self._masker,
+            sla=sla,
         )
 
     async def post_pending(self, session: Any, record: HandoffRecord) -> ThreadLink:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""
+        sla = self.sla_of(record)
         channel = self.channel_for(session, record)
-        link = await post_root_message(self._caller, channel, await self._view(session, record))
+        link = await post_root_message(self._caller, channel, await self._view(session, record, sla))
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,
             metadata=SessionMetadataUpdateParams(set_={METADATA_KEY: dict(with_slack_link(latest, link))}),
         )
         self._store.link_thread(session.id, link["channel"], link["ts"])
-        self._store.set_root_rendering(session.id, record_fingerprint(latest))
+        self._store.set_root_rendering(session.id, rendering_fingerprint(latest, sla))
         return ThreadLink(session.id, link["channel"], link["ts"])
 
     def channel_for(self, session: Any, record: HandoffRecord) -> str:
@@ -92,11 +121,20 @@ class RootMessages:
         chosen = (record.get("slack") or {}).get("channel")
         return chosen or self._routes.route(record, getattr(session, "labels", None) or ())
 
-    async def refresh(self, session: Any, record: HandoffRecord, thread: ThreadLink) -> None:
-        fingerprint = record_fingerprint(record)
-        if self._store.root_rendering(session.id) == fingerprint:
+    async def refresh(
+        self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView | None = None
+    ) -> None:
+        sla = sla or self.sla_of(record)
+        fingerprint = rendering_fingerprint(record, sla)
+        stored = self._store.root_rendering(session.id)
+        if stored == fingerprint:
             return
-        text, root_blocks = blocks.root_message(await self._view(session, record))
+        sla_tick = only_sla_changed(stored, fingerprint)
+        if sla_tick and not self._budget.try_sla_tick():
+            return  # the next discovery pass tries again; status changes keep their headroom
+        if not sla_tick:
+            self._budget.status_change()
+        text, root_blocks = blocks.root_message(await self._view(session, record, sla))
         await self._caller.call(
             "chat.update",
             channel=thread.channel,
@@ -107,5 +145,9 @@ class RootMessages:
         )
         self._store.set_root_rendering(session.id, fingerprint)
         log.info(
-            "root message updated session=%s slack_ts=%s status=%s", session.id, thread.ts, record.get("status")
+            "root message updated session=%s slack_ts=%s status=%s sla=%s",
+            session.id,
+            thread.ts,
+            record.get("status"),
+            sla.worst if sla else "none",
         )

@@ -301,7 +301,31 @@ def test_insights_page_charts_the_handoffs(client: ParlantClient, agent: AgentPr
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Handoffs"]) >= 1
     assert metrics["First human reply, median"] != "–"
-    assert len(at.get("vega_lite_chart")) == 3  # per day, per reason, response times
+    # per day, per reason, response times, breaches per day (+ per reason once any breach)
+    assert len(at.get("vega_lite_chart")) >= 4
+
+
+def test_queue_marks_a_breach_and_insights_chart_it(
+    client: ParlantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLA_CLAIM_TARGET_MINUTES", "0.01")
+    monkeypatch.setenv("SLA_FIRST_REPLY_TARGET_MINUTES", "0.02")
+    session = hand_off(client)
+    time.sleep(1.5)  # past both sub-second targets
+
+    at = queue_page()
+    assert queue_table(at).loc[session, "SLA"] == "🔴 claim and first reply breached"
+    assert any("breached" in w.value for w in at.warning)
+
+    page = session_page(session)
+    lines = [t.value for t in page.text if t.value.startswith("SLA")]
+    assert len(lines) == 2 and all("breached, running" in line for line in lines)
+
+    at.switch_page("views/insights.py")
+    run(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Claim target (0 s) breached"]) >= 1
+    assert len(at.get("vega_lite_chart")) == 5  # the two breach charts included
 
 
 def test_oidc_login_is_required_when_auth_is_configured(client: ParlantClient) -> None:

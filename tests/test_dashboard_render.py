@@ -17,6 +17,7 @@ from dashboard.model import Escalation, RawEvent
 from dashboard.render import QueueFilter, Role
 from dashboard.settings import DashboardSettings
 from handoff.record import HandoffNotActive, HandoffRecord
+from handoff.sla import SlaSettings
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 HOSTILE = "<script>alert(1)</script> **bold** [bank](https://evil) <!channel>"
@@ -257,3 +258,64 @@ def test_password_comparison() -> None:
 def test_action_errors_read_as_advice() -> None:
     assert "take it over first" in operate.explain(HandoffNotActive("s", "returned"))
     assert "never handed off" in operate.explain(HandoffNotActive("s", None))
+
+
+# --- SLA ---------------------------------------------------------------------------------------
+
+SLA_15_30 = SlaSettings.from_env(EnvReader(environ={}, dotenv={}))
+
+
+def test_queue_marks_breached_and_due_soon_handoffs() -> None:
+    queue = [
+        escalation("fresh", status="waiting", reason="r", requested_at=at(2)),
+        escalation("soon", status="waiting", reason="r", requested_at=at(13)),
+        escalation("late", status="waiting", reason="r", requested_at=at(20)),
+        escalation("unanswered", status="claimed", reason="r", requested_at=at(40), first_claimed_at=at(38)),
+        escalation("closed", status="resolved", reason="r", requested_at=at(60), first_claimed_at=at(59),
+                   first_human_reply_at=at(58), resolved_at=at(50)),
+    ]
+    rows = {r.session_id: r for r in render.queue_rows(queue, NOW, link, SLA_15_30)}
+
+    assert rows["fresh"].sla == "🟢 on time"
+    assert rows["soon"].sla == "🟡 claim due soon"
+    assert rows["late"].sla == "🔴 claim breached"
+    assert rows["unanswered"].sla == "🔴 first reply breached"
+    assert rows["closed"].sla == "🟢 on time"
+    assert render.sla_counts(list(rows.values())) == {"breached": 2, "due_soon": 1}
+    frame = render.queue_frame(list(rows.values()))
+    assert frame.loc[frame["session"] == "late", "SLA"].item() == "🔴 claim breached"
+    table = list(csv.DictReader(io.StringIO(render.queue_csv(list(rows.values())))))
+    assert {r["session_id"]: r["sla"] for r in table}["soon"] == "🟡 claim due soon"
+
+
+def test_session_page_lines_show_both_clocks() -> None:
+    record = HandoffRecord(status="claimed", requested_at=at(20), first_claimed_at=at(17))  # type: ignore[typeddict-item]
+    claim, reply = render.sla_lines(record, SLA_15_30, NOW)
+
+    assert claim == "🟢 Claim: 3 min of 15 min, met (claimed)"
+    assert reply.startswith("🟢 First reply: 20 min of 30 min, on time, running, due ")
+    assert render.sla_lines(HandoffRecord(status="waiting"), SLA_15_30, NOW) == []  # type: ignore[typeddict-item]
+
+
+def test_breaches_per_day_and_per_reason() -> None:
+    handoffs = [
+        escalation("a", status="claimed", reason="billing", requested_at="2026-03-08T10:00:00+00:00",
+                   first_claimed_at="2026-03-08T10:20:00+00:00", first_human_reply_at="2026-03-08T10:21:00+00:00"),
+        escalation("b", status="resolved", reason="billing", requested_at="2026-03-10T10:00:00+00:00",
+                   first_claimed_at="2026-03-10T10:01:00+00:00", resolved_at="2026-03-10T11:00:00+00:00"),
+        escalation("c", status="waiting", reason="angry", requested_at="2026-03-10T11:00:00+00:00"),
+        escalation("d", status="claimed", reason="quiet", requested_at="2026-03-10T11:50:00+00:00",
+                   first_claimed_at="2026-03-10T11:51:00+00:00", first_human_reply_at="2026-03-10T11:52:00+00:00"),
+    ]
+    frame = render.handoff_frame(handoffs, SLA_15_30, NOW)
+
+    per_day = render.breaches_per_day(frame)
+    assert per_day.loc["2026-03-08"].tolist() == [1, 0]
+    assert per_day.loc["2026-03-09"].tolist() == [0, 0]  # a day without breaches is shown as zero
+    assert per_day.loc["2026-03-10"].tolist() == [1, 2]
+    per_reason = render.breaches_per_reason(frame)
+    assert per_reason.to_dict(orient="index") == {
+        "billing": {"claim": 1, "first reply": 1}, "angry": {"claim": 1, "first reply": 1}}
+    summary = render.handoff_summary(frame)
+    assert (summary.claim_breaches, summary.first_reply_breaches) == (2, 2)
+    assert render.breaches_per_day(render.handoff_frame([], SLA_15_30, NOW)).empty

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from agent.settings import AgentSettings
 from config import EnvReader, SettingsError, load_dotenv_file
+from dashboard.settings import DashboardSettings
+from handoff.sla import SlaSettings
 from slack_bridge.masking import MASK_KINDS
 from slack_bridge.settings import BridgeSettings, SlackSettings
 from tests.support.agent_process import REPO_ROOT
@@ -166,3 +169,75 @@ def test_a_malformed_route_stops_the_agent_with_one_line(tmp_path: Path) -> None
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SLACK_ROUTES" in lines[0], result.stderr
+
+
+# --- SLA settings -------------------------------------------------------------------------------
+
+SLACK_ON = {
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_ESCALATION_CHANNEL": "C0123ABCD",
+    "SLACK_APP_TOKEN": "xapp-1",
+}
+
+
+def test_sla_defaults_are_15_and_30_minutes_around_the_clock_in_utc() -> None:
+    sla = SlaSettings.from_env(EnvReader(environ={}, dotenv={}))
+    assert (sla.claim_target, sla.first_reply_target) == (timedelta(minutes=15), timedelta(minutes=30))
+    assert sla.hours.around_the_clock and str(sla.hours.zone) == "UTC"
+
+
+def test_bridge_and_dashboard_read_the_same_sla_settings() -> None:
+    env = {
+        **SLACK_ON,
+        "SLA_CLAIM_TARGET_MINUTES": "5",
+        "SLA_FIRST_REPLY_TARGET_MINUTES": "12.5",
+        "SLA_BUSINESS_HOURS": "Mon-Fri 09:00-17:00, Sat 10:00-14:00",
+        "SLA_TIMEZONE": "Europe/Berlin",
+        "SLACK_SUPERVISOR_CHANNEL": "C0456EFGH",
+    }
+    bridge = BridgeSettings.from_env(EnvReader(environ=env, dotenv={}))
+    dashboard = DashboardSettings.from_env(EnvReader(environ=env, dotenv={}))
+    assert bridge.sla == dashboard.sla
+    assert bridge.sla.first_reply_target == timedelta(minutes=12.5)
+    assert len(bridge.sla.hours.ranges) == 2
+    assert bridge.slack is not None and bridge.slack.supervisor_channel == "C0456EFGH"
+
+
+def test_no_supervisor_channel_means_no_breach_notices() -> None:
+    bridge = BridgeSettings.from_env(EnvReader(environ=SLACK_ON, dotenv={}))
+    assert bridge.slack is not None and bridge.slack.supervisor_channel is None
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"SLA_CLAIM_TARGET_MINUTES": "soon"}, "SLA_CLAIM_TARGET_MINUTES"),
+        ({"SLA_CLAIM_TARGET_MINUTES": "0"}, "SLA_CLAIM_TARGET_MINUTES"),
+        ({"SLA_FIRST_REPLY_TARGET_MINUTES": "-5"}, "SLA_FIRST_REPLY_TARGET_MINUTES"),
+        ({"SLA_BUSINESS_HOURS": "weekdays 9 to 5"}, "SLA_BUSINESS_HOURS"),
+        ({"SLA_BUSINESS_HOURS": "Mon-Fri 17:00-09:00"}, "SLA_BUSINESS_HOURS"),
+        ({"SLA_TIMEZONE": "Mars/Olympus_Mons"}, "SLA_TIMEZONE"),
+        ({"SLA_TIMEZONE": "../etc/passwd"}, "SLA_TIMEZONE"),
+        ({**SLACK_ON, "SLACK_SUPERVISOR_CHANNEL": "#supervisors"}, "SLACK_SUPERVISOR_CHANNEL"),
+        ({"SLA_CLAIM_TARGET": "5"}, "SLA_CLAIM_TARGET"),
+    ],
+)
+def test_bad_sla_settings_name_the_setting_and_what_to_set(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=name) as raised:
+        BridgeSettings.from_env(EnvReader(environ=env, dotenv={}))
+    assert "set" in str(raised.value) or "use" in str(raised.value) or "split" in str(raised.value)
+
+
+def test_the_bridge_refuses_to_start_on_a_bad_sla_setting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "slack_bridge"],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "DOTENV_PATH": str(tmp_path / "absent.env"), **SLACK_ON,
+             "SLA_TIMEZONE": "Nowhere/Special"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SLA_TIMEZONE" in lines[0], result.stderr

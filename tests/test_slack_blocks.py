@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from config import EnvReader
 from handoff import record as records
+from handoff.sla import SlaSettings, sla_view
 from slack_bridge import blocks
 from slack_bridge.blocks import (
     EscalationView,
@@ -466,3 +470,72 @@ def test_handback_line_carries_a_note_that_escaping_makes_long() -> None:
     _, blocks_ = blocks.handback_posted("Dana", "&" * 1000)
     assert_within_limits(blocks_)
     assert "".join(b["text"]["text"] for b in blocks_[1:]).count("&amp;") == 1000
+
+
+# --- the SLA clock -----------------------------------------------------------------------------
+
+SLA = SlaSettings.from_env(EnvReader(environ={}, dotenv={}))
+AGO_TOKEN = re.compile(r"<!date\^\d+\^\{ago\}\|at [^<>|]+>")
+
+
+def sla_context(blocks_: list[dict[str, Any]]) -> str:
+    [text] = [
+        e["text"] for b in blocks_ if b["type"] == "context" for e in b["elements"] if ":stopwatch:" in e["text"]
+    ]
+    return text
+
+
+def view_at(status: str, minutes_after_handoff: float, **record_changes: str) -> EscalationView:
+    record = {**record_with(status), **record_changes}
+    now = datetime.fromisoformat(NOW) + timedelta(minutes=minutes_after_handoff)
+    return view_with(status, sla=sla_view(record, SLA, now))
+
+
+def test_root_message_shows_a_live_age_and_both_clocks() -> None:
+    text = sla_context(root_message(view_at("waiting", 7.5))[1])
+    assert AGO_TOKEN.search(text)
+    assert ":large_green_circle: Claim 7 min / 15 min, on time" in text
+    assert "First reply 7 min / 30 min, on time" in text
+    assert "business hours" not in text
+
+
+def test_root_message_shows_due_soon_and_breached() -> None:
+    assert ":large_yellow_circle: Claim 10 min / 15 min, due soon" in sla_context(root_message(view_at("waiting", 12))[1])
+    assert ":red_circle: Claim 15 min / 15 min, breached" in sla_context(root_message(view_at("waiting", 16))[1])
+    assert "Claim under 1 min / 15 min" in sla_context(root_message(view_at("waiting", 0.5))[1])
+
+
+def test_stopped_clocks_say_how_they_ended() -> None:
+    claimed = view_at("claimed", 90, first_human_reply_at="2024-05-01T14:50:00+00:00")
+    text = sla_context(root_message(claimed)[1])
+    assert "Claim met: claimed after 7 min (target 15 min)" in text
+    assert ":red_circle: First reply breached: answered after 47 min (target 30 min)" in text
+
+
+def test_without_an_sla_view_the_root_message_has_no_sla_line() -> None:
+    _, blocks_ = root_message(view_with("waiting"))
+    assert not any(":stopwatch:" in json.dumps(b) for b in blocks_)
+
+
+def test_claim_reminder_and_breach_notice() -> None:
+    view = sla_view(record_with("waiting"), SLA, datetime.fromisoformat(LATER) + timedelta(hours=1))
+    assert view is not None
+    text, blocks_ = blocks.claim_reminder(view)
+    assert "15 min" in text and "Claim" in text
+    assert_within_limits(blocks_)
+    link = "https://fake.slack.com/archives/C1/p123?thread_ts=1.2&cid=C1"
+    fallback, notice = blocks.breach_notice("claim", "<!channel> Ann", "<https://evil|bank>", "15 min", link)
+    body = notice[0]["text"]["text"]
+    assert_inert(body.replace(f"<{escape_mrkdwn(link)}|Open the thread>", ""))
+    assert "&lt;!channel&gt; Ann" in body and "&lt;https://evil|bank&gt;" in body
+    assert "<https://fake.slack.com/archives/C1/p123?thread_ts=1.2&amp;cid=C1|Open the thread>" in body
+    assert "<!channel>" not in fallback
+    _, unlinked = blocks.breach_notice("first_reply", "Ann", "", "30 min", "javascript:alert(1)")
+    assert "javascript" not in unlinked[0]["text"]["text"] and "no person answered" in unlinked[0]["text"]["text"]
+
+
+def test_sla_notice_metadata_names_session_and_kind() -> None:
+    assert blocks.sla_notice_metadata(SESSION, "claim_reminder") == {
+        "event_type": "insurance_sla_notice",
+        "event_payload": {"session_id": SESSION, "kind": "claim_reminder"},
+    }

@@ -25,6 +25,7 @@ def run_check(
     parlant_url: str,
     bot_token: str | None = None,
     routes: str = "",
+    supervisor_channel: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -36,6 +37,8 @@ def run_check(
         "PARLANT_URL": parlant_url,
         "SLACK_ROUTES": routes,
     }
+    if supervisor_channel:
+        env["SLACK_SUPERVISOR_CHANNEL"] = supervisor_channel
     return subprocess.run(
         [sys.executable, "-m", "slack_bridge", "check"],
         cwd=REPO_ROOT,
@@ -82,3 +85,12 @@ def test_every_routed_channel_is_checked(slack: FakeSlackThread, agent: AgentPro
     assert f"#escalations-3 ({default}) has the bot" in result.stdout
     assert f"#vip-no-bot ({vip}) does not have the bot" in result.stdout
     assert result.stdout.count("escalation channel") == 3  # the claims channel once
+
+
+def test_the_supervisor_channel_needs_the_bot_too(slack: FakeSlackThread, agent: AgentProcess) -> None:
+    channel = slack.call(slack.fake.add_channel, "escalations-4")
+    supervisors = slack.call(slack.fake.add_channel, "supervisors", bot_is_member=False)
+    result = run_check(slack, channel, agent.url, supervisor_channel=supervisors)
+    assert result.returncode == 1
+    assert f"supervisor channel #supervisors ({supervisors}) does not have the bot" in result.stdout
+    assert "invite the bot: /invite @<bot name> in #supervisors" in result.stdout

@@ -6,6 +6,8 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.render import (
+    breaches_per_day,
+    breaches_per_reason,
     format_duration,
     handoff_frame,
     handoff_summary,
@@ -17,7 +19,7 @@ from dashboard.render import (
 settings = ui.settings()
 st.title("Handoff insights")
 try:
-    frame = handoff_frame(data.escalations(settings))
+    frame = handoff_frame(data.escalations(settings), settings.sla)
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 
@@ -31,6 +33,11 @@ columns[4].metric("First human reply, p90", format_duration(summary.reply_p90_s)
 columns[5].metric("Returned to AI",
                   "–" if summary.return_rate is None else f"{summary.return_rate:.0%}")
 st.caption("Returned to AI: the share of handoffs a person handed back to the AI at least once.")
+claim_target = format_duration(settings.sla.claim_target.total_seconds())
+reply_target = format_duration(settings.sla.first_reply_target.total_seconds())
+breach_columns = st.columns(2)
+breach_columns[0].metric(f"Claim target ({claim_target}) breached", summary.claim_breaches)
+breach_columns[1].metric(f"First reply target ({reply_target}) breached", summary.first_reply_breaches)
 
 if frame.empty:
     st.info("No handoffs yet.")
@@ -46,3 +53,15 @@ st.dataframe(per_reason, width="stretch")
 
 st.subheader("Response times per day (minutes)")
 st.line_chart(response_times_per_day(frame))
+
+st.subheader("SLA breaches per day")
+st.caption("Handoffs whose claim or first-reply target passed, by the day of the handoff"
+           + (" (business hours only)." if not settings.sla.hours.around_the_clock else "."))
+st.bar_chart(breaches_per_day(frame))
+
+st.subheader("SLA breaches per reason")
+per_reason_breaches = breaches_per_reason(frame)
+if per_reason_breaches.empty:
+    st.info("No breached targets.")
+else:
+    st.bar_chart(per_reason_breaches, horizontal=True)

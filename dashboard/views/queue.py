@@ -15,6 +15,7 @@ from dashboard.render import (
     queue_csv,
     queue_frame,
     queue_rows,
+    sla_counts,
     status_counts,
 )
 from dashboard.settings import DashboardSettings
@@ -33,7 +34,7 @@ st.title("Escalation queue")
 
 try:
     initial = queue_rows(data.escalations(settings), datetime.now(timezone.utc),
-                         settings.session_page_url)
+                         settings.session_page_url, settings.sla)
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 reasons, operators = filter_choices(initial)
@@ -61,12 +62,15 @@ chosen = QueueFilter(
 def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> None:
     try:
         rows = queue_rows(data.escalations(settings), datetime.now(timezone.utc),
-                          settings.session_page_url)
+                          settings.session_page_url, settings.sla)
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
     counts = status_counts(rows)
     for column, status in zip(st.columns(len(STATUS_ORDER)), STATUS_ORDER):
         column.metric(status.capitalize(), counts[status])
+    flagged = sla_counts(rows)
+    if flagged["breached"] or flagged["due_soon"]:
+        st.warning(f"SLA: {flagged['breached']} open handoffs breached, {flagged['due_soon']} due soon.")
 
     shown = filter_rows(rows, chosen)
     if query:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import streamlit as st
@@ -16,6 +17,7 @@ from dashboard.render import (
     escape_markdown,
     packet_summary,
     safe_url,
+    sla_lines,
     timeline_frame,
     transcript_entries,
     transcript_json,
@@ -61,11 +63,13 @@ def show_entry(entry: TranscriptEntry) -> None:
             st.text(entry.text)
 
 
-def show_header(escalation: Escalation) -> None:
+def show_header(settings: DashboardSettings, escalation: Escalation) -> None:
     record = escalation.record
     status = str(record.get("status", "not handed off"))
     st.subheader(f"Status: {escape_markdown(status)} · AI mode: {escalation.mode}")
     st.text(f"Reason: {record.get('reason', '–')}")
+    for line in sla_lines(record, settings.sla, datetime.now(timezone.utc)):
+        st.text(f"SLA {line}")
     permalink = safe_url((record.get("slack") or {}).get("permalink"))
     if permalink:
         st.link_button("Open the Slack thread", permalink)
@@ -100,7 +104,7 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
     if escalation is None:
         st.error("This session no longer exists in Parlant.")
         return
-    show_header(escalation)
+    show_header(settings, escalation)
 
     entries = transcript_entries(cache.events)
     shown_key = f"shown:{session_id}"

@@ -54,6 +54,8 @@ class SlackWorld:
     client: ParlantClient
     # Extra channels by name (SLACK_ROUTES targets); `channel` is the default one.
     routed: dict[str, str] = field(default_factory=dict)
+    # The channel SLA breach notices go to, when the world has one.
+    supervisors: str | None = None
 
     @property
     def fake(self) -> FakeSlack:
@@ -216,6 +218,7 @@ def start_world(
     extra_env: dict[str, str] | None = None,
     routed_channels: tuple[str, ...] = (),
     routes: str = "",
+    supervisor_channel: bool = False,
 ) -> SlackWorld:
     """`extra_env` goes to both the agent and the bridge, as one .env would; `routes` is
     SLACK_ROUTES with `{name}` standing for the id of routed channel `name`."""
@@ -232,6 +235,9 @@ def start_world(
         env["SLACK_ROUTES"] = routes.format(**routed)
     if operator_allowlist:
         env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
+    supervisors = slack.call(slack.fake.add_channel, "supervisors", members=[lee]) if supervisor_channel else None
+    if supervisors:
+        env["SLACK_SUPERVISOR_CHANNEL"] = supervisors
     env.update(extra_env or {})
     agent = AgentProcess(home=root / "parlant", extra_env=env).start()
     bridge_env = {**env, "PARLANT_URL": agent.url}
@@ -249,7 +255,7 @@ def start_world(
     client = ParlantClient(
         base_url=agent.url, httpx_client=httpx.Client(headers=OPERATOR_HEADERS, timeout=60)
     )
-    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client, routed)
+    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client, routed, supervisors)
 
 
 def stop_world(world: SlackWorld) -> None:

@@ -1,0 +1,155 @@
+"""SLA reminders in the thread and breach notices to the supervisor channel, each exactly once.
+
+Every notice is recorded in the bridge store before it is posted and carries its session and
+kind in Slack message metadata, so a post whose outcome is unknown (the bridge was killed, the
+answer was lost) is looked up before it is posted again: restarts and lost answers never post
+a notice twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any, Awaitable, Callable
+
+from handoff.record import HandoffRecord
+from handoff.sla import SlaView, format_minutes
+from slack_bridge import blocks
+from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_bridge.state import BridgeStore, ThreadLink
+
+log = logging.getLogger(__name__)
+
+CLAIM_REMINDER = "claim_reminder"
+CLAIM_BREACH = "claim_breach"
+FIRST_REPLY_BREACH = "first_reply_breach"
+HISTORY_PAGE = 200
+
+
+def _carries(message: dict[str, Any], session_id: str, kind: str) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return (
+        metadata.get("event_type") == blocks.sla_notice_metadata(session_id, kind)["event_type"]
+        and payload.get("session_id") == session_id
+        and payload.get("kind") == kind
+    )
+
+
+async def find_thread_notice(caller: SlackCaller, thread: ThreadLink, kind: str) -> str | None:
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {
+            "channel": thread.channel, "ts": thread.ts, "include_all_metadata": True, "limit": 200,
+        }
+        if cursor:
+            params["cursor"] = cursor
+        page = await caller.call("conversations.replies", **params)
+        for message in page.get("messages", []):
+            if _carries(message, thread.session_id, kind):
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+
+
+async def find_channel_notice(caller: SlackCaller, channel: str, session_id: str, kind: str) -> str | None:
+    # Notices are recent when a lost answer is retried: the newest page is enough.
+    page = await caller.call("conversations.history", channel=channel, limit=HISTORY_PAGE, include_all_metadata=True)
+    for message in page.get("messages", []):
+        if _carries(message, session_id, kind):
+            return str(message["ts"])
+    return None
+
+
+class SlaNotices:
+    def __init__(
+        self,
+        caller: SlackCaller,
+        store: BridgeStore,
+        supervisor_channel: str | None,
+        customer_name: Callable[[Any], Awaitable[str]],
+    ) -> None:
+        self._caller = caller
+        self._store = store
+        self._supervisor_channel = supervisor_channel
+        self._customer_name = customer_name
+
+    async def check(self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView) -> None:
+        """Post whatever notices this handoff is due; only open handoffs get any."""
+        status = record.get("status")
+        if status not in ("waiting", "claimed"):
+            return
+        if status == "waiting" and sla.claim.running and sla.claim.breached:
+            await self._once(
+                thread.session_id,
+                CLAIM_REMINDER,
+                lambda: find_thread_notice(self._caller, thread, CLAIM_REMINDER),
+                dict(channel=thread.channel, thread_ts=thread.ts),
+                blocks.claim_reminder(sla),
+                thread.ts,
+            )
+        if self._supervisor_channel is None:
+            return
+        for kind, clock in ((CLAIM_BREACH, sla.claim), (FIRST_REPLY_BREACH, sla.first_reply)):
+            if not clock.breached or self._store.sla_notice_status(thread.session_id, kind):
+                continue
+            channel = self._supervisor_channel
+            message = blocks.breach_notice(
+                clock.name,
+                await self._customer_name(session),
+                str(record.get("reason") or ""),
+                format_minutes(clock.target),
+                await self._permalink(record, thread),
+            )
+            await self._once(
+                thread.session_id,
+                kind,
+                partial(find_channel_notice, self._caller, channel, thread.session_id, kind),
+                dict(channel=channel),
+                message,
+                thread.ts,
+            )
+
+    async def _once(
+        self,
+        session_id: str,
+        kind: str,
+        find: Callable[[], Awaitable[str | None]],
+        where: dict[str, str],
+        message: blocks.SlackMessage,
+        thread_ts: str,
+    ) -> None:
+        status = self._store.sla_notice_status(session_id, kind)
+        if status:
+            return
+        if status == "":
+            found = await find()
+            if found:
+                self._store.sla_notice_posted(session_id, kind, found)
+                return
+        self._store.sla_notice_attempting(session_id, kind)
+        text, notice_blocks = message
+        ts = await self._caller.post_message(
+            find,
+            **where,
+            text=text,
+            blocks=notice_blocks,
+            metadata=blocks.sla_notice_metadata(session_id, kind),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        self._store.sla_notice_posted(session_id, kind, ts)
+        log.info("sla %s posted session=%s channel=%s slack_ts=%s thread_ts=%s",
+                 kind, session_id, where["channel"], ts, thread_ts)
+
+    async def _permalink(self, record: HandoffRecord, thread: ThreadLink) -> str:
+        known = str((record.get("slack") or {}).get("permalink") or "")
+        if known.startswith("https://"):
+            return known
+        try:
+            answer = await self._caller.call("chat.getPermalink", channel=thread.channel, message_ts=thread.ts)
+        except (SlackUnavailable, SlackRejected) as error:
+            log.warning("no permalink for session=%s slack_ts=%s: %s", thread.session_id, thread.ts, error)
+            return ""
+        return str(answer.get("permalink") or "")

@@ -1,0 +1,119 @@
+"""The SLA clock end to end: real agent and bridge processes, the fake Slack, tiny targets.
+
+The claim target is 12 s and the first-reply target 18 s (fractional minutes), so breaches
+happen within a test; discovery runs every 2 s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+from typing import Any, Iterator
+
+import pytest
+
+from tests.fakes.fake_slack import Message
+from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
+
+CLAIM_TARGET_S = 12
+REPLY_TARGET_S = 18
+# A few discovery passes: a duplicate notice or a missed one would show within this.
+SETTLE_S = 6
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
+    setup = start_world(
+        "http",
+        tmp_path_factory.mktemp("sla"),
+        extra_env={
+            "SLA_CLAIM_TARGET_MINUTES": str(CLAIM_TARGET_S / 60),
+            "SLA_FIRST_REPLY_TARGET_MINUTES": str(REPLY_TARGET_S / 60),
+        },
+        supervisor_channel=True,
+    )
+    yield setup
+    stop_world(setup)
+
+
+def text_of(message: Message) -> str:
+    return message.text + json.dumps(message.blocks or [])
+
+
+def notices(world: SlackWorld, session_id: str, kind: str) -> list[Message]:
+    def carries(message: Message) -> bool:
+        metadata = message.metadata or {}
+        payload = metadata.get("event_payload") or {}
+        return (
+            metadata.get("event_type") == "insurance_sla_notice"
+            and payload.get("session_id") == session_id
+            and payload.get("kind") == kind
+        )
+
+    assert world.supervisors is not None
+    everywhere = world.slack.call(world.fake.messages, world.channel) + world.slack.call(
+        world.fake.messages, world.supervisors
+    )
+    return [m for m in everywhere if carries(m)]
+
+
+def root_text(world: SlackWorld, session_id: str) -> str:
+    return text_of(world.root_for(session_id))
+
+
+def handed_off_at(world: SlackWorld, session_id: str) -> datetime:
+    record: dict[str, Any] = world.client.sessions.retrieve(session_id).metadata["handoff"]
+    return datetime.fromisoformat(record["requested_at"])
+
+
+def sleep_until(moment: datetime) -> None:
+    remaining = (moment - datetime.now(moment.tzinfo)).total_seconds()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_root(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.wait_in_thread(root.ts, "person will join")
+    eventually(lambda: "Claim under 1 min / 12 s" in root_text(world, session), what="the SLA line")
+    # The reminder is the next post: its answer is lost, and the bridge must find it, not repeat it.
+    world.slack.call(world.fake.drop_response, "chat.postMessage")
+
+    reminder = world.wait_in_thread(root.ts, "Nobody has claimed this escalation", timeout=CLAIM_TARGET_S + 20)
+    assert reminder.ts == notices(world, session, "claim_reminder")[0].ts
+    claim_notice = eventually(lambda: notices(world, session, "claim_breach"), timeout=20, what="claim notice")[0]
+    assert claim_notice.channel == world.supervisors
+    assert f"archives/{world.channel}/p{root.ts.replace('.', '')}" in text_of(claim_notice)
+    eventually(lambda: notices(world, session, "first_reply_breach"), timeout=REPLY_TARGET_S + 20,
+               what="first reply notice")
+    eventually(lambda: ":red_circle: Claim" in root_text(world, session) and "breached" in root_text(world, session),
+               what="the breach on the root message")
+
+    time.sleep(SETTLE_S)
+    kinds = ("claim_reminder", "claim_breach", "first_reply_breach")
+    assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+
+    world.bridge.kill()
+    world.bridge.start()
+    time.sleep(SETTLE_S)
+    assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+    reminders = [t for t in world.thread_texts(root.ts) if "Nobody has claimed" in t]
+    assert len(reminders) == 1
+
+
+def test_a_handoff_claimed_and_answered_in_time_gets_no_reminder_and_no_notice(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    world.click(root.ts, "escalation_claim", world.dana)
+    world.operator_writes(world.dana, "Hello, Dana here.", root.ts)
+    eventually(
+        lambda: "first_human_reply_at" in world.client.sessions.retrieve(session).metadata["handoff"],
+        what="the first reply recorded",
+    )
+    sleep_until(handed_off_at(world, session) + timedelta(seconds=REPLY_TARGET_S + SETTLE_S))
+
+    assert not [t for t in world.thread_texts(root.ts) if "Nobody has claimed" in t]
+    for kind in ("claim_reminder", "claim_breach", "first_reply_breach"):
+        assert notices(world, session, kind) == []
+    shown = root_text(world, session)
+    assert "Claim met: claimed after" in shown and "First reply met: answered after" in shown
