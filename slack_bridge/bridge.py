@@ -9,7 +9,9 @@ root messages whose record changed elsewhere (the dashboard).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 import zlib
 from typing import Any
 
@@ -22,6 +24,7 @@ from handoff.actions import Operator
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive, HandoffRecord, read_record
 from slack_bridge import blocks
 from slack_bridge.inbound import Inbound
+from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
 from slack_bridge.mirror import SessionMirror, find_mirrored_post
 from slack_bridge.operators import DisplayNames
 from slack_bridge.settings import BridgeSettings, SlackSettings
@@ -34,6 +37,9 @@ from slack_bridge.update_budget import UpdateBudget
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL_S = 2.0
+# A session whose metadata did not change is synced again (SLA line and notices, a mirror that
+# ended) at this pace rather than on every pass: SLA lines move in whole minutes.
+UNCHANGED_RESYNC_S = 15.0
 # Threads to open or update at once; Slack's pacing still applies per channel.
 DISCOVERY_CONCURRENCY = 16
 OUTBOX_RETRY_INTERVAL_S = 2.0
@@ -44,12 +50,15 @@ CONNECTIONS_PER_SHARD = 64
 ACTION_CONNECTIONS = 100
 
 
+def operator_headers(settings: BridgeSettings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
+
+
 def parlant_client(settings: BridgeSettings, max_connections: int = ACTION_CONNECTIONS) -> AsyncParlantClient:
-    headers = {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=5.0),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        headers=headers,
+        headers=operator_headers(settings),
     )
     return AsyncParlantClient(base_url=settings.parlant_url, httpx_client=http)
 
@@ -98,10 +107,19 @@ class Bridge:
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
         self._long_polls = LongPollClients(settings)
+        self._parlant_url = settings.parlant_url
+        self._listing_http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=5.0), headers=operator_headers(settings)
+        )
+        # session id -> (metadata at the last successful sync, when)
+        self._synced: dict[str, tuple[Any, float]] = {}
+        self._last_listing = b""
+        self._last_listing_read = 0.0
+        self._last_pass_failed = False
 
-    @property
-    def followed_sessions(self) -> set[str]:
-        return {sid for sid, task in self._mirrors.items() if not task.done()}
+    def _following(self, session_id: str) -> bool:
+        task = self._mirrors.get(session_id)
+        return task is not None and not task.done()
 
     async def run(self) -> None:
         await asyncio.gather(self._discovery_loop(), self._outbox_loop())
@@ -110,7 +128,7 @@ class Bridge:
         while True:
             try:
                 await self.discover()
-            except (ApiError, httpx.TransportError, OSError) as error:
+            except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
                 log.warning("discovery: parlant unreachable: %r", error)
             await asyncio.sleep(DISCOVERY_INTERVAL_S)
 
@@ -120,11 +138,17 @@ class Bridge:
             await self.inbound.deliver_pending()
 
     async def discover(self) -> None:
-        sessions = await self._parlant.sessions.list(labels=["handoff"])
-        items = sessions.items if hasattr(sessions, "items") else sessions
+        raw = await fetch_handed_off(self._listing_http, self._parlant_url)
+        now = time.monotonic()
+        unchanged = raw == self._last_listing and now - self._last_listing_read < UNCHANGED_RESYNC_S
+        if unchanged and not self._last_pass_failed:
+            return  # nothing changed in Parlant, nothing to retry, and no resync is due yet
+        self._last_listing, self._last_listing_read = raw, now
+        self._last_pass_failed = False
+        sessions = listed_sessions(json.loads(raw))
         limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
 
-        async def sync(session: Any) -> None:
+        async def sync(session: ListedSession) -> None:
             record = read_record(session.metadata)
             if record is None:
                 return  # the handoff tool has labelled it but not yet written the record
@@ -133,8 +157,21 @@ class Bridge:
                     await self._sync_session(session, record)
                 except (SlackUnavailable, AnswerLost, SlackRejected) as error:
                     log.warning("slack unavailable for session=%s: %s", session.id, error)
+                    self._last_pass_failed = True
+                    return
+                except BaseException:
+                    self._last_pass_failed = True
+                    raise
+            self._synced[session.id] = (session.metadata, now)
 
-        await asyncio.gather(*(sync(s) for s in items))
+        await asyncio.gather(*(sync(s) for s in sessions if self._needs_sync(s, now)))
+
+    def _needs_sync(self, session: ListedSession, now: float) -> bool:
+        synced = self._synced.get(session.id)
+        if synced is None:
+            return True
+        metadata, at = synced
+        return metadata != session.metadata or now - at >= UNCHANGED_RESYNC_S
 
     async def _sync_session(self, session: Any, record: HandoffRecord) -> None:
         thread = self._thread_of(session.id, record)
@@ -143,7 +180,7 @@ class Bridge:
                 return
             thread = await self.roots.post_pending(session, record)
         active = record.get("status") in ACTIVE_STATUSES
-        following = session.id in self.followed_sessions
+        following = self._following(session.id)
         if active and not following:
             self._follow(thread)
         elif not active and following:
@@ -210,7 +247,7 @@ class Bridge:
         await self.refresh_root(session_id)
         if action_id == blocks.ACTION_TAKE_OVER:
             thread = self._store.thread_for_session(session_id)
-            if thread and session_id not in self.followed_sessions:
+            if thread and not self._following(session_id):
                 self._follow(thread)
         return None
 
@@ -282,6 +319,7 @@ class Bridge:
         for task in self._mirrors.values():
             task.cancel()
         await asyncio.gather(*self._mirrors.values(), return_exceptions=True)
+        await self._listing_http.aclose()
 
 
 def _not_active(refusal: HandoffNotActive) -> str:

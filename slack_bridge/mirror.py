@@ -18,6 +18,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
+from handoff.packet import HANDOFF_TOOL
 from slack_bridge import blocks
 from slack_bridge.masking import Masker
 from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
@@ -25,9 +26,9 @@ from slack_bridge.state import BridgeStore, ThreadLink
 
 log = logging.getLogger(__name__)
 
-LONG_POLL_S = 25
+# Under the 60 s read timeout of the long-poll clients; longer polls mean fewer idle round trips.
+LONG_POLL_S = 50
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
-HANDOFF_TOOL = "initiate_human_handoff"
 T = TypeVar("T")
 
 
