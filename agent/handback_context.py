@@ -24,9 +24,9 @@ from parlant.core.context_variables import (
 from parlant.core.sessions import EventKind
 
 from handoff.actions import HANDBACK
+from handoff.packet import HANDOFF_TOOL
 
 HANDBACK_VARIABLE = "operator_handback_note"
-HANDOFF_TOOL = "initiate_human_handoff"
 
 
 def is_handback(event: Any) -> bool:

@@ -41,6 +41,8 @@ from parlant.core.nlp.tokenization import EstimatingTokenizer
 from parlant.core.sessions import EventKind, EventSource
 from pydantic import BaseModel
 
+from handoff.packet import HANDOFF_TOOL
+
 log = logging.getLogger(__name__)
 
 OFFLINE_MARKER = "(Offline scripted reply)"
@@ -153,6 +155,16 @@ class Question:
             return []
         checks = parsed.get("checks", []) if isinstance(parsed, dict) else parsed
         return [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+
+    def handoff_offered(self) -> bool:
+        """Did a guideline matched this turn offer the handoff tool (the customer asked for a person)?"""
+        if self.engine is None:
+            return False
+        return any(
+            tool_id.tool_name == HANDOFF_TOOL
+            for tool_ids in self.engine.state.tool_enabled_guideline_matches.values()
+            for tool_id in tool_ids
+        )
 
     def staged_tool_calls(self) -> list[dict[str, Any]]:
         if self.engine is None:
@@ -380,10 +392,18 @@ def _already_ran(q: Question, tool: str) -> bool:
     return any(str(c.get("tool_id", "")).split(":")[-1] == tool for c in q.staged_tool_calls())
 
 
+def _held_back_for_handoff(q: Question, tool: str) -> bool:
+    """A turn in which the customer asks for a person runs only the handoff: a journey step's
+    tool would otherwise take the request itself as input (file a claim reading "a human please")."""
+    return tool != HANDOFF_TOOL and q.handoff_offered()
+
+
 def _non_consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
     tool = _tool_name(q)
     if _already_ran(q, tool):
         return {"reasoning_tldr": "offline: already ran this turn", "should_run": False, "calls": []}
+    if _held_back_for_handoff(q, tool):
+        return {"reasoning_tldr": "offline: the customer asked for a person", "should_run": False, "calls": []}
     return {
         "reasoning_tldr": f"offline: {tool} is offered by a matched guideline",
         "should_run": True,
@@ -393,7 +413,8 @@ def _non_consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
 
 def _consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
     tool = _tool_name(q)
-    run = not _already_ran(q, tool)
+    already_ran = _already_ran(q, tool)
+    run = not already_ran and not _held_back_for_handoff(q, tool)
     arguments = _tool_arguments(q, _tool_parameters(q))
     return {
         "name": tool,
@@ -402,7 +423,7 @@ def _consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
             {
                 "applicability_rationale": "offline: offered by a matched guideline",
                 "is_applicable": run,
-                "same_call_is_already_staged": not run,
+                "same_call_is_already_staged": already_ran,
                 "relevant_subtleties": "offline",
                 "argument_evaluations": [
                     {

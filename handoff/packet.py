@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping, TypedDict
 
+# The handoff tool's name (agent/tools.py): readers of tool events recognise its calls by it.
 HANDOFF_TOOL = "initiate_human_handoff"
 
 MAX_GUIDELINES = 8

@@ -99,6 +99,13 @@ def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(w
         "title": "File an Insurance Claim",
         "step": "Ask the customer to describe the accident: what happened, when and where",
     }
+    # Asking for a person mid-journey hands off; it is not taken as the accident's description.
+    tool_calls = [
+        call["tool_id"]
+        for event in world.client.sessions.list_events(session, kinds="tool", wait_for_data=0)
+        for call in (event.data or {}).get("tool_calls", [])
+    ]
+    assert not [t for t in tool_calls if t.endswith("file_claim")], tool_calls
     root = root_in(world, claims, session)
     assert not roots(world, world.channel, session)
     assert record(world, session)["slack"] == {**record(world, session)["slack"], "channel": claims, "ts": root.ts}
