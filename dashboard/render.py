@@ -12,7 +12,7 @@ import io
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -50,17 +50,8 @@ def escape_markdown(text: str) -> str:
 
 
 def format_age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    # One way to write a duration, in the dashboard and on Slack's SLA line.
+    return format_minutes(timedelta(seconds=max(0.0, seconds)))
 
 
 def safe_url(value: Any) -> str | None:
