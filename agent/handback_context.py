@@ -1,13 +1,14 @@
 """What the AI sees after an operator hands a conversation back: the note, not the old handoff.
 
-Parlant loads every stored event into the model's prompts. After a handback the handoff tool's
-earlier result ("a human operator has been asked to join") would still tell the model a person
-is on the case, and earlier handbacks would offer stale notes. So, until the next handoff:
+Parlant loads every stored event into the model's prompts. After a handback (or a resolve) the
+handoff tool's earlier result ("a human operator has been asked to join") would still tell the
+model a person is on the case, and earlier handbacks would offer stale notes. So, until the next
+handoff:
 
-- the interaction loses the handoff tool calls and handback events that the latest handback
-  superseded (the messages themselves stay: they are what the customer saw);
+- the interaction loses the handoff tool calls and handback events that the latest handback or
+  resolution superseded (the messages themselves stay: they are what the customer saw);
 - the latest handback's note becomes a context variable, which Parlant renders into guideline
-  matching, tool calling and message generation prompts alike.
+  matching, tool calling and message generation prompts alike (a resolution has no note).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from parlant.core.context_variables import (
 )
 from parlant.core.sessions import EventKind
 
-from handoff.actions import HANDBACK
+from handoff.actions import HANDBACK, RESOLUTION
 from handoff.packet import HANDOFF_TOOL
 
 HANDBACK_VARIABLE = "operator_handback_note"
@@ -37,6 +38,18 @@ def is_handback(event: Any) -> bool:
     )
 
 
+def is_resolution(event: Any) -> bool:
+    return (
+        event.kind == EventKind.CUSTOM
+        and isinstance(event.data, dict)
+        and event.data.get("type") == RESOLUTION
+    )
+
+
+def _ends_handoff(event: Any) -> bool:
+    return is_handback(event) or is_resolution(event)
+
+
 def _is_handoff_call(call: Any) -> bool:
     return isinstance(call, dict) and str(call.get("tool_id", "")).split(":")[-1] == HANDOFF_TOOL
 
@@ -47,14 +60,20 @@ def _handoff_calls(event: Any) -> list[Any]:
     return [c for c in event.data.get("tool_calls", []) if _is_handoff_call(c)]
 
 
-def handback_in_force(events: Sequence[Any]) -> Any | None:
-    """The latest handback event, unless the AI handed off again after it."""
+def handoff_ended_by(events: Sequence[Any]) -> Any | None:
+    """The latest handback or resolution event, unless the AI handed off again after it."""
     for event in reversed(events):
-        if is_handback(event):
+        if _ends_handoff(event):
             return event
         if _handoff_calls(event):
             return None
     return None
+
+
+def handback_in_force(events: Sequence[Any]) -> Any | None:
+    """The handback whose note the AI should continue from, if the handoff ended with one."""
+    ended_by = handoff_ended_by(events)
+    return ended_by if ended_by is not None and is_handback(ended_by) else None
 
 
 def _without_handoff_calls(event: Any) -> Any | None:
@@ -64,14 +83,15 @@ def _without_handoff_calls(event: Any) -> Any | None:
 
 
 def superseded_by_handback(events: Sequence[Any]) -> list[Any]:
-    """`events` without the handoff tool calls and handbacks that precede the handback in force."""
-    latest = handback_in_force(events)
+    """`events` without the handoff tool calls and handbacks that precede the handback or
+    resolution that ended the handoff."""
+    latest = handoff_ended_by(events)
     if latest is None:
         return list(events)
     position = next(i for i, e in enumerate(events) if e is latest)
     kept: list[Any] = []
     for event in events[:position]:
-        if is_handback(event):
+        if _ends_handoff(event):
             continue
         if _handoff_calls(event):
             trimmed = _without_handoff_calls(event)

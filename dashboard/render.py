@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd  # type: ignore[import-untyped]
 
 from dashboard.model import Escalation, RawEvent
-from handoff.actions import HANDBACK, INTERNAL_NOTE
+from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
 from handoff.packet import read_packet
 from handoff.record import HandoffRecord
 from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, SlaSettings, SlaView, format_minutes, sla_view
@@ -341,6 +341,9 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
             note = str(data.get("note") or "")
             return entry(Role.HANDBACK, f"Handed back to the AI by {name}",
                          f"Handback note: {note}" if note else "No handback note.")
+        if data.get("type") == RESOLUTION:
+            name = _person_name(data.get("operator")) or "an operator"
+            return entry(Role.SYSTEM, f"Resolved by {name}", "The AI answers the customer's next message.")
         return entry(Role.SYSTEM, f"Event ({data.get('type', 'custom')})",
                      json.dumps(data, default=str, sort_keys=True))
     return None

@@ -18,6 +18,8 @@ from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now
 
 INTERNAL_NOTE = "internal_note"
 HANDBACK = "handback"
+# Written on resolve, so the AI's context stops showing the handoff it ends (agent/handback_context.py).
+RESOLUTION = "handoff_resolved"
 HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."
@@ -214,5 +216,11 @@ async def return_to_ai(
 async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
     """Close the escalation; a later customer message is answered by the AI again."""
     updated = await _move(client, session_id, operator, records.resolved, require_active=False)
+    await client.sessions.create_event(
+        session_id,
+        kind="custom",
+        source="system",
+        data={"type": RESOLUTION, "operator": operator.as_metadata()},
+    )
     await client.sessions.update(session_id, mode="auto")
     return updated

@@ -319,3 +319,8 @@ def test_breaches_per_day_and_per_reason() -> None:
     summary = render.handoff_summary(frame)
     assert (summary.claim_breaches, summary.first_reply_breaches) == (2, 2)
     assert render.breaches_per_day(render.handoff_frame([], SLA_15_30, NOW)).empty
+
+
+def test_a_resolution_is_shown_with_who_resolved() -> None:
+    [entry] = render.transcript_entries([event(9, "system", "custom", {"type": "handoff_resolved", "operator": LEE})])
+    assert (entry.role, entry.label) == (Role.SYSTEM, "Resolved by Lee")

@@ -145,3 +145,30 @@ def test_a_handoff_after_the_handback_ends_it() -> None:
 
     assert handback_in_force(events) is None
     assert superseded_by_handback(events) == events
+
+
+def test_a_resolve_also_ends_the_handoff_in_the_ais_context_without_a_note() -> None:
+    message = event(0, EventKind.MESSAGE, {"message": "human please"}, EventSource.CUSTOMER)
+    handoff = event(1, EventKind.TOOL, {"tool_calls": [handoff_call()]})
+    earlier = handback(2, "old")
+    resolution = event(3, EventKind.CUSTOM, {"type": actions.RESOLUTION, "operator": {"name": "Lee"}})
+    events = [message, handoff, earlier, resolution]
+
+    assert [e.id for e in superseded_by_handback(events)] == ["e0", "e3"]
+    assert handback_in_force(events) is None  # a resolve leaves no note to continue from
+
+
+def test_after_resolve_the_ai_answers_and_the_resolution_is_recorded(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = new_session(client)
+    hand_off(client, session)
+    asyncio.run(actions.resolve(AsyncParlantClient(base_url=agent.url), session, DANA))
+
+    reply = ai_answer(client, session, "What does my policy cover?")
+    assert "POL-" in reply and not any(line in reply for line in HANDOFF_LINES)
+    resolutions = [
+        e for e in client.sessions.list_events(session, kinds="custom", wait_for_data=0)
+        if (e.data or {}).get("type") == actions.RESOLUTION
+    ]
+    assert len(resolutions) == 1 and resolutions[0].data["operator"]["name"] == DANA.name
