@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +28,10 @@ from slack_bridge.update_budget import UpdateBudget
 log = logging.getLogger(__name__)
 
 RECENT_MESSAGES = 5
+# Root messages whose customer name and "before the handoff" excerpts are kept in memory.
+HANDOFF_CONTEXT_CACHE = 5000
+# Excerpts are kept masked and cut: the root message shows at most EXCERPT_LIMIT of each.
+CACHED_EXCERPT_CHARS = 2 * blocks.EXCERPT_LIMIT
 
 
 def record_fingerprint(record: HandoffRecord) -> str:
@@ -82,6 +87,11 @@ class RootMessages:
         self._masker = masker
         self._sla = sla
         self._budget = budget
+        # (session id, requested_at) -> (customer name, masked excerpts). What came before a
+        # handoff never changes, so a rewrite (claim, SLA line) costs no Parlant reads.
+        self._handoff_context: OrderedDict[tuple[str, str], tuple[str, tuple[tuple[str, str], ...]]] = (
+            OrderedDict()
+        )
 
     def sla_of(self, record: HandoffRecord, now: datetime | None = None) -> SlaView | None:
         return sla_view(record, self._sla, now or datetime.now(timezone.utc))
@@ -89,11 +99,28 @@ class RootMessages:
     async def customer_name(self, session: Any) -> str:
         return str((await self._parlant.customers.retrieve(session.customer_id)).name or "")
 
-    async def _view(self, session: Any, record: HandoffRecord, sla: SlaView | None) -> blocks.EscalationView:
+    async def _context_at_handoff(
+        self, session: Any, record: HandoffRecord
+    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        key = (str(session.id), str(record.get("requested_at", "")))
+        cached = self._handoff_context.get(key)
+        if cached is not None:
+            self._handoff_context.move_to_end(key)
+            return cached
         recent = await recent_before_handoff(self._parlant, session.id)
+        # Masked before cutting, so a cut can never leave part of a card number unmasked.
+        excerpts = tuple((label, self._masker.mask(text)[:CACHED_EXCERPT_CHARS]) for label, text in recent)
+        context = (await self.customer_name(session), excerpts)
+        self._handoff_context[key] = context
+        if len(self._handoff_context) > HANDOFF_CONTEXT_CACHE:
+            self._handoff_context.popitem(last=False)
+        return context
+
+    async def _view(self, session: Any, record: HandoffRecord, sla: SlaView | None) -> blocks.EscalationView:
+        customer_name, recent = await self._context_at_handoff(session, record)
         return blocks.escalation_view(
             session.id,
-            await self.customer_name(session),
+            customer_name,
             dict(record),
             recent,
             self._dashboard_url,
