@@ -145,26 +145,27 @@ class Bridge:
             return  # nothing changed in Parlant, nothing to retry, and no resync is due yet
         self._last_listing, self._last_listing_read = raw, now
         self._last_pass_failed = False
-        sessions = listed_sessions(json.loads(raw))
-        limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
+        due = [s for s in listed_sessions(json.loads(raw)) if self._needs_sync(s, now)]
 
         async def sync(session: ListedSession) -> None:
             record = read_record(session.metadata)
             if record is None:
                 return  # the handoff tool has labelled it but not yet written the record
-            async with limit:
-                try:
-                    await self._sync_session(session, record)
-                except (SlackUnavailable, AnswerLost, SlackRejected) as error:
-                    log.warning("slack unavailable for session=%s: %s", session.id, error)
-                    self._last_pass_failed = True
-                    return
-                except BaseException:
-                    self._last_pass_failed = True
-                    raise
+            try:
+                await self._sync_session(session, record)
+            except (SlackUnavailable, AnswerLost, SlackRejected) as error:
+                log.warning("slack unavailable for session=%s: %s", session.id, error)
+                self._last_pass_failed = True
+                return
+            except BaseException:
+                self._last_pass_failed = True
+                raise
             self._synced[session.id] = (session.metadata, now)
 
-        await asyncio.gather(*(sync(s) for s in sessions if self._needs_sync(s, now)))
+        # In batches, so the mirrors' sockets are served between them: a thousand syncs made
+        # ready at once would hold the event loop for the whole pass (p99 mirror latency).
+        for start in range(0, len(due), DISCOVERY_CONCURRENCY):
+            await asyncio.gather(*(sync(s) for s in due[start : start + DISCOVERY_CONCURRENCY]))
 
     def _needs_sync(self, session: ListedSession, now: float) -> bool:
         synced = self._synced.get(session.id)
