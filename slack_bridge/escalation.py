@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Any, Sequence
 
 import aiohttp
 
 from handoff.record import HandoffRecord, SlackLink
 from slack_bridge import blocks
+from slack_bridge.posted import find_in_channel, payload_of
 from slack_bridge.settings import SlackSettings
 from slack_bridge.slack_api import (
     AnswerLost,
@@ -21,22 +22,16 @@ from slack_bridge.slack_api import (
 
 log = logging.getLogger(__name__)
 
-HISTORY_PAGE = 200
-
 
 async def find_root_message(caller: SlackCaller, channel: str, session_id: str) -> str | None:
     """The ts of a root message already posted for this session (its metadata names the session)."""
-    response = await caller.call(
-        "conversations.history", channel=channel, limit=HISTORY_PAGE, include_all_metadata=True
-    )
-    for message in response.get("messages", []):
-        metadata = message.get("metadata") or {}
-        if (
-            metadata.get("event_type") == blocks.escalation_metadata(session_id)["event_type"]
-            and (metadata.get("event_payload") or {}).get("session_id") == session_id
-        ):
-            return str(message["ts"])
-    return None
+    event_type = blocks.escalation_metadata(session_id)["event_type"]
+
+    def is_it(message: dict[str, Any]) -> bool:
+        payload = payload_of(message, event_type)
+        return payload is not None and payload.get("session_id") == session_id
+
+    return await find_in_channel(caller, channel, is_it)
 
 
 async def post_root_message(

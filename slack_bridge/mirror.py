@@ -21,6 +21,7 @@ from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
 from slack_bridge import blocks
 from slack_bridge.masking import Masker
+from slack_bridge.posted import find_in_thread
 from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
 
@@ -66,24 +67,11 @@ async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
 async def find_mirrored_post(
     caller: SlackCaller, thread: ThreadLink, event_id: str, part: int
 ) -> str | None:
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {
-            "channel": thread.channel,
-            "ts": thread.ts,
-            "include_all_metadata": True,
-            "limit": 200,
-        }
-        if cursor:
-            params["cursor"] = cursor
-        page = await caller.call("conversations.replies", **params)
-        for message in page.get("messages", []):
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("event_id") == event_id and payload.get("part") == part:
-                return str(message["ts"])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    def is_it(message: dict[str, Any]) -> bool:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        return bool(payload.get("event_id") == event_id and payload.get("part") == part)
+
+    return await find_in_thread(caller, thread.channel, thread.ts, is_it)
 
 
 class SessionMirror:

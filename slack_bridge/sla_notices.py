@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
 from slack_bridge import blocks
+from slack_bridge.posted import find_in_channel, find_in_thread, payload_of
 from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
 
@@ -23,43 +24,21 @@ log = logging.getLogger(__name__)
 CLAIM_REMINDER = "claim_reminder"
 CLAIM_BREACH = "claim_breach"
 FIRST_REPLY_BREACH = "first_reply_breach"
-HISTORY_PAGE = 200
 
 
 def _carries(message: dict[str, Any], session_id: str, kind: str) -> bool:
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return (
-        metadata.get("event_type") == blocks.sla_notice_metadata(session_id, kind)["event_type"]
-        and payload.get("session_id") == session_id
-        and payload.get("kind") == kind
-    )
+    payload = payload_of(message, blocks.sla_notice_metadata(session_id, kind)["event_type"])
+    return payload is not None and payload.get("session_id") == session_id and payload.get("kind") == kind
 
 
 async def find_thread_notice(caller: SlackCaller, thread: ThreadLink, kind: str) -> str | None:
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {
-            "channel": thread.channel, "ts": thread.ts, "include_all_metadata": True, "limit": 200,
-        }
-        if cursor:
-            params["cursor"] = cursor
-        page = await caller.call("conversations.replies", **params)
-        for message in page.get("messages", []):
-            if _carries(message, thread.session_id, kind):
-                return str(message["ts"])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    return await find_in_thread(
+        caller, thread.channel, thread.ts, lambda message: _carries(message, thread.session_id, kind)
+    )
 
 
 async def find_channel_notice(caller: SlackCaller, channel: str, session_id: str, kind: str) -> str | None:
-    # Notices are recent when a lost answer is retried: the newest page is enough.
-    page = await caller.call("conversations.history", channel=channel, limit=HISTORY_PAGE, include_all_metadata=True)
-    for message in page.get("messages", []):
-        if _carries(message, session_id, kind):
-            return str(message["ts"])
-    return None
+    return await find_in_channel(caller, channel, lambda message: _carries(message, session_id, kind))
 
 
 class SlaNotices:
