@@ -22,7 +22,16 @@ from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
 from handoff.packet import read_packet
 from handoff.record import HandoffRecord
-from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, SlaSettings, SlaView, format_minutes, sla_view
+from handoff.sla import (
+    CLOCK_LABELS,
+    STATE_LABELS,
+    Clock,
+    SlaSettings,
+    SlaView,
+    format_minutes,
+    parse_instant,
+    sla_view,
+)
 
 # Most urgent first: a waiting customer has nobody yet, a claimed one has somebody.
 STATUS_ORDER: Mapping[str, int] = {"waiting": 0, "claimed": 1, "returned": 2, "resolved": 3}
@@ -30,15 +39,10 @@ UNKNOWN_STATUS = "unknown"
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A datetime (Parlant's event times) or an ISO string (the handoff record's), in UTC if naive."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_instant(value)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&:$])")
