@@ -8,6 +8,7 @@ import os
 import sys
 
 from config import SettingsError
+from config.private_files import make_private_dir, restrict_new_files
 
 OFFLINE_BANNER = """\
 +--------------------------------------------------------------------------+
@@ -32,7 +33,10 @@ def main() -> int:
     )
     # Parlant logs to the console itself; propagating would print every line twice.
     logging.getLogger("parlant").propagate = False
-    # Parlant creates its home dir and log file when first imported: point it at ours first.
+    # Parlant creates its home dir and log file when first imported: point it at ours first,
+    # made private before anything is written into it.
+    restrict_new_files()
+    make_private_dir(settings.home)
     os.environ["PARLANT_HOME"] = str(settings.home)
     from agent.server import serve
 

@@ -22,6 +22,7 @@ from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import ClaimsStore
 from agent.store.session_stores import open_session_stores
+from config.private_files import make_private_dir
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ async def serve(
     notifier: EscalationNotifier | None = None,
 ) -> None:
     """Run the server until cancelled."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.home)
     async with AsyncExitStack() as stack:
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
