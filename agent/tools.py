@@ -135,9 +135,10 @@ def build_tools(
         await session.labels.add(HANDOFF_LABEL)
         if record is not existing:
             log.info(
-                "handoff requested session=%s reason=%r journey=%r guidelines=%d tool_calls=%d",
+                # The reason is the model's free text and can quote a card number: its length only.
+                "handoff requested session=%s reason_chars=%d journey=%r guidelines=%d tool_calls=%d",
                 context.session_id,
-                record["reason"],
+                len(record["reason"]),
                 packet["journey"]["title"] if packet["journey"] else None,
                 len(packet["guidelines"]),
                 len(packet["tool_calls"]),
