@@ -19,8 +19,11 @@ test: $(STAMP)
 	bash scripts/ensure_browser.sh
 	$(PY) -m pytest -q
 
+# Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_session_store.py
+	$(PY) bench/bench_bridge.py
+	$(PY) bench/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) data
