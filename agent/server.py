@@ -22,7 +22,6 @@ from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import ClaimsStore
 from agent.store.session_stores import open_session_stores
-from config.private_files import make_private_dir
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 
 log = logging.getLogger(__name__)
@@ -154,8 +153,7 @@ async def serve(
     settings: AgentSettings,
     notifier: EscalationNotifier | None = None,
 ) -> None:
-    """Run the server until cancelled."""
-    make_private_dir(settings.home)
+    """Run the server until cancelled; `agent.__main__` has already made `settings.home` private."""
     async with AsyncExitStack() as stack:
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
