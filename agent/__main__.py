@@ -43,11 +43,15 @@ def main() -> int:
     if settings.nlp == OFFLINE:
         print(OFFLINE_BANNER, file=sys.stderr)
     if settings.slack is None:
-        print("agent: Slack is not configured; handoffs show in the dashboard only", file=sys.stderr)
+        print(
+            "agent: Slack is not configured; handoffs show in the dashboard only", file=sys.stderr
+        )
     print(f"agent: customer chat at {settings.chat_url} (NLP: {settings.nlp})", file=sys.stderr)
     if settings.operator_token is not None:
-        print("agent: operator token on: operator calls, /chat (Parlant's sandbox) and /logs need it",
-              file=sys.stderr)
+        print(
+            "agent: operator token on: operator calls, /chat (Parlant's sandbox) and /logs need it",
+            file=sys.stderr,
+        )
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:

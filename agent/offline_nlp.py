@@ -115,7 +115,9 @@ class Question:
             return {}
         if not isinstance(shown, dict):
             return {}
-        return {name: entry.get("value") for name, entry in shown.items() if isinstance(entry, dict)}
+        return {
+            name: entry.get("value") for name, entry in shown.items() if isinstance(entry, dict)
+        }
 
     def fresh_context_value(self, name: str) -> Any:
         """The value of context variable `name` as the prompt shows it, if the AI has not
@@ -124,10 +126,13 @@ class Question:
         if value is None or self.engine is None:
             return value
         set_at = next(
-            (v.last_modified for var, v in self.engine.state.context_variables if var.name == name), None
+            (v.last_modified for var, v in self.engine.state.context_variables if var.name == name),
+            None,
         )
         replied_since = set_at is not None and any(
-            e.kind == EventKind.MESSAGE and e.source == EventSource.AI_AGENT and e.creation_utc > set_at
+            e.kind == EventKind.MESSAGE
+            and e.source == EventSource.AI_AGENT
+            and e.creation_utc > set_at
             for e in self.engine.interaction.events
         )
         return None if replied_since else value
@@ -295,7 +300,9 @@ def _reachable_nodes(q: Question, s: OfflineScript) -> dict[str, Any]:
     children = []
     for child in _CHILD.finditer(output_format):
         condition = child.group("condition")
-        if condition.startswith("<"):  # no condition on this edge: it is taken once the step is done
+        if condition.startswith(
+            "<"
+        ):  # no condition on this edge: it is taken once the step is done
             condition = f"{action or 'the previous step'} is done"
         children.append(
             {
@@ -381,7 +388,9 @@ def _tool_arguments(q: Question, parameters: Sequence[str]) -> dict[str, str]:
     for name in parameters:
         if name == "reason":
             arguments[name] = (
-                f"Customer asked: {message}"[:MAX_REASON_CHARS] if message else "customer asked for a human"
+                f"Customer asked: {message}"[:MAX_REASON_CHARS]
+                if message
+                else "customer asked for a human"
             )
         else:
             arguments[name] = message or "<<__missing__>>"
@@ -401,9 +410,17 @@ def _held_back_for_handoff(q: Question, tool: str) -> bool:
 def _non_consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
     tool = _tool_name(q)
     if _already_ran(q, tool):
-        return {"reasoning_tldr": "offline: already ran this turn", "should_run": False, "calls": []}
+        return {
+            "reasoning_tldr": "offline: already ran this turn",
+            "should_run": False,
+            "calls": [],
+        }
     if _held_back_for_handoff(q, tool):
-        return {"reasoning_tldr": "offline: the customer asked for a person", "should_run": False, "calls": []}
+        return {
+            "reasoning_tldr": "offline: the customer asked for a person",
+            "should_run": False,
+            "calls": [],
+        }
     return {
         "reasoning_tldr": f"offline: {tool} is offered by a matched guideline",
         "should_run": True,
@@ -489,7 +506,9 @@ def _message(q: Question, s: OfflineScript) -> dict[str, Any]:
     return {
         "last_message_of_customer": q.customer_message,
         "produced_reply": True,
-        "revisions": [{"revision_number": 1, "content": compose_reply(q.engine, s, q.context_values())}],
+        "revisions": [
+            {"revision_number": 1, "content": compose_reply(q.engine, s, q.context_values())}
+        ],
     }
 
 
@@ -670,4 +689,3 @@ class OfflineNLPService(NLPService):
 
     async def get_moderation_service(self) -> ModerationService:
         return NoModeration()
-

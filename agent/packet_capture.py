@@ -90,7 +90,9 @@ def _tool_event_data(context: EngineContext) -> list[Any]:
 async def _current_journey(context: EngineContext, steps: JourneySteps) -> tuple[str, str] | None:
     # Journeys activated on this turn first: they are what the agent is working on right now.
     active = [str(j.id) for j in context.state.journeys]
-    ordered = sorted(context.state.journey_paths.items(), key=lambda item: str(item[0]) not in active)
+    ordered = sorted(
+        context.state.journey_paths.items(), key=lambda item: str(item[0]) not in active
+    )
     for journey_id, path in ordered:
         described = await steps.describe(str(journey_id), list(path))
         if described:
@@ -106,7 +108,9 @@ async def capture_packet(steps: JourneySteps) -> HandoffPacket:
     try:
         journey = await _current_journey(context, steps)
     except Exception as error:  # noqa: BLE001 - a missing step must never stop the handoff
-        log.warning("handoff packet: journey step not found session=%s: %r", context.session.id, error)
+        log.warning(
+            "handoff packet: journey step not found session=%s: %r", context.session.id, error
+        )
         journey = None
     return build_packet(
         journey, _matched_guidelines(context), tool_calls_from_events(_tool_event_data(context))

@@ -42,7 +42,9 @@ def offline_script() -> OfflineScript:
     for behaviour in (*insurance.BEHAVIOURS, insurance.VAGUE_REQUEST):
         triggers[normalise_text(behaviour.condition)] = behaviour.offline_triggers
         if behaviour.offline_context_variable:
-            context_triggers[normalise_text(behaviour.condition)] = behaviour.offline_context_variable
+            context_triggers[normalise_text(behaviour.condition)] = (
+                behaviour.offline_context_variable
+            )
         if behaviour.action and behaviour.offline_reply:
             replies[normalise_text(behaviour.action)] = behaviour.offline_reply
     for journey in insurance.JOURNEYS:
@@ -64,9 +66,7 @@ def nlp_service_factory(settings: AgentSettings) -> Callable[[Any], p.NLPService
     return factory
 
 
-async def declare_agent(
-    server: p.Server, tools: dict[str, p.ToolEntry]
-) -> p.Agent:
+async def declare_agent(server: p.Server, tools: dict[str, p.ToolEntry]) -> p.Agent:
     """Create the agent, its glossary, journeys and guidelines (re-created on every start)."""
     agent = await server.create_agent(
         id=insurance.AGENT_ID,

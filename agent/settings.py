@@ -102,8 +102,6 @@ class AgentSettings:
             dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
             slack=SlackSettings.from_env(env),
             operator_token=operator_token,
-            log_level=env.choice(
-                "LOG_LEVEL", ("debug", "info", "warning", "error"), default="info"
-            )
+            log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
         )

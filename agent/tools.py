@@ -58,7 +58,9 @@ class NoEscalationChannel:
         recent: Sequence[tuple[str, str]],
         labels: Sequence[str] = (),
     ) -> SlackLink:
-        log.info("handoff session=%s shown in the dashboard only (Slack not configured)", session_id)
+        log.info(
+            "handoff session=%s shown in the dashboard only (Slack not configured)", session_id
+        )
         return SlackLink(state="disabled")
 
 
@@ -90,12 +92,15 @@ def build_tools(
         if not claims:
             summary = "You have no open claims."
         else:
-            summary = "Your open claims: " + "; ".join(
-                f"{c.claim_id} ({c.status}, filed {c.filed_at[:10]}): {c.details}" for c in claims
-            ) + "."
-        return p.ToolResult(
-            data={"claims": [asdict(c) for c in claims], "summary": summary}
-        )
+            summary = (
+                "Your open claims: "
+                + "; ".join(
+                    f"{c.claim_id} ({c.status}, filed {c.filed_at[:10]}): {c.details}"
+                    for c in claims
+                )
+                + "."
+            )
+        return p.ToolResult(data={"claims": [asdict(c) for c in claims], "summary": summary})
 
     @p.tool
     async def file_claim(context: p.ToolContext, claim_details: str) -> p.ToolResult:
@@ -111,7 +116,10 @@ def build_tools(
             claim = store.file_claim(context.customer_id, claim_details)
         except UnknownCustomer:
             return p.ToolResult(
-                data={"filed": False, "summary": "No policy is on file, so no claim could be filed."}
+                data={
+                    "filed": False,
+                    "summary": "No policy is on file, so no claim could be filed.",
+                }
             )
         log.info("claim filed session=%s claim=%s", context.session_id, claim.claim_id)
         return p.ToolResult(
@@ -144,7 +152,10 @@ def build_tools(
                 len(packet["tool_calls"]),
             )
             recent = [
-                (speaker_label(m.source.value, m.participant["display_name"], None, None), m.content)
+                (
+                    speaker_label(m.source.value, m.participant["display_name"], None, None),
+                    m.content,
+                )
                 for m in session.interaction.messages[-RECENT_MESSAGES_IN_ROOT:]
             ]
             link = await notifier.escalation_requested(

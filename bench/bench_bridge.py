@@ -67,12 +67,17 @@ class Setup:
 
         def ready() -> bool:
             try:
-                return httpx.get(f"http://127.0.0.1:{self.bridge.port}/healthz", timeout=1).status_code == 200
+                return (
+                    httpx.get(f"http://127.0.0.1:{self.bridge.port}/healthz", timeout=1).status_code
+                    == 200
+                )
             except httpx.HTTPError:
                 return False
 
         self.bridge = BridgeProcess(
-            workdir=root / "bridge", env_overrides={**env, "PARLANT_URL": self.agent.url}, ready=ready
+            workdir=root / "bridge",
+            env_overrides={**env, "PARLANT_URL": self.agent.url},
+            ready=ready,
         )
         self.bridge.start()
 
@@ -140,12 +145,16 @@ def rss_and_cpu(pid: int, seconds: float) -> tuple[float, float]:
     time.sleep(seconds)
     used = (cpu_ticks() - start_ticks) / os.sysconf("SC_CLK_TCK")
     rss_kb = next(
-        int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS")
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS")
     )
     return rss_kb / 1024, 100 * used / (time.monotonic() - start)
 
 
-async def relay_latency(setup: Setup, session_id: str, root_ts: str, samples: int) -> tuple[list[float], list[float]]:
+async def relay_latency(
+    setup: Setup, session_id: str, root_ts: str, samples: int
+) -> tuple[list[float], list[float]]:
     client = AsyncParlantClient(base_url=setup.agent.url)
     relayed: list[float] = []
     direct: list[float] = []
@@ -154,15 +163,23 @@ async def relay_latency(setup: Setup, session_id: str, root_ts: str, samples: in
             existing = await client.sessions.list_events(session_id, wait_for_data=0)
             last = existing[-1].offset if existing else -1
             event = setup.slack.call(
-                setup.slack.fake.add_user_message, setup.channel, setup.operator, f"relay {i}", thread_ts=root_ts
+                setup.slack.fake.add_user_message,
+                setup.channel,
+                setup.operator,
+                f"relay {i}",
+                thread_ts=root_ts,
             )
             raw = json.dumps(event_callback(event, event_id=f"EvBench{i}{time.time_ns()}")).encode()
             waiter = asyncio.create_task(
-                client.sessions.list_events(session_id, min_offset=last + 1, source="human_agent", wait_for_data=20)
+                client.sessions.list_events(
+                    session_id, min_offset=last + 1, source="human_agent", wait_for_data=20
+                )
             )
             headers = signed_headers(SIGNING_SECRET, raw)
             started = time.time()
-            await http.post(f"http://127.0.0.1:{setup.bridge.port}/slack/events", content=raw, headers=headers)
+            await http.post(
+                f"http://127.0.0.1:{setup.bridge.port}/slack/events", content=raw, headers=headers
+            )
             # Parlant stamps creation_utc when it stores the event: that is the end of the relay.
             stored = (await waiter)[0].creation_utc.timestamp()
             relayed.append((stored - started) * 1000)
@@ -184,7 +201,9 @@ async def mirror_latency(setup: Setup, sessions: list[str], samples: int) -> lis
     stored_at: dict[str, float] = {}
     for i in range(samples):
         session_id = sessions[i % len(sessions)]
-        event = await client.sessions.create_event(session_id, kind="message", source="customer", message=f"mirror {i}")
+        event = await client.sessions.create_event(
+            session_id, kind="message", source="customer", message=f"mirror {i}"
+        )
         stored_at[event.id] = event.creation_utc.timestamp()
         await asyncio.sleep(0.02)
     wait_until(lambda: set(stored_at) <= set(setup.post_times()), 120, "every mirrored post")
@@ -206,7 +225,9 @@ def run_latency(sizes: list[int], samples: int) -> None:
                 print(f"escalated {size} sessions in {time.monotonic() - started:.1f}s", flush=True)
                 if size == sizes[0]:
                     roots = setup.roots()
-                    relayed, direct = asyncio.run(relay_latency(setup, escalated[0], roots[escalated[0]], samples))
+                    relayed, direct = asyncio.run(
+                        relay_latency(setup, escalated[0], roots[escalated[0]], samples)
+                    )
                     relay_rows.append(
                         [
                             "operator reply via bridge",
@@ -215,13 +236,21 @@ def run_latency(sizes: list[int], samples: int) -> None:
                         ]
                     )
                     relay_rows.append(
-                        ["direct create_event", f"{statistics.median(direct):.1f}", f"{percentile(direct, 99):.1f}"]
+                        [
+                            "direct create_event",
+                            f"{statistics.median(direct):.1f}",
+                            f"{percentile(direct, 99):.1f}",
+                        ]
                     )
                     target = 1.5 * percentile(direct, 99) + 10
                     relay_rows.append(["target p99 (1.5x direct + 10)", "", f"{target:.1f}"])
                 latencies = asyncio.run(mirror_latency(setup, escalated, samples))
                 mirror_rows.append(
-                    [str(size), f"{statistics.median(latencies):.1f}", f"{percentile(latencies, 99):.1f}"]
+                    [
+                        str(size),
+                        f"{statistics.median(latencies):.1f}",
+                        f"{percentile(latencies, 99):.1f}",
+                    ]
                 )
                 if size == sizes[-1]:
                     assert setup.bridge.process is not None
@@ -229,11 +258,21 @@ def run_latency(sizes: list[int], samples: int) -> None:
                     idle_rows.append([str(size), f"{rss:.0f}", f"{cpu:.2f}"])
         finally:
             setup.close()
-    table("1. Operator reply relay (ms): signed event reaching the bridge → event stored in Parlant",
-          ["path", "p50", "p99"], relay_rows)
-    table("2. Mirror latency (ms): customer message stored → fake Slack receives the post (no rate limits)",
-          ["escalated sessions", "p50", "p99"], mirror_rows)
-    table("3. Bridge following idle escalated sessions (30 s window)", ["sessions", "RSS MB", "CPU % of one core"], idle_rows)
+    table(
+        "1. Operator reply relay (ms): signed event reaching the bridge → event stored in Parlant",
+        ["path", "p50", "p99"],
+        relay_rows,
+    )
+    table(
+        "2. Mirror latency (ms): customer message stored → fake Slack receives the post (no rate limits)",
+        ["escalated sessions", "p50", "p99"],
+        mirror_rows,
+    )
+    table(
+        "3. Bridge following idle escalated sessions (30 s window)",
+        ["sessions", "RSS MB", "CPU % of one core"],
+        idle_rows,
+    )
 
 
 def run_pacing(threads: int = 20, messages: int = 100) -> None:
@@ -250,7 +289,10 @@ def run_pacing(threads: int = 20, messages: int = 100) -> None:
                 stored = {}
                 for i in range(messages):
                     event = await client.sessions.create_event(
-                        sessions[i % threads], kind="message", source="customer", message=f"burst {i}"
+                        sessions[i % threads],
+                        kind="message",
+                        source="customer",
+                        message=f"burst {i}",
                     )
                     stored[event.id] = event.creation_utc.timestamp()
                 return stored
@@ -259,7 +301,11 @@ def run_pacing(threads: int = 20, messages: int = 100) -> None:
             wait_until(lambda: set(stored) <= set(setup.post_times()), 600, "every burst post")
             posted = setup.post_times()
             waits = sorted(posted[e] - t for e, t in stored.items())
-            rate_limited = [c for c in setup.slack.call(setup.slack.fake.calls, "chat.postMessage") if c.status == 429]
+            rate_limited = [
+                c
+                for c in setup.slack.call(setup.slack.fake.calls, "chat.postMessage")
+                if c.status == 429
+            ]
             span = max(posted[e] for e in stored) - started
         finally:
             setup.close()

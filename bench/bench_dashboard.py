@@ -41,8 +41,14 @@ from tests.support.chat import AGENT_ID  # noqa: E402
 APP = str(REPO_ROOT / "dashboard" / "app.py")
 TARGET_S = 2.0
 CONCURRENCY = 32
-REASONS = ["customer asked for a human", "claim dispute", "legal question", "angry customer",
-           "billing error", "policy cancellation"]
+REASONS = [
+    "customer asked for a human",
+    "claim dispute",
+    "legal question",
+    "angry customer",
+    "billing error",
+    "policy cancellation",
+]
 STATUSES = ["waiting", "claimed", "returned", "resolved"]
 T = TypeVar("T")
 
@@ -50,8 +56,12 @@ T = TypeVar("T")
 def record(i: int, now: datetime) -> dict[str, Any]:
     requested = now - timedelta(minutes=7 * i % 20_000)
     status = STATUSES[i % 4]
-    rec: dict[str, Any] = {"status": status, "reason": REASONS[i % len(REASONS)],
-                           "requested_at": requested.isoformat(), "slack": {"state": "disabled"}}
+    rec: dict[str, Any] = {
+        "status": status,
+        "reason": REASONS[i % len(REASONS)],
+        "requested_at": requested.isoformat(),
+        "slack": {"state": "disabled"},
+    }
     if status != "waiting":
         rec["claimed_by"] = {"id": f"dashboard:op{i % 7}", "name": f"Operator {i % 7}"}
         rec["claimed_at"] = (requested + timedelta(seconds=30 + i % 600)).isoformat()
@@ -82,9 +92,14 @@ async def fill(url: str, sessions: int, messages: int) -> str:
 
     async def create(i: int) -> str:
         async with gate:
-            created = await retrying(lambda: api.sessions.create(
-                agent_id=AGENT_ID, customer_id="guest", labels=[HANDOFF_LABEL],
-                metadata={METADATA_KEY: record(i, now)}))
+            created = await retrying(
+                lambda: api.sessions.create(
+                    agent_id=AGENT_ID,
+                    customer_id="guest",
+                    labels=[HANDOFF_LABEL],
+                    metadata={METADATA_KEY: record(i, now)},
+                )
+            )
             return created.id
 
     ids = await asyncio.gather(*(create(i) for i in range(sessions)))
@@ -94,14 +109,24 @@ async def fill(url: str, sessions: int, messages: int) -> str:
     async def post(i: int) -> None:
         async with gate:
             if i % 2:
-                await retrying(lambda: api.sessions.create_event(
-                    long_one, kind="message", source="human_agent",
-                    message=f"Operator reply {i}: checking your claim now.",
-                    participant=Participant(id="dashboard:op1", display_name="Operator 1")))
+                await retrying(
+                    lambda: api.sessions.create_event(
+                        long_one,
+                        kind="message",
+                        source="human_agent",
+                        message=f"Operator reply {i}: checking your claim now.",
+                        participant=Participant(id="dashboard:op1", display_name="Operator 1"),
+                    )
+                )
             else:
-                await retrying(lambda: api.sessions.create_event(
-                    long_one, kind="message", source="customer",
-                    message=f"Customer message {i} about the dent in my car door."))
+                await retrying(
+                    lambda: api.sessions.create_event(
+                        long_one,
+                        kind="message",
+                        source="customer",
+                        message=f"Customer message {i} about the dent in my car door.",
+                    )
+                )
 
     await asyncio.gather(*(post(i) for i in range(messages)))
     return long_one
@@ -137,8 +162,11 @@ def main() -> int:
     try:
         start = time.perf_counter()
         long_one = asyncio.run(fill(agent.url, args.sessions, args.messages))
-        print(f"filled {args.sessions} sessions and {args.messages} messages in "
-              f"{time.perf_counter() - start:.1f} s (not part of the table)\n", file=sys.stderr)
+        print(
+            f"filled {args.sessions} sessions and {args.messages} messages in "
+            f"{time.perf_counter() - start:.1f} s (not part of the table)\n",
+            file=sys.stderr,
+        )
 
         os.environ.update(PARLANT_URL=agent.url, DOTENV_PATH=str(home.parent / "no.env"))
         os.environ.pop("DASHBOARD_PASSWORD", None)
@@ -152,11 +180,19 @@ def main() -> int:
 
         t, escalations = timed(uncached_escalations)
         assert len(escalations) >= args.sessions
-        rows_table.append((f"queue: read {len(escalations)} sessions from Parlant (one labelled list call)", t))
+        rows_table.append(
+            (f"queue: read {len(escalations)} sessions from Parlant (one labelled list call)", t)
+        )
         t, rows = timed(lambda: render.queue_rows(escalations, now, settings.session_page_url))
         rows_table.append(("queue: rows, sorted (pure)", t))
-        t, _ = timed(lambda: (render.filter_rows(rows, render.QueueFilter(
-            statuses=frozenset({"waiting", "claimed"}))), render.queue_frame(rows)))
+        t, _ = timed(
+            lambda: (
+                render.filter_rows(
+                    rows, render.QueueFilter(statuses=frozenset({"waiting", "claimed"}))
+                ),
+                render.queue_frame(rows),
+            )
+        )
         rows_table.append(("queue: filter + table frame (pure)", t))
         t, _ = timed(lambda: render.queue_csv(rows))
         rows_table.append(("queue: CSV export (pure)", t))
@@ -176,12 +212,18 @@ def main() -> int:
         rows_table.append((f"transcript: read {len(events)} events from Parlant", t))
         t, entries = timed(lambda: render.transcript_entries(events))
         rows_table.append(("transcript: entries with labels (pure)", t))
-        t, _ = timed(lambda: (render.transcript_markdown(long_one, {}, entries),
-                              render.transcript_json(long_one, {}, events)))
+        t, _ = timed(
+            lambda: (
+                render.transcript_markdown(long_one, {}, entries),
+                render.transcript_json(long_one, {}, events),
+            )
+        )
         rows_table.append(("transcript: Markdown + JSON export (pure)", t))
         t, session_at = timed(lambda: app_run(long_one))
         assert len(session_at.chat_message) == 100
-        rows_table.append(("session page, AppTest run, first load (read all + render newest 100)", t))
+        rows_table.append(
+            ("session page, AppTest run, first load (read all + render newest 100)", t)
+        )
         t, _ = timed(lambda: session_at.run())
         rows_table.append(("session page, AppTest rerun (live refresh: only new events)", t))
     finally:

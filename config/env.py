@@ -117,9 +117,7 @@ class EnvReader:
         process_env = dict(os.environ if environ is None else environ)
         file_env = load_dotenv_file() if dotenv is None else dict(dotenv)
         self._values = {**file_env, **process_env}
-        unknown = sorted(
-            k for k in process_env if k.startswith(OWN_PREFIXES) and not _is_known(k)
-        )
+        unknown = sorted(k for k in process_env if k.startswith(OWN_PREFIXES) and not _is_known(k))
         if unknown:
             raise SettingsError(
                 f"unknown setting(s) {', '.join(unknown)} in the environment; "

@@ -38,8 +38,10 @@ def main() -> int:
     except SettingsError as error:
         print(f"dashboard: configuration error: {error}", file=sys.stderr)
         return 2
-    print(f"dashboard: serving on http://127.0.0.1:{settings.port} (Parlant at {settings.parlant_url})",
-          file=sys.stderr)
+    print(
+        f"dashboard: serving on http://127.0.0.1:{settings.port} (Parlant at {settings.parlant_url})",
+        file=sys.stderr,
+    )
     sys.stderr.flush()
     # exec rather than a child process: signals from honcho/systemd reach Streamlit directly.
     argv = streamlit_argv(settings)

@@ -49,8 +49,9 @@ def _http(settings: DashboardSettings) -> httpx.Client:
 
 @st.cache_resource(show_spinner=False)
 def client(settings: DashboardSettings) -> ParlantClient:
-    return ParlantClient(base_url=settings.parlant_url, timeout=HTTP_TIMEOUT_S,
-                         httpx_client=_http(settings))
+    return ParlantClient(
+        base_url=settings.parlant_url, timeout=HTTP_TIMEOUT_S, httpx_client=_http(settings)
+    )
 
 
 @asynccontextmanager

@@ -62,8 +62,13 @@ def perform(
     try:
         result = asyncio.run(go())
     except (HandoffNotActive, InvalidHandbackNote, ApiError, httpx.HTTPError, OSError) as error:
-        log.warning("dashboard action=%s session=%s operator=%s failed: %s",
-                    name, session_id, operator.id, type(error).__name__)
+        log.warning(
+            "dashboard action=%s session=%s operator=%s failed: %s",
+            name,
+            session_id,
+            operator.id,
+            type(error).__name__,
+        )
         raise ActionFailed(explain(error)) from error
     log.info("dashboard action=%s session=%s operator=%s", name, session_id, operator.id)
     data.escalations.clear()

@@ -179,7 +179,9 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value: Any) -> str:
-    text = "" if value is None else (value.isoformat() if isinstance(value, datetime) else str(value))
+    text = (
+        "" if value is None else (value.isoformat() if isinstance(value, datetime) else str(value))
+    )
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
@@ -187,14 +189,36 @@ def queue_csv(rows: Sequence[QueueRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["session_id", "status", "sla", "reason", "requested_at", "waiting_seconds", "assignee",
-         "customer_id", "slack_url", "session_url"]
+        [
+            "session_id",
+            "status",
+            "sla",
+            "reason",
+            "requested_at",
+            "waiting_seconds",
+            "assignee",
+            "customer_id",
+            "slack_url",
+            "session_url",
+        ]
     )
     for r in rows:
         writer.writerow(
-            [_csv_cell(v) for v in (r.session_id, r.status, r.sla, r.reason, r.requested_at,
-                                    int(r.age_seconds), r.assignee, r.customer_id,
-                                    r.slack_url, r.session_url)]
+            [
+                _csv_cell(v)
+                for v in (
+                    r.session_id,
+                    r.status,
+                    r.sla,
+                    r.reason,
+                    r.requested_at,
+                    int(r.age_seconds),
+                    r.assignee,
+                    r.customer_id,
+                    r.slack_url,
+                    r.session_url,
+                )
+            ]
         )
     return out.getvalue()
 
@@ -230,10 +254,18 @@ def sla_clock_line(clock: Clock, business_hours_only: bool) -> str:
     scope = " business time" if business_hours_only else ""
     head = f"{CLOCK_LABELS[clock.name]}: {format_minutes(clock.elapsed)}{scope} of {format_minutes(clock.target)}"
     if clock.running:
-        due = f", due {clock.due_at:%Y-%m-%d %H:%M} UTC" if clock.due_at and not clock.breached else ""
+        due = (
+            f", due {clock.due_at:%Y-%m-%d %H:%M} UTC"
+            if clock.due_at and not clock.breached
+            else ""
+        )
         return f"{SLA_BADGES[clock.state]} {head}, {STATE_LABELS[clock.state]}, running{due}"
-    ended = {"claimed": "claimed", "replied": "answered", "returned": "returned to the AI",
-             "resolved": "resolved"}.get(clock.stopped_by or "", "stopped")
+    ended = {
+        "claimed": "claimed",
+        "replied": "answered",
+        "returned": "returned to the AI",
+        "resolved": "resolved",
+    }.get(clock.stopped_by or "", "stopped")
     verdict = "breached" if clock.breached else "met"
     return f"{SLA_BADGES[clock.state]} {head}, {verdict} ({ended})"
 
@@ -316,7 +348,9 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
     """How one event reads in the transcript; None for events supervisors do not need (status)."""
     data = event.data if isinstance(event.data, Mapping) else {}
 
-    def entry(role: Role, label: str, text: str, calls: tuple[ToolCallView, ...] = ()) -> TranscriptEntry:
+    def entry(
+        role: Role, label: str, text: str, calls: tuple[ToolCallView, ...] = ()
+    ) -> TranscriptEntry:
         return TranscriptEntry(event.offset, event.created, role, label, text, calls)
 
     if event.kind == "message":
@@ -338,18 +372,29 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
     if event.kind == "custom":
         if data.get("type") == INTERNAL_NOTE:
             name = _person_name(data.get("operator")) or _operator_name(event)
-            return entry(Role.NOTE, f"Internal note by {name} (not shown to the customer)",
-                         str(data.get("text", "")))
+            return entry(
+                Role.NOTE,
+                f"Internal note by {name} (not shown to the customer)",
+                str(data.get("text", "")),
+            )
         if data.get("type") == HANDBACK:
             name = _person_name(data.get("operator")) or "an operator"
             note = str(data.get("note") or "")
-            return entry(Role.HANDBACK, f"Handed back to the AI by {name}",
-                         f"Handback note: {note}" if note else "No handback note.")
+            return entry(
+                Role.HANDBACK,
+                f"Handed back to the AI by {name}",
+                f"Handback note: {note}" if note else "No handback note.",
+            )
         if data.get("type") == RESOLUTION:
             name = _person_name(data.get("operator")) or "an operator"
-            return entry(Role.SYSTEM, f"Resolved by {name}", "The AI answers the customer's next message.")
-        return entry(Role.SYSTEM, f"Event ({data.get('type', 'custom')})",
-                     json.dumps(data, default=str, sort_keys=True))
+            return entry(
+                Role.SYSTEM, f"Resolved by {name}", "The AI answers the customer's next message."
+            )
+        return entry(
+            Role.SYSTEM,
+            f"Event ({data.get('type', 'custom')})",
+            json.dumps(data, default=str, sort_keys=True),
+        )
     return None
 
 
@@ -386,10 +431,16 @@ def timeline(record: HandoffRecord) -> list[TimelineStep]:
         TimelineStep("handed off", parse_time(record.get("requested_at")), "AI agent"),
         *_claim_steps(record),
         TimelineStep("first human reply", parse_time(record.get("first_human_reply_at")), ""),
-        TimelineStep("returned to AI", parse_time(record.get("returned_at")),
-                     _person_name(record.get("returned_by"))),
-        TimelineStep("resolved", parse_time(record.get("resolved_at")),
-                     _person_name(record.get("resolved_by"))),
+        TimelineStep(
+            "returned to AI",
+            parse_time(record.get("returned_at")),
+            _person_name(record.get("returned_by")),
+        ),
+        TimelineStep(
+            "resolved",
+            parse_time(record.get("resolved_at")),
+            _person_name(record.get("resolved_by")),
+        ),
     ]
     happened = [s for s in steps if s.at is not None]
     return sorted(happened, key=lambda s: s.at or datetime.min.replace(tzinfo=timezone.utc))
@@ -397,8 +448,9 @@ def timeline(record: HandoffRecord) -> list[TimelineStep]:
 
 def timeline_frame(record: HandoffRecord) -> pd.DataFrame:
     steps = timeline(record)
-    return pd.DataFrame({"step": [s.step for s in steps], "at": [s.at for s in steps],
-                         "by": [s.by for s in steps]})
+    return pd.DataFrame(
+        {"step": [s.step for s in steps], "at": [s.at for s in steps], "by": [s.by for s in steps]}
+    )
 
 
 @dataclass(frozen=True)
@@ -430,7 +482,9 @@ def packet_summary(record: Mapping[str, Any]) -> PacketSummary | None:
     )
 
 
-def visible_window(entries: Sequence[TranscriptEntry], shown: int) -> tuple[list[TranscriptEntry], int]:
+def visible_window(
+    entries: Sequence[TranscriptEntry], shown: int
+) -> tuple[list[TranscriptEntry], int]:
     """The newest `shown` entries and how many earlier ones are hidden (long transcripts)."""
     hidden = max(0, len(entries) - shown)
     return list(entries[hidden:]), hidden
@@ -442,7 +496,9 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def transcript_markdown(session_id: str, record: HandoffRecord, entries: Sequence[TranscriptEntry]) -> str:
+def transcript_markdown(
+    session_id: str, record: HandoffRecord, entries: Sequence[TranscriptEntry]
+) -> str:
     """A Markdown export; message text sits in code blocks so it is never rendered as markup."""
     lines = [f"# Session {escape_markdown(session_id)}", ""]
     if record:
@@ -494,7 +550,11 @@ def handoff_frame(
     moment = now or datetime.now(timezone.utc)
     for e in escalations:
         record = e.record
-        view = sla_view({"requested_at": e.created.isoformat(), **record}, sla, moment) if sla else None
+        view = (
+            sla_view({"requested_at": e.created.isoformat(), **record}, sla, moment)
+            if sla
+            else None
+        )
         requested = parse_time(record.get("requested_at")) or e.created
         claimed = first_claim_time(record)
         replied = parse_time(record.get("first_human_reply_at"))
@@ -511,11 +571,25 @@ def handoff_frame(
                 "first_reply_breached": bool(view and view.first_reply.breached),
             }
         )
-    columns = ["session_id", "day", "reason", "status", "time_to_claim_s",
-               "time_to_first_reply_s", "returned", "claim_breached", "first_reply_breached"]
+    columns = [
+        "session_id",
+        "day",
+        "reason",
+        "status",
+        "time_to_claim_s",
+        "time_to_first_reply_s",
+        "returned",
+        "claim_breached",
+        "first_reply_breached",
+    ]
     return pd.DataFrame(rows, columns=columns).astype(
-        {"time_to_claim_s": "float64", "time_to_first_reply_s": "float64", "returned": "bool",
-         "claim_breached": "bool", "first_reply_breached": "bool"}
+        {
+            "time_to_claim_s": "float64",
+            "time_to_first_reply_s": "float64",
+            "returned": "bool",
+            "claim_breached": "bool",
+            "first_reply_breached": "bool",
+        }
     )
 
 
@@ -525,8 +599,9 @@ BREACH_COLUMNS = {"claim_breached": "claim", "first_reply_breached": "first repl
 def breaches_per_day(frame: pd.DataFrame) -> pd.DataFrame:
     """Breached claim and first-reply targets per day of handoff, every day in the range shown."""
     if frame.empty:
-        return pd.DataFrame({name: [] for name in BREACH_COLUMNS.values()},
-                            index=pd.DatetimeIndex([], name="day"))
+        return pd.DataFrame(
+            {name: [] for name in BREACH_COLUMNS.values()}, index=pd.DatetimeIndex([], name="day")
+        )
     counts = frame.groupby("day")[list(BREACH_COLUMNS)].sum().rename(columns=BREACH_COLUMNS)
     days = pd.date_range(counts.index.min(), counts.index.max(), freq="D", name="day")
     return counts.reindex(days, fill_value=0).astype("int64")
@@ -535,8 +610,15 @@ def breaches_per_day(frame: pd.DataFrame) -> pd.DataFrame:
 def breaches_per_reason(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     """Breaches for the reasons with most of them; reasons without a breach are left out."""
     if frame.empty:
-        return pd.DataFrame({name: [] for name in BREACH_COLUMNS.values()}, index=pd.Index([], name="reason"))
-    counts = frame.groupby("reason")[list(BREACH_COLUMNS)].sum().rename(columns=BREACH_COLUMNS).astype("int64")
+        return pd.DataFrame(
+            {name: [] for name in BREACH_COLUMNS.values()}, index=pd.Index([], name="reason")
+        )
+    counts = (
+        frame.groupby("reason")[list(BREACH_COLUMNS)]
+        .sum()
+        .rename(columns=BREACH_COLUMNS)
+        .astype("int64")
+    )
     counts = counts[counts.sum(axis=1) > 0]
     return counts.loc[counts.sum(axis=1).sort_values(ascending=False).index].head(top)
 
@@ -553,7 +635,9 @@ def handoffs_per_reason(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     """Handoffs and return-to-AI share for the most frequent reasons."""
     if frame.empty:
         return pd.DataFrame({"handoffs": [], "returned": []}, index=pd.Index([], name="reason"))
-    grouped = frame.groupby("reason").agg(handoffs=("session_id", "size"), returned=("returned", "sum"))
+    grouped = frame.groupby("reason").agg(
+        handoffs=("session_id", "size"), returned=("returned", "sum")
+    )
     return grouped.sort_values("handoffs", ascending=False).head(top)
 
 

@@ -34,8 +34,10 @@ def configure_logging() -> None:
 
 def unreachable(settings: DashboardSettings, error: Exception) -> NoReturn:
     logging.getLogger(__name__).warning("parlant read failed: %s", type(error).__name__)
-    st.error(f"Parlant at {settings.parlant_url} did not answer ({type(error).__name__}). "
-             "Check that the agent is running.")
+    st.error(
+        f"Parlant at {settings.parlant_url} did not answer ({type(error).__name__}). "
+        "Check that the agent is running."
+    )
     st.stop()
 
 

@@ -36,7 +36,9 @@ def handback_note_problem(note: str) -> str | None:
     """Why `note` cannot be a handback note, in words for the operator; None when it can."""
     text = note.strip()
     if not text:
-        return "Write a short note for the AI: what was done and what the customer should hear next."
+        return (
+            "Write a short note for the AI: what was done and what the customer should hear next."
+        )
     if len(text) > HANDBACK_NOTE_LIMIT:
         return f"Keep the note to {HANDBACK_NOTE_LIMIT:,} characters (it has {len(text):,})."
     return None
@@ -76,7 +78,9 @@ async def _update_record(
     require_active: bool = True,
 ) -> HandoffRecord:
     existing = await current_record(client, session_id)
-    if existing is None or (require_active and existing.get("status") not in records.ACTIVE_STATUSES):
+    if existing is None or (
+        require_active and existing.get("status") not in records.ACTIVE_STATUSES
+    ):
         raise HandoffNotActive(session_id, existing.get("status") if existing else None)
     updated = change(existing)
     if updated != existing:
@@ -116,7 +120,12 @@ async def send_as_ai(
     """A message shown as the AI's; the operator who really wrote it is kept in the metadata."""
     # Parlant sets the agent as the participant of on-behalf messages itself.
     return await _send_message(
-        client, session_id, operator, text, origin_metadata, source="human_agent_on_behalf_of_ai_agent"
+        client,
+        session_id,
+        operator,
+        text,
+        origin_metadata,
+        source="human_agent_on_behalf_of_ai_agent",
     )
 
 
@@ -182,7 +191,9 @@ async def claim(client: AsyncParlantClient, session_id: str, operator: Operator)
     return await _move(client, session_id, operator, records.claimed)
 
 
-async def take_over(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
+async def take_over(
+    client: AsyncParlantClient, session_id: str, operator: Operator
+) -> HandoffRecord:
     """Bring a returned or resolved session back to a human: manual mode, claimed by `operator`."""
     updated = await _move(client, session_id, operator, records.claimed, require_active=False)
     await client.sessions.update(session_id, mode="manual")

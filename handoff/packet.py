@@ -79,11 +79,16 @@ def tool_calls_from_events(tool_event_data: Iterable[Any]) -> list[ToolCallAtHan
     for data in tool_event_data:
         calls = data.get("tool_calls") if isinstance(data, Mapping) else None
         for call in calls if isinstance(calls, list) else []:
-            if not isinstance(call, Mapping) or tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL:
+            if (
+                not isinstance(call, Mapping)
+                or tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL
+            ):
                 continue
             result = call.get("result")
             data_part = result.get("data") if isinstance(result, Mapping) else result
-            entries.append(tool_call_entry(str(call.get("tool_id", "")), call.get("arguments"), data_part))
+            entries.append(
+                tool_call_entry(str(call.get("tool_id", "")), call.get("arguments"), data_part)
+            )
     return entries[-MAX_TOOL_CALLS:]
 
 
@@ -137,9 +142,9 @@ def read_packet(record: Mapping[str, Any] | None) -> HandoffPacket | None:
                     tool=capped(item.get("tool") or "", MAX_NAME),
                     arguments={
                         capped(str(k), MAX_NAME): capped(v)
-                        for k, v in (list(arguments.items()) if isinstance(arguments, Mapping) else [])[
-                            :MAX_ARGUMENTS
-                        ]
+                        for k, v in (
+                            list(arguments.items()) if isinstance(arguments, Mapping) else []
+                        )[:MAX_ARGUMENTS]
                     },
                     result_summary=capped(item.get("result_summary") or ""),
                 )

@@ -110,13 +110,19 @@ def after_human_reply(
     record: HandoffRecord, operator_id: str, operator_name: str, now: str
 ) -> HandoffRecord:
     """The first operator to reply claims a waiting handoff; the first reply time is kept."""
-    updated = claimed(record, operator_id, operator_name, now) if record.get("status") == "waiting" else record
+    updated = (
+        claimed(record, operator_id, operator_name, now)
+        if record.get("status") == "waiting"
+        else record
+    )
     if "first_human_reply_at" in updated:
         return updated
     return HandoffRecord(**{**updated, "first_human_reply_at": now})
 
 
-def returned(record: HandoffRecord, operator_id: str, operator_name: str, now: str) -> HandoffRecord:
+def returned(
+    record: HandoffRecord, operator_id: str, operator_name: str, now: str
+) -> HandoffRecord:
     return HandoffRecord(
         **{
             **record,
@@ -127,7 +133,9 @@ def returned(record: HandoffRecord, operator_id: str, operator_name: str, now: s
     )
 
 
-def resolved(record: HandoffRecord, operator_id: str, operator_name: str, now: str) -> HandoffRecord:
+def resolved(
+    record: HandoffRecord, operator_id: str, operator_name: str, now: str
+) -> HandoffRecord:
     return HandoffRecord(
         **{
             **record,

@@ -117,7 +117,9 @@ class BusinessHours:
         return None
 
 
-def parse_business_hours(raw: str, zone: ZoneInfo, name: str = "SLA_BUSINESS_HOURS") -> BusinessHours:
+def parse_business_hours(
+    raw: str, zone: ZoneInfo, name: str = "SLA_BUSINESS_HOURS"
+) -> BusinessHours:
     """'Mon-Fri 09:00-17:00, Sat 10:00-14:00' → BusinessHours; empty → around the clock."""
     ranges = []
     for part in (p.strip().lower() for p in raw.split(",")):
@@ -143,10 +145,14 @@ def _weekdays(spec: str, name: str) -> frozenset[int]:
     first, _, last = spec.partition("-")
     unknown = [d for d in (first, last) if d and d not in WEEKDAYS]
     if unknown:
-        raise SettingsError(f"{name}: {unknown[0]!r} is not a weekday; use Mon, Tue, Wed, Thu, Fri, Sat, Sun")
+        raise SettingsError(
+            f"{name}: {unknown[0]!r} is not a weekday; use Mon, Tue, Wed, Thu, Fri, Sat, Sun"
+        )
     start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
     if end < start:
-        raise SettingsError(f"{name}: {spec!r} runs backwards; write weekday ranges Monday first, e.g. Mon-Fri")
+        raise SettingsError(
+            f"{name}: {spec!r} runs backwards; write weekday ranges Monday first, e.g. Mon-Fri"
+        )
     return frozenset(range(start, end + 1))
 
 
@@ -188,7 +194,9 @@ class SlaSettings:
 def _target(env: EnvReader, name: str, default_minutes: float) -> timedelta:
     minutes = env.positive_float(name, default_minutes)
     if minutes <= 0:
-        raise SettingsError(f"{name} must be more than 0; set the target in minutes, e.g. {default_minutes}")
+        raise SettingsError(
+            f"{name} must be more than 0; set the target in minutes, e.g. {default_minutes}"
+        )
     return timedelta(minutes=minutes)
 
 
@@ -251,7 +259,15 @@ def _clock(
         state = "due_soon"
     else:
         state = "ok"
-    return Clock(name, target, elapsed, state, stopped_by is None, hours.deadline(requested, target), stopped_by)
+    return Clock(
+        name,
+        target,
+        elapsed,
+        state,
+        stopped_by is None,
+        hours.deadline(requested, target),
+        stopped_by,
+    )
 
 
 def sla_view(record: Mapping[str, Any], settings: SlaSettings, now: datetime) -> SlaView | None:
@@ -268,9 +284,16 @@ def sla_view(record: Mapping[str, Any], settings: SlaSettings, now: datetime) ->
     replied = parse_instant(record.get("first_human_reply_at"))
     hours = settings.hours
     return SlaView(
-        claim=_clock("claim", settings.claim_target, hours, requested, [(claimed, "claimed"), *ended], now),
+        claim=_clock(
+            "claim", settings.claim_target, hours, requested, [(claimed, "claimed"), *ended], now
+        ),
         first_reply=_clock(
-            "first_reply", settings.first_reply_target, hours, requested, [(replied, "replied"), *ended], now
+            "first_reply",
+            settings.first_reply_target,
+            hours,
+            requested,
+            [(replied, "replied"), *ended],
+            now,
         ),
         business_hours_only=not hours.around_the_clock,
     )
@@ -317,4 +340,8 @@ def format_minutes(span: timedelta) -> str:
 
 
 CLOCK_LABELS: Mapping[ClockName, str] = {"claim": "Claim", "first_reply": "First reply"}
-STATE_LABELS: Mapping[ClockState, str] = {"ok": "on time", "due_soon": "due soon", "breached": "breached"}
+STATE_LABELS: Mapping[ClockState, str] = {
+    "ok": "on time",
+    "due_soon": "due soon",
+    "breached": "breached",
+}

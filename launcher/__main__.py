@@ -40,7 +40,9 @@ def main() -> int:
     manager.add_process("dashboard", f"{python} -m dashboard", env=child_env)
     if bridge.slack is not None:
         manager.add_process("bridge", f"{python} -m slack_bridge", env=child_env)
-        slack_line = f"Slack bridge: on ({'Socket Mode' if bridge.slack.socket_mode else 'HTTP mode'})"
+        slack_line = (
+            f"Slack bridge: on ({'Socket Mode' if bridge.slack.socket_mode else 'HTTP mode'})"
+        )
     else:
         slack_line = "Slack bridge: off (no Slack settings; handoffs show in the dashboard only)"
     print(

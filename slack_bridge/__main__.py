@@ -26,7 +26,10 @@ def main(argv: list[str]) -> int:
 
         return asyncio.run(run_checks(settings))
     if argv:
-        print(f"slack_bridge: unknown command {argv[0]!r}; use no argument or 'check'", file=sys.stderr)
+        print(
+            f"slack_bridge: unknown command {argv[0]!r}; use no argument or 'check'",
+            file=sys.stderr,
+        )
         return 2
     if settings.slack is None:
         print(

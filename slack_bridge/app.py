@@ -33,16 +33,24 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     async def on_open_dashboard(ack: Any) -> None:
         await ack()  # a link button; the browser opens the URL
 
-    async def tell(client: AsyncWebClient, channel: str, user: str, thread_ts: str | None, text: str) -> None:
+    async def tell(
+        client: AsyncWebClient, channel: str, user: str, thread_ts: str | None, text: str
+    ) -> None:
         await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
 
     @app.action(blocks.ACTION_RETURN)
-    async def on_return(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_return(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
         message = body.get("message") or {}
-        root_ts = message.get("thread_ts") or message.get("ts") or (body.get("container") or {}).get("message_ts")
+        root_ts = (
+            message.get("thread_ts")
+            or message.get("ts")
+            or (body.get("container") or {}).get("message_ts")
+        )
         target = blocks.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
         # A trigger_id expires 3 s after the click: the form is opened before anything slow.
         refusal = await bridge.open_handback(body.get("trigger_id", ""), target, user)
@@ -50,7 +58,9 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             await tell(client, channel, user, root_ts, refusal)
 
     @app.view(blocks.VIEW_HANDBACK)
-    async def on_handback(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_handback(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         note = blocks.handback_note(view)
         problem = handback_note_problem(note)
         if problem:
@@ -70,18 +80,24 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     for action_id in BUTTON_ACTIONS:
 
         @app.action(action_id)
-        async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        async def on_button(
+            ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+        ) -> None:
             await ack()
             channel = (body.get("channel") or {}).get("id", "")
             user = (body.get("user") or {}).get("id", "")
-            refusal = await bridge.on_button(action["action_id"], action.get("value", ""), user, channel)
+            refusal = await bridge.on_button(
+                action["action_id"], action.get("value", ""), user, channel
+            )
             if refusal:
                 message = body.get("message") or body.get("container") or {}
                 await client.chat_postEphemeral(
                     channel=channel,
                     user=user,
                     text=refusal,
-                    thread_ts=message.get("thread_ts") or message.get("ts") or message.get("message_ts"),
+                    thread_ts=message.get("thread_ts")
+                    or message.get("ts")
+                    or message.get("message_ts"),
                 )
 
     return app

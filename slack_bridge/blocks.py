@@ -25,7 +25,15 @@ from handoff.actions import HANDBACK_NOTE_LIMIT
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffStatus
 from slack_bridge.masking import Masker
-from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, ClockName, SlaView, format_minutes, shown_elapsed
+from handoff.sla import (
+    CLOCK_LABELS,
+    STATE_LABELS,
+    Clock,
+    ClockName,
+    SlaView,
+    format_minutes,
+    shown_elapsed,
+)
 
 Block = dict[str, Any]
 SlackMessage = tuple[str, list[Block]]
@@ -318,7 +326,9 @@ def _masked_packet(packet: HandoffPacket | None, masker: Masker) -> HandoffPacke
         )
         for call in packet["tool_calls"]
     ]
-    return HandoffPacket(journey=packet["journey"], guidelines=packet["guidelines"], tool_calls=calls)
+    return HandoffPacket(
+        journey=packet["journey"], guidelines=packet["guidelines"], tool_calls=calls
+    )
 
 
 def dashboard_link(dashboard_url: str, session_id: str) -> str:
@@ -344,8 +354,7 @@ def _who(name: str | None) -> str:
 def _status_line(view: EscalationView) -> str:
     if view.status == "claimed":
         return (
-            f":raising_hand: Claimed by {_who(view.claimed_by)}"
-            f" at {_slack_date(view.claimed_at)}"
+            f":raising_hand: Claimed by {_who(view.claimed_by)} at {_slack_date(view.claimed_at)}"
         )
     if view.status == "returned":
         return (
@@ -510,8 +519,17 @@ def root_message(view: EscalationView) -> SlackMessage:
 
 # --- The SLA clock -----------------------------------------------------------------------------
 
-SLA_STATE_EMOJI = {"ok": ":large_green_circle:", "due_soon": ":large_yellow_circle:", "breached": ":red_circle:"}
-_STOP_WORDS = {"claimed": "claimed", "replied": "answered", "returned": "returned to the AI", "resolved": "resolved"}
+SLA_STATE_EMOJI = {
+    "ok": ":large_green_circle:",
+    "due_soon": ":large_yellow_circle:",
+    "breached": ":red_circle:",
+}
+_STOP_WORDS = {
+    "claimed": "claimed",
+    "replied": "answered",
+    "returned": "returned to the AI",
+    "resolved": "resolved",
+}
 
 
 def _slack_ago(iso: str) -> str:
@@ -534,13 +552,12 @@ def sla_clock_text(clock: Clock) -> str:
     if clock.running:
         shown = shown_elapsed(clock)
         so_far = format_minutes(shown) if shown.total_seconds() >= 60 else "under 1 min"
-        return (
-            f"{emoji} {label} {so_far} / {target},"
-            f" {STATE_LABELS[clock.state]}"
-        )
+        return f"{emoji} {label} {so_far} / {target}, {STATE_LABELS[clock.state]}"
     how = _STOP_WORDS.get(clock.stopped_by or "", "stopped")
     verdict = "breached" if clock.breached else "met"
-    return f"{emoji} {label} {verdict}: {how} after {format_minutes(clock.elapsed)} (target {target})"
+    return (
+        f"{emoji} {label} {verdict}: {how} after {format_minutes(clock.elapsed)} (target {target})"
+    )
 
 
 def sla_blocks(view: EscalationView) -> list[Block]:
@@ -563,10 +580,14 @@ def claim_reminder(sla: SlaView) -> SlackMessage:
     return text, [_section(text)]
 
 
-def breach_notice(clock: ClockName, customer_name: str, reason: str, target: str, permalink: str) -> SlackMessage:
+def breach_notice(
+    clock: ClockName, customer_name: str, reason: str, target: str, permalink: str
+) -> SlackMessage:
     """The supervisor channel's notice of one breached clock, linking the thread."""
     what = "nobody claimed" if clock == "claim" else "no person answered"
-    link = f"<{escape_mrkdwn(permalink)}|Open the thread>" if permalink.startswith("https://") else ""
+    link = (
+        f"<{escape_mrkdwn(permalink)}|Open the thread>" if permalink.startswith("https://") else ""
+    )
     text = (
         f":rotating_light: SLA breached: {what} the escalation of"
         f" *{_clip(customer_name or 'Unknown customer', NAME_LIMIT)}* within {target}."
@@ -584,7 +605,10 @@ def escalation_metadata(session_id: str) -> dict[str, Any]:
 
 
 def sla_notice_metadata(session_id: str, kind: str) -> dict[str, Any]:
-    return {"event_type": "insurance_sla_notice", "event_payload": {"session_id": session_id, "kind": kind}}
+    return {
+        "event_type": "insurance_sla_notice",
+        "event_payload": {"session_id": session_id, "kind": kind},
+    }
 
 
 def mirror_metadata(session_id: str, event_id: str, part: int) -> dict[str, Any]:
@@ -686,7 +710,10 @@ def take_over_prompt(text: str, session_id: str) -> list[Block]:
     """The private note to an operator whose reply was not sent, with a Take over button."""
     return [
         _section(text),
-        {"type": "actions", "elements": [_button("Take over", ACTION_TAKE_OVER, session_id, style="primary")]},
+        {
+            "type": "actions",
+            "elements": [_button("Take over", ACTION_TAKE_OVER, session_id, style="primary")],
+        },
     ]
 
 
@@ -708,7 +735,11 @@ def handback_modal(target: HandbackTarget) -> Block:
         "type": "modal",
         "callback_id": VIEW_HANDBACK,
         "private_metadata": json.dumps(
-            {"session_id": target.session_id, "channel": target.channel, "thread_ts": target.thread_ts}
+            {
+                "session_id": target.session_id,
+                "channel": target.channel,
+                "thread_ts": target.thread_ts,
+            }
         ),
         "title": _plain("Return to AI"),
         "submit": _plain("Return to AI"),

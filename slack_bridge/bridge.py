@@ -54,10 +54,14 @@ def operator_headers(settings: BridgeSettings) -> dict[str, str]:
     return {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
 
 
-def parlant_client(settings: BridgeSettings, max_connections: int = ACTION_CONNECTIONS) -> AsyncParlantClient:
+def parlant_client(
+    settings: BridgeSettings, max_connections: int = ACTION_CONNECTIONS
+) -> AsyncParlantClient:
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=5.0),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
         headers=operator_headers(settings),
     )
     return AsyncParlantClient(base_url=settings.parlant_url, httpx_client=http)
@@ -101,9 +105,18 @@ class Bridge:
         self._store = store
         self.names = DisplayNames(caller)
         self.roots = RootMessages(
-            parlant, caller, store, slack.routes, settings.dashboard_url, slack.masker, settings.sla, UpdateBudget()
+            parlant,
+            caller,
+            store,
+            slack.routes,
+            settings.dashboard_url,
+            slack.masker,
+            settings.sla,
+            UpdateBudget(),
         )
-        self.sla_notices = SlaNotices(caller, store, slack.supervisor_channel, self.roots.customer_name)
+        self.sla_notices = SlaNotices(
+            caller, store, slack.supervisor_channel, self.roots.customer_name
+        )
         self.inbound = Inbound(slack, parlant, caller, store, self.names, self.refresh_root)
         self._mirrors: dict[str, asyncio.Task[None]] = {}
         self._long_polls = LongPollClients(settings)
@@ -204,7 +217,11 @@ class Bridge:
 
     def _follow(self, thread: ThreadLink) -> None:
         mirror = SessionMirror(
-            self._long_polls.for_session(thread.session_id), self._caller, self._store, thread, self._slack.masker
+            self._long_polls.for_session(thread.session_id),
+            self._caller,
+            self._store,
+            thread,
+            self._slack.masker,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)
@@ -222,16 +239,22 @@ class Bridge:
 
     def _not_allowed(self, user_id: str, channel: str, session_id: str) -> str | None:
         thread = self._store.thread_for_session(session_id)
-        if channel not in self._slack.routes.channels and (thread is None or thread.channel != channel):
+        if channel not in self._slack.routes.channels and (
+            thread is None or thread.channel != channel
+        ):
             return "This button does not belong to an escalation channel."
         if self._slack.operator_ids and user_id not in self._slack.operator_ids:
             return "You are not on this workspace's list of support operators."
         return None
 
     async def _operator(self, user_id: str) -> Operator:
-        return Operator(id=f"slack:{user_id}", name=await self.names.name_of(user_id), origin="slack")
+        return Operator(
+            id=f"slack:{user_id}", name=await self.names.name_of(user_id), origin="slack"
+        )
 
-    async def on_button(self, action_id: str, session_id: str, user_id: str, channel: str) -> str | None:
+    async def on_button(
+        self, action_id: str, session_id: str, user_id: str, channel: str
+    ) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
         refusal = self._not_allowed(user_id, channel, session_id)
         if refusal:
@@ -252,7 +275,9 @@ class Bridge:
                 self._follow(thread)
         return None
 
-    async def open_handback(self, trigger_id: str, target: blocks.HandbackTarget, user_id: str) -> str | None:
+    async def open_handback(
+        self, trigger_id: str, target: blocks.HandbackTarget, user_id: str
+    ) -> str | None:
         """Return to AI: open the handback form, unless the click would be refused anyway."""
         refusal = self._not_allowed(user_id, target.channel, target.session_id)
         if refusal:
@@ -260,14 +285,22 @@ class Bridge:
         try:
             record = await actions.current_record(self._parlant, target.session_id)
         except (ApiError, httpx.TransportError) as error:
-            log.warning("handback form session=%s: parlant unreachable: %r", target.session_id, error)
+            log.warning(
+                "handback form session=%s: parlant unreachable: %r", target.session_id, error
+            )
             return UNREACHABLE
         if record is None or record.get("status") not in ACTIVE_STATUSES:
-            return _not_active(HandoffNotActive(target.session_id, record.get("status") if record else None))
+            return _not_active(
+                HandoffNotActive(target.session_id, record.get("status") if record else None)
+            )
         try:
-            await self._caller.call("views.open", trigger_id=trigger_id, view=blocks.handback_modal(target))
+            await self._caller.call(
+                "views.open", trigger_id=trigger_id, view=blocks.handback_modal(target)
+            )
         except (SlackUnavailable, SlackRejected) as error:
-            log.warning("handback form not opened session=%s user=%s: %s", target.session_id, user_id, error)
+            log.warning(
+                "handback form not opened session=%s user=%s: %s", target.session_id, user_id, error
+            )
             return "Slack could not open the handback form; press Return to AI again."
         log.info("handback form opened session=%s user=%s", target.session_id, user_id)
         return None
@@ -288,12 +321,19 @@ class Bridge:
         except (ApiError, httpx.TransportError) as error:
             log.warning("handback failed session=%s: %r", target.session_id, error)
             return UNREACHABLE
-        log.info("handed back session=%s by user=%s event=%s", target.session_id, user_id, handback.event_id)
+        log.info(
+            "handed back session=%s by user=%s event=%s",
+            target.session_id,
+            user_id,
+            handback.event_id,
+        )
         await self._post_handback(target, operator, handback)
         await self.refresh_root(target.session_id)
         return None
 
-    async def _post_handback(self, target: blocks.HandbackTarget, operator: Operator, handback: actions.Handback) -> None:
+    async def _post_handback(
+        self, target: blocks.HandbackTarget, operator: Operator, handback: actions.Handback
+    ) -> None:
         thread = self._store.thread_for_session(target.session_id) or ThreadLink(
             target.session_id, target.channel, target.thread_ts
         )

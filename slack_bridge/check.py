@@ -42,10 +42,16 @@ async def check_parlant(settings: BridgeSettings) -> CheckResult:
             response = await http.get(f"{settings.parlant_url}/healthz")
         if response.status_code == 200:
             return CheckResult(True, f"Parlant answers at {settings.parlant_url}")
-        return CheckResult(False, f"Parlant at {settings.parlant_url} answered {response.status_code}", "check PARLANT_URL")
+        return CheckResult(
+            False,
+            f"Parlant at {settings.parlant_url} answered {response.status_code}",
+            "check PARLANT_URL",
+        )
     except httpx.HTTPError as error:
         return CheckResult(
-            False, f"Parlant is not reachable at {settings.parlant_url} ({error!r})", "start the agent (make run) or fix PARLANT_URL"
+            False,
+            f"Parlant is not reachable at {settings.parlant_url} ({error!r})",
+            "start the agent (make run) or fix PARLANT_URL",
         )
 
 
@@ -65,17 +71,37 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
         try:
             auth = await client.auth_test()
         except SlackApiError as error:
-            return [CheckResult(False, f"the bot token was refused ({error.response.get('error')})", "copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN")]
+            return [
+                CheckResult(
+                    False,
+                    f"the bot token was refused ({error.response.get('error')})",
+                    "copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN",
+                )
+            ]
         except Exception as error:  # noqa: BLE001 - any transport failure means the same here
-            return [CheckResult(False, f"Slack is not reachable at {slack.api_url} ({error!r})", "check the network or SLACK_API_URL")]
-        results.append(CheckResult(True, f"bot token works (bot user {auth.get('user_id')} in team {auth.get('team')})"))
-        granted = {s.strip() for s in auth.headers.get("x-oauth-scopes", "").split(",") if s.strip()}
+            return [
+                CheckResult(
+                    False,
+                    f"Slack is not reachable at {slack.api_url} ({error!r})",
+                    "check the network or SLACK_API_URL",
+                )
+            ]
+        results.append(
+            CheckResult(
+                True, f"bot token works (bot user {auth.get('user_id')} in team {auth.get('team')})"
+            )
+        )
+        granted = {
+            s.strip() for s in auth.headers.get("x-oauth-scopes", "").split(",") if s.strip()
+        }
         missing = sorted(REQUIRED_SCOPES - granted)
         results.append(
             CheckResult(
                 not missing,
                 "bot scopes " + ("complete" if not missing else f"missing: {', '.join(missing)}"),
-                "" if not missing else "add them under OAuth & Permissions (or reinstall from manifest.yml) and reinstall the app",
+                ""
+                if not missing
+                else "add them under OAuth & Permissions (or reinstall from manifest.yml) and reinstall the app",
             )
         )
         for channel_id in slack.routes.channels:
@@ -84,12 +110,16 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
             results.append(await check_channel(client, "escalation", channel_id, setting))
         if slack.supervisor_channel:
             results.append(
-                await check_channel(client, "supervisor", slack.supervisor_channel, "SLACK_SUPERVISOR_CHANNEL")
+                await check_channel(
+                    client, "supervisor", slack.supervisor_channel, "SLACK_SUPERVISOR_CHANNEL"
+                )
             )
     return results
 
 
-async def check_channel(client: AsyncWebClient, role: str, channel_id: str, setting: str) -> CheckResult:
+async def check_channel(
+    client: AsyncWebClient, role: str, channel_id: str, setting: str
+) -> CheckResult:
     """The bot must be a member of every channel it posts into."""
     try:
         info = await client.conversations_info(channel=channel_id)
@@ -102,7 +132,9 @@ async def check_channel(client: AsyncWebClient, role: str, channel_id: str, sett
     channel: dict[str, Any] = info.get("channel") or {}
     name = f"#{channel.get('name')} ({channel_id})"
     if channel.get("is_archived"):
-        return CheckResult(False, f"{role} channel {name} is archived", f"unarchive it or change {setting}")
+        return CheckResult(
+            False, f"{role} channel {name} is archived", f"unarchive it or change {setting}"
+        )
     member = bool(channel.get("is_member"))
     return CheckResult(
         member,
@@ -114,5 +146,9 @@ async def check_channel(client: AsyncWebClient, role: str, channel_id: str, sett
 async def run_checks(settings: BridgeSettings) -> int:
     results = [*(await check_slack(settings)), await check_parlant(settings)]
     for result in results:
-        print(("✓ " if result.ok else "✗ ") + result.what + (f"\n    fix: {result.fix}" if result.fix else ""))
+        print(
+            ("✓ " if result.ok else "✗ ")
+            + result.what
+            + (f"\n    fix: {result.fix}" if result.fix else "")
+        )
     return 0 if all(r.ok for r in results) else 1

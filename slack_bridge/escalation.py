@@ -49,7 +49,9 @@ async def post_root_message(
     )
     try:
         permalink = str(
-            (await caller.call("chat.getPermalink", channel=channel, message_ts=ts)).get("permalink", "")
+            (await caller.call("chat.getPermalink", channel=channel, message_ts=ts)).get(
+                "permalink", ""
+            )
         )
     except (SlackUnavailable, SlackRejected):
         permalink = ""

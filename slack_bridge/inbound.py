@@ -84,7 +84,9 @@ class Inbound:
             return
         keys = [f"msg:{channel}:{ts}"] + ([f"event:{event_id}"] if event_id else [])
         if not self._store.first_sighting(*keys):
-            log.info("duplicate delivery ignored channel=%s slack_ts=%s event=%s", channel, ts, event_id)
+            log.info(
+                "duplicate delivery ignored channel=%s slack_ts=%s event=%s", channel, ts, event_id
+            )
             return
         user = str(event.get("user", ""))
         if self._slack.operator_ids and user not in self._slack.operator_ids:
@@ -98,10 +100,21 @@ class Inbound:
             log.info("empty reply not sent session=%s slack_ts=%s", link.session_id, ts)
             return
         reply = self._store.enqueue_reply(
-            link.session_id, channel, ts, str(thread_ts), user, await self._names.name_of(user), kind, text
+            link.session_id,
+            channel,
+            ts,
+            str(thread_ts),
+            user,
+            await self._names.name_of(user),
+            kind,
+            text,
         )
         log.info(
-            "operator reply queued session=%s slack_ts=%s kind=%s user=%s", link.session_id, ts, kind, user
+            "operator reply queued session=%s slack_ts=%s kind=%s user=%s",
+            link.session_id,
+            ts,
+            kind,
+            user,
         )
         await self.deliver_pending(reply.session_id)
 
@@ -110,15 +123,24 @@ class Inbound:
         message's metadata names its session."""
         try:
             page = await self._caller.call(
-                "conversations.replies", channel=channel, ts=thread_ts, limit=1, include_all_metadata=True
+                "conversations.replies",
+                channel=channel,
+                ts=thread_ts,
+                limit=1,
+                include_all_metadata=True,
             )
         except (SlackUnavailable, SlackRejected) as error:
-            log.error("cannot read thread root channel=%s thread_ts=%s: %s", channel, thread_ts, error)
+            log.error(
+                "cannot read thread root channel=%s thread_ts=%s: %s", channel, thread_ts, error
+            )
             return None
         for message in page.get("messages", [])[:1]:
             metadata = message.get("metadata") or {}
             session_id = (metadata.get("event_payload") or {}).get("session_id")
-            if metadata.get("event_type") == blocks.escalation_metadata("")["event_type"] and session_id:
+            if (
+                metadata.get("event_type") == blocks.escalation_metadata("")["event_type"]
+                and session_id
+            ):
                 self._store.link_thread(str(session_id), channel, thread_ts)
                 return ThreadLink(str(session_id), channel, thread_ts)
         return None
@@ -155,10 +177,14 @@ class Inbound:
             if reply.attempts and (existing := await self._stored_event(reply)):
                 event_id = existing  # an earlier attempt landed but its answer was lost
             else:
-                send = {"human": actions.send_as_human, "ai": actions.send_as_ai, "note": actions.add_note}[
-                    reply.kind
-                ]
-                event_id = (await send(self._parlant, reply.session_id, operator, reply.text, origin)).id
+                send = {
+                    "human": actions.send_as_human,
+                    "ai": actions.send_as_ai,
+                    "note": actions.add_note,
+                }[reply.kind]
+                event_id = (
+                    await send(self._parlant, reply.session_id, operator, reply.text, origin)
+                ).id
         except HandoffNotActive as refusal:
             self._store.reply_finished(reply.id, "rejected")
             await self._react(reply.channel, reply.ts, FAILED)
@@ -169,7 +195,12 @@ class Inbound:
                 blocks.session_not_with_human(refusal.status or "none"),
                 take_over_session=reply.session_id,
             )
-            log.info("reply refused session=%s slack_ts=%s status=%s", reply.session_id, reply.ts, refusal.status)
+            log.info(
+                "reply refused session=%s slack_ts=%s status=%s",
+                reply.session_id,
+                reply.ts,
+                refusal.status,
+            )
             return
         except ApiError as error:
             if error.status_code is None or error.status_code >= 500:
@@ -177,23 +208,38 @@ class Inbound:
             self._store.reply_finished(reply.id, "rejected")
             await self._react(reply.channel, reply.ts, FAILED)
             await self._thread_note(
-                reply.channel, reply.thread_ts, blocks.delivery_failed(f"Parlant refused it ({error.status_code})")
+                reply.channel,
+                reply.thread_ts,
+                blocks.delivery_failed(f"Parlant refused it ({error.status_code})"),
             )
-            log.warning("reply refused by parlant session=%s slack_ts=%s: %s", reply.session_id, reply.ts, error)
+            log.warning(
+                "reply refused by parlant session=%s slack_ts=%s: %s",
+                reply.session_id,
+                reply.ts,
+                error,
+            )
             return
         except (httpx.TransportError, OSError) as error:
             raise ParlantUnreachable(repr(error)) from error
         self._store.reply_finished(reply.id, "delivered", event_id)
-        log.info("reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id)
+        log.info(
+            "reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id
+        )
         await self._react(reply.channel, reply.ts, DELIVERED)
         if reply.pending_notified:
             await self._unreact(reply.channel, reply.ts, PENDING)
         await self._on_record_changed(reply.session_id)
 
     async def _stored_event(self, reply: OutboxReply) -> str | None:
-        source = {"human": "human_agent", "ai": "human_agent_on_behalf_of_ai_agent", "note": "human_agent"}
+        source = {
+            "human": "human_agent",
+            "ai": "human_agent_on_behalf_of_ai_agent",
+            "note": "human_agent",
+        }
         events = await self._parlant.sessions.list_events(
-            reply.session_id, source=source[reply.kind], wait_for_data=0  # type: ignore[arg-type]
+            reply.session_id,
+            source=source[reply.kind],
+            wait_for_data=0,  # type: ignore[arg-type]
         )
         for event in events:
             slack = (event.metadata or {}).get("slack") or {}
@@ -207,7 +253,11 @@ class Inbound:
         self._store.reply_pending_notified(reply.id)
         await self._react(reply.channel, reply.ts, PENDING)
         await self._thread_note(reply.channel, reply.thread_ts, blocks.delivery_pending())
-        log.warning("parlant unreachable; reply waits in the outbox session=%s slack_ts=%s", reply.session_id, reply.ts)
+        log.warning(
+            "parlant unreachable; reply waits in the outbox session=%s slack_ts=%s",
+            reply.session_id,
+            reply.ts,
+        )
 
     async def _explain_edit(self, event: dict[str, Any]) -> None:
         changed = event.get("message") or event.get("previous_message") or {}
@@ -244,14 +294,26 @@ class Inbound:
 
     async def _thread_note(self, channel: str, thread_ts: str, text: str) -> None:
         try:
-            await self._caller.call("chat.postMessage", channel=channel, thread_ts=thread_ts, text=text)
+            await self._caller.call(
+                "chat.postMessage", channel=channel, thread_ts=thread_ts, text=text
+            )
         except (SlackRejected, SlackUnavailable) as error:
             log.warning("thread note failed thread_ts=%s: %s", thread_ts, error)
 
     async def _ephemeral(
-        self, channel: str, user: str, thread_ts: str, text: str, take_over_session: str | None = None
+        self,
+        channel: str,
+        user: str,
+        thread_ts: str,
+        text: str,
+        take_over_session: str | None = None,
     ) -> None:
-        params: dict[str, Any] = {"channel": channel, "user": user, "thread_ts": thread_ts, "text": text}
+        params: dict[str, Any] = {
+            "channel": channel,
+            "user": user,
+            "thread_ts": thread_ts,
+            "text": text,
+        }
         if take_over_session:
             params["blocks"] = blocks.take_over_prompt(text, take_over_session)
         try:

@@ -42,6 +42,8 @@ def listed_sessions(payload: Any) -> list[ListedSession]:
 async def fetch_handed_off(http: httpx.AsyncClient, parlant_url: str) -> bytes:
     """The raw listing; `listed_sessions(json.loads(raw))` reads it."""
     # No `limit`: Parlant 3.3 filters labels after paging, so a page can come back short.
-    response = await http.get(f"{parlant_url.rstrip('/')}/sessions", params={"labels": HANDOFF_LABEL})
+    response = await http.get(
+        f"{parlant_url.rstrip('/')}/sessions", params={"labels": HANDOFF_LABEL}
+    )
     response.raise_for_status()
     return response.content

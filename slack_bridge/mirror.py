@@ -46,7 +46,9 @@ def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
     data = event.data if isinstance(event.data, dict) else {}
     if event.kind == "message":
         participant = (data.get("participant") or {}).get("display_name")
-        label = blocks.speaker_label(event.source, participant, operator.get("name"), operator.get("origin"))
+        label = blocks.speaker_label(
+            event.source, participant, operator.get("name"), operator.get("origin")
+        )
         return label, str(data.get("message", ""))
     if event.kind == "custom" and data.get("type") == INTERNAL_NOTE:
         return f"{operator.get('name', 'Someone')} (internal note)", str(data.get("text", ""))
@@ -95,7 +97,9 @@ class SessionMirror:
         if offset is None:
             offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
             self._store.advance_cursor(session_id, offset)
-        log.info("mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts)
+        log.info(
+            "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
+        )
         while True:
             events = await self._with_retries(lambda: self._poll(offset)) or []
             for event in events:
@@ -158,7 +162,9 @@ class SessionMirror:
                 return await attempt()
             except SlackRejected as error:
                 # Retrying cannot fix it (e.g. the thread was deleted): skip rather than stall.
-                log.error("slack refused a mirror post session=%s: %s", self._thread.session_id, error)
+                log.error(
+                    "slack refused a mirror post session=%s: %s", self._thread.session_id, error
+                )
                 return None
             except ApiError as error:
                 if error.status_code is not None and error.status_code < 500:

@@ -38,10 +38,14 @@ async def find_in_thread(
             return None
 
 
-async def find_in_channel(caller: SlackCaller, channel: str, is_it: Callable[[Message], bool]) -> str | None:
+async def find_in_channel(
+    caller: SlackCaller, channel: str, is_it: Callable[[Message], bool]
+) -> str | None:
     """The ts of a recent top-level message that `is_it`: a lost answer is retried soon after
     the post, so the newest page is enough."""
-    page = await caller.call("conversations.history", channel=channel, limit=PAGE, include_all_metadata=True)
+    page = await caller.call(
+        "conversations.history", channel=channel, limit=PAGE, include_all_metadata=True
+    )
     for message in page.get("messages", []):
         if is_it(message):
             return str(message["ts"])

@@ -26,14 +26,17 @@ async def run_bridge(settings: BridgeSettings) -> None:
     parlant = parlant_client(settings)
     async with client_session(max_connections=100) as http:
         client = web_client(slack.bot_token, slack.api_url, http)
-        bridge = Bridge(settings, slack, parlant, SlackCaller(client, slack.posts_per_second), store)
+        bridge = Bridge(
+            settings, slack, parlant, SlackCaller(client, slack.posts_per_second), store
+        )
         app = build_app(slack, client, bridge)
         try:
             if slack.socket_mode:
                 handler = AsyncSocketModeHandler(app, slack.app_token)
                 await handler.connect_async()
                 log.info(
-                    "bridge connected to Slack in Socket Mode; channels=%s", ",".join(slack.routes.channels)
+                    "bridge connected to Slack in Socket Mode; channels=%s",
+                    ",".join(slack.routes.channels),
                 )
                 try:
                     await bridge.run()

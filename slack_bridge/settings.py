@@ -36,12 +36,19 @@ class SlackSettings:
     @classmethod
     def from_env(cls, env: EnvReader) -> SlackSettings | None:
         """None when Slack is not configured at all; an error when it is half configured."""
-        names = ("SLACK_BOT_TOKEN", "SLACK_ESCALATION_CHANNEL", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+        names = (
+            "SLACK_BOT_TOKEN",
+            "SLACK_ESCALATION_CHANNEL",
+            "SLACK_APP_TOKEN",
+            "SLACK_SIGNING_SECRET",
+        )
         # Checked even with Slack off, so a typo cannot wait to surface until Slack is turned on.
         masker = _masker(env)
         if not any(env.has(n) for n in names):
             return None
-        bot_token = env.str("SLACK_BOT_TOKEN", hint="set the bot token (xoxb-...) from the Slack app's OAuth page")
+        bot_token = env.str(
+            "SLACK_BOT_TOKEN", hint="set the bot token (xoxb-...) from the Slack app's OAuth page"
+        )
         if not bot_token.startswith("xoxb-"):
             raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         channel = env.str(

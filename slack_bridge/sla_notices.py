@@ -28,17 +28,28 @@ FIRST_REPLY_BREACH = "first_reply_breach"
 
 def _carries(message: dict[str, Any], session_id: str, kind: str) -> bool:
     payload = payload_of(message, blocks.sla_notice_metadata(session_id, kind)["event_type"])
-    return payload is not None and payload.get("session_id") == session_id and payload.get("kind") == kind
+    return (
+        payload is not None
+        and payload.get("session_id") == session_id
+        and payload.get("kind") == kind
+    )
 
 
 async def find_thread_notice(caller: SlackCaller, thread: ThreadLink, kind: str) -> str | None:
     return await find_in_thread(
-        caller, thread.channel, thread.ts, lambda message: _carries(message, thread.session_id, kind)
+        caller,
+        thread.channel,
+        thread.ts,
+        lambda message: _carries(message, thread.session_id, kind),
     )
 
 
-async def find_channel_notice(caller: SlackCaller, channel: str, session_id: str, kind: str) -> str | None:
-    return await find_in_channel(caller, channel, lambda message: _carries(message, session_id, kind))
+async def find_channel_notice(
+    caller: SlackCaller, channel: str, session_id: str, kind: str
+) -> str | None:
+    return await find_in_channel(
+        caller, channel, lambda message: _carries(message, session_id, kind)
+    )
 
 
 class SlaNotices:
@@ -54,7 +65,9 @@ class SlaNotices:
         self._supervisor_channel = supervisor_channel
         self._customer_name = customer_name
 
-    async def check(self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView) -> None:
+    async def check(
+        self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView
+    ) -> None:
         """Post whatever notices this handoff is due; only open handoffs get any."""
         status = record.get("status")
         if status not in ("waiting", "claimed"):
@@ -119,16 +132,26 @@ class SlaNotices:
             unfurl_media=False,
         )
         self._store.sla_notice_posted(session_id, kind, ts)
-        log.info("sla %s posted session=%s channel=%s slack_ts=%s thread_ts=%s",
-                 kind, session_id, where["channel"], ts, thread_ts)
+        log.info(
+            "sla %s posted session=%s channel=%s slack_ts=%s thread_ts=%s",
+            kind,
+            session_id,
+            where["channel"],
+            ts,
+            thread_ts,
+        )
 
     async def _permalink(self, record: HandoffRecord, thread: ThreadLink) -> str:
         known = str((record.get("slack") or {}).get("permalink") or "")
         if known.startswith("https://"):
             return known
         try:
-            answer = await self._caller.call("chat.getPermalink", channel=thread.channel, message_ts=thread.ts)
+            answer = await self._caller.call(
+                "chat.getPermalink", channel=thread.channel, message_ts=thread.ts
+            )
         except (SlackUnavailable, SlackRejected) as error:
-            log.warning("no permalink for session=%s slack_ts=%s: %s", thread.session_id, thread.ts, error)
+            log.warning(
+                "no permalink for session=%s slack_ts=%s: %s", thread.session_id, thread.ts, error
+            )
             return ""
         return str(answer.get("permalink") or "")

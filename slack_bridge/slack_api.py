@@ -128,8 +128,15 @@ class SlackCaller:
     ) -> None:
         response = error.response
         if response.status_code == 429:
-            retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)))
-            log.warning("slack rate limited method=%s channel=%s retry_after=%ss", method, channel, retry_after)
+            retry_after = float(
+                response.headers.get("Retry-After", response.headers.get("retry-after", 1))
+            )
+            log.warning(
+                "slack rate limited method=%s channel=%s retry_after=%ss",
+                method,
+                channel,
+                retry_after,
+            )
             if channel is not None:
                 self._drain(channel, retry_after)
             await asyncio.sleep(retry_after)
@@ -137,7 +144,16 @@ class SlackCaller:
         if response.status_code >= 500:
             raise SlackUnavailable(f"{method}: HTTP {response.status_code}") from error
         slack_error = str(response.get("error", "unknown_error"))
-        if slack_error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+        if slack_error in (
+            "invalid_auth",
+            "not_authed",
+            "account_inactive",
+            "token_revoked",
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        ):
             raise SlackUnavailable(f"{method}: {slack_error}") from error
         raise SlackRejected(method, slack_error) from error
 
@@ -148,7 +164,9 @@ class SlackCaller:
         async with bucket.lock:
             while True:
                 now = time.monotonic()
-                bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
+                bucket.tokens = min(
+                    self._burst, bucket.tokens + (now - bucket.updated) * self._rate
+                )
                 bucket.updated = now
                 if bucket.tokens >= 1:
                     bucket.tokens -= 1

@@ -67,7 +67,9 @@ class BridgeStore(Protocol):
 
     def reply_pending_notified(self, reply_id: int) -> None: ...
 
-    def reply_finished(self, reply_id: int, state: ReplyState, parlant_event_id: str = "") -> None: ...
+    def reply_finished(
+        self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
+    ) -> None: ...
 
     def cursor(self, session_id: str) -> int | None: ...
 
@@ -287,7 +289,8 @@ class SQLiteBridgeStore:
 
     def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None:
         row = self._execute(
-            "SELECT session_id, channel, ts FROM threads WHERE channel = ? AND ts = ?", (channel, ts)
+            "SELECT session_id, channel, ts FROM threads WHERE channel = ? AND ts = ?",
+            (channel, ts),
         ).fetchone()
         return ThreadLink(*row) if row else None
 
@@ -299,7 +302,8 @@ class SQLiteBridgeStore:
 
     def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
         self._execute(
-            "UPDATE threads SET root_fingerprint = ? WHERE session_id = ?", (fingerprint, session_id)
+            "UPDATE threads SET root_fingerprint = ? WHERE session_id = ?",
+            (fingerprint, session_id),
         )
 
     def sla_notice_status(self, session_id: str, kind: str) -> str | None:
@@ -315,13 +319,12 @@ class SQLiteBridgeStore:
 
     def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None:
         self._execute(
-            "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?", (ts, session_id, kind)
+            "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?",
+            (ts, session_id, kind),
         )
 
 
-_REPLY_COLUMNS = (
-    "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"
-)
+_REPLY_COLUMNS = "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"
 
 
 def _reply(row: tuple[object, ...]) -> OutboxReply:

@@ -48,7 +48,9 @@ def only_sla_changed(stored: str | None, current: str) -> bool:
     return stored is not None and stored.split("|")[0] == current.split("|")[0]
 
 
-async def recent_before_handoff(parlant: AsyncParlantClient, session_id: str) -> tuple[tuple[str, str], ...]:
+async def recent_before_handoff(
+    parlant: AsyncParlantClient, session_id: str
+) -> tuple[tuple[str, str], ...]:
     events = await parlant.sessions.list_events(session_id, kinds="message,tool", wait_for_data=0)
     handoff_at = len(events)
     for index, event in enumerate(events):
@@ -89,9 +91,9 @@ class RootMessages:
         self._budget = budget
         # (session id, requested_at) -> (customer name, masked excerpts). What came before a
         # handoff never changes, so a rewrite (claim, SLA line) costs no Parlant reads.
-        self._handoff_context: OrderedDict[tuple[str, str], tuple[str, tuple[tuple[str, str], ...]]] = (
-            OrderedDict()
-        )
+        self._handoff_context: OrderedDict[
+            tuple[str, str], tuple[str, tuple[tuple[str, str], ...]]
+        ] = OrderedDict()
 
     def sla_of(self, record: HandoffRecord, now: datetime | None = None) -> SlaView | None:
         return sla_view(record, self._sla, now or datetime.now(timezone.utc))
@@ -109,14 +111,18 @@ class RootMessages:
             return cached
         recent = await recent_before_handoff(self._parlant, session.id)
         # Masked before cutting, so a cut can never leave part of a card number unmasked.
-        excerpts = tuple((label, self._masker.mask(text)[:CACHED_EXCERPT_CHARS]) for label, text in recent)
+        excerpts = tuple(
+            (label, self._masker.mask(text)[:CACHED_EXCERPT_CHARS]) for label, text in recent
+        )
         context = (await self.customer_name(session), excerpts)
         self._handoff_context[key] = context
         if len(self._handoff_context) > HANDOFF_CONTEXT_CACHE:
             self._handoff_context.popitem(last=False)
         return context
 
-    async def _view(self, session: Any, record: HandoffRecord, sla: SlaView | None) -> blocks.EscalationView:
+    async def _view(
+        self, session: Any, record: HandoffRecord, sla: SlaView | None
+    ) -> blocks.EscalationView:
         customer_name, recent = await self._context_at_handoff(session, record)
         return blocks.escalation_view(
             session.id,
@@ -132,11 +138,15 @@ class RootMessages:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""
         sla = self.sla_of(record)
         channel = self.channel_for(session, record)
-        link = await post_root_message(self._caller, channel, await self._view(session, record, sla))
+        link = await post_root_message(
+            self._caller, channel, await self._view(session, record, sla)
+        )
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,
-            metadata=SessionMetadataUpdateParams(set_={METADATA_KEY: dict(with_slack_link(latest, link))}),
+            metadata=SessionMetadataUpdateParams(
+                set_={METADATA_KEY: dict(with_slack_link(latest, link))}
+            ),
         )
         self._store.link_thread(session.id, link["channel"], link["ts"])
         self._store.set_root_rendering(session.id, rendering_fingerprint(latest, sla))

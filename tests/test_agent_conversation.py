@@ -32,9 +32,7 @@ def test_policy_question_is_answered_from_the_policy_tool(client: ParlantClient)
     assert "POL-1001" in text and "Deductible $500" in text
 
 
-def test_filed_claim_is_stored_and_listed_as_open(
-    client: ParlantClient, agent_home: Path
-) -> None:
+def test_filed_claim_is_stored_and_listed_as_open(client: ParlantClient, agent_home: Path) -> None:
     session = new_session(client)
     first = say(client, session, "I want to file a claim")
     ask = wait_for_ai_reply(client, session, first)
@@ -45,7 +43,9 @@ def test_filed_claim_is_stored_and_listed_as_open(
     confirmation = wait_for_ai_reply(client, session, described)
 
     filed = [
-        c for c in tool_calls_after(client, session, described) if c["tool_id"].endswith("file_claim")
+        c
+        for c in tool_calls_after(client, session, described)
+        if c["tool_id"].endswith("file_claim")
     ]
     assert len(filed) == 1
     claim_id = filed[0]["result"]["data"]["claim_id"]
@@ -101,7 +101,8 @@ def test_asking_for_a_human_hands_off_and_silences_the_ai(
     assert state.mode == "manual"
     assert state.metadata["handoff"]["status"] == "waiting"
     assert [
-        (e.offset, e.kind, e.source) for e in restarted.sessions.list_events(session, wait_for_data=0)
+        (e.offset, e.kind, e.source)
+        for e in restarted.sessions.list_events(session, wait_for_data=0)
     ] == events_before_restart
 
 

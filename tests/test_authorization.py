@@ -40,7 +40,10 @@ def test_customers_can_still_chat(guarded: AgentProcess) -> None:
     customer = ParlantClient(base_url=guarded.url)
     session = customer.sessions.create(agent_id="insurance-support-agent").id
     asked = say(customer, session, "What does my policy cover?")
-    assert "POL-1001" in wait_for_ai_reply(customer, session, asked, kinds=CUSTOMER_KINDS).data["message"]
+    assert (
+        "POL-1001"
+        in wait_for_ai_reply(customer, session, asked, kinds=CUSTOMER_KINDS).data["message"]
+    )
     page = httpx.get(f"{guarded.url}/support", timeout=10)
     assert page.status_code == 200
     assert "insurance-support-agent" in page.text
@@ -60,13 +63,17 @@ def test_parlants_sandbox_docs_and_logs_need_the_token(guarded: AgentProcess) ->
         with websockets.sync.client.connect(logs_url, open_timeout=10):
             pass
     assert refused.value.response.status_code == 403
-    with websockets.sync.client.connect(logs_url, additional_headers=OPERATOR_HEADERS, open_timeout=10):
+    with websockets.sync.client.connect(
+        logs_url, additional_headers=OPERATOR_HEADERS, open_timeout=10
+    ):
         pass
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_operator_calls_without_the_token_get_403(guarded: AgentProcess, token: str | None) -> None:
-    caller = ParlantClient(base_url=guarded.url) if token is None else operator_client(guarded, token)
+    caller = (
+        ParlantClient(base_url=guarded.url) if token is None else operator_client(guarded, token)
+    )
     session = caller.sessions.create(agent_id="insurance-support-agent").id
     attempts = [
         lambda: caller.sessions.create_event(
@@ -86,21 +93,34 @@ def test_operator_calls_without_the_token_get_403(guarded: AgentProcess, token: 
         lambda: caller.agents.list(),
         lambda: caller.sessions.retrieve(session),
         lambda: caller.sessions.create_event(
-            session, kind="custom", source="human_agent", data={"type": "internal_note", "text": "x"}
+            session,
+            kind="custom",
+            source="human_agent",
+            data={"type": "internal_note", "text": "x"},
         ),
-        lambda: caller.sessions.create_event(session, kind="status", source="ai_agent", status="typing"),
+        lambda: caller.sessions.create_event(
+            session, kind="status", source="ai_agent", status="typing"
+        ),
         # Metadata and participants are what the bridge and dashboard read identities from.
         lambda: caller.sessions.create_event(
-            session, kind="message", source="customer", message="hi",
+            session,
+            kind="message",
+            source="customer",
+            message="hi",
             metadata={"operator": {"origin": "slack", "name": "Dana"}},
         ),
         lambda: caller.sessions.create_event(
-            session, kind="message", source="customer", message="hi",
+            session,
+            kind="message",
+            source="customer",
+            message="hi",
             participant={"id": "someone-else", "display_name": "Someone Else"},
         ),
         # A label or a handoff record would put a forged session in the operators' queue.
         lambda: caller.sessions.create(agent_id=AGENT_ID, labels=["handoff"]),
-        lambda: caller.sessions.create(agent_id=AGENT_ID, metadata={"handoff": {"status": "waiting"}}),
+        lambda: caller.sessions.create(
+            agent_id=AGENT_ID, metadata={"handoff": {"status": "waiting"}}
+        ),
         lambda: caller.sessions.create(agent_id=AGENT_ID, customer_id="guest"),
         # Internal notes and hand-backs are custom events; tool events carry tool results.
         lambda: caller.sessions.list_events(session, wait_for_data=0),
@@ -133,11 +153,16 @@ def test_customers_see_messages_but_not_internal_notes(guarded: AgentProcess) ->
     )
     operator = operator_client(guarded)
     operator.sessions.create_event(
-        session, kind="custom", source="human_agent",
+        session,
+        kind="custom",
+        source="human_agent",
         data={"type": "internal_note", "text": "Customer filed twice last month"},
     )
     operator.sessions.create_event(
-        session, kind="message", source="human_agent", message="Hi, Dana here.",
+        session,
+        kind="message",
+        source="human_agent",
+        message="Hi, Dana here.",
         participant={"id": "slack:U0DANA", "display_name": "Dana"},
     )
     seen = customer.sessions.list_events(session, kinds="message,status", wait_for_data=0)

@@ -188,15 +188,24 @@ def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> 
     assert record["status"] == "claimed"
     assert record["claimed_by"] == {"id": "dashboard:sam-supervisor", "name": "Sam Supervisor"}
 
-    for label, text in [("Send as me", "Sam here"), ("Send as the AI", "As the AI"),
-                        ("Add internal note", "needs a callback")]:
+    for label, text in [
+        ("Send as me", "Sam here"),
+        ("Send as the AI", "As the AI"),
+        ("Add internal note", "needs a callback"),
+    ]:
         at.text_area(key="reply_text").input(text)
         click(at, label)
     events = client.sessions.list_events(session, min_offset=0, wait_for_data=0)
-    mine = [e for e in events if (e.metadata.get("operator") or {}).get("id") == "dashboard:sam-supervisor"]
+    mine = [
+        e
+        for e in events
+        if (e.metadata.get("operator") or {}).get("id") == "dashboard:sam-supervisor"
+    ]
     assert [(e.source, e.kind) for e in mine] == [
-        ("human_agent", "message"), ("human_agent_on_behalf_of_ai_agent", "message"),
-        ("human_agent", "custom")]
+        ("human_agent", "message"),
+        ("human_agent_on_behalf_of_ai_agent", "message"),
+        ("human_agent", "custom"),
+    ]
     assert (mine[0].data or {})["participant"]["display_name"] == "Sam Supervisor"
 
     # A handback needs a note, as in Slack: without one nothing changes.

@@ -34,12 +34,21 @@ def dashboard(agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLANT_", "DASHBOARD_"))}
-    env.update(PARLANT_URL=agent.url, DASHBOARD_PORT=str(port), DASHBOARD_URL=url,
-               DOTENV_PATH=str(tmp_path_factory.mktemp("dashboard") / "no.env"))
+    env.update(
+        PARLANT_URL=agent.url,
+        DASHBOARD_PORT=str(port),
+        DASHBOARD_URL=url,
+        DOTENV_PATH=str(tmp_path_factory.mktemp("dashboard") / "no.env"),
+    )
     log_path = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=REPO_ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -59,15 +68,20 @@ def dashboard(agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def handed_off_session(client: ParlantClient, agent: AgentProcess) -> str:
     session = new_session(client)
-    wait_for_ai_reply(client, session, say(client, session, "I want to talk to a human about my claim"))
+    wait_for_ai_reply(
+        client, session, say(client, session, "I want to talk to a human about my claim")
+    )
     deadline = time.monotonic() + 20
     while client.sessions.retrieve(session).mode != "manual":
         assert time.monotonic() < deadline, "session never went manual"
         time.sleep(0.2)
 
     asyncio.run(reply(agent.url, session, "Hi, Dana here. Let me look at your claim."))
-    asyncio.run(actions.add_note(AsyncParlantClient(base_url=agent.url), session, DANA,
-                                 "Customer filed twice last month"))
+    asyncio.run(
+        actions.add_note(
+            AsyncParlantClient(base_url=agent.url), session, DANA, "Customer filed twice last month"
+        )
+    )
     return session
 
 
@@ -87,7 +101,9 @@ def test_queue_and_transcript_render_in_a_real_browser(
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(dashboard)
-            expect(page.get_by_role("heading", name="Escalation queue")).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("heading", name="Escalation queue")).to_be_visible(
+                timeout=30_000
+            )
             expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=30_000)
             expect(page.get_by_test_id("stMetric").first).to_be_visible()
             screenshot(page, "dashboard-queue.png")
@@ -95,15 +111,20 @@ def test_queue_and_transcript_render_in_a_real_browser(
             # The link Slack root messages carry.
             page.goto(f"{dashboard}/?session={session}")
             expect(page.get_by_text("Hi, Dana here. Let me look at your claim.")).to_be_visible(
-                timeout=30_000)
+                timeout=30_000
+            )
             expect(page.get_by_text("Customer filed twice last month")).to_be_visible()
-            expect(page.get_by_text("I want to talk to a human about my claim", exact=True)).to_be_visible()
+            expect(
+                page.get_by_text("I want to talk to a human about my claim", exact=True)
+            ).to_be_visible()
             assert page.get_by_test_id("stChatMessage").count() >= 5
 
             # A message from elsewhere (the Slack bridge) shows up without a reload.
             # Playwright's sync API owns this thread's event loop: run the action on another.
             with ThreadPoolExecutor(max_workers=1) as pool:
-                pool.submit(asyncio.run, reply(agent.url, session, "Your claim is approved.")).result()
+                pool.submit(
+                    asyncio.run, reply(agent.url, session, "Your claim is approved.")
+                ).result()
             expect(page.get_by_text("Your claim is approved.")).to_be_visible(timeout=15_000)
             with page.expect_download() as download:
                 page.get_by_role("button", name="Export Markdown").click()

@@ -28,8 +28,9 @@ def at(minutes_ago: float) -> str:
 
 
 def escalation(session_id: str, **record: object) -> Escalation:
-    return Escalation(session_id, f"cust-{session_id}", "manual",
-                      NOW - timedelta(days=1), HandoffRecord(**record))  # type: ignore[typeddict-item]
+    return Escalation(
+        session_id, f"cust-{session_id}", "manual", NOW - timedelta(days=1), HandoffRecord(**record)
+    )  # type: ignore[typeddict-item]
 
 
 def link(session_id: str) -> str:
@@ -39,11 +40,22 @@ def link(session_id: str) -> str:
 QUEUE = [
     escalation("new", status="waiting", reason="billing", requested_at=at(2)),
     escalation("old", status="waiting", reason="angry", requested_at=at(40)),
-    escalation("mine", status="claimed", reason="billing", requested_at=at(90),
-               claimed_by={"id": "dashboard:dana", "name": "Dana"}, claimed_at=at(80),
-               slack={"state": "posted", "permalink": "https://slack.example/p1"}),
-    escalation("done", status="resolved", reason="angry", requested_at=at(60 * 30),
-               slack={"state": "posted", "permalink": "javascript:alert(1)"}),
+    escalation(
+        "mine",
+        status="claimed",
+        reason="billing",
+        requested_at=at(90),
+        claimed_by={"id": "dashboard:dana", "name": "Dana"},
+        claimed_at=at(80),
+        slack={"state": "posted", "permalink": "https://slack.example/p1"},
+    ),
+    escalation(
+        "done",
+        status="resolved",
+        reason="angry",
+        requested_at=at(60 * 30),
+        slack={"state": "posted", "permalink": "javascript:alert(1)"},
+    ),
 ]
 
 
@@ -53,7 +65,10 @@ def test_queue_puts_the_longest_waiting_first_then_claimed_then_closed() -> None
     assert [r.session_id for r in rows] == ["old", "new", "mine", "done"]
     mine = rows[2]
     assert (mine.assignee, mine.slack_url, mine.session_url) == (
-        "Dana", "https://slack.example/p1", link("mine"))
+        "Dana",
+        "https://slack.example/p1",
+        link("mine"),
+    )
     assert render.format_age(rows[0].age_seconds) == "40 min"
     assert rows[3].slack_url is None  # only http(s) permalinks become links
 
@@ -75,14 +90,17 @@ def test_filters_combine_status_reason_operator_date_and_search_hits() -> None:
 
 
 def test_csv_export_has_every_row_and_defuses_spreadsheet_formulas() -> None:
-    queue = [*QUEUE, escalation("evil", status="waiting", reason="=HYPERLINK(\"x\")", requested_at=at(1))]
+    queue = [
+        *QUEUE,
+        escalation("evil", status="waiting", reason='=HYPERLINK("x")', requested_at=at(1)),
+    ]
     exported = render.queue_csv(render.queue_rows(queue, NOW, link))
 
     table = list(csv.DictReader(io.StringIO(exported)))
     assert [r["session_id"] for r in table] == ["old", "new", "evil", "mine", "done"]
     assert table[0]["waiting_seconds"] == str(40 * 60)
     assert table[3]["slack_url"] == "https://slack.example/p1"
-    assert table[2]["reason"] == "'=HYPERLINK(\"x\")"
+    assert table[2]["reason"] == '\'=HYPERLINK("x")'
 
 
 def test_transcript_search_matches_every_word_in_any_order() -> None:
@@ -98,15 +116,37 @@ LEE = {"id": "dashboard:lee", "name": "Lee", "origin": "dashboard"}
 EVENTS = [
     event(0, "customer", "message", {"message": HOSTILE}),
     event(1, "ai_agent", "status", {"status": "typing"}),
-    event(2, "ai_agent", "tool", {"tool_calls": [{"tool_id": "plugin:file_claim",
-                                                  "arguments": {"claim_details": "dent"},
-                                                  "result": {"data": {"filed": True}}}]}),
+    event(
+        2,
+        "ai_agent",
+        "tool",
+        {
+            "tool_calls": [
+                {
+                    "tool_id": "plugin:file_claim",
+                    "arguments": {"claim_details": "dent"},
+                    "result": {"data": {"filed": True}},
+                }
+            ]
+        },
+    ),
     event(3, "ai_agent", "message", {"message": "Filed."}),
-    event(4, "human_agent", "message",
-          {"message": "Dana here", "participant": {"id": "slack:U1", "display_name": "Dana"}}),
-    event(5, "human_agent_on_behalf_of_ai_agent", "message", {"message": "As the AI"}, operator=LEE),
+    event(
+        4,
+        "human_agent",
+        "message",
+        {"message": "Dana here", "participant": {"id": "slack:U1", "display_name": "Dana"}},
+    ),
+    event(
+        5, "human_agent_on_behalf_of_ai_agent", "message", {"message": "As the AI"}, operator=LEE
+    ),
     event(6, "human_agent", "custom", {"type": "internal_note", "text": "VIP", "operator": LEE}),
-    event(7, "system", "custom", {"type": "handback", "text": "...", "note": "sorted", "operator": LEE}),
+    event(
+        7,
+        "system",
+        "custom",
+        {"type": "handback", "text": "...", "note": "sorted", "operator": LEE},
+    ),
 ]
 
 
@@ -123,8 +163,9 @@ def test_transcript_labels_each_source_and_skips_status_events() -> None:
         (Role.HANDBACK, "Handed back to the AI by Lee"),
     ]
     assert entries[0].text == HOSTILE
-    assert entries[1].tool_calls == (render.ToolCallView("file_claim", {"claim_details": "dent"},
-                                                         {"filed": True}),)
+    assert entries[1].tool_calls == (
+        render.ToolCallView("file_claim", {"claim_details": "dent"}, {"filed": True}),
+    )
     assert entries[-1].text == "Handback note: sorted"
 
 
@@ -147,11 +188,18 @@ def test_visible_window_shows_the_newest_and_counts_the_rest() -> None:
 
 
 def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
-    record = HandoffRecord(status="claimed", reason="angry [x](y)", requested_at=at(5),
-                           claimed_at=at(3), claimed_by={"id": "d", "name": "Dana"})
+    record = HandoffRecord(
+        status="claimed",
+        reason="angry [x](y)",
+        requested_at=at(5),
+        claimed_at=at(3),
+        claimed_by={"id": "d", "name": "Dana"},
+    )
     sneaky = event(8, "customer", "message", {"message": "```\n# not a heading\n```"})
 
-    exported = render.transcript_markdown("s1", record, render.transcript_entries([*EVENTS, sneaky]))
+    exported = render.transcript_markdown(
+        "s1", record, render.transcript_entries([*EVENTS, sneaky])
+    )
 
     assert "- Reason: angry \\[x\\]\\(y\\)" in exported
     assert "- Claimed: " in exported and "by Dana" in exported
@@ -170,32 +218,62 @@ def test_json_export_round_trips_the_events() -> None:
 
 
 def test_timeline_lists_what_happened_in_order() -> None:
-    record = HandoffRecord(status="resolved", requested_at=at(30), claimed_at=at(20),
-                           claimed_by={"id": "d", "name": "Dana"}, first_human_reply_at=at(19),
-                           resolved_at=at(1), resolved_by={"id": "l", "name": "Lee"})
+    record = HandoffRecord(
+        status="resolved",
+        requested_at=at(30),
+        claimed_at=at(20),
+        claimed_by={"id": "d", "name": "Dana"},
+        first_human_reply_at=at(19),
+        resolved_at=at(1),
+        resolved_by={"id": "l", "name": "Lee"},
+    )
 
     steps = render.timeline(record)
 
     assert [(s.step, s.by) for s in steps] == [
-        ("handed off", "AI agent"), ("claimed", "Dana"), ("first human reply", ""), ("resolved", "Lee")]
+        ("handed off", "AI agent"),
+        ("claimed", "Dana"),
+        ("first human reply", ""),
+        ("resolved", "Lee"),
+    ]
 
 
 def test_a_reassigned_handoff_keeps_its_first_claim_for_the_sla() -> None:
-    record = HandoffRecord(status="claimed", requested_at=at(30), first_claimed_at=at(25),
-                           claimed_at=at(5), claimed_by={"id": "l", "name": "Lee"})
+    record = HandoffRecord(
+        status="claimed",
+        requested_at=at(30),
+        first_claimed_at=at(25),
+        claimed_at=at(5),
+        claimed_by={"id": "l", "name": "Lee"},
+    )
 
     assert [(s.step, s.by) for s in render.timeline(record)] == [
-        ("handed off", "AI agent"), ("claimed", ""), ("claimed again", "Lee")]
+        ("handed off", "AI agent"),
+        ("claimed", ""),
+        ("claimed again", "Lee"),
+    ]
     frame = render.handoff_frame([Escalation("s", "c", "manual", NOW, record)])
     assert frame["time_to_claim_s"].tolist() == [300.0]
 
 
 def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
     handoffs = [
-        escalation("a", status="claimed", reason="billing", requested_at="2026-03-08T10:00:00+00:00",
-                   claimed_at="2026-03-08T10:01:00+00:00", first_human_reply_at="2026-03-08T10:02:00+00:00"),
-        escalation("b", status="returned", reason="billing", requested_at="2026-03-10T10:00:00+00:00",
-                   claimed_at="2026-03-10T10:03:00+00:00", returned_at="2026-03-10T10:30:00+00:00"),
+        escalation(
+            "a",
+            status="claimed",
+            reason="billing",
+            requested_at="2026-03-08T10:00:00+00:00",
+            claimed_at="2026-03-08T10:01:00+00:00",
+            first_human_reply_at="2026-03-08T10:02:00+00:00",
+        ),
+        escalation(
+            "b",
+            status="returned",
+            reason="billing",
+            requested_at="2026-03-10T10:00:00+00:00",
+            claimed_at="2026-03-10T10:03:00+00:00",
+            returned_at="2026-03-10T10:30:00+00:00",
+        ),
         escalation("c", status="waiting", reason="angry", requested_at="2026-03-10T11:00:00+00:00"),
     ]
     frame = render.handoff_frame(handoffs)
@@ -224,9 +302,16 @@ def test_metrics_of_an_empty_queue_are_empty_not_errors() -> None:
 def test_settings_defaults_and_bad_values() -> None:
     settings = DashboardSettings.from_env(EnvReader(environ={}, dotenv={}))
     assert (settings.parlant_url, settings.port, settings.public_url, settings.password) == (
-        "http://127.0.0.1:8800", 8501, "http://127.0.0.1:8501", None)
+        "http://127.0.0.1:8800",
+        8501,
+        "http://127.0.0.1:8501",
+        None,
+    )
     secret = DashboardSettings.from_env(
-        EnvReader(environ={"DASHBOARD_PASSWORD": "hunter2", "PARLANT_OPERATOR_TOKEN": "tok"}, dotenv={}))
+        EnvReader(
+            environ={"DASHBOARD_PASSWORD": "hunter2", "PARLANT_OPERATOR_TOKEN": "tok"}, dotenv={}
+        )
+    )
     assert "hunter2" not in repr(secret) and "tok" not in repr(secret)
     with pytest.raises(SettingsError, match="DASHBOARD_PORT"):
         DashboardSettings.from_env(EnvReader(environ={"DASHBOARD_PORT": "web"}, dotenv={}))
@@ -237,8 +322,12 @@ def test_settings_defaults_and_bad_values() -> None:
 def test_streamlit_is_started_headless_on_loopback_without_usage_stats() -> None:
     argv = " ".join(streamlit_argv(DashboardSettings("http://p", 8612, "http://d")))
 
-    for flag in ("--server.headless true", "--server.address 127.0.0.1", "--server.port 8612",
-                 "--browser.gatherUsageStats false"):
+    for flag in (
+        "--server.headless true",
+        "--server.address 127.0.0.1",
+        "--server.port 8612",
+        "--browser.gatherUsageStats false",
+    ):
         assert flag in argv
 
 
@@ -246,7 +335,11 @@ def test_operator_identity_from_a_typed_name() -> None:
     operator = identity.operator_for("  Dana   O'Neil ")
 
     assert operator is not None
-    assert (operator.id, operator.name, operator.origin) == ("dashboard:dana-o-neil", "Dana O'Neil", "dashboard")
+    assert (operator.id, operator.name, operator.origin) == (
+        "dashboard:dana-o-neil",
+        "Dana O'Neil",
+        "dashboard",
+    )
     assert identity.operator_for(" !! ") is None
 
 
@@ -270,9 +363,18 @@ def test_queue_marks_breached_and_due_soon_handoffs() -> None:
         escalation("fresh", status="waiting", reason="r", requested_at=at(2)),
         escalation("soon", status="waiting", reason="r", requested_at=at(13)),
         escalation("late", status="waiting", reason="r", requested_at=at(20)),
-        escalation("unanswered", status="claimed", reason="r", requested_at=at(40), first_claimed_at=at(38)),
-        escalation("closed", status="resolved", reason="r", requested_at=at(60), first_claimed_at=at(59),
-                   first_human_reply_at=at(58), resolved_at=at(50)),
+        escalation(
+            "unanswered", status="claimed", reason="r", requested_at=at(40), first_claimed_at=at(38)
+        ),
+        escalation(
+            "closed",
+            status="resolved",
+            reason="r",
+            requested_at=at(60),
+            first_claimed_at=at(59),
+            first_human_reply_at=at(58),
+            resolved_at=at(50),
+        ),
     ]
     rows = {r.session_id: r for r in render.queue_rows(queue, NOW, link, SLA_15_30)}
 
@@ -299,13 +401,31 @@ def test_session_page_lines_show_both_clocks() -> None:
 
 def test_breaches_per_day_and_per_reason() -> None:
     handoffs = [
-        escalation("a", status="claimed", reason="billing", requested_at="2026-03-08T10:00:00+00:00",
-                   first_claimed_at="2026-03-08T10:20:00+00:00", first_human_reply_at="2026-03-08T10:21:00+00:00"),
-        escalation("b", status="resolved", reason="billing", requested_at="2026-03-10T10:00:00+00:00",
-                   first_claimed_at="2026-03-10T10:01:00+00:00", resolved_at="2026-03-10T11:00:00+00:00"),
+        escalation(
+            "a",
+            status="claimed",
+            reason="billing",
+            requested_at="2026-03-08T10:00:00+00:00",
+            first_claimed_at="2026-03-08T10:20:00+00:00",
+            first_human_reply_at="2026-03-08T10:21:00+00:00",
+        ),
+        escalation(
+            "b",
+            status="resolved",
+            reason="billing",
+            requested_at="2026-03-10T10:00:00+00:00",
+            first_claimed_at="2026-03-10T10:01:00+00:00",
+            resolved_at="2026-03-10T11:00:00+00:00",
+        ),
         escalation("c", status="waiting", reason="angry", requested_at="2026-03-10T11:00:00+00:00"),
-        escalation("d", status="claimed", reason="quiet", requested_at="2026-03-10T11:50:00+00:00",
-                   first_claimed_at="2026-03-10T11:51:00+00:00", first_human_reply_at="2026-03-10T11:52:00+00:00"),
+        escalation(
+            "d",
+            status="claimed",
+            reason="quiet",
+            requested_at="2026-03-10T11:50:00+00:00",
+            first_claimed_at="2026-03-10T11:51:00+00:00",
+            first_human_reply_at="2026-03-10T11:52:00+00:00",
+        ),
     ]
     frame = render.handoff_frame(handoffs, SLA_15_30, NOW)
 
@@ -315,12 +435,16 @@ def test_breaches_per_day_and_per_reason() -> None:
     assert per_day.loc["2026-03-10"].tolist() == [1, 2]
     per_reason = render.breaches_per_reason(frame)
     assert per_reason.to_dict(orient="index") == {
-        "billing": {"claim": 1, "first reply": 1}, "angry": {"claim": 1, "first reply": 1}}
+        "billing": {"claim": 1, "first reply": 1},
+        "angry": {"claim": 1, "first reply": 1},
+    }
     summary = render.handoff_summary(frame)
     assert (summary.claim_breaches, summary.first_reply_breaches) == (2, 2)
     assert render.breaches_per_day(render.handoff_frame([], SLA_15_30, NOW)).empty
 
 
 def test_a_resolution_is_shown_with_who_resolved() -> None:
-    [entry] = render.transcript_entries([event(9, "system", "custom", {"type": "handoff_resolved", "operator": LEE})])
+    [entry] = render.transcript_entries(
+        [event(9, "system", "custom", {"type": "handoff_resolved", "operator": LEE})]
+    )
     assert (entry.role, entry.label) == (Role.SYSTEM, "Resolved by Lee")

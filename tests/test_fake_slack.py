@@ -22,15 +22,29 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes import AckTimeout, FakeSlack, block_actions_body, message_event_body, signed_headers
+from tests.fakes import (
+    AckTimeout,
+    FakeSlack,
+    block_actions_body,
+    message_event_body,
+    signed_headers,
+)
 from tests.fakes.slack_signing import BOT_ID, BOT_USER_ID, TEAM_ID, message_event
 
-HANDOFF = {"event_type": "handoff_mirror", "event_payload": {"session_id": "s-1", "event_id": "e-7"}}
+HANDOFF = {
+    "event_type": "handoff_mirror",
+    "event_payload": {"session_id": "s-1", "event_id": "e-7"},
+}
 CLAIM_BUTTON = {
     "type": "actions",
     "block_id": "handoff",
     "elements": [
-        {"type": "button", "action_id": "claim", "value": "s-1", "text": {"type": "plain_text", "text": "Claim"}}
+        {
+            "type": "button",
+            "action_id": "claim",
+            "value": "s-1",
+            "text": {"type": "plain_text", "text": "Claim"},
+        }
     ],
 }
 
@@ -74,19 +88,31 @@ def bolt_request(body: bytes, headers: dict[str, str]) -> AsyncBoltRequest:
 async def test_messages_threads_and_metadata_round_trip(fake: FakeSlack, channel: str) -> None:
     client = web_client(fake)
     root = await client.chat_postMessage(channel=channel, text="Escalation", blocks=[CLAIM_BUTTON])
-    reply = await client.chat_postMessage(channel=channel, thread_ts=root["ts"], text="Hi", metadata=HANDOFF)
+    reply = await client.chat_postMessage(
+        channel=channel, thread_ts=root["ts"], text="Hi", metadata=HANDOFF
+    )
     await client.chat_update(channel=channel, ts=root["ts"], text="Escalation (claimed)")
 
-    thread = await client.conversations_replies(channel=channel, ts=root["ts"], include_all_metadata=True)
+    thread = await client.conversations_replies(
+        channel=channel, ts=root["ts"], include_all_metadata=True
+    )
     parent, child = thread["messages"]
-    assert (parent["text"], parent["reply_count"], parent["blocks"]) == ("Escalation (claimed)", 1, [CLAIM_BUTTON])
+    assert (parent["text"], parent["reply_count"], parent["blocks"]) == (
+        "Escalation (claimed)",
+        1,
+        [CLAIM_BUTTON],
+    )
     assert (child["text"], child["thread_ts"], child["metadata"]) == ("Hi", root["ts"], HANDOFF)
     assert child["bot_id"] == BOT_ID and child["user"] == BOT_USER_ID
     plain = await client.conversations_replies(channel=channel, ts=reply["ts"], limit=1)
-    assert [m["ts"] for m in plain["messages"]] == [root["ts"]] and "metadata" not in plain["messages"][0]
+    assert [m["ts"] for m in plain["messages"]] == [root["ts"]] and "metadata" not in plain[
+        "messages"
+    ][0]
     assert plain["has_more"] is True and plain["response_metadata"]["next_cursor"]
 
-    broadcast = await client.chat_postMessage(channel=channel, thread_ts=root["ts"], text="Fyi", reply_broadcast=True)
+    broadcast = await client.chat_postMessage(
+        channel=channel, thread_ts=root["ts"], text="Fyi", reply_broadcast=True
+    )
     history = await client.conversations_history(channel=channel)
     # Replies stay in their thread unless broadcast; newest first.
     assert [(m["ts"], m.get("subtype")) for m in history["messages"]] == [
@@ -97,14 +123,19 @@ async def test_messages_threads_and_metadata_round_trip(fake: FakeSlack, channel
     assert [m["ts"] for m in later["messages"]] == [broadcast["ts"]]
     link = await client.chat_getPermalink(channel=channel, message_ts=reply["ts"])
     assert link["permalink"].endswith(f"?thread_ts={root['ts']}&cid={channel}")
-    assert [m.ts for m in fake.messages(channel, thread_ts=root["ts"])] == [root["ts"], reply["ts"], broadcast["ts"]]
+    assert [m.ts for m in fake.messages(channel, thread_ts=root["ts"])] == [
+        root["ts"],
+        reply["ts"],
+        broadcast["ts"],
+    ]
     assert root["ts"] < reply["ts"] and root.headers["x-oauth-scopes"] == ",".join(fake.scopes)
 
 
 async def test_form_and_query_arguments_and_extra_team_id(fake: FakeSlack, channel: str) -> None:
     client = web_client(fake, team_id=TEAM_ID)  # adds team_id to every call, as org-wide apps do
     posted = await client.api_call(
-        "chat.postMessage", data={"channel": channel, "text": "form", "metadata": json.dumps(HANDOFF)}
+        "chat.postMessage",
+        data={"channel": channel, "text": "form", "metadata": json.dumps(HANDOFF)},
     )
     read = await client.api_call(
         "conversations.replies",
@@ -126,14 +157,21 @@ async def test_auth_errors_and_unknown_methods(fake: FakeSlack, channel: str) ->
     anonymous = AsyncWebClient(base_url=fake.api_url)
     assert await error_code(anonymous.auth_test()) == "not_authed"
     app_level = AsyncWebClient(token=fake.app_token, base_url=fake.api_url)
-    assert await error_code(app_level.chat_postMessage(channel=channel, text="x")) == "not_allowed_token_type"
+    assert (
+        await error_code(app_level.chat_postMessage(channel=channel, text="x"))
+        == "not_allowed_token_type"
+    )
     client = web_client(fake)
     bot_socket = client.apps_connections_open(app_token=fake.bot_token)
     assert await error_code(bot_socket) == "not_allowed_token_type"
     assert await error_code(client.api_call("chat.scheduleTeleport")) == "unknown_method"
 
     identity = await client.auth_test()
-    assert (identity["user_id"], identity["bot_id"], identity["team_id"]) == (BOT_USER_ID, BOT_ID, TEAM_ID)
+    assert (identity["user_id"], identity["bot_id"], identity["team_id"]) == (
+        BOT_USER_ID,
+        BOT_ID,
+        TEAM_ID,
+    )
     assert [call.method for call in fake.calls()][-1] == "auth.test"
 
 
@@ -158,10 +196,15 @@ async def test_content_checks_match_slack(fake: FakeSlack, channel: str) -> None
 async def test_message_size_limits_match_slack(fake: FakeSlack, channel: str) -> None:
     client = web_client(fake)
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
-    too_many = await api_error(client.chat_postMessage(channel=channel, text="t", blocks=[section] * 51))
+    too_many = await api_error(
+        client.chat_postMessage(channel=channel, text="t", blocks=[section] * 51)
+    )
     assert too_many.response["error"] == "invalid_blocks"
     long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
-    assert await error_code(client.chat_postMessage(channel=channel, text="t", blocks=long_section)) == "invalid_blocks"
+    assert (
+        await error_code(client.chat_postMessage(channel=channel, text="t", blocks=long_section))
+        == "invalid_blocks"
+    )
     await client.chat_postMessage(channel=channel, text="t", blocks=[section] * 50)
     await client.chat_postMessage(channel=channel, text="y" * 40_001)
     assert [len(m.text) for m in fake.messages(channel)] == [1, 40_000]  # truncated, not refused
@@ -184,23 +227,34 @@ async def test_reactions_users_channels_and_scopes(fake: FakeSlack, channel: str
     posted = await client.chat_postMessage(channel="#support", text="hi")
 
     await client.reactions_add(channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark")
-    again = client.reactions_add(channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark")
+    again = client.reactions_add(
+        channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark"
+    )
     assert await error_code(again) == "already_reacted"
     assert fake.messages("C0SUPPORT")[0].reactions == {"white_check_mark": [BOT_USER_ID]}
-    await client.reactions_remove(channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark")
+    await client.reactions_remove(
+        channel="C0SUPPORT", timestamp=posted["ts"], name="white_check_mark"
+    )
     assert fake.messages("C0SUPPORT")[0].reactions == {}
 
     profile = (await client.users_info(user=alice))["user"]["profile"]
     assert (profile["display_name"], profile["real_name"]) == ("Ali", "Alice Smith")
-    info = (await client.conversations_info(channel="C0SUPPORT", include_num_members=True))["channel"]
+    info = (await client.conversations_info(channel="C0SUPPORT", include_num_members=True))[
+        "channel"
+    ]
     assert (info["name"], info["num_members"], info["is_member"]) == ("support", 2, True)
     first = await client.conversations_members(channel="C0SUPPORT", limit=1)
-    rest = await client.conversations_members(channel="C0SUPPORT", cursor=first["response_metadata"]["next_cursor"])
+    rest = await client.conversations_members(
+        channel="C0SUPPORT", cursor=first["response_metadata"]["next_cursor"]
+    )
     assert first["members"] + rest["members"] == [BOT_USER_ID, alice]
 
     fake.scopes.remove("users:read")
     missing = await api_error(client.users_info(user=alice))
-    assert (missing.response["error"], missing.response["needed"]) == ("missing_scope", "users:read")
+    assert (missing.response["error"], missing.response["needed"]) == (
+        "missing_scope",
+        "users:read",
+    )
     assert "users:read" not in missing.response.headers["x-oauth-scopes"]
 
 
@@ -210,19 +264,36 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
     support = fake.add_channel("support", members=[sam])
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "Note"}, "blocks": []}
     opened = (await client.views_open(trigger_id="123.456.abc", view=modal))["view"]
-    updated = await client.views_update(view_id=opened["id"], hash=opened["hash"], view={**modal, "blocks": []})
+    updated = await client.views_update(
+        view_id=opened["id"], hash=opened["hash"], view={**modal, "blocks": []}
+    )
     stale = client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal)
     assert await error_code(stale) == "hash_conflict"
     assert fake.views() == [updated["view"]]
 
-    form = {**modal, "callback_id": "form", "private_metadata": "m", "blocks": [
-        {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "Note"},
-         "element": {"type": "plain_text_input", "action_id": "a"}}]}
+    form = {
+        **modal,
+        "callback_id": "form",
+        "private_metadata": "m",
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "b",
+                "label": {"type": "plain_text", "text": "Note"},
+                "element": {"type": "plain_text_input", "action_id": "a"},
+            }
+        ],
+    }
     shown = (await client.views_open(trigger_id="123.456.def", view=form))["view"]
     submitted = fake.view_submission(shown["id"], user=sam, values={"b": {"a": "typed"}})
     assert (submitted["type"], submitted["user"]["id"]) == ("view_submission", sam)
-    assert (submitted["view"]["callback_id"], submitted["view"]["private_metadata"]) == ("form", "m")
-    assert submitted["view"]["state"]["values"] == {"b": {"a": {"type": "plain_text_input", "value": "typed"}}}
+    assert (submitted["view"]["callback_id"], submitted["view"]["private_metadata"]) == (
+        "form",
+        "m",
+    )
+    assert submitted["view"]["state"]["values"] == {
+        "b": {"a": {"type": "plain_text_input", "value": "typed"}}
+    }
     with pytest.raises(LookupError):
         fake.view_submission(shown["id"], user=sam, values={"b": {"other": "x"}})
     with pytest.raises(LookupError):
@@ -284,12 +355,16 @@ async def test_outage_refuses_connections_on_the_same_port(fake: FakeSlack) -> N
 async def test_dropped_answer_keeps_the_effect(fake: FakeSlack, channel: str) -> None:
     fake.drop_response("chat.postMessage")
     with pytest.raises(aiohttp.ServerDisconnectedError):
-        await web_client(fake, retry_handlers=[]).chat_postMessage(channel=channel, text="answer lost")
+        await web_client(fake, retry_handlers=[]).chat_postMessage(
+            channel=channel, text="answer lost"
+        )
     assert [m.text for m in fake.messages(channel)] == ["answer lost"]
     assert fake.calls("chat.postMessage")[0].status is None
 
 
-async def test_default_client_retries_a_dropped_post_and_duplicates_it(fake: FakeSlack, channel: str) -> None:
+async def test_default_client_retries_a_dropped_post_and_duplicates_it(
+    fake: FakeSlack, channel: str
+) -> None:
     # slack_sdk's default AsyncConnectionErrorRetryHandler resends on ServerDisconnectedError, even a post.
     fake.drop_response("chat.postMessage")
     await web_client(fake).chat_postMessage(channel=channel, text="posted twice")
@@ -308,7 +383,9 @@ async def test_wait_for_times_out_with_a_clear_error(fake: FakeSlack) -> None:
 @pytest.fixture
 async def socket_handler(fake: FakeSlack) -> AsyncIterator[AsyncSocketModeHandler]:
     # A short ping interval lets the client notice a dead connection (outage test) in about a second.
-    handler = AsyncSocketModeHandler(AsyncApp(client=web_client(fake)), fake.app_token, ping_interval=0.5)
+    handler = AsyncSocketModeHandler(
+        AsyncApp(client=web_client(fake)), fake.app_token, ping_interval=0.5
+    )
     await handler.connect_async()  # type: ignore[no-untyped-call]
     await fake.wait_for(lambda: fake.open_sockets == 1)
     yield handler
@@ -353,12 +430,18 @@ async def test_bolt_receives_acks_and_reconnects(
     await fake.push_event(fake.add_user_message(channel, sam, "after refresh"))
     assert (await asyncio.wait_for(received.get(), 5))[0] == "after refresh"
     assert len(fake.calls("auth.test")) == 1  # Bolt caches it
-    assert [a.envelope["envelope_id"] for a in fake.acks()] == [e["envelope_id"] for e in fake.deliveries()]
+    assert [a.envelope["envelope_id"] for a in fake.acks()] == [
+        e["envelope_id"] for e in fake.deliveries()
+    ]
 
 
-async def test_unhandled_event_is_not_acked(fake: FakeSlack, socket_handler: AsyncSocketModeHandler) -> None:
+async def test_unhandled_event_is_not_acked(
+    fake: FakeSlack, socket_handler: AsyncSocketModeHandler
+) -> None:
     with pytest.raises(AckTimeout) as raised:
-        await fake.push_event({"type": "reaction_added", "user": "U1", "reaction": "eyes"}, timeout=0.5)
+        await fake.push_event(
+            {"type": "reaction_added", "user": "U1", "reaction": "eyes"}, timeout=0.5
+        )
     assert fake.deliveries() == [raised.value.envelope] and fake.acks() == []
 
 
@@ -371,9 +454,14 @@ async def test_button_click_acks_and_responds_through_response_url(
     @app.action("claim")
     async def claim(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await respond(text=f"Claimed by {body['user']['id']} for {body['actions'][0]['value']}", replace_original=True)
+        await respond(
+            text=f"Claimed by {body['user']['id']} for {body['actions'][0]['value']}",
+            replace_original=True,
+        )
 
-    posted = await web_client(fake).chat_postMessage(channel=channel, text="Escalation", blocks=[CLAIM_BUTTON])
+    posted = await web_client(fake).chat_postMessage(
+        channel=channel, text="Escalation", blocks=[CLAIM_BUTTON]
+    )
     with pytest.raises(LookupError):
         fake.block_action(channel, posted["ts"], "resolve", user=sam)
     await fake.push_interactive(fake.block_action(channel, posted["ts"], "claim", user=sam))
@@ -421,13 +509,20 @@ async def test_bolt_http_mode_accepts_the_signed_builders(fake: FakeSlack, chann
         clicks.append(action["value"])
 
     event_body = message_event_body(channel=channel, user="U0SAM", text="over http")
-    accepted = await app.async_dispatch(bolt_request(event_body, signed_headers(secret, event_body)))
+    accepted = await app.async_dispatch(
+        bolt_request(event_body, signed_headers(secret, event_body))
+    )
     assert accepted.status == 200 and await asyncio.wait_for(messages.get(), 5) == "over http"
-    for headers in (signed_headers("wrong", event_body), signed_headers(secret, event_body, int(time.time()) - 600)):
+    for headers in (
+        signed_headers("wrong", event_body),
+        signed_headers(secret, event_body, int(time.time()) - 600),
+    ):
         rejected = await app.async_dispatch(bolt_request(event_body, headers))
         assert rejected.status == 401
 
-    click = block_actions_body(action_id="claim", user="U0SAM", channel=channel, message_ts="1.000001", value="s-1")
+    click = block_actions_body(
+        action_id="claim", user="U0SAM", channel=channel, message_ts="1.000001", value="s-1"
+    )
     runner = web.AppRunner(app.web_app(path="/slack/events"))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

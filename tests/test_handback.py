@@ -75,7 +75,9 @@ def test_the_ai_continues_from_the_newest_handback_note(
     assert not any(line in reply for line in HANDOFF_LINES)
 
 
-def test_an_empty_or_overlong_note_changes_nothing(client: ParlantClient, agent: AgentProcess) -> None:
+def test_an_empty_or_overlong_note_changes_nothing(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
     session = new_session(client)
     hand_off(client, session)
 
@@ -99,7 +101,9 @@ def test_an_empty_or_overlong_note_changes_nothing(client: ParlantClient, agent:
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
-def event(offset: int, kind: EventKind, data: Any, source: EventSource = EventSource.SYSTEM) -> Event:
+def event(
+    offset: int, kind: EventKind, data: Any, source: EventSource = EventSource.SYSTEM
+) -> Event:
     return Event(
         id=EventId(f"e{offset}"),
         source=source,
@@ -118,7 +122,11 @@ def handoff_call() -> dict[str, Any]:
 
 
 def handback(offset: int, note: str) -> Event:
-    return event(offset, EventKind.CUSTOM, {"type": actions.HANDBACK, "note": note, "operator": {"name": "Dana"}})
+    return event(
+        offset,
+        EventKind.CUSTOM,
+        {"type": actions.HANDBACK, "note": note, "operator": {"name": "Dana"}},
+    )
 
 
 def test_a_handback_supersedes_the_handoff_and_earlier_handbacks() -> None:
@@ -151,7 +159,9 @@ def test_a_resolve_also_ends_the_handoff_in_the_ais_context_without_a_note() -> 
     message = event(0, EventKind.MESSAGE, {"message": "human please"}, EventSource.CUSTOMER)
     handoff = event(1, EventKind.TOOL, {"tool_calls": [handoff_call()]})
     earlier = handback(2, "old")
-    resolution = event(3, EventKind.CUSTOM, {"type": actions.RESOLUTION, "operator": {"name": "Lee"}})
+    resolution = event(
+        3, EventKind.CUSTOM, {"type": actions.RESOLUTION, "operator": {"name": "Lee"}}
+    )
     events = [message, handoff, earlier, resolution]
 
     assert [e.id for e in superseded_by_handback(events)] == ["e0", "e3"]
@@ -168,7 +178,8 @@ def test_after_resolve_the_ai_answers_and_the_resolution_is_recorded(
     reply = ai_answer(client, session, "What does my policy cover?")
     assert "POL-" in reply and not any(line in reply for line in HANDOFF_LINES)
     resolutions = [
-        e for e in client.sessions.list_events(session, kinds="custom", wait_for_data=0)
+        e
+        for e in client.sessions.list_events(session, kinds="custom", wait_for_data=0)
         if (e.data or {}).get("type") == actions.RESOLUTION
     ]
     assert len(resolutions) == 1 and resolutions[0].data["operator"]["name"] == DANA.name

@@ -14,7 +14,14 @@ from handoff import record as records
 from slack_bridge import blocks
 from slack_bridge.masking import Masker
 from slack_bridge.routing import RouteRule, Routes, parse_routes
-from tests.test_slack_blocks import DASHBOARD, NOW, SESSION, assert_inert, assert_within_limits, width
+from tests.test_slack_blocks import (
+    DASHBOARD,
+    NOW,
+    SESSION,
+    assert_inert,
+    assert_within_limits,
+    width,
+)
 
 HOSTILE = "<!channel> <@U123> <https://evil|bank> &amp; \u202e*bold*"
 
@@ -26,8 +33,12 @@ def tool_event(tool_id: str, arguments: dict[str, Any], data: Any) -> dict[str, 
 POLICY_EVENT = tool_event(
     "built-in:get_policy_details", {}, {"found": True, "summary": "Policy POL-1001 covers theft."}
 )
-CLAIM_EVENT = tool_event("built-in:file_claim", {"claim_details": "hit a tree"}, {"filed": True, "claim_id": "C-1"})
-HANDOFF_EVENT = tool_event("built-in:initiate_human_handoff", {"reason": "asked"}, {"handoff": "started"})
+CLAIM_EVENT = tool_event(
+    "built-in:file_claim", {"claim_details": "hit a tree"}, {"filed": True, "claim_id": "C-1"}
+)
+HANDOFF_EVENT = tool_event(
+    "built-in:initiate_human_handoff", {"reason": "asked"}, {"handoff": "started"}
+)
 
 
 def a_packet(**overrides: Any) -> packets.HandoffPacket:
@@ -47,9 +58,15 @@ def record_with(packet: Any, reason: str = "customer asked for a human") -> dict
 
 
 def test_tool_calls_name_the_tool_with_its_arguments_and_result_but_not_the_handoff() -> None:
-    calls = packets.tool_calls_from_events([POLICY_EVENT, CLAIM_EVENT, HANDOFF_EVENT, {"junk": 1}, "x"])
+    calls = packets.tool_calls_from_events(
+        [POLICY_EVENT, CLAIM_EVENT, HANDOFF_EVENT, {"junk": 1}, "x"]
+    )
     assert calls == [
-        {"tool": "get_policy_details", "arguments": {}, "result_summary": "Policy POL-1001 covers theft."},
+        {
+            "tool": "get_policy_details",
+            "arguments": {},
+            "result_summary": "Policy POL-1001 covers theft.",
+        },
         {
             "tool": "file_claim",
             "arguments": {"claim_details": "hit a tree"},
@@ -62,11 +79,15 @@ def test_tool_calls_name_the_tool_with_its_arguments_and_result_but_not_the_hand
 def test_packet_is_bounded_and_json_safe_whatever_the_tools_returned() -> None:
     huge = "x" * 10_000
     events = [
-        tool_event(f"s:tool{i}", {f"arg{j}": huge for j in range(20)}, {"blob": huge, "when": object()})
+        tool_event(
+            f"s:tool{i}", {f"arg{j}": huge for j in range(20)}, {"blob": huge, "when": object()}
+        )
         for i in range(30)
     ]
     packet = packets.build_packet(
-        (huge, huge), [(f"condition {i} {huge}", huge) for i in range(30)], packets.tool_calls_from_events(events)
+        (huge, huge),
+        [(f"condition {i} {huge}", huge) for i in range(30)],
+        packets.tool_calls_from_events(events),
     )
     encoded = json.dumps(packet)  # object() in the data was stringified, not a crash
     assert len(encoded) < 40_000
@@ -74,18 +95,31 @@ def test_packet_is_bounded_and_json_safe_whatever_the_tools_returned() -> None:
     assert [c["tool"] for c in packet["tool_calls"]] == [f"tool{i}" for i in range(22, 30)]
     assert all(len(c["arguments"]) == packets.MAX_ARGUMENTS for c in packet["tool_calls"])
     assert packet["journey"] and packet["journey"]["step"].endswith("…")
-    assert all(len(v) <= packets.MAX_TEXT for c in packet["tool_calls"] for v in c["arguments"].values())
+    assert all(
+        len(v) <= packets.MAX_TEXT for c in packet["tool_calls"] for v in c["arguments"].values()
+    )
 
 
 def test_guidelines_keep_their_order_without_duplicates() -> None:
-    packet = packets.build_packet(None, [("a", "do a"), ("b", None), ("a", "do a"), ("", "nothing")], [])
-    assert packet["guidelines"] == [{"condition": "a", "action": "do a"}, {"condition": "b", "action": ""}]
+    packet = packets.build_packet(
+        None, [("a", "do a"), ("b", None), ("a", "do a"), ("", "nothing")], []
+    )
+    assert packet["guidelines"] == [
+        {"condition": "a", "action": "do a"},
+        {"condition": "b", "action": ""},
+    ]
     assert packet["journey"] is None
 
 
 @pytest.mark.parametrize(
     "raw",
-    [None, "packet", [], {"journey": "x", "guidelines": "y", "tool_calls": {"a": 1}}, {"guidelines": [1, None]}],
+    [
+        None,
+        "packet",
+        [],
+        {"journey": "x", "guidelines": "y", "tool_calls": {"a": 1}},
+        {"guidelines": [1, None]},
+    ],
 )
 def test_malformed_packets_read_as_empty_or_none(raw: Any) -> None:
     read = packets.read_packet({"packet": raw})
@@ -117,7 +151,10 @@ def sections(blocks_: list[dict[str, Any]]) -> list[str]:
 
 def test_root_message_shows_the_journey_step_guidelines_and_tool_calls() -> None:
     shown = "\n".join(sections(root_blocks(record_with(a_packet()))))
-    assert "*Journey:* File an Insurance Claim – step: Ask the customer to describe the accident" in shown
+    assert (
+        "*Journey:* File an Insurance Claim – step: Ask the customer to describe the accident"
+        in shown
+    )
     assert "• *When* The customer asks for a human *→* Call initiate_human_handoff" in shown
     assert "• *When* Vague request\n" in shown
     assert "• *get_policy_details*: Policy POL-1001 covers theft." in shown
@@ -131,7 +168,13 @@ def test_tool_arguments_and_results_are_masked_in_the_root_message() -> None:
         None,
         [],
         packets.tool_calls_from_events(
-            [tool_event("file_claim", {"claim_details": f"stolen card {card}"}, {"summary": f"Card {card} noted"})]
+            [
+                tool_event(
+                    "file_claim",
+                    {"claim_details": f"stolen card {card}"},
+                    {"summary": f"Card {card} noted"},
+                )
+            ]
         ),
     )
     shown = "\n".join(sections(root_blocks(record_with(packet), Masker.of(["card"]))))
@@ -156,12 +199,16 @@ def test_hostile_and_huge_packet_stays_inert_and_within_slack_limits() -> None:
     packet["tool_calls"].append({"tool": long, "arguments": {long: long}, "result_summary": long})
     blocks_ = root_blocks(record_with(packet))
     assert_within_limits(blocks_)
-    packet_sections = [s for s in sections(blocks_) if s.startswith(("*What the AI", "*Tool calls"))]
+    packet_sections = [
+        s for s in sections(blocks_) if s.startswith(("*What the AI", "*Tool calls"))
+    ]
     assert len(packet_sections) == 2
     for text in packet_sections:
         assert_inert(text)
         assert "\u202e" not in text and "&amp;amp;" in text
-    assert packet_sections[0].endswith("…") and width(packet_sections[0]) <= blocks.SECTION_TEXT_LIMIT
+    assert (
+        packet_sections[0].endswith("…") and width(packet_sections[0]) <= blocks.SECTION_TEXT_LIMIT
+    )
 
 
 # --- the dashboard ---------------------------------------------------------------------------
@@ -170,7 +217,10 @@ def test_hostile_and_huge_packet_stays_inert_and_within_slack_limits() -> None:
 def test_dashboard_summary_lists_the_packet_as_plain_lines() -> None:
     summary = packet_summary(record_with(a_packet(tool_calls=[*a_packet()["tool_calls"]])))
     assert summary is not None
-    assert summary.journey == "File an Insurance Claim – step: Ask the customer to describe the accident"
+    assert (
+        summary.journey
+        == "File an Insurance Claim – step: Ask the customer to describe the accident"
+    )
     assert summary.guidelines == (
         "When The customer asks for a human → Call initiate_human_handoff",
         "When Vague request",

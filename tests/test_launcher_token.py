@@ -32,7 +32,10 @@ def test_later_runs_reuse_the_token(tmp_path: Path) -> None:
 
 
 def test_two_homes_get_different_tokens(tmp_path: Path) -> None:
-    assert resolve_operator_token(None, tmp_path / "a").value != resolve_operator_token(None, tmp_path / "b").value
+    assert (
+        resolve_operator_token(None, tmp_path / "a").value
+        != resolve_operator_token(None, tmp_path / "b").value
+    )
 
 
 def test_an_explicit_token_wins_and_no_file_is_written(tmp_path: Path) -> None:
@@ -57,7 +60,9 @@ def test_an_empty_token_file_is_refused(tmp_path: Path) -> None:
         resolve_operator_token(None, tmp_path)
 
 
-def test_every_child_process_gets_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_child_process_gets_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PARLANT_PORT", "8899")
     token = resolve_operator_token(None, tmp_path)
     env = child_environment(token)

@@ -46,7 +46,9 @@ class Launched:
     def operator(self) -> ParlantClient:
         return ParlantClient(
             base_url=self.parlant_url,
-            httpx_client=httpx.Client(headers={"Authorization": f"Bearer {self.token}"}, timeout=60),
+            httpx_client=httpx.Client(
+                headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+            ),
         )
 
 
@@ -70,8 +72,11 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     parlant_port, dashboard_port = free_port(), free_port()
     parlant_url = f"http://127.0.0.1:{parlant_port}"
     dashboard_url = f"http://127.0.0.1:{dashboard_port}"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PARLANT_", "SLACK_", "DASHBOARD_", "OPENAI_", "BRIDGE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PARLANT_", "SLACK_", "DASHBOARD_", "OPENAI_", "BRIDGE_"))
+    }
     env.update(
         PARLANT_NLP="offline",
         PARLANT_PORT=str(parlant_port),
@@ -85,8 +90,14 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     output = root / "make-run.log"
     with output.open("wb") as log:
         # Its own process group, so every process it started can be stopped if it hangs.
-        process = subprocess.Popen([sys.executable, "-m", "launcher"], cwd=REPO_ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "launcher"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_until_up(f"{parlant_url}/healthz", process, output)
         wait_until_up(f"{dashboard_url}/_stcore/health", process, output)
@@ -118,8 +129,12 @@ def test_without_the_token_operator_calls_get_403(launched: Launched) -> None:
     session = anonymous.sessions.create(agent_id="insurance-support-agent").id
     for attempt in (
         lambda: anonymous.sessions.create_event(
-            session, kind="message", source="human_agent", message="I am an operator",
-            participant={"id": "x", "display_name": "Fake"}),
+            session,
+            kind="message",
+            source="human_agent",
+            message="I am an operator",
+            participant={"id": "x", "display_name": "Fake"},
+        ),
         lambda: anonymous.sessions.list(),
     ):
         with pytest.raises(ApiError) as refused:
@@ -170,8 +185,12 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
             expect(page.get_by_role("status")).to_have_text("Waiting for a reply…")
 
             operator.sessions.create_event(
-                session, kind="message", source="human_agent", message="Hi, Dana here. " + HOSTILE,
-                participant={"id": "slack:U0DANA", "display_name": "Dana"})
+                session,
+                kind="message",
+                source="human_agent",
+                message="Hi, Dana here. " + HOSTILE,
+                participant={"id": "slack:U0DANA", "display_name": "Dana"},
+            )
             reply = page.locator("#transcript li.from-operator")
             expect(reply.locator("p")).to_have_text("Hi, Dana here. " + HOSTILE, timeout=30_000)
             expect(reply.locator(".who")).to_have_text("Dana (support team)")
@@ -188,9 +207,14 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
             browser.close()
     assert not [line for line in console if "Content Security Policy" in line], console
 
-    stored = operator.sessions.list_events(session, kinds="message", source="customer", wait_for_data=0)
+    stored = operator.sessions.list_events(
+        session, kinds="message", source="customer", wait_for_data=0
+    )
     assert [e.data["message"] for e in stored] == [
-        "What does my policy cover?", "I want to talk to a human", "Hello? Anyone there?"]
+        "What does my policy cover?",
+        "I want to talk to a human",
+        "Hello? Anyone there?",
+    ]
     _the_dashboard_shows_it(launched, chromium, session)
 
 
@@ -201,6 +225,8 @@ def _the_dashboard_shows_it(launched: Launched, chromium: Path, session: str) ->
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(f"{launched.dashboard_url}/?session={session}")
-            expect(page.get_by_text("Hello? Anyone there?", exact=True)).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Hello? Anyone there?", exact=True)).to_be_visible(
+                timeout=60_000
+            )
         finally:
             browser.close()

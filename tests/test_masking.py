@@ -25,7 +25,10 @@ VISA = "4242 4242 4242 4242"
         ("my DOB: 14/03/1985", f"my DOB: {DOB_HIDDEN}"),
         ("D.O.B. 03/14/85", f"D.O.B. {DOB_HIDDEN}"),
         ("Date of birth is 1985-03-14.", f"Date of birth is {DOB_HIDDEN}."),
-        ("I was born on the 14th of March 1985 in Leeds", f"I was born on the {DOB_HIDDEN} in Leeds"),
+        (
+            "I was born on the 14th of March 1985 in Leeds",
+            f"I was born on the {DOB_HIDDEN} in Leeds",
+        ),
         ("birthday: March 14, 1985", f"birthday: {DOB_HIDDEN}"),
         ("born 14 Mar 1985", f"born {DOB_HIDDEN}"),
     ],
@@ -125,8 +128,13 @@ def test_mirrored_parts_are_masked_before_splitting() -> None:
 
 
 def test_root_message_masks_the_reason_and_the_excerpts_but_not_the_customer() -> None:
-    record = records.request_handoff(None, f"disputes a charge on card {VISA}", "2024-05-01T10:00:00+00:00", "pending")
-    recent = [("Customer (Ann)", "My DOB is 14/03/1985, crash on 2024-05-02"), ("AI agent", "One moment.")]
+    record = records.request_handoff(
+        None, f"disputes a charge on card {VISA}", "2024-05-01T10:00:00+00:00", "pending"
+    )
+    recent = [
+        ("Customer (Ann)", "My DOB is 14/03/1985, crash on 2024-05-02"),
+        ("AI agent", "One moment."),
+    ]
     view = escalation_view("s1", "Ann 4242", dict(record), recent, "http://dash", masker=DEFAULT)
     fallback, blocks_ = root_message(view)
     shown = json.dumps(blocks_, ensure_ascii=False) + fallback

@@ -11,7 +11,9 @@ from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session
 
 
-def test_a_long_poll_wakes_when_its_session_gets_an_event(client: ParlantClient, agent: AgentProcess) -> None:
+def test_a_long_poll_wakes_when_its_session_gets_an_event(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
     session = new_session(client)
     written_at: list[float] = []
 

@@ -27,7 +27,9 @@ def crash_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProce
     process.stop()
 
 
-def write_until_killed(url: str, session_id: str, acknowledged: list[str], stop: threading.Event) -> None:
+def write_until_killed(
+    url: str, session_id: str, acknowledged: list[str], stop: threading.Event
+) -> None:
     with httpx.Client(base_url=url, timeout=5) as http:
         i = 0
         while not stop.is_set():
@@ -65,7 +67,12 @@ def test_acknowledged_events_survive_sigkill(crash_agent: AgentProcess) -> None:
         assert acknowledged, "no write was acknowledged before the kill"
 
         crash_agent.start()
-        stored = {e.id for e in ParlantClient(base_url=crash_agent.url).sessions.list_events(session, wait_for_data=0)}
+        stored = {
+            e.id
+            for e in ParlantClient(base_url=crash_agent.url).sessions.list_events(
+                session, wait_for_data=0
+            )
+        }
         missing = [event_id for event_id in acknowledged if event_id not in stored]
         assert not missing, f"round {round_number}: {len(missing)} acknowledged events lost"
 
@@ -93,7 +100,9 @@ def test_a_local_json_store_is_imported_once_on_switching_to_sqlite(
     for _ in range(2):  # the second start must not import (or duplicate) anything again
         switched = AgentProcess(home=home).start()
         try:
-            after = ParlantClient(base_url=switched.url).sessions.list_events(session, wait_for_data=0)
+            after = ParlantClient(base_url=switched.url).sessions.list_events(
+                session, wait_for_data=0
+            )
             assert [(e.id, e.offset) for e in after] == before
         finally:
             switched.stop()

@@ -127,7 +127,9 @@ SLACK_BASE = {
 
 
 def slack_settings(routes: str) -> SlackSettings:
-    settings = SlackSettings.from_env(EnvReader(environ={**SLACK_BASE, "SLACK_ROUTES": routes}, dotenv={}))
+    settings = SlackSettings.from_env(
+        EnvReader(environ={**SLACK_BASE, "SLACK_ROUTES": routes}, dotenv={})
+    )
     assert settings is not None
     return settings
 
@@ -182,7 +184,10 @@ SLACK_ON = {
 
 def test_sla_defaults_are_15_and_30_minutes_around_the_clock_in_utc() -> None:
     sla = SlaSettings.from_env(EnvReader(environ={}, dotenv={}))
-    assert (sla.claim_target, sla.first_reply_target) == (timedelta(minutes=15), timedelta(minutes=30))
+    assert (sla.claim_target, sla.first_reply_target) == (
+        timedelta(minutes=15),
+        timedelta(minutes=30),
+    )
     assert sla.hours.around_the_clock and str(sla.hours.zone) == "UTC"
 
 
@@ -232,8 +237,12 @@ def test_the_bridge_refuses_to_start_on_a_bad_sla_setting(tmp_path: Path) -> Non
     result = subprocess.run(
         [sys.executable, "-m", "slack_bridge"],
         cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", "DOTENV_PATH": str(tmp_path / "absent.env"), **SLACK_ON,
-             "SLA_TIMEZONE": "Nowhere/Special"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DOTENV_PATH": str(tmp_path / "absent.env"),
+            **SLACK_ON,
+            "SLA_TIMEZONE": "Nowhere/Special",
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -29,7 +29,9 @@ def berlin(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
 
 
-def sla_settings(claim_min: float = 15, reply_min: float = 30, hours: str = "", zone: str = "UTC") -> SlaSettings:
+def sla_settings(
+    claim_min: float = 15, reply_min: float = 30, hours: str = "", zone: str = "UTC"
+) -> SlaSettings:
     return SlaSettings.from_env(
         EnvReader(
             environ={
@@ -62,7 +64,9 @@ def test_around_the_clock_counts_wall_time() -> None:
 
 def test_a_night_is_skipped() -> None:
     # Monday 16:30 to Tuesday 09:30 Berlin: 30 minutes before closing, 30 after opening.
-    assert OFFICE.elapsed(berlin(2026, 3, 2, 16, 30), berlin(2026, 3, 3, 9, 30)) == timedelta(hours=1)
+    assert OFFICE.elapsed(berlin(2026, 3, 2, 16, 30), berlin(2026, 3, 3, 9, 30)) == timedelta(
+        hours=1
+    )
 
 
 def test_a_weekend_is_skipped_and_saturday_hours_count() -> None:
@@ -109,8 +113,15 @@ def test_deadline_crosses_the_weekend() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["Mon-Fri", "Mon-Fri 9-17", "Fri-Mon 09:00-17:00", "Mon 17:00-09:00", "Xyz 09:00-10:00", "Mon 09:00-24:30",
-     "Mon 09:61-10:00"],
+    [
+        "Mon-Fri",
+        "Mon-Fri 9-17",
+        "Fri-Mon 09:00-17:00",
+        "Mon 17:00-09:00",
+        "Xyz 09:00-10:00",
+        "Mon 09:00-24:30",
+        "Mon 09:61-10:00",
+    ],
 )
 def test_malformed_business_hours_are_refused_with_an_example(raw: str) -> None:
     with pytest.raises(SettingsError, match="SLA_BUSINESS_HOURS"):
@@ -121,9 +132,13 @@ instants = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
 )
 schedules = st.sampled_from(
-    [OFFICE, WITH_SATURDAY, parse_business_hours("Mon-Sun 00:00-24:00", NEW_YORK),
-     parse_business_hours("Tue 01:30-02:30, Sun 02:00-03:00", NEW_YORK),
-     parse_business_hours("", ZoneInfo("UTC"))]
+    [
+        OFFICE,
+        WITH_SATURDAY,
+        parse_business_hours("Mon-Sun 00:00-24:00", NEW_YORK),
+        parse_business_hours("Tue 01:30-02:30, Sun 02:00-03:00", NEW_YORK),
+        parse_business_hours("", ZoneInfo("UTC")),
+    ]
 )
 
 
@@ -145,7 +160,9 @@ def test_elapsed_is_monotone_and_never_exceeds_wall_time(
 
 @settings(max_examples=200, deadline=None)
 @given(schedules, instants, st.integers(min_value=1, max_value=60 * 24 * 2))
-def test_deadline_is_where_elapsed_reaches_the_budget(hours: BusinessHours, start: datetime, minutes: int) -> None:
+def test_deadline_is_where_elapsed_reaches_the_budget(
+    hours: BusinessHours, start: datetime, minutes: int
+) -> None:
     budget = timedelta(minutes=minutes)
     due = hours.deadline(start, budget)
     assert due is not None
@@ -161,7 +178,11 @@ def test_a_waiting_handoff_runs_both_clocks_ok_then_due_soon_then_breached() -> 
     plan = sla_settings()
     early = sla_view(record, plan, T0 + timedelta(minutes=5))
     assert early is not None
-    assert (early.claim.state, early.claim.running, early.claim.elapsed) == ("ok", True, timedelta(minutes=5))
+    assert (early.claim.state, early.claim.running, early.claim.elapsed) == (
+        "ok",
+        True,
+        timedelta(minutes=5),
+    )
     assert early.claim.due_at == T0 + timedelta(minutes=15)
     soon = sla_view(record, plan, T0 + timedelta(minutes=13))
     assert soon is not None and soon.claim.state == "due_soon" and soon.first_reply.state == "ok"
@@ -170,8 +191,12 @@ def test_a_waiting_handoff_runs_both_clocks_ok_then_due_soon_then_breached() -> 
 
 
 def test_claiming_in_time_stops_the_claim_clock_and_keeps_it_met() -> None:
-    record = {"status": "claimed", "requested_at": iso(T0), "first_claimed_at": iso(T0 + timedelta(minutes=4)),
-              "claimed_at": iso(T0 + timedelta(minutes=20))}
+    record = {
+        "status": "claimed",
+        "requested_at": iso(T0),
+        "first_claimed_at": iso(T0 + timedelta(minutes=4)),
+        "claimed_at": iso(T0 + timedelta(minutes=20)),
+    }
     view = sla_view(record, sla_settings(), T0 + timedelta(hours=2))
     assert view is not None
     assert (view.claim.running, view.claim.stopped_by, view.claim.state) == (False, "claimed", "ok")
@@ -181,8 +206,12 @@ def test_claiming_in_time_stops_the_claim_clock_and_keeps_it_met() -> None:
 
 
 def test_a_late_claim_stays_breached() -> None:
-    record = {"status": "claimed", "requested_at": iso(T0), "first_claimed_at": iso(T0 + timedelta(minutes=16)),
-              "first_human_reply_at": iso(T0 + timedelta(minutes=17))}
+    record = {
+        "status": "claimed",
+        "requested_at": iso(T0),
+        "first_claimed_at": iso(T0 + timedelta(minutes=16)),
+        "first_human_reply_at": iso(T0 + timedelta(minutes=17)),
+    }
     view = sla_view(record, sla_settings(), T0 + timedelta(days=1))
     assert view is not None
     assert view.claim.breached and not view.claim.running
@@ -190,11 +219,23 @@ def test_a_late_claim_stays_breached() -> None:
 
 
 def test_returning_or_resolving_stops_the_clocks_a_breach_before_stays() -> None:
-    returned_early = {"status": "returned", "requested_at": iso(T0), "returned_at": iso(T0 + timedelta(minutes=3))}
+    returned_early = {
+        "status": "returned",
+        "requested_at": iso(T0),
+        "returned_at": iso(T0 + timedelta(minutes=3)),
+    }
     view = sla_view(returned_early, sla_settings(), T0 + timedelta(days=2))
     assert view is not None
-    assert (view.claim.state, view.claim.stopped_by, view.first_reply.stopped_by) == ("ok", "returned", "returned")
-    resolved_late = {"status": "resolved", "requested_at": iso(T0), "resolved_at": iso(T0 + timedelta(minutes=20))}
+    assert (view.claim.state, view.claim.stopped_by, view.first_reply.stopped_by) == (
+        "ok",
+        "returned",
+        "returned",
+    )
+    resolved_late = {
+        "status": "resolved",
+        "requested_at": iso(T0),
+        "resolved_at": iso(T0 + timedelta(minutes=20)),
+    }
     late = sla_view(resolved_late, sla_settings(), T0 + timedelta(days=2))
     assert late is not None
     assert late.claim.breached and not late.claim.running and late.first_reply.state == "ok"
@@ -211,9 +252,15 @@ def test_clocks_count_business_time_only() -> None:
 
 
 def test_older_records_without_first_claimed_at_use_claimed_at() -> None:
-    record = {"status": "claimed", "requested_at": iso(T0), "claimed_at": iso(T0 + timedelta(minutes=2))}
+    record = {
+        "status": "claimed",
+        "requested_at": iso(T0),
+        "claimed_at": iso(T0 + timedelta(minutes=2)),
+    }
     view = sla_view(record, sla_settings(), T0 + timedelta(hours=1))
-    assert view is not None and view.claim.elapsed == timedelta(minutes=2) and not view.claim.running
+    assert (
+        view is not None and view.claim.elapsed == timedelta(minutes=2) and not view.claim.running
+    )
 
 
 def test_a_record_without_a_handoff_time_has_no_clocks() -> None:

@@ -131,7 +131,9 @@ def test_rtl_and_emoji_survive_unchanged() -> None:
 
 
 def test_fifty_thousand_characters_of_prose() -> None:
-    text = "\n".join(f"Line {i}: my car was hit & the other driver left <sigh>." for i in range(900))
+    text = "\n".join(
+        f"Line {i}: my car was hit & the other driver left <sigh>." for i in range(900)
+    )
     assert len(text) >= 50_000
     parts = split_for_slack(text)
     assert len(parts) == 15
@@ -199,7 +201,20 @@ def test_impossible_limits_are_refused() -> None:
 
 def slack_text() -> st.SearchStrategy[str]:
     tricky = st.sampled_from(
-        ["<", ">", "&", "&lt;", "\n", " ", "👍🏽", "👨\u200d👩\u200d👧", "🇫🇷", "e\u0301", "שלום", "\u202e"]
+        [
+            "<",
+            ">",
+            "&",
+            "&lt;",
+            "\n",
+            " ",
+            "👍🏽",
+            "👨\u200d👩\u200d👧",
+            "🇫🇷",
+            "e\u0301",
+            "שלום",
+            "\u202e",
+        ]
     )
     long_word = st.integers(min_value=50, max_value=400).map(lambda n: "x" * n)
     fragment = st.one_of(st.text(max_size=30), tricky, long_word)
@@ -207,7 +222,9 @@ def slack_text() -> st.SearchStrategy[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=slack_text(), limit=st.integers(min_value=170, max_value=600), max_parts=st.integers(1, 6))
+@given(
+    text=slack_text(), limit=st.integers(min_value=170, max_value=600), max_parts=st.integers(1, 6)
+)
 def test_parts_fit_and_reassemble(text: str, limit: int, max_parts: int) -> None:
     escaped = escape_mrkdwn(text)
     parts = split_for_slack(text, limit=limit, max_parts=max_parts)
@@ -239,7 +256,10 @@ def test_parts_fit_and_reassemble(text: str, limit: int, max_parts: int) -> None
         (("customer", None, None, None), "Customer"),
         (("ai_agent", None, None, None), "AI agent"),
         (("human_agent", "Dana", "Dana", "dashboard"), "Dana (dashboard)"),
-        (("human_agent_on_behalf_of_ai_agent", None, "Lee", "dashboard"), "Lee as the AI (dashboard)"),
+        (
+            ("human_agent_on_behalf_of_ai_agent", None, "Lee", "dashboard"),
+            "Lee as the AI (dashboard)",
+        ),
     ],
 )
 def test_speaker_labels(args: tuple[str, str | None, str | None, str | None], label: str) -> None:
@@ -288,7 +308,9 @@ def record_with(status: str) -> records.HandoffRecord:
 
 def view_with(status: str, **overrides: Any) -> EscalationView:
     recent = [("Customer (Ann)", "My car was hit."), ("AI agent", "I'll get a human.")]
-    view = escalation_view(SESSION, "Ann", record_with(status), recent, DASHBOARD + "/", masker=UNMASKED)
+    view = escalation_view(
+        SESSION, "Ann", record_with(status), recent, DASHBOARD + "/", masker=UNMASKED
+    )
     return EscalationView(**{**view.__dict__, **overrides})
 
 
@@ -334,14 +356,21 @@ HUMAN_BUTTONS = ["escalation_claim", "escalation_return", "escalation_resolve"]
     [
         ("waiting", HUMAN_BUTTONS, ":hourglass: Waiting"),
         ("claimed", HUMAN_BUTTONS, ":raising_hand: Claimed by Dana at <!date^"),
-        ("returned", ["escalation_take_over", "escalation_resolve"], ":robot_face: Back with the AI since <!date^"),
+        (
+            "returned",
+            ["escalation_take_over", "escalation_resolve"],
+            ":robot_face: Back with the AI since <!date^",
+        ),
         ("resolved", [], ":white_check_mark: Resolved by Lee at <!date^"),
     ],
 )
 def test_root_message_for_each_status(status: str, ids: list[str], line: str) -> None:
     fallback, blocks_ = root_message(view_with(status))
     assert_within_limits(blocks_)
-    assert blocks_[0] == {"type": "header", "text": {"type": "plain_text", "text": "Escalation: Ann"}}
+    assert blocks_[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Escalation: Ann"},
+    }
     assert action_ids(blocks_) == [*ids, "escalation_open_dashboard"]
     sections = [b["text"]["text"] for b in blocks_ if b["type"] == "section"]
     assert any(s.startswith(line) for s in sections)
@@ -384,9 +413,13 @@ def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
     assert_within_limits(blocks_)
     assert_inert(fallback)
     assert blocks_[0]["text"]["text"].endswith("…")
-    [recent] = [b for b in blocks_ if b["type"] == "section" and "Before the handoff" in b["text"]["text"]]
+    [recent] = [
+        b for b in blocks_ if b["type"] == "section" and "Before the handoff" in b["text"]["text"]
+    ]
     lines = recent["text"]["text"].split("\n")[1:]
-    assert len(lines) == blocks.RECENT_SHOWN and lines[-1].startswith("*Customer (&lt;!channel&gt;29):*")
+    assert len(lines) == blocks.RECENT_SHOWN and lines[-1].startswith(
+        "*Customer (&lt;!channel&gt;29):*"
+    )
     assert all(width(line.split(":* ", 1)[1]) <= 300 and line.endswith("…") for line in lines)
 
 
@@ -457,7 +490,10 @@ def test_handback_form_round_trips_its_target_and_asks_for_one_bounded_note() ->
     assert blocks.handback_target({"private_metadata": "not ours"}) is None
 
 
-@given(name=st.sampled_from(HOSTILE), note=st.text(min_size=1, max_size=1000) | st.sampled_from(HOSTILE))
+@given(
+    name=st.sampled_from(HOSTILE),
+    note=st.text(min_size=1, max_size=1000) | st.sampled_from(HOSTILE),
+)
 @settings(max_examples=60, deadline=None)
 def test_handback_line_keeps_names_and_notes_inert_and_within_limits(name: str, note: str) -> None:
     fallback, blocks_ = blocks.handback_posted(name, note)
@@ -480,7 +516,11 @@ AGO_TOKEN = re.compile(r"<!date\^\d+\^\{ago\}\|at [^<>|]+>")
 
 def sla_context(blocks_: list[dict[str, Any]]) -> str:
     [text] = [
-        e["text"] for b in blocks_ if b["type"] == "context" for e in b["elements"] if ":stopwatch:" in e["text"]
+        e["text"]
+        for b in blocks_
+        if b["type"] == "context"
+        for e in b["elements"]
+        if ":stopwatch:" in e["text"]
     ]
     return text
 
@@ -500,8 +540,12 @@ def test_root_message_shows_a_live_age_and_both_clocks() -> None:
 
 
 def test_root_message_shows_due_soon_and_breached() -> None:
-    assert ":large_yellow_circle: Claim 10 min / 15 min, due soon" in sla_context(root_message(view_at("waiting", 12))[1])
-    assert ":red_circle: Claim 15 min / 15 min, breached" in sla_context(root_message(view_at("waiting", 16))[1])
+    assert ":large_yellow_circle: Claim 10 min / 15 min, due soon" in sla_context(
+        root_message(view_at("waiting", 12))[1]
+    )
+    assert ":red_circle: Claim 15 min / 15 min, breached" in sla_context(
+        root_message(view_at("waiting", 16))[1]
+    )
     assert "Claim under 1 min / 15 min" in sla_context(root_message(view_at("waiting", 0.5))[1])
 
 
@@ -524,14 +568,21 @@ def test_claim_reminder_and_breach_notice() -> None:
     assert "15 min" in text and "Claim" in text
     assert_within_limits(blocks_)
     link = "https://fake.slack.com/archives/C1/p123?thread_ts=1.2&cid=C1"
-    fallback, notice = blocks.breach_notice("claim", "<!channel> Ann", "<https://evil|bank>", "15 min", link)
+    fallback, notice = blocks.breach_notice(
+        "claim", "<!channel> Ann", "<https://evil|bank>", "15 min", link
+    )
     body = notice[0]["text"]["text"]
     assert_inert(body.replace(f"<{escape_mrkdwn(link)}|Open the thread>", ""))
     assert "&lt;!channel&gt; Ann" in body and "&lt;https://evil|bank&gt;" in body
-    assert "<https://fake.slack.com/archives/C1/p123?thread_ts=1.2&amp;cid=C1|Open the thread>" in body
+    assert (
+        "<https://fake.slack.com/archives/C1/p123?thread_ts=1.2&amp;cid=C1|Open the thread>" in body
+    )
     assert "<!channel>" not in fallback
     _, unlinked = blocks.breach_notice("first_reply", "Ann", "", "30 min", "javascript:alert(1)")
-    assert "javascript" not in unlinked[0]["text"]["text"] and "no person answered" in unlinked[0]["text"]["text"]
+    assert (
+        "javascript" not in unlinked[0]["text"]["text"]
+        and "no person answered" in unlinked[0]["text"]["text"]
+    )
 
 
 def test_sla_notice_metadata_names_session_and_kind() -> None:

@@ -15,11 +15,19 @@ import pytest
 
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
-from tests.support.slack_world import SIGNING_SECRET, SlackWorld, eventually, start_world, stop_world
+from tests.support.slack_world import (
+    SIGNING_SECRET,
+    SlackWorld,
+    eventually,
+    start_world,
+    stop_world,
+)
 
 
 @pytest.fixture(scope="module", params=["socket", "http"])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SlackWorld]:
     setup = start_world(request.param, tmp_path_factory.mktemp(f"world-{request.param}"))
     yield setup
     stop_world(setup)
@@ -34,12 +42,20 @@ def human_messages(world: SlackWorld, session_id: str, text: str) -> list[object
 
 
 def handback_form(world: SlackWorld, session_id: str) -> dict[str, Any] | None:
-    forms = [v for v in world.opened_views() if json.loads(v["private_metadata"])["session_id"] == session_id]
+    forms = [
+        v
+        for v in world.opened_views()
+        if json.loads(v["private_metadata"])["session_id"] == session_id
+    ]
     return forms[-1] if forms else None
 
 
 def handbacks(world: SlackWorld, session_id: str) -> list[Any]:
-    return [e for e in world.parlant_events(session_id, kinds="custom") if e.data.get("type") == "handback"]
+    return [
+        e
+        for e in world.parlant_events(session_id, kinds="custom")
+        if e.data.get("type") == "handback"
+    ]
 
 
 def test_escalation_round_trip(world: SlackWorld) -> None:
@@ -59,7 +75,9 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     assert "<!channel>" not in mirrored.text and "&lt;!channel&gt;" in str(mirrored.blocks)
 
     # An operator's reply reaches the customer under the operator's name, marked ✅.
-    event, event_id = world.operator_writes(world.dana, "Hi, I'm Dana. Looking into it now.", root.ts)
+    event, event_id = world.operator_writes(
+        world.dana, "Hi, I'm Dana. Looking into it now.", root.ts
+    )
     delivered = eventually(
         lambda: human_messages(world, session, "Hi, I'm Dana. Looking into it now."),
         what="the operator's reply in Parlant",
@@ -68,7 +86,9 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     assert delivered[0].data["participant"]["display_name"] == "Dana"
     eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="the ✅ reaction")
     # The first reply claims the escalation; the root message says who.
-    eventually(lambda: "Claimed by Dana" in str(world.root_for(session).blocks), what="claimed root")
+    eventually(
+        lambda: "Claimed by Dana" in str(world.root_for(session).blocks), what="claimed root"
+    )
 
     # The same event redelivered changes nothing.
     world.redeliver(event, event_id)
@@ -77,19 +97,27 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
 
     # `ai:` replies go out as the AI, with the real operator recorded.
     world.operator_writes(world.lee, "AI: Your claim is being reviewed.", root.ts)
-    as_ai = eventually(lambda: human_messages(world, session, "Your claim is being reviewed."), what="ai reply")
+    as_ai = eventually(
+        lambda: human_messages(world, session, "Your claim is being reviewed."), what="ai reply"
+    )
     assert as_ai[0].source == "human_agent_on_behalf_of_ai_agent"
     assert as_ai[0].metadata["operator"]["name"] == "Lee Park"
 
     # `note:` replies are kept for review and never shown to the customer.
     world.operator_writes(world.dana, "note: check the fraud flags first", root.ts)
     notes = eventually(
-        lambda: [e for e in world.parlant_events(session, kinds="custom") if e.data.get("type") == "internal_note"],
+        lambda: [
+            e
+            for e in world.parlant_events(session, kinds="custom")
+            if e.data.get("type") == "internal_note"
+        ],
         what="the internal note",
     )
     assert notes[0].data["text"] == "check the fraud flags first"
     assert not [
-        e for e in world.parlant_events(session, kinds="message") if "fraud" in str(e.data.get("message"))
+        e
+        for e in world.parlant_events(session, kinds="message")
+        if "fraud" in str(e.data.get("message"))
     ]
 
     # Return to AI opens the handback form for this session.
@@ -97,7 +125,9 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     form = eventually(lambda: handback_form(world, session), what="the handback form")
     assert form["callback_id"] == "escalation_handback"
     assert json.loads(form["private_metadata"]) == {
-        "session_id": session, "channel": world.channel, "thread_ts": root.ts
+        "session_id": session,
+        "channel": world.channel,
+        "thread_ts": root.ts,
     }
     # An empty note is refused in the form itself, and nothing changes.
     refused = world.submit_view(form["id"], world.dana, {"handback_note": {"note": "   "}})
@@ -117,12 +147,17 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     asked = say(world.client, session, "any news?")
     answer = wait_for_ai_reply(world.client, session, asked).data["message"]
     assert "$420" in answer and "3 days" in answer and "person will join" not in answer
-    eventually(lambda: "Back with the AI" in str(world.root_for(session).blocks), what="returned root")
+    eventually(
+        lambda: "Back with the AI" in str(world.root_for(session).blocks), what="returned root"
+    )
 
     # Submitting the form again hands back nothing twice; the operator is told why.
     world.submit_view(form["id"], world.dana, {"handback_note": {"note": "again"}})
     eventually(
-        lambda: any("returned" in e.text for e in world.slack.call(world.fake.ephemeral_messages, world.channel)),
+        lambda: any(
+            "returned" in e.text
+            for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
+        ),
         what="the refusal",
     )
     assert len(handbacks(world, session)) == 1
@@ -161,7 +196,9 @@ def test_bridge_killed_mid_conversation_loses_and_repeats_nothing(world: SlackWo
     assert order == sorted(order)
 
     event, _ = world.operator_writes(world.dana, "Back after the restart", root.ts)
-    eventually(lambda: human_messages(world, session, "Back after the restart"), what="reply after restart")
+    eventually(
+        lambda: human_messages(world, session, "Back after the restart"), what="reply after restart"
+    )
     eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="✅ after restart")
 
 
@@ -180,7 +217,9 @@ def test_replies_outside_escalation_threads_are_ignored(world: SlackWorld, tmp_p
     other = world.slack.call(world.fake.add_channel, "random")
     event = world.slack.call(world.fake.add_user_message, other, world.dana, "hello random")
     world.deliver(event, f"EvOther{time.time_ns()}")
-    top = world.slack.call(world.fake.add_user_message, world.channel, world.dana, "top-level chatter")
+    top = world.slack.call(
+        world.fake.add_user_message, world.channel, world.dana, "top-level chatter"
+    )
     world.deliver(top, f"EvTop{time.time_ns()}")
     time.sleep(1)
     for message in (event, top):

@@ -45,7 +45,10 @@ def test_slack_down_during_handoff_posts_the_escalation_once_when_back(world: Sl
 
     root = world.root_for(session)
     eventually(
-        lambda: world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("ts") == root.ts,
+        lambda: (
+            world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("ts")
+            == root.ts
+        ),
         what="the thread link in the session metadata",
     )
     time.sleep(3)  # a couple of discovery rounds: a second post would show up by now
@@ -56,7 +59,10 @@ def test_lost_answer_to_the_root_post_does_not_post_twice(world: SlackWorld) -> 
     world.slack.call(world.fake.drop_response, "chat.postMessage")
     session, root = world.escalated_session()
     eventually(
-        lambda: world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("state") == "posted",
+        lambda: (
+            world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("state")
+            == "posted"
+        ),
         what="the escalation linked",
     )
     time.sleep(3)
@@ -86,7 +92,9 @@ def test_replies_wait_while_parlant_is_down_and_arrive_once_in_order(world: Slac
     try:
         first, _ = world.operator_writes(world.dana, "queued reply one", root.ts)
         second, _ = world.operator_writes(world.lee, "queued reply two", root.ts)
-        eventually(lambda: "hourglass_flowing_sand" in world.reactions(first["ts"]), what="pending mark")
+        eventually(
+            lambda: "hourglass_flowing_sand" in world.reactions(first["ts"]), what="pending mark"
+        )
         world.wait_in_thread(root.ts, "queued")
     finally:
         world.agent.start()
@@ -126,14 +134,20 @@ def test_edits_are_not_propagated_and_the_thread_is_told_once(world: SlackWorld)
     notices = [t for t in world.thread_texts(root.ts) if "not sent to the customer" in t]
     assert len(notices) == 1
     assert not [
-        e for e in world.parlant_events(session, kinds="message") if e.data.get("message") == "fixed reply"
+        e
+        for e in world.parlant_events(session, kinds="message")
+        if e.data.get("message") == "fixed reply"
     ]
 
 
 def test_two_operators_at_once_are_both_delivered_in_slack_order(world: SlackWorld) -> None:
     session, root = world.escalated_session()
-    first = world.slack.call(world.fake.add_user_message, world.channel, world.dana, "simultaneous A", thread_ts=root.ts)
-    second = world.slack.call(world.fake.add_user_message, world.channel, world.lee, "simultaneous B", thread_ts=root.ts)
+    first = world.slack.call(
+        world.fake.add_user_message, world.channel, world.dana, "simultaneous A", thread_ts=root.ts
+    )
+    second = world.slack.call(
+        world.fake.add_user_message, world.channel, world.lee, "simultaneous B", thread_ts=root.ts
+    )
     # Delivered to the bridge in the opposite order from Slack's.
     world.deliver(second, f"EvB{time.time_ns()}")
     world.deliver(first, f"EvA{time.time_ns()}")
@@ -155,10 +169,14 @@ def test_socket_reconnect_delivers_nothing_twice(world: SlackWorld) -> None:
     eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="✅")
     connects = world.slack.call(lambda: world.fake.socket_connects)
     world.slack.run(world.fake.disconnect_socket(reason="refresh_requested"))
-    eventually(lambda: world.slack.call(lambda: world.fake.socket_connects) > connects, what="reconnect")
+    eventually(
+        lambda: world.slack.call(lambda: world.fake.socket_connects) > connects, what="reconnect"
+    )
     world.deliver(event, event_id)  # Slack redelivers what was in flight over the new socket
     after, _ = world.operator_writes(world.dana, "after the reconnect", root.ts)
-    eventually(lambda: "white_check_mark" in world.reactions(after["ts"]), what="✅ after reconnect")
+    eventually(
+        lambda: "white_check_mark" in world.reactions(after["ts"]), what="✅ after reconnect"
+    )
     texts = [e.data.get("message") for e in world.parlant_events(session, kinds="message")]
     assert texts.count("before the reconnect") == 1 and texts.count("after the reconnect") == 1
 
@@ -167,7 +185,11 @@ def test_only_listed_operators_may_answer(world: SlackWorld) -> None:
     session, root = world.escalated_session()
     refused, _ = world.operator_writes(world.mallory, "let me in", root.ts)
     eventually(lambda: "warning" in world.reactions(refused["ts"]), what="the ⚠️ reaction")
-    assert not [e for e in world.parlant_events(session, kinds="message") if e.data.get("message") == "let me in"]
+    assert not [
+        e
+        for e in world.parlant_events(session, kinds="message")
+        if e.data.get("message") == "let me in"
+    ]
     ephemeral = world.slack.call(world.fake.ephemeral_messages, world.channel)
     assert any(e.user == world.mallory and "not on the list" in e.text for e in ephemeral)
 
@@ -221,7 +243,9 @@ def test_supervisor_messages_from_the_dashboard_are_mirrored(world: SlackWorld) 
     assert "Sam (dashboard)" in str(mirrored.blocks)
 
 
-def test_resolve_from_slack_closes_the_escalation_and_removes_the_buttons(world: SlackWorld) -> None:
+def test_resolve_from_slack_closes_the_escalation_and_removes_the_buttons(
+    world: SlackWorld,
+) -> None:
     session, root = world.escalated_session()
     world.click(root.ts, "escalation_resolve", world.dana)
     eventually(
@@ -229,7 +253,9 @@ def test_resolve_from_slack_closes_the_escalation_and_removes_the_buttons(world:
         what="resolved",
     )
     resolved_root = eventually(
-        lambda: (lambda r: r if "Resolved by Dana" in str(r.blocks) else None)(world.root_for(session)),
+        lambda: (lambda r: r if "Resolved by Dana" in str(r.blocks) else None)(
+            world.root_for(session)
+        ),
         what="the resolved root message",
     )
     action_ids = [

@@ -87,7 +87,9 @@ def test_every_routed_channel_is_checked(slack: FakeSlackThread, agent: AgentPro
     assert result.stdout.count("escalation channel") == 3  # the claims channel once
 
 
-def test_the_supervisor_channel_needs_the_bot_too(slack: FakeSlackThread, agent: AgentProcess) -> None:
+def test_the_supervisor_channel_needs_the_bot_too(
+    slack: FakeSlackThread, agent: AgentProcess
+) -> None:
     channel = slack.call(slack.fake.add_channel, "escalations-4")
     supervisors = slack.call(slack.fake.add_channel, "supervisors", bot_is_member=False)
     result = run_check(slack, channel, agent.url, supervisor_channel=supervisors)

@@ -15,12 +15,16 @@ SESSION = {
 
 
 def test_both_shapes_of_parlants_list_are_read() -> None:
-    expected = [ListedSession("s1", "guest", {"handoff": {"status": "waiting"}}, ("handoff", "vip"))]
+    expected = [
+        ListedSession("s1", "guest", {"handoff": {"status": "waiting"}}, ("handoff", "vip"))
+    ]
     assert listed_sessions([SESSION]) == expected
     assert listed_sessions({"items": [SESSION], "next_cursor": None}) == expected
 
 
 def test_missing_fields_default_and_entries_without_an_id_are_skipped() -> None:
-    assert listed_sessions([{"id": "s2"}, {"customer_id": "x"}, "junk", None]) == [ListedSession("s2", "")]
+    assert listed_sessions([{"id": "s2"}, {"customer_id": "x"}, "junk", None]) == [
+        ListedSession("s2", "")
+    ]
     assert listed_sessions({"items": None}) == []
     assert listed_sessions(None) == []

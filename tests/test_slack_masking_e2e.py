@@ -24,7 +24,9 @@ AFTER_HANDOFF = f"Also: DOB {DOB}, card {CARD}, crash on {INCIDENT}, claim {CLAI
 
 
 @pytest.fixture(scope="module", params=["default", "none"])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SlackWorld]:
     # "default" leaves SLACK_MASK unset: masking cards and dates of birth is what you get.
     env = {"SLACK_MASK": "none"} if request.param == "none" else {}
     setup = start_world("http", tmp_path_factory.mktemp(f"mask-{request.param}"), extra_env=env)
@@ -69,6 +71,7 @@ def test_root_message_mirror_and_root_updates_carry_the_configured_mask(world: S
 
     # The bridge's own rewrite of the root message (a claim) keeps the mask.
     world.click(root.ts, ACTION_CLAIM, world.dana)
+
     def claimed_root() -> Message | None:
         latest = world.root_for(session)
         return latest if "Claimed by Dana" in shown(latest) else None
@@ -77,5 +80,7 @@ def test_root_message_mirror_and_root_updates_carry_the_configured_mask(world: S
     assert_masked_as_configured(world, shown(claimed))
 
     # Parlant keeps what the customer wrote, in full.
-    stored = [e.data["message"] for e in world.parlant_events(session, kinds="message", source="customer")]
+    stored = [
+        e.data["message"] for e in world.parlant_events(session, kinds="message", source="customer")
+    ]
     assert stored == [BEFORE_HANDOFF, HANDOFF_REQUEST, AFTER_HANDOFF]

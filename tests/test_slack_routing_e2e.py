@@ -20,7 +20,9 @@ ROUTES = "journey:File an Insurance Claim={claims}; label:vip={claims}"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
-    setup = start_world("socket", tmp_path_factory.mktemp("routing"), routed_channels=("claims",), routes=ROUTES)
+    setup = start_world(
+        "socket", tmp_path_factory.mktemp("routing"), routed_channels=("claims",), routes=ROUTES
+    )
     yield setup
     stop_world(setup)
 
@@ -36,7 +38,8 @@ def roots(world: SlackWorld, channel: str, session_id: str) -> list[Message]:
     return [
         m
         for m in world.slack.call(world.fake.messages, channel)
-        if m.thread_ts is None and ((m.metadata or {}).get("event_payload") or {}).get("session_id") == session_id
+        if m.thread_ts is None
+        and ((m.metadata or {}).get("event_payload") or {}).get("session_id") == session_id
     ]
 
 
@@ -53,11 +56,19 @@ def record(world: SlackWorld, session_id: str) -> dict[str, Any]:
     return dict(world.client.sessions.retrieve(session_id).metadata.get("handoff") or {})
 
 
-def reply_and_wait(world: SlackWorld, channel: str, root: Message, session_id: str, text: str) -> None:
-    event = world.slack.call(world.fake.add_user_message, channel, world.dana, text, thread_ts=root.ts)
+def reply_and_wait(
+    world: SlackWorld, channel: str, root: Message, session_id: str, text: str
+) -> None:
+    event = world.slack.call(
+        world.fake.add_user_message, channel, world.dana, text, thread_ts=root.ts
+    )
     world.deliver(event, f"Ev{time.time_ns()}")
     eventually(
-        lambda: [e for e in world.parlant_events(session_id, kinds="message") if e.data.get("message") == text],
+        lambda: [
+            e
+            for e in world.parlant_events(session_id, kinds="message")
+            if e.data.get("message") == text
+        ],
         what=f"the operator reply {text!r} in Parlant",
     )
     eventually(
@@ -69,13 +80,20 @@ def reply_and_wait(world: SlackWorld, channel: str, root: Message, session_id: s
     )
 
 
-def test_policy_question_handoff_goes_to_the_default_channel_with_its_packet(world: SlackWorld) -> None:
-    session = converse(world, "What does my policy cover?", "Check my claims please", "I want to talk to a human")
+def test_policy_question_handoff_goes_to_the_default_channel_with_its_packet(
+    world: SlackWorld,
+) -> None:
+    session = converse(
+        world, "What does my policy cover?", "Check my claims please", "I want to talk to a human"
+    )
 
     packet = record(world, session)["packet"]
     assert packet["journey"]["title"] == "Explain Policy Coverage"
     assert packet["journey"]["step"].startswith("Explain the coverage")
-    assert any(g["condition"].startswith("The customer asks to speak with a human") for g in packet["guidelines"])
+    assert any(
+        g["condition"].startswith("The customer asks to speak with a human")
+        for g in packet["guidelines"]
+    )
     calls = {c["tool"]: c for c in packet["tool_calls"]}
     assert set(calls) == {"get_policy_details", "get_open_claims"}
     assert "POL-1001" in calls["get_policy_details"]["result_summary"]
@@ -85,13 +103,21 @@ def test_policy_question_handoff_goes_to_the_default_channel_with_its_packet(wor
     assert not roots(world, world.routed["claims"], session)
     assert record(world, session)["slack"]["channel"] == world.channel
     shown = json.dumps(root.blocks)
-    for needle in ("Explain Policy Coverage", "The customer asks to speak with a human", "get_policy_details", "POL-1001", "CLM-0001"):
+    for needle in (
+        "Explain Policy Coverage",
+        "The customer asks to speak with a human",
+        "get_policy_details",
+        "POL-1001",
+        "CLM-0001",
+    ):
         assert needle in shown, needle
 
     reply_and_wait(world, world.channel, root, session, "Hello from the default channel")
 
 
-def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(world: SlackWorld) -> None:
+def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(
+    world: SlackWorld,
+) -> None:
     claims = world.routed["claims"]
     session = converse(world, "I want to file a claim", "I want to talk to a human")
 
@@ -108,25 +134,41 @@ def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(w
     assert not [t for t in tool_calls if t.endswith("file_claim")], tool_calls
     root = root_in(world, claims, session)
     assert not roots(world, world.channel, session)
-    assert record(world, session)["slack"] == {**record(world, session)["slack"], "channel": claims, "ts": root.ts}
+    assert record(world, session)["slack"] == {
+        **record(world, session)["slack"],
+        "channel": claims,
+        "ts": root.ts,
+    }
     assert "File an Insurance Claim" in json.dumps(root.blocks)
 
     # The customer's messages are mirrored into the claims thread, replies come back from it.
     say(world.client, session, "It was a red car")
     eventually(
-        lambda: any("It was a red car" in m.text for m in world.slack.call(world.fake.messages, claims, root.ts)),
+        lambda: any(
+            "It was a red car" in m.text
+            for m in world.slack.call(world.fake.messages, claims, root.ts)
+        ),
         what="the mirrored customer message in #claims",
     )
     reply_and_wait(world, claims, root, session, "Hello from the claims channel")
 
     # Buttons in the claims channel act on the session and rewrite the root there.
-    payload = world.slack.call(world.fake.block_action, claims, root.ts, "escalation_resolve", user=world.dana)
+    payload = world.slack.call(
+        world.fake.block_action, claims, root.ts, "escalation_resolve", user=world.dana
+    )
     world.slack.run(world.fake.push_interactive(payload))
-    eventually(lambda: record(world, session).get("status") == "resolved", what="resolved from #claims")
-    eventually(lambda: "Resolved by Dana" in json.dumps(root_in(world, claims, session).blocks), what="resolved root")
+    eventually(
+        lambda: record(world, session).get("status") == "resolved", what="resolved from #claims"
+    )
+    eventually(
+        lambda: "Resolved by Dana" in json.dumps(root_in(world, claims, session).blocks),
+        what="resolved root",
+    )
 
 
-def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_once(world: SlackWorld) -> None:
+def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_once(
+    world: SlackWorld,
+) -> None:
     claims = world.routed["claims"]
     world.slack.run(world.fake.go_down())
     try:
@@ -136,7 +178,9 @@ def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_onc
         assert record(world, on_policy)["slack"] == {"state": "pending", "channel": world.channel}
         # A record written before routing existed has no channel: the bridge routes it itself.
         legacy = {**record(world, in_claim), "slack": {"state": "pending"}}
-        world.client.sessions.update(in_claim, metadata=SessionMetadataUpdateParams(set_={"handoff": legacy}))
+        world.client.sessions.update(
+            in_claim, metadata=SessionMetadataUpdateParams(set_={"handoff": legacy})
+        )
         assert record(world, in_claim)["slack"] == {"state": "pending"}
         world.bridge.kill()
     finally:
@@ -145,8 +189,14 @@ def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_onc
 
     claim_root = root_in(world, claims, in_claim)
     policy_root = root_in(world, world.channel, on_policy)
-    eventually(lambda: record(world, in_claim)["slack"].get("ts") == claim_root.ts, what="claims thread linked")
-    eventually(lambda: record(world, on_policy)["slack"].get("ts") == policy_root.ts, what="default thread linked")
+    eventually(
+        lambda: record(world, in_claim)["slack"].get("ts") == claim_root.ts,
+        what="claims thread linked",
+    )
+    eventually(
+        lambda: record(world, on_policy)["slack"].get("ts") == policy_root.ts,
+        what="default thread linked",
+    )
     time.sleep(3)  # a couple of discovery rounds: a second post would show up by now
     assert len(roots(world, claims, in_claim)) == 1 and not roots(world, world.channel, in_claim)
     assert len(roots(world, world.channel, on_policy)) == 1 and not roots(world, claims, on_policy)

@@ -73,22 +73,36 @@ def sleep_until(moment: datetime) -> None:
         time.sleep(remaining)
 
 
-def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_root(world: SlackWorld) -> None:
+def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_root(
+    world: SlackWorld,
+) -> None:
     session, root = world.escalated_session()
     world.wait_in_thread(root.ts, "person will join")
     eventually(lambda: "Claim under 1 min / 12 s" in root_text(world, session), what="the SLA line")
     # The reminder is the next post: its answer is lost, and the bridge must find it, not repeat it.
     world.slack.call(world.fake.drop_response, "chat.postMessage")
 
-    reminder = world.wait_in_thread(root.ts, "Nobody has claimed this escalation", timeout=CLAIM_TARGET_S + 20)
+    reminder = world.wait_in_thread(
+        root.ts, "Nobody has claimed this escalation", timeout=CLAIM_TARGET_S + 20
+    )
     assert reminder.ts == notices(world, session, "claim_reminder")[0].ts
-    claim_notice = eventually(lambda: notices(world, session, "claim_breach"), timeout=20, what="claim notice")[0]
+    claim_notice = eventually(
+        lambda: notices(world, session, "claim_breach"), timeout=20, what="claim notice"
+    )[0]
     assert claim_notice.channel == world.supervisors
     assert f"archives/{world.channel}/p{root.ts.replace('.', '')}" in text_of(claim_notice)
-    eventually(lambda: notices(world, session, "first_reply_breach"), timeout=REPLY_TARGET_S + 20,
-               what="first reply notice")
-    eventually(lambda: ":red_circle: Claim" in root_text(world, session) and "breached" in root_text(world, session),
-               what="the breach on the root message")
+    eventually(
+        lambda: notices(world, session, "first_reply_breach"),
+        timeout=REPLY_TARGET_S + 20,
+        what="first reply notice",
+    )
+    eventually(
+        lambda: (
+            ":red_circle: Claim" in root_text(world, session)
+            and "breached" in root_text(world, session)
+        ),
+        what="the breach on the root message",
+    )
 
     time.sleep(SETTLE_S)
     kinds = ("claim_reminder", "claim_breach", "first_reply_breach")
@@ -102,12 +116,16 @@ def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_r
     assert len(reminders) == 1
 
 
-def test_a_handoff_claimed_and_answered_in_time_gets_no_reminder_and_no_notice(world: SlackWorld) -> None:
+def test_a_handoff_claimed_and_answered_in_time_gets_no_reminder_and_no_notice(
+    world: SlackWorld,
+) -> None:
     session, root = world.escalated_session()
     world.click(root.ts, "escalation_claim", world.dana)
     world.operator_writes(world.dana, "Hello, Dana here.", root.ts)
     eventually(
-        lambda: "first_human_reply_at" in world.client.sessions.retrieve(session).metadata["handoff"],
+        lambda: (
+            "first_human_reply_at" in world.client.sessions.retrieve(session).metadata["handoff"]
+        ),
         what="the first reply recorded",
     )
     sleep_until(handed_off_at(world, session) + timedelta(seconds=REPLY_TARGET_S + SETTLE_S))

@@ -16,7 +16,10 @@ from slack_bridge.slack_text import plain_text
         ("see <#C0ESC|escalations> and <#C0ESC>", "see #escalations and #C0ESC"),
         ("<!here> and <!subteam^S1|@claims-team>", "@here and @claims-team"),
         ("<https://example.com/claims>", "https://example.com/claims"),
-        ("<https://example.com|example.com> / <https://x.test/a|our form>", "example.com / our form (https://x.test/a)"),
+        (
+            "<https://example.com|example.com> / <https://x.test/a|our form>",
+            "example.com / our form (https://x.test/a)",
+        ),
         ("<mailto:help@example.com|help@example.com>", "help@example.com"),
         ("👩‍👩‍👧‍👦 🇯🇵 مرحبا שלום *bold*", "👩‍👩‍👧‍👦 🇯🇵 مرحبا שלום *bold*"),
     ],

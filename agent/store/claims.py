@@ -131,9 +131,7 @@ class ClaimsStore:
     def add_customer(self, customer_id: str, name: str, policy: Policy) -> None:
         """Register a customer with one policy (used by tests and data imports)."""
         with self._lock, self._transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO customers VALUES (?, ?)", (customer_id, name)
-            )
+            self._db.execute("INSERT OR REPLACE INTO customers VALUES (?, ?)", (customer_id, name))
             self._db.execute(
                 "INSERT OR REPLACE INTO policies VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (

@@ -38,8 +38,12 @@ async def open_session_stores(
         return
     async with AsyncExitStack() as stack:
         # One file per store: each keeps its schema version in a collection named `metadata`.
-        sessions_db = await stack.enter_async_context(SQLiteDocumentDatabase(home / "sessions.sqlite3"))
-        customers_db = await stack.enter_async_context(SQLiteDocumentDatabase(home / "customers.sqlite3"))
+        sessions_db = await stack.enter_async_context(
+            SQLiteDocumentDatabase(home / "sessions.sqlite3")
+        )
+        customers_db = await stack.enter_async_context(
+            SQLiteDocumentDatabase(home / "customers.sqlite3")
+        )
         for name, database in (("sessions", sessions_db), ("customers", customers_db)):
             legacy = home / f"{name}.json"
             if legacy.exists() and await import_json_store(legacy, database):

@@ -30,14 +30,17 @@ columns[1].metric("Time to claim, median", format_duration(summary.claim_median_
 columns[2].metric("Time to claim, p90", format_duration(summary.claim_p90_s))
 columns[3].metric("First human reply, median", format_duration(summary.reply_median_s))
 columns[4].metric("First human reply, p90", format_duration(summary.reply_p90_s))
-columns[5].metric("Returned to AI",
-                  "–" if summary.return_rate is None else f"{summary.return_rate:.0%}")
+columns[5].metric(
+    "Returned to AI", "–" if summary.return_rate is None else f"{summary.return_rate:.0%}"
+)
 st.caption("Returned to AI: the share of handoffs a person handed back to the AI at least once.")
 claim_target = format_duration(settings.sla.claim_target.total_seconds())
 reply_target = format_duration(settings.sla.first_reply_target.total_seconds())
 breach_columns = st.columns(2)
 breach_columns[0].metric(f"Claim target ({claim_target}) breached", summary.claim_breaches)
-breach_columns[1].metric(f"First reply target ({reply_target}) breached", summary.first_reply_breaches)
+breach_columns[1].metric(
+    f"First reply target ({reply_target}) breached", summary.first_reply_breaches
+)
 
 if frame.empty:
     st.info("No handoffs yet.")
@@ -55,8 +58,10 @@ st.subheader("Response times per day (minutes)")
 st.line_chart(response_times_per_day(frame))
 
 st.subheader("SLA breaches per day")
-st.caption("Handoffs whose claim or first-reply target passed, by the day of the handoff"
-           + (" (business hours only)." if not settings.sla.hours.around_the_clock else "."))
+st.caption(
+    "Handoffs whose claim or first-reply target passed, by the day of the handoff"
+    + (" (business hours only)." if not settings.sla.hours.around_the_clock else ".")
+)
 st.bar_chart(breaches_per_day(frame))
 
 st.subheader("SLA breaches per reason")

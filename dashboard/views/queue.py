@@ -33,16 +33,21 @@ if deep_link := st.query_params.get("session"):
 st.title("Escalation queue")
 
 try:
-    initial = queue_rows(data.escalations(settings), datetime.now(timezone.utc),
-                         settings.session_page_url, settings.sla)
+    initial = queue_rows(
+        data.escalations(settings),
+        datetime.now(timezone.utc),
+        settings.session_page_url,
+        settings.sla,
+    )
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 reasons, operators = filter_choices(initial)
 
 with st.expander("Filters and search", expanded=True):
     left, middle, right = st.columns(3)
-    statuses = left.multiselect("Status", list(STATUS_ORDER), default=["waiting", "claimed"],
-                                key="queue_status")
+    statuses = left.multiselect(
+        "Status", list(STATUS_ORDER), default=["waiting", "claimed"], key="queue_status"
+    )
     chosen_reasons = middle.multiselect("Reason", reasons, key="queue_reason")
     chosen_operators = right.multiselect("Assignee", operators, key="queue_operator")
     since = left.date_input("Handed off from", value=None, key="queue_since")
@@ -61,8 +66,12 @@ chosen = QueueFilter(
 @st.fragment(run_every=REFRESH_S)
 def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> None:
     try:
-        rows = queue_rows(data.escalations(settings), datetime.now(timezone.utc),
-                          settings.session_page_url, settings.sla)
+        rows = queue_rows(
+            data.escalations(settings),
+            datetime.now(timezone.utc),
+            settings.session_page_url,
+            settings.sla,
+        )
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
     counts = status_counts(rows)
@@ -70,7 +79,9 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
         column.metric(status.capitalize(), counts[status])
     flagged = sla_counts(rows)
     if flagged["breached"] or flagged["due_soon"]:
-        st.warning(f"SLA: {flagged['breached']} open handoffs breached, {flagged['due_soon']} due soon.")
+        st.warning(
+            f"SLA: {flagged['breached']} open handoffs breached, {flagged['due_soon']} due soon."
+        )
 
     shown = filter_rows(rows, chosen)
     if query:
@@ -80,8 +91,10 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
         except ui.READ_ERRORS as error:
             ui.unreachable(settings, error)
         if len(shown) > SEARCH_LIMIT:
-            st.caption(f"Searched the {SEARCH_LIMIT} most urgent of {len(shown)} matching sessions; "
-                       "narrow the filters to search the rest.")
+            st.caption(
+                f"Searched the {SEARCH_LIMIT} most urgent of {len(shown)} matching sessions; "
+                "narrow the filters to search the rest."
+            )
         shown = filter_rows(candidates, QueueFilter(matching_sessions=hits))
 
     st.caption(f"{len(shown)} of {len(rows)} escalated sessions · refreshed every {REFRESH_S} s")
@@ -92,13 +105,20 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
         column_config={
             "transcript": st.column_config.LinkColumn("transcript", display_text="Open"),
             "slack": st.column_config.LinkColumn("slack", display_text="Thread"),
-            "requested at": st.column_config.DatetimeColumn("requested at", format="YYYY-MM-DD HH:mm"),
+            "requested at": st.column_config.DatetimeColumn(
+                "requested at", format="YYYY-MM-DD HH:mm"
+            ),
         },
         key="queue_table",
     )
     # Built on click, not on every refresh.
-    st.download_button("Export CSV", lambda: queue_csv(shown), file_name="escalations.csv",
-                       mime="text/csv", key="queue_export")
+    st.download_button(
+        "Export CSV",
+        lambda: queue_csv(shown),
+        file_name="escalations.csv",
+        mime="text/csv",
+        key="queue_export",
+    )
 
 
 live_queue(settings, chosen, query)

@@ -124,16 +124,25 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
 
     # Built on click, not on every refresh: a long transcript's export takes a noticeable time.
     md, js = st.columns(2)
-    md.download_button("Export Markdown",
-                       lambda: transcript_markdown(session_id, escalation.record, entries),
-                       file_name=f"{session_id}.md", mime="text/markdown", key="export_md")
-    js.download_button("Export JSON",
-                       lambda: transcript_json(session_id, escalation.record, cache.events),
-                       file_name=f"{session_id}.json", mime="application/json", key="export_json")
+    md.download_button(
+        "Export Markdown",
+        lambda: transcript_markdown(session_id, escalation.record, entries),
+        file_name=f"{session_id}.md",
+        mime="text/markdown",
+        key="export_md",
+    )
+    js.download_button(
+        "Export JSON",
+        lambda: transcript_json(session_id, escalation.record, cache.events),
+        file_name=f"{session_id}.json",
+        mime="application/json",
+        key="export_json",
+    )
 
 
-def act(settings: DashboardSettings, action: operate.Action, session_id: str,
-        done: str, *args: str) -> None:
+def act(
+    settings: DashboardSettings, action: operate.Action, session_id: str, done: str, *args: str
+) -> None:
     operator = identity.current_operator()
     if operator is None:
         st.error("Enter your name in the sidebar first.")
@@ -161,9 +170,15 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
         send_human = st.form_submit_button("Send as me", type="primary", width="stretch")
         send_ai = st.form_submit_button("Send as the AI", width="stretch")
         add_note = st.form_submit_button("Add internal note", width="stretch")
-    chosen = ((actions.send_as_human, "Sent under your name.") if send_human
-              else (actions.send_as_ai, "Sent as the AI.") if send_ai
-              else (actions.add_note, "Note added.") if add_note else None)
+    chosen = (
+        (actions.send_as_human, "Sent under your name.")
+        if send_human
+        else (actions.send_as_ai, "Sent as the AI.")
+        if send_ai
+        else (actions.add_note, "Note added.")
+        if add_note
+        else None
+    )
     if chosen:
         if text.strip():
             act(settings, chosen[0], session_id, chosen[1], text.strip())
@@ -178,16 +193,24 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
             act(settings, actions.resolve, session_id, "Resolved; the AI answers from now on.")
         with st.form("return_to_ai"):
             handback = st.text_area(
-                "Handback note for the AI", key="handback_note", max_chars=actions.HANDBACK_NOTE_LIMIT,
+                "Handback note for the AI",
+                key="handback_note",
+                max_chars=actions.HANDBACK_NOTE_LIMIT,
                 placeholder="What was done, and what the customer should hear next",
-                help="Required, as in Slack: the AI answers the customer's next message from it.")
+                help="Required, as in Slack: the AI answers the customer's next message from it.",
+            )
             if st.form_submit_button("Return to AI"):
                 problem = actions.handback_note_problem(handback)
                 if problem:
                     st.error(problem)
                 else:
-                    act(settings, actions.return_to_ai, session_id, "Returned to the AI.",
-                        handback.strip())
+                    act(
+                        settings,
+                        actions.return_to_ai,
+                        session_id,
+                        "Returned to the AI.",
+                        handback.strip(),
+                    )
     else:
         take_over, resolve = st.columns(2)
         if take_over.button("Take over", key="take_over"):
@@ -213,8 +236,10 @@ except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 if escalation is None:
     st.title("Session")
-    st.error(f"No session with id {escape_markdown(session_id)} exists in Parlant. "
-             "Check the link, or open the session from the queue.")
+    st.error(
+        f"No session with id {escape_markdown(session_id)} exists in Parlant. "
+        "Check the link, or open the session from the queue."
+    )
     st.stop()
 
 st.title("Session")

@@ -1,6 +1,14 @@
 """Test doubles for external services the project cannot reach from here (see fake_slack)."""
 
-from .fake_slack import Ack, AckTimeout, EphemeralMessage, FakeSlack, FakeSlackThread, Message, RecordedCall
+from .fake_slack import (
+    Ack,
+    AckTimeout,
+    EphemeralMessage,
+    FakeSlack,
+    FakeSlackThread,
+    Message,
+    RecordedCall,
+)
 from .slack_signing import (
     block_actions_body,
     block_actions_payload,

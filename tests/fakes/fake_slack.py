@@ -161,7 +161,9 @@ class AckTimeout(TimeoutError):
     """No acknowledgement arrived in time; `envelope` can be passed to FakeSlack.redeliver()."""
 
     def __init__(self, envelope: dict[str, Any], timeout: float) -> None:
-        super().__init__(f"envelope {envelope['envelope_id']} ({envelope['type']}) not acked within {timeout}s")
+        super().__init__(
+            f"envelope {envelope['envelope_id']} ({envelope['type']}) not acked within {timeout}s"
+        )
         self.envelope = envelope
 
 
@@ -286,7 +288,9 @@ def _block_problems(blocks: Any, pointer: str = "/blocks") -> list[str]:
         limit = BLOCK_TEXT_LIMITS.get(block["type"])
         text = block.get("text")
         if limit and isinstance(text, dict) and len(str(text.get("text", ""))) > limit:
-            problems.append(f"[ERROR] must be less than {limit + 1} characters [json-pointer:{where}/text/text]")
+            problems.append(
+                f"[ERROR] must be less than {limit + 1} characters [json-pointer:{where}/text/text]"
+            )
     return problems
 
 
@@ -359,12 +363,21 @@ class FakeSlack:
             raise ValueError("bot_token must start with xoxb- and app_token with xapp-")
         self.bot_token = bot_token
         self.app_token = app_token
-        self.scopes: list[str] = list(scopes)  # reported in x-oauth-scopes; change it to test missing_scope
-        self.team_id, self.app_id, self.bot_user_id, self.bot_id = TEAM_ID, APP_ID, BOT_USER_ID, BOT_ID
+        self.scopes: list[str] = list(
+            scopes
+        )  # reported in x-oauth-scopes; change it to test missing_scope
+        self.team_id, self.app_id, self.bot_user_id, self.bot_id = (
+            TEAM_ID,
+            APP_ID,
+            BOT_USER_ID,
+            BOT_ID,
+        )
 
         self._ids = itertools.count(1)
         self._channels: dict[str, Channel] = {}
-        self._users: dict[str, User] = {BOT_USER_ID: User(BOT_USER_ID, "fake-bot", "Fake Bot", "Fake Bot", is_bot=True)}
+        self._users: dict[str, User] = {
+            BOT_USER_ID: User(BOT_USER_ID, "fake-bot", "Fake Bot", "Fake Bot", is_bot=True)
+        }
         self._messages: dict[str, list[Message]] = {}
         self._ephemeral: list[EphemeralMessage] = []
         self._views: dict[str, dict[str, Any]] = {}
@@ -411,7 +424,10 @@ class FakeSlack:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()
 
@@ -493,7 +509,9 @@ class FakeSlack:
     ) -> str:
         """Creates a channel; the bot is a member unless told otherwise (Slack: not_in_channel)."""
         channel_id = channel_id or f"{'G' if is_private else 'C'}0FAKE{next(self._ids):04d}"
-        member_ids = ([BOT_USER_ID] if bot_is_member else []) + [m for m in members if m != BOT_USER_ID]
+        member_ids = ([BOT_USER_ID] if bot_is_member else []) + [
+            m for m in members if m != BOT_USER_ID
+        ]
         self._channels[channel_id] = Channel(channel_id, name.lstrip("#"), is_private, member_ids)
         self._messages[channel_id] = []
         self._changed()
@@ -532,7 +550,9 @@ class FakeSlack:
         clients refuse to send more than MAX_TEXT characters.
         """
         if len(text) > MAX_TEXT:
-            raise ValueError(f"msg_too_long: Slack does not send messages over {MAX_TEXT} characters")
+            raise ValueError(
+                f"msg_too_long: Slack does not send messages over {MAX_TEXT} characters"
+            )
         if not encoded:
             text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         chan = self._find_channel(channel)
@@ -605,9 +625,13 @@ class FakeSlack:
 
     # -- fault injection ------------------------------------------------------------------------
 
-    def rate_limit(self, method: str | None = None, *, times: int | None = 1, retry_after: int = 1) -> None:
+    def rate_limit(
+        self, method: str | None = None, *, times: int | None = 1, retry_after: int = 1
+    ) -> None:
         """The next `times` matching calls (None: until clear_faults) get HTTP 429 with Retry-After."""
-        self._faults.append(_Fault("rate_limit", method, times, error="ratelimited", retry_after=retry_after))
+        self._faults.append(
+            _Fault("rate_limit", method, times, error="ratelimited", retry_after=retry_after)
+        )
 
     def fail(
         self,
@@ -646,7 +670,14 @@ class FakeSlack:
         token = _bearer_token(request) or (params.pop("token", None) if params else None)
         status, body, headers = self._answer(method, token, params)
         dropped = self._take_fault(("drop",), method) is not None
-        self._record(method, params or {}, token, received, None if dropped else status, None if dropped else body)
+        self._record(
+            method,
+            params or {},
+            token,
+            received,
+            None if dropped else status,
+            None if dropped else body,
+        )
         if dropped and request.transport is not None:
             request.transport.abort()  # the effect happened; the answer is lost, as on a network cut
         return web.json_response(body, status=status, headers=headers)
@@ -661,7 +692,9 @@ class FakeSlack:
         auth_error = self._auth_error(token, token_kind)
         if auth_error:
             return 200, {"ok": False, "error": auth_error}, {}
-        headers = {"x-oauth-scopes": ",".join(self.scopes if token_kind == "bot" else APP_TOKEN_SCOPES)}
+        headers = {
+            "x-oauth-scopes": ",".join(self.scopes if token_kind == "bot" else APP_TOKEN_SCOPES)
+        }
         fault = self._take_fault(("rate_limit", "fail"), method)
         if fault is not None:
             return self._fault_answer(fault, headers)
@@ -673,7 +706,9 @@ class FakeSlack:
             return 200, error.body, headers
 
     @staticmethod
-    def _fault_answer(fault: _Fault, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _fault_answer(
+        fault: _Fault, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         body = {"ok": False, "error": fault.error}
         if fault.kind == "rate_limit":
             return 429, body, {**headers, "Retry-After": str(fault.retry_after)}
@@ -684,7 +719,11 @@ class FakeSlack:
             return "not_authed"
         if token not in (self.bot_token, self.app_token):
             return "invalid_auth"
-        return None if token == (self.bot_token if kind == "bot" else self.app_token) else "not_allowed_token_type"
+        return (
+            None
+            if token == (self.bot_token if kind == "bot" else self.app_token)
+            else "not_allowed_token_type"
+        )
 
     def _record(
         self,
@@ -748,7 +787,12 @@ class FakeSlack:
         return [m for m in self._messages[message.channel] if m.thread_ts == message.ts]
 
     def _message_json(self, message: Message, include_metadata: bool) -> dict[str, Any]:
-        data: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text, "team": TEAM_ID}
+        data: dict[str, Any] = {
+            "type": "message",
+            "ts": message.ts,
+            "text": message.text,
+            "team": TEAM_ID,
+        }
         if message.user:
             data["user"] = message.user
         if message.bot_id:
@@ -765,7 +809,8 @@ class FakeSlack:
             data["edited"] = {"user": message.user, "ts": message.edited_ts}
         if message.reactions:
             data["reactions"] = [
-                {"name": name, "users": list(users), "count": len(users)} for name, users in message.reactions.items()
+                {"name": name, "users": list(users), "count": len(users)}
+                for name, users in message.reactions.items()
             ]
         if include_metadata and message.metadata:
             data["metadata"] = message.metadata
@@ -850,7 +895,11 @@ class FakeSlack:
     def _chat_post_message(self, params: _Params) -> dict[str, Any]:
         self._require_scope("chat:write")
         message = self._post_as_bot(self._member_channel(params), params)
-        return {"channel": message.channel, "ts": message.ts, "message": self._message_json(message, True)}
+        return {
+            "channel": message.channel,
+            "ts": message.ts,
+            "message": self._message_json(message, True),
+        }
 
     @_api("chat.update")
     def _chat_update(self, params: _Params) -> dict[str, Any]:
@@ -891,7 +940,9 @@ class FakeSlack:
     def _chat_get_permalink(self, params: _Params) -> dict[str, Any]:
         channel = self._channel(params)
         message = self._message(channel, params.get("message_ts"))
-        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel.id}/p{message.ts.replace('.', '')}"
+        link = (
+            f"https://{TEAM_DOMAIN}.slack.com/archives/{channel.id}/p{message.ts.replace('.', '')}"
+        )
         if message.thread_ts:
             link += f"?thread_ts={message.thread_ts}&cid={channel.id}"
         return {"channel": channel.id, "permalink": link}
@@ -1026,7 +1077,9 @@ class FakeSlack:
 
     def _find_view(self, view_id: str | None, external_id: str | None) -> dict[str, Any]:
         for view in self._views.values():
-            if (view_id and view["id"] == view_id) or (external_id and view["external_id"] == external_id):
+            if (view_id and view["id"] == view_id) or (
+                external_id and view["external_id"] == external_id
+            ):
                 return view
         raise _ApiError("not_found")
 
@@ -1034,7 +1087,9 @@ class FakeSlack:
     def _view_input(params: _Params) -> dict[str, Any]:
         view = params.structured("view")
         if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
-            raise _invalid_arguments("[ERROR] must provide a view with type modal or home [json-pointer:/view]")
+            raise _invalid_arguments(
+                "[ERROR] must provide a view with type modal or home [json-pointer:/view]"
+            )
         problems = _block_problems(view.get("blocks", []), "/view/blocks")
         if problems:
             raise _ApiError("invalid_arguments", response_metadata={"messages": problems})
@@ -1048,10 +1103,14 @@ class FakeSlack:
 
     # -- response_url ---------------------------------------------------------------------------
 
-    def response_url(self, channel: str, message_ts: str | None = None, user: str | None = None) -> str:
+    def response_url(
+        self, channel: str, message_ts: str | None = None, user: str | None = None
+    ) -> str:
         """A response_url served by the fake, for payloads whose listeners call respond()."""
         key = uuid.uuid4().hex
-        self._response_targets[key] = _ResponseTarget(self._find_channel(channel).id, message_ts, user)
+        self._response_targets[key] = _ResponseTarget(
+            self._find_channel(channel).id, message_ts, user
+        )
         return f"{self.base_url}/response/{key}"
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
@@ -1061,7 +1120,9 @@ class FakeSlack:
         except ValueError:
             body = None
         status, answer = self._response_url_answer(request.match_info["key"], body)
-        self._record("response_url", body if isinstance(body, dict) else {}, None, received, status, answer)
+        self._record(
+            "response_url", body if isinstance(body, dict) else {}, None, received, status, answer
+        )
         return web.json_response(answer, status=status)
 
     def _response_url_answer(self, key: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -1091,9 +1152,13 @@ class FakeSlack:
         else:
             text, blocks = self._content(params)
             user = target.user or ""
-            self._ephemeral.append(EphemeralMessage(channel.id, user, new_ts(), text, blocks, params.get("thread_ts")))
+            self._ephemeral.append(
+                EphemeralMessage(channel.id, user, new_ts(), text, blocks, params.get("thread_ts"))
+            )
 
-    def block_action(self, channel: str, message_ts: str, action_id: str, *, user: str) -> dict[str, Any]:
+    def block_action(
+        self, channel: str, message_ts: str, action_id: str, *, user: str
+    ) -> dict[str, Any]:
         """The block_actions payload of `user` clicking `action_id` in a stored message.
 
         LookupError if the message has no such element, so a test cannot click a button that was never posted.
@@ -1113,7 +1178,9 @@ class FakeSlack:
             response_url=self.response_url(chan.id, message_ts, user),
         )
 
-    def view_submission(self, view_id: str, *, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def view_submission(
+        self, view_id: str, *, user: str, values: dict[str, dict[str, str]]
+    ) -> dict[str, Any]:
         """The view_submission payload of `user` submitting an opened view with `values` typed in
         ({block_id: {action_id: text}}).
 
@@ -1167,7 +1234,11 @@ class FakeSlack:
         return {
             "type": "hello",
             "num_connections": len(self._sockets),
-            "debug_info": {"host": "fake-slack", "build_number": 1, "approximate_connection_time": 18060},
+            "debug_info": {
+                "host": "fake-slack",
+                "build_number": 1,
+                "approximate_connection_time": 18060,
+            },
             "connection_info": {"app_id": APP_ID},
         }
 
@@ -1177,7 +1248,9 @@ class FakeSlack:
             envelope_id = message["envelope_id"]
         except (ValueError, TypeError, KeyError):
             return  # Slack ignores frames that are not acks, and so does the fake
-        envelope = next((e for e in reversed(self._deliveries) if e["envelope_id"] == envelope_id), None)
+        envelope = next(
+            (e for e in reversed(self._deliveries) if e["envelope_id"] == envelope_id), None
+        )
         if envelope is None:
             return
         ack = Ack(envelope, message.get("payload"), time.time())
@@ -1187,7 +1260,9 @@ class FakeSlack:
             pending.set_result(ack)
         self._changed()
 
-    async def push_event(self, event: dict[str, Any], *, event_id: str | None = None, timeout: float = 5.0) -> Ack:
+    async def push_event(
+        self, event: dict[str, Any], *, event_id: str | None = None, timeout: float = 5.0
+    ) -> Ack:
         """Sends `event` as an events_api envelope and returns the ack; AckTimeout if none comes.
 
         Waits (within timeout) for a connected client first, so it can follow connect or reconnect directly.
@@ -1209,11 +1284,14 @@ class FakeSlack:
             "envelope_id": str(uuid.uuid4()),
             "payload": payload,
             # Only these may answer with a payload (e.g. response_action errors) in the ack.
-            "accepts_response_payload": payload.get("type") in ("view_submission", "block_suggestion"),
+            "accepts_response_payload": payload.get("type")
+            in ("view_submission", "block_suggestion"),
         }
         return await self._deliver(envelope, timeout)
 
-    async def redeliver(self, envelope: dict[str, Any], *, reason: str = "timeout", timeout: float = 5.0) -> Ack:
+    async def redeliver(
+        self, envelope: dict[str, Any], *, reason: str = "timeout", timeout: float = 5.0
+    ) -> Ack:
         """Slack's retry of an envelope: same payload (same event_id), new envelope_id, retry_attempt + 1."""
         retry = {
             **envelope,
@@ -1231,7 +1309,9 @@ class FakeSlack:
         sockets = list(self._sockets)
         for ws in sockets:
             if reason is not None:
-                await ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-slack"}})
+                await ws.send_json(
+                    {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-slack"}}
+                )
             await ws.close()
         await self._sockets_gone(sockets)
 
@@ -1263,7 +1343,9 @@ class FakeSlack:
             self._changed()
             return
 
-    async def _sockets_gone(self, sockets: Collection[web.WebSocketResponse], timeout: float | None = 5.0) -> None:
+    async def _sockets_gone(
+        self, sockets: Collection[web.WebSocketResponse], timeout: float | None = 5.0
+    ) -> None:
         """Until the handlers of these connections have finished (and unregistered them)."""
         await self.wait_for(lambda: not any(ws in self._sockets for ws in sockets), timeout)
 
@@ -1280,7 +1362,9 @@ class FakeSlackThread:
         srv.stop()
     """
 
-    def __init__(self, fake: FakeSlack, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    def __init__(
+        self, fake: FakeSlack, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ) -> None:
         self.fake = fake
         self._loop = loop
         self._thread = thread
@@ -1316,6 +1400,9 @@ class FakeSlackThread:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

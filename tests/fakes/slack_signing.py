@@ -29,7 +29,9 @@ class _TsClock:
     """Slack message timestamps: wall-clock microseconds, strictly increasing, unique per process."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # sync tests build payloads on threads other than the fake's loop
+        self._lock = (
+            threading.Lock()
+        )  # sync tests build payloads on threads other than the fake's loop
         self._last_us = 0
 
     def __call__(self) -> str:
@@ -187,7 +189,10 @@ def view_submission_payload(
     """A view_submission payload: `user` submits `view` with `values` typed into its inputs
     ({block_id: {action_id: text}}, sent back as plain_text_input states)."""
     state = {
-        block_id: {action_id: {"type": "plain_text_input", "value": text} for action_id, text in inputs.items()}
+        block_id: {
+            action_id: {"type": "plain_text_input", "value": text}
+            for action_id, text in inputs.items()
+        }
         for block_id, inputs in values.items()
     }
     return {
@@ -240,7 +245,9 @@ def signed_headers(
     assert signature is not None  # only None without a timestamp
     headers = {
         # Events arrive as JSON, interactivity as a form with one `payload` field.
-        "Content-Type": "application/json" if body.startswith(b"{") else "application/x-www-form-urlencoded",
+        "Content-Type": "application/json"
+        if body.startswith(b"{")
+        else "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": signature,
     }

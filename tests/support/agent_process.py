@@ -84,7 +84,9 @@ class AgentProcess:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise TimeoutError(f"agent not healthy in {START_TIMEOUT_S}s:\n{self.log_path.read_text()[-4000:]}")
+        raise TimeoutError(
+            f"agent not healthy in {START_TIMEOUT_S}s:\n{self.log_path.read_text()[-4000:]}"
+        )
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:

@@ -84,9 +84,7 @@ class SlackWorld:
         ]
 
     def thread_texts(self, root_ts: str) -> list[str]:
-        return [
-            " ".join([m.text] + [json.dumps(m.blocks or [])]) for m in self.thread(root_ts)
-        ]
+        return [" ".join([m.text] + [json.dumps(m.blocks or [])]) for m in self.thread(root_ts)]
 
     def wait_in_thread(self, root_ts: str, needle: str, timeout: float = 20) -> Message:
         def find() -> Message | None:
@@ -113,7 +111,9 @@ class SlackWorld:
         self, user: str, text: str, root_ts: str, event_id: str | None = None
     ) -> tuple[dict[str, Any], str]:
         """An operator's thread reply, delivered to the bridge; returns (event, event_id)."""
-        event = self.slack.call(self.fake.add_user_message, self.channel, user, text, thread_ts=root_ts)
+        event = self.slack.call(
+            self.fake.add_user_message, self.channel, user, text, thread_ts=root_ts
+        )
         envelope_id = event_id or f"Ev{time.time_ns()}"
         self.deliver(event, envelope_id)
         return event, envelope_id
@@ -147,7 +147,9 @@ class SlackWorld:
             self.deliver(event, event_id, retry=1)
 
     def click(self, root_ts: str, action_id: str, user: str) -> None:
-        payload = self.slack.call(self.fake.block_action, self.channel, root_ts, action_id, user=user)
+        payload = self.slack.call(
+            self.fake.block_action, self.channel, root_ts, action_id, user=user
+        )
         if self.mode == "socket":
             self.slack.run(self.fake.push_interactive(payload))
             return
@@ -157,7 +159,9 @@ class SlackWorld:
         )
         assert response.status_code == 200, response.text
 
-    def submit_view(self, view_id: str, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+    def submit_view(
+        self, view_id: str, user: str, values: dict[str, dict[str, str]]
+    ) -> dict[str, Any] | None:
         """`user` submits an opened modal; returns the app's response payload (e.g. errors), if any."""
         payload = self.slack.call(self.fake.view_submission, view_id, user=user, values=values)
         if self.mode == "socket":
@@ -187,7 +191,8 @@ class SlackWorld:
     def operator_api(self) -> AsyncParlantClient:
         """An async client with the operator token, for calling the shared actions directly."""
         return AsyncParlantClient(
-            base_url=self.agent.url, httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=60)
+            base_url=self.agent.url,
+            httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=60),
         )
 
     def parlant_events(self, session_id: str, **filters: Any) -> list[Any]:
@@ -228,14 +233,19 @@ def start_world(
     mallory = slack.call(slack.fake.add_user, "mallory", display_name="Mallory")
     channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee, mallory])
     routed = {
-        name: slack.call(slack.fake.add_channel, name, members=[dana, lee, mallory]) for name in routed_channels
+        name: slack.call(slack.fake.add_channel, name, members=[dana, lee, mallory])
+        for name in routed_channels
     }
     env = slack_env(slack, channel, mode)
     if routes:
         env["SLACK_ROUTES"] = routes.format(**routed)
     if operator_allowlist:
         env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
-    supervisors = slack.call(slack.fake.add_channel, "supervisors", members=[lee]) if supervisor_channel else None
+    supervisors = (
+        slack.call(slack.fake.add_channel, "supervisors", members=[lee])
+        if supervisor_channel
+        else None
+    )
     if supervisors:
         env["SLACK_SUPERVISOR_CHANNEL"] = supervisors
     env.update(extra_env or {})
@@ -246,7 +256,9 @@ def start_world(
         if mode == "socket":
             return slack.call(lambda: slack.fake.open_sockets) > 0
         try:
-            return httpx.get(f"http://127.0.0.1:{bridge.port}/healthz", timeout=1).status_code == 200
+            return (
+                httpx.get(f"http://127.0.0.1:{bridge.port}/healthz", timeout=1).status_code == 200
+            )
         except httpx.HTTPError:
             return False
 
@@ -255,7 +267,9 @@ def start_world(
     client = ParlantClient(
         base_url=agent.url, httpx_client=httpx.Client(headers=OPERATOR_HEADERS, timeout=60)
     )
-    return SlackWorld(mode, slack, channel, dana, lee, mallory, agent, bridge, client, routed, supervisors)
+    return SlackWorld(
+        mode, slack, channel, dana, lee, mallory, agent, bridge, client, routed, supervisors
+    )
 
 
 def stop_world(world: SlackWorld) -> None:
