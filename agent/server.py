@@ -8,19 +8,26 @@ from typing import Any, Awaitable, Callable
 
 import parlant.sdk as p
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from lagom import Container
 from parlant.api.authorization import AuthorizationPolicy
-from parlant.core.sessions import SessionListener, SessionStore
 from parlant.core.loggers import LogLevel
+from parlant.core.sessions import SessionListener, SessionStore
 
 from agent import context_filter, customer_chat, insurance
-from agent.authorization import OperatorTokenPolicy, guard_operator_only_paths
-from agent.session_listener import NotifyingSessionListener, SessionChanges
+from agent.authorization import (
+    OperatorTokenPolicy,
+    guard_operator_only_paths,
+    install_refusal_handlers,
+)
+from agent.customers.gateway import CustomerGateway
+from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.insurance import Behaviour, JourneySpec
-from agent.packet_capture import JourneySteps
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.packet_capture import JourneySteps
+from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
-from agent.store.claims import ClaimsStore
+from agent.store.claims import SAMPLE_CUSTOMERS, ClaimsStore
 from agent.store.session_stores import open_session_stores
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 
@@ -138,15 +145,43 @@ def container_installer(
     return install
 
 
-def api_configurer(operator_token: str | None) -> Callable[[FastAPI], Awaitable[None]]:
+def api_configurer(
+    operator_token: str | None, customers: CustomerSettings, keys: SigningKeys
+) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
     async def configure(app: FastAPI) -> None:
         await add_chat_page(app)
+        install_refusal_handlers(app)
+        # add_middleware wraps what is there: the last added runs first on a request.
+        app.add_middleware(
+            CustomerGateway,
+            settings=customers,
+            keys=keys,
+            operator_token=operator_token,
+            agent_name=insurance.AGENT_NAME,
+            demo_customers=SAMPLE_CUSTOMERS,
+        )
         if operator_token is not None:
             guard_operator_only_paths(app, operator_token)
+        if customers.allowed_origins:
+            # Outermost, so a browser's preflight is answered before anything refuses it.
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=list(customers.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
 
     return configure
+
+
+async def ensure_sample_customers(server: p.Server) -> None:
+    """The stand-in policy system's customers exist in Parlant, so sessions can name them."""
+    for customer_id, name in SAMPLE_CUSTOMERS.items():
+        if await server.find_customer(id=customer_id) is None:
+            await server.create_customer(name=name, id=customer_id)
 
 
 async def serve(
@@ -172,8 +207,13 @@ async def serve(
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=context_filter.install,
             configure_container=container_installer(settings.operator_token, changes),
-            configure_api=api_configurer(settings.operator_token),
+            configure_api=api_configurer(
+                settings.operator_token,
+                settings.customers,
+                load_signing_keys(settings.customers, settings.home),
+            ),
         ) as server:
             journey_steps.bind(server.container)
             await declare_agent(server, tools)
+            await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)

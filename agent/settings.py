@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.customer_chat import CHAT_PATH
+from agent.customers.settings import CustomerSettings
 from config import EnvReader, SettingsError
 from slack_bridge.settings import SlackSettings
 
@@ -53,6 +54,7 @@ class AgentSettings:
     # Kept out of repr so a logged or displayed settings object never shows it.
     operator_token: str | None = field(repr=False)
     log_level: str
+    customers: CustomerSettings
 
     @property
     def chat_url(self) -> str:
@@ -104,4 +106,5 @@ class AgentSettings:
             operator_token=operator_token,
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
+            customers=CustomerSettings.from_env(env),
         )

@@ -9,9 +9,9 @@ from typing import Protocol, Sequence
 
 import parlant.sdk as p
 
+from agent.customers.identity import is_guest_customer_id
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import ClaimsStore, UnknownCustomer
-from slack_bridge.blocks import speaker_label
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
@@ -23,8 +23,16 @@ from handoff.record import (
     utc_now_iso,
     with_slack_link,
 )
+from slack_bridge.blocks import speaker_label
 
 RECENT_MESSAGES_IN_ROOT = 5
+
+# What a guest hears instead of customer data: guests may ask general questions and reach a
+# person, but no policy or claim is read or written for them.
+GUEST_SUMMARY = (
+    "You are chatting as a guest, so I cannot see or change a policy or a claim. "
+    "Sign in on our website to chat about your own policy, or ask for a person."
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,8 @@ def build_tools(
     @p.tool
     async def get_policy_details(context: p.ToolContext) -> p.ToolResult:
         """Fetch the customer's insurance policy: product, coverage, deductible, premium, renewal date."""
+        if is_guest_customer_id(context.customer_id):
+            return p.ToolResult(data={"found": False, "guest": True, "summary": GUEST_SUMMARY})
         try:
             policy = store.policy_for(context.customer_id)
         except UnknownCustomer:
@@ -88,6 +98,8 @@ def build_tools(
     @p.tool
     async def get_open_claims(context: p.ToolContext) -> p.ToolResult:
         """List the customer's open insurance claims with their ids and statuses."""
+        if is_guest_customer_id(context.customer_id):
+            return p.ToolResult(data={"claims": [], "guest": True, "summary": GUEST_SUMMARY})
         claims = store.open_claims(context.customer_id)
         if not claims:
             summary = "You have no open claims."
@@ -108,6 +120,8 @@ def build_tools(
 
         claim_details: what happened, when and where, in the customer's words.
         """
+        if is_guest_customer_id(context.customer_id):
+            return p.ToolResult(data={"filed": False, "guest": True, "summary": GUEST_SUMMARY})
         if not claim_details.strip():
             return p.ToolResult(
                 data={"filed": False, "summary": "The claim needs a description of what happened."}

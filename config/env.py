@@ -49,6 +49,23 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "SLA_TIMEZONE",
         "BRIDGE_STATE_PATH",
         "LOG_LEVEL",
+        "CUSTOMER_TOKEN_SECRET",
+        "CUSTOMER_TOKEN_PUBLIC_KEY_FILE",
+        "CUSTOMER_TOKEN_ISSUER",
+        "CUSTOMER_TOKEN_AUDIENCE",
+        "CUSTOMER_TOKEN_MAX_LIFETIME_MINUTES",
+        "CUSTOMER_GUESTS",
+        "CUSTOMER_GUEST_TOKEN_MINUTES",
+        "CUSTOMER_GUEST_SECRET",
+        "CUSTOMER_DEMO",
+        "CUSTOMER_ALLOWED_ORIGINS",
+        "CUSTOMER_TRUSTED_PROXIES",
+        "CUSTOMER_MAX_MESSAGE_CHARS",
+        "CUSTOMER_SESSION_RATE",
+        "CUSTOMER_MESSAGE_RATE",
+        "CUSTOMER_LISTING_RATE",
+        "CUSTOMER_TOKEN_RATE",
+        "CUSTOMER_MAX_LONG_POLLS",
     }
 )
 
@@ -80,7 +97,14 @@ PASSTHROUGH_PREFIXES: tuple[str, ...] = (
 )
 
 # Prefixes that mark a variable as ours: an unknown one of these in the environment is a typo.
-OWN_PREFIXES: tuple[str, ...] = ("PARLANT_", "SLACK_", "DASHBOARD_", "BRIDGE_", "SLA_")
+OWN_PREFIXES: tuple[str, ...] = (
+    "PARLANT_",
+    "SLACK_",
+    "DASHBOARD_",
+    "BRIDGE_",
+    "SLA_",
+    "CUSTOMER_",
+)
 
 
 class SettingsError(ValueError):

@@ -9,6 +9,7 @@ from pathlib import Path
 from parlant.client import ParlantClient
 
 from agent.offline_nlp import OFFLINE_MARKER
+from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import (
     events_after,
@@ -54,7 +55,7 @@ def test_filed_claim_is_stored_and_listed_as_open(client: ParlantClient, agent_h
         row = db.execute(
             "SELECT customer_id, details, status FROM claims WHERE claim_id = ?", (claim_id,)
         ).fetchone()
-    assert row == ("guest", details, "submitted")
+    assert row == (SAMPLE_CUSTOMER_ID, details, "submitted")
 
     later = new_session(client)
     listed_at = say(client, later, "What are my open claims?")

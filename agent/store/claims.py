@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-# Parlant's anonymous chat-UI customer; seeded so the demo chat has a policy to talk about.
-GUEST_CUSTOMER_ID = "guest"
+# The sample customers the store is seeded with (the demo signs in as one of them). Guests
+# (Parlant's `guest`, and every `guest-…` identity) have no policy and no claims.
+SAMPLE_CUSTOMER_ID = "cust-sam"
+SAMPLE_CUSTOMERS: dict[str, str] = {
+    SAMPLE_CUSTOMER_ID: "Sam Carter",
+    "cust-alice": "Alice Martin",
+    "cust-bob": "Bob Okafor",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -40,15 +46,11 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE INDEX IF NOT EXISTS claims_by_customer ON claims(customer_id, status);
 """
 
-_SEED_CUSTOMERS = [
-    (GUEST_CUSTOMER_ID, "Guest Customer"),
-    ("cust-alice", "Alice Martin"),
-    ("cust-bob", "Bob Okafor"),
-]
+_SEED_CUSTOMERS = list(SAMPLE_CUSTOMERS.items())
 _SEED_POLICIES = [
     (
         "POL-1001",
-        GUEST_CUSTOMER_ID,
+        SAMPLE_CUSTOMER_ID,
         "Auto Comprehensive",
         "collision, theft, fire, windscreen, third-party liability up to $1,000,000",
         500,
@@ -75,7 +77,13 @@ _SEED_POLICIES = [
     ),
 ]
 _SEED_CLAIMS = [
-    ("CLM-0001", GUEST_CUSTOMER_ID, "POL-1001", "Cracked windscreen from road debris", "in review"),
+    (
+        "CLM-0001",
+        SAMPLE_CUSTOMER_ID,
+        "POL-1001",
+        "Cracked windscreen from road debris",
+        "in review",
+    ),
 ]
 
 
@@ -116,6 +124,18 @@ class ClaimsStore:
 
     def _seed(self) -> None:
         with self._lock, self._transaction():
+            # Stores from before customer identity gave the sample policy to Parlant's one
+            # `guest`, which every anonymous visitor was: it belongs to the sample customer.
+            self._db.execute(
+                "INSERT OR IGNORE INTO customers VALUES (?, ?)",
+                (SAMPLE_CUSTOMER_ID, SAMPLE_CUSTOMERS[SAMPLE_CUSTOMER_ID]),
+            )
+            for table in ("policies", "claims"):
+                self._db.execute(
+                    f"UPDATE {table} SET customer_id = ? WHERE customer_id = 'guest'",
+                    (SAMPLE_CUSTOMER_ID,),
+                )
+            self._db.execute("DELETE FROM customers WHERE customer_id = 'guest'")
             self._db.executemany("INSERT OR IGNORE INTO customers VALUES (?, ?)", _SEED_CUSTOMERS)
             self._db.executemany(
                 "INSERT OR IGNORE INTO policies VALUES (?, ?, ?, ?, ?, ?, ?)", _SEED_POLICIES

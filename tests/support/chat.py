@@ -8,10 +8,12 @@ from typing import Any
 from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
 
+from agent.store.claims import SAMPLE_CUSTOMER_ID
+
 AGENT_ID = "insurance-support-agent"
 
 
-def new_session(client: ParlantClient, customer_id: str = "guest") -> str:
+def new_session(client: ParlantClient, customer_id: str = SAMPLE_CUSTOMER_ID) -> str:
     return client.sessions.create(agent_id=AGENT_ID, customer_id=customer_id).id
 
 

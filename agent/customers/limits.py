@@ -1,0 +1,87 @@
+"""Limits on customer callers, per client address, with the `limits` package Parlant uses.
+
+Each anonymous or customer message costs several LLM calls, so floods are a cost problem as
+much as a load problem. The address is the peer's, or, when the peer is one of the configured
+trusted proxies, the nearest untrusted address in X-Forwarded-For: a header any client can
+write is believed only from proxies we run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections import Counter
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import limits
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from agent.customers.settings import ProxyNetwork
+
+
+class TooManyRequests(Exception):
+    def __init__(self, what: str, retry_after_s: int) -> None:
+        super().__init__(what)
+        self.what = what
+        self.retry_after_s = retry_after_s
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted: Iterable[ProxyNetwork]
+) -> str:
+    trusted = tuple(trusted)
+    if peer is None:
+        return "unknown"
+    if not trusted or not _is_trusted(peer, trusted) or not forwarded_for:
+        return peer
+    # Proxies append the address they saw; walk back past our own to the first one we did not
+    # add ourselves. Everything left of it was written by the client and proves nothing.
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, trusted: tuple[ProxyNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, item: limits.RateLimitItem, what: str, address: str) -> None:
+        """Counts one call; raises TooManyRequests with the wait once the limit is reached."""
+        key = f"{what}:{address}"
+        if self._limiter.hit(item, key):
+            return
+        reset_at = self._limiter.get_window_stats(item, key).reset_time
+        raise TooManyRequests(what, max(1, math.ceil(reset_at - time.time())))
+
+
+class LongPolls:
+    """Open long polls per address: each one holds a connection and a task on the agent."""
+
+    def __init__(self, per_address: int) -> None:
+        self.per_address = per_address
+        self._open: Counter[str] = Counter()
+
+    @contextmanager
+    def hold(self, address: str) -> Iterator[None]:
+        if self._open[address] >= self.per_address:
+            raise TooManyRequests("long polls", 5)
+        self._open[address] += 1
+        try:
+            yield
+        finally:
+            self._open[address] -= 1
+            if self._open[address] <= 0:
+                del self._open[address]
