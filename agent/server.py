@@ -30,6 +30,7 @@ from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, ClaimsStore
 from agent.store.session_stores import open_session_stores
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
+from handoff.sla import SlaSettings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def container_installer(
 
 
 def api_configurer(
-    operator_token: str | None, customers: CustomerSettings, keys: SigningKeys
+    operator_token: str | None, customers: CustomerSettings, keys: SigningKeys, sla: SlaSettings
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -161,6 +162,7 @@ def api_configurer(
             operator_token=operator_token,
             agent_name=insurance.AGENT_NAME,
             demo_customers=SAMPLE_CUSTOMERS,
+            sla=sla,
         )
         if operator_token is not None:
             guard_operator_only_paths(app, operator_token)
@@ -211,6 +213,7 @@ async def serve(
                 settings.operator_token,
                 settings.customers,
                 load_signing_keys(settings.customers, settings.home),
+                settings.sla,
             ),
         ) as server:
             journey_steps.bind(server.container)

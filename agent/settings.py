@@ -8,6 +8,7 @@ from pathlib import Path
 from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
 from config import EnvReader, SettingsError
+from handoff.sla import SlaSettings
 from slack_bridge.settings import SlackSettings
 
 OFFLINE = "offline"
@@ -55,6 +56,7 @@ class AgentSettings:
     operator_token: str | None = field(repr=False)
     log_level: str
     customers: CustomerSettings
+    sla: SlaSettings
 
     @property
     def chat_url(self) -> str:
@@ -107,4 +109,5 @@ class AgentSettings:
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
             customers=CustomerSettings.from_env(env),
+            sla=SlaSettings.from_env(env),
         )

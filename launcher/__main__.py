@@ -17,8 +17,13 @@ from config import EnvReader, SettingsError
 from launcher.operator_token import OperatorToken, resolve_operator_token
 
 
-def child_environment(token: OperatorToken) -> dict[str, str]:
-    return {**os.environ, "PARLANT_OPERATOR_TOKEN": token.value}
+def child_environment(token: OperatorToken, demo_customers: bool) -> dict[str, str]:
+    environment = {**os.environ, "PARLANT_OPERATOR_TOKEN": token.value}
+    if demo_customers:
+        # The embedded defaults have no insurer to sign customers in: /support offers the
+        # sample customers, each signed in with a real token the agent mints for the demo.
+        environment["CUSTOMER_DEMO"] = "on"
+    return environment
 
 
 def main() -> int:
@@ -34,7 +39,8 @@ def main() -> int:
         print(f"make run: configuration error: {error}", file=sys.stderr)
         return 2
     python = sys.executable
-    child_env = child_environment(token)
+    demo = not env.has("CUSTOMER_DEMO") and agent.customers.token_secret is None
+    child_env = child_environment(token, demo or agent.customers.demo)
     manager = Manager(printer=Printer(sys.stdout))
     manager.add_process("agent", f"{python} -m agent", env=child_env)
     manager.add_process("dashboard", f"{python} -m dashboard", env=child_env)
@@ -46,7 +52,8 @@ def main() -> int:
     else:
         slack_line = "Slack bridge: off (no Slack settings; handoffs show in the dashboard only)"
     print(
-        f"customer chat:  {agent.chat_url}\n"
+        f"customer chat:  {agent.chat_url}"
+        f"{' (demo: sample customers to sign in as)' if demo or agent.customers.demo else ''}\n"
         f"dashboard:      {bridge.dashboard_url}\n"
         f"{slack_line}\n"
         f"operator token: in {token.kept_in}; Parlant's API refuses operator calls without it\n",

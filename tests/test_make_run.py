@@ -126,7 +126,7 @@ def test_the_token_is_generated_private_and_never_printed(launched: Launched) ->
 
 def test_without_the_token_operator_calls_get_403(launched: Launched) -> None:
     anonymous = ParlantClient(base_url=launched.parlant_url)
-    session = anonymous.sessions.create(agent_id="insurance-support-agent").id
+    session = launched.operator().sessions.create(agent_id="insurance-support-agent").id
     for attempt in (
         lambda: anonymous.sessions.create_event(
             session,
@@ -136,6 +136,12 @@ def test_without_the_token_operator_calls_get_403(launched: Launched) -> None:
             participant={"id": "x", "display_name": "Fake"},
         ),
         lambda: anonymous.sessions.list(),
+        # The session id (as Slack and the dashboard show it) is not a key to the session.
+        lambda: anonymous.sessions.retrieve(session),
+        lambda: anonymous.sessions.list_events(session, kinds="message,status", wait_for_data=0),
+        lambda: anonymous.sessions.create_event(
+            session, kind="message", source="customer", message="hi"
+        ),
     ):
         with pytest.raises(ApiError) as refused:
             attempt()
@@ -145,6 +151,14 @@ def test_without_the_token_operator_calls_get_403(launched: Launched) -> None:
 
 def messages(page: Page, source: str) -> object:
     return page.locator(f'#transcript li[data-source="{source}"] p')
+
+
+def sign_in_as(page: Page, name: str) -> None:
+    page.get_by_role("button", name=f"Continue as {name} (sample customer)").click()
+    expect(page.locator("#who-am-i-text")).to_have_text(
+        f"Signed in as {name} (sample customer, demo)."
+    )
+    expect(page.locator("#transcript li.greeting")).to_contain_text(f"Hi {name.split()[0]}!")
 
 
 def send(page: Page, text: str) -> None:
@@ -171,6 +185,8 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
             page.goto(launched.chat_url)
+            expect(page.locator("#demo-note")).to_be_visible()
+            sign_in_as(page, "Sam Carter")
 
             send(page, "What does my policy cover?")
             expect(messages(page, "ai_agent").first).to_contain_text("POL-1001", timeout=60_000)
@@ -180,7 +196,10 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
             session = page.evaluate("sessionStorage.getItem('support-chat-session')")
             wait_for_manual_mode(operator, session)
 
-            # The AI is silent now: the page says the customer is waiting for a person.
+            # The AI is silent now: the page says a person will reply here, and when.
+            expect(page.locator("#notice")).to_contain_text(
+                "A person from our support team will reply here", timeout=30_000
+            )
             send(page, "Hello? Anyone there?")
             expect(page.get_by_role("status")).to_have_text("Waiting for a reply…")
 
@@ -195,6 +214,7 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
             expect(reply.locator("p")).to_have_text("Hi, Dana here. " + HOSTILE, timeout=30_000)
             expect(reply.locator(".who")).to_have_text("Dana (support team)")
             expect(page.get_by_role("status")).to_be_hidden()
+            expect(page.locator("#notice")).to_be_hidden()
             assert page.locator("#transcript img, #transcript script").count() == 0
             assert page.title() != "1"
             screenshot(page, "customer-chat.png")
@@ -228,5 +248,58 @@ def _the_dashboard_shows_it(launched: Launched, chromium: Path, session: str) ->
             expect(page.get_by_text("Hello? Anyone there?", exact=True)).to_be_visible(
                 timeout=60_000
             )
+        finally:
+            browser.close()
+
+
+def test_two_tabs_as_two_sample_customers_never_see_each_others_claims(
+    launched: Launched, chromium: Path
+) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            sam, alice = browser.new_page(viewport=VIEWPORT), browser.new_page(viewport=VIEWPORT)
+            sam.goto(launched.chat_url)
+            alice.goto(launched.chat_url)
+            sign_in_as(sam, "Sam Carter")
+            sign_in_as(alice, "Alice Martin")
+            send(sam, "Do I have any open claims?")
+            send(alice, "Do I have any open claims?")
+            expect(messages(sam, "ai_agent").first).to_contain_text("CLM-0001", timeout=60_000)
+            expect(messages(alice, "ai_agent").first).to_contain_text(
+                "no open claims", timeout=60_000
+            )
+            expect(alice.locator("#transcript")).not_to_contain_text("CLM-")
+            # Alice's tab holds Sam's session id: it still shows Alice nothing of his.
+            sams = sam.evaluate("sessionStorage.getItem('support-chat-session')")
+            alice.evaluate(f"sessionStorage.setItem('support-chat-session', {sams!r})")
+            alice.reload()
+            expect(alice.locator("#who-am-i-text")).to_contain_text("Alice Martin")
+            alice.wait_for_timeout(1500)
+            expect(alice.locator("#transcript")).not_to_contain_text("CLM-0001")
+            assert alice.evaluate("sessionStorage.getItem('support-chat-session')") is None
+        finally:
+            browser.close()
+
+
+def test_the_page_keeps_a_refused_message_and_says_why(launched: Launched, chromium: Path) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(launched.chat_url)
+            page.get_by_role("button", name="Continue as a guest").click()
+            expect(page.locator("#who-am-i-text")).to_have_text("Chatting as a guest.")
+            too_long = "a" * 4001
+            page.get_by_label("Your message").fill(too_long)
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("alert")).to_contain_text("the limit is 4,000")
+            assert page.get_by_label("Your message").input_value() == too_long
+            # The server says the same when a client does not check first.
+            page.evaluate("options.max_message_chars = 100000")
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("alert")).to_contain_text("Please shorten it")
+            assert page.get_by_label("Your message").input_value() == too_long
+            assert messages(page, "customer").count() == 0
         finally:
             browser.close()

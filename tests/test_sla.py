@@ -285,3 +285,30 @@ def test_display_changes_at_coarse_steps_only() -> None:
 
 def test_fractional_targets_are_allowed() -> None:
     assert sla_settings(claim_min=0.05).claim_target == timedelta(seconds=3)
+
+
+def test_the_handoff_notice_says_when_a_person_will_reply() -> None:
+    from agent.customers.notices import handoff_notice
+
+    env = EnvReader(
+        environ={
+            "SLA_BUSINESS_HOURS": "Mon-Fri 09:00-17:00",
+            "SLA_TIMEZONE": "Europe/London",
+            "SLA_FIRST_REPLY_TARGET_MINUTES": "20",
+        },
+        dotenv={},
+    )
+    sla = SlaSettings.from_env(env)
+    tuesday_noon = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    assert handoff_notice(sla, tuesday_noon) == (
+        "A person from our support team will reply here, usually within 20 min."
+    )
+    friday_evening = datetime(2026, 12, 4, 18, 30, tzinfo=timezone.utc)
+    assert handoff_notice(sla, friday_evening) == (
+        "Our support team is away right now. A person will reply here when they are back "
+        "(Monday 09:00, Europe/London time), usually within 20 min after that."
+    )
+    tuesday_dawn = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
+    assert "(today at 09:00, Europe/London time)" in handoff_notice(sla, tuesday_dawn)
+    around_the_clock = SlaSettings.around_the_clock_defaults()
+    assert "usually within 30 min" in handoff_notice(around_the_clock, friday_evening)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from agent.customers import identity
 from agent.customers.identity import InvalidToken, Principal
 from agent.customers.limits import LongPolls, RateLimiter, TooManyRequests, client_address
+from agent.customers.notices import handoff_notice
 from agent.customers.settings import CustomerSettings, SigningKeys
 from agent.customers.view import (
     CUSTOMER_KINDS,
@@ -43,6 +45,7 @@ from agent.customers.view import (
     customer_events,
     customer_session,
 )
+from handoff.sla import SlaSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +80,14 @@ class CustomerGateway:
         operator_token: str | None,
         agent_name: str,
         demo_customers: Mapping[str, str],
+        sla: SlaSettings,
     ) -> None:
         self.app = app
         self._fastapi_app: ASGIApp | None = None
         self.settings = settings
         self.keys = keys
         self.agent_name = agent_name
+        self.sla = sla
         self.demo_customers = dict(demo_customers) if keys.demo_secret else {}
         self._operator_header = f"Bearer {operator_token}" if operator_token else None
         headers = {"authorization": self._operator_header} if self._operator_header else {}
@@ -231,6 +236,8 @@ class CustomerGateway:
         return JSONResponse(
             {
                 "guests": self.keys.guest_secret is not None,
+                "handoff_notice": handoff_notice(self.sla, datetime.now(timezone.utc)),
+                "max_message_chars": self.settings.max_message_chars,
                 "demo_customers": [
                     {"id": customer_id, "name": name}
                     for customer_id, name in self.demo_customers.items()
