@@ -40,6 +40,14 @@ def run_agent(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"PARLANT_NPL": "offline"}, "PARLANT_NPL"),
         ({"PARLANT_OPERATOR_TOKEN": "short"}, "PARLANT_OPERATOR_TOKEN"),
         ({"SLACK_MASK": "card,ssn"}, "SLACK_MASK"),
+        ({"CUSTOMER_TOKEN_SECRET": "too-short"}, "CUSTOMER_TOKEN_SECRET"),
+        ({"CUSTOMER_TOKEN_PUBLIC_KEY_FILE": "/nonexistent.pem"}, "CUSTOMER_TOKEN_PUBLIC_KEY_FILE"),
+        ({"CUSTOMER_MESSAGE_RATE": "lots"}, "CUSTOMER_MESSAGE_RATE"),
+        ({"CUSTOMER_ALLOWED_ORIGINS": "insurer.example"}, "CUSTOMER_ALLOWED_ORIGINS"),
+        ({"CUSTOMER_TRUSTED_PROXIES": "10.0.0.300"}, "CUSTOMER_TRUSTED_PROXIES"),
+        ({"CUSTOMER_GUESTS": "maybe"}, "CUSTOMER_GUESTS"),
+        ({"CUSTOMER_MAX_MESSAGE_CHARS": "0"}, "CUSTOMER_MAX_MESSAGE_CHARS"),
+        ({"CUSTOMER_TOKN_SECRET": "x"}, "CUSTOMER_TOKN_SECRET"),
     ],
 )
 def test_bad_setting_exits_with_a_one_line_explanation(
@@ -250,3 +258,15 @@ def test_the_bridge_refuses_to_start_on_a_bad_sla_setting(tmp_path: Path) -> Non
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SLA_TIMEZONE" in lines[0], result.stderr
+
+
+def test_every_setting_is_documented_in_the_env_example_and_the_readme() -> None:
+    from config.env import KNOWN_SETTINGS
+
+    root = Path(__file__).resolve().parents[1]
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    undocumented_example = sorted(s for s in KNOWN_SETTINGS if f"\n{s}=" not in example)
+    undocumented_readme = sorted(s for s in KNOWN_SETTINGS if f"`{s}`" not in readme)
+    assert undocumented_example == []
+    assert undocumented_readme == []
