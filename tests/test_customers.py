@@ -89,6 +89,12 @@ def test_two_customers_see_only_their_own_claims_and_sessions(agent: AgentProces
     assert [s.id for s in sam.sessions.list()] == [sams]
     assert [s.id for s in alice.sessions.list()] == [alices]
     operator = operator_client(agent.url)
+    # A session the gateway has never seen (opened by an operator for Sam) is checked too.
+    opened_for_sam = operator.sessions.create(agent_id=AGENT_ID, customer_id=SAMPLE_CUSTOMER_ID).id
+    with pytest.raises(ApiError) as refused:
+        alice.sessions.list_events(opened_for_sam, min_offset=0, wait_for_data=0)
+    assert refused.value.status_code == 404
+    assert sam.sessions.retrieve(opened_for_sam).id == opened_for_sam
     assert "as Sam" not in str(operator.sessions.list_events(sams, wait_for_data=0))
     assert operator.sessions.retrieve(sams).customer_id == SAMPLE_CUSTOMER_ID
     assert operator.sessions.retrieve(alices).customer_id == "cust-alice"
