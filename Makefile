@@ -27,4 +27,4 @@ bench: $(STAMP)
 	$(PY) bench/bench_dashboard.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data tests/widget/node_modules
