@@ -216,11 +216,13 @@ def test_widget_chats_hands_off_and_shows_the_operators_reply(
         expect(replies(page).filter(has_text="POL-1001")).to_have_count(1, timeout=60_000)
 
         send(page, "Can I talk to a human?")
-        expect(replies(page)).to_have_count(2, timeout=60_000)
         wait_for_handoff(operator, session_id)
+        expect(replies(page).nth(1)).to_be_visible(timeout=60_000)  # the handoff turn's reply
 
         operator_reply(guarded.url, session_id)
-        expect(replies(page).filter(has_text=DANA_SAYS)).to_have_count(1, timeout=30_000)
+        danas = replies(page).filter(has_text=DANA_SAYS)
+        expect(danas).to_have_count(1, timeout=30_000)
+        danas.scroll_into_view_if_needed()
         screenshot(page, "widget-handoff.png")
         first_visit, failures = traffic.json_bodies(), list(traffic.failed)
         page.close()
