@@ -52,8 +52,9 @@ SLACK_ORIGIN = {
 }
 DANA_SAYS = "Hi Sam, Dana here. I have your policy open."
 
-# The widget's client (parlant-client, fern-generated) adds these headers, so every call it makes
-# with a body or custom headers is preceded by a CORS preflight asking for them.
+# The widget's client (parlant-client, fern-generated) adds these headers to every call it makes
+# (GETs too; only its plain fetch of the agent's name goes without), so each is preceded by a
+# CORS preflight asking for them.
 WIDGET_REQUEST_HEADERS = "content-type,x-fern-language,x-fern-runtime,x-fern-runtime-version"
 
 
@@ -299,7 +300,6 @@ def test_preflight_names_only_allowed_origins(guarded: AgentProcess, allowed_por
             }, allowed_headers
         else:
             assert granted is None, (origin, answer.headers)
-            assert "*" != granted
 
 
 def test_widget_on_an_origin_not_allowed_is_refused(
@@ -320,7 +320,8 @@ def test_widget_on_an_origin_not_allowed_is_refused(
         screenshot(page, "widget-refused.png")
         page.close()
 
-    # The browser never let the POST out: no session was created for this page.
+    # Nothing was created for this page: the browser's preflight was refused (and the gateway
+    # refuses a request carrying an Origin that is not listed, should one get through).
     assert len(list(operator.sessions.list())) == sessions_before
     assert not [r for r in traffic.responses if r.request.method == "POST"], [
         (r.request.method, r.url, r.status) for r in traffic.responses
