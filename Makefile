@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure_browser.sh
+	bash scripts/ensure_widget.sh
 	$(PY) -m pytest -q
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
@@ -26,4 +27,4 @@ bench: $(STAMP)
 	$(PY) bench/bench_dashboard.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data tests/widget/node_modules
