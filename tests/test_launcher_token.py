@@ -65,6 +65,8 @@ def test_every_child_process_gets_the_token(
 ) -> None:
     monkeypatch.setenv("PARLANT_PORT", "8899")
     token = resolve_operator_token(None, tmp_path)
-    env = child_environment(token)
+    env = child_environment(token, demo_customers=False)
     assert env["PARLANT_OPERATOR_TOKEN"] == token.value
     assert env["PARLANT_PORT"] == "8899"
+    assert "CUSTOMER_DEMO" not in env
+    assert child_environment(token, demo_customers=True)["CUSTOMER_DEMO"] == "on"
