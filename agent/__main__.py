@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
 import sys
 
+from agent.settings import OFFLINE, AgentSettings
 from config import SettingsError
 from config.private_files import make_private_dir, restrict_new_files
 
@@ -19,14 +21,59 @@ OFFLINE_BANNER = """\
 +--------------------------------------------------------------------------+"""
 
 
-def main() -> int:
-    try:
-        from agent.settings import OFFLINE, AgentSettings
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m agent",
+        description="The Parlant server with the insurance support agent. Settings come from "
+        "the environment and .env (see .env.example).",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the configured LLM answers (key, endpoint, models) and exit",
+    )
+    return parser.parse_args(argv)
 
+
+def llm_ready(settings: AgentSettings) -> str | None:
+    """None when the configured LLM can be used from here; else one line saying what to fix.
+
+    The LLM service's variables from .env go into the environment first, because Parlant's
+    adapters and the openai SDK read os.environ."""
+    from agent.llm_preflight import preflight
+    from agent.tokenizer_files import ensure_cache
+
+    for name, value in settings.provider_environment.items():
+        os.environ.setdefault(name, value)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(settings.tiktoken_cache_dir)
+    problem = ensure_cache(settings.tiktoken_cache_dir)
+    if problem is None:
+        problem = asyncio.run(
+            preflight(
+                settings.nlp, os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
+            )
+        )
+    return problem
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
         settings = AgentSettings.from_env()
     except SettingsError as error:
         print(f"agent: configuration error: {error}", file=sys.stderr)
         return 2
+    if settings.nlp != OFFLINE:
+        problem = llm_ready(settings)
+        if problem is not None:
+            print(f"agent: LLM check failed: {problem}", file=sys.stderr)
+            return 3
+        if args.check:
+            print(f"agent: LLM check passed ({settings.nlp})", file=sys.stderr)
+            return 0
+    elif args.check:
+        print("agent: PARLANT_NLP is offline: no LLM to check", file=sys.stderr)
+        return 0
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

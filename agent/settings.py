@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
+from agent.tokenizer_files import default_cache_dir
 from config import EnvReader, SettingsError
 from handoff.sla import SlaSettings
 from slack_bridge.settings import SlackSettings
@@ -57,6 +59,13 @@ class AgentSettings:
     log_level: str
     customers: CustomerSettings
     sla: SlaSettings
+    # The openai SDK's endpoint: a gateway (LiteLLM, vLLM, Ollama's /v1) or None for OpenAI's own.
+    openai_base_url: str | None = None
+    # Where tiktoken finds its encodings, so Parlant's adapters never download them at start.
+    tiktoken_cache_dir: Path = field(default_factory=default_cache_dir)
+    # The LLM service's own variables (OPENAI_*, AZURE_*, ...) read from .env: Parlant's adapters
+    # read os.environ, so the agent exports them before Parlant starts. Keys: kept out of repr.
+    provider_environment: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def chat_url(self) -> str:
@@ -110,4 +119,7 @@ class AgentSettings:
             or "info",
             customers=CustomerSettings.from_env(env),
             sla=SlaSettings.from_env(env),
+            openai_base_url=env.optional_url("OPENAI_BASE_URL", example="http://127.0.0.1:4000/v1"),
+            tiktoken_cache_dir=env.path("TIKTOKEN_CACHE_DIR", str(default_cache_dir())),
+            provider_environment=env.passthrough(),
         )

@@ -66,6 +66,8 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "CUSTOMER_LISTING_RATE",
         "CUSTOMER_TOKEN_RATE",
         "CUSTOMER_MAX_LONG_POLLS",
+        # Where tiktoken reads its encodings (agent/tokenizer_files.py fills it).
+        "TIKTOKEN_CACHE_DIR",
     }
 )
 
@@ -200,6 +202,25 @@ class EnvReader:
                 f"{name}={raw!r} is not an http(s) URL; set something like {default}"
             )
         return raw.rstrip("/")
+
+    def optional_url(self, name: str, example: str) -> str | None:
+        raw = self._values.get(name, "").strip()
+        if not raw:
+            return None
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(
+                f"{name}={raw!r} is not an http(s) URL; set something like {example}"
+            )
+        return raw.rstrip("/")
+
+    def passthrough(self) -> dict[str, str]:
+        """The values of variables Parlant or its NLP adapters read themselves (OPENAI_*, ...)."""
+        return {
+            k: v
+            for k, v in self._values.items()
+            if k.startswith(PASSTHROUGH_PREFIXES) and v.strip()
+        }
 
     def path(self, name: str, default: str) -> Path:
         return Path(self._values.get(name, "").strip() or default).expanduser().resolve()
