@@ -1,0 +1,309 @@
+"""A local OpenAI-compatible server whose model is the offline service's rules.
+
+Parlant's real `OpenAIService`, through the real openai SDK and real HTTP, talks to it as to
+api.openai.com (OPENAI_BASE_URL). It serves what that adapter calls:
+
+- `POST /v1/chat/completions`: the prompt is read as text (tests/fakes/prompt_reading.py), the
+  question identified (from `response_format.json_schema.name` when Parlant asks for a strict
+  schema, else from the prompt, since Parlant 3.3 sends `json_object` and puts the schema in the
+  prompt), answered by `agent.offline_nlp.RULES` and validated against Parlant's own pydantic
+  schema before it is sent. Prompts it cannot read get a 400, so the agent's turn fails loudly.
+- `POST /v1/embeddings`: the offline embedder's hashed bag of words, zero-padded to the size
+  asked for (cosine similarity is unchanged).
+- `GET /v1/models`, `POST /v1/moderations`; a wrong key gets 401 and an unknown model 404 with
+  OpenAI's error shapes, for the preflight.
+
+Every prompt is kept (`prompts`), so tests can check what Parlant really sent; usage is counted
+with tiktoken's o200k_base from the offline cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import threading
+import time
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tiktoken
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from agent import insurance
+from agent.llm_preflight import OPENAI_MODELS
+from agent.offline_nlp import RULES, OfflineEmbedder, OfflineScript, conservative_answer
+from agent.server import offline_script
+from agent.tokenizer_files import default_cache_dir, ensure_cache
+from handoff.packet import HANDOFF_TOOL
+from tests.fakes.prompt_reading import UnknownPrompt, read_prompt, schema_of
+
+HOST = "127.0.0.1"
+T = TypeVar("T")
+DEFAULT_EMBEDDING_SIZE = 3072  # text-embedding-3-large, as Parlant's adapter declares it
+
+# Where Parlant 3.3 defines each schema it asks for, to validate answers and fill the
+# questions the offline rules leave to a conservative answer.
+_SCHEMA_MODULES = {
+    "GuidelineContinuousPropositionSchema": "services.indexing.guideline_continuous_proposer",
+    "CustomerDependentActionSchema": "services.indexing.customer_dependent_action_detector",
+    "AgentIntentionProposerSchema": "services.indexing.guideline_agent_intention_proposer",
+    "ToolRunningActionSchema": "services.indexing.tool_running_action_detector",
+    "RelativeActionSchema": "services.indexing.relative_action_proposer",
+    "ReachableNodesEvaluationSchema": "services.indexing.journey_reachable_nodes_evaluation",
+    "GenericObservationalGuidelineMatchesSchema": "engines.alpha.guideline_matching.generic."
+    "observational_batch",
+    "GenericActionableGuidelineMatchesSchema": "engines.alpha.guideline_matching.generic."
+    "guideline_actionable_batch",
+    "DisambiguationGuidelineMatchesSchema": "engines.alpha.guideline_matching.generic."
+    "disambiguation_batch",
+    "CannedResponseDraftSchema": "engines.alpha.canned_response_generator",
+    "JourneyNextStepSelectionSchema": "engines.alpha.guideline_matching.generic.journey."
+    "journey_next_step_selection",
+    "JourneyBacktrackCheckSchema": "engines.alpha.guideline_matching.generic.journey."
+    "journey_backtrack_check",
+    "NonConsequentialToolBatchSchema": "engines.alpha.tool_calling.single_tool_batch",
+    "SingleToolBatchSchema": "engines.alpha.tool_calling.single_tool_batch",
+    "GenericResponseAnalysisSchema": "engines.alpha.guideline_matching.generic."
+    "response_analysis_batch",
+    "GenericPreviouslyAppliedActionableGuidelineMatchesSchema": "engines.alpha.guideline_matching."
+    "generic.guideline_previously_applied_actionable_batch",
+    "GenericPreviouslyAppliedActionableCustomerDependentGuidelineMatchesSchema": "engines.alpha."
+    "guideline_matching.generic.guideline_previously_applied_actionable_customer_dependent_batch",
+}
+
+
+def schema_class(name: str) -> type[BaseModel]:
+    module = importlib.import_module(f"parlant.core.{_SCHEMA_MODULES[name]}")
+    model: type[BaseModel] = getattr(module, name)
+    return model
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return web.json_response(body, status=status)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    schema_name: str
+    model: str
+    text: str
+
+
+@dataclass
+class FakeOpenAI:
+    api_key: str = "sk-fake-contract-test-key"
+    models: frozenset[str] = frozenset(OPENAI_MODELS)
+    script: OfflineScript = field(default_factory=offline_script)
+    prompts: list[Prompt] = field(default_factory=list)
+    embedded_texts: int = 0
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+
+    def __post_init__(self) -> None:
+        self._handoff_conditions = tuple(
+            b.condition for b in insurance.BEHAVIOURS if HANDOFF_TOOL in b.tools
+        )
+        # The suite has no internet either: tiktoken reads the offline cache the install made.
+        cache_dir = Path(os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(default_cache_dir())))
+        problem = ensure_cache(cache_dir)
+        if problem:
+            raise RuntimeError(problem)
+        self._encoding = tiktoken.get_encoding("o200k_base")
+
+    # -- the server ----------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._auth])
+        app.router.add_get("/v1/models", self._list_models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/moderations", self._moderations)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app())
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, 0)
+        await site.start()
+        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self._port}/v1"
+
+    def env(self) -> dict[str, str]:
+        """What the agent needs to use this server through Parlant's openai service."""
+        return {
+            "PARLANT_NLP": "openai",
+            "OPENAI_API_KEY": self.api_key,
+            "OPENAI_BASE_URL": self.base_url,
+        }
+
+    def run_in_thread(self) -> FakeOpenAIThread:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="fake-openai", daemon=True)
+        thread.start()
+        handle = FakeOpenAIThread(self, loop, thread)
+        handle.run(self.start())
+        return handle
+
+    # -- what Parlant sent ---------------------------------------------------------------------
+
+    def prompts_for(self, *schema_names: str) -> list[Prompt]:
+        return [p for p in self.prompts if not schema_names or p.schema_name in schema_names]
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(
+                401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+            )
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _list_models(self, request: web.Request) -> web.Response:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return web.json_response({"object": "list", "data": sorted(data, key=lambda m: m["id"])})
+
+    def _unknown_model(self, model: str) -> web.Response:
+        return _error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        )
+
+    def _count(self, text: str) -> int:
+        return len(self._encoding.encode(text, disallowed_special=()))
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        model = str(body.get("model"))
+        if model not in self.models:
+            return self._unknown_model(model)
+        prompt = "\n".join(_text_of(m.get("content")) for m in body.get("messages", []))
+        response_format = body.get("response_format") or {}
+        try:
+            content = self._answer(prompt, model, response_format)
+        except UnknownPrompt as error:
+            return _error(400, str(error), "invalid_request_error")
+        except ValidationError as error:
+            return _error(500, f"the fake's answer broke the schema: {error}", "server_error")
+        return web.json_response(
+            {
+                "id": f"chatcmpl-fake-{len(self.prompts)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": self._count(prompt),
+                    "completion_tokens": self._count(content),
+                    "total_tokens": self._count(prompt) + self._count(content),
+                    "prompt_tokens_details": {"cached_tokens": 0},
+                },
+            }
+        )
+
+    def _answer(self, prompt: str, model: str, response_format: dict[str, Any]) -> str:
+        if response_format.get("type") not in ("json_object", "json_schema"):
+            return "pong"  # a plain request (the preflight's probe)
+        schema_name = (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
+        self.prompts.append(Prompt(schema_name, model, prompt))
+        schema = schema_class(schema_name) if schema_name in _SCHEMA_MODULES else None
+        rule = RULES.get(schema_name)
+        if rule is not None:
+            question = read_prompt(prompt, self.script, schema_name, self._handoff_conditions)
+            raw = rule(question, self.script)
+        elif schema is not None:
+            raw = conservative_answer(schema)
+        else:
+            raise UnknownPrompt(f"no rule and no schema for {schema_name}")
+        if schema is not None:
+            raw = schema.model_validate(raw).model_dump(mode="json")
+        return json.dumps(raw)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        model = str(body.get("model"))
+        if model not in self.models:
+            return self._unknown_model(model)
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        size = int(body.get("dimensions") or DEFAULT_EMBEDDING_SIZE)
+        embedder = OfflineEmbedder()
+        data = []
+        for index, text in enumerate(texts):
+            vector = embedder._vector(str(text))
+            data.append(
+                {
+                    "object": "embedding",
+                    "index": index,
+                    "embedding": (vector + [0.0] * size)[:size],
+                }
+            )
+        self.embedded_texts += len(texts)
+        tokens = sum(self._count(str(t)) for t in texts)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+    async def _moderations(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        inputs = body.get("input")
+        count = 1 if isinstance(inputs, str) else len(inputs or [])
+        result = {"flagged": False, "categories": {}, "category_scores": {}}
+        return web.json_response(
+            {"id": "modr-fake", "model": body.get("model"), "results": [result] * count}
+        )
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Iterable):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+@dataclass
+class FakeOpenAIThread:
+    """A FakeOpenAI serving from its own event loop in a daemon thread (for synchronous tests)."""
+
+    fake: FakeOpenAI
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.run(self.fake.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
