@@ -14,7 +14,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from parlant.core.sessions import EventKind, EventSource
@@ -64,7 +64,7 @@ _SOURCES = {
     "system-provided": EventSource.SYSTEM,
     "system": EventSource.SYSTEM,
 }
-_START = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_START = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class UnknownPrompt(ValueError):
@@ -248,9 +248,9 @@ def _variables(
         value = entry.get("value") if isinstance(entry, dict) else None
         set_at = _START
         for event in events:
-            if event.kind == EventKind.CUSTOM and isinstance(event.data, dict):
-                if value is not None and event.data.get("note") == value:
-                    set_at = event.creation_utc
+            carries_it = isinstance(event.data, dict) and event.data.get("note") == value
+            if event.kind == EventKind.CUSTOM and value is not None and carries_it:
+                set_at = event.creation_utc
         variables.append((_Variable(name), _VariableValue(set_at)))
     return variables
 
