@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test agent bench clean
+.PHONY: run test agent bench clean smoke-llm
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ test: $(STAMP)
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	$(PY) -m pytest -q
+
+# Five scripted customer turns against the configured real LLM (.env / environment): replies,
+# tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.
+smoke-llm: $(STAMP)
+	$(PY) scripts/smoke_llm.py
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import parlant.sdk as p
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from lagom import Container
 from parlant.api.authorization import AuthorizationPolicy
+from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
@@ -29,6 +31,7 @@ from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, ClaimsStore
 from agent.store.session_stores import open_session_stores
+from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 from handoff.sla import SlaSettings
 
@@ -64,14 +67,27 @@ def offline_script() -> OfflineScript:
     return OfflineScript(triggers=triggers, replies=replies, context_triggers=context_triggers)
 
 
-def nlp_service_factory(settings: AgentSettings) -> Callable[[Any], p.NLPService]:
+def nlp_service_factory(
+    settings: AgentSettings, ledger: UsageLedger | None = None
+) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
-        return lambda container: OfflineNLPService(script)
-    factory = getattr(p.NLPServices, settings.nlp, None)
-    if factory is None:
-        raise ValueError(f"Parlant has no NLP service named {settings.nlp!r}")
-    return factory
+        factory: Callable[[Any], p.NLPService] = lambda container: OfflineNLPService(script)
+    else:
+        factory = getattr(p.NLPServices, settings.nlp, None)  # type: ignore[assignment]
+        if factory is None:
+            raise ValueError(f"Parlant has no NLP service named {settings.nlp!r}")
+    if ledger is None:
+        return factory
+    recording = ledger
+    return lambda container: UsageRecordingNLPService(factory(container), recording)
+
+
+def hooks_installer(ledger: UsageLedger) -> Callable[[EngineHooks], Awaitable[EngineHooks]]:
+    async def install(hooks: EngineHooks) -> EngineHooks:
+        return await ledger.install(await context_filter.install(hooks))
+
+    return install
 
 
 async def declare_agent(server: p.Server, tools: dict[str, p.ToolEntry]) -> p.Agent:
@@ -133,9 +149,11 @@ def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
 
 
 def container_installer(
-    operator_token: str | None, changes: SessionChanges | None
+    operator_token: str | None, changes: SessionChanges | None, ledger: UsageLedger | None = None
 ) -> Callable[[Container], Awaitable[Container]]:
     async def install(container: Container) -> Container:
+        if ledger is not None:
+            ledger.store = container[SessionStore]
         # Without a token, Parlant's own policy: development, or production with PARLANT_ENV.
         if operator_token is not None:
             container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)
@@ -205,6 +223,7 @@ async def serve(
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
         journey_steps = JourneySteps()
+        ledger = UsageLedger()
         tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)
         session_store, customer_store, changes = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
@@ -213,12 +232,12 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings),
+            nlp_service=nlp_service_factory(settings, ledger),
             session_store=session_store,
             customer_store=customer_store,
             log_level=_LOG_LEVELS[settings.log_level],
-            configure_hooks=context_filter.install,
-            configure_container=container_installer(settings.operator_token, changes),
+            configure_hooks=hooks_installer(ledger),
+            configure_container=container_installer(settings.operator_token, changes, ledger),
             configure_api=api_configurer(
                 settings.operator_token,
                 settings.customers,

@@ -1,0 +1,183 @@
+"""The tokens each AI reply cost, kept on the reply's message event (metadata `llm_usage`).
+
+Parlant records the usage of every generation in the `GenerationInfo` it returns with the
+result (input and output tokens as the LLM reported them, and the model), but in 3.3 it keeps
+none of it: the engine discards the generation infos after composing the reply, and there is no
+inspection API any more. So the NLP service is wrapped: each schematic generation's usage is
+added to the turn it belongs to (Parlant's engine context of the running task), and when the
+turn's messages are emitted, the total goes into the metadata of its last AI message, where the
+dashboard reads it. Generations outside a turn (Parlant evaluating guidelines at start) are not
+any reply's and are not counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from parlant.core.engines.alpha.engine_context import EngineContext
+from parlant.core.engines.alpha.entity_context import EntityContext
+from parlant.core.engines.alpha.hooks import EngineHookResult, EngineHooks
+from parlant.core.engines.alpha.prompt_builder import PromptBuilder
+from parlant.core.nlp.embedding import Embedder
+from parlant.core.nlp.generation import (
+    SchematicGenerationResult,
+    SchematicGenerator,
+    StreamingTextGenerator,
+    T,
+)
+from parlant.core.nlp.generation_info import GenerationInfo
+from parlant.core.nlp.moderation import ModerationService
+from parlant.core.nlp.service import NLPService
+from parlant.core.nlp.tokenization import EstimatingTokenizer
+from parlant.core.sessions import EventKind, EventSource, SessionStore
+
+log = logging.getLogger(__name__)
+
+USAGE_KEY = "llm_usage"
+_NO_HINTS: Mapping[str, Any] = MappingProxyType({})
+# Turns whose messages were never emitted (an error, a handoff in silence) are forgotten after this.
+_MAX_OPEN_TURNS = 1000
+
+
+@dataclass
+class TurnUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    generations: int = 0
+    models: set[str] = field(default_factory=set)
+
+    def add(self, info: GenerationInfo) -> None:
+        self.input_tokens += info.usage.input_tokens
+        self.output_tokens += info.usage.output_tokens
+        self.generations += 1
+        self.models.add(info.model)
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "generations": self.generations,
+            "models": sorted(self.models),
+        }
+
+
+class UsageLedger:
+    """Usage per running turn, keyed by the turn's engine context; the store to write it to."""
+
+    def __init__(self) -> None:
+        self._turns: OrderedDict[int, tuple[weakref.ref[EngineContext], TurnUsage]] = OrderedDict()
+        self.store: SessionStore | None = None
+
+    def record(self, context: EngineContext | None, info: GenerationInfo) -> None:
+        if context is None:
+            return
+        entry = self._turns.get(id(context))
+        if entry is None or entry[0]() is not context:  # a new turn (or a recycled id)
+            entry = (weakref.ref(context), TurnUsage())
+            self._turns[id(context)] = entry
+            while len(self._turns) > _MAX_OPEN_TURNS:
+                self._turns.popitem(last=False)
+        entry[1].add(info)
+
+    def take(self, context: EngineContext) -> TurnUsage | None:
+        entry = self._turns.pop(id(context), None)
+        return entry[1] if entry is not None and entry[0]() is context else None
+
+    async def on_messages_emitted(
+        self, context: EngineContext, payload: Any = None, exception: Exception | None = None
+    ) -> EngineHookResult:
+        usage = self.take(context)
+        trace_ids = {
+            e.trace_id for e in context.state.message_events if e.kind == EventKind.MESSAGE
+        }
+        if usage is None or not trace_ids or self.store is None:
+            return EngineHookResult.CALL_NEXT
+        replies = [
+            event
+            for trace_id in trace_ids
+            for event in await self.store.list_events(
+                context.session.id,
+                source=EventSource.AI_AGENT,
+                trace_id=trace_id,
+                kinds=[EventKind.MESSAGE],
+            )
+        ]
+        if not replies:
+            return EngineHookResult.CALL_NEXT
+        last = max(replies, key=lambda e: e.offset)
+        await self.store.update_event(
+            context.session.id,
+            last.id,
+            {"metadata": {**(last.metadata or {}), USAGE_KEY: usage.as_metadata()}},
+        )
+        log.info(
+            "reply tokens session=%s in=%d out=%d generations=%d",
+            context.session.id,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.generations,
+        )
+        return EngineHookResult.CALL_NEXT
+
+    async def install(self, hooks: EngineHooks) -> EngineHooks:
+        hooks.on_messages_emitted.append(self.on_messages_emitted)
+        return hooks
+
+
+class UsageRecordingGenerator(SchematicGenerator[T]):
+    def __init__(self, inner: SchematicGenerator[T], ledger: UsageLedger) -> None:
+        self._inner = inner
+        self._ledger = ledger
+
+    async def generate(
+        self, prompt: str | PromptBuilder, hints: Mapping[str, Any] = _NO_HINTS
+    ) -> SchematicGenerationResult[T]:
+        result = await self._inner.generate(prompt, hints)
+        self._ledger.record(EntityContext.get(), result.info)
+        return result
+
+    @property
+    def id(self) -> str:
+        return self._inner.id
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    @property
+    def tokenizer(self) -> EstimatingTokenizer:
+        return self._inner.tokenizer
+
+
+class UsageRecordingNLPService(NLPService):
+    """Any Parlant NLP service, with each generation's usage added to its turn."""
+
+    def __init__(self, inner: NLPService, ledger: UsageLedger) -> None:
+        self._inner = inner
+        self._ledger = ledger
+
+    @property
+    def supports_streaming(self) -> bool:
+        return self._inner.supports_streaming
+
+    async def get_schematic_generator(
+        self, t: type[T], hints: Any = _NO_HINTS
+    ) -> SchematicGenerator[T]:
+        inner = await self._inner.get_schematic_generator(t, hints)
+        # Parametrised, because Parlant's container registers generators by __orig_class__.
+        return UsageRecordingGenerator[t](inner, self._ledger)  # type: ignore[valid-type]
+
+    async def get_streaming_text_generator(self, hints: Any = _NO_HINTS) -> StreamingTextGenerator:
+        return await self._inner.get_streaming_text_generator(hints)
+
+    async def get_embedder(self, hints: Any = _NO_HINTS) -> Embedder:
+        return await self._inner.get_embedder(hints)
+
+    async def get_moderation_service(self) -> ModerationService:
+        return await self._inner.get_moderation_service()
