@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import AsyncIterator, Iterable
 
 import httpx
@@ -21,6 +22,7 @@ from parlant.client.types import Event, Session
 from dashboard.model import Escalation, RawEvent
 from dashboard.render import transcript_matches
 from dashboard.settings import DashboardSettings
+from dashboard.token_usage import ReplyTokens, reply_tokens
 from handoff.record import HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -145,3 +147,32 @@ def search_transcripts(
     """The sessions among `session_ids` whose messages or notes contain every word of `query`."""
     texts = _transcript_texts(settings, tuple(session_ids))
     return frozenset(sid for sid, text in texts.items() if transcript_matches(text, query))
+
+
+TOKENS_TTL_S = 300
+
+
+def _reply_tokens(api: ParlantClient, session_id: str) -> list[tuple[datetime, ReplyTokens]]:
+    events = api.sessions.list_events(
+        session_id, source="ai_agent", kinds="message", wait_for_data=0
+    )
+    found = []
+    for event in events:
+        tokens = reply_tokens(event.metadata)
+        if tokens is not None and not event.deleted:
+            found.append((event.creation_utc, tokens))
+    return found
+
+
+@st.cache_data(ttl=TOKENS_TTL_S, show_spinner=False, max_entries=2)
+def reply_tokens_of_all_sessions(settings: DashboardSettings) -> list[tuple[datetime, ReplyTokens]]:
+    """Every AI reply's token usage, over all sessions (one event listing per session, in
+    parallel; cached for minutes because it grows with the number of sessions)."""
+    response = _http(settings).get("/sessions")
+    response.raise_for_status()
+    session_ids = [s.id for s in _SESSION_LIST.validate_python(response.json())]
+    api = client(settings)
+    with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
+        return [
+            row for rows in pool.map(lambda s: _reply_tokens(api, s), session_ids) for row in rows
+        ]

@@ -15,6 +15,31 @@ from dashboard.render import (
     handoffs_per_reason,
     response_times_per_day,
 )
+from dashboard.token_usage import tokens_per_day
+
+
+def show_tokens_per_day() -> None:
+    """What the AI's replies cost in tokens per day, over all sessions (agent/token_usage.py)."""
+    try:
+        replies = data.reply_tokens_of_all_sessions(settings)
+    except ui.READ_ERRORS as error:
+        ui.unreachable(settings, error)
+    per_day = tokens_per_day(replies)
+    st.subheader("LLM tokens per day")
+    if per_day.empty:
+        st.info("No AI replies with token usage yet.")
+        return
+    today = per_day.iloc[-1]
+    columns = st.columns(3)
+    columns[0].metric(f"Input tokens, {per_day.index[-1]}", f"{int(today['input tokens']):,}")
+    columns[1].metric(f"Output tokens, {per_day.index[-1]}", f"{int(today['output tokens']):,}")
+    columns[2].metric(f"AI replies, {per_day.index[-1]}", f"{int(today['replies']):,}")
+    st.bar_chart(per_day[["input tokens", "output tokens"]])
+    st.caption(
+        "All generations behind each AI reply (guideline matching, tool calls, the reply), as "
+        "the LLM reported them; the offline service reports estimates. Read every 5 minutes."
+    )
+
 
 settings = ui.settings()
 st.title("Handoff insights")
@@ -41,6 +66,8 @@ breach_columns[0].metric(f"Claim target ({claim_target}) breached", summary.clai
 breach_columns[1].metric(
     f"First reply target ({reply_target}) breached", summary.first_reply_breaches
 )
+
+show_tokens_per_day()
 
 if frame.empty:
     st.info("No handoffs yet.")

@@ -25,6 +25,7 @@ from dashboard.render import (
     visible_window,
 )
 from dashboard.settings import DashboardSettings
+from dashboard.token_usage import awaiting_usage, tokens_by_offset, tokens_caption
 from handoff import actions
 from handoff.record import ACTIVE_STATUSES
 
@@ -51,7 +52,7 @@ def transcript_cache(session_id: str) -> TranscriptCache:
     return st.session_state.setdefault(f"transcript:{session_id}", TranscriptCache())
 
 
-def show_entry(entry: TranscriptEntry) -> None:
+def show_entry(entry: TranscriptEntry, footer: str | None = None) -> None:
     with st.chat_message(entry.role.value, avatar=ROLE_AVATARS[entry.role]):
         st.caption(f"{escape_markdown(entry.label)} · {entry.created:%Y-%m-%d %H:%M:%S} UTC")
         for call in entry.tool_calls:
@@ -61,6 +62,20 @@ def show_entry(entry: TranscriptEntry) -> None:
         if not entry.tool_calls:
             # st.text, never st.markdown: customer text must not become links or HTML.
             st.text(entry.text)
+        if footer:
+            st.caption(footer)
+
+
+def reread_replies_awaiting_usage(
+    settings: DashboardSettings, session_id: str, cache: TranscriptCache
+) -> None:
+    """The agent writes a reply's token usage just after the reply: a reply cached in between is
+    read again (once more per refresh, for a minute at most)."""
+    offset = awaiting_usage(cache.events, datetime.now(timezone.utc))
+    if offset is None:
+        return
+    fresh = {e.offset: e for e in data.events_since(settings, session_id, offset)}
+    cache.events[:] = [fresh.get(e.offset, e) for e in cache.events]
 
 
 def show_header(settings: DashboardSettings, escalation: Escalation) -> None:
@@ -99,6 +114,7 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
         escalation = data.session(settings, session_id)
         cache = transcript_cache(session_id)
         cache.extend(data.events_since(settings, session_id, cache.next_offset))
+        reread_replies_awaiting_usage(settings, session_id, cache)
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
     if escalation is None:
@@ -117,8 +133,10 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
             ),
             key="load_earlier",
         )
+    tokens = tokens_by_offset(cache.events)
     for entry in shown:
-        show_entry(entry)
+        used = tokens.get(entry.offset)
+        show_entry(entry, tokens_caption(used) if used else None)
     if not entries:
         st.info("No messages yet.")
 

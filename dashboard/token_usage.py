@@ -1,0 +1,90 @@
+"""What the AI's replies cost in tokens, for the session page and insights (pure functions).
+
+The agent writes each reply's usage into the reply's metadata under `llm_usage`
+(agent/token_usage.py): the input and output tokens of every generation of the turn, as the LLM
+reported them, how many generations and which models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd  # type: ignore[import-untyped]
+
+from dashboard.model import RawEvent
+
+# agent.token_usage.USAGE_KEY (not imported: that module loads Parlant's engine).
+USAGE_KEY = "llm_usage"
+
+
+@dataclass(frozen=True)
+class ReplyTokens:
+    input_tokens: int
+    output_tokens: int
+    generations: int
+    models: tuple[str, ...]
+
+
+def reply_tokens(metadata: Mapping[str, object] | None) -> ReplyTokens | None:
+    usage = (metadata or {}).get(USAGE_KEY)
+    if not isinstance(usage, Mapping):
+        return None
+    try:
+        return ReplyTokens(
+            input_tokens=int(usage.get("input_tokens") or 0),
+            output_tokens=int(usage.get("output_tokens") or 0),
+            generations=int(usage.get("generations") or 0),
+            models=tuple(str(m) for m in usage.get("models") or ()),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def is_ai_reply(event: RawEvent) -> bool:
+    return event.kind == "message" and event.source == "ai_agent"
+
+
+def tokens_by_offset(events: Iterable[RawEvent]) -> dict[int, ReplyTokens]:
+    """The usage of each AI reply among `events` that has one, by the reply's offset."""
+    found = {}
+    for event in events:
+        tokens = reply_tokens(event.metadata) if is_ai_reply(event) else None
+        if tokens is not None:
+            found[event.offset] = tokens
+    return found
+
+
+def tokens_caption(tokens: ReplyTokens) -> str:
+    models = f" · {', '.join(tokens.models)}" if tokens.models else ""
+    return (
+        f"Tokens: {tokens.input_tokens:,} in · {tokens.output_tokens:,} out · "
+        f"{tokens.generations} generations{models}"
+    )
+
+
+def awaiting_usage(events: Sequence[RawEvent], now: datetime, within_s: float = 60) -> int | None:
+    """The offset of the earliest recent AI reply still without usage (the agent writes it just
+    after the reply), to read again from there; None when there is none."""
+    for event in events:
+        recent = (now - event.created).total_seconds() < within_s
+        if is_ai_reply(event) and recent and reply_tokens(event.metadata) is None:
+            return event.offset
+    return None
+
+
+def tokens_per_day(replies: Iterable[tuple[datetime, ReplyTokens]]) -> pd.DataFrame:
+    """Input and output tokens and AI replies per UTC day."""
+    rows = [
+        {
+            "day": created.date(),
+            "input tokens": t.input_tokens,
+            "output tokens": t.output_tokens,
+            "replies": 1,
+        }
+        for created, t in replies
+    ]
+    if not rows:
+        return pd.DataFrame(columns=["input tokens", "output tokens", "replies"])
+    return pd.DataFrame(rows).groupby("day").sum().sort_index()
