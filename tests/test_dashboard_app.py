@@ -334,7 +334,8 @@ def test_queue_marks_a_breach_and_insights_chart_it(
     run(at)
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Claim target (0 s) breached"]) >= 1
-    assert len(at.get("vega_lite_chart")) == 5  # the two breach charts included
+    # the two breach charts included, and the tokens per day (test_dashboard_tokens.py)
+    assert len(at.get("vega_lite_chart")) == 6
 
 
 def test_oidc_login_is_required_when_auth_is_configured(client: ParlantClient) -> None:
