@@ -6,7 +6,7 @@ run headless (AppTest) against that real agent."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from parlant.client import ParlantClient
 
@@ -29,7 +29,7 @@ from tests.test_dashboard_app import (  # noqa: F401 (dashboard_env: the module'
     transcript,
 )
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def reply(offset: int, created: datetime, usage: dict[str, object] | None) -> RawEvent:
@@ -88,11 +88,11 @@ def test_insights_show_todays_tokens(client: ParlantClient) -> None:
     at.switch_page("views/insights.py")
     run(at)
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics[f"Input tokens, {today}"].replace(",", "")) > 0
     assert int(metrics[f"AI replies, {today}"].replace(",", "")) >= 1
-    assert [s.value for s in at.subheader][0] == "LLM tokens per day"
+    assert next(s.value for s in at.subheader) == "LLM tokens per day"
 
 
 def test_usage_key_is_the_agents() -> None:

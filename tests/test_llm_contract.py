@@ -134,6 +134,7 @@ def check(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[st
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PARLANT_"))}
     return subprocess.run(
         [sys.executable, "-m", "agent", "--check"],
+        check=False,
         cwd=REPO_ROOT,
         env={
             **clean,
@@ -181,6 +182,7 @@ def test_check_names_the_setting_to_fix(llm: FakeOpenAIThread, tmp_path: Path) -
 def test_help_starts_nothing(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "agent", "--help"],
+        check=False,
         cwd=REPO_ROOT,
         env={**os.environ, "PARLANT_HOME": str(tmp_path / "home")},
         capture_output=True,
@@ -197,6 +199,7 @@ def test_the_smoke_script_plays_five_turns_and_reports(
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PARLANT_"))}
     result = subprocess.run(
         [sys.executable, "scripts/smoke_llm.py"],
+        check=False,
         cwd=REPO_ROOT,
         env={**clean, "DOTENV_PATH": str(tmp_path / "none.env"), **llm.fake.env()},
         capture_output=True,
@@ -214,6 +217,7 @@ async def test_the_preflights_model_list_is_what_parlant_asks_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from parlant.adapters.nlp.openai_service import OpenAIService
+
     from agent.tokenizer_files import default_cache_dir
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-used")

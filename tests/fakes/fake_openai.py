@@ -32,7 +32,8 @@ from typing import Any, TypeVar
 
 import tiktoken
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from parlant.core.common import DefaultBaseModel
+from pydantic import ValidationError
 
 from agent import insurance
 from agent.llm_preflight import OPENAI_MODELS
@@ -77,9 +78,9 @@ _SCHEMA_MODULES = {
 }
 
 
-def schema_class(name: str) -> type[BaseModel]:
+def schema_class(name: str) -> type[DefaultBaseModel]:
     module = importlib.import_module(f"parlant.core.{_SCHEMA_MODULES[name]}")
-    model: type[BaseModel] = getattr(module, name)
+    model: type[DefaultBaseModel] = getattr(module, name)
     return model
 
 
