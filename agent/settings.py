@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
