@@ -48,6 +48,7 @@ def run_agent(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"CUSTOMER_GUESTS": "maybe"}, "CUSTOMER_GUESTS"),
         ({"CUSTOMER_MAX_MESSAGE_CHARS": "0"}, "CUSTOMER_MAX_MESSAGE_CHARS"),
         ({"CUSTOMER_TOKN_SECRET": "x"}, "CUSTOMER_TOKN_SECRET"),
+        ({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "litellm:4000"}, "OPENAI_BASE_URL"),
     ],
 )
 def test_bad_setting_exits_with_a_one_line_explanation(
@@ -75,6 +76,21 @@ def test_defaults_pick_offline_without_a_key_and_openai_with_one() -> None:
 
     with_key = AgentSettings.from_env(EnvReader(environ={"OPENAI_API_KEY": "sk-x"}, dotenv={}))
     assert with_key.nlp == "openai"
+
+
+def test_the_llm_services_own_variables_in_dotenv_are_kept_for_export() -> None:
+    settings = AgentSettings.from_env(
+        EnvReader(
+            environ={},
+            dotenv={"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://gw:4000/v1/", "X": "y"},
+        )
+    )
+    assert settings.openai_base_url == "http://gw:4000/v1"
+    assert settings.provider_environment == {
+        "OPENAI_API_KEY": "sk-x",
+        "OPENAI_BASE_URL": "http://gw:4000/v1/",
+    }
+    assert "sk-x" not in repr(settings)
 
 
 def test_explicit_real_service_is_never_swapped_for_offline() -> None:
