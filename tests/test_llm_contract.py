@@ -30,7 +30,7 @@ from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
 from tests.fakes.fake_openai import _SCHEMA_MODULES, FakeOpenAI, FakeOpenAIThread, schema_class
 from tests.support.agent_process import REPO_ROOT
-from tests.support.chat import say, tool_calls_after, wait_for_ai_reply
+from tests.support.chat import new_session, say, tool_calls_after, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
 
 SECRET_NOTE = "Internal: customer sounded upset, check fraud flag QX-7731"
@@ -72,9 +72,7 @@ def test_a_conversation_through_parlants_openai_adapter_reaches_slack_and_back(
     world: SlackWorld, llm: FakeOpenAIThread
 ) -> None:
     fake = llm.fake
-    session = world.client.sessions.create(
-        agent_id="insurance-support-agent", customer_id="guest"
-    ).id
+    session = new_session(world.client)  # the sample customer, who owns POL-1001
 
     reply, tools = turn(world, session, "What does my policy cover?")
     assert tools == ["get_policy_details"]
