@@ -2,8 +2,8 @@
 
 Starts the agent (`python -m agent`, so the preflight runs first) on free ports with a
 throw-away PARLANT_HOME and the LLM settings of this environment and `.env`, then plays a
-scripted conversation as the sample customer the agent seeds (Sam Carter, POL-1001): a policy question, a claim in two turns, the open claims,
-and a request for a person. For each turn it prints the reply, the tools the agent called and the
+scripted conversation as the sample customer the agent seeds (Sam Carter, POL-1001): a policy
+question, a claim in two turns, the open claims, and a request for a person. For each turn it prints the reply, the tools the agent called and the
 tokens the reply cost (from the reply's `llm_usage` metadata, agent/token_usage.py); at the end,
 whether the handoff happened and the tokens in total. Exit status 0 when every turn got a reply
 and the handoff happened, 1 otherwise, 2 when the agent would not start.
