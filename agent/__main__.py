@@ -47,13 +47,23 @@ def llm_ready(settings: AgentSettings) -> str | None:
         os.environ.setdefault(name, value)
     os.environ["TIKTOKEN_CACHE_DIR"] = str(settings.tiktoken_cache_dir)
     problem = ensure_cache(settings.tiktoken_cache_dir)
-    if problem is None:
-        problem = asyncio.run(
+    if problem is not None:
+        return problem
+    # The check's own requests are not events worth a log line each (the result is one line);
+    # the openai SDK's HTTP client logs as httpx2.
+    http_logs = [logging.getLogger(name) for name in ("httpx", "httpx2")]
+    levels = [log.level for log in http_logs]
+    for log in http_logs:
+        log.setLevel(logging.WARNING)
+    try:
+        return asyncio.run(
             preflight(
                 settings.nlp, os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
             )
         )
-    return problem
+    finally:
+        for log, level in zip(http_logs, levels, strict=True):
+            log.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,17 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"agent: configuration error: {error}", file=sys.stderr)
         return 2
-    if settings.nlp != OFFLINE:
-        problem = llm_ready(settings)
-        if problem is not None:
-            print(f"agent: LLM check failed: {problem}", file=sys.stderr)
-            return 3
-        if args.check:
-            print(f"agent: LLM check passed ({settings.nlp})", file=sys.stderr)
-            return 0
-    elif args.check:
-        print("agent: PARLANT_NLP is offline: no LLM to check", file=sys.stderr)
-        return 0
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -85,6 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     restrict_new_files()
     make_private_dir(settings.home)
     os.environ["PARLANT_HOME"] = str(settings.home)
+    # After PARLANT_HOME: checking a service other than openai imports Parlant's adapter.
+    if settings.nlp != OFFLINE:
+        problem = llm_ready(settings)
+        if problem is not None:
+            print(f"agent: LLM check failed: {problem}", file=sys.stderr)
+            return 3
+        if args.check:
+            print(f"agent: LLM check passed ({settings.nlp})", file=sys.stderr)
+            return 0
+    elif args.check:
+        print("agent: PARLANT_NLP is offline: no LLM to check", file=sys.stderr)
+        return 0
     from agent.server import serve
 
     if settings.nlp == OFFLINE:
