@@ -10,7 +10,12 @@ import sys
 
 from agent.settings import OFFLINE, AgentSettings
 from config import SettingsError
-from config.private_files import make_private_dir, restrict_new_files
+from config.home import ensure_writable_dir
+from config.logs import adopt_parlant_logger, announce, configure_logging
+from config.ports import check_listeners
+from config.private_files import restrict_new_files
+
+log = logging.getLogger("agent")
 
 OFFLINE_BANNER = """\
 +--------------------------------------------------------------------------+
@@ -70,19 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = AgentSettings.from_env()
+        if not args.check:
+            check_listeners(settings.listeners)
+        # Parlant creates its home dir and log file when first imported: point it at ours
+        # first, made private (and proven writable) before anything is written into it.
+        restrict_new_files()
+        ensure_writable_dir(settings.home, "PARLANT_HOME", private=True)
     except SettingsError as error:
         print(f"agent: configuration error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # Parlant logs to the console itself; propagating would print every line twice.
-    logging.getLogger("parlant").propagate = False
-    # Parlant creates its home dir and log file when first imported: point it at ours first,
-    # made private before anything is written into it.
-    restrict_new_files()
-    make_private_dir(settings.home)
+    configure_logging(settings.log_level, settings.log_format, "agent")
     os.environ["PARLANT_HOME"] = str(settings.home)
     # After PARLANT_HOME: checking a service other than openai imports Parlant's adapter.
     if settings.nlp != OFFLINE:
@@ -98,18 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from agent.server import serve
 
+    adopt_parlant_logger(settings.log_format)
     if settings.nlp == OFFLINE:
-        print(OFFLINE_BANNER, file=sys.stderr)
+        announce(OFFLINE_BANNER, settings.log_format, log)
     if settings.slack is None:
-        print(
-            "agent: Slack is not configured; handoffs show in the dashboard only", file=sys.stderr
-        )
-    print(f"agent: customer chat at {settings.chat_url} (NLP: {settings.nlp})", file=sys.stderr)
+        log.info("Slack is not configured; handoffs show in the dashboard only")
+    log.info("customer chat at %s (NLP: %s)", settings.chat_url, settings.nlp)
     if settings.operator_token is not None:
-        print(
-            "agent: operator token on: operator calls, /chat (Parlant's sandbox) and /logs need it",
-            file=sys.stderr,
-        )
+        log.info("operator token on: operator calls, /chat, /logs and /metrics need it")
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:

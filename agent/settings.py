@@ -11,6 +11,9 @@ from agent.customers.settings import CustomerSettings
 from agent.tokenizer_files import default_cache_dir
 from config import EnvReader, SettingsError
 from handoff.sla import SlaSettings
+from config.logs import LogFormat, read_log_format
+from config.ports import Listener
+from config.urls import dashboard_url
 from slack_bridge.settings import SlackSettings
 
 OFFLINE = "offline"
@@ -66,6 +69,15 @@ class AgentSettings:
     # The LLM service's own variables (OPENAI_*, AZURE_*, ...) read from .env: Parlant's adapters
     # read os.environ, so the agent exports them before Parlant starts. Keys: kept out of repr.
     provider_environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+    log_format: LogFormat = "text"
+
+    @property
+    def listeners(self) -> tuple[Listener, ...]:
+        return (
+            Listener("the agent (Parlant)", "PARLANT_PORT", self.host, self.port),
+            # Parlant always binds its tool server to 127.0.0.1.
+            Listener("Parlant's tool server", "PARLANT_TOOL_PORT", "127.0.0.1", self.tool_port),
+        )
 
     @property
     def chat_url(self) -> str:
@@ -112,7 +124,7 @@ class AgentSettings:
             tool_port=tool_port,
             home=env.path("PARLANT_HOME", "./data/parlant"),
             session_store=session_store,
-            dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            dashboard_url=dashboard_url(env),
             slack=SlackSettings.from_env(env),
             operator_token=operator_token,
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
@@ -122,4 +134,5 @@ class AgentSettings:
             openai_base_url=env.optional_url("OPENAI_BASE_URL", example="http://127.0.0.1:4000/v1"),
             tiktoken_cache_dir=env.path("TIKTOKEN_CACHE_DIR", str(default_cache_dir())),
             provider_environment=env.passthrough(),
+            log_format=read_log_format(env),
         )

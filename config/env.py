@@ -68,6 +68,9 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "CUSTOMER_MAX_LONG_POLLS",
         # Where tiktoken reads its encodings (agent/tokenizer_files.py fills it).
         "TIKTOKEN_CACHE_DIR",
+        "LOG_FORMAT",
+        "BRIDGE_METRICS_HOST",
+        "BRIDGE_METRICS_PORT",
     }
 )
 

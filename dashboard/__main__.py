@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
 
 from config import SettingsError
+from config.ports import check_listeners
 from dashboard.settings import DashboardSettings
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -16,7 +18,8 @@ def streamlit_argv(settings: DashboardSettings) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        # Streamlit's own CLI, with our log format installed first (dashboard/serve.py).
+        "dashboard.serve",
         "run",
         str(APP),
         "--server.headless",
@@ -29,19 +32,34 @@ def streamlit_argv(settings: DashboardSettings) -> list[str]:
         "false",
         "--client.toolbarMode",
         "viewer",
+        "--logger.level",
+        settings.log_level,
     ]
 
 
-def main() -> int:
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard",
+        description="Run the supervisors' dashboard (Streamlit) against the Parlant server at "
+        "PARLANT_URL. Settings come from the environment and .env; see .env.example.",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    parse_args(argv)
     try:
         settings = DashboardSettings.from_env()
+        check_listeners([settings.listener])
     except SettingsError as error:
         print(f"dashboard: configuration error: {error}", file=sys.stderr)
         return 2
-    print(
-        f"dashboard: serving on http://127.0.0.1:{settings.port} (Parlant at {settings.parlant_url})",
-        file=sys.stderr,
-    )
+    if settings.log_format == "text":
+        print(
+            f"dashboard: serving on http://127.0.0.1:{settings.port} "
+            f"(Parlant at {settings.parlant_url})",
+            file=sys.stderr,
+        )
     sys.stderr.flush()
     # exec rather than a child process: signals from honcho/systemd reach Streamlit directly.
     argv = streamlit_argv(settings)
@@ -49,4 +67,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -2,40 +2,55 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
 
 from config import SettingsError
+from config.home import ensure_writable_dir
+from config.logs import configure_logging
+from config.ports import check_listeners
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m slack_bridge",
+        description="Mirror escalated Parlant sessions into Slack threads and send operators' "
+        "replies back. Settings come from the environment and .env; see .env.example.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["check"],
+        help="check: verify the Slack app (token, scopes, channels, message metadata) and "
+        "that Parlant answers, then exit",
+    )
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
+    args = parse_args(argv)
     try:
         from slack_bridge.settings import BridgeSettings
 
         settings = BridgeSettings.from_env()
+        if args.command is None and settings.slack is not None:
+            check_listeners(settings.listeners)
+            ensure_writable_dir(settings.state_path.parent, "BRIDGE_STATE_PATH")
     except SettingsError as error:
         print(f"slack_bridge: configuration error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    if argv[:1] == ["check"]:
+    configure_logging(settings.log_level, settings.log_format, "bridge")
+    if args.command == "check":
         from slack_bridge.check import run_checks
 
         return asyncio.run(run_checks(settings))
-    if argv:
-        print(
-            f"slack_bridge: unknown command {argv[0]!r}; use no argument or 'check'",
-            file=sys.stderr,
-        )
-        return 2
     if settings.slack is None:
-        print(
-            "slack_bridge: Slack is not configured (set SLACK_BOT_TOKEN, SLACK_ESCALATION_CHANNEL and "
-            "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET); handoffs show in the dashboard only",
-            file=sys.stderr,
+        logging.getLogger("slack_bridge").warning(
+            "Slack is not configured (set SLACK_BOT_TOKEN, SLACK_ESCALATION_CHANNEL and "
+            "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET); handoffs show in the dashboard only"
         )
         return 0
     from slack_bridge.runner import run_bridge
@@ -43,7 +58,7 @@ def main(argv: list[str]) -> int:
     async def run_until_stopped() -> None:
         task = asyncio.create_task(run_bridge(settings))
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, task.cancel)
         try:
             await task

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import EnvReader, SettingsError
+from config.logs import LogFormat, read_log_format
+from config.ports import Listener
+from config.urls import dashboard_url, parlant_url
 from slack_bridge.masking import Masker
 from slack_bridge.routing import Routes, RoutesError, parse_routes
 from handoff.sla import SlaSettings
@@ -115,17 +118,45 @@ class BridgeSettings:
     operator_token: str | None = field(repr=False)
     log_level: str
     sla: SlaSettings
+    # /metrics, /healthz and /readyz: operator data, so loopback unless chosen otherwise.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 8819
+    log_format: LogFormat = "text"
+
+    @property
+    def listeners(self) -> tuple[Listener, ...]:
+        """The ports the bridge listens on when it runs (it does only with Slack configured)."""
+        if self.slack is None:
+            return ()
+        ops = Listener(
+            "the bridge's metrics and health",
+            "BRIDGE_METRICS_PORT",
+            self.metrics_host,
+            self.metrics_port,
+        )
+        if self.slack.socket_mode:
+            return (ops,)
+        events = Listener(
+            "the bridge's Slack events (HTTP mode)",
+            "SLACK_BRIDGE_PORT",
+            self.slack.bridge_host,
+            self.slack.bridge_port,
+        )
+        return (events, ops)
 
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> BridgeSettings:
         env = env or EnvReader()
         return cls(
             slack=SlackSettings.from_env(env),
-            parlant_url=env.url("PARLANT_URL", "http://127.0.0.1:8800"),
-            dashboard_url=env.url("DASHBOARD_URL", "http://127.0.0.1:8501"),
+            parlant_url=parlant_url(env),
+            dashboard_url=dashboard_url(env),
             state_path=env.path("BRIDGE_STATE_PATH", "./data/bridge/state.sqlite3"),
             operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
             sla=SlaSettings.from_env(env),
+            metrics_host=env.str("BRIDGE_METRICS_HOST", "127.0.0.1"),
+            metrics_port=env.port("BRIDGE_METRICS_PORT", 8819),
+            log_format=read_log_format(env),
         )

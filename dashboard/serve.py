@@ -1,0 +1,63 @@
+"""Streamlit's command line with this project's log format (`LOG_FORMAT=json` included).
+
+Streamlit gives each of its loggers a console handler of its own when the logger is first
+asked for (`streamlit.logger.setup_formatter`); that function is pointed at ours before the
+CLI starts, so Streamlit's and Tornado/uvicorn's lines come out in the same shape as the
+agent's and the bridge's. Started by `python -m dashboard`, never directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import streamlit.cli_util
+import streamlit.logger
+from streamlit.web import cli
+
+from config import EnvReader, SettingsError
+from config.logs import configure_logging, handler, read_log_format
+
+
+def _install(log_format_name: str) -> None:
+    log_format = "json" if log_format_name == "json" else "text"
+
+    def setup_formatter(logger: logging.Logger) -> None:
+        for existing in list(logger.handlers):
+            logger.removeHandler(existing)
+        logger.addHandler(handler(log_format, "dashboard"))
+
+    streamlit.logger.setup_formatter = setup_formatter  # type: ignore[assignment]
+    configure_logging("info", log_format, "dashboard")
+    if log_format == "json":
+        # Streamlit prints its URL and "Stopping..." with click, outside logging.
+        streamlit.cli_util.print_to_cli = _CliLines(logging.getLogger("streamlit.cli"))  # type: ignore[assignment]
+
+
+class _CliLines:
+    """`print_to_cli` as log lines: fragments printed with nl=False are joined first."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._pending = ""
+
+    def __call__(self, message: str, nl: bool = True, **_: object) -> None:
+        self._pending += message
+        if nl:
+            line, self._pending = self._pending.strip(), ""
+            if line:
+                self._logger.info(line)
+
+
+def main() -> None:
+    try:
+        log_format = read_log_format(EnvReader())
+    except SettingsError:
+        log_format = "text"  # `python -m dashboard` has already refused bad settings
+    _install(log_format)
+    sys.argv[0] = "streamlit"
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
