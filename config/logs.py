@@ -96,7 +96,10 @@ def adopt_parlant_logger(log_format: LogFormat, process: str = "agent") -> None:
             existing.addFilter(PlainText())  # parlant.log keeps Parlant's layout, minus colour
         else:
             parlant.removeHandler(existing)
-    parlant.addHandler(handler(log_format, process))
+    own = handler(log_format, process)
+    if log_format == "text":
+        own.addFilter(StructlogPrefix())  # our format already has the time and the level
+    parlant.addHandler(own)
 
 
 def announce(text: str, log_format: LogFormat, logger: logging.Logger) -> None:

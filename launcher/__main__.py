@@ -1,20 +1,34 @@
 """Start the agent, the dashboard and (when Slack is configured) the bridge as one command.
 
-honcho prefixes each process's output with its name and stops them all when one exits or on
-Ctrl-C, so the product behaves like a single program. Every process gets the same operator
-token (launcher/operator_token.py), so Parlant's operator calls are closed to everyone else.
+honcho prefixes each process's output with its name and stops them all when one exits, so the
+product behaves like a single program. Every process gets the same operator token
+(launcher/operator_token.py), so Parlant's operator calls are closed to everyone else.
+
+Stopping: SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) all stop every process.
+honcho starts each one in its own process group and sends the group SIGTERM, then SIGKILL
+after a few seconds (Streamlit left without its terminal ignores SIGTERM).
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 
 from honcho.manager import Manager
-from honcho.printer import Printer
+from honcho.printer import Message, Printer
 
 from config import EnvReader, SettingsError
+from config.urls import local_url
 from launcher.operator_token import OperatorToken, resolve_operator_token
+from launcher.preflight import Plan, preflight
+from launcher.ready import ready_block, wait_until_ready
+
+HANGUP_RETURN_CODE = 129  # 128 + SIGHUP, as a shell reports it
 
 
 def child_environment(token: OperatorToken, demo_customers: bool) -> dict[str, str]:
@@ -26,42 +40,93 @@ def child_environment(token: OperatorToken, demo_customers: bool) -> dict[str, s
     return environment
 
 
-def main() -> int:
-    try:
-        from agent.settings import AgentSettings
-        from slack_bridge.settings import BridgeSettings
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m launcher",
+        description="`make run`: start the agent, the dashboard and (when Slack is configured) "
+        "the bridge, print their addresses once every process answers, and stop them all on "
+        "Ctrl-C, SIGTERM or SIGHUP. Settings come from the environment and .env; see "
+        ".env.example.",
+    )
+    return parser.parse_args(argv)
 
+
+def slack_line(plan: Plan) -> str:
+    if plan.bridge.slack is None:
+        return "off (no Slack settings; handoffs show in the dashboard only)"
+    return "on (" + ("Socket Mode" if plan.bridge.slack.socket_mode else "HTTP mode") + ")"
+
+
+def metrics_lines(plan: Plan) -> tuple[str, ...]:
+    agent = f"{local_url(plan.agent.host, plan.agent.port)}/metrics (with the operator token)"
+    if plan.bridge.slack is None:
+        return (agent,)
+    bridge = local_url(plan.bridge.metrics_host, plan.bridge.metrics_port)
+    return (agent, f"{bridge}/metrics (the bridge)")
+
+
+def system_line(manager: Manager, text: str) -> None:
+    """A line in honcho's output, printed by its loop in order with the processes' lines."""
+    now = datetime.datetime.now()
+    manager.events.put(Message(type="line", data=text, time=now, name="system", colour=None))
+
+
+def stop_on_hangup(manager: Manager) -> None:
+    """SIGHUP (the terminal closed) stops every process, as Ctrl-C does."""
+    launcher_pid = os.getpid()
+
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != launcher_pid:
+            return  # honcho's per-process readers inherit handlers; they must live to report
+        # The terminal is gone: writing to it would fail, and the failure would end the loop
+        # before the processes are stopped. Output to a file or a pipe goes on.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            if stream.isatty():
+                os.dup2(devnull, stream.fileno())
+        manager.returncode = HANGUP_RETURN_CODE
+        manager.terminate()
+
+    signal.signal(signal.SIGHUP, on_hangup)
+
+
+def main(argv: list[str]) -> int:
+    parse_args(argv)
+    try:
         env = EnvReader()
-        agent = AgentSettings.from_env(env)
-        bridge = BridgeSettings.from_env(env)
-        token = resolve_operator_token(agent.operator_token, agent.home)
+        plan = preflight(env)
+        token = resolve_operator_token(plan.agent.operator_token, plan.agent.home)
     except SettingsError as error:
         print(f"make run: configuration error: {error}", file=sys.stderr)
         return 2
     python = sys.executable
-    demo = not env.has("CUSTOMER_DEMO") and agent.customers.token_secret is None
-    child_env = child_environment(token, demo or agent.customers.demo)
-    manager = Manager(printer=Printer(sys.stdout))
+    customers = plan.agent.customers
+    demo = (not env.has("CUSTOMER_DEMO") and customers.token_secret is None) or customers.demo
+    child_env = child_environment(token, demo)
+    colour = "NO_COLOR" not in os.environ  # honcho colours only on a terminal anyway
+    manager = Manager(printer=Printer(sys.stdout, colour=colour))
     manager.add_process("agent", f"{python} -m agent", env=child_env)
     manager.add_process("dashboard", f"{python} -m dashboard", env=child_env)
-    if bridge.slack is not None:
+    if plan.slack_on:
         manager.add_process("bridge", f"{python} -m slack_bridge", env=child_env)
-        slack_line = (
-            f"Slack bridge: on ({'Socket Mode' if bridge.slack.socket_mode else 'HTTP mode'})"
-        )
-    else:
-        slack_line = "Slack bridge: off (no Slack settings; handoffs show in the dashboard only)"
-    print(
-        f"customer chat:  {agent.chat_url}"
-        f"{' (demo: sample customers to sign in as)' if demo or agent.customers.demo else ''}\n"
-        f"dashboard:      {bridge.dashboard_url}\n"
-        f"{slack_line}\n"
-        f"operator token: in {token.kept_in}; Parlant's API refuses operator calls without it\n",
-        flush=True,
+    names = ", ".join(plan.health_urls())
+    print(f"make run: starting {names}; the addresses follow once every one answers", flush=True)
+    block = ready_block(
+        plan.agent.chat_url + (" (demo: sample customers to sign in as)" if demo else ""),
+        plan.bridge.dashboard_url,
+        token.kept_in,
+        slack_line(plan),
+        metrics_lines(plan),
     )
-    manager.loop()
+    stopped = threading.Event()
+    stop_on_hangup(manager)
+    wait_until_ready(plan.health_urls(), lambda: system_line(manager, block), stopped)
+    try:
+        manager.loop()
+    finally:
+        stopped.set()
     return int(manager.returncode or 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
