@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TextIO
 
 from honcho.manager import Manager
 from honcho.printer import Message, Printer
@@ -71,6 +72,36 @@ def system_line(manager: Manager, text: str) -> None:
     manager.events.put(Message(type="line", data=text, time=now, name="system", colour=None))
 
 
+class Output:
+    """honcho's output stream; once the terminal is gone (EIO), lines are dropped.
+
+    A failed write inside honcho's loop would end the loop before the processes are stopped,
+    and Python's exit would then wait forever on honcho's readers of the still-running ones.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> None:
+        if self._gone:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except OSError:
+            self._gone = True
+
+    def flush(self) -> None:
+        self.write("")
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except OSError:
+            return False
+
+
 def stop_on_hangup(manager: Manager) -> None:
     """SIGHUP (the terminal closed) stops every process, as Ctrl-C does."""
     launcher_pid = os.getpid()
@@ -78,16 +109,21 @@ def stop_on_hangup(manager: Manager) -> None:
     def on_hangup(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != launcher_pid:
             return  # honcho's per-process readers inherit handlers; they must live to report
-        # The terminal is gone: writing to it would fail, and the failure would end the loop
-        # before the processes are stopped. Output to a file or a pipe goes on.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        for stream in (sys.stdout, sys.stderr):
-            if stream.isatty():
-                os.dup2(devnull, stream.fileno())
         manager.returncode = HANGUP_RETURN_CODE
         manager.terminate()
 
     signal.signal(signal.SIGHUP, on_hangup)
+
+
+def kill_every_group(manager: Manager) -> None:
+    """Last resort if honcho's loop fails: no process may outlive the launcher."""
+    for process in manager._processes.values():  # honcho keeps the group leaders' pids here
+        pid = process.get("pid")
+        if pid is not None and process.get("returncode") is None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def main(argv: list[str]) -> int:
@@ -104,7 +140,7 @@ def main(argv: list[str]) -> int:
     demo = (not env.has("CUSTOMER_DEMO") and customers.token_secret is None) or customers.demo
     child_env = child_environment(token, demo)
     colour = "NO_COLOR" not in os.environ  # honcho colours only on a terminal anyway
-    manager = Manager(printer=Printer(sys.stdout, colour=colour))
+    manager = Manager(printer=Printer(Output(sys.stdout), colour=colour))
     manager.add_process("agent", f"{python} -m agent", env=child_env)
     manager.add_process("dashboard", f"{python} -m dashboard", env=child_env)
     if plan.slack_on:
@@ -123,6 +159,9 @@ def main(argv: list[str]) -> int:
     wait_until_ready(plan.health_urls(), lambda: system_line(manager, block), stopped)
     try:
         manager.loop()
+    except BaseException:
+        kill_every_group(manager)
+        raise
     finally:
         stopped.set()
     return int(manager.returncode or 0)

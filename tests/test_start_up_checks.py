@@ -1,0 +1,162 @@
+"""Start-up mistakes stop every entry point in one line naming the setting, before anything runs.
+
+Real entry points as subprocesses (`python -m launcher`, `agent`, `dashboard`, `slack_bridge`):
+a busy port, a malformed setting of any process, an unwritable PARLANT_HOME, and `--help`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.support.agent_process import REPO_ROOT, free_port
+
+ENTRY_POINTS = ("launcher", "agent", "dashboard", "slack_bridge")
+HTTP_MODE_SLACK = {
+    "SLACK_BOT_TOKEN": "xoxb-test",
+    "SLACK_ESCALATION_CHANNEL": "C0TEST",
+    "SLACK_SIGNING_SECRET": "test-secret",
+}
+
+
+def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PARLANT_", "SLACK_", "DASHBOARD_", "OPENAI_", "BRIDGE_", "LOG_"))
+    }
+    env.update(
+        PARLANT_NLP="offline",
+        PARLANT_PORT=str(free_port()),
+        PARLANT_TOOL_PORT=str(free_port()),
+        DASHBOARD_PORT=str(free_port()),
+        BRIDGE_METRICS_PORT=str(free_port()),
+        SLACK_BRIDGE_PORT=str(free_port()),
+        PARLANT_HOME=str(tmp_path / "home"),
+        BRIDGE_STATE_PATH=str(tmp_path / "bridge" / "state.sqlite3"),
+        DOTENV_PATH=str(tmp_path / "no.env"),
+    )
+    env.update(extra)
+    return env
+
+
+def run(module: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def occupied() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_help_prints_usage_and_starts_nothing(module: str, tmp_path: Path) -> None:
+    result = run(module, base_env(tmp_path, **HTTP_MODE_SLACK), "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m {module}")
+    assert not (tmp_path / "home").exists()  # nothing started, nothing written
+    assert not (tmp_path / "bridge").exists()
+
+
+@pytest.mark.parametrize(
+    ("module", "setting", "slack"),
+    [
+        ("launcher", "PARLANT_PORT", False),
+        ("launcher", "PARLANT_TOOL_PORT", False),
+        ("launcher", "DASHBOARD_PORT", False),
+        ("launcher", "SLACK_BRIDGE_PORT", True),
+        ("launcher", "BRIDGE_METRICS_PORT", True),
+        ("agent", "PARLANT_PORT", False),
+        ("agent", "PARLANT_TOOL_PORT", False),
+        ("dashboard", "DASHBOARD_PORT", False),
+        ("slack_bridge", "SLACK_BRIDGE_PORT", True),
+        ("slack_bridge", "BRIDGE_METRICS_PORT", True),
+    ],
+)
+def test_a_busy_port_is_one_line_naming_its_setting(
+    module: str, setting: str, slack: bool, occupied: int, tmp_path: Path
+) -> None:
+    env = base_env(tmp_path, **{setting: str(occupied)}, **(HTTP_MODE_SLACK if slack else {}))
+    result = run(module, env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {occupied}" in lines[0] and "already in use" in lines[0]
+    assert f"set {setting} to a free port" in lines[0]
+    assert "started" not in result.stdout  # honcho started nothing
+    assert not (tmp_path / "home" / "operator_token").exists()
+
+
+def test_two_processes_on_one_port_are_caught(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    env["DASHBOARD_PORT"] = env["PARLANT_PORT"]
+    result = run("launcher", env)
+    assert result.returncode == 2
+    assert f"DASHBOARD_PORT={env['PARLANT_PORT']} is also PARLANT_PORT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("DASHBOARD_PORT", "abc"), ("SLA_CLAIM_TARGET_MINUTES", "soon"), ("LOG_FORMAT", "xml")],
+)
+def test_any_process_s_bad_setting_stops_the_launcher_before_the_agent(
+    setting: str, value: str, tmp_path: Path
+) -> None:
+    result = run("launcher", base_env(tmp_path, **{setting: value}))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and setting in lines[0], result.stderr
+    assert "started" not in result.stdout
+    assert not (tmp_path / "home").exists()  # the agent never ran
+
+
+@pytest.mark.parametrize("module", ["launcher", "agent"])
+def test_an_unwritable_home_is_one_line_naming_parlant_home(module: str, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("")
+    result = run(module, base_env(tmp_path, PARLANT_HOME=str(not_a_dir / "home")))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "PARLANT_HOME=" in lines[0] and "not a writable directory" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_read_only_home_is_one_line_naming_parlant_home(tmp_path: Path) -> None:
+    home = tmp_path / "read-only"
+    home.mkdir()
+    if os.geteuid() == 0:
+        # Root writes through permission bits: only a read-only file system stops it.
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(home)], capture_output=True
+        )
+        if mounted.returncode != 0:
+            pytest.skip("running as root without permission to mount a read-only file system")
+    else:
+        home.chmod(0o500)
+    try:
+        result = run("agent", base_env(tmp_path, PARLANT_HOME=str(home)))
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(home)], check=False)
+        else:
+            home.chmod(0o700)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"PARLANT_HOME={home} is not a writable directory" in result.stderr
