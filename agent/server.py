@@ -26,6 +26,7 @@ from agent.customers.gateway import CustomerGateway
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
@@ -165,13 +166,19 @@ def container_installer(
 
 
 def api_configurer(
-    operator_token: str | None, customers: CustomerSettings, keys: SigningKeys, sla: SlaSettings
+    operator_token: str | None,
+    customers: CustomerSettings,
+    keys: SigningKeys,
+    sla: SlaSettings,
+    ops: AgentOps | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
     async def configure(app: FastAPI) -> None:
         await add_chat_page(app)
         install_refusal_handlers(app)
+        if ops is not None:
+            await ops.install(app)  # /metrics, /readyz (agent/ops.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -222,6 +229,11 @@ async def serve(
     async with AsyncExitStack() as stack:
         store = ClaimsStore(settings.home / "claims.sqlite3")
         stack.callback(store.close)
+        slack_auth = None
+        if settings.slack is not None:
+            slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
+            stack.push_async_callback(slack_auth.close)
+        ops = AgentOps(settings.operator_token, settings.sla, store.ping, slack_auth)
         journey_steps = JourneySteps()
         ledger = UsageLedger()
         tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)
@@ -243,9 +255,11 @@ async def serve(
                 settings.customers,
                 load_signing_keys(settings.customers, settings.home),
                 settings.sla,
+                ops,
             ),
         ) as server:
             journey_steps.bind(server.container)
+            ops.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)

@@ -10,10 +10,10 @@ from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
 from agent.tokenizer_files import default_cache_dir
 from config import EnvReader, SettingsError
-from handoff.sla import SlaSettings
 from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url
+from handoff.sla import SlaSettings
 from slack_bridge.settings import SlackSettings
 
 OFFLINE = "offline"

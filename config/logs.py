@@ -11,6 +11,7 @@ Colour is never written by our handlers: log files stay free of escape codes.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from typing import Literal
@@ -85,6 +86,31 @@ def configure_logging(level: str, log_format: LogFormat, process: str) -> None:
         root.removeHandler(existing)
     root.addHandler(handler(log_format, process))
     root.setLevel(level.upper())
+    if log_format == "json":
+        # A library's stray print() would be a line that is not JSON.
+        sys.stdout = StrayOutput(logging.getLogger("stdout"))  # type: ignore[assignment]
+
+
+class StrayOutput:
+    """Text printed to stdout, logged one record per non-empty line."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self._logger.info(strip_ansi(line.rstrip()))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def adopt_parlant_logger(log_format: LogFormat, process: str = "agent") -> None:
@@ -96,6 +122,12 @@ def adopt_parlant_logger(log_format: LogFormat, process: str = "agent") -> None:
             existing.addFilter(PlainText())  # parlant.log keeps Parlant's layout, minus colour
         else:
             parlant.removeHandler(existing)
+    if log_format == "json":
+        # Parlant's ASCII logo and progress bars go through rich's shared console, outside
+        # logging: they are for people at a terminal, and would break one-object-per-line.
+        import rich
+
+        rich.reconfigure(file=open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
     own = handler(log_format, process)
     if log_format == "text":
         own.addFilter(StructlogPrefix())  # our format already has the time and the level

@@ -130,6 +130,9 @@ class Bridge:
         self._last_listing_read = 0.0
         self._last_pass_failed = False
 
+    def mirrors_active(self) -> int:
+        return sum(1 for task in self._mirrors.values() if not task.done())
+
     def _following(self, session_id: str) -> bool:
         task = self._mirrors.get(session_id)
         return task is not None and not task.done()

@@ -20,6 +20,7 @@ from handoff import actions
 from handoff.actions import Operator
 from handoff.record import HandoffNotActive
 from slack_bridge import blocks
+from slack_bridge import metrics
 from slack_bridge.operators import DisplayNames, parse_reply
 from slack_bridge.settings import SlackSettings
 from slack_bridge.slack_text import plain_text
@@ -222,6 +223,7 @@ class Inbound:
         except (httpx.TransportError, OSError) as error:
             raise ParlantUnreachable(repr(error)) from error
         self._store.reply_finished(reply.id, "delivered", event_id)
+        metrics.reply_relayed(reply.ts)
         log.info(
             "reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id
         )

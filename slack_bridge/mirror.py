@@ -20,6 +20,7 @@ from parlant.client.core.api_error import ApiError
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
 from slack_bridge import blocks
+from slack_bridge import metrics
 from slack_bridge.masking import Masker
 from slack_bridge.posted import find_in_thread
 from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
@@ -109,14 +110,14 @@ class SessionMirror:
 
     async def _poll(self, offset: int) -> list[Any]:
         try:
-            return list(
-                await self._parlant.sessions.list_events(
+            with metrics.long_poll():
+                events = await self._parlant.sessions.list_events(
                     self._thread.session_id,
                     min_offset=offset,
                     kinds="message,custom",
                     wait_for_data=LONG_POLL_S,
                 )
-            )
+            return list(events)
         except ApiError as error:
             if error.status_code == 504:  # the long poll ended with nothing new
                 return []
@@ -150,6 +151,8 @@ class SessionMirror:
                 unfurl_media=False,
             )
             self._store.mirror_posted(session_id, event.id, part, ts)
+            if part == 0:
+                metrics.mirror_posted(getattr(event, "creation_utc", None))
             log.info(
                 "mirrored session=%s event=%s part=%s slack_ts=%s", session_id, event.id, part, ts
             )

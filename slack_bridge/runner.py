@@ -10,6 +10,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge, parlant_client
+from slack_bridge.health import ops_runner
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.slack_api import SlackCaller, client_session, web_client
 from slack_bridge.state import SQLiteBridgeStore
@@ -26,10 +27,10 @@ async def run_bridge(settings: BridgeSettings) -> None:
     parlant = parlant_client(settings)
     async with client_session(max_connections=100) as http:
         client = web_client(slack.bot_token, slack.api_url, http)
-        bridge = Bridge(
-            settings, slack, parlant, SlackCaller(client, slack.posts_per_second), store
-        )
+        caller = SlackCaller(client, slack.posts_per_second)
+        bridge = Bridge(settings, slack, parlant, caller, store)
         app = build_app(slack, client, bridge)
+        ops = await ops_runner(settings, store, caller, bridge.mirrors_active)
         try:
             if slack.socket_mode:
                 handler = AsyncSocketModeHandler(app, slack.app_token)
@@ -59,6 +60,7 @@ async def run_bridge(settings: BridgeSettings) -> None:
                     await runner.cleanup()
         finally:
             await bridge.stop()
+            await ops.cleanup()
             store.close()
 
 

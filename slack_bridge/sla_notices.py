@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
 from slack_bridge import blocks
+from slack_bridge import metrics
 from slack_bridge.posted import find_in_channel, find_in_thread, payload_of
 from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
@@ -132,6 +133,7 @@ class SlaNotices:
             unfurl_media=False,
         )
         self._store.sla_notice_posted(session_id, kind, ts)
+        metrics.sla_notice_posted(kind)
         log.info(
             "sla %s posted session=%s channel=%s slack_ts=%s thread_ts=%s",
             kind,

@@ -21,10 +21,35 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slack_bridge import metrics
+
 log = logging.getLogger(__name__)
 
 MAX_RATE_LIMIT_WAITS = 20
 CALL_TIMEOUT_S = 10
+
+
+# Slack errors that mean "not now" rather than "never": the work stays pending.
+UNAVAILABLE_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+
+
+def _outcome(status: int, error: object) -> metrics.SlackOutcome:
+    if status == 429:
+        return "rate_limited"
+    if status >= 500 or error in UNAVAILABLE_ERRORS:
+        return "unavailable"
+    return "rejected"
 
 
 class SlackUnavailable(Exception):
@@ -77,10 +102,12 @@ class SlackCaller:
         for _ in range(MAX_RATE_LIMIT_WAITS):
             try:
                 response = await self.client.api_call(method, json=params)
+                metrics.slack_call(method, "ok")
                 return dict(response.data)  # type: ignore[arg-type]
             except SlackApiError as error:
                 await self._raise_unless_rate_limited(method, error)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+                metrics.slack_call(method, "unavailable")
                 raise SlackUnavailable(f"{method}: {error!r}") from error
         raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
 
@@ -98,17 +125,21 @@ class SlackCaller:
             await self._pace(channel)
             try:
                 response = await self.client.api_call("chat.postMessage", json=params)
+                metrics.slack_call("chat.postMessage", "ok")
                 return str(response["ts"])
             except SlackApiError as error:
                 await self._raise_unless_rate_limited("chat.postMessage", error, channel)
             except (aiohttp.ServerDisconnectedError, asyncio.TimeoutError) as error:
+                metrics.slack_call("chat.postMessage", "answer_lost")
                 existing = await self._lookup_after_lost_answer(find_existing)
                 if existing:
                     return existing
                 raise AnswerLost(f"chat.postMessage to {channel}: {error!r}") from error
             except aiohttp.ClientConnectorError as error:
+                metrics.slack_call("chat.postMessage", "unavailable")
                 raise SlackUnavailable(f"chat.postMessage: {error!r}") from error
             except (aiohttp.ClientError, OSError) as error:
+                metrics.slack_call("chat.postMessage", "answer_lost")
                 existing = await self._lookup_after_lost_answer(find_existing)
                 if existing:
                     return existing
@@ -127,6 +158,7 @@ class SlackCaller:
         self, method: str, error: SlackApiError, channel: str | None = None
     ) -> None:
         response = error.response
+        metrics.slack_call(method, _outcome(response.status_code, response.get("error")))
         if response.status_code == 429:
             retry_after = float(
                 response.headers.get("Retry-After", response.headers.get("retry-after", 1))
@@ -144,16 +176,7 @@ class SlackCaller:
         if response.status_code >= 500:
             raise SlackUnavailable(f"{method}: HTTP {response.status_code}") from error
         slack_error = str(response.get("error", "unknown_error"))
-        if slack_error in (
-            "invalid_auth",
-            "not_authed",
-            "account_inactive",
-            "token_revoked",
-            "internal_error",
-            "fatal_error",
-            "service_unavailable",
-            "request_timeout",
-        ):
+        if slack_error in UNAVAILABLE_ERRORS:
             raise SlackUnavailable(f"{method}: {slack_error}") from error
         raise SlackRejected(method, slack_error) from error
 

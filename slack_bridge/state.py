@@ -99,6 +99,9 @@ class BridgeStore(Protocol):
 
     def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
 
+    def outbox_summary(self) -> tuple[int, datetime | None]:
+        """How many replies wait in the outbox, and when the oldest was accepted."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_seen (
@@ -322,6 +325,12 @@ class SQLiteBridgeStore:
             "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?",
             (ts, session_id, kind),
         )
+
+    def outbox_summary(self) -> tuple[int, datetime | None]:
+        count, oldest = self._execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"
+        ).fetchone()
+        return int(count), datetime.fromisoformat(oldest) if oldest else None
 
 
 _REPLY_COLUMNS = "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"

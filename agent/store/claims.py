@@ -178,6 +178,11 @@ class ClaimsStore:
             raise UnknownCustomer(customer_id)
         return Policy(*row)
 
+    def ping(self) -> None:
+        """Raises if the database cannot answer (the agent's /readyz)."""
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
     def open_claims(self, customer_id: str) -> list[Claim]:
         with self._lock:
             rows = self._db.execute(

@@ -22,6 +22,7 @@ class BridgeProcess:
     env_overrides: dict[str, str]
     ready: Callable[[], bool]
     port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,6 +37,7 @@ class BridgeProcess:
         }
         env.update(
             SLACK_BRIDGE_PORT=str(self.port),
+            BRIDGE_METRICS_PORT=str(self.metrics_port),
             BRIDGE_STATE_PATH=str(self.workdir / "bridge-state.sqlite3"),
             DOTENV_PATH=str(self.workdir / "no.env"),
         )
@@ -60,6 +62,10 @@ class BridgeProcess:
                 raise TimeoutError(f"bridge not ready:\n{self.log()}")
             time.sleep(0.1)
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
 
     def log(self) -> str:
         return self.log_path.read_text()[-5000:] if self.log_path.exists() else ""
