@@ -6,6 +6,7 @@ found before an escalation goes nowhere.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,17 @@ REQUIRED_SCOPES = frozenset(
         "groups:read",
         "users:read",
         "reactions:write",
+        "metadata.message:read",
     }
+)
+CHECK_EVENT_TYPE = "escalation_setup_check"
+CHECK_TEXT = (
+    "Set-up check by `python -m slack_bridge check`: can the bridge read its message metadata "
+    "back? (This message deletes itself.)"
+)
+METADATA_FIX = (
+    "add the metadata.message:read scope (manifest.yml) and reinstall the app; without the "
+    "round trip, a post whose answer from Slack was lost can be posted twice"
 )
 
 
@@ -107,7 +118,10 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
         for channel_id in slack.routes.channels:
             default = channel_id == slack.escalation_channel
             setting = "SLACK_ESCALATION_CHANNEL" if default else "SLACK_ROUTES"
-            results.append(await check_channel(client, "escalation", channel_id, setting))
+            channel_result = await check_channel(client, "escalation", channel_id, setting)
+            results.append(channel_result)
+            if default and channel_result.ok:
+                results.append(await check_metadata_round_trip(client, channel_id))
         if slack.supervisor_channel:
             results.append(
                 await check_channel(
@@ -140,6 +154,59 @@ async def check_channel(
         member,
         f"{role} channel {name} " + ("has the bot" if member else "does not have the bot"),
         "" if member else f"invite the bot: /invite @<bot name> in #{channel.get('name')}",
+    )
+
+
+async def check_metadata_round_trip(client: AsyncWebClient, channel_id: str) -> CheckResult:
+    """Post a message with metadata, read the metadata back as the bridge does, delete it.
+
+    Exactly-once posting rests on this: after a lost answer the bridge looks its post up by
+    the metadata it carries (conversations.replies with include_all_metadata).
+    """
+    nonce = secrets.token_hex(8)
+    try:
+        posted = await client.chat_postMessage(
+            channel=channel_id,
+            text=CHECK_TEXT,
+            metadata={"event_type": CHECK_EVENT_TYPE, "event_payload": {"nonce": nonce}},
+        )
+    except SlackApiError as error:
+        return CheckResult(
+            False,
+            f"could not post the metadata check in {channel_id} ({error.response.get('error')})",
+            "give the bot chat:write and invite it to the channel",
+        )
+    ts = str(posted["ts"])
+    try:
+        read = await client.conversations_replies(
+            channel=channel_id, ts=ts, limit=1, include_all_metadata=True
+        )
+        messages: list[dict[str, Any]] = read.get("messages") or []
+        metadata = (messages[0].get("metadata") or {}) if messages else {}
+        round_trip = (
+            metadata.get("event_type") == CHECK_EVENT_TYPE
+            and (metadata.get("event_payload") or {}).get("nonce") == nonce
+        )
+        problem = "" if round_trip else "the message came back without its metadata"
+    except SlackApiError as error:
+        problem = f"conversations.replies failed ({error.response.get('error')})"
+    try:
+        await client.chat_delete(channel=channel_id, ts=ts)
+        left_behind = ""
+    except SlackApiError as error:
+        left_behind = (
+            f"; the check message {ts} could not be deleted ({error.response.get('error')})"
+        )
+    if problem:
+        return CheckResult(
+            False,
+            f"message metadata does not read back in {channel_id}: {problem}{left_behind}",
+            METADATA_FIX,
+        )
+    return CheckResult(
+        not left_behind,
+        f"message metadata reads back in {channel_id} (posted, read, deleted){left_behind}",
+        "delete the check message by hand" if left_behind else "",
     )
 
 

@@ -54,13 +54,53 @@ def test_a_correct_setup_passes_every_check(slack: FakeSlackThread, agent: Agent
     result = run_check(slack, channel, agent.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✗" not in result.stdout
-    assert result.stdout.count("✓") == 4
+    assert result.stdout.count("✓") == 5
+    assert f"message metadata reads back in {channel} (posted, read, deleted)" in result.stdout
+    # The round trip went through Slack for real and left nothing behind in the channel.
+    replies = [c for c in slack.call(slack.fake.calls, "conversations.replies")]
+    assert replies[-1].params.get("include_all_metadata") in (True, "true", "1")
+    assert slack.call(slack.fake.messages, channel) == []
+    assert [c.response["ok"] for c in slack.call(slack.fake.calls, "chat.delete")][-1] is True
+
+
+def test_a_workspace_where_metadata_does_not_read_back_is_caught(
+    slack: FakeSlackThread, agent: AgentProcess
+) -> None:
+    channel = slack.call(slack.fake.add_channel, "escalations-no-metadata")
+    slack.fake.metadata_readable = False
+    try:
+        result = run_check(slack, channel, agent.url)
+    finally:
+        slack.fake.metadata_readable = True
+    assert result.returncode == 1
+    assert (
+        f"✗ message metadata does not read back in {channel}: "
+        "the message came back without its metadata"
+    ) in result.stdout
+    assert "metadata.message:read" in result.stdout
+    assert slack.call(slack.fake.messages, channel) == []  # deleted all the same
+
+
+def test_the_metadata_scope_is_required(slack: FakeSlackThread, agent: AgentProcess) -> None:
+    channel = slack.call(slack.fake.add_channel, "escalations-5")
+    scopes = list(slack.fake.scopes)
+    slack.fake.scopes = [s for s in scopes if s != "metadata.message:read"]
+    try:
+        result = run_check(slack, channel, agent.url)
+    finally:
+        slack.fake.scopes = scopes
+    assert result.returncode == 1
+    assert "missing: metadata.message:read" in result.stdout
 
 
 def test_each_problem_is_named_with_its_fix(slack: FakeSlackThread) -> None:
     channel = slack.call(slack.fake.add_channel, "no-bot-here", bot_is_member=False)
-    slack.fake.scopes = [s for s in slack.fake.scopes if s != "reactions:write"]
-    result = run_check(slack, channel, f"http://127.0.0.1:{free_port()}")
+    scopes = list(slack.fake.scopes)
+    slack.fake.scopes = [s for s in scopes if s != "reactions:write"]
+    try:
+        result = run_check(slack, channel, f"http://127.0.0.1:{free_port()}")
+    finally:
+        slack.fake.scopes = scopes
     assert result.returncode == 1
     assert "missing: reactions:write" in result.stdout
     assert "invite the bot" in result.stdout

@@ -52,6 +52,7 @@ DEFAULT_SCOPES = (
     "groups:read",
     "users:read",
     "reactions:write",
+    "metadata.message:read",
     "commands",
 )
 APP_TOKEN_SCOPES = ("connections:write",)
@@ -366,6 +367,9 @@ class FakeSlack:
         self.scopes: list[str] = list(
             scopes
         )  # reported in x-oauth-scopes; change it to test missing_scope
+        # False: a workspace where message metadata does not read back (reads return messages
+        # without it), the case `python -m slack_bridge check` must catch.
+        self.metadata_readable = True
         self.team_id, self.app_id, self.bot_user_id, self.bot_id = (
             TEAM_ID,
             APP_ID,
@@ -812,7 +816,7 @@ class FakeSlack:
                 {"name": name, "users": list(users), "count": len(users)}
                 for name, users in message.reactions.items()
             ]
-        if include_metadata and message.metadata:
+        if include_metadata and message.metadata and self.metadata_readable:
             data["metadata"] = message.metadata
         return data
 
@@ -922,6 +926,19 @@ class FakeSlack:
             "text": message.text,
             "message": self._message_json(message, True),
         }
+
+    @_api("chat.delete")
+    def _chat_delete(self, params: _Params) -> dict[str, Any]:
+        """The bot deletes one of its own messages (a thread root only once it has no replies)."""
+        self._require_scope("chat:write")
+        channel = self._channel(params)
+        message = self._message(channel, params.get("ts"))
+        if message.bot_id != BOT_ID:
+            raise _ApiError("cant_delete_message")
+        if self._replies(message):
+            raise _ApiError("cant_delete_message")  # Slack would leave a tombstone; not modelled
+        self._messages[channel.id].remove(message)
+        return {"channel": channel.id, "ts": message.ts}
 
     @_api("chat.postEphemeral")
     def _chat_post_ephemeral(self, params: _Params) -> dict[str, Any]:
