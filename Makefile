@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test agent bench clean smoke-llm
+.PHONY: run test agent bench clean smoke-llm reset-data
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ bench: $(STAMP)
 	$(PY) bench/bench_session_store.py
 	$(PY) bench/bench_bridge.py
 	$(PY) bench/bench_dashboard.py
+
+# Deletes conversations, customers, claims and the bridge's state; keeps the operator token,
+# .env and Parlant's caches. Asks first; `make reset-data YES=1` does not.
+reset-data: $(STAMP)
+	$(PY) -m launcher.reset_data $(if $(YES),--yes)
 
 clean:
 	rm -rf $(VENV) data tests/widget/node_modules
