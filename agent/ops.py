@@ -179,7 +179,7 @@ class AgentOps:
     def _sessions(self) -> SessionStore:
         if self._container is None:
             raise RuntimeError("the server is still starting")
-        return self._container[SessionStore]
+        return self._container[SessionStore]  # type: ignore[type-abstract]
 
     def checks(self) -> dict[str, Check]:
         async def session_store() -> str | None:

@@ -88,7 +88,7 @@ def configure_logging(level: str, log_format: LogFormat, process: str) -> None:
     root.setLevel(level.upper())
     if log_format == "json":
         # A library's stray print() would be a line that is not JSON.
-        sys.stdout = StrayOutput(logging.getLogger("stdout"))  # type: ignore[assignment]
+        sys.stdout = StrayOutput(logging.getLogger("stdout"))
 
 
 class StrayOutput:

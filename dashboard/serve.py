@@ -16,22 +16,20 @@ import streamlit.logger
 from streamlit.web import cli
 
 from config import EnvReader, SettingsError
-from config.logs import configure_logging, handler, read_log_format
+from config.logs import LogFormat, configure_logging, handler, read_log_format
 
 
-def _install(log_format_name: str) -> None:
-    log_format = "json" if log_format_name == "json" else "text"
-
+def _install(log_format: LogFormat) -> None:
     def setup_formatter(logger: logging.Logger) -> None:
         for existing in list(logger.handlers):
             logger.removeHandler(existing)
         logger.addHandler(handler(log_format, "dashboard"))
 
-    streamlit.logger.setup_formatter = setup_formatter  # type: ignore[assignment]
+    streamlit.logger.setup_formatter = setup_formatter
     configure_logging("info", log_format, "dashboard")
     if log_format == "json":
         # Streamlit prints its URL and "Stopping..." with click, outside logging.
-        streamlit.cli_util.print_to_cli = _CliLines(logging.getLogger("streamlit.cli"))  # type: ignore[assignment]
+        streamlit.cli_util.print_to_cli = _CliLines(logging.getLogger("streamlit.cli"))
 
 
 class _CliLines:
@@ -50,10 +48,11 @@ class _CliLines:
 
 
 def main() -> None:
+    log_format: LogFormat = "text"
     try:
         log_format = read_log_format(EnvReader())
     except SettingsError:
-        log_format = "text"  # `python -m dashboard` has already refused bad settings
+        pass  # `python -m dashboard` has already refused bad settings
     _install(log_format)
     sys.argv[0] = "streamlit"
     cli.main()

@@ -6,13 +6,16 @@ a busy port, a malformed setting of any process, an unwritable PARLANT_HOME, and
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 
 from tests.support.agent_process import REPO_ROOT, free_port
@@ -160,3 +163,34 @@ def test_a_read_only_home_is_one_line_naming_parlant_home(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"PARLANT_HOME={home} is not a writable directory" in result.stderr
+
+
+def test_the_dashboard_logs_json_lines_too(tmp_path: Path) -> None:
+    env = base_env(tmp_path, LOG_FORMAT="json")
+    log = tmp_path / "dashboard.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard"], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        url = f"http://127.0.0.1:{env['DASHBOARD_PORT']}/_stcore/health"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records and all(r["process"] == "dashboard" for r in records)
+    assert any("URL: http://127.0.0.1" in r["message"] for r in records)
