@@ -140,6 +140,10 @@ def test_every_child_stops(how: str, tmp_path: Path) -> None:
         groups = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", output.text)]
         assert len(groups) == 2, output.text  # the agent and the dashboard
         assert all(process_group_alive(group) for group in groups)
+        if not terminal:
+            # Written to a pipe (as to a log file): no colour codes, Parlant's lines included.
+            assert "\x1b" not in output.text
+            assert "\x1b" not in (tmp_path / "home" / "parlant.log").read_text()
         if terminal:
             output.stop()
             os.close(leader)  # the kernel hangs up: SIGHUP to the launcher
