@@ -17,6 +17,8 @@ from streamlit.web import cli
 
 from config import EnvReader, SettingsError
 from config.logs import LogFormat, configure_logging, handler, read_log_format
+from dashboard import health
+from dashboard.settings import DashboardSettings
 
 
 def _install(log_format: LogFormat) -> None:
@@ -54,6 +56,10 @@ def main() -> None:
     except SettingsError:
         pass  # `python -m dashboard` has already refused bad settings
     _install(log_format)
+    try:
+        health.install(DashboardSettings.from_env())
+    except SettingsError:
+        pass  # `python -m dashboard` has already refused bad settings
     sys.argv[0] = "streamlit"
     cli.main()
 

@@ -8,17 +8,23 @@ prometheus-client's own text-format parser, so a malformed exposition fails here
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.agent_process import REPO_ROOT, free_port
 from tests.support.chat import say
 from tests.support.slack_world import (
     OPERATOR_HEADERS,
+    OPERATOR_TOKEN,
     SlackWorld,
     eventually,
     start_world,
@@ -208,3 +214,60 @@ def test_log_format_json_gives_one_object_per_line(world: SlackWorld) -> None:
         assert not any("\x1b" in str(r["message"]) for r in records)
     agent_loggers = {r["logger"] for r in json_lines(world.agent.log_path)}
     assert "parlant" in agent_loggers  # Parlant's own lines, in the same shape
+
+
+@contextmanager
+def dashboard(world: SlackWorld, tmp_path: Path, token: str) -> Iterator[str]:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PARLANT_", "SLACK_", "DASHBOARD_", "BRIDGE_", "LOG_"))
+    }
+    env.update(
+        PARLANT_URL=world.agent.url,
+        PARLANT_OPERATOR_TOKEN=token,
+        DASHBOARD_PORT=str(port),
+        DOTENV_PATH=str(tmp_path / "no.env"),
+    )
+    log = tmp_path / f"dashboard-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard"], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(
+            lambda: process.poll() is None and _answers(f"{url}/_stcore/health"),
+            timeout=60,
+            what=f"the dashboard up:\n{log.read_text()}",
+        )
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_the_dashboard_is_ready_only_when_parlant_takes_its_token(
+    world: SlackWorld, tmp_path: Path
+) -> None:
+    with dashboard(world, tmp_path, OPERATOR_TOKEN) as url:
+        assert httpx.get(f"{url}/healthz").json() == {"alive": True}
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"parlant": "ok", "operator_calls": "ok"}
+    with dashboard(world, tmp_path, "a-wrong-token-of-enough-length") as url:
+        not_ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"]["operator_calls"].startswith("refused (403)")
