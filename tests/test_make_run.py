@@ -65,6 +65,16 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], output: Path) -> N
         time.sleep(0.3)
 
 
+def wait_for_ready_block(process: subprocess.Popen[bytes], output: Path) -> str:
+    """The launcher prints its addresses once it has seen every process answer itself."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while "READY: every process answers." not in (text := output.read_text()):
+        assert process.poll() is None, f"make run exited:\n{text[-4000:]}"
+        assert time.monotonic() < deadline, f"no ready block:\n{text[-4000:]}"
+        time.sleep(0.2)
+    return text
+
+
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     root = tmp_path_factory.mktemp("make-run")
@@ -101,7 +111,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     try:
         wait_until_up(f"{parlant_url}/healthz", process, output)
         wait_until_up(f"{dashboard_url}/_stcore/health", process, output)
-        banner = output.read_text()
+        banner = wait_for_ready_block(process, output)
         chat = re.search(r"customer chat: +(\S+)", banner)
         assert chat, banner
         yield Launched(process, output, home, chat.group(1), dashboard_url, parlant_url)
