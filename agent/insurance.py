@@ -45,12 +45,17 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class JourneyStep:
-    """A chat step (say something) or a tool step (run a tool), reached by `condition`."""
+    """A chat step (say something) or a tool step (run a tool), reached by `condition`.
+
+    offline_evidence: words in a customer message that make `condition` hold offline; a
+    condition without them holds as soon as the step before is done.
+    """
 
     chat: str | None = None
     tool: str | None = None
     condition: str | None = None
     offline_reply: str = ""
+    offline_evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,39 @@ HANDOFF_TRIGGERS: tuple[str, ...] = (
     "manager",
 )
 
+# Words that show the customer described what happened, rather than only asking to file a
+# claim ("I want to file a claim") or saying something else ("Thanks, what happens next?").
+# Offline, a claim is filed only from a message containing one of them.
+INCIDENT_DETAILS: tuple[str, ...] = (
+    "hit",
+    "crash",
+    "collided",
+    "collision",
+    "rear-ended",
+    "rear ended",
+    "fender bender",
+    "dent",
+    "scratch",
+    "crack",
+    "broke",
+    "smashed",
+    "shattered",
+    "stolen",
+    "theft",
+    "break-in",
+    "flood",
+    "fire",
+    "burst",
+    "leak",
+    "damage",
+    "hail",
+    "vandal",
+)
+
+# Offline, a tool argument is taken only from a customer message with one of these words in it
+# (the newest since the tool last ran); without one the tool does not run.
+OFFLINE_ARGUMENT_EVIDENCE: dict[str, tuple[str, ...]] = {"claim_details": INCIDENT_DETAILS}
+
 CLAIM_JOURNEY = JourneySpec(
     key="file_claim",
     title="File an Insurance Claim",
@@ -101,6 +139,7 @@ CLAIM_JOURNEY = JourneySpec(
         JourneyStep(
             tool="file_claim",
             condition="The customer has described the accident",
+            offline_evidence=INCIDENT_DETAILS,
         ),
         JourneyStep(
             chat="Confirm the claim was filed, give its claim id and say an adjuster will contact them",

@@ -57,27 +57,61 @@ MAX_REASON_CHARS = 200
 class OfflineScript:
     """What the offline service knows about the agent: triggers and scripted lines.
 
-    triggers: condition text -> words that make it apply to the customer's last message.
+    triggers: condition text -> words that make it apply to the customer's last message
+        (journey step conditions included: words in a customer message that make them hold).
     replies: action text (guideline action or journey chat step) -> the line it answers with;
         `{name}` in a line is replaced by the value of the context variable `name`.
     context_triggers: condition text -> a context variable that makes it apply while it is in
         the prompt and the AI has not replied since it was set.
+    journeys: journey title -> the conditions that belong to it (activation and steps), so a
+        message that only matches another behaviour's words is a change of topic.
+    argument_evidence: tool parameter -> words a customer message must contain to be taken as
+        that argument; a tool whose argument has no such message does not run.
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
     replies: Mapping[str, str] = field(default_factory=dict)
     context_triggers: Mapping[str, str] = field(default_factory=dict)
+    journeys: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
         return any(_mentions(customer_message, w) for w in words)
 
+    def has_triggers(self, condition: str) -> bool:
+        return bool(self.triggers.get(normalise_text(condition)))
+
     def reply_for(self, action: str | None) -> str | None:
         return self.replies.get(normalise_text(action or ""))
+
+    def journey_conditions(self, title: str) -> set[str]:
+        return {normalise_text(c) for c in self.journeys.get(normalise_text(title), ())}
+
+    def other_topic(self, own_conditions: set[str], customer_message: str) -> bool:
+        """Does the message match another behaviour's words and none of this journey's?"""
+        if any(self.applies(c, customer_message) for c in own_conditions):
+            return False
+        return any(
+            self.applies(c, customer_message) for c in self.triggers if c not in own_conditions
+        )
 
 
 def normalise_text(text: str) -> str:
     return " ".join(text.strip().rstrip(".").split()).lower()
+
+
+def _any_mentioned(message: str, phrases: Sequence[str]) -> bool:
+    return any(_mentions(message, p) for p in phrases)
+
+
+def _ran_a_tool_with_arguments(data: Any) -> bool:
+    """A tool event whose calls took arguments from the conversation (a claim filed, a handoff)."""
+    if not isinstance(data, dict):
+        return False
+    return any(
+        isinstance(call, dict) and call.get("arguments") for call in data.get("tool_calls", [])
+    )
 
 
 def _mentions(message: str, phrase: str) -> bool:
@@ -136,6 +170,29 @@ class Question:
             for e in self.engine.interaction.events
         )
         return None if replied_since else value
+
+    def customer_messages_since_last_action(self) -> list[str]:
+        """The customer's messages, newest first, since a tool that takes the customer's words
+        last ran, or the last handoff, handback or resolution: an answer given for an earlier
+        claim or before a person took over is never reused."""
+        if self.engine is None:
+            return []
+        messages: list[str] = []
+        for event in reversed(self.engine.interaction.events):
+            if event.kind == EventKind.MESSAGE and event.source == EventSource.CUSTOMER:
+                messages.append(str(event.data.get("message", "")))
+            elif event.kind == EventKind.CUSTOM or (
+                event.kind == EventKind.TOOL and _ran_a_tool_with_arguments(event.data)
+            ):
+                break
+        return messages
+
+    def evidence(self, words: Sequence[str]) -> str | None:
+        """The newest recent customer message that contains one of `words`."""
+        return next(
+            (m for m in self.customer_messages_since_last_action() if _any_mentioned(m, words)),
+            None,
+        )
 
     def applies(self, condition: str, script: OfflineScript) -> bool:
         variable = script.context_triggers.get(normalise_text(condition))
@@ -241,8 +298,8 @@ def _response_analysis(q: Question, s: OfflineScript) -> dict[str, Any]:
 
 
 def _disambiguation(q: Question, s: OfflineScript) -> dict[str, Any]:
-    condition = _section_text(q.prompt_text, "- Ambiguity Condition: ###")
-    ambiguous = bool(condition) and s.applies(condition, q.customer_message)
+    condition = q.prop("disambiguation_condition")
+    ambiguous = isinstance(condition, str) and s.applies(condition, q.customer_message)
     raw = q.prop("result_structure_text")
     target_ids: list[str] = []
     if isinstance(raw, str):
@@ -272,13 +329,46 @@ def _disambiguation(q: Question, s: OfflineScript) -> dict[str, Any]:
     }
 
 
-def _section_text(prompt: str, header: str) -> str:
-    start = prompt.find(header)
-    if start < 0:
-        return ""
-    body = prompt[start + len(header) :]
-    end = body.find("###")
-    return body[:end].strip() if end >= 0 else body.strip()
+# ---------------------------------------------------------------------------------------------
+# Journey prompts. Parlant passes a journey's steps to the model only as prompt text (no props),
+# so these two readers parse the text its formatters write; tests/test_offline_prompt_shapes.py
+# builds that text with Parlant's own formatters, so a change in its shape fails there, loudly.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JourneyStepPrompt:
+    """What a next-step question says: the journey, its current step and the transitions."""
+
+    title: str
+    action: str
+    kind: str  # "tool", "fork" or "chat"
+    transitions: Mapping[str, str]  # condition id -> condition text, in the prompt's order
+
+
+_CONDITION_LINE = re.compile(r"^Condition \(([^)]+)\): (.*)$", re.MULTILINE)
+
+
+def read_journey_step_prompt(prompt_text: str) -> JourneyStepPrompt | None:
+    """The last journey section of a JourneyNextStepSelection prompt (the examples come first)."""
+    at = prompt_text.rfind("CURRENT STEP -")
+    if at < 0:
+        return None
+    titles = re.findall(r"^Journey: (.*)$", prompt_text[:at], re.MULTILINE)
+    steps_text = prompt_text[at:]
+    action = steps_text.removeprefix("CURRENT STEP -").strip().split("\n", 1)[0].strip()
+    if "TOOL EXECUTION" in steps_text:
+        kind = "tool"
+    elif "serves as a transition" in steps_text:
+        kind = "fork"
+    else:
+        kind = "chat"
+    return JourneyStepPrompt(
+        title=titles[-1].strip() if titles else "",
+        action=action,
+        kind=kind,
+        transitions={i: c.strip() for i, c in _CONDITION_LINE.findall(steps_text)},
+    )
 
 
 _CHILD = re.compile(
@@ -288,26 +378,32 @@ _CHILD = re.compile(
 _STEP_ACTION = re.compile(r'"step_action": "(?P<action>[^"]*)"')
 
 
+def read_reachable_nodes_format(output_format: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """A reachable-nodes question's step action and its children as (id, action, condition);
+    a condition starting with "<" is Parlant's placeholder for an edge without one."""
+    step = _STEP_ACTION.search(output_format)
+    children = [
+        (c.group("id"), c.group("action"), c.group("condition"))
+        for c in _CHILD.finditer(output_format)
+    ]
+    return (step.group("action") if step else ""), children
+
+
 def _reachable_nodes(q: Question, s: OfflineScript) -> dict[str, Any]:
     """Index a journey node: each child is reachable by its own edge condition, one step at a time.
 
     Paths further ahead are left out, so a journey advances a single step per decision and the
     step rules in `_journey_next_step` see every step.
     """
-    output_format = str(q.prop("output_format") or "")
-    step = _STEP_ACTION.search(output_format)
-    action = step.group("action") if step else ""
-    children = []
-    for child in _CHILD.finditer(output_format):
-        condition = child.group("condition")
-        if condition.startswith(
-            "<"
-        ):  # no condition on this edge: it is taken once the step is done
+    action, children = read_reachable_nodes_format(str(q.prop("output_format") or ""))
+    conditions = []
+    for child_id, child_action, condition in children:
+        if condition.startswith("<"):  # no condition on this edge: taken once the step is done
             condition = f"{action or 'the previous step'} is done"
-        children.append(
+        conditions.append(
             {
-                "child_id": child.group("id"),
-                "child_action": child.group("action"),
+                "child_id": child_id,
+                "child_action": child_action,
                 "condition_to_child": condition,
                 "condition_to_child_and_stop": condition,
             }
@@ -315,46 +411,72 @@ def _reachable_nodes(q: Question, s: OfflineScript) -> dict[str, Any]:
     return {
         "step_action": action,
         "step_action_completed": f"{action} is done" if action else "",
-        "children_conditions": children or None,
+        "children_conditions": conditions or None,
     }
 
 
-_CONDITION_LINE = re.compile(r"^Condition \(([^)]+)\):", re.MULTILINE)
-
-
-def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
-    """Walk the journey one step at a time.
-
-    A tool step is done once its tool ran in this turn. A chat step is done once the agent's
-    last message said its scripted line (and no tool ran since). A fork just moves on.
-    """
-    steps_text = q.prompt_text[q.prompt_text.rfind("CURRENT STEP -") :]
-    condition_ids = _CONDITION_LINE.findall(steps_text)
-    ran_tools = bool(q.staged_tool_calls())
-    if "TOOL EXECUTION" in steps_text:
-        completed = ran_tools
-    elif "serves as a transition" in steps_text:
-        completed = True
-    else:
-        completed = _agent_said_step(q, s, steps_text) and not ran_tools
-    if not completed:
-        chosen = "0"
-    elif condition_ids:
-        chosen = condition_ids[0]
-    else:
-        chosen = "None"
+def _next_step(
+    completed: bool, chosen: str, why: str, journey_continues: bool = True
+) -> dict[str, Any]:
     return {
-        "journey_continues": chosen != "None",
-        "current_step_completed_rationale": "offline: step rules",
+        "journey_continues": journey_continues,
+        "current_step_completed_rationale": f"offline: {why}",
         "current_step_completed": completed,
-        "next_step_rationale": "offline: first transition",
+        "next_step_rationale": f"offline: {why}",
         "applied_condition_id": chosen,
     }
 
 
-def _agent_said_step(q: Question, s: OfflineScript, steps_text: str) -> bool:
+def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Walk the journey one step at a time, following the customer when they change topic.
+
+    - The customer's message is about something else (another journey, a person, a legal or
+      off-topic question) and nothing of this journey: the journey ends, so none of its lines
+      is added to the reply and a pending tool step never runs on an unrelated message.
+    - A tool step is done once its tool ran in this turn; a fork just moves on.
+    - A chat step is done once the agent's last message said its scripted line, or when the
+      customer already gave what a following condition needs (no asking again). A chat step
+      said on an earlier turn, with the customer on to something else, ends the journey.
+    - Once done, the first transition whose condition holds is taken: a condition with offline
+      evidence words holds when a recent customer message has one; one without holds at once.
+      None holds: the step stays (and its line is said again).
+    """
+    step = read_journey_step_prompt(q.prompt_text)
+    if step is None:
+        return _next_step(False, "0", "no journey step in the prompt")
+    own = s.journey_conditions(step.title) | {normalise_text(c) for c in step.transitions.values()}
+    if s.other_topic(own, q.customer_message):
+        return _next_step(False, "None", "the customer changed topic", journey_continues=False)
+
+    def holds(condition: str) -> bool:
+        words = s.triggers.get(normalise_text(condition), ())
+        return not words or q.evidence(words) is not None
+
+    answered_ahead = any(s.has_triggers(c) and holds(c) for c in step.transitions.values())
+    if step.kind == "tool":
+        completed = bool(q.staged_tool_calls())
+    elif step.kind == "fork":
+        completed = True
+    elif answered_ahead or (_agent_said_step(q, s, step.action) and not q.staged_tool_calls()):
+        completed = True
+    elif any(s.applies(c, q.customer_message) for c in own):
+        completed = False  # the journey starts (or restarts) here: say this step's line
+    else:
+        # A step said on an earlier turn that the customer has moved on from: Parlant keeps
+        # such a journey's path, so it is ended here instead of repeating its line.
+        return _next_step(False, "None", "the customer moved on", journey_continues=False)
+    if not completed:
+        return _next_step(False, "0", "the current step is not done")
+    if not step.transitions:
+        return _next_step(True, "None", "the journey is complete", journey_continues=False)
+    chosen = next((i for i, c in step.transitions.items() if holds(c)), None)
+    if chosen is None:
+        return _next_step(False, "0", "no transition holds yet")
+    return _next_step(True, chosen, "the transition's condition holds")
+
+
+def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
     """Whether the agent's last message already carried out this chat step's scripted line."""
-    action = steps_text.removeprefix("CURRENT STEP -").strip().split("\n", 1)[0]
     line = s.reply_for(action)
     if q.engine is None or not line:
         return False
@@ -382,7 +504,14 @@ def _tool_parameters(q: Question) -> list[str]:
     return []
 
 
-def _tool_arguments(q: Question, parameters: Sequence[str]) -> dict[str, str]:
+def _tool_arguments(
+    q: Question, s: OfflineScript, parameters: Sequence[str]
+) -> dict[str, str] | None:
+    """The arguments from the customer's words; None when one has no real answer to take.
+
+    An argument with evidence words (the claim's description) is the newest recent customer
+    message containing one, never a question or a thank-you that happens to come last.
+    """
     message = q.customer_message.strip()
     arguments = {}
     for name in parameters:
@@ -392,8 +521,12 @@ def _tool_arguments(q: Question, parameters: Sequence[str]) -> dict[str, str]:
                 if message
                 else "customer asked for a human"
             )
-        else:
-            arguments[name] = message or "<<__missing__>>"
+            continue
+        words = s.argument_evidence.get(name)
+        value = q.evidence(words) if words else message
+        if not value or not value.strip():
+            return None
+        arguments[name] = value.strip()
     return arguments
 
 
@@ -407,32 +540,33 @@ def _held_back_for_handoff(q: Question, tool: str) -> bool:
     return tool != HANDOFF_TOOL and q.handoff_offered()
 
 
+def _should_not_run(q: Question, tool: str) -> str | None:
+    """Why the tool must not run on this turn, if it must not."""
+    if _already_ran(q, tool):
+        return "already ran this turn"
+    if _held_back_for_handoff(q, tool):
+        return "the customer asked for a person"
+    return None
+
+
 def _non_consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
     tool = _tool_name(q)
-    if _already_ran(q, tool):
-        return {
-            "reasoning_tldr": "offline: already ran this turn",
-            "should_run": False,
-            "calls": [],
-        }
-    if _held_back_for_handoff(q, tool):
-        return {
-            "reasoning_tldr": "offline: the customer asked for a person",
-            "should_run": False,
-            "calls": [],
-        }
+    arguments = _tool_arguments(q, s, _tool_parameters(q))
+    reason = _should_not_run(q, tool) or ("no answer to take" if arguments is None else None)
+    if reason:
+        return {"reasoning_tldr": f"offline: {reason}", "should_run": False, "calls": []}
     return {
         "reasoning_tldr": f"offline: {tool} is offered by a matched guideline",
         "should_run": True,
-        "calls": [{"args": _tool_arguments(q, _tool_parameters(q))}],
+        "calls": [{"args": arguments}],
     }
 
 
 def _consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
     tool = _tool_name(q)
     already_ran = _already_ran(q, tool)
-    run = not already_ran and not _held_back_for_handoff(q, tool)
-    arguments = _tool_arguments(q, _tool_parameters(q))
+    arguments = _tool_arguments(q, s, _tool_parameters(q))
+    run = _should_not_run(q, tool) is None and arguments is not None
     return {
         "name": tool,
         "subtleties_to_be_aware_of": "offline",
@@ -446,13 +580,13 @@ def _consequential_tool(q: Question, s: OfflineScript) -> dict[str, Any]:
                     {
                         "parameter_name": name,
                         "acceptable_source_for_this_argument_according_to_its_tool_definition": "customer",
-                        "evaluate_is_it_provided_by_an_acceptable_source": "yes",
+                        "evaluate_is_it_provided_by_an_acceptable_source": "yes" if run else "no",
                         "evaluate_was_it_already_provided_and_should_it_be_provided_again": "no",
                         "evaluate_is_it_potentially_problematic_to_guess_what_the_value_is_if_it_isnt_provided": "no",
-                        "valid_invalid_or_missing": "valid",
-                        "value_as_string": value,
+                        "valid_invalid_or_missing": "valid" if run else "missing",
+                        "value_as_string": value if run else None,
                     }
-                    for name, value in arguments.items()
+                    for name, value in (arguments or {}).items()
                 ],
             }
         ],
@@ -470,6 +604,8 @@ def compose_reply(
             if not isinstance(event.data, dict):
                 continue
             for call in event.data.get("tool_calls", []):
+                if str(call.get("tool_id", "")).split(":")[-1] == HANDOFF_TOOL:
+                    continue  # the handoff guideline's own line tells the customer
                 data = (call.get("result") or {}).get("data")
                 if isinstance(data, dict) and isinstance(data.get("summary"), str):
                     lines.append(data["summary"])
@@ -650,7 +786,14 @@ class OfflineSchematicGenerator(SchematicGenerator[T]):
         )
         rule = RULES.get(question.schema_name)
         raw = rule(question, self._script) if rule else conservative_answer(schema)
-        log.debug("offline answer %s: %s", question.schema_name, raw)
+        log.debug(
+            "offline answer %s%s: %s",
+            question.schema_name,
+            f" ({journey.title})"
+            if (journey := read_journey_step_prompt(question.prompt_text))
+            else "",
+            raw,
+        )
         try:
             content = schema.model_validate(raw)
         except ValueError:

@@ -87,11 +87,29 @@ def _tool_event_data(context: EngineContext) -> list[Any]:
     return [*earlier, *this_turn]
 
 
+def _last_moved(context: EngineContext, journey_id: str) -> int:
+    """The index of the latest turn whose agent state moved this journey's path (-1: never).
+
+    Parlant keeps the path of a journey the customer walked away from, so several journeys can
+    have a step; the one that moved last is the one the conversation was in."""
+    states = context.session.agent_states
+    previous: Any = None
+    moved = -1
+    for index, state in enumerate(states):
+        path = state.journey_paths.get(journey_id)  # type: ignore[call-overload]
+        if path is not None and list(path) != previous:
+            moved = index
+        previous = list(path) if path is not None else None
+    return moved
+
+
 async def _current_journey(context: EngineContext, steps: JourneySteps) -> tuple[str, str] | None:
-    # Journeys activated on this turn first: they are what the agent is working on right now.
+    # Journeys activated on this turn first: they are what the agent is working on right now;
+    # then the journey whose path moved last.
     active = [str(j.id) for j in context.state.journeys]
     ordered = sorted(
-        context.state.journey_paths.items(), key=lambda item: str(item[0]) not in active
+        context.state.journey_paths.items(),
+        key=lambda item: (str(item[0]) not in active, -_last_moved(context, str(item[0]))),
     )
     for journey_id, path in ordered:
         described = await steps.describe(str(journey_id), list(path))

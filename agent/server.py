@@ -59,13 +59,25 @@ def offline_script() -> OfflineScript:
             )
         if behaviour.action and behaviour.offline_reply:
             replies[normalise_text(behaviour.action)] = behaviour.offline_reply
+    journeys: dict[str, tuple[str, ...]] = {}
     for journey in insurance.JOURNEYS:
         for condition in journey.conditions:
             triggers[normalise_text(condition)] = journey.offline_triggers
         for step in journey.steps:
             if step.chat and step.offline_reply:
                 replies[normalise_text(step.chat)] = step.offline_reply
-    return OfflineScript(triggers=triggers, replies=replies, context_triggers=context_triggers)
+            if step.condition and step.offline_evidence:
+                triggers[normalise_text(step.condition)] = step.offline_evidence
+        journeys[normalise_text(journey.title)] = tuple(
+            [*journey.conditions, *(s.condition for s in journey.steps if s.condition)]
+        )
+    return OfflineScript(
+        triggers=triggers,
+        replies=replies,
+        context_triggers=context_triggers,
+        journeys=journeys,
+        argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
+    )
 
 
 def nlp_service_factory(
