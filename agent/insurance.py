@@ -110,7 +110,7 @@ INCIDENT_DETAILS: tuple[str, ...] = (
     "broke",
     "smashed",
     "shattered",
-    "stolen",
+    "stole",
     "theft",
     "break-in",
     "flood",
@@ -285,6 +285,13 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     HANDOFF,
     HANDBACK,
+)
+
+# What the agent does when the vague request is ambiguous: offline, the disambiguation answers
+# with this action, whose line is VAGUE_REQUEST's offline_reply.
+CLARIFICATION = (
+    "Ask the customer whether they want to file a new claim, check an existing claim, or "
+    "understand their coverage"
 )
 
 VAGUE_REQUEST = Behaviour(

@@ -51,6 +51,7 @@ FALLBACK_REPLY = (
     "If you'd like a person instead, just ask for a human."
 )
 MAX_REASON_CHARS = 200
+DEFAULT_CLARIFICATION = "Ask the customer what they would like help with"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class OfflineScript:
         message that only matches another behaviour's words is a change of topic.
     argument_evidence: tool parameter -> words a customer message must contain to be taken as
         that argument; a tool whose argument has no such message does not run.
+    clarification: the action a disambiguation asks for (give it a line in `replies`).
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -74,6 +76,7 @@ class OfflineScript:
     context_triggers: Mapping[str, str] = field(default_factory=dict)
     journeys: Mapping[str, Sequence[str]] = field(default_factory=dict)
     argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    clarification: str = DEFAULT_CLARIFICATION
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
@@ -320,12 +323,7 @@ def _disambiguation(q: Question, s: OfflineScript) -> dict[str, Any]:
             {"guideline_id": i, "tldr": "offline", "requires_disambiguation": True}
             for i in (target_ids if ambiguous else [])
         ],
-        "clarification_action": (
-            "Ask the customer whether they want to file a new claim, check an existing claim, "
-            "or understand their coverage"
-            if ambiguous
-            else ""
-        ),
+        "clarification_action": s.clarification if ambiguous else "",
     }
 
 

@@ -59,6 +59,7 @@ def offline_script() -> OfflineScript:
             )
         if behaviour.action and behaviour.offline_reply:
             replies[normalise_text(behaviour.action)] = behaviour.offline_reply
+    replies[normalise_text(insurance.CLARIFICATION)] = insurance.VAGUE_REQUEST.offline_reply
     journeys: dict[str, tuple[str, ...]] = {}
     for journey in insurance.JOURNEYS:
         for condition in journey.conditions:
@@ -77,6 +78,7 @@ def offline_script() -> OfflineScript:
         context_triggers=context_triggers,
         journeys=journeys,
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
+        clarification=insurance.CLARIFICATION,
     )
 
 

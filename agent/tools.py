@@ -107,7 +107,8 @@ def build_tools(
             summary = (
                 "Your open claims: "
                 + "; ".join(
-                    f"{c.claim_id} ({c.status}, filed {c.filed_at[:10]}): {c.details}"
+                    # The customer's own words often end with a full stop already.
+                    f"{c.claim_id} ({c.status}, filed {c.filed_at[:10]}): {c.details.rstrip('.')}"
                     for c in claims
                 )
                 + "."

@@ -1,0 +1,284 @@
+"""Multi-turn conversations with the real agent on the offline NLP: the tools each turn ran
+(from the session's tool events, with their arguments) and what each reply says.
+
+One agent process serves the whole module; every scenario has its own session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from parlant.client import AsyncParlantClient, ParlantClient
+
+from agent.offline_nlp import OFFLINE_MARKER
+from handoff import actions
+from handoff.actions import Operator
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import new_session, say, tool_calls_after, wait_for_ai_reply
+
+DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
+
+ASK_DETAILS = "describe what happened"
+FILED = "adjuster will contact you"
+POLICY_LINE = "That is what your policy covers"
+HANDING_OFF = "A person will join here shortly"
+MENU = "file a new claim, check an existing claim"
+OFF_TOPIC = "only help with insurance"
+LEGAL = "can't give legal advice"
+NOTE = "The windscreen repair is booked for Friday at 10am"
+BACK = "I'm back with you"
+
+CLAIM = "File an Insurance Claim"
+COVERAGE = "Explain Policy Coverage"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A customer message and what must follow: exactly `tools` run (in any order), each
+    `args` value found in that tool's arguments, every `has` in the reply, no `lacks`."""
+
+    text: str
+    tools: tuple[str, ...] = ()
+    args: dict[str, str] = field(default_factory=dict)
+    has: tuple[str, ...] = ()
+    lacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HandBack:
+    note: str = NOTE
+
+
+@dataclass(frozen=True)
+class Resolve:
+    pass
+
+
+@dataclass(frozen=True)
+class Packet:
+    """The handoff record's packet names this journey and step (step: a fragment of it)."""
+
+    journey: str | None
+    step: str = ""
+
+
+Step = Turn | HandBack | Resolve | Packet
+
+
+def claim_filed(details: str) -> Turn:
+    return Turn(details, tools=("file_claim",), args={"file_claim": details}, has=("CLM-", FILED))
+
+
+HUMAN = Turn(
+    "Can I talk to a human?",
+    tools=("initiate_human_handoff",),
+    has=(HANDING_OFF,),
+    lacks=(POLICY_LINE, FILED, ASK_DETAILS),
+)
+
+SCENARIOS: dict[str, list[Step]] = {
+    # --- policy ---------------------------------------------------------------------------
+    "policy coverage from the policy tool": [
+        Turn(
+            "What does my policy cover?",
+            tools=("get_policy_details",),
+            has=("POL-1001", "Deductible $500", POLICY_LINE),
+        )
+    ],
+    "deductible question uses the same journey": [
+        Turn("What's my deductible?", tools=("get_policy_details",), has=("Deductible $500",))
+    ],
+    "a thank-you after the policy ends the journey without repeating it": [
+        Turn("What does my policy cover?", tools=("get_policy_details",)),
+        Turn("Thanks, that's clear", lacks=(POLICY_LINE, "POL-1001")),
+    ],
+    # --- claims ---------------------------------------------------------------------------
+    "claim in two turns: asked for the details, then filed with them": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,), lacks=("CLM-",)),
+        claim_filed("A delivery van hit my parked car on Elm Street this morning"),
+    ],
+    "claim with the details in the first message is not asked again": [
+        claim_filed(
+            "I want to file a claim: someone rear-ended me at a red light on Oak Ave yesterday"
+        ),
+    ],
+    "a question instead of the details files nothing and asks again": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,)),
+        Turn("What information do you need from me?", has=(ASK_DETAILS,), lacks=("CLM-",)),
+        claim_filed("My windscreen cracked on the motorway this morning"),
+    ],
+    "the claim filed is listed as open afterwards": [
+        claim_filed("I want to file a claim, hail damaged my car roof last night."),
+        Turn(
+            "What's the status of my claims?",
+            tools=("get_open_claims",),
+            has=("Your open claims", "hail damaged my car roof last night"),
+            lacks=(FILED, ".."),
+        ),
+    ],
+    "open claims on request": [Turn("What are my open claims?", tools=("get_open_claims",))],
+    # --- topic changes --------------------------------------------------------------------
+    "policy then a claim: the claim journey takes over": [
+        Turn("What does my policy cover?", tools=("get_policy_details",)),
+        Turn(
+            "I want to file a claim for a fender bender, someone hit my bumper on Main St",
+            tools=("file_claim",),
+            has=(FILED,),
+            lacks=(POLICY_LINE, ASK_DETAILS),
+        ),
+    ],
+    "a claim started, then a policy question: the policy is answered alone": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,)),
+        Turn(
+            "Actually, what does my policy cover?",
+            tools=("get_policy_details",),
+            has=(POLICY_LINE,),
+            lacks=(ASK_DETAILS,),
+        ),
+    ],
+    # --- disambiguation, off-topic, legal -------------------------------------------------
+    "a vague request is disambiguated, then followed": [
+        Turn("I have a question about my insurance", has=(MENU,)),
+        Turn("What does my policy cover?", tools=("get_policy_details",), lacks=(MENU,)),
+    ],
+    "off-topic is redirected": [Turn("Can you tell me a joke?", has=(OFF_TOPIC,))],
+    "off-topic in the middle of a claim leaves the claim alone": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,)),
+        Turn("What's the weather like today?", has=(OFF_TOPIC,), lacks=(ASK_DETAILS, "CLM-")),
+    ],
+    "a legal question gets no legal advice": [
+        Turn("Would I win a lawsuit against the other driver?", has=(LEGAL,))
+    ],
+    "a legal question after the policy does not repeat the policy": [
+        Turn("What does my policy cover?", tools=("get_policy_details",)),
+        Turn("Could I sue the garage that repaired my car?", has=(LEGAL,), lacks=(POLICY_LINE,)),
+    ],
+    # --- handoff from each journey step -----------------------------------------------------
+    "handoff with no journey": [HUMAN, Packet(None)],
+    "handoff at the claim's ask step": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,)),
+        HUMAN,
+        Packet(CLAIM, "Ask the customer to describe the accident"),
+    ],
+    "handoff after the claim was filed (confirm step)": [
+        claim_filed("I want to file a claim, someone stole my bike from the garage"),
+        HUMAN,
+        Packet(CLAIM, "Confirm the claim was filed"),
+    ],
+    "handoff after the policy was explained": [
+        Turn("What does my policy cover?", tools=("get_policy_details",)),
+        HUMAN,
+        Packet(COVERAGE, "Explain the coverage"),
+    ],
+    "policy, claim, then a person: the packet names the claim journey": [
+        Turn("What does my policy cover?", tools=("get_policy_details",)),
+        claim_filed("I want to file a claim for a fender bender, someone hit my bumper"),
+        HUMAN,
+        Packet(CLAIM, "Confirm the claim was filed"),
+    ],
+    "details and a request for a person in one message: only the handoff runs": [
+        Turn(
+            "Someone hit my car yesterday and I want to talk to a person",
+            tools=("initiate_human_handoff",),
+            has=(HANDING_OFF,),
+            lacks=("CLM-",),
+        ),
+    ],
+    # --- handback and resolve -------------------------------------------------------------
+    "after a handback a thank-you files nothing": [
+        claim_filed("I want to file a claim, a tree branch smashed my windscreen"),
+        HUMAN,
+        HandBack(),
+        Turn("Thanks, what happens next?", has=(BACK, NOTE), lacks=(FILED, POLICY_LINE)),
+    ],
+    "after a handback at the ask step, a new description files the claim": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,)),
+        HUMAN,
+        HandBack(),
+        Turn("ok thanks", has=(NOTE,), lacks=("CLM-", ASK_DETAILS)),
+        Turn(
+            "My car was damaged in a break-in last night on 5th Street",
+            tools=("file_claim",),
+            args={"file_claim": "My car was damaged in a break-in last night on 5th Street"},
+            has=(FILED,),
+            lacks=(NOTE,),
+        ),
+    ],
+    "after a resolve the AI answers policy questions again": [
+        HUMAN,
+        Resolve(),
+        Turn(
+            "What does my policy cover?",
+            tools=("get_policy_details",),
+            has=("POL-1001",),
+            lacks=(HANDING_OFF,),
+        ),
+    ],
+    "after a resolve a thank-you runs nothing": [
+        HUMAN,
+        Resolve(),
+        Turn("Thanks for your help", lacks=(HANDING_OFF, POLICY_LINE, FILED)),
+    ],
+}
+
+
+def _wait_for_mode(client: ParlantClient, session: str, mode: str) -> None:
+    deadline = time.monotonic() + 20
+    while client.sessions.retrieve(session).mode != mode:
+        assert time.monotonic() < deadline, f"session never went {mode}"
+        time.sleep(0.2)
+
+
+def _operator(agent: AgentProcess, step: HandBack | Resolve, session: str) -> None:
+    async def go() -> Any:
+        api = AsyncParlantClient(base_url=agent.url)
+        if isinstance(step, HandBack):
+            return await actions.return_to_ai(api, session, DANA, step.note)
+        return await actions.resolve(api, session, DANA)
+
+    asyncio.run(go())
+
+
+def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
+    asked = say(client, session, turn.text)
+    reply = str(wait_for_ai_reply(client, session, asked).data["message"])
+    calls = tool_calls_after(client, session, asked)
+    ran = sorted(str(c["tool_id"]).split(":")[-1] for c in calls)
+    context = f"after {turn.text!r}: tools {ran}, reply {reply!r}"
+    assert reply.startswith(OFFLINE_MARKER), context
+    assert ran == sorted(turn.tools), context
+    for tool, fragment in turn.args.items():
+        arguments = [c["arguments"] for c in calls if str(c["tool_id"]).endswith(tool)]
+        assert any(fragment in str(a) for a in arguments), context
+    for text in turn.has:
+        assert text in reply, context
+    for text in turn.lacks:
+        assert text not in reply, context
+    if "initiate_human_handoff" in turn.tools:
+        _wait_for_mode(client, session, "manual")
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> None:
+    session = new_session(client)
+    for step in SCENARIOS[name]:
+        if isinstance(step, Turn):
+            _turn(client, session, step)
+        elif isinstance(step, Packet):
+            packet = client.sessions.retrieve(session).metadata["handoff"]["packet"]
+            journey = packet["journey"]
+            if step.journey is None:
+                assert journey is None, packet
+            else:
+                assert journey is not None and journey["title"] == step.journey, packet
+                assert step.step in journey["step"], packet
+        else:
+            _operator(agent, step, session)
+
+
+def test_there_are_at_least_twenty_scenarios() -> None:
+    assert len(SCENARIOS) >= 20
