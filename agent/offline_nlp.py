@@ -486,10 +486,7 @@ def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
 
 def _tool_name(q: Question) -> str:
     name = q.prop("tool_name")
-    if isinstance(name, str):
-        return name.split(":")[-1]
-    match = re.search(r"^Name: ([\w:.-]+)", q.prompt_text, re.MULTILINE)
-    return match.group(1).split(":")[-1] if match else ""
+    return name.split(":")[-1] if isinstance(name, str) else ""
 
 
 def _tool_parameters(q: Question) -> list[str]:

@@ -1,0 +1,104 @@
+"""The pieces of Parlant's prompts the offline NLP reads, built by Parlant's own code.
+
+Most of what the offline service needs it reads from Parlant's structures: the engine context
+(customer message, matched guidelines, staged tool calls, context variables) and the props a
+prompt section carries (`tool_name`, `parameters_json`, `result_structure_text`,
+`disambiguation_condition`, `context_values`). Journeys are the exception: Parlant passes a
+journey step and its transitions to the model only as text. These tests build that text with
+Parlant's formatters and check the readers get every field back, so a Parlant upgrade that
+changes a shape (or drops a prop) fails here with the shape's name instead of the demo
+silently going wrong.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import parlant.core.engines.alpha.guideline_matching.generic.disambiguation_batch as disambiguation
+import parlant.core.engines.alpha.guideline_matching.generic.journey.journey_next_step_selection as next_step
+import parlant.core.engines.alpha.prompt_builder as prompt_builder
+import parlant.core.engines.alpha.tool_calling.single_tool_batch as single_tool
+import parlant.core.services.indexing.journey_reachable_nodes_evaluation as reachable
+from agent.offline_nlp import read_journey_step_prompt, read_reachable_nodes_format
+
+ASK = "Ask the customer to describe the accident: what happened, when and where"
+DESCRIBED = "The customer has described the accident"
+
+
+def _transition_text(kind: next_step.JourneyNodeKind, edges: dict[str, str]) -> str:
+    selection = object.__new__(next_step.JourneyNextStepSelection)
+    selection._reset_journey = False
+    node = next_step._JourneyNode(
+        id="2", action=ASK, kind=kind, customer_dependent_action=False, agent_dependent_action=True
+    )
+    return selection.get_journey_transition_map_text(
+        current_node=node,
+        follow_up_conditions={
+            i: next_step._JourneyEdge(condition=c, target_node_action=None)
+            for i, c in edges.items()
+        },
+        journey_title="File an Insurance Claim",
+        journey_description="Collect the details of an accident.",
+    )
+
+
+def test_a_journey_step_prompt_gives_title_action_kind_and_transitions() -> None:
+    # The examples come before the real step in the prompt: the reader takes the last one.
+    example = _transition_text(next_step.JourneyNodeKind.CHAT, {"1": "An example condition"})
+    text = (
+        "EXAMPLES\nJourney: Example\n"
+        + example
+        + "\n"
+        + _transition_text(
+            next_step.JourneyNodeKind.CHAT, {"1": DESCRIBED, "2": "The customer gave up"}
+        )
+    )
+
+    step = read_journey_step_prompt(text)
+
+    assert step is not None
+    assert (step.title, step.action, step.kind) == ("File an Insurance Claim", ASK, "chat")
+    assert dict(step.transitions) == {"1": DESCRIBED, "2": "The customer gave up"}
+
+
+def test_tool_and_fork_steps_are_told_apart() -> None:
+    tool = read_journey_step_prompt(_transition_text(next_step.JourneyNodeKind.TOOL, {}))
+    fork = read_journey_step_prompt(_transition_text(next_step.JourneyNodeKind.FORK, {"1": "x"}))
+    assert tool is not None and tool.kind == "tool"
+    assert fork is not None and fork.kind == "fork"
+
+
+def test_reachable_nodes_output_format_gives_the_step_and_its_children() -> None:
+    evaluator = object.__new__(reachable.JourneyReachableNodesEvaluator)
+    node = reachable._JourneyNode(
+        id="2",
+        action=ASK,
+        incoming_edges=[],
+        outgoing_edges=[],
+        kind=next_step.JourneyNodeKind.CHAT,
+        customer_dependent_action=False,
+    )
+    children = {
+        "3": reachable._ChildInfo(action="Use the tool file_claim", edge_condition=DESCRIBED),
+        "4": reachable._ChildInfo(action="Say goodbye", edge_condition=None),
+    }
+
+    action, read = read_reachable_nodes_format(evaluator._get_output_format_section(node, children))
+
+    assert action == ASK
+    assert read[0] == ("3", "Use the tool file_claim", DESCRIBED)
+    assert read[1][:2] == ("4", "Say goodbye") and read[1][2].startswith("<")
+
+
+def test_the_props_the_offline_service_reads_are_still_passed() -> None:
+    """Props are read by name: each name must still be one Parlant passes to its prompts."""
+    expected = {
+        single_tool: ('"tool_name"', '"parameters_json"'),
+        disambiguation: ('"disambiguation_condition"', '"result_structure_text"'),
+        prompt_builder: ('"context_values"',),
+        reachable: ('"output_format"',),
+    }
+    for module, names in expected.items():
+        source = inspect.getsource(module)
+        for name in names:
+            assert name in source, f"{module.__name__} no longer passes the prop {name}"
