@@ -31,6 +31,8 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "DASHBOARD_URL",
         "DASHBOARD_PORT",
         "DASHBOARD_PASSWORD",
+        "DASHBOARD_HOST",
+        "DASHBOARD_SIGN_IN_HOURS",
         "SLACK_BOT_TOKEN",
         "SLACK_APP_TOKEN",
         "SLACK_SIGNING_SECRET",

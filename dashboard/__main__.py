@@ -11,7 +11,8 @@ from config import SettingsError
 from config.ports import check_listeners
 from dashboard.settings import DashboardSettings
 
-APP = Path(__file__).resolve().parent / "app.py"
+# The ASGI app (st.App) that serves app.py behind the password sign-in.
+APP = Path(__file__).resolve().parent / "gated_app.py"
 
 
 def streamlit_argv(settings: DashboardSettings) -> list[str]:
@@ -25,7 +26,7 @@ def streamlit_argv(settings: DashboardSettings) -> list[str]:
         "--server.headless",
         "true",
         "--server.address",
-        "127.0.0.1",
+        settings.host,
         "--server.port",
         str(settings.port),
         "--browser.gatherUsageStats",
@@ -56,7 +57,7 @@ def main(argv: list[str]) -> int:
         return 2
     if settings.log_format == "text":
         print(
-            f"dashboard: serving on http://127.0.0.1:{settings.port} "
+            f"dashboard: serving on http://{settings.host}:{settings.port} "
             f"(Parlant at {settings.parlant_url})",
             file=sys.stderr,
         )

@@ -1,18 +1,27 @@
-"""The access gate: Streamlit's OIDC login when configured, and/or DASHBOARD_PASSWORD."""
+"""The access gate: Streamlit's OIDC login when configured, and/or DASHBOARD_PASSWORD.
+
+The password is entered on the server's /signin page (`dashboard/gated_app.py`), which sets a
+signed HttpOnly cookie; this script-side check reads that cookie again, so a page never renders
+without it even if the server's gate were bypassed.
+"""
 
 from __future__ import annotations
 
-import hmac
 import logging
+import time
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard.settings import DashboardSettings
+from dashboard.signin import COOKIE_NAME, password_matches, signing_key, token_expiry
+
+__all__ = ["gate", "oidc_configured", "password_matches", "UNLOCKED_KEY"]
 
 log = logging.getLogger(__name__)
 
-UNLOCKED_KEY = "dashboard_unlocked"
+# The sign-in's expiry (epoch seconds) once this browser session showed a valid cookie.
+UNLOCKED_KEY = "dashboard_unlocked_until"
 
 
 def oidc_configured() -> bool:
@@ -23,11 +32,6 @@ def oidc_configured() -> bool:
         return False
 
 
-def password_matches(entered: str, expected: str) -> bool:
-    # Constant-time comparison: response timing must not reveal how much of a guess was right.
-    return hmac.compare_digest(entered.encode(), expected.encode())
-
-
 def _login() -> bool:
     if st.user.get("is_logged_in", False):
         return True
@@ -36,24 +40,28 @@ def _login() -> bool:
     return False
 
 
-def _password(expected: str) -> bool:
-    if st.session_state.get(UNLOCKED_KEY):
+def _signed_in(password: str) -> bool:
+    now = time.time()
+    if float(st.session_state.get(UNLOCKED_KEY) or 0) > now:
+        return True
+    expiry = token_expiry(signing_key(password), st.context.cookies.get(COOKIE_NAME), now)
+    if expiry is None:
+        return False
+    st.session_state[UNLOCKED_KEY] = expiry
+    return True
+
+
+def _password(password: str) -> bool:
+    if _signed_in(password):
         return True
     st.title("Supervisor dashboard")
-    with st.form("password_gate"):
-        entered = st.text_input("Password", type="password", key="dashboard_password")
-        submitted = st.form_submit_button("Enter")
-    if submitted:
-        if password_matches(entered, expected):
-            st.session_state[UNLOCKED_KEY] = True
-            st.rerun()
-        log.warning("dashboard password refused")
-        st.error("Wrong password.")
+    st.info("Sign in with the dashboard password to continue.")
+    st.link_button("Sign in", "/signin", type="primary")
     return False
 
 
 def gate(settings: DashboardSettings) -> bool:
-    """Whether the visitor may see the dashboard; draws the login or password form if not."""
+    """Whether the visitor may see the dashboard; draws the login or sign-in link if not."""
     if oidc_configured() and not _login():
         return False
     return settings.password is None or _password(settings.password)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from config import EnvReader
+from config import EnvReader, SettingsError
 from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url, parlant_url
+from dashboard.signin import MIN_PASSWORD_CHARS
 from handoff.sla import SlaSettings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -18,8 +19,11 @@ class DashboardSettings:
     parlant_url: str
     port: int
     public_url: str
+    host: str = "127.0.0.1"
     log_level: str = "info"
     log_format: LogFormat = "text"
+    # How long a password sign-in lasts (every tab, Slack deep links included).
+    sign_in_hours: int = 12
     sla: SlaSettings = field(default_factory=SlaSettings.around_the_clock_defaults)
     # Secrets stay out of repr so a logged or displayed settings object never shows them.
     password: str | None = field(default=None, repr=False)
@@ -27,7 +31,7 @@ class DashboardSettings:
 
     @property
     def listener(self) -> Listener:
-        return Listener("the dashboard", "DASHBOARD_PORT", "127.0.0.1", self.port)
+        return Listener("the dashboard", "DASHBOARD_PORT", self.host, self.port)
 
     def session_page_url(self, session_id: str) -> str:
         return f"{self.public_url}/session?session={session_id}"
@@ -35,13 +39,22 @@ class DashboardSettings:
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> DashboardSettings:
         env = env or EnvReader()
+        password = env.optional_str("DASHBOARD_PASSWORD")
+        if password is not None and len(password) < MIN_PASSWORD_CHARS:
+            raise SettingsError(
+                f"DASHBOARD_PASSWORD must be at least {MIN_PASSWORD_CHARS} characters "
+                "(a passphrase of a few words is easiest)"
+            )
+        hours = env.positive_float("DASHBOARD_SIGN_IN_HOURS", 12)
         return cls(
             parlant_url=parlant_url(env),
             port=env.port("DASHBOARD_PORT", 8501),
+            host=env.str("DASHBOARD_HOST", "127.0.0.1"),
+            sign_in_hours=max(1, round(hours)),
             public_url=dashboard_url(env),
             sla=SlaSettings.from_env(env),
             log_level=env.choice("LOG_LEVEL", LOG_LEVELS, default="info") or "info",
             log_format=read_log_format(env),
-            password=env.optional_str("DASHBOARD_PASSWORD"),
+            password=password,
             operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
         )

@@ -13,6 +13,7 @@ import streamlit as st
 from parlant.client import AsyncParlantClient, ParlantClient
 from streamlit.testing.v1 import AppTest
 
+from dashboard.auth import UNLOCKED_KEY
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.agent_process import AgentProcess
@@ -22,6 +23,7 @@ APP = "../dashboard/app.py"
 DASHBOARD_URL = "http://dashboard.test:8501"
 DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
 LEE = Operator(id="slack:U0LEE", name="Lee", origin="slack")
+PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert(1)</script> **bold** [bank](https://evil) <!channel>"
 
 
@@ -240,24 +242,36 @@ def test_actions_need_a_supervisor_name(client: ParlantClient) -> None:
     assert not [b for b in at.button if b.label == "Claim"]
 
 
-def test_password_gate_shows_nothing_until_the_right_password(
+def signed_in(at: AppTest) -> AppTest:
+    """The browser session showed a valid sign-in cookie (the /signin route sets it; AppTest
+    cannot send cookies, see tests/test_dashboard_signin.py for the real thing)."""
+    at.session_state[UNLOCKED_KEY] = time.time() + 3600
+    return at
+
+
+def test_password_gate_shows_nothing_without_a_sign_in(
     client: ParlantClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hand_off(client)
-    monkeypatch.setenv("DASHBOARD_PASSWORD", "correct horse")
+    monkeypatch.setenv("DASHBOARD_PASSWORD", PASSWORD)
     at = queue_page()
-    assert [t.key for t in at.text_input] == ["dashboard_password"]
+    assert [b.proto.url for b in at.get("link_button")] == ["/signin"]
     assert not at.dataframe and not at.metric and not at.sidebar.children
 
-    at.text_input(key="dashboard_password").input("wrong horse")
-    click(at, "Enter")
-    assert at.error[0].value == "Wrong password."
-    assert not at.dataframe
-
-    at.text_input(key="dashboard_password").input("correct horse")
-    click(at, "Enter")
+    at = signed_in(AppTest.from_file(APP, default_timeout=60))
+    at.run()
     assert len(at.dataframe) == 1
-    assert "dashboard_password" not in [t.key for t in at.text_input]
+    assert not at.get("link_button")
+
+
+def test_an_expired_sign_in_shows_nothing(
+    client: ParlantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_PASSWORD", PASSWORD)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[UNLOCKED_KEY] = time.time() - 1
+    at.run()
+    assert not at.dataframe and [b.proto.url for b in at.get("link_button")] == ["/signin"]
 
 
 def test_hostile_customer_text_is_shown_as_plain_text(client: ParlantClient) -> None:
@@ -282,14 +296,15 @@ def test_card_number_masked_in_slack_is_shown_in_full_only_after_sign_in(
     card = "4242 4242 4242 4242"  # what SLACK_MASK's default hides in the Slack copy
     session = hand_off(client)
     say(client, session, f"My card number is {card}")
-    monkeypatch.setenv("DASHBOARD_PASSWORD", "correct horse")
+    monkeypatch.setenv("DASHBOARD_PASSWORD", PASSWORD)
 
     at = session_page(session)
-    assert [t.key for t in at.text_input] == ["dashboard_password"]
+    assert [b.proto.url for b in at.get("link_button")] == ["/signin"]
     assert card not in everything_rendered(at) and "4242" not in everything_rendered(at)
 
-    at.text_input(key="dashboard_password").input("correct horse")
-    click(at, "Enter")
+    at = signed_in(AppTest.from_file(APP, default_timeout=60))
+    at.query_params["session"] = session
+    at.run()
     assert f"My card number is {card}" in [t.value for t in at.text]
 
 

@@ -309,10 +309,13 @@ def test_settings_defaults_and_bad_values() -> None:
     )
     secret = DashboardSettings.from_env(
         EnvReader(
-            environ={"DASHBOARD_PASSWORD": "hunter2", "PARLANT_OPERATOR_TOKEN": "tok"}, dotenv={}
+            environ={"DASHBOARD_PASSWORD": "hunter2-hunter2", "PARLANT_OPERATOR_TOKEN": "tok"},
+            dotenv={},
         )
     )
     assert "hunter2" not in repr(secret) and "tok" not in repr(secret)
+    with pytest.raises(SettingsError, match="DASHBOARD_PASSWORD must be at least 12"):
+        DashboardSettings.from_env(EnvReader(environ={"DASHBOARD_PASSWORD": "hunter2"}, dotenv={}))
     with pytest.raises(SettingsError, match="DASHBOARD_PORT"):
         DashboardSettings.from_env(EnvReader(environ={"DASHBOARD_PORT": "web"}, dotenv={}))
     with pytest.raises(SettingsError, match="PARLANT_URL"):
@@ -321,6 +324,10 @@ def test_settings_defaults_and_bad_values() -> None:
 
 def test_streamlit_is_started_headless_on_loopback_without_usage_stats() -> None:
     argv = " ".join(streamlit_argv(DashboardSettings("http://p", 8612, "http://d")))
+    bound = " ".join(
+        streamlit_argv(DashboardSettings("http://p", 8612, "http://d", host="0.0.0.0"))
+    )
+    assert "--server.address 0.0.0.0" in bound and "gated_app.py" in bound
 
     for flag in (
         "--server.headless true",
