@@ -53,6 +53,17 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
 
+def format_time(at: datetime | None) -> str:
+    """The one way the dashboard writes a point in time: minutes, in UTC, said so."""
+    if at is None:
+        return "–"
+    return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+# The queue's sortable time column, in the same shape (Streamlit's moment-style format).
+TIME_COLUMN_FORMAT = "YYYY-MM-DD HH:mm [UTC]"
+
+
 def format_age(seconds: float) -> str:
     # One way to write a duration, in the dashboard and on Slack's SLA line.
     return format_minutes(timedelta(seconds=max(0.0, seconds)))
@@ -168,7 +179,8 @@ def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
             "customer": [r.customer_id for r in rows],
             "requested at": [r.requested_at for r in rows],
             "transcript": [r.session_url for r in rows],
-            "slack": [r.slack_url for r in rows],
+            # An empty cell, not Streamlit's grey "None", when there is no thread (yet).
+            "slack": [r.slack_url or "" for r in rows],
             "session": [r.session_id for r in rows],
         }
     )
@@ -254,11 +266,7 @@ def sla_clock_line(clock: Clock, business_hours_only: bool) -> str:
     scope = " business time" if business_hours_only else ""
     head = f"{CLOCK_LABELS[clock.name]}: {format_minutes(clock.elapsed)}{scope} of {format_minutes(clock.target)}"
     if clock.running:
-        due = (
-            f", due {clock.due_at:%Y-%m-%d %H:%M} UTC"
-            if clock.due_at and not clock.breached
-            else ""
-        )
+        due = f", due {format_time(clock.due_at)}" if clock.due_at and not clock.breached else ""
         return f"{SLA_BADGES[clock.state]} {head}, {STATE_LABELS[clock.state]}, running{due}"
     ended = {
         "claimed": "claimed",
@@ -430,7 +438,12 @@ def timeline(record: HandoffRecord) -> list[TimelineStep]:
     steps = [
         TimelineStep("handed off", parse_time(record.get("requested_at")), "AI agent"),
         *_claim_steps(record),
-        TimelineStep("first human reply", parse_time(record.get("first_human_reply_at")), ""),
+        TimelineStep(
+            "first human reply",
+            parse_time(record.get("first_human_reply_at")),
+            # Records from before `first_human_reply_by` existed: the reply claimed the handoff.
+            _person_name(record.get("first_human_reply_by")) or "",
+        ),
         TimelineStep(
             "returned to AI",
             parse_time(record.get("returned_at")),
@@ -449,8 +462,25 @@ def timeline(record: HandoffRecord) -> list[TimelineStep]:
 def timeline_frame(record: HandoffRecord) -> pd.DataFrame:
     steps = timeline(record)
     return pd.DataFrame(
-        {"step": [s.step for s in steps], "at": [s.at for s in steps], "by": [s.by for s in steps]}
+        {
+            "step": [s.step for s in steps],
+            "at": [format_time(s.at) for s in steps],
+            "by": [s.by for s in steps],
+        }
     )
+
+
+def sentence_inside(text: str) -> str:
+    """A sentence continued after "When": "The customer asks…" reads "the customer asks…";
+    an acronym or a name in capitals ("SLA", "VIP") keeps its case."""
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def latest_handback(entries: Sequence[TranscriptEntry]) -> TranscriptEntry | None:
+    """The newest handback in the transcript: the note the AI continues from."""
+    return next((e for e in reversed(entries) if e.role == Role.HANDBACK), None)
 
 
 @dataclass(frozen=True)
@@ -471,7 +501,7 @@ def packet_summary(record: Mapping[str, Any]) -> PacketSummary | None:
     return PacketSummary(
         journey=f"{journey['title']} – step: {journey['step']}" if journey else None,
         guidelines=tuple(
-            f"When {g['condition']}" + (f" → {g['action']}" if g["action"] else "")
+            f"When {sentence_inside(g['condition'])}" + (f" → {g['action']}" if g["action"] else "")
             for g in packet["guidelines"]
         ),
         tool_calls=tuple(

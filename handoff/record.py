@@ -36,6 +36,7 @@ class HandoffRecord(TypedDict, total=False):
     claimed_at: str
     first_claimed_at: str
     first_human_reply_at: str
+    first_human_reply_by: dict[str, str]
     returned_at: str
     returned_by: dict[str, str]
     resolved_at: str
@@ -117,7 +118,13 @@ def after_human_reply(
     )
     if "first_human_reply_at" in updated:
         return updated
-    return HandoffRecord(**{**updated, "first_human_reply_at": now})
+    return HandoffRecord(
+        **{
+            **updated,
+            "first_human_reply_at": now,
+            "first_human_reply_by": _person(operator_id, operator_name),
+        }
+    )
 
 
 def returned(

@@ -161,6 +161,9 @@ def test_deep_link_opens_the_transcript_with_every_source_labelled(
     assert "Tool: initiate\\_human\\_handoff" in [e.label for e in at.expander]
     steps = at.dataframe[0].value
     assert list(steps["step"]) == ["handed off", "claimed", "first human reply", "returned to AI"]
+    assert list(steps["by"]) == ["AI agent", "Dana", "Dana", "Lee"]
+    # Back with the AI: the note it continues from is shown above the transcript.
+    assert "Handback note\\: Refund already promised" in [i.value for i in at.info]
 
 
 def test_new_events_appear_on_the_next_refresh_fetching_only_new_ones(
@@ -189,6 +192,7 @@ def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> 
     record = state_of(client, session)[1]
     assert record["status"] == "claimed"
     assert record["claimed_by"] == {"id": "dashboard:sam-supervisor", "name": "Sam Supervisor"}
+    assert not [b for b in at.button if b.label == "Claim"]  # claimed: nothing left to claim
 
     for label, text in [
         ("Send as me", "Sam here"),

@@ -224,6 +224,7 @@ def test_timeline_lists_what_happened_in_order() -> None:
         claimed_at=at(20),
         claimed_by={"id": "d", "name": "Dana"},
         first_human_reply_at=at(19),
+        first_human_reply_by={"id": "s", "name": "Sam"},
         resolved_at=at(1),
         resolved_by={"id": "l", "name": "Lee"},
     )
@@ -233,9 +234,51 @@ def test_timeline_lists_what_happened_in_order() -> None:
     assert [(s.step, s.by) for s in steps] == [
         ("handed off", "AI agent"),
         ("claimed", "Dana"),
-        ("first human reply", ""),
+        ("first human reply", "Sam"),
         ("resolved", "Lee"),
     ]
+    assert list(render.timeline_frame(record)["at"])[0] == "2026-03-10 11:30 UTC"
+
+
+def test_one_time_format_everywhere() -> None:
+    assert render.format_time(NOW) == "2026-03-10 12:00 UTC"
+    assert render.format_time(NOW.astimezone(timezone(timedelta(hours=2)))) == (
+        "2026-03-10 12:00 UTC"
+    )
+    assert render.format_time(None) == "–"
+
+
+def test_guidelines_in_the_packet_read_as_one_sentence() -> None:
+    assert render.sentence_inside("The customer asks for a person") == (
+        "the customer asks for a person"
+    )
+    assert render.sentence_inside("VIP customers ask") == "VIP customers ask"
+    record = {
+        "packet": {
+            "journey": None,
+            "guidelines": [{"condition": "The customer asks for a human", "action": "Hand off"}],
+            "tool_calls": [],
+        }
+    }
+    summary = render.packet_summary(record)
+    assert summary is not None
+    assert summary.guidelines == ("When the customer asks for a human → Hand off",)
+
+
+def test_the_queue_has_no_none_for_a_missing_slack_thread() -> None:
+    rows = render.queue_rows([escalation("s1", status="waiting", requested_at=at(3))], NOW, link)
+    frame = render.queue_frame(rows)
+    assert list(frame["slack"]) == [""]
+    assert not frame.isna().any().any()
+
+
+def test_the_latest_handback_is_the_one_shown() -> None:
+    def handback(offset: int, note: str) -> RawEvent:
+        return RawEvent(offset, "system", "custom", NOW, {"type": "handback", "note": note})
+
+    entries = render.transcript_entries([handback(1, "old"), handback(2, "new")])
+    latest = render.latest_handback(entries)
+    assert latest is not None and latest.text == "Handback note: new"
 
 
 def test_a_reassigned_handoff_keeps_its_first_claim_for_the_sla() -> None:

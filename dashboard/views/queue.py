@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import data, ui
 from dashboard.render import (
     STATUS_ORDER,
+    TIME_COLUMN_FORMAT,
     QueueFilter,
     filter_choices,
     filter_rows,
@@ -106,7 +107,7 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
             "transcript": st.column_config.LinkColumn("transcript", display_text="Open"),
             "slack": st.column_config.LinkColumn("slack", display_text="Thread"),
             "requested at": st.column_config.DatetimeColumn(
-                "requested at", format="YYYY-MM-DD HH:mm"
+                "requested at", format=TIME_COLUMN_FORMAT
             ),
         },
         key="queue_table",

@@ -15,6 +15,8 @@ from dashboard.render import (
     ROLE_AVATARS,
     TranscriptEntry,
     escape_markdown,
+    format_time,
+    latest_handback,
     packet_summary,
     safe_url,
     sla_lines,
@@ -54,7 +56,7 @@ def transcript_cache(session_id: str) -> TranscriptCache:
 
 def show_entry(entry: TranscriptEntry, footer: str | None = None) -> None:
     with st.chat_message(entry.role.value, avatar=ROLE_AVATARS[entry.role]):
-        st.caption(f"{escape_markdown(entry.label)} · {entry.created:%Y-%m-%d %H:%M:%S} UTC")
+        st.caption(f"{escape_markdown(entry.label)} · {format_time(entry.created)}")
         for call in entry.tool_calls:
             with st.expander(f"Tool: {escape_markdown(call.tool)}"):
                 st.code(json.dumps(call.arguments, indent=2, default=str), language="json")
@@ -108,6 +110,15 @@ def show_packet(record: Mapping[str, Any]) -> None:
             st.text(f"• {line}")
 
 
+def show_handback(escalation: Escalation, entries: list[TranscriptEntry]) -> None:
+    """The note the AI continues from, while the session is back with the AI."""
+    handback = latest_handback(entries)
+    if handback is None or escalation.record.get("status") != "returned":
+        return
+    st.caption(f"{escape_markdown(handback.label)} · {format_time(handback.created)}")
+    st.info(escape_markdown(handback.text), icon="↩️")  # st.info renders Markdown
+
+
 @st.fragment(run_every=REFRESH_S)
 def live_session(settings: DashboardSettings, session_id: str) -> None:
     try:
@@ -123,6 +134,7 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
     show_header(settings, escalation)
 
     entries = transcript_entries(cache.events)
+    show_handback(escalation, entries)
     shown_key = f"shown:{session_id}"
     shown, hidden = visible_window(entries, st.session_state.get(shown_key, PAGE_SIZE))
     if hidden:
@@ -205,7 +217,8 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
 
     if status in ACTIVE_STATUSES:
         claim, resolve = st.columns(2)
-        if claim.button("Claim", key="claim"):
+        # Once claimed the button has done its job: the assignee shows in the timeline.
+        if status == "waiting" and claim.button("Claim", key="claim"):
             act(settings, actions.claim, session_id, "Claimed.")
         if resolve.button("Resolve", key="resolve"):
             act(settings, actions.resolve, session_id, "Resolved; the AI answers from now on.")
