@@ -125,6 +125,8 @@ INCIDENT_DETAILS: tuple[str, ...] = (
 # Offline, a tool argument is taken only from a customer message with one of these words in it
 # (the newest since the tool last ran); without one the tool does not run.
 OFFLINE_ARGUMENT_EVIDENCE: dict[str, tuple[str, ...]] = {"claim_details": INCIDENT_DETAILS}
+# Offline, the handoff runs only when the customer asks for a person.
+OFFLINE_FIXED_ARGUMENTS: dict[str, str] = {"category": "customer_asked"}
 
 CLAIM_JOURNEY = JourneySpec(
     key="file_claim",

@@ -69,6 +69,7 @@ class OfflineScript:
     argument_evidence: tool parameter -> words a customer message must contain to be taken as
         that argument; a tool whose argument has no such message does not run.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
+    fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -77,6 +78,7 @@ class OfflineScript:
     journeys: Mapping[str, Sequence[str]] = field(default_factory=dict)
     argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
     clarification: str = DEFAULT_CLARIFICATION
+    fixed_arguments: Mapping[str, str] = field(default_factory=dict)
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
@@ -510,6 +512,9 @@ def _tool_arguments(
     message = q.customer_message.strip()
     arguments = {}
     for name in parameters:
+        if name in s.fixed_arguments:
+            arguments[name] = s.fixed_arguments[name]
+            continue
         if name == "reason":
             arguments[name] = (
                 f"Customer asked: {message}"[:MAX_REASON_CHARS]

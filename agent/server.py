@@ -79,6 +79,7 @@ def offline_script() -> OfflineScript:
         journeys=journeys,
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
         clarification=insurance.CLARIFICATION,
+        fixed_arguments=insurance.OFFLINE_FIXED_ARGUMENTS,
     )
 
 

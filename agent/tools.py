@@ -16,6 +16,7 @@ from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
     HandoffRecord,
+    ReasonCategory,
     SlackLink,
     SlackPostState,
     read_record,
@@ -146,21 +147,34 @@ def build_tools(
         )
 
     @p.tool
-    async def initiate_human_handoff(context: p.ToolContext, reason: str) -> p.ToolResult:
+    async def initiate_human_handoff(
+        context: p.ToolContext, reason: str, category: ReasonCategory = ReasonCategory.OTHER
+    ) -> p.ToolResult:
         """Hand the conversation to a human support operator; the AI stays silent until handed back.
 
         reason: why a person is needed, in a few words.
+        category: customer_asked (they asked for a person), cannot_help (you cannot do what
+        they need), complaint, legal_question, or other.
         """
         session = p.Session.current
         existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
         packet = await capture_packet(journey_steps or JourneySteps())
-        record = request_handoff(existing, reason, utc_now_iso(), notifier.initial_state, packet)
+        record = request_handoff(
+            existing,
+            reason,
+            utc_now_iso(),
+            notifier.initial_state,
+            packet,
+            ReasonCategory(category),
+        )
         await session.labels.add(HANDOFF_LABEL)
         if record is not existing:
             log.info(
                 # The reason is the model's free text and can quote a card number: its length only.
-                "handoff requested session=%s reason_chars=%d journey=%r guidelines=%d tool_calls=%d",
+                "handoff requested session=%s category=%s reason_chars=%d journey=%r guidelines=%d "
+                "tool_calls=%d",
                 context.session_id,
+                record["reason_category"],
                 len(record["reason"]),
                 packet["journey"]["title"] if packet["journey"] else None,
                 len(packet["guidelines"]),

@@ -21,7 +21,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
 from handoff.packet import read_packet
-from handoff.record import HandoffRecord
+from handoff.record import HandoffRecord, ReasonCategory, read_category
 from handoff.sla import (
     CLOCK_LABELS,
     STATE_LABELS,
@@ -96,6 +96,7 @@ class QueueRow:
     session_url: str
     customer_id: str
     sla: str = ""
+    category: str = ReasonCategory.OTHER.label
 
 
 def queue_rows(
@@ -122,6 +123,7 @@ def queue_rows(
                 session_url=session_link(escalation.session_id),
                 customer_id=escalation.customer_id,
                 sla=sla_badge(sla_view(record, sla, now)) if sla else "",
+                category=read_category(record).label,
             )
         )
     return sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), -r.age_seconds, r.session_id))
@@ -175,6 +177,7 @@ def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
             "SLA": [r.sla for r in rows],
             "waiting for": [format_age(r.age_seconds) for r in rows],
             "assignee": [r.assignee for r in rows],
+            "category": [r.category for r in rows],
             "reason": [r.reason for r in rows],
             "customer": [r.customer_id for r in rows],
             "requested at": [r.requested_at for r in rows],
@@ -593,6 +596,7 @@ def handoff_frame(
                 "session_id": e.session_id,
                 "day": pd.Timestamp(requested.date()),
                 "reason": str(record.get("reason") or "(none)"),
+                "category": read_category(record).label,
                 "status": str(record.get("status") or UNKNOWN_STATUS),
                 "time_to_claim_s": (claimed - requested).total_seconds() if claimed else None,
                 "time_to_first_reply_s": (replied - requested).total_seconds() if replied else None,
@@ -605,6 +609,7 @@ def handoff_frame(
         "session_id",
         "day",
         "reason",
+        "category",
         "status",
         "time_to_claim_s",
         "time_to_first_reply_s",
@@ -637,17 +642,15 @@ def breaches_per_day(frame: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(days, fill_value=0).astype("int64")
 
 
-def breaches_per_reason(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
-    """Breaches for the reasons with most of them; reasons without a breach are left out."""
+def breaches_per_reason(frame: pd.DataFrame, top: int = 12, by: str = "reason") -> pd.DataFrame:
+    """Breaches for the reasons (or categories, `by`) with most of them; those without a
+    breach are left out."""
     if frame.empty:
         return pd.DataFrame(
-            {name: [] for name in BREACH_COLUMNS.values()}, index=pd.Index([], name="reason")
+            {name: [] for name in BREACH_COLUMNS.values()}, index=pd.Index([], name=by)
         )
     counts = (
-        frame.groupby("reason")[list(BREACH_COLUMNS)]
-        .sum()
-        .rename(columns=BREACH_COLUMNS)
-        .astype("int64")
+        frame.groupby(by)[list(BREACH_COLUMNS)].sum().rename(columns=BREACH_COLUMNS).astype("int64")
     )
     counts = counts[counts.sum(axis=1) > 0]
     return counts.loc[counts.sum(axis=1).sort_values(ascending=False).index].head(top)
@@ -661,13 +664,12 @@ def handoffs_per_day(frame: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(days, fill_value=0).to_frame()
 
 
-def handoffs_per_reason(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
-    """Handoffs and return-to-AI share for the most frequent reasons."""
+def handoffs_per_reason(frame: pd.DataFrame, top: int = 12, by: str = "reason") -> pd.DataFrame:
+    """Handoffs and how many went back to the AI, for the most frequent reasons (or
+    categories, `by="category"`: free-text reasons rarely repeat)."""
     if frame.empty:
-        return pd.DataFrame({"handoffs": [], "returned": []}, index=pd.Index([], name="reason"))
-    grouped = frame.groupby("reason").agg(
-        handoffs=("session_id", "size"), returned=("returned", "sum")
-    )
+        return pd.DataFrame({"handoffs": [], "returned": []}, index=pd.Index([], name=by))
+    grouped = frame.groupby(by).agg(handoffs=("session_id", "size"), returned=("returned", "sum"))
     return grouped.sort_values("handoffs", ascending=False).head(top)
 
 

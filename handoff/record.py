@@ -7,6 +7,7 @@ every writer goes through these pure functions so the shape cannot drift between
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any, Literal, Mapping, TypedDict
 
 from handoff.packet import HandoffPacket
@@ -21,6 +22,29 @@ SlackPostState = Literal["disabled", "pending", "posted"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"waiting", "claimed"})
 
 
+class ReasonCategory(str, Enum):
+    """Why a handoff happened, in a few fixed kinds (the free-text reason says the rest), so
+    handoffs can be counted by kind: every free-text reason is different."""
+
+    CUSTOMER_ASKED = "customer_asked"
+    CANNOT_HELP = "cannot_help"
+    COMPLAINT = "complaint"
+    LEGAL_QUESTION = "legal_question"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+def read_category(record: Mapping[str, Any] | None) -> ReasonCategory:
+    """The record's category; OTHER for records written before categories or a bad value."""
+    try:
+        return ReasonCategory(str((record or {}).get("reason_category")))
+    except ValueError:
+        return ReasonCategory.OTHER
+
+
 class SlackLink(TypedDict, total=False):
     state: SlackPostState
     channel: str
@@ -31,6 +55,7 @@ class SlackLink(TypedDict, total=False):
 class HandoffRecord(TypedDict, total=False):
     status: HandoffStatus
     reason: str
+    reason_category: str  # a ReasonCategory value
     requested_at: str
     claimed_by: dict[str, str]
     claimed_at: str
@@ -61,6 +86,7 @@ def request_handoff(
     now: str,
     slack_state: SlackPostState,
     packet: HandoffPacket | None = None,
+    category: ReasonCategory = ReasonCategory.OTHER,
 ) -> HandoffRecord:
     """The record after the agent asks for a human.
 
@@ -72,6 +98,7 @@ def request_handoff(
     record = HandoffRecord(
         status="waiting",
         reason=reason.strip() or "customer asked for a human",
+        reason_category=ReasonCategory(category).value,
         requested_at=now,
         slack=SlackLink(state=slack_state),
     )

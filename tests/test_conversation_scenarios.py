@@ -76,6 +76,7 @@ def claim_filed(details: str) -> Turn:
 HUMAN = Turn(
     "Can I talk to a human?",
     tools=("initiate_human_handoff",),
+    args={"initiate_human_handoff": "customer_asked"},
     has=(HANDING_OFF,),
     lacks=(POLICY_LINE, FILED, ASK_DETAILS),
 )
@@ -269,7 +270,9 @@ def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> 
         if isinstance(step, Turn):
             _turn(client, session, step)
         elif isinstance(step, Packet):
-            packet = client.sessions.retrieve(session).metadata["handoff"]["packet"]
+            record = client.sessions.retrieve(session).metadata["handoff"]
+            assert record["reason_category"] == "customer_asked", record
+            packet = record["packet"]
             journey = packet["journey"]
             if step.journey is None:
                 assert journey is None, packet

@@ -265,6 +265,27 @@ def test_guidelines_in_the_packet_read_as_one_sentence() -> None:
     assert summary.guidelines == ("When the customer asks for a human → Hand off",)
 
 
+def test_handoffs_count_per_reason_category() -> None:
+    handoffs = [
+        escalation("a", reason="wants a person", reason_category="customer_asked"),
+        escalation("b", reason="asked for a human", reason_category="customer_asked"),
+        escalation("c", reason="angry about fees", reason_category="complaint"),
+        escalation("d", reason="old record without a category"),
+        escalation("e", reason="garbage", reason_category="<script>"),
+    ]
+    frame = render.handoff_frame(handoffs)
+    per_category = render.handoffs_per_reason(frame, by="category")
+    assert per_category["handoffs"].to_dict() == {"customer asked": 2, "other": 2, "complaint": 1}
+    rows = render.queue_rows(handoffs, NOW, link)
+    assert sorted(render.queue_frame(rows)["category"]) == [
+        "complaint",
+        "customer asked",
+        "customer asked",
+        "other",
+        "other",
+    ]
+
+
 def test_the_queue_has_no_none_for_a_missing_slack_thread() -> None:
     rows = render.queue_rows([escalation("s1", status="waiting", requested_at=at(3))], NOW, link)
     frame = render.queue_frame(rows)

@@ -76,10 +76,10 @@ if frame.empty:
 st.subheader("Handoffs per day")
 st.bar_chart(handoffs_per_day(frame))
 
-st.subheader("Handoffs per reason")
-per_reason = handoffs_per_reason(frame)
-st.bar_chart(per_reason["handoffs"], horizontal=True)
-st.dataframe(per_reason, width="stretch")
+st.subheader("Handoffs per reason category")
+per_category = handoffs_per_reason(frame, by="category")
+st.bar_chart(per_category["handoffs"], horizontal=True)
+st.dataframe(per_category, width="stretch")
 
 st.subheader("Response times per day (minutes)")
 st.line_chart(response_times_per_day(frame))
@@ -91,8 +91,8 @@ st.caption(
 )
 st.bar_chart(breaches_per_day(frame))
 
-st.subheader("SLA breaches per reason")
-per_reason_breaches = breaches_per_reason(frame)
+st.subheader("SLA breaches per reason category")
+per_reason_breaches = breaches_per_reason(frame, by="category")
 if per_reason_breaches.empty:
     st.info("No breached targets.")
 else:
