@@ -222,7 +222,7 @@ def test_dashboard_summary_lists_the_packet_as_plain_lines() -> None:
         == "File an Insurance Claim – step: Ask the customer to describe the accident"
     )
     assert summary.guidelines == (
-        "When The customer asks for a human → Call initiate_human_handoff",
+        "When the customer asks for a human → Call initiate_human_handoff",
         "When Vague request",
     )
     assert summary.tool_calls == (
