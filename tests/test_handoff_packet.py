@@ -223,7 +223,7 @@ def test_dashboard_summary_lists_the_packet_as_plain_lines() -> None:
     )
     assert summary.guidelines == (
         "When the customer asks for a human → Call initiate_human_handoff",
-        "When Vague request",
+        "When vague request",
     )
     assert summary.tool_calls == (
         "get_policy_details(): Policy POL-1001 covers theft.",
