@@ -70,6 +70,8 @@ class OfflineScript:
         that argument; a tool whose argument has no such message does not run.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
     fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
+    handoff_action: the (normalised) action of the guideline that hands off; a turn that hands
+        off answers with its line alone.
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class OfflineScript:
     argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
     clarification: str = DEFAULT_CLARIFICATION
     fixed_arguments: Mapping[str, str] = field(default_factory=dict)
+    handoff_action: str = ""
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
@@ -597,14 +600,17 @@ def compose_reply(
     engine: EngineContext | None, script: OfflineScript, context_values: Mapping[str, Any] = {}
 ) -> str:
     """The scripted reply: tool results of this turn, then the lines of what matched, filled in
-    with the context variables the prompt shows."""
+    with the context variables the prompt shows. A turn that hands off says only that: a
+    person is taking over, so what else matched is theirs to answer."""
     lines: list[str] = []
     if engine is not None:
+        handing_off = False
         for event in engine.state.tool_events:
             if not isinstance(event.data, dict):
                 continue
             for call in event.data.get("tool_calls", []):
                 if str(call.get("tool_id", "")).split(":")[-1] == HANDOFF_TOOL:
+                    handing_off = True
                     continue  # the handoff guideline's own line tells the customer
                 data = (call.get("result") or {}).get("data")
                 if isinstance(data, dict) and isinstance(data.get("summary"), str):
@@ -612,6 +618,12 @@ def compose_reply(
         matches = list(engine.state.ordinary_guideline_matches) + list(
             engine.state.tool_enabled_guideline_matches
         )
+        if handing_off and script.handoff_action:
+            matches = [
+                m
+                for m in matches
+                if normalise_text(m.guideline.content.action or "") == script.handoff_action
+            ]
         for match in matches:
             line = _filled(script.reply_for(match.guideline.content.action), context_values)
             if line and line not in lines:

@@ -80,6 +80,7 @@ def offline_script() -> OfflineScript:
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
         clarification=insurance.CLARIFICATION,
         fixed_arguments=insurance.OFFLINE_FIXED_ARGUMENTS,
+        handoff_action=normalise_text(insurance.HANDOFF.action or ""),
     )
 
 

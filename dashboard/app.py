@@ -9,7 +9,8 @@ from dashboard import auth, identity, ui
 st.set_page_config(page_title="Escalations", page_icon="🛟", layout="wide")
 ui.configure_logging()
 
-if not auth.gate(ui.settings()):
+settings = ui.settings()
+if not auth.gate(settings):
     st.stop()
 
 page = st.navigation(
@@ -20,4 +21,5 @@ page = st.navigation(
     ]
 )
 identity.sidebar()
+auth.sign_out_link(settings)
 page.run()

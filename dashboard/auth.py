@@ -60,6 +60,11 @@ def _password(password: str) -> bool:
     return False
 
 
+def sign_out_link(settings: DashboardSettings) -> None:
+    if settings.password is not None:
+        st.sidebar.link_button("Sign out", "/signout")
+
+
 def gate(settings: DashboardSettings) -> bool:
     """Whether the visitor may see the dashboard; draws the login or sign-in link if not."""
     if oidc_configured() and not _login():

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from urllib.parse import quote, unquote
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard import auth
 from dashboard.render import escape_markdown
 from handoff.actions import Operator
 
 NAME_KEY = "supervisor_name"
+# The typed name is kept in this browser in a plain cookie (it is not a secret), so a reload or
+# a new tab from a Slack link does not ask for it again.
+NAME_COOKIE = "escalations_supervisor_name"
+NAME_COOKIE_DAYS = 90
+_WRITTEN_KEY = "supervisor_name_cookie"
 
 
 def slug(name: str) -> str:
@@ -39,8 +48,33 @@ def sidebar() -> None:
             st.caption(f"Signed in as {escape_markdown(name)}")
             st.button("Log out", on_click=st.logout)
             return
+        if NAME_KEY not in st.session_state:
+            remembered = unquote(st.context.cookies.get(NAME_COOKIE, ""))
+            st.session_state[NAME_KEY] = remembered
+            st.session_state[_WRITTEN_KEY] = remembered
         # app.py draws this on every page, so Streamlit keeps its value while navigating.
         st.text_input("Your name (kept with your actions)", key=NAME_KEY)
+        typed = " ".join(str(st.session_state.get(NAME_KEY, "")).split())
+        if typed != st.session_state.get(_WRITTEN_KEY):
+            remember_name(typed)
+            st.session_state[_WRITTEN_KEY] = typed
+
+
+def name_cookie_script(name: str, now: float) -> str:
+    """A script that stores (or, for "", clears) the name cookie; percent-encoded, the name
+    has no character that could end the string or the script tag."""
+    max_age = NAME_COOKIE_DAYS * 86400 if name else 0
+    value = json.dumps(quote(name, safe=""))
+    # `now` makes each script distinct, so Streamlit renders a new frame for each change.
+    return (
+        f"<script>/* {int(now)} */ document.cookie = '{NAME_COOKIE}=' + {value} "
+        f"+ '; path=/; max-age={max_age}; samesite=lax';</script>"
+    )
+
+
+def remember_name(name: str) -> None:
+    # Streamlit cannot set cookies from the server; a zero-height frame of the same origin can.
+    components.html(name_cookie_script(name, time.time()), height=0)
 
 
 def current_operator() -> Operator | None:

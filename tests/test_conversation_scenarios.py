@@ -181,6 +181,14 @@ SCENARIOS: dict[str, list[Step]] = {
         HUMAN,
         Packet(CLAIM, "Confirm the claim was filed"),
     ],
+    "a vague request and a person in one message: only the handoff is said": [
+        Turn(
+            "I want to talk to a human about my claim",
+            tools=("initiate_human_handoff",),
+            has=(HANDING_OFF,),
+            lacks=(MENU,),
+        ),
+    ],
     "details and a request for a person in one message: only the handoff runs": [
         Turn(
             "Someone hit my car yesterday and I want to talk to a person",

@@ -15,7 +15,7 @@ from typing import Iterator
 import httpx
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 
 from handoff import actions
 from handoff.actions import Operator
@@ -23,9 +23,12 @@ from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium, screenshot  # noqa: F401
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
-# The README's screenshot is refreshed on request only, so `make test` leaves the tree clean.
-DOCS_SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
+# The README's screenshots are taken on every run (tests/artifacts/) and copied into docs/ by
+# `make screenshots`, so `make test` leaves the tree clean and docs/ never shows another UI.
+DOCS = REPO_ROOT / "docs"
 REFRESH_DOCS_SCREENSHOT = os.environ.get("REFRESH_DOCS_SCREENSHOT") == "1"
+TALL: ViewportSize = {"width": 1280, "height": 1500}
+WIDE: ViewportSize = {"width": 1700, "height": 800}
 DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
 
 
@@ -106,7 +109,9 @@ def test_queue_and_transcript_render_in_a_real_browser(
             )
             expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=30_000)
             expect(page.get_by_test_id("stMetric").first).to_be_visible()
-            screenshot(page, "dashboard-queue.png")
+            page.set_viewport_size(WIDE)  # every column of the table, the Slack link included
+            docs_screenshot(page, "dashboard-queue.png")
+            page.set_viewport_size(VIEWPORT)
 
             # The link Slack root messages carry.
             page.goto(f"{dashboard}/?session={session}")
@@ -131,14 +136,48 @@ def test_queue_and_transcript_render_in_a_real_browser(
             exported = Path(download.value.path()).read_text()
             assert "Hi, Dana here. Let me look at your claim." in exported
 
-            page.get_by_label("Your name (kept with your actions)").fill("Sam Supervisor")
+            name_field = page.get_by_label("Your name (kept with your actions)")
+            name_field.fill("Sam Supervisor")
             page.keyboard.press("Enter")
-            expect(page.get_by_role("button", name="Claim")).to_be_visible(timeout=30_000)
-            shot = screenshot(page, "dashboard-session.png")
+            expect(page.get_by_role("button", name="Resolve")).to_be_visible(timeout=30_000)
+            # Dana's reply claimed it: nothing left to claim.
+            expect(page.get_by_role("button", name="Claim")).to_have_count(0)
+            # The name survives a reload (and a new tab opened from Slack).
+            page.reload()
+            expect(page.get_by_label("Your name (kept with your actions)")).to_have_value(
+                "Sam Supervisor", timeout=30_000
+            )
+            expect(page.get_by_role("button", name="Resolve")).to_be_visible(timeout=30_000)
+            page.set_viewport_size(TALL)
+            expect(page.get_by_text("Your claim is approved.")).to_be_visible(timeout=15_000)
+            docs_screenshot(page, "dashboard-session.png")
         finally:
             browser.close()
 
+
+def docs_screenshot(page: Page, name: str) -> None:
+    shot = screenshot(page, name)
     assert shot.stat().st_size > 10_000
     if REFRESH_DOCS_SCREENSHOT:
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOCS_SCREENSHOT)
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS / name)
+
+
+def test_customer_page_mid_handoff(chromium: Path, agent: AgentProcess) -> None:
+    """The customer's side of a handoff, as the README shows it."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1000})
+            page.goto(f"{agent.url}/support")
+            for text, answer in [
+                ("I want to file a claim", "describe what happened"),
+                ("A delivery van hit my parked car on Elm Street this morning", "adjuster"),
+                ("Can I talk to a person, please?", "A person will join here shortly"),
+            ]:
+                page.locator("#message").fill(text)
+                page.locator("#send").click()
+                expect(page.get_by_text(answer)).to_be_visible(timeout=30_000)
+            docs_screenshot(page, "customer-chat.png")
+        finally:
+            browser.close()
