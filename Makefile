@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test agent bench clean smoke-llm reset-data
+.PHONY: run test agent bench clean smoke-llm reset-data screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 # .env and Parlant's caches. Asks first; `make reset-data YES=1` does not.
 reset-data: $(STAMP)
 	$(PY) -m launcher.reset_data $(if $(YES),--yes)
+
+# The README's screenshots, taken by the browser test from the running product.
+screenshots: $(STAMP)
+	bash scripts/ensure_browser.sh
+	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py
 
 clean:
 	rm -rf $(VENV) data tests/widget/node_modules
