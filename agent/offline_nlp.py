@@ -109,6 +109,10 @@ def normalise_text(text: str) -> str:
     return " ".join(text.strip().rstrip(".").split()).lower()
 
 
+def _message_text(data: Any) -> str:
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
 def _any_mentioned(message: str, phrases: Sequence[str]) -> bool:
     return any(_mentions(message, p) for p in phrases)
 
@@ -188,7 +192,7 @@ class Question:
         messages: list[str] = []
         for event in reversed(self.engine.interaction.events):
             if event.kind == EventKind.MESSAGE and event.source == EventSource.CUSTOMER:
-                messages.append(str(event.data.get("message", "")))
+                messages.append(_message_text(event.data))
             elif event.kind == EventKind.CUSTOM or (
                 event.kind == EventKind.TOOL and _ran_a_tool_with_arguments(event.data)
             ):
@@ -485,7 +489,7 @@ def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
         return False
     for event in reversed(q.engine.interaction.events):
         if event.kind == EventKind.MESSAGE and event.source == EventSource.AI_AGENT:
-            return line in str(event.data.get("message", ""))
+            return line in _message_text(event.data)
     return False
 
 

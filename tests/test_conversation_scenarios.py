@@ -278,7 +278,8 @@ def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> 
         if isinstance(step, Turn):
             _turn(client, session, step)
         elif isinstance(step, Packet):
-            record = client.sessions.retrieve(session).metadata["handoff"]
+            record = (client.sessions.retrieve(session).metadata or {})["handoff"]
+            assert isinstance(record, dict), record
             assert record["reason_category"] == "customer_asked", record
             packet = record["packet"]
             journey = packet["journey"]

@@ -75,7 +75,7 @@ def test_reachable_nodes_output_format_gives_the_step_and_its_children() -> None
         action=ASK,
         incoming_edges=[],
         outgoing_edges=[],
-        kind=next_step.JourneyNodeKind.CHAT,
+        kind=reachable.JourneyNodeKind.CHAT,
         customer_dependent_action=False,
     )
     children = {
