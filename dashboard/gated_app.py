@@ -1,177 +1,18 @@
-"""The dashboard's HTTP app: Streamlit's ASGI app (`st.App`) behind the password sign-in.
+"""The dashboard's HTTP app: Streamlit's ASGI app (`st.App`) with `dashboard/gate.py` in front.
 
-`python -m dashboard` runs `streamlit run` on this file. With DASHBOARD_PASSWORD set, nothing of
-the dashboard answers without the signed sign-in cookie: pages redirect to /signin, the
-websocket is refused, and export downloads (Streamlit's /media/ files) answer 401, so a copied
-export link is no use to anyone who has not signed in. Without a password the gate is open.
+`python -m dashboard` runs `streamlit run` on this file; Streamlit serves `app.py` behind it.
 """
 
 from __future__ import annotations
 
-import html
-import logging
-import time
-from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qs, quote, urlencode
 
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
 from streamlit.starlette import App
 
+from dashboard.gate import app_options
 from dashboard.settings import DashboardSettings
-from dashboard.signin import (
-    COOKIE_NAME,
-    Throttle,
-    issue_token,
-    password_matches,
-    signing_key,
-    token_expiry,
-)
-
-log = logging.getLogger(__name__)
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
-SIGN_IN = "/signin"
-SIGN_OUT = "/signout"
-# What answers without the cookie: the sign-in itself, the health check, the page assets.
-OPEN_PREFIXES = (SIGN_IN, SIGN_OUT, "/_stcore/health", "/static/", "/favicon")
-
-Scope = dict[str, Any]
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path on this server: never an open redirect to another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
-def _cookie(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            jar.load(value.decode("latin-1"))
-            if COOKIE_NAME in jar:
-                return jar[COOKIE_NAME].value
-    return None
-
-
-class SignInGate:
-    """ASGI middleware: everything but OPEN_PREFIXES needs a valid sign-in cookie."""
-
-    def __init__(self, app: ASGIApp, key: bytes) -> None:
-        self.app = app
-        self.key = key
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if scope["type"] not in ("http", "websocket") or path.startswith(OPEN_PREFIXES):
-            return await self.app(scope, receive, send)
-        if token_expiry(self.key, _cookie(scope), time.time()) is not None:
-            return await self.app(scope, receive, send)
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 4401})
-            return
-        query = scope.get("query_string", b"").decode("latin-1")
-        target = path + (f"?{query}" if query else "")
-        if path.startswith(("/_stcore/", "/media/", "/component/")):
-            response: Response = Response("sign in first", status_code=401)
-        else:
-            response = RedirectResponse(f"{SIGN_IN}?{urlencode({'next': target})}", 303)
-        await response(scope, receive, send)
-
-
-def sign_in_page(next_path: str, message: str = "") -> str:
-    warning = f'<p class="error">{html.escape(message)}</p>' if message else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Escalations · sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; display: grid; place-items: center;
-       min-height: 90vh; background: #f6f7f9; }}
-form {{ background: white; padding: 2rem 2.5rem; border-radius: 10px;
-       box-shadow: 0 2px 12px #0001; display: grid; gap: .8rem; min-width: 18rem; }}
-input, button {{ font-size: 1rem; padding: .5rem; }}
-button {{ background: #ff4b4b; color: white; border: 0; border-radius: 6px; }}
-.error {{ color: #b00020; margin: 0; }}
-</style></head>
-<body><form method="post" action="{SIGN_IN}">
-<h1>Supervisor dashboard</h1>{warning}
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" autofocus>
-<input type="hidden" name="next" value="{html.escape(next_path)}">
-<button type="submit">Sign in</button>
-</form></body></html>"""
-
-
-def sign_in_routes(settings: DashboardSettings, throttle: Throttle) -> list[Route]:
-    assert settings.password is not None
-    password = settings.password
-    key = signing_key(password)
-    lifetime_s = settings.sign_in_hours * 3600
-
-    async def show(request: Request) -> Response:
-        next_path = safe_next(request.query_params.get("next"))
-        message = "Wrong password." if request.query_params.get("error") else ""
-        return HTMLResponse(sign_in_page(next_path, message), headers={"Cache-Control": "no-store"})
-
-    async def submit(request: Request) -> Response:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        next_path = safe_next((form.get("next") or ["/"])[0])
-        client = request.client.host if request.client else "unknown"
-        now = time.time()
-        wait = throttle.wait_s(client, now)
-        if wait > 0:
-            log.warning("dashboard sign-in throttled wait_s=%.1f", wait)
-            return HTMLResponse(
-                sign_in_page(next_path, f"Too many wrong passwords: try again in {wait:.0f} s."),
-                status_code=429,
-                headers={"Retry-After": str(max(1, round(wait))), "Cache-Control": "no-store"},
-            )
-        if not password_matches((form.get("password") or [""])[0], password):
-            throttle.failed(client, now)
-            log.warning("dashboard password refused")
-            return RedirectResponse(f"{SIGN_IN}?error=1&next={quote(next_path)}", 303)
-        throttle.succeeded(client)
-        log.info("dashboard sign-in for %d h", settings.sign_in_hours)
-        response = RedirectResponse(next_path, 303)
-        response.set_cookie(
-            COOKIE_NAME,
-            issue_token(key, now + lifetime_s),
-            max_age=lifetime_s,
-            httponly=True,
-            samesite="lax",
-            secure=settings.public_url.startswith("https://"),
-            path="/",
-        )
-        return response
-
-    async def sign_out(request: Request) -> Response:
-        response = RedirectResponse(SIGN_IN, 303)
-        response.delete_cookie(COOKIE_NAME, path="/")
-        return response
-
-    return [
-        Route(SIGN_IN, show, methods=["GET"]),
-        Route(SIGN_IN, submit, methods=["POST"]),
-        Route(SIGN_OUT, sign_out, methods=["GET"]),
-    ]
-
-
-def app_options(settings: DashboardSettings) -> dict[str, Any]:
-    """st.App's routes and middleware: the sign-in, when a password is set."""
-    if settings.password is None:
-        return {}
-    return {
-        "routes": sign_in_routes(settings, Throttle()),
-        "middleware": [Middleware(SignInGate, key=signing_key(settings.password))],
-    }
-
 
 # `streamlit run` finds the app by this assignment (it looks for an `App(...)` call by name).
 app = App(str(APP_SCRIPT), **app_options(DashboardSettings.from_env()))

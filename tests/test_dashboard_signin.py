@@ -17,6 +17,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from dashboard.gate import ExportExpiry
 from dashboard.signin import COOKIE_NAME, Throttle, issue_token, signing_key, token_expiry
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium  # noqa: F401
@@ -94,7 +100,8 @@ def test_sign_in_sets_a_signed_httponly_cookie_good_in_every_tab(dashboard: str)
     # A fresh client with only the cookie: what a new tab opened from Slack sends.
     tab = httpx.Client(cookies={COOKIE_NAME: token}, follow_redirects=False)
     assert tab.get(f"{dashboard}/session?session=abc").status_code == 200
-    forged = httpx.Client(cookies={COOKIE_NAME: token[:-1] + "0"}, follow_redirects=False)
+    tampered = token[:-1] + ("1" if token.endswith("0") else "0")
+    forged = httpx.Client(cookies={COOKIE_NAME: tampered}, follow_redirects=False)
     assert forged.get(f"{dashboard}/").status_code == 303
 
 
@@ -124,6 +131,17 @@ def test_a_deep_link_after_signing_in_once_opens_in_a_new_tab(
             deep_link = context.new_page()  # what clicking a Slack link does
             deep_link.goto(f"{dashboard}/?session=no-such-session")
             expect(deep_link.get_by_text("No session with id")).to_be_visible(timeout=30_000)
+
+            # An export's link needs the cookie (and expires: test_export_links_expire).
+            queue = context.new_page()
+            queue.goto(dashboard)
+            with queue.expect_download() as download:
+                queue.get_by_role("button", name="Export CSV").click(timeout=30_000)
+            link = download.value.url
+            assert "/media/" in link
+            assert httpx.get(link).status_code == 401
+            signed_in = httpx.Client(cookies={COOKIE_NAME: cookie["value"]})
+            assert signed_in.get(link).status_code == 200
         finally:
             browser.close()
 
@@ -135,6 +153,21 @@ def test_wrong_passwords_back_off(dashboard: str) -> None:
     throttled = sign_in(dashboard, PASSWORD)
     assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
     assert "set-cookie" not in throttled.headers
+
+
+def test_export_links_expire_after_their_first_download() -> None:
+    now = [100.0]
+    files = Starlette(routes=[Route("/media/{name}", lambda r: PlainTextResponse("export"))])
+    app = ExportExpiry(files, window_s=30, clock=lambda: now[0])  # type: ignore[arg-type]
+    client = TestClient(app)
+
+    assert client.get("/media/a.csv").status_code == 200
+    now[0] = 129.0
+    assert client.get("/media/a.csv").status_code == 200  # a retry within the window
+    assert client.get("/media/b.csv").status_code == 200  # another export, its own window
+    now[0] = 131.0
+    assert client.get("/media/a.csv").status_code == 410
+    assert client.get("/media/b.csv").status_code == 200
 
 
 def test_tokens_expire_and_are_bound_to_the_password() -> None:
