@@ -44,7 +44,9 @@ def _signed_in(password: str) -> bool:
     now = time.time()
     if float(st.session_state.get(UNLOCKED_KEY) or 0) > now:
         return True
-    expiry = token_expiry(signing_key(password), st.context.cookies.get(COOKIE_NAME), now)
+    cookie = st.context.cookies.get(COOKIE_NAME)
+    token = cookie if isinstance(cookie, str) else None  # only a browser sends cookies
+    expiry = token_expiry(signing_key(password), token, now)
     if expiry is None:
         return False
     st.session_state[UNLOCKED_KEY] = expiry

@@ -49,7 +49,9 @@ def sidebar() -> None:
             st.button("Log out", on_click=st.logout)
             return
         if NAME_KEY not in st.session_state:
-            remembered = unquote(st.context.cookies.get(NAME_COOKIE, ""))
+            cookie = st.context.cookies.get(NAME_COOKIE)
+            # Only a browser sends cookies (AppTest has a stand-in object here).
+            remembered = unquote(cookie) if isinstance(cookie, str) else ""
             st.session_state[NAME_KEY] = remembered
             st.session_state[_WRITTEN_KEY] = remembered
         # app.py draws this on every page, so Streamlit keeps its value while navigating.

@@ -265,7 +265,7 @@ def test_password_gate_shows_nothing_without_a_sign_in(
     at = signed_in(AppTest.from_file(APP, default_timeout=60))
     at.run()
     assert len(at.dataframe) == 1
-    assert not at.get("link_button")
+    assert [b.proto.url for b in at.get("link_button")] == ["/signout"]
 
 
 def test_an_expired_sign_in_shows_nothing(
@@ -392,7 +392,7 @@ def test_session_page_shows_what_the_ai_knew_at_handoff(client: ParlantClient) -
         "Journey: Explain Policy Coverage – step: "
         "Explain the coverage from the policy details in plain words, without legal interpretation"
     )
-    assert any(line.startswith("• When The customer asks to speak with a human") for line in lines)
+    assert any(line.startswith("• When the customer asks to speak with a human") for line in lines)
     [policy_call] = [line for line in lines if line.startswith("• get_policy_details(): ")]
     assert "POL-1001" in policy_call
     assert not any("initiate_human_handoff()" in line for line in lines)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,18 +14,20 @@ from typing import Iterator
 import httpx
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
-from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import ViewportSize, expect, sync_playwright
 
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
-from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium, screenshot  # noqa: F401
+from tests.support.browser import (  # noqa: F401
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    chromium,
+    docs_screenshot,
+    screenshot,
+)
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
-# The README's screenshots are taken on every run (tests/artifacts/) and copied into docs/ by
-# `make screenshots`, so `make test` leaves the tree clean and docs/ never shows another UI.
-DOCS = REPO_ROOT / "docs"
-REFRESH_DOCS_SCREENSHOT = os.environ.get("REFRESH_DOCS_SCREENSHOT") == "1"
 TALL: ViewportSize = {"width": 1280, "height": 1500}
 WIDE: ViewportSize = {"width": 1700, "height": 800}
 DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
@@ -151,33 +152,5 @@ def test_queue_and_transcript_render_in_a_real_browser(
             page.set_viewport_size(TALL)
             expect(page.get_by_text("Your claim is approved.")).to_be_visible(timeout=15_000)
             docs_screenshot(page, "dashboard-session.png")
-        finally:
-            browser.close()
-
-
-def docs_screenshot(page: Page, name: str) -> None:
-    shot = screenshot(page, name)
-    assert shot.stat().st_size > 10_000
-    if REFRESH_DOCS_SCREENSHOT:
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOCS / name)
-
-
-def test_customer_page_mid_handoff(chromium: Path, agent: AgentProcess) -> None:
-    """The customer's side of a handoff, as the README shows it."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 1000})
-            page.goto(f"{agent.url}/support")
-            for text, answer in [
-                ("I want to file a claim", "describe what happened"),
-                ("A delivery van hit my parked car on Elm Street this morning", "adjuster"),
-                ("Can I talk to a person, please?", "A person will join here shortly"),
-            ]:
-                page.locator("#message").fill(text)
-                page.locator("#send").click()
-                expect(page.get_by_text(answer)).to_be_visible(timeout=30_000)
-            docs_screenshot(page, "customer-chat.png")
         finally:
             browser.close()

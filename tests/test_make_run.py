@@ -24,7 +24,13 @@ from parlant.client.core.api_error import ApiError
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.support.agent_process import REPO_ROOT, free_port
-from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium, screenshot  # noqa: F401
+from tests.support.browser import (  # noqa: F401
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    chromium,
+    docs_screenshot,
+    screenshot,
+)
 
 START_TIMEOUT_S = 120
 HOSTILE = '<img src=x onerror="document.title=1"> **bold** <script>alert(1)</script>'
@@ -210,6 +216,7 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
             expect(page.locator("#notice")).to_contain_text(
                 "A person from our support team will reply here", timeout=30_000
             )
+            docs_screenshot(page, "customer-handoff.png")  # the README's, mid-handoff
             send(page, "Hello? Anyone there?")
             expect(page.get_by_role("status")).to_have_text("Waiting for a reply…")
 

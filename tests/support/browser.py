@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +24,10 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+# The README's screenshots are taken on every run (into ARTIFACTS) and copied into docs/ by
+# `make screenshots`, so `make test` leaves the tree clean and docs/ never shows another UI.
+DOCS = REPO_ROOT / "docs"
+REFRESH_DOCS_SCREENSHOTS = os.environ.get("REFRESH_DOCS_SCREENSHOT") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +46,13 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path))
     return path
+
+
+def docs_screenshot(page: Page, name: str) -> Path:
+    """A screenshot the README shows: checked to be a real page, copied into docs/ on request."""
+    shot = screenshot(page, name)
+    assert shot.stat().st_size > 10_000
+    if REFRESH_DOCS_SCREENSHOTS:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS / name)
+    return shot
