@@ -120,6 +120,26 @@ INCIDENT_DETAILS: tuple[str, ...] = (
     "damage",
     "hail",
     "vandal",
+    "fell",
+    "fallen",
+    "struck",
+    "knocked",
+    "bumped",
+    "ran into",
+    "backed into",
+    "skid",
+    "wreck",
+    "totaled",
+    "totalled",
+    "burn",
+    "storm",
+    "injur",
+    "lost",
+    # When it happened also says the customer is describing it, not only asking.
+    "yesterday",
+    "last night",
+    "this morning",
+    "ago",
 )
 
 # Offline, a tool argument is taken only from a customer message with one of these words in it

@@ -107,6 +107,10 @@ SCENARIOS: dict[str, list[Step]] = {
             "I want to file a claim: someone rear-ended me at a red light on Oak Ave yesterday"
         ),
     ],
+    "claim described in other words (a tree fell) is filed": [
+        Turn("I want to file a claim", has=(ASK_DETAILS,)),
+        claim_filed("A tree fell on my parked car on Elm Street last night"),
+    ],
     "a question instead of the details files nothing and asks again": [
         Turn("I want to file a claim", has=(ASK_DETAILS,)),
         Turn("What information do you need from me?", has=(ASK_DETAILS,), lacks=("CLM-",)),
