@@ -35,8 +35,17 @@ log = logging.getLogger(__name__)
 
 SIGN_IN = "/signin"
 SIGN_OUT = "/signout"
-# What answers without the cookie: the sign-in itself, the health check, the page assets.
-OPEN_PREFIXES = (SIGN_IN, SIGN_OUT, "/_stcore/health", "/static/", "/favicon")
+# What answers without the cookie: the sign-in itself, the health checks (dashboard/health.py;
+# nothing in them is customer data), the page assets.
+OPEN_PREFIXES = (
+    SIGN_IN,
+    SIGN_OUT,
+    "/_stcore/health",
+    "/healthz",
+    "/readyz",
+    "/static/",
+    "/favicon",
+)
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]

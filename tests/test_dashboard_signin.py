@@ -81,6 +81,7 @@ def test_without_the_cookie_nothing_answers(dashboard: str) -> None:
     assert page.headers["location"] == "/signin?next=%2F%3Fsession%3Dabc"
     assert httpx.get(f"{dashboard}/media/0123.csv").status_code == 401
     assert httpx.get(f"{dashboard}/_stcore/health").text == "ok"
+    assert httpx.get(f"{dashboard}/healthz").json() == {"alive": True}  # for orchestrators
     form = httpx.get(f"{dashboard}/signin?next=/session%3Fsession%3Dabc")
     assert form.status_code == 200 and 'name="password"' in form.text
     assert 'value="/session?session=abc"' in form.text
