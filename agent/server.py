@@ -160,7 +160,7 @@ async def _create_journey(
 def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
     if settings.slack is None:
         return NoEscalationChannel()
-    from slack_bridge.escalation import SlackEscalationNotifier
+    from slack_escalation.root_message import SlackEscalationNotifier
 
     return SlackEscalationNotifier(settings.slack, settings.dashboard_url)
 

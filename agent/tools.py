@@ -24,7 +24,7 @@ from handoff.record import (
     utc_now_iso,
     with_slack_link,
 )
-from slack_bridge.blocks import speaker_label
+from slack_escalation.blocks import speaker_label
 
 RECENT_MESSAGES_IN_ROOT = 5
 

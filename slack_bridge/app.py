@@ -9,9 +9,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import blocks
+from slack_escalation import blocks
 from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
-from slack_bridge.settings import SlackSettings
+from slack_escalation.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 

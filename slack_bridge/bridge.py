@@ -22,13 +22,14 @@ from parlant.client.core.api_error import ApiError
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive, HandoffRecord, read_record
-from slack_bridge import blocks
+from slack_escalation import blocks
 from slack_bridge.inbound import Inbound
 from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
 from slack_bridge.mirror import SessionMirror, find_mirrored_post
 from slack_bridge.operators import DisplayNames
-from slack_bridge.settings import BridgeSettings, SlackSettings
-from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_bridge.settings import BridgeSettings
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.sla_notices import SlaNotices
 from slack_bridge.threads import RootMessages

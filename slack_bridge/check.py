@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.slack_api import client_session, web_client
+from slack_escalation.slack_api import client_session, web_client
 
 REQUIRED_SCOPES = frozenset(
     {

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,12 @@ from parlant.client.core.api_error import ApiError
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import HandoffNotActive
-from slack_bridge import blocks
+from slack_escalation import blocks
 from slack_bridge import metrics
 from slack_bridge.operators import DisplayNames, parse_reply
-from slack_bridge.settings import SlackSettings
+from slack_escalation.settings import SlackSettings
 from slack_bridge.slack_text import plain_text
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
 
 log = logging.getLogger(__name__)

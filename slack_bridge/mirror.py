@@ -19,11 +19,11 @@ from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
-from slack_bridge import blocks
+from slack_escalation import blocks
 from slack_bridge import metrics
-from slack_bridge.masking import Masker
-from slack_bridge.posted import find_in_thread
-from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.masking import Masker
+from slack_escalation.posted import find_in_thread
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
 
 log = logging.getLogger(__name__)

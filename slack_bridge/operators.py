@@ -6,7 +6,7 @@ import logging
 import re
 import time
 
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import ReplyKind
 
 log = logging.getLogger(__name__)

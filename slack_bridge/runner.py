@@ -12,7 +12,7 @@ from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge, parlant_client
 from slack_bridge.health import ops_runner
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.slack_api import SlackCaller, client_session, web_client
+from slack_escalation.slack_api import SlackCaller, client_session, web_client
 from slack_bridge.state import SQLiteBridgeStore
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from typing import Any, Awaitable, Callable
 
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
-from slack_bridge import blocks
+from slack_escalation import blocks
 from slack_bridge import metrics
-from slack_bridge.posted import find_in_channel, find_in_thread, payload_of
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.posted import find_in_channel, find_in_thread, payload_of
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, ThreadLink
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ from parlant.client.types import SessionMetadataUpdateParams
 from handoff.packet import HANDOFF_TOOL
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
-from slack_bridge import blocks
-from slack_bridge.escalation import post_root_message
-from slack_bridge.masking import Masker
-from slack_bridge.routing import Routes
-from slack_bridge.slack_api import SlackCaller
+from slack_escalation import blocks
+from slack_escalation.root_message import post_root_message
+from slack_escalation.masking import Masker
+from slack_escalation.routing import Routes
+from slack_escalation.slack_api import SlackCaller
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 

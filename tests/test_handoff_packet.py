@@ -11,9 +11,9 @@ import pytest
 from dashboard.render import packet_summary
 from handoff import packet as packets
 from handoff import record as records
-from slack_bridge import blocks
-from slack_bridge.masking import Masker
-from slack_bridge.routing import RouteRule, Routes, parse_routes
+from slack_escalation import blocks
+from slack_escalation.masking import Masker
+from slack_escalation.routing import RouteRule, Routes, parse_routes
 from tests.test_slack_blocks import (
     DASHBOARD,
     NOW,

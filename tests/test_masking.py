@@ -7,8 +7,8 @@ import json
 import pytest
 
 from handoff import record as records
-from slack_bridge.blocks import escalation_view, mirrored_message, root_message
-from slack_bridge.masking import DOB_HIDDEN, MASK_KINDS, Masker, luhn_valid
+from slack_escalation.blocks import escalation_view, mirrored_message, root_message
+from slack_escalation.masking import DOB_HIDDEN, MASK_KINDS, Masker, luhn_valid
 
 DEFAULT = Masker.from_setting(None)
 EVERYTHING = Masker.of(MASK_KINDS)

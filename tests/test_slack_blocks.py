@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from config import EnvReader
 from handoff import record as records
 from handoff.sla import SlaSettings, sla_view
-from slack_bridge import blocks
-from slack_bridge.blocks import (
+from slack_escalation import blocks
+from slack_escalation.blocks import (
     EscalationView,
     escalation_metadata,
     escalation_view,
@@ -26,7 +26,7 @@ from slack_bridge.blocks import (
     speaker_label,
     split_for_slack,
 )
-from slack_bridge.masking import Masker
+from slack_escalation.masking import Masker
 
 UNMASKED = Masker.of([])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from slack_bridge.slack_api import SlackCaller
+from slack_escalation.slack_api import SlackCaller
 
 Message = dict[str, Any]
 PAGE = 200

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from handoff.actions import HANDBACK_NOTE_LIMIT
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffStatus
-from slack_bridge.masking import Masker
+from slack_escalation.masking import Masker
 from handoff.sla import (
     CLOCK_LABELS,
     STATE_LABELS,

@@ -8,10 +8,10 @@ from typing import Any, Sequence
 import aiohttp
 
 from handoff.record import HandoffRecord, SlackLink
-from slack_bridge import blocks
-from slack_bridge.posted import find_in_channel, payload_of
-from slack_bridge.settings import SlackSettings
-from slack_bridge.slack_api import (
+from slack_escalation import blocks
+from slack_escalation.posted import find_in_channel, payload_of
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import (
     AnswerLost,
     SlackCaller,
     SlackRejected,
