@@ -12,6 +12,7 @@ import parlant.sdk as p
 from agent.customers.identity import is_guest_customer_id
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import ClaimsStore, UnknownCustomer
+from slack_escalation.speakers import speaker_label
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
@@ -24,7 +25,6 @@ from handoff.record import (
     utc_now_iso,
     with_slack_link,
 )
-from slack_escalation.blocks import speaker_label
 
 RECENT_MESSAGES_IN_ROOT = 5
 

@@ -9,8 +9,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_escalation import blocks
+from slack_bridge import handback_form
 from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
+from slack_escalation import root_message
 from slack_escalation.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         # Also the catch-all: an unhandled message event gets 404 and Slack retries it.
         await bridge.inbound.on_message(event, body.get("event_id"))
 
-    @app.action(blocks.ACTION_OPEN_DASHBOARD)
+    @app.action(root_message.ACTION_OPEN_DASHBOARD)
     async def on_open_dashboard(ack: Any) -> None:
         await ack()  # a link button; the browser opens the URL
 
@@ -38,7 +39,7 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     ) -> None:
         await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
 
-    @app.action(blocks.ACTION_RETURN)
+    @app.action(root_message.ACTION_RETURN)
     async def on_return(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -51,25 +52,25 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             or message.get("ts")
             or (body.get("container") or {}).get("message_ts")
         )
-        target = blocks.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
+        target = handback_form.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
         # A trigger_id expires 3 s after the click: the form is opened before anything slow.
         refusal = await bridge.open_handback(body.get("trigger_id", ""), target, user)
         if refusal:
             await tell(client, channel, user, root_ts, refusal)
 
-    @app.view(blocks.VIEW_HANDBACK)
+    @app.view(handback_form.VIEW_HANDBACK)
     async def on_handback(
         ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        note = blocks.handback_note(view)
+        note = handback_form.handback_note(view)
         problem = handback_note_problem(note)
         if problem:
             # Keeps the form open with the reason under the note field; nothing changes.
-            await ack(response_action="errors", errors={blocks.HANDBACK_BLOCK: problem})
+            await ack(response_action="errors", errors={handback_form.HANDBACK_BLOCK: problem})
             return
         await ack()
         user = (body.get("user") or {}).get("id", "")
-        target = blocks.handback_target(view)
+        target = handback_form.handback_target(view)
         if target is None:
             log.warning("handback form with unreadable metadata from user=%s", user)
             return

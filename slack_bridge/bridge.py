@@ -22,18 +22,19 @@ from parlant.client.core.api_error import ApiError
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive, HandoffRecord, read_record
-from slack_escalation import blocks
+from slack_bridge import handback_form
 from slack_bridge.inbound import Inbound
 from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
 from slack_bridge.mirror import SessionMirror, find_mirrored_post
 from slack_bridge.operators import DisplayNames
 from slack_bridge.settings import BridgeSettings
-from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
-from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.sla_notices import SlaNotices
+from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.threads import RootMessages
 from slack_bridge.update_budget import UpdateBudget
+from slack_escalation import metadata, root_message
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,9 @@ class LongPollClients:
 
 # Buttons that act at once. Return to AI opens the handback form instead (open_handback).
 BUTTON_ACTIONS = {
-    blocks.ACTION_CLAIM: actions.claim,
-    blocks.ACTION_RESOLVE: actions.resolve,
-    blocks.ACTION_TAKE_OVER: actions.take_over,
+    root_message.ACTION_CLAIM: actions.claim,
+    root_message.ACTION_RESOLVE: actions.resolve,
+    root_message.ACTION_TAKE_OVER: actions.take_over,
 }
 UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
 
@@ -273,14 +274,14 @@ class Bridge:
             return UNREACHABLE
         log.info("button %s session=%s by user=%s", action_id, session_id, user_id)
         await self.refresh_root(session_id)
-        if action_id == blocks.ACTION_TAKE_OVER:
+        if action_id == root_message.ACTION_TAKE_OVER:
             thread = self._store.thread_for_session(session_id)
             if thread and not self._following(session_id):
                 self._follow(thread)
         return None
 
     async def open_handback(
-        self, trigger_id: str, target: blocks.HandbackTarget, user_id: str
+        self, trigger_id: str, target: handback_form.HandbackTarget, user_id: str
     ) -> str | None:
         """Return to AI: open the handback form, unless the click would be refused anyway."""
         refusal = self._not_allowed(user_id, target.channel, target.session_id)
@@ -299,7 +300,7 @@ class Bridge:
             )
         try:
             await self._caller.call(
-                "views.open", trigger_id=trigger_id, view=blocks.handback_modal(target)
+                "views.open", trigger_id=trigger_id, view=handback_form.handback_modal(target)
             )
         except (SlackUnavailable, SlackRejected) as error:
             log.warning(
@@ -309,7 +310,9 @@ class Bridge:
         log.info("handback form opened session=%s user=%s", target.session_id, user_id)
         return None
 
-    async def hand_back(self, target: blocks.HandbackTarget, user_id: str, note: str) -> str | None:
+    async def hand_back(
+        self, target: handback_form.HandbackTarget, user_id: str, note: str
+    ) -> str | None:
         """A submitted handback form: return the session to the AI with the note, say so in the
         thread, rewrite the root. Returns a message for the operator when refused."""
         refusal = self._not_allowed(user_id, target.channel, target.session_id)
@@ -336,12 +339,12 @@ class Bridge:
         return None
 
     async def _post_handback(
-        self, target: blocks.HandbackTarget, operator: Operator, handback: actions.Handback
+        self, target: handback_form.HandbackTarget, operator: Operator, handback: actions.Handback
     ) -> None:
         thread = self._store.thread_for_session(target.session_id) or ThreadLink(
             target.session_id, target.channel, target.thread_ts
         )
-        text, line_blocks = blocks.handback_posted(operator.name, handback.note)
+        text, line_blocks = handback_form.handback_posted(operator.name, handback.note)
         try:
             ts = await self._caller.post_message(
                 lambda: find_mirrored_post(self._caller, thread, handback.event_id, 0),
@@ -350,7 +353,7 @@ class Bridge:
                 text=text,
                 blocks=line_blocks,
                 # Marked as the handback event's post, so a retry after a lost answer finds it.
-                metadata=blocks.mirror_metadata(target.session_id, handback.event_id, 0),
+                metadata=metadata.mirror_metadata(target.session_id, handback.event_id, 0),
                 unfurl_links=False,
                 unfurl_media=False,
             )

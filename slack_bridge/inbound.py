@@ -19,13 +19,13 @@ from parlant.client.core.api_error import ApiError
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import HandoffNotActive
-from slack_escalation import blocks
+from slack_bridge import notices
 from slack_bridge import metrics
 from slack_bridge.operators import DisplayNames, parse_reply
-from slack_escalation.settings import SlackSettings
 from slack_bridge.slack_text import plain_text
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,13 @@ class Inbound:
             return
         user = str(event.get("user", ""))
         if self._slack.operator_ids and user not in self._slack.operator_ids:
-            await self._ephemeral(channel, user, str(thread_ts), blocks.operator_not_allowed())
+            await self._ephemeral(channel, user, str(thread_ts), notices.operator_not_allowed())
             await self._react(channel, ts, FAILED)
             log.info("reply refused: user=%s not an operator session=%s", user, link.session_id)
             return
         kind, text = parse_reply(plain_text(str(event.get("text", ""))))
         if not text:
-            await self._thread_note(channel, str(thread_ts), blocks.empty_reply_not_sent())
+            await self._thread_note(channel, str(thread_ts), notices.empty_reply_not_sent())
             log.info("empty reply not sent session=%s slack_ts=%s", link.session_id, ts)
             return
         reply = self._store.enqueue_reply(
@@ -139,7 +139,7 @@ class Inbound:
             metadata = message.get("metadata") or {}
             session_id = (metadata.get("event_payload") or {}).get("session_id")
             if (
-                metadata.get("event_type") == blocks.escalation_metadata("")["event_type"]
+                metadata.get("event_type") == metadata.escalation_metadata("")["event_type"]
                 and session_id
             ):
                 self._store.link_thread(str(session_id), channel, thread_ts)
@@ -193,7 +193,7 @@ class Inbound:
                 reply.channel,
                 reply.user_id,
                 reply.thread_ts,
-                blocks.session_not_with_human(refusal.status or "none"),
+                notices.session_not_with_human(refusal.status or "none"),
                 take_over_session=reply.session_id,
             )
             log.info(
@@ -211,7 +211,7 @@ class Inbound:
             await self._thread_note(
                 reply.channel,
                 reply.thread_ts,
-                blocks.delivery_failed(f"Parlant refused it ({error.status_code})"),
+                notices.delivery_failed(f"Parlant refused it ({error.status_code})"),
             )
             log.warning(
                 "reply refused by parlant session=%s slack_ts=%s: %s",
@@ -254,7 +254,7 @@ class Inbound:
             return
         self._store.reply_pending_notified(reply.id)
         await self._react(reply.channel, reply.ts, PENDING)
-        await self._thread_note(reply.channel, reply.thread_ts, blocks.delivery_pending())
+        await self._thread_note(reply.channel, reply.thread_ts, notices.delivery_pending())
         log.warning(
             "parlant unreachable; reply waits in the outbox session=%s slack_ts=%s",
             reply.session_id,
@@ -273,9 +273,9 @@ class Inbound:
         if not self._store.first_sighting(f"{event['subtype']}:{event['channel']}:{ts}"):
             return
         text = (
-            blocks.edit_not_propagated()
+            notices.edit_not_propagated()
             if event["subtype"] == "message_changed"
-            else blocks.delete_not_propagated()
+            else notices.delete_not_propagated()
         )
         await self._thread_note(str(event["channel"]), str(thread_ts), text)
 
@@ -317,7 +317,7 @@ class Inbound:
             "text": text,
         }
         if take_over_session:
-            params["blocks"] = blocks.take_over_prompt(text, take_over_session)
+            params["blocks"] = notices.take_over_prompt(text, take_over_session)
         try:
             await self._caller.call("chat.postEphemeral", **params)
         except (SlackRejected, SlackUnavailable) as error:

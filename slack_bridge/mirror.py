@@ -13,18 +13,18 @@ import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
-
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
-from slack_escalation import blocks
+from slack_bridge import mirror_text
+from slack_bridge.state import BridgeStore, ThreadLink
+from slack_escalation import metadata, speakers
 from slack_bridge import metrics
 from slack_escalation.masking import Masker
 from slack_escalation.posted import find_in_thread
 from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
-from slack_bridge.state import BridgeStore, ThreadLink
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
     data = event.data if isinstance(event.data, dict) else {}
     if event.kind == "message":
         participant = (data.get("participant") or {}).get("display_name")
-        label = blocks.speaker_label(
+        label = speakers.speaker_label(
             event.source, participant, operator.get("name"), operator.get("origin")
         )
         return label, str(data.get("message", ""))
@@ -129,7 +129,7 @@ class SessionMirror:
             return
         label, text = shown
         session_id = self._thread.session_id
-        parts = blocks.mirrored_message(label, text, masker=self._masker)
+        parts = mirror_text.mirrored_message(label, text, masker=self._masker)
         for part, (fallback, part_blocks) in enumerate(parts):
             status = self._store.mirror_status(session_id, event.id, part)
             if status:
@@ -146,7 +146,7 @@ class SessionMirror:
                 thread_ts=self._thread.ts,
                 text=fallback,
                 blocks=part_blocks,
-                metadata=blocks.mirror_metadata(session_id, event.id, part),
+                metadata=metadata.mirror_metadata(session_id, event.id, part),
                 unfurl_links=False,
                 unfurl_media=False,
             )

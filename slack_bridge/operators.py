@@ -6,8 +6,8 @@ import logging
 import re
 import time
 
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import ReplyKind
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 

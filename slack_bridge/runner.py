@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -12,8 +11,8 @@ from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge, parlant_client
 from slack_bridge.health import ops_runner
 from slack_bridge.settings import BridgeSettings
-from slack_escalation.slack_api import SlackCaller, client_session, web_client
 from slack_bridge.state import SQLiteBridgeStore
+from slack_escalation.slack_api import SlackCaller, client_session, web_client
 
 log = logging.getLogger(__name__)
 

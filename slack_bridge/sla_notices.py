@@ -14,11 +14,12 @@ from typing import Any, Awaitable, Callable
 
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
-from slack_escalation import blocks
+from slack_bridge import notices
+from slack_bridge.state import BridgeStore, ThreadLink
+from slack_escalation import block_kit, metadata
 from slack_bridge import metrics
 from slack_escalation.posted import find_in_channel, find_in_thread, payload_of
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
-from slack_bridge.state import BridgeStore, ThreadLink
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ FIRST_REPLY_BREACH = "first_reply_breach"
 
 
 def _carries(message: dict[str, Any], session_id: str, kind: str) -> bool:
-    payload = payload_of(message, blocks.sla_notice_metadata(session_id, kind)["event_type"])
+    payload = payload_of(message, metadata.sla_notice_metadata(session_id, kind)["event_type"])
     return (
         payload is not None
         and payload.get("session_id") == session_id
@@ -79,7 +80,7 @@ class SlaNotices:
                 CLAIM_REMINDER,
                 lambda: find_thread_notice(self._caller, thread, CLAIM_REMINDER),
                 dict(channel=thread.channel, thread_ts=thread.ts),
-                blocks.claim_reminder(sla),
+                notices.claim_reminder(sla),
                 thread.ts,
             )
         if self._supervisor_channel is None:
@@ -88,7 +89,7 @@ class SlaNotices:
             if not clock.breached or self._store.sla_notice_status(thread.session_id, kind):
                 continue
             channel = self._supervisor_channel
-            message = blocks.breach_notice(
+            message = notices.breach_notice(
                 clock.name,
                 await self._customer_name(session),
                 str(record.get("reason") or ""),
@@ -110,7 +111,7 @@ class SlaNotices:
         kind: str,
         find: Callable[[], Awaitable[str | None]],
         where: dict[str, str],
-        message: blocks.SlackMessage,
+        message: block_kit.SlackMessage,
         thread_ts: str,
     ) -> None:
         status = self._store.sla_notice_status(session_id, kind)
@@ -128,7 +129,7 @@ class SlaNotices:
             **where,
             text=text,
             blocks=notice_blocks,
-            metadata=blocks.sla_notice_metadata(session_id, kind),
+            metadata=metadata.sla_notice_metadata(session_id, kind),
             unfurl_links=False,
             unfurl_media=False,
         )

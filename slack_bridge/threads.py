@@ -17,13 +17,13 @@ from parlant.client.types import SessionMetadataUpdateParams
 from handoff.packet import HANDOFF_TOOL
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
-from slack_escalation import blocks
-from slack_escalation.root_message import post_root_message
-from slack_escalation.masking import Masker
-from slack_escalation.routing import Routes
-from slack_escalation.slack_api import SlackCaller
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
+from slack_escalation import metadata, root_message, speakers, text
+from slack_escalation.masking import Masker
+from slack_escalation.root_message import post_root_message
+from slack_escalation.routing import Routes
+from slack_escalation.slack_api import SlackCaller
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ RECENT_MESSAGES = 5
 # Root messages whose customer name and "before the handoff" excerpts are kept in memory.
 HANDOFF_CONTEXT_CACHE = 5000
 # Excerpts are kept masked and cut: the root message shows at most EXCERPT_LIMIT of each.
-CACHED_EXCERPT_CHARS = 2 * blocks.EXCERPT_LIMIT
+CACHED_EXCERPT_CHARS = 2 * text.EXCERPT_LIMIT
 
 
 def record_fingerprint(record: HandoffRecord) -> str:
@@ -60,7 +60,7 @@ async def recent_before_handoff(
     messages = [e for e in events[:handoff_at] if e.kind == "message"][-RECENT_MESSAGES:]
     return tuple(
         (
-            blocks.speaker_label(
+            speakers.speaker_label(
                 e.source, (e.data.get("participant") or {}).get("display_name"), None, None
             ),
             str(e.data.get("message", "")),
@@ -122,9 +122,9 @@ class RootMessages:
 
     async def _view(
         self, session: Any, record: HandoffRecord, sla: SlaView | None
-    ) -> blocks.EscalationView:
+    ) -> root_message.EscalationView:
         customer_name, recent = await self._context_at_handoff(session, record)
-        return blocks.escalation_view(
+        return root_message.escalation_view(
             session.id,
             customer_name,
             dict(record),
@@ -171,14 +171,14 @@ class RootMessages:
             return  # the next discovery pass tries again; status changes keep their headroom
         if not sla_tick:
             self._budget.status_change()
-        text, root_blocks = blocks.root_message(await self._view(session, record, sla))
+        text, root_blocks = root_message.render(await self._view(session, record, sla))
         await self._caller.call(
             "chat.update",
             channel=thread.channel,
             ts=thread.ts,
             text=text,
             blocks=root_blocks,
-            metadata=blocks.escalation_metadata(session.id),
+            metadata=metadata.escalation_metadata(session.id),
         )
         self._store.set_root_rendering(session.id, fingerprint)
         log.info(

@@ -11,7 +11,8 @@ import pytest
 from dashboard.render import packet_summary
 from handoff import packet as packets
 from handoff import record as records
-from slack_escalation import blocks
+from slack_escalation import root_message
+from slack_escalation.text import SECTION_TEXT_LIMIT
 from slack_escalation.masking import Masker
 from slack_escalation.routing import RouteRule, Routes, parse_routes
 from tests.test_slack_blocks import (
@@ -139,10 +140,10 @@ def test_a_repeated_handoff_keeps_the_first_packet() -> None:
 
 
 def root_blocks(record: dict[str, Any], masker: Masker = Masker.of([])) -> list[dict[str, Any]]:
-    view = blocks.escalation_view(
+    view = root_message.escalation_view(
         SESSION, "Ann", record, [("Customer (Ann)", "help")], DASHBOARD, masker=masker
     )
-    return blocks.root_message(view)[1]
+    return root_message.render(view)[1]
 
 
 def sections(blocks_: list[dict[str, Any]]) -> list[str]:
@@ -206,9 +207,7 @@ def test_hostile_and_huge_packet_stays_inert_and_within_slack_limits() -> None:
     for text in packet_sections:
         assert_inert(text)
         assert "\u202e" not in text and "&amp;amp;" in text
-    assert (
-        packet_sections[0].endswith("…") and width(packet_sections[0]) <= blocks.SECTION_TEXT_LIMIT
-    )
+    assert packet_sections[0].endswith("…") and width(packet_sections[0]) <= SECTION_TEXT_LIMIT
 
 
 # --- the dashboard ---------------------------------------------------------------------------

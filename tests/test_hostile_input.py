@@ -13,9 +13,9 @@ import httpx
 import pytest
 import streamlit as st
 from parlant.client.errors import UnprocessableEntityError
+from slack_escalation.text import EMPTY_MESSAGE
 from streamlit.testing.v1 import AppTest
 
-from slack_escalation.blocks import EMPTY_MESSAGE
 from dashboard.auth import UNLOCKED_KEY
 from tests.fakes import event_callback, message_event, signed_headers
 from tests.fakes.fake_slack import MAX_BLOCKS, MAX_TEXT, Message
