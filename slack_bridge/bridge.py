@@ -30,7 +30,7 @@ from slack_bridge.operators import DisplayNames
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.sla_notices import SlaNotices
 from slack_bridge.state import BridgeStore, ThreadLink
-from slack_bridge.threads import RootMessages
+from slack_bridge.root_sync import RootSync
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation import metadata, root_message
 from slack_escalation.settings import SlackSettings
@@ -106,7 +106,7 @@ class Bridge:
         self._caller = caller
         self._store = store
         self.names = DisplayNames(caller)
-        self.roots = RootMessages(
+        self.roots = RootSync(
             parlant,
             caller,
             store,

@@ -69,7 +69,7 @@ async def recent_before_handoff(
     )
 
 
-class RootMessages:
+class RootSync:
     def __init__(
         self,
         parlant: AsyncParlantClient,
