@@ -1,4 +1,5 @@
-"""The Bolt app: listeners only. What they do lives in `Bridge` and `Inbound`."""
+"""The Bolt app: listeners only. What they do lives in `Inbound` and `OperatorActions`; every
+answer to an operator goes through the bridge's `SlackCaller` (pacing, 429s)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
 from slack_bridge import handback_form
-from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
+from slack_bridge.bridge import Bridge
+from slack_bridge.operator_actions import BUTTON_ACTIONS
 from slack_escalation import root_message
 from slack_escalation.settings import SlackSettings
 
@@ -34,15 +36,11 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     async def on_open_dashboard(ack: Any) -> None:
         await ack()  # a link button; the browser opens the URL
 
-    async def tell(
-        client: AsyncWebClient, channel: str, user: str, thread_ts: str | None, text: str
-    ) -> None:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+    actions = bridge.actions
+    tell = actions.feedback.tell
 
     @app.action(root_message.ACTION_RETURN)
-    async def on_return(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_return(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
@@ -54,14 +52,12 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         )
         target = handback_form.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
         # A trigger_id expires 3 s after the click: the form is opened before anything slow.
-        refusal = await bridge.open_handback(body.get("trigger_id", ""), target, user)
+        refusal = await actions.open_handback(body.get("trigger_id", ""), target, user)
         if refusal:
-            await tell(client, channel, user, root_ts, refusal)
+            await tell(channel, user, str(root_ts or ""), refusal)
 
     @app.view(handback_form.VIEW_HANDBACK)
-    async def on_handback(
-        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_handback(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         note = handback_form.handback_note(view)
         problem = handback_note_problem(note)
         if problem:
@@ -74,31 +70,25 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         if target is None:
             log.warning("handback form with unreadable metadata from user=%s", user)
             return
-        refusal = await bridge.hand_back(target, user, note)
+        refusal = await actions.hand_back(target, user, note)
         if refusal:
-            await tell(client, target.channel, user, target.thread_ts, refusal)
+            await tell(target.channel, user, target.thread_ts, refusal)
 
     for action_id in BUTTON_ACTIONS:
 
         @app.action(action_id)
-        async def on_button(
-            ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-        ) -> None:
+        async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
             await ack()
             channel = (body.get("channel") or {}).get("id", "")
             user = (body.get("user") or {}).get("id", "")
-            refusal = await bridge.on_button(
+            refusal = await actions.on_button(
                 action["action_id"], action.get("value", ""), user, channel
             )
             if refusal:
                 message = body.get("message") or body.get("container") or {}
-                await client.chat_postEphemeral(
-                    channel=channel,
-                    user=user,
-                    text=refusal,
-                    thread_ts=message.get("thread_ts")
-                    or message.get("ts")
-                    or message.get("message_ts"),
+                thread_ts = (
+                    message.get("thread_ts") or message.get("ts") or message.get("message_ts")
                 )
+                await tell(channel, user, thread_ts, refusal)
 
     return app

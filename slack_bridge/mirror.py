@@ -19,6 +19,7 @@ from parlant.client.core.api_error import ApiError
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
 from slack_bridge import mirror_text
+from slack_bridge.clients import LongPollClients
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_bridge import metrics
@@ -182,3 +183,59 @@ async def _back_off(session_id: str, failures: int, error: BaseException) -> int
     log.warning("mirror session=%s waiting %ss after: %r", session_id, delay, error)
     await asyncio.sleep(delay)
     return failures + 1
+
+
+class Mirrors:
+    """One SessionMirror task per session with a human; started and stopped by discovery and
+    by Take over."""
+
+    def __init__(
+        self,
+        long_polls: LongPollClients,
+        caller: SlackCaller,
+        store: BridgeStore,
+        masker: Masker,
+    ) -> None:
+        self._long_polls = long_polls
+        self._caller = caller
+        self._store = store
+        self._masker = masker
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def active(self) -> int:
+        """How many sessions are being mirrored now (the bridge's metrics)."""
+        return sum(1 for task in self._tasks.values() if not task.done())
+
+    def following(self, session_id: str) -> bool:
+        task = self._tasks.get(session_id)
+        return task is not None and not task.done()
+
+    def follow(self, thread: ThreadLink) -> None:
+        if self.following(thread.session_id):
+            return
+        mirror = SessionMirror(
+            self._long_polls.for_session(thread.session_id),
+            self._caller,
+            self._store,
+            thread,
+            self._masker,
+        )
+        task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
+        task.add_done_callback(_log_mirror_end)
+        self._tasks[thread.session_id] = task
+
+    def unfollow(self, session_id: str) -> None:
+        task = self._tasks.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+
+def _log_mirror_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("mirror %s stopped: %r", task.get_name(), task.exception())

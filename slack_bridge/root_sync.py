@@ -11,7 +11,9 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 from parlant.client import AsyncParlantClient
+from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
 from handoff.packet import HANDOFF_TOOL
@@ -23,7 +25,7 @@ from slack_escalation import metadata, root_message, speakers, text
 from slack_escalation.masking import Masker
 from slack_escalation.root_message import post_root_message
 from slack_escalation.routing import Routes
-from slack_escalation.slack_api import SlackCaller
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +190,14 @@ class RootSync:
             record.get("status"),
             sla.worst if sla else "none",
         )
+
+    async def refresh_session(self, session_id: str) -> None:
+        """Rewrite a session's root message after an action changed its record here."""
+        try:
+            session = await self._parlant.sessions.retrieve(session_id)
+            record = read_record(session.metadata)
+            thread = self._store.thread_for_session(session_id)
+            if record and thread:
+                await self.refresh(session, record, thread)
+        except (SlackUnavailable, SlackRejected, ApiError, httpx.TransportError) as error:
+            log.warning("root refresh failed session=%s: %r", session_id, error)
