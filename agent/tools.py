@@ -12,7 +12,6 @@ import parlant.sdk as p
 from agent.customers.identity import is_guest_customer_id
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import ClaimsStore, UnknownCustomer
-from slack_escalation.speakers import speaker_label
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
@@ -25,8 +24,8 @@ from handoff.record import (
     utc_now_iso,
     with_slack_link,
 )
-
-RECENT_MESSAGES_IN_ROOT = 5
+from slack_escalation.root_message import RECENT_MESSAGES
+from slack_escalation.speakers import speaker_label
 
 # What a guest hears instead of customer data: guests may ask general questions and reach a
 # person, but no policy or claim is read or written for them.
@@ -185,7 +184,7 @@ def build_tools(
                     speaker_label(m.source.value, m.participant["display_name"], None, None),
                     m.content,
                 )
-                for m in session.interaction.messages[-RECENT_MESSAGES_IN_ROOT:]
+                for m in session.interaction.messages[-RECENT_MESSAGES:]
             ]
             link = await notifier.escalation_requested(
                 context.session_id, record, session.customer.name, recent, sorted(session.labels)

@@ -167,6 +167,18 @@ async def add_note(
     )
 
 
+# What an operator can write into a session: the Slack reply prefixes and the dashboard's
+# three send buttons are both these kinds.
+MessageKind = Literal["human", "ai", "note"]
+SEND_BY_KIND = {"human": send_as_human, "ai": send_as_ai, "note": add_note}
+# The Parlant event source each kind is stored with (to find an event whose answer was lost).
+SOURCE_BY_KIND: dict[MessageKind, Literal["human_agent", "human_agent_on_behalf_of_ai_agent"]] = {
+    "human": "human_agent",
+    "ai": "human_agent_on_behalf_of_ai_agent",
+    "note": "human_agent",
+}
+
+
 Transition = Callable[[HandoffRecord, str, str, str], HandoffRecord]
 
 

@@ -56,6 +56,11 @@ def tool_name(tool_id: str) -> str:
     return tool_id.rsplit(":", 1)[-1]
 
 
+def is_handoff_call(call: Any) -> bool:
+    """Is this entry of a tool event's `tool_calls` the handoff tool's call?"""
+    return isinstance(call, Mapping) and tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL
+
+
 def result_summary(result_data: Any) -> str:
     """The tool's own one-line `summary` when it wrote one, else its data as compact JSON."""
     if isinstance(result_data, Mapping) and isinstance(result_data.get("summary"), str):
@@ -79,10 +84,7 @@ def tool_calls_from_events(tool_event_data: Iterable[Any]) -> list[ToolCallAtHan
     for data in tool_event_data:
         calls = data.get("tool_calls") if isinstance(data, Mapping) else None
         for call in calls if isinstance(calls, list) else []:
-            if (
-                not isinstance(call, Mapping)
-                or tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL
-            ):
+            if not isinstance(call, Mapping) or is_handoff_call(call):
                 continue
             result = call.get("result")
             data_part = result.get("data") if isinstance(result, Mapping) else result

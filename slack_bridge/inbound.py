@@ -24,6 +24,7 @@ from slack_bridge.feedback import DELIVERED, FAILED, PENDING, Feedback
 from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
 from slack_bridge.slack_text import plain_text
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
+from slack_escalation import metadata
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
@@ -146,14 +147,10 @@ class Inbound:
             )
             return None
         for message in page.get("messages", [])[:1]:
-            metadata = message.get("metadata") or {}
-            session_id = (metadata.get("event_payload") or {}).get("session_id")
-            if (
-                metadata.get("event_type") == metadata.escalation_metadata("")["event_type"]
-                and session_id
-            ):
-                self._store.link_thread(str(session_id), channel, thread_ts)
-                return ThreadLink(str(session_id), channel, thread_ts)
+            session_id = metadata.root_session(message)
+            if session_id:
+                self._store.link_thread(session_id, channel, thread_ts)
+                return ThreadLink(session_id, channel, thread_ts)
         return None
 
     async def deliver_pending(self, session_id: str | None = None) -> None:
@@ -188,11 +185,7 @@ class Inbound:
             if reply.attempts and (existing := await self._stored_event(reply)):
                 event_id = existing  # an earlier attempt landed but its answer was lost
             else:
-                send = {
-                    "human": actions.send_as_human,
-                    "ai": actions.send_as_ai,
-                    "note": actions.add_note,
-                }[reply.kind]
+                send = actions.SEND_BY_KIND[reply.kind]
                 event_id = (
                     await send(self._parlant, reply.session_id, operator, reply.text, origin)
                 ).id
@@ -243,14 +236,9 @@ class Inbound:
         await self._roots.refresh_session(reply.session_id)
 
     async def _stored_event(self, reply: OutboxReply) -> str | None:
-        source = {
-            "human": "human_agent",
-            "ai": "human_agent_on_behalf_of_ai_agent",
-            "note": "human_agent",
-        }
         events = await self._parlant.sessions.list_events(
             reply.session_id,
-            source=source[reply.kind],
+            source=actions.SOURCE_BY_KIND[reply.kind],
             wait_for_data=0,  # type: ignore[arg-type]
         )
         for event in events:

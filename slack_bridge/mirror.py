@@ -17,7 +17,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
-from handoff.packet import HANDOFF_TOOL
+from handoff.packet import is_handoff_call
 from slack_bridge import mirror_text
 from slack_bridge.clients import LongPollClients
 from slack_bridge.state import BridgeStore, ThreadLink
@@ -62,7 +62,7 @@ async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
     events = await parlant.sessions.list_events(session_id, kinds="tool", wait_for_data=0)
     for event in reversed(events):
         calls = (event.data or {}).get("tool_calls", [])
-        if any(str(c.get("tool_id", "")).endswith(HANDOFF_TOOL) for c in calls):
+        if any(is_handoff_call(c) for c in calls):
             return int(event.offset) + 1
     everything = await parlant.sessions.list_events(session_id, wait_for_data=0)
     return int(everything[-1].offset) + 1 if everything else 0
@@ -71,11 +71,12 @@ async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
 async def find_mirrored_post(
     caller: SlackCaller, thread: ThreadLink, event_id: str, part: int
 ) -> str | None:
-    def is_it(message: dict[str, Any]) -> bool:
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        return bool(payload.get("event_id") == event_id and payload.get("part") == part)
-
-    return await find_in_thread(caller, thread.channel, thread.ts, is_it)
+    return await find_in_thread(
+        caller,
+        thread.channel,
+        thread.ts,
+        lambda message: metadata.is_mirrored_part(message, event_id, part),
+    )
 
 
 class SessionMirror:

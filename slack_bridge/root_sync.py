@@ -16,20 +16,19 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
-from handoff.packet import HANDOFF_TOOL
+from handoff.packet import is_handoff_call
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation import metadata, root_message, speakers, text
 from slack_escalation.masking import Masker
-from slack_escalation.root_message import post_root_message
+from slack_escalation.root_message import RECENT_MESSAGES, post_root_message
 from slack_escalation.routing import Routes
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
-RECENT_MESSAGES = 5
 # Root messages whose customer name and "before the handoff" excerpts are kept in memory.
 HANDOFF_CONTEXT_CACHE = 5000
 # Excerpts are kept masked and cut: the root message shows at most EXCERPT_LIMIT of each.
@@ -57,7 +56,7 @@ async def recent_before_handoff(
     handoff_at = len(events)
     for index, event in enumerate(events):
         calls = (event.data or {}).get("tool_calls", []) if event.kind == "tool" else []
-        if any(str(c.get("tool_id", "")).endswith(HANDOFF_TOOL) for c in calls):
+        if any(is_handoff_call(c) for c in calls):
             handoff_at = index
     messages = [e for e in events[:handoff_at] if e.kind == "message"][-RECENT_MESSAGES:]
     return tuple(

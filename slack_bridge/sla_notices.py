@@ -18,7 +18,7 @@ from slack_bridge import notices
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import block_kit, metadata
 from slack_bridge import metrics
-from slack_escalation.posted import find_in_channel, find_in_thread, payload_of
+from slack_escalation.posted import find_in_channel, find_in_thread
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -28,21 +28,12 @@ CLAIM_BREACH = "claim_breach"
 FIRST_REPLY_BREACH = "first_reply_breach"
 
 
-def _carries(message: dict[str, Any], session_id: str, kind: str) -> bool:
-    payload = payload_of(message, metadata.sla_notice_metadata(session_id, kind)["event_type"])
-    return (
-        payload is not None
-        and payload.get("session_id") == session_id
-        and payload.get("kind") == kind
-    )
-
-
 async def find_thread_notice(caller: SlackCaller, thread: ThreadLink, kind: str) -> str | None:
     return await find_in_thread(
         caller,
         thread.channel,
         thread.ts,
-        lambda message: _carries(message, thread.session_id, kind),
+        lambda message: metadata.is_sla_notice(message, thread.session_id, kind),
     )
 
 
@@ -50,7 +41,7 @@ async def find_channel_notice(
     caller: SlackCaller, channel: str, session_id: str, kind: str
 ) -> str | None:
     return await find_in_channel(
-        caller, channel, lambda message: _carries(message, session_id, kind)
+        caller, channel, lambda message: metadata.is_sla_notice(message, session_id, kind)
     )
 
 

@@ -19,7 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Protocol
 
-ReplyKind = Literal["human", "ai", "note"]
+from handoff.actions import MessageKind
+
+# An operator reply's kind, as handoff.actions names them.
+ReplyKind = MessageKind
 ReplyState = Literal["pending", "delivered", "rejected"]
 
 

@@ -50,12 +50,3 @@ async def find_in_channel(
         if is_it(message):
             return str(message["ts"])
     return None
-
-
-def payload_of(message: Message, event_type: str) -> dict[str, Any] | None:
-    """The message's metadata payload if its metadata is of `event_type`."""
-    metadata = message.get("metadata") or {}
-    if metadata.get("event_type") != event_type:
-        return None
-    payload = metadata.get("event_payload")
-    return payload if isinstance(payload, dict) else {}

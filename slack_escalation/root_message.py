@@ -16,8 +16,8 @@ from handoff.record import HandoffRecord, HandoffStatus, SlackLink
 from handoff.sla import SlaView
 from slack_escalation.block_kit import Block, SlackMessage, button, header, plain, section
 from slack_escalation.masking import Masker
-from slack_escalation.metadata import escalation_metadata
-from slack_escalation.posted import find_in_channel, payload_of
+from slack_escalation.metadata import escalation_metadata, is_root_of
+from slack_escalation.posted import find_in_channel
 from slack_escalation.settings import SlackSettings
 from slack_escalation.sla_text import sla_blocks
 from slack_escalation.slack_api import (
@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 BUTTON_VALUE_LIMIT = 2000
 REASON_LIMIT = 2000
-RECENT_SHOWN = 5
+# Messages from before the handoff the root message shows (the handoff tool and the bridge
+# collect this many).
+RECENT_MESSAGES = 5
 REPLY_HINT = (
     "Reply in this thread to answer the customer. "
     "Start with `ai:` to answer as the AI, `note:` for an internal note."
@@ -223,7 +225,7 @@ def _recent_blocks(recent: tuple[tuple[str, str], ...]) -> list[Block]:
         return []
     lines = [
         f"*{clip(label, NAME_LIMIT)}:* {clip(text, EXCERPT_LIMIT) or EMPTY_MESSAGE}"
-        for label, text in recent[-RECENT_SHOWN:]
+        for label, text in recent[-RECENT_MESSAGES:]
     ]
     return [section("*Before the handoff*\n" + "\n".join(lines))]
 
@@ -301,13 +303,7 @@ def render(view: EscalationView) -> SlackMessage:
 
 async def find_root_message(caller: SlackCaller, channel: str, session_id: str) -> str | None:
     """The ts of a root message already posted for this session (its metadata names the session)."""
-    event_type = escalation_metadata(session_id)["event_type"]
-
-    def is_it(message: dict[str, Any]) -> bool:
-        payload = payload_of(message, event_type)
-        return payload is not None and payload.get("session_id") == session_id
-
-    return await find_in_channel(caller, channel, is_it)
+    return await find_in_channel(caller, channel, lambda message: is_root_of(message, session_id))
 
 
 async def post_root_message(caller: SlackCaller, channel: str, view: EscalationView) -> SlackLink:

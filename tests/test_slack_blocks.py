@@ -412,7 +412,7 @@ def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
         b for b in blocks_ if b["type"] == "section" and "Before the handoff" in b["text"]["text"]
     ]
     lines = recent["text"]["text"].split("\n")[1:]
-    assert len(lines) == root_message.RECENT_SHOWN and lines[-1].startswith(
+    assert len(lines) == root_message.RECENT_MESSAGES and lines[-1].startswith(
         "*Customer (&lt;!channel&gt;29):*"
     )
     assert all(width(line.split(":* ", 1)[1]) <= 300 and line.endswith("…") for line in lines)

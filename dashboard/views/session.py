@@ -170,6 +170,13 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
     )
 
 
+SENT: dict[actions.MessageKind, str] = {
+    "human": "Sent under your name.",
+    "ai": "Sent as the AI.",
+    "note": "Note added.",
+}
+
+
 def act(
     settings: DashboardSettings, action: operate.Action, session_id: str, done: str, *args: str
 ) -> None:
@@ -200,18 +207,12 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
         send_human = st.form_submit_button("Send as me", type="primary", width="stretch")
         send_ai = st.form_submit_button("Send as the AI", width="stretch")
         add_note = st.form_submit_button("Add internal note", width="stretch")
-    chosen = (
-        (actions.send_as_human, "Sent under your name.")
-        if send_human
-        else (actions.send_as_ai, "Sent as the AI.")
-        if send_ai
-        else (actions.add_note, "Note added.")
-        if add_note
-        else None
+    kind: actions.MessageKind | None = (
+        "human" if send_human else "ai" if send_ai else "note" if add_note else None
     )
-    if chosen:
+    if kind:
         if text.strip():
-            act(settings, chosen[0], session_id, chosen[1], text.strip())
+            act(settings, actions.SEND_BY_KIND[kind], session_id, SENT[kind], text.strip())
         else:
             st.error("Write the message or note first.")
 
