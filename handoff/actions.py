@@ -7,8 +7,9 @@ overwrite each other's record fields; the events themselves are never lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from parlant.client import AsyncParlantClient
 from parlant.client.types import Participant, SessionMetadataUpdateParams

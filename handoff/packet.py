@@ -10,7 +10,8 @@ here, once, whatever the tools returned.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, TypedDict
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
 
 # The handoff tool's name (agent/tools.py): readers of tool events recognise its calls by it.
 HANDOFF_TOOL = "initiate_human_handoff"

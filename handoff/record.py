@@ -6,6 +6,9 @@ every writer goes through these pure functions so the shape cannot drift between
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, TypedDict
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal, Mapping, TypedDict
@@ -71,7 +74,7 @@ class HandoffRecord(TypedDict, total=False):
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def read_record(session_metadata: Mapping[str, Any] | None) -> HandoffRecord | None:

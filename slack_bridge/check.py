@@ -89,7 +89,7 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
                     "copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN",
                 )
             ]
-        except Exception as error:  # noqa: BLE001 - any transport failure means the same here
+        except Exception as error:
             return [
                 CheckResult(
                     False,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from handoff.actions import HANDBACK_NOTE_LIMIT
 from slack_escalation.block_kit import Block, SlackMessage, plain, section

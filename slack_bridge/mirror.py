@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 from parlant.client import AsyncParlantClient
@@ -104,9 +106,9 @@ class SessionMirror:
             "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
         )
         while True:
-            events = await self._with_retries(lambda: self._poll(offset)) or []
+            events = await self._with_retries(partial(self._poll, offset)) or []
             for event in events:
-                await self._with_retries(lambda: self.mirror_event(event))
+                await self._with_retries(partial(self.mirror_event, event))
                 offset = int(event.offset) + 1
                 self._store.advance_cursor(session_id, offset)
 
@@ -143,7 +145,7 @@ class SessionMirror:
                     continue
             self._store.mirror_attempting(session_id, event.id, part)
             ts = await self._caller.post_message(
-                lambda: find_mirrored_post(self._caller, self._thread, event.id, part),
+                partial(find_mirrored_post, self._caller, self._thread, event.id, part),
                 channel=self._thread.channel,
                 thread_ts=self._thread.ts,
                 text=fallback,

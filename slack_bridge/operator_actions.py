@@ -7,7 +7,7 @@ Each click passes the one operator gate (operators.OperatorGate), runs the share
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 from parlant.client import AsyncParlantClient

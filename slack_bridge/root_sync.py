@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -97,7 +97,7 @@ class RootSync:
         ] = OrderedDict()
 
     def sla_of(self, record: HandoffRecord, now: datetime | None = None) -> SlaView | None:
-        return sla_view(record, self._sla, now or datetime.now(timezone.utc))
+        return sla_view(record, self._sla, now or datetime.now(UTC))
 
     async def customer_name(self, session: Any) -> str:
         return str((await self._parlant.customers.retrieve(session.customer_id)).name or "")

@@ -9,8 +9,9 @@ a notice twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
@@ -70,7 +71,7 @@ class SlaNotices:
                 thread.session_id,
                 CLAIM_REMINDER,
                 lambda: find_thread_notice(self._caller, thread, CLAIM_REMINDER),
-                dict(channel=thread.channel, thread_ts=thread.ts),
+                {"channel": thread.channel, "thread_ts": thread.ts},
                 notices.claim_reminder(sla),
                 thread.ts,
             )
@@ -91,7 +92,7 @@ class SlaNotices:
                 thread.session_id,
                 kind,
                 partial(find_channel_notice, self._caller, channel, thread.session_id, kind),
-                dict(channel=channel),
+                {"channel": channel},
                 message,
                 thread.ts,
             )

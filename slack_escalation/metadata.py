@@ -7,7 +7,8 @@ a reply in a thread the bridge has not linked yet can be traced to its session. 
 
 from __future__ import annotations
 
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 # The event types, one per kind of post. Slack keeps them with the message: never rename one.
 ROOT_MESSAGE: Final = "insurance_escalation"

@@ -7,7 +7,8 @@ was killed mid-post, these lookups decide whether to post again.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_escalation.slack_api import SlackCaller
 

@@ -4,9 +4,10 @@ handoff tool or later from the bridge. Rendering is pure; the functions at the e
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence, get_args
+from datetime import UTC, datetime
+from typing import Any, get_args
 from urllib.parse import quote
 
 import aiohttp
@@ -149,8 +150,8 @@ def _slack_date(iso: str | None) -> str:
     except ValueError:
         return "an unknown time"
     if moment.tzinfo is None:  # the record writes UTC; a naive time can only mean UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    fallback = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        moment = moment.replace(tzinfo=UTC)
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, SlaView, format_minutes, shown_elapsed
 from slack_escalation.block_kit import Block
@@ -27,8 +27,8 @@ def _slack_ago(iso: str) -> str:
     except ValueError:
         return "at an unknown time"
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    fallback = moment.astimezone(timezone.utc).strftime("at %Y-%m-%d %H:%M UTC")
+        moment = moment.replace(tzinfo=UTC)
+    fallback = moment.astimezone(UTC).strftime("at %Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{ago}}|{fallback}>"
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 # Parlant creates its home dir when first imported; keep test imports out of the work tree.
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="parlant-test-import-"))
 
-from parlant.client import ParlantClient  # noqa: E402
+from parlant.client import ParlantClient
 
-from tests.support.agent_process import AgentProcess  # noqa: E402
+from tests.support.agent_process import AgentProcess
+
+# The browser fixture, for the tests that drive chromium (a fixture is found by its name here).
+from tests.support.browser import chromium  # noqa: F401
 
 
 @pytest.fixture(scope="module")

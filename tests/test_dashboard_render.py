@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from dashboard.settings import DashboardSettings
 from handoff.record import HandoffNotActive, HandoffRecord
 from handoff.sla import SlaSettings
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script> **bold** [bank](https://evil) <!channel>"
 
 

@@ -12,9 +12,9 @@ from dashboard.render import packet_summary
 from handoff import packet as packets
 from handoff import record as records
 from slack_escalation import root_message
-from slack_escalation.text import SECTION_TEXT_LIMIT
 from slack_escalation.masking import Masker
 from slack_escalation.routing import RouteRule, Routes, parse_routes
+from slack_escalation.text import SECTION_TEXT_LIMIT
 from tests.test_slack_blocks import (
     DASHBOARD,
     NOW,
@@ -139,7 +139,10 @@ def test_a_repeated_handoff_keeps_the_first_packet() -> None:
 # --- the Slack root message ------------------------------------------------------------------
 
 
-def root_blocks(record: dict[str, Any], masker: Masker = Masker.of([])) -> list[dict[str, Any]]:
+UNMASKED = Masker.of([])
+
+
+def root_blocks(record: dict[str, Any], masker: Masker = UNMASKED) -> list[dict[str, Any]]:
     view = root_message.escalation_view(
         SESSION, "Ann", record, [("Customer (Ann)", "help")], DASHBOARD, masker=masker
     )

@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 import httpx
 import pytest
 import streamlit as st
 from parlant.client.errors import UnprocessableEntityError
-from slack_escalation.text import EMPTY_MESSAGE
 from streamlit.testing.v1 import AppTest
 
+from slack_escalation.text import EMPTY_MESSAGE
 from dashboard.auth import UNLOCKED_KEY
 from tests.fakes import event_callback, message_event, signed_headers
 from tests.fakes.fake_slack import MAX_BLOCKS, MAX_TEXT, Message
@@ -145,7 +147,7 @@ def test_empty_and_whitespace_customer_messages_are_shown_as_empty(
     assert [e.data["message"] for e in stored] == [" ", "  \n\t  "]
     for event in stored:
         [part] = eventually(
-            lambda: mirrored_parts(world, root.ts, event.id), what="the empty message mirrored"
+            partial(mirrored_parts, world, root.ts, event.id), what="the empty message mirrored"
         )
         assert EMPTY_MESSAGE in section_text(part)
 

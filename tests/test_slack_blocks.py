@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,13 +16,13 @@ from config import EnvReader
 from handoff import record as records
 from handoff.sla import SlaSettings, sla_view
 from slack_bridge import handback_form, notices
+from slack_bridge.mirror_text import mirrored_message
 from slack_escalation import metadata, root_message
+from slack_escalation.masking import Masker
 from slack_escalation.metadata import escalation_metadata, mirror_metadata
 from slack_escalation.root_message import EscalationView, escalation_view, render
 from slack_escalation.speakers import speaker_label
 from slack_escalation.text import escape_mrkdwn, split_for_slack
-from slack_bridge.mirror_text import mirrored_message
-from slack_escalation.masking import Masker
 
 UNMASKED = Masker.of([])
 
