@@ -158,7 +158,8 @@ class EnvReader:
     def has(self, name: str) -> bool:
         return bool(self._values.get(name, "").strip())
 
-    def str(self, name: str, default: str | None = None, *, hint: str = "") -> str:
+    def string(self, name: str, default: str | None = None, *, hint: str = "") -> str:
+        """A required setting (or `default`); `hint` says how to set it when it is missing."""
         value = self._values.get(name, "").strip()
         if value:
             return value

@@ -178,7 +178,7 @@ class SlaSettings:
 
     @classmethod
     def from_env(cls, env: EnvReader) -> SlaSettings:
-        zone_name = env.str("SLA_TIMEZONE", "UTC")
+        zone_name = env.string("SLA_TIMEZONE", "UTC")
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -188,7 +188,7 @@ class SlaSettings:
         return cls(
             claim_target=_target(env, "SLA_CLAIM_TARGET_MINUTES", 15),
             first_reply_target=_target(env, "SLA_FIRST_REPLY_TARGET_MINUTES", 30),
-            hours=parse_business_hours(env.str("SLA_BUSINESS_HOURS", ""), zone),
+            hours=parse_business_hours(env.string("SLA_BUSINESS_HOURS", ""), zone),
         )
 
 

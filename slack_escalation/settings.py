@@ -44,12 +44,12 @@ class SlackSettings:
         masker = _masker(env)
         if not any(env.has(n) for n in names):
             return None
-        bot_token = env.str(
+        bot_token = env.string(
             "SLACK_BOT_TOKEN", hint="set the bot token (xoxb-...) from the Slack app's OAuth page"
         )
         if not bot_token.startswith("xoxb-"):
             raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-        channel = env.str(
+        channel = env.string(
             "SLACK_ESCALATION_CHANNEL",
             hint="set the escalation channel's id (C0123ABCD; channel details → About)",
         )
@@ -67,7 +67,7 @@ class SlackSettings:
             )
         api_url = env.url("SLACK_API_URL", SLACK_DEFAULT_API_URL) + "/"
         try:
-            routes = parse_routes(env.str("SLACK_ROUTES", ""), default=channel)
+            routes = parse_routes(env.string("SLACK_ROUTES", ""), default=channel)
         except RoutesError as error:
             raise SettingsError(f"SLACK_ROUTES: {error}") from error
         supervisor_channel = env.optional_str("SLACK_SUPERVISOR_CHANNEL")
@@ -82,7 +82,7 @@ class SlackSettings:
             api_url=api_url,
             app_token=app_token,
             signing_secret=signing_secret,
-            bridge_host=env.str("SLACK_BRIDGE_HOST", "127.0.0.1"),
+            bridge_host=env.string("SLACK_BRIDGE_HOST", "127.0.0.1"),
             bridge_port=env.port("SLACK_BRIDGE_PORT", 3000),
             operator_ids=env.id_list("SLACK_OPERATOR_IDS"),
             posts_per_second=env.positive_float("SLACK_POSTS_PER_SECOND", 1.0),
