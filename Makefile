@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
+.PHONY: run test lint agent bench clean smoke-llm reset-data
 .PHONY: run test agent bench clean smoke-llm reset-data screenshots
 
 $(STAMP): pyproject.toml
@@ -16,7 +17,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m launcher
 
-test: $(STAMP)
+# Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
+test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	$(PY) -m pytest -q
@@ -25,6 +27,11 @@ test: $(STAMP)
 # tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.
 smoke-llm: $(STAMP)
 	$(PY) scripts/smoke_llm.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)

@@ -141,13 +141,15 @@ async def _send_message(
     participant: Participant | None = None,
 ) -> Any:
     await _move(client, session_id, operator, records.after_human_reply)
+    # Left out rather than sent as null when there is none: Parlant then sets the agent itself.
+    optional: dict[str, Any] = {"participant": participant} if participant else {}
     return await client.sessions.create_event(
         session_id,
         kind="message",
         source=source,
         message=text,
-        **({"participant": participant} if participant else {}),
         metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
+        **optional,
     )
 
 

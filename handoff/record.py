@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, Literal, TypedDict, cast
 from typing import Any, Literal, TypedDict
 from datetime import datetime, timezone
 from enum import Enum
@@ -80,7 +81,7 @@ def utc_now_iso() -> str:
 def read_record(session_metadata: Mapping[str, Any] | None) -> HandoffRecord | None:
     """The handoff record in a session's metadata, or None if it was never handed off."""
     value = (session_metadata or {}).get(METADATA_KEY)
-    return HandoffRecord(**value) if isinstance(value, dict) else None
+    return cast(HandoffRecord, dict(value)) if isinstance(value, dict) else None
 
 
 def request_handoff(

@@ -239,7 +239,7 @@ class Inbound:
         events = await self._parlant.sessions.list_events(
             reply.session_id,
             source=actions.SOURCE_BY_KIND[reply.kind],
-            wait_for_data=0,  # type: ignore[arg-type]
+            wait_for_data=0,
         )
         for event in events:
             slack = (event.metadata or {}).get("slack") or {}

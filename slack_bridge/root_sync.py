@@ -59,15 +59,13 @@ async def recent_before_handoff(
         if any(is_handoff_call(c) for c in calls):
             handoff_at = index
     messages = [e for e in events[:handoff_at] if e.kind == "message"][-RECENT_MESSAGES:]
-    return tuple(
-        (
-            speakers.speaker_label(
-                e.source, (e.data.get("participant") or {}).get("display_name"), None, None
-            ),
-            str(e.data.get("message", "")),
-        )
-        for e in messages
-    )
+    shown = []
+    for event in messages:
+        data = event.data or {}
+        participant = (data.get("participant") or {}).get("display_name")
+        label = speakers.speaker_label(event.source, participant, None, None)
+        shown.append((label, str(data.get("message", ""))))
+    return tuple(shown)
 
 
 class RootSync:

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 
 from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge
@@ -65,8 +66,8 @@ async def run_bridge(settings: BridgeSettings) -> None:
             store.close()
 
 
-def _http_app(app: object) -> web.Application:
-    web_app = app.web_app(path=EVENTS_PATH)  # type: ignore[attr-defined]
+def _http_app(app: AsyncApp) -> web.Application:
+    web_app = app.web_app(path=EVENTS_PATH)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from handoff.actions import MessageKind
 
@@ -339,17 +339,17 @@ class SQLiteBridgeStore:
 _REPLY_COLUMNS = "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"
 
 
-def _reply(row: tuple[object, ...]) -> OutboxReply:
+def _reply(row: tuple[Any, ...]) -> OutboxReply:
     return OutboxReply(
-        id=int(row[0]),  # type: ignore[arg-type]
+        id=int(row[0]),
         session_id=str(row[1]),
         channel=str(row[2]),
         ts=str(row[3]),
         thread_ts=str(row[4]),
         user_id=str(row[5]),
         user_name=str(row[6]),
-        kind=row[7],  # type: ignore[arg-type]
+        kind=row[7],
         text=str(row[8]),
-        attempts=int(row[9]),  # type: ignore[arg-type]
+        attempts=int(row[9]),
         pending_notified=bool(row[10]),
     )

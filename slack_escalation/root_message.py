@@ -13,7 +13,7 @@ from urllib.parse import quote
 import aiohttp
 
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
-from handoff.record import HandoffRecord, HandoffStatus, SlackLink
+from handoff.record import HandoffRecord, HandoffStatus, SlackLink, SlackPostState
 from handoff.sla import SlaView
 from slack_escalation.block_kit import Block, SlackMessage, button, header, plain, section
 from slack_escalation.masking import Masker
@@ -333,7 +333,8 @@ async def post_root_message(caller: SlackCaller, channel: str, view: EscalationV
 class SlackEscalationNotifier:
     """The handoff tool's way to open the Slack thread; on any failure the bridge retries later."""
 
-    initial_state = "pending"
+    # A failed post leaves the handoff pending: the bridge posts it later.
+    initial_state: SlackPostState = "pending"
 
     def __init__(self, slack: SlackSettings, dashboard_url: str) -> None:
         self._slack = slack
