@@ -21,7 +21,7 @@ from collections import abc
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, get_args, get_origin
+from typing import Any, Callable, Mapping, Sequence, cast, get_args, get_origin
 
 from parlant.core.common import DefaultBaseModel
 from parlant.core.engines.alpha.engine_context import EngineContext
@@ -489,6 +489,7 @@ def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
         return False
     for event in reversed(q.engine.interaction.events):
         if event.kind == EventKind.MESSAGE and event.source == EventSource.AI_AGENT:
+            return line in str(cast(Mapping[str, Any], event.data).get("message", ""))
             return line in _message_text(event.data)
     return False
 
@@ -816,7 +817,7 @@ class OfflineSchematicGenerator(SchematicGenerator[T]):
             log.exception("offline rule for %s gave an invalid answer", question.schema_name)
             content = schema.model_validate(conservative_answer(schema))
         return SchematicGenerationResult(
-            content=content,
+            content=cast(T, content),
             info=GenerationInfo(
                 schema_name=question.schema_name,
                 model=self.id,

@@ -173,9 +173,11 @@ def container_installer(
             ledger.store = container[SessionStore]
         # Without a token, Parlant's own policy: development, or production with PARLANT_ENV.
         if operator_token is not None:
-            container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)
+            # lagom keys its container by abstract types, which mypy refuses as type[T].
+            container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)  # type: ignore[type-abstract]
         if changes is not None:
-            container[SessionListener] = NotifyingSessionListener(container[SessionStore], changes)
+            sessions = container[SessionStore]  # type: ignore[type-abstract]
+            container[SessionListener] = NotifyingSessionListener(sessions, changes)  # type: ignore[type-abstract]
         return container
 
     return install

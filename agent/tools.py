@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: Parlant inspects the tools' real a
 
 import logging
 from dataclasses import asdict
-from typing import Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence, cast
 
 import parlant.sdk as p
 
@@ -190,7 +190,9 @@ def build_tools(
                 context.session_id, record, session.customer.name, recent, sorted(session.labels)
             )
             # Written after the post attempt, so the bridge only ever retries a post that failed.
-            await session.metadata.set(METADATA_KEY, dict(with_slack_link(record, link)))
+            await session.metadata.set(
+                METADATA_KEY, dict(cast(Mapping[str, Any], with_slack_link(record, link)))
+            )
         return p.ToolResult(
             data={
                 "handoff": "started",

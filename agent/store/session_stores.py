@@ -22,13 +22,11 @@ from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_sto
 
 log = logging.getLogger(__name__)
 
-StoreChoice = str | SessionStore | CustomerStore
-
 
 @asynccontextmanager
 async def open_session_stores(
     spec: str, home: Path
-) -> AsyncIterator[tuple[StoreChoice, StoreChoice, SessionChanges | None]]:
+) -> AsyncIterator[tuple[str | SessionStore, str | CustomerStore, SessionChanges | None]]:
     """(session store, customer store, change signals) for p.Server, open for the block.
 
     Change signals exist only for our own store: it is the one whose writes we can observe.

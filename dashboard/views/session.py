@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import streamlit as st
 
@@ -51,7 +51,9 @@ class TranscriptCache:
 
 
 def transcript_cache(session_id: str) -> TranscriptCache:
-    return st.session_state.setdefault(f"transcript:{session_id}", TranscriptCache())
+    return cast(
+        TranscriptCache, st.session_state.setdefault(f"transcript:{session_id}", TranscriptCache())
+    )
 
 
 def show_entry(entry: TranscriptEntry, footer: str | None = None) -> None:
