@@ -14,7 +14,8 @@ handoff:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from parlant.core.context_variables import (
     ContextVariable,

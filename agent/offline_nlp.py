@@ -17,11 +17,12 @@ import hashlib
 import json
 import logging
 import math
-from collections import abc
 import re
 import time
+from collections import abc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, cast, get_args, get_origin
+from typing import Any, cast, get_args, get_origin
 
 from parlant.core.common import DefaultBaseModel
 from parlant.core.engines.alpha.engine_context import EngineContext
@@ -837,14 +838,18 @@ class OfflineNLPService(NLPService):
     def supports_streaming(self) -> bool:
         return False
 
-    async def get_schematic_generator(self, t: type[T], hints: Any = {}) -> SchematicGenerator[T]:
+    async def get_schematic_generator(
+        self, t: type[T], hints: Mapping[str, Any] = {}
+    ) -> SchematicGenerator[T]:
         # Parametrised, because Parlant's container registers generators by __orig_class__.
         return OfflineSchematicGenerator[t](self._script)  # type: ignore[valid-type]
 
-    async def get_streaming_text_generator(self, hints: Any = {}) -> StreamingTextGenerator:
+    async def get_streaming_text_generator(
+        self, hints: Mapping[str, Any] = {}
+    ) -> StreamingTextGenerator:
         raise NotImplementedError("the offline service does not stream")
 
-    async def get_embedder(self, hints: Any = {}) -> Embedder:
+    async def get_embedder(self, hints: Mapping[str, Any] = {}) -> Embedder:
         return OfflineEmbedder()
 
     async def get_moderation_service(self) -> ModerationService:

@@ -4,8 +4,9 @@ No `from __future__ import annotations` here: Parlant inspects the tools' real a
 """
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, Mapping, Protocol, Sequence, cast
+from typing import Any, Protocol, cast
 
 import parlant.sdk as p
 

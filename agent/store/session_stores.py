@@ -9,9 +9,9 @@ switching to the default loses nothing; the JSON files are left in place as a ba
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from parlant.core.common import IdGenerator
 from parlant.core.customers import CustomerDocumentStore, CustomerStore

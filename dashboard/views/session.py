@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping, cast
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import streamlit as st
 
@@ -87,7 +88,7 @@ def show_header(settings: DashboardSettings, escalation: Escalation) -> None:
     status = str(record.get("status", "not handed off"))
     st.subheader(f"Status: {escape_markdown(status)} · AI mode: {escalation.mode}")
     st.text(f"Reason: {record.get('reason', '–')}")
-    for line in sla_lines(record, settings.sla, datetime.now(timezone.utc)):
+    for line in sla_lines(record, settings.sla, datetime.now(UTC)):
         st.text(f"SLA {line}")
     permalink = safe_url((record.get("slack") or {}).get("permalink"))
     if permalink:
