@@ -18,10 +18,12 @@ run: $(STAMP)
 	$(PY) -m launcher
 
 # Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
+# Two workers, each taking whole test modules (their agent and Slack fixtures are per module):
+# most of the suite waits on agent processes, so two workers fit this 2-core machine.
 test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
 # tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.
