@@ -62,6 +62,32 @@ def is_handoff_call(call: Any) -> bool:
     return isinstance(call, Mapping) and tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL
 
 
+def handoff_turn_start(events: Iterable[Any]) -> int | None:
+    """Where the Slack thread takes over from the root message: the offset of the
+    acknowledgement of the turn in which the AI last handed off.
+
+    Parlant acknowledges a turn (an `acknowledged` status event, with the turn's trace id) once
+    it has read the session: what came before, that turn saw and the root message shows; what
+    came after (a message the customer sent while the turn ran, the AI's handoff reply), the
+    thread mirrors. Falls back to the latest acknowledgement before the handoff, then to the
+    handoff's tool event; None when the AI never handed off. `events` are Parlant events with at
+    least the status and tool kinds, oldest first.
+    """
+    acknowledged: dict[str, int] = {}
+    latest: int | None = None
+    start: int | None = None
+    for event in events:
+        data = event.data if isinstance(event.data, Mapping) else {}
+        offset = int(event.offset)
+        if event.kind == "status" and data.get("status") == "acknowledged":
+            acknowledged[str(getattr(event, "trace_id", ""))] = offset
+            latest = offset
+        elif event.kind == "tool" and any(is_handoff_call(c) for c in data.get("tool_calls") or []):
+            fallback = latest if latest is not None else offset
+            start = acknowledged.get(str(getattr(event, "trace_id", "")), fallback)
+    return start
+
+
 def result_summary(result_data: Any) -> str:
     """The tool's own one-line `summary` when it wrote one, else its data as compact JSON."""
     if isinstance(result_data, Mapping) and isinstance(result_data.get("summary"), str):

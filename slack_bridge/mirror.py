@@ -19,7 +19,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
-from handoff.packet import is_handoff_call
+from handoff.packet import handoff_turn_start
 from slack_bridge import mirror_text
 from slack_bridge.clients import LongPollClients
 from slack_bridge.state import BridgeStore, ThreadLink
@@ -60,12 +60,13 @@ def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
 
 
 async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
-    """Mirror from just after the handoff tool ran, so the AI's handoff message is included."""
-    events = await parlant.sessions.list_events(session_id, kinds="tool", wait_for_data=0)
-    for event in reversed(events):
-        calls = (event.data or {}).get("tool_calls", [])
-        if any(is_handoff_call(c) for c in calls):
-            return int(event.offset) + 1
+    """Mirror what the root message does not show: from just after the handoff turn's
+    acknowledgement, so a message the customer sent during that turn and the AI's handoff reply
+    are both included."""
+    events = await parlant.sessions.list_events(session_id, kinds="status,tool", wait_for_data=0)
+    boundary = handoff_turn_start(events)
+    if boundary is not None:
+        return boundary + 1
     everything = await parlant.sessions.list_events(session_id, wait_for_data=0)
     return int(everything[-1].offset) + 1 if everything else 0
 

@@ -16,7 +16,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
-from handoff.packet import is_handoff_call
+from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
 from slack_bridge.state import BridgeStore, ThreadLink
@@ -52,13 +52,15 @@ def only_sla_changed(stored: str | None, current: str) -> bool:
 async def recent_before_handoff(
     parlant: AsyncParlantClient, session_id: str
 ) -> tuple[tuple[str, str], ...]:
-    events = await parlant.sessions.list_events(session_id, kinds="message,tool", wait_for_data=0)
-    handoff_at = len(events)
-    for index, event in enumerate(events):
-        calls = (event.data or {}).get("tool_calls", []) if event.kind == "tool" else []
-        if any(is_handoff_call(c) for c in calls):
-            handoff_at = index
-    messages = [e for e in events[:handoff_at] if e.kind == "message"][-RECENT_MESSAGES:]
+    """The last messages the handoff turn saw (what the thread mirrors starts after them)."""
+    events = await parlant.sessions.list_events(
+        session_id, kinds="message,status,tool", wait_for_data=0
+    )
+    boundary = handoff_turn_start(events)
+    before = [
+        e for e in events if e.kind == "message" and (boundary is None or e.offset < boundary)
+    ]
+    messages = before[-RECENT_MESSAGES:]
     shown = []
     for event in messages:
         data = event.data or {}

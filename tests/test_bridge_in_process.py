@@ -190,12 +190,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 async def test_customer_messages_are_mirrored_into_the_thread_once(world: World) -> None:
     session, root = await world.escalate()
-
-    async def told_a_person_joins() -> list[str]:
-        return await world.messages(session, "ai_agent")
-
-    # The customer writes once the AI has said a person is joining, as the chat page shows it.
-    await eventually(told_a_person_joins, "the AI's handoff reply")
+    # Written as soon as the root message is up: the handoff turn may still be running (its
+    # tool event and the AI's reply not yet stored), so this message came after what it saw.
     await world.parlant.sessions.create_event(
         session, kind="message", source="customer", message="My card was charged twice"
     )

@@ -4,6 +4,7 @@ in the Slack root message and the dashboard, and routing on it."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -262,3 +263,39 @@ def test_route_tries_rules_in_order_and_falls_back_to_the_default(
 def test_routed_channels_are_listed_once_default_first() -> None:
     assert ROUTES.channels == ("C0DEFAULT", "C0CLAIMS", "C0VIP", "C0POLICY")
     assert Routes((RouteRule("label", "x", "C0DEFAULT"),), "C0DEFAULT").channels == ("C0DEFAULT",)
+
+
+@dataclass
+class FakeEvent:
+    """The fields of a Parlant event that handoff_turn_start reads."""
+
+    offset: int
+    kind: str
+    trace_id: str
+    data: Any
+
+
+def ack(offset: int, trace: str) -> FakeEvent:
+    return FakeEvent(offset, "status", trace, {"status": "acknowledged", "data": {}})
+
+
+def handoff_call(offset: int, trace: str) -> FakeEvent:
+    call = {"tool_id": f"svc:{packets.HANDOFF_TOOL}", "arguments": {}, "result": {}}
+    return FakeEvent(offset, "tool", trace, {"tool_calls": [call]})
+
+
+def test_the_thread_takes_over_at_the_acknowledgement_of_the_last_handoff_turn() -> None:
+    events = [
+        ack(1, "t1"),
+        FakeEvent(2, "tool", "t1", {"tool_calls": [{"tool_id": "svc:get_open_claims"}]}),
+        ack(4, "t2"),
+        ack(6, "t3"),  # another turn started while t2 was running
+        handoff_call(7, "t2"),
+    ]
+    assert packets.handoff_turn_start(events) == 4
+    # A later handoff (after a handback) moves the boundary to its own turn.
+    assert packets.handoff_turn_start([*events, ack(9, "t4"), handoff_call(10, "t4")]) == 9
+    # Without a matching acknowledgement: the latest one before, else the tool event itself.
+    assert packets.handoff_turn_start([ack(3, "x"), handoff_call(5, "y")]) == 3
+    assert packets.handoff_turn_start([handoff_call(5, "y")]) == 5
+    assert packets.handoff_turn_start(events[:3]) is None
