@@ -1,4 +1,5 @@
-"""Shared fixtures: a real agent process per test module, on free ports and a temporary home."""
+"""Shared fixtures: one real agent process per test session (per xdist worker), on free ports
+and a temporary home. Modules that need their own settings start their own agent."""
 
 from __future__ import annotations
 
@@ -20,18 +21,18 @@ from tests.support.agent_process import AgentProcess
 from tests.support.browser import chromium  # noqa: F401
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def agent_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("agent") / "parlant"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def agent(agent_home: Path) -> Iterator[AgentProcess]:
     process = AgentProcess(home=agent_home).start()
     yield process
     process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(agent: AgentProcess) -> ParlantClient:
     return ParlantClient(base_url=agent.url)
