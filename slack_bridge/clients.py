@@ -8,6 +8,7 @@ import aiohttp
 import httpx
 from parlant.client import AsyncParlantClient
 
+from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller, web_client
@@ -44,7 +45,8 @@ def listing_client(settings: BridgeSettings) -> httpx.AsyncClient:
 
 
 def slack_caller(slack: SlackSettings, http: aiohttp.ClientSession) -> SlackCaller:
-    return SlackCaller(web_client(slack.bot_token, slack.api_url, http), slack.posts_per_second)
+    client = web_client(slack.bot_token, slack.api_url, http)
+    return SlackCaller(client, slack.posts_per_second, on_call=metrics.slack_call)
 
 
 class LongPollClients:
