@@ -89,7 +89,10 @@ def nlp_service_factory(
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
-        factory: Callable[[Any], p.NLPService] = lambda container: OfflineNLPService(script)
+
+        def factory(container: Any) -> p.NLPService:
+            return OfflineNLPService(script)
+
     else:
         factory = getattr(p.NLPServices, settings.nlp, None)  # type: ignore[assignment]
         if factory is None:
@@ -170,7 +173,7 @@ def container_installer(
 ) -> Callable[[Container], Awaitable[Container]]:
     async def install(container: Container) -> Container:
         if ledger is not None:
-            ledger.store = container[SessionStore]
+            ledger.store = container[SessionStore]  # type: ignore[type-abstract]
         # Without a token, Parlant's own policy: development, or production with PARLANT_ENV.
         if operator_token is not None:
             # lagom keys its container by abstract types, which mypy refuses as type[T].

@@ -18,8 +18,7 @@ from parlant.client.core.api_error import ApiError
 
 from handoff import actions
 from handoff.record import HandoffNotActive
-from slack_bridge import notices
-from slack_bridge import metrics
+from slack_bridge import metrics, notices
 from slack_bridge.feedback import DELIVERED, FAILED, PENDING, Feedback
 from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
 from slack_bridge.slack_text import plain_text

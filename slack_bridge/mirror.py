@@ -20,11 +20,10 @@ from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
-from slack_bridge import mirror_text
+from slack_bridge import metrics, mirror_text
 from slack_bridge.clients import LongPollClients
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
-from slack_bridge import metrics
 from slack_escalation.masking import Masker
 from slack_escalation.posted import find_in_thread
 from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable

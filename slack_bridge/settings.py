@@ -60,7 +60,7 @@ class BridgeSettings:
             log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), default="info")
             or "info",
             sla=SlaSettings.from_env(env),
-            metrics_host=env.str("BRIDGE_METRICS_HOST", "127.0.0.1"),
+            metrics_host=env.string("BRIDGE_METRICS_HOST", "127.0.0.1"),
             metrics_port=env.port("BRIDGE_METRICS_PORT", 8819),
             log_format=read_log_format(env),
         )

@@ -15,10 +15,9 @@ from typing import Any
 
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
-from slack_bridge import notices
+from slack_bridge import metrics, notices
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import block_kit, metadata
-from slack_bridge import metrics
 from slack_escalation.posted import find_in_channel, find_in_thread
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 

@@ -76,7 +76,7 @@ def reread_replies_awaiting_usage(
 ) -> None:
     """The agent writes a reply's token usage just after the reply: a reply cached in between is
     read again (once more per refresh, for a minute at most)."""
-    offset = awaiting_usage(cache.events, datetime.now(timezone.utc))
+    offset = awaiting_usage(cache.events, datetime.now(UTC))
     if offset is None:
         return
     fresh = {e.offset: e for e in data.events_since(settings, session_id, offset)}
