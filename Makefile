@@ -4,8 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint agent bench clean smoke-llm reset-data
-.PHONY: run test agent bench clean smoke-llm reset-data screenshots
+.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

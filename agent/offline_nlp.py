@@ -463,9 +463,11 @@ def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
     answered_ahead = any(s.has_triggers(c) and holds(c) for c in step.transitions.values())
     if step.kind == "tool":
         completed = bool(q.staged_tool_calls())
-    elif step.kind == "fork":
-        completed = True
-    elif answered_ahead or (_agent_said_step(q, s, step.action) and not q.staged_tool_calls()):
+    elif (
+        step.kind == "fork"
+        or answered_ahead
+        or (_agent_said_step(q, s, step.action) and not q.staged_tool_calls())
+    ):
         completed = True
     elif any(s.applies(c, q.customer_message) for c in own):
         completed = False  # the journey starts (or restarts) here: say this step's line
@@ -490,7 +492,6 @@ def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
         return False
     for event in reversed(q.engine.interaction.events):
         if event.kind == EventKind.MESSAGE and event.source == EventSource.AI_AGENT:
-            return line in str(cast(Mapping[str, Any], event.data).get("message", ""))
             return line in _message_text(event.data)
     return False
 

@@ -69,8 +69,9 @@ def offline_script() -> OfflineScript:
                 replies[normalise_text(step.chat)] = step.offline_reply
             if step.condition and step.offline_evidence:
                 triggers[normalise_text(step.condition)] = step.offline_evidence
-        journeys[normalise_text(journey.title)] = tuple(
-            [*journey.conditions, *(s.condition for s in journey.steps if s.condition)]
+        journeys[normalise_text(journey.title)] = (
+            *journey.conditions,
+            *(s.condition for s in journey.steps if s.condition),
         )
     return OfflineScript(
         triggers=triggers,

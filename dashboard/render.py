@@ -58,7 +58,7 @@ def format_time(at: datetime | None) -> str:
     """The one way the dashboard writes a point in time: minutes, in UTC, said so."""
     if at is None:
         return "–"
-    return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 # The queue's sortable time column, in the same shape (Streamlit's moment-style format).

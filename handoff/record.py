@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict, cast
-from typing import Any, Literal, TypedDict
-from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Literal, Mapping, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from handoff.packet import HandoffPacket
 
@@ -26,7 +23,8 @@ SlackPostState = Literal["disabled", "pending", "posted"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"waiting", "claimed"})
 
 
-class ReasonCategory(str, Enum):
+# (str, Enum) as written: StrEnum would change what str() of a member gives.
+class ReasonCategory(str, Enum):  # noqa: UP042
     """Why a handoff happened, in a few fixed kinds (the free-text reason says the rest), so
     handoffs can be counted by kind: every free-text reason is different."""
 

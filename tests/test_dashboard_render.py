@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -237,7 +237,7 @@ def test_timeline_lists_what_happened_in_order() -> None:
         ("first human reply", "Sam"),
         ("resolved", "Lee"),
     ]
-    assert list(render.timeline_frame(record)["at"])[0] == "2026-03-10 11:30 UTC"
+    assert next(iter(render.timeline_frame(record)["at"])) == "2026-03-10 11:30 UTC"
 
 
 def test_one_time_format_everywhere() -> None:
