@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test agent bench clean smoke-llm reset-data screenshots
+.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,15 +16,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m launcher
 
-test: $(STAMP)
+# Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
+# Two workers, each taking whole test modules (their agent and Slack fixtures are per module):
+# most of the suite waits on agent processes, so two workers fit this 2-core machine.
+test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
 # tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.
 smoke-llm: $(STAMP)
 	$(PY) scripts/smoke_llm.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -108,10 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("customer chat at %s (NLP: %s)", settings.chat_url, settings.nlp)
     if settings.operator_token is not None:
         log.info("operator token on: operator calls, /chat, /logs and /metrics need it")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

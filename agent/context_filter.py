@@ -48,7 +48,7 @@ async def drop_superseded_handoff(
 ) -> EngineHookResult:
     events = list(context.interaction.events)
     shaped = superseded_by_handback(events)
-    if len(shaped) != len(events) or any(a is not b for a, b in zip(shaped, events)):
+    if len(shaped) != len(events) or any(a is not b for a, b in zip(shaped, events, strict=True)):
         context.interaction = Interaction(events=shaped)
     return EngineHookResult.CALL_NEXT
 

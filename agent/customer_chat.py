@@ -13,8 +13,8 @@ import base64
 import hashlib
 import html
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse

@@ -14,7 +14,8 @@ handoff:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from parlant.core.context_variables import (
     ContextVariable,
@@ -25,7 +26,7 @@ from parlant.core.context_variables import (
 from parlant.core.sessions import EventKind
 
 from handoff.actions import HANDBACK, RESOLUTION
-from handoff.packet import HANDOFF_TOOL
+from handoff.packet import is_handoff_call
 
 HANDBACK_VARIABLE = "operator_handback_note"
 
@@ -50,14 +51,10 @@ def _ends_handoff(event: Any) -> bool:
     return is_handback(event) or is_resolution(event)
 
 
-def _is_handoff_call(call: Any) -> bool:
-    return isinstance(call, dict) and str(call.get("tool_id", "")).split(":")[-1] == HANDOFF_TOOL
-
-
 def _handoff_calls(event: Any) -> list[Any]:
     if event.kind != EventKind.TOOL or not isinstance(event.data, dict):
         return []
-    return [c for c in event.data.get("tool_calls", []) if _is_handoff_call(c)]
+    return [c for c in event.data.get("tool_calls", []) if is_handoff_call(c)]
 
 
 def handoff_ended_by(events: Sequence[Any]) -> Any | None:
@@ -78,7 +75,7 @@ def handback_in_force(events: Sequence[Any]) -> Any | None:
 
 def _without_handoff_calls(event: Any) -> Any | None:
     calls = event.data.get("tool_calls", [])
-    kept = [c for c in calls if not _is_handoff_call(c)]
+    kept = [c for c in calls if not is_handoff_call(c)]
     return dataclasses.replace(event, data={**event.data, "tool_calls": kept}) if kept else None
 
 

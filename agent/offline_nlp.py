@@ -17,11 +17,12 @@ import hashlib
 import json
 import logging
 import math
-from collections import abc
 import re
 import time
+from collections import abc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, get_args, get_origin
+from typing import Any, cast, get_args, get_origin
 
 from parlant.core.common import DefaultBaseModel
 from parlant.core.engines.alpha.engine_context import EngineContext
@@ -462,9 +463,11 @@ def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
     answered_ahead = any(s.has_triggers(c) and holds(c) for c in step.transitions.values())
     if step.kind == "tool":
         completed = bool(q.staged_tool_calls())
-    elif step.kind == "fork":
-        completed = True
-    elif answered_ahead or (_agent_said_step(q, s, step.action) and not q.staged_tool_calls()):
+    elif (
+        step.kind == "fork"
+        or answered_ahead
+        or (_agent_said_step(q, s, step.action) and not q.staged_tool_calls())
+    ):
         completed = True
     elif any(s.applies(c, q.customer_message) for c in own):
         completed = False  # the journey starts (or restarts) here: say this step's line
@@ -816,7 +819,7 @@ class OfflineSchematicGenerator(SchematicGenerator[T]):
             log.exception("offline rule for %s gave an invalid answer", question.schema_name)
             content = schema.model_validate(conservative_answer(schema))
         return SchematicGenerationResult(
-            content=content,
+            content=cast(T, content),
             info=GenerationInfo(
                 schema_name=question.schema_name,
                 model=self.id,
@@ -836,14 +839,18 @@ class OfflineNLPService(NLPService):
     def supports_streaming(self) -> bool:
         return False
 
-    async def get_schematic_generator(self, t: type[T], hints: Any = {}) -> SchematicGenerator[T]:
+    async def get_schematic_generator(
+        self, t: type[T], hints: Mapping[str, Any] = {}
+    ) -> SchematicGenerator[T]:
         # Parametrised, because Parlant's container registers generators by __orig_class__.
         return OfflineSchematicGenerator[t](self._script)  # type: ignore[valid-type]
 
-    async def get_streaming_text_generator(self, hints: Any = {}) -> StreamingTextGenerator:
+    async def get_streaming_text_generator(
+        self, hints: Mapping[str, Any] = {}
+    ) -> StreamingTextGenerator:
         raise NotImplementedError("the offline service does not stream")
 
-    async def get_embedder(self, hints: Any = {}) -> Embedder:
+    async def get_embedder(self, hints: Mapping[str, Any] = {}) -> Embedder:
         return OfflineEmbedder()
 
     async def get_moderation_service(self) -> ModerationService:

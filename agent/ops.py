@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -65,7 +65,7 @@ def escalation_snapshot(
 ) -> EscalationSnapshot:
     """Pure: the gauges' values from the sessions' metadata."""
     open_: Counter[tuple[str, str]] = Counter()
-    breached: Counter[str] = Counter({clock: 0 for clock in CLOCKS})
+    breached: Counter[str] = Counter(dict.fromkeys(CLOCKS, 0))
     for metadata in metadatas:
         record = read_record(metadata)
         if record is None or record.get("status") not in ACTIVE_STATUSES:
@@ -162,7 +162,7 @@ class AgentOps:
             return self._snapshot[1]
         listing = await self._sessions().list_sessions(labels={HANDOFF_LABEL})
         snapshot = escalation_snapshot(
-            (session.metadata for session in listing.items), self._sla, datetime.now(timezone.utc)
+            (session.metadata for session in listing.items), self._sla, datetime.now(UTC)
         )
         self._snapshot = (now, snapshot)
         return snapshot
@@ -199,9 +199,9 @@ class AgentOps:
         async def run(check: Check) -> str | None:
             try:
                 return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return f"no answer within {CHECK_TIMEOUT_S:g}s"
-            except Exception as error:  # noqa: BLE001 - any failure means not ready
+            except Exception as error:
                 return repr(error)
 
         checks = self.checks()
@@ -239,8 +239,8 @@ class SlackAuth:
 
     async def __call__(self) -> str | None:
         if self._check is None:
-            from slack_bridge.health import SlackAuthCheck
-            from slack_bridge.slack_api import SlackCaller, client_session, web_client
+            from slack_escalation.slack_api import SlackCaller, client_session, web_client
+            from slack_escalation.slack_auth import SlackAuthCheck
 
             self._session = client_session(max_connections=2)
             client = web_client(self._bot_token, self._api_url, self._session)

@@ -16,7 +16,8 @@ projection rather than by re-deriving its numbering here.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Mapping, Sequence, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from lagom import Container
 from parlant.core.engines.alpha.engine_context import EngineContext
@@ -125,7 +126,7 @@ async def capture_packet(steps: JourneySteps) -> HandoffPacket:
         return build_packet(None, [], [])
     try:
         journey = await _current_journey(context, steps)
-    except Exception as error:  # noqa: BLE001 - a missing step must never stop the handoff
+    except Exception as error:
         log.warning(
             "handoff packet: journey step not found session=%s: %r", context.session.id, error
         )

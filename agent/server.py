@@ -69,8 +69,9 @@ def offline_script() -> OfflineScript:
                 replies[normalise_text(step.chat)] = step.offline_reply
             if step.condition and step.offline_evidence:
                 triggers[normalise_text(step.condition)] = step.offline_evidence
-        journeys[normalise_text(journey.title)] = tuple(
-            [*journey.conditions, *(s.condition for s in journey.steps if s.condition)]
+        journeys[normalise_text(journey.title)] = (
+            *journey.conditions,
+            *(s.condition for s in journey.steps if s.condition),
         )
     return OfflineScript(
         triggers=triggers,
@@ -89,7 +90,10 @@ def nlp_service_factory(
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
-        factory: Callable[[Any], p.NLPService] = lambda container: OfflineNLPService(script)
+
+        def factory(container: Any) -> p.NLPService:
+            return OfflineNLPService(script)
+
     else:
         factory = getattr(p.NLPServices, settings.nlp, None)  # type: ignore[assignment]
         if factory is None:
@@ -160,7 +164,7 @@ async def _create_journey(
 def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
     if settings.slack is None:
         return NoEscalationChannel()
-    from slack_bridge.escalation import SlackEscalationNotifier
+    from slack_escalation.root_message import SlackEscalationNotifier
 
     return SlackEscalationNotifier(settings.slack, settings.dashboard_url)
 
@@ -170,12 +174,14 @@ def container_installer(
 ) -> Callable[[Container], Awaitable[Container]]:
     async def install(container: Container) -> Container:
         if ledger is not None:
-            ledger.store = container[SessionStore]
+            ledger.store = container[SessionStore]  # type: ignore[type-abstract]
         # Without a token, Parlant's own policy: development, or production with PARLANT_ENV.
         if operator_token is not None:
-            container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)
+            # lagom keys its container by abstract types, which mypy refuses as type[T].
+            container[AuthorizationPolicy] = OperatorTokenPolicy(operator_token)  # type: ignore[type-abstract]
         if changes is not None:
-            container[SessionListener] = NotifyingSessionListener(container[SessionStore], changes)
+            sessions = container[SessionStore]  # type: ignore[type-abstract]
+            container[SessionListener] = NotifyingSessionListener(sessions, changes)  # type: ignore[type-abstract]
         return container
 
     return install

@@ -10,8 +10,10 @@ the session store signals each write, and waiting requests sleep until their ses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from parlant.core.async_utils import Timeout
 from parlant.core.sessions import (
@@ -27,6 +29,8 @@ from parlant.core.sessions import (
 )
 
 SAFETY_RECHECK_S = 5.0
+# Parlant's own default for wait_for_more_events: one shared deadline that never passes.
+NO_DEADLINE = Timeout.infinite()
 
 
 class SessionChanges:
@@ -84,7 +88,7 @@ class NotifyingSessionListener(PollingSessionListener):
         min_offset: int | None = None,
         source: EventSource | None = None,
         trace_id: str | None = None,
-        timeout: Timeout = Timeout.infinite(),
+        timeout: Timeout = NO_DEADLINE,
     ) -> bool:
         _ = await self._session_store.read_session(session_id)  # raises for an unknown session
         while True:
@@ -98,9 +102,7 @@ class NotifyingSessionListener(PollingSessionListener):
                     return True
                 if timeout.expired():
                     return False
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), min(timeout.remaining(), SAFETY_RECHECK_S))
-                except asyncio.TimeoutError:
-                    pass
             finally:
                 self._changes.unsubscribe(session_id, woken)

@@ -14,7 +14,7 @@ from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url
 from handoff.sla import SlaSettings
-from slack_bridge.settings import SlackSettings
+from slack_escalation.settings import SlackSettings
 
 OFFLINE = "offline"
 
@@ -103,7 +103,7 @@ class AgentSettings:
             raise SettingsError(
                 f"PARLANT_TOOL_PORT={tool_port} equals PARLANT_PORT; set a different free port"
             )
-        session_store = env.str("PARLANT_SESSION_STORE", "sqlite")
+        session_store = env.string("PARLANT_SESSION_STORE", "sqlite")
         if session_store not in SESSION_STORES and not session_store.startswith("mongodb"):
             raise SettingsError(
                 f"PARLANT_SESSION_STORE={session_store!r} is not known; set one of "
@@ -119,7 +119,7 @@ class AgentSettings:
         return cls(
             nlp=nlp,
             nlp_chosen_by_default=explicit_nlp is None,
-            host=env.str("PARLANT_HOST", "127.0.0.1"),
+            host=env.string("PARLANT_HOST", "127.0.0.1"),
             port=port,
             tool_port=tool_port,
             home=env.path("PARLANT_HOME", "./data/parlant"),

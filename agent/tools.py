@@ -4,8 +4,9 @@ No `from __future__ import annotations` here: Parlant inspects the tools' real a
 """
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Protocol, Sequence
+from typing import Any, Protocol, cast
 
 import parlant.sdk as p
 
@@ -24,9 +25,8 @@ from handoff.record import (
     utc_now_iso,
     with_slack_link,
 )
-from slack_bridge.blocks import speaker_label
-
-RECENT_MESSAGES_IN_ROOT = 5
+from slack_escalation.root_message import RECENT_MESSAGES
+from slack_escalation.speakers import speaker_label
 
 # What a guest hears instead of customer data: guests may ask general questions and reach a
 # person, but no policy or claim is read or written for them.
@@ -185,13 +185,15 @@ def build_tools(
                     speaker_label(m.source.value, m.participant["display_name"], None, None),
                     m.content,
                 )
-                for m in session.interaction.messages[-RECENT_MESSAGES_IN_ROOT:]
+                for m in session.interaction.messages[-RECENT_MESSAGES:]
             ]
             link = await notifier.escalation_requested(
                 context.session_id, record, session.customer.name, recent, sorted(session.labels)
             )
             # Written after the post attempt, so the bridge only ever retries a post that failed.
-            await session.metadata.set(METADATA_KEY, dict(with_slack_link(record, link)))
+            await session.metadata.set(
+                METADATA_KEY, dict(cast(Mapping[str, Any], with_slack_link(record, link)))
+            )
         return p.ToolResult(
             data={
                 "handoff": "started",

@@ -23,15 +23,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="bench-import-"))
 
-import httpx  # noqa: E402
-from parlant.client import AsyncParlantClient  # noqa: E402
-from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdateParams  # noqa: E402
+import httpx
+from parlant.client import AsyncParlantClient
+from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdateParams
 
-from handoff.record import METADATA_KEY, request_handoff, utc_now_iso  # noqa: E402
-from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers  # noqa: E402
-from tests.support.agent_process import AgentProcess  # noqa: E402
-from tests.support.bridge_process import BridgeProcess  # noqa: E402
-from tests.support.slack_world import SIGNING_SECRET  # noqa: E402
+from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
+from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
+from tests.support.agent_process import AgentProcess
+from tests.support.bridge_process import BridgeProcess
+from tests.support.slack_world import SIGNING_SECRET
 
 AGENT_ID = "insurance-support-agent"
 
@@ -45,10 +45,10 @@ def percentile(values: list[float], p: float) -> float:
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 class Setup:
@@ -220,7 +220,9 @@ def run_latency(sizes: list[int], samples: int) -> None:
             for size in sizes:
                 started = time.monotonic()
                 escalated += asyncio.run(escalate(setup.agent.url, size - len(escalated)))
-                wait_until(lambda: len(setup.roots()) >= size, 600, f"{size} root messages")
+                wait_until(
+                    lambda size=size: len(setup.roots()) >= size, 600, f"{size} root messages"
+                )
                 time.sleep(3)  # followers start on the next discovery round
                 print(f"escalated {size} sessions in {time.monotonic() - started:.1f}s", flush=True)
                 if size == sizes[0]:

@@ -17,9 +17,10 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run as a script: make the repo's packages (dashboard, tests.support) importable.
@@ -86,7 +87,7 @@ async def retrying(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
 
 async def fill(url: str, sessions: int, messages: int) -> str:
     """Creates the escalated sessions and one long transcript; returns that session's id."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     gate = asyncio.Semaphore(CONCURRENCY)
     api = AsyncParlantClient(base_url=url, timeout=120)
 
@@ -171,7 +172,7 @@ def main() -> int:
         os.environ.update(PARLANT_URL=agent.url, DOTENV_PATH=str(home.parent / "no.env"))
         os.environ.pop("DASHBOARD_PASSWORD", None)
         settings = DashboardSettings.from_env()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows_table: list[tuple[str, float]] = []
 
         def uncached_escalations() -> list[Any]:

@@ -1,5 +1,5 @@
 """Reading settings from the environment and `.env`, shared by the three processes."""
 
-from config.env import SettingsError, EnvReader, load_dotenv_file
+from config.env import EnvReader, SettingsError, load_dotenv_file
 
-__all__ = ["SettingsError", "EnvReader", "load_dotenv_file"]
+__all__ = ["EnvReader", "SettingsError", "load_dotenv_file"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 from urllib.parse import urlparse
 
 from dotenv import dotenv_values
@@ -158,7 +158,8 @@ class EnvReader:
     def has(self, name: str) -> bool:
         return bool(self._values.get(name, "").strip())
 
-    def str(self, name: str, default: str | None = None, *, hint: str = "") -> str:
+    def string(self, name: str, default: str | None = None, *, hint: str = "") -> str:
+        """A required setting (or `default`); `hint` says how to set it when it is missing."""
         value = self._values.get(name, "").strip()
         if value:
             return value

@@ -7,6 +7,7 @@ every later one, so a restart does not invalidate what was issued with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -22,10 +23,9 @@ def read_or_create_secret(path: Path, what: str, setting: str) -> str:
     """The secret in `path`, generated first if missing; `what` and `setting` name it in errors."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        # Another process may win the race; its secret is then the one to use.
+        with contextlib.suppress(FileExistsError):
             _create_once(path, secrets.token_urlsafe(SECRET_BYTES))
-        except FileExistsError:
-            pass  # another process won the race; its secret is the one to use
     return _read_private(path, what, setting)
 
 

@@ -25,13 +25,13 @@ def local_url(host: str, port: int) -> str:
 
 def parlant_url(env: EnvReader) -> str:
     derived = local_url(
-        env.str("PARLANT_HOST", LOOPBACK), env.port("PARLANT_PORT", DEFAULT_PARLANT_PORT)
+        env.string("PARLANT_HOST", LOOPBACK), env.port("PARLANT_PORT", DEFAULT_PARLANT_PORT)
     )
     return env.url("PARLANT_URL", derived)
 
 
 def dashboard_url(env: EnvReader) -> str:
     derived = local_url(
-        env.str("DASHBOARD_HOST", LOOPBACK), env.port("DASHBOARD_PORT", DEFAULT_DASHBOARD_PORT)
+        env.string("DASHBOARD_HOST", LOOPBACK), env.port("DASHBOARD_PORT", DEFAULT_DASHBOARD_PORT)
     )
     return env.url("DASHBOARD_URL", derived)

@@ -16,7 +16,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from dashboard.settings import DashboardSettings
 from dashboard.signin import COOKIE_NAME, password_matches, signing_key, token_expiry
 
-__all__ = ["gate", "oidc_configured", "password_matches", "UNLOCKED_KEY"]
+__all__ = ["UNLOCKED_KEY", "gate", "oidc_configured", "password_matches"]
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ Reads use one cached sync ParlantClient per process. Actions get a fresh AsyncPa
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import AsyncIterator, Iterable
 
 import httpx
 import pydantic
@@ -138,7 +138,7 @@ def _transcript_texts(settings: DashboardSettings, session_ids: tuple[str, ...])
     api = client(settings)  # resolved here: Streamlit's caches are not for worker threads
     with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
         texts = pool.map(lambda sid: _transcript_text(api, sid), session_ids)
-        return dict(zip(session_ids, texts))
+        return dict(zip(session_ids, texts, strict=True))
 
 
 def search_transcripts(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.middleware import Middleware

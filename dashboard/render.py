@@ -11,10 +11,11 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
@@ -41,7 +42,7 @@ UNKNOWN_STATUS = "unknown"
 def parse_time(value: Any) -> datetime | None:
     """A datetime (Parlant's event times) or an ISO string (the handoff record's), in UTC if naive."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     return parse_instant(value)
 
 
@@ -57,7 +58,7 @@ def format_time(at: datetime | None) -> str:
     """The one way the dashboard writes a point in time: minutes, in UTC, said so."""
     if at is None:
         return "–"
-    return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 # The queue's sortable time column, in the same shape (Streamlit's moment-style format).
@@ -163,7 +164,7 @@ def filter_choices(rows: Sequence[QueueRow]) -> tuple[list[str], list[str]]:
 
 
 def status_counts(rows: Sequence[QueueRow]) -> dict[str, int]:
-    counts = {status: 0 for status in STATUS_ORDER}
+    counts = dict.fromkeys(STATUS_ORDER, 0)
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
     return counts
@@ -459,7 +460,7 @@ def timeline(record: HandoffRecord) -> list[TimelineStep]:
         ),
     ]
     happened = [s for s in steps if s.at is not None]
-    return sorted(happened, key=lambda s: s.at or datetime.min.replace(tzinfo=timezone.utc))
+    return sorted(happened, key=lambda s: s.at or datetime.min.replace(tzinfo=UTC))
 
 
 def timeline_frame(record: HandoffRecord) -> pd.DataFrame:
@@ -580,7 +581,7 @@ def handoff_frame(
 ) -> pd.DataFrame:
     """One row per handoff with the durations the SLA cares about, in seconds, and its breaches."""
     rows = []
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     for e in escalations:
         record = e.record
         view = (

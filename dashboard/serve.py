@@ -8,6 +8,7 @@ agent's and the bridge's. Started by `python -m dashboard`, never directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
@@ -51,15 +52,12 @@ class _CliLines:
 
 def main() -> None:
     log_format: LogFormat = "text"
-    try:
+    # `python -m dashboard` has already refused bad settings: here they only keep the defaults.
+    with contextlib.suppress(SettingsError):
         log_format = read_log_format(EnvReader())
-    except SettingsError:
-        pass  # `python -m dashboard` has already refused bad settings
     _install(log_format)
-    try:
+    with contextlib.suppress(SettingsError):
         health.install(DashboardSettings.from_env())
-    except SettingsError:
-        pass  # `python -m dashboard` has already refused bad settings
     sys.argv[0] = "streamlit"
     cli.main()
 

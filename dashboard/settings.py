@@ -49,7 +49,7 @@ class DashboardSettings:
         return cls(
             parlant_url=parlant_url(env),
             port=env.port("DASHBOARD_PORT", 8501),
-            host=env.str("DASHBOARD_HOST", "127.0.0.1"),
+            host=env.string("DASHBOARD_HOST", "127.0.0.1"),
             sign_in_hours=max(1, round(hours)),
             public_url=dashboard_url(env),
             sla=SlaSettings.from_env(env),

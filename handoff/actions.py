@@ -7,8 +7,9 @@ overwrite each other's record fields; the events themselves are never lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from parlant.client import AsyncParlantClient
 from parlant.client.types import Participant, SessionMetadataUpdateParams
@@ -140,13 +141,15 @@ async def _send_message(
     participant: Participant | None = None,
 ) -> Any:
     await _move(client, session_id, operator, records.after_human_reply)
+    # Left out rather than sent as null when there is none: Parlant then sets the agent itself.
+    optional: dict[str, Any] = {"participant": participant} if participant else {}
     return await client.sessions.create_event(
         session_id,
         kind="message",
         source=source,
         message=text,
-        **({"participant": participant} if participant else {}),
         metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
+        **optional,
     )
 
 
@@ -165,6 +168,18 @@ async def add_note(
         data={"type": INTERNAL_NOTE, "text": text, "operator": operator.as_metadata()},
         metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
     )
+
+
+# What an operator can write into a session: the Slack reply prefixes and the dashboard's
+# three send buttons are both these kinds.
+MessageKind = Literal["human", "ai", "note"]
+SEND_BY_KIND = {"human": send_as_human, "ai": send_as_ai, "note": add_note}
+# The Parlant event source each kind is stored with (to find an event whose answer was lost).
+SOURCE_BY_KIND: dict[MessageKind, Literal["human_agent", "human_agent_on_behalf_of_ai_agent"]] = {
+    "human": "human_agent",
+    "ai": "human_agent_on_behalf_of_ai_agent",
+    "note": "human_agent",
+}
 
 
 Transition = Callable[[HandoffRecord, str, str, str], HandoffRecord]

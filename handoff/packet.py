@@ -10,7 +10,8 @@ here, once, whatever the tools returned.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, TypedDict
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
 
 # The handoff tool's name (agent/tools.py): readers of tool events recognise its calls by it.
 HANDOFF_TOOL = "initiate_human_handoff"
@@ -56,6 +57,37 @@ def tool_name(tool_id: str) -> str:
     return tool_id.rsplit(":", 1)[-1]
 
 
+def is_handoff_call(call: Any) -> bool:
+    """Is this entry of a tool event's `tool_calls` the handoff tool's call?"""
+    return isinstance(call, Mapping) and tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL
+
+
+def handoff_turn_start(events: Iterable[Any]) -> int | None:
+    """Where the Slack thread takes over from the root message: the offset of the
+    acknowledgement of the turn in which the AI last handed off.
+
+    Parlant acknowledges a turn (an `acknowledged` status event, with the turn's trace id) once
+    it has read the session: what came before, that turn saw and the root message shows; what
+    came after (a message the customer sent while the turn ran, the AI's handoff reply), the
+    thread mirrors. Falls back to the latest acknowledgement before the handoff, then to the
+    handoff's tool event; None when the AI never handed off. `events` are Parlant events with at
+    least the status and tool kinds, oldest first.
+    """
+    acknowledged: dict[str, int] = {}
+    latest: int | None = None
+    start: int | None = None
+    for event in events:
+        data = event.data if isinstance(event.data, Mapping) else {}
+        offset = int(event.offset)
+        if event.kind == "status" and data.get("status") == "acknowledged":
+            acknowledged[str(getattr(event, "trace_id", ""))] = offset
+            latest = offset
+        elif event.kind == "tool" and any(is_handoff_call(c) for c in data.get("tool_calls") or []):
+            fallback = latest if latest is not None else offset
+            start = acknowledged.get(str(getattr(event, "trace_id", "")), fallback)
+    return start
+
+
 def result_summary(result_data: Any) -> str:
     """The tool's own one-line `summary` when it wrote one, else its data as compact JSON."""
     if isinstance(result_data, Mapping) and isinstance(result_data.get("summary"), str):
@@ -79,10 +111,7 @@ def tool_calls_from_events(tool_event_data: Iterable[Any]) -> list[ToolCallAtHan
     for data in tool_event_data:
         calls = data.get("tool_calls") if isinstance(data, Mapping) else None
         for call in calls if isinstance(calls, list) else []:
-            if (
-                not isinstance(call, Mapping)
-                or tool_name(str(call.get("tool_id", ""))) == HANDOFF_TOOL
-            ):
+            if not isinstance(call, Mapping) or is_handoff_call(call):
                 continue
             result = call.get("result")
             data_part = result.get("data") if isinstance(result, Mapping) else result

@@ -6,9 +6,10 @@ every writer goes through these pure functions so the shape cannot drift between
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Literal, Mapping, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from handoff.packet import HandoffPacket
 
@@ -22,7 +23,8 @@ SlackPostState = Literal["disabled", "pending", "posted"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"waiting", "claimed"})
 
 
-class ReasonCategory(str, Enum):
+# (str, Enum) as written: StrEnum would change what str() of a member gives.
+class ReasonCategory(str, Enum):  # noqa: UP042
     """Why a handoff happened, in a few fixed kinds (the free-text reason says the rest), so
     handoffs can be counted by kind: every free-text reason is different."""
 
@@ -71,13 +73,13 @@ class HandoffRecord(TypedDict, total=False):
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def read_record(session_metadata: Mapping[str, Any] | None) -> HandoffRecord | None:
     """The handoff record in a session's metadata, or None if it was never handed off."""
     value = (session_metadata or {}).get(METADATA_KEY)
-    return HandoffRecord(**value) if isinstance(value, dict) else None
+    return cast(HandoffRecord, dict(value)) if isinstance(value, dict) else None
 
 
 def request_handoff(

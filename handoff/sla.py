@@ -11,9 +11,10 @@ that zone are measured as a person in the office would.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Literal, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config import EnvReader, SettingsError
@@ -75,7 +76,7 @@ class BusinessHours:
         # Adding to an aware datetime moves its wall clock, so 09:00 stays 09:00 local on a
         # DST day; a time inside a skipped hour resolves with the offset before the change.
         local = datetime.combine(day, time(0), tzinfo=self.zone) + timedelta(minutes=minute)
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def _local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
@@ -177,7 +178,7 @@ class SlaSettings:
 
     @classmethod
     def from_env(cls, env: EnvReader) -> SlaSettings:
-        zone_name = env.str("SLA_TIMEZONE", "UTC")
+        zone_name = env.string("SLA_TIMEZONE", "UTC")
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -187,7 +188,7 @@ class SlaSettings:
         return cls(
             claim_target=_target(env, "SLA_CLAIM_TARGET_MINUTES", 15),
             first_reply_target=_target(env, "SLA_FIRST_REPLY_TARGET_MINUTES", 30),
-            hours=parse_business_hours(env.str("SLA_BUSINESS_HOURS", ""), zone),
+            hours=parse_business_hours(env.string("SLA_BUSINESS_HOURS", ""), zone),
         )
 
 
@@ -239,7 +240,7 @@ def parse_instant(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _clock(

@@ -12,6 +12,7 @@ after a few seconds (Streamlit left without its terminal ignores SIGTERM).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import signal
@@ -120,10 +121,8 @@ def kill_every_group(manager: Manager) -> None:
     for process in manager._processes.values():  # honcho keeps the group leaders' pids here
         pid = process.get("pid")
         if pid is not None and process.get("returncode") is None:
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
 
 
 def main(argv: list[str]) -> int:

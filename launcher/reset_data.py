@@ -45,7 +45,9 @@ def data_files(agent: AgentSettings, bridge: BridgeSettings) -> list[Path]:
 
 def running(listeners: tuple[Listener, ...]) -> Listener | None:
     """The first of the processes' ports that something listens on."""
-    return next((l for l in listeners if bind_problem(l.host, l.port) == "already in use"), None)
+    return next(
+        (one for one in listeners if bind_problem(one.host, one.port) == "already in use"), None
+    )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -122,7 +122,7 @@ def play(base_url: str, headers: dict[str, str]) -> tuple[list[Turn], bool]:
 def llm_environment() -> dict[str, str]:
     """PARLANT_NLP and the LLM service's own variables, from the environment and .env."""
     env = EnvReader()
-    chosen = {"PARLANT_NLP": env.str("PARLANT_NLP", "openai")}
+    chosen = {"PARLANT_NLP": env.string("PARLANT_NLP", "openai")}
     return {**chosen, **env.passthrough(), **_tiktoken(env)}
 
 

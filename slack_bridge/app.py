@@ -1,4 +1,5 @@
-"""The Bolt app: listeners only. What they do lives in `Bridge` and `Inbound`."""
+"""The Bolt app: listeners only. What they do lives in `Inbound` and `OperatorActions`; every
+answer to an operator goes through the bridge's `SlackCaller` (pacing, 429s)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import blocks
-from slack_bridge.bridge import BUTTON_ACTIONS, Bridge
-from slack_bridge.settings import SlackSettings
+from slack_bridge import handback_form
+from slack_bridge.bridge import Bridge
+from slack_bridge.operator_actions import BUTTON_ACTIONS
+from slack_escalation import root_message
+from slack_escalation.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +32,15 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         # Also the catch-all: an unhandled message event gets 404 and Slack retries it.
         await bridge.inbound.on_message(event, body.get("event_id"))
 
-    @app.action(blocks.ACTION_OPEN_DASHBOARD)
+    @app.action(root_message.ACTION_OPEN_DASHBOARD)
     async def on_open_dashboard(ack: Any) -> None:
         await ack()  # a link button; the browser opens the URL
 
-    async def tell(
-        client: AsyncWebClient, channel: str, user: str, thread_ts: str | None, text: str
-    ) -> None:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+    actions = bridge.actions
+    tell = actions.feedback.tell
 
-    @app.action(blocks.ACTION_RETURN)
-    async def on_return(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    @app.action(root_message.ACTION_RETURN)
+    async def on_return(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
@@ -51,53 +50,45 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             or message.get("ts")
             or (body.get("container") or {}).get("message_ts")
         )
-        target = blocks.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
+        target = handback_form.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
         # A trigger_id expires 3 s after the click: the form is opened before anything slow.
-        refusal = await bridge.open_handback(body.get("trigger_id", ""), target, user)
+        refusal = await actions.open_handback(body.get("trigger_id", ""), target, user)
         if refusal:
-            await tell(client, channel, user, root_ts, refusal)
+            await tell(channel, user, str(root_ts or ""), refusal)
 
-    @app.view(blocks.VIEW_HANDBACK)
-    async def on_handback(
-        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        note = blocks.handback_note(view)
+    @app.view(handback_form.VIEW_HANDBACK)
+    async def on_handback(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        note = handback_form.handback_note(view)
         problem = handback_note_problem(note)
         if problem:
             # Keeps the form open with the reason under the note field; nothing changes.
-            await ack(response_action="errors", errors={blocks.HANDBACK_BLOCK: problem})
+            await ack(response_action="errors", errors={handback_form.HANDBACK_BLOCK: problem})
             return
         await ack()
         user = (body.get("user") or {}).get("id", "")
-        target = blocks.handback_target(view)
+        target = handback_form.handback_target(view)
         if target is None:
             log.warning("handback form with unreadable metadata from user=%s", user)
             return
-        refusal = await bridge.hand_back(target, user, note)
+        refusal = await actions.hand_back(target, user, note)
         if refusal:
-            await tell(client, target.channel, user, target.thread_ts, refusal)
+            await tell(target.channel, user, target.thread_ts, refusal)
 
     for action_id in BUTTON_ACTIONS:
 
         @app.action(action_id)
-        async def on_button(
-            ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-        ) -> None:
+        async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
             await ack()
             channel = (body.get("channel") or {}).get("id", "")
             user = (body.get("user") or {}).get("id", "")
-            refusal = await bridge.on_button(
+            refusal = await actions.on_button(
                 action["action_id"], action.get("value", ""), user, channel
             )
             if refusal:
                 message = body.get("message") or body.get("container") or {}
-                await client.chat_postEphemeral(
-                    channel=channel,
-                    user=user,
-                    text=refusal,
-                    thread_ts=message.get("thread_ts")
-                    or message.get("ts")
-                    or message.get("message_ts"),
+                thread_ts = (
+                    message.get("thread_ts") or message.get("ts") or message.get("message_ts")
                 )
+                await tell(channel, user, thread_ts, refusal)
 
     return app

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.slack_api import client_session, web_client
+from slack_escalation.slack_api import client_session, web_client
 
 REQUIRED_SCOPES = frozenset(
     {
@@ -89,7 +89,7 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
                     "copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN",
                 )
             ]
-        except Exception as error:  # noqa: BLE001 - any transport failure means the same here
+        except Exception as error:
             return [
                 CheckResult(
                     False,

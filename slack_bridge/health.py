@@ -15,50 +15,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import httpx
 from aiohttp import web
 
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore
+from slack_escalation.slack_api import SlackCaller
+from slack_escalation.slack_auth import SlackAuthCheck
 
 log = logging.getLogger(__name__)
 
-SLACK_AUTH_CACHE_S = 30.0
 CHECK_TIMEOUT_S = 5.0
 
 Check = Callable[[], Awaitable[str | None]]  # None: fine; else what is wrong
-
-
-@dataclass
-class _Remembered:
-    problem: str | None
-    at: float
-
-
-class SlackAuthCheck:
-    """auth.test at most every SLACK_AUTH_CACHE_S seconds."""
-
-    def __init__(self, caller: SlackCaller) -> None:
-        self._caller = caller
-        self._last: _Remembered | None = None
-
-    async def __call__(self) -> str | None:
-        now = time.monotonic()
-        if self._last is not None and now - self._last.at < SLACK_AUTH_CACHE_S:
-            return self._last.problem
-        try:
-            await self._caller.call("auth.test")
-            problem = None
-        except (SlackUnavailable, SlackRejected) as error:
-            problem = f"auth.test failed: {error}"
-        self._last = _Remembered(problem, now)
-        return problem
 
 
 def parlant_check(parlant_url: str, http: httpx.AsyncClient) -> Check:
@@ -76,7 +48,7 @@ def store_check(store: BridgeStore) -> Check:
     async def check() -> str | None:
         try:
             store.outbox_summary()
-        except Exception as error:  # noqa: BLE001 - any failure of the store means not ready
+        except Exception as error:
             return repr(error)
         return None
 
@@ -87,7 +59,7 @@ async def readiness(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
     async def run(check: Check) -> str | None:
         try:
             return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return f"no answer within {CHECK_TIMEOUT_S:g}s"
 
     problems = await asyncio.gather(*(run(check) for check in checks.values()))

@@ -10,33 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from handoff import actions
-from handoff.actions import Operator
 from handoff.record import HandoffNotActive
-from slack_bridge import blocks
-from slack_bridge import metrics
-from slack_bridge.operators import DisplayNames, parse_reply
-from slack_bridge.settings import SlackSettings
+from slack_bridge import metrics, notices
+from slack_bridge.feedback import DELIVERED, FAILED, PENDING, Feedback
+from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
 from slack_bridge.slack_text import plain_text
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
+from slack_escalation import metadata
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
-DELIVERED = "white_check_mark"
-PENDING = "hourglass_flowing_sand"
-FAILED = "warning"
 ACCEPTED_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
 class ParlantUnreachable(Exception):
     pass
+
+
+class RootRefresher(Protocol):
+    """What Inbound needs from the root messages: a rewrite after a reply changed the record
+    (the first reply stops the first-reply SLA clock)."""
+
+    async def refresh_session(self, session_id: str) -> None: ...
 
 
 class Inbound:
@@ -47,14 +51,18 @@ class Inbound:
         caller: SlackCaller,
         store: BridgeStore,
         names: DisplayNames,
-        on_record_changed: Any,
+        gate: OperatorGate,
+        feedback: Feedback,
+        roots: RootRefresher,
     ) -> None:
         self._slack = slack
         self._parlant = parlant
         self._caller = caller
         self._store = store
         self._names = names
-        self._on_record_changed = on_record_changed
+        self._gate = gate
+        self._feedback = feedback
+        self._roots = roots
         self._session_locks: dict[str, asyncio.Lock] = {}
 
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
@@ -90,14 +98,16 @@ class Inbound:
             )
             return
         user = str(event.get("user", ""))
-        if self._slack.operator_ids and user not in self._slack.operator_ids:
-            await self._ephemeral(channel, user, str(thread_ts), blocks.operator_not_allowed())
-            await self._react(channel, ts, FAILED)
+        if not self._gate.is_operator(user):
+            await self._feedback.tell(channel, user, str(thread_ts), notices.operator_not_allowed())
+            await self._feedback.react(channel, ts, FAILED)
             log.info("reply refused: user=%s not an operator session=%s", user, link.session_id)
             return
         kind, text = parse_reply(plain_text(str(event.get("text", ""))))
         if not text:
-            await self._thread_note(channel, str(thread_ts), blocks.empty_reply_not_sent())
+            await self._feedback.thread_note(
+                channel, str(thread_ts), notices.empty_reply_not_sent()
+            )
             log.info("empty reply not sent session=%s slack_ts=%s", link.session_id, ts)
             return
         reply = self._store.enqueue_reply(
@@ -136,14 +146,10 @@ class Inbound:
             )
             return None
         for message in page.get("messages", [])[:1]:
-            metadata = message.get("metadata") or {}
-            session_id = (metadata.get("event_payload") or {}).get("session_id")
-            if (
-                metadata.get("event_type") == blocks.escalation_metadata("")["event_type"]
-                and session_id
-            ):
-                self._store.link_thread(str(session_id), channel, thread_ts)
-                return ThreadLink(str(session_id), channel, thread_ts)
+            session_id = metadata.root_session(message)
+            if session_id:
+                self._store.link_thread(session_id, channel, thread_ts)
+                return ThreadLink(session_id, channel, thread_ts)
         return None
 
     async def deliver_pending(self, session_id: str | None = None) -> None:
@@ -165,7 +171,7 @@ class Inbound:
                         break
 
     async def _deliver(self, reply: OutboxReply) -> None:
-        operator = Operator(id=f"slack:{reply.user_id}", name=reply.user_name, origin="slack")
+        operator = slack_operator(reply.user_id, reply.user_name)
         origin = {
             "slack": {
                 "channel": reply.channel,
@@ -178,22 +184,18 @@ class Inbound:
             if reply.attempts and (existing := await self._stored_event(reply)):
                 event_id = existing  # an earlier attempt landed but its answer was lost
             else:
-                send = {
-                    "human": actions.send_as_human,
-                    "ai": actions.send_as_ai,
-                    "note": actions.add_note,
-                }[reply.kind]
+                send = actions.SEND_BY_KIND[reply.kind]
                 event_id = (
                     await send(self._parlant, reply.session_id, operator, reply.text, origin)
                 ).id
         except HandoffNotActive as refusal:
             self._store.reply_finished(reply.id, "rejected")
-            await self._react(reply.channel, reply.ts, FAILED)
-            await self._ephemeral(
+            await self._feedback.react(reply.channel, reply.ts, FAILED)
+            await self._feedback.tell(
                 reply.channel,
                 reply.user_id,
                 reply.thread_ts,
-                blocks.session_not_with_human(refusal.status or "none"),
+                notices.session_not_with_human(refusal.status or "none"),
                 take_over_session=reply.session_id,
             )
             log.info(
@@ -207,11 +209,11 @@ class Inbound:
             if error.status_code is None or error.status_code >= 500:
                 raise ParlantUnreachable(f"Parlant answered {error.status_code}") from error
             self._store.reply_finished(reply.id, "rejected")
-            await self._react(reply.channel, reply.ts, FAILED)
-            await self._thread_note(
+            await self._feedback.react(reply.channel, reply.ts, FAILED)
+            await self._feedback.thread_note(
                 reply.channel,
                 reply.thread_ts,
-                blocks.delivery_failed(f"Parlant refused it ({error.status_code})"),
+                notices.delivery_failed(f"Parlant refused it ({error.status_code})"),
             )
             log.warning(
                 "reply refused by parlant session=%s slack_ts=%s: %s",
@@ -227,21 +229,16 @@ class Inbound:
         log.info(
             "reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id
         )
-        await self._react(reply.channel, reply.ts, DELIVERED)
+        await self._feedback.react(reply.channel, reply.ts, DELIVERED)
         if reply.pending_notified:
-            await self._unreact(reply.channel, reply.ts, PENDING)
-        await self._on_record_changed(reply.session_id)
+            await self._feedback.unreact(reply.channel, reply.ts, PENDING)
+        await self._roots.refresh_session(reply.session_id)
 
     async def _stored_event(self, reply: OutboxReply) -> str | None:
-        source = {
-            "human": "human_agent",
-            "ai": "human_agent_on_behalf_of_ai_agent",
-            "note": "human_agent",
-        }
         events = await self._parlant.sessions.list_events(
             reply.session_id,
-            source=source[reply.kind],
-            wait_for_data=0,  # type: ignore[arg-type]
+            source=actions.SOURCE_BY_KIND[reply.kind],
+            wait_for_data=0,
         )
         for event in events:
             slack = (event.metadata or {}).get("slack") or {}
@@ -253,8 +250,8 @@ class Inbound:
         if reply.pending_notified:
             return
         self._store.reply_pending_notified(reply.id)
-        await self._react(reply.channel, reply.ts, PENDING)
-        await self._thread_note(reply.channel, reply.thread_ts, blocks.delivery_pending())
+        await self._feedback.react(reply.channel, reply.ts, PENDING)
+        await self._feedback.thread_note(reply.channel, reply.thread_ts, notices.delivery_pending())
         log.warning(
             "parlant unreachable; reply waits in the outbox session=%s slack_ts=%s",
             reply.session_id,
@@ -273,52 +270,8 @@ class Inbound:
         if not self._store.first_sighting(f"{event['subtype']}:{event['channel']}:{ts}"):
             return
         text = (
-            blocks.edit_not_propagated()
+            notices.edit_not_propagated()
             if event["subtype"] == "message_changed"
-            else blocks.delete_not_propagated()
+            else notices.delete_not_propagated()
         )
-        await self._thread_note(str(event["channel"]), str(thread_ts), text)
-
-    async def _react(self, channel: str, ts: str, name: str) -> None:
-        try:
-            await self._caller.call("reactions.add", channel=channel, timestamp=ts, name=name)
-        except SlackRejected as error:
-            if error.error != "already_reacted":
-                log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
-        except SlackUnavailable as error:
-            log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
-
-    async def _unreact(self, channel: str, ts: str, name: str) -> None:
-        try:
-            await self._caller.call("reactions.remove", channel=channel, timestamp=ts, name=name)
-        except (SlackRejected, SlackUnavailable) as error:
-            log.debug("removing reaction %s failed slack_ts=%s: %s", name, ts, error)
-
-    async def _thread_note(self, channel: str, thread_ts: str, text: str) -> None:
-        try:
-            await self._caller.call(
-                "chat.postMessage", channel=channel, thread_ts=thread_ts, text=text
-            )
-        except (SlackRejected, SlackUnavailable) as error:
-            log.warning("thread note failed thread_ts=%s: %s", thread_ts, error)
-
-    async def _ephemeral(
-        self,
-        channel: str,
-        user: str,
-        thread_ts: str,
-        text: str,
-        take_over_session: str | None = None,
-    ) -> None:
-        params: dict[str, Any] = {
-            "channel": channel,
-            "user": user,
-            "thread_ts": thread_ts,
-            "text": text,
-        }
-        if take_over_session:
-            params["blocks"] = blocks.take_over_prompt(text, take_over_session)
-        try:
-            await self._caller.call("chat.postEphemeral", **params)
-        except (SlackRejected, SlackUnavailable) as error:
-            log.warning("ephemeral message failed user=%s: %s", user, error)
+        await self._feedback.thread_note(str(event["channel"]), str(thread_ts), text)

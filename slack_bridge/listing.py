@@ -8,8 +8,9 @@ from the JSON directly, and only when the listing's bytes changed since the last
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 

@@ -11,23 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Literal
+from datetime import UTC, datetime
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    CONTENT_TYPE_LATEST,
     generate_latest,
 )
 
+from slack_escalation.slack_api import SlackOutcome
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-SlackOutcome = Literal["ok", "rate_limited", "rejected", "unavailable", "answer_lost"]
 
 # From a few milliseconds (a relay on one machine) to minutes (Slack rate limits, outages).
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
@@ -131,5 +131,5 @@ def _now() -> float:
 
 def _epoch(moment: datetime) -> float:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

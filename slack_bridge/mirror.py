@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
-
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from handoff.actions import INTERNAL_NOTE
-from handoff.packet import HANDOFF_TOOL
-from slack_bridge import blocks
-from slack_bridge import metrics
-from slack_bridge.masking import Masker
-from slack_bridge.posted import find_in_thread
-from slack_bridge.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from handoff.packet import handoff_turn_start
+from slack_bridge import metrics, mirror_text
+from slack_bridge.clients import LongPollClients
 from slack_bridge.state import BridgeStore, ThreadLink
+from slack_escalation import metadata, speakers
+from slack_escalation.masking import Masker
+from slack_escalation.posted import find_in_thread
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
     data = event.data if isinstance(event.data, dict) else {}
     if event.kind == "message":
         participant = (data.get("participant") or {}).get("display_name")
-        label = blocks.speaker_label(
+        label = speakers.speaker_label(
             event.source, participant, operator.get("name"), operator.get("origin")
         )
         return label, str(data.get("message", ""))
@@ -57,12 +59,13 @@ def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
 
 
 async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
-    """Mirror from just after the handoff tool ran, so the AI's handoff message is included."""
-    events = await parlant.sessions.list_events(session_id, kinds="tool", wait_for_data=0)
-    for event in reversed(events):
-        calls = (event.data or {}).get("tool_calls", [])
-        if any(str(c.get("tool_id", "")).endswith(HANDOFF_TOOL) for c in calls):
-            return int(event.offset) + 1
+    """Mirror what the root message does not show: from just after the handoff turn's
+    acknowledgement, so a message the customer sent during that turn and the AI's handoff reply
+    are both included."""
+    events = await parlant.sessions.list_events(session_id, kinds="status,tool", wait_for_data=0)
+    boundary = handoff_turn_start(events)
+    if boundary is not None:
+        return boundary + 1
     everything = await parlant.sessions.list_events(session_id, wait_for_data=0)
     return int(everything[-1].offset) + 1 if everything else 0
 
@@ -70,11 +73,12 @@ async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
 async def find_mirrored_post(
     caller: SlackCaller, thread: ThreadLink, event_id: str, part: int
 ) -> str | None:
-    def is_it(message: dict[str, Any]) -> bool:
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        return bool(payload.get("event_id") == event_id and payload.get("part") == part)
-
-    return await find_in_thread(caller, thread.channel, thread.ts, is_it)
+    return await find_in_thread(
+        caller,
+        thread.channel,
+        thread.ts,
+        lambda message: metadata.is_mirrored_part(message, event_id, part),
+    )
 
 
 class SessionMirror:
@@ -102,9 +106,9 @@ class SessionMirror:
             "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
         )
         while True:
-            events = await self._with_retries(lambda: self._poll(offset)) or []
+            events = await self._with_retries(partial(self._poll, offset)) or []
             for event in events:
-                await self._with_retries(lambda: self.mirror_event(event))
+                await self._with_retries(partial(self.mirror_event, event))
                 offset = int(event.offset) + 1
                 self._store.advance_cursor(session_id, offset)
 
@@ -129,7 +133,7 @@ class SessionMirror:
             return
         label, text = shown
         session_id = self._thread.session_id
-        parts = blocks.mirrored_message(label, text, masker=self._masker)
+        parts = mirror_text.mirrored_message(label, text, masker=self._masker)
         for part, (fallback, part_blocks) in enumerate(parts):
             status = self._store.mirror_status(session_id, event.id, part)
             if status:
@@ -141,12 +145,12 @@ class SessionMirror:
                     continue
             self._store.mirror_attempting(session_id, event.id, part)
             ts = await self._caller.post_message(
-                lambda: find_mirrored_post(self._caller, self._thread, event.id, part),
+                partial(find_mirrored_post, self._caller, self._thread, event.id, part),
                 channel=self._thread.channel,
                 thread_ts=self._thread.ts,
                 text=fallback,
                 blocks=part_blocks,
-                metadata=blocks.mirror_metadata(session_id, event.id, part),
+                metadata=metadata.mirror_metadata(session_id, event.id, part),
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -182,3 +186,59 @@ async def _back_off(session_id: str, failures: int, error: BaseException) -> int
     log.warning("mirror session=%s waiting %ss after: %r", session_id, delay, error)
     await asyncio.sleep(delay)
     return failures + 1
+
+
+class Mirrors:
+    """One SessionMirror task per session with a human; started and stopped by discovery and
+    by Take over."""
+
+    def __init__(
+        self,
+        long_polls: LongPollClients,
+        caller: SlackCaller,
+        store: BridgeStore,
+        masker: Masker,
+    ) -> None:
+        self._long_polls = long_polls
+        self._caller = caller
+        self._store = store
+        self._masker = masker
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def active(self) -> int:
+        """How many sessions are being mirrored now (the bridge's metrics)."""
+        return sum(1 for task in self._tasks.values() if not task.done())
+
+    def following(self, session_id: str) -> bool:
+        task = self._tasks.get(session_id)
+        return task is not None and not task.done()
+
+    def follow(self, thread: ThreadLink) -> None:
+        if self.following(thread.session_id):
+            return
+        mirror = SessionMirror(
+            self._long_polls.for_session(thread.session_id),
+            self._caller,
+            self._store,
+            thread,
+            self._masker,
+        )
+        task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
+        task.add_done_callback(_log_mirror_end)
+        self._tasks[thread.session_id] = task
+
+    def unfollow(self, session_id: str) -> None:
+        task = self._tasks.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+
+def _log_mirror_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("mirror %s stopped: %r", task.get_name(), task.exception())

@@ -1,4 +1,5 @@
-"""Who an operator is: Slack display names (users.info, cached) and the reply prefixes."""
+"""Who an operator is: Slack display names (users.info, cached), the reply prefixes, and the one
+gate deciding who may act on escalations from Slack."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import logging
 import re
 import time
 
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
-from slack_bridge.state import ReplyKind
+from handoff.actions import Operator
+from slack_bridge.state import BridgeStore, ReplyKind
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +51,36 @@ class DisplayNames:
         )
         self._cache[user_id] = (name, time.monotonic())
         return str(name)
+
+
+def slack_operator(user_id: str, name: str) -> Operator:
+    """A Slack user as the shared actions know operators."""
+    return Operator(id=f"slack:{user_id}", name=name, origin="slack")
+
+
+class OperatorGate:
+    """Who may act on escalations from Slack: one check for replies and for buttons."""
+
+    def __init__(self, slack: SlackSettings, store: BridgeStore, names: DisplayNames) -> None:
+        self._slack = slack
+        self._store = store
+        self._names = names
+
+    def is_operator(self, user_id: str) -> bool:
+        """Everyone when SLACK_OPERATOR_IDS is empty, else only those listed."""
+        return not self._slack.operator_ids or user_id in self._slack.operator_ids
+
+    def refusal(self, user_id: str, channel: str, session_id: str) -> str | None:
+        """Why a button click or form is refused, or None: the click must come from an
+        escalation channel (or the session's own thread) and from an operator."""
+        thread = self._store.thread_for_session(session_id)
+        if channel not in self._slack.routes.channels and (
+            thread is None or thread.channel != channel
+        ):
+            return "This button does not belong to an escalation channel."
+        if not self.is_operator(user_id):
+            return "You are not on this workspace's list of support operators."
+        return None
+
+    async def operator(self, user_id: str) -> Operator:
+        return slack_operator(user_id, await self._names.name_of(user_id))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 
 from slack_bridge.app import build_app
-from slack_bridge.bridge import Bridge, parlant_client
+from slack_bridge.bridge import Bridge
+from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.health import ops_runner
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.slack_api import SlackCaller, client_session, web_client
 from slack_bridge.state import SQLiteBridgeStore
+from slack_escalation.slack_api import client_session
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,11 @@ async def run_bridge(settings: BridgeSettings) -> None:
     store = SQLiteBridgeStore(settings.state_path)
     parlant = parlant_client(settings)
     async with client_session(max_connections=100) as http:
-        client = web_client(slack.bot_token, slack.api_url, http)
-        caller = SlackCaller(client, slack.posts_per_second)
-        bridge = Bridge(settings, slack, parlant, caller, store)
-        app = build_app(slack, client, bridge)
-        ops = await ops_runner(settings, store, caller, bridge.mirrors_active)
+        caller = slack_caller(slack, http)
+        listing_http = listing_client(settings)
+        bridge = Bridge(settings, slack, parlant, listing_http, caller, store)
+        app = build_app(slack, caller.client, bridge)
+        ops = await ops_runner(settings, store, caller, bridge.mirrors.active)
         try:
             if slack.socket_mode:
                 handler = AsyncSocketModeHandler(app, slack.app_token)
@@ -61,11 +62,12 @@ async def run_bridge(settings: BridgeSettings) -> None:
         finally:
             await bridge.stop()
             await ops.cleanup()
+            await listing_http.aclose()
             store.close()
 
 
-def _http_app(app: object) -> web.Application:
-    web_app = app.web_app(path=EVENTS_PATH)  # type: ignore[attr-defined]
+def _http_app(app: AsyncApp) -> web.Application:
+    web_app = app.web_app(path=EVENTS_PATH)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")

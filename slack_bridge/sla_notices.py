@@ -9,16 +9,17 @@ a notice twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
-from slack_bridge import blocks
-from slack_bridge import metrics
-from slack_bridge.posted import find_in_channel, find_in_thread, payload_of
-from slack_bridge.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_bridge import metrics, notices
 from slack_bridge.state import BridgeStore, ThreadLink
+from slack_escalation import block_kit, metadata
+from slack_escalation.posted import find_in_channel, find_in_thread
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +28,12 @@ CLAIM_BREACH = "claim_breach"
 FIRST_REPLY_BREACH = "first_reply_breach"
 
 
-def _carries(message: dict[str, Any], session_id: str, kind: str) -> bool:
-    payload = payload_of(message, blocks.sla_notice_metadata(session_id, kind)["event_type"])
-    return (
-        payload is not None
-        and payload.get("session_id") == session_id
-        and payload.get("kind") == kind
-    )
-
-
 async def find_thread_notice(caller: SlackCaller, thread: ThreadLink, kind: str) -> str | None:
     return await find_in_thread(
         caller,
         thread.channel,
         thread.ts,
-        lambda message: _carries(message, thread.session_id, kind),
+        lambda message: metadata.is_sla_notice(message, thread.session_id, kind),
     )
 
 
@@ -49,7 +41,7 @@ async def find_channel_notice(
     caller: SlackCaller, channel: str, session_id: str, kind: str
 ) -> str | None:
     return await find_in_channel(
-        caller, channel, lambda message: _carries(message, session_id, kind)
+        caller, channel, lambda message: metadata.is_sla_notice(message, session_id, kind)
     )
 
 
@@ -78,8 +70,8 @@ class SlaNotices:
                 thread.session_id,
                 CLAIM_REMINDER,
                 lambda: find_thread_notice(self._caller, thread, CLAIM_REMINDER),
-                dict(channel=thread.channel, thread_ts=thread.ts),
-                blocks.claim_reminder(sla),
+                {"channel": thread.channel, "thread_ts": thread.ts},
+                notices.claim_reminder(sla),
                 thread.ts,
             )
         if self._supervisor_channel is None:
@@ -88,7 +80,7 @@ class SlaNotices:
             if not clock.breached or self._store.sla_notice_status(thread.session_id, kind):
                 continue
             channel = self._supervisor_channel
-            message = blocks.breach_notice(
+            message = notices.breach_notice(
                 clock.name,
                 await self._customer_name(session),
                 str(record.get("reason") or ""),
@@ -99,7 +91,7 @@ class SlaNotices:
                 thread.session_id,
                 kind,
                 partial(find_channel_notice, self._caller, channel, thread.session_id, kind),
-                dict(channel=channel),
+                {"channel": channel},
                 message,
                 thread.ts,
             )
@@ -110,7 +102,7 @@ class SlaNotices:
         kind: str,
         find: Callable[[], Awaitable[str | None]],
         where: dict[str, str],
-        message: blocks.SlackMessage,
+        message: block_kit.SlackMessage,
         thread_ts: str,
     ) -> None:
         status = self._store.sla_notice_status(session_id, kind)
@@ -128,7 +120,7 @@ class SlaNotices:
             **where,
             text=text,
             blocks=notice_blocks,
-            metadata=blocks.sla_notice_metadata(session_id, kind),
+            metadata=metadata.sla_notice_metadata(session_id, kind),
             unfurl_links=False,
             unfurl_media=False,
         )

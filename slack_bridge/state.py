@@ -15,11 +15,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-ReplyKind = Literal["human", "ai", "note"]
+from handoff.actions import MessageKind
+
+# An operator reply's kind, as handoff.actions names them.
+ReplyKind = MessageKind
 ReplyState = Literal["pending", "delivered", "rejected"]
 
 
@@ -155,7 +158,7 @@ CREATE TABLE IF NOT EXISTS sla_notices (
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class SQLiteBridgeStore:
@@ -336,17 +339,17 @@ class SQLiteBridgeStore:
 _REPLY_COLUMNS = "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"
 
 
-def _reply(row: tuple[object, ...]) -> OutboxReply:
+def _reply(row: tuple[Any, ...]) -> OutboxReply:
     return OutboxReply(
-        id=int(row[0]),  # type: ignore[arg-type]
+        id=int(row[0]),
         session_id=str(row[1]),
         channel=str(row[2]),
         ts=str(row[3]),
         thread_ts=str(row[4]),
         user_id=str(row[5]),
         user_name=str(row[6]),
-        kind=row[7],  # type: ignore[arg-type]
+        kind=row[7],
         text=str(row[8]),
-        attempts=int(row[9]),  # type: ignore[arg-type]
+        attempts=int(row[9]),
         pending_notified=bool(row[10]),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 WINDOW_S = 60.0
 # Slack's Tier 3 figure, with room left for the status changes that must never wait.

@@ -1,34 +1,38 @@
-"""Shared fixtures: a real agent process per test module, on free ports and a temporary home."""
+"""Shared fixtures: one real agent process per test session (per xdist worker), on free ports
+and a temporary home. Modules that need their own settings start their own agent."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 # Parlant creates its home dir when first imported; keep test imports out of the work tree.
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="parlant-test-import-"))
 
-from parlant.client import ParlantClient  # noqa: E402
+from parlant.client import ParlantClient
 
-from tests.support.agent_process import AgentProcess  # noqa: E402
+from tests.support.agent_process import AgentProcess
+
+# The browser fixture, for the tests that drive chromium (a fixture is found by its name here).
+from tests.support.browser import chromium  # noqa: F401
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def agent_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("agent") / "parlant"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def agent(agent_home: Path) -> Iterator[AgentProcess]:
     process = AgentProcess(home=agent_home).start()
     yield process
     process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(agent: AgentProcess) -> ParlantClient:
     return ParlantClient(base_url=agent.url)

@@ -7,8 +7,9 @@ token opens none of the operators' calls, and refusals repeat nothing of the req
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -47,9 +48,11 @@ def test_parlants_sandbox_docs_and_logs_need_the_token(guarded: AgentProcess) ->
     assert front_door.status_code == 200 and front_door.url.path == "/support"
 
     logs_url = guarded.url.replace("http://", "ws://") + "/logs"
-    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-        with websockets.sync.client.connect(logs_url, open_timeout=10):
-            pass
+    with (
+        pytest.raises(websockets.exceptions.InvalidStatus) as refused,
+        websockets.sync.client.connect(logs_url, open_timeout=10),
+    ):
+        pass
     assert refused.value.response.status_code == 403
     with websockets.sync.client.connect(
         logs_url, additional_headers=OPERATOR_HEADERS, open_timeout=10
@@ -120,8 +123,9 @@ def test_without_the_token_parlants_api_refuses_everything(
         else operator_client(guarded.url, token)
     )
     session = new_session(operator_client(guarded.url))
-    attempts = operator_only_calls(caller, session) + [
-        # The session id alone, as Slack and the dashboard show it, opens nothing.
+    # The session id alone, as Slack and the dashboard show it, opens nothing.
+    attempts = [
+        *operator_only_calls(caller, session),
         lambda: caller.sessions.retrieve(session),
         lambda: caller.sessions.list_events(session, kinds="message,status", wait_for_data=0),
         lambda: caller.sessions.create_event(

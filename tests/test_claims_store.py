@@ -18,7 +18,7 @@ def test_filed_claim_gets_an_id_and_is_listed_open(tmp_path: Path) -> None:
 
     assert claim.details == "Hail dented the roof"
     assert claim.policy_number == "POL-1001"
-    assert [c.claim_id for c in store.open_claims(SAMPLE_CUSTOMER_ID)] == before + [claim.claim_id]
+    assert [c.claim_id for c in store.open_claims(SAMPLE_CUSTOMER_ID)] == [*before, claim.claim_id]
 
 
 def test_store_survives_reopening_and_seeding_is_idempotent(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -19,13 +19,7 @@ from playwright.sync_api import ViewportSize, expect, sync_playwright
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
-from tests.support.browser import (  # noqa: F401
-    CHROMIUM_ARGS,
-    VIEWPORT,
-    chromium,
-    docs_screenshot,
-    screenshot,
-)
+from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
 TALL: ViewportSize = {"width": 1280, "height": 1500}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -19,7 +19,7 @@ from dashboard.settings import DashboardSettings
 from handoff.record import HandoffNotActive, HandoffRecord
 from handoff.sla import SlaSettings
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script> **bold** [bank](https://evil) <!channel>"
 
 
@@ -237,7 +237,7 @@ def test_timeline_lists_what_happened_in_order() -> None:
         ("first human reply", "Sam"),
         ("resolved", "Lee"),
     ]
-    assert list(render.timeline_frame(record)["at"])[0] == "2026-03-10 11:30 UTC"
+    assert next(iter(render.timeline_frame(record)["at"])) == "2026-03-10 11:30 UTC"
 
 
 def test_one_time_format_everywhere() -> None:

@@ -10,13 +10,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
-
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -25,7 +24,7 @@ from starlette.testclient import TestClient
 from dashboard.gate import ExportExpiry
 from dashboard.signin import COOKIE_NAME, Throttle, issue_token, signing_key, token_expiry
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
-from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium  # noqa: F401
+from tests.support.browser import CHROMIUM_ARGS, VIEWPORT
 
 PASSWORD = "correct horse battery staple"
 

@@ -4,6 +4,7 @@ in the Slack root message and the dashboard, and routing on it."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from dashboard.render import packet_summary
 from handoff import packet as packets
 from handoff import record as records
-from slack_bridge import blocks
-from slack_bridge.masking import Masker
-from slack_bridge.routing import RouteRule, Routes, parse_routes
+from slack_escalation import root_message
+from slack_escalation.masking import Masker
+from slack_escalation.routing import RouteRule, Routes, parse_routes
+from slack_escalation.text import SECTION_TEXT_LIMIT
 from tests.test_slack_blocks import (
     DASHBOARD,
     NOW,
@@ -138,11 +140,14 @@ def test_a_repeated_handoff_keeps_the_first_packet() -> None:
 # --- the Slack root message ------------------------------------------------------------------
 
 
-def root_blocks(record: dict[str, Any], masker: Masker = Masker.of([])) -> list[dict[str, Any]]:
-    view = blocks.escalation_view(
+UNMASKED = Masker.of([])
+
+
+def root_blocks(record: dict[str, Any], masker: Masker = UNMASKED) -> list[dict[str, Any]]:
+    view = root_message.escalation_view(
         SESSION, "Ann", record, [("Customer (Ann)", "help")], DASHBOARD, masker=masker
     )
-    return blocks.root_message(view)[1]
+    return root_message.render(view)[1]
 
 
 def sections(blocks_: list[dict[str, Any]]) -> list[str]:
@@ -206,9 +211,7 @@ def test_hostile_and_huge_packet_stays_inert_and_within_slack_limits() -> None:
     for text in packet_sections:
         assert_inert(text)
         assert "\u202e" not in text and "&amp;amp;" in text
-    assert (
-        packet_sections[0].endswith("…") and width(packet_sections[0]) <= blocks.SECTION_TEXT_LIMIT
-    )
+    assert packet_sections[0].endswith("…") and width(packet_sections[0]) <= SECTION_TEXT_LIMIT
 
 
 # --- the dashboard ---------------------------------------------------------------------------
@@ -260,3 +263,39 @@ def test_route_tries_rules_in_order_and_falls_back_to_the_default(
 def test_routed_channels_are_listed_once_default_first() -> None:
     assert ROUTES.channels == ("C0DEFAULT", "C0CLAIMS", "C0VIP", "C0POLICY")
     assert Routes((RouteRule("label", "x", "C0DEFAULT"),), "C0DEFAULT").channels == ("C0DEFAULT",)
+
+
+@dataclass
+class FakeEvent:
+    """The fields of a Parlant event that handoff_turn_start reads."""
+
+    offset: int
+    kind: str
+    trace_id: str
+    data: Any
+
+
+def ack(offset: int, trace: str) -> FakeEvent:
+    return FakeEvent(offset, "status", trace, {"status": "acknowledged", "data": {}})
+
+
+def handoff_call(offset: int, trace: str) -> FakeEvent:
+    call = {"tool_id": f"svc:{packets.HANDOFF_TOOL}", "arguments": {}, "result": {}}
+    return FakeEvent(offset, "tool", trace, {"tool_calls": [call]})
+
+
+def test_the_thread_takes_over_at_the_acknowledgement_of_the_last_handoff_turn() -> None:
+    events = [
+        ack(1, "t1"),
+        FakeEvent(2, "tool", "t1", {"tool_calls": [{"tool_id": "svc:get_open_claims"}]}),
+        ack(4, "t2"),
+        ack(6, "t3"),  # another turn started while t2 was running
+        handoff_call(7, "t2"),
+    ]
+    assert packets.handoff_turn_start(events) == 4
+    # A later handoff (after a handback) moves the boundary to its own turn.
+    assert packets.handoff_turn_start([*events, ack(9, "t4"), handoff_call(10, "t4")]) == 9
+    # Without a matching acknowledgement: the latest one before, else the tool event itself.
+    assert packets.handoff_turn_start([ack(3, "x"), handoff_call(5, "y")]) == 3
+    assert packets.handoff_turn_start([handoff_call(5, "y")]) == 5
+    assert packets.handoff_turn_start(events[:3]) is None

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ from parlant.client.errors import UnprocessableEntityError
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import UNLOCKED_KEY
-from slack_bridge.blocks import EMPTY_MESSAGE
+from slack_escalation.text import EMPTY_MESSAGE
 from tests.fakes import event_callback, message_event, signed_headers
 from tests.fakes.fake_slack import MAX_BLOCKS, MAX_TEXT, Message
 from tests.support.chat import say
@@ -145,7 +147,7 @@ def test_empty_and_whitespace_customer_messages_are_shown_as_empty(
     assert [e.data["message"] for e in stored] == [" ", "  \n\t  "]
     for event in stored:
         [part] = eventually(
-            lambda: mirrored_parts(world, root.ts, event.id), what="the empty message mirrored"
+            partial(mirrored_parts, world, root.ts, event.id), what="the empty message mirrored"
         )
         assert EMPTY_MESSAGE in section_text(part)
 

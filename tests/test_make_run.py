@@ -13,9 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -24,13 +24,7 @@ from parlant.client.core.api_error import ApiError
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.support.agent_process import REPO_ROOT, free_port
-from tests.support.browser import (  # noqa: F401
-    CHROMIUM_ARGS,
-    VIEWPORT,
-    chromium,
-    docs_screenshot,
-    screenshot,
-)
+from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot, screenshot
 
 START_TIMEOUT_S = 120
 HOSTILE = '<img src=x onerror="document.title=1"> **bold** <script>alert(1)</script>'

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from handoff import record as records
-from slack_bridge.blocks import escalation_view, mirrored_message, root_message
-from slack_bridge.masking import DOB_HIDDEN, MASK_KINDS, Masker, luhn_valid
+from slack_bridge.mirror_text import mirrored_message
+from slack_escalation.masking import DOB_HIDDEN, MASK_KINDS, Masker, luhn_valid
+from slack_escalation.root_message import escalation_view, render
 
 DEFAULT = Masker.from_setting(None)
 EVERYTHING = Masker.of(MASK_KINDS)
@@ -136,7 +137,7 @@ def test_root_message_masks_the_reason_and_the_excerpts_but_not_the_customer() -
         ("AI agent", "One moment."),
     ]
     view = escalation_view("s1", "Ann 4242", dict(record), recent, "http://dash", masker=DEFAULT)
-    fallback, blocks_ = root_message(view)
+    fallback, blocks_ = render(view)
     shown = json.dumps(blocks_, ensure_ascii=False) + fallback
     assert VISA not in shown and "[card ••••4242]" in shown
     assert "14/03/1985" not in shown and DOB_HIDDEN in shown and "2024-05-02" in shown

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 
-import pytest
-from parlant.core.common import DefaultBaseModel
-
 import parlant.core.engines.alpha.canned_response_generator as canned
 import parlant.core.engines.alpha.guideline_matching.generic.journey.journey_next_step_selection as journey
 import parlant.core.engines.alpha.tool_calling.single_tool_batch as tools
 import parlant.core.services.indexing.journey_reachable_nodes_evaluation as reachable
+import pytest
+from parlant.core.common import DefaultBaseModel
+
 from agent import insurance
 from agent.offline_nlp import (
     FALLBACK_REPLY,

@@ -19,6 +19,7 @@ import parlant.core.engines.alpha.guideline_matching.generic.journey.journey_nex
 import parlant.core.engines.alpha.prompt_builder as prompt_builder
 import parlant.core.engines.alpha.tool_calling.single_tool_batch as single_tool
 import parlant.core.services.indexing.journey_reachable_nodes_evaluation as reachable
+
 from agent.offline_nlp import read_journey_step_prompt, read_reachable_nodes_format
 
 ASK = "Ask the customer to describe the accident: what happened, when and where"

@@ -147,7 +147,7 @@ def test_a_conversation_shows_in_both_processes_metrics(world: SlackWorld) -> No
 
 
 def test_an_unclaimed_handoff_breaches_its_claim_target_in_the_metrics(world: SlackWorld) -> None:
-    session, root = world.escalated_session()
+    _session, _root = world.escalated_session()
     eventually(
         lambda: value(agent_metrics(world), "escalations_sla_breached", clock="claim") >= 1,
         timeout=40,
@@ -167,7 +167,7 @@ def test_an_unclaimed_handoff_breaches_its_claim_target_in_the_metrics(world: Sl
 
 
 def test_replies_waiting_for_parlant_show_as_outbox_depth_and_age(world: SlackWorld) -> None:
-    session, root = world.escalated_session()
+    _session, root = world.escalated_session()
     world.agent.stop()
     try:
         world.operator_writes(world.dana, "Are you still there?", root.ts)

@@ -13,8 +13,9 @@ from agent.settings import AgentSettings
 from config import EnvReader, SettingsError, load_dotenv_file
 from dashboard.settings import DashboardSettings
 from handoff.sla import SlaSettings
-from slack_bridge.masking import MASK_KINDS
-from slack_bridge.settings import BridgeSettings, SlackSettings
+from slack_bridge.settings import BridgeSettings
+from slack_escalation.masking import MASK_KINDS
+from slack_escalation.settings import SlackSettings
 from tests.support.agent_process import REPO_ROOT
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import EnvReader, SettingsError
 from handoff.sla import (
@@ -18,7 +19,7 @@ from handoff.sla import (
     sla_view,
 )
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 OFFICE = parse_business_hours("Mon-Fri 09:00-17:00", BERLIN)
@@ -299,16 +300,16 @@ def test_the_handoff_notice_says_when_a_person_will_reply() -> None:
         dotenv={},
     )
     sla = SlaSettings.from_env(env)
-    tuesday_noon = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    tuesday_noon = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert handoff_notice(sla, tuesday_noon) == (
         "A person from our support team will reply here, usually within 20 min."
     )
-    friday_evening = datetime(2026, 12, 4, 18, 30, tzinfo=timezone.utc)
+    friday_evening = datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
     assert handoff_notice(sla, friday_evening) == (
         "Our support team is away right now. A person will reply here when they are back "
         "(Monday 09:00, Europe/London time), usually within 20 min after that."
     )
-    tuesday_dawn = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
+    tuesday_dawn = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
     assert "(today at 09:00, Europe/London time)" in handoff_notice(sla, tuesday_dawn)
     around_the_clock = SlaSettings.around_the_clock_defaults()
     assert "usually within 30 min" in handoff_notice(around_the_clock, friday_evening)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,19 +15,14 @@ from hypothesis import strategies as st
 from config import EnvReader
 from handoff import record as records
 from handoff.sla import SlaSettings, sla_view
-from slack_bridge import blocks
-from slack_bridge.blocks import (
-    EscalationView,
-    escalation_metadata,
-    escalation_view,
-    escape_mrkdwn,
-    mirror_metadata,
-    mirrored_message,
-    root_message,
-    speaker_label,
-    split_for_slack,
-)
-from slack_bridge.masking import Masker
+from slack_bridge import handback_form, notices
+from slack_bridge.mirror_text import mirrored_message
+from slack_escalation import metadata, root_message
+from slack_escalation.masking import Masker
+from slack_escalation.metadata import escalation_metadata, mirror_metadata
+from slack_escalation.root_message import EscalationView, escalation_view, render
+from slack_escalation.speakers import speaker_label
+from slack_escalation.text import escape_mrkdwn, split_for_slack
 
 UNMASKED = Masker.of([])
 
@@ -365,7 +361,7 @@ HUMAN_BUTTONS = ["escalation_claim", "escalation_return", "escalation_resolve"]
     ],
 )
 def test_root_message_for_each_status(status: str, ids: list[str], line: str) -> None:
-    fallback, blocks_ = root_message(view_with(status))
+    fallback, blocks_ = render(view_with(status))
     assert_within_limits(blocks_)
     assert blocks_[0] == {
         "type": "header",
@@ -387,17 +383,17 @@ def test_root_message_for_each_status(status: str, ids: list[str], line: str) ->
 
 
 def test_returned_status_names_who_handed_back() -> None:
-    _, blocks_ = root_message(view_with("returned"))
+    _, blocks_ = render(view_with("returned"))
     assert any("(by Dana)" in b["text"]["text"] for b in blocks_ if b["type"] == "section")
 
 
 def test_reply_hint_only_while_a_human_holds_the_conversation() -> None:
     for status in ("waiting", "claimed"):
-        _, blocks_ = root_message(view_with(status))
-        assert blocks.REPLY_HINT in str(blocks_)
+        _, blocks_ = render(view_with(status))
+        assert root_message.REPLY_HINT in str(blocks_)
     for status in ("returned", "resolved"):
-        _, blocks_ = root_message(view_with(status))
-        assert blocks.REPLY_HINT not in str(blocks_)
+        _, blocks_ = render(view_with(status))
+        assert root_message.REPLY_HINT not in str(blocks_)
 
 
 def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
@@ -409,7 +405,7 @@ def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
         claimed_by="<@U999>",
         recent=tuple((f"Customer (<!channel>{i})", huge) for i in range(30)),
     )
-    fallback, blocks_ = root_message(view)
+    fallback, blocks_ = render(view)
     assert_within_limits(blocks_)
     assert_inert(fallback)
     assert blocks_[0]["text"]["text"].endswith("…")
@@ -417,7 +413,7 @@ def test_hostile_and_huge_root_message_stays_inert_and_within_limits() -> None:
         b for b in blocks_ if b["type"] == "section" and "Before the handoff" in b["text"]["text"]
     ]
     lines = recent["text"]["text"].split("\n")[1:]
-    assert len(lines) == blocks.RECENT_SHOWN and lines[-1].startswith(
+    assert len(lines) == root_message.RECENT_MESSAGES and lines[-1].startswith(
         "*Customer (&lt;!channel&gt;29):*"
     )
     assert all(width(line.split(":* ", 1)[1]) <= 300 and line.endswith("…") for line in lines)
@@ -437,7 +433,7 @@ def test_view_from_record() -> None:
 
 
 def test_unparsable_time_is_shown_as_unknown() -> None:
-    _, blocks_ = root_message(view_with("waiting", requested_at="yesterday"))
+    _, blocks_ = render(view_with("waiting", requested_at="yesterday"))
     assert "*Handed off:* an unknown time" in blocks_[1]["text"]["text"]
 
 
@@ -456,26 +452,26 @@ def test_metadata_shapes() -> None:
 
 
 def test_notices() -> None:
-    assert "not sent to the customer" in blocks.edit_not_propagated()
-    assert "send a new reply" in blocks.delete_not_propagated()
-    failed = blocks.delivery_failed("HTTP 500 <!channel>")
+    assert "not sent to the customer" in notices.edit_not_propagated()
+    assert "send a new reply" in notices.delete_not_propagated()
+    failed = notices.delivery_failed("HTTP 500 <!channel>")
     assert "NOT delivered" in failed
     assert_inert(failed)
-    assert "queued" in blocks.delivery_pending()
-    assert "Take over" in blocks.session_not_with_human("returned")
+    assert "queued" in notices.delivery_pending()
+    assert "Take over" in notices.session_not_with_human("returned")
     for status in ("returned", "resolved", None):
-        assert "NOT sent" in blocks.session_not_with_human(status)
-    assert "NOT sent" in blocks.operator_not_allowed()
+        assert "NOT sent" in notices.session_not_with_human(status)
+    assert "NOT sent" in notices.operator_not_allowed()
 
 
 # --- The handback form and its thread line ---------------------------------------------------
 
 
 def test_handback_form_round_trips_its_target_and_asks_for_one_bounded_note() -> None:
-    target = blocks.HandbackTarget("sess-1", "C0ESC", "1700000000.000100")
-    modal = blocks.handback_modal(target)
+    target = handback_form.HandbackTarget("sess-1", "C0ESC", "1700000000.000100")
+    modal = handback_form.handback_modal(target)
 
-    assert modal["type"] == "modal" and modal["callback_id"] == blocks.VIEW_HANDBACK
+    assert modal["type"] == "modal" and modal["callback_id"] == handback_form.VIEW_HANDBACK
     assert len(modal["title"]["text"]) <= 24 and len(modal["private_metadata"]) <= 3000
     [field] = modal["blocks"]
     assert field["type"] == "input" and not field.get("optional", False)
@@ -483,11 +479,15 @@ def test_handback_form_round_trips_its_target_and_asks_for_one_bounded_note() ->
     assert field["element"]["multiline"] and field["element"]["max_length"] == 1000
     submitted = {
         **modal,
-        "state": {"values": {blocks.HANDBACK_BLOCK: {blocks.HANDBACK_INPUT: {"value": "done"}}}},
+        "state": {
+            "values": {
+                handback_form.HANDBACK_BLOCK: {handback_form.HANDBACK_INPUT: {"value": "done"}}
+            }
+        },
     }
-    assert blocks.handback_target(submitted) == target
-    assert blocks.handback_note(submitted) == "done"
-    assert blocks.handback_target({"private_metadata": "not ours"}) is None
+    assert handback_form.handback_target(submitted) == target
+    assert handback_form.handback_note(submitted) == "done"
+    assert handback_form.handback_target({"private_metadata": "not ours"}) is None
 
 
 @given(
@@ -496,14 +496,14 @@ def test_handback_form_round_trips_its_target_and_asks_for_one_bounded_note() ->
 )
 @settings(max_examples=60, deadline=None)
 def test_handback_line_keeps_names_and_notes_inert_and_within_limits(name: str, note: str) -> None:
-    fallback, blocks_ = blocks.handback_posted(name, note)
+    fallback, blocks_ = handback_form.handback_posted(name, note)
     assert_within_limits(blocks_)
     assert_inert(fallback)
     assert blocks_[0]["text"]["text"].startswith(":robot_face: Handed back to the AI by ")
 
 
 def test_handback_line_carries_a_note_that_escaping_makes_long() -> None:
-    _, blocks_ = blocks.handback_posted("Dana", "&" * 1000)
+    _, blocks_ = handback_form.handback_posted("Dana", "&" * 1000)
     assert_within_limits(blocks_)
     assert "".join(b["text"]["text"] for b in blocks_[1:]).count("&amp;") == 1000
 
@@ -532,7 +532,7 @@ def view_at(status: str, minutes_after_handoff: float, **record_changes: str) ->
 
 
 def test_root_message_shows_a_live_age_and_both_clocks() -> None:
-    text = sla_context(root_message(view_at("waiting", 7.5))[1])
+    text = sla_context(render(view_at("waiting", 7.5))[1])
     assert AGO_TOKEN.search(text)
     assert ":large_green_circle: Claim 7 min / 15 min, on time" in text
     assert "First reply 7 min / 30 min, on time" in text
@@ -541,34 +541,34 @@ def test_root_message_shows_a_live_age_and_both_clocks() -> None:
 
 def test_root_message_shows_due_soon_and_breached() -> None:
     assert ":large_yellow_circle: Claim 10 min / 15 min, due soon" in sla_context(
-        root_message(view_at("waiting", 12))[1]
+        render(view_at("waiting", 12))[1]
     )
     assert ":red_circle: Claim 15 min / 15 min, breached" in sla_context(
-        root_message(view_at("waiting", 16))[1]
+        render(view_at("waiting", 16))[1]
     )
-    assert "Claim under 1 min / 15 min" in sla_context(root_message(view_at("waiting", 0.5))[1])
+    assert "Claim under 1 min / 15 min" in sla_context(render(view_at("waiting", 0.5))[1])
 
 
 def test_stopped_clocks_say_how_they_ended() -> None:
     claimed = view_at("claimed", 90, first_human_reply_at="2024-05-01T14:50:00+00:00")
-    text = sla_context(root_message(claimed)[1])
+    text = sla_context(render(claimed)[1])
     assert "Claim met: claimed after 7 min (target 15 min)" in text
     assert ":red_circle: First reply breached: answered after 47 min (target 30 min)" in text
 
 
 def test_without_an_sla_view_the_root_message_has_no_sla_line() -> None:
-    _, blocks_ = root_message(view_with("waiting"))
+    _, blocks_ = render(view_with("waiting"))
     assert not any(":stopwatch:" in json.dumps(b) for b in blocks_)
 
 
 def test_claim_reminder_and_breach_notice() -> None:
     view = sla_view(record_with("waiting"), SLA, datetime.fromisoformat(LATER) + timedelta(hours=1))
     assert view is not None
-    text, blocks_ = blocks.claim_reminder(view)
+    text, blocks_ = notices.claim_reminder(view)
     assert "15 min" in text and "Claim" in text
     assert_within_limits(blocks_)
     link = "https://fake.slack.com/archives/C1/p123?thread_ts=1.2&cid=C1"
-    fallback, notice = blocks.breach_notice(
+    fallback, notice = notices.breach_notice(
         "claim", "<!channel> Ann", "<https://evil|bank>", "15 min", link
     )
     body = notice[0]["text"]["text"]
@@ -578,7 +578,7 @@ def test_claim_reminder_and_breach_notice() -> None:
         "<https://fake.slack.com/archives/C1/p123?thread_ts=1.2&amp;cid=C1|Open the thread>" in body
     )
     assert "<!channel>" not in fallback
-    _, unlinked = blocks.breach_notice("first_reply", "Ann", "", "30 min", "javascript:alert(1)")
+    _, unlinked = notices.breach_notice("first_reply", "Ann", "", "30 min", "javascript:alert(1)")
     assert (
         "javascript" not in unlinked[0]["text"]["text"]
         and "no person answered" in unlinked[0]["text"]["text"]
@@ -586,7 +586,7 @@ def test_claim_reminder_and_breach_notice() -> None:
 
 
 def test_sla_notice_metadata_names_session_and_kind() -> None:
-    assert blocks.sla_notice_metadata(SESSION, "claim_reminder") == {
+    assert metadata.sla_notice_metadata(SESSION, "claim_reminder") == {
         "event_type": "insurance_sla_notice",
         "event_payload": {"session_id": SESSION, "kind": "claim_reminder"},
     }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from handoff import actions
 from handoff.actions import Operator
-
 from tests.support.chat import new_session, say, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
 
@@ -57,7 +57,7 @@ def test_slack_down_during_handoff_posts_the_escalation_once_when_back(world: Sl
 
 def test_lost_answer_to_the_root_post_does_not_post_twice(world: SlackWorld) -> None:
     world.slack.call(world.fake.drop_response, "chat.postMessage")
-    session, root = world.escalated_session()
+    session, _root = world.escalated_session()
     eventually(
         lambda: (
             world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("state")

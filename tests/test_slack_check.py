@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -57,7 +57,7 @@ def test_a_correct_setup_passes_every_check(slack: FakeSlackThread, agent: Agent
     assert result.stdout.count("✓") == 5
     assert f"message metadata reads back in {channel} (posted, read, deleted)" in result.stdout
     # The round trip went through Slack for real and left nothing behind in the channel.
-    replies = [c for c in slack.call(slack.fake.calls, "conversations.replies")]
+    replies = list(slack.call(slack.fake.calls, "conversations.replies"))
     assert replies[-1].params.get("include_all_metadata") in (True, "true", "1")
     assert slack.call(slack.fake.messages, channel) == []
     assert [c.response["ok"] for c in slack.call(slack.fake.calls, "chat.delete")][-1] is True

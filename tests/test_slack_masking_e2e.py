@@ -4,12 +4,12 @@ the full text. Real agent (offline NLP) and bridge processes, fake Slack, HTTP m
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from slack_bridge.masking import DOB_HIDDEN
-from slack_bridge.blocks import ACTION_CLAIM
+from slack_escalation.masking import DOB_HIDDEN
+from slack_escalation.root_message import ACTION_CLAIM
 from tests.fakes.fake_slack import Message
 from tests.support.chat import new_session, say, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world

@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -236,7 +237,7 @@ class CustomerGateway:
         return JSONResponse(
             {
                 "guests": self.keys.guest_secret is not None,
-                "handoff_notice": handoff_notice(self.sla, datetime.now(timezone.utc)),
+                "handoff_notice": handoff_notice(self.sla, datetime.now(UTC)),
                 "max_message_chars": self.settings.max_message_chars,
                 "demo_customers": [
                     {"id": customer_id, "name": name}
@@ -263,7 +264,7 @@ class CustomerGateway:
         body = await self._json_body(request)
         customer_id = body.get("customer_id")
         name = self.demo_customers.get(customer_id) if isinstance(customer_id, str) else None
-        if name is None:
+        if name is None or not isinstance(customer_id, str):
             raise Refusal(422, f"customer_id must be one of {', '.join(self.demo_customers)}")
         lifetime = min(3600, self.settings.token_max_lifetime_s)
         token = identity.mint_customer_token(self.keys.demo_secret, customer_id, name, lifetime)

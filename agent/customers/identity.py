@@ -14,12 +14,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import jwt
 
-CUSTOMER = "customer"
-GUEST = "guest"
+CUSTOMER: Final = "customer"
+GUEST: Final = "guest"
 GUEST_ID_PREFIX = "guest-"
 GUEST_ISSUER = "insurance-support-agent/guest"
 # Parlant's own anonymous customer: never an identity a token may claim.

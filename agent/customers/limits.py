@@ -12,8 +12,8 @@ import ipaddress
 import math
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 import limits
 from limits.storage import MemoryStorage

@@ -9,7 +9,8 @@ validates them), with internal values emptied.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 CUSTOMER_KINDS: frozenset[str] = frozenset({"message", "status"})
 

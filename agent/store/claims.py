@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # The sample customers the store is seeded with (the demo signs in as one of them). Guests
@@ -145,7 +145,7 @@ class ClaimsStore:
                 _SEED_CLAIMS,
             )
 
-    def _transaction(self) -> "_Transaction":
+    def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
     def add_customer(self, customer_id: str, name: str, policy: Policy) -> None:
@@ -194,7 +194,7 @@ class ClaimsStore:
 
     def file_claim(self, customer_id: str, details: str) -> Claim:
         policy = self.policy_for(customer_id)
-        filed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        filed_at = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock, self._transaction():
             (count,) = self._db.execute("SELECT COUNT(*) FROM claims").fetchone()
             claim = Claim(

@@ -9,9 +9,9 @@ switching to the default loses nothing; the JSON files are left in place as a ba
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from parlant.core.common import IdGenerator
 from parlant.core.customers import CustomerDocumentStore, CustomerStore
@@ -22,13 +22,11 @@ from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_sto
 
 log = logging.getLogger(__name__)
 
-StoreChoice = str | SessionStore | CustomerStore
-
 
 @asynccontextmanager
 async def open_session_stores(
     spec: str, home: Path
-) -> AsyncIterator[tuple[StoreChoice, StoreChoice, SessionChanges | None]]:
+) -> AsyncIterator[tuple[str | SessionStore, str | CustomerStore, SessionChanges | None]]:
     """(session store, customer store, change signals) for p.Server, open for the block.
 
     Change signals exist only for our own store: it is the one whose writes we can observe.

@@ -592,7 +592,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         filters: Where,
         sort: CollectionSort | None = None,
     ) -> TDocument | None:
-        def query(connection: sqlite3.Connection) -> TDocument | None | list[TDocument]:
+        def query(connection: sqlite3.Connection) -> TDocument | list[TDocument] | None:
             try:
                 where, params = self._condition(filters)
             except _Untranslatable:

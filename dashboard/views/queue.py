@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -36,7 +36,7 @@ st.title("Escalation queue")
 try:
     initial = queue_rows(
         data.escalations(settings),
-        datetime.now(timezone.utc),
+        datetime.now(UTC),
         settings.session_page_url,
         settings.sla,
     )
@@ -69,14 +69,14 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
     try:
         rows = queue_rows(
             data.escalations(settings),
-            datetime.now(timezone.utc),
+            datetime.now(UTC),
             settings.session_page_url,
             settings.sla,
         )
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
     counts = status_counts(rows)
-    for column, status in zip(st.columns(len(STATUS_ORDER)), STATUS_ORDER):
+    for column, status in zip(st.columns(len(STATUS_ORDER)), STATUS_ORDER, strict=True):
         column.metric(status.capitalize(), counts[status])
     flagged = sla_counts(rows)
     if flagged["breached"] or flagged["due_soon"]:

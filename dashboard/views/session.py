@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import streamlit as st
 
@@ -51,7 +52,9 @@ class TranscriptCache:
 
 
 def transcript_cache(session_id: str) -> TranscriptCache:
-    return st.session_state.setdefault(f"transcript:{session_id}", TranscriptCache())
+    return cast(
+        TranscriptCache, st.session_state.setdefault(f"transcript:{session_id}", TranscriptCache())
+    )
 
 
 def show_entry(entry: TranscriptEntry, footer: str | None = None) -> None:
@@ -73,7 +76,7 @@ def reread_replies_awaiting_usage(
 ) -> None:
     """The agent writes a reply's token usage just after the reply: a reply cached in between is
     read again (once more per refresh, for a minute at most)."""
-    offset = awaiting_usage(cache.events, datetime.now(timezone.utc))
+    offset = awaiting_usage(cache.events, datetime.now(UTC))
     if offset is None:
         return
     fresh = {e.offset: e for e in data.events_since(settings, session_id, offset)}
@@ -85,7 +88,7 @@ def show_header(settings: DashboardSettings, escalation: Escalation) -> None:
     status = str(record.get("status", "not handed off"))
     st.subheader(f"Status: {escape_markdown(status)} · AI mode: {escalation.mode}")
     st.text(f"Reason: {record.get('reason', '–')}")
-    for line in sla_lines(record, settings.sla, datetime.now(timezone.utc)):
+    for line in sla_lines(record, settings.sla, datetime.now(UTC)):
         st.text(f"SLA {line}")
     permalink = safe_url((record.get("slack") or {}).get("permalink"))
     if permalink:
@@ -170,6 +173,13 @@ def live_session(settings: DashboardSettings, session_id: str) -> None:
     )
 
 
+SENT: dict[actions.MessageKind, str] = {
+    "human": "Sent under your name.",
+    "ai": "Sent as the AI.",
+    "note": "Note added.",
+}
+
+
 def act(
     settings: DashboardSettings, action: operate.Action, session_id: str, done: str, *args: str
 ) -> None:
@@ -200,18 +210,12 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
         send_human = st.form_submit_button("Send as me", type="primary", width="stretch")
         send_ai = st.form_submit_button("Send as the AI", width="stretch")
         add_note = st.form_submit_button("Add internal note", width="stretch")
-    chosen = (
-        (actions.send_as_human, "Sent under your name.")
-        if send_human
-        else (actions.send_as_ai, "Sent as the AI.")
-        if send_ai
-        else (actions.add_note, "Note added.")
-        if add_note
-        else None
+    kind: actions.MessageKind | None = (
+        "human" if send_human else "ai" if send_ai else "note" if add_note else None
     )
-    if chosen:
+    if kind:
         if text.strip():
-            act(settings, chosen[0], session_id, chosen[1], text.strip())
+            act(settings, actions.SEND_BY_KIND[kind], session_id, SENT[kind], text.strip())
         else:
             st.error("Write the message or note first.")
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -84,7 +85,7 @@ class SlackWorld:
         ]
 
     def thread_texts(self, root_ts: str) -> list[str]:
-        return [" ".join([m.text] + [json.dumps(m.blocks or [])]) for m in self.thread(root_ts)]
+        return [" ".join([m.text, json.dumps(m.blocks or [])]) for m in self.thread(root_ts)]
 
     def wait_in_thread(self, root_ts: str, needle: str, timeout: float = 20) -> Message:
         def find() -> Message | None:

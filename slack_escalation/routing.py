@@ -17,8 +17,9 @@ so a handoff retried by the bridge lands where the tool would have put it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, get_args
+from typing import Any, Literal, get_args
 
 from handoff.packet import journey_title
 

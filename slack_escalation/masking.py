@@ -13,8 +13,8 @@ incident date hidden by mistake would cost an operator more than the mask protec
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 MASK_KINDS = ("card", "dob", "policy", "email", "phone")
 DEFAULT_MASK = "card,dob"

@@ -7,9 +7,10 @@ was killed mid-post, these lookups decide whether to post again.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from slack_bridge.slack_api import SlackCaller
+from slack_escalation.slack_api import SlackCaller
 
 Message = dict[str, Any]
 PAGE = 200
@@ -50,12 +51,3 @@ async def find_in_channel(
         if is_it(message):
             return str(message["ts"])
     return None
-
-
-def payload_of(message: Message, event_type: str) -> dict[str, Any] | None:
-    """The message's metadata payload if its metadata is of `event_type`."""
-    metadata = message.get("metadata") or {}
-    if metadata.get("event_type") != event_type:
-        return None
-    payload = metadata.get("event_payload")
-    return payload if isinstance(payload, dict) else {}

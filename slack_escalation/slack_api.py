@@ -14,16 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Literal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from slack_bridge import metrics
-
 log = logging.getLogger(__name__)
+
+# How a call ended, as the bridge's metrics count it (rate_limited: a 429, waited out and retried).
+SlackOutcome = Literal["ok", "rate_limited", "rejected", "unavailable", "answer_lost"]
+CallObserver = Callable[[str, SlackOutcome], None]
 
 MAX_RATE_LIMIT_WAITS = 20
 CALL_TIMEOUT_S = 10
@@ -44,7 +47,7 @@ UNAVAILABLE_ERRORS = frozenset(
 )
 
 
-def _outcome(status: int, error: object) -> metrics.SlackOutcome:
+def _outcome(status: int, error: object) -> SlackOutcome:
     if status == 429:
         return "rate_limited"
     if status >= 500 or error in UNAVAILABLE_ERRORS:
@@ -90,9 +93,15 @@ class SlackCaller:
     """All Web API calls go through here: rate limits, pacing and failure classes in one place."""
 
     def __init__(
-        self, client: AsyncWebClient, posts_per_second: float = 1.0, burst: int = 3
+        self,
+        client: AsyncWebClient,
+        posts_per_second: float = 1.0,
+        burst: int = 3,
+        on_call: CallObserver | None = None,
     ) -> None:
         self.client = client
+        # The bridge counts every call's outcome in its metrics; the agent does not.
+        self._observe: CallObserver = on_call or (lambda method, outcome: None)
         self._rate = posts_per_second
         self._burst = burst
         self._buckets: dict[str, _Bucket] = {}
@@ -102,12 +111,12 @@ class SlackCaller:
         for _ in range(MAX_RATE_LIMIT_WAITS):
             try:
                 response = await self.client.api_call(method, json=params)
-                metrics.slack_call(method, "ok")
+                self._observe(method, "ok")
                 return dict(response.data)  # type: ignore[arg-type]
             except SlackApiError as error:
                 await self._raise_unless_rate_limited(method, error)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-                metrics.slack_call(method, "unavailable")
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
+                self._observe(method, "unavailable")
                 raise SlackUnavailable(f"{method}: {error!r}") from error
         raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
 
@@ -125,21 +134,21 @@ class SlackCaller:
             await self._pace(channel)
             try:
                 response = await self.client.api_call("chat.postMessage", json=params)
-                metrics.slack_call("chat.postMessage", "ok")
+                self._observe("chat.postMessage", "ok")
                 return str(response["ts"])
             except SlackApiError as error:
                 await self._raise_unless_rate_limited("chat.postMessage", error, channel)
-            except (aiohttp.ServerDisconnectedError, asyncio.TimeoutError) as error:
-                metrics.slack_call("chat.postMessage", "answer_lost")
+            except (TimeoutError, aiohttp.ServerDisconnectedError) as error:
+                self._observe("chat.postMessage", "answer_lost")
                 existing = await self._lookup_after_lost_answer(find_existing)
                 if existing:
                     return existing
                 raise AnswerLost(f"chat.postMessage to {channel}: {error!r}") from error
             except aiohttp.ClientConnectorError as error:
-                metrics.slack_call("chat.postMessage", "unavailable")
+                self._observe("chat.postMessage", "unavailable")
                 raise SlackUnavailable(f"chat.postMessage: {error!r}") from error
             except (aiohttp.ClientError, OSError) as error:
-                metrics.slack_call("chat.postMessage", "answer_lost")
+                self._observe("chat.postMessage", "answer_lost")
                 existing = await self._lookup_after_lost_answer(find_existing)
                 if existing:
                     return existing
@@ -158,7 +167,7 @@ class SlackCaller:
         self, method: str, error: SlackApiError, channel: str | None = None
     ) -> None:
         response = error.response
-        metrics.slack_call(method, _outcome(response.status_code, response.get("error")))
+        self._observe(method, _outcome(response.status_code, response.get("error")))
         if response.status_code == 429:
             retry_after = float(
                 response.headers.get("Retry-After", response.headers.get("retry-after", 1))

@@ -8,30 +8,31 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from parlant.client import AsyncParlantClient
+from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
-from handoff.packet import HANDOFF_TOOL
+from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
-from slack_bridge import blocks
-from slack_bridge.escalation import post_root_message
-from slack_bridge.masking import Masker
-from slack_bridge.routing import Routes
-from slack_bridge.slack_api import SlackCaller
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
+from slack_escalation import metadata, root_message, speakers, text
+from slack_escalation.masking import Masker
+from slack_escalation.root_message import RECENT_MESSAGES, post_root_message
+from slack_escalation.routing import Routes
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
-RECENT_MESSAGES = 5
 # Root messages whose customer name and "before the handoff" excerpts are kept in memory.
 HANDOFF_CONTEXT_CACHE = 5000
 # Excerpts are kept masked and cut: the root message shows at most EXCERPT_LIMIT of each.
-CACHED_EXCERPT_CHARS = 2 * blocks.EXCERPT_LIMIT
+CACHED_EXCERPT_CHARS = 2 * text.EXCERPT_LIMIT
 
 
 def record_fingerprint(record: HandoffRecord) -> str:
@@ -51,25 +52,25 @@ def only_sla_changed(stored: str | None, current: str) -> bool:
 async def recent_before_handoff(
     parlant: AsyncParlantClient, session_id: str
 ) -> tuple[tuple[str, str], ...]:
-    events = await parlant.sessions.list_events(session_id, kinds="message,tool", wait_for_data=0)
-    handoff_at = len(events)
-    for index, event in enumerate(events):
-        calls = (event.data or {}).get("tool_calls", []) if event.kind == "tool" else []
-        if any(str(c.get("tool_id", "")).endswith(HANDOFF_TOOL) for c in calls):
-            handoff_at = index
-    messages = [e for e in events[:handoff_at] if e.kind == "message"][-RECENT_MESSAGES:]
-    return tuple(
-        (
-            blocks.speaker_label(
-                e.source, (e.data.get("participant") or {}).get("display_name"), None, None
-            ),
-            str(e.data.get("message", "")),
-        )
-        for e in messages
+    """The last messages the handoff turn saw (what the thread mirrors starts after them)."""
+    events = await parlant.sessions.list_events(
+        session_id, kinds="message,status,tool", wait_for_data=0
     )
+    boundary = handoff_turn_start(events)
+    before = [
+        e for e in events if e.kind == "message" and (boundary is None or e.offset < boundary)
+    ]
+    messages = before[-RECENT_MESSAGES:]
+    shown = []
+    for event in messages:
+        data = event.data or {}
+        participant = (data.get("participant") or {}).get("display_name")
+        label = speakers.speaker_label(event.source, participant, None, None)
+        shown.append((label, str(data.get("message", ""))))
+    return tuple(shown)
 
 
-class RootMessages:
+class RootSync:
     def __init__(
         self,
         parlant: AsyncParlantClient,
@@ -96,7 +97,7 @@ class RootMessages:
         ] = OrderedDict()
 
     def sla_of(self, record: HandoffRecord, now: datetime | None = None) -> SlaView | None:
-        return sla_view(record, self._sla, now or datetime.now(timezone.utc))
+        return sla_view(record, self._sla, now or datetime.now(UTC))
 
     async def customer_name(self, session: Any) -> str:
         return str((await self._parlant.customers.retrieve(session.customer_id)).name or "")
@@ -122,9 +123,9 @@ class RootMessages:
 
     async def _view(
         self, session: Any, record: HandoffRecord, sla: SlaView | None
-    ) -> blocks.EscalationView:
+    ) -> root_message.EscalationView:
         customer_name, recent = await self._context_at_handoff(session, record)
-        return blocks.escalation_view(
+        return root_message.escalation_view(
             session.id,
             customer_name,
             dict(record),
@@ -171,14 +172,14 @@ class RootMessages:
             return  # the next discovery pass tries again; status changes keep their headroom
         if not sla_tick:
             self._budget.status_change()
-        text, root_blocks = blocks.root_message(await self._view(session, record, sla))
+        text, root_blocks = root_message.render(await self._view(session, record, sla))
         await self._caller.call(
             "chat.update",
             channel=thread.channel,
             ts=thread.ts,
             text=text,
             blocks=root_blocks,
-            metadata=blocks.escalation_metadata(session.id),
+            metadata=metadata.escalation_metadata(session.id),
         )
         self._store.set_root_rendering(session.id, fingerprint)
         log.info(
@@ -188,3 +189,14 @@ class RootMessages:
             record.get("status"),
             sla.worst if sla else "none",
         )
+
+    async def refresh_session(self, session_id: str) -> None:
+        """Rewrite a session's root message after an action changed its record here."""
+        try:
+            session = await self._parlant.sessions.retrieve(session_id)
+            record = read_record(session.metadata)
+            thread = self._store.thread_for_session(session_id)
+            if record and thread:
+                await self.refresh(session, record, thread)
+        except (SlackUnavailable, SlackRejected, ApiError, httpx.TransportError) as error:
+            log.warning("root refresh failed session=%s: %r", session_id, error)

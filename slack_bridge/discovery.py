@@ -1,0 +1,130 @@
+"""Discovery: which escalated sessions need the bridge's attention, every few seconds.
+
+It lists the sessions labelled `handoff` (Parlant's list has no filter on metadata), opens the
+threads the handoff tool could not, starts a mirror for each session with a human and stops it
+when the session goes back to the AI or is resolved, rewrites root messages whose record changed
+elsewhere (the dashboard), and posts the SLA notices that fell due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import httpx
+from parlant.client.core.api_error import ApiError
+
+from handoff.record import ACTIVE_STATUSES, HandoffRecord, read_record
+from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
+from slack_bridge.mirror import Mirrors
+from slack_bridge.root_sync import RootSync
+from slack_bridge.sla_notices import SlaNotices
+from slack_bridge.state import BridgeStore, ThreadLink
+from slack_escalation.slack_api import AnswerLost, SlackRejected, SlackUnavailable
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_INTERVAL_S = 2.0
+# A session whose metadata did not change is synced again (SLA line and notices, a mirror that
+# ended) at this pace rather than on every pass: SLA lines move in whole minutes.
+UNCHANGED_RESYNC_S = 15.0
+# Threads to open or update at once; Slack's pacing still applies per channel.
+DISCOVERY_CONCURRENCY = 16
+
+
+class Discovery:
+    def __init__(
+        self,
+        listing_http: httpx.AsyncClient,
+        parlant_url: str,
+        store: BridgeStore,
+        roots: RootSync,
+        sla_notices: SlaNotices,
+        mirrors: Mirrors,
+    ) -> None:
+        self._listing_http = listing_http
+        self._parlant_url = parlant_url
+        self._store = store
+        self._roots = roots
+        self._sla_notices = sla_notices
+        self._mirrors = mirrors
+        # session id -> (metadata at the last successful sync, when)
+        self._synced: dict[str, tuple[object, float]] = {}
+        self._last_listing = b""
+        self._last_listing_read = 0.0
+        self._last_pass_failed = False
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.discover()
+            except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
+                log.warning("discovery: parlant unreachable: %r", error)
+            await asyncio.sleep(DISCOVERY_INTERVAL_S)
+
+    async def discover(self) -> None:
+        raw = await fetch_handed_off(self._listing_http, self._parlant_url)
+        now = time.monotonic()
+        unchanged = raw == self._last_listing and now - self._last_listing_read < UNCHANGED_RESYNC_S
+        if unchanged and not self._last_pass_failed:
+            return  # nothing changed in Parlant, nothing to retry, and no resync is due yet
+        self._last_listing, self._last_listing_read = raw, now
+        self._last_pass_failed = False
+        due = [s for s in listed_sessions(json.loads(raw)) if self._needs_sync(s, now)]
+
+        async def sync(session: ListedSession) -> None:
+            record = read_record(session.metadata)
+            if record is None:
+                return  # the handoff tool has labelled it but not yet written the record
+            try:
+                await self._sync_session(session, record)
+            except (SlackUnavailable, AnswerLost, SlackRejected) as error:
+                log.warning("slack unavailable for session=%s: %s", session.id, error)
+                self._last_pass_failed = True
+                return
+            except BaseException:
+                self._last_pass_failed = True
+                raise
+            self._synced[session.id] = (session.metadata, now)
+
+        # In batches, so the mirrors' sockets are served between them: a thousand syncs made
+        # ready at once would hold the event loop for the whole pass (p99 mirror latency).
+        for start in range(0, len(due), DISCOVERY_CONCURRENCY):
+            await asyncio.gather(*(sync(s) for s in due[start : start + DISCOVERY_CONCURRENCY]))
+
+    def _needs_sync(self, session: ListedSession, now: float) -> bool:
+        synced = self._synced.get(session.id)
+        if synced is None:
+            return True
+        metadata, at = synced
+        return metadata != session.metadata or now - at >= UNCHANGED_RESYNC_S
+
+    async def _sync_session(self, session: ListedSession, record: HandoffRecord) -> None:
+        thread = self._thread_of(session.id, record)
+        if thread is None:
+            if record.get("status") not in ACTIVE_STATUSES:
+                return
+            thread = await self._roots.post_pending(session, record)
+        active = record.get("status") in ACTIVE_STATUSES
+        following = self._mirrors.following(session.id)
+        if active and not following:
+            self._mirrors.follow(thread)
+        elif not active and following:
+            self._mirrors.unfollow(session.id)
+            log.info("stopped mirroring session=%s status=%s", session.id, record.get("status"))
+        sla = self._roots.sla_of(record)
+        await self._roots.refresh(session, record, thread, sla)
+        if sla is not None:
+            await self._sla_notices.check(session, record, thread, sla)
+
+    def _thread_of(self, session_id: str, record: HandoffRecord) -> ThreadLink | None:
+        known = self._store.thread_for_session(session_id)
+        if known:
+            return known
+        slack = record.get("slack") or {}
+        if slack.get("state") == "posted" and slack.get("channel") and slack.get("ts"):
+            self._store.link_thread(session_id, slack["channel"], slack["ts"])
+            return ThreadLink(session_id, slack["channel"], slack["ts"])
+        return None

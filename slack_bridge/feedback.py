@@ -1,0 +1,64 @@
+"""What operators see of the bridge's work on their own messages: reactions, thread notes and
+private (ephemeral) notes. All through `SlackCaller`, so pacing and 429s apply; a failure to
+tell is logged, never raised: the action it reports on already happened or was refused."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bridge import notices
+from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+
+log = logging.getLogger(__name__)
+
+DELIVERED = "white_check_mark"
+PENDING = "hourglass_flowing_sand"
+FAILED = "warning"
+
+
+class Feedback:
+    def __init__(self, caller: SlackCaller) -> None:
+        self._caller = caller
+
+    async def react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._caller.call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackRejected as error:
+            if error.error != "already_reacted":
+                log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
+        except SlackUnavailable as error:
+            log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
+
+    async def unreact(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._caller.call("reactions.remove", channel=channel, timestamp=ts, name=name)
+        except (SlackRejected, SlackUnavailable) as error:
+            log.debug("removing reaction %s failed slack_ts=%s: %s", name, ts, error)
+
+    async def thread_note(self, channel: str, thread_ts: str, text: str) -> None:
+        try:
+            await self._caller.call(
+                "chat.postMessage", channel=channel, thread_ts=thread_ts, text=text
+            )
+        except (SlackRejected, SlackUnavailable) as error:
+            log.warning("thread note failed thread_ts=%s: %s", thread_ts, error)
+
+    async def tell(
+        self,
+        channel: str,
+        user: str,
+        thread_ts: str | None,
+        text: str,
+        take_over_session: str | None = None,
+    ) -> None:
+        """A note only `user` sees, with a Take over button when `take_over_session` is given."""
+        params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        if take_over_session:
+            params["blocks"] = notices.take_over_prompt(text, take_over_session)
+        try:
+            await self._caller.call("chat.postEphemeral", **params)
+        except (SlackRejected, SlackUnavailable) as error:
+            log.warning("ephemeral message failed user=%s: %s", user, error)

@@ -1,0 +1,169 @@
+"""Operators acting from Slack: the root message's buttons and the handback form.
+
+Each click passes the one operator gate (operators.OperatorGate), runs the shared action
+(handoff.actions, the same code the dashboard uses) and rewrites the root message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+from parlant.client import AsyncParlantClient
+from parlant.client.core.api_error import ApiError
+
+from handoff import actions
+from handoff.actions import Operator
+from handoff.record import ACTIVE_STATUSES, HandoffNotActive
+from slack_bridge import handback_form
+from slack_bridge.feedback import Feedback
+from slack_bridge.handback_form import HandbackTarget
+from slack_bridge.mirror import Mirrors, find_mirrored_post
+from slack_bridge.operators import OperatorGate
+from slack_bridge.root_sync import RootSync
+from slack_bridge.state import BridgeStore, ThreadLink
+from slack_escalation import metadata, root_message
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+
+log = logging.getLogger(__name__)
+
+ButtonAction = Callable[[AsyncParlantClient, str, Operator], Awaitable[object]]
+# Buttons that act at once. Return to AI opens the handback form instead (open_handback).
+BUTTON_ACTIONS: dict[str, ButtonAction] = {
+    root_message.ACTION_CLAIM: actions.claim,
+    root_message.ACTION_RESOLVE: actions.resolve,
+    root_message.ACTION_TAKE_OVER: actions.take_over,
+}
+UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
+
+
+class OperatorActions:
+    def __init__(
+        self,
+        parlant: AsyncParlantClient,
+        caller: SlackCaller,
+        store: BridgeStore,
+        gate: OperatorGate,
+        roots: RootSync,
+        mirrors: Mirrors,
+        feedback: Feedback,
+    ) -> None:
+        self._parlant = parlant
+        self._caller = caller
+        self._store = store
+        self._gate = gate
+        self._roots = roots
+        self._mirrors = mirrors
+        self.feedback = feedback
+
+    async def on_button(
+        self, action_id: str, session_id: str, user_id: str, channel: str
+    ) -> str | None:
+        """Run a button's action; returns a message for the clicking operator when refused."""
+        refusal = self._gate.refusal(user_id, channel, session_id)
+        if refusal:
+            return refusal
+        operator = await self._gate.operator(user_id)
+        try:
+            await BUTTON_ACTIONS[action_id](self._parlant, session_id, operator)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
+        except (ApiError, httpx.TransportError) as error:
+            log.warning("button %s failed session=%s: %r", action_id, session_id, error)
+            return UNREACHABLE
+        log.info("button %s session=%s by user=%s", action_id, session_id, user_id)
+        await self._roots.refresh_session(session_id)
+        if action_id == root_message.ACTION_TAKE_OVER:
+            thread = self._store.thread_for_session(session_id)
+            if thread:
+                self._mirrors.follow(thread)
+        return None
+
+    async def open_handback(
+        self, trigger_id: str, target: HandbackTarget, user_id: str
+    ) -> str | None:
+        """Return to AI: open the handback form, unless the click would be refused anyway."""
+        refusal = self._gate.refusal(user_id, target.channel, target.session_id)
+        if refusal:
+            return refusal
+        try:
+            record = await actions.current_record(self._parlant, target.session_id)
+        except (ApiError, httpx.TransportError) as error:
+            log.warning(
+                "handback form session=%s: parlant unreachable: %r", target.session_id, error
+            )
+            return UNREACHABLE
+        if record is None or record.get("status") not in ACTIVE_STATUSES:
+            return _not_active(
+                HandoffNotActive(target.session_id, record.get("status") if record else None)
+            )
+        try:
+            await self._caller.call(
+                "views.open", trigger_id=trigger_id, view=handback_form.handback_modal(target)
+            )
+        except (SlackUnavailable, SlackRejected) as error:
+            log.warning(
+                "handback form not opened session=%s user=%s: %s", target.session_id, user_id, error
+            )
+            return "Slack could not open the handback form; press Return to AI again."
+        log.info("handback form opened session=%s user=%s", target.session_id, user_id)
+        return None
+
+    async def hand_back(self, target: HandbackTarget, user_id: str, note: str) -> str | None:
+        """A submitted handback form: return the session to the AI with the note, say so in the
+        thread, rewrite the root. Returns a message for the operator when refused."""
+        refusal = self._gate.refusal(user_id, target.channel, target.session_id)
+        if refusal:
+            return refusal
+        operator = await self._gate.operator(user_id)
+        try:
+            handback = await actions.return_to_ai(self._parlant, target.session_id, operator, note)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
+        except actions.InvalidHandbackNote as invalid:
+            return str(invalid)
+        except (ApiError, httpx.TransportError) as error:
+            log.warning("handback failed session=%s: %r", target.session_id, error)
+            return UNREACHABLE
+        log.info(
+            "handed back session=%s by user=%s event=%s",
+            target.session_id,
+            user_id,
+            handback.event_id,
+        )
+        await self._post_handback(target, operator, handback)
+        await self._roots.refresh_session(target.session_id)
+        return None
+
+    async def _post_handback(
+        self, target: HandbackTarget, operator: Operator, handback: actions.Handback
+    ) -> None:
+        thread = self._store.thread_for_session(target.session_id) or ThreadLink(
+            target.session_id, target.channel, target.thread_ts
+        )
+        text, line_blocks = handback_form.handback_posted(operator.name, handback.note)
+        try:
+            ts = await self._caller.post_message(
+                lambda: find_mirrored_post(self._caller, thread, handback.event_id, 0),
+                channel=thread.channel,
+                thread_ts=thread.ts,
+                text=text,
+                blocks=line_blocks,
+                # Marked as the handback event's post, so a retry after a lost answer finds it.
+                metadata=metadata.mirror_metadata(target.session_id, handback.event_id, 0),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (SlackUnavailable, SlackRejected, AnswerLost) as error:
+            # The handback itself happened and the note is in Parlant (and the dashboard).
+            log.warning("handback line not posted session=%s: %s", target.session_id, error)
+            return
+        log.info("handback line posted session=%s slack_ts=%s", target.session_id, ts)
+
+
+def _not_active(refusal: HandoffNotActive) -> str:
+    return (
+        f"This escalation is {refusal.status or 'not handed off'};"
+        " use Take over to handle it again."
+    )

@@ -1,0 +1,27 @@
+"""Who said a message, as Slack shows it. Pure."""
+
+from __future__ import annotations
+
+
+def speaker_label(
+    source: str,
+    participant_name: str | None,
+    operator_name: str | None,
+    origin: str | None,
+) -> str:
+    """Who said it, unescaped: "Customer (Ann)", "AI agent", "Dana (dashboard)", ...
+
+    `origin` is where an operator acted (handoff.actions.Operator.origin).
+    """
+    where = f" ({origin})" if origin else ""
+    person = (operator_name or participant_name or "").strip() or "An operator"
+    if source == "customer":
+        name = (participant_name or "").strip()
+        return f"Customer ({name})" if name else "Customer"
+    if source == "ai_agent":
+        return "AI agent"
+    if source == "human_agent":
+        return f"{person}{where}"
+    if source == "human_agent_on_behalf_of_ai_agent":
+        return f"{person} as the AI{where}"
+    return source

@@ -1,0 +1,316 @@
+"""The bridge's flows in-process, as slack-bolt's own scenario tests run an app.
+
+The Bolt app and the bridge (discovery, mirrors, outbox, operator actions, root messages, the
+SQLite store) are built in the test's event loop against the fake Slack, also served from this
+loop, and a real agent process on the offline NLP. Slack's requests are signed and dispatched
+with `AsyncApp.async_dispatch`, exactly as the HTTP adapter would hand them over. The process
+boundaries (kills, restarts, Socket Mode) are covered by the subprocess tests
+(test_slack_bridge_e2e.py, test_slack_bridge_faults.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import aiohttp
+import httpx
+import pytest
+from parlant.client import AsyncParlantClient
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from config import EnvReader
+from handoff.record import read_record
+from slack_bridge.app import build_app
+from slack_bridge.bridge import Bridge
+from slack_bridge.clients import listing_client, parlant_client, slack_caller
+from slack_bridge.feedback import DELIVERED, FAILED
+from slack_bridge.settings import BridgeSettings
+from slack_bridge.state import SQLiteBridgeStore
+from slack_escalation import metadata
+from slack_escalation.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
+from slack_escalation.slack_api import client_session
+from tests.fakes import FakeSlack, Message, event_callback, signed_headers
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import AGENT_ID
+
+SIGNING_SECRET = "in-process-signing-secret"
+OPERATOR_TOKEN = "in-process-operator-token"
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = 30) -> T:
+    """Polls `check` while the loop keeps serving the fake Slack and the bridge."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class World:
+    fake: FakeSlack
+    channel: str
+    dana: str
+    mallory: str
+    agent: AgentProcess
+    parlant: AsyncParlantClient
+    store: SQLiteBridgeStore
+    bridge: Bridge
+    app: AsyncApp
+
+    async def dispatch(self, raw: bytes) -> int:
+        """Slack's signed request, handed to the app as the HTTP adapter does; its status."""
+        headers = signed_headers(SIGNING_SECRET, raw)
+        response = await self.app.async_dispatch(
+            AsyncBoltRequest(body=raw.decode(), headers=headers)
+        )
+        return response.status
+
+    async def event(self, event: dict[str, Any], event_id: str) -> None:
+        raw = json.dumps(event_callback(event, event_id=event_id)).encode()
+        assert await self.dispatch(raw) == 200
+
+    async def interactive(self, payload: dict[str, Any]) -> None:
+        assert await self.dispatch(urlencode({"payload": json.dumps(payload)}).encode()) == 200
+
+    async def escalate(self, text: str = "I want to talk to a human") -> tuple[str, Message]:
+        """A customer session handed off by the agent; returns it with its root message."""
+        session = await self.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
+        await self.parlant.sessions.create_event(
+            session.id, kind="message", source="customer", message=text
+        )
+
+        async def root() -> Message | None:
+            return next(
+                (
+                    m
+                    for m in self.fake.messages(self.channel)
+                    if m.thread_ts is None
+                    and metadata.root_session({"metadata": m.metadata}) == session.id
+                ),
+                None,
+            )
+
+        return session.id, await eventually(root, "the root message", timeout=90)
+
+    async def reply(self, user: str, text: str, root_ts: str) -> tuple[dict[str, Any], str]:
+        event = self.fake.add_user_message(self.channel, user, text, thread_ts=root_ts)
+        event_id = f"Ev{time.time_ns()}"
+        await self.event(event, event_id)
+        return event, event_id
+
+    async def click(self, root_ts: str, action_id: str, user: str) -> None:
+        await self.interactive(self.fake.block_action(self.channel, root_ts, action_id, user=user))
+
+    async def record(self, session_id: str) -> dict[str, Any]:
+        return dict(read_record((await self.parlant.sessions.retrieve(session_id)).metadata) or {})
+
+    async def status_is(self, session_id: str, status: str) -> bool:
+        return (await self.record(session_id)).get("status") == status
+
+    async def messages(self, session_id: str, source: str) -> list[str]:
+        events = await self.parlant.sessions.list_events(
+            session_id, kinds="message", source=source, wait_for_data=0
+        )
+        return [str(e.data.get("message")) for e in events]
+
+    def thread(self, root_ts: str) -> list[Message]:
+        return [m for m in self.fake.messages(self.channel, root_ts) if m.ts != root_ts]
+
+    def root(self, root_ts: str) -> Message:
+        return next(m for m in self.fake.messages(self.channel) if m.ts == root_ts)
+
+
+@pytest.fixture(scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    root: Path = tmp_path_factory.mktemp("in-process")
+    fake = FakeSlack()
+    await fake.start()
+    dana = fake.add_user("dana", display_name="Dana")
+    mallory = fake.add_user("mallory", display_name="Mallory")
+    channel = fake.add_channel("escalations", members=[dana, mallory])
+    env = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_ESCALATION_CHANNEL": channel,
+        "SLACK_API_URL": fake.api_url,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_OPERATOR_IDS": dana,
+        "SLACK_POSTS_PER_SECOND": "50",
+        "DASHBOARD_URL": "http://dashboard.test",
+        "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
+    }
+    agent = AgentProcess(home=root / "parlant", extra_env=env)
+    # Started from a worker thread: the agent's start-up must not stall the fake Slack.
+    await asyncio.to_thread(agent.start)
+    settings = BridgeSettings.from_env(
+        EnvReader(
+            {**env, "PARLANT_URL": agent.url, "BRIDGE_STATE_PATH": str(root / "state.sqlite3")},
+            dotenv={},
+        )
+    )
+    slack = settings.slack
+    assert slack is not None
+    store = SQLiteBridgeStore(settings.state_path)
+    http: aiohttp.ClientSession = client_session()
+    listing = listing_client(settings)
+    caller = slack_caller(slack, http)
+    bridge = Bridge(settings, slack, parlant_client(settings), listing, caller, store)
+    app = build_app(slack, caller.client, bridge)
+    running = asyncio.create_task(bridge.run())
+    parlant = AsyncParlantClient(
+        base_url=agent.url,
+        httpx_client=httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=60
+        ),
+    )
+    try:
+        yield World(fake, channel, dana, mallory, agent, parlant, store, bridge, app)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await bridge.stop()
+        await listing.aclose()
+        await http.close()
+        store.close()
+        await asyncio.to_thread(agent.stop)
+        await fake.stop()
+
+
+async def test_customer_messages_are_mirrored_into_the_thread_once(world: World) -> None:
+    session, root = await world.escalate()
+    # Written as soon as the root message is up: the handoff turn may still be running (its
+    # tool event and the AI's reply not yet stored), so this message came after what it saw.
+    await world.parlant.sessions.create_event(
+        session, kind="message", source="customer", message="My card was charged twice"
+    )
+
+    async def mirrored() -> list[Message]:
+        return [m for m in world.thread(root.ts) if "charged twice" in m.text]
+
+    [post] = await eventually(mirrored, "the customer's message in the thread")
+    assert post.text.startswith("Customer")
+    assert (post.metadata or {})["event_type"] == metadata.MIRRORED_EVENT
+    # The store remembers the post, so a restarted mirror would not post it again.
+    event_id = post.metadata["event_payload"]["event_id"]
+    assert world.store.mirror_status(session, event_id, 0) == post.ts
+    await asyncio.sleep(2.5)  # another discovery pass and long poll: still one post
+    assert len(await mirrored()) == 1
+
+
+async def test_an_operator_reply_reaches_the_customer_once_through_the_outbox(
+    world: World,
+) -> None:
+    session, root = await world.escalate()
+    event, event_id = await world.reply(world.dana, "Hi, Dana here & I'll help", root.ts)
+
+    async def delivered() -> list[str]:
+        return await world.messages(session, "human_agent")
+
+    assert await eventually(delivered, "the reply in Parlant") == ["Hi, Dana here & I'll help"]
+
+    async def reacted() -> bool:
+        return DELIVERED in world.root(root.ts).reactions or any(
+            DELIVERED in m.reactions for m in world.thread(root.ts) if m.ts == event["ts"]
+        )
+
+    await eventually(reacted, "the delivered reaction")
+    assert world.store.pending_replies(session) == []
+    # Slack redelivers the same event: the store's dedupe keeps it to one message.
+    await world.event(event, event_id)
+    await asyncio.sleep(1)
+    assert await world.messages(session, "human_agent") == ["Hi, Dana here & I'll help"]
+    # The first reply by a person claimed the handoff, and the root message says so.
+    assert await world.status_is(session, "claimed")
+
+    async def root_says_claimed() -> bool:
+        return "Claimed by Dana" in json.dumps(world.root(root.ts).blocks)
+
+    await eventually(root_says_claimed, "the root message rewritten")
+
+
+async def test_a_reply_from_someone_not_on_the_operator_list_is_refused_privately(
+    world: World,
+) -> None:
+    session, root = await world.escalate()
+    event, _ = await world.reply(world.mallory, "let me in", root.ts)
+
+    async def told() -> list[Any]:
+        return [m for m in world.fake.ephemeral_messages(world.channel) if m.user == world.mallory]
+
+    [note] = await eventually(told, "the private refusal")
+    assert "not on the list of operators" in note.text
+    # Told through the bridge's SlackCaller, the same path every Web API call takes.
+    assert world.fake.calls("chat.postEphemeral")
+
+    async def marked() -> bool:
+        return any(FAILED in m.reactions for m in world.thread(root.ts) if m.ts == event["ts"])
+
+    await eventually(marked, "the failed reaction")
+    assert await world.messages(session, "human_agent") == []
+
+
+async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) -> None:
+    session, root = await world.escalate()
+
+    await world.click(root.ts, ACTION_CLAIM, world.dana)
+    await eventually(lambda: world.status_is(session, "claimed"), "the claim")
+    assert (await world.record(session))["claimed_by"]["name"] == "Dana"
+
+    # Someone not on the operator list clicking is refused, privately, and nothing changes.
+    await world.click(root.ts, ACTION_RESOLVE, world.mallory)
+
+    async def refused() -> bool:
+        return any(
+            "list of support operators" in m.text and m.user == world.mallory
+            for m in world.fake.ephemeral_messages(world.channel)
+        )
+
+    await eventually(refused, "the refusal of the click")
+    assert await world.status_is(session, "claimed")
+
+    await world.click(root.ts, ACTION_RETURN, world.dana)
+
+    async def form() -> dict[str, Any] | None:
+        forms = [
+            v
+            for v in world.fake.views()
+            if json.loads(v["private_metadata"])["session_id"] == session
+        ]
+        return forms[-1] if forms else None
+
+    opened = await eventually(form, "the handback form")
+    await world.interactive(
+        world.fake.view_submission(
+            opened["id"],
+            user=world.dana,
+            values={"handback_note": {"note": "Refund approved; it arrives in 3 days"}},
+        )
+    )
+    await eventually(lambda: world.status_is(session, "returned"), "the handback")
+
+    async def handback_line() -> bool:
+        return any("Handed back to the AI by Dana" in m.text for m in world.thread(root.ts))
+
+    await eventually(handback_line, "the handback line in the thread")
+    assert (await world.parlant.sessions.retrieve(session)).mode == "auto"
+
+    # Back with the AI the root offers Take over and Resolve; resolving ends the handoff.
+    await world.click(root.ts, ACTION_RESOLVE, world.dana)
+    await eventually(lambda: world.status_is(session, "resolved"), "the resolve")
+
+    async def root_says_resolved() -> bool:
+        return "Resolved by Dana" in json.dumps(world.root(root.ts).blocks)
+
+    await eventually(root_says_resolved, "the resolved root message")
