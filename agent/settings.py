@@ -109,13 +109,11 @@ class AgentSettings:
                 f"PARLANT_SESSION_STORE={session_store!r} is not known; set one of "
                 f"{', '.join(SESSION_STORES)} or a mongodb:// URL"
             )
-        operator_token = env.optional_str("PARLANT_OPERATOR_TOKEN")
-        if operator_token is not None and len(operator_token) < MIN_OPERATOR_TOKEN_LENGTH:
-            raise SettingsError(
-                f"PARLANT_OPERATOR_TOKEN is {len(operator_token)} characters; set at least "
-                f"{MIN_OPERATOR_TOKEN_LENGTH} random ones (python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'), or leave it empty and `make run` generates one"
-            )
+        operator_token = env.secret(
+            "PARLANT_OPERATOR_TOKEN",
+            MIN_OPERATOR_TOKEN_LENGTH,
+            "or leave it empty and `make run` generates one",
+        )
         return cls(
             nlp=nlp,
             nlp_chosen_by_default=explicit_nlp is None,

@@ -171,6 +171,16 @@ class EnvReader:
         value = self._values.get(name, "").strip()
         return value or None
 
+    def secret(self, name: str, min_chars: int, otherwise: str) -> str | None:
+        """A key or token of at least `min_chars`, or None; `otherwise` ends the error line."""
+        value = self.optional_str(name)
+        if value is not None and len(value) < min_chars:
+            raise SettingsError(
+                f"{name} is {len(value)} characters; set at least {min_chars} random ones "
+                f"(python -c 'import secrets; print(secrets.token_urlsafe(32))'), {otherwise}"
+            )
+        return value
+
     def port(self, name: str, default: int) -> int:
         raw = self._values.get(name, "").strip()
         if not raw:

@@ -51,13 +51,11 @@ class CustomerSettings:
 
     @classmethod
     def from_env(cls, env: EnvReader) -> CustomerSettings:
-        secret = env.optional_str("CUSTOMER_TOKEN_SECRET")
-        if secret is not None and len(secret) < MIN_SECRET_CHARS:
-            raise SettingsError(
-                f"CUSTOMER_TOKEN_SECRET is {len(secret)} characters; set at least "
-                f"{MIN_SECRET_CHARS} random ones (python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'), shared with the backend that signs customers in"
-            )
+        secret = env.secret(
+            "CUSTOMER_TOKEN_SECRET",
+            MIN_SECRET_CHARS,
+            "shared with the backend that signs customers in",
+        )
         public_key = env.optional_str("CUSTOMER_TOKEN_PUBLIC_KEY_FILE")
         if secret and public_key:
             raise SettingsError(
@@ -70,12 +68,9 @@ class CustomerSettings:
                 f"CUSTOMER_TOKEN_PUBLIC_KEY_FILE={public_key!r} is not a file; "
                 "set the path of the PEM public key that verifies customer tokens"
             )
-        guest_secret = env.optional_str("CUSTOMER_GUEST_SECRET")
-        if guest_secret is not None and len(guest_secret) < MIN_SECRET_CHARS:
-            raise SettingsError(
-                f"CUSTOMER_GUEST_SECRET is {len(guest_secret)} characters; set at least "
-                f"{MIN_SECRET_CHARS} random ones, or leave it empty to have one generated"
-            )
+        guest_secret = env.secret(
+            "CUSTOMER_GUEST_SECRET", MIN_SECRET_CHARS, "or leave it empty to have one generated"
+        )
         return cls(
             token_secret=secret,
             token_public_key_file=public_key_file,
