@@ -19,6 +19,7 @@ from tests.support.agent_process import AgentProcess
 
 # The browser fixture, for the tests that drive chromium (a fixture is found by its name here).
 from tests.support.browser import chromium  # noqa: F401
+from tests.support.postgres import PostgresCluster, postgres_bin_dir
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,15 @@ def agent(agent_home: Path) -> Iterator[AgentProcess]:
 @pytest.fixture(scope="session")
 def client(agent: AgentProcess) -> ParlantClient:
     return ParlantClient(base_url=agent.url)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster per test process (each xdist worker has its own); tests
+    take their own database in it."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (scripts/ensure_postgres.sh installs it)")
+    cluster = PostgresCluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
