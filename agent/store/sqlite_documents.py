@@ -7,7 +7,7 @@ an acknowledged write survives SIGKILL and power loss.
 
 Query semantics are Parlant's in-memory ones (TransientDocumentCollection and matches_filters),
 not MongoDB's: a filter is translated to SQL only where that cannot change the outcome, otherwise
-the rows are evaluated in Python by Parlant's own code. See _FieldStats for how that is decided.
+the rows are evaluated in Python by Parlant's own code. See agent/store/filter_sql.py for how that is decided.
 
 One SQLiteDocumentDatabase per Parlant store (sessions, customers), as the `local` store keeps one
 JSON file per store: every store keeps its schema version in a collection named "metadata".
@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import sqlite3
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -52,6 +51,8 @@ from parlant.core.persistence.document_database import (
     UpdateResult,
 )
 from typing_extensions import override
+
+from agent.store.filter_sql import FieldStats, FilterCompiler, Untranslatable
 
 _logger = logging.getLogger(__name__)
 
@@ -91,8 +92,6 @@ _TEXT = "text"
 _NULL = "null"
 _OTHER = "other"  # arrays, objects, integers beyond 64 bits: no exact SQL counterpart here
 
-_ORDERING_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-
 
 def _kind(value: object) -> str:
     # Strings first: most top-level fields are (and this runs for every field of every document).
@@ -107,40 +106,8 @@ def _kind(value: object) -> str:
     return _NULL if value is None else _OTHER
 
 
-_KINDS = (_NUM, _TEXT, _NULL, _OTHER)
-
-
-class _FieldStats:
-    """Which top-level fields every document of a collection has, and the kinds of their values.
-
-    matches_filters raises on a missing field (KeyError) and on an ordering between incomparable
-    types (TypeError), and which documents it raises on depends on evaluation order. SQL would
-    silently skip those documents instead. A filter therefore runs as SQL only when these counts
-    prove no document can make it raise; then its result is a plain boolean and SQL agrees.
-    """
-
-    def __init__(self) -> None:
-        self._documents = 0
-        self._counts: Counter[tuple[str, str]] = Counter()  # (field, kind) -> documents
-
-    def add(self, document: Mapping[str, Any]) -> None:
-        self._documents += 1
-        self._counts.update([(field, _kind(value)) for field, value in document.items()])
-
-    def remove(self, document: Mapping[str, Any]) -> None:
-        self._documents -= 1
-        self._counts.subtract([(field, _kind(value)) for field, value in document.items()])
-
-    def kinds_if_everywhere(self, field: str) -> set[str] | None:
-        """The kinds a field takes, or None if some document lacks it."""
-        counts = {kind: self._counts[(field, kind)] for kind in _KINDS}
-        if sum(counts.values()) != self._documents:
-            return None
-        return {kind for kind, n in counts.items() if n > 0}
-
-
-class _Untranslatable(Exception):
-    """The filter or sort cannot be expressed in SQL with exactly Parlant's semantics."""
+def _field_stats() -> FieldStats:
+    return FieldStats(_kind)
 
 
 def _sql_text(value: str) -> str:
@@ -155,92 +122,41 @@ def _field_sql(field: str) -> str:
     # SQLite matches a quoted path label against the raw key text in the stored JSON, so only keys
     # that JSON writes without escapes can be addressed exactly.
     if json.dumps(field, ensure_ascii=False) != f'"{field}"':
-        raise _Untranslatable(field)
+        raise Untranslatable(field)
     path = f'$."{field}"'
     return f"json_extract(body, {_sql_text(path)})"
-
-
-def _checked_field(field: str, stats: _FieldStats, allowed: frozenset[str]) -> str:
-    kinds = stats.kinds_if_everywhere(field)
-    if kinds is None or not kinds <= allowed:
-        raise _Untranslatable(field)
-    return _field_sql(field)
 
 
 def _literal(value: object) -> str | int | float:
     # NaN would bind as NULL and compare unlike Python; lists, dicts and None have no SQL scalar.
     if isinstance(value, float) and not math.isfinite(value):
-        raise _Untranslatable(value)
+        raise Untranslatable(value)
     if _kind(value) not in (_NUM, _TEXT):
-        raise _Untranslatable(value)
+        raise Untranslatable(value)
     return cast(str | int | float, value)
 
 
-class _FilterCompiler:
-    """Translates a Where into an SQL boolean that is never NULL, mirroring matches_filters."""
+class _FilterCompiler(FilterCompiler):
+    """SQLite's side: json_extract compares numbers (bools as 0/1) and strings as Python does."""
 
+    TRUE = "1"
+    FALSE = "0"
     _EQUATABLE = frozenset({_NUM, _TEXT, _NULL})
 
-    def __init__(self, stats: _FieldStats) -> None:
-        self._stats = stats
-        self.params: list[object] = []
+    @property
+    def placeholder(self) -> str:
+        return "?"
 
-    def compile(self, where: object) -> str:
-        if not where:
-            return "1"
-        if not isinstance(where, Mapping):
-            raise _Untranslatable(where)
-        if next(iter(where)) in ("$and", "$or"):
-            return self._logical(where)
-        clauses: list[str] = []
-        for field, operators in where.items():
-            if not isinstance(operators, Mapping):
-                raise _Untranslatable(operators)
-            clauses.extend(self._leaf(field, op, value) for op, value in operators.items())
-        return self._join(clauses, "AND", "1")
+    def equal(self, field: str, value: object) -> str:
+        literal = _literal(value)
+        self.checked_kinds(field, self._EQUATABLE)
+        # IS, unlike =, is never NULL, so NOT keeps Python's None != x.
+        return f"{_field_sql(field)} IS {self.bind(literal)}"
 
-    def _logical(self, where: Mapping[str, Any]) -> str:
-        clauses = []
-        for op, operands in where.items():
-            # matches_filters ignores any other key next to a logical operator.
-            if op not in ("$and", "$or"):
-                continue
-            if not isinstance(operands, (list, tuple)):
-                raise _Untranslatable(operands)
-            parts = [self.compile(o) for o in operands]
-            clauses.append(
-                self._join(parts, "AND", "1") if op == "$and" else self._join(parts, "OR", "0")
-            )
-        return self._join(clauses, "AND", "1")
-
-    def _leaf(self, field: str, op: str, value: object) -> str:
-        if op in ("$in", "$nin"):
-            # matches_filters would iterate any iterable (a string by its characters).
-            if not isinstance(value, list):
-                raise _Untranslatable(value)
-            if not value:
-                # any() over nothing never reads the field, so a missing field does not raise.
-                return "0" if op == "$in" else "1"
-            column = _checked_field(field, self._stats, self._EQUATABLE)
-            self.params.extend(_literal(v) for v in value)
-            # IS, unlike = and IN, is never NULL, so NOT keeps Python's None != x.
-            any_equal = self._join([f"{column} IS ?"] * len(value), "OR", "0")
-            return any_equal if op == "$in" else f"NOT {any_equal}"
-        if op in ("$eq", "$ne"):
-            literal = _literal(value)
-            column = _checked_field(field, self._stats, self._EQUATABLE)
-            self.params.append(literal)
-            return f"{column} IS ?" if op == "$eq" else f"{column} IS NOT ?"
-        if op in _ORDERING_OPERATORS:
-            literal = _literal(value)
-            column = _checked_field(field, self._stats, frozenset({_kind(literal)}))
-            self.params.append(literal)
-            return f"{column} {_ORDERING_OPERATORS[op]} ?"
-        raise _Untranslatable(op)
-
-    @staticmethod
-    def _join(clauses: Sequence[str], connective: str, empty: str) -> str:
-        return "(" + f" {connective} ".join(clauses) + ")" if clauses else empty
+    def order(self, field: str, operator: str, value: object) -> str:
+        literal = _literal(value)
+        self.checked_kinds(field, frozenset({_kind(literal)}))
+        return f"{_field_sql(field)} {operator} {self.bind(literal)}"
 
 
 def _encode(document: Mapping[str, Any]) -> str:
@@ -371,7 +287,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
 
         async with self._opening:
             await self.run(create)
-            return self._cache(SQLiteDocumentCollection(self, name, schema, _FieldStats()))
+            return self._cache(SQLiteDocumentCollection(self, name, schema, _field_stats()))
 
     @override
     async def get_collection(
@@ -432,7 +348,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
         """Runs every stored document through the loader (Parlant's schema migrations), as the
         JSON and MongoDB stores do on open: migrated documents are rewritten, and documents the
         loader rejects move to the failed_migrations collection, all in one transaction."""
-        stats = _FieldStats()
+        stats = _field_stats()
         rewritten: list[tuple[int, Mapping[str, Any]]] = []
         failed: list[tuple[int, BaseDocument]] = []
         last_seq = 0
@@ -502,7 +418,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         database: SQLiteDocumentDatabase,
         name: str,
         schema: type[TDocument],
-        stats: _FieldStats,
+        stats: FieldStats,
     ) -> None:
         self.name = name
         self._database = database
@@ -513,7 +429,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         self._in_collection = f"collection = {_sql_text(name)}"
 
     def _condition(self, filters: Where) -> tuple[str, list[object]]:
-        """The filter as SQL; raises _Untranslatable where SQL could disagree with Python."""
+        """The filter as SQL; raises Untranslatable where SQL could disagree with Python."""
         compiler = _FilterCompiler(self._stats)
         condition = compiler.compile(filters)
         return f"{self._in_collection} AND {condition}", compiler.params
@@ -548,7 +464,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         def query(connection: sqlite3.Connection) -> FindResult[TDocument] | list[TDocument]:
             try:
                 where, params = self._condition(filters)
-            except _Untranslatable:
+            except Untranslatable:
                 return self._documents(connection)
             if cursor:
                 where += f" AND (creation_utc, id) {'<' if descending else '>'} (?, ?)"
@@ -595,11 +511,11 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         def query(connection: sqlite3.Connection) -> TDocument | list[TDocument] | None:
             try:
                 where, params = self._condition(filters)
-            except _Untranslatable:
+            except Untranslatable:
                 return self._documents(connection)
             try:
                 order = "".join(f"{self._sort_key(field)} {d.name}, " for field, d in sort or ())
-            except _Untranslatable:
+            except Untranslatable:
                 # The filter is exact in SQL, but sorting its matches may raise in Python.
                 return self._documents(connection, where, params)
             row = connection.execute(
@@ -617,7 +533,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         # documents meet. Numbers (bools included) and strings each sort alike in SQLite.
         kinds = self._stats.kinds_if_everywhere(field)
         if kinds is None or not (kinds <= {_NUM} or kinds <= {_TEXT}):
-            raise _Untranslatable(field)
+            raise Untranslatable(field)
         return _field_sql(field)
 
     @override
@@ -627,7 +543,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
                 for index in indexes:
                     try:
                         keys = ", ".join(f"{_field_sql(f)} {d.name}" for f, d in index.fields)
-                    except _Untranslatable as e:
+                    except Untranslatable as e:
                         raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
                     # Partial: an index only grows with, and is only maintained for, its collection.
                     connection.execute(
@@ -656,7 +572,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         """The first match in insertion order, as the in-memory stores' scan finds it."""
         try:
             where, params = self._condition(filters)
-        except _Untranslatable:
+        except Untranslatable:
             # Stop at the first match as Parlant's scan does, so later documents never raise.
             rows = connection.execute(
                 f"SELECT seq, body FROM documents WHERE {self._in_collection} ORDER BY seq"
