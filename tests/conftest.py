@@ -49,3 +49,10 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster(bin_dir).start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureRequest) -> str:
+    """A fresh database in the session's cluster for this test module."""
+    name = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "t_")[:40]
+    return postgres_cluster.create_database(f"{name}_{os.getpid()}")

@@ -1,8 +1,11 @@
-"""The SQLite document store against Parlant's own in-memory store, and under Parlant's stores.
+"""The SQLite and PostgreSQL document stores against Parlant's own in-memory store, and under
+Parlant's stores.
 
-The property tests run the same operations on SQLiteDocumentCollection and Parlant's
-TransientDocumentCollection and require the same outcome every time: the same results, or the
-same exception (matches_filters raises on missing fields and incomparable types).
+The property tests run the same operations on our collection (SQLite, then PostgreSQL: one
+parametrised suite) and Parlant's TransientDocumentCollection and require the same outcome every
+time: the same results, or the same exception (matches_filters raises on missing fields and
+incomparable types). PostgreSQL-only behaviour (replicas, locks, notifications) is in
+test_postgres_document_store.py.
 """
 
 import os
@@ -16,7 +19,9 @@ import asyncio
 import json
 import math
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -35,18 +40,53 @@ from parlant.core.persistence.document_database import (
     BaseDocument,
     CollectionIndex,
     DocumentCollection,
+    DocumentDatabase,
     FindResult,
     identity_loader_for,
 )
 from parlant.core.sessions import EventKind, EventSource, SessionDocumentStore
 from parlant.core.tracer import LocalTracer
 
+from agent.store.postgres_documents import PostgresDocumentDatabase, open_pool
 from agent.store.sqlite_documents import (
     FAILED_MIGRATIONS,
-    SQLiteDocumentCollection,
     SQLiteDocumentDatabase,
     import_json_store,
 )
+
+# Opens the database at a location (a file, or a namespace in a PostgreSQL database); opening the
+# same location again is a restart.
+Opener = Callable[[str], AbstractAsyncContextManager[DocumentDatabase]]
+
+
+def sqlite_opener(directory: str) -> Opener:
+    return lambda location: SQLiteDocumentDatabase(Path(directory) / f"{location}.sqlite")
+
+
+def postgres_opener(url: str) -> Opener:
+    @asynccontextmanager
+    async def open_database(location: str) -> AsyncIterator[DocumentDatabase]:
+        async with open_pool(url, max_size=2) as pool:
+            async with PostgresDocumentDatabase(pool, namespace=location) as database:
+                yield database
+
+    return open_database
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@asynccontextmanager
+async def temporary_opener(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[Opener]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            yield sqlite_opener(directory)
+    else:
+        yield postgres_opener(request.getfixturevalue("postgres_url"))
+
+
+def new_location() -> str:
+    return f"store-{uuid.uuid4().hex}"
 
 
 class _IdOnly(TypedDict, total=False):
@@ -214,18 +254,23 @@ async def apply(
     return await outcome(lambda: getattr(collection, name)(*args))
 
 
-async def open_collection(
-    database: SQLiteDocumentDatabase,
-) -> SQLiteDocumentCollection[BaseDocument]:
+async def open_collection(database: DocumentDatabase) -> DocumentCollection[BaseDocument]:
     return await database.get_or_create_collection("docs", Doc, load_doc)
 
 
 def agrees_with_parlants_in_memory_collection(
-    initial: list[dict[str, Any]], operations: list[Any]
+    backend: str,
+    request: pytest.FixtureRequest,
+    initial: list[dict[str, Any]],
+    operations: list[Any],
 ) -> None:
-    async def run(path: Path) -> None:
+    async def run() -> None:
+        async with temporary_opener(backend, request) as opener:
+            await run_on(opener, new_location())
+
+    async def run_on(open_database: Opener, location: str) -> None:
         reference = TransientDocumentCollection("docs", Doc)
-        async with SQLiteDocumentDatabase(path) as database:
+        async with open_database(location) as database:
             collection = await open_collection(database)
             for document in initial:
                 await reference.insert_one(cast(BaseDocument, document))
@@ -236,7 +281,7 @@ def agrees_with_parlants_in_memory_collection(
             expected = await reference.find({})
             assert await collection.find({}) == expected
         # Reopening rebuilds the field statistics from disk; queries must still agree.
-        async with SQLiteDocumentDatabase(path) as database:
+        async with open_database(location) as database:
             collection = await open_collection(database)
             assert await collection.find({}) == expected
             for operation in operations:
@@ -247,8 +292,7 @@ def agrees_with_parlants_in_memory_collection(
                     )
                     assert ours == theirs, operation
 
-    with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(run(Path(directory) / "store.sqlite"))
+    asyncio.run(run())
 
 
 def property_settings(examples: int) -> settings:
@@ -292,18 +336,29 @@ SORT_BY_A: list[Any] = [("find_one", {}, [("a", SortDirection.ASC)])]
         [*finds({"a": {"$eq": 1}}, {"a": {"$in": [True]}}), *SORT_BY_A],
     )
 )
+# jsonb: numbers are numeric (1.0 and 1 equal, -0.0 is 0), booleans never equal numbers.
+@example(
+    (
+        values_of_a(0.5, 1, -0.0, 0, 9007199254740992.0, 2**53),
+        [*finds({"a": {"$eq": 0}}, {"a": {"$in": [2**53, 1.0]}}, {"a": {"$gt": -0.0}}), *SORT_BY_A],
+    )
+)
+@example((values_of_a(1e16, 10**16), [*finds({"a": {"$eq": 10**16}}), *SORT_BY_A]))
+@example((values_of_a(True, False), [*finds({"a": {"$eq": 1}}, {"a": {"$lt": True}}), *SORT_BY_A]))
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_agrees_with_parlant_on_uniform_documents(
-    scenario: tuple[list[dict[str, Any]], list[Any]],
+    backend: str, request: pytest.FixtureRequest, scenario: tuple[list[dict[str, Any]], list[Any]]
 ) -> None:
-    agrees_with_parlants_in_memory_collection(*scenario)
+    agrees_with_parlants_in_memory_collection(backend, request, *scenario)
 
 
 @property_settings(150)
 @given(scenario(WILD))
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_agrees_with_parlant_on_missing_fields_and_mixed_types(
-    scenario: tuple[list[dict[str, Any]], list[Any]],
+    backend: str, request: pytest.FixtureRequest, scenario: tuple[list[dict[str, Any]], list[Any]]
 ) -> None:
-    agrees_with_parlants_in_memory_collection(*scenario)
+    agrees_with_parlants_in_memory_collection(backend, request, *scenario)
 
 
 EVENT = {
