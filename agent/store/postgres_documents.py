@@ -303,11 +303,17 @@ class PostgresDocumentDatabase(DocumentDatabase):
         self._shape_signatures: dict[int, list[tuple[str, str]]] = {}
 
     async def __aenter__(self) -> Self:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute("SELECT to_regclass('parlant_indexes')")
+            if (await cursor.fetchone()) != (None,):
+                return self  # the last table of the schema exists: created before
         async with self.transaction() as connection:
             await connection.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
             )
-            await connection.execute(_SCHEMA)
+            # One statement at a time: pipeline mode runs no multi-statement strings.
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                await connection.execute(statement)
         return self
 
     async def __aexit__(
@@ -323,14 +329,18 @@ class PostgresDocumentDatabase(DocumentDatabase):
 
     @asynccontextmanager
     async def transaction(self, begin: str = "BEGIN") -> AsyncIterator[AsyncConnection[Any]]:
+        """A transaction in pipeline mode: statements whose results are not read yet travel
+        together, so an insert with its lock, notification and COMMIT is one round trip."""
         async with self._pool.connection() as connection:
-            await connection.execute(begin)
             try:
-                yield connection
+                async with connection.pipeline():
+                    await connection.execute(begin)
+                    yield connection
+                    await connection.execute("COMMIT")
             except BaseException:
-                await connection.execute("ROLLBACK")
+                if connection.info.transaction_status != TransactionStatus.IDLE:
+                    await connection.execute("ROLLBACK")
                 raise
-            await connection.execute("COMMIT")
 
     def snapshot(self) -> Any:
         """A read-only transaction that sees one consistent state throughout."""
