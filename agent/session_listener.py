@@ -5,6 +5,10 @@ Parlant's PollingSessionListener re-reads the store every 250 ms for every waiti
 session, so with a thousand escalations the agent process spent both cores on those reads. Here
 the session store signals each write, and waiting requests sleep until their session changes
 (with a slow safety re-check, so a missed signal delays but never loses an event).
+
+With several agent replicas on PostgreSQL, writes made by the other replicas reach `SessionChanges`
+through LISTEN/NOTIFY (agent/store/change_feed.py), so a long poll on one replica wakes for an
+event written through another.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ class SessionChanges:
     def notify(self, session_id: str) -> None:
         for woken in self._waiters.get(session_id, ()):
             woken.set()
+
+    def notify_all(self) -> None:
+        """Wakes every waiter to re-read, e.g. after signals may have been missed."""
+        for waiters in self._waiters.values():
+            for woken in waiters:
+                woken.set()
 
 
 class SignallingSessionDocumentStore(SessionDocumentStore):

@@ -43,6 +43,8 @@ PARLANT_NLP_SERVICES: frozenset[str] = frozenset(
 )
 
 SESSION_STORES = ("sqlite", "local", "transient")
+# PostgreSQL URLs (libpq's two spellings): sessions, customers and claims in that database.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MIN_OPERATOR_TOKEN_LENGTH = 16
 
 
@@ -54,7 +56,8 @@ class AgentSettings:
     port: int
     tool_port: int
     home: Path
-    session_store: str
+    # Kept out of repr: a PostgreSQL URL may carry a password.
+    session_store: str = field(repr=False)
     dashboard_url: str
     slack: SlackSettings | None
     # Kept out of repr so a logged or displayed settings object never shows it.
@@ -104,10 +107,12 @@ class AgentSettings:
                 f"PARLANT_TOOL_PORT={tool_port} equals PARLANT_PORT; set a different free port"
             )
         session_store = env.string("PARLANT_SESSION_STORE", "sqlite")
-        if session_store not in SESSION_STORES and not session_store.startswith("mongodb"):
+        if session_store not in SESSION_STORES and not session_store.startswith(
+            ("mongodb", *POSTGRES_SCHEMES)
+        ):
             raise SettingsError(
                 f"PARLANT_SESSION_STORE={session_store!r} is not known; set one of "
-                f"{', '.join(SESSION_STORES)} or a mongodb:// URL"
+                f"{', '.join(SESSION_STORES)}, a postgresql:// URL or a mongodb:// URL"
             )
         operator_token = env.secret(
             "PARLANT_OPERATOR_TOKEN",

@@ -1,7 +1,9 @@
 """Where Parlant keeps sessions and customers, as PARLANT_SESSION_STORE says.
 
 `sqlite` (the default) is our own store: one file per Parlant store in PARLANT_HOME, each write
-one durable transaction. `local`, `transient` and MongoDB URLs are passed through to Parlant.
+one durable transaction. A `postgresql://` URL puts both stores in that database, shared by
+several agent replicas, which hear each other's event writes through LISTEN/NOTIFY. `local`,
+`transient` and MongoDB URLs are passed through to Parlant.
 An existing `local` store (sessions.json / customers.json) is imported into SQLite once, so
 switching to the default loses nothing; the JSON files are left in place as a backup.
 """
@@ -18,9 +20,19 @@ from parlant.core.customers import CustomerDocumentStore, CustomerStore
 from parlant.core.sessions import SessionStore
 
 from agent.session_listener import SessionChanges, SignallingSessionDocumentStore
+from agent.settings import POSTGRES_SCHEMES
+from agent.store.change_feed import SESSION_EVENTS_CHANNEL, PostgresChangeFeed
+from agent.store.postgres_documents import ChangeAnnouncement, PostgresDocumentDatabase, open_pool
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
 
 log = logging.getLogger(__name__)
+
+# Connections one agent process may hold: Parlant's engine and API run many operations at once.
+POSTGRES_POOL_SIZE = 10
+
+
+def is_postgres_url(spec: str) -> bool:
+    return spec.startswith(POSTGRES_SCHEMES)
 
 
 @asynccontextmanager
@@ -29,8 +41,12 @@ async def open_session_stores(
 ) -> AsyncIterator[tuple[str | SessionStore, str | CustomerStore, SessionChanges | None]]:
     """(session store, customer store, change signals) for p.Server, open for the block.
 
-    Change signals exist only for our own store: it is the one whose writes we can observe.
+    Change signals exist only for our own stores: they are the ones whose writes we can observe.
     """
+    if is_postgres_url(spec):
+        async with _postgres_stores(spec) as stores:
+            yield stores
+        return
     if spec != "sqlite":
         yield spec, spec, None
         return
@@ -53,4 +69,35 @@ async def open_session_stores(
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)
         )
+        yield session_store, customer_store, changes
+
+
+@asynccontextmanager
+async def _postgres_stores(
+    url: str,
+) -> AsyncIterator[tuple[str | SessionStore, str | CustomerStore, SessionChanges | None]]:
+    async with AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(open_pool(url, max_size=POSTGRES_POOL_SIZE))
+        # The namespaces play the part of the SQLite store's two files.
+        sessions_db = await stack.enter_async_context(
+            PostgresDocumentDatabase(
+                pool,
+                namespace="sessions",
+                announce=ChangeAnnouncement(
+                    channel=SESSION_EVENTS_CHANNEL, collection="events", key="session_id"
+                ),
+            )
+        )
+        customers_db = await stack.enter_async_context(
+            PostgresDocumentDatabase(pool, namespace="customers")
+        )
+        changes = SessionChanges()
+        await stack.enter_async_context(PostgresChangeFeed(url, SESSION_EVENTS_CHANNEL, changes))
+        session_store = await stack.enter_async_context(
+            SignallingSessionDocumentStore(database=sessions_db, changes=changes)
+        )
+        customer_store = await stack.enter_async_context(
+            CustomerDocumentStore(IdGenerator(), database=customers_db)
+        )
+        log.info("sessions and customers on PostgreSQL; listening for other replicas' writes")
         yield session_store, customer_store, changes
