@@ -30,8 +30,9 @@ from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
-from agent.store.claims import SAMPLE_CUSTOMERS, ClaimsStore
-from agent.store.session_stores import open_session_stores
+from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
+from agent.store.postgres_claims import PostgresClaimsStore
+from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 from handoff.sla import SlaSettings
@@ -243,13 +244,20 @@ async def ensure_sample_customers(server: p.Server) -> None:
             await server.create_customer(name=name, id=customer_id)
 
 
+def open_claims_store(settings: AgentSettings) -> Claims:
+    """The claims live beside the sessions: in PostgreSQL when replicas share it."""
+    if is_postgres_url(settings.session_store):
+        return PostgresClaimsStore(settings.session_store)
+    return ClaimsStore(settings.home / "claims.sqlite3")
+
+
 async def serve(
     settings: AgentSettings,
     notifier: EscalationNotifier | None = None,
 ) -> None:
     """Run the server until cancelled; `agent.__main__` has already made `settings.home` private."""
     async with AsyncExitStack() as stack:
-        store = ClaimsStore(settings.home / "claims.sqlite3")
+        store = open_claims_store(settings)
         stack.callback(store.close)
         slack_auth = None
         if settings.slack is not None:

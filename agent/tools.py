@@ -3,6 +3,7 @@
 No `from __future__ import annotations` here: Parlant inspects the tools' real annotations.
 """
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -12,7 +13,7 @@ import parlant.sdk as p
 
 from agent.customers.identity import is_guest_customer_id
 from agent.packet_capture import JourneySteps, capture_packet
-from agent.store.claims import ClaimsStore, UnknownCustomer
+from agent.store.claims import Claims, UnknownCustomer
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
@@ -74,7 +75,7 @@ class NoEscalationChannel:
 
 
 def build_tools(
-    store: ClaimsStore, notifier: EscalationNotifier, journey_steps: JourneySteps | None = None
+    store: Claims, notifier: EscalationNotifier, journey_steps: JourneySteps | None = None
 ) -> dict[str, p.ToolEntry]:
     """The tools by name, as the agent declaration refers to them."""
 
@@ -84,7 +85,8 @@ def build_tools(
         if is_guest_customer_id(context.customer_id):
             return p.ToolResult(data={"found": False, "guest": True, "summary": GUEST_SUMMARY})
         try:
-            policy = store.policy_for(context.customer_id)
+            # A worker thread: the store blocks on its database (a network round trip on PostgreSQL).
+            policy = await asyncio.to_thread(store.policy_for, context.customer_id)
         except UnknownCustomer:
             return p.ToolResult(
                 data={"found": False, "summary": "No policy is on file for this customer."}
@@ -101,7 +103,7 @@ def build_tools(
         """List the customer's open insurance claims with their ids and statuses."""
         if is_guest_customer_id(context.customer_id):
             return p.ToolResult(data={"claims": [], "guest": True, "summary": GUEST_SUMMARY})
-        claims = store.open_claims(context.customer_id)
+        claims = await asyncio.to_thread(store.open_claims, context.customer_id)
         if not claims:
             summary = "You have no open claims."
         else:
@@ -129,7 +131,7 @@ def build_tools(
                 data={"filed": False, "summary": "The claim needs a description of what happened."}
             )
         try:
-            claim = store.file_claim(context.customer_id, claim_details)
+            claim = await asyncio.to_thread(store.file_claim, context.customer_id, claim_details)
         except UnknownCustomer:
             return p.ToolResult(
                 data={

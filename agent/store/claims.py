@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 # The sample customers the store is seeded with (the demo signs in as one of them). Guests
 # (Parlant's `guest`, and every `guest-…` identity) have no policy and no claims.
@@ -46,8 +47,8 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE INDEX IF NOT EXISTS claims_by_customer ON claims(customer_id, status);
 """
 
-_SEED_CUSTOMERS = list(SAMPLE_CUSTOMERS.items())
-_SEED_POLICIES = [
+SEED_CUSTOMERS = list(SAMPLE_CUSTOMERS.items())
+SEED_POLICIES = [
     (
         "POL-1001",
         SAMPLE_CUSTOMER_ID,
@@ -76,7 +77,7 @@ _SEED_POLICIES = [
         "2026-12-31",
     ),
 ]
-_SEED_CLAIMS = [
+SEED_CLAIMS = [
     (
         "CLM-0001",
         SAMPLE_CUSTOMER_ID,
@@ -111,6 +112,23 @@ class UnknownCustomer(LookupError):
     """The customer has no policy in the store."""
 
 
+class Claims(Protocol):
+    """What the tools need from a claims store (SQLite here, PostgreSQL in postgres_claims).
+
+    Blocking calls, safe from any thread: the tools run them in a worker thread.
+    """
+
+    def add_customer(self, customer_id: str, name: str, policy: Policy) -> None: ...
+
+    def policy_for(self, customer_id: str) -> Policy: ...
+
+    def open_claims(self, customer_id: str) -> list[Claim]: ...
+
+    def file_claim(self, customer_id: str, details: str) -> Claim: ...
+
+    def close(self) -> None: ...
+
+
 class ClaimsStore:
     """Thread-safe access to the claims database; tools call it from Parlant's tool server."""
 
@@ -136,13 +154,13 @@ class ClaimsStore:
                     (SAMPLE_CUSTOMER_ID,),
                 )
             self._db.execute("DELETE FROM customers WHERE customer_id = 'guest'")
-            self._db.executemany("INSERT OR IGNORE INTO customers VALUES (?, ?)", _SEED_CUSTOMERS)
+            self._db.executemany("INSERT OR IGNORE INTO customers VALUES (?, ?)", SEED_CUSTOMERS)
             self._db.executemany(
-                "INSERT OR IGNORE INTO policies VALUES (?, ?, ?, ?, ?, ?, ?)", _SEED_POLICIES
+                "INSERT OR IGNORE INTO policies VALUES (?, ?, ?, ?, ?, ?, ?)", SEED_POLICIES
             )
             self._db.executemany(
                 "INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, '2026-11-01T09:30:00+00:00')",
-                _SEED_CLAIMS,
+                SEED_CLAIMS,
             )
 
     def _transaction(self) -> _Transaction:
