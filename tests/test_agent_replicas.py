@@ -1,0 +1,106 @@
+"""Two real agent processes on one PostgreSQL database act as one agent (real HTTP, real server).
+
+A long poll waiting on replica A wakes for an event written through replica B: B's write sends
+a notification in its transaction, A's listening connection hears it. Nothing polls the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from parlant.client import ParlantClient
+
+from agent.session_listener import SAFETY_RECHECK_S
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import AGENT_ID, new_session, say, wait_for_ai_reply
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AgentProcess, AgentProcess]]:
+    started: list[AgentProcess] = []
+    try:
+        for name in ("a", "b"):
+            home = tmp_path_factory.mktemp(f"replica-{name}") / "parlant"
+            process = AgentProcess(home=home, extra_env={"PARLANT_SESSION_STORE": postgres_url})
+            started.append(process.start())
+        yield started[0], started[1]
+    finally:
+        for process in started:
+            process.stop()
+
+
+def test_a_session_made_on_one_replica_is_served_by_the_other(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    a, b = (ParlantClient(base_url=r.url) for r in replicas)
+    session = new_session(a)
+    offset = say(b, session, "What does my policy cover?")
+    reply = wait_for_ai_reply(a, session, offset)
+    assert "POL-1001" in reply.data["message"]
+    assert b.sessions.retrieve(session).agent_id == AGENT_ID
+    assert [e.offset for e in b.sessions.list_events(session, kinds="message")] == [
+        e.offset for e in a.sessions.list_events(session, kinds="message")
+    ]
+
+
+def test_a_long_poll_on_one_replica_wakes_for_an_event_written_through_the_other(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    a, b = (ParlantClient(base_url=r.url) for r in replicas)
+    session = new_session(a)
+    written_at: list[float] = []
+
+    def write_through_b() -> None:
+        time.sleep(1.0)  # the poll on A is waiting by then
+        b.sessions.create_event(
+            session,
+            kind="message",
+            source="human_agent",
+            message="from replica b",
+            participant={"id": "op", "display_name": "Operator"},
+        )
+        written_at.append(time.monotonic())
+
+    writer = threading.Thread(target=write_through_b)
+    started = time.monotonic()
+    writer.start()
+    events = a.sessions.list_events(session, min_offset=0, wait_for_data=30)
+    woke_at = time.monotonic()
+    writer.join()
+    assert [e.data["message"] for e in events] == ["from replica b"]
+    # Woken by the notification, long before A's slow safety re-check would have looked.
+    assert woke_at - started < SAFETY_RECHECK_S
+    assert woke_at - written_at[0] < 1.5
+
+
+def test_a_claim_filed_through_one_replica_is_listed_by_the_other(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    a, b = (ParlantClient(base_url=r.url) for r in replicas)
+    session = new_session(a)
+    wait_for_ai_reply(a, session, say(a, session, "I want to file a claim"))
+    # The journey's next turn runs on B: the session and its journey state are shared.
+    described = say(b, session, "A delivery van hit my parked car on Elm Street this morning")
+    confirmation = wait_for_ai_reply(b, session, described)
+    claim_id = next(w for w in confirmation.data["message"].split() if w.startswith("CLM-"))
+    claim_id = claim_id.strip(".,;:()")
+
+    listing = new_session(a)
+    reply = wait_for_ai_reply(a, listing, say(a, listing, "What are my open claims?"))
+    assert claim_id in reply.data["message"]
+    assert "CLM-0001" in reply.data["message"]
+
+
+def test_the_replicas_logs_name_postgresql_and_no_password(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    for replica in replicas:
+        log = Path(replica.log_path).read_text()
+        assert "sessions and customers on PostgreSQL" in log
+        assert "postgresql://" not in log
