@@ -1,15 +1,18 @@
-"""Event-write latency of the SQLite document store beside Parlant's `local` JSON store.
+"""Event-write latency of the SQLite and PostgreSQL document stores beside Parlant's `local`.
 
-    .venv/bin/python bench/bench_session_store.py [--sizes 1000,10000,100000]
+    .venv/bin/python bench/bench_session_store.py [--sizes 1000,10000,100000] [--no-postgres]
 
 For each size, one session store's worth of data (sessions, events, metadata) is written
 straight to a `local` store file, and the SQLite store is filled from that file by
-import_json_store. Each store then takes single-event insert_one calls through Parlant's
-DocumentCollection interface, timed one by one. Targets: SQLite flat (median at the largest size
-within 2x of the smallest), and at 100k events at least 50x faster than `local`.
+import_json_store; the PostgreSQL store (a throwaway cluster, tests/support/postgres.py, with
+production durability settings) is filled with the same events by COPY. Each store then takes
+single-event insert_one calls through Parlant's DocumentCollection interface, timed one by one.
+Targets: SQLite and PostgreSQL flat (median at the largest size within 2x of the smallest), and
+SQLite at 100k events at least 50x faster than `local`.
 """
 
 import os
+import sys
 import tempfile
 
 # Importing parlant.sdk or parlant.bin creates PARLANT_HOME; keep it out of the tree.
@@ -38,7 +41,15 @@ from parlant.core.persistence.document_database import (
 from parlant.core.sessions import SessionDocumentStore
 from parlant.core.tracer import LocalTracer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.store.postgres_documents import (
+    PostgresDocumentDatabase,
+    _row,
+    open_pool,
+)
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
+from tests.support.postgres import PostgresCluster, postgres_bin_dir
 
 EVENTS_PER_SESSION = 50
 SQLITE_WRITES = 500
@@ -177,13 +188,85 @@ async def measure_sqlite(database_file: Path, events: int) -> Measurement:
         return Measurement(await time_inserts(collection, events, SQLITE_WRITES), open_seconds)
 
 
+async def fill_postgres(database: PostgresDocumentDatabase, events: int) -> None:
+    """The events written straight into the table by COPY, as the store would have stored them."""
+    collection = await database.get_or_create_collection("events", BaseDocument, identity_loader)
+    rows = [_row(event(number)) for number in range(events)]
+    for signature in {row.signature for row in rows}:
+        await database.known_shape(signature)
+    shapes = database._shape_ids
+    async with open_pool_connection(database) as connection:
+        async with (
+            connection.cursor() as cursor,
+            cursor.copy(
+                "COPY parlant_documents (collection, id, creation_utc, shape, body, exact) "
+                "FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                await copy.write_row(
+                    (
+                        database.qualified("events"),
+                        row.id,
+                        row.creation_utc,
+                        shapes[row.signature],
+                        row.body,
+                        row.exact,
+                    )
+                )
+        await connection.execute("ANALYZE parlant_documents")
+    await collection.ensure_indexes(EVENT_INDEXES)
+
+
+def open_pool_connection(database: PostgresDocumentDatabase) -> Any:
+    return database._pool.connection()
+
+
+async def measure_postgres(url: str, events: int) -> tuple[Measurement, float]:
+    """(the timed writes after a restart, the fill time); a fresh namespace per size."""
+    namespace = f"bench-{events}"
+    async with open_pool(url) as pool:
+        started = time.perf_counter()
+        async with PostgresDocumentDatabase(pool, namespace) as database:
+            await fill_postgres(database, events)
+        fill_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        async with PostgresDocumentDatabase(pool, namespace) as database:
+            collection = await database.get_or_create_collection(
+                "events", BaseDocument, identity_loader
+            )
+            await collection.ensure_indexes(EVENT_INDEXES)
+            open_seconds = time.perf_counter() - started
+            latencies = await time_inserts(collection, events, SQLITE_WRITES)
+    return Measurement(latencies, open_seconds), fill_seconds
+
+
 def local_writes(events: int) -> int:
     # Each `local` write rewrites everything stored: keep the run to seconds per size.
     return max(5, min(50, 200_000 // events))
 
 
-async def main(sizes: list[int]) -> None:
-    rows = []
+async def main(sizes: list[int], postgres: bool) -> None:
+    cluster = None
+    if postgres:
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            raise SystemExit("PostgreSQL is not installed: run scripts/ensure_postgres.sh")
+        cluster = PostgresCluster(bin_dir).start()
+    try:
+        rows = await measure_all(sizes, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print_table(rows)
+
+
+Row = tuple[int, Measurement, Measurement | None, Measurement, float]
+
+
+async def measure_all(sizes: list[int], cluster: PostgresCluster | None) -> list[Row]:
+    rows: list[Row] = []
+    url = cluster.create_database("bench") if cluster else None
     for events in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-session-store-") as directory:
             store_file = Path(directory) / "sessions.json"
@@ -192,40 +275,59 @@ async def main(sizes: list[int]) -> None:
             # SQLite first: the `local` run rewrites the file it imports from.
             import_seconds = await import_into_sqlite(store_file, database_file)
             sqlite = await measure_sqlite(database_file, events)
+            postgres = (await measure_postgres(url, events))[0] if url else None
             local = await measure_local(store_file, events, local_writes(events))
-        rows.append((events, sqlite, local, import_seconds))
+        rows.append((events, sqlite, postgres, local, import_seconds))
         print(f"measured {events:,} events", flush=True)
+    return rows
 
+
+def print_table(rows: list[Row]) -> None:
     print()
     print(
         f"{'events stored':>13} | {'SQLite median':>13} | {'SQLite p99':>10} | "
+        f"{'Postgres median':>15} | {'Postgres p99':>12} | "
         f"{'local median':>12} | {'local p99':>10} | {'local/SQLite':>12} | "
-        f"{'open SQLite':>11} | {'open local':>10} | {'import':>8}"
+        f"{'open SQLite':>11} | {'open PG':>8} | {'open local':>10} | {'import':>8}"
     )
-    print("-" * 122)
-    for events, sqlite, local, import_seconds in rows:
+    print("-" * 165)
+    for events, sqlite, postgres, local, import_seconds in rows:
+        pg_median = f"{postgres.median_ms:>12.2f} ms" if postgres else f"{'-':>15}"
+        pg_p99 = f"{postgres.p99_ms:>9.2f} ms" if postgres else f"{'-':>12}"
+        pg_open = f"{postgres.open_seconds:>6.2f} s" if postgres else f"{'-':>8}"
         print(
             f"{events:>13,} | {sqlite.median_ms:>10.2f} ms | {sqlite.p99_ms:>7.2f} ms | "
+            f"{pg_median} | {pg_p99} | "
             f"{local.median_ms:>9.2f} ms | {local.p99_ms:>7.2f} ms | "
             f"{local.median_ms / sqlite.median_ms:>11.0f}x | "
-            f"{sqlite.open_seconds:>9.2f} s | {local.open_seconds:>8.2f} s | "
+            f"{sqlite.open_seconds:>9.2f} s | {pg_open} | {local.open_seconds:>8.2f} s | "
             f"{import_seconds:>6.2f} s"
         )
+    sizes = [row[0] for row in rows]
     print(
-        f"\nWrites timed per size: SQLite {SQLITE_WRITES}; local "
+        f"\nWrites timed per size: SQLite and PostgreSQL {SQLITE_WRITES}; local "
         + ", ".join(f"{local_writes(e)} at {e:,}" for e in sizes)
         + ". p99 is nearest-rank, so with few writes it is the slowest one. Open: a restart, to"
-        " an open events collection. Import: the one-time switch from local (import_json_store"
-        " and the first open, which builds the indexes)."
+        " an open events collection (PostgreSQL reads every event through Parlant's loader, as"
+        " SQLite does). Import: the one-time switch from local (import_json_store and the first"
+        " open, which builds the indexes). PostgreSQL: a local cluster over TCP on 127.0.0.1,"
+        " fsync and synchronous_commit on."
     )
 
-    (smallest, sqlite_small, _, _), (largest, sqlite_large, local_large, _) = rows[0], rows[-1]
+    (smallest, sqlite_small, pg_small, _, _) = rows[0]
+    (largest, sqlite_large, pg_large, local_large, _) = rows[-1]
     flat = sqlite_large.median_ms / sqlite_small.median_ms
     speedup = local_large.median_ms / sqlite_large.median_ms
     print(
         f"SQLite flat: median at {largest:,} is {flat:.2f}x the median at {smallest:,} "
         f"(target <= 2x): {'PASS' if flat <= 2 else 'FAIL'}"
     )
+    if pg_small and pg_large:
+        pg_flat = pg_large.median_ms / pg_small.median_ms
+        print(
+            f"PostgreSQL flat: median at {largest:,} is {pg_flat:.2f}x the median at "
+            f"{smallest:,} (target <= 2x): {'PASS' if pg_flat <= 2 else 'FAIL'}"
+        )
     print(
         f"SQLite vs local at {largest:,}: {speedup:.0f}x faster "
         f"(target >= 50x): {'PASS' if speedup >= 50 else 'FAIL'}"
@@ -235,5 +337,10 @@ async def main(sizes: list[int]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated event counts")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="SQLite and local only (no PostgreSQL cluster)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main([int(size) for size in arguments.sizes.split(",")]))
+    asyncio.run(
+        main([int(size) for size in arguments.sizes.split(",")], postgres=not arguments.no_postgres)
+    )
