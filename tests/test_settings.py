@@ -114,12 +114,21 @@ def test_settings_objects_never_show_secrets_in_their_repr() -> None:
         "SLACK_APP_TOKEN": "xapp-secret-app-token",
         "SLACK_SIGNING_SECRET": "secret-signing-secret",
         "PARLANT_OPERATOR_TOKEN": "secret-operator-token-0123",
+        "PARLANT_SESSION_STORE": "postgresql://agent:secret-db-password@db.internal/support",
     }
     env = EnvReader({**secrets, "SLACK_ESCALATION_CHANNEL": "C0123ABCD"}, dotenv={})
     shown = repr(BridgeSettings.from_env(env)) + repr(AgentSettings.from_env(env))
     assert "C0123ABCD" in shown
     for value in secrets.values():
         assert value not in shown
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://agent@db.internal:5432/support", "postgres://db.internal/support"]
+)
+def test_a_postgresql_url_selects_the_shared_store(url: str) -> None:
+    settings = AgentSettings.from_env(EnvReader(environ={"PARLANT_SESSION_STORE": url}, dotenv={}))
+    assert settings.session_store == url
 
 
 def test_slack_mask_defaults_to_cards_and_dates_of_birth_and_names_the_valid_kinds() -> None:
