@@ -392,7 +392,7 @@ async def test_parlants_own_filters_run_as_sql(tmp_path: Path) -> None:
             {"id": {"$eq": "e1"}, "session_id": {"$eq": "s1"}, "deleted": {"$ne": True}},
         ]
         for where in parlant_filters:
-            events._condition(where)  # raises _Untranslatable if it would fall back
+            events._condition(where)  # raises Untranslatable if it would fall back
         assert events._sort_key("offset")
 
 
