@@ -1,4 +1,5 @@
-"""The agent's default session store under SIGKILL: every acknowledged event survives a crash."""
+"""The agent's session stores under SIGKILL: every acknowledged event survives a crash (the
+SQLite default, and PostgreSQL, where an acknowledged write must be a committed one)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from tests.support.chat import new_session
 ROUNDS = 3
 
 
-@pytest.fixture(scope="module")
-def crash_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def crash_agent(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[AgentProcess]:
     home: Path = tmp_path_factory.mktemp("crash") / "parlant"
-    process = AgentProcess(home=home).start()
+    store = request.param if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    process = AgentProcess(home=home, extra_env={"PARLANT_SESSION_STORE": store}).start()
     yield process
     process.stop()
 
