@@ -42,11 +42,10 @@ class FieldStats:
     def add(self, document: Mapping[str, Any]) -> None:
         self.add_kinds([(field, self._kind(value)) for field, value in document.items()])
 
-    def add_kinds(self, field_kinds: Iterable[tuple[str, str]], documents: int = 1) -> None:
-        """Counts `documents` documents with exactly these (field, kind) pairs."""
-        self._documents += documents
-        for pair in field_kinds:
-            self._counts[pair] += documents
+    def add_kinds(self, field_kinds: Iterable[tuple[str, str]]) -> None:
+        """Counts one document with exactly these (field, kind) pairs."""
+        self._documents += 1
+        self._counts.update(field_kinds)
 
     def remove(self, document: Mapping[str, Any]) -> None:
         self._documents -= 1

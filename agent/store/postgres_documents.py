@@ -109,9 +109,7 @@ WITH RECURSIVE shapes AS (
         WHERE d.collection = %(c)s AND d.shape > shapes.shape ORDER BY d.shape LIMIT 1
     ) FROM shapes WHERE shapes.shape IS NOT NULL
 )
-SELECT shape, (SELECT count(*) FROM parlant_documents d
-               WHERE d.collection = %(c)s AND d.shape = shapes.shape)
-FROM shapes WHERE shape IS NOT NULL
+SELECT shape FROM shapes WHERE shape IS NOT NULL
 """
 
 _READ = "coalesce(exact, body::text)"
@@ -384,16 +382,19 @@ class PostgresDocumentDatabase(DocumentDatabase):
         shapes = await (
             await connection.execute(_SHAPES_OF_COLLECTION, {"c": self.qualified(collection)})
         ).fetchall()
-        unknown = [shape for shape, _ in shapes if shape not in self._shape_signatures]
+        unknown = [shape for (shape,) in shapes if shape not in self._shape_signatures]
         if unknown:
             rows = await connection.execute(
                 "SELECT id, signature FROM parlant_shapes WHERE id = ANY(%s)", (unknown,)
             )
             async for shape, signature in rows:
                 self._shape_signatures[shape] = [tuple(p) for p in json.loads(signature)]
+        # One pseudo-document per shape: a field is in every document exactly when it is in
+        # every shape, and takes the kinds the shapes give it; how many documents share a shape
+        # does not matter (and counting them would read the whole collection).
         stats = FieldStats(_kind)
-        for shape, documents in shapes:
-            stats.add_kinds(self._shape_signatures[shape], documents)
+        for (shape,) in shapes:
+            stats.add_kinds(self._shape_signatures[shape])
         return stats
 
     async def announce(
@@ -489,24 +490,25 @@ class PostgresDocumentDatabase(DocumentDatabase):
     ) -> PostgresDocumentCollection[TDocument]:
         """Runs every stored document through the loader (Parlant's schema migrations), as the
         JSON and MongoDB stores do on open: migrated documents are rewritten, and documents the
-        loader rejects move to the failed_migrations collection, in one transaction that holds
-        the collection's lock (replicas starting together migrate once, not twice)."""
+        loader rejects move to the failed_migrations collection.
+
+        Reading takes no lock, so a replica starting up never stalls the others' writes; only
+        when something must change is the collection locked, and then each change applies only
+        to a document still as it was read (a replica starting at the same time may have
+        migrated it already, or a writer changed it since)."""
         qualified = self.qualified(name)
         collection = PostgresDocumentCollection(self, name, schema)
-        async with self.transaction() as connection:
-            await self.lock(connection, name, shared=False)
+        changes: list[tuple[int, str, TDocument | None, BaseDocument]] = []
+        async with self._pool.connection() as connection:
             await _register(connection, qualified)
             last_seq = 0
-            while True:
-                batch = await (
-                    await connection.execute(
-                        f"SELECT seq, {_READ} FROM parlant_documents "
-                        "WHERE collection = %s AND seq > %s ORDER BY seq LIMIT %s",
-                        (qualified, last_seq, _LOAD_BATCH),
-                    )
-                ).fetchall()
-                if not batch:
-                    break
+            while batch := await (
+                await connection.execute(
+                    f"SELECT seq, {_READ} FROM parlant_documents "
+                    "WHERE collection = %s AND seq > %s ORDER BY seq LIMIT %s",
+                    (qualified, last_seq, _LOAD_BATCH),
+                )
+            ).fetchall():
                 for seq, text in batch:
                     document = cast(BaseDocument, json.loads(text))
                     try:
@@ -516,22 +518,42 @@ class PostgresDocumentDatabase(DocumentDatabase):
                             "Failed to load document %s of %s", document.get("id"), name
                         )
                         loaded = None
-                    if loaded is None:
-                        _logger.warning(
-                            "Moving document %s of %s to %s",
-                            document.get("id"),
-                            name,
-                            FAILED_MIGRATIONS,
-                        )
-                        await _register(connection, self.qualified(FAILED_MIGRATIONS))
-                        await collection.insert_row(connection, FAILED_MIGRATIONS, document)
-                        await connection.execute(
-                            "DELETE FROM parlant_documents WHERE seq = %s", (seq,)
-                        )
-                    elif loaded is not document and _encode(loaded) != text:
-                        await collection.rewrite_row(connection, seq, loaded)
+                    # Loaders return their argument unchanged when no migration applies.
+                    if loaded is None or (loaded is not document and _encode(loaded) != text):
+                        changes.append((seq, text, loaded, document))
                 last_seq = batch[-1][0]
+        if changes:
+            await self._apply_load_changes(collection, changes)
         return self._cache(collection)
+
+    async def _apply_load_changes(
+        self,
+        collection: PostgresDocumentCollection[TDocument],
+        changes: list[tuple[int, str, TDocument | None, BaseDocument]],
+    ) -> None:
+        async with self.transaction() as connection:
+            await self.lock(connection, collection.name, shared=False)
+            for seq, text, loaded, original in changes:
+                unchanged = await (
+                    await connection.execute(
+                        f"SELECT 1 FROM parlant_documents WHERE seq = %s AND {_READ} = %s",
+                        (seq, text),
+                    )
+                ).fetchone()
+                if not unchanged:
+                    continue
+                if loaded is not None:
+                    await collection.rewrite_row(connection, seq, loaded)
+                    continue
+                _logger.warning(
+                    "Moving document %s of %s to %s",
+                    original.get("id"),
+                    collection.name,
+                    FAILED_MIGRATIONS,
+                )
+                await _register(connection, self.qualified(FAILED_MIGRATIONS))
+                await collection.insert_row(connection, FAILED_MIGRATIONS, original)
+                await connection.execute("DELETE FROM parlant_documents WHERE seq = %s", (seq,))
 
 
 async def _register(connection: AsyncConnection[Any], qualified: str) -> None:
