@@ -53,6 +53,7 @@ from tests.support.postgres import PostgresCluster, postgres_bin_dir
 
 EVENTS_PER_SESSION = 50
 SQLITE_WRITES = 500
+READS = 200
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 # The indexes SessionDocumentStore declares on its events, so SQLite maintains them as in use.
@@ -142,6 +143,12 @@ async def time_inserts(
 class Measurement:
     latencies: list[float]
     open_seconds: float  # a restart: from entering the database to an open events collection
+    # One session's events as the long polls read them (SQLite and PostgreSQL only).
+    reads: list[float] | None = None
+
+    @property
+    def read_median_ms(self) -> float:
+        return statistics.median(self.reads or [math.nan]) * 1000
 
     @property
     def median_ms(self) -> float:
@@ -185,7 +192,8 @@ async def measure_sqlite(database_file: Path, events: int) -> Measurement:
     async with SQLiteDocumentDatabase(database_file) as database:
         collection = await open_sqlite_events(database)
         open_seconds = time.perf_counter() - started
-        return Measurement(await time_inserts(collection, events, SQLITE_WRITES), open_seconds)
+        latencies = await time_inserts(collection, events, SQLITE_WRITES)
+        return Measurement(latencies, open_seconds, await time_session_reads(collection, events))
 
 
 async def fill_postgres(database: PostgresDocumentDatabase, events: int) -> None:
@@ -238,7 +246,28 @@ async def measure_postgres(url: str, events: int) -> tuple[Measurement, float]:
             await collection.ensure_indexes(EVENT_INDEXES)
             open_seconds = time.perf_counter() - started
             latencies = await time_inserts(collection, events, SQLITE_WRITES)
-    return Measurement(latencies, open_seconds), fill_seconds
+            reads = await time_session_reads(collection, events)
+    return Measurement(latencies, open_seconds, reads), fill_seconds
+
+
+async def time_session_reads(
+    collection: DocumentCollection[BaseDocument], events: int, reads: int = READS
+) -> list[float]:
+    """The filter SessionDocumentStore.list_events sends for a long poll, on sessions spread
+    over the whole store: it must not cost more as the store grows."""
+    sessions = math.ceil(events / EVENTS_PER_SESSION)
+    latencies = []
+    for n in range(reads):
+        where: Any = {
+            "session_id": {"$eq": f"se{(n * 7919) % sessions:07d}"},
+            "offset": {"$gte": EVENTS_PER_SESSION - 5},
+            "deleted": {"$eq": False},
+        }
+        started = time.perf_counter()
+        found = await collection.find(where)
+        latencies.append(time.perf_counter() - started)
+        assert found.items, where
+    return latencies
 
 
 def local_writes(events: int) -> int:
@@ -288,20 +317,22 @@ def print_table(rows: list[Row]) -> None:
         f"{'events stored':>13} | {'SQLite median':>13} | {'SQLite p99':>10} | "
         f"{'Postgres median':>15} | {'Postgres p99':>12} | "
         f"{'local median':>12} | {'local p99':>10} | {'local/SQLite':>12} | "
-        f"{'open SQLite':>11} | {'open PG':>8} | {'open local':>10} | {'import':>8}"
+        f"{'open SQLite':>11} | {'open PG':>8} | {'open local':>10} | {'import':>8} | "
+        f"{'read SQLite':>11} | {'read PG':>8}"
     )
-    print("-" * 165)
+    print("-" * 190)
     for events, sqlite, postgres, local, import_seconds in rows:
         pg_median = f"{postgres.median_ms:>12.2f} ms" if postgres else f"{'-':>15}"
         pg_p99 = f"{postgres.p99_ms:>9.2f} ms" if postgres else f"{'-':>12}"
         pg_open = f"{postgres.open_seconds:>6.2f} s" if postgres else f"{'-':>8}"
+        pg_read = f"{postgres.read_median_ms:>5.2f} ms" if postgres else f"{'-':>8}"
         print(
             f"{events:>13,} | {sqlite.median_ms:>10.2f} ms | {sqlite.p99_ms:>7.2f} ms | "
             f"{pg_median} | {pg_p99} | "
             f"{local.median_ms:>9.2f} ms | {local.p99_ms:>7.2f} ms | "
             f"{local.median_ms / sqlite.median_ms:>11.0f}x | "
             f"{sqlite.open_seconds:>9.2f} s | {pg_open} | {local.open_seconds:>8.2f} s | "
-            f"{import_seconds:>6.2f} s"
+            f"{import_seconds:>6.2f} s | {sqlite.read_median_ms:>8.2f} ms | {pg_read}"
         )
     sizes = [row[0] for row in rows]
     print(
@@ -311,7 +342,8 @@ def print_table(rows: list[Row]) -> None:
         " an open events collection (PostgreSQL reads every event through Parlant's loader, as"
         " SQLite does). Import: the one-time switch from local (import_json_store and the first"
         " open, which builds the indexes). PostgreSQL: a local cluster over TCP on 127.0.0.1,"
-        " fsync and synchronous_commit on."
+        " fsync and synchronous_commit on. Read: median of 200 finds of one session's last"
+        " events, the filter a long poll's list_events sends."
     )
 
     (smallest, sqlite_small, pg_small, _, _) = rows[0]
