@@ -100,7 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         print("agent: PARLANT_NLP is offline: no LLM to check", file=sys.stderr)
         return 0
     from agent.server import serve
+    from agent.store.session_stores import is_postgres_url
 
+    if is_postgres_url(settings.session_store):
+        from agent.store.postgres_check import postgres_problem
+
+        problem = postgres_problem(settings.session_store)
+        if problem is not None:
+            print(f"agent: session store check failed: {problem}", file=sys.stderr)
+            return 4
     adopt_parlant_logger(settings.log_format)
     if settings.nlp == OFFLINE:
         announce(OFFLINE_BANNER, settings.log_format, log)

@@ -6,6 +6,8 @@ a notification in its transaction, A's listening connection hears it. Nothing po
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import pytest
 from parlant.client import ParlantClient
 
 from agent.session_listener import SAFETY_RECHECK_S
-from tests.support.agent_process import AgentProcess
+from tests.support.agent_process import REPO_ROOT, AgentProcess
 from tests.support.chat import AGENT_ID, new_session, say, wait_for_ai_reply
 
 
@@ -104,3 +106,30 @@ def test_the_replicas_logs_name_postgresql_and_no_password(
         log = Path(replica.log_path).read_text()
         assert "sessions and customers on PostgreSQL" in log
         assert "postgresql://" not in log
+
+
+@pytest.mark.parametrize("target", ["unreachable", "missing database"])
+def test_a_replica_that_cannot_reach_its_database_stops_with_one_line(
+    target: str, postgres_url: str, tmp_path: Path
+) -> None:
+    port = postgres_url.rsplit(":", 1)[1].split("/")[0]
+    url = {
+        "unreachable": "postgresql://agent:secret-password@127.0.0.1:1/support",
+        "missing database": f"postgresql://postgres:secret-password@127.0.0.1:{port}/nowhere",
+    }[target]
+    process = AgentProcess(home=tmp_path / "parlant", extra_env={"PARLANT_SESSION_STORE": url})
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "agent"],
+        cwd=REPO_ROOT,
+        env=process.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 4
+    assert time.monotonic() - started < 30  # not a pool's time-out deep in the start
+    (line,) = [ln for ln in done.stderr.splitlines() if "session store check failed" in ln]
+    assert "PARLANT_SESSION_STORE" in line and "127.0.0.1:" in line
+    assert "secret-password" not in done.stderr + done.stdout
