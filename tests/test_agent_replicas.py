@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from parlant.client import ParlantClient
 
@@ -97,6 +98,13 @@ def test_a_claim_filed_through_one_replica_is_listed_by_the_other(
     reply = wait_for_ai_reply(a, listing, say(a, listing, "What are my open claims?"))
     assert claim_id in reply.data["message"]
     assert "CLM-0001" in reply.data["message"]
+
+
+def test_both_replicas_are_ready_with_their_stores_on_postgresql(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    for replica in replicas:
+        assert httpx.get(f"{replica.url}/readyz", timeout=10).status_code == 200
 
 
 def test_the_replicas_logs_name_postgresql_and_no_password(

@@ -15,8 +15,8 @@ from agent.store.change_feed import PostgresChangeFeed
 
 async def notify(url: str, channel: str, payload: str) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        async with connection.transaction():
-            await connection.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        # Committed in its own transaction, as a store write sends it.
+        await connection.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
 
 async def test_a_committed_notification_wakes_only_that_sessions_waiters(postgres_url: str) -> None:

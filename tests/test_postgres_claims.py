@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from psycopg_pool import PoolClosed
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID, Policy, UnknownCustomer
 from agent.store.postgres_claims import PostgresClaimsStore
@@ -47,6 +48,13 @@ def test_reopening_keeps_claims_and_seeds_once(claims_url: str) -> None:
         assert again.file_claim(SAMPLE_CUSTOMER_ID, "Stolen bike").claim_id == "CLM-0003"
     finally:
         again.close()
+
+
+def test_ping_answers_while_the_database_does(store: PostgresClaimsStore) -> None:
+    store.ping()
+    store.close()
+    with pytest.raises(PoolClosed):
+        store.ping()
 
 
 def test_unknown_customers_and_guests_have_no_policy(store: PostgresClaimsStore) -> None:

@@ -44,9 +44,11 @@ async def replica(
     url: str, namespace: str, announce: ChangeAnnouncement | None = None
 ) -> AsyncIterator[PostgresDocumentDatabase]:
     """One process's view: its own pool and database object, as each agent replica has."""
-    async with open_pool(url, max_size=4) as pool:
-        async with PostgresDocumentDatabase(pool, namespace, announce) as database:
-            yield database
+    async with (
+        open_pool(url, max_size=4) as pool,
+        PostgresDocumentDatabase(pool, namespace, announce) as database,
+    ):
+        yield database
 
 
 def doc(**fields: Any) -> BaseDocument:

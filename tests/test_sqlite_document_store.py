@@ -66,9 +66,11 @@ def sqlite_opener(directory: str) -> Opener:
 def postgres_opener(url: str) -> Opener:
     @asynccontextmanager
     async def open_database(location: str) -> AsyncIterator[DocumentDatabase]:
-        async with open_pool(url, max_size=2) as pool:
-            async with PostgresDocumentDatabase(pool, namespace=location) as database:
-                yield database
+        async with (
+            open_pool(url, max_size=2) as pool,
+            PostgresDocumentDatabase(pool, namespace=location) as database,
+        ):
+            yield database
 
     return open_database
 

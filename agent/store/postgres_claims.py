@@ -136,6 +136,11 @@ class PostgresClaimsStore:
             raise UnknownCustomer(customer_id)
         return Policy(*row)
 
+    def ping(self) -> None:
+        """Raises if the database cannot answer (the agent's /readyz)."""
+        with self._pool.connection() as db:
+            db.execute("SELECT 1").fetchone()
+
     def open_claims(self, customer_id: str) -> list[Claim]:
         with self._pool.connection() as db:
             rows = db.execute(

@@ -110,8 +110,11 @@ class PostgresCluster:
     def psql(self, statement: str, database: str = "postgres") -> str:
         psql = self.bin_dir / "psql"
         return subprocess.run(
-            [str(psql), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url(database)]
-            + ["-c", statement],
+            [
+                str(psql),
+                *("-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"),
+                *("-d", self.url(database), "-c", statement),
+            ],
             check=True,
             capture_output=True,
             text=True,
