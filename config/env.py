@@ -73,6 +73,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "LOG_FORMAT",
         "BRIDGE_METRICS_HOST",
         "BRIDGE_METRICS_PORT",
+        "BRIDGE_REPLY_SETTLE_SECONDS",
     }
 )
 

@@ -58,7 +58,17 @@ class Bridge:
         self.discovery = Discovery(
             listing_http, settings.parlant_url, store, self.roots, sla_notices, self.mirrors
         )
-        self.inbound = Inbound(slack, parlant, caller, store, names, gate, feedback, self.roots)
+        self.inbound = Inbound(
+            slack,
+            parlant,
+            caller,
+            store,
+            names,
+            gate,
+            feedback,
+            self.roots,
+            settings.reply_settle_s,
+        )
         self.actions = OperatorActions(
             parlant, caller, store, gate, self.roots, self.mirrors, feedback
         )

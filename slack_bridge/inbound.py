@@ -1,7 +1,9 @@
 """Slack → Parlant: operator replies in escalation threads, delivered to the session once.
 
 Every accepted reply is first written to the durable outbox, then delivered in Slack's order
-per session. The operator sees the outcome on the message itself: ✅ once Parlant stored it,
+per session: a reply waits a short settling window after it reaches the bridge, so a reply
+written earlier in Slack but delivered to the bridge a moment later still goes first. One later
+than that (a straggler) is still delivered once, and the thread is told it arrived out of order. The operator sees the outcome on the message itself: ✅ once Parlant stored it,
 ⏳ and a thread note while Parlant is unreachable (the reply waits in the outbox), ⚠️ and a
 reason when it was refused.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -54,6 +57,7 @@ class Inbound:
         gate: OperatorGate,
         feedback: Feedback,
         roots: RootRefresher,
+        settle_s: float = 1.0,
     ) -> None:
         self._slack = slack
         self._parlant = parlant
@@ -64,6 +68,9 @@ class Inbound:
         self._feedback = feedback
         self._roots = roots
         self._session_locks: dict[str, asyncio.Lock] = {}
+        self._settle_s = settle_s
+        # One pending wake-up per session whose oldest reply is still settling.
+        self._wakeups: dict[str, asyncio.Task[None]] = {}
 
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
         channel = str(event.get("channel", ""))
@@ -163,12 +170,35 @@ class Inbound:
             lock = self._session_locks.setdefault(sid, asyncio.Lock())
             async with lock:
                 for reply in self._store.pending_replies(sid):
+                    waiting = self._settling_left(reply)
+                    if waiting > 0:
+                        # Later replies wait behind it: Slack's order, not arrival order.
+                        self._wake_later(sid, waiting)
+                        break
                     try:
                         await self._deliver(reply)
                     except ParlantUnreachable as error:
                         self._store.reply_attempted(reply.id, str(error))
                         await self._mark_waiting(reply)
                         break
+
+    def _settling_left(self, reply: OutboxReply) -> float:
+        age = (datetime.now(UTC) - reply.accepted_at).total_seconds()
+        return self._settle_s - age
+
+    def _wake_later(self, session_id: str, delay: float) -> None:
+        # An earlier wake-up re-checks the queue and schedules the next one itself.
+        if session_id not in self._wakeups:
+            self._wakeups[session_id] = asyncio.create_task(self._deliver_later(session_id, delay))
+
+    async def _deliver_later(self, session_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._wakeups.pop(session_id, None)
+        try:
+            await self.deliver_pending(session_id)
+        except Exception:
+            # The outbox loop retries; a wake-up must not die silently.
+            log.exception("delivering settled replies failed session=%s", session_id)
 
     async def _deliver(self, reply: OutboxReply) -> None:
         operator = slack_operator(reply.user_id, reply.user_name)
@@ -224,6 +254,7 @@ class Inbound:
             return
         except (httpx.TransportError, OSError) as error:
             raise ParlantUnreachable(repr(error)) from error
+        late = self._store.delivered_after(reply.session_id, reply.ts)
         self._store.reply_finished(reply.id, "delivered", event_id)
         metrics.reply_relayed(reply.ts)
         log.info(
@@ -232,6 +263,15 @@ class Inbound:
         await self._feedback.react(reply.channel, reply.ts, DELIVERED)
         if reply.pending_notified:
             await self._feedback.unreact(reply.channel, reply.ts, PENDING)
+        if late:
+            log.warning(
+                "reply delivered after a later one session=%s slack_ts=%s",
+                reply.session_id,
+                reply.ts,
+            )
+            await self._feedback.thread_note(
+                reply.channel, reply.thread_ts, notices.reply_arrived_late(reply.ts)
+            )
         await self._roots.refresh_session(reply.session_id)
 
     async def _stored_event(self, reply: OutboxReply) -> str | None:

@@ -27,6 +27,14 @@ def delivery_failed(reason: str) -> str:
     )
 
 
+def reply_arrived_late(ts: str) -> str:
+    # Slack's permalink syntax would need the workspace; the ts names the reply unambiguously.
+    return (
+        ":turtle: A reply reached the bridge late, after a newer one had already been "
+        f"delivered, so the customer received it out of order (Slack ts {ts})."
+    )
+
+
 def empty_reply_not_sent() -> str:
     return ":information_source: That reply had no text, so nothing was sent to the customer."
 

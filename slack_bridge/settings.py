@@ -26,6 +26,9 @@ class BridgeSettings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 8819
     log_format: LogFormat = "text"
+    # How long an operator reply waits after reaching the bridge, so that one written before
+    # it in Slack but delivered a moment later still goes first (Slack's order).
+    reply_settle_s: float = 1.0
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -63,4 +66,5 @@ class BridgeSettings:
             metrics_host=env.string("BRIDGE_METRICS_HOST", "127.0.0.1"),
             metrics_port=env.port("BRIDGE_METRICS_PORT", 8819),
             log_format=read_log_format(env),
+            reply_settle_s=env.positive_float("BRIDGE_REPLY_SETTLE_SECONDS", 1.0),
         )

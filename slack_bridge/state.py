@@ -39,6 +39,8 @@ class OutboxReply:
     text: str
     attempts: int
     pending_notified: bool
+    # When the bridge took it in (its clock): the settling window counts from here.
+    accepted_at: datetime
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class BridgeStore(Protocol):
     def reply_attempted(self, reply_id: int, error: str) -> None: ...
 
     def reply_pending_notified(self, reply_id: int) -> None: ...
+
+    def delivered_after(self, session_id: str, ts: str) -> bool:
+        """Whether a reply later in Slack's order than `ts` already reached this session."""
 
     def reply_finished(
         self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
@@ -243,6 +248,14 @@ class SQLiteBridgeStore:
     def reply_pending_notified(self, reply_id: int) -> None:
         self._execute("UPDATE outbox SET pending_notified = 1 WHERE id = ?", (reply_id,))
 
+    def delivered_after(self, session_id: str, ts: str) -> bool:
+        row = self._execute(
+            """SELECT 1 FROM outbox WHERE session_id = ? AND state = 'delivered'
+               AND CAST(ts AS REAL) > CAST(? AS REAL) LIMIT 1""",
+            (session_id, ts),
+        ).fetchone()
+        return row is not None
+
     def reply_finished(self, reply_id: int, state: ReplyState, parlant_event_id: str = "") -> None:
         self._execute(
             "UPDATE outbox SET state = ?, parlant_event_id = ? WHERE id = ?",
@@ -336,7 +349,10 @@ class SQLiteBridgeStore:
         return int(count), datetime.fromisoformat(oldest) if oldest else None
 
 
-_REPLY_COLUMNS = "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts, pending_notified"
+_REPLY_COLUMNS = (
+    "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts,"
+    " pending_notified, created_at"
+)
 
 
 def _reply(row: tuple[Any, ...]) -> OutboxReply:
@@ -352,4 +368,5 @@ def _reply(row: tuple[Any, ...]) -> OutboxReply:
         text=str(row[8]),
         attempts=int(row[9]),
         pending_notified=bool(row[10]),
+        accepted_at=datetime.fromisoformat(str(row[11])),
     )

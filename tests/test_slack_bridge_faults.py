@@ -160,7 +160,33 @@ def test_two_operators_at_once_are_both_delivered_in_slack_order(world: SlackWor
         ]
 
     eventually(lambda: len(delivered()) == 2, what="both replies")
-    assert sorted(delivered()) == ["simultaneous A", "simultaneous B"]
+    # The thread's order (Slack's ts), not the order the bridge received them in.
+    assert delivered() == ["simultaneous A", "simultaneous B"]
+    assert not [t for t in world.thread_texts(root.ts) if "out of order" in t]
+
+
+def test_a_straggler_is_delivered_late_and_the_thread_is_told(world: SlackWorld) -> None:
+    session, root = world.escalated_session()
+    older = world.slack.call(
+        world.fake.add_user_message, world.channel, world.dana, "straggler A", thread_ts=root.ts
+    )
+    newer, _ = world.operator_writes(world.lee, "straggler B", root.ts)
+    eventually(lambda: "white_check_mark" in world.reactions(newer["ts"]), what="✅ on B")
+    # Slack's retry of the older event, long after the settling window.
+    world.deliver(older, f"EvLate{time.time_ns()}")
+    eventually(lambda: "white_check_mark" in world.reactions(older["ts"]), what="✅ on A")
+
+    def delivered() -> list[str]:
+        return [
+            e.data["message"]
+            for e in world.parlant_events(session, kinds="message")
+            if str(e.data.get("message", "")).startswith("straggler")
+        ]
+
+    assert delivered() == ["straggler B", "straggler A"]
+    world.wait_in_thread(root.ts, "out of order")
+    late = [t for t in world.thread_texts(root.ts) if "out of order" in t]
+    assert len(late) == 1 and older["ts"] in late[0]
 
 
 def test_socket_reconnect_delivers_nothing_twice(world: SlackWorld) -> None:
