@@ -55,9 +55,6 @@ class Bridge:
         )
         self.mirrors = Mirrors(LongPollClients(settings), caller, store, slack.masker)
         sla_notices = SlaNotices(caller, store, slack.supervisor_channel, self.roots.customer_name)
-        self.discovery = Discovery(
-            listing_http, settings.parlant_url, store, self.roots, sla_notices, self.mirrors
-        )
         self.inbound = Inbound(
             slack,
             parlant,
@@ -71,6 +68,15 @@ class Bridge:
         )
         self.actions = OperatorActions(
             parlant, caller, store, gate, self.roots, self.mirrors, feedback
+        )
+        self.discovery = Discovery(
+            listing_http,
+            settings.parlant_url,
+            store,
+            self.roots,
+            sla_notices,
+            self.mirrors,
+            self.actions.handback_lines,
         )
 
     async def run(self) -> None:

@@ -17,6 +17,7 @@ import httpx
 from parlant.client.core.api_error import ApiError
 
 from handoff.record import ACTIVE_STATUSES, HandoffRecord, read_record
+from slack_bridge.handback_line import HandbackLines
 from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
 from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
@@ -43,6 +44,7 @@ class Discovery:
         roots: RootSync,
         sla_notices: SlaNotices,
         mirrors: Mirrors,
+        handback_lines: HandbackLines,
     ) -> None:
         self._listing_http = listing_http
         self._parlant_url = parlant_url
@@ -50,6 +52,7 @@ class Discovery:
         self._roots = roots
         self._sla_notices = sla_notices
         self._mirrors = mirrors
+        self._handback_lines = handback_lines
         # session id -> (metadata at the last successful sync, when)
         self._synced: dict[str, tuple[object, float]] = {}
         self._last_listing = b""
@@ -114,6 +117,8 @@ class Discovery:
         elif not active and following:
             self._mirrors.unfollow(session.id)
             log.info("stopped mirroring session=%s status=%s", session.id, record.get("status"))
+        if record.get("status") == "returned":
+            await self._handback_lines.ensure(thread, str(record.get("returned_at") or ""))
         sla = self._roots.sla_of(record)
         await self._roots.refresh(session, record, thread, sla)
         if sla is not None:

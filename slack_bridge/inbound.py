@@ -19,6 +19,7 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
+from config.crash_points import crash_point
 from handoff import actions
 from handoff.record import HandoffNotActive
 from slack_bridge import metrics, notices
@@ -215,9 +216,12 @@ class Inbound:
                 event_id = existing  # an earlier attempt landed but its answer was lost
             else:
                 send = actions.SEND_BY_KIND[reply.kind]
+                self._store.reply_sending(reply.id)
+                crash_point("outbox.before_send")
                 event_id = (
                     await send(self._parlant, reply.session_id, operator, reply.text, origin)
                 ).id
+                crash_point("outbox.after_send")
         except HandoffNotActive as refusal:
             self._store.reply_finished(reply.id, "rejected")
             await self._feedback.react(reply.channel, reply.ts, FAILED)
@@ -255,14 +259,19 @@ class Inbound:
         except (httpx.TransportError, OSError) as error:
             raise ParlantUnreachable(repr(error)) from error
         late = self._store.delivered_after(reply.session_id, reply.ts)
+        # ✅ before the outbox says delivered: a crash in between leaves the reply pending with
+        # an attempt counted, so the next round finds the stored event, reacts again (Slack
+        # answers already_reacted) and records it. The other order would lose the ✅.
+        crash_point("outbox.before_reaction")
+        await self._feedback.react(reply.channel, reply.ts, DELIVERED)
+        if reply.pending_notified:
+            await self._feedback.unreact(reply.channel, reply.ts, PENDING)
+        crash_point("outbox.after_reaction")
         self._store.reply_finished(reply.id, "delivered", event_id)
         metrics.reply_relayed(reply.ts)
         log.info(
             "reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id
         )
-        await self._feedback.react(reply.channel, reply.ts, DELIVERED)
-        if reply.pending_notified:
-            await self._feedback.unreact(reply.channel, reply.ts, PENDING)
         if late:
             log.warning(
                 "reply delivered after a later one session=%s slack_ts=%s",

@@ -18,6 +18,7 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
+from config.crash_points import crash_point
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
@@ -109,6 +110,8 @@ class SessionMirror:
             events = await self._with_retries(partial(self._poll, offset)) or []
             for event in events:
                 await self._with_retries(partial(self.mirror_event, event))
+                if mirror_label_and_text(event) is not None:
+                    crash_point("mirror.after_record")
                 offset = int(event.offset) + 1
                 self._store.advance_cursor(session_id, offset)
 
@@ -144,6 +147,7 @@ class SessionMirror:
                     self._store.mirror_posted(session_id, event.id, part, found)
                     continue
             self._store.mirror_attempting(session_id, event.id, part)
+            crash_point("mirror.before_post")
             ts = await self._caller.post_message(
                 partial(find_mirrored_post, self._caller, self._thread, event.id, part),
                 channel=self._thread.channel,
@@ -154,6 +158,7 @@ class SessionMirror:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+            crash_point("mirror.after_post")
             self._store.mirror_posted(session_id, event.id, part, ts)
             if part == 0:
                 metrics.mirror_posted(getattr(event, "creation_utc", None))

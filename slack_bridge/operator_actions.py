@@ -13,17 +13,19 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
+from config.crash_points import crash_point
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive
 from slack_bridge import handback_form
 from slack_bridge.feedback import Feedback
 from slack_bridge.handback_form import HandbackTarget
-from slack_bridge.mirror import Mirrors, find_mirrored_post
+from slack_bridge.handback_line import HandbackLines
+from slack_bridge.mirror import Mirrors
 from slack_bridge.operators import OperatorGate
 from slack_bridge.root_sync import RootSync
 from slack_bridge.state import BridgeStore, ThreadLink
-from slack_escalation import metadata, root_message
+from slack_escalation import root_message
 from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class OperatorActions:
         self._roots = roots
         self._mirrors = mirrors
         self.feedback = feedback
+        self.handback_lines = HandbackLines(parlant, caller, store)
 
     async def on_button(
         self, action_id: str, session_id: str, user_id: str, channel: str
@@ -132,6 +135,7 @@ class OperatorActions:
             user_id,
             handback.event_id,
         )
+        crash_point("handback.before_post")
         await self._post_handback(target, operator, handback)
         await self._roots.refresh_session(target.session_id)
         return None
@@ -142,24 +146,12 @@ class OperatorActions:
         thread = self._store.thread_for_session(target.session_id) or ThreadLink(
             target.session_id, target.channel, target.thread_ts
         )
-        text, line_blocks = handback_form.handback_posted(operator.name, handback.note)
         try:
-            ts = await self._caller.post_message(
-                lambda: find_mirrored_post(self._caller, thread, handback.event_id, 0),
-                channel=thread.channel,
-                thread_ts=thread.ts,
-                text=text,
-                blocks=line_blocks,
-                # Marked as the handback event's post, so a retry after a lost answer finds it.
-                metadata=metadata.mirror_metadata(target.session_id, handback.event_id, 0),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            await self.handback_lines.post(thread, handback.event_id, operator.name, handback.note)
         except (SlackUnavailable, SlackRejected, AnswerLost) as error:
-            # The handback itself happened and the note is in Parlant (and the dashboard).
+            # The handback itself happened and the note is in Parlant (and the dashboard);
+            # discovery posts the line once Slack is back.
             log.warning("handback line not posted session=%s: %s", target.session_id, error)
-            return
-        log.info("handback line posted session=%s slack_ts=%s", target.session_id, ts)
 
 
 def _not_active(refusal: HandoffNotActive) -> str:

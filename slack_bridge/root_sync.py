@@ -16,6 +16,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
+from config.crash_points import crash_point
 from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
@@ -139,9 +140,13 @@ class RootSync:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""
         sla = self.sla_of(record)
         channel = self.channel_for(session, record)
+        crash_point("root.before_post")
+        # Always looked up first: the handoff tool's post or an earlier pass of ours may have
+        # landed with its answer lost or its process killed before the record was written.
         link = await post_root_message(
-            self._caller, channel, await self._view(session, record, sla)
+            self._caller, channel, await self._view(session, record, sla), look_first=True
         )
+        crash_point("root.after_post")
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,

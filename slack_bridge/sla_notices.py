@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from config.crash_points import crash_point
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
 from slack_bridge import metrics, notices
@@ -114,6 +115,7 @@ class SlaNotices:
                 self._store.sla_notice_posted(session_id, kind, found)
                 return
         self._store.sla_notice_attempting(session_id, kind)
+        crash_point("sla.before_post")
         text, notice_blocks = message
         ts = await self._caller.post_message(
             find,
@@ -124,6 +126,7 @@ class SlaNotices:
             unfurl_links=False,
             unfurl_media=False,
         )
+        crash_point("sla.after_post")
         self._store.sla_notice_posted(session_id, kind, ts)
         metrics.sla_notice_posted(kind)
         log.info(

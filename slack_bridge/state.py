@@ -70,6 +70,10 @@ class BridgeStore(Protocol):
 
     def reply_attempted(self, reply_id: int, error: str) -> None: ...
 
+    def reply_sending(self, reply_id: int) -> None:
+        """Counted before Parlant is called: after a crash mid-call, the next attempt looks for
+        the stored event instead of sending again."""
+
     def reply_pending_notified(self, reply_id: int) -> None: ...
 
     def delivered_after(self, session_id: str, ts: str) -> bool:
@@ -241,9 +245,12 @@ class SQLiteBridgeStore:
 
     def reply_attempted(self, reply_id: int, error: str) -> None:
         self._execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET last_error = ? WHERE id = ?",
             (error, reply_id),
         )
+
+    def reply_sending(self, reply_id: int) -> None:
+        self._execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (reply_id,))
 
     def reply_pending_notified(self, reply_id: int) -> None:
         self._execute("UPDATE outbox SET pending_notified = 1 WHERE id = ?", (reply_id,))

@@ -307,17 +307,25 @@ async def find_root_message(caller: SlackCaller, channel: str, session_id: str) 
     return await find_in_channel(caller, channel, lambda message: is_root_of(message, session_id))
 
 
-async def post_root_message(caller: SlackCaller, channel: str, view: EscalationView) -> SlackLink:
-    text, root_blocks = render(view)
-    ts = await caller.post_message(
-        lambda: find_root_message(caller, channel, view.session_id),
-        channel=channel,
-        text=text,
-        blocks=root_blocks,
-        metadata=escalation_metadata(view.session_id),
-        unfurl_links=False,
-        unfurl_media=False,
-    )
+async def post_root_message(
+    caller: SlackCaller, channel: str, view: EscalationView, *, look_first: bool = False
+) -> SlackLink:
+    """Post the root message. `look_first`: an earlier attempt may have landed without anyone
+    recording it (the bridge or the agent died after Slack accepted it), so find it first."""
+    found = await find_root_message(caller, channel, view.session_id) if look_first else None
+    if found:
+        ts = found
+    else:
+        text, root_blocks = render(view)
+        ts = await caller.post_message(
+            lambda: find_root_message(caller, channel, view.session_id),
+            channel=channel,
+            text=text,
+            blocks=root_blocks,
+            metadata=escalation_metadata(view.session_id),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
     try:
         permalink = str(
             (await caller.call("chat.getPermalink", channel=channel, message_ts=ts)).get(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.crash_points import ENABLE_ENV, EXIT_STATUS, POINT_ENV
 from tests.support.agent_process import REPO_ROOT, free_port
 
 START_TIMEOUT_S = 60
@@ -75,6 +76,26 @@ class BridgeProcess:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self.process = None
+
+    def restart(self, crash_at: str | None = None) -> BridgeProcess:
+        """Stop and start again; with `crash_at`, armed to exit at that crash point."""
+        self.stop()
+        for name in (ENABLE_ENV, POINT_ENV):
+            self.env_overrides.pop(name, None)
+        if crash_at:
+            self.env_overrides.update({ENABLE_ENV: "1", POINT_ENV: crash_at})
+        return self.start()
+
+    def wait_crashed(self, point: str, timeout: float = 60) -> None:
+        """Wait until the armed bridge died at `point`, and not for any other reason."""
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as error:
+            raise AssertionError(f"the bridge did not reach {point}:\n{self.log()}") from error
+        assert self.process.returncode == EXIT_STATUS, self.log()
+        assert f"test crash point {point} reached" in self.log()
         self.process = None
 
     def stop(self) -> None:
