@@ -139,6 +139,8 @@ class ClaimsStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a claim the customer was told is filed must survive a power cut, not only a crash.
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._seed()
 
