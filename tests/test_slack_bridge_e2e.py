@@ -168,8 +168,15 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     late, _ = world.operator_writes(world.dana, "one more thing", root.ts)
     eventually(lambda: "warning" in world.reactions(late["ts"]), what="the ⚠️ reaction")
     assert not human_messages(world, session, "one more thing")
-    ephemeral = world.slack.call(world.fake.ephemeral_messages, world.channel)
-    assert any("not sent" in e.text.lower() or "take over" in e.text.lower() for e in ephemeral)
+    # Told to the operator who wrote it, privately, with the reason (the session is back
+    # with the AI) and what to do.
+    refusals = [
+        e
+        for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
+        if e.user == world.dana and "was NOT sent to the customer" in e.text
+    ]
+    assert len(refusals) == 1, refusals
+    assert "handed back to the AI" in refusals[0].text and "Take over" in refusals[0].text
 
 
 def test_bridge_killed_mid_conversation_loses_and_repeats_nothing(world: SlackWorld) -> None:

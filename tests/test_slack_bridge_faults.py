@@ -14,6 +14,9 @@ from handoff.actions import Operator
 from tests.support.chat import new_session, say, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
 
+# The bounded quiet window after a condition was met: a second post would show well within it.
+QUIET_S = 3
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
@@ -205,6 +208,35 @@ def test_socket_reconnect_delivers_nothing_twice(world: SlackWorld) -> None:
     )
     texts = [e.data.get("message") for e in world.parlant_events(session, kinds="message")]
     assert texts.count("before the reconnect") == 1 and texts.count("after the reconnect") == 1
+
+
+def test_redelivered_refused_and_empty_replies_are_answered_once(world: SlackWorld) -> None:
+    """The outbox's unique key protects delivered replies; these never reach the outbox, so
+    only the dedupe store keeps a redelivery from telling the operator twice."""
+    session, root = world.escalated_session()
+    refused, refused_id = world.operator_writes(world.mallory, "let me in, twice", root.ts)
+    empty, empty_id = world.operator_writes(world.dana, "   ", root.ts)
+    eventually(lambda: "warning" in world.reactions(refused["ts"]), what="the ⚠️ reaction")
+    world.wait_in_thread(root.ts, "had no text")
+    world.redeliver(refused, refused_id)
+    world.redeliver(empty, empty_id)
+    world.deliver(refused, f"EvRetry{time.time_ns()}")  # a new envelope for the same message
+    world.deliver(empty, f"EvRetry{time.time_ns()}")
+    # What a second answer would take: a round trip to the fake Slack, well under this.
+    time.sleep(QUIET_S)
+    told = [
+        e
+        for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
+        if e.user == world.mallory and e.thread_ts == root.ts and "not on the list" in e.text
+    ]
+    assert len(told) == 1, told
+    notes = [t for t in world.thread_texts(root.ts) if "had no text" in t]
+    assert len(notes) == 1, notes
+    assert not [
+        e
+        for e in world.parlant_events(session, kinds="message")
+        if e.data.get("message") == "let me in, twice"
+    ]
 
 
 def test_only_listed_operators_may_answer(world: SlackWorld) -> None:

@@ -18,9 +18,13 @@ CARD = "4242 4242 4242 4242"
 DOB = "14/03/1985"
 INCIDENT = "2024-05-02"
 CLAIM = "CLM-0001"
+# Sixteen digits that fail the Luhn check: an order or reference number, never masked.
+NOT_A_CARD = "4242 4242 4242 4241"
 BEFORE_HANDOFF = f"My card {CARD} was charged twice; my date of birth is {DOB}."
 HANDOFF_REQUEST = f"I want to talk to a human about card {CARD}"
-AFTER_HANDOFF = f"Also: DOB {DOB}, card {CARD}, crash on {INCIDENT}, claim {CLAIM}."
+AFTER_HANDOFF = (
+    f"Also: DOB {DOB}, card {CARD}, crash on {INCIDENT}, claim {CLAIM}, order {NOT_A_CARD}."
+)
 
 
 @pytest.fixture(scope="module", params=["default", "none"])
@@ -67,7 +71,7 @@ def test_root_message_mirror_and_root_updates_carry_the_configured_mask(world: S
     say(world.client, session, AFTER_HANDOFF)
     mirrored = world.wait_in_thread(root.ts, CLAIM)
     assert_masked_as_configured(world, shown(mirrored))
-    assert INCIDENT in shown(mirrored)
+    assert INCIDENT in shown(mirrored) and NOT_A_CARD in shown(mirrored)
 
     # The bridge's own rewrite of the root message (a claim) keeps the mask.
     world.click(root.ts, ACTION_CLAIM, world.dana)

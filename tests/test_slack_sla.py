@@ -136,3 +136,22 @@ def test_a_handoff_claimed_and_answered_in_time_gets_no_reminder_and_no_notice(
         assert notices(world, session, kind) == []
     shown = root_text(world, session)
     assert "Claim met: claimed after" in shown and "First reply met: answered after" in shown
+
+
+def test_a_bridge_killed_after_posting_a_notice_does_not_post_it_again(world: SlackWorld) -> None:
+    """Dies after Slack accepted the first notice and before the state recorded it: after the
+    restart the notice is found by its metadata, not posted again."""
+    world.bridge.restart(crash_at="sla.after_post")
+    try:
+        session, _ = world.escalated_session()
+        world.bridge.wait_crashed("sla.after_post", timeout=CLAIM_TARGET_S + 40)
+    finally:
+        world.bridge.restart()
+    kinds = ("claim_reminder", "claim_breach", "first_reply_breach")
+    eventually(
+        lambda: all(notices(world, session, kind) for kind in kinds),
+        timeout=REPLY_TARGET_S + 30,
+        what="every notice",
+    )
+    time.sleep(SETTLE_S)
+    assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
