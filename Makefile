@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots
+.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots break-guarantees
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Applies each bug in scripts/break_guarantees.py in turn and runs the test the README's
+# Guarantees table names for it: every one must fail (about 20 minutes; a clean worktree only).
+break-guarantees: $(STAMP)
+	$(PY) scripts/break_guarantees.py
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)

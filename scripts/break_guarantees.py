@@ -1,0 +1,156 @@
+"""Break each I/O promise on purpose, one bug at a time, and run the test the README's
+Guarantees table names for it: every bug must make that test fail.
+
+    .venv/bin/python scripts/break_guarantees.py            # every bug
+    .venv/bin/python scripts/break_guarantees.py dedupe ...  # some, by name
+
+Each bug is a small source edit applied in place and always undone (the file is restored
+byte for byte), so run it on a clean worktree and not while other tests use it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CRASH_TEST = (
+    "tests/test_crash_points.py::test_a_crash_at_each_point_loses_doubles_and_reorders_nothing"
+)
+FAULTS = "tests/test_slack_bridge_faults.py"
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    path: str
+    old: str
+    new: str
+    test: str
+
+
+BUGS = (
+    Bug(
+        "dedupe-always-first",
+        "slack_bridge/state.py",
+        "        return seen is None\n",
+        "        return True\n",
+        f"{FAULTS}::test_redelivered_refused_and_empty_replies_are_answered_once",
+    ),
+    Bug(
+        "arrival-order",
+        "slack_bridge/inbound.py",
+        "                    if waiting > 0:\n",
+        "                    if False:\n",
+        f"{FAULTS}::test_two_operators_at_once_are_both_delivered_in_slack_order",
+    ),
+    Bug(
+        "outbox-reversed",
+        "slack_bridge/state.py",
+        "state = 'pending' AND session_id = ? ORDER BY ts, id",
+        "state = 'pending' AND session_id = ? ORDER BY ts DESC, id",
+        f"{FAULTS}::test_two_operators_at_once_are_both_delivered_in_slack_order",
+    ),
+    Bug(
+        "mirror-cursor-before-post",
+        "slack_bridge/mirror.py",
+        "                await self._with_retries(partial(self.mirror_event, event))\n",
+        "                self._store.advance_cursor(session_id, int(event.offset) + 1)\n"
+        "                await self._with_retries(partial(self.mirror_event, event))\n",
+        f"{CRASH_TEST}[mirror.before_post]",
+    ),
+    Bug(
+        "mirror-repost-without-lookup",
+        "slack_bridge/mirror.py",
+        '            if status == "":\n                found = await find_mirrored_post(',
+        "            if False:\n                found = await find_mirrored_post(",
+        f"{CRASH_TEST}[mirror.after_post]",
+    ),
+    Bug(
+        "sla-repost-without-lookup",
+        "slack_bridge/sla_notices.py",
+        '        if status == "":\n',
+        "        if False:\n",
+        "tests/test_slack_sla.py::test_a_bridge_killed_after_posting_a_notice_does_not_post_it_again",
+    ),
+    Bug(
+        "outbox-resend-after-crash",
+        "slack_bridge/inbound.py",
+        "                self._store.reply_sending(reply.id)\n",
+        "",
+        f"{CRASH_TEST}[outbox.after_send]",
+    ),
+    Bug(
+        "handback-line-not-completed",
+        "slack_bridge/discovery.py",
+        '        if record.get("status") == "returned":\n',
+        "        if False:\n",
+        f"{CRASH_TEST}[handback.before_post]",
+    ),
+    Bug(
+        "root-posted-without-lookup",
+        "slack_bridge/root_sync.py",
+        "look_first=True",
+        "look_first=False",
+        f"{CRASH_TEST}[root.after_post]",
+    ),
+    Bug(
+        "late-reply-refused-silently",
+        "slack_bridge/inbound.py",
+        '                notices.session_not_with_human(refusal.status or "none"),',
+        '                "",',
+        "tests/test_slack_bridge_e2e.py::test_escalation_round_trip",
+    ),
+    Bug(
+        "over-masking",
+        "slack_escalation/masking.py",
+        "if luhn_valid(digits) else match.group()",
+        "if digits else match.group()",
+        "tests/test_slack_masking_e2e.py",
+    ),
+    Bug(
+        "bridge-state-synchronous-normal",
+        "slack_bridge/state.py",
+        'PRAGMA synchronous=FULL")',
+        'PRAGMA synchronous=NORMAL")',
+        "tests/test_store_durability.py",
+    ),
+)
+
+
+def caught(bug: Bug) -> bool:
+    path = REPO / bug.path
+    original = path.read_bytes()
+    text = original.decode()
+    if text.count(bug.old) != 1:
+        raise SystemExit(f"{bug.name}: the code to break is not in {bug.path} exactly once")
+    try:
+        path.write_text(text.replace(bug.old, bug.new))
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", bug.test],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    finally:
+        path.write_bytes(original)
+    return run.returncode != 0
+
+
+def main(names: list[str]) -> int:
+    chosen = [b for b in BUGS if not names or b.name in names]
+    missed = []
+    for bug in chosen:
+        verdict = caught(bug)
+        print(f"{'caught' if verdict else 'MISSED'}  {bug.name}  ({bug.test})", flush=True)
+        if not verdict:
+            missed.append(bug.name)
+    print(f"{len(chosen) - len(missed)}/{len(chosen)} caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
