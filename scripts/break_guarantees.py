@@ -120,7 +120,9 @@ BUGS = (
 )
 
 
-def caught(bug: Bug) -> bool:
+def caught(bug: Bug) -> tuple[bool, str]:
+    """(the named test failed, its first assertion line). Only exit status 1 (tests failed)
+    counts: an error collecting or a test id that matches nothing is not a catch."""
     path = REPO / bug.path
     original = path.read_bytes()
     text = original.decode()
@@ -137,15 +139,17 @@ def caught(bug: Bug) -> bool:
         )
     finally:
         path.write_bytes(original)
-    return run.returncode != 0
+    reasons = [line for line in run.stdout.splitlines() if line.startswith("E  ")]
+    return run.returncode == 1, (reasons[0].strip() if reasons else run.stdout[-200:])
 
 
 def main(names: list[str]) -> int:
     chosen = [b for b in BUGS if not names or b.name in names]
     missed = []
     for bug in chosen:
-        verdict = caught(bug)
+        verdict, reason = caught(bug)
         print(f"{'caught' if verdict else 'MISSED'}  {bug.name}  ({bug.test})", flush=True)
+        print(f"        {reason[:160]}", flush=True)
         if not verdict:
             missed.append(bug.name)
     print(f"{len(chosen) - len(missed)}/{len(chosen)} caught")
