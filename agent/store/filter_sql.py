@@ -6,17 +6,44 @@ translated only where SQL cannot give a different answer; otherwise the compiler
 Untranslatable and the store evaluates Parlant's own Python over a consistent snapshot.
 
 What is shared: the walk over the filter (logical operators and their quirks, empty `$in`, which
-shapes are refused) and the field statistics that prove no document can make Python raise. What
+shapes are refused), the field statistics that prove no document can make Python raise, and how
+a page of results and its cursor are made. What
 each dialect supplies: how a stored value's kind is classified (which values its JSON functions
 compare exactly as Python does) and the SQL for an equality, an ordering and a field reference.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from parlant.core.persistence.common import Cursor, ObjectId
+from parlant.core.persistence.document_database import CollectionIndex, FindResult
+
+
+def page(items: list[Any], total_count: int, limit: int) -> FindResult[Any]:
+    """A limited find's result, as Parlant's stores give it: the cursor after the last item."""
+    if total_count <= limit:
+        return FindResult(items=items, total_count=total_count, has_more=False)
+    next_cursor = (
+        Cursor(
+            creation_utc=str(items[-1].get("creation_utc", "")),
+            id=ObjectId(str(items[-1].get("id", ""))),
+        )
+        if items
+        else None
+    )
+    return FindResult(items=items, total_count=total_count, has_more=True, next_cursor=next_cursor)
+
+
+def index_description(collection: str, index: CollectionIndex) -> str:
+    """An index's collection, fields and uniqueness as JSON: unambiguous for any names."""
+    fields = [[field, direction.name] for field, direction in index.fields]
+    return json.dumps([collection, {"fields": fields, "unique": index.unique}])
+
 
 ORDERING_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 

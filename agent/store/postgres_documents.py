@@ -36,7 +36,6 @@ from typing import Any, Self, cast
 from parlant.adapters.db.transient import TransientDocumentCollection
 from parlant.core.persistence.common import (
     Cursor,
-    ObjectId,
     SortDirection,
     Where,
     ensure_is_total,
@@ -59,7 +58,13 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 from typing_extensions import override
 
-from agent.store.filter_sql import FieldStats, FilterCompiler, Untranslatable
+from agent.store.filter_sql import (
+    FieldStats,
+    FilterCompiler,
+    Untranslatable,
+    index_description,
+    page,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -267,8 +272,7 @@ def _sort_key(field: str, stats: FieldStats) -> str:
 
 def _index_name(collection: str, index: CollectionIndex) -> str:
     # PostgreSQL names are at most 63 bytes: a digest of the full description.
-    fields = [[field, direction.name] for field, direction in index.fields]
-    description = json.dumps([collection, {"fields": fields, "unique": index.unique}])
+    description = index_description(collection, index)
     return "parlant_ix_" + hashlib.sha256(description.encode()).hexdigest()[:40]
 
 
@@ -656,19 +660,7 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
             await connection.execute(f"{select} LIMIT %s", [*params, limit if limit >= 0 else None])
         ).fetchall()
         items = [json.loads(text) for (text,) in rows][:limit]
-        if total_count <= limit:
-            return FindResult(items=items, total_count=total_count, has_more=False)
-        next_cursor = (
-            Cursor(
-                creation_utc=str(items[-1].get("creation_utc", "")),
-                id=ObjectId(str(items[-1].get("id", ""))),
-            )
-            if items
-            else None
-        )
-        return FindResult(
-            items=items, total_count=total_count, has_more=True, next_cursor=next_cursor
-        )
+        return page(items, total_count, limit)
 
     @override
     async def find_one(

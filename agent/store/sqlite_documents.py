@@ -32,7 +32,6 @@ from typing import Any, Self, TypeVar, cast
 from parlant.adapters.db.transient import TransientDocumentCollection
 from parlant.core.persistence.common import (
     Cursor,
-    ObjectId,
     SortDirection,
     Where,
     ensure_is_total,
@@ -52,7 +51,13 @@ from parlant.core.persistence.document_database import (
 )
 from typing_extensions import override
 
-from agent.store.filter_sql import FieldStats, FilterCompiler, Untranslatable
+from agent.store.filter_sql import (
+    FieldStats,
+    FilterCompiler,
+    Untranslatable,
+    index_description,
+    page,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -186,9 +191,8 @@ def _register(connection: sqlite3.Connection, collection: str) -> None:
 
 
 def _index_name(collection: str, index: CollectionIndex) -> str:
-    # JSON keeps names unambiguous for any collection or field name; see _index_prefix.
-    fields = [[field, direction.name] for field, direction in index.fields]
-    return json.dumps([collection, {"fields": fields, "unique": index.unique}])
+    # The description itself: unambiguous for any collection or field name; see _index_prefix.
+    return index_description(collection, index)
 
 
 def _index_prefix(collection: str) -> str:
@@ -483,19 +487,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
             # A negative LIMIT means none in SQLite, and the slice then cuts as Python's would.
             rows = connection.execute(f"{select} LIMIT ?", [*params, limit]).fetchall()
             items = [json.loads(body) for (body,) in rows][:limit]
-            if total_count <= limit:
-                return FindResult(items=items, total_count=total_count, has_more=False)
-            next_cursor = (
-                Cursor(
-                    creation_utc=str(items[-1].get("creation_utc", "")),
-                    id=ObjectId(str(items[-1].get("id", ""))),
-                )
-                if items
-                else None
-            )
-            return FindResult(
-                items=items, total_count=total_count, has_more=True, next_cursor=next_cursor
-            )
+            return page(items, total_count, limit)
 
         result = await self._database.run(query)
         if isinstance(result, FindResult):
