@@ -316,7 +316,7 @@ class CustomerGateway:
 
     async def create_event(self, request: Request) -> Response:
         session_id = request.path_params["session_id"]
-        await self._owned_session(request)
+        await self._check_owner(request)
         body = await self._json_body(request)
         _only(body, {"kind", "source", "message"}, "a customer message")
         if body.get("kind") != "message" or body.get("source") not in ("customer", None):
@@ -341,7 +341,7 @@ class CustomerGateway:
 
     async def list_events(self, request: Request) -> Response:
         session_id = request.path_params["session_id"]
-        await self._owned_session(request)
+        await self._check_owner(request)
         query = request.query_params
         if query.get("sse", "false").lower() not in ("false", "0"):
             raise Refusal(403, "customers long-poll; streaming is for operators")
@@ -394,6 +394,7 @@ class CustomerGateway:
         raise Refusal(502, "the support service had a problem; please try again")
 
     async def _owned_session(self, request: Request) -> dict[str, Any]:
+        """The caller's session as Parlant holds it; 404 for anyone else's."""
         principal = self._principal(request)
         session_id = request.path_params["session_id"]
         owner = self._owners.get(session_id)
@@ -406,6 +407,15 @@ class CustomerGateway:
             raise Refusal(404, "not found")
         self._remember_owner(session_id, principal.customer_id)
         return session
+
+    async def _check_owner(self, request: Request) -> None:
+        """Like _owned_session, without reading the session again once its owner is known:
+        a session's customer does not change, and every long poll and message passes here."""
+        owner = self._owners.get(request.path_params["session_id"])
+        if owner == self._principal(request).customer_id:
+            self._owners.move_to_end(request.path_params["session_id"])
+            return
+        await self._owned_session(request)
 
     def _remember_owner(self, session_id: str, customer_id: str) -> None:
         self._owners[session_id] = customer_id
