@@ -8,18 +8,8 @@ if [ -x /usr/bin/chromium ]; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "ensure_browser: /usr/bin/chromium is missing and installing it needs root;" \
-             "the dashboard's browser test will be skipped" >&2
-        exit 0
-    fi
+bash "$(dirname "$0")/apt_install.sh" ensure_browser "the browser tests" \
+    chromium fonts-noto-color-emoji
+if [ -x /usr/bin/chromium ]; then
+    echo "ensure_browser: installed $(/usr/bin/chromium --version)"
 fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
-echo "ensure_browser: installed $(/usr/bin/chromium --version)"

@@ -9,18 +9,8 @@ if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "ensure_postgres: PostgreSQL is missing and installing it needs root;" \
-             "the PostgreSQL tests will be skipped" >&2
-        exit 0
-    fi
+bash "$(dirname "$0")/apt_install.sh" ensure_postgres "the PostgreSQL tests" \
+    --no-install-recommends postgresql
+if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    echo "ensure_postgres: installed $(ls -d /usr/lib/postgresql/*/bin | head -1)"
 fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-echo "ensure_postgres: installed $(ls -d /usr/lib/postgresql/*/bin | head -1)"
