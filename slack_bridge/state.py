@@ -6,8 +6,10 @@ session ↔ thread links. `BridgeStore` is the interface; `SQLiteBridgeStore` (o
 is the default. Several bridge replicas would need an adapter on a shared database instead
 (see the README's "Scaling" section); nothing else in the bridge would change.
 
-Calls are synchronous: each is one small indexed statement on a local file (well under a
-millisecond in WAL mode), cheaper than a thread hop per call.
+The interface is async so an adapter on a network database (PostgreSQL) never blocks the event
+loop. The SQLite adapter runs its statements inline in those coroutines rather than in a thread:
+each is one small indexed statement on a local file (well under a millisecond in WAL mode),
+cheaper than a thread hop per call.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ class ThreadLink:
 
 
 class BridgeStore(Protocol):
-    def first_sighting(self, *keys: str) -> bool:
+    async def first_sighting(self, *keys: str) -> bool:
         """Record dedupe keys; True only if none of them was seen before (atomically)."""
 
-    def enqueue_reply(
+    async def enqueue_reply(
         self,
         session_id: str,
         channel: str,
@@ -66,52 +68,52 @@ class BridgeStore(Protocol):
         text: str,
     ) -> OutboxReply: ...
 
-    def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]: ...
+    async def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]: ...
 
-    def reply_attempted(self, reply_id: int, error: str) -> None: ...
+    async def reply_attempted(self, reply_id: int, error: str) -> None: ...
 
-    def reply_sending(self, reply_id: int) -> None:
+    async def reply_sending(self, reply_id: int) -> None:
         """Counted before Parlant is called: after a crash mid-call, the next attempt looks for
         the stored event instead of sending again."""
 
-    def reply_pending_notified(self, reply_id: int) -> None: ...
+    async def reply_pending_notified(self, reply_id: int) -> None: ...
 
-    def delivered_after(self, session_id: str, ts: str) -> bool:
+    async def delivered_after(self, session_id: str, ts: str) -> bool:
         """Whether a reply later in Slack's order than `ts` already reached this session."""
 
-    def reply_finished(
+    async def reply_finished(
         self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
     ) -> None: ...
 
-    def cursor(self, session_id: str) -> int | None: ...
+    async def cursor(self, session_id: str) -> int | None: ...
 
-    def advance_cursor(self, session_id: str, next_offset: int) -> None: ...
+    async def advance_cursor(self, session_id: str, next_offset: int) -> None: ...
 
-    def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
+    async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
         """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
 
-    def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None: ...
+    async def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None: ...
 
-    def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None: ...
+    async def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None: ...
 
-    def link_thread(self, session_id: str, channel: str, ts: str) -> None: ...
+    async def link_thread(self, session_id: str, channel: str, ts: str) -> None: ...
 
-    def thread_for_session(self, session_id: str) -> ThreadLink | None: ...
+    async def thread_for_session(self, session_id: str) -> ThreadLink | None: ...
 
-    def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None: ...
+    async def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None: ...
 
-    def root_rendering(self, session_id: str) -> str | None: ...
+    async def root_rendering(self, session_id: str) -> str | None: ...
 
-    def set_root_rendering(self, session_id: str, fingerprint: str) -> None: ...
+    async def set_root_rendering(self, session_id: str, fingerprint: str) -> None: ...
 
-    def sla_notice_status(self, session_id: str, kind: str) -> str | None:
+    async def sla_notice_status(self, session_id: str, kind: str) -> str | None:
         """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
 
-    def sla_notice_attempting(self, session_id: str, kind: str) -> None: ...
+    async def sla_notice_attempting(self, session_id: str, kind: str) -> None: ...
 
-    def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
+    async def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
 
-    def outbox_summary(self) -> tuple[int, datetime | None]:
+    async def outbox_summary(self) -> tuple[int, datetime | None]:
         """How many replies wait in the outbox, and when the oldest was accepted."""
 
 
@@ -190,7 +192,7 @@ class SQLiteBridgeStore:
         with self._lock:
             return self._db.execute(sql, params)
 
-    def first_sighting(self, *keys: str) -> bool:
+    async def first_sighting(self, *keys: str) -> bool:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -209,7 +211,7 @@ class SQLiteBridgeStore:
                 raise
         return seen is None
 
-    def enqueue_reply(
+    async def enqueue_reply(
         self,
         session_id: str,
         channel: str,
@@ -231,7 +233,7 @@ class SQLiteBridgeStore:
         ).fetchone()
         return _reply(row)
 
-    def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
+    async def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
         if session_id is None:
             rows = self._execute(
                 f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY ts, id"
@@ -243,19 +245,19 @@ class SQLiteBridgeStore:
             ).fetchall()
         return [_reply(r) for r in rows]
 
-    def reply_attempted(self, reply_id: int, error: str) -> None:
+    async def reply_attempted(self, reply_id: int, error: str) -> None:
         self._execute(
             "UPDATE outbox SET last_error = ? WHERE id = ?",
             (error, reply_id),
         )
 
-    def reply_sending(self, reply_id: int) -> None:
+    async def reply_sending(self, reply_id: int) -> None:
         self._execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (reply_id,))
 
-    def reply_pending_notified(self, reply_id: int) -> None:
+    async def reply_pending_notified(self, reply_id: int) -> None:
         self._execute("UPDATE outbox SET pending_notified = 1 WHERE id = ?", (reply_id,))
 
-    def delivered_after(self, session_id: str, ts: str) -> bool:
+    async def delivered_after(self, session_id: str, ts: str) -> bool:
         row = self._execute(
             """SELECT 1 FROM outbox WHERE session_id = ? AND state = 'delivered'
                AND CAST(ts AS REAL) > CAST(? AS REAL) LIMIT 1""",
@@ -263,93 +265,95 @@ class SQLiteBridgeStore:
         ).fetchone()
         return row is not None
 
-    def reply_finished(self, reply_id: int, state: ReplyState, parlant_event_id: str = "") -> None:
+    async def reply_finished(
+        self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
+    ) -> None:
         self._execute(
             "UPDATE outbox SET state = ?, parlant_event_id = ? WHERE id = ?",
             (state, parlant_event_id, reply_id),
         )
 
-    def cursor(self, session_id: str) -> int | None:
+    async def cursor(self, session_id: str) -> int | None:
         row = self._execute(
             "SELECT next_offset FROM cursors WHERE session_id = ?", (session_id,)
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def advance_cursor(self, session_id: str, next_offset: int) -> None:
+    async def advance_cursor(self, session_id: str, next_offset: int) -> None:
         self._execute(
             """INSERT INTO cursors VALUES (?, ?)
                ON CONFLICT(session_id) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)""",
             (session_id, next_offset),
         )
 
-    def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
+    async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
         row = self._execute(
             "SELECT ts FROM mirror_posts WHERE session_id = ? AND event_id = ? AND part = ?",
             (session_id, event_id, part),
         ).fetchone()
         return None if row is None else (row[0] or "")
 
-    def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None:
+    async def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None:
         self._execute(
             "INSERT OR IGNORE INTO mirror_posts (session_id, event_id, part) VALUES (?, ?, ?)",
             (session_id, event_id, part),
         )
 
-    def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None:
+    async def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None:
         self._execute(
             "UPDATE mirror_posts SET ts = ? WHERE session_id = ? AND event_id = ? AND part = ?",
             (ts, session_id, event_id, part),
         )
 
-    def link_thread(self, session_id: str, channel: str, ts: str) -> None:
+    async def link_thread(self, session_id: str, channel: str, ts: str) -> None:
         self._execute(
             "INSERT OR IGNORE INTO threads (session_id, channel, ts) VALUES (?, ?, ?)",
             (session_id, channel, ts),
         )
 
-    def thread_for_session(self, session_id: str) -> ThreadLink | None:
+    async def thread_for_session(self, session_id: str) -> ThreadLink | None:
         row = self._execute(
             "SELECT session_id, channel, ts FROM threads WHERE session_id = ?", (session_id,)
         ).fetchone()
         return ThreadLink(*row) if row else None
 
-    def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None:
+    async def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None:
         row = self._execute(
             "SELECT session_id, channel, ts FROM threads WHERE channel = ? AND ts = ?",
             (channel, ts),
         ).fetchone()
         return ThreadLink(*row) if row else None
 
-    def root_rendering(self, session_id: str) -> str | None:
+    async def root_rendering(self, session_id: str) -> str | None:
         row = self._execute(
             "SELECT root_fingerprint FROM threads WHERE session_id = ?", (session_id,)
         ).fetchone()
         return row[0] if row else None
 
-    def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
+    async def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
         self._execute(
             "UPDATE threads SET root_fingerprint = ? WHERE session_id = ?",
             (fingerprint, session_id),
         )
 
-    def sla_notice_status(self, session_id: str, kind: str) -> str | None:
+    async def sla_notice_status(self, session_id: str, kind: str) -> str | None:
         row = self._execute(
             "SELECT ts FROM sla_notices WHERE session_id = ? AND kind = ?", (session_id, kind)
         ).fetchone()
         return None if row is None else (row[0] or "")
 
-    def sla_notice_attempting(self, session_id: str, kind: str) -> None:
+    async def sla_notice_attempting(self, session_id: str, kind: str) -> None:
         self._execute(
             "INSERT OR IGNORE INTO sla_notices (session_id, kind) VALUES (?, ?)", (session_id, kind)
         )
 
-    def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None:
+    async def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None:
         self._execute(
             "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?",
             (ts, session_id, kind),
         )
 
-    def outbox_summary(self) -> tuple[int, datetime | None]:
+    async def outbox_summary(self) -> tuple[int, datetime | None]:
         count, oldest = self._execute(
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"
         ).fetchone()
