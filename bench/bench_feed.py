@@ -15,6 +15,8 @@ it. Measured through real HTTP:
   open, as a share of one core;
 - discovery's listing: `GET /escalations/open` (what discovery and the dashboard queue now read)
   beside `GET /sessions?labels=handoff` (what they read before), median time and size;
+- the open listing read straight from two stores (the same open count, empty history and
+  `--history` resolved), alternately, to compare them under the same machine load;
 - the same at `--history-open` open escalations with `--history` resolved ones in the store
   too, beside the same open count with an empty history: the listing and idle cost should not
   move. (The old listing reads every session labelled `handoff`, so it grows with history.)
@@ -239,6 +241,36 @@ async def run_size(open_count: int, history: int) -> dict[str, Any]:
     }
 
 
+async def interleaved_listing(open_count: int, history: int) -> tuple[float, float, float, float]:
+    """The open listing read straight from two stores, empty history and `history`, alternately
+    (so the shared machine's load falls on both alike): (median, min) for each, in seconds."""
+    from agent.store.sqlite_escalations import SQLiteEscalations
+
+    databases = []
+    for size in (0, history):
+        home = Path(tempfile.mkdtemp(prefix="bench-feed-")) / "parlant"
+        home.mkdir(parents=True)
+        await fill(home, open_count, size)
+        databases.append(SQLiteDocumentDatabase(home / "sessions.sqlite3", ordered=EVENTS))
+    times: list[list[float]] = [[], []]
+    closed_since = (datetime.now(UTC) - timedelta(hours=24)).isoformat(timespec="seconds")
+    async with databases[0] as empty, databases[1] as full:
+        indexes = [SQLiteEscalations(empty), SQLiteEscalations(full)]
+        for index in indexes:
+            await index.ensure_indexes()
+        for _ in range(100):
+            for n, index in enumerate(indexes):
+                started = time.perf_counter()
+                await index.open_listing(closed_since)
+                times[n].append(time.perf_counter() - started)
+    return (
+        statistics.median(times[0]),
+        min(times[0]),
+        statistics.median(times[1]),
+        min(times[1]),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--open", default="1,1000,3000,10000")
@@ -264,6 +296,16 @@ def main() -> None:
             f"| {r['idle_cpu']:.2f}% | {r['open_ms']:.1f} ms ({r['open_kb']:,.0f} KiB) "
             f"| {r['label_ms']:.1f} ms ({r['label_kb']:,.0f} KiB) | {r['start_s']:.1f} s |",
             flush=True,
+        )
+    if args.history:
+        empty_median, empty_min, full_median, full_min = asyncio.run(
+            interleaved_listing(args.history_open, args.history)
+        )
+        print(
+            f"\nOpen listing read straight from the store, {args.history_open:,} open, alternating "
+            f"100 times: empty history median {empty_median * 1000:.2f} ms (min "
+            f"{empty_min * 1000:.2f}), {args.history:,} resolved median "
+            f"{full_median * 1000:.2f} ms (min {full_min * 1000:.2f})."
         )
 
 
