@@ -73,7 +73,9 @@ def test_issuer_and_audience_are_checked_when_configured() -> None:
         ({"sub": "guest-abc", "exp": 4102444800}, "may not claim a guest id"),
     ],
 )
-def test_tokens_claiming_what_they_may_not_are_refused(claims: dict[str, Any], message: str) -> None:
+def test_tokens_claiming_what_they_may_not_are_refused(
+    claims: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidToken, match=message.replace("(", r"\(").replace(")", r"\)")):
         verify_customer_token(signed(claims), KEY)
 

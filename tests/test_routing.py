@@ -9,7 +9,13 @@ from slack_escalation.routing import RouteRule, RoutesError, is_channel_id, pars
 
 @pytest.mark.parametrize(
     ("value", "is_id"),
-    [("C0123ABCD", True), ("G0PRIVATE", True), ("c0123abcd", False), ("U0123", False), ("C", False)],
+    [
+        ("C0123ABCD", True),
+        ("G0PRIVATE", True),
+        ("c0123abcd", False),
+        ("U0123", False),
+        ("C", False),
+    ],
 )
 def test_channel_ids(value: str, is_id: bool) -> None:
     assert is_channel_id(value) is is_id

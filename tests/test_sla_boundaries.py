@@ -94,7 +94,9 @@ def test_instants_without_a_zone_are_utc_and_others_keep_theirs() -> None:
 
 
 def test_a_stop_at_this_very_instant_has_stopped_the_clock() -> None:
-    view = sla_view({"requested_at": iso(T0), "first_claimed_at": iso(T0 + MIN)}, settings(), T0 + MIN)
+    view = sla_view(
+        {"requested_at": iso(T0), "first_claimed_at": iso(T0 + MIN)}, settings(), T0 + MIN
+    )
     assert view is not None
     assert (view.claim.running, view.claim.stopped_by) == (False, "claimed")
 

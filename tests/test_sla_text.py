@@ -31,9 +31,7 @@ def clock(
         (12 * MIN + timedelta(seconds=30), "10 min"),  # shown in 5-minute steps past 10
     ],
 )
-def test_a_running_clock_shows_time_so_far_target_and_state(
-    elapsed: timedelta, shown: str
-) -> None:
+def test_a_running_clock_shows_time_so_far_target_and_state(elapsed: timedelta, shown: str) -> None:
     assert sla_clock_text(clock(elapsed)) == f":large_green_circle: Claim {shown} / 15 min, on time"
 
 
@@ -63,7 +61,9 @@ def test_a_stopped_clock_says_how_it_ended(stopped_by: str, how: str) -> None:
         f":large_green_circle: Claim met: {how} after 7 min (target 15 min)"
     )
     late = Clock("claim", 15 * MIN, 20 * MIN, "breached", False, None, stopped_by)
-    assert sla_clock_text(late) == f":red_circle: Claim breached: {how} after 20 min (target 15 min)"
+    assert (
+        sla_clock_text(late) == f":red_circle: Claim breached: {how} after 20 min (target 15 min)"
+    )
 
 
 def view(business_hours_only: bool) -> SlaView:
