@@ -79,6 +79,8 @@ FILTERS: list[Any] = [
     {"$and": []},
     {"$and": [{"session_id": {"$eq": "s2"}}], "$or": [{"kind": {"$eq": "message"}}]},
     {"$or": [{"session_id": {"$eq": "s2"}}], "ignored": {"$eq": 1}},
+    {"$or": [{"kind": {"$eq": "message"}}], "ignored": {}, "$and": [{"offset": {"$gt": 0}}]},
+    {"kind": {}},  # no operators: nothing to check
     {"$or": [{"$and": [{"session_id": {"$eq": "s1"}}, {"deleted": {"$eq": True}}]}, {}]},
     {"$or": [{"$and": [{"session_id": {"$eq": "s1"}}, {"kind": {"$eq": "tool"}}]}]},
 ]
@@ -133,9 +135,11 @@ def test_a_field_some_document_lacks_is_untranslatable_until_every_document_has_
 
 
 def test_a_removed_kind_no_longer_counts() -> None:
-    first, second = {"id": "a", "x": 1}, {"id": "b", "x": "s"}
-    stats = stats_of([first, second])
+    first, second, third = {"id": "a", "x": 1}, {"id": "b", "x": "s"}, {"id": "c"}
+    stats = stats_of([first, second, third])
     stats.remove(second)
+    assert stats.kinds_if_everywhere("x") is None  # the third still lacks it
+    stats.remove(third)
     assert stats.kinds_if_everywhere("x") == {"num"}
     assert sql_ids({"x": {"$gt": 0}}, [first]) == ["a"]
 
@@ -160,7 +164,7 @@ def test_a_page_that_holds_everything_has_no_cursor() -> None:
 
 def test_a_page_with_more_behind_it_points_after_its_last_item() -> None:
     result = page(items("a", "b"), total_count=5, limit=2)
-    assert (result.total_count, result.has_more) == (5, True)
+    assert (list(result.items), result.total_count, result.has_more) == (items("a", "b"), 5, True)
     assert result.next_cursor == Cursor(creation_utc="2025-01-02", id=ObjectId("b"))
     empty = page([], total_count=3, limit=0)
     assert empty.has_more and empty.next_cursor is None

@@ -57,7 +57,9 @@ def guarded_app() -> FastAPI:
     return app
 
 
-@pytest.fixture(scope="module")
+# Built for each test: mutmut links a test to the code it reached, and a module-scoped app would be
+# built (with its handlers) during the first test only.
+@pytest.fixture
 def client() -> Iterator[TestClient]:
     with TestClient(guarded_app(), follow_redirects=False) as client:
         yield client
