@@ -81,6 +81,8 @@ def test_issuer_and_audience_are_checked_when_configured() -> None:
         ({"sub": "guest", "exp": 4102444800}, "a customer token may not claim a guest id"),
         ({"sub": "guest-abc", "exp": 4102444800}, "a customer token may not claim a guest id"),
     ],
+    # Plain ids: mutmut selects tests by id, and an apostrophe in one stops it from running.
+    ids=["no-exp", "no-sub", "numeric-sub", "space", "dash", "too-long", "guest", "guest-prefix"],
 )
 def test_tokens_claiming_what_they_may_not_are_refused(
     claims: dict[str, Any], message: str

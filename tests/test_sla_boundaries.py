@@ -137,6 +137,7 @@ def test_parsed_ranges_are_minutes_after_midnight_on_their_weekdays() -> None:
             "split it into two (e.g. 'Mon 22:00-24:00, Tue 00:00-06:00')",
         ),
     ],
+    ids=["minute-60", "hour-25", "past-24", "empty-range"],  # mutmut selects tests by plain id
 )
 def test_malformed_ranges_name_the_setting(raw: str, message: str) -> None:
     with pytest.raises(SettingsError) as raised:
