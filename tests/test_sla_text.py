@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,6 +101,19 @@ def test_handoff_times_without_a_zone_are_utc_and_others_are_shown_in_utc() -> N
     for requested in ("2025-03-03T09:05:00", "2025-03-03T10:05:00+01:00"):
         text = sla_blocks(view(False), requested)[0]["elements"][0]["text"]  # type: ignore[index]
         assert text.startswith(f":stopwatch: Handed off {expected} · ")
+
+
+@pytest.fixture
+def machine_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_handoff_time_does_not_depend_on_the_machines_zone(machine_far_from_utc: None) -> None:
+    test_handoff_times_without_a_zone_are_utc_and_others_are_shown_in_utc()
 
 
 def test_an_unreadable_handoff_time_is_said_so() -> None:

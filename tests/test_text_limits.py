@@ -78,12 +78,14 @@ def test_flags_are_cut_between_pairs_of_regional_indicators_only() -> None:
     # 🇦🇿 then 🇿🇦: the lowest and the highest regional indicator, each two units wide.
     assert truncate("abc🇦🇿🇿🇦", 10) == "abc🇦🇿…"
     assert truncate("abc🇦xyz", 6) == "abc🇦…"  # a lone indicator before a letter is cut after
+    assert truncate("abc🇿\U0001f200xyz", 6) == "abc🇿…"  # U+1F200 follows the indicators
 
 
 def test_stacked_accents_are_cut_where_the_text_fits_rather_than_half_as_long() -> None:
     # No grapheme boundary in the second half of the budget: a cut inside the cluster.
     assert truncate("abcde" + ACCENT * 30, 15) == "abcde" + ACCENT * 9 + "…"
     assert truncate("abcdefgh" + ACCENT * 30, 14) == "abcdefg…"  # a boundary just past half
+    assert truncate("abcdefg" + ACCENT * 30, 15) == "abcdefg" + ACCENT * 7 + "…"  # one before it
 
 
 def test_a_cut_inside_a_cluster_still_keeps_surrogate_pairs_whole() -> None:
