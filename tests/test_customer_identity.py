@@ -87,8 +87,9 @@ def test_issuer_and_audience_are_checked_when_configured() -> None:
 def test_tokens_claiming_what_they_may_not_are_refused(
     claims: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(InvalidToken, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(InvalidToken) as refused:
         verify_customer_token(signed(claims), KEY)
+    assert str(refused.value).endswith(message)
 
 
 def test_the_longest_customer_id_is_accepted() -> None:
