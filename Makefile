@@ -41,7 +41,7 @@ break-guarantees: $(STAMP)
 	$(PY) scripts/break_guarantees.py
 
 # Mutation testing of the pure modules (docs/mutation.md): mutmut changes them one small edit at
-# a time and runs their fast unit tests against each mutant (about 7 minutes on two cores; not
+# a time and runs their fast unit tests against each mutant (7 to 15 minutes on two cores; not
 # part of `make test`). Fails if a mutant survives that docs/mutation.md does not explain.
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 $(MUTATION_STAMP): $(STAMP)
