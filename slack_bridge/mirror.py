@@ -23,7 +23,7 @@ from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
 from slack_bridge.clients import LongPollClients
-from slack_bridge.state import BridgeStore, ThreadLink
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_escalation.masking import Masker
 from slack_escalation.posted import find_in_thread
@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 LONG_POLL_S = 50
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
 T = TypeVar("T")
+# Outages retried in place, so order is kept: Slack's, Parlant's and the state store's.
+RETRIED: tuple[type[Exception], ...] = (
+    SlackUnavailable,
+    AnswerLost,
+    httpx.TransportError,
+    OSError,
+    *STORE_UNAVAILABLE,
+)
 
 
 def came_from_slack(event: Any) -> bool:
@@ -82,6 +90,10 @@ async def find_mirrored_post(
     )
 
 
+class LeaseLost(Exception):
+    """This replica no longer holds the session's lease: its mirror stops."""
+
+
 class SessionMirror:
     def __init__(
         self,
@@ -90,7 +102,9 @@ class SessionMirror:
         store: BridgeStore,
         thread: ThreadLink,
         masker: Masker,
+        owns: Callable[[str], bool],
     ) -> None:
+        self._owns = owns
         self._parlant = parlant
         self._caller = caller
         self._store = store
@@ -98,11 +112,17 @@ class SessionMirror:
         self._masker = masker
 
     async def run(self) -> None:
+        try:
+            await self._mirror()
+        except LeaseLost:
+            log.warning("mirror stopped: lease lost session=%s", self._thread.session_id)
+
+    async def _mirror(self) -> None:
         session_id = self._thread.session_id
-        offset = await self._store.cursor(session_id)
+        offset = await self._with_retries(partial(self._store.cursor, session_id))
         if offset is None:
             offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
-            await self._store.advance_cursor(session_id, offset)
+            await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
         log.info(
             "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
         )
@@ -113,7 +133,7 @@ class SessionMirror:
                 if mirror_label_and_text(event) is not None:
                     crash_point("mirror.after_record")
                 offset = int(event.offset) + 1
-                await self._store.advance_cursor(session_id, offset)
+                await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
 
     async def _poll(self, offset: int) -> list[Any]:
         try:
@@ -146,6 +166,9 @@ class SessionMirror:
                 if found:
                     await self._store.mirror_posted(session_id, event.id, part, found)
                     continue
+            if not self._owns(session_id):
+                # The lease lapsed before its loss was noticed: another replica may mirror now.
+                raise LeaseLost(session_id)
             await self._store.mirror_attempting(session_id, event.id, part)
             crash_point("mirror.before_post")
             ts = await self._caller.post_message(
@@ -182,7 +205,7 @@ class SessionMirror:
                 if error.status_code is not None and error.status_code < 500:
                     raise
                 failures = await _back_off(self._thread.session_id, failures, error)
-            except (SlackUnavailable, AnswerLost, httpx.TransportError, OSError) as error:
+            except RETRIED as error:
                 failures = await _back_off(self._thread.session_id, failures, error)
 
 
@@ -203,7 +226,9 @@ class Mirrors:
         caller: SlackCaller,
         store: BridgeStore,
         masker: Masker,
+        owns: Callable[[str], bool],
     ) -> None:
+        self._owns = owns
         self._long_polls = long_polls
         self._caller = caller
         self._store = store
@@ -219,7 +244,9 @@ class Mirrors:
         return task is not None and not task.done()
 
     def follow(self, thread: ThreadLink) -> None:
-        if self.following(thread.session_id):
+        """Start mirroring the session, if this replica holds its lease (only the holder
+        mirrors, so no message is posted twice)."""
+        if self.following(thread.session_id) or not self._owns(thread.session_id):
             return
         mirror = SessionMirror(
             self._long_polls.for_session(thread.session_id),
@@ -227,6 +254,7 @@ class Mirrors:
             self._store,
             thread,
             self._masker,
+            self._owns,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)
