@@ -23,6 +23,7 @@ test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_haproxy.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,

@@ -1,0 +1,193 @@
+"""Two of everything: PostgreSQL, two agent replicas behind HAProxy, the fake Slack; one replica
+is killed with SIGKILL mid-conversation and the customer does not notice.
+
+The customer is signed in (a customer token) and talks only to HAProxy's address, as a browser
+would. Every process is real: `python -m agent` twice on one database, Debian's HAProxy with the
+configuration docs/replicas.md recommends, the fake Slack Web API the handoff tool posts to.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from parlant.client import ParlantClient
+
+from agent.store.claims import SAMPLE_CUSTOMER_ID
+from tests.fakes import FakeSlack, FakeSlackThread
+from tests.fakes.fake_slack import Message
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import AGENT_ID, say, wait_for_ai_reply
+from tests.support.customers import (
+    SIGNED_IN_ENV,
+    customer_token,
+    operator_client,
+    token_client,
+)
+from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
+from tests.support.slack_world import eventually, slack_env
+
+CUSTOMER_KINDS = "message,status"
+
+
+@dataclass
+class Replicas:
+    slack: FakeSlackThread
+    channel: str
+    agents: dict[str, AgentProcess]
+    balancer: LoadBalancer
+
+    def roots_for(self, session_id: str) -> list[Message]:
+        """The channel's top-level posts that open `session_id`'s handoff."""
+        return [
+            m
+            for m in self.slack.call(self.slack.fake.messages, self.channel)
+            if m.thread_ts is None
+            and ((m.metadata or {}).get("event_payload") or {}).get("session_id") == session_id
+        ]
+
+    def serving(self) -> dict[str, int]:
+        """Requests in flight on each replica, as HAProxy counts them."""
+        return {name: int(row["scur"]) for name, row in self.balancer.server_stats().items()}
+
+    def served(self) -> dict[str, int]:
+        """Requests each replica has been sent so far (health checks not counted)."""
+        return {name: int(row["stot"]) for name, row in self.balancer.server_stats().items()}
+
+
+@pytest.fixture(scope="module")
+def replicas(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
+    if haproxy_binary() is None:
+        pytest.skip("HAProxy is not installed (scripts/ensure_haproxy.sh installs it)")
+    slack = FakeSlack().run_in_thread()
+    agents: dict[str, AgentProcess] = {}
+    balancer: LoadBalancer | None = None
+    try:
+        dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
+        channel = slack.call(slack.fake.add_channel, "escalations", members=[dana])
+        env = {
+            **slack_env(slack, channel, "http"),
+            **SIGNED_IN_ENV,
+            "PARLANT_SESSION_STORE": postgres_url,
+            # HAProxy forwards the customer's address in X-Forwarded-For.
+            "CUSTOMER_TRUSTED_PROXIES": "127.0.0.1",
+        }
+        root: Path = tmp_path_factory.mktemp("two-of-everything")
+        for name in ("a", "b"):
+            agents[name] = AgentProcess(home=root / name / "parlant", extra_env=env).start()
+        balancer = LoadBalancer([Backend(n, a.port) for n, a in agents.items()]).start()
+        yield Replicas(slack, channel, agents, balancer)
+    finally:
+        if balancer is not None:
+            balancer.stop()
+        for agent in agents.values():
+            agent.stop()
+        slack.stop()
+
+
+class LongPoll(threading.Thread):
+    """A customer's long poll for new events, in the background, as the chat page waits."""
+
+    def __init__(self, client: ParlantClient, session_id: str, after: int) -> None:
+        super().__init__(daemon=True)
+        self.client, self.session_id, self.after = client, session_id, after
+        self.events: list[Any] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.events = list(
+                self.client.sessions.list_events(
+                    self.session_id,
+                    min_offset=self.after + 1,
+                    kinds=CUSTOMER_KINDS,
+                    wait_for_data=30,
+                )
+            )
+        except BaseException as error:  # reported by the test, not lost in the thread
+            self.error = error
+
+
+def customer_asks(client: ParlantClient, session_id: str, text: str) -> str:
+    answer = wait_for_ai_reply(
+        client, session_id, say(client, session_id, text), kinds=CUSTOMER_KINDS
+    )
+    return str(answer.data["message"])
+
+
+def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
+    replicas: Replicas,
+) -> None:
+    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
+    session = sam.sessions.create(agent_id=AGENT_ID).id
+    assert "POL-1001" in customer_asks(sam, session, "What does my policy cover?")
+    assert customer_asks(sam, session, "Thanks, and what is my deductible?")
+    # Round robin: both replicas have served this conversation by now.
+    assert all(count > 0 for count in replicas.served().values()), replicas.served()
+
+    # The customer's chat waits for the next event; whichever replica holds that wait dies.
+    last = max(e.offset for e in sam.sessions.list_events(session, kinds=CUSTOMER_KINDS))
+    poll = LongPoll(sam, session, last)
+    poll.start()
+    holder = eventually(
+        lambda: next((n for n, count in replicas.serving().items() if count == 1), None),
+        what="the long poll in flight on one replica",
+    )
+    survivor = next(n for n in replicas.agents if n != holder)
+    replicas.agents[holder].stop(signal.SIGKILL)
+    killed_at = time.monotonic()
+    out_after = replicas.balancer.wait_down(holder)
+    print(f"\nHAProxy took replica {holder} out {out_after:.2f}s after SIGKILL")
+
+    # The cut long poll was re-sent to the survivor: it is still waiting, with no error.
+    time.sleep(0.5)
+    assert poll.is_alive() and poll.error is None
+    offset = say(sam, session, "I want to file a claim")
+    poll.join(timeout=30)
+    assert poll.error is None, poll.error
+    assert offset in [e.offset for e in poll.events]
+    cut = replicas.balancer.server_stats()[holder]
+    assert int(cut["wretr"]) + int(cut["wredis"]) >= 1, cut  # HAProxy re-sent it, not the client
+    reply = wait_for_ai_reply(sam, session, offset, kinds=CUSTOMER_KINDS)
+    assert reply.data["message"]
+    print(f"first AI reply after the kill: {time.monotonic() - killed_at:.2f}s")
+
+    # The handoff runs on the survivor and reaches Slack once.
+    handoff = say(sam, session, "Can I talk to a person please?")
+    wait_for_ai_reply(sam, session, handoff, kinds=CUSTOMER_KINDS)
+    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
+    operator = operator_client(replicas.balancer.url)
+    assert operator.sessions.retrieve(session).metadata["handoff"]["status"] == "waiting"
+
+    # The operator's reply, through the balancer, reaches the customer's chat.
+    last = max(e.offset for e in sam.sessions.list_events(session, kinds=CUSTOMER_KINDS))
+    poll = LongPoll(sam, session, last)
+    poll.start()
+    operator.sessions.create_event(
+        session,
+        kind="message",
+        source="human_agent",
+        message="Hi Sam, Dana here; I will take it from here.",
+        participant={"id": "slack:dana", "display_name": "Dana"},
+    )
+    poll.join(timeout=30)
+    assert poll.error is None, poll.error
+    assert [e.data["message"] for e in poll.events if e.kind == "message"] == [
+        "Hi Sam, Dana here; I will take it from here."
+    ]
+    assert replicas.served()[survivor] > 0
+    # Still one root message, after everything above had time to repeat it.
+    time.sleep(1.0)
+    assert [m.ts for m in replicas.roots_for(session)] == [root.ts]
+    postings = [
+        c
+        for c in replicas.slack.call(replicas.slack.fake.calls, "chat.postMessage")
+        if c.params.get("channel") == replicas.channel and not c.params.get("thread_ts")
+    ]
+    assert len(postings) == 1
