@@ -49,13 +49,14 @@ class Backend:
 
 
 def haproxy_config(
-    frontend_port: int,
+    bind: str,
     backends: Sequence[Backend],
     stats_socket: Path,
     health_path: str = "/readyz",
     name: str = "agents",
 ) -> str:
-    """The whole configuration: one frontend, one backend of `backends`, checked on `health_path`."""
+    """The whole configuration: one frontend on `bind` (host:port), one backend of `backends`,
+    each checked on `health_path`."""
     servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check" for b in backends)
     return f"""\
 global
@@ -74,7 +75,7 @@ defaults
     timeout queue 5s
 
 frontend {name}_in
-    bind 127.0.0.1:{frontend_port}
+    bind {bind}
     # The agent trusts X-Forwarded-For from this address (CUSTOMER_TRUSTED_PROXIES).
     option forwardfor
     default_backend {name}
@@ -123,7 +124,7 @@ class LoadBalancer:
 
     def config(self) -> str:
         return haproxy_config(
-            self.port, self.backends, self.stats_socket, self.health_path, self.name
+            f"127.0.0.1:{self.port}", self.backends, self.stats_socket, self.health_path, self.name
         )
 
     def start(self) -> LoadBalancer:
