@@ -40,6 +40,7 @@ CUSTOMER_KINDS = "message,status"
 class Replicas:
     slack: FakeSlackThread
     channel: str
+    operators: tuple[str, str]  # Slack user ids of Dana and Lee
     agents: dict[str, AgentProcess]
     balancer: LoadBalancer
 
@@ -56,6 +57,11 @@ class Replicas:
         """Requests in flight on each replica, as HAProxy counts them."""
         return {name: int(row["scur"]) for name, row in self.balancer.server_stats().items()}
 
+    def revive(self, name: str) -> None:
+        """Start a killed replica again, on its port, and wait until HAProxy sends to it."""
+        self.agents[name].start()
+        eventually(lambda: name in self.balancer.up_servers(), what=f"replica {name} back")
+
     def served(self) -> dict[str, int]:
         """Requests each replica has been sent so far (health checks not counted)."""
         return {name: int(row["stot"]) for name, row in self.balancer.server_stats().items()}
@@ -65,12 +71,14 @@ class Replicas:
 def replicas(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     if haproxy_binary() is None:
         pytest.skip("HAProxy is not installed (scripts/ensure_haproxy.sh installs it)")
-    slack = FakeSlack().run_in_thread()
+    # Slack spreads Socket Mode events over the bridges' connections, each to one of them.
+    slack = FakeSlack(spread_events=True).run_in_thread()
     agents: dict[str, AgentProcess] = {}
     balancer: LoadBalancer | None = None
     try:
         dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
-        channel = slack.call(slack.fake.add_channel, "escalations", members=[dana])
+        lee = slack.call(slack.fake.add_user, "lee", display_name="Lee")
+        channel = slack.call(slack.fake.add_channel, "escalations", members=[dana, lee])
         env = {
             **slack_env(slack, channel, "http"),
             **SIGNED_IN_ENV,
@@ -82,13 +90,22 @@ def replicas(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         for name in ("a", "b"):
             agents[name] = AgentProcess(home=root / name / "parlant", extra_env=env).start()
         balancer = LoadBalancer([Backend(n, a.port) for n, a in agents.items()]).start()
-        yield Replicas(slack, channel, agents, balancer)
+        yield Replicas(slack, channel, (dana, lee), agents, balancer)
     finally:
         if balancer is not None:
             balancer.stop()
         for agent in agents.values():
             agent.stop()
         slack.stop()
+
+
+@pytest.fixture
+def both(replicas: Replicas) -> Iterator[Replicas]:
+    """The replicas, with any killed by the test started again afterwards for the next one."""
+    yield replicas
+    for name, agent in replicas.agents.items():
+        if agent.process is None:
+            replicas.revive(name)
 
 
 class LongPoll(threading.Thread):
@@ -122,8 +139,9 @@ def customer_asks(client: ParlantClient, session_id: str, text: str) -> str:
 
 
 def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
-    replicas: Replicas,
+    both: Replicas,
 ) -> None:
+    replicas = both
     sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
     session = sam.sessions.create(agent_id=AGENT_ID).id
     assert "POL-1001" in customer_asks(sam, session, "What does my policy cover?")
