@@ -169,7 +169,11 @@ class Inbound:
         )
         for sid in sessions:
             lock = self._session_locks.setdefault(sid, asyncio.Lock())
-            async with lock:
+            # The lock orders this process's tasks; the turn, other bridge replicas: one of
+            # them at a time delivers a session's replies, so none goes twice or out of order.
+            async with lock, self._store.outbox_turn(sid) as our_turn:
+                if not our_turn:
+                    continue  # another replica is delivering them; the outbox loop re-checks
                 for reply in await self._store.pending_replies(sid):
                     waiting = self._settling_left(reply)
                     if waiting > 0:

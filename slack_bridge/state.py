@@ -1,10 +1,10 @@
 """The bridge's own durable state: what Parlant cannot hold about Slack.
 
 Dedupe keys of Slack messages already taken in, the outbox of operator replies on their way to
-Parlant, per-session mirror cursors, mirrored posts (so a restart never posts twice) and the
-session ↔ thread links. `BridgeStore` is the interface; `SQLiteBridgeStore` (one local file, WAL)
-is the default. Several bridge replicas would need an adapter on a shared database instead
-(see the README's "Scaling" section); nothing else in the bridge would change.
+Parlant, per-session mirror cursors, mirrored posts (so a restart never posts twice), the
+session ↔ thread links and the per-session leases of bridge replicas. `BridgeStore` is the
+interface; `SQLiteBridgeStore` (one local file, WAL) is the default, for one bridge process;
+`PostgresBridgeStore` (state_postgres.py, BRIDGE_STATE_URL) is shared by several replicas.
 
 The interface is async so an adapter on a network database (PostgreSQL) never blocks the event
 loop. The SQLite adapter runs its statements inline in those coroutines rather than in a thread:
@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -116,6 +118,23 @@ class BridgeStore(Protocol):
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         """How many replies wait in the outbox, and when the oldest was accepted."""
 
+    def outbox_turn(self, session_id: str) -> AbstractAsyncContextManager[bool]:
+        """Held while this replica delivers the session's replies: True when it is this
+        replica's turn (no other replica delivers that session's replies until the block ends),
+        False when another replica is delivering them now."""
+
+    async def acquire_leases(
+        self, owner: str, session_ids: Sequence[str], ttl_s: float
+    ) -> set[str]:
+        """Take, for ttl_s, the leases that nobody holds, have expired or `owner` holds;
+        returns the ids `owner` holds now."""
+
+    async def renew_leases(self, owner: str, session_ids: Sequence[str], ttl_s: float) -> set[str]:
+        """Extend `owner`'s leases by ttl_s; returns those still its own (the rest were lost)."""
+
+    async def release_leases(self, owner: str, session_ids: Sequence[str]) -> None:
+        """Give up `owner`'s leases, so another replica may take them at once."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_seen (
@@ -159,6 +178,11 @@ CREATE TABLE IF NOT EXISTS threads (
     root_fingerprint TEXT,
     UNIQUE (channel, ts)
 );
+CREATE TABLE IF NOT EXISTS session_leases (
+    session_id TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sla_notices (
     session_id TEXT NOT NULL,
     kind       TEXT NOT NULL,
@@ -166,6 +190,10 @@ CREATE TABLE IF NOT EXISTS sla_notices (
     PRIMARY KEY (session_id, kind)
 );
 """
+
+
+def _expiry(ttl_s: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat(timespec="milliseconds")
 
 
 def _now() -> str:
@@ -358,6 +386,43 @@ class SQLiteBridgeStore:
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"
         ).fetchone()
         return int(count), datetime.fromisoformat(oldest) if oldest else None
+
+    @asynccontextmanager
+    async def outbox_turn(self, session_id: str) -> AsyncIterator[bool]:
+        # One process uses the file: the Inbound's per-session lock already gives the turn.
+        yield True
+
+    # One bridge process uses a SQLite file, so it always wins a lease: a restarted process
+    # (a new replica id) takes its sessions back at once instead of waiting for the old expiry.
+    async def acquire_leases(
+        self, owner: str, session_ids: Sequence[str], ttl_s: float
+    ) -> set[str]:
+        with self._lock:
+            self._db.executemany(
+                """INSERT INTO session_leases VALUES (?, ?, ?) ON CONFLICT(session_id)
+                   DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at""",
+                [(sid, owner, _expiry(ttl_s)) for sid in session_ids],
+            )
+        return set(session_ids)
+
+    async def renew_leases(self, owner: str, session_ids: Sequence[str], ttl_s: float) -> set[str]:
+        renewed = set()
+        with self._lock:
+            for sid in session_ids:
+                cursor = self._db.execute(
+                    "UPDATE session_leases SET expires_at = ? WHERE session_id = ? AND owner = ?",
+                    (_expiry(ttl_s), sid, owner),
+                )
+                if cursor.rowcount:
+                    renewed.add(sid)
+        return renewed
+
+    async def release_leases(self, owner: str, session_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "DELETE FROM session_leases WHERE owner = ? AND session_id = ?",
+                [(owner, sid) for sid in session_ids],
+            )
 
 
 _REPLY_COLUMNS = (
