@@ -55,7 +55,7 @@ def preflight(env: EnvReader | None = None) -> Plan:
     )
     restrict_new_files()  # the token file and the home are the owner's only
     ensure_writable_dir(plan.agent.home, "PARLANT_HOME", private=True)
-    if plan.slack_on:
+    if plan.slack_on and plan.bridge.state_url is None:
         ensure_writable_dir(plan.bridge.state_path.parent, "BRIDGE_STATE_PATH")
     check_listeners(plan.listeners)
     return plan

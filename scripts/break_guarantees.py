@@ -57,7 +57,7 @@ BUGS = (
         "mirror-cursor-before-post",
         "slack_bridge/mirror.py",
         "                await self._with_retries(partial(self.mirror_event, event))\n",
-        "                self._store.advance_cursor(session_id, int(event.offset) + 1)\n"
+        "                await self._store.advance_cursor(session_id, int(event.offset) + 1)\n"
         "                await self._with_retries(partial(self.mirror_event, event))\n",
         f"{CRASH_TEST}[mirror.before_post]",
     ),
@@ -78,7 +78,7 @@ BUGS = (
     Bug(
         "outbox-resend-after-crash",
         "slack_bridge/inbound.py",
-        "                self._store.reply_sending(reply.id)\n",
+        "                await self._store.reply_sending(reply.id)\n",
         "",
         f"{CRASH_TEST}[outbox.after_send]",
     ),

@@ -39,7 +39,8 @@ def main(argv: list[str]) -> int:
         settings = BridgeSettings.from_env()
         if args.command is None and settings.slack is not None:
             check_listeners(settings.listeners)
-            ensure_writable_dir(settings.state_path.parent, "BRIDGE_STATE_PATH")
+            if settings.state_url is None:
+                ensure_writable_dir(settings.state_path.parent, "BRIDGE_STATE_PATH")
     except SettingsError as error:
         print(f"slack_bridge: configuration error: {error}", file=sys.stderr)
         return 2
@@ -54,6 +55,13 @@ def main(argv: list[str]) -> int:
             "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET); handoffs show in the dashboard only"
         )
         return 0
+    if settings.state_url is not None:
+        from slack_bridge.open_state import state_url_problem
+
+        problem = state_url_problem(settings.state_url)
+        if problem is not None:
+            print(f"slack_bridge: state store check failed: {problem}", file=sys.stderr)
+            return 4
     from slack_bridge.runner import run_bridge
 
     async def run_until_stopped() -> None:

@@ -105,7 +105,7 @@ class Discovery:
         return metadata != session.metadata or now - at >= UNCHANGED_RESYNC_S
 
     async def _sync_session(self, session: ListedSession, record: HandoffRecord) -> None:
-        thread = self._thread_of(session.id, record)
+        thread = await self._thread_of(session.id, record)
         if thread is None:
             if record.get("status") not in ACTIVE_STATUSES:
                 return
@@ -124,12 +124,12 @@ class Discovery:
         if sla is not None:
             await self._sla_notices.check(session, record, thread, sla)
 
-    def _thread_of(self, session_id: str, record: HandoffRecord) -> ThreadLink | None:
-        known = self._store.thread_for_session(session_id)
+    async def _thread_of(self, session_id: str, record: HandoffRecord) -> ThreadLink | None:
+        known = await self._store.thread_for_session(session_id)
         if known:
             return known
         slack = record.get("slack") or {}
         if slack.get("state") == "posted" and slack.get("channel") and slack.get("ts"):
-            self._store.link_thread(session_id, slack["channel"], slack["ts"])
+            await self._store.link_thread(session_id, slack["channel"], slack["ts"])
             return ThreadLink(session_id, slack["channel"], slack["ts"])
         return None

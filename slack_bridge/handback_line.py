@@ -38,15 +38,15 @@ class HandbackLines:
     async def post(self, thread: ThreadLink, event_id: str, operator_name: str, note: str) -> None:
         """Post the line for handback `event_id` unless it is already in the thread."""
         session_id = thread.session_id
-        status = self._store.mirror_status(session_id, event_id, 0)
+        status = await self._store.mirror_status(session_id, event_id, 0)
         if status:
             return
         if status == "":
             found = await find_mirrored_post(self._caller, thread, event_id, 0)
             if found:
-                self._store.mirror_posted(session_id, event_id, 0, found)
+                await self._store.mirror_posted(session_id, event_id, 0, found)
                 return
-        self._store.mirror_attempting(session_id, event_id, 0)
+        await self._store.mirror_attempting(session_id, event_id, 0)
         text, line_blocks = handback_form.handback_posted(operator_name, note)
         ts = await self._caller.post_message(
             lambda: find_mirrored_post(self._caller, thread, event_id, 0),
@@ -60,7 +60,7 @@ class HandbackLines:
             unfurl_media=False,
         )
         crash_point("handback.after_post")
-        self._store.mirror_posted(session_id, event_id, 0, ts)
+        await self._store.mirror_posted(session_id, event_id, 0, ts)
         log.info("handback line posted session=%s slack_ts=%s", session_id, ts)
 
     async def ensure(self, thread: ThreadLink, returned_at: str) -> None:

@@ -47,7 +47,7 @@ def parlant_check(parlant_url: str, http: httpx.AsyncClient) -> Check:
 def store_check(store: BridgeStore) -> Check:
     async def check() -> str | None:
         try:
-            store.outbox_summary()
+            await store.outbox_summary()
         except Exception as error:
             return repr(error)
         return None
@@ -80,7 +80,7 @@ def ops_app(
         return web.json_response({"ready": ready, "checks": results}, status=200 if ready else 503)
 
     async def metrics_page(_: web.Request) -> web.Response:
-        pending, oldest = store.outbox_summary()
+        pending, oldest = await store.outbox_summary()
         metrics.set_outbox(pending, oldest)
         metrics.set_mirrors(mirrors_active())
         return web.Response(body=metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})

@@ -88,7 +88,7 @@ class Inbound:
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == ts:
             return  # top-level chatter in the channel, not a reply to an escalation
-        link = self._store.session_for_thread(channel, str(thread_ts)) or (
+        link = await self._store.session_for_thread(channel, str(thread_ts)) or (
             await self._link_from_root(channel, str(thread_ts)) if routed else None
         )
         if link is None:
@@ -100,7 +100,7 @@ class Inbound:
             )
             return
         keys = [f"msg:{channel}:{ts}"] + ([f"event:{event_id}"] if event_id else [])
-        if not self._store.first_sighting(*keys):
+        if not await self._store.first_sighting(*keys):
             log.info(
                 "duplicate delivery ignored channel=%s slack_ts=%s event=%s", channel, ts, event_id
             )
@@ -118,7 +118,7 @@ class Inbound:
             )
             log.info("empty reply not sent session=%s slack_ts=%s", link.session_id, ts)
             return
-        reply = self._store.enqueue_reply(
+        reply = await self._store.enqueue_reply(
             link.session_id,
             channel,
             ts,
@@ -156,7 +156,7 @@ class Inbound:
         for message in page.get("messages", [])[:1]:
             session_id = metadata.root_session(message)
             if session_id:
-                self._store.link_thread(session_id, channel, thread_ts)
+                await self._store.link_thread(session_id, channel, thread_ts)
                 return ThreadLink(session_id, channel, thread_ts)
         return None
 
@@ -165,12 +165,16 @@ class Inbound:
         sessions = (
             [session_id]
             if session_id
-            else sorted({r.session_id for r in self._store.pending_replies()})
+            else sorted({r.session_id for r in await self._store.pending_replies()})
         )
         for sid in sessions:
             lock = self._session_locks.setdefault(sid, asyncio.Lock())
-            async with lock:
-                for reply in self._store.pending_replies(sid):
+            # The lock orders this process's tasks; the turn, other bridge replicas: one of
+            # them at a time delivers a session's replies, so none goes twice or out of order.
+            async with lock, self._store.outbox_turn(sid) as our_turn:
+                if not our_turn:
+                    continue  # another replica is delivering them; the outbox loop re-checks
+                for reply in await self._store.pending_replies(sid):
                     waiting = self._settling_left(reply)
                     if waiting > 0:
                         # Later replies wait behind it: Slack's order, not arrival order.
@@ -179,7 +183,7 @@ class Inbound:
                     try:
                         await self._deliver(reply)
                     except ParlantUnreachable as error:
-                        self._store.reply_attempted(reply.id, str(error))
+                        await self._store.reply_attempted(reply.id, str(error))
                         await self._mark_waiting(reply)
                         break
 
@@ -216,14 +220,14 @@ class Inbound:
                 event_id = existing  # an earlier attempt landed but its answer was lost
             else:
                 send = actions.SEND_BY_KIND[reply.kind]
-                self._store.reply_sending(reply.id)
+                await self._store.reply_sending(reply.id)
                 crash_point("outbox.before_send")
                 event_id = (
                     await send(self._parlant, reply.session_id, operator, reply.text, origin)
                 ).id
                 crash_point("outbox.after_send")
         except HandoffNotActive as refusal:
-            self._store.reply_finished(reply.id, "rejected")
+            await self._store.reply_finished(reply.id, "rejected")
             await self._feedback.react(reply.channel, reply.ts, FAILED)
             await self._feedback.tell(
                 reply.channel,
@@ -242,7 +246,7 @@ class Inbound:
         except ApiError as error:
             if error.status_code is None or error.status_code >= 500:
                 raise ParlantUnreachable(f"Parlant answered {error.status_code}") from error
-            self._store.reply_finished(reply.id, "rejected")
+            await self._store.reply_finished(reply.id, "rejected")
             await self._feedback.react(reply.channel, reply.ts, FAILED)
             await self._feedback.thread_note(
                 reply.channel,
@@ -258,7 +262,7 @@ class Inbound:
             return
         except (httpx.TransportError, OSError) as error:
             raise ParlantUnreachable(repr(error)) from error
-        late = self._store.delivered_after(reply.session_id, reply.ts)
+        late = await self._store.delivered_after(reply.session_id, reply.ts)
         # ✅ before the outbox says delivered: a crash in between leaves the reply pending with
         # an attempt counted, so the next round finds the stored event, reacts again (Slack
         # answers already_reacted) and records it. The other order would lose the ✅.
@@ -267,7 +271,7 @@ class Inbound:
         if reply.pending_notified:
             await self._feedback.unreact(reply.channel, reply.ts, PENDING)
         crash_point("outbox.after_reaction")
-        self._store.reply_finished(reply.id, "delivered", event_id)
+        await self._store.reply_finished(reply.id, "delivered", event_id)
         metrics.reply_relayed(reply.ts)
         log.info(
             "reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id
@@ -298,7 +302,7 @@ class Inbound:
     async def _mark_waiting(self, reply: OutboxReply) -> None:
         if reply.pending_notified:
             return
-        self._store.reply_pending_notified(reply.id)
+        await self._store.reply_pending_notified(reply.id)
         await self._feedback.react(reply.channel, reply.ts, PENDING)
         await self._feedback.thread_note(reply.channel, reply.thread_ts, notices.delivery_pending())
         log.warning(
@@ -313,10 +317,10 @@ class Inbound:
         ts = changed.get("ts")
         if not thread_ts or thread_ts == ts or changed.get("bot_id"):
             return
-        if self._store.session_for_thread(str(event["channel"]), str(thread_ts)) is None:
+        if await self._store.session_for_thread(str(event["channel"]), str(thread_ts)) is None:
             return
         # One notice per edited or deleted message, however often Slack redelivers it.
-        if not self._store.first_sighting(f"{event['subtype']}:{event['channel']}:{ts}"):
+        if not await self._store.first_sighting(f"{event['subtype']}:{event['channel']}:{ts}"):
             return
         text = (
             notices.edit_not_propagated()

@@ -99,10 +99,10 @@ class SessionMirror:
 
     async def run(self) -> None:
         session_id = self._thread.session_id
-        offset = self._store.cursor(session_id)
+        offset = await self._store.cursor(session_id)
         if offset is None:
             offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
-            self._store.advance_cursor(session_id, offset)
+            await self._store.advance_cursor(session_id, offset)
         log.info(
             "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
         )
@@ -113,7 +113,7 @@ class SessionMirror:
                 if mirror_label_and_text(event) is not None:
                     crash_point("mirror.after_record")
                 offset = int(event.offset) + 1
-                self._store.advance_cursor(session_id, offset)
+                await self._store.advance_cursor(session_id, offset)
 
     async def _poll(self, offset: int) -> list[Any]:
         try:
@@ -138,15 +138,15 @@ class SessionMirror:
         session_id = self._thread.session_id
         parts = mirror_text.mirrored_message(label, text, masker=self._masker)
         for part, (fallback, part_blocks) in enumerate(parts):
-            status = self._store.mirror_status(session_id, event.id, part)
+            status = await self._store.mirror_status(session_id, event.id, part)
             if status:
                 continue  # posted before a restart
             if status == "":
                 found = await find_mirrored_post(self._caller, self._thread, event.id, part)
                 if found:
-                    self._store.mirror_posted(session_id, event.id, part, found)
+                    await self._store.mirror_posted(session_id, event.id, part, found)
                     continue
-            self._store.mirror_attempting(session_id, event.id, part)
+            await self._store.mirror_attempting(session_id, event.id, part)
             crash_point("mirror.before_post")
             ts = await self._caller.post_message(
                 partial(find_mirrored_post, self._caller, self._thread, event.id, part),
@@ -159,7 +159,7 @@ class SessionMirror:
                 unfurl_media=False,
             )
             crash_point("mirror.after_post")
-            self._store.mirror_posted(session_id, event.id, part, ts)
+            await self._store.mirror_posted(session_id, event.id, part, ts)
             if part == 0:
                 metrics.mirror_posted(getattr(event, "creation_utc", None))
             log.info(

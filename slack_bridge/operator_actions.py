@@ -64,7 +64,7 @@ class OperatorActions:
         self, action_id: str, session_id: str, user_id: str, channel: str
     ) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
-        refusal = self._gate.refusal(user_id, channel, session_id)
+        refusal = await self._gate.refusal(user_id, channel, session_id)
         if refusal:
             return refusal
         operator = await self._gate.operator(user_id)
@@ -78,7 +78,7 @@ class OperatorActions:
         log.info("button %s session=%s by user=%s", action_id, session_id, user_id)
         await self._roots.refresh_session(session_id)
         if action_id == root_message.ACTION_TAKE_OVER:
-            thread = self._store.thread_for_session(session_id)
+            thread = await self._store.thread_for_session(session_id)
             if thread:
                 self._mirrors.follow(thread)
         return None
@@ -87,7 +87,7 @@ class OperatorActions:
         self, trigger_id: str, target: HandbackTarget, user_id: str
     ) -> str | None:
         """Return to AI: open the handback form, unless the click would be refused anyway."""
-        refusal = self._gate.refusal(user_id, target.channel, target.session_id)
+        refusal = await self._gate.refusal(user_id, target.channel, target.session_id)
         if refusal:
             return refusal
         try:
@@ -116,7 +116,7 @@ class OperatorActions:
     async def hand_back(self, target: HandbackTarget, user_id: str, note: str) -> str | None:
         """A submitted handback form: return the session to the AI with the note, say so in the
         thread, rewrite the root. Returns a message for the operator when refused."""
-        refusal = self._gate.refusal(user_id, target.channel, target.session_id)
+        refusal = await self._gate.refusal(user_id, target.channel, target.session_id)
         if refusal:
             return refusal
         operator = await self._gate.operator(user_id)
@@ -143,7 +143,7 @@ class OperatorActions:
     async def _post_handback(
         self, target: HandbackTarget, operator: Operator, handback: actions.Handback
     ) -> None:
-        thread = self._store.thread_for_session(target.session_id) or ThreadLink(
+        thread = await self._store.thread_for_session(target.session_id) or ThreadLink(
             target.session_id, target.channel, target.thread_ts
         )
         try:

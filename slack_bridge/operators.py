@@ -70,10 +70,10 @@ class OperatorGate:
         """Everyone when SLACK_OPERATOR_IDS is empty, else only those listed."""
         return not self._slack.operator_ids or user_id in self._slack.operator_ids
 
-    def refusal(self, user_id: str, channel: str, session_id: str) -> str | None:
+    async def refusal(self, user_id: str, channel: str, session_id: str) -> str | None:
         """Why a button click or form is refused, or None: the click must come from an
         escalation channel (or the session's own thread) and from an operator."""
-        thread = self._store.thread_for_session(session_id)
+        thread = await self._store.thread_for_session(session_id)
         if channel not in self._slack.routes.channels and (
             thread is None or thread.channel != channel
         ):

@@ -154,8 +154,8 @@ class RootSync:
                 set_={METADATA_KEY: dict(with_slack_link(latest, link))}
             ),
         )
-        self._store.link_thread(session.id, link["channel"], link["ts"])
-        self._store.set_root_rendering(session.id, rendering_fingerprint(latest, sla))
+        await self._store.link_thread(session.id, link["channel"], link["ts"])
+        await self._store.set_root_rendering(session.id, rendering_fingerprint(latest, sla))
         return ThreadLink(session.id, link["channel"], link["ts"])
 
     def channel_for(self, session: Any, record: HandoffRecord) -> str:
@@ -169,7 +169,7 @@ class RootSync:
     ) -> None:
         sla = sla or self.sla_of(record)
         fingerprint = rendering_fingerprint(record, sla)
-        stored = self._store.root_rendering(session.id)
+        stored = await self._store.root_rendering(session.id)
         if stored == fingerprint:
             return
         sla_tick = only_sla_changed(stored, fingerprint)
@@ -186,7 +186,7 @@ class RootSync:
             blocks=root_blocks,
             metadata=metadata.escalation_metadata(session.id),
         )
-        self._store.set_root_rendering(session.id, fingerprint)
+        await self._store.set_root_rendering(session.id, fingerprint)
         log.info(
             "root message updated session=%s slack_ts=%s status=%s sla=%s",
             session.id,
@@ -200,7 +200,7 @@ class RootSync:
         try:
             session = await self._parlant.sessions.retrieve(session_id)
             record = read_record(session.metadata)
-            thread = self._store.thread_for_session(session_id)
+            thread = await self._store.thread_for_session(session_id)
             if record and thread:
                 await self.refresh(session, record, thread)
         except (SlackUnavailable, SlackRejected, ApiError, httpx.TransportError) as error:

@@ -12,8 +12,8 @@ from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge
 from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.health import ops_runner
+from slack_bridge.open_state import open_bridge_store
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.state import SQLiteBridgeStore
 from slack_escalation.slack_api import client_session
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,8 @@ EVENTS_PATH = "/slack/events"
 async def run_bridge(settings: BridgeSettings) -> None:
     slack = settings.slack
     assert slack is not None
-    store = SQLiteBridgeStore(settings.state_path)
     parlant = parlant_client(settings)
-    async with client_session(max_connections=100) as http:
+    async with open_bridge_store(settings) as store, client_session(max_connections=100) as http:
         caller = slack_caller(slack, http)
         listing_http = listing_client(settings)
         bridge = Bridge(settings, slack, parlant, listing_http, caller, store)
@@ -63,7 +62,6 @@ async def run_bridge(settings: BridgeSettings) -> None:
             await bridge.stop()
             await ops.cleanup()
             await listing_http.aclose()
-            store.close()
 
 
 def _http_app(app: AsyncApp) -> web.Application:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config import EnvReader
+from config import EnvReader, SettingsError
 from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url, parlant_url
 from handoff.sla import SlaSettings
 from slack_escalation.settings import SlackSettings
+
+# libpq's two spellings of a PostgreSQL URL (as PARLANT_SESSION_STORE accepts).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def default_replica_id() -> str:
+    """host-pid-random: unique per process, and readable in the leases table."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,14 @@ class BridgeSettings:
     # How long an operator reply waits after reaching the bridge, so that one written before
     # it in Slack but delivered a moment later still goes first (Slack's order).
     reply_settle_s: float = 1.0
+    # postgresql://… puts the state in that database, shared by several bridge replicas;
+    # None keeps it in the local SQLite file at state_path (one bridge process).
+    state_url: str | None = field(default=None, repr=False)
+    # Names this replica in the session leases; unique per process by default.
+    replica_id: str = field(default_factory=default_replica_id)
+    # How long a session's lease lasts unless renewed (renewed every third of it): a dead
+    # replica's sessions are taken over within this plus one discovery pass.
+    lease_s: float = 15.0
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -67,4 +86,17 @@ class BridgeSettings:
             metrics_port=env.port("BRIDGE_METRICS_PORT", 8819),
             log_format=read_log_format(env),
             reply_settle_s=env.positive_float("BRIDGE_REPLY_SETTLE_SECONDS", 1.0),
+            state_url=_state_url(env),
+            replica_id=env.string("BRIDGE_REPLICA_ID", default_replica_id()),
+            lease_s=env.positive_float("BRIDGE_LEASE_SECONDS", 15.0),
         )
+
+
+def _state_url(env: EnvReader) -> str | None:
+    url = env.optional_str("BRIDGE_STATE_URL")
+    if url is not None and not url.startswith(POSTGRES_SCHEMES):
+        raise SettingsError(
+            "BRIDGE_STATE_URL must be a postgresql:// URL (or unset for the SQLite file "
+            "BRIDGE_STATE_PATH), e.g. postgresql://bridge:secret@db.internal:5432/escalations"
+        )
+    return url

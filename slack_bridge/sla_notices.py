@@ -78,7 +78,7 @@ class SlaNotices:
         if self._supervisor_channel is None:
             return
         for kind, clock in ((CLAIM_BREACH, sla.claim), (FIRST_REPLY_BREACH, sla.first_reply)):
-            if not clock.breached or self._store.sla_notice_status(thread.session_id, kind):
+            if not clock.breached or await self._store.sla_notice_status(thread.session_id, kind):
                 continue
             channel = self._supervisor_channel
             message = notices.breach_notice(
@@ -106,15 +106,15 @@ class SlaNotices:
         message: block_kit.SlackMessage,
         thread_ts: str,
     ) -> None:
-        status = self._store.sla_notice_status(session_id, kind)
+        status = await self._store.sla_notice_status(session_id, kind)
         if status:
             return
         if status == "":
             found = await find()
             if found:
-                self._store.sla_notice_posted(session_id, kind, found)
+                await self._store.sla_notice_posted(session_id, kind, found)
                 return
-        self._store.sla_notice_attempting(session_id, kind)
+        await self._store.sla_notice_attempting(session_id, kind)
         crash_point("sla.before_post")
         text, notice_blocks = message
         ts = await self._caller.post_message(
@@ -127,7 +127,7 @@ class SlaNotices:
             unfurl_media=False,
         )
         crash_point("sla.after_post")
-        self._store.sla_notice_posted(session_id, kind, ts)
+        await self._store.sla_notice_posted(session_id, kind, ts)
         metrics.sla_notice_posted(kind)
         log.info(
             "sla %s posted session=%s channel=%s slack_ts=%s thread_ts=%s",

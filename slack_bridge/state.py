@@ -1,21 +1,25 @@
 """The bridge's own durable state: what Parlant cannot hold about Slack.
 
 Dedupe keys of Slack messages already taken in, the outbox of operator replies on their way to
-Parlant, per-session mirror cursors, mirrored posts (so a restart never posts twice) and the
-session ↔ thread links. `BridgeStore` is the interface; `SQLiteBridgeStore` (one local file, WAL)
-is the default. Several bridge replicas would need an adapter on a shared database instead
-(see the README's "Scaling" section); nothing else in the bridge would change.
+Parlant, per-session mirror cursors, mirrored posts (so a restart never posts twice), the
+session ↔ thread links and the per-session leases of bridge replicas. `BridgeStore` is the
+interface; `SQLiteBridgeStore` (one local file, WAL) is the default, for one bridge process;
+`PostgresBridgeStore` (state_postgres.py, BRIDGE_STATE_URL) is shared by several replicas.
 
-Calls are synchronous: each is one small indexed statement on a local file (well under a
-millisecond in WAL mode), cheaper than a thread hop per call.
+The interface is async so an adapter on a network database (PostgreSQL) never blocks the event
+loop. The SQLite adapter runs its statements inline in those coroutines rather than in a thread:
+each is one small indexed statement on a local file (well under a millisecond in WAL mode),
+cheaper than a thread hop per call.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -51,10 +55,10 @@ class ThreadLink:
 
 
 class BridgeStore(Protocol):
-    def first_sighting(self, *keys: str) -> bool:
+    async def first_sighting(self, *keys: str) -> bool:
         """Record dedupe keys; True only if none of them was seen before (atomically)."""
 
-    def enqueue_reply(
+    async def enqueue_reply(
         self,
         session_id: str,
         channel: str,
@@ -66,53 +70,70 @@ class BridgeStore(Protocol):
         text: str,
     ) -> OutboxReply: ...
 
-    def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]: ...
+    async def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]: ...
 
-    def reply_attempted(self, reply_id: int, error: str) -> None: ...
+    async def reply_attempted(self, reply_id: int, error: str) -> None: ...
 
-    def reply_sending(self, reply_id: int) -> None:
+    async def reply_sending(self, reply_id: int) -> None:
         """Counted before Parlant is called: after a crash mid-call, the next attempt looks for
         the stored event instead of sending again."""
 
-    def reply_pending_notified(self, reply_id: int) -> None: ...
+    async def reply_pending_notified(self, reply_id: int) -> None: ...
 
-    def delivered_after(self, session_id: str, ts: str) -> bool:
+    async def delivered_after(self, session_id: str, ts: str) -> bool:
         """Whether a reply later in Slack's order than `ts` already reached this session."""
 
-    def reply_finished(
+    async def reply_finished(
         self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
     ) -> None: ...
 
-    def cursor(self, session_id: str) -> int | None: ...
+    async def cursor(self, session_id: str) -> int | None: ...
 
-    def advance_cursor(self, session_id: str, next_offset: int) -> None: ...
+    async def advance_cursor(self, session_id: str, next_offset: int) -> None: ...
 
-    def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
+    async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
         """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
 
-    def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None: ...
+    async def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None: ...
 
-    def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None: ...
+    async def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None: ...
 
-    def link_thread(self, session_id: str, channel: str, ts: str) -> None: ...
+    async def link_thread(self, session_id: str, channel: str, ts: str) -> None: ...
 
-    def thread_for_session(self, session_id: str) -> ThreadLink | None: ...
+    async def thread_for_session(self, session_id: str) -> ThreadLink | None: ...
 
-    def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None: ...
+    async def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None: ...
 
-    def root_rendering(self, session_id: str) -> str | None: ...
+    async def root_rendering(self, session_id: str) -> str | None: ...
 
-    def set_root_rendering(self, session_id: str, fingerprint: str) -> None: ...
+    async def set_root_rendering(self, session_id: str, fingerprint: str) -> None: ...
 
-    def sla_notice_status(self, session_id: str, kind: str) -> str | None:
+    async def sla_notice_status(self, session_id: str, kind: str) -> str | None:
         """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
 
-    def sla_notice_attempting(self, session_id: str, kind: str) -> None: ...
+    async def sla_notice_attempting(self, session_id: str, kind: str) -> None: ...
 
-    def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
+    async def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
 
-    def outbox_summary(self) -> tuple[int, datetime | None]:
+    async def outbox_summary(self) -> tuple[int, datetime | None]:
         """How many replies wait in the outbox, and when the oldest was accepted."""
+
+    def outbox_turn(self, session_id: str) -> AbstractAsyncContextManager[bool]:
+        """Held while this replica delivers the session's replies: True when it is this
+        replica's turn (no other replica delivers that session's replies until the block ends),
+        False when another replica is delivering them now."""
+
+    async def acquire_leases(
+        self, owner: str, session_ids: Sequence[str], ttl_s: float
+    ) -> set[str]:
+        """Take, for ttl_s, the leases that nobody holds, have expired or `owner` holds;
+        returns the ids `owner` holds now."""
+
+    async def renew_leases(self, owner: str, session_ids: Sequence[str], ttl_s: float) -> set[str]:
+        """Extend `owner`'s leases by ttl_s; returns those still its own (the rest were lost)."""
+
+    async def release_leases(self, owner: str, session_ids: Sequence[str]) -> None:
+        """Give up `owner`'s leases, so another replica may take them at once."""
 
 
 _SCHEMA = """
@@ -157,6 +178,11 @@ CREATE TABLE IF NOT EXISTS threads (
     root_fingerprint TEXT,
     UNIQUE (channel, ts)
 );
+CREATE TABLE IF NOT EXISTS session_leases (
+    session_id TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sla_notices (
     session_id TEXT NOT NULL,
     kind       TEXT NOT NULL,
@@ -164,6 +190,10 @@ CREATE TABLE IF NOT EXISTS sla_notices (
     PRIMARY KEY (session_id, kind)
 );
 """
+
+
+def _expiry(ttl_s: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat(timespec="milliseconds")
 
 
 def _now() -> str:
@@ -190,7 +220,7 @@ class SQLiteBridgeStore:
         with self._lock:
             return self._db.execute(sql, params)
 
-    def first_sighting(self, *keys: str) -> bool:
+    async def first_sighting(self, *keys: str) -> bool:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -209,7 +239,7 @@ class SQLiteBridgeStore:
                 raise
         return seen is None
 
-    def enqueue_reply(
+    async def enqueue_reply(
         self,
         session_id: str,
         channel: str,
@@ -231,7 +261,7 @@ class SQLiteBridgeStore:
         ).fetchone()
         return _reply(row)
 
-    def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
+    async def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
         if session_id is None:
             rows = self._execute(
                 f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY ts, id"
@@ -243,19 +273,19 @@ class SQLiteBridgeStore:
             ).fetchall()
         return [_reply(r) for r in rows]
 
-    def reply_attempted(self, reply_id: int, error: str) -> None:
+    async def reply_attempted(self, reply_id: int, error: str) -> None:
         self._execute(
             "UPDATE outbox SET last_error = ? WHERE id = ?",
             (error, reply_id),
         )
 
-    def reply_sending(self, reply_id: int) -> None:
+    async def reply_sending(self, reply_id: int) -> None:
         self._execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (reply_id,))
 
-    def reply_pending_notified(self, reply_id: int) -> None:
+    async def reply_pending_notified(self, reply_id: int) -> None:
         self._execute("UPDATE outbox SET pending_notified = 1 WHERE id = ?", (reply_id,))
 
-    def delivered_after(self, session_id: str, ts: str) -> bool:
+    async def delivered_after(self, session_id: str, ts: str) -> bool:
         row = self._execute(
             """SELECT 1 FROM outbox WHERE session_id = ? AND state = 'delivered'
                AND CAST(ts AS REAL) > CAST(? AS REAL) LIMIT 1""",
@@ -263,97 +293,136 @@ class SQLiteBridgeStore:
         ).fetchone()
         return row is not None
 
-    def reply_finished(self, reply_id: int, state: ReplyState, parlant_event_id: str = "") -> None:
+    async def reply_finished(
+        self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
+    ) -> None:
         self._execute(
             "UPDATE outbox SET state = ?, parlant_event_id = ? WHERE id = ?",
             (state, parlant_event_id, reply_id),
         )
 
-    def cursor(self, session_id: str) -> int | None:
+    async def cursor(self, session_id: str) -> int | None:
         row = self._execute(
             "SELECT next_offset FROM cursors WHERE session_id = ?", (session_id,)
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def advance_cursor(self, session_id: str, next_offset: int) -> None:
+    async def advance_cursor(self, session_id: str, next_offset: int) -> None:
         self._execute(
             """INSERT INTO cursors VALUES (?, ?)
                ON CONFLICT(session_id) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)""",
             (session_id, next_offset),
         )
 
-    def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
+    async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
         row = self._execute(
             "SELECT ts FROM mirror_posts WHERE session_id = ? AND event_id = ? AND part = ?",
             (session_id, event_id, part),
         ).fetchone()
         return None if row is None else (row[0] or "")
 
-    def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None:
+    async def mirror_attempting(self, session_id: str, event_id: str, part: int) -> None:
         self._execute(
             "INSERT OR IGNORE INTO mirror_posts (session_id, event_id, part) VALUES (?, ?, ?)",
             (session_id, event_id, part),
         )
 
-    def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None:
+    async def mirror_posted(self, session_id: str, event_id: str, part: int, ts: str) -> None:
         self._execute(
             "UPDATE mirror_posts SET ts = ? WHERE session_id = ? AND event_id = ? AND part = ?",
             (ts, session_id, event_id, part),
         )
 
-    def link_thread(self, session_id: str, channel: str, ts: str) -> None:
+    async def link_thread(self, session_id: str, channel: str, ts: str) -> None:
         self._execute(
             "INSERT OR IGNORE INTO threads (session_id, channel, ts) VALUES (?, ?, ?)",
             (session_id, channel, ts),
         )
 
-    def thread_for_session(self, session_id: str) -> ThreadLink | None:
+    async def thread_for_session(self, session_id: str) -> ThreadLink | None:
         row = self._execute(
             "SELECT session_id, channel, ts FROM threads WHERE session_id = ?", (session_id,)
         ).fetchone()
         return ThreadLink(*row) if row else None
 
-    def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None:
+    async def session_for_thread(self, channel: str, ts: str) -> ThreadLink | None:
         row = self._execute(
             "SELECT session_id, channel, ts FROM threads WHERE channel = ? AND ts = ?",
             (channel, ts),
         ).fetchone()
         return ThreadLink(*row) if row else None
 
-    def root_rendering(self, session_id: str) -> str | None:
+    async def root_rendering(self, session_id: str) -> str | None:
         row = self._execute(
             "SELECT root_fingerprint FROM threads WHERE session_id = ?", (session_id,)
         ).fetchone()
         return row[0] if row else None
 
-    def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
+    async def set_root_rendering(self, session_id: str, fingerprint: str) -> None:
         self._execute(
             "UPDATE threads SET root_fingerprint = ? WHERE session_id = ?",
             (fingerprint, session_id),
         )
 
-    def sla_notice_status(self, session_id: str, kind: str) -> str | None:
+    async def sla_notice_status(self, session_id: str, kind: str) -> str | None:
         row = self._execute(
             "SELECT ts FROM sla_notices WHERE session_id = ? AND kind = ?", (session_id, kind)
         ).fetchone()
         return None if row is None else (row[0] or "")
 
-    def sla_notice_attempting(self, session_id: str, kind: str) -> None:
+    async def sla_notice_attempting(self, session_id: str, kind: str) -> None:
         self._execute(
             "INSERT OR IGNORE INTO sla_notices (session_id, kind) VALUES (?, ?)", (session_id, kind)
         )
 
-    def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None:
+    async def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None:
         self._execute(
             "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?",
             (ts, session_id, kind),
         )
 
-    def outbox_summary(self) -> tuple[int, datetime | None]:
+    async def outbox_summary(self) -> tuple[int, datetime | None]:
         count, oldest = self._execute(
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"
         ).fetchone()
         return int(count), datetime.fromisoformat(oldest) if oldest else None
+
+    @asynccontextmanager
+    async def outbox_turn(self, session_id: str) -> AsyncIterator[bool]:
+        # One process uses the file: the Inbound's per-session lock already gives the turn.
+        yield True
+
+    # One bridge process uses a SQLite file, so it always wins a lease: a restarted process
+    # (a new replica id) takes its sessions back at once instead of waiting for the old expiry.
+    async def acquire_leases(
+        self, owner: str, session_ids: Sequence[str], ttl_s: float
+    ) -> set[str]:
+        with self._lock:
+            self._db.executemany(
+                """INSERT INTO session_leases VALUES (?, ?, ?) ON CONFLICT(session_id)
+                   DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at""",
+                [(sid, owner, _expiry(ttl_s)) for sid in session_ids],
+            )
+        return set(session_ids)
+
+    async def renew_leases(self, owner: str, session_ids: Sequence[str], ttl_s: float) -> set[str]:
+        renewed = set()
+        with self._lock:
+            for sid in session_ids:
+                cursor = self._db.execute(
+                    "UPDATE session_leases SET expires_at = ? WHERE session_id = ? AND owner = ?",
+                    (_expiry(ttl_s), sid, owner),
+                )
+                if cursor.rowcount:
+                    renewed.add(sid)
+        return renewed
+
+    async def release_leases(self, owner: str, session_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "DELETE FROM session_leases WHERE owner = ? AND session_id = ?",
+                [(owner, sid) for sid in session_ids],
+            )
 
 
 _REPLY_COLUMNS = (

@@ -204,7 +204,7 @@ async def test_customer_messages_are_mirrored_into_the_thread_once(world: World)
     assert (post.metadata or {})["event_type"] == metadata.MIRRORED_EVENT
     # The store remembers the post, so a restarted mirror would not post it again.
     event_id = post.metadata["event_payload"]["event_id"]
-    assert world.store.mirror_status(session, event_id, 0) == post.ts
+    assert await world.store.mirror_status(session, event_id, 0) == post.ts
     await asyncio.sleep(2.5)  # another discovery pass and long poll: still one post
     assert len(await mirrored()) == 1
 
@@ -230,7 +230,7 @@ async def test_an_operator_reply_reaches_the_customer_once_through_the_outbox(
     # ✅ goes up before the outbox row says delivered (a crash in between re-checks Parlant
     # rather than losing the mark), so the row follows the reaction a moment later.
     async def outbox_empty() -> bool:
-        return world.store.pending_replies(session) == []
+        return await world.store.pending_replies(session) == []
 
     await eventually(outbox_empty, "the outbox row marked delivered")
     # Slack redelivers the same event: the store's dedupe keeps it to one message.

@@ -115,6 +115,7 @@ def test_settings_objects_never_show_secrets_in_their_repr() -> None:
         "SLACK_SIGNING_SECRET": "secret-signing-secret",
         "PARLANT_OPERATOR_TOKEN": "secret-operator-token-0123",
         "PARLANT_SESSION_STORE": "postgresql://agent:secret-db-password@db.internal/support",
+        "BRIDGE_STATE_URL": "postgresql://bridge:secret-bridge-password@db.internal/support",
     }
     env = EnvReader({**secrets, "SLACK_ESCALATION_CHANNEL": "C0123ABCD"}, dotenv={})
     shown = repr(BridgeSettings.from_env(env)) + repr(AgentSettings.from_env(env))
@@ -265,6 +266,61 @@ def test_bad_sla_settings_name_the_setting_and_what_to_set(env: dict[str, str], 
     with pytest.raises(SettingsError, match=name) as raised:
         BridgeSettings.from_env(EnvReader(environ=env, dotenv={}))
     assert "set" in str(raised.value) or "use" in str(raised.value) or "split" in str(raised.value)
+
+
+def test_the_bridge_state_is_the_sqlite_file_unless_a_postgresql_url_is_set() -> None:
+    default = BridgeSettings.from_env(EnvReader(environ=SLACK_ON, dotenv={}))
+    assert default.state_url is None and default.lease_s == 15.0
+    other = BridgeSettings.from_env(EnvReader(environ=SLACK_ON, dotenv={}))
+    assert default.replica_id != other.replica_id  # unique per process and start
+    shared = BridgeSettings.from_env(
+        EnvReader(
+            environ={
+                **SLACK_ON,
+                "BRIDGE_STATE_URL": "postgresql://bridge@db.internal/support",
+                "BRIDGE_REPLICA_ID": "bridge-a",
+                "BRIDGE_LEASE_SECONDS": "4.5",
+            },
+            dotenv={},
+        )
+    )
+    assert shared.state_url == "postgresql://bridge@db.internal/support"
+    assert (shared.replica_id, shared.lease_s) == ("bridge-a", 4.5)
+    for bad in ("sqlite:///tmp/x", "mysql://db/x"):
+        with pytest.raises(SettingsError, match="BRIDGE_STATE_URL must be a postgresql://"):
+            BridgeSettings.from_env(
+                EnvReader(environ={**SLACK_ON, "BRIDGE_STATE_URL": bad}, dotenv={})
+            )
+
+
+def test_a_bridge_whose_state_database_cannot_be_used_stops_with_one_line(
+    tmp_path: Path,
+) -> None:
+    from tests.support.agent_process import free_port
+
+    port = free_port()  # nothing listens there
+    result = subprocess.run(
+        [sys.executable, "-m", "slack_bridge"],
+        cwd=REPO_ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DOTENV_PATH": str(tmp_path / "absent.env"),
+            **SLACK_ON,
+            "BRIDGE_METRICS_PORT": str(free_port()),
+            "BRIDGE_STATE_URL": f"postgresql://bridge:hunter2-secret@127.0.0.1:{port}/escalations",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 4, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert (
+        f"BRIDGE_STATE_URL: cannot use PostgreSQL at 127.0.0.1:{port}/escalations as bridge"
+        in (lines[0])
+    )
+    assert "hunter2" not in result.stderr
 
 
 def test_the_bridge_refuses_to_start_on_a_bad_sla_setting(tmp_path: Path) -> None:

@@ -1,0 +1,268 @@
+"""The BridgeStore contract, run against both adapters: the SQLite file and PostgreSQL.
+
+The PostgreSQL half runs on a real throwaway cluster (tests/support/postgres.py), each test in
+a fresh database. The races at the end put two store objects on one database, as two bridge
+replicas would be: one first sighting per key, no reply delivered by both, cursors that never
+move back, and one lease holder per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from slack_bridge.state import BridgeStore, SQLiteBridgeStore
+from slack_bridge.state_postgres import PostgresBridgeStore
+from tests.support.postgres import PostgresCluster
+
+_databases = itertools.count()
+
+OpenStore = Callable[[], Awaitable[BridgeStore]]
+
+
+@pytest.fixture
+def postgres_database(postgres_cluster: PostgresCluster) -> str:
+    return postgres_cluster.create_database(f"bridge_store_{next(_databases)}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
+    """Opens store objects on one database (the same file, or the same PostgreSQL database)."""
+    opened: list[BridgeStore] = []
+    if request.param == "sqlite":
+
+        async def open_sqlite() -> BridgeStore:
+            store = SQLiteBridgeStore(tmp_path / "state.sqlite3")
+            opened.append(store)
+            return store
+
+        yield open_sqlite
+        for store in opened:
+            assert isinstance(store, SQLiteBridgeStore)
+            store.close()
+        return
+    url = request.getfixturevalue("postgres_database")
+
+    async def open_postgres() -> BridgeStore:
+        store = await PostgresBridgeStore(url).__aenter__()
+        opened.append(store)
+        return store
+
+    yield open_postgres
+    for store in opened:
+        assert isinstance(store, PostgresBridgeStore)
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: OpenStore) -> BridgeStore:
+    return await open_store()
+
+
+async def enqueue(
+    store: BridgeStore, session: str, ts: str, text: str = "hi", channel: str = "C1"
+) -> int:
+    reply = await store.enqueue_reply(
+        session, channel, ts, "100.000001", "U1", "Dana", "reply", text
+    )
+    return reply.id
+
+
+async def test_a_dedupe_key_is_first_seen_once(store: BridgeStore) -> None:
+    assert await store.first_sighting("msg:C1:1.1", "event:Ev1")
+    assert not await store.first_sighting("msg:C1:1.1", "event:Ev1")
+    # Slack redelivers under a new event id: the message key still marks it seen ...
+    assert not await store.first_sighting("msg:C1:1.1", "event:Ev2")
+    # ... and nothing of that refused set was recorded.
+    assert await store.first_sighting("event:Ev2")
+
+
+async def test_the_outbox_keeps_one_row_per_slack_message_in_slack_order(
+    store: BridgeStore,
+) -> None:
+    later = await enqueue(store, "s1", "1700000000.000900", "second")
+    # Slack's ts compares as a number: 10.5 comes after 9.9 whatever the text says.
+    earlier = await enqueue(store, "s1", "1700000000.000100", "first")
+    again = await store.enqueue_reply(
+        "s1", "C1", "1700000000.000900", "100.000001", "U1", "Dana", "reply", "second"
+    )
+    assert again.id == later
+    await enqueue(store, "s2", "1700000000.000500")
+    pending = await store.pending_replies("s1")
+    assert [r.text for r in pending] == ["first", "second"]
+    assert [r.id for r in pending] == [earlier, later]
+    assert pending[0].accepted_at.tzinfo is not None
+    assert abs(datetime.now(UTC) - pending[0].accepted_at) < timedelta(minutes=1)
+    assert {r.session_id for r in await store.pending_replies()} == {"s1", "s2"}
+    count, oldest = await store.outbox_summary()
+    assert count == 3 and oldest is not None
+
+    await store.reply_sending(earlier)
+    await store.reply_attempted(earlier, "parlant down")
+    await store.reply_pending_notified(earlier)
+    [first, _] = await store.pending_replies("s1")
+    assert first.attempts == 1 and first.pending_notified
+
+    assert not await store.delivered_after("s1", "1700000000.000100")
+    await store.reply_finished(later, "delivered", "ev-2")
+    assert await store.delivered_after("s1", "1700000000.000100")
+    assert not await store.delivered_after("s1", "1700000000.000900")
+    assert [r.id for r in await store.pending_replies("s1")] == [earlier]
+    await store.reply_finished(earlier, "rejected")
+    assert await store.pending_replies("s1") == []
+    assert (await store.outbox_summary())[0] == 1
+
+
+async def test_a_cursor_never_moves_back(store: BridgeStore) -> None:
+    assert await store.cursor("s1") is None
+    await store.advance_cursor("s1", 5)
+    await store.advance_cursor("s1", 3)
+    assert await store.cursor("s1") == 5
+    await store.advance_cursor("s1", 9)
+    assert await store.cursor("s1") == 9
+
+
+async def test_mirrored_posts_threads_roots_and_notices_are_remembered(
+    store: BridgeStore,
+) -> None:
+    assert await store.mirror_status("s1", "ev1", 0) is None
+    await store.mirror_attempting("s1", "ev1", 0)
+    await store.mirror_attempting("s1", "ev1", 0)
+    assert await store.mirror_status("s1", "ev1", 0) == ""
+    await store.mirror_posted("s1", "ev1", 0, "200.1")
+    assert await store.mirror_status("s1", "ev1", 0) == "200.1"
+    assert await store.mirror_status("s1", "ev1", 1) is None
+
+    await store.link_thread("s1", "C1", "100.1")
+    await store.link_thread("s1", "C1", "999.9")  # the first link stays
+    link = await store.thread_for_session("s1")
+    assert link is not None and (link.channel, link.ts) == ("C1", "100.1")
+    found = await store.session_for_thread("C1", "100.1")
+    assert found is not None and found.session_id == "s1"
+    assert await store.session_for_thread("C1", "999.9") is None
+    assert await store.root_rendering("s1") is None
+    await store.set_root_rendering("s1", "fp-1")
+    assert await store.root_rendering("s1") == "fp-1"
+
+    assert await store.sla_notice_status("s1", "breach") is None
+    await store.sla_notice_attempting("s1", "breach")
+    assert await store.sla_notice_status("s1", "breach") == ""
+    await store.sla_notice_posted("s1", "breach", "300.1")
+    assert await store.sla_notice_status("s1", "breach") == "300.1"
+
+
+async def test_leases_are_taken_renewed_and_released(store: BridgeStore) -> None:
+    assert await store.acquire_leases("a", ["s1", "s2"], 30) == {"s1", "s2"}
+    assert await store.acquire_leases("a", ["s1"], 30) == {"s1"}  # its own: kept
+    assert await store.renew_leases("a", ["s1", "s2", "s3"], 30) == {"s1", "s2"}
+    await store.release_leases("a", ["s2"])
+    assert await store.renew_leases("a", ["s1", "s2"], 30) == {"s1"}
+    assert await store.acquire_leases("a", [], 30) == set()
+
+
+async def test_the_outbox_turn_is_given(store: BridgeStore) -> None:
+    await enqueue(store, "s1", "1.1")
+    async with store.outbox_turn("s1") as mine:
+        assert mine
+
+
+# --- Two store objects on one PostgreSQL database, as two bridge replicas -------------------
+
+
+@pytest.fixture
+async def replicas(postgres_database: str) -> AsyncIterator[tuple[BridgeStore, BridgeStore]]:
+    async with (
+        PostgresBridgeStore(postgres_database) as a,
+        PostgresBridgeStore(postgres_database) as b,
+    ):
+        yield a, b
+
+
+async def test_racing_replicas_see_each_message_first_exactly_once(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    keys = [(f"msg:C1:{i}.0", f"event:Ev{i}") for i in range(60)]
+    firsts = await asyncio.gather(*(store.first_sighting(*k) for k in keys for store in (a, b)))
+    per_key = [firsts[i] + firsts[i + 1] for i in range(0, len(firsts), 2)]
+    assert per_key == [1] * len(keys)
+
+
+async def test_racing_replicas_never_both_deliver_a_reply_and_keep_slack_order(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    sessions = ["s1", "s2", "s3"]
+    expected: dict[str, list[str]] = {s: [] for s in sessions}
+    for n in range(12):
+        for s in sessions:
+            ts = f"1700000000.{n:06d}"
+            await enqueue(random.choice((a, b)), s, ts, f"{s}-{n}", channel=f"C-{s}")
+            expected[s].append(f"{s}-{n}")
+    delivered: list[tuple[str, str, str]] = []  # (replica, session, text)
+    turns_refused = 0
+
+    async def deliver_round(name: str, store: BridgeStore, session: str) -> None:
+        nonlocal turns_refused
+        async with store.outbox_turn(session) as mine:
+            if not mine:
+                turns_refused += 1
+                return
+            for reply in await store.pending_replies(session):
+                await asyncio.sleep(0.002)  # the Parlant call: other replicas run meanwhile
+                delivered.append((name, session, reply.text))
+                await store.reply_finished(reply.id, "delivered", f"ev-{reply.id}")
+                if random.random() < 0.3:
+                    return  # stopped part-way (Parlant unreachable): the rest waits
+
+    for _ in range(40):
+        await asyncio.gather(
+            *(deliver_round(n, st, s) for s in sessions for n, st in (("a", a), ("b", b)))
+        )
+        if not await a.pending_replies():
+            break
+    assert await a.pending_replies() == []
+    for s in sessions:
+        assert [text for _, sid, text in delivered if sid == s] == expected[s]
+    assert turns_refused > 0  # the replicas did contend for the same sessions
+    assert {name for name, _, _ in delivered} == {"a", "b"}
+
+
+async def test_racing_cursor_writes_never_move_a_cursor_back(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    offsets = list(range(1, 201))
+    random.shuffle(offsets)
+    await asyncio.gather(
+        *(random.choice((a, b)).advance_cursor("s1", offset) for offset in offsets)
+    )
+    assert await a.cursor("s1") == 200
+    await b.advance_cursor("s1", 150)
+    assert await a.cursor("s1") == 200
+
+
+async def test_one_replica_holds_a_lease_until_it_expires_or_is_released(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    results = await asyncio.gather(
+        a.acquire_leases("replica-a", ["s1", "s2"], 1.0),
+        b.acquire_leases("replica-b", ["s1", "s2"], 1.0),
+    )
+    assert sorted(len(r) for r in results) == [0, 2]  # one statement: all or nothing here
+    winner, loser = ("replica-a", "replica-b") if results[0] else ("replica-b", "replica-a")
+    assert await b.acquire_leases(loser, ["s1", "s2", "s3"], 1.0) == {"s3"}
+    assert await a.renew_leases(winner, ["s1", "s2"], 1.0) == {"s1", "s2"}
+    await asyncio.sleep(1.3)  # the winner stopped renewing: its leases expire
+    assert await b.acquire_leases(loser, ["s1"], 30) == {"s1"}
+    # The old holder learns on its next renewal that s1 is gone; s2 it may still renew.
+    assert await a.renew_leases(winner, ["s1", "s2"], 30) == {"s2"}
+    await a.release_leases(winner, ["s2"])
+    assert await b.acquire_leases(loser, ["s2"], 30) == {"s2"}
