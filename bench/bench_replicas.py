@@ -7,12 +7,13 @@ throwaway PostgreSQL cluster (tests/support/postgres.py) and the project's fake 
 are read off the table, not asserted.
 
 - relay: a signed operator reply POSTed to the bridges' address → the event stored in Parlant
-  (its creation_utc). Includes the outbox's settling window (BRIDGE_REPLY_SETTLE_SECONDS,
-  default 1 s), the same in both set-ups.
+  (its creation_utc). Includes the outbox's settling window (BRIDGE_REPLY_SETTLE_SECONDS, the
+  product's default 1 s unless --settle-seconds says otherwise), the same in both set-ups.
 - mirror: a customer message stored in Parlant (creation_utc) → the fake Slack receives the
   thread post from the replica holding the session's lease.
 
     .venv/bin/python bench/bench_replicas.py [--samples 100] [--sessions 20] [--replicas 2]
+        [--settle-seconds 1]
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Topology:
     root: Path
     replicas: int
     postgres: bool
+    settle_s: float
     slack: FakeSlackThread = field(init=False)
     channel: str = field(init=False)
     operator: str = field(init=False)
@@ -81,6 +83,7 @@ class Topology:
             "SLACK_API_URL": self.slack.api_url,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_POSTS_PER_SECOND": "0",  # unpaced: the fake has no rate limits here
+            "BRIDGE_REPLY_SETTLE_SECONDS": f"{self.settle_s:g}",
         }
         bridge_env: dict[str, str] = {}
         if self.postgres:
@@ -247,6 +250,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--replicas", type=int, default=2, help="agents and bridges on PostgreSQL")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=1.0, help="BRIDGE_REPLY_SETTLE_SECONDS"
+    )
     args = parser.parse_args()
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
@@ -254,14 +260,17 @@ def main() -> None:
             ("1+1 SQLite", 1, False),
             (f"{args.replicas}+{args.replicas} PostgreSQL", args.replicas, True),
         ):
-            top = Topology(label, Path(tmp) / label.split()[0], replicas, postgres)
+            top = Topology(
+                label, Path(tmp) / label.split()[0], replicas, postgres, args.settle_seconds
+            )
             try:
                 rows += measure(top.start(), args.sessions, args.samples)
             finally:
                 top.close()
     table(
         f"Relay (operator reply → stored in Parlant) and mirror (customer message stored → posted "
-        f"in the thread), ms, {args.samples} samples each, {args.sessions} escalated sessions",
+        f"in the thread), ms, {args.samples} samples each, {args.sessions} escalated sessions, "
+        f"reply settling window {args.settle_seconds:g} s",
         ["set-up", "path", "p50", "p99", "posted twice"],
         rows,
     )
