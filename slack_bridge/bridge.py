@@ -8,6 +8,7 @@ form), root_sync (root messages in step with records), sla_notices; clients buil
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 from parlant.client import AsyncParlantClient
@@ -16,6 +17,7 @@ from slack_bridge.clients import LongPollClients
 from slack_bridge.discovery import Discovery
 from slack_bridge.feedback import Feedback
 from slack_bridge.inbound import Inbound
+from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
 from slack_bridge.operator_actions import OperatorActions
 from slack_bridge.operators import DisplayNames, OperatorGate
@@ -26,6 +28,8 @@ from slack_bridge.state import BridgeStore
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller
+
+log = logging.getLogger(__name__)
 
 OUTBOX_RETRY_INTERVAL_S = 2.0
 
@@ -40,6 +44,7 @@ class Bridge:
         caller: SlackCaller,
         store: BridgeStore,
     ) -> None:
+        self.leases = Leases(store, settings.replica_id, settings.lease_s)
         names = DisplayNames(caller)
         gate = OperatorGate(slack, store, names)
         feedback = Feedback(caller)
@@ -52,8 +57,11 @@ class Bridge:
             slack.masker,
             settings.sla,
             UpdateBudget(),
+            self.leases,
         )
-        self.mirrors = Mirrors(LongPollClients(settings), caller, store, slack.masker)
+        self.mirrors = Mirrors(
+            LongPollClients(settings), caller, store, slack.masker, self.leases.holds
+        )
         sla_notices = SlaNotices(caller, store, slack.supervisor_channel, self.roots.customer_name)
         self.inbound = Inbound(
             slack,
@@ -67,7 +75,7 @@ class Bridge:
             settings.reply_settle_s,
         )
         self.actions = OperatorActions(
-            parlant, caller, store, gate, self.roots, self.mirrors, feedback
+            parlant, caller, store, gate, self.roots, self.mirrors, feedback, self.leases
         )
         self.discovery = Discovery(
             listing_http,
@@ -77,10 +85,15 @@ class Bridge:
             sla_notices,
             self.mirrors,
             self.actions.handback_lines,
+            self.leases,
         )
+        # A session whose lease this replica lost: its mirror stops at once, and discovery
+        # looks at it afresh (to take it back if the lease comes free again).
+        self.leases.on_lost(self.mirrors.unfollow)
+        self.leases.on_lost(self.discovery.forget)
 
     async def run(self) -> None:
-        await asyncio.gather(self.discovery.run(), self._outbox_loop())
+        await asyncio.gather(self.discovery.run(), self._outbox_loop(), self.leases.run())
 
     async def _outbox_loop(self) -> None:
         while True:
@@ -88,4 +101,10 @@ class Bridge:
             await self.inbound.deliver_pending()
 
     async def stop(self) -> None:
+        """A clean stop: the mirrors end and the leases are given up, so another replica takes
+        the sessions over on its next discovery pass instead of after the lease time."""
         await self.mirrors.stop()
+        try:
+            await self.leases.release_all()
+        except Exception as error:  # they expire by themselves
+            log.warning("leases not released on stop: %r", error)

@@ -4,6 +4,11 @@ It lists the sessions labelled `handoff` (Parlant's list has no filter on metada
 threads the handoff tool could not, starts a mirror for each session with a human and stops it
 when the session goes back to the AI or is resolved, rewrites root messages whose record changed
 elsewhere (the dashboard), and posts the SLA notices that fell due.
+
+With several bridge replicas, each session's work is done by the replica holding its lease
+(leases.py). Every pass tries to take the leases of the active sessions this replica does not
+hold, in one statement: those nobody live holds are taken over. A session that is no longer
+active is worked on (final root rewrite, handback line) under its lease, which is then given up.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from parlant.client.core.api_error import ApiError
 
 from handoff.record import ACTIVE_STATUSES, HandoffRecord, read_record
 from slack_bridge.handback_line import HandbackLines
+from slack_bridge.leases import Leases
 from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
 from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
@@ -45,7 +51,11 @@ class Discovery:
         sla_notices: SlaNotices,
         mirrors: Mirrors,
         handback_lines: HandbackLines,
+        leases: Leases,
     ) -> None:
+        self._leases = leases
+        # Active sessions listed in the last pass: those not held are tried every pass.
+        self._active: set[str] = set()
         self._listing_http = listing_http
         self._parlant_url = parlant_url
         self._store = store
@@ -71,16 +81,28 @@ class Discovery:
         raw = await fetch_handed_off(self._listing_http, self._parlant_url)
         now = time.monotonic()
         unchanged = raw == self._last_listing and now - self._last_listing_read < UNCHANGED_RESYNC_S
-        if unchanged and not self._last_pass_failed:
+        unheld = self._active - self._leases.held()
+        if unchanged and not self._last_pass_failed and not unheld:
             return  # nothing changed in Parlant, nothing to retry, and no resync is due yet
         self._last_listing, self._last_listing_read = raw, now
         self._last_pass_failed = False
-        due = [s for s in listed_sessions(json.loads(raw)) if self._needs_sync(s, now)]
+        listed = listed_sessions(json.loads(raw))
+        self._active = {s.id for s in listed if _active(s)}
+        due = [
+            s
+            for s in listed
+            if self._needs_sync(s, now) or (s.id in self._active and not self._leases.holds(s.id))
+        ]
+        await self._leases.acquire(s.id for s in due if read_record(s.metadata) is not None)
+        ended: list[str] = []
 
         async def sync(session: ListedSession) -> None:
             record = read_record(session.metadata)
             if record is None:
                 return  # the handoff tool has labelled it but not yet written the record
+            if not self._leases.holds(session.id):
+                self._mirrors.unfollow(session.id)  # another replica works on it
+                return
             try:
                 await self._sync_session(session, record)
             except (SlackUnavailable, AnswerLost, SlackRejected) as error:
@@ -91,11 +113,18 @@ class Discovery:
                 self._last_pass_failed = True
                 raise
             self._synced[session.id] = (session.metadata, now)
+            if record.get("status") not in ACTIVE_STATUSES:
+                ended.append(session.id)
 
         # In batches, so the mirrors' sockets are served between them: a thousand syncs made
         # ready at once would hold the event loop for the whole pass (p99 mirror latency).
         for start in range(0, len(due), DISCOVERY_CONCURRENCY):
             await asyncio.gather(*(sync(s) for s in due[start : start + DISCOVERY_CONCURRENCY]))
+        await self._leases.release(ended)
+
+    def forget(self, session_id: str) -> None:
+        """Look at the session afresh on the next pass (its lease was lost)."""
+        self._synced.pop(session_id, None)
 
     def _needs_sync(self, session: ListedSession, now: float) -> bool:
         synced = self._synced.get(session.id)
@@ -133,3 +162,8 @@ class Discovery:
             await self._store.link_thread(session_id, slack["channel"], slack["ts"])
             return ThreadLink(session_id, slack["channel"], slack["ts"])
         return None
+
+
+def _active(session: ListedSession) -> bool:
+    record = read_record(session.metadata)
+    return record is not None and record.get("status") in ACTIVE_STATUSES

@@ -82,6 +82,10 @@ async def find_mirrored_post(
     )
 
 
+class LeaseLost(Exception):
+    """This replica no longer holds the session's lease: its mirror stops."""
+
+
 class SessionMirror:
     def __init__(
         self,
@@ -90,7 +94,9 @@ class SessionMirror:
         store: BridgeStore,
         thread: ThreadLink,
         masker: Masker,
+        owns: Callable[[str], bool],
     ) -> None:
+        self._owns = owns
         self._parlant = parlant
         self._caller = caller
         self._store = store
@@ -98,6 +104,12 @@ class SessionMirror:
         self._masker = masker
 
     async def run(self) -> None:
+        try:
+            await self._mirror()
+        except LeaseLost:
+            log.warning("mirror stopped: lease lost session=%s", self._thread.session_id)
+
+    async def _mirror(self) -> None:
         session_id = self._thread.session_id
         offset = await self._store.cursor(session_id)
         if offset is None:
@@ -146,6 +158,9 @@ class SessionMirror:
                 if found:
                     await self._store.mirror_posted(session_id, event.id, part, found)
                     continue
+            if not self._owns(session_id):
+                # The lease lapsed before its loss was noticed: another replica may mirror now.
+                raise LeaseLost(session_id)
             await self._store.mirror_attempting(session_id, event.id, part)
             crash_point("mirror.before_post")
             ts = await self._caller.post_message(
@@ -203,7 +218,9 @@ class Mirrors:
         caller: SlackCaller,
         store: BridgeStore,
         masker: Masker,
+        owns: Callable[[str], bool],
     ) -> None:
+        self._owns = owns
         self._long_polls = long_polls
         self._caller = caller
         self._store = store
@@ -219,7 +236,9 @@ class Mirrors:
         return task is not None and not task.done()
 
     def follow(self, thread: ThreadLink) -> None:
-        if self.following(thread.session_id):
+        """Start mirroring the session, if this replica holds its lease (only the holder
+        mirrors, so no message is posted twice)."""
+        if self.following(thread.session_id) or not self._owns(thread.session_id):
             return
         mirror = SessionMirror(
             self._long_polls.for_session(thread.session_id),
@@ -227,6 +246,7 @@ class Mirrors:
             self._store,
             thread,
             self._masker,
+            self._owns,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)

@@ -21,6 +21,7 @@ from slack_bridge import handback_form
 from slack_bridge.feedback import Feedback
 from slack_bridge.handback_form import HandbackTarget
 from slack_bridge.handback_line import HandbackLines
+from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
 from slack_bridge.operators import OperatorGate
 from slack_bridge.root_sync import RootSync
@@ -50,7 +51,9 @@ class OperatorActions:
         roots: RootSync,
         mirrors: Mirrors,
         feedback: Feedback,
+        leases: Leases,
     ) -> None:
+        self._leases = leases
         self._parlant = parlant
         self._caller = caller
         self._store = store
@@ -136,7 +139,9 @@ class OperatorActions:
             handback.event_id,
         )
         crash_point("handback.before_post")
-        await self._post_handback(target, operator, handback)
+        if await self._leases.acquire([target.session_id]):
+            # Else the lease holder's discovery posts the line (ensure) on its next pass.
+            await self._post_handback(target, operator, handback)
         await self._roots.refresh_session(target.session_id)
         return None
 

@@ -20,6 +20,7 @@ from config.crash_points import crash_point
 from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import SlaSettings, SlaView, display_key, sla_view
+from slack_bridge.leases import Leases
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation import metadata, root_message, speakers, text
@@ -82,8 +83,10 @@ class RootSync:
         masker: Masker,
         sla: SlaSettings,
         budget: UpdateBudget,
+        leases: Leases,
     ) -> None:
         self._parlant = parlant
+        self._leases = leases
         self._caller = caller
         self._store = store
         self._routes = routes
@@ -196,7 +199,11 @@ class RootSync:
         )
 
     async def refresh_session(self, session_id: str) -> None:
-        """Rewrite a session's root message after an action changed its record here."""
+        """Rewrite a session's root message after an action changed its record here. Only by
+        the replica holding the session's lease (taken here if nobody holds it); another
+        holder's discovery rewrites it on its next pass."""
+        if not await self._leases.acquire([session_id]):
+            return
         try:
             session = await self._parlant.sessions.retrieve(session_id)
             record = read_record(session.metadata)

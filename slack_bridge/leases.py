@@ -1,0 +1,104 @@
+"""Which escalated sessions this bridge replica works on: leases in the shared store.
+
+Every session's outbound work (its mirror, its root message, SLA notices, the handback line)
+is done by the one replica holding its lease, so with several replicas nothing is posted twice.
+Discovery acquires the leases of active sessions nobody live holds; this replica renews all it
+holds every third of the lease time in one statement. A lease it fails to renew (another
+replica took it after it expired, or the database did not answer before it ran out) is
+dropped at once and its session's work stopped (`on_lost`). A dead replica stops renewing, so
+its sessions are taken over within the lease time plus one discovery pass.
+
+Validity is also kept locally, from when each acquire or renewal was *sent*: the database's
+expiry is set later than that, so this replica always stops before another may start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from slack_bridge.state import BridgeStore
+
+log = logging.getLogger(__name__)
+
+
+class Leases:
+    def __init__(self, store: BridgeStore, owner: str, ttl_s: float) -> None:
+        self._store = store
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self._valid_until: dict[str, float] = {}  # session id -> monotonic deadline
+        self._on_lost: list[Callable[[str], None]] = []
+
+    def on_lost(self, callback: Callable[[str], None]) -> None:
+        """Called with a session id as soon as its lease is no longer this replica's."""
+        self._on_lost.append(callback)
+
+    def holds(self, session_id: str) -> bool:
+        deadline = self._valid_until.get(session_id)
+        return deadline is not None and time.monotonic() < deadline
+
+    def held(self) -> set[str]:
+        now = time.monotonic()
+        return {sid for sid, deadline in self._valid_until.items() if now < deadline}
+
+    async def acquire(self, session_ids: Iterable[str]) -> set[str]:
+        """Take the leases among `session_ids` that nobody live holds; returns the ones this
+        replica holds now (taken before or now)."""
+        asked = set(session_ids)
+        wanted = sorted(asked - self.held())
+        if wanted:
+            sent = time.monotonic()
+            taken = await self._store.acquire_leases(self.owner, wanted, self.ttl_s)
+            for session_id in taken:
+                if session_id not in self._valid_until:
+                    log.info("lease taken session=%s replica=%s", session_id, self.owner)
+                self._valid_until[session_id] = sent + self.ttl_s
+        return {sid for sid in asked if self.holds(sid)}
+
+    async def release(self, session_ids: Iterable[str]) -> None:
+        """Give leases up (the session ended, or this replica stops), so another replica need
+        not wait for them to expire."""
+        mine = [sid for sid in session_ids if self._valid_until.pop(sid, None) is not None]
+        if mine:
+            await self._store.release_leases(self.owner, mine)
+
+    async def release_all(self) -> None:
+        await self.release(list(self._valid_until))
+
+    async def renew(self) -> None:
+        """One renewal of every lease held; drops (and reports) those not renewed in time."""
+        held = list(self._valid_until)
+        if held:
+            sent = time.monotonic()
+            try:
+                kept = await asyncio.wait_for(
+                    self._store.renew_leases(self.owner, held, self.ttl_s), self.ttl_s / 3
+                )
+            except Exception as error:  # a time-out, or any error of the store or its driver
+                log.warning("lease renewal failed replica=%s: %r", self.owner, error)
+            else:
+                for session_id in held:
+                    if session_id not in self._valid_until:
+                        continue  # released meanwhile
+                    if session_id in kept:
+                        self._valid_until[session_id] = sent + self.ttl_s
+                    else:
+                        self._lose(session_id, "held by another replica")
+        now = time.monotonic()
+        for session_id, deadline in list(self._valid_until.items()):
+            if deadline <= now:
+                self._lose(session_id, "not renewed in time")
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_s / 3)
+            await self.renew()
+
+    def _lose(self, session_id: str, why: str) -> None:
+        self._valid_until.pop(session_id, None)
+        log.warning("lease lost session=%s replica=%s: %s", session_id, self.owner, why)
+        for callback in self._on_lost:
+            callback(session_id)

@@ -1,0 +1,291 @@
+"""Two bridge replicas on one PostgreSQL state store, in-process, against the fake Slack and a
+real agent (as tests/test_bridge_in_process.py runs one).
+
+Slack's events are spread over both replicas, as Socket Mode spreads them over connections.
+Each escalation gets one root message and each customer message one mirror post; each
+operator reply reaches the customer once and in Slack's order. Then the replica holding a
+session's lease dies (its tasks cancelled, its leases left to expire, as after SIGKILL): the
+other takes the session over within the lease time plus one discovery pass, and what the
+customer says next is mirrored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+from parlant.client import AsyncParlantClient
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from config import EnvReader
+from handoff.record import read_record
+from slack_bridge.app import build_app
+from slack_bridge.bridge import Bridge
+from slack_bridge.clients import listing_client, parlant_client, slack_caller
+from slack_bridge.discovery import DISCOVERY_INTERVAL_S
+from slack_bridge.settings import BridgeSettings
+from slack_bridge.state_postgres import PostgresBridgeStore
+from slack_escalation import metadata
+from slack_escalation.slack_api import client_session
+from tests.fakes import FakeSlack, Message, event_callback, signed_headers
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import AGENT_ID
+from tests.support.postgres import PostgresCluster
+from tests.test_bridge_in_process import eventually
+
+SIGNING_SECRET = "replicas-signing-secret"
+OPERATOR_TOKEN = "replicas-operator-token"
+LEASE_S = 3.0
+
+
+@dataclass
+class Replica:
+    name: str
+    store: PostgresBridgeStore
+    bridge: Bridge
+    app: AsyncApp
+    http: aiohttp.ClientSession
+    listing: httpx.AsyncClient
+    running: asyncio.Task[None]
+
+    async def dispatch(self, event: dict[str, Any], event_id: str) -> None:
+        raw = json.dumps(event_callback(event, event_id=event_id)).encode()
+        response = await self.app.async_dispatch(
+            AsyncBoltRequest(body=raw.decode(), headers=signed_headers(SIGNING_SECRET, raw))
+        )
+        assert response.status == 200
+
+    async def die(self) -> None:
+        """As a killed process: every task stops, nothing is given up (leases expire)."""
+        self.running.cancel()
+        await asyncio.gather(self.running, return_exceptions=True)
+        await self.bridge.mirrors.stop()
+
+    async def close(self) -> None:
+        await self.die()
+        await self.listing.aclose()
+        await self.http.close()
+        await self.store.close()
+
+
+@dataclass
+class Cluster:
+    fake: FakeSlack
+    channel: str
+    dana: str
+    parlant: AsyncParlantClient
+    replicas: list[Replica]
+
+    async def escalate(self, text: str) -> tuple[str, Message]:
+        session = await self.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
+        await self.parlant.sessions.create_event(
+            session.id, kind="message", source="customer", message=text
+        )
+
+        async def root() -> Message | None:
+            roots = self.roots(session.id)
+            return roots[0] if roots else None
+
+        return session.id, await eventually(root, "the root message", timeout=90)
+
+    def roots(self, session_id: str) -> list[Message]:
+        return [
+            m
+            for m in self.fake.messages(self.channel)
+            if m.thread_ts is None and metadata.root_session({"metadata": m.metadata}) == session_id
+        ]
+
+    def posts(self, root_ts: str, text: str) -> list[Message]:
+        return [
+            m
+            for m in self.fake.messages(self.channel, root_ts)
+            if m.ts != root_ts and text in m.text
+        ]
+
+    async def say(self, session_id: str, text: str) -> None:
+        await self.parlant.sessions.create_event(
+            session_id, kind="message", source="customer", message=text
+        )
+
+    async def mirrored_once(self, root_ts: str, text: str, timeout: float = 30) -> None:
+        async def posted() -> bool:
+            return len(self.posts(root_ts, text)) >= 1
+
+        await eventually(posted, f"{text!r} mirrored", timeout=timeout)
+
+    async def human_messages(self, session_id: str) -> list[str]:
+        events = await self.parlant.sessions.list_events(
+            session_id, kinds="message", source="human_agent", wait_for_data=0
+        )
+        return [str(e.data.get("message")) for e in events]
+
+    def holder(self, session_id: str) -> Replica | None:
+        holders = [r for r in self.replicas if r.bridge.leases.holds(session_id)]
+        assert len(holders) <= 1, "two replicas hold one lease"
+        return holders[0] if holders else None
+
+
+async def start_replica(name: str, env: dict[str, str], url: str, fake_slack: FakeSlack) -> Replica:
+    settings = BridgeSettings.from_env(
+        EnvReader(
+            {
+                **env,
+                "BRIDGE_STATE_URL": url,
+                "BRIDGE_REPLICA_ID": name,
+                "BRIDGE_LEASE_SECONDS": str(LEASE_S),
+            },
+            dotenv={},
+        )
+    )
+    slack = settings.slack
+    assert slack is not None
+    store = await PostgresBridgeStore(url).__aenter__()
+    http = client_session()
+    listing = listing_client(settings)
+    caller = slack_caller(slack, http)
+    bridge = Bridge(settings, slack, parlant_client(settings), listing, caller, store)
+    app = build_app(slack, caller.client, bridge)
+    running = asyncio.create_task(bridge.run(), name=f"bridge-{name}")
+    return Replica(name, store, bridge, app, http, listing, running)
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster
+) -> AsyncIterator[Cluster]:
+    root: Path = tmp_path_factory.mktemp("bridge-replicas")
+    url = postgres_cluster.create_database("bridge_replicas")
+    fake = FakeSlack()
+    await fake.start()
+    dana = fake.add_user("dana", display_name="Dana")
+    channel = fake.add_channel("escalations", members=[dana])
+    env = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_ESCALATION_CHANNEL": channel,
+        "SLACK_API_URL": fake.api_url,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_OPERATOR_IDS": dana,
+        "SLACK_POSTS_PER_SECOND": "50",
+        "DASHBOARD_URL": "http://dashboard.test",
+        "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
+    }
+    agent = AgentProcess(home=root / "parlant", extra_env=env)
+    await asyncio.to_thread(agent.start)
+    env["PARLANT_URL"] = agent.url
+    replicas = [await start_replica(n, env, url, fake) for n in ("bridge-a", "bridge-b")]
+    parlant = AsyncParlantClient(
+        base_url=agent.url,
+        httpx_client=httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=60
+        ),
+    )
+    try:
+        yield Cluster(fake, channel, dana, parlant, replicas)
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await asyncio.to_thread(agent.stop)
+        await fake.stop()
+
+
+async def test_two_replicas_post_one_root_and_one_mirror_and_deliver_each_reply_once(
+    cluster: Cluster,
+) -> None:
+    sessions = [await cluster.escalate(f"Customer {n} wants a human") for n in range(3)]
+
+    async def all_held() -> bool:
+        return all(cluster.holder(sid) is not None for sid, _ in sessions)
+
+    await eventually(all_held, "every session's lease held by one replica")
+    for n, (sid, _) in enumerate(sessions):
+        await cluster.say(sid, f"first question from customer {n}")
+        await cluster.say(sid, f"second question from customer {n}")
+    for n, (_, root) in enumerate(sessions):
+        await cluster.mirrored_once(root.ts, f"first question from customer {n}")
+        await cluster.mirrored_once(root.ts, f"second question from customer {n}")
+
+    # Operator replies, each event handed to a different replica in turn (and one handed to
+    # both, as a redelivery through another connection would be).
+    for n, (_, root) in enumerate(sessions):
+        for k in range(3):
+            event = cluster.fake.add_user_message(
+                cluster.channel, cluster.dana, f"answer {k} to customer {n}", thread_ts=root.ts
+            )
+            event_id = f"Ev{time.time_ns()}"
+            await cluster.replicas[(n + k) % 2].dispatch(event, event_id)
+            if k == 1:
+                await cluster.replicas[(n + k + 1) % 2].dispatch(event, event_id)
+
+    for n, (sid, _) in enumerate(sessions):
+        expected = [f"answer {k} to customer {n}" for k in range(3)]
+
+        async def delivered(sid: str = sid, expected: list[str] = expected) -> bool:
+            return await cluster.human_messages(sid) == expected
+
+        await eventually(delivered, f"customer {n}'s three answers in order")
+
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)  # more passes and long polls: still once
+    for n, (sid, root) in enumerate(sessions):
+        assert len(cluster.roots(sid)) == 1
+        for text in (f"first question from customer {n}", f"second question from customer {n}"):
+            assert len(cluster.posts(root.ts, text)) == 1, text
+        assert len(await cluster.human_messages(sid)) == 3
+
+
+async def test_a_dead_replicas_sessions_are_taken_over_within_the_lease_time(
+    cluster: Cluster,
+) -> None:
+    sessions = [await cluster.escalate(f"Takeover customer {n} wants a human") for n in range(4)]
+
+    async def all_held() -> bool:
+        return all(cluster.holder(sid) is not None for sid, _ in sessions)
+
+    await eventually(all_held, "every session's lease held")
+    victim = cluster.holder(sessions[0][0])
+    assert victim is not None
+    survivor = next(r for r in cluster.replicas if r is not victim)
+    orphaned = [(sid, root) for sid, root in sessions if cluster.holder(sid) is victim]
+    for sid, root in orphaned:
+        await cluster.say(sid, f"before the crash {sid}")
+        await cluster.mirrored_once(root.ts, f"before the crash {sid}")
+
+    await victim.die()
+    died = time.monotonic()
+    # Said while nobody mirrors the session: the survivor must catch it up from the cursor.
+    for sid, _ in orphaned:
+        await cluster.say(sid, f"during the takeover {sid}")
+
+    async def taken_over() -> bool:
+        return all(survivor.bridge.leases.holds(sid) for sid, _ in orphaned)
+
+    await eventually(taken_over, "the survivor holding the dead replica's sessions", timeout=60)
+    takeover_s = time.monotonic() - died
+    print(f"takeover of {len(orphaned)} session(s) after {takeover_s:.1f}s (lease {LEASE_S}s)")
+    # The bound: the lease runs out, then the next discovery pass takes it (and the pass may
+    # itself take a moment on this shared machine).
+    assert takeover_s < LEASE_S + 2 * DISCOVERY_INTERVAL_S + 3
+
+    for sid, _ in orphaned:
+        await cluster.say(sid, f"after the takeover {sid}")
+    for sid, root in orphaned:
+        await cluster.mirrored_once(root.ts, f"during the takeover {sid}")
+        await cluster.mirrored_once(root.ts, f"after the takeover {sid}")
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)
+    for sid, _ in sessions:
+        assert len(cluster.roots(sid)) == 1
+    for sid, root in orphaned:
+        for when in ("before the crash", "during the takeover", "after the takeover"):
+            assert len(cluster.posts(root.ts, f"{when} {sid}")) == 1, (when, sid)
+    # The survivor's thread records show every record still as the agent wrote it.
+    for sid, _ in sessions:
+        record = read_record((await cluster.parlant.sessions.retrieve(sid)).metadata)
+        assert record is not None and record.get("status") == "waiting"
