@@ -8,6 +8,7 @@ configuration docs/replicas.md recommends, the fake Slack Web API the handoff to
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from parlant.client import ParlantClient
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.fakes import FakeSlack, FakeSlackThread
-from tests.fakes.fake_slack import Message
+from tests.fakes.fake_slack import AckTimeout, Message
 from tests.support.agent_process import AgentProcess
+from tests.support.bridge_process import BridgeProcess
 from tests.support.chat import AGENT_ID, say, wait_for_ai_reply
 from tests.support.customers import (
     SIGNED_IN_ENV,
@@ -209,3 +212,162 @@ def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
         if c.params.get("channel") == replicas.channel and not c.params.get("thread_ts")
     ]
     assert len(postings) == 1
+
+
+# -- two bridges --------------------------------------------------------------------------------
+
+LEASE_S = 3.0  # BRIDGE_LEASE_SECONDS: short, so the takeover fits the test's time
+DISCOVERY_S = 2.0  # slack_bridge.discovery.DISCOVERY_INTERVAL_S
+BRIDGE_NAMES = ("bridge-a", "bridge-b")
+
+
+@dataclass
+class Bridges:
+    replicas: Replicas
+    processes: dict[str, BridgeProcess]
+    state_url: str
+
+    def lease_owner(self, session_id: str) -> str | None:
+        """The replica holding the session's lease now (expired leases count as none)."""
+        with psycopg.connect(self.state_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT owner FROM bridge_session_leases"
+                " WHERE session_id = %s AND expires_at > now()",
+                (session_id,),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def thread(self, root_ts: str) -> list[Message]:
+        slack = self.replicas.slack
+        return [
+            m
+            for m in slack.call(slack.fake.messages, self.replicas.channel, root_ts)
+            if m.ts != root_ts
+        ]
+
+    def mirrored(self, root_ts: str, text: str) -> int:
+        """How many thread posts carry the customer's `text`."""
+        return sum(
+            text in " ".join([m.text, json.dumps(m.blocks or [])]) for m in self.thread(root_ts)
+        )
+
+    def posted_at(self, root_ts: str, text: str) -> float:
+        """When the fake Slack accepted the thread post carrying `text` (wall clock)."""
+        slack = self.replicas.slack
+        return min(
+            call.time
+            for call in slack.call(slack.fake.calls, "chat.postMessage")
+            if call.params.get("thread_ts") == root_ts
+            and (call.response or {}).get("ok")
+            and text in json.dumps(call.params)
+        )
+
+    def operator_writes(self, user: str, text: str, root_ts: str) -> None:
+        """An operator's thread reply, pushed as Slack does: to one bridge's connection, and
+        again (same event id) if that connection does not acknowledge it."""
+        slack = self.replicas.slack
+        event = slack.call(
+            slack.fake.add_user_message, self.replicas.channel, user, text, thread_ts=root_ts
+        )
+        event_id = f"Ev{time.time_ns()}"
+        try:
+            slack.run(slack.fake.push_event(event, event_id=event_id, timeout=3))
+        except AckTimeout as lost:  # it went to the replica that was just killed
+            slack.run(slack.fake.redeliver(lost.envelope, timeout=10))
+
+
+@pytest.fixture
+def bridges(both: Replicas, postgres_url: str, tmp_path: Path) -> Iterator[Bridges]:
+    slack = both.slack
+    env = {
+        **slack_env(slack, both.channel, "socket"),
+        **SIGNED_IN_ENV,
+        "PARLANT_URL": both.balancer.url,  # the bridges reach Parlant through HAProxy too
+        "BRIDGE_STATE_URL": postgres_url,
+        "BRIDGE_LEASE_SECONDS": f"{LEASE_S:g}",
+        # Operators' replies in the thread arrive a moment apart: the outbox's order window
+        # stays at its default, as in production.
+    }
+    processes: dict[str, BridgeProcess] = {}
+    try:
+        for count, name in enumerate(BRIDGE_NAMES, start=1):
+            processes[name] = BridgeProcess(
+                workdir=tmp_path / name,
+                env_overrides={**env, "BRIDGE_REPLICA_ID": name},
+                ready=lambda count=count: slack.call(lambda: slack.fake.open_sockets) >= count,
+            ).start()
+        yield Bridges(both, processes, postgres_url)
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+def test_two_of_everything_survives_losing_an_agent_and_a_bridge(bridges: Bridges) -> None:
+    replicas = bridges.replicas
+    dana, lee = replicas.operators
+    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
+    session = sam.sessions.create(agent_id=AGENT_ID).id
+    handoff = say(sam, session, "I want to talk to a human")
+    wait_for_ai_reply(sam, session, handoff, kinds=CUSTOMER_KINDS)
+    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
+    holder = eventually(lambda: bridges.lease_owner(session), what="a bridge taking the lease")
+    survivor = next(n for n in BRIDGE_NAMES if n != holder)
+
+    customer = [f"customer line {i}" for i in range(1, 7)]
+    operators = [f"operator reply {i}" for i in range(1, 7)]
+    killed_at = 0.0
+    for i, (said, replied) in enumerate(zip(customer, operators, strict=True)):
+        if i == 3:
+            # Mid-conversation, with replies and mirrors in flight: the bridge mirroring this
+            # session and one agent die at once.
+            bridges.processes[holder].kill()
+            replicas.agents["a"].stop(signal.SIGKILL)
+            killed_at = time.time()
+        say(sam, session, said)
+        bridges.operator_writes(dana if i % 2 == 0 else lee, replied, root.ts)
+        if i == 0:  # the holder is at work before it dies
+            eventually(lambda: bridges.mirrored(root.ts, customer[0]), what="the first mirror")
+        time.sleep(0.3)
+
+    # The survivor holds the lease within the lease time and catches up what the dead one missed.
+    bound = LEASE_S + DISCOVERY_S
+    eventually(
+        lambda: bridges.lease_owner(session) == survivor,
+        timeout=bound + 15,
+        what=f"{survivor} taking the lease",
+    )
+    eventually(
+        lambda: all(bridges.mirrored(root.ts, text) for text in customer),
+        timeout=bound + 20,
+        what="every customer message in the thread",
+    )
+    first_after_kill = bridges.posted_at(root.ts, customer[3]) - killed_at
+    print(
+        f"\n{survivor} took over {holder}'s mirror: {customer[3]!r}, written just after the "
+        f"SIGKILL, was posted {first_after_kill:.1f}s after it (lease {LEASE_S:g}s + discovery "
+        f"{DISCOVERY_S:g}s = {bound:g}s)"
+    )
+
+    operator = operator_client(replicas.balancer.url)
+
+    def delivered() -> list[str]:
+        return [
+            e.data["message"]
+            for e in operator.sessions.list_events(session, kinds="message", wait_for_data=0)
+            if e.source == "human_agent"
+        ]
+
+    eventually(lambda: len(delivered()) >= len(operators), timeout=30, what="every operator reply")
+    time.sleep(LEASE_S)  # anything repeated by a late claim would arrive by now
+    assert delivered() == operators  # each once, in the order written in Slack
+    assert all(bridges.mirrored(root.ts, text) == 1 for text in customer), [
+        (text, bridges.mirrored(root.ts, text)) for text in customer
+    ]
+    assert [m.ts for m in replicas.roots_for(session)] == [root.ts]
+    # The customer saw every reply, through the surviving agent.
+    seen = [
+        e.data["message"]
+        for e in sam.sessions.list_events(session, kinds=CUSTOMER_KINDS, wait_for_data=0)
+        if e.kind == "message" and e.data["participant"]["role"] == "support team"
+    ]
+    assert seen == operators
