@@ -1,15 +1,20 @@
-"""Two of everything: PostgreSQL, two agent replicas behind HAProxy, the fake Slack; one replica
-is killed with SIGKILL mid-conversation and the customer does not notice.
+"""Two of everything: PostgreSQL, two agent replicas behind HAProxy, two bridge replicas, the
+fake Slack; replicas are killed with SIGKILL mid-conversation and nothing is lost or doubled.
 
-The customer is signed in (a customer token) and talks only to HAProxy's address, as a browser
-would. Every process is real: `python -m agent` twice on one database, Debian's HAProxy with the
-configuration docs/replicas.md recommends, the fake Slack Web API the handoff tool posts to.
+Every process is real: `python -m agent` twice on one database, Debian's HAProxy with the
+configuration docs/replicas.md recommends, `python -m slack_bridge` twice in Socket Mode on one
+shared state (BRIDGE_STATE_URL, the same database), the fake Slack Web API and Socket Mode
+spreading events over both bridges' connections as Slack does. The customer is signed in (a
+customer token) and talks only to HAProxy's address, as a browser would; the bridges reach
+Parlant through HAProxy too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +39,7 @@ from tests.support.customers import (
     token_client,
 )
 from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
+from tests.support.postgres import PostgresCluster
 from tests.support.slack_world import eventually, slack_env
 
 CUSTOMER_KINDS = "message,status"
@@ -374,3 +380,63 @@ def test_two_of_everything_survives_losing_an_agent_and_a_bridge(bridges: Bridge
         if e.kind == "message" and e.data["participant"]["role"] == "support team"
     ]
     assert seen == operators
+
+
+def test_one_pg_dump_taken_while_everything_runs_restores_sessions_and_the_bridges_state(
+    bridges: Bridges, postgres_cluster: PostgresCluster, postgres_url: str
+) -> None:
+    replicas = bridges.replicas
+    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
+    session = sam.sessions.create(agent_id=AGENT_ID).id
+    wait_for_ai_reply(
+        sam, session, say(sam, session, "I want to talk to a human"), kinds=CUSTOMER_KINDS
+    )
+    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
+    say(sam, session, "a line to mirror before the backup")
+    eventually(
+        lambda: bridges.mirrored(root.ts, "a line to mirror before the backup"), what="the mirror"
+    )
+
+    dump = Path(postgres_cluster.directory) / f"{session}.dump"
+    subprocess.run(
+        [
+            str(postgres_cluster.bin_dir / "pg_dump"),
+            "--format=custom",
+            f"--file={dump}",
+            postgres_url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    restored_url = postgres_cluster.create_database(f"restored_{os.getpid()}")
+    subprocess.run(
+        [
+            str(postgres_cluster.bin_dir / "pg_restore"),
+            "--no-owner",
+            f"--dbname={restored_url}",
+            str(dump),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+    def session_state(url: str) -> dict[str, list[tuple[Any, ...]]]:
+        queries = {
+            "events": "SELECT id FROM parlant_documents WHERE body->>'session_id' = %s ORDER BY seq",
+            "thread": "SELECT channel, ts FROM bridge_threads WHERE session_id = %s",
+            "cursor": "SELECT next_offset FROM bridge_cursors WHERE session_id = %s",
+            "posts": "SELECT event_id, part, ts FROM bridge_mirror_posts WHERE session_id = %s ORDER BY 1, 2",
+        }
+        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+            # One snapshot, as pg_dump reads one.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return {k: conn.execute(q, (session,)).fetchall() for k, q in queries.items()}
+
+    restored = session_state(restored_url)
+    live = session_state(postgres_url)
+    assert restored["thread"] == [(replicas.channel, root.ts)]
+    assert restored["events"] and restored["posts"] and restored["cursor"]
+    # Nothing was written to this session after the mirror: the backup is the live state.
+    assert restored == live
