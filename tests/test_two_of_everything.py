@@ -140,6 +140,20 @@ class LongPoll(threading.Thread):
             self.error = error
 
 
+def settled(client: ParlantClient, session_id: str) -> int:
+    """The offset of the session's last event once its turn is over (the AI's reply is followed
+    by a `ready` status: a poll started before that would wake for the status)."""
+
+    def last_ready() -> int | None:
+        events = list(client.sessions.list_events(session_id, kinds=CUSTOMER_KINDS))
+        last = events[-1]
+        ready = last.kind == "status" and last.data.get("status") == "ready"
+        return int(last.offset) if ready else None
+
+    offset: int = eventually(last_ready, what="the turn to end")
+    return offset
+
+
 def customer_asks(client: ParlantClient, session_id: str, text: str) -> str:
     answer = wait_for_ai_reply(
         client, session_id, say(client, session_id, text), kinds=CUSTOMER_KINDS
@@ -159,8 +173,7 @@ def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
     assert all(count > 0 for count in replicas.served().values()), replicas.served()
 
     # The customer's chat waits for the next event; whichever replica holds that wait dies.
-    last = max(e.offset for e in sam.sessions.list_events(session, kinds=CUSTOMER_KINDS))
-    poll = LongPoll(sam, session, last)
+    poll = LongPoll(sam, session, settled(sam, session))
     poll.start()
     holder = eventually(
         lambda: next((n for n, count in replicas.serving().items() if count == 1), None),
@@ -174,7 +187,8 @@ def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
 
     # The cut long poll was re-sent to the survivor: it is still waiting, with no error.
     time.sleep(0.5)
-    assert poll.is_alive() and poll.error is None
+    assert poll.error is None, poll.error
+    assert poll.is_alive(), poll.events
     offset = say(sam, session, "I want to file a claim")
     poll.join(timeout=30)
     assert poll.error is None, poll.error
@@ -193,8 +207,7 @@ def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
     assert operator.sessions.retrieve(session).metadata["handoff"]["status"] == "waiting"
 
     # The operator's reply, through the balancer, reaches the customer's chat.
-    last = max(e.offset for e in sam.sessions.list_events(session, kinds=CUSTOMER_KINDS))
-    poll = LongPoll(sam, session, last)
+    poll = LongPoll(sam, session, settled(sam, session))
     poll.start()
     operator.sessions.create_event(
         session,
