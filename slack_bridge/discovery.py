@@ -81,9 +81,12 @@ class Discovery:
         raw = await fetch_handed_off(self._listing_http, self._parlant_url)
         now = time.monotonic()
         unchanged = raw == self._last_listing and now - self._last_listing_read < UNCHANGED_RESYNC_S
-        unheld = self._active - self._leases.held()
-        if unchanged and not self._last_pass_failed and not unheld:
-            return  # nothing changed in Parlant, nothing to retry, and no resync is due yet
+        if unchanged and not self._last_pass_failed:
+            # Nothing changed in Parlant, nothing to retry, no resync due: only a session
+            # another replica held may have come free (one statement, no listing parsed).
+            unheld = self._active - self._leases.held()
+            if not unheld or not await self._leases.acquire(unheld):
+                return
         self._last_listing, self._last_listing_read = raw, now
         self._last_pass_failed = False
         listed = listed_sessions(json.loads(raw))
