@@ -97,7 +97,10 @@ class Discovery:
             if self._needs_sync(s, now) or (s.id in self._active and not self._leases.holds(s.id))
         ]
         await self._leases.acquire(s.id for s in due if read_record(s.metadata) is not None)
-        ended: list[str] = []
+        # Held leases of sessions no longer listed (deleted) are given up with the ended ones.
+        ended = list(self._leases.held() - {s.id for s in listed})
+        for session_id in ended:
+            self._mirrors.unfollow(session_id)
 
         async def sync(session: ListedSession) -> None:
             record = read_record(session.metadata)
