@@ -44,8 +44,8 @@ BUGS = (
     Bug(
         "arrival-order",
         "slack_bridge/inbound.py",
-        "                    if waiting > 0:\n",
-        "                    if False:\n",
+        "            if waiting > 0:\n",
+        "            if False:\n",
         f"{FAULTS}::test_two_operators_at_once_are_both_delivered_in_slack_order",
     ),
     Bug(
