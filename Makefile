@@ -39,6 +39,7 @@ lint: $(STAMP)
 # Applies each bug in scripts/break_guarantees.py in turn and runs the test the README's
 # Guarantees table names for it: every one must fail (about 20 minutes; a clean worktree only).
 break-guarantees: $(STAMP)
+	bash scripts/ensure_postgres.sh
 	$(PY) scripts/break_guarantees.py
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.

@@ -31,6 +31,8 @@ class Bug:
     test: str
 
 
+BRIDGE_STORE = "tests/test_bridge_store.py"
+
 BUGS = (
     Bug(
         "dedupe-always-first",
@@ -42,8 +44,8 @@ BUGS = (
     Bug(
         "arrival-order",
         "slack_bridge/inbound.py",
-        "                    if waiting > 0:\n",
-        "                    if False:\n",
+        "            if waiting > 0:\n",
+        "            if False:\n",
         f"{FAULTS}::test_two_operators_at_once_are_both_delivered_in_slack_order",
     ),
     Bug(
@@ -109,6 +111,27 @@ BUGS = (
         "if luhn_valid(digits) else match.group()",
         "if digits else match.group()",
         "tests/test_slack_masking_e2e.py",
+    ),
+    Bug(
+        "outbox-turn-always-given",
+        "slack_bridge/state_postgres.py",
+        "yield await cursor.fetchone() is not None",
+        "yield (await cursor.fetchone() is not None) or True",
+        f"{BRIDGE_STORE}::test_racing_replicas_never_both_deliver_a_reply_and_keep_slack_order",
+    ),
+    Bug(
+        "cursor-moves-back",
+        "slack_bridge/state_postgres.py",
+        "WHERE c.next_offset < excluded.next_offset",
+        "WHERE true",
+        f"{BRIDGE_STORE}::test_racing_cursor_writes_never_move_a_cursor_back",
+    ),
+    Bug(
+        "lease-taken-from-a-live-holder",
+        "slack_bridge/state_postgres.py",
+        "WHERE l.owner = excluded.owner OR l.expires_at < now()",
+        "WHERE true",
+        f"{BRIDGE_STORE}::test_one_replica_holds_a_lease_until_it_expires_or_is_released",
     ),
     Bug(
         "bridge-state-synchronous-normal",

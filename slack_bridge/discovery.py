@@ -81,9 +81,12 @@ class Discovery:
         raw = await fetch_handed_off(self._listing_http, self._parlant_url)
         now = time.monotonic()
         unchanged = raw == self._last_listing and now - self._last_listing_read < UNCHANGED_RESYNC_S
-        unheld = self._active - self._leases.held()
-        if unchanged and not self._last_pass_failed and not unheld:
-            return  # nothing changed in Parlant, nothing to retry, and no resync is due yet
+        if unchanged and not self._last_pass_failed:
+            # Nothing changed in Parlant, nothing to retry, no resync due: only a session
+            # another replica held may have come free (one statement, no listing parsed).
+            unheld = self._active - self._leases.held()
+            if not unheld or not await self._leases.acquire(unheld):
+                return
         self._last_listing, self._last_listing_read = raw, now
         self._last_pass_failed = False
         listed = listed_sessions(json.loads(raw))
@@ -94,7 +97,10 @@ class Discovery:
             if self._needs_sync(s, now) or (s.id in self._active and not self._leases.holds(s.id))
         ]
         await self._leases.acquire(s.id for s in due if read_record(s.metadata) is not None)
-        ended: list[str] = []
+        # Held leases of sessions no longer listed (deleted) are given up with the ended ones.
+        ended = list(self._leases.held() - {s.id for s in listed})
+        for session_id in ended:
+            self._mirrors.unfollow(session_id)
 
         async def sync(session: ListedSession) -> None:
             record = read_record(session.metadata)

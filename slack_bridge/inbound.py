@@ -174,18 +174,28 @@ class Inbound:
             async with lock, self._store.outbox_turn(sid) as our_turn:
                 if not our_turn:
                     continue  # another replica is delivering them; the outbox loop re-checks
-                for reply in await self._store.pending_replies(sid):
-                    waiting = self._settling_left(reply)
-                    if waiting > 0:
-                        # Later replies wait behind it: Slack's order, not arrival order.
-                        self._wake_later(sid, waiting)
-                        break
-                    try:
-                        await self._deliver(reply)
-                    except ParlantUnreachable as error:
-                        await self._store.reply_attempted(reply.id, str(error))
-                        await self._mark_waiting(reply)
-                        break
+                # Again while the queue was emptied: a reply another replica took in meanwhile
+                # skipped this session (our turn), so it is delivered now rather than next round.
+                while await self._deliver_queue(sid):
+                    pass
+
+    async def _deliver_queue(self, session_id: str) -> bool:
+        """Deliver the session's pending replies in order; True if every one was delivered
+        (more may have come in), False if one must wait (settling, or Parlant unreachable)."""
+        pending = await self._store.pending_replies(session_id)
+        for reply in pending:
+            waiting = self._settling_left(reply)
+            if waiting > 0:
+                # Later replies wait behind it: Slack's order, not arrival order.
+                self._wake_later(session_id, waiting)
+                return False
+            try:
+                await self._deliver(reply)
+            except ParlantUnreachable as error:
+                await self._store.reply_attempted(reply.id, str(error))
+                await self._mark_waiting(reply)
+                return False
+        return bool(pending)
 
     def _settling_left(self, reply: OutboxReply) -> float:
         age = (datetime.now(UTC) - reply.accepted_at).total_seconds()
