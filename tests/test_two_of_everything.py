@@ -118,7 +118,8 @@ def both(replicas: Replicas) -> Iterator[Replicas]:
 
 
 class LongPoll(threading.Thread):
-    """A customer's long poll for new events, in the background, as the chat page waits."""
+    """A customer's chat waiting for the next message, in the background, as the chat page
+    does: long polls one after another (a status, e.g. `ready`, ends one) until a message."""
 
     def __init__(self, client: ParlantClient, session_id: str, after: int) -> None:
         super().__init__(daemon=True)
@@ -128,30 +129,37 @@ class LongPoll(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.events = list(
-                self.client.sessions.list_events(
-                    self.session_id,
-                    min_offset=self.after + 1,
-                    kinds=CUSTOMER_KINDS,
-                    wait_for_data=30,
+            while not any(e.kind == "message" for e in self.events):
+                got = list(
+                    self.client.sessions.list_events(
+                        self.session_id,
+                        min_offset=self.after + 1,
+                        kinds=CUSTOMER_KINDS,
+                        wait_for_data=30,
+                    )
                 )
-            )
+                self.events += got
+                self.after = max([self.after, *(e.offset for e in got)])
         except BaseException as error:  # reported by the test, not lost in the thread
             self.error = error
 
 
 def settled(client: ParlantClient, session_id: str) -> int:
-    """The offset of the session's last event once its turn is over (the AI's reply is followed
-    by a `ready` status: a poll started before that would wake for the status)."""
+    """The offset of the session's last event once its turn is over: the last event is a
+    `ready` status and nothing follows it for a second (statuses trickle in after a reply)."""
 
     def last_ready() -> int | None:
         events = list(client.sessions.list_events(session_id, kinds=CUSTOMER_KINDS))
         last = events[-1]
-        ready = last.kind == "status" and last.data.get("status") == "ready"
-        return int(last.offset) if ready else None
+        return (
+            int(last.offset) if last.kind == "status" and last.data["status"] == "ready" else None
+        )
 
-    offset: int = eventually(last_ready, what="the turn to end")
-    return offset
+    while True:
+        offset: int = eventually(last_ready, what="the turn to end")
+        time.sleep(1.0)
+        if last_ready() == offset:
+            return offset
 
 
 def customer_asks(client: ParlantClient, session_id: str, text: str) -> str:

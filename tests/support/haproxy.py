@@ -8,7 +8,8 @@ finish what is in flight, then exit). No service: scripts/ensure_haproxy.sh inst
 The configuration (`haproxy_config`, also printed in docs/replicas.md) is the one we recommend:
 
 - health checks on the agent's /readyz (the session store, claims store and Slack answer), every
-  500 ms, down after 2 failures: a killed replica leaves the rotation within about a second;
+  500 ms, down after 2 failures: a killed replica leaves the rotation within about a second, a
+  hung one within about 5 s (2 s to answer each check);
 - `option redispatch` and `retries`: a request whose connection to a dead replica fails is sent
   to another one;
 - `retry-on conn-failure empty-response` for GETs only: a long poll cut by a replica's death is
@@ -84,8 +85,11 @@ backend {name}
     balance roundrobin
     option httpchk GET {health_path}
     http-check expect status 200
-    # A dead replica is out after 2 failed checks 500 ms apart; back in after 2 good ones.
+    # A dead replica (connection refused) is out after 2 failed checks 500 ms apart; back in
+    # after 2 good ones. A busy one gets 2 s to answer: with no `timeout check` the answer would
+    # have to come within `inter`, and a loaded machine would take every replica out at once.
     default-server inter 500ms fastinter 250ms downinter 1s fall 2 rise 2
+    timeout check 2s
     # A connection that fails is retried on another replica (redispatch), never the dead one.
     retries 3
     option redispatch 1
