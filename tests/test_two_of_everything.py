@@ -169,78 +169,6 @@ def customer_asks(client: ParlantClient, session_id: str, text: str) -> str:
     return str(answer.data["message"])
 
 
-def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
-    both: Replicas,
-) -> None:
-    replicas = both
-    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
-    session = sam.sessions.create(agent_id=AGENT_ID).id
-    assert "POL-1001" in customer_asks(sam, session, "What does my policy cover?")
-    assert customer_asks(sam, session, "Thanks, and what is my deductible?")
-    # Round robin: both replicas have served this conversation by now.
-    assert all(count > 0 for count in replicas.served().values()), replicas.served()
-
-    # The customer's chat waits for the next event; whichever replica holds that wait dies.
-    poll = LongPoll(sam, session, settled(sam, session))
-    poll.start()
-    holder = eventually(
-        lambda: next((n for n, count in replicas.serving().items() if count == 1), None),
-        what="the long poll in flight on one replica",
-    )
-    survivor = next(n for n in replicas.agents if n != holder)
-    replicas.agents[holder].stop(signal.SIGKILL)
-    killed_at = time.monotonic()
-    out_after = replicas.balancer.wait_down(holder)
-    print(f"\nHAProxy took replica {holder} out {out_after:.2f}s after SIGKILL")
-
-    # The cut long poll was re-sent to the survivor: it is still waiting, with no error.
-    time.sleep(0.5)
-    assert poll.error is None, poll.error
-    assert poll.is_alive(), poll.events
-    offset = say(sam, session, "I want to file a claim")
-    poll.join(timeout=30)
-    assert poll.error is None, poll.error
-    assert offset in [e.offset for e in poll.events]
-    cut = replicas.balancer.server_stats()[holder]
-    assert int(cut["wretr"]) + int(cut["wredis"]) >= 1, cut  # HAProxy re-sent it, not the client
-    reply = wait_for_ai_reply(sam, session, offset, kinds=CUSTOMER_KINDS)
-    assert reply.data["message"]
-    print(f"first AI reply after the kill: {time.monotonic() - killed_at:.2f}s")
-
-    # The handoff runs on the survivor and reaches Slack once.
-    handoff = say(sam, session, "Can I talk to a person please?")
-    wait_for_ai_reply(sam, session, handoff, kinds=CUSTOMER_KINDS)
-    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
-    operator = operator_client(replicas.balancer.url)
-    assert operator.sessions.retrieve(session).metadata["handoff"]["status"] == "waiting"
-
-    # The operator's reply, through the balancer, reaches the customer's chat.
-    poll = LongPoll(sam, session, settled(sam, session))
-    poll.start()
-    operator.sessions.create_event(
-        session,
-        kind="message",
-        source="human_agent",
-        message="Hi Sam, Dana here; I will take it from here.",
-        participant={"id": "slack:dana", "display_name": "Dana"},
-    )
-    poll.join(timeout=30)
-    assert poll.error is None, poll.error
-    assert [e.data["message"] for e in poll.events if e.kind == "message"] == [
-        "Hi Sam, Dana here; I will take it from here."
-    ]
-    assert replicas.served()[survivor] > 0
-    # Still one root message, after everything above had time to repeat it.
-    time.sleep(1.0)
-    assert [m.ts for m in replicas.roots_for(session)] == [root.ts]
-    postings = [
-        c
-        for c in replicas.slack.call(replicas.slack.fake.calls, "chat.postMessage")
-        if c.params.get("channel") == replicas.channel and not c.params.get("thread_ts")
-    ]
-    assert len(postings) == 1
-
-
 # -- two bridges --------------------------------------------------------------------------------
 
 LEASE_S = 3.0  # BRIDGE_LEASE_SECONDS: short, so the takeover fits the test's time
@@ -329,6 +257,144 @@ def bridges(both: Replicas, postgres_url: str, tmp_path: Path) -> Iterator[Bridg
             process.stop()
 
 
+# -- the tests, the one that kills nothing first: an agent killed by a test is started again ----
+# before the next one (fixture `both`), and each start costs seconds.
+
+
+def test_one_pg_dump_taken_while_everything_runs_restores_sessions_and_the_bridges_state(
+    bridges: Bridges, postgres_cluster: PostgresCluster, postgres_url: str
+) -> None:
+    replicas = bridges.replicas
+    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
+    session = sam.sessions.create(agent_id=AGENT_ID).id
+    wait_for_ai_reply(
+        sam, session, say(sam, session, "I want to talk to a human"), kinds=CUSTOMER_KINDS
+    )
+    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
+    say(sam, session, "a line to mirror before the backup")
+    eventually(
+        lambda: bridges.mirrored(root.ts, "a line to mirror before the backup"), what="the mirror"
+    )
+
+    dump = Path(postgres_cluster.directory) / f"{session}.dump"
+    subprocess.run(
+        [
+            str(postgres_cluster.bin_dir / "pg_dump"),
+            "--format=custom",
+            f"--file={dump}",
+            postgres_url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    restored_url = postgres_cluster.create_database(f"restored_{os.getpid()}")
+    subprocess.run(
+        [
+            str(postgres_cluster.bin_dir / "pg_restore"),
+            "--no-owner",
+            f"--dbname={restored_url}",
+            str(dump),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+    def session_state(url: str) -> dict[str, list[tuple[Any, ...]]]:
+        queries = {
+            "events": "SELECT id FROM parlant_documents WHERE body->>'session_id' = %s ORDER BY seq",
+            "thread": "SELECT channel, ts FROM bridge_threads WHERE session_id = %s",
+            "cursor": "SELECT next_offset FROM bridge_cursors WHERE session_id = %s",
+            "posts": "SELECT event_id, part, ts FROM bridge_mirror_posts WHERE session_id = %s ORDER BY 1, 2",
+        }
+        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+            # One snapshot, as pg_dump reads one.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return {k: conn.execute(q, (session,)).fetchall() for k, q in queries.items()}
+
+    restored = session_state(restored_url)
+    live = session_state(postgres_url)
+    assert restored["thread"] == [(replicas.channel, root.ts)]
+    assert restored["events"] and restored["posts"] and restored["cursor"]
+    # Nothing was written to this session after the mirror: the backup is the live state.
+    assert restored == live
+
+
+def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
+    both: Replicas,
+) -> None:
+    replicas = both
+    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
+    session = sam.sessions.create(agent_id=AGENT_ID).id
+    assert "POL-1001" in customer_asks(sam, session, "What does my policy cover?")
+    assert customer_asks(sam, session, "Thanks, and what is my deductible?")
+    # Round robin: both replicas have served this conversation by now.
+    assert all(count > 0 for count in replicas.served().values()), replicas.served()
+
+    # The customer's chat waits for the next event; whichever replica holds that wait dies.
+    poll = LongPoll(sam, session, settled(sam, session))
+    before = replicas.serving()
+    poll.start()
+    holder = eventually(
+        lambda: next((n for n, count in replicas.serving().items() if count > before[n]), None),
+        what=f"the long poll in flight on one replica (in flight before: {before})",
+    )
+    survivor = next(n for n in replicas.agents if n != holder)
+    replicas.agents[holder].stop(signal.SIGKILL)
+    killed_at = time.monotonic()
+    out_after = replicas.balancer.wait_down(holder)
+    print(f"\nHAProxy took replica {holder} out {out_after:.2f}s after SIGKILL")
+
+    # The cut long poll was re-sent to the survivor: it is still waiting, with no error.
+    time.sleep(0.5)
+    assert poll.error is None, poll.error
+    assert poll.is_alive(), poll.events
+    offset = say(sam, session, "I want to file a claim")
+    poll.join(timeout=30)
+    assert poll.error is None, poll.error
+    assert offset in [e.offset for e in poll.events]
+    cut = replicas.balancer.server_stats()[holder]
+    assert int(cut["wretr"]) + int(cut["wredis"]) >= 1, cut  # HAProxy re-sent it, not the client
+    reply = wait_for_ai_reply(sam, session, offset, kinds=CUSTOMER_KINDS)
+    assert reply.data["message"]
+    print(f"first AI reply after the kill: {time.monotonic() - killed_at:.2f}s")
+
+    # The handoff runs on the survivor and reaches Slack once.
+    handoff = say(sam, session, "Can I talk to a person please?")
+    wait_for_ai_reply(sam, session, handoff, kinds=CUSTOMER_KINDS)
+    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
+    operator = operator_client(replicas.balancer.url)
+    assert operator.sessions.retrieve(session).metadata["handoff"]["status"] == "waiting"
+
+    # The operator's reply, through the balancer, reaches the customer's chat.
+    poll = LongPoll(sam, session, settled(sam, session))
+    poll.start()
+    operator.sessions.create_event(
+        session,
+        kind="message",
+        source="human_agent",
+        message="Hi Sam, Dana here; I will take it from here.",
+        participant={"id": "slack:dana", "display_name": "Dana"},
+    )
+    poll.join(timeout=30)
+    assert poll.error is None, poll.error
+    assert [e.data["message"] for e in poll.events if e.kind == "message"] == [
+        "Hi Sam, Dana here; I will take it from here."
+    ]
+    assert replicas.served()[survivor] > 0
+    # Still one root message, after everything above had time to repeat it.
+    time.sleep(1.0)
+    assert [m.ts for m in replicas.roots_for(session)] == [root.ts]
+    # And one attempt: no replica posted it and had it deleted or refused.
+    postings = [
+        c
+        for c in replicas.slack.call(replicas.slack.fake.calls, "chat.postMessage")
+        if not c.params.get("thread_ts") and session in json.dumps(c.params.get("metadata"))
+    ]
+    assert len(postings) == 1
+
+
 def test_two_of_everything_survives_losing_an_agent_and_a_bridge(bridges: Bridges) -> None:
     replicas = bridges.replicas
     dana, lee = replicas.operators
@@ -401,63 +467,3 @@ def test_two_of_everything_survives_losing_an_agent_and_a_bridge(bridges: Bridge
         if e.kind == "message" and e.data["participant"]["role"] == "support team"
     ]
     assert seen == operators
-
-
-def test_one_pg_dump_taken_while_everything_runs_restores_sessions_and_the_bridges_state(
-    bridges: Bridges, postgres_cluster: PostgresCluster, postgres_url: str
-) -> None:
-    replicas = bridges.replicas
-    sam = token_client(replicas.balancer.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
-    session = sam.sessions.create(agent_id=AGENT_ID).id
-    wait_for_ai_reply(
-        sam, session, say(sam, session, "I want to talk to a human"), kinds=CUSTOMER_KINDS
-    )
-    (root,) = eventually(lambda: replicas.roots_for(session), what="the root message")
-    say(sam, session, "a line to mirror before the backup")
-    eventually(
-        lambda: bridges.mirrored(root.ts, "a line to mirror before the backup"), what="the mirror"
-    )
-
-    dump = Path(postgres_cluster.directory) / f"{session}.dump"
-    subprocess.run(
-        [
-            str(postgres_cluster.bin_dir / "pg_dump"),
-            "--format=custom",
-            f"--file={dump}",
-            postgres_url,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    restored_url = postgres_cluster.create_database(f"restored_{os.getpid()}")
-    subprocess.run(
-        [
-            str(postgres_cluster.bin_dir / "pg_restore"),
-            "--no-owner",
-            f"--dbname={restored_url}",
-            str(dump),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-    def session_state(url: str) -> dict[str, list[tuple[Any, ...]]]:
-        queries = {
-            "events": "SELECT id FROM parlant_documents WHERE body->>'session_id' = %s ORDER BY seq",
-            "thread": "SELECT channel, ts FROM bridge_threads WHERE session_id = %s",
-            "cursor": "SELECT next_offset FROM bridge_cursors WHERE session_id = %s",
-            "posts": "SELECT event_id, part, ts FROM bridge_mirror_posts WHERE session_id = %s ORDER BY 1, 2",
-        }
-        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-            # One snapshot, as pg_dump reads one.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            return {k: conn.execute(q, (session,)).fetchall() for k, q in queries.items()}
-
-    restored = session_state(restored_url)
-    live = session_state(postgres_url)
-    assert restored["thread"] == [(replicas.channel, root.ts)]
-    assert restored["events"] and restored["posts"] and restored["cursor"]
-    # Nothing was written to this session after the mirror: the backup is the live state.
-    assert restored == live
