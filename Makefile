@@ -23,6 +23,7 @@ test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_haproxy.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
@@ -56,9 +57,12 @@ mutation: $(MUTATION_STAMP)
 
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_haproxy.sh
 	$(PY) bench/bench_session_store.py
 	$(PY) bench/bench_bridge.py
 	$(PY) bench/bench_dashboard.py
+	$(PY) bench/bench_replicas.py
 
 # Deletes conversations, customers, claims and the bridge's state; keeps the operator token,
 # .env and Parlant's caches. Asks first; `make reset-data YES=1` does not.
