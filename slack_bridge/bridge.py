@@ -31,8 +31,6 @@ from slack_escalation.slack_api import SlackCaller
 
 log = logging.getLogger(__name__)
 
-OUTBOX_RETRY_INTERVAL_S = 2.0
-
 
 class Bridge:
     def __init__(
@@ -86,7 +84,10 @@ class Bridge:
             self.mirrors,
             self.actions.handback_lines,
             self.leases,
+            settings.discovery_interval_s,
+            settings.resync_s,
         )
+        self._outbox_retry_s = settings.outbox_retry_s
         # A session whose lease this replica lost: its mirror stops at once, and discovery
         # looks at it afresh (to take it back if the lease comes free again).
         self.leases.on_lost(self.mirrors.unfollow)
@@ -97,7 +98,7 @@ class Bridge:
 
     async def _outbox_loop(self) -> None:
         while True:
-            await asyncio.sleep(OUTBOX_RETRY_INTERVAL_S)
+            await asyncio.sleep(self._outbox_retry_s)
             try:
                 await self.inbound.deliver_pending()
             except STORE_UNAVAILABLE as error:

@@ -27,16 +27,13 @@ from slack_bridge.leases import Leases
 from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
 from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
+from slack_bridge.settings import DISCOVERY_INTERVAL_S, UNCHANGED_RESYNC_S
 from slack_bridge.sla_notices import SlaNotices
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation.slack_api import AnswerLost, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_INTERVAL_S = 2.0
-# A session whose metadata did not change is synced again (SLA line and notices, a mirror that
-# ended) at this pace rather than on every pass: SLA lines move in whole minutes.
-UNCHANGED_RESYNC_S = 15.0
 # Threads to open or update at once; Slack's pacing still applies per channel.
 DISCOVERY_CONCURRENCY = 16
 
@@ -52,6 +49,8 @@ class Discovery:
         mirrors: Mirrors,
         handback_lines: HandbackLines,
         leases: Leases,
+        interval_s: float = DISCOVERY_INTERVAL_S,
+        resync_s: float = UNCHANGED_RESYNC_S,
     ) -> None:
         self._leases = leases
         # Active sessions listed in the last pass: those not held are tried every pass.
@@ -63,6 +62,8 @@ class Discovery:
         self._sla_notices = sla_notices
         self._mirrors = mirrors
         self._handback_lines = handback_lines
+        self._interval_s = interval_s
+        self._resync_s = resync_s
         # session id -> (metadata at the last successful sync, when)
         self._synced: dict[str, tuple[object, float]] = {}
         self._last_listing = b""
@@ -77,12 +78,12 @@ class Discovery:
                 log.warning("discovery: parlant unreachable: %r", error)
             except STORE_UNAVAILABLE as error:
                 log.warning("discovery: state store unreachable: %r", error)
-            await asyncio.sleep(DISCOVERY_INTERVAL_S)
+            await asyncio.sleep(self._interval_s)
 
     async def discover(self) -> None:
         raw = await fetch_handed_off(self._listing_http, self._parlant_url)
         now = time.monotonic()
-        unchanged = raw == self._last_listing and now - self._last_listing_read < UNCHANGED_RESYNC_S
+        unchanged = raw == self._last_listing and now - self._last_listing_read < self._resync_s
         if unchanged and not self._last_pass_failed:
             # Nothing changed in Parlant, nothing to retry, no resync due: only a session
             # another replica held may have come free (one statement, no listing parsed).
@@ -139,7 +140,7 @@ class Discovery:
         if synced is None:
             return True
         metadata, at = synced
-        return metadata != session.metadata or now - at >= UNCHANGED_RESYNC_S
+        return metadata != session.metadata or now - at >= self._resync_s
 
     async def _sync_session(self, session: ListedSession, record: HandoffRecord) -> None:
         thread = await self._thread_of(session.id, record)

@@ -24,6 +24,14 @@ def default_replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+# Discovery's production pace (BRIDGE_DISCOVERY_INTERVAL_SECONDS, BRIDGE_RESYNC_SECONDS; tests
+# shorten them): a pass every 2 s, and a session whose metadata did not change synced again
+# (SLA line and notices, a mirror that ended) every 15 s rather than on every pass, as SLA
+# lines move in whole minutes.
+DISCOVERY_INTERVAL_S = 2.0
+UNCHANGED_RESYNC_S = 15.0
+
+
 @dataclass(frozen=True)
 class BridgeSettings:
     slack: SlackSettings | None
@@ -48,6 +56,13 @@ class BridgeSettings:
     # How long a session's lease lasts unless renewed (renewed every third of it): a dead
     # replica's sessions are taken over within this plus one discovery pass.
     lease_s: float = 15.0
+    # How often discovery lists the escalated sessions; how often a session whose record did not
+    # change is synced again anyway (SLA lines and notices fall due without a change); how often
+    # the outbox retries replies Parlant did not take. Defaults fit production; the tests
+    # shorten them so that "nothing more happens" can be watched for a short bounded window.
+    discovery_interval_s: float = DISCOVERY_INTERVAL_S
+    resync_s: float = UNCHANGED_RESYNC_S
+    outbox_retry_s: float = 2.0
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -89,6 +104,11 @@ class BridgeSettings:
             state_url=_state_url(env),
             replica_id=env.string("BRIDGE_REPLICA_ID", default_replica_id()),
             lease_s=env.positive_float("BRIDGE_LEASE_SECONDS", 15.0),
+            discovery_interval_s=env.positive_float(
+                "BRIDGE_DISCOVERY_INTERVAL_SECONDS", DISCOVERY_INTERVAL_S
+            ),
+            resync_s=env.positive_float("BRIDGE_RESYNC_SECONDS", UNCHANGED_RESYNC_S),
+            outbox_retry_s=env.positive_float("BRIDGE_OUTBOX_RETRY_SECONDS", 2.0),
         )
 
 
