@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -22,24 +21,13 @@ from tests.fakes.fake_slack import Message
 from tests.support.agent_process import AgentProcess
 from tests.support.bridge_process import BridgeProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
+from tests.support.waits import eventually
 
 Mode = Literal["socket", "http"]
 SIGNING_SECRET = "test-signing-secret"
 # The worlds run with Parlant's operator-token policy on, as `make run` does.
 OPERATOR_TOKEN = "world-operator-token"
 OPERATOR_HEADERS = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 20, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass
