@@ -17,14 +17,15 @@ run: $(STAMP)
 	$(PY) -m launcher
 
 # Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
-# Two workers, each taking whole test modules (their agent and Slack fixtures are per module):
-# most of the suite waits on agent processes, so two workers fit this 2-core machine.
+# Two workers, each taking whole test modules (their agent and Slack fixtures are per module),
+# the slowest first, a few long ones split in parts (tests/support/scheduling.py): most of the
+# suite waits on agent processes, so two workers fit this 2-core machine.
 test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_haproxy.sh
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
 # tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.

@@ -14,12 +14,28 @@ import pytest
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="parlant-test-import-"))
 
 from parlant.client import ParlantClient
+from xdist.remote import Producer
+from xdist.scheduler.protocol import Scheduling
 
 from tests.support.agent_process import AgentProcess
 
 # The browser fixture, for the tests that drive chromium (a fixture is found by its name here).
 from tests.support.browser import chromium  # noqa: F401
 from tests.support.postgres import PostgresCluster, postgres_bin_dir
+from tests.support.scheduling import SplitModuleScheduling, rank
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """`--dist loadfile`, with long modules split in parts (tests/support/scheduling.py)."""
+    if config.getvalue("dist") == "loadfile":
+        return SplitModuleScheduling(config, log)
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first, each module's tests kept together and in their order; with
+    `--no-loadscope-reorder`, xdist hands out modules in this order."""
+    items.sort(key=lambda item: rank(item.nodeid))
 
 
 @pytest.fixture(scope="session")

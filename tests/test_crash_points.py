@@ -10,19 +10,24 @@ hold after a bounded quiet window.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from config.crash_points import POINTS
 from tests.support.chat import new_session, say, wait_for_ai_reply
-from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
+from tests.support.scheduling import CRASH_POINT_HALVES
+from tests.support.slack_world import (
+    QUIET_S,
+    RESYNC_QUIET_S,
+    SlackWorld,
+    eventually,
+    start_world,
+    stop_world,
+)
+from tests.support.waits import stays
 
-# Long enough for a few discovery passes (every 2 s) and outbox rounds: a second post or a
-# second delivery would show by then.
-QUIET_S = 5
-SLA_ENV = {"SLA_CLAIM_TARGET_MINUTES": str(4 / 60), "SLA_FIRST_REPLY_TARGET_MINUTES": str(8 / 60)}
+SLA_ENV = {"SLA_CLAIM_TARGET_MINUTES": str(3 / 60), "SLA_FIRST_REPLY_TARGET_MINUTES": str(5 / 60)}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +38,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
 
 
 def restart(world: SlackWorld, point: str | None, extra: dict[str, str] | None = None) -> None:
+    """Every case starts with this, so the SLA targets of an earlier case never carry over."""
     env = world.bridge.env_overrides
     for name in SLA_ENV:
         env.pop(name, None)
@@ -53,9 +59,9 @@ def in_order(texts: list[str], needles: list[str]) -> bool:
     return where == sorted(where)
 
 
-def quiet_then(check: Callable[[], None]) -> None:
-    time.sleep(QUIET_S)
-    check()
+def quiet_then(check: Callable[[], None], seconds: float = QUIET_S) -> None:
+    """`check` holds now and through the quiet window: nothing more is posted or delivered."""
+    stays(check, seconds)
 
 
 def mirror_case(world: SlackWorld, point: str) -> None:
@@ -85,9 +91,9 @@ def mirror_case(world: SlackWorld, point: str) -> None:
 
 
 def outbox_case(world: SlackWorld, point: str) -> None:
-    restart(world, None)
-    session, root = world.escalated_session()
+    # Armed from the start: the outbox's points are reached only once an operator replies.
     restart(world, point)
+    session, root = world.escalated_session()
     first, _ = world.operator_writes(world.dana, f"first reply {point}", root.ts)
     crashed(world, point)
     restart(world, None)
@@ -159,8 +165,8 @@ def sla_case(world: SlackWorld, point: str) -> None:
     def check() -> None:
         assert sla_notices(world, session) == kinds
 
-    quiet_then(check)
-    restart(world, None)
+    # A second notice could only come from a resync of the unchanged session.
+    quiet_then(check, RESYNC_QUIET_S)
 
 
 def root_case(world: SlackWorld, point: str) -> None:
@@ -206,6 +212,8 @@ CASES: dict[str, Callable[[SlackWorld, str], None]] = {
 
 def test_every_crash_point_has_a_case() -> None:
     assert {point.split(".")[0] for point in POINTS} == CASES.keys()
+    # `make test` splits this module in halves by pipeline (tests/support/scheduling.py).
+    assert CRASH_POINT_HALVES.keys() == CASES.keys()
 
 
 @pytest.mark.parametrize("point", sorted(POINTS))

@@ -29,6 +29,20 @@ SIGNING_SECRET = "test-signing-secret"
 OPERATOR_TOKEN = "world-operator-token"
 OPERATOR_HEADERS = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
+# The bridge's intervals in the worlds (BridgeSettings; production: 2 s, 15 s, 2 s), short so
+# that "nothing more happens" needs only a short window: a discovery pass every 0.5 s, an
+# unchanged session (SLA notices) resynced every 2 s, the outbox retried every 0.5 s.
+DISCOVERY_INTERVAL_S = 0.5
+RESYNC_S = 2.0
+OUTBOX_RETRY_S = 0.5
+# A fake Slack or Parlant round trip, with room for this loaded 2-core machine.
+ROUND_TRIP_S = 1.0
+# The bounded quiet window after a condition was met: two discovery passes and two outbox
+# rounds and a round trip; a second root message, post or delivery would show within it.
+QUIET_S = 2 * max(DISCOVERY_INTERVAL_S, OUTBOX_RETRY_S) + ROUND_TRIP_S
+# For what only a resync of an unchanged session does (an SLA notice): a resync, then a pass.
+RESYNC_QUIET_S = RESYNC_S + DISCOVERY_INTERVAL_S + ROUND_TRIP_S
+
 
 @dataclass
 class SlackWorld:
@@ -197,6 +211,9 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
         "SLACK_POSTS_PER_SECOND": "50",
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
+        "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
+        "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
     }
     if mode == "socket":
         env["SLACK_APP_TOKEN"] = slack.fake.app_token

@@ -1,0 +1,73 @@
+"""How `make test`'s two xdist workers share the suite (`-n 2 --dist loadfile`).
+
+A worker takes whole modules, as `--dist loadfile` does: a module's agent and Slack fixtures
+are per module, so splitting one across workers starts them twice. Two refinements:
+
+- A module that alone would outlast everything else on one worker is split into named parts
+  (`SPLITS`); each worker may take a part and build that module's fixtures for it. xdist's
+  `--dist loadgroup` would do this with marks, but on pytest 9.2 it silently stops grouping
+  (pytest-xdist issue #1386), so the split is this scheduler, installed by tests/conftest.py.
+- The slowest modules go first (`SLOWEST_FIRST`, from `--durations` runs): a long module
+  started last leaves the other worker idle while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdist.scheduler import LoadFileScheduling
+
+# test_crash_points.py: its points by pipeline, in two halves of about equal length.
+CRASH_POINT_HALVES = {"mirror": "a", "outbox": "a", "root": "b", "sla": "b", "handback": "b"}
+
+
+def _crash_point_half(test: str) -> str:
+    if "[" not in test:
+        return "a"
+    point = test.split("[", 1)[1]
+    return CRASH_POINT_HALVES[point.split(".", 1)[0]]
+
+
+def _store_backend(test: str) -> str:
+    # The hypothesis comparisons run once per backend: [sqlite] and [postgresql].
+    return "postgresql" if "[postgresql" in test else "sqlite"
+
+
+# Module file name -> the part of the module a test id belongs to.
+SPLITS: dict[str, Callable[[str], str]] = {
+    "test_crash_points.py": _crash_point_half,
+    "test_sqlite_document_store.py": _store_backend,
+}
+
+# Module file names, slowest first; every other module follows in collection order.
+SLOWEST_FIRST = (
+    "test_crash_points.py",
+    "test_sqlite_document_store.py",
+    "test_session_store_crash.py",
+    "test_slack_sla.py",
+    "test_llm_contract.py",
+    "test_slack_bridge_faults.py",
+)
+
+
+def module_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit one worker runs whole: the module, or its part for a split module."""
+    module, _, test = nodeid.partition("::")
+    split = SPLITS.get(module.rsplit("/", 1)[-1])
+    return f"{module}::{split(test)}" if split else module
+
+
+def rank(nodeid: str) -> int:
+    name = module_of(nodeid).rsplit("/", 1)[-1]
+    return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+
+class SplitModuleScheduling(LoadFileScheduling):
+    """`--dist loadfile` with the work units of `work_unit`."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_unit(nodeid)
