@@ -1,13 +1,13 @@
 """The SLA clock end to end: real agent and bridge processes, the fake Slack, tiny targets.
 
-The claim target is 12 s and the first-reply target 18 s (fractional minutes), so breaches
-happen within a test; discovery runs every 2 s.
+The claim target is 9 s and the first-reply target 12 s (fractional minutes), so breaches
+happen within a test; the worlds' bridge resyncs an unchanged session every 2 s, when notices
+fall due (tests/support/slack_world.py).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,12 +15,19 @@ from typing import Any
 import pytest
 
 from tests.fakes.fake_slack import Message
-from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
+from tests.support.slack_world import (
+    RESYNC_QUIET_S,
+    SlackWorld,
+    eventually,
+    start_world,
+    stop_world,
+)
+from tests.support.waits import stays
 
-CLAIM_TARGET_S = 12
-REPLY_TARGET_S = 18
-# A few discovery passes: a duplicate notice or a missed one would show within this.
-SETTLE_S = 6
+CLAIM_TARGET_S = 9
+REPLY_TARGET_S = 12
+# A resync and a discovery pass: a duplicate notice or a missed one would show within this.
+SETTLE_S = RESYNC_QUIET_S
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +75,8 @@ def handed_off_at(world: SlackWorld, session_id: str) -> datetime:
     return datetime.fromisoformat(record["requested_at"])
 
 
-def sleep_until(moment: datetime) -> None:
-    remaining = (moment - datetime.now(moment.tzinfo)).total_seconds()
-    if remaining > 0:
-        time.sleep(remaining)
+def seconds_until(moment: datetime) -> float:
+    return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
 
 
 def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_root(
@@ -79,7 +84,10 @@ def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_r
 ) -> None:
     session, root = world.escalated_session()
     world.wait_in_thread(root.ts, "person will join")
-    eventually(lambda: "Claim under 1 min / 12 s" in root_text(world, session), what="the SLA line")
+    eventually(
+        lambda: f"Claim under 1 min / {CLAIM_TARGET_S} s" in root_text(world, session),
+        what="the SLA line",
+    )
     # The reminder is the next post: its answer is lost, and the bridge must find it, not repeat it.
     world.slack.call(world.fake.drop_response, "chat.postMessage")
 
@@ -105,14 +113,16 @@ def test_an_unclaimed_handoff_gets_one_reminder_one_notice_per_clock_and_a_red_r
         what="the breach on the root message",
     )
 
-    time.sleep(SETTLE_S)
     kinds = ("claim_reminder", "claim_breach", "first_reply_breach")
-    assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+
+    def one_of_each() -> None:
+        assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+
+    stays(one_of_each, SETTLE_S)
 
     world.bridge.kill()
     world.bridge.start()
-    time.sleep(SETTLE_S)
-    assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+    stays(one_of_each, SETTLE_S)
     reminders = [t for t in world.thread_texts(root.ts) if "Nobody has claimed" in t]
     assert len(reminders) == 1
 
@@ -129,11 +139,15 @@ def test_a_handoff_claimed_and_answered_in_time_gets_no_reminder_and_no_notice(
         ),
         what="the first reply recorded",
     )
-    sleep_until(handed_off_at(world, session) + timedelta(seconds=REPLY_TARGET_S + SETTLE_S))
 
-    assert not [t for t in world.thread_texts(root.ts) if "Nobody has claimed" in t]
-    for kind in ("claim_reminder", "claim_breach", "first_reply_breach"):
-        assert notices(world, session, kind) == []
+    def nothing_posted() -> None:
+        assert not [t for t in world.thread_texts(root.ts) if "Nobody has claimed" in t]
+        for kind in ("claim_reminder", "claim_breach", "first_reply_breach"):
+            assert notices(world, session, kind) == []
+
+    # Past both targets and a resync after them, nothing was ever posted.
+    last = handed_off_at(world, session) + timedelta(seconds=REPLY_TARGET_S + SETTLE_S)
+    stays(nothing_posted, seconds_until(last))
     shown = root_text(world, session)
     assert "Claim met: claimed after" in shown and "First reply met: answered after" in shown
 
@@ -153,5 +167,8 @@ def test_a_bridge_killed_after_posting_a_notice_does_not_post_it_again(world: Sl
         timeout=REPLY_TARGET_S + 30,
         what="every notice",
     )
-    time.sleep(SETTLE_S)
-    assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+
+    def one_of_each() -> None:
+        assert [len(notices(world, session, kind)) for kind in kinds] == [1, 1, 1]
+
+    stays(one_of_each, SETTLE_S)
