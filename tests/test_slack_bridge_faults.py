@@ -12,10 +12,8 @@ import pytest
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.chat import new_session, say, wait_for_ai_reply
-from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
-
-# The bounded quiet window after a condition was met: a second post would show well within it.
-QUIET_S = 3
+from tests.support.slack_world import QUIET_S, SlackWorld, eventually, start_world, stop_world
+from tests.support.waits import stays
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +29,16 @@ def roots_for(world: SlackWorld, session_id: str) -> list[Any]:
         for m in world.top_level()
         if ((m.metadata or {}).get("event_payload") or {}).get("session_id") == session_id
     ]
+
+
+def one_root(world: SlackWorld, session_id: str) -> None:
+    roots = roots_for(world, session_id)
+    assert len(roots) == 1, roots
+
+
+def posted_once(world: SlackWorld, root_ts: str, needle: str) -> None:
+    texts = world.thread_texts(root_ts)
+    assert sum(needle in t for t in texts) == 1, texts
 
 
 def test_slack_down_during_handoff_posts_the_escalation_once_when_back(world: SlackWorld) -> None:
@@ -54,8 +62,8 @@ def test_slack_down_during_handoff_posts_the_escalation_once_when_back(world: Sl
         ),
         what="the thread link in the session metadata",
     )
-    time.sleep(3)  # a couple of discovery rounds: a second post would show up by now
-    assert len(roots_for(world, session)) == 1
+    # A couple of discovery rounds: a second post would show up within the window.
+    stays(lambda: one_root(world, session), QUIET_S)
 
 
 def test_lost_answer_to_the_root_post_does_not_post_twice(world: SlackWorld) -> None:
@@ -68,8 +76,7 @@ def test_lost_answer_to_the_root_post_does_not_post_twice(world: SlackWorld) -> 
         ),
         what="the escalation linked",
     )
-    time.sleep(3)
-    assert len(roots_for(world, session)) == 1
+    stays(lambda: one_root(world, session), QUIET_S)
 
 
 def test_rate_limited_mirroring_delivers_every_message_once_in_order(world: SlackWorld) -> None:
@@ -110,8 +117,11 @@ def test_replies_wait_while_parlant_is_down_and_arrive_once_in_order(world: Slac
         ]
 
     eventually(lambda: len(delivered()) == 2, timeout=40, what="both queued replies")
-    time.sleep(3)
-    assert delivered() == ["queued reply one", "queued reply two"]
+
+    def once_in_order() -> None:
+        assert delivered() == ["queued reply one", "queued reply two"]
+
+    stays(once_in_order, QUIET_S)
     for message in (first, second):
         eventually(lambda m=message: "white_check_mark" in world.reactions(m["ts"]), what="✅")
     assert "hourglass_flowing_sand" not in world.reactions(first["ts"])
@@ -133,9 +143,12 @@ def test_edits_are_not_propagated_and_the_thread_is_told_once(world: SlackWorld)
     world.deliver(edit, f"EvEdit{time.time_ns()}")
     world.deliver(edit, f"EvEditAgain{time.time_ns()}")
     world.wait_in_thread(root.ts, "not sent to the customer")
-    time.sleep(1)
-    notices = [t for t in world.thread_texts(root.ts) if "not sent to the customer" in t]
-    assert len(notices) == 1
+
+    def told_once() -> None:
+        notices = [t for t in world.thread_texts(root.ts) if "not sent to the customer" in t]
+        assert len(notices) == 1, notices
+
+    stays(told_once, QUIET_S)
     assert not [
         e
         for e in world.parlant_events(session, kinds="message")
@@ -222,16 +235,19 @@ def test_redelivered_refused_and_empty_replies_are_answered_once(world: SlackWor
     world.redeliver(empty, empty_id)
     world.deliver(refused, f"EvRetry{time.time_ns()}")  # a new envelope for the same message
     world.deliver(empty, f"EvRetry{time.time_ns()}")
-    # What a second answer would take: a round trip to the fake Slack, well under this.
-    time.sleep(QUIET_S)
-    told = [
-        e
-        for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
-        if e.user == world.mallory and e.thread_ts == root.ts and "not on the list" in e.text
-    ]
-    assert len(told) == 1, told
-    notes = [t for t in world.thread_texts(root.ts) if "had no text" in t]
-    assert len(notes) == 1, notes
+
+    def answered_once() -> None:
+        told = [
+            e
+            for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
+            if e.user == world.mallory and e.thread_ts == root.ts and "not on the list" in e.text
+        ]
+        assert len(told) == 1, told
+        notes = [t for t in world.thread_texts(root.ts) if "had no text" in t]
+        assert len(notes) == 1, notes
+
+    # What a second answer would take: a round trip to the fake Slack, well within this.
+    stays(answered_once, QUIET_S)
     assert not [
         e
         for e in world.parlant_events(session, kinds="message")
@@ -279,8 +295,7 @@ def test_lost_answer_to_the_handback_line_does_not_post_it_twice(world: SlackWor
     world.wait_in_thread(root.ts, "Sorted out the billing")
     posts = world.slack.call(world.fake.calls, "chat.postMessage")
     assert any(c.response is None and "Sorted out the billing" in str(c.params) for c in posts)
-    time.sleep(2)
-    assert sum("Sorted out the billing" in t for t in world.thread_texts(root.ts)) == 1
+    stays(lambda: posted_once(world, root.ts, "Sorted out the billing"), QUIET_S)
 
 
 def test_lost_answer_to_a_mirrored_post_does_not_post_twice(world: SlackWorld) -> None:
@@ -289,8 +304,7 @@ def test_lost_answer_to_a_mirrored_post_does_not_post_twice(world: SlackWorld) -
     world.slack.call(world.fake.drop_response, "chat.postMessage")
     say(world.client, session, "this answer gets lost")
     world.wait_in_thread(root.ts, "this answer gets lost")
-    time.sleep(2)
-    assert sum("this answer gets lost" in t for t in world.thread_texts(root.ts)) == 1
+    stays(lambda: posted_once(world, root.ts, "this answer gets lost"), QUIET_S)
 
 
 def test_supervisor_messages_from_the_dashboard_are_mirrored(world: SlackWorld) -> None:
