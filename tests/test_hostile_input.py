@@ -24,12 +24,14 @@ from tests.fakes.fake_slack import MAX_BLOCKS, MAX_TEXT, Message
 from tests.support.chat import say
 from tests.support.slack_world import (
     OPERATOR_TOKEN,
+    QUIET_S,
     SIGNING_SECRET,
     SlackWorld,
     eventually,
     start_world,
     stop_world,
 )
+from tests.support.waits import stays
 
 SECTION_LIMIT = 3000
 PART = re.compile(r"_\(part (\d+)/(\d+)\)_ ")
@@ -122,9 +124,12 @@ def test_the_longest_operator_reply_slack_sends_reaches_parlant_whole_once(
         what="the ✅ reaction",
     )
     world.redeliver(event, event_id)
-    time.sleep(1)
-    delivered = [e for e in operator_events(world, session) if e.data.get("message") == reply]
-    assert len(delivered) == 1
+
+    def once() -> None:
+        delivered = [e for e in operator_events(world, session) if e.data.get("message") == reply]
+        assert len(delivered) == 1
+
+    stays(once, QUIET_S)
 
 
 # --- empty ----------------------------------------------------------------------------------

@@ -17,12 +17,14 @@ import pytest
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
 from tests.support.slack_world import (
+    QUIET_S,
     SIGNING_SECRET,
     SlackWorld,
     eventually,
     start_world,
     stop_world,
 )
+from tests.support.waits import stays
 
 
 @pytest.fixture(scope="module", params=["socket", "http"])
@@ -93,8 +95,11 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
 
     # The same event redelivered changes nothing.
     world.redeliver(event, event_id)
-    time.sleep(1.5)
-    assert len(human_messages(world, session, "Hi, I'm Dana. Looking into it now.")) == 1
+
+    def delivered_once() -> None:
+        assert len(human_messages(world, session, "Hi, I'm Dana. Looking into it now.")) == 1
+
+    stays(delivered_once, QUIET_S)
 
     # `ai:` replies go out as the AI, with the real operator recorded.
     world.operator_writes(world.lee, "AI: Your claim is being reviewed.", root.ts)
@@ -229,6 +234,9 @@ def test_replies_outside_escalation_threads_are_ignored(world: SlackWorld, tmp_p
         world.fake.add_user_message, world.channel, world.dana, "top-level chatter"
     )
     world.deliver(top, f"EvTop{time.time_ns()}")
-    time.sleep(1)
-    for message in (event, top):
-        assert world.reactions(message["ts"]) == {}
+
+    def untouched() -> None:
+        for message in (event, top):
+            assert world.reactions(message["ts"]) == {}
+
+    stays(untouched, QUIET_S)

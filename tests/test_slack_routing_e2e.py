@@ -14,7 +14,8 @@ from parlant.client.types import SessionMetadataUpdateParams
 
 from tests.fakes.fake_slack import Message
 from tests.support.chat import new_session, say, wait_for_ai_reply
-from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
+from tests.support.slack_world import QUIET_S, SlackWorld, eventually, start_world, stop_world
+from tests.support.waits import stays
 
 ROUTES = "journey:File an Insurance Claim={claims}; label:vip={claims}"
 
@@ -198,7 +199,13 @@ def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_onc
         lambda: record(world, on_policy)["slack"].get("ts") == policy_root.ts,
         what="default thread linked",
     )
-    time.sleep(3)  # a couple of discovery rounds: a second post would show up by now
-    assert len(roots(world, claims, in_claim)) == 1 and not roots(world, world.channel, in_claim)
-    assert len(roots(world, world.channel, on_policy)) == 1 and not roots(world, claims, on_policy)
+
+    def each_once_in_its_channel() -> None:
+        assert len(roots(world, claims, in_claim)) == 1
+        assert not roots(world, world.channel, in_claim)
+        assert len(roots(world, world.channel, on_policy)) == 1
+        assert not roots(world, claims, on_policy)
+
+    # A couple of discovery rounds: a second post would show up within the window.
+    stays(each_once_in_its_channel, QUIET_S)
     reply_and_wait(world, claims, claim_root, in_claim, "Back after the outage, in #claims")
