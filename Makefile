@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation
+.PHONY: run test test-deep lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: lint
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_haproxy.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+
+# The property-based tests with ten times the examples (Hypothesis profile "deep",
+# tests/conftest.py): the store comparisons against Parlant's own, on SQLite and PostgreSQL.
+test-deep: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
+		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
 # tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.

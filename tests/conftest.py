@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Parlant creates its home dir when first imported; keep test imports out of the work tree.
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="parlant-test-import-"))
@@ -23,6 +24,13 @@ from tests.support.agent_process import AgentProcess
 from tests.support.browser import chromium  # noqa: F401
 from tests.support.postgres import PostgresCluster, postgres_bin_dir
 from tests.support.scheduling import SplitModuleScheduling, rank
+
+# Property tests without their own example count follow the profile: "suite" for `make test`
+# (Hypothesis's own default of 100, the expensive store comparisons among them), "deep" for
+# `make test-deep`. Loaded before any test module builds its settings.
+settings.register_profile("suite", max_examples=100)
+settings.register_profile("deep", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:

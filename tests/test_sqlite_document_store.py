@@ -297,9 +297,9 @@ def agrees_with_parlants_in_memory_collection(
     asyncio.run(run())
 
 
-def property_settings(examples: int) -> settings:
+def property_settings() -> settings:
+    """As many examples as the profile says (tests/conftest.py): each is a real store round."""
     return settings(
-        max_examples=examples,
         deadline=None,
         database=None,  # no .hypothesis/ in the tree; a failure prints its example
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -317,7 +317,7 @@ def finds(*filters: Any) -> list[Any]:
 SORT_BY_A: list[Any] = [("find_one", {}, [("a", SortDirection.ASC)])]
 
 
-@property_settings(300)
+@property_settings()
 @given(scenario(UNIFORM))
 # Each a case where a naive translation to SQL answers differently from Python.
 @example((values_of_a(None, "x"), finds({"a": {"$ne": "x"}}, {"a": {"$nin": ["x"]}})))
@@ -354,7 +354,7 @@ def test_agrees_with_parlant_on_uniform_documents(
     agrees_with_parlants_in_memory_collection(backend, request, *scenario)
 
 
-@property_settings(150)
+@property_settings()
 @given(scenario(WILD))
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_agrees_with_parlant_on_missing_fields_and_mixed_types(

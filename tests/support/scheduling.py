@@ -29,7 +29,8 @@ def _crash_point_half(test: str) -> str:
 
 
 def _store_backend(test: str) -> str:
-    # The hypothesis comparisons run once per backend: [sqlite] and [postgresql].
+    # The store comparisons and crash tests run once per backend: [sqlite] and [postgresql];
+    # each backend's fixtures are its own anyway.
     return "postgresql" if "[postgresql" in test else "sqlite"
 
 
@@ -37,6 +38,7 @@ def _store_backend(test: str) -> str:
 SPLITS: dict[str, Callable[[str], str]] = {
     "test_crash_points.py": _crash_point_half,
     "test_sqlite_document_store.py": _store_backend,
+    "test_session_store_crash.py": _store_backend,
 }
 
 # Module file names, slowest first; every other module follows in collection order.
