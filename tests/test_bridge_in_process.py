@@ -40,6 +40,8 @@ from slack_escalation.slack_api import client_session
 from tests.fakes import FakeSlack, Message, event_callback, signed_headers
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID
+from tests.support.slack_world import DISCOVERY_INTERVAL_S, OUTBOX_RETRY_S, QUIET_S, RESYNC_S
+from tests.support.waits import stays_async
 
 SIGNING_SECRET = "in-process-signing-secret"
 OPERATOR_TOKEN = "in-process-operator-token"
@@ -150,6 +152,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "SLACK_POSTS_PER_SECOND": "50",
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
+        "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
+        "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
     }
     agent = AgentProcess(home=root / "parlant", extra_env=env)
     # Started from a worker thread: the agent's start-up must not stall the fake Slack.
@@ -205,8 +210,12 @@ async def test_customer_messages_are_mirrored_into_the_thread_once(world: World)
     # The store remembers the post, so a restarted mirror would not post it again.
     event_id = post.metadata["event_payload"]["event_id"]
     assert await world.store.mirror_status(session, event_id, 0) == post.ts
-    await asyncio.sleep(2.5)  # another discovery pass and long poll: still one post
-    assert len(await mirrored()) == 1
+
+    async def one_post() -> None:
+        assert len(await mirrored()) == 1
+
+    # More discovery passes and long polls: still one post.
+    await stays_async(one_post, QUIET_S)
 
 
 async def test_an_operator_reply_reaches_the_customer_once_through_the_outbox(
@@ -235,8 +244,11 @@ async def test_an_operator_reply_reaches_the_customer_once_through_the_outbox(
     await eventually(outbox_empty, "the outbox row marked delivered")
     # Slack redelivers the same event: the store's dedupe keeps it to one message.
     await world.event(event, event_id)
-    await asyncio.sleep(1)
-    assert await world.messages(session, "human_agent") == ["Hi, Dana here & I'll help"]
+
+    async def delivered_once() -> None:
+        assert await world.messages(session, "human_agent") == ["Hi, Dana here & I'll help"]
+
+    await stays_async(delivered_once, QUIET_S)
     # The first reply by a person claimed the handoff, and the root message says so.
     assert await world.status_is(session, "claimed")
 

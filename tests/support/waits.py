@@ -8,8 +8,9 @@ the code it covers, and a duplicate that comes and goes within it is still caugh
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,3 +37,13 @@ def stays(check: Callable[[], object], seconds: float) -> None:
         if time.monotonic() >= deadline:
             return
         time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+
+
+async def stays_async(check: Callable[[], Awaitable[object]], seconds: float) -> None:
+    """`stays` for tests whose event loop also serves the fake Slack and the bridge."""
+    deadline = time.monotonic() + seconds
+    while True:
+        await check()
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
