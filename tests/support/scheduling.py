@@ -44,11 +44,15 @@ SPLITS: dict[str, Callable[[str], str]] = {
 # Module file names, slowest first; every other module follows in collection order.
 SLOWEST_FIRST = (
     "test_crash_points.py",
-    "test_sqlite_document_store.py",
     "test_session_store_crash.py",
+    "test_two_of_everything.py",
+    "test_slack_bridge_e2e.py",
     "test_slack_sla.py",
-    "test_llm_contract.py",
     "test_slack_bridge_faults.py",
+    "test_escalation_feed_replicas.py",
+    "test_sqlite_document_store.py",
+    "test_crash_points_postgres.py",
+    "test_llm_contract.py",
 )
 
 
