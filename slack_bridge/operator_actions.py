@@ -69,6 +69,7 @@ class OperatorActions:
         """Run a button's action; returns a message for the clicking operator when refused."""
         refusal = await self._gate.refusal(user_id, channel, session_id)
         if refusal:
+            log.info("button %s refused session=%s user=%s", action_id, session_id, user_id)
             return refusal
         operator = await self._gate.operator(user_id)
         try:
