@@ -275,6 +275,8 @@ async def serve(
             open_session_stores(settings.session_store, settings.home)
         )
         escalation_routes = None
+        if stores.escalations is not None:
+            ops.use_index(stores.escalations)
         if stores.escalations is not None and stores.changes is not None:
             escalation_routes = EscalationRoutes(
                 stores.escalations, stores.changes, settings.operator_token
