@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pydantic
@@ -32,6 +33,8 @@ SEARCH_TTL_S = 30
 HTTP_TIMEOUT_S = 30.0
 SEARCH_WORKERS = 8
 CLOSED = frozenset({"returned", "resolved"})
+# The agent's largest history page (agent/escalation_routes.py caps `limit` at 1,000).
+HISTORY_PAGE = 500
 # Status events (typing, processing, ready) are noise to a supervisor and the bulk of a session.
 TRANSCRIPT_KINDS = "message,tool,custom"
 
@@ -100,11 +103,20 @@ def escalations(settings: DashboardSettings) -> list[Escalation]:
 @st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=8)
 def closed_escalations(settings: DashboardSettings, limit: int) -> list[Escalation]:
     """The `limit` most recently closed handoffs (returned, resolved), read on demand."""
-    response = _http(settings).get("/escalations/history", params={"limit": limit})
-    if response.status_code == 404:
-        closed = [e for e in every_escalation(settings) if e.record.get("status") in CLOSED]
-        return closed[:limit]
-    return _sessions(response)
+    found: list[Escalation] = []
+    params: dict[str, Any] = {}
+    while len(found) < limit:
+        params["limit"] = min(HISTORY_PAGE, limit - len(found))
+        response = _http(settings).get("/escalations/history", params=params)
+        if response.status_code == 404:
+            closed = [e for e in every_escalation(settings) if e.record.get("status") in CLOSED]
+            return closed[:limit]
+        found += _sessions(response)
+        following = response.json().get("next")
+        if not following:
+            break
+        params = dict(following)
+    return found
 
 
 @st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=4)

@@ -322,7 +322,7 @@ class PostgresDocumentDatabase(DocumentDatabase):
     ) -> None:
         """`ordered` names the one collection whose inserts get a feed position (Parlant's
         `events`): a global order, gap-free in commit order, that a reader follows with one
-        cursor (agent/escalation_feed.py)."""
+        cursor (agent/store/escalations.py)."""
         self._pool = pool
         self.namespace = namespace
         self._announce = announce
