@@ -264,7 +264,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
 
     def __init__(self, path: str | Path, ordered: str | None = None) -> None:
         """`ordered` names the one collection whose inserts get a feed position (Parlant's
-        `events`): a global order a reader can follow with one cursor (agent/store/escalations.py)."""
+        `events`): a global order a reader follows with one cursor (agent/store/escalations.py)."""
         self.path = Path(path)
         self.ordered = ordered
         self._executor: ThreadPoolExecutor | None = None
