@@ -101,8 +101,9 @@ class EscalationRoutes:
             if not self._is_operator(request):
                 return refused()
             closed_since = request.query_params.get("closed_since") or None
-            items = await self._escalations.open_sessions(closed_since)
-            return JSONResponse({"items": items})
+            listing = await self._escalations.open_listing(closed_since)
+            # Already JSON, built by the database: wrapped, not parsed and written again.
+            return Response('{"items":' + listing + "}", media_type="application/json")
 
         @app.get(f"{PREFIX}/history", include_in_schema=False)
         async def history(request: Request) -> Response:

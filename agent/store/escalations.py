@@ -33,28 +33,16 @@ CLOSED_AT: Mapping[str, str] = {"returned": "returned_at", "resolved": "resolved
 # of AI-only conversations) costs a bounded scan per request, and catches up over several.
 SCAN_WINDOW = 5000
 
-# Session document fields that are Parlant's API shape (its SessionDTO); the rest (the AI's
-# per-turn states, the schema version) is internal and large.
-_SESSION_FIELDS = (
-    "id",
-    "agent_id",
-    "customer_id",
-    "creation_utc",
-    "title",
-    "mode",
-    "consumption_offsets",
-    "metadata",
-    "labels",
-)
+# Stored session fields that are not in Parlant's API shape (its SessionDTO): the schema version
+# and the AI's per-turn states, which grow with the conversation. A session view is the stored
+# document without them, so a database can build it in one pass (SQLite json_remove, jsonb -).
+INTERNAL_SESSION_FIELDS = ("version", "agent_states")
 _EVENT_FIELDS = ("id", "session_id", "offset", "kind", "source", "creation_utc", "trace_id")
 
 
 def session_view(document: Mapping[str, Any]) -> dict[str, Any]:
     """A stored session as Parlant's API lists it, so its clients read it unchanged."""
-    view = {field: document.get(field) for field in _SESSION_FIELDS}
-    view["metadata"] = view["metadata"] or {}
-    view["labels"] = sorted(view["labels"] or [])
-    return view
+    return {k: v for k, v in document.items() if k not in INTERNAL_SESSION_FIELDS}
 
 
 def feed_event(position: int, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,9 +84,14 @@ class EscalationIndex(Protocol):
 
     async def ensure_indexes(self) -> None: ...
 
-    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
+    async def open_listing(self, closed_since: str | None) -> str:
         """Sessions in an open handoff, and those whose handoff closed at or after
-        `closed_since` (ISO time), oldest first, as session views."""
+        `closed_since` (ISO time), in insertion order, as a JSON array of session views built
+        by the database: listing 10,000 open handoffs never parses or writes them in Python."""
+        ...
+
+    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
+        """The same, decoded."""
         ...
 
     async def closed_sessions(

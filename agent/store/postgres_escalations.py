@@ -7,11 +7,13 @@ agent/store/postgres_documents.py), every position up to the head is visible in 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agent.store.escalations import (
     CLOSED_AT,
     EVENTS,
+    INTERNAL_SESSION_FIELDS,
     OPEN_STATUSES,
     SCAN_WINDOW,
     SESSIONS,
@@ -22,6 +24,9 @@ from agent.store.escalations import (
     session_view,
 )
 from agent.store.postgres_documents import DOCUMENT_TEXT, PostgresDocumentDatabase
+
+# A session view (escalations.session_view) built by PostgreSQL.
+_VIEW = "(body" + "".join(f" - '{f}'" for f in INTERNAL_SESSION_FIELDS) + ")"
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -62,18 +67,29 @@ class PostgresEscalations:
             for statement in self._indexes:
                 await connection.execute(statement)
 
-    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
-        query = f"SELECT seq, {DOCUMENT_TEXT} FROM parlant_documents WHERE {self._is_open}"
+    async def open_listing(self, closed_since: str | None) -> str:
+        # Built from the jsonb body: for the rare document jsonb cannot hold exactly (a NUL in a
+        # string, a number spelled 1e+16), the view shows jsonb's spelling, not the exact text.
+        rows = f"SELECT seq, body FROM parlant_documents WHERE {self._is_open}"
         params: list[object] = []
         if closed_since is not None:
-            query += (
-                f" UNION ALL SELECT seq, {DOCUMENT_TEXT} FROM parlant_documents "
+            rows += (
+                " UNION ALL SELECT seq, body FROM parlant_documents "
                 f"WHERE {self._is_closed} AND {self._closed_at} >= %s"
             )
             params.append(closed_since)
         async with self._database.snapshot() as connection:
-            rows = await (await connection.execute(query + " ORDER BY 1", params)).fetchall()
-        return [session_view(decode(text)) for _, text in rows]
+            row = await (
+                await connection.execute(
+                    f"SELECT coalesce(json_agg({_VIEW} ORDER BY seq), '[]')::text FROM ({rows}) r",
+                    params,
+                )
+            ).fetchone()
+        return str(row[0]) if row else "[]"
+
+    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
+        listing: list[dict[str, Any]] = json.loads(await self.open_listing(closed_since))
+        return listing
 
     async def closed_sessions(
         self, before: tuple[str, str] | None, limit: int

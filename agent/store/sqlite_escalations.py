@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
 from agent.store.escalations import (
     CLOSED_AT,
     EVENTS,
+    INTERNAL_SESSION_FIELDS,
     OPEN_STATUSES,
     SCAN_WINDOW,
     SESSIONS,
@@ -38,6 +40,9 @@ _CLOSED_AT = (
     + " END)"
 )
 
+# A session view (escalations.session_view) built by SQLite, parsing each body once.
+_VIEW = "json_remove(body, " + ", ".join(f"'$.{f}'" for f in INTERNAL_SESSION_FIELDS) + ")"
+
 # INDEXED BY: without ANALYZE statistics the planner prefers the collection index (every session)
 # to these partial ones; naming them also makes a query that cannot use them fail, not crawl.
 _OPEN = "documents INDEXED BY sessions_in_open_handoff"
@@ -63,18 +68,28 @@ class SQLiteEscalations:
 
         await self._database.run(create)
 
-    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
-        def query(connection: sqlite3.Connection) -> list[str]:
-            rows = connection.execute(f"SELECT seq, body FROM {_OPEN} WHERE {_IS_OPEN}")
-            found = list(rows)
+    async def open_listing(self, closed_since: str | None) -> str:
+        def query(connection: sqlite3.Connection) -> str:
+            rows = f"SELECT seq, body FROM {_OPEN} WHERE {_IS_OPEN}"
+            params: tuple[str, ...] = ()
             if closed_since is not None:
-                found += connection.execute(
-                    f"SELECT seq, body FROM {_CLOSED} WHERE {_IS_CLOSED} AND {_CLOSED_AT} >= ?",
-                    (closed_since,),
-                ).fetchall()
-            return [body for _, body in sorted(found)]
+                rows += (
+                    f" UNION ALL SELECT seq, body FROM {_CLOSED} "
+                    f"WHERE {_IS_CLOSED} AND {_CLOSED_AT} >= ?"
+                )
+                params = (closed_since,)
+            (listing,) = connection.execute(
+                f"SELECT json_group_array(json(view)) FROM "
+                f"(SELECT {_VIEW} AS view FROM ({rows}) ORDER BY seq)",
+                params,
+            ).fetchone()
+            return str(listing)
 
-        return [session_view(decode(body)) for body in await self._database.run(query)]
+        return await self._database.run(query)
+
+    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
+        listing: list[dict[str, Any]] = json.loads(await self.open_listing(closed_since))
+        return listing
 
     async def closed_sessions(
         self, before: tuple[str, str] | None, limit: int
