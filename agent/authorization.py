@@ -32,7 +32,14 @@ from agent.customer_chat import CHAT_PATH
 
 # Parlant checks these in an HTTP middleware whose refusal surfaces as a 500, and does not
 # check its /logs WebSocket at all: they are refused here, before Parlant sees them.
-OPERATOR_ONLY_PREFIXES: tuple[str, ...] = ("/chat/", "/docs", "/redoc", "/openapi.json")
+# /escalations/ is ours (agent/escalation_routes.py): every open handoff's events, operators' only.
+OPERATOR_ONLY_PREFIXES: tuple[str, ...] = (
+    "/chat/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/escalations/",
+)
 
 
 class OperatorOnlyPaths:

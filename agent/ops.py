@@ -5,8 +5,9 @@ and dependency errors are operator data, so with PARLANT_OPERATOR_TOKEN set both
 `Authorization: Bearer <token>`; /readyz then tells anyone else only 200 or 503. Without a
 token (development, bound to 127.0.0.1) they are open, as the rest of Parlant's API is.
 
-- Escalation gauges are computed from the session store when scraped (cached briefly: listing
-  the handed-off sessions reads every session, as the bridge's discovery does).
+- Escalation gauges are computed when scraped (cached briefly) from the store's open-handoff
+  index (agent/store/escalations.py), or, on a store without one, from every session labelled
+  `handoff`.
 - Long polls: an ASGI middleware counts `GET /sessions/{id}/events?wait_for_data=N` requests
   in flight, whichever session listener serves them.
 - /readyz: the session store, the claims store and, with Slack configured, Slack's auth.test
@@ -41,6 +42,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent.store.escalations import EscalationIndex
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, read_record
 from handoff.sla import SlaSettings, sla_view
 
@@ -126,6 +128,7 @@ class AgentOps:
         self._slack_auth = slack_auth
         self._container: Container | None = None
         self._snapshot: tuple[float, EscalationSnapshot] | None = None
+        self._escalations: EscalationIndex | None = None
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -150,6 +153,10 @@ class AgentOps:
     def bind(self, container: Container) -> None:
         self._container = container
 
+    def use_index(self, escalations: EscalationIndex) -> None:
+        """Read open handoffs from the store's index: cost follows open work, not history."""
+        self._escalations = escalations
+
     def is_operator(self, request: Request) -> bool:
         if self._expected is None:
             return True
@@ -160,10 +167,13 @@ class AgentOps:
         now = time.monotonic()
         if self._snapshot is not None and now - self._snapshot[0] < SNAPSHOT_TTL_S:
             return self._snapshot[1]
-        listing = await self._sessions().list_sessions(labels={HANDOFF_LABEL})
-        snapshot = escalation_snapshot(
-            (session.metadata for session in listing.items), self._sla, datetime.now(UTC)
-        )
+        if self._escalations is not None:
+            opened = await self._escalations.open_sessions(None)
+            metadatas: list[Mapping[str, Any] | None] = [s["metadata"] for s in opened]
+        else:
+            listing = await self._sessions().list_sessions(labels={HANDOFF_LABEL})
+            metadatas = [session.metadata for session in listing.items]
+        snapshot = escalation_snapshot(metadatas, self._sla, datetime.now(UTC))
         self._snapshot = (now, snapshot)
         return snapshot
 

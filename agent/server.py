@@ -24,6 +24,7 @@ from agent.authorization import (
 )
 from agent.customers.gateway import CustomerGateway
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
+from agent.escalation_routes import EscalationRoutes
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
@@ -194,6 +195,7 @@ def api_configurer(
     keys: SigningKeys,
     sla: SlaSettings,
     ops: AgentOps | None = None,
+    escalations: EscalationRoutes | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -202,6 +204,8 @@ def api_configurer(
         install_refusal_handlers(app)
         if ops is not None:
             await ops.install(app)  # /metrics, /readyz (agent/ops.py)
+        if escalations is not None:
+            escalations.install(app)  # /escalations/... (agent/escalation_routes.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -267,25 +271,35 @@ async def serve(
         journey_steps = JourneySteps()
         ledger = UsageLedger()
         tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)
-        session_store, customer_store, changes = await stack.enter_async_context(
+        stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
+        escalation_routes = None
+        if stores.escalations is not None:
+            ops.use_index(stores.escalations)
+        if stores.escalations is not None and stores.changes is not None:
+            escalation_routes = EscalationRoutes(
+                stores.escalations, stores.changes, settings.operator_token
+            )
         async with p.Server(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
             nlp_service=nlp_service_factory(settings, ledger),
-            session_store=session_store,
-            customer_store=customer_store,
+            session_store=stores.sessions,
+            customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=hooks_installer(ledger),
-            configure_container=container_installer(settings.operator_token, changes, ledger),
+            configure_container=container_installer(
+                settings.operator_token, stores.changes, ledger
+            ),
             configure_api=api_configurer(
                 settings.operator_token,
                 settings.customers,
                 load_signing_keys(settings.customers, settings.home),
                 settings.sla,
                 ops,
+                escalation_routes,
             ),
         ) as server:
             journey_steps.bind(server.container)

@@ -42,6 +42,16 @@ class SessionChanges:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # Woken by a write to any session: the escalation feed (agent/escalation_routes.py).
+        self._any: set[asyncio.Event] = set()
+
+    def subscribe_any(self) -> asyncio.Event:
+        woken = asyncio.Event()
+        self._any.add(woken)
+        return woken
+
+    def unsubscribe_any(self, woken: asyncio.Event) -> None:
+        self._any.discard(woken)
 
     def subscribe(self, session_id: str) -> asyncio.Event:
         woken = asyncio.Event()
@@ -58,10 +68,12 @@ class SessionChanges:
     def notify(self, session_id: str) -> None:
         for woken in self._waiters.get(session_id, ()):
             woken.set()
+        for woken in self._any:
+            woken.set()
 
     def notify_all(self) -> None:
         """Wakes every waiter to re-read, e.g. after signals may have been missed."""
-        for waiters in self._waiters.values():
+        for waiters in (*self._waiters.values(), self._any):
             for woken in waiters:
                 woken.set()
 

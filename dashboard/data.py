@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pydantic
@@ -23,7 +24,7 @@ from dashboard.model import Escalation, RawEvent
 from dashboard.render import transcript_matches
 from dashboard.settings import DashboardSettings
 from dashboard.token_usage import ReplyTokens, reply_tokens
-from handoff.record import HANDOFF_LABEL, HandoffRecord, read_record
+from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ QUEUE_TTL_S = 3
 SEARCH_TTL_S = 30
 HTTP_TIMEOUT_S = 30.0
 SEARCH_WORKERS = 8
+CLOSED = frozenset({"returned", "resolved"})
+# The agent's largest history page (agent/escalation_routes.py caps `limit` at 1,000).
+HISTORY_PAGE = 500
 # Status events (typing, processing, ready) are noise to a supervisor and the bulk of a session.
 TRANSCRIPT_KINDS = "message,tool,custom"
 
@@ -77,9 +81,47 @@ def _escalation(session: Session) -> Escalation:
 _SESSION_LIST = pydantic.TypeAdapter(list[Session])
 
 
+def _sessions(response: httpx.Response) -> list[Escalation]:
+    response.raise_for_status()
+    payload = response.json()
+    items = payload.get("items", []) if isinstance(payload, dict) else payload
+    return [_escalation(s) for s in _SESSION_LIST.validate_python(items)]
+
+
 @st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=4)
 def escalations(settings: DashboardSettings) -> list[Escalation]:
-    """Every session labelled `handoff` (cached briefly: all tabs and refreshes share one read).
+    """The sessions in an open handoff (waiting, claimed), from the agent's open-handoff index
+    (`GET /escalations/open`): the queue's cost follows open work, not history. Cached briefly:
+    all tabs and refreshes share one read. An agent whose store has no index answers 404; then
+    every handed-off session is read and the open ones kept."""
+    response = _http(settings).get("/escalations/open")
+    if response.status_code == 404:
+        return [e for e in every_escalation(settings) if e.record.get("status") in ACTIVE_STATUSES]
+    return _sessions(response)
+
+
+@st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=8)
+def closed_escalations(settings: DashboardSettings, limit: int) -> list[Escalation]:
+    """The `limit` most recently closed handoffs (returned, resolved), read on demand."""
+    found: list[Escalation] = []
+    params: dict[str, Any] = {}
+    while len(found) < limit:
+        params["limit"] = min(HISTORY_PAGE, limit - len(found))
+        response = _http(settings).get("/escalations/history", params=params)
+        if response.status_code == 404:
+            closed = [e for e in every_escalation(settings) if e.record.get("status") in CLOSED]
+            return closed[:limit]
+        found += _sessions(response)
+        following = response.json().get("next")
+        if not following:
+            break
+        params = dict(following)
+    return found
+
+
+@st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=4)
+def every_escalation(settings: DashboardSettings) -> list[Escalation]:
+    """Every session labelled `handoff`, open or closed: the insights page's history.
 
     Unpaginated on purpose: Parlant 3.3 applies the label filter after cutting the page and then
     reports has_more=False (SessionDocumentStore.list_sessions), so a paged label query silently
@@ -88,9 +130,7 @@ def escalations(settings: DashboardSettings) -> list[Escalation]:
     response conversion, which walks every metadata dict in Python: 1.5 s for 5,000 sessions
     against 0.13 s for validating the same JSON into the client's `Session` model directly.
     """
-    response = _http(settings).get("/sessions", params={"labels": HANDOFF_LABEL})
-    response.raise_for_status()
-    return [_escalation(s) for s in _SESSION_LIST.validate_python(response.json())]
+    return _sessions(_http(settings).get("/sessions", params={"labels": HANDOFF_LABEL}))
 
 
 def session(settings: DashboardSettings, session_id: str) -> Escalation | None:

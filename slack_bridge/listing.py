@@ -1,5 +1,14 @@
 """The discovery pass's list of handed-off sessions, read as plain JSON.
 
+The agent's open-handoff index (`GET /escalations/open`, agent/escalation_routes.py) answers
+with the sessions in an open handoff and those closed in the last CLOSED_LOOKBACK, so a pass
+costs what is open now, not every handoff ever made. The closed ones are still listed for a
+while so discovery stops their mirrors, completes their handback line and refreshes their root
+message, also after a bridge restart (a bridge down for longer than the lookback leaves the
+root messages of sessions closed meanwhile as they were). An agent on a store that has no index
+(Parlant's `local`, MongoDB) answers 404: the listing falls back to every session labelled
+`handoff`.
+
 The generated Parlant client converts every listed session through its annotation-aware
 serializer; with a thousand escalations listed every two seconds that conversion alone kept a
 third of a core busy (measured with py-spy). Discovery needs four fields, so it reads them
@@ -10,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from handoff.record import HANDOFF_LABEL
+
+CLOSED_LOOKBACK = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -40,11 +52,19 @@ def listed_sessions(payload: Any) -> list[ListedSession]:
     ]
 
 
+def closed_since(now: datetime) -> str:
+    """Pure: the `closed_since` parameter, in the handoff record's own time format."""
+    return (now - CLOSED_LOOKBACK).astimezone(UTC).isoformat(timespec="seconds")
+
+
 async def fetch_handed_off(http: httpx.AsyncClient, parlant_url: str) -> bytes:
     """The raw listing; `listed_sessions(json.loads(raw))` reads it."""
-    # No `limit`: Parlant 3.3 filters labels after paging, so a page can come back short.
+    base = parlant_url.rstrip("/")
     response = await http.get(
-        f"{parlant_url.rstrip('/')}/sessions", params={"labels": HANDOFF_LABEL}
+        f"{base}/escalations/open", params={"closed_since": closed_since(datetime.now(UTC))}
     )
+    if response.status_code == 404:
+        # No `limit`: Parlant 3.3 filters labels after paging, so a page can come back short.
+        response = await http.get(f"{base}/sessions", params={"labels": HANDOFF_LABEL})
     response.raise_for_status()
     return response.content

@@ -139,6 +139,25 @@ def test_queue_filters_by_status_assignee_date_and_transcript_text(
     assert queue_table(run(at)).empty
 
 
+def test_queue_reads_open_handoffs_and_closed_ones_only_when_asked(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    still_open = hand_off(client)
+    resolved = hand_off(client)
+    act(agent, actions.resolve, resolved, DANA)
+    at = queue_page()
+    shown = set(queue_table(at).index)
+    assert still_open in shown and resolved not in shown
+    assert not [b for b in at.button if b.key == "queue_more"]
+
+    at.multiselect(key="queue_status").set_value(["resolved"])
+    table = queue_table(run(at))
+    assert resolved in set(table.index) and still_open not in set(table.index)
+    assert table.loc[resolved, "status"] == "resolved"
+    assert "most recently closed" in at.caption[-1].value
+    assert [b for b in at.button if b.key == "queue_more"]
+
+
 def test_deep_link_opens_the_transcript_with_every_source_labelled(
     client: ParlantClient, agent: AgentProcess
 ) -> None:

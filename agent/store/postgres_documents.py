@@ -102,6 +102,27 @@ CREATE TABLE IF NOT EXISTS parlant_indexes (
     name text PRIMARY KEY,
     collection text COLLATE "C" NOT NULL
 );
+-- Feed positions (added after the first release, so existing tables gain the column).
+ALTER TABLE parlant_documents ADD COLUMN IF NOT EXISTS feed_position bigint;
+CREATE UNIQUE INDEX IF NOT EXISTS parlant_documents_in_feed_order
+    ON parlant_documents (collection, feed_position) WHERE feed_position IS NOT NULL;
+-- The last position given out per ordered collection. Its row is locked by each insert until
+-- commit, so positions are taken, and become visible, in commit order (see insert_row). Last in
+-- the schema: its existence says the whole schema is there.
+CREATE TABLE IF NOT EXISTS parlant_feed_counters (
+    collection text COLLATE "C" PRIMARY KEY,
+    last bigint NOT NULL
+);
+"""
+
+# One statement, so an ordered insert costs no extra round trip: the counter row's lock is held
+# until the transaction ends, so the next insert waits for this commit and then reads its value.
+_INSERT_ORDERED = """
+WITH next AS (
+    UPDATE parlant_feed_counters SET last = last + 1 WHERE collection = %s RETURNING last
+)
+INSERT INTO parlant_documents (collection, id, creation_utc, shape, body, exact, feed_position)
+SELECT %s, %s, %s, %s, %s::jsonb, %s, last FROM next
 """
 
 # The distinct shapes of one collection: one index probe per shape (a loose index scan).
@@ -117,7 +138,9 @@ WITH RECURSIVE shapes AS (
 SELECT shape FROM shapes WHERE shape IS NOT NULL
 """
 
-_READ = "coalesce(exact, body::text)"
+# A document as its exact JSON text (see the module doc on `exact`).
+DOCUMENT_TEXT = "coalesce(exact, body::text)"
+_READ = DOCUMENT_TEXT
 _LOAD_BATCH = 2000
 
 # Kinds of top-level values, by how PostgreSQL's jsonb compares them against Python's rules.
@@ -295,20 +318,36 @@ class PostgresDocumentDatabase(DocumentDatabase):
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         namespace: str,
         announce: ChangeAnnouncement | None = None,
+        ordered: str | None = None,
     ) -> None:
+        """`ordered` names the one collection whose inserts get a feed position (Parlant's
+        `events`): a global order, gap-free in commit order, that a reader follows with one
+        cursor (agent/store/escalations.py)."""
         self._pool = pool
         self.namespace = namespace
         self._announce = announce
+        self.ordered = ordered
         self._collections: dict[str, PostgresDocumentCollection[Any]] = {}
         # Shape ids never change meaning once created, so this cache is safe across replicas.
         self._shape_ids: dict[str, int] = {}
         self._shape_signatures: dict[int, list[tuple[str, str]]] = {}
 
     async def __aenter__(self) -> Self:
+        await self._create_schema()
+        if self.ordered is not None:
+            async with self._pool.connection() as connection:
+                await connection.execute(
+                    "INSERT INTO parlant_feed_counters (collection, last) VALUES (%s, 0) "
+                    "ON CONFLICT DO NOTHING",
+                    (self.qualified(self.ordered),),
+                )
+        return self
+
+    async def _create_schema(self) -> None:
         async with self._pool.connection() as connection:
-            cursor = await connection.execute("SELECT to_regclass('parlant_indexes')")
+            cursor = await connection.execute("SELECT to_regclass('parlant_feed_counters')")
             if (await cursor.fetchone()) != (None,):
-                return self  # the last table of the schema exists: created before
+                return  # the last table of the schema exists: created before
         async with self.transaction() as connection:
             await connection.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
@@ -316,7 +355,6 @@ class PostgresDocumentDatabase(DocumentDatabase):
             # One statement at a time: pipeline mode runs no multi-statement strings.
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 await connection.execute(statement)
-        return self
 
     async def __aexit__(
         self,
@@ -343,6 +381,13 @@ class PostgresDocumentDatabase(DocumentDatabase):
                 if connection.info.transaction_status != TransactionStatus.IDLE:
                     await connection.execute("ROLLBACK")
                 raise
+
+    async def lock_schema(self, connection: AsyncConnection[Any]) -> None:
+        """Held while changing the schema: replicas starting together would race to create
+        the same index."""
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
+        )
 
     def snapshot(self) -> Any:
         """A read-only transaction that sees one consistent state throughout."""
@@ -503,17 +548,19 @@ class PostgresDocumentDatabase(DocumentDatabase):
         qualified = self.qualified(name)
         collection = PostgresDocumentCollection(self, name, schema)
         changes: list[tuple[int, str, TDocument | None, BaseDocument]] = []
+        unpositioned = False
         async with self._pool.connection() as connection:
             await _register(connection, qualified)
             last_seq = 0
             while batch := await (
                 await connection.execute(
-                    f"SELECT seq, {_READ} FROM parlant_documents "
+                    f"SELECT seq, {_READ}, feed_position FROM parlant_documents "
                     "WHERE collection = %s AND seq > %s ORDER BY seq LIMIT %s",
                     (qualified, last_seq, _LOAD_BATCH),
                 )
             ).fetchall():
-                for seq, text in batch:
+                for seq, text, position in batch:
+                    unpositioned = unpositioned or (name == self.ordered and position is None)
                     document = cast(BaseDocument, json.loads(text))
                     try:
                         loaded = await document_loader(document)
@@ -528,7 +575,34 @@ class PostgresDocumentDatabase(DocumentDatabase):
                 last_seq = batch[-1][0]
         if changes:
             await self._apply_load_changes(collection, changes)
+        if unpositioned:
+            await self._number_unpositioned(name)
         return self._cache(collection)
+
+    async def _number_unpositioned(self, name: str) -> None:
+        """Gives documents stored before feed positions existed positions after every one given
+        out so far, in insertion order, holding the counter row so no insert interleaves."""
+        qualified = self.qualified(name)
+        async with self.transaction() as connection:
+            await self.lock(connection, name, shared=False)
+            # The counter row's lock, taken first, keeps every insert out until this commits.
+            row = await (
+                await connection.execute(
+                    "WITH last AS ("
+                    "  SELECT last FROM parlant_feed_counters WHERE collection = %(c)s FOR UPDATE"
+                    "), n AS ("
+                    "  SELECT seq, row_number() OVER (ORDER BY seq) AS rank FROM parlant_documents"
+                    "  WHERE collection = %(c)s AND feed_position IS NULL"
+                    "), numbered AS ("
+                    "  UPDATE parlant_documents d SET feed_position = (SELECT last FROM last) + n.rank"
+                    "  FROM n WHERE d.seq = n.seq RETURNING 1"
+                    ") UPDATE parlant_feed_counters SET last = last + (SELECT count(*) FROM numbered)"
+                    " WHERE collection = %(c)s RETURNING (SELECT count(*) FROM numbered)",
+                    {"c": qualified},
+                )
+            ).fetchone()
+            count = row[0] if row else 0
+        _logger.info("Gave %d stored documents of %s feed positions", count, qualified)
 
     async def _apply_load_changes(
         self,
@@ -726,18 +800,16 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
     ) -> None:
         row = row or _row(document)
         shape = await self._database.shape_id(row.signature, connection)
-        await connection.execute(
-            "INSERT INTO parlant_documents (collection, id, creation_utc, shape, body, exact) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
-            (
-                self._database.qualified(collection),
-                row.id,
-                row.creation_utc,
-                shape,
-                row.body,
-                row.exact,
-            ),
-        )
+        qualified = self._database.qualified(collection)
+        values = (qualified, row.id, row.creation_utc, shape, row.body, row.exact)
+        if collection == self._database.ordered:
+            await connection.execute(_INSERT_ORDERED, (qualified, *values))
+        else:
+            await connection.execute(
+                "INSERT INTO parlant_documents (collection, id, creation_utc, shape, body, exact) "
+                "VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
+                values,
+            )
         await self._database.announce(connection, collection, document)
 
     async def rewrite_row(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from parlant.core.common import IdGenerator
@@ -22,8 +23,11 @@ from parlant.core.sessions import SessionStore
 from agent.session_listener import SessionChanges, SignallingSessionDocumentStore
 from agent.settings import POSTGRES_SCHEMES
 from agent.store.change_feed import SESSION_EVENTS_CHANNEL, PostgresChangeFeed
+from agent.store.escalations import EVENTS, EscalationIndex
 from agent.store.postgres_documents import ChangeAnnouncement, PostgresDocumentDatabase, open_pool
+from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
+from agent.store.sqlite_escalations import SQLiteEscalations
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +39,32 @@ def is_postgres_url(spec: str) -> bool:
     return spec.startswith(POSTGRES_SCHEMES)
 
 
-@asynccontextmanager
-async def open_session_stores(
-    spec: str, home: Path
-) -> AsyncIterator[tuple[str | SessionStore, str | CustomerStore, SessionChanges | None]]:
-    """(session store, customer store, change signals) for p.Server, open for the block.
+@dataclass(frozen=True)
+class SessionStores:
+    """The session and customer stores for p.Server (a store or a name Parlant resolves), and,
+    for our own stores only, the change signals and the open-handoff index with the event feed:
+    those need writes we can observe and an order we keep."""
 
-    Change signals exist only for our own stores: they are the ones whose writes we can observe.
-    """
+    sessions: str | SessionStore
+    customers: str | CustomerStore
+    changes: SessionChanges | None = None
+    escalations: EscalationIndex | None = None
+
+
+@asynccontextmanager
+async def open_session_stores(spec: str, home: Path) -> AsyncIterator[SessionStores]:
+    """The stores PARLANT_SESSION_STORE names, open for the block."""
     if is_postgres_url(spec):
         async with _postgres_stores(spec) as stores:
             yield stores
         return
     if spec != "sqlite":
-        yield spec, spec, None
+        yield SessionStores(spec, spec)
         return
     async with AsyncExitStack() as stack:
         # One file per store: each keeps its schema version in a collection named `metadata`.
         sessions_db = await stack.enter_async_context(
-            SQLiteDocumentDatabase(home / "sessions.sqlite3")
+            SQLiteDocumentDatabase(home / "sessions.sqlite3", ordered=EVENTS)
         )
         customers_db = await stack.enter_async_context(
             SQLiteDocumentDatabase(home / "customers.sqlite3")
@@ -69,13 +80,13 @@ async def open_session_stores(
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)
         )
-        yield session_store, customer_store, changes
+        escalations = SQLiteEscalations(sessions_db)
+        await escalations.ensure_indexes()
+        yield SessionStores(session_store, customer_store, changes, escalations)
 
 
 @asynccontextmanager
-async def _postgres_stores(
-    url: str,
-) -> AsyncIterator[tuple[str | SessionStore, str | CustomerStore, SessionChanges | None]]:
+async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(open_pool(url, max_size=POSTGRES_POOL_SIZE))
         # The namespaces play the part of the SQLite store's two files.
@@ -84,8 +95,9 @@ async def _postgres_stores(
                 pool,
                 namespace="sessions",
                 announce=ChangeAnnouncement(
-                    channel=SESSION_EVENTS_CHANNEL, collection="events", key="session_id"
+                    channel=SESSION_EVENTS_CHANNEL, collection=EVENTS, key="session_id"
                 ),
+                ordered=EVENTS,
             )
         )
         customers_db = await stack.enter_async_context(
@@ -99,5 +111,7 @@ async def _postgres_stores(
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)
         )
+        escalations = PostgresEscalations(sessions_db)
+        await escalations.ensure_indexes()
         log.info("sessions and customers on PostgreSQL; listening for other replicas' writes")
-        yield session_store, customer_store, changes
+        yield SessionStores(session_store, customer_store, changes, escalations)

@@ -83,7 +83,20 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_by_collection ON documents (collection);
 CREATE INDEX IF NOT EXISTS documents_in_order ON documents (collection, creation_utc, id);
 CREATE TABLE IF NOT EXISTS markers (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- The last feed position given out per ordered collection (see SQLiteDocumentDatabase.ordered).
+-- A counter rather than max(feed_position): a deleted last event never has its position reused.
+CREATE TABLE IF NOT EXISTS feed_counters (
+    collection TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+) WITHOUT ROWID;
 """
+
+# Added after the first release: files made before it gain the column on open.
+_FEED_COLUMN = "ALTER TABLE documents ADD COLUMN feed_position INTEGER"
+_FEED_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS documents_in_feed_order "
+    "ON documents (collection, feed_position) WHERE feed_position IS NOT NULL"
+)
 
 _JSON_IMPORT_MARKER = "json_import"
 
@@ -179,11 +192,39 @@ def _row_values(document: Mapping[str, Any]) -> tuple[str, str, str]:
     return doc_id, creation_utc, _encode(document)
 
 
-def _insert(connection: sqlite3.Connection, collection: str, document: Mapping[str, Any]) -> None:
+def _insert(
+    connection: sqlite3.Connection,
+    collection: str,
+    document: Mapping[str, Any],
+    ordered: bool = False,
+) -> None:
+    position = _next_position(connection, collection) if ordered else None
     connection.execute(
-        "INSERT INTO documents (collection, id, creation_utc, body) VALUES (?, ?, ?, ?)",
-        (collection, *_row_values(document)),
+        "INSERT INTO documents (collection, id, creation_utc, body, feed_position) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (collection, *_row_values(document), position),
     )
+
+
+def _next_position(connection: sqlite3.Connection, collection: str) -> int:
+    """The next feed position, taken in the inserting transaction: one connection writes, so
+    positions are given out in commit order, with no gaps but those of deleted documents."""
+    (position,) = connection.execute(
+        "INSERT INTO feed_counters (collection, last) VALUES (?, 1) "
+        "ON CONFLICT (collection) DO UPDATE SET last = last + 1 RETURNING last",
+        (collection,),
+    ).fetchone()
+    return int(position)
+
+
+def _number_unpositioned(connection: sqlite3.Connection, collection: str, seqs: list[int]) -> None:
+    """Gives documents stored before feed positions existed (or imported) positions after every
+    position given out so far, in their insertion order."""
+    for seq in seqs:
+        connection.execute(
+            "UPDATE documents SET feed_position = ? WHERE seq = ? AND feed_position IS NULL",
+            (_next_position(connection, collection), seq),
+        )
 
 
 def _register(connection: sqlite3.Connection, collection: str) -> None:
@@ -221,8 +262,11 @@ class SQLiteDocumentDatabase(DocumentDatabase):
     each operation's check-then-write atomic. aiosqlite would add a dependency for the same design.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, ordered: str | None = None) -> None:
+        """`ordered` names the one collection whose inserts get a feed position (Parlant's
+        `events`): a global order a reader follows with one cursor (agent/store/escalations.py)."""
         self.path = Path(path)
+        self.ordered = ordered
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._collections: dict[str, SQLiteDocumentCollection[Any]] = {}
@@ -263,6 +307,11 @@ class SQLiteDocumentDatabase(DocumentDatabase):
             # loss; FULL syncs the WAL on every commit, so an acknowledged write is on disk.
             connection.execute("PRAGMA synchronous = FULL")
             connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
+            with _transaction(connection):
+                if "feed_position" not in columns:
+                    connection.execute(_FEED_COLUMN)
+                connection.execute(_FEED_INDEX)
         except BaseException:
             connection.close()
             raise
@@ -355,9 +404,11 @@ class SQLiteDocumentDatabase(DocumentDatabase):
         stats = _field_stats()
         rewritten: list[tuple[int, Mapping[str, Any]]] = []
         failed: list[tuple[int, BaseDocument]] = []
+        unpositioned: list[int] = []
+        ordered = name == self.ordered
         last_seq = 0
         while batch := await self.run(partial(_read_batch, name=name, after_seq=last_seq)):
-            for seq, body in batch:
+            for seq, body, position in batch:
                 document = cast(BaseDocument, json.loads(body))
                 try:
                     loaded = await document_loader(document)
@@ -376,6 +427,8 @@ class SQLiteDocumentDatabase(DocumentDatabase):
                 # Loaders return their argument unchanged when no migration applies.
                 if loaded is not document and _encode(loaded) != body:
                     rewritten.append((seq, loaded))
+                if ordered and position is None:
+                    unpositioned.append(seq)
                 stats.add(loaded)
             last_seq = batch[-1][0]
 
@@ -394,6 +447,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
                 for seq, document in failed:
                     _insert(connection, FAILED_MIGRATIONS, document)
                     connection.execute("DELETE FROM documents WHERE seq = ?", (seq,))
+                _number_unpositioned(connection, name, unpositioned)
             if failed_collection:
                 for _, document in failed:
                     failed_collection._stats.add(document)
@@ -409,9 +463,12 @@ def _exists(connection: sqlite3.Connection, name: str) -> bool:
     )
 
 
-def _read_batch(connection: sqlite3.Connection, name: str, after_seq: int) -> list[tuple[int, str]]:
+def _read_batch(
+    connection: sqlite3.Connection, name: str, after_seq: int
+) -> list[tuple[int, str, int | None]]:
     return connection.execute(
-        "SELECT seq, body FROM documents WHERE collection = ? AND seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, body, feed_position FROM documents WHERE collection = ? AND seq > ? "
+        "ORDER BY seq LIMIT ?",
         (name, after_seq, _LOAD_BATCH),
     ).fetchall()
 
@@ -431,6 +488,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         self._stats = stats
         # A literal, not a bound parameter, so the planner can use this collection's partial indexes.
         self._in_collection = f"collection = {_sql_text(name)}"
+        self._ordered = name == database.ordered
 
     def _condition(self, filters: Where) -> tuple[str, list[object]]:
         """The filter as SQL; raises Untranslatable where SQL could disagree with Python."""
@@ -552,7 +610,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
 
         def insert(connection: sqlite3.Connection) -> None:
             with _transaction(connection):
-                _insert(connection, self.name, document)
+                _insert(connection, self.name, document, self._ordered)
             self._stats.add(document)
 
         await self._database.run(insert)
@@ -594,7 +652,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
                     )
                 if match is None:
                     ensure_is_total(params, self._schema)
-                    _insert(connection, self.name, params)
+                    _insert(connection, self.name, params, self._ordered)
                     replaced, stored = None, params
                 else:
                     seq, replaced = match

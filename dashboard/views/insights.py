@@ -44,7 +44,7 @@ def show_tokens_per_day() -> None:
 settings = ui.settings()
 st.title("Handoff insights")
 try:
-    frame = handoff_frame(data.escalations(settings), settings.sla)
+    frame = handoff_frame(data.every_escalation(settings), settings.sla)
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 

@@ -1,4 +1,5 @@
-"""The escalation queue: every handed-off session, most urgent first, refreshed live."""
+"""The escalation queue: open handoffs, most urgent first, refreshed live; closed ones (returned,
+resolved) come from the history a page at a time, when the status filter asks for them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.model import Escalation
 from dashboard.render import (
     STATUS_ORDER,
     TIME_COLUMN_FORMAT,
@@ -24,6 +26,8 @@ from dashboard.settings import DashboardSettings
 REFRESH_S = 5
 # Transcript search fetches each candidate's messages; past this many, narrow with filters.
 SEARCH_LIMIT = 500
+HISTORY_PAGE = 50
+CLOSED_STATUSES = frozenset(STATUS_ORDER) - {"waiting", "claimed"}
 
 settings = ui.settings()
 
@@ -33,9 +37,17 @@ if deep_link := st.query_params.get("session"):
 
 st.title("Escalation queue")
 
+
+def listed(settings: DashboardSettings, history: int) -> list[Escalation]:
+    """Open handoffs, and the `history` most recently closed ones when asked for."""
+    rows = data.escalations(settings)
+    return rows + data.closed_escalations(settings, history) if history else rows
+
+
+history_size = st.session_state.get("queue_history", 0)
 try:
     initial = queue_rows(
-        data.escalations(settings),
+        listed(settings, history_size),
         datetime.now(UTC),
         settings.session_page_url,
         settings.sla,
@@ -55,6 +67,12 @@ with st.expander("Filters and search", expanded=True):
     until = middle.date_input("Handed off until", value=None, key="queue_until")
     query = right.text_input("Search transcripts", key="queue_search").strip()
 
+wants_history = bool(frozenset(statuses) & CLOSED_STATUSES)
+if wants_history and not history_size:
+    history_size = st.session_state["queue_history"] = HISTORY_PAGE
+elif not wants_history:
+    history_size = st.session_state["queue_history"] = 0
+
 chosen = QueueFilter(
     statuses=frozenset(statuses),
     reasons=frozenset(chosen_reasons),
@@ -65,10 +83,10 @@ chosen = QueueFilter(
 
 
 @st.fragment(run_every=REFRESH_S)
-def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> None:
+def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str, history: int) -> None:
     try:
         rows = queue_rows(
-            data.escalations(settings),
+            listed(settings, history),
             datetime.now(UTC),
             settings.session_page_url,
             settings.sla,
@@ -98,7 +116,10 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
             )
         shown = filter_rows(candidates, QueueFilter(matching_sessions=hits))
 
-    st.caption(f"{len(shown)} of {len(rows)} escalated sessions · refreshed every {REFRESH_S} s")
+    scope = f"open and the {history} most recently closed" if history else "open"
+    st.caption(
+        f"{len(shown)} of {len(rows)} escalated sessions ({scope}) · refreshed every {REFRESH_S} s"
+    )
     st.dataframe(
         queue_frame(shown),
         hide_index=True,
@@ -122,4 +143,7 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str) -> 
     )
 
 
-live_queue(settings, chosen, query)
+live_queue(settings, chosen, query, history_size)
+if history_size and st.button(f"Load {HISTORY_PAGE} more closed handoffs", key="queue_more"):
+    st.session_state["queue_history"] = history_size + HISTORY_PAGE
+    st.rerun()

@@ -1,0 +1,137 @@
+"""The open-handoff index and the escalation feed on the SQLite session store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from agent.store.escalations import (
+    CLOSED_AT,
+    EVENTS,
+    INTERNAL_SESSION_FIELDS,
+    OPEN_STATUSES,
+    SCAN_WINDOW,
+    SESSIONS,
+    FeedPage,
+    decode,
+    feed_event,
+    next_cursor,
+    session_view,
+)
+from agent.store.sqlite_documents import SQLiteDocumentDatabase
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+# Written identically in the indexes and the queries: SQLite uses a partial index only when the
+# query's WHERE contains the index's WHERE term for term.
+_STATUS = "json_extract(body, '$.metadata.handoff.status')"
+_IS_OPEN = f"collection = '{SESSIONS}' AND {_STATUS} IN ({_quoted(OPEN_STATUSES)})"
+_IS_CLOSED = f"collection = '{SESSIONS}' AND {_STATUS} IN ({_quoted(tuple(CLOSED_AT))})"
+_CLOSED_AT = (
+    f"(CASE {_STATUS} "
+    + " ".join(
+        f"WHEN '{status}' THEN json_extract(body, '$.metadata.handoff.{field}')"
+        for status, field in CLOSED_AT.items()
+    )
+    + " END)"
+)
+
+# A session view (escalations.session_view) built by SQLite, parsing each body once.
+_VIEW = "json_remove(body, " + ", ".join(f"'$.{f}'" for f in INTERNAL_SESSION_FIELDS) + ")"
+
+# INDEXED BY: without ANALYZE statistics the planner prefers the collection index (every session)
+# to these partial ones; naming them also makes a query that cannot use them fail, not crawl.
+_OPEN = "documents INDEXED BY sessions_in_open_handoff"
+_CLOSED = "documents INDEXED BY sessions_by_handoff_closed"
+
+_INDEXES = (
+    f"CREATE INDEX IF NOT EXISTS sessions_in_open_handoff ON documents (id) WHERE {_IS_OPEN}",
+    f"CREATE INDEX IF NOT EXISTS sessions_by_handoff_closed "
+    f"ON documents ({_CLOSED_AT}, id) WHERE {_IS_CLOSED}",
+)
+
+
+class SQLiteEscalations:
+    def __init__(self, database: SQLiteDocumentDatabase) -> None:
+        if database.ordered != EVENTS:
+            raise ValueError("the session database must order its events collection")
+        self._database = database
+
+    async def ensure_indexes(self) -> None:
+        def create(connection: sqlite3.Connection) -> None:
+            for statement in _INDEXES:
+                connection.execute(statement)
+
+        await self._database.run(create)
+
+    async def open_listing(self, closed_since: str | None) -> str:
+        def query(connection: sqlite3.Connection) -> str:
+            rows = f"SELECT seq, body FROM {_OPEN} WHERE {_IS_OPEN}"
+            params: tuple[str, ...] = ()
+            if closed_since is not None:
+                rows += (
+                    f" UNION ALL SELECT seq, body FROM {_CLOSED} "
+                    f"WHERE {_IS_CLOSED} AND {_CLOSED_AT} >= ?"
+                )
+                params = (closed_since,)
+            (listing,) = connection.execute(
+                f"SELECT json_group_array(json(view)) FROM "
+                f"(SELECT {_VIEW} AS view FROM ({rows}) ORDER BY seq)",
+                params,
+            ).fetchone()
+            return str(listing)
+
+        return await self._database.run(query)
+
+    async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
+        listing: list[dict[str, Any]] = json.loads(await self.open_listing(closed_since))
+        return listing
+
+    async def closed_sessions(
+        self, before: tuple[str, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        def query(connection: sqlite3.Connection) -> list[str]:
+            where, params = _IS_CLOSED, []
+            if before is not None:
+                where += f" AND ({_CLOSED_AT}, id) < (?, ?)"
+                params += list(before)
+            rows = connection.execute(
+                f"SELECT body FROM {_CLOSED} WHERE {where} "
+                f"ORDER BY {_CLOSED_AT} DESC, id DESC LIMIT ?",
+                [*params, limit],
+            )
+            return [body for (body,) in rows]
+
+        return [session_view(decode(body)) for body in await self._database.run(query)]
+
+    async def events_after(self, after: int, limit: int) -> FeedPage:
+        def query(connection: sqlite3.Connection) -> FeedPage:
+            head = _head(connection)
+            upper = min(head, after + SCAN_WINDOW)
+            rows = connection.execute(
+                f"SELECT feed_position, body FROM documents "
+                f"WHERE collection = '{EVENTS}' AND feed_position > ? AND feed_position <= ? "
+                f"AND json_extract(body, '$.session_id') IN "
+                f"(SELECT id FROM {_OPEN} WHERE {_IS_OPEN}) "
+                f"ORDER BY feed_position LIMIT ?",
+                (after, upper, limit),
+            ).fetchall()
+            events = [feed_event(position, decode(body)) for position, body in rows]
+            positions = [position for position, _ in rows]
+            return FeedPage(events, next_cursor(after, upper, positions, limit), head)
+
+        return await self._database.run(query)
+
+    async def head(self) -> int:
+        return await self._database.run(_head)
+
+
+def _head(connection: sqlite3.Connection) -> int:
+    row = connection.execute(
+        "SELECT last FROM feed_counters WHERE collection = ?", (EVENTS,)
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,187 @@
+"""The escalation feed and the open-handoff index on a real agent (SQLite), through real HTTP.
+
+The feed returns the events of sessions in an open handoff after a cursor, in the store's global
+order, and a long poll on it wakes when one is written. A real handoff (the offline AI's handoff
+tool) opens a session; resolving it through handoff/actions.py (what Slack and the dashboard
+call) closes it, and its events leave the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from parlant.client import AsyncParlantClient, ParlantClient
+
+from handoff import actions
+from handoff.record import read_record
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import new_session, say
+from tests.support.customers import (
+    OPERATOR_HEADERS,
+    OPERATOR_TOKEN,
+    SIGNED_IN_ENV,
+    customer_token,
+    operator_client,
+)
+
+OPERATOR = actions.Operator(id="dashboard:dana", name="Dana", origin="dashboard")
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    home: Path = tmp_path_factory.mktemp("feed") / "parlant"
+    process = AgentProcess(home=home, extra_env=SIGNED_IN_ENV).start()
+    yield process
+    process.stop()
+
+
+def _get(agent: AgentProcess, path: str, timeout: float = 30, **params: Any) -> Any:
+    answer = httpx.get(
+        f"{agent.url}{path}", params=params, headers=OPERATOR_HEADERS, timeout=timeout
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _handed_off(agent: AgentProcess, client: ParlantClient) -> str:
+    """A session the AI handed off for real: the handoff tool wrote the record."""
+    session = new_session(client)
+    say(client, session, "Can I talk to a person?")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = read_record(client.sessions.retrieve(session).metadata)
+        if record and record.get("status") == "waiting":
+            return session
+        time.sleep(0.3)
+    raise AssertionError("the AI did not hand off")
+
+
+def _open_ids(agent: AgentProcess, **params: Any) -> set[str]:
+    return {s["id"] for s in _get(agent, "/escalations/open", **params)["items"]}
+
+
+def test_only_operators_reach_the_escalation_routes(agent: AgentProcess) -> None:
+    customer = {"Authorization": f"Bearer {customer_token('CUST-1001')}"}
+    for path in ("/escalations/feed", "/escalations/open", "/escalations/history"):
+        for headers in ({}, customer, {"Authorization": "Bearer wrong"}):
+            answer = httpx.get(f"{agent.url}{path}", headers=headers, timeout=10)
+            assert answer.status_code == 403, (path, headers, answer.text)
+            assert "token" in answer.json()["detail"]
+        assert httpx.get(f"{agent.url}{path}", headers=OPERATOR_HEADERS).status_code == 200
+    # Through the customer gateway's own prefix too.
+    token = customer_token("CUST-1001")
+    answer = httpx.get(f"{agent.url}/customer/{token}/escalations/feed", timeout=10)
+    assert answer.status_code in (403, 404), answer.text
+
+
+def test_the_feed_carries_open_handoffs_events_and_wakes_for_a_new_one(
+    agent: AgentProcess,
+) -> None:
+    client = operator_client(agent.url)
+    open_session = _handed_off(agent, client)
+    ai_session = new_session(client)
+    assert open_session in _open_ids(agent)
+    assert ai_session not in _open_ids(agent)
+    head = _get(agent, "/escalations/feed", after=0, limit=1000)["head"]
+
+    answer: dict[str, Any] = {}
+
+    def long_poll() -> None:
+        answer.update(_get(agent, "/escalations/feed", after=head, wait_for_data=30, timeout=60))
+        answer["at"] = time.monotonic()
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    time.sleep(1.0)
+    assert poller.is_alive(), "the long poll answered before anything was written"
+    # A message in a session the AI still handles is not the feed's business: no wake-up answer.
+    client.sessions.create_event(ai_session, kind="message", source="customer", message="hi AI")
+    time.sleep(0.5)
+    assert poller.is_alive()
+    written = client.sessions.create_event(
+        open_session, kind="message", source="customer", message="my car is still in the ditch"
+    )
+    written_at = time.monotonic()
+    poller.join(timeout=30)
+    assert not poller.is_alive()
+    assert answer["at"] - written_at < 2.0, "woken by the write, not by a timeout"
+    event = next(e for e in answer["events"] if e["id"] == written.id)
+    assert event["session_id"] == open_session
+    assert event["offset"] == written.offset
+    assert (event["kind"], event["source"]) == ("message", "customer")
+    assert event["data"]["message"] == "my car is still in the ditch"
+    assert event["position"] > head
+    assert all(e["session_id"] == open_session for e in answer["events"])
+    assert answer["next"] >= event["position"]
+
+
+def test_an_idle_long_poll_waits_its_time_and_keeps_the_cursor(agent: AgentProcess) -> None:
+    head = _get(agent, "/escalations/feed", after=0, limit=1000)["head"]
+    started = time.monotonic()
+    answer = _get(agent, "/escalations/feed", after=head, wait_for_data=2)
+    assert time.monotonic() - started >= 1.9
+    assert answer["events"] == []
+    assert answer["next"] == head
+
+
+def test_a_resolved_session_leaves_the_index_and_the_feed(agent: AgentProcess) -> None:
+    client = operator_client(agent.url)
+    session = _handed_off(agent, client)
+    before_resolve = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 5))
+
+    async def resolve() -> None:
+        async with httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30) as http:
+            await actions.resolve(
+                AsyncParlantClient(base_url=agent.url, httpx_client=http), session, OPERATOR
+            )
+
+    asyncio.run(resolve())
+    assert session not in _open_ids(agent)
+    # Still listed for a reader that asks for what closed since it last looked ...
+    assert session in _open_ids(agent, closed_since=before_resolve)
+    # ... and in the history, most recently closed first.
+    history = _get(agent, "/escalations/history", limit=5)["items"]
+    assert history[0]["id"] == session
+    head = _get(agent, "/escalations/feed", after=0, limit=1000)["head"]
+    say(client, session, "one more thing")
+    answer = _get(agent, "/escalations/feed", after=head, wait_for_data=1)
+    assert [e for e in answer["events"] if e["session_id"] == session] == []
+    assert answer["next"] > head  # walked past the resolved session's event
+    everything = _get(agent, "/escalations/feed", after=0, limit=1000)
+    assert session not in {e["session_id"] for e in everything["events"]}
+
+
+def test_history_pages_closed_handoffs_without_repeats(agent: AgentProcess) -> None:
+    client = operator_client(agent.url)
+    sessions = [new_session(client) for _ in range(5)]
+    for n, session in enumerate(sessions):
+        record = {"status": "resolved", "resolved_at": f"2020-01-01T00:00:0{n}+00:00"}
+        client.sessions.update(session, metadata={"set": {"handoff": record}})
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        page = _get(agent, "/escalations/history", **params)
+        seen += [s["id"] for s in page["items"]]
+        if page["next"] is None:
+            break
+        params = {"limit": 2, **page["next"]}
+    assert len(seen) == len(set(seen))
+    ours = [s for s in seen if s in sessions]
+    assert ours == list(reversed(sessions))
+
+
+def test_the_feed_refuses_bad_parameters(agent: AgentProcess) -> None:
+    for params in ({"after": "-1"}, {"limit": "0"}, {"limit": "5000"}, {"wait_for_data": "x"}):
+        answer = httpx.get(
+            f"{agent.url}/escalations/feed",
+            params=params,
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        )
+        assert answer.status_code == 422, params

@@ -1,0 +1,161 @@
+"""The escalation feed across two real agent replicas on one PostgreSQL database (real HTTP).
+
+A feed long poll on replica A wakes for an event written through replica B (B's transaction
+notifies, A's listening connection hears it; nothing polls the store). Writers on both replicas
+at once never make a follower of A's feed miss or repeat an event: positions are given out, and
+become visible, in commit order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from parlant.client import ParlantClient
+
+from tests.support.agent_process import AgentProcess
+from tests.support.chat import new_session
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AgentProcess, AgentProcess]]:
+    started: list[AgentProcess] = []
+    try:
+        for name in ("a", "b"):
+            home = tmp_path_factory.mktemp(f"feed-replica-{name}") / "parlant"
+            process = AgentProcess(home=home, extra_env={"PARLANT_SESSION_STORE": postgres_url})
+            started.append(process.start())
+        yield started[0], started[1]
+    finally:
+        for process in started:
+            process.stop()
+
+
+def _feed(agent: AgentProcess, after: int, wait: int = 0, limit: int = 1000) -> Any:
+    answer = httpx.get(
+        f"{agent.url}/escalations/feed",
+        params={"after": after, "wait_for_data": wait, "limit": limit},
+        timeout=wait + 30,
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _open_session(client: ParlantClient, status: str = "waiting") -> str:
+    session = new_session(client)
+    record = {"status": status, "requested_at": "2026-01-01T00:00:00+00:00"}
+    client.sessions.update(session, metadata={"set": {"handoff": record}})
+    return session
+
+
+def _say(client: ParlantClient, session: str, text: str) -> Any:
+    return client.sessions.create_event(session, kind="message", source="customer", message=text)
+
+
+def test_a_write_through_b_wakes_a_feed_long_poll_on_a(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    a, b = replicas
+    client_b = ParlantClient(base_url=b.url)
+    session = _open_session(client_b)
+    head = _feed(a, 0)["head"]
+    written_at: list[float] = []
+
+    def write_through_b() -> None:
+        time.sleep(1.0)  # A's long poll is waiting by then
+        _say(client_b, session, "written through b")
+        written_at.append(time.monotonic())
+
+    writer = threading.Thread(target=write_through_b)
+    writer.start()
+    answer = _feed(a, head, wait=30)
+    woke_at = time.monotonic()
+    writer.join()
+    assert [e["data"]["message"] for e in answer["events"]] == ["written through b"]
+    assert answer["events"][0]["session_id"] == session
+    assert woke_at - written_at[0] < 2.0, "woken by the notification, not by a timeout"
+
+
+def test_concurrent_writers_on_both_replicas_leave_no_gap_for_a_follower(
+    replicas: tuple[AgentProcess, AgentProcess], postgres_url: str
+) -> None:
+    a, b = replicas
+    clients = [ParlantClient(base_url=a.url), ParlantClient(base_url=b.url)]
+    sessions = [_open_session(clients[n % 2]) for n in range(6)]
+    cursor = _feed(a, 0)["head"]
+    writers_done = threading.Event()
+    written: list[str] = []
+    lock = threading.Lock()
+
+    def write(n: int) -> None:
+        client = clients[n % 2]
+        for i in range(15):
+            event = _say(client, sessions[(n + i) % len(sessions)], f"w{n}-{i}")
+            with lock:
+                written.append(event.id)
+
+    seen: list[dict[str, Any]] = []
+
+    def follow() -> None:
+        nonlocal cursor
+        # A small page, so the follower reads while the writers are still committing.
+        while True:
+            page = _feed(a, cursor, wait=1, limit=7)
+            seen.extend(page["events"])
+            cursor = page["next"]
+            if writers_done.is_set() and not page["events"] and cursor >= page["head"]:
+                return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    writers_done.set()
+    follower.join(timeout=60)
+    assert not follower.is_alive()
+
+    ids = [e["id"] for e in seen]
+    assert len(ids) == len(set(ids)), "an event came twice"
+    assert set(written) <= set(ids), "the follower missed an event"
+    positions = [e["position"] for e in seen]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    # Gap-free: every event ever written has a position, and they are 1..n with none skipped.
+    with psycopg.connect(postgres_url) as connection:
+        stored = [
+            p
+            for (p,) in connection.execute(
+                "SELECT feed_position FROM parlant_documents "
+                "WHERE collection = 'sessions:events' ORDER BY seq"
+            )
+        ]
+    assert None not in stored
+    assert sorted(stored) == list(range(1, len(stored) + 1))
+
+
+def test_a_session_resolved_through_b_leaves_a_feed_and_open_listing(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    a, b = replicas
+    client_a, client_b = ParlantClient(base_url=a.url), ParlantClient(base_url=b.url)
+    session = _open_session(client_a, status="claimed")
+    listed = httpx.get(f"{a.url}/escalations/open", timeout=10).json()["items"]
+    assert session in {s["id"] for s in listed}
+    record = {"status": "resolved", "resolved_at": "2026-01-02T00:00:00+00:00"}
+    client_b.sessions.update(session, metadata={"set": {"handoff": record}})
+    head = _feed(a, 0)["head"]
+    _say(client_b, session, "after the resolve")
+    answer = _feed(a, head, wait=1)
+    assert answer["events"] == []
+    assert answer["next"] > head  # walked past the event (and the AI's answer to it)
+    listed = httpx.get(f"{a.url}/escalations/open", timeout=10).json()["items"]
+    assert session not in {s["id"] for s in listed}
