@@ -1,7 +1,7 @@
 """The bridge's own durable state: what Parlant cannot hold about Slack.
 
 Dedupe keys of Slack messages already taken in, the outbox of operator replies on their way to
-Parlant, per-session mirror cursors, mirrored posts (so a restart never posts twice), the
+Parlant, per-session mirror cursors, the escalation feed's cursor, mirrored posts (so a restart never posts twice), the
 session ↔ thread links and the per-session leases of bridge replicas. `BridgeStore` is the
 interface; `SQLiteBridgeStore` (one local file, WAL) is the default, for one bridge process;
 `PostgresBridgeStore` (state_postgres.py, BRIDGE_STATE_URL) is shared by several replicas.
@@ -91,6 +91,12 @@ class BridgeStore(Protocol):
 
     async def advance_cursor(self, session_id: str, next_offset: int) -> None: ...
 
+    async def feed_cursor(self, replica_id: str) -> int | None:
+        """The escalation feed position `replica_id` is done with; None before its first."""
+
+    async def set_feed_cursor(self, replica_id: str, position: int) -> None:
+        """Store it (any direction: after the agent's data was reset it moves back)."""
+
     async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
         """None: never attempted; "": attempted, outcome unknown; otherwise the posted ts."""
 
@@ -163,6 +169,10 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, session_id, id);
 CREATE TABLE IF NOT EXISTS cursors (
     session_id  TEXT PRIMARY KEY,
     next_offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_cursor (
+    one      INTEGER PRIMARY KEY CHECK (one = 1),
+    position INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS mirror_posts (
     session_id TEXT NOT NULL,
@@ -312,6 +322,19 @@ class SQLiteBridgeStore:
             """INSERT INTO cursors VALUES (?, ?)
                ON CONFLICT(session_id) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)""",
             (session_id, next_offset),
+        )
+
+    # One bridge process uses a SQLite file, so there is one feed cursor whatever the replica
+    # id: the default id is new on every start, and a restart must resume where it was.
+    async def feed_cursor(self, replica_id: str) -> int | None:
+        row = self._execute("SELECT position FROM feed_cursor WHERE one = 1").fetchone()
+        return None if row is None else int(row[0])
+
+    async def set_feed_cursor(self, replica_id: str, position: int) -> None:
+        self._execute(
+            """INSERT INTO feed_cursor VALUES (1, ?)
+               ON CONFLICT(one) DO UPDATE SET position = excluded.position""",
+            (position,),
         )
 
     async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:
