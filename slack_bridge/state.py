@@ -14,6 +14,7 @@ cheaper than a thread hop per call.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -442,16 +443,15 @@ class SQLiteBridgeStore:
         return set(session_ids)
 
     async def renew_leases(self, owner: str, session_ids: Sequence[str], ttl_s: float) -> set[str]:
-        renewed = set()
+        # One statement over a JSON array of ids: a Python loop of one UPDATE per session was
+        # most of the idle bridge's CPU at 10,000 sessions.
         with self._transaction():
-            for sid in session_ids:
-                cursor = self._db.execute(
-                    "UPDATE session_leases SET expires_at = ? WHERE session_id = ? AND owner = ?",
-                    (_expiry(ttl_s), sid, owner),
-                )
-                if cursor.rowcount:
-                    renewed.add(sid)
-        return renewed
+            rows = self._db.execute(
+                """UPDATE session_leases SET expires_at = ? WHERE owner = ?
+                   AND session_id IN (SELECT value FROM json_each(?)) RETURNING session_id""",
+                (_expiry(ttl_s), owner, json.dumps(list(session_ids))),
+            ).fetchall()
+        return {row[0] for row in rows}
 
     async def release_leases(self, owner: str, session_ids: Sequence[str]) -> None:
         with self._transaction():
