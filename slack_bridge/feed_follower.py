@@ -37,6 +37,7 @@ FALLBACK_CATCH_UP_S = 2.0
 # How often to ask again whether the agent has a feed after a 404 (it may be upgraded).
 FEED_RECHECK_S = 60.0
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
+SAVE_INTERVAL_S = 2.0
 
 
 class FeedFollower:
@@ -58,6 +59,19 @@ class FeedFollower:
         self._failures = 0
 
     async def run(self) -> None:
+        await asyncio.gather(self._read(), self._save_loop())
+
+    async def _save_loop(self) -> None:
+        """Mirrors finish between reads (a read may wait FEED_WAIT_S): the done position is
+        stored every SAVE_INTERVAL_S when it moved, one small statement."""
+        while True:
+            await asyncio.sleep(SAVE_INTERVAL_S)
+            try:
+                await self.save()
+            except Exception as error:  # the next save or read stores it
+                log.warning("feed cursor not saved: %r", error)
+
+    async def _read(self) -> None:
         while True:
             try:
                 await self._follow()

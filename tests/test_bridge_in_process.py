@@ -320,3 +320,47 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
         return "Resolved by Dana" in json.dumps(world.root(root.ts).blocks)
 
     await eventually(root_says_resolved, "the resolved root message")
+
+
+async def test_sessions_are_mirrored_through_one_feed_long_poll_and_its_cursor_is_stored(
+    world: World,
+) -> None:
+    escalated = [await world.escalate() for _ in range(3)]
+    said = {}
+    for i, (session, _root) in enumerate(escalated):
+        event = await world.parlant.sessions.create_event(
+            session, kind="message", source="customer", message=f"feed check {i}"
+        )
+        said[event.id] = session
+    for i, (_session, root) in enumerate(escalated):
+
+        async def mirrored(i: int = i, root_ts: str = root.ts) -> list[Message]:
+            return [m for m in world.thread(root_ts) if f"feed check {i}" in m.text]
+
+        [_post] = await eventually(mirrored, f"message {i} in its thread")
+
+    # The agent holds one long poll for the bridge, not one per mirrored session.
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=10
+    ) as http:
+
+        async def long_polls_open() -> float:
+            text = (await http.get(f"{world.agent.url}/metrics")).text
+            line = next(x for x in text.splitlines() if x.startswith("parlant_long_polls_open "))
+            return float(line.split()[1])
+
+        samples = []
+        for _ in range(10):
+            samples.append(await long_polls_open())
+            await asyncio.sleep(0.2)
+        assert max(samples) == 1
+        # The stored feed cursor moves past the mirrored events' positions.
+        feed = (await http.get(f"{world.agent.url}/escalations/feed?after=0&limit=1000")).json()
+        positions = [e["position"] for e in feed["events"] if e["id"] in said]
+        assert len(positions) == len(said)
+
+    async def stored_past() -> bool:
+        stored = await world.store.feed_cursor(world.bridge.leases.owner)
+        return stored is not None and stored >= max(positions)
+
+    await eventually(stored_past, "the feed cursor stored past the mirrored events")
