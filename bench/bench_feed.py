@@ -1,6 +1,7 @@
 """The escalation feed and the open-handoff index with many open escalations and a long history.
 
     .venv/bin/python bench/bench_feed.py [--open 1,1000,3000,10000] [--history 100000]
+    .venv/bin/python bench/bench_feed.py --postgres-writers 8
 
 For each size a fresh SQLite session store is filled *directly* (one transaction of rows cloned
 from a session Parlant's own store wrote: creating 10,000 handoffs through the AI over HTTP
@@ -15,9 +16,15 @@ it. Measured through real HTTP:
   open, as a share of one core;
 - discovery's listing: `GET /escalations/open` (what discovery and the dashboard queue now read)
   beside `GET /sessions?labels=handoff` (what they read before), median time and size;
+- the open listing read straight from two stores (the same open count, empty history and
+  `--history` resolved), alternately, to compare them under the same machine load;
 - the same at `--history-open` open escalations with `--history` resolved ones in the store
   too, beside the same open count with an empty history: the listing and idle cost should not
   move. (The old listing reads every session labelled `handoff`, so it grows with history.)
+
+`--postgres-writers N` measures instead what the feed order costs on PostgreSQL: event inserts
+per second through the store with 1 and N concurrent writers on two pools (two replicas); each
+insert holds the counter row until its commit, so they are serialised.
 """
 
 import os
@@ -239,6 +246,85 @@ async def run_size(open_count: int, history: int) -> dict[str, Any]:
     }
 
 
+async def interleaved_listing(open_count: int, history: int) -> tuple[float, float, float, float]:
+    """The open listing read straight from two stores, empty history and `history`, alternately
+    (so the shared machine's load falls on both alike): (median, min) for each, in seconds."""
+    from agent.store.sqlite_escalations import SQLiteEscalations
+
+    databases = []
+    for size in (0, history):
+        home = Path(tempfile.mkdtemp(prefix="bench-feed-")) / "parlant"
+        home.mkdir(parents=True)
+        await fill(home, open_count, size)
+        databases.append(SQLiteDocumentDatabase(home / "sessions.sqlite3", ordered=EVENTS))
+    times: list[list[float]] = [[], []]
+    closed_since = (datetime.now(UTC) - timedelta(hours=24)).isoformat(timespec="seconds")
+    async with databases[0] as empty, databases[1] as full:
+        indexes = [SQLiteEscalations(empty), SQLiteEscalations(full)]
+        for index in indexes:
+            await index.ensure_indexes()
+        for _ in range(100):
+            for n, index in enumerate(indexes):
+                started = time.perf_counter()
+                await index.open_listing(closed_since)
+                times[n].append(time.perf_counter() - started)
+    return (
+        statistics.median(times[0]),
+        min(times[0]),
+        statistics.median(times[1]),
+        min(times[1]),
+    )
+
+
+async def postgres_event_throughput(writers: int, seconds: float) -> tuple[int, float]:
+    """Events inserted per second into the ordered events collection on PostgreSQL by `writers`
+    concurrent inserters on two pools (two replicas), each insert its own durable commit: what
+    the counter row's serialisation leaves. Returns (events, events per second)."""
+    from parlant.core.persistence.document_database import BaseDocument, identity_loader
+
+    from agent.store.postgres_documents import PostgresDocumentDatabase, open_pool
+    from tests.support.postgres import PostgresCluster, postgres_bin_dir
+
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL is not installed: run scripts/ensure_postgres.sh")
+    cluster = PostgresCluster(bin_dir).start()
+    try:
+        url = cluster.create_database("bench_feed")
+        async with (
+            open_pool(url, max_size=writers) as pool_a,
+            open_pool(url, max_size=writers) as pool_b,
+            PostgresDocumentDatabase(pool_a, "sessions", ordered=EVENTS) as a,
+            PostgresDocumentDatabase(pool_b, "sessions", ordered=EVENTS) as b,
+        ):
+            collections = [
+                await db.get_or_create_collection(EVENTS, BaseDocument, identity_loader)
+                for db in (a, b)
+            ]
+            deadline = time.monotonic() + seconds
+            written = 0
+
+            async def write(writer: int) -> None:
+                nonlocal written
+                n = 0
+                while time.monotonic() < deadline:
+                    document: Any = {
+                        "id": f"w{writer}-{n}",
+                        "creation_utc": datetime.now(UTC).isoformat(),
+                        "session_id": f"s{writer}",
+                        "version": "1",
+                    }
+                    await collections[writer % 2].insert_one(document)
+                    n += 1
+                    written += 1
+
+            started = time.monotonic()
+            await asyncio.gather(*(write(w) for w in range(writers)))
+            return written, written / (time.monotonic() - started)
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--open", default="1,1000,3000,10000")
@@ -246,7 +332,18 @@ def main() -> None:
     parser.add_argument(
         "--history-open", type=int, default=1000, help="open escalations beside the history"
     )
+    parser.add_argument(
+        "--postgres-writers",
+        type=int,
+        default=0,
+        help="only measure event inserts per second on PostgreSQL with this many writers",
+    )
     args = parser.parse_args()
+    if args.postgres_writers:
+        for writers in (1, args.postgres_writers):
+            events, rate = asyncio.run(postgres_event_throughput(writers, 10.0))
+            print(f"PostgreSQL, {writers} writers on two pools: {events:,} events, {rate:,.0f}/s")
+        return
     sizes = [(int(n), 0) for n in args.open.split(",")]
     if args.history:
         if (args.history_open, 0) not in sizes:
@@ -264,6 +361,16 @@ def main() -> None:
             f"| {r['idle_cpu']:.2f}% | {r['open_ms']:.1f} ms ({r['open_kb']:,.0f} KiB) "
             f"| {r['label_ms']:.1f} ms ({r['label_kb']:,.0f} KiB) | {r['start_s']:.1f} s |",
             flush=True,
+        )
+    if args.history:
+        empty_median, empty_min, full_median, full_min = asyncio.run(
+            interleaved_listing(args.history_open, args.history)
+        )
+        print(
+            f"\nOpen listing read straight from the store, {args.history_open:,} open, alternating "
+            f"100 times: empty history median {empty_median * 1000:.2f} ms (min "
+            f"{empty_min * 1000:.2f}), {args.history:,} resolved median "
+            f"{full_median * 1000:.2f} ms (min {full_min * 1000:.2f})."
         )
 
 

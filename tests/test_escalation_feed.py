@@ -124,6 +124,10 @@ def test_the_feed_carries_open_handoffs_events_and_wakes_for_a_new_one(
 
 def test_an_idle_long_poll_waits_its_time_and_keeps_the_cursor(agent: AgentProcess) -> None:
     head = _get(agent, "/escalations/feed", after=0, limit=1000)["head"]
+    # Until the AI's last turn in an open handoff (the handoff's own reply) has ended.
+    while events := _get(agent, "/escalations/feed", after=head, wait_for_data=1)["events"]:
+        head = events[-1]["position"]
+    head = _get(agent, "/escalations/feed", after=head)["next"]
     started = time.monotonic()
     answer = _get(agent, "/escalations/feed", after=head, wait_for_data=2)
     assert time.monotonic() - started >= 1.9

@@ -9,6 +9,7 @@ with one cursor: the reader sees every event once, and positions are 1..n.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from agent.store.postgres_documents import PostgresDocumentDatabase, open_pool
 from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase
 from agent.store.sqlite_escalations import SQLiteEscalations
+from tests.support.postgres import PostgresCluster
 
 load = identity_loader_for(BaseDocument)
 OPEN = {"handoff": {"status": "waiting"}}
@@ -173,3 +175,30 @@ async def test_postgres_concurrent_replicas_leave_a_follower_no_gap(postgres_url
             (f"{namespace}:{EVENTS}",),
         ).fetchone() or (None,)
     assert count == 0
+
+
+async def test_postgres_upgrades_a_database_of_the_previous_release(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    url = postgres_cluster.create_database(f"t_feed_upgrade_{os.getpid()}")
+    async with (
+        open_pool(url, max_size=2) as pool,
+        PostgresDocumentDatabase(pool, "sessions") as unordered,
+    ):
+        events = await unordered.get_or_create_collection(EVENTS, BaseDocument, load)
+        for n in (1, 2):
+            await events.insert_one(event(n))
+    # Back to the previous release's schema: no position column, no counter table.
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE parlant_documents DROP COLUMN feed_position")
+        connection.execute("DROP TABLE parlant_feed_counters")
+    async with replica(url, "sessions") as database:
+        events = await database.get_or_create_collection(EVENTS, BaseDocument, load)
+        await events.insert_one(event(3))
+        escalations = PostgresEscalations(database)
+        await escalations.ensure_indexes()
+        sessions = await database.get_or_create_collection(SESSIONS, BaseDocument, load)
+        await sessions.insert_one(session("s1", OPEN))
+        page = await escalations.events_after(0, 100)
+    assert [(e["position"], e["id"]) for e in page.events] == [(1, "e1"), (2, "e2"), (3, "e3")]
+    assert page.head == 3
