@@ -25,7 +25,7 @@ from slack_bridge.operators import DisplayNames, OperatorGate
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.sla_notices import SlaNotices
-from slack_bridge.state import BridgeStore
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller
@@ -102,7 +102,10 @@ class Bridge:
     async def _outbox_loop(self) -> None:
         while True:
             await asyncio.sleep(OUTBOX_RETRY_INTERVAL_S)
-            await self.inbound.deliver_pending()
+            try:
+                await self.inbound.deliver_pending()
+            except STORE_UNAVAILABLE as error:
+                log.warning("outbox: state store unreachable: %r", error)
 
     async def stop(self) -> None:
         """A clean stop: the mirrors end and the leases are given up, so another replica takes

@@ -28,7 +28,7 @@ from slack_bridge.listing import ListedSession, fetch_handed_off, listed_session
 from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
 from slack_bridge.sla_notices import SlaNotices
-from slack_bridge.state import BridgeStore, ThreadLink
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation.slack_api import AnswerLost, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ class Discovery:
                 await self.discover()
             except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
                 log.warning("discovery: parlant unreachable: %r", error)
+            except STORE_UNAVAILABLE as error:
+                log.warning("discovery: state store unreachable: %r", error)
             await asyncio.sleep(DISCOVERY_INTERVAL_S)
 
     async def discover(self) -> None:

@@ -29,7 +29,7 @@ from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
 from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
-from slack_bridge.state import BridgeStore, ThreadLink
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_escalation.masking import Masker
 from slack_escalation.posted import find_in_thread
@@ -41,6 +41,14 @@ RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
 T = TypeVar("T")
 # Called with a feed position once its event is done with (posted, or no longer ours).
 Finished = Callable[[int], None]
+# Outages retried in place, so order is kept: Slack's, Parlant's and the state store's.
+RETRIED: tuple[type[Exception], ...] = (
+    SlackUnavailable,
+    AnswerLost,
+    httpx.TransportError,
+    OSError,
+    *STORE_UNAVAILABLE,
+)
 
 
 def came_from_slack(event: MirrorEvent) -> bool:
@@ -145,10 +153,10 @@ class SessionMirror:
 
     async def _mirror(self) -> None:
         session_id = self._thread.session_id
-        offset = await self._store.cursor(session_id)
+        offset = await self._with_retries(partial(self._store.cursor, session_id))
         if offset is None:
             offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
-            await self._store.advance_cursor(session_id, offset)
+            await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
         log.info(
             "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
         )
@@ -186,7 +194,9 @@ class SessionMirror:
         await self._with_retries(partial(self.mirror_event, event))
         if mirror_label_and_text(event) is not None:
             crash_point("mirror.after_record")
-        await self._store.advance_cursor(self._thread.session_id, event.offset + 1)
+        await self._with_retries(
+            partial(self._store.advance_cursor, self._thread.session_id, event.offset + 1)
+        )
         return event.offset + 1
 
     async def mirror_event(self, event: MirrorEvent) -> None:
@@ -244,7 +254,7 @@ class SessionMirror:
                 if error.status_code is not None and error.status_code < 500:
                     raise
                 failures = await _back_off(self._thread.session_id, failures, error)
-            except (SlackUnavailable, AnswerLost, httpx.TransportError, OSError) as error:
+            except RETRIED as error:
                 failures = await _back_off(self._thread.session_id, failures, error)
 
 

@@ -24,7 +24,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from handoff.actions import MessageKind
+
+# What a store raises while its database is out of reach for a moment (a dropped connection,
+# a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
+# when Slack or Parlant is out of reach, instead of ending the process.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout)
 
 # An operator reply's kind, as handoff.actions names them.
 ReplyKind = MessageKind

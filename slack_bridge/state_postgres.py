@@ -128,8 +128,17 @@ def _reply(row: tuple[Any, ...]) -> OutboxReply:
 
 
 def _pool(url: str, size: int) -> AsyncConnectionPool[AsyncConnection[Any]]:
+    # Each connection is checked (one empty round trip) as it is handed out: one cut while
+    # idle (a database restart, a proxy's idle time-out) is replaced instead of failing the
+    # statement, which for an inbound Slack event (acknowledged before it is handled) would
+    # lose an operator's reply.
     return AsyncConnectionPool(
-        url, min_size=1, max_size=size, kwargs={"autocommit": True}, open=False
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
     )
 
 
@@ -237,8 +246,10 @@ class PostgresBridgeStore:
 
     @asynccontextmanager
     async def outbox_turn(self, session_id: str) -> AsyncIterator[bool]:
+        # Entered by hand: only a time-out getting the connection means "not now"; one raised
+        # by the delivery inside the block (its own statements) must propagate as it is.
+        connection = self._turns.connection(timeout=TURN_WAIT_S)
         try:
-            connection = self._turns.connection(timeout=TURN_WAIT_S)
             db = await connection.__aenter__()
         except PoolTimeout:
             log.warning("outbox turn not had within %ss session=%s", TURN_WAIT_S, session_id)

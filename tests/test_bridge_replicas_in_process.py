@@ -45,6 +45,7 @@ from tests.test_bridge_in_process import eventually
 SIGNING_SECRET = "replicas-signing-secret"
 OPERATOR_TOKEN = "replicas-operator-token"
 LEASE_S = 3.0
+DATABASE = "bridge_replicas"
 
 
 @dataclass
@@ -163,7 +164,7 @@ async def cluster(
     tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster
 ) -> AsyncIterator[Cluster]:
     root: Path = tmp_path_factory.mktemp("bridge-replicas")
-    url = postgres_cluster.create_database("bridge_replicas")
+    url = postgres_cluster.create_database(DATABASE)
     fake = FakeSlack()
     await fake.start()
     dana = fake.add_user("dana", display_name="Dana")
@@ -239,6 +240,37 @@ async def test_two_replicas_post_one_root_and_one_mirror_and_deliver_each_reply_
         for text in (f"first question from customer {n}", f"second question from customer {n}"):
             assert len(cluster.posts(root.ts, text)) == 1, text
         assert len(await cluster.human_messages(sid)) == 3
+
+
+async def test_dropped_database_connections_lose_and_double_nothing(
+    cluster: Cluster, postgres_cluster: PostgresCluster
+) -> None:
+    sid, root = await cluster.escalate("Connection-drop customer wants a human")
+
+    async def held() -> bool:
+        return cluster.holder(sid) is not None
+
+    await eventually(held, "the session's lease held")
+    # Every connection of both replicas is cut (a database restart or a network blip): their
+    # next statements fail, and the loops must retry rather than end the bridge.
+    postgres_cluster.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{DATABASE}' AND pid <> pg_backend_pid()"
+    )
+    await cluster.say(sid, "said after the connections dropped")
+    event = cluster.fake.add_user_message(
+        cluster.channel, cluster.dana, "answered after the connections dropped", thread_ts=root.ts
+    )
+    await cluster.replicas[0].dispatch(event, f"Ev{time.time_ns()}")
+    await cluster.mirrored_once(root.ts, "said after the connections dropped")
+
+    async def delivered() -> bool:
+        return await cluster.human_messages(sid) == ["answered after the connections dropped"]
+
+    await eventually(delivered, "the reply delivered")
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)
+    assert len(cluster.posts(root.ts, "said after the connections dropped")) == 1
+    assert all(not r.running.done() for r in cluster.replicas)
 
 
 async def test_a_dead_replicas_sessions_are_taken_over_within_the_lease_time(
