@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,7 +136,15 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    root: Path = tmp_path_factory.mktemp("in-process")
+    async with running_world(tmp_path_factory.mktemp("in-process")) as built:
+        yield built
+
+
+@asynccontextmanager
+async def running_world(
+    root: Path, agent_env: dict[str, str] | None = None
+) -> AsyncIterator[World]:
+    """The fake Slack, a real agent (with `agent_env` on top) and the bridge in this loop."""
     fake = FakeSlack()
     await fake.start()
     dana = fake.add_user("dana", display_name="Dana")
@@ -151,7 +160,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
     }
-    agent = AgentProcess(home=root / "parlant", extra_env=env)
+    agent = AgentProcess(home=root / "parlant", extra_env={**env, **(agent_env or {})})
     # Started from a worker thread: the agent's start-up must not stall the fake Slack.
     await asyncio.to_thread(agent.start)
     settings = BridgeSettings.from_env(
