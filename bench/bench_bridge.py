@@ -33,7 +33,9 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdateParams
 
+from bench.bench_feed import fill
 from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
+from slack_escalation.metadata import escalation_metadata
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
 from tests.support.agent_process import AgentProcess
 from tests.support.bridge_process import BridgeProcess
@@ -58,10 +60,13 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 
 class Setup:
-    def __init__(self, root: Path, posts_per_second: float) -> None:
+    def __init__(self, root: Path, posts_per_second: float, prefill: int = 0) -> None:
         self.slack: FakeSlackThread = FakeSlack().run_in_thread()
         self.channel = self.slack.call(self.slack.fake.add_channel, "escalations")
         self.operator = self.slack.call(self.slack.fake.add_user, "dana", display_name="Dana")
+        self.prefilled: list[str] = []
+        if prefill:
+            self.prefilled = asyncio.run(self._prefill(root / "parlant", prefill))
         env = {
             "SLACK_BOT_TOKEN": self.slack.fake.bot_token,
             "SLACK_ESCALATION_CHANNEL": self.channel,
@@ -82,10 +87,46 @@ class Setup:
 
         self.bridge = BridgeProcess(
             workdir=root / "bridge",
-            env_overrides={**env, "PARLANT_URL": self.agent.url},
+            # No settling window: it holds every reply 1 s on purpose (Slack order), which the
+            # relay figure would otherwise be made of.
+            env_overrides={
+                **env,
+                "PARLANT_URL": self.agent.url,
+                "BRIDGE_REPLY_SETTLE_SECONDS": "0",
+            },
             ready=ready,
         )
         self.bridge.start()
+
+    async def _prefill(self, home: Path, count: int) -> list[str]:
+        """`count` open escalations written into the agent's store before it starts, each with
+        the root message the handoff tool would have posted (so the bridge only follows them)."""
+        ids = [f"bench{n:07d}" for n in range(count)]
+        links: dict[str, dict[str, str]] = {}
+        semaphore = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {self.slack.fake.bot_token}"}, timeout=60
+        ) as http:
+
+            async def post(session_id: str) -> None:
+                async with semaphore:
+                    answer = await http.post(
+                        f"{self.slack.api_url}chat.postMessage",
+                        json={
+                            "channel": self.channel,
+                            "text": f"Escalation {session_id}",
+                            "metadata": escalation_metadata(session_id),
+                        },
+                    )
+                    links[session_id] = {
+                        "state": "posted",
+                        "channel": self.channel,
+                        "ts": answer.json()["ts"],
+                    }
+
+            await asyncio.gather(*(post(i) for i in ids))
+        await fill(home, count, 0, slack_link=links.__getitem__)
+        return ids
 
     def close(self) -> None:
         self.bridge.stop()
@@ -282,30 +323,50 @@ async def mirror_latency(setup: Setup, sessions: list[str], samples: int) -> lis
     return [max(0.0, (posted[e] - t) * 1000) for e, t in stored_at.items()]
 
 
-def run_latency(sizes: list[int], samples: int, spy_dir: Path | None) -> None:
+def mirrors_active(setup: Setup) -> float:
+    text = httpx.get(f"http://127.0.0.1:{setup.bridge.metrics_port}/metrics", timeout=10).text
+    line = next(x for x in text.splitlines() if x.startswith("bridge_mirrors_active "))
+    return float(line.split()[1])
+
+
+def run_latency(sizes: list[int], samples: int, spy_dir: Path | None, prefill: int) -> None:
     relay_rows, mirror_rows, idle_rows, root_rows = [], [], [], []
     spied: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp:
-        setup = Setup(Path(tmp), posts_per_second=0)  # unpaced: the fake has no rate limits here
+        # Unpaced: the fake has no rate limits here.
+        setup = Setup(Path(tmp), posts_per_second=0, prefill=prefill)
         assert setup.bridge.process is not None and setup.agent.process is not None
         bridge_pid, agent_pid = setup.bridge.process.pid, setup.agent.process.pid
         try:
-            escalated: list[str] = []
+            escalated: list[str] = list(setup.prefilled)
+            if prefill:
+                started = time.monotonic()
+                wait_until(lambda: mirrors_active(setup) >= prefill, 1800, "every mirror")
+                print(
+                    f"{prefill} open escalations written into the agent's store before it"
+                    f" started (HTTP creation and bridge-posted roots take ~5 minutes per 1,000"
+                    f" on this machine), roots posted by the bench as the handoff tool would;"
+                    f" the bridge mirrors all {time.monotonic() - started:.1f}s after start,"
+                    f" quiet {settle(bridge_pid):.1f}s later",
+                    flush=True,
+                )
             for size in sizes:
                 started = time.monotonic()
                 batch = asyncio.run(escalate(setup.agent.url, size - len(escalated)))
                 created_s = time.monotonic() - started
                 escalated += batch
-                wait_until(
-                    lambda size=size: len(setup.roots()) >= size, 1800, f"{size} root messages"
-                )
+                if batch:
+                    wait_until(
+                        lambda size=size: len(setup.roots()) >= size, 1800, f"{size} root messages"
+                    )
                 rooted_s = time.monotonic() - started
                 settled_s = settle(bridge_pid)
                 missing, extra = roots_posted_once(setup, escalated)
                 print(
                     f"{size} open: {len(batch)} escalations created at once through the agent's"
                     f" HTTP API in {created_s:.1f}s, every root posted {rooted_s:.1f}s after the"
-                    f" first was created, bridge quiet {settled_s:.1f}s later",
+                    f" first was created, bridge quiet {settled_s:.1f}s later;"
+                    f" roots missing {missing}, posted twice {extra}",
                     flush=True,
                 )
                 root_rows.append(
@@ -316,6 +377,12 @@ def run_latency(sizes: list[int], samples: int, spy_dir: Path | None) -> None:
                     relay_latency(setup, escalated[0], roots[escalated[0]], samples)
                 )
                 target = 1.2 * percentile(direct, 99) + 5
+                print(
+                    f"  relay p50/p99 {statistics.median(relayed):.1f}/"
+                    f"{percentile(relayed, 99):.1f} ms, direct {statistics.median(direct):.1f}/"
+                    f"{percentile(direct, 99):.1f} ms, target p99 {target:.1f} ms",
+                    flush=True,
+                )
                 relay_rows.append(
                     [
                         str(size),
@@ -334,6 +401,11 @@ def run_latency(sizes: list[int], samples: int, spy_dir: Path | None) -> None:
                 latencies = asyncio.run(mirror_latency(setup, escalated, samples))
                 if spy:
                     spying.wait()
+                print(
+                    f"  mirror p50/p99 {statistics.median(latencies):.1f}/"
+                    f"{percentile(latencies, 99):.1f} ms",
+                    flush=True,
+                )
                 mirror_rows.append(
                     [
                         str(size),
@@ -347,6 +419,11 @@ def run_latency(sizes: list[int], samples: int, spy_dir: Path | None) -> None:
                     spied["idle"] = spy_dir / f"bridge-idle-{size}.txt"
                     spying = py_spy(bridge_pid, 30, spied["idle"])
                 bridge_cpu, agent_cpu = cpu_percent([bridge_pid, agent_pid], 30)
+                print(
+                    f"  idle bridge {rss_mb(bridge_pid):.0f} MB {bridge_cpu:.2f}%,"
+                    f" agent {rss_mb(agent_pid):.0f} MB {agent_cpu:.2f}%",
+                    flush=True,
+                )
                 if spy:
                     spying.wait()
                 idle_rows.append(
@@ -445,10 +522,16 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="record the bridge's stacks at the largest size"
     )
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="write this many open escalations into the agent's store before it starts",
+    )
     args = parser.parse_args()
     if args.py_spy is not None:
         args.py_spy.mkdir(parents=True, exist_ok=True)
-    run_latency([int(s) for s in args.sessions.split(",")], args.samples, args.py_spy)
+    run_latency([int(s) for s in args.sessions.split(",")], args.samples, args.py_spy, args.prefill)
     if not args.skip_pacing:
         run_pacing()
 

@@ -61,9 +61,6 @@ class Bridge:
             self.leases,
         )
         self.mirrors = Mirrors(parlant, caller, store, slack.masker, self.leases.holds)
-        self.feed = FeedFollower(
-            listing_http, settings.parlant_url, store, settings.replica_id, self.mirrors
-        )
         sla_notices = SlaNotices(caller, store, slack.supervisor_channel, self.roots.customer_name)
         self.inbound = Inbound(
             slack,
@@ -88,6 +85,14 @@ class Bridge:
             self.mirrors,
             self.actions.handback_lines,
             self.leases,
+        )
+        self.feed = FeedFollower(
+            listing_http,
+            settings.parlant_url,
+            store,
+            settings.replica_id,
+            self.mirrors,
+            self.discovery.nudge,
         )
         # A session whose lease this replica lost: its mirror stops at once, and discovery
         # looks at it afresh (to take it back if the lease comes free again).

@@ -3,7 +3,8 @@
 The follower reads `/escalations/feed` after its cursor and hands each event of a session this
 replica mirrors to that session's mirror (mirror.py); the others are not ours (another replica
 holds the session, or it is not mirrored yet: a mirror that starts catches up from its own
-per-session cursor, so nothing it missed here is lost).
+per-session cursor, so nothing it missed here is lost). An event of a session discovery has not
+listed as active (a new handoff) nudges discovery to list now.
 
 The feed cursor is stored under this replica's id and moves only past positions that are done:
 read, and if handed to a mirror, posted (or let go). A restart resumes from it; duplicates
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import httpx
 
@@ -48,7 +50,9 @@ class FeedFollower:
         store: BridgeStore,
         replica_id: str,
         mirrors: Mirrors,
+        not_followed: Callable[[str], None],
     ) -> None:
+        self._not_followed = not_followed
         self._http = http
         self._url = parlant_url
         self._store = store
@@ -123,6 +127,7 @@ class FeedFollower:
                 progress.handed(event.position)
                 if not self._mirrors.offer(event, progress.finished):
                     progress.finished(event.position)
+                    self._not_followed(event.session_id)
             progress.read_to(page.next)
             after = page.next
             self._failures = 0
