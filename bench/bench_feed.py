@@ -87,10 +87,11 @@ async def fill(
     home: Path,
     open_count: int,
     history: int,
-    slack_link: Callable[[str], dict[str, Any]] | None = None,
+    open_fields: Callable[[str], dict[str, Any]] | None = None,
 ) -> None:
     """`open_count` open and `history` resolved escalations, written straight into the file;
-    `slack_link` gives an open one's record its posted root message (bench_bridge.py)."""
+    `open_fields` adds to an open one's record (bench_bridge.py: its root message, a recent
+    request time)."""
     async with SQLiteDocumentDatabase(home / "sessions.sqlite3", ordered=EVENTS) as database:
         async with SessionDocumentStore(database=database, allow_migration=True) as store:
             template = await store.create_session(
@@ -99,8 +100,8 @@ async def fill(
 
         def linked(session_id: str, status: str, n: int) -> dict[str, Any]:
             made = record(status, n)
-            if slack_link is not None and status == "waiting":
-                made["slack"] = slack_link(session_id)
+            if open_fields is not None and status == "waiting":
+                made.update(open_fields(session_id))
             return made
 
         def clone(connection: sqlite3.Connection) -> None:
