@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots break-guarantees
+.PHONY: run test lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_haproxy.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
@@ -41,11 +42,27 @@ break-guarantees: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	$(PY) scripts/break_guarantees.py
 
+# Mutation testing of the pure modules (docs/mutation.md): mutmut changes them one small edit at
+# a time and runs their fast unit tests against each mutant (7 to 15 minutes on two cores; not
+# part of `make test`). Fails if a mutant survives that docs/mutation.md does not explain.
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+$(MUTATION_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,mutation]'
+	@touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	rm -rf mutants && mkdir mutants
+	$(VENV)/bin/mutmut run --max-children 2 > mutants/run.log 2>&1 || { tail -c 3000 mutants/run.log; exit 1; }
+	$(PY) scripts/mutation_report.py
+
 # Each bench prints its own table; run one alone with its flags (`--help`) for a quicker figure.
 bench: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_haproxy.sh
 	$(PY) bench/bench_session_store.py
 	$(PY) bench/bench_bridge.py
 	$(PY) bench/bench_dashboard.py
+	$(PY) bench/bench_replicas.py
 
 # Deletes conversations, customers, claims and the bridge's state; keeps the operator token,
 # .env and Parlant's caches. Asks first; `make reset-data YES=1` does not.
@@ -58,4 +75,4 @@ screenshots: $(STAMP)
 	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_make_run.py
 
 clean:
-	rm -rf $(VENV) data tests/widget/node_modules
+	rm -rf $(VENV) data tests/widget/node_modules mutants

@@ -303,8 +303,9 @@ async def test_a_dead_replicas_sessions_are_taken_over_within_the_lease_time(
     takeover_s = time.monotonic() - died
     print(f"takeover of {len(orphaned)} session(s) after {takeover_s:.1f}s (lease {LEASE_S}s)")
     # The bound: the lease runs out, then the next discovery pass takes it (and the pass may
-    # itself take a moment on this shared machine).
-    assert takeover_s < LEASE_S + 2 * DISCOVERY_INTERVAL_S + 3
+    # itself take a moment on this shared machine: a generous margin, since CI machines are
+    # loaded; a takeover that never happens is caught by the wait above).
+    assert takeover_s < LEASE_S + 2 * DISCOVERY_INTERVAL_S + 10
 
     for sid, _ in orphaned:
         await cluster.say(sid, f"after the takeover {sid}")

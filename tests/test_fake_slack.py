@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -433,6 +433,47 @@ async def test_bolt_receives_acks_and_reconnects(
     assert [a.envelope["envelope_id"] for a in fake.acks()] == [
         e["envelope_id"] for e in fake.deliveries()
     ]
+
+
+def recorder(into: list[str]) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """A Bolt listener that records each message's text (Bolt passes arguments by name)."""
+
+    async def on_message(event: dict[str, Any]) -> None:
+        into.append(event["text"])
+
+    return on_message
+
+
+async def test_events_are_spread_over_several_connections_each_to_one() -> None:
+    """Two app replicas, each with its own Socket Mode connection, as Slack spreads events."""
+    async with FakeSlack(spread_events=True) as fake:
+        received: dict[str, list[str]] = {"a": [], "b": []}
+        handlers = []
+        for name in received:
+            app = AsyncApp(client=web_client(fake))
+            app.event("message")(recorder(received[name]))
+            handler = AsyncSocketModeHandler(app, fake.app_token)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            handlers.append(handler)
+        await fake.wait_for(lambda: fake.open_sockets == 2)
+        sam = fake.add_user("sam")
+        room = fake.add_channel("replicas")
+        texts = [f"message {i}" for i in range(6)]
+        for text in texts:
+            await fake.push_event(fake.add_user_message(room, sam, text))
+        await fake.wait_for(lambda: len(received["a"]) + len(received["b"]) == len(texts))
+        assert sorted(received["a"] + received["b"]) == texts  # each exactly once
+        assert received["a"] and received["b"]  # and both replicas got some
+
+        # One replica gone: every envelope goes to the other.
+        await handlers[0].close_async()  # type: ignore[no-untyped-call]
+        await fake.wait_for(lambda: fake.open_sockets == 1)
+        before = {name: len(got) for name, got in received.items()}
+        for i in range(3):
+            await fake.push_event(fake.add_user_message(room, sam, f"after {i}"))
+        await fake.wait_for(lambda: sum(map(len, received.values())) == len(texts) + 3)
+        assert len(received["a"]) == before["a"]
+        await handlers[1].close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_unhandled_event_is_not_acked(

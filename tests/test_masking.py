@@ -142,3 +142,37 @@ def test_root_message_masks_the_reason_and_the_excerpts_but_not_the_customer() -
     assert VISA not in shown and "[card ••••4242]" in shown
     assert "14/03/1985" not in shown and DOB_HIDDEN in shown and "2024-05-02" in shown
     assert "Ann 4242" in shown
+
+
+def test_a_policy_number_keeps_its_last_two_digits() -> None:
+    assert Masker.of(["policy"]).mask("POL-12345 and pol 987") == (
+        "[policy ••45] and [policy ••87]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "kinds"),
+    [
+        (None, {"card", "dob"}),
+        ("", {"card", "dob"}),
+        ("  ", {"card", "dob"}),
+        ("card,dob", {"card", "dob"}),
+        (" Email , PHONE ,", {"email", "phone"}),
+        ("NONE", set()),
+    ],
+)
+def test_the_mask_setting(setting: str | None, kinds: set[str]) -> None:
+    assert Masker.from_setting(setting).kinds == kinds
+
+
+def test_unknown_kinds_are_named_with_the_valid_ones() -> None:
+    with pytest.raises(ValueError) as refused:
+        Masker.from_setting("card,iban,ssn")
+    assert str(refused.value) == (
+        "unknown kind(s) iban, ssn; set a comma list of card, dob, policy, email, phone, or none"
+    )
+
+
+def test_masker_of_kinds() -> None:
+    assert Masker.of(["email", "phone"]).kinds == {"email", "phone"}
+    assert Masker.of([]).kinds == frozenset()

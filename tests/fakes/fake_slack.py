@@ -358,7 +358,12 @@ class FakeSlack:
         bot_token: str = "xoxb-fake-bot-token",
         app_token: str = "xapp-1-fake-app-token",
         scopes: Iterable[str] = DEFAULT_SCOPES,
+        spread_events: bool = False,
     ) -> None:
+        """`spread_events`: with several Socket Mode connections open (several app replicas),
+        each envelope goes to the next connection in turn, as Slack spreads events over up to 10
+        connections; each still reaches exactly one. Off, it goes to the newest connection, which
+        keeps one-client tests deterministic across reconnects."""
         # Bolt decides "bot or user token" by the xoxb- prefix; a mismatch silently breaks self-event filtering.
         if not bot_token.startswith("xoxb-") or not app_token.startswith("xapp-"):
             raise ValueError("bot_token must start with xoxb- and app_token with xapp-")
@@ -392,6 +397,8 @@ class FakeSlack:
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_connects = 0
+        self._spread_events = spread_events
+        self._envelopes_sent = itertools.count()
         self._deliveries: list[dict[str, Any]] = []
         self._acks: list[Ack] = []
         self._pending_acks: dict[str, asyncio.Future[Ack]] = {}
@@ -1346,9 +1353,15 @@ class FakeSlack:
             del self._pending_acks[envelope_id]
 
     async def _send_envelope(self, envelope: dict[str, Any]) -> None:
-        """To the newest connection; a connection that is closing is skipped once it is gone."""
+        """To the newest connection, or the next in turn when spreading; a connection that is
+        closing is skipped once it is gone."""
         while True:
-            ws = (await self.wait_for(lambda: self._sockets, timeout=None))[-1]
+            sockets = await self.wait_for(lambda: self._sockets, timeout=None)
+            ws = (
+                sockets[next(self._envelopes_sent) % len(sockets)]
+                if self._spread_events
+                else sockets[-1]
+            )
             # Recorded before sending: the ack can arrive while send_str() is still draining.
             self._deliveries.append(envelope)
             try:

@@ -1,0 +1,280 @@
+"""Replica benchmark: relay and mirror latency with 2 agents + 2 bridges on PostgreSQL behind
+HAProxy, beside 1 agent + 1 bridge on SQLite, in the same run.
+
+Every process is real: `python -m agent` (offline NLP), `python -m slack_bridge` in HTTP mode,
+Debian's HAProxy in front of the agents and of the bridges (tests/support/haproxy.py), a
+throwaway PostgreSQL cluster (tests/support/postgres.py) and the project's fake Slack. Targets
+are read off the table, not asserted.
+
+- relay: a signed operator reply POSTed to the bridges' address → the event stored in Parlant
+  (its creation_utc). Includes the outbox's settling window (BRIDGE_REPLY_SETTLE_SECONDS, the
+  product's default 1 s unless --settle-seconds says otherwise), the same in both set-ups.
+- mirror: a customer message stored in Parlant (creation_utc) → the fake Slack receives the
+  thread post from the replica holding the session's lease.
+
+    .venv/bin/python bench/bench_replicas.py [--samples 100] [--sessions 20] [--replicas 2]
+        [--settle-seconds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="bench-import-"))
+
+import httpx
+from parlant.client import AsyncParlantClient
+
+from bench.bench_bridge import escalate, percentile, table, wait_until
+from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
+from tests.support.agent_process import AgentProcess, free_port
+from tests.support.bridge_process import BridgeProcess
+from tests.support.haproxy import Backend, LoadBalancer
+from tests.support.postgres import PostgresCluster, postgres_bin_dir
+from tests.support.slack_world import SIGNING_SECRET
+
+# Short enough that a bench run never waits long on a lease, as in the failover test.
+LEASE_SECONDS = "5"
+
+
+def bridge_healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class Topology:
+    """One set-up: N agents and N bridges, on SQLite (N = 1) or PostgreSQL behind HAProxy."""
+
+    label: str
+    root: Path
+    replicas: int
+    postgres: bool
+    settle_s: float
+    slack: FakeSlackThread = field(init=False)
+    channel: str = field(init=False)
+    operator: str = field(init=False)
+    agents: list[AgentProcess] = field(default_factory=list)
+    bridges: list[BridgeProcess] = field(default_factory=list)
+    balancers: list[LoadBalancer] = field(default_factory=list)
+    cluster: PostgresCluster | None = None
+    parlant_url: str = ""
+    events_url: str = ""
+
+    def start(self) -> Topology:
+        self.slack = FakeSlack().run_in_thread()
+        self.channel = self.slack.call(self.slack.fake.add_channel, "escalations")
+        self.operator = self.slack.call(self.slack.fake.add_user, "dana", display_name="Dana")
+        env = {
+            "SLACK_BOT_TOKEN": self.slack.fake.bot_token,
+            "SLACK_ESCALATION_CHANNEL": self.channel,
+            "SLACK_API_URL": self.slack.api_url,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_POSTS_PER_SECOND": "0",  # unpaced: the fake has no rate limits here
+            "BRIDGE_REPLY_SETTLE_SECONDS": f"{self.settle_s:g}",
+        }
+        bridge_env: dict[str, str] = {}
+        if self.postgres:
+            bin_dir = postgres_bin_dir()
+            if bin_dir is None:
+                raise SystemExit("PostgreSQL is not installed: bash scripts/ensure_postgres.sh")
+            self.cluster = PostgresCluster(bin_dir).start()
+            url = self.cluster.create_database("bench_replicas")
+            env["PARLANT_SESSION_STORE"] = url
+            bridge_env = {"BRIDGE_STATE_URL": url, "BRIDGE_LEASE_SECONDS": LEASE_SECONDS}
+        for i in range(self.replicas):
+            home = self.root / f"agent-{i}" / "parlant"
+            self.agents.append(AgentProcess(home=home, extra_env=env).start())
+        if self.postgres:
+            agents = LoadBalancer([Backend(f"agent{i}", a.port) for i, a in enumerate(self.agents)])
+            self.balancers.append(agents.start())
+            self.parlant_url = agents.url
+        else:
+            self.parlant_url = self.agents[0].url
+        for i in range(self.replicas):
+            overrides = {**env, **bridge_env, "PARLANT_URL": self.parlant_url}
+            if self.postgres:
+                overrides["BRIDGE_REPLICA_ID"] = f"bench-bridge-{i}"
+            port = free_port()
+            bridge = BridgeProcess(
+                workdir=self.root / f"bridge-{i}",
+                env_overrides=overrides,
+                ready=lambda port=port: bridge_healthy(port),
+                port=port,
+            )
+            self.bridges.append(bridge.start())
+        if self.postgres:
+            bridges = LoadBalancer(
+                [Backend(f"bridge{i}", b.port) for i, b in enumerate(self.bridges)],
+                health_path="/healthz",
+                name="bridges",
+            )
+            self.balancers.append(bridges.start())
+            self.events_url = f"{bridges.url}/slack/events"
+        else:
+            self.events_url = f"http://127.0.0.1:{self.bridges[0].port}/slack/events"
+        return self
+
+    def close(self) -> None:
+        for balancer in self.balancers:
+            balancer.stop()
+        for bridge in self.bridges:
+            bridge.stop()
+        for agent in self.agents:
+            agent.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+        self.slack.stop()
+
+    def roots(self) -> dict[str, str]:
+        """session id -> root ts, from the fake's channel."""
+        found = {}
+        for message in self.slack.call(self.slack.fake.messages, self.channel):
+            payload = (message.metadata or {}).get("event_payload") or {}
+            if message.thread_ts is None and payload.get("session_id"):
+                found[payload["session_id"]] = message.ts
+        return found
+
+    def post_times(self) -> dict[str, list[float]]:
+        """Parlant event id -> when the fake received each mirrored post of it."""
+        times: dict[str, list[float]] = {}
+        for call in self.slack.call(self.slack.fake.calls, "chat.postMessage"):
+            metadata = call.params.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            payload = (metadata or {}).get("event_payload") or {}
+            if payload.get("event_id") and call.status == 200:
+                times.setdefault(payload["event_id"], []).append(call.time)
+        return times
+
+
+async def relay_latency(top: Topology, session_id: str, root_ts: str, samples: int) -> list[float]:
+    client = AsyncParlantClient(base_url=top.parlant_url)
+    relayed: list[float] = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        for i in range(samples):
+            existing = await client.sessions.list_events(session_id, wait_for_data=0)
+            last = existing[-1].offset if existing else -1
+            event = top.slack.call(
+                top.slack.fake.add_user_message,
+                top.channel,
+                top.operator,
+                f"relay {i}",
+                thread_ts=root_ts,
+            )
+            raw = json.dumps(event_callback(event, event_id=f"EvRepl{i}{time.time_ns()}")).encode()
+            waiter = asyncio.create_task(
+                client.sessions.list_events(
+                    session_id, min_offset=last + 1, source="human_agent", wait_for_data=20
+                )
+            )
+            started = time.time()
+            answer = await http.post(
+                top.events_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw)
+            )
+            answer.raise_for_status()
+            stored = (await waiter)[0].creation_utc.timestamp()
+            relayed.append((stored - started) * 1000)
+    return relayed
+
+
+async def write_customer_messages(
+    top: Topology, sessions: list[str], samples: int
+) -> dict[str, float]:
+    """Parlant event id -> when Parlant stored it."""
+    client = AsyncParlantClient(base_url=top.parlant_url)
+    stored_at: dict[str, float] = {}
+    for i in range(samples):
+        event = await client.sessions.create_event(
+            sessions[i % len(sessions)], kind="message", source="customer", message=f"mirror {i}"
+        )
+        stored_at[event.id] = event.creation_utc.timestamp()
+        await asyncio.sleep(0.02)
+    return stored_at
+
+
+def mirror_latency(top: Topology, sessions: list[str], samples: int) -> tuple[list[float], int]:
+    """Latencies, and how many messages were posted more than once (must be 0)."""
+    stored_at = asyncio.run(write_customer_messages(top, sessions, samples))
+    wait_until(lambda: set(stored_at) <= set(top.post_times()), 120, "every mirrored post")
+    time.sleep(1)  # a duplicate would come within a discovery round
+    posted = top.post_times()
+    duplicates = sum(1 for e in stored_at if len(posted[e]) > 1)
+    return [max(0.0, (posted[e][0] - t) * 1000) for e, t in stored_at.items()], duplicates
+
+
+def measure(top: Topology, sessions: int, samples: int) -> list[list[str]]:
+    started = time.monotonic()
+    escalated = asyncio.run(escalate(top.parlant_url, sessions))
+    wait_until(lambda: len(top.roots()) >= sessions, 300, f"{sessions} root messages")
+    time.sleep(3)  # followers start on the next discovery round
+    print(
+        f"{top.label}: {sessions} sessions escalated in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
+    roots = top.roots()
+    relayed = asyncio.run(relay_latency(top, escalated[0], roots[escalated[0]], samples))
+    mirrored, duplicates = mirror_latency(top, escalated, samples)
+    return [
+        [
+            top.label,
+            "relay",
+            f"{statistics.median(relayed):.1f}",
+            f"{percentile(relayed, 99):.1f}",
+            "",
+        ],
+        [
+            top.label,
+            "mirror",
+            f"{statistics.median(mirrored):.1f}",
+            f"{percentile(mirrored, 99):.1f}",
+            str(duplicates),
+        ],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--replicas", type=int, default=2, help="agents and bridges on PostgreSQL")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=1.0, help="BRIDGE_REPLY_SETTLE_SECONDS"
+    )
+    args = parser.parse_args()
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
+        for label, replicas, postgres in (
+            ("1+1 SQLite", 1, False),
+            (f"{args.replicas}+{args.replicas} PostgreSQL", args.replicas, True),
+        ):
+            top = Topology(
+                label, Path(tmp) / label.split()[0], replicas, postgres, args.settle_seconds
+            )
+            try:
+                rows += measure(top.start(), args.sessions, args.samples)
+            finally:
+                top.close()
+    table(
+        f"Relay (operator reply → stored in Parlant) and mirror (customer message stored → posted "
+        f"in the thread), ms, {args.samples} samples each, {args.sessions} escalated sessions, "
+        f"reply settling window {args.settle_seconds:g} s",
+        ["set-up", "path", "p50", "p99", "posted twice"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

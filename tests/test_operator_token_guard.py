@@ -1,0 +1,132 @@
+"""The operator-token guard (agent/authorization.py) on a small ASGI app, in-process.
+
+The guard's behaviour against the real agent is in test_authorization.py; these run in
+milliseconds, so `make mutation` can run them against every mutant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from parlant.api.authorization import (
+    AuthorizationException,
+    Operation,
+    RateLimitExceededException,
+)
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from agent.authorization import (
+    OperatorTokenPolicy,
+    bearer,
+    guard_operator_only_paths,
+    install_refusal_handlers,
+)
+
+TOKEN = "op-token-123"
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+REFUSED = {"detail": "this needs the operator token"}
+
+
+def guarded_app() -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/{path:path}")
+    async def anything(path: str) -> PlainTextResponse:
+        return PlainTextResponse(f"reached /{path}")
+
+    @app.websocket("/logs")
+    async def logs(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("log line")
+        await websocket.close()
+
+    @app.get("/refuse/{kind}")
+    async def refuse(kind: str, request: Request) -> None:
+        if kind == "limit":
+            raise RateLimitExceededException(request, Operation.LIST_SESSIONS)
+        raise AuthorizationException(request, Operation.LIST_SESSIONS)
+
+    app.router.routes.insert(0, app.router.routes.pop())  # /refuse before the catch-all
+    install_refusal_handlers(app)
+    guard_operator_only_paths(app, TOKEN)
+    return app
+
+
+# Built for each test: mutmut links a test to the code it reached, and a module-scoped app would be
+# built (with its handlers) during the first test only.
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(guarded_app(), follow_redirects=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat/index.html", "/docs", "/redoc", "/openapi.json"])
+def test_parlants_sandbox_and_docs_need_the_token(client: TestClient, path: str) -> None:
+    refused = client.get(path, headers={"Authorization": "Bearer wrong"})
+    assert (refused.status_code, refused.json()) == (403, REFUSED)
+    assert client.get(path).status_code == 403
+    allowed = client.get(path, headers=OPERATOR)
+    assert (allowed.status_code, allowed.text) == (200, f"reached {path}")
+
+
+@pytest.mark.parametrize("path", ["/support", "/sessions", "/chatty", "/healthz"])
+def test_other_paths_pass_through_to_parlants_own_policy(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert (response.status_code, response.text) == (200, f"reached {path}")
+
+
+def test_the_root_sends_customers_to_their_page_and_operators_to_parlant(
+    client: TestClient,
+) -> None:
+    customer = client.get("/")
+    assert customer.status_code == 307 and customer.headers["location"] == "/support"
+    assert client.get("/", headers=OPERATOR).text == "reached /"
+
+
+def test_websockets_need_the_token(client: TestClient) -> None:
+    with client.websocket_connect("/logs", headers=OPERATOR) as socket:
+        assert socket.receive_text() == "log line"
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/logs"):
+        pass
+    assert closed.value.code == 1008
+
+
+def test_refusals_say_only_what_is_missing(client: TestClient) -> None:
+    headers = {"Authorization": "Bearer secret-of-the-caller", "Cookie": "session=abc"}
+    refused = client.get("/refuse/auth", headers=headers)
+    assert (refused.status_code, refused.json()) == (403, REFUSED)
+    limited = client.get("/refuse/limit", headers=headers)
+    assert limited.status_code == 429
+    assert limited.json() == {"detail": "too many requests; try again shortly"}
+    assert limited.headers["retry-after"] == "5"
+    assert "secret-of-the-caller" not in refused.text + limited.text
+
+
+def request_with(authorization: str | None) -> Request:
+    headers = [] if authorization is None else [(b"authorization", authorization.encode())]
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers})
+
+
+@pytest.mark.parametrize(
+    ("authorization", "allowed"),
+    [(f"Bearer {TOKEN}", True), (f"Bearer {TOKEN}x", False), (TOKEN, False), (None, False)],
+)
+def test_the_policy_allows_exactly_the_operator_token(
+    authorization: str | None, allowed: bool
+) -> None:
+    policy = OperatorTokenPolicy(TOKEN)
+    request = request_with(authorization)
+    assert policy.is_operator(request) is allowed
+    assert asyncio.run(policy.check_permission(request, Operation.LIST_SESSIONS)) is allowed
+    # Operators are our own processes and customers are limited in the gateway: never here.
+    assert asyncio.run(policy.check_rate_limit(request, Operation.LIST_SESSIONS)) is True
+    assert policy.name == "operator-token"
+
+
+def test_bearer() -> None:
+    assert bearer("abc") == b"Bearer abc"
