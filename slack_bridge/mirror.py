@@ -38,6 +38,7 @@ from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, S
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
+CATCH_UP_CONCURRENCY = 32
 T = TypeVar("T")
 # Called with a feed position once its event is done with (posted, or no longer ours).
 Finished = Callable[[int], None]
@@ -113,8 +114,10 @@ class SessionMirror:
         masker: Masker,
         owns: Callable[[str], bool],
         catch_up_every: Callable[[], float | None],
+        catching_up: asyncio.Semaphore,
     ) -> None:
         self._owns = owns
+        self._catching_up = catching_up
         self._parlant = parlant
         self._caller = caller
         self._store = store
@@ -153,19 +156,23 @@ class SessionMirror:
 
     async def _mirror(self) -> None:
         session_id = self._thread.session_id
-        offset = await self._with_retries(partial(self._store.cursor, session_id))
-        if offset is None:
-            offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
-            await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
-        log.info(
-            "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
-        )
-        offset = await self._catch_up(offset)
+        async with self._catching_up:
+            offset = await self._with_retries(partial(self._store.cursor, session_id))
+            if offset is None:
+                offset = (
+                    await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
+                )
+                await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
+            log.info(
+                "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
+            )
+            offset = await self._catch_up(offset)
         while True:
             try:
                 self._current = await asyncio.wait_for(self._queue.get(), self._catch_up_every())
             except TimeoutError:  # no feed on this agent: read the session instead
-                offset = await self._catch_up(offset)
+                async with self._catching_up:
+                    offset = await self._catch_up(offset)
                 continue
             event, finished = self._current
             if event.offset >= offset:  # below: the catch-up posted it already
@@ -286,6 +293,9 @@ class Mirrors:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # Set when the agent has no feed (feed_follower.py): each mirror reads its session.
         self.catch_up_every: float | None = None
+        # Mirrors starting at once (a restart with 10,000 open) catch up a few at a time:
+        # thousands of requests queued on one httpx pool cost a core in httpcore's pool scan.
+        self._catching_up = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
 
     def active(self) -> int:
         """How many sessions are being mirrored now (the bridge's metrics)."""
@@ -316,6 +326,7 @@ class Mirrors:
             self._masker,
             self._owns,
             lambda: self.catch_up_every,
+            self._catching_up,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)
