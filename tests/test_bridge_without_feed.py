@@ -48,4 +48,3 @@ async def test_without_the_feed_customer_messages_are_still_mirrored_once(world:
     assert [p.text.split("no feed ")[1][:1] for p in posts] == ["0", "1"]
     await asyncio.sleep(3)  # more reads of the session: nothing posted again
     assert len([m for m in world.thread(root.ts) if "no feed" in m.text]) == 2
-
