@@ -69,6 +69,7 @@ bench: $(STAMP)
 	bash scripts/ensure_haproxy.sh
 	$(PY) bench/bench_session_store.py
 	$(PY) bench/bench_bridge.py
+	$(PY) bench/bench_bridge.py --prefill 10000 --sessions 10000 --skip-pacing
 	$(PY) bench/bench_dashboard.py
 	$(PY) bench/bench_replicas.py
 

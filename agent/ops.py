@@ -49,7 +49,8 @@ from handoff.sla import SlaSettings, sla_view
 SNAPSHOT_TTL_S = 10.0
 CHECK_TIMEOUT_S = 5.0
 CLOCKS = ("claim", "first_reply")
-EVENTS_PATH = re.compile(r"^/sessions/[^/]+/events$")
+# Parlant's event long polls (customers' chat pages) and the bridge's escalation feed.
+EVENTS_PATH = re.compile(r"^/(sessions/[^/]+/events|escalations/feed)$")
 
 Check = Callable[[], Awaitable[str | None]]  # None: fine; else what is wrong
 

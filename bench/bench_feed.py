@@ -42,6 +42,7 @@ import random
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,26 @@ def record(status: str, n: int) -> dict[str, Any]:
     return base
 
 
-async def fill(home: Path, open_count: int, history: int) -> None:
-    """`open_count` open and `history` resolved escalations, written straight into the file."""
+async def fill(
+    home: Path,
+    open_count: int,
+    history: int,
+    open_fields: Callable[[str], dict[str, Any]] | None = None,
+) -> None:
+    """`open_count` open and `history` resolved escalations, written straight into the file;
+    `open_fields` adds to an open one's record (bench_bridge.py: its root message, a recent
+    request time)."""
     async with SQLiteDocumentDatabase(home / "sessions.sqlite3", ordered=EVENTS) as database:
         async with SessionDocumentStore(database=database, allow_migration=True) as store:
             template = await store.create_session(
                 CustomerId(SAMPLE_CUSTOMER_ID), AgentId(AGENT_ID), title="template"
             )
+
+        def linked(session_id: str, status: str, n: int) -> dict[str, Any]:
+            made = record(status, n)
+            if open_fields is not None and status == "waiting":
+                made.update(open_fields(session_id))
+            return made
 
         def clone(connection: sqlite3.Connection) -> None:
             (body,) = connection.execute(
@@ -112,7 +126,7 @@ async def fill(home: Path, open_count: int, history: int) -> None:
                                 "creation_utc": creation,
                                 "mode": "manual" if status == "waiting" else "auto",
                                 "title": None,
-                                "metadata": {METADATA_KEY: record(status, n)},
+                                "metadata": {METADATA_KEY: linked(session_id, status, n)},
                                 "labels": [HANDOFF_LABEL],
                             },
                             separators=(",", ":"),

@@ -58,9 +58,9 @@ BUGS = (
     Bug(
         "mirror-cursor-before-post",
         "slack_bridge/mirror.py",
-        "                await self._with_retries(partial(self.mirror_event, event))\n",
-        "                await self._store.advance_cursor(session_id, int(event.offset) + 1)\n"
-        "                await self._with_retries(partial(self.mirror_event, event))\n",
+        "        await self._with_retries(partial(self.mirror_event, event))\n",
+        "        await self._store.advance_cursor(self._thread.session_id, event.offset + 1)\n"
+        "        await self._with_retries(partial(self.mirror_event, event))\n",
         f"{CRASH_TEST}[mirror.before_post]",
     ),
     Bug(

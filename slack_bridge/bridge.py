@@ -1,8 +1,9 @@
 """The bridge's parts wired together and run: discovery, the reply outbox, operator actions.
 
-Each part lives in its own module: discovery (which sessions need attention), mirror (Parlant →
-Slack), inbound (Slack → Parlant, with the outbox), operator_actions (buttons and the handback
-form), root_sync (root messages in step with records), sla_notices; clients builds the clients.
+Each part lives in its own module: discovery (which sessions need attention), feed_follower
+(the agent's escalation feed) and mirror (Parlant → Slack), inbound (Slack → Parlant, with the
+outbox), operator_actions (buttons and the handback form), root_sync (root messages in step with
+records), sla_notices; clients builds the clients.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import logging
 import httpx
 from parlant.client import AsyncParlantClient
 
-from slack_bridge.clients import LongPollClients
 from slack_bridge.discovery import Discovery
+from slack_bridge.feed_follower import FeedFollower
 from slack_bridge.feedback import Feedback
 from slack_bridge.inbound import Inbound
 from slack_bridge.leases import Leases
@@ -57,9 +58,7 @@ class Bridge:
             UpdateBudget(),
             self.leases,
         )
-        self.mirrors = Mirrors(
-            LongPollClients(settings), caller, store, slack.masker, self.leases.holds
-        )
+        self.mirrors = Mirrors(parlant, caller, store, slack.masker, self.leases.holds)
         sla_notices = SlaNotices(caller, store, slack.supervisor_channel, self.roots.customer_name)
         self.inbound = Inbound(
             slack,
@@ -88,13 +87,23 @@ class Bridge:
             settings.resync_s,
         )
         self._outbox_retry_s = settings.outbox_retry_s
+        self.feed = FeedFollower(
+            listing_http,
+            settings.parlant_url,
+            store,
+            settings.replica_id,
+            self.mirrors,
+            self.discovery.nudge,
+        )
         # A session whose lease this replica lost: its mirror stops at once, and discovery
         # looks at it afresh (to take it back if the lease comes free again).
         self.leases.on_lost(self.mirrors.unfollow)
         self.leases.on_lost(self.discovery.forget)
 
     async def run(self) -> None:
-        await asyncio.gather(self.discovery.run(), self._outbox_loop(), self.leases.run())
+        await asyncio.gather(
+            self.discovery.run(), self.feed.run(), self._outbox_loop(), self.leases.run()
+        )
 
     async def _outbox_loop(self) -> None:
         while True:
@@ -108,6 +117,10 @@ class Bridge:
         """A clean stop: the mirrors end and the leases are given up, so another replica takes
         the sessions over on its next discovery pass instead of after the lease time."""
         await self.mirrors.stop()
+        try:
+            await self.feed.save()
+        except Exception as error:  # the next start resumes from the last saved position
+            log.warning("feed cursor not saved on stop: %r", error)
         try:
             await self.leases.release_all()
         except Exception as error:  # they expire by themselves

@@ -1,8 +1,6 @@
-"""Building the bridge's clients: Parlant (actions, listing, sharded long polls) and Slack."""
+"""Building the bridge's clients: Parlant (actions, listing, the escalation feed) and Slack."""
 
 from __future__ import annotations
-
-import zlib
 
 import aiohttp
 import httpx
@@ -13,10 +11,6 @@ from slack_bridge.settings import BridgeSettings
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller, web_client
 
-# Each followed session holds one long poll open. httpcore scans its whole pool for every
-# request, so one pool of a thousand connections costs a core; shards keep each scan short.
-LONG_POLL_SHARDS = 32
-CONNECTIONS_PER_SHARD = 64
 ACTION_CONNECTIONS = 100
 
 
@@ -38,7 +32,8 @@ def parlant_client(
 
 
 def listing_client(settings: BridgeSettings) -> httpx.AsyncClient:
-    """Discovery reads Parlant's session listing raw (listing.py), so it has its own client."""
+    """Discovery reads the open-handoff listing raw (listing.py) and the feed follower reads the
+    escalation feed (feed.py, with a longer timeout per request), so they have their own client."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=5.0), headers=operator_headers(settings)
     )
@@ -47,17 +42,3 @@ def listing_client(settings: BridgeSettings) -> httpx.AsyncClient:
 def slack_caller(slack: SlackSettings, http: aiohttp.ClientSession) -> SlackCaller:
     client = web_client(slack.bot_token, slack.api_url, http)
     return SlackCaller(client, slack.posts_per_second, on_call=metrics.slack_call)
-
-
-class LongPollClients:
-    """Parlant clients for the mirrors' long polls, spread over small connection pools."""
-
-    def __init__(self, settings: BridgeSettings) -> None:
-        self._settings = settings
-        self._shards: dict[int, AsyncParlantClient] = {}
-
-    def for_session(self, session_id: str) -> AsyncParlantClient:
-        shard = zlib.crc32(session_id.encode()) % LONG_POLL_SHARDS
-        if shard not in self._shards:
-            self._shards[shard] = parlant_client(self._settings, CONNECTIONS_PER_SHARD)
-        return self._shards[shard]

@@ -1,9 +1,15 @@
 """Parlant → Slack: every new message of an escalated session, posted into its thread once.
 
-One follower task per escalated session long-polls Parlant from a durable cursor. The cursor
-moves past an event only after Slack accepted every part of it; a part whose post has an
-unknown outcome (the bridge died, the answer was lost) is looked up in the thread by its
-message metadata before it is posted again.
+One feed follower per bridge process (feed_follower.py) long-polls the agent's escalation feed
+and hands the events of the sessions this replica mirrors to their SessionMirror here: one task
+and queue per session, so posting stays per thread (in order, paced by Slack per channel).
+
+The per-session cursor is the truth of what a thread has. A session that starts being mirrored
+(a new handoff, a restart, a lease taken over from a dead replica) first catches up with
+`list_events` from its cursor, then takes feed events at or above it. The cursor moves past an
+event only after Slack accepted every part of it; a part whose post has an unknown outcome (the
+bridge died, the answer was lost) is looked up in the thread by its message metadata before it
+is posted again.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from parlant.client import AsyncParlantClient
@@ -22,7 +28,7 @@ from config.crash_points import crash_point
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
-from slack_bridge.clients import LongPollClients
+from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_escalation.masking import Masker
@@ -31,10 +37,11 @@ from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, S
 
 log = logging.getLogger(__name__)
 
-# Under the 60 s read timeout of the long-poll clients; longer polls mean fewer idle round trips.
-LONG_POLL_S = 50
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
+CATCH_UP_CONCURRENCY = 32
 T = TypeVar("T")
+# Called with a feed position once its event is done with (posted, or no longer ours).
+Finished = Callable[[int], None]
 # Outages retried in place, so order is kept: Slack's, Parlant's and the state store's.
 RETRIED: tuple[type[Exception], ...] = (
     SlackUnavailable,
@@ -45,12 +52,12 @@ RETRIED: tuple[type[Exception], ...] = (
 )
 
 
-def came_from_slack(event: Any) -> bool:
+def came_from_slack(event: MirrorEvent) -> bool:
     operator = (event.metadata or {}).get("operator") or {}
     return operator.get("origin") == "slack"
 
 
-def mirror_label_and_text(event: Any) -> tuple[str, str] | None:
+def mirror_label_and_text(event: MirrorEvent) -> tuple[str, str] | None:
     """Who said it and what, for events the thread should show; None for the rest."""
     if came_from_slack(event):
         return None
@@ -95,6 +102,9 @@ class LeaseLost(Exception):
 
 
 class SessionMirror:
+    """One session's poster: catches the thread up from its cursor, then posts the feed events
+    handed to it, one at a time, in offset order."""
+
     def __init__(
         self,
         parlant: AsyncParlantClient,
@@ -103,54 +113,100 @@ class SessionMirror:
         thread: ThreadLink,
         masker: Masker,
         owns: Callable[[str], bool],
+        catch_up_every: Callable[[], float | None],
+        catching_up: asyncio.Semaphore,
     ) -> None:
         self._owns = owns
+        self._catching_up = catching_up
         self._parlant = parlant
         self._caller = caller
         self._store = store
         self._thread = thread
         self._masker = masker
+        self._catch_up_every = catch_up_every
+        self._queue: asyncio.Queue[tuple[MirrorEvent, Finished]] = asyncio.Queue()
+        self._current: tuple[MirrorEvent, Finished] | None = None
+
+    def offer(self, event: MirrorEvent, finished: Finished) -> None:
+        self._queue.put_nowait((event, finished))
 
     async def run(self) -> None:
         try:
             await self._mirror()
         except LeaseLost:
             log.warning("mirror stopped: lease lost session=%s", self._thread.session_id)
+        finally:
+            self.let_go()
+
+    def let_go(self) -> None:
+        """Whatever was handed to this mirror and not posted is no longer its own: the feed
+        cursor may move past it (whoever mirrors the session next catches up from its cursor).
+        Called when it stops, and by `Mirrors.unfollow` (a task cancelled before it ran never
+        reaches its `finally`)."""
+        if self._current is not None:
+            self._finish(*self._current)
+            self._current = None
+        while not self._queue.empty():
+            self._finish(*self._queue.get_nowait())
+
+    @staticmethod
+    def _finish(event: MirrorEvent, finished: Finished) -> None:
+        if event.position is not None:
+            finished(event.position)
 
     async def _mirror(self) -> None:
         session_id = self._thread.session_id
-        offset = await self._with_retries(partial(self._store.cursor, session_id))
-        if offset is None:
-            offset = await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
-            await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
-        log.info(
-            "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
-        )
-        while True:
-            events = await self._with_retries(partial(self._poll, offset)) or []
-            for event in events:
-                await self._with_retries(partial(self.mirror_event, event))
-                if mirror_label_and_text(event) is not None:
-                    crash_point("mirror.after_record")
-                offset = int(event.offset) + 1
-                await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
-
-    async def _poll(self, offset: int) -> list[Any]:
-        try:
-            with metrics.long_poll():
-                events = await self._parlant.sessions.list_events(
-                    self._thread.session_id,
-                    min_offset=offset,
-                    kinds="message,custom",
-                    wait_for_data=LONG_POLL_S,
+        async with self._catching_up:
+            offset = await self._with_retries(partial(self._store.cursor, session_id))
+            if offset is None:
+                offset = (
+                    await self._with_retries(lambda: start_offset(self._parlant, session_id)) or 0
                 )
-            return list(events)
-        except ApiError as error:
-            if error.status_code == 504:  # the long poll ended with nothing new
-                return []
-            raise
+                await self._with_retries(partial(self._store.advance_cursor, session_id, offset))
+            log.info(
+                "mirroring session=%s from offset=%s thread=%s", session_id, offset, self._thread.ts
+            )
+            offset = await self._catch_up(offset)
+        while True:
+            try:
+                self._current = await asyncio.wait_for(self._queue.get(), self._catch_up_every())
+            except TimeoutError:  # no feed on this agent: read the session instead
+                async with self._catching_up:
+                    offset = await self._catch_up(offset)
+                continue
+            event, finished = self._current
+            if event.offset >= offset:  # below: the catch-up posted it already
+                offset = await self._post(event)
+            self._current = None
+            self._finish(event, finished)
 
-    async def mirror_event(self, event: Any) -> None:
+    async def _catch_up(self, offset: int) -> int:
+        """Everything the session has from `offset` on, read from Parlant (not the feed)."""
+        events = await self._with_retries(partial(self._read_from, offset)) or []
+        for event in events:
+            offset = await self._post(event)
+        return offset
+
+    async def _read_from(self, offset: int) -> list[MirrorEvent]:
+        events = await self._parlant.sessions.list_events(
+            self._thread.session_id,
+            min_offset=offset,
+            kinds=",".join(MIRRORED_KINDS),
+            wait_for_data=0,
+        )
+        return [from_parlant(self._thread.session_id, event) for event in events]
+
+    async def _post(self, event: MirrorEvent) -> int:
+        """Posts the event (if the thread shows it) and moves the cursor past it."""
+        await self._with_retries(partial(self.mirror_event, event))
+        if mirror_label_and_text(event) is not None:
+            crash_point("mirror.after_record")
+        await self._with_retries(
+            partial(self._store.advance_cursor, self._thread.session_id, event.offset + 1)
+        )
+        return event.offset + 1
+
+    async def mirror_event(self, event: MirrorEvent) -> None:
         shown = mirror_label_and_text(event)
         if shown is None:
             return
@@ -184,7 +240,7 @@ class SessionMirror:
             crash_point("mirror.after_post")
             await self._store.mirror_posted(session_id, event.id, part, ts)
             if part == 0:
-                metrics.mirror_posted(getattr(event, "creation_utc", None))
+                metrics.mirror_posted(event.creation_utc)
             log.info(
                 "mirrored session=%s event=%s part=%s slack_ts=%s", session_id, event.id, part, ts
             )
@@ -217,23 +273,29 @@ async def _back_off(session_id: str, failures: int, error: BaseException) -> int
 
 
 class Mirrors:
-    """One SessionMirror task per session with a human; started and stopped by discovery and
-    by Take over."""
+    """The SessionMirror of each session this replica mirrors; started and stopped by discovery
+    and by Take over, fed by the feed follower."""
 
     def __init__(
         self,
-        long_polls: LongPollClients,
+        parlant: AsyncParlantClient,
         caller: SlackCaller,
         store: BridgeStore,
         masker: Masker,
         owns: Callable[[str], bool],
     ) -> None:
         self._owns = owns
-        self._long_polls = long_polls
+        self._parlant = parlant
         self._caller = caller
         self._store = store
         self._masker = masker
+        self._mirrors: dict[str, SessionMirror] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Set when the agent has no feed (feed_follower.py): each mirror reads its session.
+        self.catch_up_every: float | None = None
+        # Mirrors starting at once (a restart with 10,000 open) catch up a few at a time:
+        # thousands of requests queued on one httpx pool cost a core in httpcore's pool scan.
+        self._catching_up = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
 
     def active(self) -> int:
         """How many sessions are being mirrored now (the bridge's metrics)."""
@@ -243,33 +305,50 @@ class Mirrors:
         task = self._tasks.get(session_id)
         return task is not None and not task.done()
 
+    def offer(self, event: MirrorEvent, finished: Finished) -> bool:
+        """Hand a feed event to its session's mirror; False when this replica does not mirror
+        that session (the event is not ours)."""
+        if not self.following(event.session_id):
+            return False
+        self._mirrors[event.session_id].offer(event, finished)
+        return True
+
     def follow(self, thread: ThreadLink) -> None:
         """Start mirroring the session, if this replica holds its lease (only the holder
         mirrors, so no message is posted twice)."""
         if self.following(thread.session_id) or not self._owns(thread.session_id):
             return
         mirror = SessionMirror(
-            self._long_polls.for_session(thread.session_id),
+            self._parlant,
             self._caller,
             self._store,
             thread,
             self._masker,
             self._owns,
+            lambda: self.catch_up_every,
+            self._catching_up,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(_log_mirror_end)
+        self._mirrors[thread.session_id] = mirror
         self._tasks[thread.session_id] = task
 
     def unfollow(self, session_id: str) -> None:
+        mirror = self._mirrors.pop(session_id, None)
         task = self._tasks.pop(session_id, None)
         if task is not None:
             task.cancel()
+        if mirror is not None:
+            mirror.let_go()
 
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        for mirror in self._mirrors.values():
+            mirror.let_go()
         self._tasks.clear()
+        self._mirrors.clear()
 
 
 def _log_mirror_end(task: asyncio.Task[None]) -> None:

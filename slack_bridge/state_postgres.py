@@ -7,7 +7,8 @@ The same BridgeStore as the SQLite file, with what sharing needs:
   row in `bridge_outbox_turns` with FOR UPDATE SKIP LOCKED for the whole delivery, so another
   replica skips that session instead of waiting, and a dead replica's hold ends with its
   connection (no expiry to tune);
-- cursors only move forward (a conditional upsert), whichever replica writes last;
+- cursors only move forward (a conditional upsert), whichever replica writes last; each
+  replica has its own escalation feed cursor;
 - per-session leases (`bridge_session_leases`) say which replica does a session's outbound work;
   their expiry is the database's clock, so replicas' clocks need not agree.
 
@@ -70,6 +71,10 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS bridge_cursors (
         session_id  text PRIMARY KEY,
         next_offset bigint NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS bridge_feed_cursors (
+        replica_id text PRIMARY KEY,
+        position   bigint NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS bridge_mirror_posts (
         session_id text NOT NULL,
@@ -303,6 +308,21 @@ class PostgresBridgeStore:
                ON CONFLICT (session_id) DO UPDATE SET next_offset = excluded.next_offset
                WHERE c.next_offset < excluded.next_offset""",
             (session_id, next_offset),
+        )
+
+    # Each replica follows the feed for the sessions it holds, so each has its own cursor (a
+    # stable BRIDGE_REPLICA_ID resumes it after a restart; a new id starts at the feed's head).
+    async def feed_cursor(self, replica_id: str) -> int | None:
+        row = await self._one(
+            "SELECT position FROM bridge_feed_cursors WHERE replica_id = %s", (replica_id,)
+        )
+        return None if row is None else int(row[0])
+
+    async def set_feed_cursor(self, replica_id: str, position: int) -> None:
+        await self._run(
+            """INSERT INTO bridge_feed_cursors VALUES (%s, %s)
+               ON CONFLICT (replica_id) DO UPDATE SET position = excluded.position""",
+            (replica_id, position),
         )
 
     async def mirror_status(self, session_id: str, event_id: str, part: int) -> str | None:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,7 +138,15 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    root: Path = tmp_path_factory.mktemp("in-process")
+    async with running_world(tmp_path_factory.mktemp("in-process")) as built:
+        yield built
+
+
+@asynccontextmanager
+async def running_world(
+    root: Path, agent_env: dict[str, str] | None = None
+) -> AsyncIterator[World]:
+    """The fake Slack, a real agent (with `agent_env` on top) and the bridge in this loop."""
     fake = FakeSlack()
     await fake.start()
     dana = fake.add_user("dana", display_name="Dana")
@@ -156,7 +165,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
         "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
     }
-    agent = AgentProcess(home=root / "parlant", extra_env=env)
+    agent = AgentProcess(home=root / "parlant", extra_env={**env, **(agent_env or {})})
     # Started from a worker thread: the agent's start-up must not stall the fake Slack.
     await asyncio.to_thread(agent.start)
     settings = BridgeSettings.from_env(
@@ -332,3 +341,47 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
         return "Resolved by Dana" in json.dumps(world.root(root.ts).blocks)
 
     await eventually(root_says_resolved, "the resolved root message")
+
+
+async def test_sessions_are_mirrored_through_one_feed_long_poll_and_its_cursor_is_stored(
+    world: World,
+) -> None:
+    escalated = [await world.escalate() for _ in range(3)]
+    said = {}
+    for i, (session, _root) in enumerate(escalated):
+        event = await world.parlant.sessions.create_event(
+            session, kind="message", source="customer", message=f"feed check {i}"
+        )
+        said[event.id] = session
+    for i, (_session, root) in enumerate(escalated):
+
+        async def mirrored(i: int = i, root_ts: str = root.ts) -> list[Message]:
+            return [m for m in world.thread(root_ts) if f"feed check {i}" in m.text]
+
+        [_post] = await eventually(mirrored, f"message {i} in its thread")
+
+    # The agent holds one long poll for the bridge, not one per mirrored session.
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=10
+    ) as http:
+
+        async def long_polls_open() -> float:
+            text = (await http.get(f"{world.agent.url}/metrics")).text
+            line = next(x for x in text.splitlines() if x.startswith("parlant_long_polls_open "))
+            return float(line.split()[1])
+
+        samples = []
+        for _ in range(10):
+            samples.append(await long_polls_open())
+            await asyncio.sleep(0.2)
+        assert max(samples) == 1
+        # The stored feed cursor moves past the mirrored events' positions.
+        feed = (await http.get(f"{world.agent.url}/escalations/feed?after=0&limit=1000")).json()
+        positions = [e["position"] for e in feed["events"] if e["id"] in said]
+        assert len(positions) == len(said)
+
+    async def stored_past() -> bool:
+        stored = await world.store.feed_cursor(world.bridge.leases.owner)
+        return stored is not None and stored >= max(positions)
+
+    await eventually(stored_past, "the feed cursor stored past the mirrored events")

@@ -128,6 +128,18 @@ async def test_a_cursor_never_moves_back(store: BridgeStore) -> None:
     assert await store.cursor("s1") == 9
 
 
+async def test_the_feed_cursor_is_stored_and_survives_a_reopen(open_store: OpenStore) -> None:
+    store = await open_store()
+    assert await store.feed_cursor("replica-1") is None
+    await store.set_feed_cursor("replica-1", 40)
+    await store.set_feed_cursor("replica-1", 75)
+    assert await store.feed_cursor("replica-1") == 75
+    # It may move back: the agent's data was reset below it.
+    await store.set_feed_cursor("replica-1", 3)
+    reopened = await open_store()
+    assert await reopened.feed_cursor("replica-1") == 3
+
+
 async def test_mirrored_posts_threads_roots_and_notices_are_remembered(
     store: BridgeStore,
 ) -> None:
@@ -266,3 +278,26 @@ async def test_one_replica_holds_a_lease_until_it_expires_or_is_released(
     assert await a.renew_leases(winner, ["s1", "s2"], 30) == {"s2"}
     await a.release_leases(winner, ["s2"])
     assert await b.acquire_leases(loser, ["s2"], 30) == {"s2"}
+
+
+async def test_each_replica_has_its_own_feed_cursor(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    await a.set_feed_cursor("replica-a", 10)
+    await b.set_feed_cursor("replica-b", 99)
+    assert await b.feed_cursor("replica-a") == 10
+    assert await a.feed_cursor("replica-b") == 99
+    assert await a.feed_cursor("replica-c") is None
+
+
+async def test_one_bridge_on_a_sqlite_file_resumes_its_feed_cursor_under_a_new_replica_id(
+    tmp_path: Path,
+) -> None:
+    # The default replica id is new on every start; one process uses the file, so it resumes.
+    first = SQLiteBridgeStore(tmp_path / "state.sqlite3")
+    await first.set_feed_cursor("host-1-aaaa", 321)
+    first.close()
+    second = SQLiteBridgeStore(tmp_path / "state.sqlite3")
+    assert await second.feed_cursor("host-2-bbbb") == 321
+    second.close()
