@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from agent.store.session_stores import is_postgres_url
 
     if is_postgres_url(settings.session_store):
-        from agent.store.postgres_check import postgres_problem
+        from config.postgres_check import postgres_problem
 
         problem = postgres_problem(settings.session_store)
         if problem is not None:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import psycopg
 
-from agent.store.postgres_check import CONNECT_TIMEOUT_S, describe_target
+from config.postgres_check import CONNECT_TIMEOUT_S, describe_target
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.state import BridgeStore, SQLiteBridgeStore
 from slack_bridge.state_postgres import PostgresBridgeStore
