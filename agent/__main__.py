@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if is_postgres_url(settings.session_store):
         from config.postgres_check import postgres_problem
 
-        problem = postgres_problem(settings.session_store)
+        problem = postgres_problem(settings.session_store, "PARLANT_SESSION_STORE")
         if problem is not None:
             print(f"agent: session store check failed: {problem}", file=sys.stderr)
             return 4

@@ -1,4 +1,5 @@
-"""Whether the PostgreSQL named by PARLANT_SESSION_STORE answers, checked once before start.
+"""Whether the PostgreSQL a setting names answers, checked once before start (the agent's
+PARLANT_SESSION_STORE, the bridge's BRIDGE_STATE_URL).
 
 Without it, an unreachable database shows as a pool timeout deep inside start-up, after half a
 minute. The line it returns names the target (host, port, database, user), never the password.
@@ -24,7 +25,7 @@ def describe_target(url: str) -> str:
     return f"{host}:{port}/{parts.get('dbname') or '(default database)'} as {user}"
 
 
-def postgres_problem(url: str) -> str | None:
+def postgres_problem(url: str, setting: str) -> str | None:
     """None when a connection opens and answers; else one line saying what to fix."""
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as connection:
@@ -33,7 +34,7 @@ def postgres_problem(url: str) -> str | None:
         lines = str(error).strip().splitlines()
         reason = lines[0].strip() if lines else type(error).__name__
         return (
-            f"PARLANT_SESSION_STORE: cannot use PostgreSQL at {describe_target(url)}: {reason}; "
+            f"{setting}: cannot use PostgreSQL at {describe_target(url)}: {reason}; "
             "check that the server runs and the URL's host, port, database, user and password"
         )
     return None

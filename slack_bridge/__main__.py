@@ -56,9 +56,9 @@ def main(argv: list[str]) -> int:
         )
         return 0
     if settings.state_url is not None:
-        from slack_bridge.open_state import state_url_problem
+        from config.postgres_check import postgres_problem
 
-        problem = state_url_problem(settings.state_url)
+        problem = postgres_problem(settings.state_url, "BRIDGE_STATE_URL")
         if problem is not None:
             print(f"slack_bridge: state store check failed: {problem}", file=sys.stderr)
             return 4

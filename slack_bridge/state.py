@@ -289,21 +289,21 @@ class SQLiteBridgeStore:
             (session_id, channel, ts, thread_ts, user_id, user_name, kind, text, _now()),
         )
         row = self._execute(
-            f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE channel = ? AND ts = ?", (channel, ts)
+            f"SELECT {REPLY_COLUMNS} FROM outbox WHERE channel = ? AND ts = ?", (channel, ts)
         ).fetchone()
-        return _reply(row)
+        return reply_from_row(row)
 
     async def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
         if session_id is None:
             rows = self._execute(
-                f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY ts, id"
+                f"SELECT {REPLY_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY ts, id"
             ).fetchall()
         else:
             rows = self._execute(
-                f"SELECT {_REPLY_COLUMNS} FROM outbox WHERE state = 'pending' AND session_id = ? ORDER BY ts, id",
+                f"SELECT {REPLY_COLUMNS} FROM outbox WHERE state = 'pending' AND session_id = ? ORDER BY ts, id",
                 (session_id,),
             ).fetchall()
-        return [_reply(r) for r in rows]
+        return [reply_from_row(r) for r in rows]
 
     async def reply_attempted(self, reply_id: int, error: str) -> None:
         self._execute(
@@ -469,13 +469,16 @@ class SQLiteBridgeStore:
             )
 
 
-_REPLY_COLUMNS = (
+# The outbox's columns in `reply_from_row`'s order; both adapters name them alike.
+REPLY_COLUMNS = (
     "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts,"
     " pending_notified, created_at"
 )
 
 
-def _reply(row: tuple[Any, ...]) -> OutboxReply:
+def reply_from_row(row: tuple[Any, ...]) -> OutboxReply:
+    """An outbox row of REPLY_COLUMNS (SQLite stores the time as text, PostgreSQL as a time)."""
+    accepted = row[11]
     return OutboxReply(
         id=int(row[0]),
         session_id=str(row[1]),
@@ -488,5 +491,7 @@ def _reply(row: tuple[Any, ...]) -> OutboxReply:
         text=str(row[8]),
         attempts=int(row[9]),
         pending_notified=bool(row[10]),
-        accepted_at=datetime.fromisoformat(str(row[11])),
+        accepted_at=accepted
+        if isinstance(accepted, datetime)
+        else datetime.fromisoformat(str(accepted)),
     )

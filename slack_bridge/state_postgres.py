@@ -26,7 +26,14 @@ from typing import Any, Self
 from psycopg import AsyncConnection, Rollback
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from slack_bridge.state import OutboxReply, ReplyKind, ReplyState, ThreadLink
+from slack_bridge.state import (
+    REPLY_COLUMNS,
+    OutboxReply,
+    ReplyKind,
+    ReplyState,
+    ThreadLink,
+    reply_from_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,28 +110,6 @@ _SCHEMA = [
     )""",
     "CREATE INDEX IF NOT EXISTS bridge_session_leases_owner ON bridge_session_leases (owner)",
 ]
-
-_REPLY_COLUMNS = (
-    "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts,"
-    " pending_notified, created_at"
-)
-
-
-def _reply(row: tuple[Any, ...]) -> OutboxReply:
-    return OutboxReply(
-        id=int(row[0]),
-        session_id=str(row[1]),
-        channel=str(row[2]),
-        ts=str(row[3]),
-        thread_ts=str(row[4]),
-        user_id=str(row[5]),
-        user_name=str(row[6]),
-        kind=row[7],
-        text=str(row[8]),
-        attempts=int(row[9]),
-        pending_notified=bool(row[10]),
-        accepted_at=row[11],
-    )
 
 
 def _pool(url: str, size: int) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -224,25 +209,25 @@ class PostgresBridgeStore:
             (session_id, channel, ts, thread_ts, user_id, user_name, kind, text),
         )
         row = await self._one(
-            f"SELECT {_REPLY_COLUMNS} FROM bridge_outbox WHERE channel = %s AND ts = %s",
+            f"SELECT {REPLY_COLUMNS} FROM bridge_outbox WHERE channel = %s AND ts = %s",
             (channel, ts),
         )
         assert row is not None
-        return _reply(row)
+        return reply_from_row(row)
 
     async def pending_replies(self, session_id: str | None = None) -> list[OutboxReply]:
         if session_id is None:
             rows = await self._all(
-                f"SELECT {_REPLY_COLUMNS} FROM bridge_outbox WHERE state = 'pending' "
+                f"SELECT {REPLY_COLUMNS} FROM bridge_outbox WHERE state = 'pending' "
                 "ORDER BY ts::numeric, id"
             )
         else:
             rows = await self._all(
-                f"SELECT {_REPLY_COLUMNS} FROM bridge_outbox "
+                f"SELECT {REPLY_COLUMNS} FROM bridge_outbox "
                 "WHERE state = 'pending' AND session_id = %s ORDER BY ts::numeric, id",
                 (session_id,),
             )
-        return [_reply(r) for r in rows]
+        return [reply_from_row(r) for r in rows]
 
     @asynccontextmanager
     async def outbox_turn(self, session_id: str) -> AsyncIterator[bool]:
