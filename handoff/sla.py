@@ -271,18 +271,25 @@ def _clock(
     )
 
 
+def _stops(record: Mapping[str, Any]) -> dict[str, datetime | None]:
+    """The instants that stop the clocks, by what they are."""
+    return {
+        # Records written before `first_claimed_at` existed kept the first claim in `claimed_at`.
+        "claimed": parse_instant(record.get("first_claimed_at") or record.get("claimed_at")),
+        "replied": parse_instant(record.get("first_human_reply_at")),
+        "returned": parse_instant(record.get("returned_at")),
+        "resolved": parse_instant(record.get("resolved_at")),
+    }
+
+
 def sla_view(record: Mapping[str, Any], settings: SlaSettings, now: datetime) -> SlaView | None:
     """Both clocks of a handoff record at `now`; None if the record has no handoff time."""
     requested = parse_instant(record.get("requested_at"))
     if requested is None:
         return None
-    ended = [
-        (parse_instant(record.get("returned_at")), "returned"),
-        (parse_instant(record.get("resolved_at")), "resolved"),
-    ]
-    # Records written before `first_claimed_at` existed kept the first claim in `claimed_at`.
-    claimed = parse_instant(record.get("first_claimed_at") or record.get("claimed_at"))
-    replied = parse_instant(record.get("first_human_reply_at"))
+    stops = _stops(record)
+    ended = [(stops["returned"], "returned"), (stops["resolved"], "resolved")]
+    claimed, replied = stops["claimed"], stops["replied"]
     hours = settings.hours
     return SlaView(
         claim=_clock(
@@ -298,6 +305,50 @@ def sla_view(record: Mapping[str, Any], settings: SlaSettings, now: datetime) ->
         ),
         business_hours_only=not hours.around_the_clock,
     )
+
+
+@dataclass(frozen=True)
+class NextChanges:
+    """When a handoff's SLA picture next changes with no change to its record."""
+
+    # The SLA line (`display_key`) reads differently: a display step, due soon, breached.
+    line: datetime | None
+    # A clock passes its target: a reminder or breach notice may fall due.
+    notice: datetime | None
+
+
+def next_changes(record: Mapping[str, Any], settings: SlaSettings, now: datetime) -> NextChanges:
+    """The next instants after `now` at which the clocks alone change what a view shows, so
+    a follower of many handoffs looks at each one when it changes instead of polling all."""
+    requested = parse_instant(record.get("requested_at"))
+    view = sla_view(record, settings, now)
+    if requested is None or view is None:
+        return NextChanges(None, None)
+    stops = _stops(record)
+    ends = [stops["returned"], stops["resolved"]]
+    own_stops = {"claim": [stops["claimed"], *ends], "first_reply": [stops["replied"], *ends]}
+    line: list[datetime] = []
+    notice: list[datetime] = []
+    for clock in (view.claim, view.first_reply):
+        if not clock.running:
+            continue
+        # A stop written with a timestamp ahead of `now` (another machine's clock) stops the
+        # clock when that instant comes.
+        ahead = [at for at in own_stops[clock.name] if at is not None and at > now]
+        line += ahead
+        notice += ahead
+        thresholds = [shown_elapsed(clock) + display_step(clock.elapsed)]
+        thresholds += [
+            clock.target * share
+            for share in (DUE_SOON_SHARE, 1.0)
+            if clock.target * share > clock.elapsed
+        ]
+        at = settings.hours.deadline(requested, min(thresholds))
+        if at is not None:
+            line.append(at)
+        if not clock.breached and clock.due_at is not None:
+            notice.append(clock.due_at)
+    return NextChanges(min(line, default=None), min(notice, default=None))
 
 
 def display_step(elapsed: timedelta) -> timedelta:

@@ -19,7 +19,7 @@ from parlant.client.types import SessionMetadataUpdateParams
 from config.crash_points import crash_point
 from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
-from handoff.sla import SlaSettings, SlaView, display_key, sla_view
+from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
 from slack_bridge.leases import Leases
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
@@ -167,17 +167,25 @@ class RootSync:
         chosen = (record.get("slack") or {}).get("channel")
         return chosen or self._routes.route(record, getattr(session, "labels", None) or ())
 
+    def sla_changes(self, record: HandoffRecord, now: datetime) -> NextChanges:
+        return next_changes(record, self._sla, now)
+
+    def sla_tick_room(self) -> int:
+        return self._budget.sla_room()
+
     async def refresh(
         self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView | None = None
-    ) -> None:
+    ) -> bool:
+        """Rewrite the root message if it shows something else now; False when an SLA-only
+        rewrite waits for room in the chat.update budget."""
         sla = sla or self.sla_of(record)
         fingerprint = rendering_fingerprint(record, sla)
         stored = await self._store.root_rendering(session.id)
         if stored == fingerprint:
-            return
+            return True
         sla_tick = only_sla_changed(stored, fingerprint)
         if sla_tick and not self._budget.try_sla_tick():
-            return  # the next discovery pass tries again; status changes keep their headroom
+            return False  # the next discovery pass tries again; status changes keep their headroom
         if not sla_tick:
             self._budget.status_change()
         text, root_blocks = root_message.render(await self._view(session, record, sla))
@@ -197,6 +205,7 @@ class RootSync:
             record.get("status"),
             sla.worst if sla else "none",
         )
+        return True
 
     async def refresh_session(self, session_id: str) -> None:
         """Rewrite a session's root message after an action changed its record here. Only by

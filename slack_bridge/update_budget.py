@@ -45,3 +45,7 @@ class UpdateBudget:
             return False
         self._recent.append(self._clock())
         return True
+
+    def sla_room(self) -> int:
+        """How many SLA-only rewrites the window takes now."""
+        return max(0, self._sla_limit - self._used())

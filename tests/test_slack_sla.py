@@ -1,8 +1,9 @@
 """The SLA clock end to end: real agent and bridge processes, the fake Slack, tiny targets.
 
 The claim target is 9 s and the first-reply target 12 s (fractional minutes), so breaches
-happen within a test; the worlds' bridge resyncs an unchanged session every 2 s, when notices
-fall due (tests/support/slack_world.py).
+happen within a test. The bridge here never resyncs an unchanged session within a test (its
+safety resync is at production's 5 minutes): every notice and SLA line below is posted because
+discovery looked at the session when its clocks said so (handoff/sla.py `next_changes`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tests.support.waits import stays
 
 CLAIM_TARGET_S = 9
 REPLY_TARGET_S = 12
-# A resync and a discovery pass: a duplicate notice or a missed one would show within this.
+# A duplicate notice or a missed one would show within this (the worlds' resync window, which
+# is longer than the discovery pass that takes a notice when it falls due).
 SETTLE_S = RESYNC_QUIET_S
 
 
@@ -38,6 +40,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
         extra_env={
             "SLA_CLAIM_TARGET_MINUTES": str(CLAIM_TARGET_S / 60),
             "SLA_FIRST_REPLY_TARGET_MINUTES": str(REPLY_TARGET_S / 60),
+            "BRIDGE_RESYNC_SECONDS": "300",
         },
         supervisor_channel=True,
     )
