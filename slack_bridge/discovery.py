@@ -37,7 +37,7 @@ from parlant.client.core.api_error import ApiError
 from handoff.record import ACTIVE_STATUSES, HandoffRecord, read_record
 from slack_bridge.handback_line import HandbackLines
 from slack_bridge.leases import Leases
-from slack_bridge.listing import ListedSession, fetch_handed_off, listed_sessions
+from slack_bridge.listing import ListedSession, OpenListing, listed_sessions
 from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import DISCOVERY_INTERVAL_S, UNCHANGED_RESYNC_S
@@ -86,8 +86,7 @@ class Discovery:
         self._leases = leases
         # Active sessions listed in the last pass: those not held are tried every pass.
         self._active: set[str] = set()
-        self._listing_http = listing_http
-        self._parlant_url = parlant_url
+        self._listing = OpenListing(listing_http, parlant_url)
         self._store = store
         self._roots = roots
         self._sla_notices = sla_notices
@@ -135,7 +134,7 @@ class Discovery:
 
     async def discover(self) -> None:
         started = time.monotonic()
-        raw = await fetch_handed_off(self._listing_http, self._parlant_url)
+        raw = await self._listing.fetch()
         now = time.monotonic()
         self._listing_s = now - started
         wall = time.time()

@@ -57,14 +57,32 @@ def closed_since(now: datetime) -> str:
     return (now - CLOSED_LOOKBACK).astimezone(UTC).isoformat(timespec="seconds")
 
 
-async def fetch_handed_off(http: httpx.AsyncClient, parlant_url: str) -> bytes:
-    """The raw listing; `listed_sessions(json.loads(raw))` reads it."""
-    base = parlant_url.rstrip("/")
-    response = await http.get(
-        f"{base}/escalations/open", params={"closed_since": closed_since(datetime.now(UTC))}
-    )
-    if response.status_code == 404:
-        # No `limit`: Parlant 3.3 filters labels after paging, so a page can come back short.
-        response = await http.get(f"{base}/sessions", params={"labels": HANDOFF_LABEL})
-    response.raise_for_status()
-    return response.content
+class OpenListing:
+    """The raw listing, asked for conditionally: the agent answers an unchanged listing with a
+    304 (its ETag), so an idle pass costs no megabytes read. `listed_sessions(json.loads(raw))`
+    reads what `fetch` returns; the same bytes object comes back while nothing changed."""
+
+    def __init__(self, http: httpx.AsyncClient, parlant_url: str) -> None:
+        self._http = http
+        self._base = parlant_url.rstrip("/")
+        self._etag: str | None = None
+        self._body = b""
+
+    async def fetch(self) -> bytes:
+        headers = {"If-None-Match": self._etag} if self._etag else {}
+        response = await self._http.get(
+            f"{self._base}/escalations/open",
+            params={"closed_since": closed_since(datetime.now(UTC))},
+            headers=headers,
+        )
+        if response.status_code == 304:
+            return self._body
+        if response.status_code == 404:
+            # No `limit`: Parlant 3.3 filters labels after paging, so a page can come back short.
+            response = await self._http.get(
+                f"{self._base}/sessions", params={"labels": HANDOFF_LABEL}
+            )
+        response.raise_for_status()
+        self._etag = response.headers.get("etag")
+        self._body = response.content
+        return self._body

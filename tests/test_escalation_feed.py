@@ -81,6 +81,25 @@ def test_only_operators_reach_the_escalation_routes(agent: AgentProcess) -> None
     assert answer.status_code in (403, 404), answer.text
 
 
+def test_an_unchanged_open_listing_is_a_304_and_a_new_handoff_changes_its_etag(
+    agent: AgentProcess,
+) -> None:
+    def listing(etag: str | None = None) -> httpx.Response:
+        headers = {**OPERATOR_HEADERS, **({"If-None-Match": etag} if etag else {})}
+        return httpx.get(f"{agent.url}/escalations/open", headers=headers, timeout=30)
+
+    first = listing()
+    etag = first.headers["etag"]
+    again = listing(etag)
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    assert listing('"something else"').content == first.content
+
+    _handed_off(agent, operator_client(agent.url))
+    changed = listing(etag)
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert len(changed.json()["items"]) == len(first.json()["items"]) + 1
+
+
 def test_the_feed_carries_open_handoffs_events_and_wakes_for_a_new_one(
     agent: AgentProcess,
 ) -> None:
