@@ -8,9 +8,10 @@ the table, not asserted.
         [--skip-pacing] [--py-spy DIR] [--prefill N]
     .venv/bin/python bench/bench_bridge.py --prefill 10000 --sessions 10000 --skip-pacing
 
-With `--prefill N`, N open escalations are written into the agent's store before it starts,
-each with the root message the handoff tool would have posted (creating them through HTTP and
-having the bridge post every root takes about 5 minutes per 1,000 on a 2-core machine).
+With `--prefill N`, N open escalations are written into the agent's store before it starts
+(creating them through HTTP takes about 5 minutes per 1,000 on a 2-core machine), each with the
+root message the handoff tool would have posted; with `--roots-by-bridge` too, without one, as
+the handoff tool leaves them when Slack did not answer, so the bridge posts all N at once.
 
 Sizes are cumulative open escalations: each step creates the difference at once, through the
 agent's HTTP API (as the handoff tool leaves them: record `pending`, so the bridge posts every
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -38,10 +38,11 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdateParams
 
+from bench import probes
 from bench.bench_feed import fill
 from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
 from slack_escalation.metadata import escalation_metadata
-from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
+from tests.fakes import FakeSlack, FakeSlackThread
 from tests.support.agent_process import AgentProcess
 from tests.support.bridge_process import BridgeProcess
 from tests.support.slack_world import SIGNING_SECRET
@@ -65,13 +66,17 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 
 class Setup:
-    def __init__(self, root: Path, posts_per_second: float, prefill: int = 0) -> None:
+    def __init__(
+        self, root: Path, posts_per_second: float, prefill: int = 0, roots_by_bridge: bool = False
+    ) -> None:
         self.slack: FakeSlackThread = FakeSlack().run_in_thread()
         self.channel = self.slack.call(self.slack.fake.add_channel, "escalations")
         self.operator = self.slack.call(self.slack.fake.add_user, "dana", display_name="Dana")
         self.prefilled: list[str] = []
         if prefill:
-            self.prefilled = asyncio.run(self._prefill(root / "parlant", prefill))
+            self.prefilled = asyncio.run(
+                self._prefill(root / "parlant", prefill, post_roots=not roots_by_bridge)
+            )
         env = {
             "SLACK_BOT_TOKEN": self.slack.fake.bot_token,
             "SLACK_ESCALATION_CHANNEL": self.channel,
@@ -103,11 +108,15 @@ class Setup:
         )
         self.bridge.start()
 
-    async def _prefill(self, home: Path, count: int) -> list[str]:
+    async def _prefill(self, home: Path, count: int, post_roots: bool) -> list[str]:
         """`count` open escalations written into the agent's store before it starts, each with
-        the root message the handoff tool would have posted (so the bridge only follows them)."""
+        the root message the handoff tool would have posted (so the bridge only follows them),
+        or without one, as the handoff tool leaves them when Slack did not answer (the bridge
+        posts every root)."""
         ids = [f"bench{n:07d}" for n in range(count)]
-        links: dict[str, dict[str, str]] = {}
+        links: dict[str, dict[str, str]] = {
+            i: {"state": "pending", "channel": self.channel} for i in ids
+        }
         semaphore = asyncio.Semaphore(16)
         async with httpx.AsyncClient(
             headers={"Authorization": f"Bearer {self.slack.fake.bot_token}"}, timeout=60
@@ -129,7 +138,7 @@ class Setup:
                         "ts": answer.json()["ts"],
                     }
 
-            await asyncio.gather(*(post(i) for i in ids))
+            await asyncio.gather(*(post(i) for i in (ids if post_roots else [])))
         # Requested now: no SLA clock is past its target, so no notices are due (an idle bridge).
         now = utc_now_iso()
         await fill(
@@ -143,25 +152,11 @@ class Setup:
         self.slack.stop()
 
     def roots(self) -> dict[str, str]:
-        """session id -> root ts, from the fake's channel."""
-        found = {}
-        for message in self.slack.call(self.slack.fake.messages, self.channel):
-            payload = (message.metadata or {}).get("event_payload") or {}
-            if message.thread_ts is None and payload.get("session_id"):
-                found[payload["session_id"]] = message.ts
-        return found
+        return probes.roots(self.slack, self.channel)
 
     def post_times(self) -> dict[str, float]:
-        """Parlant event id -> when the fake received its mirrored post."""
-        times = {}
-        for call in self.slack.call(self.slack.fake.calls, "chat.postMessage"):
-            metadata = call.params.get("metadata")
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
-            payload = (metadata or {}).get("event_payload") or {}
-            if payload.get("event_id") and call.status == 200:
-                times.setdefault(payload["event_id"], call.time)
-        return times
+        """Parlant event id -> when the fake received its first mirrored post."""
+        return {event: times[0] for event, times in probes.post_times(self.slack).items()}
 
 
 async def escalate(parlant_url: str, count: int) -> list[str]:
@@ -263,70 +258,14 @@ def top_frames(raw: Path, count: int = 12) -> list[tuple[str, float]]:
 
 def roots_posted_once(setup: Setup, sessions: list[str]) -> tuple[int, int]:
     """(sessions with no root message, root messages beyond one per session)."""
-    per_session: dict[str, int] = {}
-    for message in setup.slack.call(setup.slack.fake.messages, setup.channel):
-        payload = (message.metadata or {}).get("event_payload") or {}
-        if message.thread_ts is None and payload.get("session_id"):
-            per_session[payload["session_id"]] = per_session.get(payload["session_id"], 0) + 1
-    missing = sum(1 for s in sessions if s not in per_session)
-    extra = sum(n - 1 for n in per_session.values() if n > 1)
+    posted = probes.root_counts(setup.slack, setup.channel)
+    missing = sum(1 for s in sessions if s not in posted)
+    extra = sum(len(ts) - 1 for ts in posted.values())
     return missing, extra
 
 
-async def relay_latency(
-    setup: Setup, session_id: str, root_ts: str, samples: int
-) -> tuple[list[float], list[float]]:
-    client = AsyncParlantClient(base_url=setup.agent.url)
-    relayed: list[float] = []
-    direct: list[float] = []
-    async with httpx.AsyncClient(timeout=30) as http:
-        for i in range(samples):
-            existing = await client.sessions.list_events(session_id, wait_for_data=0)
-            last = existing[-1].offset if existing else -1
-            event = setup.slack.call(
-                setup.slack.fake.add_user_message,
-                setup.channel,
-                setup.operator,
-                f"relay {i}",
-                thread_ts=root_ts,
-            )
-            raw = json.dumps(event_callback(event, event_id=f"EvBench{i}{time.time_ns()}")).encode()
-            waiter = asyncio.create_task(
-                client.sessions.list_events(
-                    session_id, min_offset=last + 1, source="human_agent", wait_for_data=20
-                )
-            )
-            headers = signed_headers(SIGNING_SECRET, raw)
-            started = time.time()
-            await http.post(
-                f"http://127.0.0.1:{setup.bridge.port}/slack/events", content=raw, headers=headers
-            )
-            # Parlant stamps creation_utc when it stores the event: that is the end of the relay.
-            stored = (await waiter)[0].creation_utc.timestamp()
-            relayed.append((stored - started) * 1000)
-
-            started = time.perf_counter()
-            await client.sessions.create_event(
-                session_id,
-                kind="message",
-                source="human_agent",
-                message=f"direct {i}",
-                participant={"id": "bench", "display_name": "Bench"},
-            )
-            direct.append((time.perf_counter() - started) * 1000)
-    return relayed, direct
-
-
 async def mirror_latency(setup: Setup, sessions: list[str], samples: int) -> list[float]:
-    client = AsyncParlantClient(base_url=setup.agent.url)
-    stored_at: dict[str, float] = {}
-    for i in range(samples):
-        session_id = sessions[i % len(sessions)]
-        event = await client.sessions.create_event(
-            session_id, kind="message", source="customer", message=f"mirror {i}"
-        )
-        stored_at[event.id] = event.creation_utc.timestamp()
-        await asyncio.sleep(0.02)
+    stored_at = await probes.write_customer_messages(setup.agent.url, sessions, samples)
     wait_until(lambda: set(stored_at) <= set(setup.post_times()), 120, "every mirrored post")
     posted = setup.post_times()
     return [max(0.0, (posted[e] - t) * 1000) for e, t in stored_at.items()]
@@ -338,27 +277,52 @@ def mirrors_active(setup: Setup) -> float:
     return float(line.split()[1])
 
 
-def run_latency(sizes: list[int], samples: int, spy_dir: Path | None, prefill: int) -> None:
+def run_latency(
+    sizes: list[int], samples: int, spy_dir: Path | None, prefill: int, roots_by_bridge: bool
+) -> None:
     relay_rows, mirror_rows, idle_rows, root_rows = [], [], [], []
     spied: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp:
         # Unpaced: the fake has no rate limits here.
-        setup = Setup(Path(tmp), posts_per_second=0, prefill=prefill)
+        setup = Setup(
+            Path(tmp), posts_per_second=0, prefill=prefill, roots_by_bridge=roots_by_bridge
+        )
         assert setup.bridge.process is not None and setup.agent.process is not None
         bridge_pid, agent_pid = setup.bridge.process.pid, setup.agent.process.pid
         try:
             escalated: list[str] = list(setup.prefilled)
             if prefill:
                 started = time.monotonic()
+                if roots_by_bridge:
+                    wait_until(
+                        lambda: len(setup.roots()) >= prefill, 3600, f"{prefill} root messages"
+                    )
+                rooted_s = time.monotonic() - started
                 wait_until(lambda: mirrors_active(setup) >= prefill, 1800, "every mirror")
+                missing, extra = roots_posted_once(setup, escalated)
                 print(
                     f"{prefill} open escalations written into the agent's store before it"
-                    f" started (HTTP creation and bridge-posted roots take ~5 minutes per 1,000"
-                    f" on this machine), roots posted by the bench as the handoff tool would;"
-                    f" the bridge mirrors all {time.monotonic() - started:.1f}s after start,"
+                    f" started (HTTP creation takes ~5 minutes per 1,000 on this machine),"
+                    + (
+                        f" every root posted by the bridge {rooted_s:.1f}s after start"
+                        f" (missing {missing}, posted twice {extra});"
+                        if roots_by_bridge
+                        else " roots posted by the bench as the handoff tool would;"
+                    )
+                    + f" the bridge mirrors all {time.monotonic() - started:.1f}s after start,"
                     f" quiet {settle(bridge_pid):.1f}s later",
                     flush=True,
                 )
+                if roots_by_bridge:
+                    root_rows.append(
+                        [
+                            f"{prefill} (store)",
+                            str(prefill),
+                            f"{rooted_s:.1f}",
+                            str(missing),
+                            str(extra),
+                        ]
+                    )
             for size in sizes:
                 started = time.monotonic()
                 batch = asyncio.run(escalate(setup.agent.url, size - len(escalated)))
@@ -383,7 +347,17 @@ def run_latency(sizes: list[int], samples: int, spy_dir: Path | None, prefill: i
                 )
                 roots = setup.roots()
                 relayed, direct = asyncio.run(
-                    relay_latency(setup, escalated[0], roots[escalated[0]], samples)
+                    probes.relay_latency(
+                        setup.slack,
+                        setup.channel,
+                        setup.operator,
+                        setup.agent.url,
+                        f"http://127.0.0.1:{setup.bridge.port}/slack/events",
+                        escalated[0],
+                        roots[escalated[0]],
+                        samples,
+                        with_direct=True,
+                    )
                 )
                 target = 1.2 * percentile(direct, 99) + 5
                 print(
@@ -537,10 +511,21 @@ def main() -> None:
         default=0,
         help="write this many open escalations into the agent's store before it starts",
     )
+    parser.add_argument(
+        "--roots-by-bridge",
+        action="store_true",
+        help="prefill without root messages: the bridge posts all of them (created at once)",
+    )
     args = parser.parse_args()
     if args.py_spy is not None:
         args.py_spy.mkdir(parents=True, exist_ok=True)
-    run_latency([int(s) for s in args.sessions.split(",")], args.samples, args.py_spy, args.prefill)
+    run_latency(
+        [int(s) for s in args.sessions.split(",")],
+        args.samples,
+        args.py_spy,
+        args.prefill,
+        args.roots_by_bridge,
+    )
     if not args.skip_pacing:
         run_pacing()
 

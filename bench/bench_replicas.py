@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -33,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="bench-import-"))
 
 import httpx
-from parlant.client import AsyncParlantClient
 
+from bench import probes
 from bench.bench_bridge import escalate, percentile, table, wait_until
-from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
+from tests.fakes import FakeSlack, FakeSlackThread
 from tests.support.agent_process import AgentProcess, free_port
 from tests.support.bridge_process import BridgeProcess
 from tests.support.haproxy import Backend, LoadBalancer
@@ -139,78 +138,17 @@ class Topology:
         self.slack.stop()
 
     def roots(self) -> dict[str, str]:
-        """session id -> root ts, from the fake's channel."""
-        found = {}
-        for message in self.slack.call(self.slack.fake.messages, self.channel):
-            payload = (message.metadata or {}).get("event_payload") or {}
-            if message.thread_ts is None and payload.get("session_id"):
-                found[payload["session_id"]] = message.ts
-        return found
-
-    def post_times(self) -> dict[str, list[float]]:
-        """Parlant event id -> when the fake received each mirrored post of it."""
-        times: dict[str, list[float]] = {}
-        for call in self.slack.call(self.slack.fake.calls, "chat.postMessage"):
-            metadata = call.params.get("metadata")
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
-            payload = (metadata or {}).get("event_payload") or {}
-            if payload.get("event_id") and call.status == 200:
-                times.setdefault(payload["event_id"], []).append(call.time)
-        return times
-
-
-async def relay_latency(top: Topology, session_id: str, root_ts: str, samples: int) -> list[float]:
-    client = AsyncParlantClient(base_url=top.parlant_url)
-    relayed: list[float] = []
-    async with httpx.AsyncClient(timeout=30) as http:
-        for i in range(samples):
-            existing = await client.sessions.list_events(session_id, wait_for_data=0)
-            last = existing[-1].offset if existing else -1
-            event = top.slack.call(
-                top.slack.fake.add_user_message,
-                top.channel,
-                top.operator,
-                f"relay {i}",
-                thread_ts=root_ts,
-            )
-            raw = json.dumps(event_callback(event, event_id=f"EvRepl{i}{time.time_ns()}")).encode()
-            waiter = asyncio.create_task(
-                client.sessions.list_events(
-                    session_id, min_offset=last + 1, source="human_agent", wait_for_data=20
-                )
-            )
-            started = time.time()
-            answer = await http.post(
-                top.events_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw)
-            )
-            answer.raise_for_status()
-            stored = (await waiter)[0].creation_utc.timestamp()
-            relayed.append((stored - started) * 1000)
-    return relayed
-
-
-async def write_customer_messages(
-    top: Topology, sessions: list[str], samples: int
-) -> dict[str, float]:
-    """Parlant event id -> when Parlant stored it."""
-    client = AsyncParlantClient(base_url=top.parlant_url)
-    stored_at: dict[str, float] = {}
-    for i in range(samples):
-        event = await client.sessions.create_event(
-            sessions[i % len(sessions)], kind="message", source="customer", message=f"mirror {i}"
-        )
-        stored_at[event.id] = event.creation_utc.timestamp()
-        await asyncio.sleep(0.02)
-    return stored_at
+        return probes.roots(self.slack, self.channel)
 
 
 def mirror_latency(top: Topology, sessions: list[str], samples: int) -> tuple[list[float], int]:
     """Latencies, and how many messages were posted more than once (must be 0)."""
-    stored_at = asyncio.run(write_customer_messages(top, sessions, samples))
-    wait_until(lambda: set(stored_at) <= set(top.post_times()), 120, "every mirrored post")
+    stored_at = asyncio.run(probes.write_customer_messages(top.parlant_url, sessions, samples))
+    wait_until(
+        lambda: set(stored_at) <= set(probes.post_times(top.slack)), 120, "every mirrored post"
+    )
     time.sleep(1)  # a duplicate would come within a discovery round
-    posted = top.post_times()
+    posted = probes.post_times(top.slack)
     duplicates = sum(1 for e in stored_at if len(posted[e]) > 1)
     return [max(0.0, (posted[e][0] - t) * 1000) for e, t in stored_at.items()], duplicates
 
@@ -225,7 +163,18 @@ def measure(top: Topology, sessions: int, samples: int) -> list[list[str]]:
         flush=True,
     )
     roots = top.roots()
-    relayed = asyncio.run(relay_latency(top, escalated[0], roots[escalated[0]], samples))
+    relayed, _ = asyncio.run(
+        probes.relay_latency(
+            top.slack,
+            top.channel,
+            top.operator,
+            top.parlant_url,
+            top.events_url,
+            escalated[0],
+            roots[escalated[0]],
+            samples,
+        )
+    )
     mirrored, duplicates = mirror_latency(top, escalated, samples)
     return [
         [
