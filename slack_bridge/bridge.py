@@ -99,6 +99,8 @@ class Bridge:
         # looks at it afresh (to take it back if the lease comes free again).
         self.leases.on_lost(self.mirrors.unfollow)
         self.leases.on_lost(self.discovery.forget)
+        # A mirror that stopped by itself (an error) is started again by the next pass.
+        self.mirrors.on_ended(self.discovery.forget)
 
     async def run(self) -> None:
         await asyncio.gather(

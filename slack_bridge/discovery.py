@@ -52,6 +52,11 @@ log = logging.getLogger(__name__)
 LISTING_SHARE = 40
 # Threads to open or update at once; Slack's pacing still applies per channel.
 DISCOVERY_CONCURRENCY = 16
+# Sessions looked at between two turns of the event loop when a pass decides what is due.
+SCAN_BATCH = 1000
+# With more SLA lines due than the chat.update budget takes, the next pass for them waits until
+# it takes this many: a pass per freed slot would loop over every session every 2 s.
+SLA_TICK_BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,9 @@ class Discovery:
         self._last_pass_failed = False
         listed = self._listed
         due, ticking = [], []
-        for s in listed:
+        for n, s in enumerate(listed):
+            if n % SCAN_BATCH == SCAN_BATCH - 1:
+                await asyncio.sleep(0)  # 10,000 sessions are ~30 ms of Python: let replies in
             if self._needs_sync(s, now, wall) or (
                 # Not held: try to take it; held but not mirrored: its mirror ended, restart it.
                 s.id in self._active
@@ -162,7 +169,9 @@ class Discovery:
                 ticking.append(s)
         # SLA lines only as the chat.update budget takes them, those waiting longest first.
         ticking.sort(key=lambda s: self._synced[s.id].line_due)
-        due += ticking[: self._roots.sla_tick_room()]
+        room = self._roots.sla_tick_room()
+        due += ticking[:room]
+        backlog = max(0, len(ticking) - room)
         await self._leases.acquire(s.id for s in due if read_record(s.metadata) is not None)
         # Held leases of sessions no longer listed (deleted) are given up with the ended ones.
         ended = list(self._leases.held() - {s.id for s in listed})
@@ -206,14 +215,28 @@ class Discovery:
         listed_ids = {s.id for s in listed}
         for session_id in [i for i in self._synced if i not in listed_ids]:
             del self._synced[session_id]
-        self._next_due = min(
-            (min(s.line_due, s.notice_due) for s in self._synced.values()), default=math.inf
-        )
-        self._next_resync = min((s.at for s in self._synced.values()), default=now) + self._resync_s
+        self._plan_next_pass(now, wall, backlog)
+
+    def _plan_next_pass(self, now: float, wall: float, backlog: int) -> None:
+        """When an unchanged listing next needs a pass: a notice due, an SLA line due (with a
+        backlog of lines, once the budget takes a batch of them, not for every freed slot),
+        the safety resync. Until then a pass is a 304 and no Python loop over the sessions."""
+        notice = line = math.inf
+        oldest = now
+        for synced in self._synced.values():
+            notice = min(notice, synced.notice_due)
+            line = min(line, synced.line_due)
+            oldest = min(oldest, synced.at)
+        if backlog:
+            batch = min(backlog, SLA_TICK_BATCH)
+            line = max(line, wall + self._roots.sla_tick_wait(batch))
+        self._next_due = min(notice, line)
+        self._next_resync = oldest + self._resync_s
 
     def forget(self, session_id: str) -> None:
-        """Look at the session afresh on the next pass (its lease was lost)."""
+        """Look at the session afresh on the next pass (its lease was lost, its mirror ended)."""
         self._synced.pop(session_id, None)
+        self._next_due = 0.0
 
     def _needs_sync(self, session: ListedSession, now: float, wall: float) -> bool:
         """Never synced, its record changed, a notice may be due, or the safety resync."""

@@ -291,11 +291,22 @@ class Mirrors:
         self._masker = masker
         self._mirrors: dict[str, SessionMirror] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._on_ended: list[Callable[[str], None]] = []
         # Set when the agent has no feed (feed_follower.py): each mirror reads its session.
         self.catch_up_every: float | None = None
         # Mirrors starting at once (a restart with 10,000 open) catch up a few at a time:
         # thousands of requests queued on one httpx pool cost a core in httpcore's pool scan.
         self._catching_up = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+
+    def on_ended(self, callback: Callable[[str], None]) -> None:
+        """Called with a session id when its mirror stopped by itself (not unfollowed)."""
+        self._on_ended.append(callback)
+
+    def _ended(self, session_id: str, task: asyncio.Task[None]) -> None:
+        _log_mirror_end(task)
+        if not task.cancelled():
+            for callback in self._on_ended:
+                callback(session_id)
 
     def active(self) -> int:
         """How many sessions are being mirrored now (the bridge's metrics)."""
@@ -329,7 +340,7 @@ class Mirrors:
             self._catching_up,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
-        task.add_done_callback(_log_mirror_end)
+        task.add_done_callback(partial(self._ended, thread.session_id))
         self._mirrors[thread.session_id] = mirror
         self._tasks[thread.session_id] = task
 

@@ -173,6 +173,9 @@ class RootSync:
     def sla_tick_room(self) -> int:
         return self._budget.sla_room()
 
+    def sla_tick_wait(self, slots: int) -> float:
+        return self._budget.seconds_until_room(slots)
+
     async def refresh(
         self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView | None = None
     ) -> bool:

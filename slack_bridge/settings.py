@@ -27,9 +27,9 @@ def default_replica_id() -> str:
 # Discovery's production pace (BRIDGE_DISCOVERY_INTERVAL_SECONDS, BRIDGE_RESYNC_SECONDS; tests
 # shorten them): a pass every 2 s. A session whose record did not change is looked at when its
 # clocks change its SLA line or notices (discovery.py); the resync of every session, a safety
-# net for state changed outside the record, comes every 5 minutes.
+# net for state changed outside the record, comes every hour (spread over its second half).
 DISCOVERY_INTERVAL_S = 2.0
-UNCHANGED_RESYNC_S = 300.0
+UNCHANGED_RESYNC_S = 3600.0
 
 
 @dataclass(frozen=True)

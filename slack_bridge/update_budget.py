@@ -49,3 +49,12 @@ class UpdateBudget:
     def sla_room(self) -> int:
         """How many SLA-only rewrites the window takes now."""
         return max(0, self._sla_limit - self._used())
+
+    def seconds_until_room(self, slots: int) -> float:
+        """How long until the window takes `slots` more SLA-only rewrites (0 if it does now)."""
+        excess = self._used() + slots - self._sla_limit
+        if excess <= 0:
+            return 0.0
+        if excess > len(self._recent):
+            return WINDOW_S  # more than the share ever takes: as often as the window turns
+        return max(0.0, self._recent[excess - 1] + WINDOW_S - self._clock())

@@ -2,7 +2,7 @@
 
 The claim target is 9 s and the first-reply target 12 s (fractional minutes), so breaches
 happen within a test. The bridge here never resyncs an unchanged session within a test (its
-safety resync is at production's 5 minutes): every notice and SLA line below is posted because
+safety resync is production's hour): every notice and SLA line below is posted because
 discovery looked at the session when its clocks said so (handoff/sla.py `next_changes`).
 """
 
@@ -40,7 +40,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
         extra_env={
             "SLA_CLAIM_TARGET_MINUTES": str(CLAIM_TARGET_S / 60),
             "SLA_FIRST_REPLY_TARGET_MINUTES": str(REPLY_TARGET_S / 60),
-            "BRIDGE_RESYNC_SECONDS": "300",
+            "BRIDGE_RESYNC_SECONDS": "3600",
         },
         supervisor_channel=True,
     )
