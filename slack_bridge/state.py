@@ -27,6 +27,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from handoff.actions import MessageKind
+from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
 
 # What a store raises while its database is out of reach for a moment (a dropped connection,
 # a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
@@ -228,9 +229,14 @@ class SQLiteBridgeStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a reply acknowledged to Slack must survive a power cut, not only a crash.
         self._db.execute("PRAGMA synchronous=FULL")
+        # Checkpoints run in a thread of their own (sqlite_checkpoints.py), never in a commit
+        # made from the event loop.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._checkpoints = BackgroundCheckpoints(path).start()
 
     def close(self) -> None:
+        self._checkpoints.stop()
         with self._lock:
             self._db.close()
 

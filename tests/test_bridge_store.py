@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from slack_bridge.state import BridgeStore, SQLiteBridgeStore
 from slack_bridge.state_postgres import PostgresBridgeStore
 from tests.support.postgres import PostgresCluster
+from tests.support.waits import eventually
 
 _databases = itertools.count()
 
@@ -301,3 +303,21 @@ async def test_one_bridge_on_a_sqlite_file_resumes_its_feed_cursor_under_a_new_r
     second = SQLiteBridgeStore(tmp_path / "state.sqlite3")
     assert await second.feed_cursor("host-2-bbbb") == 321
     second.close()
+
+
+async def test_sqlite_commits_never_checkpoint_a_thread_of_their_own_does(tmp_path: Path) -> None:
+    """A commit from the event loop only appends to the WAL; the pages reach the database file
+    from the background thread (a checkpoint inside a commit held the loop ~100 ms)."""
+    path = tmp_path / "state.sqlite3"
+    store = SQLiteBridgeStore(path)
+    try:
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        before = path.stat().st_size
+        # Well past the 1,000 pages at which a commit would checkpoint by itself.
+        for n in range(600):
+            assert await store.first_sighting(f"msg:C1:{n}:" + "x" * 3000)
+        eventually(lambda: path.stat().st_size > before + 1_000_000, what="a checkpoint")
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM inbound_seen").fetchone() == (600,)
