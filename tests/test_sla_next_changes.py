@@ -3,6 +3,7 @@ unchanged escalation at those instants only, so they must be neither late nor mi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -48,49 +49,51 @@ def breached(view: SlaView) -> tuple[bool, bool]:
     return view.claim.breached, view.first_reply.breached
 
 
-@settings(max_examples=200, deadline=None)
-@given(
+def holds_until(
+    seen: Callable[[SlaView], object],
+    due: datetime | None,
+    record: dict[str, str],
+    plan: SlaSettings,
+    now: datetime,
+    share: float,
+) -> None:
+    """What `seen` reads of the clocks stays as at `now` until `due`; with no `due`, for good."""
+    at_now = seen(view_at(record, plan, now))
+    if due is None:
+        assert seen(view_at(record, plan, now + timedelta(days=30))) == at_now
+        return
+    assert due > now
+    assert seen(view_at(record, plan, now + (due - now) * share)) == at_now
+
+
+# A plan, a record with any of its stops, a moment, and a share of the way to the next change.
+cases = given(
     st.sampled_from(PLANS),
     records(),
     minutes,
     st.floats(min_value=0, max_value=1, exclude_max=True),
 )
+
+
+@settings(max_examples=200, deadline=None)
+@cases
 def test_nothing_shown_changes_before_the_next_change_and_something_does_at_it(
     plan: SlaSettings, record: dict[str, str], now_min: int, share: float
 ) -> None:
     now = T0 + timedelta(minutes=now_min)
-    changes = next_changes(record, plan, now)
-    shown = display_key(view_at(record, plan, now))
-    if changes.line is None:
-        # Both clocks stopped for good: nothing the clocks show moves any more.
-        later = now + timedelta(days=30)
-        assert display_key(view_at(record, plan, later)) == shown
-        return
-    assert changes.line > now
-    before = now + (changes.line - now) * share
-    assert display_key(view_at(record, plan, before)) == shown
-    assert display_key(view_at(record, plan, changes.line)) != shown
+    line = next_changes(record, plan, now).line
+    holds_until(display_key, line, record, plan, now, share)
+    if line is not None:
+        assert display_key(view_at(record, plan, line)) != display_key(view_at(record, plan, now))
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.sampled_from(PLANS),
-    records(),
-    minutes,
-    st.floats(min_value=0, max_value=1, exclude_max=True),
-)
+@cases
 def test_no_clock_passes_its_target_before_the_next_notice_instant(
     plan: SlaSettings, record: dict[str, str], now_min: int, share: float
 ) -> None:
     now = T0 + timedelta(minutes=now_min)
-    changes = next_changes(record, plan, now)
-    passed = breached(view_at(record, plan, now))
-    if changes.notice is None:
-        assert breached(view_at(record, plan, now + timedelta(days=30))) == passed
-        return
-    assert changes.notice > now
-    before = now + (changes.notice - now) * share
-    assert breached(view_at(record, plan, before)) == passed
+    holds_until(breached, next_changes(record, plan, now).notice, record, plan, now, share)
 
 
 def test_a_waiting_handoff_is_next_looked_at_on_each_minute_then_at_due_soon_and_the_target() -> (
