@@ -342,9 +342,10 @@ def run_latency(
                     f" roots missing {missing}, posted twice {extra}",
                     flush=True,
                 )
-                root_rows.append(
-                    [str(size), str(len(batch)), f"{rooted_s:.1f}", str(missing), str(extra)]
-                )
+                if batch:
+                    root_rows.append(
+                        [str(size), str(len(batch)), f"{rooted_s:.1f}", str(missing), str(extra)]
+                    )
                 roots = setup.roots()
                 relayed, direct = asyncio.run(
                     probes.relay_latency(
