@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import random
@@ -37,7 +36,7 @@ from parlant.client.core.api_error import ApiError
 from handoff.record import ACTIVE_STATUSES, HandoffRecord, read_record
 from slack_bridge.handback_line import HandbackLines
 from slack_bridge.leases import Leases
-from slack_bridge.listing import ListedSession, OpenListing, listed_sessions
+from slack_bridge.listing import ListedSession, ListingUnreadable, OpenListing, parse_listing
 from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import DISCOVERY_INTERVAL_S, UNCHANGED_RESYNC_S
@@ -118,6 +117,8 @@ class Discovery:
                 log.warning("discovery: parlant unreachable: %r", error)
             except STORE_UNAVAILABLE as error:
                 log.warning("discovery: state store unreachable: %r", error)
+            except ListingUnreadable as error:
+                log.warning("discovery: unreadable listing: %r", error)
             await self._until_next_pass()
 
     async def _until_next_pass(self) -> None:
@@ -144,9 +145,15 @@ class Discovery:
         self._listing_s = now - started
         wall = time.time()
         if raw != self._last_listing:
-            self._listed = listed_sessions(json.loads(raw))
+            self._listed = await parse_listing(raw)
             self._last_listing = raw
-            self._active = {s.id for s in self._listed if _active(s)}
+            active = set()
+            for n, s in enumerate(self._listed):
+                if n % SCAN_BATCH == SCAN_BATCH - 1:
+                    await asyncio.sleep(0)
+                if _active(s):
+                    active.add(s.id)
+            self._active = active
         elif not self._last_pass_failed and wall < self._next_due and now < self._next_resync:
             # Nothing changed in Parlant, nothing to retry, no clock or resync due: only a
             # session another replica held may have come free (one statement).

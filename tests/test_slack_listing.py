@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from slack_bridge.listing import ListedSession, listed_sessions
+import json
+
+import pytest
+
+from slack_bridge.listing import (
+    PARSE_BATCH,
+    ListedSession,
+    ListingUnreadable,
+    listed_sessions,
+    parse_listing,
+)
 
 SESSION = {
     "id": "s1",
@@ -28,3 +38,22 @@ def test_missing_fields_default_and_entries_without_an_id_are_skipped() -> None:
     ]
     assert listed_sessions({"items": None}) == []
     assert listed_sessions(None) == []
+
+
+@pytest.mark.parametrize("count", [0, 1, PARSE_BATCH, 2 * PARSE_BATCH + 7])
+@pytest.mark.parametrize("separator", [",", ", ", ",\n  "])
+async def test_the_agents_listing_is_read_in_batches_as_one_json_loads_would(
+    count: int, separator: str
+) -> None:
+    items = [{**SESSION, "id": f"s{n}", "metadata": {"handoff": {"n": n}}} for n in range(count)]
+    raw = ('{"items":[' + separator.join(json.dumps(i) for i in items) + "]}").encode()
+    assert await parse_listing(raw) == listed_sessions(json.loads(raw))
+    assert len(await parse_listing(raw)) == count
+
+
+async def test_parlants_own_list_is_read_whole_and_a_cut_listing_is_refused() -> None:
+    assert await parse_listing(json.dumps([SESSION]).encode()) == listed_sessions([SESSION])
+    with pytest.raises(ListingUnreadable):
+        await parse_listing(('{"items":[' + json.dumps(SESSION) + "]").encode())
+    with pytest.raises(ListingUnreadable):
+        await parse_listing(('{"items":[' + json.dumps(SESSION)).encode())
