@@ -151,6 +151,12 @@ def test_a_deadline_skips_an_interval_already_over_but_not_the_days_next_one() -
     assert hours.deadline(start, H) == datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
+def test_a_deadline_that_falls_at_closing_time_is_closing_time() -> None:
+    hours = parse_business_hours("Mon 09:00-12:00", ZoneInfo("UTC"))
+    start = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+    assert hours.deadline(start, H) == datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def far_east_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The machine's own zone 25 hours ahead of the SLA zone below."""

@@ -115,6 +115,22 @@ def test_a_waiting_handoff_is_next_looked_at_on_each_minute_then_at_due_soon_and
     )
 
 
+def test_a_threshold_just_reached_is_not_the_next_change() -> None:
+    record = {"status": "waiting", "requested_at": iso(T0)}
+    plan = sla_settings(claim_min=15, reply_min=30)
+    # Due soon at exactly 12 min: next comes the 15-minute step (and the breach with it).
+    assert next_changes(record, plan, T0 + timedelta(minutes=12)).line == T0 + timedelta(minutes=15)
+    # Breached at exactly 15 min: next comes the 20-minute step of both clocks.
+    assert next_changes(record, plan, T0 + timedelta(minutes=15)).line == T0 + timedelta(minutes=20)
+
+
+def test_a_breach_between_two_display_steps_is_a_change_of_its_own() -> None:
+    record = {"status": "waiting", "requested_at": iso(T0)}
+    plan = sla_settings(claim_min=0.5, reply_min=1.5)
+    # Due soon since 24 s; breached at 30 s, before the display reaches a whole minute.
+    assert next_changes(record, plan, T0 + timedelta(seconds=25)).line == T0 + timedelta(seconds=30)
+
+
 def test_a_resolved_handoff_never_changes_by_the_clock() -> None:
     record = {
         "status": "resolved",
