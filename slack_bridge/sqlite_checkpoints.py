@@ -5,8 +5,9 @@ pages into the database file and syncs it, about 100 ms here, in which the bridg
 (which commits in-line) serves nothing. At 10,000 open escalations the mirrors' commits filled
 the WAL every few seconds and those stalls were the operator relay's p99 (py-spy). The bridge's
 connection turns automatic checkpoints off (`wal_autocheckpoint=0`); this thread checkpoints
-on its own connection instead, PASSIVE, so it neither waits for nor holds up the writer.
-Durability does not depend on it: a commit is synced to the WAL (`synchronous=FULL`).
+on its own connection instead, PASSIVE, so it neither waits for nor holds up the writer,
+once the WAL file is past 1,000 pages (the store's `journal_size_limit=0` cuts the file back
+when a commit starts the WAL over, so its size is what waits to be copied). Durability does not depend on it: a commit is synced to the WAL (`synchronous=FULL`).
 """
 
 from __future__ import annotations

@@ -230,8 +230,11 @@ class SQLiteBridgeStore:
         # FULL: a reply acknowledged to Slack must survive a power cut, not only a crash.
         self._db.execute("PRAGMA synchronous=FULL")
         # Checkpoints run in a thread of their own (sqlite_checkpoints.py), never in a commit
-        # made from the event loop.
+        # made from the event loop. Once a checkpoint has copied the whole WAL, the next commit
+        # starts it over and cuts the file back, so its size keeps saying how much waits to be
+        # copied (without the limit the file stays at its largest and every check checkpoints).
         self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._db.execute("PRAGMA journal_size_limit=0")
         self._db.executescript(_SCHEMA)
         self._checkpoints = BackgroundCheckpoints(path).start()
 
