@@ -115,8 +115,8 @@ def closed_since(now: datetime) -> str:
 
 class OpenListing:
     """The raw listing, asked for conditionally: the agent answers an unchanged listing with a
-    304 (its ETag), so an idle pass costs no megabytes read. `listed_sessions(json.loads(raw))`
-    reads what `fetch` returns; the same bytes object comes back while nothing changed."""
+    304 (its ETag), so an idle pass costs no megabytes read. `parse_listing` reads what `fetch`
+    returns; the same bytes object comes back while nothing changed."""
 
     def __init__(self, http: httpx.AsyncClient, parlant_url: str) -> None:
         self._http = http

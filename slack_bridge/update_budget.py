@@ -41,7 +41,7 @@ class UpdateBudget:
 
     def try_sla_tick(self) -> bool:
         """Take a slot for an SLA-only rewrite; False when the SLA share of the window is spent."""
-        if self._used() >= self._sla_limit:
+        if not self.sla_room():
             return False
         self._recent.append(self._clock())
         return True
