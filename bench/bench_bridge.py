@@ -258,7 +258,7 @@ def top_frames(raw: Path, count: int = 12) -> list[tuple[str, float]]:
 
 def roots_posted_once(setup: Setup, sessions: list[str]) -> tuple[int, int]:
     """(sessions with no root message, root messages beyond one per session)."""
-    posted = probes.root_counts(setup.slack, setup.channel)
+    posted = probes.roots_posted(setup.slack, setup.channel)
     missing = sum(1 for s in sessions if s not in posted)
     extra = sum(len(ts) - 1 for ts in posted.values())
     return missing, extra

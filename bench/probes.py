@@ -15,7 +15,7 @@ from tests.fakes import FakeSlackThread, event_callback, signed_headers
 from tests.support.slack_world import SIGNING_SECRET
 
 
-def root_counts(slack: FakeSlackThread, channel: str) -> dict[str, list[str]]:
+def roots_posted(slack: FakeSlackThread, channel: str) -> dict[str, list[str]]:
     """session id -> the ts of every root message posted for it, from the fake's channel."""
     found: dict[str, list[str]] = {}
     for message in slack.call(slack.fake.messages, channel):
@@ -27,7 +27,7 @@ def root_counts(slack: FakeSlackThread, channel: str) -> dict[str, list[str]]:
 
 def roots(slack: FakeSlackThread, channel: str) -> dict[str, str]:
     """session id -> its first root message's ts."""
-    return {session: posted[0] for session, posted in root_counts(slack, channel).items()}
+    return {session: posted[0] for session, posted in roots_posted(slack, channel).items()}
 
 
 def post_times(slack: FakeSlackThread) -> dict[str, list[float]]:
