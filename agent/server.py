@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -36,6 +37,7 @@ from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
+from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
 
 log = logging.getLogger(__name__)
@@ -307,3 +309,7 @@ async def serve(
             await declare_agent(server, tools)
             await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)
+            # Declared and serving: what exists now lives as long as the process.
+            frozen = FrozenSurvivors(asyncio.get_running_loop())
+            frozen.install()
+            stack.callback(frozen.uninstall)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from config.gc_pauses import FrozenSurvivors
 from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge
 from slack_bridge.clients import listing_client, parlant_client, slack_caller
@@ -31,6 +33,8 @@ async def run_bridge(settings: BridgeSettings) -> None:
         bridge = Bridge(settings, slack, parlant, listing_http, caller, store)
         app = build_app(slack, caller.client, bridge)
         ops = await ops_runner(settings, store, caller, bridge.mirrors.active)
+        frozen = FrozenSurvivors(asyncio.get_running_loop())
+        frozen.install()
         try:
             if slack.socket_mode:
                 handler = AsyncSocketModeHandler(app, slack.app_token)
@@ -59,6 +63,7 @@ async def run_bridge(settings: BridgeSettings) -> None:
                 finally:
                     await runner.cleanup()
         finally:
+            frozen.uninstall()
             await bridge.stop()
             await ops.cleanup()
             await listing_http.aclose()
