@@ -16,8 +16,10 @@ from agent.store.escalations import (
     INTERNAL_SESSION_FIELDS,
     OPEN_STATUSES,
     SCAN_WINDOW,
+    SESSION_CHANGES,
     SESSIONS,
     FeedPage,
+    Listing,
     decode,
     feed_event,
     next_cursor,
@@ -53,12 +55,30 @@ class PostgresEscalations:
             )
             + ' END COLLATE "C")'
         )
+        self._changes = database.qualified(SESSION_CHANGES)
+        self._has_change = f"collection = '{sessions}' AND changed IS NOT NULL"
         prefix = "parlant_" + database.namespace
         self._indexes = (
             f"CREATE INDEX IF NOT EXISTS {prefix}_in_open_handoff "
             f"ON parlant_documents (id) WHERE {self._is_open}",
             f"CREATE INDEX IF NOT EXISTS {prefix}_by_handoff_closed "
             f"ON parlant_documents ({self._closed_at}, id) WHERE {self._is_closed}",
+            # Sessions stored before the column existed have none: the full listing has them.
+            "ALTER TABLE parlant_documents ADD COLUMN IF NOT EXISTS changed bigint",
+            f"CREATE INDEX IF NOT EXISTS {prefix}_by_change "
+            f"ON parlant_documents (changed) WHERE {self._has_change}",
+            f"INSERT INTO parlant_feed_counters (collection, last) VALUES ('{self._changes}', 0) "
+            "ON CONFLICT DO NOTHING",
+            # The counter row stays locked until the writer commits, as for feed positions
+            # (postgres_documents.py): numbers are taken, and become visible, in commit order,
+            # so a reader that saw version V never later finds a change numbered V or below.
+            f"CREATE OR REPLACE FUNCTION {prefix}_number_change() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            f"UPDATE parlant_feed_counters SET last = last + 1 WHERE collection = '{self._changes}' "
+            "RETURNING last INTO NEW.changed; RETURN NEW; END $$",
+            f"CREATE OR REPLACE TRIGGER {prefix}_numbered "
+            "BEFORE INSERT OR UPDATE OF body ON parlant_documents FOR EACH ROW "
+            f"WHEN (NEW.collection = '{sessions}') EXECUTE FUNCTION {prefix}_number_change()",
         )
 
     async def ensure_indexes(self) -> None:
@@ -67,7 +87,7 @@ class PostgresEscalations:
             for statement in self._indexes:
                 await connection.execute(statement)
 
-    async def open_listing(self, closed_since: str | None) -> str:
+    async def open_listing(self, closed_since: str | None) -> Listing:
         # Built from the jsonb body: for the rare document jsonb cannot hold exactly (a NUL in a
         # string, a number spelled 1e+16), the view shows jsonb's spelling, not the exact text.
         rows = f"SELECT seq, body FROM parlant_documents WHERE {self._is_open}"
@@ -85,10 +105,38 @@ class PostgresEscalations:
                     params,
                 )
             ).fetchone()
-        return str(row[0]) if row else "[]"
+            version = await self._version(connection)
+        return Listing(str(row[0]) if row else "[]", version)
+
+    async def changed_listing(self, after: int, closed_since: str | None) -> Listing:
+        listed = f"({self._is_open}"
+        params: list[object] = [after]
+        if closed_since is not None:
+            listed += f" OR ({self._is_closed} AND {self._closed_at} >= %s)"
+            params.append(closed_since)
+        listed += ")"
+        async with self._database.snapshot() as connection:
+            row = await (
+                await connection.execute(
+                    f"SELECT coalesce(json_agg({_VIEW} ORDER BY changed), '[]')::text "
+                    f"FROM parlant_documents WHERE {self._has_change} AND changed > %s "
+                    f"AND {listed}",
+                    params,
+                )
+            ).fetchone()
+            version = await self._version(connection)
+        return Listing(str(row[0]) if row else "[]", version)
+
+    async def _version(self, connection: Any) -> int:
+        row = await (
+            await connection.execute(
+                "SELECT last FROM parlant_feed_counters WHERE collection = %s", (self._changes,)
+            )
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
-        listing: list[dict[str, Any]] = json.loads(await self.open_listing(closed_since))
+        listing: list[dict[str, Any]] = json.loads((await self.open_listing(closed_since)).items)
         return listing
 
     async def closed_sessions(

@@ -12,8 +12,10 @@ from agent.store.escalations import (
     INTERNAL_SESSION_FIELDS,
     OPEN_STATUSES,
     SCAN_WINDOW,
+    SESSION_CHANGES,
     SESSIONS,
     FeedPage,
+    Listing,
     decode,
     feed_event,
     next_cursor,
@@ -47,11 +49,34 @@ _VIEW = "json_remove(body, " + ", ".join(f"'$.{f}'" for f in INTERNAL_SESSION_FI
 # to these partial ones; naming them also makes a query that cannot use them fail, not crawl.
 _OPEN = "documents INDEXED BY sessions_in_open_handoff"
 _CLOSED = "documents INDEXED BY sessions_by_handoff_closed"
+_CHANGED = "documents INDEXED BY sessions_by_change"
+
+_HAS_CHANGE = f"collection = '{SESSIONS}' AND changed IS NOT NULL"
+_CHANGE_COLUMN = "ALTER TABLE documents ADD COLUMN changed INTEGER"
+
+
+def _numbered_on(event: str) -> str:
+    """A trigger giving a session document the next change number when it is written. The
+    documents' one writer thread runs it inside the writing transaction, so numbers are
+    given out in commit order; the inner UPDATE sets `changed` only, so it fires no trigger."""
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS sessions_numbered_on_{event.split()[0].lower()} "
+        f"AFTER {event} ON documents WHEN NEW.collection = '{SESSIONS}' BEGIN "
+        f"UPDATE feed_counters SET last = last + 1 WHERE collection = '{SESSION_CHANGES}'; "
+        f"UPDATE documents SET changed = "
+        f"(SELECT last FROM feed_counters WHERE collection = '{SESSION_CHANGES}') "
+        f"WHERE seq = NEW.seq; END"
+    )
+
 
 _INDEXES = (
     f"CREATE INDEX IF NOT EXISTS sessions_in_open_handoff ON documents (id) WHERE {_IS_OPEN}",
     f"CREATE INDEX IF NOT EXISTS sessions_by_handoff_closed "
     f"ON documents ({_CLOSED_AT}, id) WHERE {_IS_CLOSED}",
+    f"CREATE INDEX IF NOT EXISTS sessions_by_change ON documents (changed) WHERE {_HAS_CHANGE}",
+    f"INSERT OR IGNORE INTO feed_counters (collection, last) VALUES ('{SESSION_CHANGES}', 0)",
+    _numbered_on("INSERT"),
+    _numbered_on("UPDATE OF body"),
 )
 
 
@@ -63,13 +88,23 @@ class SQLiteEscalations:
 
     async def ensure_indexes(self) -> None:
         def create(connection: sqlite3.Connection) -> None:
-            for statement in _INDEXES:
-                connection.execute(statement)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                # Sessions stored before the column existed have none: the full listing has them.
+                if "changed" not in columns:
+                    connection.execute(_CHANGE_COLUMN)
+                for statement in _INDEXES:
+                    connection.execute(statement)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
 
         await self._database.run(create)
 
-    async def open_listing(self, closed_since: str | None) -> str:
-        def query(connection: sqlite3.Connection) -> str:
+    async def open_listing(self, closed_since: str | None) -> Listing:
+        def query(connection: sqlite3.Connection) -> Listing:
             rows = f"SELECT seq, body FROM {_OPEN} WHERE {_IS_OPEN}"
             params: tuple[str, ...] = ()
             if closed_since is not None:
@@ -83,12 +118,30 @@ class SQLiteEscalations:
                 f"(SELECT {_VIEW} AS view FROM ({rows}) ORDER BY seq)",
                 params,
             ).fetchone()
-            return str(listing)
+            # The one connection runs one operation at a time: no write falls in between.
+            return Listing(str(listing), _version(connection))
+
+        return await self._database.run(query)
+
+    async def changed_listing(self, after: int, closed_since: str | None) -> Listing:
+        def query(connection: sqlite3.Connection) -> Listing:
+            listed = f"({_STATUS} IN ({_quoted(OPEN_STATUSES)})"
+            params: list[object] = [after]
+            if closed_since is not None:
+                listed += f" OR ({_STATUS} IN ({_quoted(tuple(CLOSED_AT))}) AND {_CLOSED_AT} >= ?)"
+                params.append(closed_since)
+            listed += ")"
+            (listing,) = connection.execute(
+                f"SELECT json_group_array(json(view)) FROM (SELECT {_VIEW} AS view FROM {_CHANGED} "
+                f"WHERE {_HAS_CHANGE} AND changed > ? AND {listed} ORDER BY changed)",
+                params,
+            ).fetchone()
+            return Listing(str(listing), _version(connection))
 
         return await self._database.run(query)
 
     async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
-        listing: list[dict[str, Any]] = json.loads(await self.open_listing(closed_since))
+        listing: list[dict[str, Any]] = json.loads((await self.open_listing(closed_since)).items)
         return listing
 
     async def closed_sessions(
@@ -128,6 +181,13 @@ class SQLiteEscalations:
 
     async def head(self) -> int:
         return await self._database.run(_head)
+
+
+def _version(connection: sqlite3.Connection) -> int:
+    row = connection.execute(
+        "SELECT last FROM feed_counters WHERE collection = ?", (SESSION_CHANGES,)
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _head(connection: sqlite3.Connection) -> int:
