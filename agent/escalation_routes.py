@@ -1,9 +1,11 @@
 """Operator-only HTTP routes over the open-handoff index and the escalation feed.
 
-- `GET /escalations/open[?closed_since=ISO]`: sessions in an open handoff (and, with
-  `closed_since`, those whose handoff was returned or resolved since then), as Parlant lists
-  sessions: work proportional to open escalations, whatever the history holds. With an ETag,
-  so a poller holding the current listing gets a 304 (`If-None-Match`) instead of it again.
+- `GET /escalations/open[?closed_since=ISO][&changed_after=N]`: sessions in an open handoff
+  (and, with `closed_since`, those whose handoff was returned or resolved since then), as
+  Parlant lists sessions: work proportional to open escalations, whatever the history holds.
+  `{"version": V, "items": [...]}`: with `changed_after=V` only the sessions written since that
+  answer (agent/store/escalations.py), so a poller's cost follows changes, not open work. With
+  an ETag, so a poller holding the current answer gets a 304 (`If-None-Match`).
 - `GET /escalations/history[?before_closed_at=&before_id=&limit=]`: closed handoffs, most
   recently closed first, a page at a time.
 - `GET /escalations/feed?after=<cursor>&limit=&wait_for_data=<s>`: the events of every session
@@ -108,9 +110,21 @@ class EscalationRoutes:
             if not self._is_operator(request):
                 return refused()
             closed_since = request.query_params.get("closed_since") or None
-            body = ('{"items":' + await self._escalations.open_listing(closed_since) + "}").encode()
-            # Discovery asks every few seconds and the listing rarely changes: an unchanged one
-            # is a 304, not megabytes the bridge reads to find it unchanged.
+            try:
+                changed_after = (
+                    _whole(request, "changed_after", 0, 0, 2**62)
+                    if request.query_params.get("changed_after")
+                    else None
+                )
+            except BadRequest as error:
+                return JSONResponse({"detail": str(error)}, status_code=422)
+            listing = (
+                await self._escalations.open_listing(closed_since)
+                if changed_after is None
+                else await self._escalations.changed_listing(changed_after, closed_since)
+            )
+            # The version first: a reader of 10,000 sessions finds it before the items.
+            body = f'{{"version":{listing.version},"items":{listing.items}}}'.encode()
             etag = listing_etag(body)
             if request.headers.get("if-none-match") == etag:
                 return Response(status_code=304, headers={"ETag": etag})

@@ -21,6 +21,7 @@ from parlant.client import AsyncParlantClient, ParlantClient
 
 from handoff import actions
 from handoff.record import read_record
+from slack_bridge.listing import OpenListing
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say
 from tests.support.customers import (
@@ -98,6 +99,71 @@ def test_an_unchanged_open_listing_is_a_304_and_a_new_handoff_changes_its_etag(
     changed = listing(etag)
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert len(changed.json()["items"]) == len(first.json()["items"]) + 1
+
+
+def test_the_listing_after_its_version_has_only_the_sessions_written_since(
+    agent: AgentProcess,
+) -> None:
+    whole = _get(agent, "/escalations/open")
+    version = whole["version"]
+    assert _get(agent, "/escalations/open", changed_after=version) == {
+        "version": version,
+        "items": [],
+    }
+    client = operator_client(agent.url)
+    session = _handed_off(agent, client)
+    handed_off = _get(agent, "/escalations/open", changed_after=version)
+    assert [s["id"] for s in handed_off["items"]] == [session]
+    assert handed_off["version"] > version
+
+    async def claim() -> None:
+        async with httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30) as http:
+            await actions.claim(
+                AsyncParlantClient(base_url=agent.url, httpx_client=http), session, OPERATOR
+            )
+
+    asyncio.run(claim())
+    claimed = _get(agent, "/escalations/open", changed_after=handed_off["version"])
+    assert [read_record(s["metadata"])["status"] for s in claimed["items"]] == ["claimed"]
+    for bad in ("-1", "x", str(2**63)):
+        answer = httpx.get(
+            f"{agent.url}/escalations/open",
+            params={"changed_after": bad},
+            headers=OPERATOR_HEADERS,
+            timeout=10,
+        )
+        assert answer.status_code == 422 and "changed_after" in answer.json()["detail"], bad
+
+
+def test_the_bridges_listing_reads_whole_once_then_only_changes(agent: AgentProcess) -> None:
+    client = operator_client(agent.url)
+    first = _handed_off(agent, client)
+
+    async def follow() -> None:
+        async with httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30) as http:
+            listing = OpenListing(http, agent.url, full_every_s=3600)
+            assert await listing.refresh() is True
+            held = {s.id: s for s in listing.sessions}
+            assert first in held
+            assert await listing.refresh() is False  # nothing written since
+            second = await asyncio.to_thread(_handed_off, agent, client)
+            await actions.claim(
+                AsyncParlantClient(base_url=agent.url, httpx_client=http), first, OPERATOR
+            )
+            assert await listing.refresh() is True
+            now = {s.id: s for s in listing.sessions}
+            assert set(now) == set(held) | {second}
+            assert read_record(now[first].metadata)["status"] == "claimed"
+            # Sessions not written since are the very objects held before: nothing re-read.
+            assert all(now[i] is held[i] for i in held if i != first)
+            # A version the agent never gave out (another database behind the URL): the pass
+            # changes nothing, and the next one reads the listing whole.
+            listing._version = 10**12
+            assert await listing.refresh() is False
+            assert await listing.refresh() is True
+            assert {s.id for s in listing.sessions} == set(now)
+
+    asyncio.run(follow())
 
 
 def test_the_feed_carries_open_handoffs_events_and_wakes_for_a_new_one(

@@ -10,6 +10,7 @@ from slack_bridge.listing import (
     PARSE_BATCH,
     ListedSession,
     ListingUnreadable,
+    ParsedListing,
     listed_sessions,
     parse_listing,
 )
@@ -46,14 +47,17 @@ async def test_the_agents_listing_is_read_in_batches_as_one_json_loads_would(
     count: int, separator: str
 ) -> None:
     items = [{**SESSION, "id": f"s{n}", "metadata": {"handoff": {"n": n}}} for n in range(count)]
-    raw = ('{"items":[' + separator.join(json.dumps(i) for i in items) + "]}").encode()
-    assert await parse_listing(raw) == listed_sessions(json.loads(raw))
-    assert len(await parse_listing(raw)) == count
+    raw = ('{"version":42,"items":[' + separator.join(json.dumps(i) for i in items) + "]}").encode()
+    parsed = await parse_listing(raw)
+    assert parsed == ParsedListing(listed_sessions(json.loads(raw)), 42)
+    assert len(parsed.sessions) == count
 
 
 async def test_parlants_own_list_is_read_whole_and_a_cut_listing_is_refused() -> None:
-    assert await parse_listing(json.dumps([SESSION]).encode()) == listed_sessions([SESSION])
+    assert await parse_listing(json.dumps([SESSION]).encode()) == ParsedListing(
+        listed_sessions([SESSION]), None
+    )
     with pytest.raises(ListingUnreadable):
-        await parse_listing(('{"items":[' + json.dumps(SESSION) + "]").encode())
+        await parse_listing(('{"version":1,"items":[' + json.dumps(SESSION) + "]").encode())
     with pytest.raises(ListingUnreadable):
-        await parse_listing(('{"items":[' + json.dumps(SESSION)).encode())
+        await parse_listing(('{"version":1,"items":[' + json.dumps(SESSION)).encode())
