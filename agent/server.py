@@ -30,6 +30,7 @@ from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
+from agent.reply_route import ReplyRoute
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
@@ -198,6 +199,7 @@ def api_configurer(
     sla: SlaSettings,
     ops: AgentOps | None = None,
     escalations: EscalationRoutes | None = None,
+    replies: ReplyRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -208,6 +210,8 @@ def api_configurer(
             await ops.install(app)  # /metrics, /readyz (agent/ops.py)
         if escalations is not None:
             escalations.install(app)  # /escalations/... (agent/escalation_routes.py)
+        if replies is not None:
+            replies.install(app)  # /escalations/{id}/replies (agent/reply_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -276,6 +280,7 @@ async def serve(
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
+        replies = ReplyRoute(settings.operator_token)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -302,10 +307,12 @@ async def serve(
                 settings.sla,
                 ops,
                 escalation_routes,
+                replies,
             ),
         ) as server:
             journey_steps.bind(server.container)
             ops.bind(server.container)
+            replies.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
+import httpx
 from parlant.client import AsyncParlantClient
-from parlant.client.types import Participant, SessionMetadataUpdateParams
+from parlant.client.core.api_error import ApiError
+from parlant.client.core.pydantic_utilities import parse_obj_as
+from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
@@ -107,7 +111,6 @@ async def send_as_human(
         text,
         origin_metadata,
         source="human_agent",
-        participant=Participant(id=operator.id, display_name=operator.name),
     )
 
 
@@ -138,19 +141,34 @@ async def _send_message(
     origin_metadata: Mapping[str, Any] | None,
     *,
     source: Literal["human_agent", "human_agent_on_behalf_of_ai_agent"],
-    participant: Participant | None = None,
-) -> Any:
-    await _move(client, session_id, operator, records.after_human_reply)
-    # Left out rather than sent as null when there is none: Parlant then sets the agent itself.
-    optional: dict[str, Any] = {"participant": participant} if participant else {}
-    return await client.sessions.create_event(
-        session_id,
-        kind="message",
-        source=source,
-        message=text,
-        metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
-        **optional,
+) -> Event:
+    """One request to the agent's reply route (agent/reply_route.py), which checks the record,
+    claims a waiting handoff and stores the message in-process: through Parlant's own API that is
+    a record read, maybe a record write, then the event, two or three round trips a reply."""
+    http, base_url = _http_of(client)
+    answer = await http.post(
+        f"{base_url.rstrip('/')}/escalations/{quote(session_id, safe='')}/replies",
+        json={
+            "as": "human" if source == "human_agent" else "ai",
+            "message": text,
+            "operator": operator.as_metadata(),
+            "metadata": dict(origin_metadata or {}),
+        },
     )
+    if answer.status_code == 409:
+        raise HandoffNotActive(session_id, answer.json().get("status"))
+    if answer.status_code >= 400:
+        # As the generated client reports a refusal, so callers handle both one way.
+        raise ApiError(status_code=answer.status_code, body=answer.text)
+    return parse_obj_as(Event, answer.json())
+
+
+def _http_of(client: AsyncParlantClient) -> tuple[httpx.AsyncClient, str]:
+    """The generated client's own connection pool (with its headers: the operator token) and
+    base URL, for the agent's routes that are not Parlant's. Private to the generated client:
+    every reply in the suite goes through here, so an upgrade that moves them fails loudly."""
+    wrapper = client._client_wrapper
+    return wrapper.httpx_client.httpx_client, wrapper.get_base_url()
 
 
 async def add_note(

@@ -166,6 +166,48 @@ def test_the_bridges_listing_reads_whole_once_then_only_changes(agent: AgentProc
     asyncio.run(follow())
 
 
+def test_the_reply_route_refuses_what_it_cannot_store_and_claims_once(
+    agent: AgentProcess,
+) -> None:
+    client = operator_client(agent.url)
+    session = _handed_off(agent, client)
+    url = f"{agent.url}/escalations/{session}/replies"
+    good = {"as": "human", "message": "Dana here.", "operator": OPERATOR.as_metadata()}
+    for headers in ({}, {"Authorization": f"Bearer {customer_token('CUST-1001')}"}):
+        assert httpx.post(url, json=good, headers=headers, timeout=10).status_code == 403
+    for bad, word in (
+        ([], "object"),
+        ({**good, "as": "note"}, '"as"'),
+        ({**good, "message": "  "}, '"message"'),
+        ({**good, "operator": {"id": "x"}}, '"operator"'),
+        ({**good, "metadata": []}, '"metadata"'),
+    ):
+        answer = httpx.post(url, json=bad, headers=OPERATOR_HEADERS, timeout=10)
+        assert answer.status_code == 422 and word in answer.json()["detail"], bad
+    unknown = f"{agent.url}/escalations/no-such-session/replies"
+    assert httpx.post(unknown, json=good, headers=OPERATOR_HEADERS, timeout=10).status_code == 404
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30) as http:
+            lee = {
+                **good,
+                "message": "Lee here.",
+                "operator": {**good["operator"], "id": "slack:LEE", "name": "Lee"},
+            }
+            return list(await asyncio.gather(http.post(url, json=good), http.post(url, json=lee)))
+
+    answers = asyncio.run(both())
+    assert [a.status_code for a in answers] == [201, 201]
+    record = read_record(client.sessions.retrieve(session).metadata)
+    # Both stored; the record names one operator as the claimer and the first to reply.
+    assert record["claimed_by"]["id"] in {"dashboard:dana", "slack:LEE"}
+    assert record["first_human_reply_by"] == record["claimed_by"]
+    stored = {
+        e.id for e in client.sessions.list_events(session, source="human_agent", wait_for_data=0)
+    }
+    assert {a.json()["id"] for a in answers} <= stored
+
+
 def test_the_feed_carries_open_handoffs_events_and_wakes_for_a_new_one(
     agent: AgentProcess,
 ) -> None:

@@ -1,0 +1,150 @@
+"""`POST /escalations/{session_id}/replies`: an operator's message to the customer, one request.
+
+Through Parlant's public API a reply takes two round trips: read the handoff record (a reply to
+a returned or resolved handoff is refused; the first reply claims a waiting handoff and records
+when it came), then create the event. Measured at 10,000 open escalations, the second round trip
+alone put the relay's p99 over its target (1.2 times direct `create_event`, plus 5 ms): the relay cost
+the bridge's own work plus two agent round trips. Here the agent does both steps in-process, in
+the order and with the record transition handoff/actions.py uses (`after_human_reply`), one
+session at a time per agent process.
+
+Body: `{"as": "human" | "ai", "message": str, "operator": {"id", "name", "origin"},
+"metadata": {...}}`. Answers 201 with the event as Parlant's `create_event` does, 409 `{"detail", "status"}` when the handoff is not with a human, 404 for an
+unknown session, 422 for a malformed body. Operators only, as every /escalations/ path
+(agent/authorization.py), checked here again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from lagom import Container
+from parlant.api.sessions import event_to_dto
+from parlant.core.agents import AgentId
+from parlant.core.application import Application
+from parlant.core.common import ItemNotFoundError, JSONSerializable
+from parlant.core.sessions import Participant, SessionId
+
+from agent.authorization import bearer
+from handoff import record as records
+from handoff.record import METADATA_KEY, read_record, utc_now_iso
+
+log = logging.getLogger(__name__)
+
+PATH = "/escalations/{session_id}/replies"
+MESSAGE_LIMIT = 40_000
+LOCK_STRIPES = 64
+
+
+class ReplyRoute:
+    def __init__(self, operator_token: str | None) -> None:
+        self._expected = bearer(operator_token) if operator_token else None
+        self._container: Container | None = None
+        # Striped: a session always maps to the same lock, and the set stays bounded.
+        self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+
+    def bind(self, container: Container) -> None:
+        self._container = container
+
+    def _is_operator(self, request: Request) -> bool:
+        if self._expected is None:
+            return True
+        presented = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(presented, self._expected)
+
+    def install(self, app: FastAPI) -> None:
+        @app.post(PATH, include_in_schema=False)
+        async def reply(session_id: str, request: Request) -> Response:
+            if not self._is_operator(request):
+                return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            problem = _problem(body)
+            if problem:
+                return JSONResponse({"detail": problem}, status_code=422)
+            if self._container is None:
+                return JSONResponse({"detail": "the agent is starting"}, status_code=503)
+            # One reply of a session at a time here: the record's read, transition and write
+            # are not interleaved with another's (two agents can still race; see actions.py).
+            async with self._locks[hash(session_id) % LOCK_STRIPES]:
+                try:
+                    return await self._reply(SessionId(session_id), body)
+                except ItemNotFoundError:
+                    return JSONResponse({"detail": "no such session"}, status_code=404)
+
+    async def _reply(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
+        assert self._container is not None
+        sessions = self._container[Application].sessions
+        session = await sessions.read(session_id)
+        existing = read_record(session.metadata)
+        if existing is None or existing.get("status") not in records.ACTIVE_STATUSES:
+            status = existing.get("status") if existing else None
+            return JSONResponse(
+                {
+                    "detail": f"the handoff is not with a human (status: {status or 'none'})",
+                    "status": status,
+                },
+                status_code=409,
+            )
+        operator = body["operator"]
+        updated = records.after_human_reply(
+            existing, str(operator["id"]), str(operator["name"]), utc_now_iso()
+        )
+        if updated != existing:
+            await sessions.update(
+                session_id,
+                params={
+                    "metadata": {**session.metadata, METADATA_KEY: cast(JSONSerializable, updated)}
+                },
+            )
+        metadata: dict[str, JSONSerializable] = {
+            "operator": {k: str(operator[k]) for k in ("id", "name", "origin")},
+            **(body.get("metadata") or {}),
+        }
+        if body["as"] == "human":
+            event = await sessions.create_human_agent_message_event(
+                session_id=session_id,
+                message=body["message"],
+                participant=Participant(
+                    id=AgentId(str(operator["id"])), display_name=str(operator["name"])
+                ),
+                metadata=metadata,
+            )
+        else:
+            event = await sessions.create_human_agent_on_behalf_of_ai_agent_message_event(
+                session_id=session_id, message=body["message"], metadata=metadata
+            )
+        log.info(
+            "operator reply stored session=%s event=%s as=%s", session_id, event.id, body["as"]
+        )
+        # Parlant's own event shape, so the client reads it as it reads create_event's answer.
+        return JSONResponse(event_to_dto(event).model_dump(mode="json"), status_code=201)
+
+
+def _problem(body: Any) -> str | None:
+    """Pure: what is wrong with a reply body, in words; None when nothing is."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if body.get("as") not in ("human", "ai"):
+        return '"as" must be "human" or "ai"'
+    message = body.get("message")
+    if not isinstance(message, str) or not message.strip():
+        return '"message" must be a non-empty string'
+    if len(message) > MESSAGE_LIMIT:
+        return f'"message" is longer than {MESSAGE_LIMIT:,} characters'
+    operator = body.get("operator")
+    if not isinstance(operator, dict) or not all(
+        isinstance(operator.get(k), str) and operator.get(k) for k in ("id", "name", "origin")
+    ):
+        return '"operator" must have non-empty "id", "name" and "origin"'
+    if not isinstance(body.get("metadata", {}), dict):
+        return '"metadata" must be an object'
+    return None
