@@ -129,7 +129,8 @@ class Discovery:
         longer = LISTING_SHARE * self._listing_s - self._interval_s
         if longer > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._nudged.wait(), longer)
+                async with asyncio.timeout(longer):  # not wait_for: see leases.renew
+                    await self._nudged.wait()
         self._nudged.clear()
 
     def nudge(self, session_id: str) -> None:

@@ -169,7 +169,10 @@ class SessionMirror:
             offset = await self._catch_up(offset)
         while True:
             try:
-                self._current = await asyncio.wait_for(self._queue.get(), self._catch_up_every())
+                # Not wait_for: on Python 3.11 it can swallow a cancel that lands as the queue
+                # answers, and a mirror unfollowed (lease lost) must stop, not post on.
+                async with asyncio.timeout(self._catch_up_every()):
+                    self._current = await self._queue.get()
             except TimeoutError:  # no feed on this agent: read the session instead
                 async with self._catching_up:
                     offset = await self._catch_up(offset)

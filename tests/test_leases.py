@@ -67,3 +67,39 @@ async def test_leases_run_out_when_the_database_does_not_answer(
     await asyncio.sleep(1.1)
     await a.renew()
     assert lost == ["s1"] and not a.holds("s1")
+
+
+class AnswersThenWaits:
+    """The store, with its renewal held after the database answered: the instant a stop's
+    cancel can land on."""
+
+    def __init__(self, store: PostgresBridgeStore) -> None:
+        self._store = store
+        self.answered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def acquire_leases(self, owner: str, ids: list[str], ttl_s: float) -> set[str]:
+        return set(await self._store.acquire_leases(owner, ids, ttl_s))
+
+    async def renew_leases(self, owner: str, ids: list[str], ttl_s: float) -> set[str]:
+        kept = set(await self._store.renew_leases(owner, ids, ttl_s))
+        self.answered.set()
+        await self.release.wait()
+        return kept
+
+
+async def test_a_stop_that_lands_as_a_renewal_answers_stops_the_replica(
+    stores: tuple[PostgresBridgeStore, PostgresBridgeStore],
+) -> None:
+    store = AnswersThenWaits(stores[0])
+    leases = Leases(store, "a", 0.6)  # type: ignore[arg-type]
+    assert await leases.acquire(["s1"]) == {"s1"}
+    renewing = asyncio.create_task(leases.run())
+    await store.answered.wait()
+    store.release.set()
+    await asyncio.sleep(0)  # one turn: the renewal's answer is in
+    renewing.cancel()
+    # asyncio.wait_for (Python 3.11) returned the answer here and the loop went on renewing:
+    # a stopped replica kept its leases and nobody could take its sessions over.
+    done, _ = await asyncio.wait({renewing}, timeout=3)
+    assert renewing in done and renewing.cancelled()
