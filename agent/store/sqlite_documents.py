@@ -241,7 +241,7 @@ def _index_prefix(collection: str) -> str:
 
 
 @contextmanager
-def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
     # Every transaction here writes: IMMEDIATE takes the write lock at BEGIN, so a transaction
     # cannot fail halfway through on upgrading a read lock.
     connection.execute("BEGIN IMMEDIATE")
@@ -295,7 +295,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (see _transaction), none is implicit.
+        # isolation_level=None: transactions are explicit (see transaction), none is implicit.
         connection = sqlite3.connect(self.path, isolation_level=None)
         try:
             # One process owns the file: field stats live in memory and access is serialized
@@ -308,7 +308,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
             connection.execute("PRAGMA synchronous = FULL")
             connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
             columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
-            with _transaction(connection):
+            with transaction(connection):
                 if "feed_position" not in columns:
                     connection.execute(_FEED_COLUMN)
                 connection.execute(_FEED_INDEX)
@@ -334,7 +334,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
     ) -> SQLiteDocumentCollection[TDocument]:
         # As Parlant's transient and JSON stores do, creating replaces any existing contents.
         def create(connection: sqlite3.Connection) -> None:
-            with _transaction(connection):
+            with transaction(connection):
                 connection.execute("DELETE FROM documents WHERE collection = ?", (name,))
                 _register(connection, name)
 
@@ -371,7 +371,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
     @override
     async def delete_collection(self, name: str) -> None:
         def delete(connection: sqlite3.Connection) -> None:
-            with _transaction(connection):
+            with transaction(connection):
                 if not _exists(connection, name):
                     raise ValueError(f'Collection "{name}" does not exist')
                 for (index,) in connection.execute(
@@ -435,7 +435,7 @@ class SQLiteDocumentDatabase(DocumentDatabase):
         failed_collection = self._collections.get(FAILED_MIGRATIONS)
 
         def store_migrations(connection: sqlite3.Connection) -> None:
-            with _transaction(connection):
+            with transaction(connection):
                 _register(connection, name)
                 for seq, document in rewritten:
                     connection.execute(
@@ -589,7 +589,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
     @override
     async def ensure_indexes(self, indexes: Sequence[CollectionIndex]) -> None:
         def create(connection: sqlite3.Connection) -> None:
-            with _transaction(connection):
+            with transaction(connection):
                 for index in indexes:
                     try:
                         keys = ", ".join(f"{_field_sql(f)} {d.name}" for f, d in index.fields)
@@ -609,7 +609,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         ensure_is_total(document, self._schema)
 
         def insert(connection: sqlite3.Connection) -> None:
-            with _transaction(connection):
+            with transaction(connection):
                 _insert(connection, self.name, document, self._ordered)
             self._stats.add(document)
 
@@ -644,7 +644,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         upsert: bool = False,
     ) -> UpdateResult[TDocument]:
         def update(connection: sqlite3.Connection) -> UpdateResult[TDocument]:
-            with _transaction(connection):
+            with transaction(connection):
                 match = self._first_match(connection, filters)
                 if match is None and not upsert:
                     return UpdateResult(
@@ -677,7 +677,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
     @override
     async def delete_one(self, filters: Where) -> DeleteResult[TDocument]:
         def delete(connection: sqlite3.Connection) -> DeleteResult[TDocument]:
-            with _transaction(connection):
+            with transaction(connection):
                 match = self._first_match(connection, filters)
                 if match:
                     connection.execute("DELETE FROM documents WHERE seq = ?", (match[0],))
@@ -715,7 +715,7 @@ async def import_json_store(json_path: str | Path, sqlite_db: SQLiteDocumentData
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ValueError(f"{source} is not a Parlant JSON store ({{collection: [documents]}})")
         counts = {name: len(documents) for name, documents in data.items()}
-        with _transaction(connection):
+        with transaction(connection):
             if connection.execute("SELECT 1 FROM documents LIMIT 1").fetchone():
                 raise RuntimeError(f"{sqlite_db.path} already holds documents; not importing")
             for name, documents in data.items():
