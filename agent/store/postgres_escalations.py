@@ -105,7 +105,7 @@ class PostgresEscalations:
                     params,
                 )
             ).fetchone()
-            version = await self._version(connection)
+            version = await self._counter(connection, self._changes)
         return Listing(str(row[0]) if row else "[]", version)
 
     async def changed_listing(self, after: int, closed_since: str | None) -> Listing:
@@ -124,16 +124,8 @@ class PostgresEscalations:
                     params,
                 )
             ).fetchone()
-            version = await self._version(connection)
+            version = await self._counter(connection, self._changes)
         return Listing(str(row[0]) if row else "[]", version)
-
-    async def _version(self, connection: Any) -> int:
-        row = await (
-            await connection.execute(
-                "SELECT last FROM parlant_feed_counters WHERE collection = %s", (self._changes,)
-            )
-        ).fetchone()
-        return int(row[0]) if row else 0
 
     async def open_sessions(self, closed_since: str | None) -> list[dict[str, Any]]:
         listing: list[dict[str, Any]] = json.loads((await self.open_listing(closed_since)).items)
@@ -158,7 +150,7 @@ class PostgresEscalations:
 
     async def events_after(self, after: int, limit: int) -> FeedPage:
         async with self._database.snapshot() as connection:
-            head = await self._head(connection)
+            head = await self._counter(connection, self._events)
             upper = min(head, after + SCAN_WINDOW)
             rows = await (
                 await connection.execute(
@@ -176,12 +168,13 @@ class PostgresEscalations:
 
     async def head(self) -> int:
         async with self._database.snapshot() as connection:
-            return await self._head(connection)
+            return await self._counter(connection, self._events)
 
-    async def _head(self, connection: Any) -> int:
+    async def _counter(self, connection: Any, name: str) -> int:
+        """The last number a counter gave out: the feed's positions or the change numbers."""
         row = await (
             await connection.execute(
-                "SELECT last FROM parlant_feed_counters WHERE collection = %s", (self._events,)
+                "SELECT last FROM parlant_feed_counters WHERE collection = %s", (name,)
             )
         ).fetchone()
         return int(row[0]) if row else 0

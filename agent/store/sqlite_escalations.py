@@ -21,7 +21,7 @@ from agent.store.escalations import (
     next_cursor,
     session_view,
 )
-from agent.store.sqlite_documents import SQLiteDocumentDatabase
+from agent.store.sqlite_documents import SQLiteDocumentDatabase, transaction
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -89,17 +89,12 @@ class SQLiteEscalations:
     async def ensure_indexes(self) -> None:
         def create(connection: sqlite3.Connection) -> None:
             columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(connection):
                 # Sessions stored before the column existed have none: the full listing has them.
                 if "changed" not in columns:
                     connection.execute(_CHANGE_COLUMN)
                 for statement in _INDEXES:
                     connection.execute(statement)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
 
         await self._database.run(create)
 
@@ -119,16 +114,16 @@ class SQLiteEscalations:
                 params,
             ).fetchone()
             # The one connection runs one operation at a time: no write falls in between.
-            return Listing(str(listing), _version(connection))
+            return Listing(str(listing), _counter(connection, SESSION_CHANGES))
 
         return await self._database.run(query)
 
     async def changed_listing(self, after: int, closed_since: str | None) -> Listing:
         def query(connection: sqlite3.Connection) -> Listing:
-            listed = f"({_STATUS} IN ({_quoted(OPEN_STATUSES)})"
+            listed = f"({_IS_OPEN}"
             params: list[object] = [after]
             if closed_since is not None:
-                listed += f" OR ({_STATUS} IN ({_quoted(tuple(CLOSED_AT))}) AND {_CLOSED_AT} >= ?)"
+                listed += f" OR ({_IS_CLOSED} AND {_CLOSED_AT} >= ?)"
                 params.append(closed_since)
             listed += ")"
             (listing,) = connection.execute(
@@ -136,7 +131,7 @@ class SQLiteEscalations:
                 f"WHERE {_HAS_CHANGE} AND changed > ? AND {listed} ORDER BY changed)",
                 params,
             ).fetchone()
-            return Listing(str(listing), _version(connection))
+            return Listing(str(listing), _counter(connection, SESSION_CHANGES))
 
         return await self._database.run(query)
 
@@ -163,7 +158,7 @@ class SQLiteEscalations:
 
     async def events_after(self, after: int, limit: int) -> FeedPage:
         def query(connection: sqlite3.Connection) -> FeedPage:
-            head = _head(connection)
+            head = _counter(connection, EVENTS)
             upper = min(head, after + SCAN_WINDOW)
             rows = connection.execute(
                 f"SELECT feed_position, body FROM documents "
@@ -180,18 +175,13 @@ class SQLiteEscalations:
         return await self._database.run(query)
 
     async def head(self) -> int:
-        return await self._database.run(_head)
+        return await self._database.run(lambda c: _counter(c, EVENTS))
 
 
-def _version(connection: sqlite3.Connection) -> int:
+def _counter(connection: sqlite3.Connection, name: str) -> int:
+    """The last number a counter gave out: the feed's positions (EVENTS) or the sessions'
+    change numbers (SESSION_CHANGES)."""
     row = connection.execute(
-        "SELECT last FROM feed_counters WHERE collection = ?", (SESSION_CHANGES,)
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _head(connection: sqlite3.Connection) -> int:
-    row = connection.execute(
-        "SELECT last FROM feed_counters WHERE collection = ?", (EVENTS,)
+        "SELECT last FROM feed_counters WHERE collection = ?", (name,)
     ).fetchone()
     return int(row[0]) if row else 0
