@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import logging
 import time
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from agent.authorization import bearer
+from agent.authorization import OperatorCheck
 from agent.session_listener import SessionChanges
 from agent.store.escalations import CLOSED_AT, EscalationIndex, FeedPage
 
@@ -72,13 +71,7 @@ class EscalationRoutes:
     ) -> None:
         self._escalations = escalations
         self._changes = changes
-        self._expected = bearer(operator_token) if operator_token else None
-
-    def _is_operator(self, request: Request) -> bool:
-        if self._expected is None:
-            return True  # no token: development, open as the rest of Parlant's API is
-        presented = request.headers.get("authorization", "").encode()
-        return hmac.compare_digest(presented, self._expected)
+        self._is_operator = OperatorCheck(operator_token)
 
     async def feed(self, after: int, limit: int, wait_s: float) -> FeedPage:
         """Events after `after`; waits up to `wait_s` for some when there are none yet."""

@@ -17,7 +17,6 @@ token (development, bound to 127.0.0.1) they are open, as the rest of Parlant's 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import re
 import time
 from collections import Counter
@@ -42,6 +41,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent.authorization import OperatorCheck
 from agent.store.escalations import EscalationIndex
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, read_record
 from handoff.sla import SlaSettings, sla_view
@@ -123,7 +123,7 @@ class AgentOps:
         claims_ping: Callable[[], None],
         slack_auth: Check | None = None,
     ) -> None:
-        self._expected = f"Bearer {operator_token}".encode() if operator_token else None
+        self.is_operator = OperatorCheck(operator_token)
         self._sla = sla
         self._claims_ping = claims_ping
         self._slack_auth = slack_auth
@@ -157,12 +157,6 @@ class AgentOps:
     def use_index(self, escalations: EscalationIndex) -> None:
         """Read open handoffs from the store's index: cost follows open work, not history."""
         self._escalations = escalations
-
-    def is_operator(self, request: Request) -> bool:
-        if self._expected is None:
-            return True
-        presented = request.headers.get("authorization", "").encode()
-        return hmac.compare_digest(presented, self._expected)
 
     async def snapshot(self) -> EscalationSnapshot:
         now = time.monotonic()

@@ -17,7 +17,6 @@ unknown session, 422 for a malformed body. Operators only, as every /escalations
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -31,7 +30,7 @@ from parlant.core.application import Application
 from parlant.core.common import ItemNotFoundError, JSONSerializable
 from parlant.core.sessions import Participant, SessionId
 
-from agent.authorization import bearer
+from agent.authorization import OperatorCheck
 from handoff import record as records
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
 
@@ -44,19 +43,13 @@ LOCK_STRIPES = 64
 
 class ReplyRoute:
     def __init__(self, operator_token: str | None) -> None:
-        self._expected = bearer(operator_token) if operator_token else None
+        self._is_operator = OperatorCheck(operator_token)
         self._container: Container | None = None
         # Striped: a session always maps to the same lock, and the set stays bounded.
         self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
 
     def bind(self, container: Container) -> None:
         self._container = container
-
-    def _is_operator(self, request: Request) -> bool:
-        if self._expected is None:
-            return True
-        presented = request.headers.get("authorization", "").encode()
-        return hmac.compare_digest(presented, self._expected)
 
     def install(self, app: FastAPI) -> None:
         @app.post(PATH, include_in_schema=False)
