@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agent.authorization import (
+    OperatorCheck,
     OperatorTokenPolicy,
     bearer,
     guard_operator_only_paths,
@@ -126,6 +127,26 @@ def test_the_policy_allows_exactly_the_operator_token(
     # Operators are our own processes and customers are limited in the gateway: never here.
     assert asyncio.run(policy.check_rate_limit(request, Operation.LIST_SESSIONS)) is True
     assert policy.name == "operator-token"
+
+
+@pytest.mark.parametrize("token", [None, ""])
+@pytest.mark.parametrize("authorization", [None, "", f"Bearer {TOKEN}", "Bearer None"])
+def test_with_no_token_set_every_request_is_an_operators(
+    token: str | None, authorization: str | None
+) -> None:
+    # Development: the escalation routes, the reply route and /metrics are open, as the rest of
+    # Parlant's API is then.
+    assert OperatorCheck(token)(request_with(authorization)) is True
+
+
+@pytest.mark.parametrize(
+    ("authorization", "allowed"),
+    [(f"Bearer {TOKEN}", True), (f"Bearer {TOKEN}x", False), ("", False), (None, False)],
+)
+def test_with_a_token_set_only_that_bearer_is_an_operators(
+    authorization: str | None, allowed: bool
+) -> None:
+    assert OperatorCheck(TOKEN)(request_with(authorization)) is allowed
 
 
 def test_bearer() -> None:
