@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +19,32 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120
 
 
+# Ports are chosen below Linux's ephemeral range (32768-60999), so no outgoing connection takes
+# one between the test choosing it and the process binding it, and each xdist worker chooses
+# from its own slice, so two workers never choose the same one (both happened with three
+# workers and ports from bind(0)). The start inside the slice is random, for a second suite
+# running alongside.
+FIRST_PORT = 20000
+PORTS_PER_WORKER = 1500
+_port_offsets = itertools.count(random.randrange(PORTS_PER_WORKER))
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw0", "gw1", ...
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    first = FIRST_PORT + _worker_index() * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_port_offsets) % PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
 
 
 @dataclass
@@ -58,14 +82,14 @@ class AgentProcess:
 
     def start(self) -> AgentProcess:
         self.home.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "agent"],
-            cwd=REPO_ROOT,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "agent"],
+                cwd=REPO_ROOT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self._wait_healthy()
         return self
 
