@@ -143,6 +143,12 @@ def test_the_bridges_listing_reads_whole_once_then_only_changes(agent: AgentProc
         async with httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30) as http:
             listing = OpenListing(http, agent.url, full_every_s=3600)
             assert await listing.refresh() is True
+            # The handoff turn may still write the session (its mode, the AI's state at the
+            # end of the turn) after the record says waiting: passes until one finds nothing.
+            for _ in range(40):
+                if not await listing.refresh():
+                    break
+                await asyncio.sleep(0.25)
             held = {s.id: s for s in listing.sessions}
             assert first in held
             assert await listing.refresh() is False  # nothing written since
