@@ -18,7 +18,8 @@ from parlant.client import ParlantClient
 from xdist.remote import Producer
 from xdist.scheduler.protocol import Scheduling
 
-from tests.support.agent_process import AgentProcess
+from tests.support import forks
+from tests.support.agent_process import REPO_ROOT, AgentProcess
 
 # The browser fixture, for the tests that drive chromium (a fixture is found by its name here).
 from tests.support.browser import chromium  # noqa: F401
@@ -31,6 +32,19 @@ from tests.support.scheduling import SplitModuleScheduling, rank
 settings.register_profile("suite", max_examples=100)
 settings.register_profile("deep", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Agents and bridges forked from a pre-loaded process (tests/support/forks.py), an
+    agent's start costing one second of CPU instead of four; TESTS_EXEC=1 execs each one."""
+    if os.environ.get("TESTS_EXEC") != "1":
+        forks.server = forks.ForkServer(REPO_ROOT)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if forks.server is not None:
+        forks.server.stop()
+        forks.server = None
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:

@@ -8,12 +8,13 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.support import forks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120
@@ -53,7 +54,7 @@ class AgentProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     tool_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    process: forks.Process | None = None
 
     @property
     def url(self) -> str:
@@ -82,14 +83,7 @@ class AgentProcess:
 
     def start(self) -> AgentProcess:
         self.home.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "agent"],
-                cwd=REPO_ROOT,
-                env=self.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = forks.start("agent", self.env(), REPO_ROOT, self.log_path)
         self._wait_healthy()
         return self
 

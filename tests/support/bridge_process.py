@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.crash_points import ENABLE_ENV, EXIT_STATUS, POINT_ENV
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT, free_port
 
 START_TIMEOUT_S = 60
@@ -24,7 +24,7 @@ class BridgeProcess:
     ready: Callable[[], bool]
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    process: forks.Process | None = None
 
     @property
     def log_path(self) -> Path:
@@ -47,13 +47,7 @@ class BridgeProcess:
 
     def start(self) -> BridgeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "slack_bridge"],
-            cwd=REPO_ROOT,
-            env=self.env(),
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        self.process = forks.start("slack_bridge", self.env(), REPO_ROOT, self.log_path)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.ready():
             if self.process.poll() is not None:
