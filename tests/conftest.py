@@ -4,6 +4,9 @@ and a temporary home. Modules that need their own settings start their own agent
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,17 +37,40 @@ settings.register_profile("deep", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
+PRELOAD_LIST_ENV = "TESTS_PRELOAD_LIST"
+module_probe: subprocess.Popen[bytes] | None = None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Agents and bridges forked from a pre-loaded process (tests/support/forks.py), an
-    agent's start costing one second of CPU instead of four; TESTS_EXEC=1 execs each one."""
-    if os.environ.get("TESTS_EXEC") != "1":
-        forks.server = forks.ForkServer(REPO_ROOT)
+    agent's start costing one second of CPU instead of four; TESTS_EXEC=1 execs each one.
+
+    Under xdist the controller finds the modules to pre-load once, while the workers start,
+    and each worker's fork server pre-loads them while the worker collects the tests."""
+    global module_probe
+    if os.environ.get("TESTS_EXEC") == "1":
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and config.getoption("numprocesses", None):
+        listing = Path(tempfile.mkdtemp(prefix="fork-server-")) / "modules.json"
+        module_probe = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.forks", "--list-modules", str(listing)],
+            cwd=REPO_ROOT,
+        )
+        os.environ[PRELOAD_LIST_ENV] = str(listing)  # the workers inherit it
+        return
+    listing = os.environ.get(PRELOAD_LIST_ENV)
+    forks.server = forks.ForkServer(REPO_ROOT, Path(listing) if listing else None)
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        forks.server.begin()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if forks.server is not None:
         forks.server.stop()
         forks.server = None
+    if module_probe is not None:
+        module_probe.wait(timeout=60)
+        shutil.rmtree(Path(os.environ[PRELOAD_LIST_ENV]).parent, ignore_errors=True)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:

@@ -14,7 +14,7 @@ child, after its environment is set.
 The fork server is the children's parent, so it reaps them and reports each exit status;
 `ForkedProcess` is the test's handle with the part of `subprocess.Popen` the tests use.
 
-Run as `python -m tests.support.forks`: it reads one JSON request per line on stdin
+Run as `python -m tests.support.forks [MODULE_LIST]`: it reads one JSON request per line on stdin
 (`{"module", "env", "cwd", "log"}`) and answers `{"started": pid}`, and later `{"exited": pid, "status"}`
 (a negative status is the signal that ended it, as with Popen). At end of input it kills the
 children it still has and exits, so a dead test worker leaves no agent behind.
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
@@ -71,9 +72,43 @@ def _preloadable(name: str) -> bool:
 # -- the fork server (its own process) ---------------------------------------------------------
 
 
-def _modules_to_preload() -> list[str]:
-    """The modules the entry points load, in load order, found by importing them in a
-    throwaway child (its PARLANT_HOME a temporary directory) so this process stays clean."""
+def _probe(home: str) -> list[str]:
+    """Import the entry points (PARLANT_HOME set to `home`) and list what they loaded."""
+    os.environ["PARLANT_HOME"] = home
+    for entry_point in ENTRY_POINTS:
+        importlib.import_module(entry_point)
+    return [name for name in sys.modules if _preloadable(name)]
+
+
+def write_module_list(path: Path) -> None:
+    """The probe in this (throwaway) process, its list (or why it failed) written whole to
+    `path` at once."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="fork-server-probe-") as home:
+            answer: Any = _probe(home)
+    except Exception:
+        import traceback
+
+        answer = {"error": traceback.format_exc()}
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(answer))
+    partial.rename(path)
+
+
+def _modules_to_preload(listing: Path | None) -> list[str]:
+    """The modules the entry points load, in load order: from `listing`, written by the
+    xdist controller's probe for every worker (waited for), or found by importing them in a
+    throwaway child so this process stays clean."""
+    if listing is not None:
+        deadline = time.monotonic() + 120
+        while not listing.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fork server: no module list at {listing} after 120 s")
+            time.sleep(0.05)
+        modules: list[str] | dict[str, str] = json.loads(listing.read_text())
+        if isinstance(modules, dict):
+            raise RuntimeError(f"fork server: the module probe failed:\n{modules['error']}")
+        return modules
     home = tempfile.mkdtemp(prefix="fork-server-probe-")
     read, write = os.pipe()
     pid = os.fork()
@@ -81,11 +116,8 @@ def _modules_to_preload() -> list[str]:
         os.close(read)
         code = 0
         try:
-            os.environ["PARLANT_HOME"] = home
-            for entry_point in ENTRY_POINTS:
-                importlib.import_module(entry_point)
             with os.fdopen(write, "w") as out:
-                json.dump(list(sys.modules), out)
+                json.dump(_probe(home), out)
         except BaseException:  # reported by the parent as an empty list
             code = 1
         os._exit(code)
@@ -96,11 +128,12 @@ def _modules_to_preload() -> list[str]:
     shutil.rmtree(home, ignore_errors=True)
     if os.waitstatus_to_exitcode(status) != 0 or not text:
         raise RuntimeError(f"fork server: importing {ENTRY_POINTS} failed in the probe child")
-    return [name for name in json.loads(text) if _preloadable(name)]
+    probed: list[str] = json.loads(text)
+    return probed
 
 
-def _preload() -> None:
-    for name in _modules_to_preload():
+def _preload(listing: Path | None) -> None:
+    for name in _modules_to_preload(listing):
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     # `tests` itself is here as this module's package.
@@ -170,8 +203,8 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os._exit(code)
 
 
-def serve() -> None:
-    _preload()
+def serve(listing: Path | None) -> None:
+    _preload(listing)
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
@@ -228,10 +261,14 @@ def serve() -> None:
 
 
 class ForkServer:
-    """The per-worker fork server and what it reported; started on first use."""
+    """The per-worker fork server and what it reported; started by `begin` or on first use.
 
-    def __init__(self, repo_root: Path) -> None:
+    `listing`: the modules to pre-load, as `write_module_list` writes them (else the server
+    finds them itself)."""
+
+    def __init__(self, repo_root: Path, listing: Path | None = None) -> None:
         self._repo_root = repo_root
+        self._listing = listing
         self._server: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition()
@@ -241,8 +278,9 @@ class ForkServer:
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._server is None or self._server.poll() is not None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("PARLANT_")}
+            listing = [str(self._listing)] if self._listing is not None else []
             self._server = subprocess.Popen(
-                [sys.executable, "-m", "tests.support.forks"],
+                [sys.executable, "-m", "tests.support.forks", *listing],
                 cwd=self._repo_root,
                 env=env,
                 stdin=subprocess.PIPE,
@@ -263,6 +301,11 @@ class ForkServer:
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
+
+    def begin(self) -> None:
+        """Start pre-loading now, alongside the test collection."""
+        with self._lock:
+            self._ensure()
 
     def start(self, module: str, env: dict[str, str], cwd: Path, log: Path) -> ForkedProcess:
         with self._lock:
@@ -338,4 +381,7 @@ def start(module: str, env: dict[str, str], cwd: Path, log: Path) -> Process:
 
 
 if __name__ == "__main__":
-    serve()
+    if sys.argv[1:2] == ["--list-modules"]:
+        write_module_list(Path(sys.argv[2]))
+    else:
+        serve(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
