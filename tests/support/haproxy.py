@@ -2,8 +2,8 @@
 
 `LoadBalancer(backends).start()` writes a configuration into a temporary directory, runs
 `haproxy -W` (master-worker, in the foreground as our child) on a free port on 127.0.0.1 and waits
-until every backend is up by its health check. `stop()` ends it with SIGUSR1 (a soft stop:
-finish what is in flight, then exit). No service: scripts/ensure_haproxy.sh installs the package.
+until every backend is up by its health check. `stop()` ends it with SIGTERM (a hard stop: a
+soft one, SIGUSR1, waited out the customers' open long polls, 10 s at the end of a module). No service: scripts/ensure_haproxy.sh installs the package.
 
 The configuration (`haproxy_config`, also printed in docs/replicas.md) is the one we recommend:
 
@@ -209,7 +209,7 @@ class LoadBalancer:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGUSR1)  # soft stop: finish, then exit
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
