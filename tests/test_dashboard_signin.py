@@ -135,8 +135,12 @@ def test_a_deep_link_after_signing_in_once_opens_in_a_new_tab(
             # An export's link needs the cookie (and expires: test_export_links_expire).
             queue = context.new_page()
             queue.goto(dashboard)
-            with queue.expect_download() as download:
-                queue.get_by_role("button", name="Export CSV").click(timeout=30_000)
+            # The page first, then the download's own 30 s: on a loaded machine the page alone
+            # took most of the download's wait.
+            export = queue.get_by_role("button", name="Export CSV")
+            expect(export).to_be_visible(timeout=30_000)
+            with queue.expect_download(timeout=30_000) as download:
+                export.click(timeout=30_000)
             link = download.value.url
             assert "/media/" in link
             assert httpx.get(link).status_code == 401
