@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,30 +36,28 @@ settings.register_profile("deep", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
-PRELOAD_LIST_ENV = "TESTS_PRELOAD_LIST"
-module_probe: subprocess.Popen[bytes] | None = None
+FORK_SERVER_ENV = "TESTS_FORK_SERVER"
+run_fork_server: subprocess.Popen[bytes] | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Agents and bridges forked from a pre-loaded process (tests/support/forks.py), an
     agent's start costing one second of CPU instead of four; TESTS_EXEC=1 execs each one.
 
-    Under xdist the controller finds the modules to pre-load once, while the workers start,
-    and each worker's fork server pre-loads them while the worker collects the tests."""
-    global module_probe
+    Under xdist the controller starts one fork server for the run, which pre-loads while the
+    workers start and collect, and every worker connects to it."""
+    global run_fork_server
     if os.environ.get("TESTS_EXEC") == "1":
         return
-    if os.environ.get("PYTEST_XDIST_WORKER") is None and config.getoption("numprocesses", None):
-        listing = Path(tempfile.mkdtemp(prefix="fork-server-")) / "modules.json"
-        module_probe = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.forks", "--list-modules", str(listing)],
-            cwd=REPO_ROOT,
-        )
-        os.environ[PRELOAD_LIST_ENV] = str(listing)  # the workers inherit it
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None and config.getoption("numprocesses", None):
+        address = Path(tempfile.mkdtemp(prefix="fork-server-")) / "socket"
+        run_fork_server = forks.ForkServer.launch(REPO_ROOT, address)
+        os.environ[FORK_SERVER_ENV] = str(address)  # the workers inherit it
         return
-    listing = os.environ.get(PRELOAD_LIST_ENV)
-    forks.server = forks.ForkServer(REPO_ROOT, Path(listing) if listing else None)
-    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+    address = os.environ.get(FORK_SERVER_ENV) if worker is not None else None
+    forks.server = forks.ForkServer(REPO_ROOT, Path(address) if address else None)
+    if worker is not None:
         forks.server.begin()
 
 
@@ -68,9 +65,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if forks.server is not None:
         forks.server.stop()
         forks.server = None
-    if module_probe is not None:
-        module_probe.wait(timeout=60)
-        shutil.rmtree(Path(os.environ[PRELOAD_LIST_ENV]).parent, ignore_errors=True)
+    if run_fork_server is not None and run_fork_server.stdin is not None:
+        run_fork_server.stdin.close()
+        run_fork_server.wait(timeout=30)
+        shutil.rmtree(Path(os.environ[FORK_SERVER_ENV]).parent, ignore_errors=True)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:

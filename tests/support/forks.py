@@ -2,22 +2,25 @@
 dependencies imported already.
 
 Importing Parlant costs about three seconds of CPU, most of an agent's start, and the suite
-starts some fifty agents and eighty bridges on two cores. One pre-loaded process per test
-worker (the "fork server", as in multiprocessing's forkserver or gunicorn's preload) forks a
-child for each start; the child sets the environment, working directory and log file of the
-start and runs the package's `__main__` exactly as `python -m <package>` does. Only third-party modules are pre-loaded, never the
-project's own packages nor the Parlant modules that read the environment when imported
-(`parlant.bin.server` reads PARLANT_HOME and opens its log file there, `parlant.sdk` imports
-it), so nothing a start configures is decided before it: those are imported fresh in each
-child, after its environment is set.
+starts some fifty agents and eighty bridges on two cores. One pre-loaded process per test run
+(the "fork server", as in multiprocessing's forkserver or gunicorn's preload) forks a child for
+each start; the child sets the environment, working directory and log file of the start and
+runs the package's `__main__` exactly as `python -m <package>` does. Only third-party modules
+are pre-loaded, never the project's own packages nor the Parlant modules that read the
+environment when imported (`parlant.bin.server` reads PARLANT_HOME and opens its log file there,
+`parlant.sdk` imports it), so nothing a start configures is decided before it: those are
+imported fresh in each child, after its environment is set.
 
-The fork server is the children's parent, so it reaps them and reports each exit status;
-`ForkedProcess` is the test's handle with the part of `subprocess.Popen` the tests use.
+The fork server is the children's parent, so it reaps them and reports each exit status to
+the test process that asked for the child; `ForkedProcess` is the test's handle with the part
+of `subprocess.Popen` the tests use.
 
-Run as `python -m tests.support.forks [MODULE_LIST]`: it reads one JSON request per line on stdin
-(`{"module", "env", "cwd", "log"}`) and answers `{"started": pid}`, and later `{"exited": pid, "status"}`
-(a negative status is the signal that ended it, as with Popen). At end of input it kills the
-children it still has and exits, so a dead test worker leaves no agent behind.
+Run as `python -m tests.support.forks SOCKET`: it listens on that Unix socket, where each test
+process (each xdist worker) connects and sends one JSON request per line (`{"module", "env",
+"cwd", "log"}`); it answers `{"started": pid}`, and later `{"exited": pid, "status"}` (a negative
+status is the signal that ended it, as with Popen). When a test process disconnects, the
+children it still has are killed; at end of its own standard input (the process that started
+it is gone) it kills every child and exits. No agent outlives the run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -80,35 +84,9 @@ def _probe(home: str) -> list[str]:
     return [name for name in sys.modules if _preloadable(name)]
 
 
-def write_module_list(path: Path) -> None:
-    """The probe in this (throwaway) process, its list (or why it failed) written whole to
-    `path` at once."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="fork-server-probe-") as home:
-            answer: Any = _probe(home)
-    except Exception:
-        import traceback
-
-        answer = {"error": traceback.format_exc()}
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(answer))
-    partial.rename(path)
-
-
-def _modules_to_preload(listing: Path | None) -> list[str]:
-    """The modules the entry points load, in load order: from `listing`, written by the
-    xdist controller's probe for every worker (waited for), or found by importing them in a
-    throwaway child so this process stays clean."""
-    if listing is not None:
-        deadline = time.monotonic() + 120
-        while not listing.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fork server: no module list at {listing} after 120 s")
-            time.sleep(0.05)
-        modules: list[str] | dict[str, str] = json.loads(listing.read_text())
-        if isinstance(modules, dict):
-            raise RuntimeError(f"fork server: the module probe failed:\n{modules['error']}")
-        return modules
+def _modules_to_preload() -> list[str]:
+    """The modules the entry points load, in load order, found by importing them in a
+    throwaway child (its PARLANT_HOME a temporary directory) so this process stays clean."""
     home = tempfile.mkdtemp(prefix="fork-server-probe-")
     read, write = os.pipe()
     pid = os.fork()
@@ -132,8 +110,8 @@ def _modules_to_preload(listing: Path | None) -> list[str]:
     return probed
 
 
-def _preload(listing: Path | None) -> None:
-    for name in _modules_to_preload(listing):
+def _preload() -> None:
+    for name in _modules_to_preload():
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     # `tests` itself is here as this module's package.
@@ -203,57 +181,73 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os._exit(code)
 
 
-def serve(listing: Path | None) -> None:
-    _preload(listing)
+def serve(address: Path) -> None:
+    # Listening before pre-loading: the test processes connect (and queue their first
+    # requests) while it runs.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(address))
+    listener.listen(64)
+    _preload()
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    requests = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer
-    out = sys.stdout
-    children: set[int] = set()
-    pending = b""
+    control = sys.stdin.fileno()
+    clients: dict[int, socket.socket] = {}  # fd -> connection
+    pending: dict[int, bytes] = {}
+    owner: dict[int, int] = {}  # child pid -> the fd of the connection that asked for it
 
-    def tell(message: dict[str, Any]) -> None:
-        out.write(json.dumps(message) + "\n")
-        out.flush()
+    def tell(fd: int, message: dict[str, Any]) -> None:
+        if fd in clients:
+            with contextlib.suppress(OSError):
+                clients[fd].sendall(json.dumps(message).encode() + b"\n")
 
     def reap() -> None:
-        while children:
+        while owner:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            children.discard(pid)
-            tell({"exited": pid, "status": os.waitstatus_to_exitcode(status)})
+            tell(owner.pop(pid), {"exited": pid, "status": os.waitstatus_to_exitcode(status)})
 
-    channels = [requests.fileno(), out.fileno(), wake_read, wake_write]
+    def kill(pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     while True:
+        watched = [control, listener.fileno(), wake_read, *clients]
         with contextlib.suppress(InterruptedError):
-            ready, _, _ = select.select([requests.fileno(), wake_read], [], [])
+            ready, _, _ = select.select(watched, [], [])
         if wake_read in ready:
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_read, 4096)
             reap()
-        if requests.fileno() not in ready:
-            continue
-        chunk = os.read(requests.fileno(), 65536)
-        if not chunk:
-            for pid in children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        if control in ready and not os.read(control, 4096):
+            kill(list(owner))
             return
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            request = json.loads(line)
-            pid = os.fork()
-            if pid == 0:
-                _run_child(request, channels)
-            children.add(pid)
-            tell({"started": pid})
+        if listener.fileno() in ready:
+            connection, _ = listener.accept()
+            clients[connection.fileno()] = connection
+            pending[connection.fileno()] = b""
+        for fd in [fd for fd in ready if fd in clients]:
+            chunk = clients[fd].recv(65536)
+            if not chunk:
+                kill([pid for pid, asked in owner.items() if asked == fd])
+                clients.pop(fd).close()
+                del pending[fd]
+                continue
+            pending[fd] += chunk
+            while b"\n" in pending[fd]:
+                line, pending[fd] = pending[fd].split(b"\n", 1)
+                inherited = [control, listener.fileno(), wake_read, wake_write, *clients]
+                pid = os.fork()
+                if pid == 0:
+                    _run_child(json.loads(line), inherited)
+                owner[pid] = fd
+                tell(fd, {"started": pid})
         reap()
 
 
@@ -261,36 +255,54 @@ def serve(listing: Path | None) -> None:
 
 
 class ForkServer:
-    """The per-worker fork server and what it reported; started by `begin` or on first use.
+    """A test process's connection to the run's fork server, and what it reported.
 
-    `listing`: the modules to pre-load, as `write_module_list` writes them (else the server
-    finds them itself)."""
+    `address`: the socket of a server another process started (the xdist controller, for all
+    its workers); without it, this process starts its own on first use."""
 
-    def __init__(self, repo_root: Path, listing: Path | None = None) -> None:
+    def __init__(self, repo_root: Path, address: Path | None = None) -> None:
         self._repo_root = repo_root
-        self._listing = listing
-        self._server: subprocess.Popen[bytes] | None = None
+        self._address = address
+        self._own: subprocess.Popen[bytes] | None = None
+        self._connection: socket.socket | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition()
         self._started: list[int] = []
         self._exited: dict[int, int] = {}
 
-    def _ensure(self) -> subprocess.Popen[bytes]:
-        if self._server is None or self._server.poll() is not None:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PARLANT_")}
-            listing = [str(self._listing)] if self._listing is not None else []
-            self._server = subprocess.Popen(
-                [sys.executable, "-m", "tests.support.forks", *listing],
-                cwd=self._repo_root,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-            threading.Thread(target=self._read, args=(self._server.stdout,), daemon=True).start()
-        return self._server
+    @staticmethod
+    def launch(repo_root: Path, address: Path) -> subprocess.Popen[bytes]:
+        """Start a fork server listening on `address`; it ends when its stdin is closed."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLANT_")}
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.support.forks", str(address)],
+            cwd=repo_root,
+            env=env,
+            stdin=subprocess.PIPE,
+        )
 
-    def _read(self, answers: IO[bytes] | None) -> None:
-        assert answers is not None
+    def _connect(self) -> socket.socket:
+        if self._connection is None:
+            if self._address is None:
+                self._address = Path(tempfile.mkdtemp(prefix="fork-server-")) / "socket"
+                self._own = self.launch(self._repo_root, self._address)
+            deadline = time.monotonic() + 60
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            while True:
+                try:
+                    connection.connect(str(self._address))
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"no fork server at {self._address}") from None
+                    time.sleep(0.05)
+            self._connection = connection
+            threading.Thread(
+                target=self._read, args=(connection.makefile("rb"),), daemon=True
+            ).start()
+        return self._connection
+
+    def _read(self, answers: IO[bytes]) -> None:
         for line in answers:
             message = json.loads(line)
             with self._changed:
@@ -300,26 +312,27 @@ class ForkServer:
                     self._exited[message["exited"]] = message["status"]
                 self._changed.notify_all()
         with self._changed:
+            self._connection = None
             self._changed.notify_all()
 
     def begin(self) -> None:
-        """Start pre-loading now, alongside the test collection."""
+        """Connect now (and start pre-loading, if this process runs its own server)."""
         with self._lock:
-            self._ensure()
+            self._connect()
 
     def start(self, module: str, env: dict[str, str], cwd: Path, log: Path) -> ForkedProcess:
         with self._lock:
-            server = self._ensure()
-            assert server.stdin is not None
+            connection = self._connect()
             request = {"module": module, "env": env, "cwd": str(cwd), "log": str(log)}
-            server.stdin.write(json.dumps(request).encode() + b"\n")
-            server.stdin.flush()
+            connection.sendall(json.dumps(request).encode() + b"\n")
             with self._changed:
                 # The first start waits for the pre-loading too.
-                if not self._changed.wait_for(lambda: self._started or server.poll(), 120):
+                if not self._changed.wait_for(
+                    lambda: self._started or self._connection is None, 120
+                ):
                     raise TimeoutError("the fork server did not answer in 120 s")
                 if not self._started:
-                    raise RuntimeError(f"the fork server exited with {server.returncode}")
+                    raise RuntimeError("the fork server closed the connection")
                 return ForkedProcess(self._started.pop(0), self)
 
     def status(self, pid: int, timeout: float | None) -> int | None:
@@ -328,9 +341,13 @@ class ForkServer:
             return self._exited.get(pid)
 
     def stop(self) -> None:
-        if self._server is not None and self._server.stdin is not None:
-            self._server.stdin.close()
-            self._server.wait(timeout=30)
+        if self._connection is not None:
+            self._connection.close()
+        if self._own is not None and self._own.stdin is not None:
+            self._own.stdin.close()
+            self._own.wait(timeout=30)
+            assert self._address is not None
+            shutil.rmtree(self._address.parent, ignore_errors=True)
 
 
 class ForkedProcess:
@@ -381,7 +398,4 @@ def start(module: str, env: dict[str, str], cwd: Path, log: Path) -> Process:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--list-modules"]:
-        write_module_list(Path(sys.argv[2]))
-    else:
-        serve(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    serve(Path(sys.argv[1]))
