@@ -1,4 +1,4 @@
-"""How `make test`'s two xdist workers share the suite (`-n 2 --dist loadfile`).
+"""How `make test`'s xdist workers share the suite (`-n 4 --dist loadfile`).
 
 A worker takes whole modules, as `--dist loadfile` does: a module's agent and Slack fixtures
 are per module, so splitting one across workers starts them twice. Two refinements:
@@ -8,7 +8,7 @@ are per module, so splitting one across workers starts them twice. Two refinemen
   `--dist loadgroup` would do this with marks, but on pytest 9.2 it silently stops grouping
   (pytest-xdist issue #1386), so the split is this scheduler, installed by tests/conftest.py.
 - The slowest modules go first (`SLOWEST_FIRST`, from `--durations` runs): a long module
-  started last leaves the other worker idle while it runs.
+  started last leaves the other workers idle while it runs.
 """
 
 from __future__ import annotations
