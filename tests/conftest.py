@@ -4,8 +4,6 @@ and a temporary home. Modules that need their own settings start their own agent
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +35,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 FORK_SERVER_ENV = "TESTS_FORK_SERVER"
-run_fork_server: subprocess.Popen[bytes] | None = None
+run_fork_server: forks.LaunchedServer | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,9 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None and config.getoption("numprocesses", None):
-        address = Path(tempfile.mkdtemp(prefix="fork-server-")) / "socket"
-        run_fork_server = forks.ForkServer.launch(REPO_ROOT, address)
-        os.environ[FORK_SERVER_ENV] = str(address)  # the workers inherit it
+        run_fork_server = forks.LaunchedServer.launch(REPO_ROOT)
+        os.environ[FORK_SERVER_ENV] = str(run_fork_server.address)  # the workers inherit it
         return
     address = os.environ.get(FORK_SERVER_ENV) if worker is not None else None
     forks.server = forks.ForkServer(REPO_ROOT, Path(address) if address else None)
@@ -65,10 +62,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if forks.server is not None:
         forks.server.stop()
         forks.server = None
-    if run_fork_server is not None and run_fork_server.stdin is not None:
-        run_fork_server.stdin.close()
-        run_fork_server.wait(timeout=30)
-        shutil.rmtree(Path(os.environ[FORK_SERVER_ENV]).parent, ignore_errors=True)
+    if run_fork_server is not None:
+        run_fork_server.close()
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:

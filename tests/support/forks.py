@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
@@ -254,6 +255,33 @@ def serve(address: Path) -> None:
 # -- the test's side -----------------------------------------------------------------------------
 
 
+@dataclass
+class LaunchedServer:
+    """A fork server this process started, on a socket in a temporary directory of its own;
+    it ends when its stdin is closed."""
+
+    process: subprocess.Popen[bytes]
+    address: Path
+
+    @classmethod
+    def launch(cls, repo_root: Path) -> LaunchedServer:
+        address = Path(tempfile.mkdtemp(prefix="fork-server-")) / "socket"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLANT_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.forks", str(address)],
+            cwd=repo_root,
+            env=env,
+            stdin=subprocess.PIPE,
+        )
+        return cls(process, address)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.address.parent, ignore_errors=True)
+
+
 class ForkServer:
     """A test process's connection to the run's fork server, and what it reported.
 
@@ -263,29 +291,18 @@ class ForkServer:
     def __init__(self, repo_root: Path, address: Path | None = None) -> None:
         self._repo_root = repo_root
         self._address = address
-        self._own: subprocess.Popen[bytes] | None = None
+        self._own: LaunchedServer | None = None
         self._connection: socket.socket | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition()
         self._started: list[int] = []
         self._exited: dict[int, int] = {}
 
-    @staticmethod
-    def launch(repo_root: Path, address: Path) -> subprocess.Popen[bytes]:
-        """Start a fork server listening on `address`; it ends when its stdin is closed."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLANT_")}
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.support.forks", str(address)],
-            cwd=repo_root,
-            env=env,
-            stdin=subprocess.PIPE,
-        )
-
     def _connect(self) -> socket.socket:
         if self._connection is None:
             if self._address is None:
-                self._address = Path(tempfile.mkdtemp(prefix="fork-server-")) / "socket"
-                self._own = self.launch(self._repo_root, self._address)
+                self._own = LaunchedServer.launch(self._repo_root)
+                self._address = self._own.address
             deadline = time.monotonic() + 60
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             while True:
@@ -343,11 +360,8 @@ class ForkServer:
     def stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
-        if self._own is not None and self._own.stdin is not None:
-            self._own.stdin.close()
-            self._own.wait(timeout=30)
-            assert self._address is not None
-            shutil.rmtree(self._address.parent, ignore_errors=True)
+        if self._own is not None:
+            self._own.close()
 
 
 class ForkedProcess:
