@@ -26,6 +26,7 @@ it is gone) it kills every child and exits. No agent outlives the run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -125,6 +126,11 @@ def _preload() -> None:
         raise RuntimeError(f"fork server: pre-loading imported {leaked[:5]}")
     if threading.active_count() != 1:
         raise RuntimeError("fork server: pre-loading started a thread; forking would be unsafe")
+    # What pre-loading made lives as long as the server: out of the collector's sight, so a
+    # child's collections (the agent's and the bridge's full collection at start among them,
+    # config/gc_pauses.py) walk only what the child made, and leave the shared pages unwritten.
+    gc.collect()
+    gc.freeze()
 
 
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
