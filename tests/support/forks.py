@@ -51,6 +51,21 @@ ENTRY_POINTS = (
     "slack_bridge.settings",
     "config.postgres_check",
 )
+# Imported by the processes once they run, not when imported (uvicorn's protocols, the HTTP
+# client's connection pool, the TLS bundle): pre-loaded too, so each start does not load them.
+RUN_TIME_IMPORTS = (
+    "anyio._backends._asyncio",
+    "certifi",
+    "encodings.idna",
+    "h11",
+    "httpcore",
+    "rich._emoji_codes",
+    "slack_bolt.listener_matcher.async_builtins",
+    "uvicorn.lifespan.on",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.websockets.wsproto_impl",
+    "wsproto",
+)
 # Imported fresh in each child: the project's packages, and Parlant's modules that read the
 # environment (PARLANT_HOME) or create files when imported.
 NOT_PRELOADED = (
@@ -113,7 +128,7 @@ def _modules_to_preload() -> list[str]:
 
 
 def _preload() -> None:
-    for name in _modules_to_preload():
+    for name in [*_modules_to_preload(), *RUN_TIME_IMPORTS]:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     # `tests` itself is here as this module's package.
