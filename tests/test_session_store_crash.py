@@ -64,7 +64,8 @@ def test_acknowledged_events_survive_sigkill(crash_agent: AgentProcess) -> None:
             target=write_until_killed, args=(crash_agent.url, session, acknowledged, stop)
         )
         writer.start()
-        time.sleep(random.uniform(1.0, 2.5))
+        # Long enough for hundreds of acknowledged writes, at a random moment among them.
+        time.sleep(random.uniform(0.4, 1.2))
         crash_agent.stop(sig=signal.SIGKILL)
         stop.set()
         writer.join()
