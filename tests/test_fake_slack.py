@@ -362,6 +362,17 @@ async def test_dropped_answer_keeps_the_effect(fake: FakeSlack, channel: str) ->
     assert fake.calls("chat.postMessage")[0].status is None
 
 
+async def test_a_drop_for_some_text_lets_other_posts_through(fake: FakeSlack, channel: str) -> None:
+    fake.drop_response("chat.postMessage", text="reminder")
+    client = web_client(fake, retry_handlers=[])
+    await client.chat_postMessage(channel=channel, text="the root")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await client.chat_postMessage(channel=channel, text="a reminder, answer lost")
+    await client.chat_postMessage(channel=channel, text="another reminder")  # once only
+    assert [call.status for call in fake.calls("chat.postMessage")] == [200, None, 200]
+    assert len(fake.messages(channel)) == 3
+
+
 async def test_default_client_retries_a_dropped_post_and_duplicates_it(
     fake: FakeSlack, channel: str
 ) -> None:

@@ -173,6 +173,8 @@ class _Fault:
     kind: FaultKind
     method: str | None  # None: every method
     remaining: int | None  # None: until clear_faults()
+    # Only calls whose `text` contains this; None: every call of the method.
+    text: str | None = None
     error: str = "internal_error"
     http_status: int = 200
     retry_after: int = 1
@@ -655,16 +657,24 @@ class FakeSlack:
         """Matching calls fail without effect: ok=false `error`, with HTTP 200 or e.g. http_status=503."""
         self._faults.append(_Fault("fail", method, times, error=error, http_status=http_status))
 
-    def drop_response(self, method: str, *, times: int = 1) -> None:
-        """The next `times` calls of `method` take effect, then the connection is aborted before any answer."""
-        self._faults.append(_Fault("drop", method, times))
+    def drop_response(self, method: str, *, times: int = 1, text: str | None = None) -> None:
+        """The next `times` calls of `method` (with `text`: whose text contains it) take effect,
+        then the connection is aborted before any answer."""
+        self._faults.append(_Fault("drop", method, times, text=text))
 
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def _take_fault(self, kinds: Collection[str], method: str) -> _Fault | None:
+    def _take_fault(
+        self, kinds: Collection[str], method: str, params: dict[str, Any] | None = None
+    ) -> _Fault | None:
+        text = str((params or {}).get("text") or "")
         for fault in self._faults:
-            if fault.kind in kinds and fault.method in (None, method):
+            if (
+                fault.kind in kinds
+                and fault.method in (None, method)
+                and (fault.text is None or fault.text in text)
+            ):
                 if fault.remaining is not None:
                     fault.remaining -= 1
                     if fault.remaining == 0:
@@ -680,7 +690,7 @@ class FakeSlack:
         params = await _read_params(request)
         token = _bearer_token(request) or (params.pop("token", None) if params else None)
         status, body, headers = self._answer(method, token, params)
-        dropped = self._take_fault(("drop",), method) is not None
+        dropped = self._take_fault(("drop",), method, params) is not None
         self._record(
             method,
             params or {},
@@ -706,7 +716,7 @@ class FakeSlack:
         headers = {
             "x-oauth-scopes": ",".join(self.scopes if token_kind == "bot" else APP_TOKEN_SCOPES)
         }
-        fault = self._take_fault(("rate_limit", "fail"), method)
+        fault = self._take_fault(("rate_limit", "fail"), method, params)
         if fault is not None:
             return self._fault_answer(fault, headers)
         if params is None:
