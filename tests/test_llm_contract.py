@@ -29,6 +29,7 @@ from agent.token_usage import USAGE_KEY
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
 from tests.fakes.fake_openai import _SCHEMA_MODULES, FakeOpenAI, FakeOpenAIThread, schema_class
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT
 from tests.support.chat import new_session, say, tool_calls_after, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
@@ -130,9 +131,9 @@ def test_a_conversation_through_parlants_openai_adapter_reaches_slack_and_back(
 
 def check(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PARLANT_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "agent", "--check"],
-        check=False,
+    return forks.run(
+        "agent",
+        "--check",
         cwd=REPO_ROOT,
         env={
             **clean,
@@ -140,9 +141,6 @@ def check(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[st
             "PARLANT_HOME": str(tmp_path / "home"),
             **env,
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
 
 
@@ -178,14 +176,8 @@ def test_check_names_the_setting_to_fix(llm: FakeOpenAIThread, tmp_path: Path) -
 
 
 def test_help_starts_nothing(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "--help"],
-        check=False,
-        cwd=REPO_ROOT,
-        env={**os.environ, "PARLANT_HOME": str(tmp_path / "home")},
-        capture_output=True,
-        text=True,
-        timeout=30,
+    result = forks.run(
+        "agent", "--help", cwd=REPO_ROOT, env={**os.environ, "PARLANT_HOME": str(tmp_path / "home")}
     )
     assert result.returncode == 0 and "--check" in result.stdout
     assert not (tmp_path / "home").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,19 +15,13 @@ from handoff.sla import SlaSettings
 from slack_bridge.settings import BridgeSettings
 from slack_escalation.masking import MASK_KINDS
 from slack_escalation.settings import SlackSettings
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT
 
 
 def run_agent(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "DOTENV_PATH": str(tmp_path / "absent.env")}
-    return subprocess.run(
-        [sys.executable, "-m", "agent"],
-        cwd=REPO_ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return forks.run("agent", env={**base, **env}, cwd=REPO_ROOT)
 
 
 @pytest.mark.parametrize(
@@ -299,9 +292,8 @@ def test_a_bridge_whose_state_database_cannot_be_used_stops_with_one_line(
     from tests.support.agent_process import free_port
 
     port = free_port()  # nothing listens there
-    result = subprocess.run(
-        [sys.executable, "-m", "slack_bridge"],
-        cwd=REPO_ROOT,
+    result = forks.run(
+        "slack_bridge",
         env={
             "PATH": "/usr/bin:/bin",
             "DOTENV_PATH": str(tmp_path / "absent.env"),
@@ -309,9 +301,7 @@ def test_a_bridge_whose_state_database_cannot_be_used_stops_with_one_line(
             "BRIDGE_METRICS_PORT": str(free_port()),
             "BRIDGE_STATE_URL": f"postgresql://bridge:hunter2-secret@127.0.0.1:{port}/escalations",
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 4, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -324,18 +314,15 @@ def test_a_bridge_whose_state_database_cannot_be_used_stops_with_one_line(
 
 
 def test_the_bridge_refuses_to_start_on_a_bad_sla_setting(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "slack_bridge"],
-        cwd=REPO_ROOT,
+    result = forks.run(
+        "slack_bridge",
         env={
             "PATH": "/usr/bin:/bin",
             "DOTENV_PATH": str(tmp_path / "absent.env"),
             **SLACK_ON,
             "SLA_TIMEZONE": "Nowhere/Special",
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
+        cwd=REPO_ROOT,
     )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

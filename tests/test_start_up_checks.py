@@ -1,7 +1,10 @@
 """Start-up mistakes stop every entry point in one line naming the setting, before anything runs.
 
-Real entry points as subprocesses (`python -m launcher`, `agent`, `dashboard`, `slack_bridge`):
-a busy port, a malformed setting of any process, an unwritable PARLANT_HOME, and `--help`.
+Real entry points (`python -m launcher`, `agent`, `dashboard`, `slack_bridge`): a busy port, a
+malformed setting of any process, an unwritable PARLANT_HOME, and `--help`. Each runs as
+`python -m` does, forked from the suite's pre-loaded process (tests/support/forks.py) so that
+it does not spend its time importing; one bad setting per entry point also runs in a fresh
+interpreter, where a third-party import's warning would break the one line.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT, free_port
 
 ENTRY_POINTS = ("launcher", "agent", "dashboard", "slack_bridge")
@@ -50,14 +54,22 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run(module: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
+    return forks.run(module, *args, env=env, cwd=REPO_ROOT)
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_a_bad_setting_is_one_line_from_a_fresh_interpreter(module: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", module],
         cwd=REPO_ROOT,
-        env=env,
+        env=base_env(tmp_path, **HTTP_MODE_SLACK, LOG_FORMAT="xml"),
         capture_output=True,
         text=True,
         timeout=60,
     )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "LOG_FORMAT" in lines[0], result.stderr
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ the test process that asked for the child; `ForkedProcess` is the test's handle 
 of `subprocess.Popen` the tests use.
 
 Run as `python -m tests.support.forks SOCKET`: it listens on that Unix socket, where each test
-process (each xdist worker) connects and sends one JSON request per line (`{"module", "env",
-"cwd", "log"}`); it answers `{"started": pid}`, and later `{"exited": pid, "status"}` (a negative
+process (each xdist worker) connects and sends one JSON request per line (`{"module", "args",
+"env", "cwd", "log", "errors"}`: standard error goes to `log` too unless `errors` names a file); it answers `{"started": pid}`, and later `{"exited": pid, "status"}` (a negative
 status is the signal that ended it, as with Popen). When a test process disconnects, the
 children it still has are killed; at end of its own standard input (the process that started
 it is gone) it kills every child and exits. No agent outlives the run.
@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
@@ -158,14 +159,16 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
                 number,
                 signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL,
             )
-        # Opened before the server's pipes are given up, so neither lands on fd 0, 1 or 2.
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Opened before the server's pipes are given up, so none lands on fd 0, 1 or 2.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        log = os.open(request["log"], flags, 0o600)
+        errors = os.open(request["errors"], flags, 0o600) if request.get("errors") else log
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        os.close(devnull)
+        os.dup2(errors, 2)
+        for fd in {log, errors, devnull}:
+            os.close(fd)
         for fd in channels:
             if fd > 2:
                 os.close(fd)
@@ -176,7 +179,7 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         module = request["module"]
-        sys.argv = [module]
+        sys.argv = [module, *request.get("args", [])]
         import runpy
 
         try:
@@ -358,10 +361,25 @@ class ForkServer:
         with self._lock:
             self._connect()
 
-    def start(self, module: str, env: dict[str, str], cwd: Path, log: Path) -> ForkedProcess:
+    def start(
+        self,
+        module: str,
+        env: dict[str, str],
+        cwd: Path,
+        log: Path,
+        args: Sequence[str] = (),
+        errors: Path | None = None,
+    ) -> ForkedProcess:
         with self._lock:
             connection = self._connect()
-            request = {"module": module, "env": env, "cwd": str(cwd), "log": str(log)}
+            request = {
+                "module": module,
+                "args": list(args),
+                "env": env,
+                "cwd": str(cwd),
+                "log": str(log),
+                "errors": str(errors) if errors else None,
+            }
             connection.sendall(json.dumps(request).encode() + b"\n")
             with self._changed:
                 # The first start waits for the pre-loading too.
@@ -430,6 +448,29 @@ def start(module: str, env: dict[str, str], cwd: Path, log: Path) -> Process:
         return subprocess.Popen(
             [sys.executable, "-m", module], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
         )
+
+
+def run(
+    module: str, *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """As `subprocess.run([python, "-m", module, *args], capture_output=True, text=True)`: for
+    the runs that stop at start (a bad setting, `--help`), which would otherwise spend most of
+    their time importing."""
+    command = [sys.executable, "-m", module, *args]
+    if server is None:
+        return subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    with tempfile.TemporaryDirectory(prefix="forked-run-") as directory:
+        stdout, stderr = Path(directory, "stdout"), Path(directory, "stderr")
+        process = server.start(module, env, cwd, stdout, args=args, errors=stderr)
+        try:
+            status = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        return subprocess.CompletedProcess(command, status, stdout.read_text(), stderr.read_text())
 
 
 if __name__ == "__main__":
