@@ -6,8 +6,6 @@ a notification in its transaction, A's listening connection hears it. Nothing po
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ import pytest
 from parlant.client import ParlantClient
 
 from agent.session_listener import SAFETY_RECHECK_S
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT, AgentProcess
 from tests.support.chat import AGENT_ID, new_session, say, wait_for_ai_reply
 
@@ -127,15 +126,7 @@ def test_a_replica_that_cannot_reach_its_database_stops_with_one_line(
     }[target]
     process = AgentProcess(home=tmp_path / "parlant", extra_env={"PARLANT_SESSION_STORE": url})
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "agent"],
-        cwd=REPO_ROOT,
-        env=process.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = forks.run("agent", cwd=REPO_ROOT, env=process.env())
     assert done.returncode == 4
     assert time.monotonic() - started < 30  # not a pool's time-out deep in the start
     (line,) = [ln for ln in done.stderr.splitlines() if "session store check failed" in ln]

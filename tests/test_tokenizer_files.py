@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from agent.tokenizer_files import ENCODINGS, ensure_cache, fill_cache, missing_encodings
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT
 
 ENCODE = """
@@ -54,8 +55,8 @@ def test_the_agent_stops_at_start_with_that_line(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PARLANT_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "agent"],
+    result = forks.run(
+        "agent",
         cwd=REPO_ROOT,
         env={
             **clean,
@@ -64,10 +65,6 @@ def test_the_agent_stops_at_start_with_that_line(tmp_path: Path) -> None:
             "OPENAI_API_KEY": "sk-test",
             "TIKTOKEN_CACHE_DIR": str(blocked / "tiktoken"),
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 3 and len(lines) == 1, result.stderr
