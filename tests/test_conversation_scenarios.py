@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
 
-from agent.offline_nlp import OFFLINE_MARKER
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.agent_process import AgentProcess
@@ -257,6 +256,8 @@ def _operator(agent: AgentProcess, step: HandBack | Resolve, session: str) -> No
 
 
 def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
+    from agent.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
+
     asked = say(client, session, turn.text)
     reply = str(wait_for_ai_reply(client, session, asked).data["message"])
     calls = tool_calls_after(client, session, asked)

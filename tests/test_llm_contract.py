@@ -17,22 +17,23 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from parlant.core.loggers import LogLevel, StdoutLogger
-from parlant.core.meter import LocalMeter
-from parlant.core.tracer import LocalTracer
 
-from agent.llm_preflight import OPENAI_CHAT_MODELS, OPENAI_EMBEDDING_MODELS, OPENAI_MODELS
-from agent.token_usage import USAGE_KEY
 from handoff.actions import INTERNAL_NOTE
 from handoff.packet import HANDOFF_TOOL
-from tests.fakes.fake_openai import _SCHEMA_MODULES, FakeOpenAI, FakeOpenAIThread, schema_class
 from tests.support import forks
 from tests.support.agent_process import REPO_ROOT
 from tests.support.chat import new_session, say, tool_calls_after, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world
+
+if TYPE_CHECKING:
+    from tests.fakes.fake_openai import FakeOpenAIThread
+
+# The fake OpenAI server, the preflight's model lists and the token usage import Parlant's engine
+# and the openai SDK: imported by the tests that use them, not when every xdist worker collects
+# the suite (about two seconds each).
 
 SECRET_NOTE = "Internal: customer sounded upset, check fraud flag QX-7731"
 REFUND_NOTE = "Refund of $420 for the bumper approved, arrives in 3 days"
@@ -40,6 +41,8 @@ REFUND_NOTE = "Refund of $420 for the bumper approved, arrives in 3 days"
 
 @pytest.fixture(scope="module")
 def llm() -> Iterator[FakeOpenAIThread]:
+    from tests.fakes.fake_openai import FakeOpenAI
+
     fake = FakeOpenAI().run_in_thread()
     yield fake
     fake.stop()
@@ -62,6 +65,8 @@ def turn(world: SlackWorld, session: str, text: str) -> tuple[Any, list[str]]:
 
 
 def reply_usage(world: SlackWorld, session: str, reply: Any) -> dict[str, Any]:
+    from agent.token_usage import USAGE_KEY
+
     def read() -> dict[str, Any]:
         event = world.client.sessions.read_event(session, reply.id)
         return dict((event.metadata or {}).get(USAGE_KEY) or {})
@@ -72,6 +77,8 @@ def reply_usage(world: SlackWorld, session: str, reply: Any) -> dict[str, Any]:
 def test_a_conversation_through_parlants_openai_adapter_reaches_slack_and_back(
     world: SlackWorld, llm: FakeOpenAIThread
 ) -> None:
+    from agent.llm_preflight import OPENAI_CHAT_MODELS
+
     fake = llm.fake
     session = new_session(world.client)  # the sample customer, who owns POL-1001
 
@@ -158,6 +165,9 @@ def test_check_passes_against_an_endpoint_serving_every_model(
 
 
 def test_check_names_the_setting_to_fix(llm: FakeOpenAIThread, tmp_path: Path) -> None:
+    from agent.llm_preflight import OPENAI_MODELS
+    from tests.fakes.fake_openai import FakeOpenAI
+
     refused = check({**llm.fake.env(), "OPENAI_API_KEY": "sk-wrong"}, tmp_path)
     assert refused.returncode == 3
     assert "refused OPENAI_API_KEY" in one_line(refused)
@@ -207,8 +217,13 @@ async def test_the_preflights_model_list_is_what_parlant_asks_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from parlant.adapters.nlp.openai_service import OpenAIService
+    from parlant.core.loggers import LogLevel, StdoutLogger
+    from parlant.core.meter import LocalMeter
+    from parlant.core.tracer import LocalTracer
 
+    from agent.llm_preflight import OPENAI_CHAT_MODELS, OPENAI_EMBEDDING_MODELS
     from agent.tokenizer_files import default_cache_dir
+    from tests.fakes.fake_openai import _SCHEMA_MODULES, schema_class
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-used")
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(default_cache_dir()))

@@ -8,25 +8,33 @@ journey step and its transitions to the model only as text. These tests build th
 Parlant's formatters and check the readers get every field back, so a Parlant upgrade that
 changes a shape (or drops a prop) fails here with the shape's name instead of the demo
 silently going wrong.
+
+Parlant's engine is imported by the tests, not at the top: every xdist worker collects the whole
+suite, and importing the engine there cost each about two seconds.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from typing import TYPE_CHECKING
 
-import parlant.core.engines.alpha.guideline_matching.generic.disambiguation_batch as disambiguation
-import parlant.core.engines.alpha.guideline_matching.generic.journey.journey_next_step_selection as next_step
-import parlant.core.engines.alpha.prompt_builder as prompt_builder
-import parlant.core.engines.alpha.tool_calling.single_tool_batch as single_tool
-import parlant.core.services.indexing.journey_reachable_nodes_evaluation as reachable
+if TYPE_CHECKING:
+    from parlant.core.engines.alpha.guideline_matching.generic.journey.journey_next_step_selection import (
+        JourneyNodeKind,
+    )
 
-from agent.offline_nlp import read_journey_step_prompt, read_reachable_nodes_format
+NEXT_STEP = (
+    "parlant.core.engines.alpha.guideline_matching.generic.journey.journey_next_step_selection"
+)
+REACHABLE = "parlant.core.services.indexing.journey_reachable_nodes_evaluation"
 
 ASK = "Ask the customer to describe the accident: what happened, when and where"
 DESCRIBED = "The customer has described the accident"
 
 
-def _transition_text(kind: next_step.JourneyNodeKind, edges: dict[str, str]) -> str:
+def _transition_text(kind: JourneyNodeKind, edges: dict[str, str]) -> str:
+    next_step = importlib.import_module(NEXT_STEP)
     selection = object.__new__(next_step.JourneyNextStepSelection)
     selection._reset_journey = False
     node = next_step._JourneyNode(
@@ -44,6 +52,9 @@ def _transition_text(kind: next_step.JourneyNodeKind, edges: dict[str, str]) -> 
 
 
 def test_a_journey_step_prompt_gives_title_action_kind_and_transitions() -> None:
+    from agent.offline_nlp import read_journey_step_prompt
+
+    next_step = importlib.import_module(NEXT_STEP)
     # The examples come before the real step in the prompt: the reader takes the last one.
     example = _transition_text(next_step.JourneyNodeKind.CHAT, {"1": "An example condition"})
     text = (
@@ -63,6 +74,9 @@ def test_a_journey_step_prompt_gives_title_action_kind_and_transitions() -> None
 
 
 def test_tool_and_fork_steps_are_told_apart() -> None:
+    from agent.offline_nlp import read_journey_step_prompt
+
+    next_step = importlib.import_module(NEXT_STEP)
     tool = read_journey_step_prompt(_transition_text(next_step.JourneyNodeKind.TOOL, {}))
     fork = read_journey_step_prompt(_transition_text(next_step.JourneyNodeKind.FORK, {"1": "x"}))
     assert tool is not None and tool.kind == "tool"
@@ -70,6 +84,9 @@ def test_tool_and_fork_steps_are_told_apart() -> None:
 
 
 def test_reachable_nodes_output_format_gives_the_step_and_its_children() -> None:
+    from agent.offline_nlp import read_reachable_nodes_format
+
+    reachable = importlib.import_module(REACHABLE)
     evaluator = object.__new__(reachable.JourneyReachableNodesEvaluator)
     node = reachable._JourneyNode(
         id="2",
@@ -94,12 +111,19 @@ def test_reachable_nodes_output_format_gives_the_step_and_its_children() -> None
 def test_the_props_the_offline_service_reads_are_still_passed() -> None:
     """Props are read by name: each name must still be one Parlant passes to its prompts."""
     expected = {
-        single_tool: ('"tool_name"', '"parameters_json"'),
-        disambiguation: ('"disambiguation_condition"', '"result_structure_text"'),
-        prompt_builder: ('"context_values"',),
-        reachable: ('"output_format"',),
+        "parlant.core.engines.alpha.tool_calling.single_tool_batch": (
+            '"tool_name"',
+            '"parameters_json"',
+        ),
+        "parlant.core.engines.alpha.guideline_matching.generic.disambiguation_batch": (
+            '"disambiguation_condition"',
+            '"result_structure_text"',
+        ),
+        "parlant.core.engines.alpha.prompt_builder": ('"context_values"',),
+        REACHABLE: ('"output_format"',),
     }
-    for module, names in expected.items():
+    for name_of_module, names in expected.items():
+        module = importlib.import_module(name_of_module)
         source = inspect.getsource(module)
         for name in names:
             assert name in source, f"{module.__name__} no longer passes the prop {name}"

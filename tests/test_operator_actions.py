@@ -8,9 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
-from parlant.core.sessions import EventKind
 
-from agent.context_filter import drop_internal_notes
 from handoff import actions
 from handoff.actions import Operator
 from handoff.record import HandoffNotActive
@@ -103,6 +101,10 @@ def test_resolve_and_take_over(client: ParlantClient, agent: AgentProcess) -> No
 
 
 def test_internal_notes_are_dropped_from_the_ai_context() -> None:
+    from parlant.core.sessions import EventKind
+
+    from agent.context_filter import drop_internal_notes  # loads the engine: not at collection
+
     note = SimpleNamespace(kind=EventKind.CUSTOM, data={"type": actions.INTERNAL_NOTE, "text": "x"})
     message = SimpleNamespace(kind=EventKind.MESSAGE, data={"message": "hi"})
     handback = SimpleNamespace(kind=EventKind.CUSTOM, data={"type": actions.HANDBACK})
