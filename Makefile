@@ -20,9 +20,9 @@ run: $(STAMP)
 # Five workers, each taking whole test modules (their agent and Slack fixtures are per module),
 # the slowest first, a few long ones split in parts (tests/support/scheduling.py): most of the
 # suite waits on agent and bridge processes, so five workers keep this 2-core machine busy
-# (pytest 3:20-3:37 against 3:29-3:58 with four and 3:22-3:39 with six). Compiled bytecode is kept (in the venv, not the tree) even where
-# the environment says not to write it: every worker, agent and bridge would otherwise compile
-# the project and the test modules again.
+# (pytest 3:20-3:41 against 3:29-3:58 with four and 3:22-3:39 with six). Compiled bytecode is
+# kept (in the venv, not the tree) even where the environment says not to write it: every
+# worker, agent and bridge would otherwise compile the project and the test modules again.
 TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
 test: lint
 	bash scripts/ensure_browser.sh

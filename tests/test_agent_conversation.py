@@ -20,6 +20,8 @@ from tests.support.chat import (
 
 
 def test_policy_question_is_answered_from_the_policy_tool(client: ParlantClient) -> None:
+    from agent.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
+
     session = new_session(client)
     asked = say(client, session, "What does my policy cover?")
 
@@ -28,8 +30,6 @@ def test_policy_question_is_answered_from_the_policy_tool(client: ParlantClient)
     tools = [c["tool_id"].split(":")[-1] for c in tool_calls_after(client, session, asked)]
     assert "get_policy_details" in tools
     text = reply.data["message"]
-    from agent.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
-
     assert text.startswith(OFFLINE_MARKER)
     assert "POL-1001" in text and "Deductible $500" in text
 

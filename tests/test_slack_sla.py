@@ -3,8 +3,9 @@
 The claim target is 5 s and the first-reply target 7 s (fractional minutes), so breaches
 happen within a test; what a test checks before a breach is read from what was sent to Slack
 (the fake's record of calls), not raced against the clock. The bridge here never resyncs an
-unchanged session within a test (its safety resync is production's hour): every notice and SLA line below is posted because
-discovery looked at the session when its clocks said so (handoff/sla.py `next_changes`).
+unchanged session within a test (its safety resync is production's hour): every notice and
+SLA line below is posted because discovery looked at the session when its clocks said so
+(handoff/sla.py `next_changes`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 Parlant's stores.
 
 The property tests run the same operations on our collection (SQLite, then PostgreSQL, each
-drawn scenario on both) and Parlant's TransientDocumentCollection and require the same outcome every
-time: the same results, or the same exception (matches_filters raises on missing fields and
+drawn scenario on both) and Parlant's TransientDocumentCollection and require the same outcome
+every time: the same results, or the same exception (matches_filters raises on missing fields and
 incomparable types). PostgreSQL-only behaviour (replicas, locks, notifications) is in
 test_postgres_document_store.py.
 """

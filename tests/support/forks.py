@@ -17,8 +17,9 @@ of `subprocess.Popen` the tests use.
 
 Run as `python -m tests.support.forks SOCKET`: it listens on that Unix socket, where each test
 process (each xdist worker) connects and sends one JSON request per line (`{"module", "args",
-"env", "cwd", "log", "errors"}`: standard error goes to `log` too unless `errors` names a file); it answers `{"started": pid}`, and later `{"exited": pid, "status"}` (a negative
-status is the signal that ended it, as with Popen). When a test process disconnects, the
+"env", "cwd", "log", "errors"}`: standard error goes to `log` too unless `errors` names a
+file); it answers `{"started": pid}`, and later `{"exited": pid, "status"}` (a negative status
+is the signal that ended it, as with Popen). When a test process disconnects, the
 children it still has are killed; at end of its own standard input (the process that started
 it is gone) it kills every child and exits. No agent outlives the run.
 """

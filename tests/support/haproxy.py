@@ -3,7 +3,8 @@
 `LoadBalancer(backends).start()` writes a configuration into a temporary directory, runs
 `haproxy -W` (master-worker, in the foreground as our child) on a free port on 127.0.0.1 and waits
 until every backend is up by its health check. `stop()` ends it with SIGTERM (a hard stop: a
-soft one, SIGUSR1, waited out the customers' open long polls, 10 s at the end of a module). No service: scripts/ensure_haproxy.sh installs the package.
+soft one, SIGUSR1, waited out the customers' open long polls, 10 s at the end of a module).
+No service: scripts/ensure_haproxy.sh installs the package.
 
 The configuration (`haproxy_config`, also printed in docs/replicas.md) is the one we recommend:
 
