@@ -7,6 +7,7 @@ found before an escalation goes nowhere.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_bridge.settings import BridgeSettings
-from slack_escalation.slack_api import client_session, web_client
+from slack_escalation.posted import find_in_channel, find_in_thread
+from slack_escalation.slack_api import (
+    SlackCaller,
+    SlackRejected,
+    SlackUnavailable,
+    client_session,
+    web_client,
+)
 
 REQUIRED_SCOPES = frozenset(
     {
@@ -121,7 +129,9 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
             channel_result = await check_channel(client, "escalation", channel_id, setting)
             results.append(channel_result)
             if default and channel_result.ok:
-                results.append(await check_metadata_round_trip(client, channel_id))
+                results.extend(
+                    await check_metadata_round_trip(client, channel_id, str(auth["user_id"]))
+                )
         if slack.supervisor_channel:
             results.append(
                 await check_channel(
@@ -157,11 +167,15 @@ async def check_channel(
     )
 
 
-async def check_metadata_round_trip(client: AsyncWebClient, channel_id: str) -> CheckResult:
-    """Post a message with metadata, read the metadata back as the bridge does, delete it.
+async def check_metadata_round_trip(
+    client: AsyncWebClient, channel_id: str, bot_user_id: str
+) -> list[CheckResult]:
+    """Post a message with metadata, read it back with every read the bridge makes, delete it.
 
     Exactly-once posting rests on this: after a lost answer the bridge looks its post up by
-    the metadata it carries (conversations.replies with include_all_metadata).
+    the metadata it carries (conversations.replies and conversations.history with
+    include_all_metadata). The reads go through the bridge's own SlackCaller, so they are sent
+    exactly as the bridge sends them.
     """
     nonce = secrets.token_hex(8)
     try:
@@ -171,25 +185,30 @@ async def check_metadata_round_trip(client: AsyncWebClient, channel_id: str) -> 
             metadata={"event_type": CHECK_EVENT_TYPE, "event_payload": {"nonce": nonce}},
         )
     except SlackApiError as error:
-        return CheckResult(
-            False,
-            f"could not post the metadata check in {channel_id} ({error.response.get('error')})",
-            "give the bot chat:write and invite it to the channel",
-        )
+        return [
+            CheckResult(
+                False,
+                f"could not post the metadata check in {channel_id} ({error.response.get('error')})",
+                "give the bot chat:write and invite it to the channel",
+            )
+        ]
     ts = str(posted["ts"])
-    try:
-        read = await client.conversations_replies(
-            channel=channel_id, ts=ts, limit=1, include_all_metadata=True
-        )
-        messages: list[dict[str, Any]] = read.get("messages") or []
-        metadata = (messages[0].get("metadata") or {}) if messages else {}
-        round_trip = (
+
+    def is_check(message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        return (
             metadata.get("event_type") == CHECK_EVENT_TYPE
             and (metadata.get("event_payload") or {}).get("nonce") == nonce
         )
-        problem = "" if round_trip else "the message came back without its metadata"
-    except SlackApiError as error:
-        problem = f"conversations.replies failed ({error.response.get('error')})"
+
+    caller = SlackCaller(client, posts_per_second=0)
+    problem = ""
+    try:
+        if await find_in_thread(caller, channel_id, ts, is_check) != ts:
+            problem = "the message came back without its metadata"
+    except (SlackRejected, SlackUnavailable) as error:
+        problem = f"conversations.replies failed ({error})"
+    reads = await check_bridge_reads(caller, channel_id, ts, bot_user_id, is_check)
     try:
         await client.chat_delete(channel=channel_id, ts=ts)
         left_behind = ""
@@ -198,15 +217,61 @@ async def check_metadata_round_trip(client: AsyncWebClient, channel_id: str) -> 
             f"; the check message {ts} could not be deleted ({error.response.get('error')})"
         )
     if problem:
+        return [
+            CheckResult(
+                False,
+                f"message metadata does not read back in {channel_id}: {problem}{left_behind}",
+                METADATA_FIX,
+            ),
+            reads,
+        ]
+    return [
+        CheckResult(
+            not left_behind,
+            f"message metadata reads back in {channel_id} (posted, read, deleted){left_behind}",
+            "delete the check message by hand" if left_behind else "",
+        ),
+        reads,
+    ]
+
+
+async def check_bridge_reads(
+    caller: SlackCaller,
+    channel_id: str,
+    ts: str,
+    bot_user_id: str,
+    is_check: Callable[[dict[str, Any]], bool],
+) -> CheckResult:
+    """The other reads the bridge makes, each as the bridge makes it: the channel look-up after
+    a root's lost answer, a message's permalink, and an operator's name."""
+    failed: list[str] = []
+    try:
+        if await find_in_channel(caller, channel_id, is_check) != ts:
+            failed.append("conversations.history (the check message was not found)")
+    except (SlackRejected, SlackUnavailable) as error:
+        failed.append(f"conversations.history ({error})")
+    try:
+        if not (await caller.call("chat.getPermalink", channel=channel_id, message_ts=ts)).get(
+            "permalink"
+        ):
+            failed.append("chat.getPermalink (no permalink in the answer)")
+    except (SlackRejected, SlackUnavailable) as error:
+        failed.append(f"chat.getPermalink ({error})")
+    try:
+        if not (await caller.call("users.info", user=bot_user_id)).get("user"):
+            failed.append("users.info (no user in the answer)")
+    except (SlackRejected, SlackUnavailable) as error:
+        failed.append(f"users.info ({error})")
+    if failed:
         return CheckResult(
             False,
-            f"message metadata does not read back in {channel_id}: {problem}{left_behind}",
-            METADATA_FIX,
+            "the bridge's reads failed: " + "; ".join(failed),
+            "check the scopes channels:history, groups:history and users:read, then reinstall",
         )
     return CheckResult(
-        not left_behind,
-        f"message metadata reads back in {channel_id} (posted, read, deleted){left_behind}",
-        "delete the check message by hand" if left_behind else "",
+        True,
+        "the bridge's reads work (conversations.replies, conversations.history, "
+        "chat.getPermalink, users.info)",
     )
 
 

@@ -7,6 +7,9 @@
   never blindly retried: the caller's `find_existing` looks the message up by its metadata first.
 - Slack being down or refusing (5xx, bad token) raises `SlackUnavailable`; callers keep their
   work pending and try again later.
+- Every call goes through slack_sdk's method of the same name, which sends it the way Slack takes
+  it: read methods (conversations.replies, users.info, chat.getPermalink, ...) as GET with a query
+  string, most writes as JSON. Slack does not see the arguments of a read sent as a JSON body.
 """
 
 from __future__ import annotations
@@ -89,6 +92,14 @@ class _Bucket:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+def _sdk_method(client: AsyncWebClient, method: str) -> Callable[..., Awaitable[Any]]:
+    """slack_sdk's own function for `method` ("chat.getPermalink" -> client.chat_getPermalink)."""
+    function = getattr(client, method.replace(".", "_"), None)
+    if function is None:
+        raise ValueError(f"slack_sdk has no method {method}")
+    return function  # type: ignore[no-any-return]
+
+
 class SlackCaller:
     """All Web API calls go through here: rate limits, pacing and failure classes in one place."""
 
@@ -110,9 +121,9 @@ class SlackCaller:
         """A call that is safe to repeat (reads, updates, reactions)."""
         for _ in range(MAX_RATE_LIMIT_WAITS):
             try:
-                response = await self.client.api_call(method, json=params)
+                response = await _sdk_method(self.client, method)(**params)
                 self._observe(method, "ok")
-                return dict(response.data)  # type: ignore[arg-type]
+                return dict(response.data)
             except SlackApiError as error:
                 await self._raise_unless_rate_limited(method, error)
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
@@ -133,7 +144,7 @@ class SlackCaller:
         for _ in range(MAX_RATE_LIMIT_WAITS):
             await self._pace(channel)
             try:
-                response = await self.client.api_call("chat.postMessage", json=params)
+                response = await self.client.chat_postMessage(**params)
                 self._observe("chat.postMessage", "ok")
                 return str(response["ts"])
             except SlackApiError as error:

@@ -151,6 +151,70 @@ async def test_form_and_query_arguments_and_extra_team_id(fake: FakeSlack, chann
     }
 
 
+READ_METHODS_SENT_AS_JSON = [
+    # (method, arguments, Slack's answer when it does not see them)
+    ("conversations.replies", {"ts": "1.000001"}, "channel_not_found"),
+    ("conversations.history", {}, "channel_not_found"),
+    ("users.info", {"user": "U0OPERATOR"}, "user_not_found"),
+    ("chat.getPermalink", {"message_ts": "1.000001"}, "invalid_arguments"),
+]
+
+
+@pytest.mark.parametrize(("method", "extra", "error"), READ_METHODS_SENT_AS_JSON)
+async def test_read_methods_do_not_read_a_json_body(
+    fake: FakeSlack, channel: str, method: str, extra: dict[str, str], error: str
+) -> None:
+    """Slack's published contract: these methods consume form or query arguments only; a JSON
+    body's arguments are not seen (users report channel_not_found, invalid_arguments and
+    user_not_found)."""
+    fake.add_user("dana", user_id="U0OPERATOR")
+    posted = await web_client(fake).chat_postMessage(channel=channel, text="root")
+    arguments = {"channel": channel, **extra}
+    if "ts" in arguments or "message_ts" in arguments:
+        arguments = {k: posted["ts"] if k.endswith("ts") else v for k, v in arguments.items()}
+    assert await error_code(web_client(fake).api_call(method, json=arguments)) == error
+    refused = fake.calls(method)[-1]
+    assert (refused.encoding, refused.ignored) == ("json", tuple(sorted(arguments)))
+    # The same arguments as a query string, the way slack_sdk's own method sends them, work.
+    answer = await web_client(fake).api_call(method, http_verb="GET", params=arguments)
+    assert answer["ok"] is True and fake.calls(method)[-1].encoding == "query"
+
+
+def test_the_fake_serves_only_methods_of_the_vendored_contract() -> None:
+    """Every method the fake answers is in Slack's published spec (tests/fakes/slack_spec), and
+    the four reads the bridge makes are the ones that spec says take no JSON."""
+    from tests.fakes.fake_slack import _HANDLERS, SPEC
+
+    assert set(_HANDLERS) <= set(SPEC)
+    no_json = {name for name, entry in SPEC.items() if "application/json" not in entry["consumes"]}
+    assert {m for m, _, _ in READ_METHODS_SENT_AS_JSON} <= no_json
+    assert "chat.postMessage" not in no_json and "chat.update" not in no_json
+
+
+async def test_required_arguments_of_the_contract_are_enforced(
+    fake: FakeSlack, channel: str
+) -> None:
+    client = web_client(fake)
+    missing = await api_error(client.api_call("reactions.add", params={"channel": channel}))
+    assert missing.response["error"] == "invalid_arguments"
+    assert missing.response["response_metadata"]["messages"] == [
+        "[ERROR] missing required field: name",
+        "[ERROR] missing required field: timestamp",
+    ]
+
+
+async def test_a_json_body_cannot_carry_the_token(fake: FakeSlack, channel: str) -> None:
+    """JSON callers must send the token in the Authorization header."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{fake.api_url}chat.postMessage",
+            json={"token": fake.bot_token, "channel": channel, "text": "hi"},
+        ) as answer,
+    ):
+        assert (await answer.json())["error"] == "not_authed"
+
+
 async def test_auth_errors_and_unknown_methods(fake: FakeSlack, channel: str) -> None:
     wrong = AsyncWebClient(token="xoxb-not-this-one", base_url=fake.api_url)
     assert await error_code(wrong.auth_test()) == "invalid_auth"

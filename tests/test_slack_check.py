@@ -54,7 +54,8 @@ def test_a_correct_setup_passes_every_check(slack: FakeSlackThread, agent: Agent
     result = run_check(slack, channel, agent.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✗" not in result.stdout
-    assert result.stdout.count("✓") == 5
+    assert result.stdout.count("✓") == 6
+    assert "the bridge's reads work" in result.stdout
     assert f"message metadata reads back in {channel} (posted, read, deleted)" in result.stdout
     # The round trip went through Slack for real and left nothing behind in the channel.
     replies = list(slack.call(slack.fake.calls, "conversations.replies"))

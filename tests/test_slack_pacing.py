@@ -17,8 +17,8 @@ class RecordingClient:
     def __init__(self) -> None:
         self.posted: list[str] = []
 
-    async def api_call(self, method: str, json: dict[str, Any]) -> dict[str, Any]:
-        self.posted.append(json["channel"])
+    async def chat_postMessage(self, channel: str, **arguments: Any) -> dict[str, Any]:
+        self.posted.append(channel)
         return {"ok": True, "ts": f"{len(self.posted)}.000"}
 
 

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Coroutine, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -60,7 +61,12 @@ MAX_TEXT = 40_000  # Slack truncates longer message text rather than refusing it
 MAX_BLOCKS = 50
 BLOCK_TEXT_LIMITS = {"section": 3000, "header": 150}
 
+# Slack's published contract per method (tests/fakes/slack_spec/README.md): verb, encodings, arguments.
+SPEC = json.loads((Path(__file__).parent / "slack_spec" / "web_api_methods.json").read_text())
+JSON = "application/json"
+
 TokenKind = Literal["bot", "app"]
+Encoding = Literal["query", "form", "json"]
 FaultKind = Literal["rate_limit", "fail", "drop"]
 
 
@@ -147,6 +153,10 @@ class RecordedCall:
     time: float
     status: int | None
     response: dict[str, Any] | None
+    # How the arguments came: "json" for a JSON body (read only by methods that consume JSON),
+    # "form" for a form body, "query" for a query string alone.
+    encoding: Encoding = "query"
+    ignored: tuple[str, ...] = ()  # arguments sent in a JSON body the method does not read
 
 
 @dataclass
@@ -203,23 +213,49 @@ def _invalid_arguments(*problems: str) -> _ApiError:
 # Request parsing
 
 
-async def _read_params(request: web.Request) -> dict[str, Any] | None:
-    """Query, form and JSON arguments merged, as Slack accepts all three; None for unparseable JSON."""
+@dataclass
+class _Request:
+    """A Web API request's arguments as Slack reads them for its method."""
+
+    params: dict[str, Any] | None  # None: a JSON body that does not parse
+    encoding: Encoding
+    body_token: str | None  # `token` as a query or form argument (never read from a JSON body)
+    ignored: tuple[str, ...] = ()
+
+
+async def _read_request(request: web.Request, method: str) -> _Request:
+    """Query and form arguments, and a JSON body's only for methods whose published contract
+    consumes application/json: Slack does not see the arguments of a read method (e.g.
+    conversations.replies, users.info) sent as JSON, so neither does the fake."""
     params: dict[str, Any] = dict(request.query)
+    token = params.pop("token", None)
     if not request.body_exists:
-        return params
-    if request.content_type == "application/json":
+        return _Request(params, "query", token)
+    if request.content_type == JSON:
         try:
             body = await request.json()
         except ValueError:
-            return None
+            return _Request(None, "json", token)
         if not isinstance(body, dict):
-            return None
+            return _Request(None, "json", token)
+        if JSON not in SPEC.get(method, {}).get("consumes", [JSON]):
+            return _Request(params, "json", token, ignored=tuple(sorted(body)))
+        body.pop("token", None)  # JSON callers must send the token in the Authorization header
         params.update(body)
-    else:
-        form = await request.post()
-        params.update((key, value) for key, value in form.items() if isinstance(value, str))
-    return params
+        return _Request(params, "json", token)
+    form = await request.post()
+    params.update((key, value) for key, value in form.items() if isinstance(value, str))
+    token = params.pop("token", token)
+    return _Request(params, "form", token)
+
+
+def _missing_required(method: str, params: dict[str, Any]) -> list[str]:
+    """The arguments Slack's published contract marks required that the call left out."""
+    return [
+        f"[ERROR] missing required field: {argument['name']}"
+        for argument in SPEC.get(method, {}).get("parameters", [])
+        if argument["required"] and params.get(argument["name"]) in (None, "")
+    ]
 
 
 def _bearer_token(request: web.Request) -> str | None:
@@ -341,6 +377,8 @@ def _api(method: str, token: TokenKind = "bot") -> Callable[[_Handler], _Handler
     """Registers a Web API method; the handler returns the fields after "ok": true or raises _ApiError."""
 
     def register(handler: _Handler) -> _Handler:
+        if method not in SPEC:
+            raise ValueError(f"{method} is not in the vendored Slack contract (slack_spec/)")
         _HANDLERS[method] = (handler, token)
         return handler
 
@@ -687,17 +725,21 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         received = time.time()
         method = request.match_info["method"]
-        params = await _read_params(request)
-        token = _bearer_token(request) or (params.pop("token", None) if params else None)
-        status, body, headers = self._answer(method, token, params)
-        dropped = self._take_fault(("drop",), method, params) is not None
+        read = await _read_request(request, method)
+        token = _bearer_token(request) or read.body_token
+        status, body, headers = self._answer(method, token, read.params)
+        dropped = self._take_fault(("drop",), method, read.params) is not None
         self._record(
-            method,
-            params or {},
-            token,
-            received,
-            None if dropped else status,
-            None if dropped else body,
+            RecordedCall(
+                method,
+                read.params or {},
+                token,
+                received,
+                None if dropped else status,
+                None if dropped else body,
+                read.encoding,
+                read.ignored,
+            )
         )
         if dropped and request.transport is not None:
             request.transport.abort()  # the effect happened; the answer is lost, as on a network cut
@@ -721,6 +763,9 @@ class FakeSlack:
             return self._fault_answer(fault, headers)
         if params is None:
             return 200, {"ok": False, "error": "invalid_json"}, headers
+        missing = _missing_required(method, params)
+        if missing:
+            return 200, _invalid_arguments(*missing).body, headers
         try:
             return 200, {"ok": True, **handler(self, _Params(params))}, headers
         except _ApiError as error:
@@ -746,16 +791,8 @@ class FakeSlack:
             else "not_allowed_token_type"
         )
 
-    def _record(
-        self,
-        method: str,
-        params: dict[str, Any],
-        token: str | None,
-        received: float,
-        status: int | None,
-        response: dict[str, Any] | None,
-    ) -> None:
-        self._calls.append(RecordedCall(method, params, token, received, status, response))
+    def _record(self, call: RecordedCall) -> None:
+        self._calls.append(call)
         self._changed()
 
     def _require_scope(self, scope: str) -> None:
@@ -1155,7 +1192,15 @@ class FakeSlack:
             body = None
         status, answer = self._response_url_answer(request.match_info["key"], body)
         self._record(
-            "response_url", body if isinstance(body, dict) else {}, None, received, status, answer
+            RecordedCall(
+                "response_url",
+                body if isinstance(body, dict) else {},
+                None,
+                received,
+                status,
+                answer,
+                "json",
+            )
         )
         return web.json_response(answer, status=status)
 
