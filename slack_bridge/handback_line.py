@@ -10,14 +10,15 @@ metadata, and posted only if it is not there.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from parlant.client import AsyncParlantClient
 
-from config.crash_points import crash_point
 from handoff import actions
 from slack_bridge import handback_form
 from slack_bridge.mirror import find_mirrored_post
+from slack_bridge.post_once import MirrorPartRecord, post_once
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import metadata
 from slack_escalation.slack_api import SlackCaller
@@ -38,18 +39,12 @@ class HandbackLines:
     async def post(self, thread: ThreadLink, event_id: str, operator_name: str, note: str) -> None:
         """Post the line for handback `event_id` unless it is already in the thread."""
         session_id = thread.session_id
-        status = await self._store.mirror_status(session_id, event_id, 0)
-        if status:
-            return
-        if status == "":
-            found = await find_mirrored_post(self._caller, thread, event_id, 0)
-            if found:
-                await self._store.mirror_posted(session_id, event_id, 0, found)
-                return
-        await self._store.mirror_attempting(session_id, event_id, 0)
         text, line_blocks = handback_form.handback_posted(operator_name, note)
-        ts = await self._caller.post_message(
-            lambda: find_mirrored_post(self._caller, thread, event_id, 0),
+        posted = await post_once(
+            self._caller,
+            MirrorPartRecord(self._store, session_id, event_id, 0),
+            partial(find_mirrored_post, self._caller, thread, event_id, 0),
+            crash_after="handback.after_post",
             channel=thread.channel,
             thread_ts=thread.ts,
             text=text,
@@ -59,9 +54,8 @@ class HandbackLines:
             unfurl_links=False,
             unfurl_media=False,
         )
-        crash_point("handback.after_post")
-        await self._store.mirror_posted(session_id, event_id, 0, ts)
-        log.info("handback line posted session=%s slack_ts=%s", session_id, ts)
+        if posted.now:
+            log.info("handback line posted session=%s slack_ts=%s", session_id, posted.ts)
 
     async def ensure(self, thread: ThreadLink, returned_at: str) -> None:
         """After a restart: the line of the session's latest handback from Slack, if missing."""

@@ -29,6 +29,7 @@ from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
 from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
+from slack_bridge.post_once import MirrorPartRecord, post_once
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_escalation.masking import Masker
@@ -217,21 +218,13 @@ class SessionMirror:
         session_id = self._thread.session_id
         parts = mirror_text.mirrored_message(label, text, masker=self._masker)
         for part, (fallback, part_blocks) in enumerate(parts):
-            status = await self._store.mirror_status(session_id, event.id, part)
-            if status:
-                continue  # posted before a restart
-            if status == "":
-                found = await find_mirrored_post(self._caller, self._thread, event.id, part)
-                if found:
-                    await self._store.mirror_posted(session_id, event.id, part, found)
-                    continue
-            if not self._owns(session_id):
-                # The lease lapsed before its loss was noticed: another replica may mirror now.
-                raise LeaseLost(session_id)
-            await self._store.mirror_attempting(session_id, event.id, part)
-            crash_point("mirror.before_post")
-            ts = await self._caller.post_message(
+            posted = await post_once(
+                self._caller,
+                MirrorPartRecord(self._store, session_id, event.id, part),
                 partial(find_mirrored_post, self._caller, self._thread, event.id, part),
+                before_post=partial(self._still_owned, session_id),
+                crash_before="mirror.before_post",
+                crash_after="mirror.after_post",
                 channel=self._thread.channel,
                 thread_ts=self._thread.ts,
                 text=fallback,
@@ -240,13 +233,22 @@ class SessionMirror:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            crash_point("mirror.after_post")
-            await self._store.mirror_posted(session_id, event.id, part, ts)
+            if not posted.now:
+                continue  # posted before a restart, or found after a lost answer
             if part == 0:
                 metrics.mirror_posted(event.creation_utc)
             log.info(
-                "mirrored session=%s event=%s part=%s slack_ts=%s", session_id, event.id, part, ts
+                "mirrored session=%s event=%s part=%s slack_ts=%s",
+                session_id,
+                event.id,
+                part,
+                posted.ts,
             )
+
+    def _still_owned(self, session_id: str) -> None:
+        if not self._owns(session_id):
+            # The lease lapsed before its loss was noticed: another replica may mirror now.
+            raise LeaseLost(session_id)
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T | None:
         """Retry through outages of Slack or Parlant, in place, so order is kept."""

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from config.crash_points import crash_point
 from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
 from slack_bridge import metrics, notices
+from slack_bridge.post_once import SlaNoticeRecord, post_once
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import block_kit, metadata
 from slack_escalation.posted import find_in_channel, find_in_thread
@@ -102,23 +102,17 @@ class SlaNotices:
         session_id: str,
         kind: str,
         find: Callable[[], Awaitable[str | None]],
-        where: dict[str, str],
+        where: dict[str, Any],
         message: block_kit.SlackMessage,
         thread_ts: str,
     ) -> None:
-        status = await self._store.sla_notice_status(session_id, kind)
-        if status:
-            return
-        if status == "":
-            found = await find()
-            if found:
-                await self._store.sla_notice_posted(session_id, kind, found)
-                return
-        await self._store.sla_notice_attempting(session_id, kind)
-        crash_point("sla.before_post")
         text, notice_blocks = message
-        ts = await self._caller.post_message(
+        posted = await post_once(
+            self._caller,
+            SlaNoticeRecord(self._store, session_id, kind),
             find,
+            crash_before="sla.before_post",
+            crash_after="sla.after_post",
             **where,
             text=text,
             blocks=notice_blocks,
@@ -126,15 +120,15 @@ class SlaNotices:
             unfurl_links=False,
             unfurl_media=False,
         )
-        crash_point("sla.after_post")
-        await self._store.sla_notice_posted(session_id, kind, ts)
+        if not posted.now:
+            return
         metrics.sla_notice_posted(kind)
         log.info(
             "sla %s posted session=%s channel=%s slack_ts=%s thread_ts=%s",
             kind,
             session_id,
             where["channel"],
-            ts,
+            posted.ts,
             thread_ts,
         )
 
