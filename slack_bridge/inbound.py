@@ -106,7 +106,7 @@ class Inbound:
             )
             return
         user = str(event.get("user", ""))
-        if not self._gate.is_operator(user):
+        if not await self._gate.is_operator(user):
             await self._feedback.tell(channel, user, str(thread_ts), notices.operator_not_allowed())
             await self._feedback.react(channel, ts, FAILED)
             log.info("reply refused: user=%s not an operator session=%s", user, link.session_id)

@@ -62,8 +62,8 @@ def session_not_with_human(status: str | None) -> str:
 
 def operator_not_allowed() -> str:
     return (
-        ":no_entry: You are not on the list of operators allowed to answer customers, "
-        "so this reply was NOT sent. Ask an admin to add you."
+        ":no_entry: You are not on the list of operators allowed to answer customers (Slack "
+        "guests never are), so this reply was NOT sent. Ask an admin to add you."
     )
 
 

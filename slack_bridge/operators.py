@@ -1,11 +1,12 @@
-"""Who an operator is: Slack display names (users.info, cached), the reply prefixes, and the one
-gate deciding who may act on escalations from Slack."""
+"""Who an operator is: Slack display names and guest status (users.info, cached), the reply
+prefixes, and the one gate deciding who may act on escalations from Slack."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 from handoff.actions import Operator
 from slack_bridge.state import BridgeStore, ReplyKind
@@ -27,12 +28,25 @@ def parse_reply(text: str) -> tuple[ReplyKind, str]:
     return kind, text[match.end() :].strip()
 
 
+@dataclass(frozen=True)
+class Person:
+    """What the bridge needs to know of a Slack user."""
+
+    name: str
+    # A multi- or single-channel guest (users.info is_restricted / is_ultra_restricted); None
+    # when Slack could not be asked and nothing was cached.
+    is_guest: bool | None
+
+
 class DisplayNames:
     def __init__(self, caller: SlackCaller) -> None:
         self._caller = caller
-        self._cache: dict[str, tuple[str, float]] = {}
+        self._cache: dict[str, tuple[Person, float]] = {}
 
     async def name_of(self, user_id: str) -> str:
+        return (await self.person(user_id)).name
+
+    async def person(self, user_id: str) -> Person:
         cached = self._cache.get(user_id)
         if cached and time.monotonic() - cached[1] < NAME_TTL_S:
             return cached[0]
@@ -40,7 +54,7 @@ class DisplayNames:
             user = (await self._caller.call("users.info", user=user_id)).get("user", {})
         except (SlackUnavailable, SlackRejected) as error:
             log.warning("users.info failed user=%s: %s", user_id, error)
-            return cached[0] if cached else user_id
+            return cached[0] if cached else Person(user_id, None)
         profile = user.get("profile", {})
         name = (
             profile.get("display_name")
@@ -49,8 +63,11 @@ class DisplayNames:
             or user.get("name")
             or user_id
         )
-        self._cache[user_id] = (name, time.monotonic())
-        return str(name)
+        person = Person(
+            str(name), bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
+        )
+        self._cache[user_id] = (person, time.monotonic())
+        return person
 
 
 def slack_operator(user_id: str, name: str) -> Operator:
@@ -66,9 +83,14 @@ class OperatorGate:
         self._store = store
         self._names = names
 
-    def is_operator(self, user_id: str) -> bool:
-        """Everyone when SLACK_OPERATOR_IDS is empty, else only those listed."""
-        return not self._slack.operator_ids or user_id in self._slack.operator_ids
+    async def is_operator(self, user_id: str) -> bool:
+        """Only those listed in SLACK_OPERATOR_IDS when it is set; else every full member of the
+        workspace: Slack guests (invited to a channel or two, often from outside the insurer)
+        never answer customers. A user Slack could not tell us about is refused too; they are
+        told, and may write again."""
+        if self._slack.operator_ids:
+            return user_id in self._slack.operator_ids
+        return (await self._names.person(user_id)).is_guest is False
 
     async def refusal(self, user_id: str, channel: str, session_id: str) -> str | None:
         """Why a button click or form is refused, or None: the click must come from an
@@ -78,7 +100,7 @@ class OperatorGate:
             thread is None or thread.channel != channel
         ):
             return "This button does not belong to an escalation channel."
-        if not self.is_operator(user_id):
+        if not await self.is_operator(user_id):
             return "You are not on this workspace's list of support operators."
         return None
 

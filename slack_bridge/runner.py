@@ -26,6 +26,12 @@ EVENTS_PATH = "/slack/events"
 async def run_bridge(settings: BridgeSettings) -> None:
     slack = settings.slack
     assert slack is not None
+    if not slack.operator_ids:
+        log.warning(
+            "SLACK_OPERATOR_IDS is unset: every full member of the workspace may answer "
+            "customers from the escalation threads (Slack guests may not); set it to the "
+            "operators' user ids to allow only them"
+        )
     parlant = parlant_client(settings)
     async with open_bridge_store(settings) as store, client_session(max_connections=100) as http:
         caller = slack_caller(slack, http)
