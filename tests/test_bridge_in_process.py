@@ -144,9 +144,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 @asynccontextmanager
 async def running_world(
-    root: Path, agent_env: dict[str, str] | None = None
+    root: Path, agent_env: dict[str, str] | None = None, env_overrides: dict[str, str] | None = None
 ) -> AsyncIterator[World]:
-    """The fake Slack, a real agent (with `agent_env` on top) and the bridge in this loop."""
+    """The fake Slack, a real agent (with `agent_env` on top) and the bridge in this loop;
+    `env_overrides` change the settings both get."""
     fake = FakeSlack()
     await fake.start()
     dana = fake.add_user("dana", display_name="Dana")
@@ -158,12 +159,12 @@ async def running_world(
         "SLACK_API_URL": fake.api_url,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_OPERATOR_IDS": dana,
-        "SLACK_POSTS_PER_SECOND": "50",
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
         "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
         "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
+        **(env_overrides or {}),
     }
     agent = AgentProcess(home=root / "parlant", extra_env={**env, **(agent_env or {})})
     # Started from a worker thread: the agent's start-up must not stall the fake Slack.
@@ -292,6 +293,35 @@ async def test_a_reply_from_someone_not_on_the_operator_list_is_refused_privatel
 
     await eventually(marked, "the failed reaction")
     assert await world.messages(session, "human_agent") == []
+
+
+async def test_without_an_operator_list_slack_guests_may_not_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """SLACK_OPERATOR_IDS unset: every full member may answer, a guest (single- or
+    multi-channel, as users.info reports) is refused privately and reaches nobody."""
+    unset = {"SLACK_OPERATOR_IDS": ""}
+    async with running_world(tmp_path_factory.mktemp("guests"), env_overrides=unset) as world:
+        single = world.fake.add_user("gus", display_name="Gus", guest="single")
+        multi = world.fake.add_user("mia", display_name="Mia", guest="multi")
+        for guest in (single, multi):
+            world.fake.join(world.channel, guest)
+        session, root = await world.escalate()
+        for guest in (single, multi):
+            await world.reply(guest, f"hello from {guest}", root.ts)
+
+            async def told(guest: str = guest) -> list[Any]:
+                return [m for m in world.fake.ephemeral_messages(world.channel) if m.user == guest]
+
+            [note] = await eventually(told, "the private refusal")
+            assert "NOT sent" in note.text
+        # Mallory is a full member and not on any list: with the list unset she may answer.
+        await world.reply(world.mallory, "Happy to help", root.ts)
+
+        async def delivered() -> list[str]:
+            return await world.messages(session, "human_agent")
+
+        assert await eventually(delivered, "the member's reply") == ["Happy to help"]
 
 
 async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) -> None:

@@ -175,7 +175,6 @@ async def cluster(
         "SLACK_API_URL": fake.api_url,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_OPERATOR_IDS": dana,
-        "SLACK_POSTS_PER_SECOND": "50",
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
     }

@@ -25,11 +25,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tests.fakes import (
     AckTimeout,
     FakeSlack,
+    RateLimits,
     block_actions_body,
     message_event_body,
     signed_headers,
 )
-from tests.fakes.slack_signing import BOT_ID, BOT_USER_ID, TEAM_ID, message_event
+from tests.fakes.slack_signing import (
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    message_event,
+    new_trigger_id,
+)
 
 HANDOFF = {
     "event_type": "handoff_mirror",
@@ -258,6 +265,7 @@ async def test_content_checks_match_slack(fake: FakeSlack, channel: str) -> None
 
 
 async def test_message_size_limits_match_slack(fake: FakeSlack, channel: str) -> None:
+    fake.limits.enabled = False  # four posts in a row to one channel: about sizes, not pace
     client = web_client(fake)
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
     too_many = await api_error(
@@ -327,7 +335,7 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
     sam = fake.add_user("sam")
     support = fake.add_channel("support", members=[sam])
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "Note"}, "blocks": []}
-    opened = (await client.views_open(trigger_id="123.456.abc", view=modal))["view"]
+    opened = (await client.views_open(trigger_id=new_trigger_id(), view=modal))["view"]
     updated = await client.views_update(
         view_id=opened["id"], hash=opened["hash"], view={**modal, "blocks": []}
     )
@@ -348,7 +356,7 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
             }
         ],
     }
-    shown = (await client.views_open(trigger_id="123.456.def", view=form))["view"]
+    shown = (await client.views_open(trigger_id=new_trigger_id(), view=form))["view"]
     submitted = fake.view_submission(shown["id"], user=sam, values={"b": {"a": "typed"}})
     assert (submitted["type"], submitted["user"]["id"]) == ("view_submission", sam)
     assert (submitted["view"]["callback_id"], submitted["view"]["private_metadata"]) == (
@@ -369,8 +377,180 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
     assert await error_code(stranger) == "user_not_in_channel"
 
 
+async def test_a_trigger_id_works_once_within_three_seconds(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Note"}, "blocks": []}
+    trigger = new_trigger_id()
+    await client.views_open(trigger_id=trigger, view=modal)
+    assert await error_code(client.views_open(trigger_id=trigger, view=modal)) == (
+        "exchanged_trigger_id"
+    )
+    old = f"{time.time_ns() // 1_000_000 - 3_100}.1.fake"  # made by a click 3.1 s ago
+    assert await error_code(client.views_open(trigger_id=old, view=modal)) == "expired_trigger_id"
+    made_up = client.views_open(trigger_id="12345.67890.abc", view=modal)
+    assert await error_code(made_up) == "invalid_trigger_id"
+    long_title = {**modal, "title": {"type": "plain_text", "text": "T" * 25}}
+    refused = await api_error(client.views_open(trigger_id=new_trigger_id(), view=long_title))
+    assert refused.response["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    ]
+
+
+async def test_block_kit_limits_on_buttons_and_elements(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+
+    def button(label: str, value: str = "v") -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": "a",
+            "value": value,
+            "text": {"type": "plain_text", "text": label},
+        }
+
+    fits = [{"type": "actions", "elements": [button("L" * 75, "v" * 2000)]}]
+    await client.chat_postMessage(channel=channel, text="t", blocks=fits)
+    breaks = [
+        {"type": "actions", "elements": [button("L" * 76, "v" * 2001)]},
+        {"type": "actions", "elements": [button("ok")] * 26},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]},
+    ]
+    refused = await api_error(client.chat_postMessage(channel=channel, text="t", blocks=breaks))
+    assert refused.response["error"] == "invalid_blocks"
+    assert refused.response["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]",
+        "[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]",
+        "[ERROR] no more than 25 items allowed [json-pointer:/blocks/1/elements]",
+        "[ERROR] no more than 10 items allowed [json-pointer:/blocks/2/elements]",
+        "[ERROR] must be less than 2001 characters [json-pointer:/blocks/3/fields/0/text]",
+    ]
+    assert len(fake.messages(channel)) == 1
+
+
+async def test_reactions_take_only_emoji_slack_knows(fake: FakeSlack, channel: str) -> None:
+    client = web_client(fake)
+    posted = await client.chat_postMessage(channel=channel, text="root")
+    for name in ("white_check_mark", "hourglass_flowing_sand", "warning", "+1"):
+        await client.reactions_add(channel=channel, timestamp=posted["ts"], name=name)
+    unknown = client.reactions_add(channel=channel, timestamp=posted["ts"], name="green_tick")
+    assert await error_code(unknown) == "invalid_name"
+
+
+async def test_guests_are_flagged_as_slack_reports_them(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    member = fake.add_user("dana")
+    multi = fake.add_user("mia", guest="multi")
+    single = fake.add_user("gus", guest="single")
+    flags = [
+        (u["user"]["is_restricted"], u["user"]["is_ultra_restricted"])
+        for u in [await client.users_info(user=who) for who in (member, multi, single)]
+    ]
+    assert flags == [(False, False), (True, False), (True, True)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Fault injection
+
+
+class Clock:
+    """A hand-moved clock for the fake's rate limits: no test sleeps for Slack's minute."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[tuple[FakeSlack, Clock]]:
+    clock = Clock()
+    async with FakeSlack(limits=RateLimits(clock=clock, posts_per_minute_per_workspace=8)) as fake:
+        yield fake, clock
+
+
+async def test_posts_are_limited_per_channel_with_a_short_burst(
+    limited: tuple[FakeSlack, Clock],
+) -> None:
+    fake, clock = limited
+    busy, quiet = fake.add_channel("busy"), fake.add_channel("quiet")
+    client = web_client(fake)
+    for n in range(3):
+        await client.chat_postMessage(channel=busy, text=f"burst {n}")
+    refused = await api_error(client.chat_postMessage(channel=busy, text="one too many"))
+    assert (refused.response.status_code, refused.response["error"]) == (429, "ratelimited")
+    assert refused.response.headers["Retry-After"] == "1"
+    assert [m.text for m in fake.messages(busy)] == ["burst 0", "burst 1", "burst 2"]
+    await client.chat_postMessage(channel=quiet, text="another channel has its own allowance")
+    clock.now += 1
+    await client.chat_postMessage(channel=busy, text="a second later")
+    assert fake.messages(busy)[-1].text == "a second later"
+
+
+async def test_posts_are_limited_per_workspace(limited: tuple[FakeSlack, Clock]) -> None:
+    fake, clock = limited  # a ceiling of 8 posts a minute in this fixture
+    channels = [fake.add_channel(f"c{n}") for n in range(9)]
+    client = web_client(fake)
+    for channel in channels[:8]:
+        await client.chat_postMessage(channel=channel, text="hi")
+    refused = await api_error(client.chat_postMessage(channel=channels[8], text="hi"))
+    assert refused.response.status_code == 429
+    assert int(refused.response.headers["Retry-After"]) == 8  # one post per 7.5 s refills
+    assert fake.messages(channels[8]) == []
+    clock.now += 7.5
+    await client.chat_postMessage(channel=channels[8], text="hi")
+
+
+async def test_tier_3_methods_allow_fifty_a_minute(limited: tuple[FakeSlack, Clock]) -> None:
+    fake, clock = limited
+    channel = fake.add_channel("escalations")
+    client = web_client(fake)
+    root = await client.chat_postMessage(channel=channel, text="root")
+    for n in range(50):
+        await client.chat_update(channel=channel, ts=root["ts"], text=f"v{n}")
+    refused = await api_error(client.chat_update(channel=channel, ts=root["ts"], text="v50"))
+    assert (refused.response.status_code, refused.response.headers["Retry-After"]) == (429, "2")
+    assert fake.messages(channel)[0].text == "v49"  # the refused update changed nothing
+    # Each method has its own allowance: a Tier 4 read still goes.
+    await client.chat_getPermalink(channel=channel, message_ts=root["ts"])
+    clock.now += 1.2
+    await client.chat_update(channel=channel, ts=root["ts"], text="v50")
+
+
+async def test_history_reads_of_a_distributed_app_one_a_minute_fifteen_a_page() -> None:
+    clock = Clock()
+    limits = RateLimits(clock=clock, limited_history_reads=True, posts_per_minute_per_workspace=99)
+    async with FakeSlack(limits=limits) as fake:
+        channel = fake.add_channel("escalations")
+        client = web_client(fake)
+        root = await client.chat_postMessage(channel=channel, text="root")
+        for n in range(20):
+            clock.now += 1
+            await client.chat_postMessage(channel=channel, thread_ts=root["ts"], text=f"r{n}")
+        page = await client.conversations_replies(channel=channel, ts=root["ts"], limit=200)
+        assert len(page["messages"]) == 15 and page["has_more"] is True
+        again = client.conversations_replies(
+            channel=channel, ts=root["ts"], cursor=page["response_metadata"]["next_cursor"]
+        )
+        refused = await api_error(again)
+        assert (refused.response.status_code, refused.response.headers["Retry-After"]) == (
+            429,
+            "60",
+        )
+        await client.conversations_history(channel=channel)  # each method has its own minute
+        clock.now += 60
+        rest = await client.conversations_replies(
+            channel=channel, ts=root["ts"], cursor=page["response_metadata"]["next_cursor"]
+        )
+        assert len(rest["messages"]) == 6
+
+
+async def test_rate_limits_can_be_switched_off_for_tests_of_something_else() -> None:
+    async with FakeSlack(limits=RateLimits(enabled=False)) as fake:
+        channel = fake.add_channel("escalations")
+        for n in range(10):
+            await web_client(fake).chat_postMessage(channel=channel, text=f"{n}")
+        assert len(fake.messages(channel)) == 10
 
 
 async def test_rate_limit_answers_429_with_retry_after(fake: FakeSlack, channel: str) -> None:

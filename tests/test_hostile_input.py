@@ -105,8 +105,12 @@ def test_a_50k_customer_message_is_mirrored_in_ordered_parts_within_slack_limits
     # In order, nothing repeated or skipped up to where the notice cuts it.
     seen = [w for p in parts for w in re.findall(r"w\d{5}", section_text(p))]
     assert seen == words[: len(seen)] and len(seen) > 5000
+    # Nothing refused for its content; a 429 (the fake holds Slack's one post a second per
+    # channel) is waited out and the part posted after it, in order, as checked above.
     refused = [
-        c for c in world.fake.calls("chat.postMessage") if c.response and not c.response.get("ok")
+        c
+        for c in world.fake.calls("chat.postMessage")
+        if c.response and not c.response.get("ok") and c.status != 429
     ]
     assert refused == []
 

@@ -9,6 +9,7 @@ from .fake_slack import (
     Message,
     RecordedCall,
 )
+from .slack_rate_limits import RateLimits
 from .slack_signing import (
     block_actions_body,
     block_actions_payload,
@@ -26,6 +27,7 @@ __all__ = [
     "FakeSlack",
     "FakeSlackThread",
     "Message",
+    "RateLimits",
     "RecordedCall",
     "block_actions_body",
     "block_actions_payload",

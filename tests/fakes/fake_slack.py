@@ -25,8 +25,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar
 
+import emoji
 from aiohttp import WSMsgType, web
 
+from .slack_block_limits import MAX_MESSAGE_BLOCKS, blocks_problems, view_problems
+from .slack_rate_limits import RateLimits
 from .slack_signing import (
     APP_ID,
     BOT_ID,
@@ -37,6 +40,7 @@ from .slack_signing import (
     event_callback,
     message_event,
     new_ts,
+    trigger_issued_at,
     ts_key,
     view_submission_payload,
 )
@@ -58,8 +62,9 @@ DEFAULT_SCOPES = (
 )
 APP_TOKEN_SCOPES = ("connections:write",)
 MAX_TEXT = 40_000  # Slack truncates longer message text rather than refusing it
-MAX_BLOCKS = 50
-BLOCK_TEXT_LIMITS = {"section": 3000, "header": 150}
+MAX_BLOCKS = MAX_MESSAGE_BLOCKS
+# A trigger_id works once, within 3 seconds of the click that made it (views.open's contract).
+TRIGGER_LIFETIME_S = 3.0
 
 # Slack's published contract per method (tests/fakes/slack_spec/README.md): verb, encodings, arguments.
 SPEC = json.loads((Path(__file__).parent / "slack_spec" / "web_api_methods.json").read_text())
@@ -98,6 +103,8 @@ class User:
     real_name: str
     display_name: str
     is_bot: bool = False
+    # Slack's guest accounts: multi-channel (is_restricted) or single-channel (is_ultra_restricted).
+    guest: Literal["multi", "single"] | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -107,6 +114,8 @@ class User:
             "real_name": self.real_name,
             "deleted": False,
             "is_bot": self.is_bot,
+            "is_restricted": self.guest is not None,
+            "is_ultra_restricted": self.guest == "single",
             "tz": "Europe/London",
             "profile": {
                 "real_name": self.real_name,
@@ -312,27 +321,6 @@ class _Params:
             raise _ApiError(_FORMAT_ERRORS.get(name, "invalid_arguments")) from None
 
 
-def _block_problems(blocks: Any, pointer: str = "/blocks") -> list[str]:
-    """The checks Slack applies that real code trips over: count, type, section/header text length."""
-    if not isinstance(blocks, list):
-        return [f"[ERROR] must be an array [json-pointer:{pointer}]"]
-    problems = []
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:{pointer}]")
-    for index, block in enumerate(blocks):
-        where = f"{pointer}/{index}"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            problems.append(f"[ERROR] missing required field: type [json-pointer:{where}]")
-            continue
-        limit = BLOCK_TEXT_LIMITS.get(block["type"])
-        text = block.get("text")
-        if limit and isinstance(text, dict) and len(str(text.get("text", ""))) > limit:
-            problems.append(
-                f"[ERROR] must be less than {limit + 1} characters [json-pointer:{where}/text/text]"
-            )
-    return problems
-
-
 def _encode_cursor(offset: int) -> str:
     return base64.b64encode(f"offset:{offset}".encode()).decode()
 
@@ -349,9 +337,14 @@ def _decode_cursor(cursor: str | None) -> int:
     raise _ApiError("invalid_cursor")
 
 
-def _page(items: list[T], params: _Params, default_limit: int) -> tuple[list[T], str]:
-    """Slack's cursor pagination: a page of `limit` items and the next cursor ("" on the last page)."""
+def _page(
+    items: list[T], params: _Params, default_limit: int, cap: int | None = None
+) -> tuple[list[T], str]:
+    """Slack's cursor pagination: a page of `limit` items (at most `cap`, where Slack caps it)
+    and the next cursor ("" on the last page)."""
     limit = params.integer("limit", default_limit) or default_limit
+    if cap is not None:
+        limit = min(limit, cap)
     start = _decode_cursor(params.get("cursor"))
     end = start + limit
     return items[start:end], _encode_cursor(end) if end < len(items) else ""
@@ -399,11 +392,16 @@ class FakeSlack:
         app_token: str = "xapp-1-fake-app-token",
         scopes: Iterable[str] = DEFAULT_SCOPES,
         spread_events: bool = False,
+        limits: RateLimits | None = None,
     ) -> None:
         """`spread_events`: with several Socket Mode connections open (several app replicas),
         each envelope goes to the next connection in turn, as Slack spreads events over up to 10
         connections; each still reaches exactly one. Off, it goes to the newest connection, which
-        keeps one-client tests deterministic across reconnects."""
+        keeps one-client tests deterministic across reconnects.
+
+        `limits`: Slack's published rate limits (tests/fakes/slack_rate_limits.py), on unless a
+        test passes `RateLimits(enabled=False)`; over a limit a call is answered 429 with
+        Retry-After and has no effect."""
         # Bolt decides "bot or user token" by the xoxb- prefix; a mismatch silently breaks self-event filtering.
         if not bot_token.startswith("xoxb-") or not app_token.startswith("xapp-"):
             raise ValueError("bot_token must start with xoxb- and app_token with xapp-")
@@ -432,7 +430,9 @@ class FakeSlack:
         self._views: dict[str, dict[str, Any]] = {}
         self._calls: list[RecordedCall] = []
         self._faults: list[_Fault] = []
+        self.limits = limits if limits is not None else RateLimits()
         self._response_targets: dict[str, _ResponseTarget] = {}
+        self._used_triggers: set[str] = set()
 
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
@@ -568,6 +568,13 @@ class FakeSlack:
         self._changed()
         return channel_id
 
+    def join(self, channel: str, user: str) -> None:
+        """`user` joins `channel` (as a guest invited to it would)."""
+        members = self._find_channel(channel).members
+        if user not in members:
+            members.append(user)
+            self._changed()
+
     def add_user(
         self,
         name: str,
@@ -576,10 +583,16 @@ class FakeSlack:
         real_name: str | None = None,
         display_name: str | None = None,
         is_bot: bool = False,
+        guest: Literal["multi", "single"] | None = None,
     ) -> str:
         user_id = user_id or f"U0FAKE{next(self._ids):04d}"
         self._users[user_id] = User(
-            user_id, name, real_name if real_name is not None else name, display_name or "", is_bot
+            user_id,
+            name,
+            real_name if real_name is not None else name,
+            display_name or "",
+            is_bot,
+            guest,
         )
         self._changed()
         return user_id
@@ -728,7 +741,8 @@ class FakeSlack:
         read = await _read_request(request, method)
         token = _bearer_token(request) or read.body_token
         status, body, headers = self._answer(method, token, read.params)
-        dropped = self._take_fault(("drop",), method, read.params) is not None
+        # A call refused for its pace had no effect: an answer to lose is a later call's.
+        dropped = status != 429 and self._take_fault(("drop",), method, read.params) is not None
         self._record(
             RecordedCall(
                 method,
@@ -763,6 +777,16 @@ class FakeSlack:
             return self._fault_answer(fault, headers)
         if params is None:
             return 200, {"ok": False, "error": "invalid_json"}, headers
+        retry_after = self.limits.retry_after(method, _Params(params).get("channel"))
+        if retry_after:
+            return (
+                429,
+                {"ok": False, "error": "ratelimited"},
+                {
+                    **headers,
+                    "Retry-After": str(retry_after),
+                },
+            )
         missing = _missing_required(method, params)
         if missing:
             return 200, _invalid_arguments(*missing).body, headers
@@ -894,7 +918,7 @@ class FakeSlack:
         blocks: list[dict[str, Any]] | None = params.structured("blocks")
         if blocks is None:
             return None
-        problems = _block_problems(blocks)
+        problems = blocks_problems(blocks)
         if problems:
             raise _ApiError("invalid_blocks", response_metadata={"messages": problems})
         return blocks
@@ -1028,7 +1052,8 @@ class FakeSlack:
             raise _ApiError("thread_not_found")
         root = self._message(channel, found.thread_ts or found.ts)
         thread = [m for m in [root, *self._replies(root)] if _in_window(m.ts, params)]
-        page, cursor = _page(thread, params, default_limit=1000)
+        cap = self.limits.page_limit("conversations.replies")
+        page, cursor = _page(thread, params, default_limit=1000, cap=cap)
         return self._messages_page(page, cursor, params)
 
     @_api("conversations.history")
@@ -1040,7 +1065,8 @@ class FakeSlack:
             for m in reversed(self._messages[channel.id])
             if (m.thread_ts is None or m.reply_broadcast) and _in_window(m.ts, params)
         ]
-        page, cursor = _page(visible, params, default_limit=100)
+        cap = self.limits.page_limit("conversations.history")
+        page, cursor = _page(visible, params, default_limit=100, cap=cap)
         return {**self._messages_page(page, cursor, params), "pin_count": 0}
 
     def _messages_page(self, page: list[Message], cursor: str, params: _Params) -> dict[str, Any]:
@@ -1110,21 +1136,36 @@ class FakeSlack:
 
     @staticmethod
     def _reaction_name(params: _Params) -> str:
+        """An emoji Slack knows by this name. The fake knows the standard set under its
+        GitHub/Slack short names (the `emoji` package's aliases); it refuses a few names Slack
+        also accepts (e.g. large_green_circle) rather than accept one Slack refuses."""
         name = params.get("name")
-        if name is None or ":" in name:
+        if (
+            name is None
+            or ":" in name
+            or not emoji.is_emoji(emoji.emojize(f":{name}:", language="alias"))
+        ):
             raise _ApiError("invalid_name")
         return name
 
     @_api("views.open")
     def _views_open(self, params: _Params) -> dict[str, Any]:
-        if params.get("trigger_id") is None and params.get("interactivity_pointer") is None:
-            raise _invalid_arguments("[ERROR] missing required field: trigger_id")
+        trigger = params.require("trigger_id")
+        issued = trigger_issued_at(trigger)
+        if issued is None:
+            raise _ApiError("invalid_trigger_id")
+        if trigger in self._used_triggers:
+            raise _ApiError("exchanged_trigger_id")
+        if time.time() - issued > TRIGGER_LIFETIME_S:
+            raise _ApiError("expired_trigger_id")
+        view_input = self._view_input(params)
+        self._used_triggers.add(trigger)
         view_id = f"V0FAKE{next(self._ids):04d}"
         view = {
             "private_metadata": "",
             "callback_id": "",
             "external_id": "",
-            **self._view_input(params),
+            **view_input,
             "id": view_id,
             "team_id": TEAM_ID,
             "app_id": APP_ID,
@@ -1161,7 +1202,7 @@ class FakeSlack:
             raise _invalid_arguments(
                 "[ERROR] must provide a view with type modal or home [json-pointer:/view]"
             )
-        problems = _block_problems(view.get("blocks", []), "/view/blocks")
+        problems = view_problems(view)
         if problems:
             raise _ApiError("invalid_arguments", response_metadata={"messages": problems})
         return view

@@ -45,6 +45,20 @@ new_ts = _TsClock()
 _event_ids = itertools.count(1)
 
 
+def new_trigger_id() -> str:
+    """A trigger_id as a click makes one: it carries its issue time in milliseconds, from which
+    the fake Slack tells whether it expired (Slack's expire 3 seconds after the click)."""
+    return f"{time.time_ns() // 1_000_000}.{next(_event_ids)}.fake"
+
+
+def trigger_issued_at(trigger_id: str) -> float | None:
+    """When `new_trigger_id` made this trigger (epoch seconds), or None if it did not make it."""
+    millis, _, rest = trigger_id.partition(".")
+    if not millis.isdigit() or not rest.endswith(".fake"):
+        return None
+    return int(millis) / 1000
+
+
 def new_event_id() -> str:
     return f"Ev{int(time.time())}{next(_event_ids):06d}"
 
@@ -166,7 +180,7 @@ def block_actions_payload(
             "channel_id": channel,
             "is_ephemeral": False,
         },
-        "trigger_id": trigger_id or f"{int(time.time())}.{next(_event_ids)}.fake",
+        "trigger_id": trigger_id or new_trigger_id(),
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -201,7 +215,7 @@ def view_submission_payload(
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
         "api_app_id": api_app_id,
         "token": VERIFICATION_TOKEN,
-        "trigger_id": f"{int(time.time())}.{next(_event_ids)}.fake",
+        "trigger_id": new_trigger_id(),
         "view": {**view, "state": {"values": state}},
         "response_urls": [],
         "is_enterprise_install": False,

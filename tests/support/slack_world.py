@@ -208,7 +208,6 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
         "SLACK_ESCALATION_CHANNEL": channel,
         "SLACK_API_URL": slack.api_url,
         # Pacing is measured by the benchmark; here it would only slow the suite down.
-        "SLACK_POSTS_PER_SECOND": "50",
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
