@@ -35,7 +35,7 @@ import httpx
 
 from bench import probes
 from bench.bench_bridge import escalate, percentile, table, wait_until
-from tests.fakes import FakeSlack, FakeSlackThread
+from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.support.agent_process import AgentProcess, free_port
 from tests.support.bridge_process import BridgeProcess
 from tests.support.haproxy import Backend, LoadBalancer
@@ -73,7 +73,8 @@ class Topology:
     events_url: str = ""
 
     def start(self) -> Topology:
-        self.slack = FakeSlack().run_in_thread()
+        # Replica overhead and takeover, not Slack's pace: the fake's rate limits are off.
+        self.slack = FakeSlack(limits=RateLimits(enabled=False)).run_in_thread()
         self.channel = self.slack.call(self.slack.fake.add_channel, "escalations")
         self.operator = self.slack.call(self.slack.fake.add_user, "dana", display_name="Dana")
         env = {
