@@ -8,6 +8,7 @@ from parlant.client import AsyncParlantClient
 
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
+from slack_escalation.pacing import PostSlots, SharedPacer
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller, web_client
 
@@ -39,6 +40,17 @@ def listing_client(settings: BridgeSettings) -> httpx.AsyncClient:
     )
 
 
-def slack_caller(slack: SlackSettings, http: aiohttp.ClientSession) -> SlackCaller:
+# Posts the bridge replicas make to one channel, in a burst: one fewer than Slack tolerates, so
+# the agent's root posts and the jitter between the database's clock and Slack's arrivals do
+# not cost 429s.
+SHARED_BURST = 2
+
+
+def slack_caller(
+    slack: SlackSettings, http: aiohttp.ClientSession, slots: PostSlots
+) -> SlackCaller:
+    """The bridge's Slack caller: its posts take turns per channel with every replica's,
+    through the shared store's `slots`."""
     client = web_client(slack.bot_token, slack.api_url, http)
-    return SlackCaller(client, slack.posts_per_second, on_call=metrics.slack_call)
+    pacer = SharedPacer(slots, slack.posts_per_second, SHARED_BURST)
+    return SlackCaller(client, on_call=metrics.slack_call, pacer=pacer)

@@ -34,7 +34,7 @@ async def run_bridge(settings: BridgeSettings) -> None:
         )
     parlant = parlant_client(settings)
     async with open_bridge_store(settings) as store, client_session(max_connections=100) as http:
-        caller = slack_caller(slack, http)
+        caller = slack_caller(slack, http, store)
         listing_http = listing_client(settings)
         bridge = Bridge(settings, slack, parlant, listing_http, caller, store)
         app = build_app(slack, caller.client, bridge)

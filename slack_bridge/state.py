@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from psycopg_pool import PoolTimeout
 
 from handoff.actions import MessageKind
 from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
+from slack_escalation.pacing import deferred, next_slot
 
 # What a store raises while its database is out of reach for a moment (a dropped connection,
 # a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
@@ -129,6 +131,13 @@ class BridgeStore(Protocol):
     async def sla_notice_attempting(self, session_id: str, kind: str) -> None: ...
 
     async def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
+
+    async def post_slot(self, channel: str, interval: float, burst: int) -> float:
+        """Takes `channel`'s next posting slot (slack_escalation/pacing.py); returns the
+        seconds to wait for it. Every replica on one store shares each channel's allowance."""
+
+    async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
+        """Slack answered a post to `channel` with 429 and Retry-After `seconds`."""
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         """How many replies wait in the outbox, and when the oldest was accepted."""
@@ -237,6 +246,7 @@ class SQLiteBridgeStore:
         self._db.execute("PRAGMA journal_size_limit=0")
         self._db.executescript(_SCHEMA)
         self._checkpoints = BackgroundCheckpoints(path).start()
+        self._tats: dict[str, float] = {}
 
     def close(self) -> None:
         self._checkpoints.stop()
@@ -432,6 +442,17 @@ class SQLiteBridgeStore:
         self._execute(
             "UPDATE sla_notices SET ts = ? WHERE session_id = ? AND kind = ?",
             (ts, session_id, kind),
+        )
+
+    # One bridge process per SQLite file: its memory is the place every poster shares.
+    async def post_slot(self, channel: str, interval: float, burst: int) -> float:
+        now = time.monotonic()
+        send_at, self._tats[channel] = next_slot(self._tats.get(channel), now, interval, burst)
+        return send_at - now
+
+    async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
+        self._tats[channel] = deferred(
+            self._tats.get(channel), time.monotonic(), seconds, burst, interval
         )
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:

@@ -109,6 +109,12 @@ _SCHEMA = [
         expires_at timestamptz NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS bridge_session_leases_owner ON bridge_session_leases (owner)",
+    # Each channel's posting pace, shared by the replicas (slack_escalation/pacing.py). Unlogged:
+    # after a database crash an empty table only lets one short burst through.
+    """CREATE UNLOGGED TABLE IF NOT EXISTS bridge_post_pace (
+        channel text PRIMARY KEY,
+        tat     double precision NOT NULL
+    )""",
 ]
 
 
@@ -383,6 +389,30 @@ class PostgresBridgeStore:
         await self._run(
             "UPDATE bridge_sla_notices SET ts = %s WHERE session_id = %s AND kind = %s",
             (ts, session_id, kind),
+        )
+
+    async def post_slot(self, channel: str, interval: float, burst: int) -> float:
+        # next_slot (slack_escalation/pacing.py) in one statement, on the database's clock; the
+        # row lock makes concurrent replicas take consecutive slots.
+        row = await self._one(
+            """INSERT INTO bridge_post_pace AS p (channel, tat)
+            VALUES (%s, extract(epoch FROM clock_timestamp()) + %s)
+            ON CONFLICT (channel) DO UPDATE
+                SET tat = GREATEST(p.tat, extract(epoch FROM clock_timestamp())) + %s
+            RETURNING tat, extract(epoch FROM clock_timestamp())::float8""",
+            (channel, interval, interval),
+        )
+        assert row is not None
+        tat, now = float(row[0]), float(row[1])
+        send_at = max(now, tat - interval - (burst - 1) * interval)
+        return send_at - now
+
+    async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
+        await self._run(
+            """INSERT INTO bridge_post_pace AS p (channel, tat)
+            VALUES (%s, extract(epoch FROM clock_timestamp()) + %s)
+            ON CONFLICT (channel) DO UPDATE SET tat = GREATEST(p.tat, EXCLUDED.tat)""",
+            (channel, seconds + (burst - 1) * interval),
         )
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:

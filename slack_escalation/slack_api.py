@@ -1,8 +1,8 @@
 """Calling Slack's Web API within its limits, without ever posting the same message twice.
 
 - 429 answers are waited out per Retry-After and the call repeated: Slack did not act on it.
-- Posts are paced per channel with a token bucket (Slack allows about one post per second per
-  channel, with short bursts).
+- Posts are paced per channel (Slack allows about one post per second per channel, with short
+  bursts): slack_escalation/pacing.py.
 - A post whose answer is lost (connection dropped, timeout) may or may not have landed, so it is
   never blindly retried: the caller's `find_existing` looks the message up by its metadata first.
 - Slack being down or refusing (5xx, bad token) raises `SlackUnavailable`; callers keep their
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from slack_escalation.pacing import LocalPacer, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,6 @@ def client_session(max_connections: int = 50) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=max_connections))
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
 def _sdk_method(client: AsyncWebClient, method: str) -> Callable[..., Awaitable[Any]]:
     """slack_sdk's own function for `method` ("chat.getPermalink" -> client.chat_getPermalink)."""
     function = getattr(client, method.replace(".", "_"), None)
@@ -109,13 +102,14 @@ class SlackCaller:
         posts_per_second: float = 1.0,
         burst: int = 3,
         on_call: CallObserver | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
+        """`pacer` paces posts per channel; by default this process's own (`LocalPacer`),
+        bridge replicas share one through their database (`SharedPacer`)."""
         self.client = client
         # The bridge counts every call's outcome in its metrics; the agent does not.
         self._observe: CallObserver = on_call or (lambda method, outcome: None)
-        self._rate = posts_per_second
-        self._burst = burst
-        self._buckets: dict[str, _Bucket] = {}
+        self._pacer: Pacer = pacer or LocalPacer(posts_per_second, burst)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         """A call that is safe to repeat (reads, updates, reactions)."""
@@ -142,7 +136,7 @@ class SlackCaller:
         """
         channel = str(params["channel"])
         for _ in range(MAX_RATE_LIMIT_WAITS):
-            await self._pace(channel)
+            await self._pacer.turn(channel)
             try:
                 response = await self.client.chat_postMessage(**params)
                 self._observe("chat.postMessage", "ok")
@@ -190,7 +184,7 @@ class SlackCaller:
                 retry_after,
             )
             if channel is not None:
-                self._drain(channel, retry_after)
+                await self._pacer.defer(channel, retry_after)
             await asyncio.sleep(retry_after)
             return
         if response.status_code >= 500:
@@ -199,26 +193,3 @@ class SlackCaller:
         if slack_error in UNAVAILABLE_ERRORS:
             raise SlackUnavailable(f"{method}: {slack_error}") from error
         raise SlackRejected(method, slack_error) from error
-
-    async def _pace(self, channel: str) -> None:
-        if self._rate <= 0:
-            return
-        bucket = self._buckets.setdefault(channel, _Bucket(float(self._burst), time.monotonic()))
-        async with bucket.lock:
-            while True:
-                now = time.monotonic()
-                bucket.tokens = min(
-                    self._burst, bucket.tokens + (now - bucket.updated) * self._rate
-                )
-                bucket.updated = now
-                if bucket.tokens >= 1:
-                    bucket.tokens -= 1
-                    return
-                await asyncio.sleep((1 - bucket.tokens) / self._rate)
-
-    def _drain(self, channel: str, seconds: float) -> None:
-        # After a 429 the channel's budget is spent: no burst right after the wait.
-        bucket = self._buckets.get(channel)
-        if bucket is not None:
-            bucket.tokens = min(bucket.tokens, 0.0)
-            bucket.updated = time.monotonic() + seconds

@@ -180,7 +180,7 @@ async def running_world(
     store = SQLiteBridgeStore(settings.state_path)
     http: aiohttp.ClientSession = client_session()
     listing = listing_client(settings)
-    caller = slack_caller(slack, http)
+    caller = slack_caller(slack, http, store)
     bridge = Bridge(settings, slack, parlant_client(settings), listing, caller, store)
     app = build_app(slack, caller.client, bridge)
     running = asyncio.create_task(bridge.run())

@@ -152,7 +152,7 @@ async def start_replica(name: str, env: dict[str, str], url: str, fake_slack: Fa
     store = await PostgresBridgeStore(url).__aenter__()
     http = client_session()
     listing = listing_client(settings)
-    caller = slack_caller(slack, http)
+    caller = slack_caller(slack, http, store)
     bridge = Bridge(settings, slack, parlant_client(settings), listing, caller, store)
     app = build_app(slack, caller.client, bridge)
     running = asyncio.create_task(bridge.run(), name=f"bridge-{name}")

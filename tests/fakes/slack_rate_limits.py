@@ -58,7 +58,7 @@ class _Bucket:
         """0 if a call may go now (and takes its token), else the seconds until it could."""
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
         self.updated = now
-        if self.tokens >= 1:
+        if self.tokens >= 1 - 1e-9:  # float dust is not a refusal
             self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.per_second

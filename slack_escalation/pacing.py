@@ -1,0 +1,91 @@
+"""Pacing posts to a Slack channel within its allowance (about one a second, short bursts).
+
+One rule, the generic cell rate algorithm: a channel's "theoretical arrival time" (tat) moves
+one interval forward per post; a post may go once the tat is no more than `burst - 1` intervals
+ahead of now. `next_slot` is that rule as a pure function, so the same arithmetic paces one
+process in memory (`LocalPacer`) and every bridge replica through the shared database
+(`SharedPacer` over the store's `post_slot`), where the database's clock and row lock make the
+replicas take turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+
+def next_slot(tat: float | None, now: float, interval: float, burst: int) -> tuple[float, float]:
+    """(when this post may go, the channel's new tat) for a post asked for at `now`."""
+    start = now if tat is None else max(tat, now)
+    send_at = max(now, start - (burst - 1) * interval)
+    return send_at, start + interval
+
+
+def deferred(tat: float | None, now: float, seconds: float, burst: int, interval: float) -> float:
+    """The tat after Slack answered 429 with Retry-After `seconds`: no post before then, and
+    no burst right after it."""
+    return max(tat or now, now + seconds + (burst - 1) * interval)
+
+
+class Pacer(Protocol):
+    async def turn(self, channel: str) -> None:
+        """Waits until a post to `channel` may go, and counts it."""
+
+    async def defer(self, channel: str, seconds: float) -> None:
+        """Slack refused a post with Retry-After `seconds`: the channel waits that long."""
+
+
+class LocalPacer:
+    """One process's own pace per channel (the agent's root posts; a single bridge)."""
+
+    def __init__(self, posts_per_second: float, burst: int) -> None:
+        self._interval = 1 / posts_per_second if posts_per_second > 0 else 0.0
+        self._burst = burst
+        self._tats: dict[str, float] = {}
+
+    async def turn(self, channel: str) -> None:
+        if self._interval <= 0:
+            return
+        now = time.monotonic()
+        send_at, self._tats[channel] = next_slot(
+            self._tats.get(channel), now, self._interval, self._burst
+        )
+        if send_at > now:
+            await asyncio.sleep(send_at - now)
+
+    async def defer(self, channel: str, seconds: float) -> None:
+        if self._interval > 0:
+            self._tats[channel] = deferred(
+                self._tats.get(channel), time.monotonic(), seconds, self._burst, self._interval
+            )
+
+
+class PostSlots(Protocol):
+    """A shared record of each channel's tat (the bridge replicas' database)."""
+
+    async def post_slot(self, channel: str, interval: float, burst: int) -> float:
+        """Takes the channel's next slot; returns the seconds to wait for it."""
+
+    async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
+        """Moves the channel's tat past Slack's Retry-After."""
+
+
+class SharedPacer:
+    """Every replica's posts to a channel share one allowance, kept in the shared store."""
+
+    def __init__(self, slots: PostSlots, posts_per_second: float, burst: int) -> None:
+        self._slots = slots
+        self._interval = 1 / posts_per_second if posts_per_second > 0 else 0.0
+        self._burst = burst
+
+    async def turn(self, channel: str) -> None:
+        if self._interval <= 0:
+            return
+        wait = await self._slots.post_slot(channel, self._interval, self._burst)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def defer(self, channel: str, seconds: float) -> None:
+        if self._interval > 0:
+            await self._slots.defer_posts(channel, seconds, self._interval, self._burst)

@@ -1,0 +1,129 @@
+"""Posts to a Slack channel paced within Slack's allowance, by one process and by every bridge
+replica together (slack_escalation/pacing.py, the stores' post_slot).
+
+The allowance is the fake Slack's model of Slack's (tests/fakes/slack_rate_limits.py): the
+schedule the pacer makes must never be refused by it, whatever the order and timing of the
+requests, and two replicas on one database must share one channel's allowance, where each
+pacing alone (as the bridge did before) gets 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slack_bridge.state import SQLiteBridgeStore
+from slack_bridge.state_postgres import PostgresBridgeStore
+from slack_escalation.pacing import LocalPacer, Pacer, SharedPacer, deferred, next_slot
+from slack_escalation.slack_api import SlackCaller, client_session, web_client
+from tests.fakes import FakeSlack, RateLimits
+from tests.support.postgres import PostgresCluster
+
+_databases = itertools.count()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.floats(min_value=0, max_value=3, allow_nan=False), min_size=1, max_size=40),
+    burst=st.integers(min_value=1, max_value=3),
+    interval=st.sampled_from([0.5, 1.0, 2.0]),
+)
+def test_the_schedule_is_never_refused_by_slacks_allowance(
+    gaps: list[float], burst: int, interval: float
+) -> None:
+    """Requests at any moments; each post goes when next_slot says; Slack's bucket for the
+    channel (burst as big as the pacer's, one post per interval) never refuses one."""
+    clock = [0.0]
+    slack = RateLimits(
+        clock=lambda: clock[0],
+        post_burst=burst,
+        posts_per_second_per_channel=1 / interval,
+        posts_per_minute_per_workspace=10_000,
+    )
+    tat: float | None = None
+    asked = 0.0
+    sends = []
+    for gap in gaps:
+        asked += gap
+        send_at, tat = next_slot(tat, asked, interval, burst)
+        assert send_at >= asked
+        sends.append(send_at)
+    for send_at in sorted(sends):
+        clock[0] = send_at
+        assert slack.retry_after("chat.postMessage", "C1") == 0, sends
+
+
+def test_after_a_429_nothing_goes_before_retry_after_and_no_burst_follows() -> None:
+    tat = deferred(None, now=100.0, seconds=5, burst=3, interval=1.0)
+    first, tat = next_slot(tat, 100.0, 1.0, 3)
+    second, tat = next_slot(tat, 100.0, 1.0, 3)
+    assert (first, second) == (105.0, 106.0)
+
+
+async def post_concurrently(
+    fake: FakeSlack, channel: str, pacers: list[Pacer], posts_each: int
+) -> int:
+    """Each pacer posts `posts_each` messages at once through its own SlackCaller; returns how
+    many posts Slack answered 429 (each then waited out and posted)."""
+
+    async def nothing() -> None:
+        return None
+
+    async def poster(http: aiohttp.ClientSession, pacer: Pacer, n: int) -> None:
+        caller = SlackCaller(web_client(fake.bot_token, fake.api_url, http), pacer=pacer)
+        await asyncio.gather(
+            *(
+                caller.post_message(nothing, channel=channel, text=f"{n}-{k}")
+                for k in range(posts_each)
+            )
+        )
+
+    async with client_session() as http:
+        await asyncio.gather(*(poster(http, pacer, n) for n, pacer in enumerate(pacers)))
+    assert len(fake.messages(channel)) == posts_each * len(pacers)
+    return sum(call.status == 429 for call in fake.calls("chat.postMessage"))
+
+
+@pytest.fixture
+def pace_database(postgres_cluster: PostgresCluster) -> str:
+    return postgres_cluster.create_database(f"shared_pacing_{next(_databases)}")
+
+
+async def test_two_replicas_share_one_channels_allowance(pace_database: str) -> None:
+    async with (
+        PostgresBridgeStore(pace_database) as a,
+        PostgresBridgeStore(pace_database) as b,
+        FakeSlack() as fake,
+    ):
+        channel = fake.add_channel("escalations")
+        started = time.monotonic()
+        shared: list[Pacer] = [SharedPacer(a, 1.0, 2), SharedPacer(b, 1.0, 2)]
+        assert await post_concurrently(fake, channel, shared, posts_each=4) == 0
+        # Eight posts, a burst of two then one a second: the replicas took turns.
+        assert time.monotonic() - started >= 5.5
+
+
+async def test_each_replica_pacing_alone_gets_429s() -> None:
+    """Why the allowance is shared: two processes each at Slack's pace post twice as fast."""
+    async with FakeSlack() as fake:
+        channel = fake.add_channel("escalations")
+        alone: list[Pacer] = [LocalPacer(1.0, 2), LocalPacer(1.0, 2)]
+        assert await post_concurrently(fake, channel, alone, posts_each=4) > 0
+
+
+async def test_a_single_bridges_sqlite_store_paces_in_memory(tmp_path: Path) -> None:
+    store = SQLiteBridgeStore(tmp_path / "state.sqlite3")
+    try:
+        waits = [await store.post_slot("C1", 1.0, 2) for _ in range(4)]
+        assert [round(w) for w in waits] == [0, 0, 1, 2]
+        await store.defer_posts("C1", 10, 1.0, 2)
+        assert 9.5 < await store.post_slot("C1", 1.0, 2) < 10.5
+    finally:
+        store.close()
