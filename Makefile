@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m agent.tokenizer_files
 	@touch $(STAMP)
 
+# Ctrl-C is how the product is stopped: its exit status 130 is not an error of make's.
 run: $(STAMP)
-	$(PY) -m launcher
+	$(PY) -m launcher || [ $$? -eq 130 ]
 
 # Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
 # Five workers, each taking whole test modules (their agent and Slack fixtures are per module),

@@ -7,6 +7,7 @@ Each process (agent, bridge, dashboard) builds its own frozen settings object fr
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -196,16 +197,27 @@ class EnvReader:
             raise SettingsError(f"{name}={raw!r} is not a port; set a number from 1 to 65535")
         return int(raw)
 
-    def positive_float(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float) -> float:
+        """A finite number, of any sign."""
         raw = self._values.get(name, "").strip()
         if not raw:
             return default
         try:
             value = float(raw)
         except ValueError:
-            value = -1.0
-        if value < 0:
+            value = math.nan
+        if not math.isfinite(value):
             raise SettingsError(f"{name}={raw!r} is not a number; set a number such as {default}")
+        return value
+
+    def positive_float(self, name: str, default: float) -> float:
+        """A number, zero or more."""
+        value = self.number(name, default)
+        if value < 0:
+            raise SettingsError(
+                f"{name}={self._values[name].strip()!r} is negative; "
+                f"set zero or more, such as {default}"
+            )
         return value
 
     def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:

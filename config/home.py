@@ -14,8 +14,28 @@ from config.env import SettingsError
 from config.private_files import make_private_dir
 
 
+def ensure_writable_file_dir(file: Path, setting: str) -> None:
+    """`setting` names the file `file`: its directory must exist or be made, and be writable."""
+    reason = _not_writable(file.parent, private=False)
+    if reason is not None:
+        raise SettingsError(
+            f"{setting}={file}: its directory {file.parent} is not writable ({reason}); "
+            f"set {setting} to a file in a directory this user ({_user()}) can write"
+        )
+
+
 def ensure_writable_dir(path: Path, setting: str, *, private: bool = False) -> None:
     """Create `path` if needed (0700 when `private`) and prove a file can be written in it."""
+    reason = _not_writable(path, private=private)
+    if reason is not None:
+        raise SettingsError(
+            f"{setting}={path} is not a writable directory ({reason}); "
+            f"set {setting} to a directory this user ({_user()}) can write"
+        )
+
+
+def _not_writable(path: Path, *, private: bool) -> str | None:
+    """Why a file cannot be written in `path` (made if missing), or None when it can."""
     try:
         if private:
             make_private_dir(path)
@@ -24,11 +44,8 @@ def ensure_writable_dir(path: Path, setting: str, *, private: bool = False) -> N
         with tempfile.TemporaryFile(dir=path, prefix=".write-check-"):
             pass
     except OSError as error:
-        reason = error.strerror or repr(error)
-        raise SettingsError(
-            f"{setting}={path} is not a writable directory ({reason}); "
-            f"set {setting} to a directory this user ({_user()}) can write"
-        ) from None
+        return error.strerror or repr(error)
+    return None
 
 
 def _user() -> str:

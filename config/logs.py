@@ -86,6 +86,12 @@ def configure_logging(level: str, log_format: LogFormat, process: str) -> None:
         root.removeHandler(existing)
     root.addHandler(handler(log_format, process))
     root.setLevel(level.upper())
+    # httpx and httpcore log every request at INFO, with its URL (which names sessions and
+    # customers): a flood at the terminal, and personal data at INFO. Shown with LOG_LEVEL=debug.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(
+            logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+        )
     if log_format == "json":
         # A library's stray print() would be a line that is not JSON.
         sys.stdout = StrayOutput(logging.getLogger("stdout"))

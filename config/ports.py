@@ -53,7 +53,7 @@ def bind_problem(host: str, port: int) -> str | None:
 
 def describe(listener: Listener, problem: str) -> str:
     return (
-        f"port {listener.port} for {listener.what} ({listener.setting}) on {listener.host}: "
+        f"{listener.setting}={listener.port} for {listener.what} on {listener.host}: "
         f"{problem}; stop whatever uses it or set {listener.setting} to a free port"
     )
 

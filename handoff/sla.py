@@ -193,10 +193,11 @@ class SlaSettings:
 
 
 def _target(env: EnvReader, name: str, default_minutes: float) -> timedelta:
-    minutes = env.positive_float(name, default_minutes)
+    minutes = env.number(name, default_minutes)
     if minutes <= 0:
         raise SettingsError(
-            f"{name} must be more than 0; set the target in minutes, e.g. {default_minutes}"
+            f"{name}={minutes:g} is not a target; set the minutes, more than 0, "
+            f"e.g. {default_minutes}"
         )
     return timedelta(minutes=minutes)
 

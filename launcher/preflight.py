@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agent.settings import AgentSettings
 from config import EnvReader
-from config.home import ensure_writable_dir
+from config.home import ensure_writable_dir, ensure_writable_file_dir
 from config.ports import Listener, check_listeners
 from config.private_files import restrict_new_files
 from config.urls import local_url
@@ -56,6 +56,6 @@ def preflight(env: EnvReader | None = None) -> Plan:
     restrict_new_files()  # the token file and the home are the owner's only
     ensure_writable_dir(plan.agent.home, "PARLANT_HOME", private=True)
     if plan.slack_on and plan.bridge.state_url is None:
-        ensure_writable_dir(plan.bridge.state_path.parent, "BRIDGE_STATE_PATH")
+        ensure_writable_file_dir(plan.bridge.state_path, "BRIDGE_STATE_PATH")
     check_listeners(plan.listeners)
     return plan

@@ -85,7 +85,9 @@ def main(argv: list[str]) -> int:
     if not args.yes:
         answer = input("Delete these files? [y/N] ").strip().lower() if sys.stdin.isatty() else ""
         if answer not in ("y", "yes"):
-            print("reset-data: nothing deleted (run with --yes to skip this question)")
+            print(
+                "reset-data: nothing deleted (`make reset-data YES=1`, or --yes, skips this question)"
+            )
             return 1
     for path in files:
         path.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import signal
 import sys
 
 from config import SettingsError
-from config.home import ensure_writable_dir
+from config.home import ensure_writable_file_dir
 from config.logs import configure_logging
 from config.ports import check_listeners
 
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
         if args.command is None and settings.slack is not None:
             check_listeners(settings.listeners)
             if settings.state_url is None:
-                ensure_writable_dir(settings.state_path.parent, "BRIDGE_STATE_PATH")
+                ensure_writable_file_dir(settings.state_path, "BRIDGE_STATE_PATH")
     except SettingsError as error:
         print(f"slack_bridge: configuration error: {error}", file=sys.stderr)
         return 2

@@ -112,7 +112,7 @@ def test_a_busy_port_is_one_line_naming_its_setting(
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert f"port {occupied}" in lines[0] and "already in use" in lines[0]
+    assert f"{setting}={occupied} for " in lines[0] and "already in use" in lines[0]
     assert f"set {setting} to a free port" in lines[0]
     assert "started" not in result.stdout  # honcho started nothing
     assert not (tmp_path / "home" / "operator_token").exists()
