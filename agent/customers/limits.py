@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,18 @@ class TooManyRequests(Exception):
         super().__init__(what)
         self.what = what
         self.retry_after_s = retry_after_s
+
+
+def keep_the_connections_peer() -> None:
+    """Tells uvicorn (which Parlant starts with its defaults) to believe no X-Forwarded-For.
+
+    uvicorn's proxy headers are on by default and trust 127.0.0.1, so a client on the same
+    machine, or a local proxy we were not told about, would have its header written into the
+    connection's address before we see it: the address then is whatever the client claims,
+    even with CUSTOMER_TRUSTED_PROXIES unset. Only `client_address` decides, from the real peer.
+    uvicorn reads this when the server is configured, so call it before the server starts.
+    """
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
 
 
 def client_address(

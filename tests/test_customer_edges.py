@@ -1,0 +1,76 @@
+"""The customer door's edges: whose address a limit counts, hostile ids and malformed input.
+
+Two real agents: one reached directly with CUSTOMER_TRUSTED_PROXIES unset, one behind Debian's
+HAProxy with the configuration docs/replicas.md prints (`option forwardfor`) and HAProxy's
+address trusted. Every test speaks from its own loopback address (127.0.0.0/8 is all the
+machine's own), so each one's per-address limits are its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.agent_process import AgentProcess
+from tests.support.customers import SIGNED_IN_ENV
+from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
+
+TOKENS_PER_MINUTE = 3
+# HAProxy connects to the agent from 127.0.0.1; clients use other loopback addresses, so
+# what HAProxy adds for them is not the trusted proxy's own address.
+PROXY_ADDRESS = "127.0.0.1"
+_client_addresses = (f"127.0.{n // 250}.{2 + n % 250}" for n in itertools.count())
+
+LIMITED_ENV = {**SIGNED_IN_ENV, "CUSTOMER_TOKEN_RATE": f"{TOKENS_PER_MINUTE}/minute"}
+
+
+def client_from(address: str | None = None) -> httpx.Client:
+    """A client whose connections come from their own loopback address."""
+    transport = httpx.HTTPTransport(local_address=address or next(_client_addresses))
+    return httpx.Client(transport=transport, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    home: Path = tmp_path_factory.mktemp("edges-direct") / "parlant"
+    process = AgentProcess(home=home, extra_env=LIMITED_ENV).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def balancer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadBalancer]:
+    if haproxy_binary() is None:
+        pytest.skip("HAProxy is not installed (scripts/ensure_haproxy.sh installs it)")
+    home: Path = tmp_path_factory.mktemp("edges-balanced") / "parlant"
+    env = {**LIMITED_ENV, "CUSTOMER_TRUSTED_PROXIES": PROXY_ADDRESS}
+    agent = AgentProcess(home=home, extra_env=env).start()
+    proxy: LoadBalancer | None = None
+    try:
+        proxy = LoadBalancer([Backend("a", agent.port)]).start()
+        yield proxy
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        agent.stop()
+
+
+def guest_token_statuses(client: httpx.Client, url: str, forwarded: list[str]) -> list[int]:
+    return [
+        client.post(f"{url}/customer/guest-token", headers={"X-Forwarded-For": hop}).status_code
+        for hop in forwarded
+    ]
+
+
+def test_forwarded_for_from_loopback_is_ignored_without_trusted_proxies(
+    direct: AgentProcess,
+) -> None:
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise; we do not.
+    rotating = [f"203.0.113.{n}" for n in range(TOKENS_PER_MINUTE + 2)]
+    with client_from(PROXY_ADDRESS) as client:
+        statuses = guest_token_statuses(client, direct.url, rotating)
+    assert statuses == [200] * TOKENS_PER_MINUTE + [429] * 2
