@@ -66,6 +66,19 @@ def guest_token_statuses(client: httpx.Client, url: str, forwarded: list[str]) -
     ]
 
 
+def test_a_rotating_forwarded_for_does_not_pass_the_limit_through_haproxy(
+    balancer: LoadBalancer,
+) -> None:
+    # HAProxy appends its own X-Forwarded-For line below the one the client wrote.
+    rotating = [f"198.51.100.{n}" for n in range(TOKENS_PER_MINUTE + 3)]
+    with client_from() as client:
+        statuses = guest_token_statuses(client, balancer.url, rotating)
+    assert statuses == [200] * TOKENS_PER_MINUTE + [429] * 3
+    # Another customer behind the same balancer is counted on their own.
+    with client_from() as other:
+        assert guest_token_statuses(other, balancer.url, ["198.51.100.1"]) == [200]
+
+
 def test_forwarded_for_from_loopback_is_ignored_without_trusted_proxies(
     direct: AgentProcess,
 ) -> None:

@@ -219,7 +219,7 @@ class CustomerGateway:
     def _address(self, request: Request) -> str:
         peer = request.client.host if request.client else None
         return client_address(
-            peer, request.headers.get("x-forwarded-for"), self.settings.trusted_proxies
+            peer, request.headers.getlist("x-forwarded-for"), self.settings.trusted_proxies
         )
 
     @staticmethod

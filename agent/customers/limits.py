@@ -13,7 +13,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import limits
@@ -43,16 +43,23 @@ def keep_the_connections_peer() -> None:
 
 
 def client_address(
-    peer: str | None, forwarded_for: str | None, trusted: Iterable[ProxyNetwork]
+    peer: str | None, forwarded_for: Sequence[str], trusted: Iterable[ProxyNetwork]
 ) -> str:
+    """The address a limit counts: the peer's, or past our own proxies, the nearest other hop.
+
+    `forwarded_for` is every X-Forwarded-For header line in the order received. A proxy may
+    append its hop as a line of its own (HAProxy's `option forwardfor` does) below the one
+    the client wrote, so the lines are one list, as RFC 7239 and uvicorn read them; the first
+    line alone is the client's own word.
+    """
     trusted = tuple(trusted)
     if peer is None:
         return "unknown"
-    if not trusted or not _is_trusted(peer, trusted) or not forwarded_for:
+    if not trusted or not _is_trusted(peer, trusted):
         return peer
+    hops = [hop.strip() for line in forwarded_for for hop in line.split(",") if hop.strip()]
     # Proxies append the address they saw; walk back past our own to the first one we did not
     # add ourselves. Everything left of it was written by the client and proves nothing.
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
             return hop
