@@ -69,6 +69,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "CUSTOMER_SESSION_RATE",
         "CUSTOMER_MESSAGE_RATE",
         "CUSTOMER_LISTING_RATE",
+        "CUSTOMER_READ_RATE",
         "CUSTOMER_TOKEN_RATE",
         "CUSTOMER_MAX_LONG_POLLS",
         # Where tiktoken reads its encodings (agent/tokenizer_files.py fills it).

@@ -8,24 +8,35 @@ machine's own), so each one's per-address limits are its own.
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.support.agent_process import AgentProcess
+from tests.support.chat import AGENT_ID
 from tests.support.customers import SIGNED_IN_ENV
 from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
 
 TOKENS_PER_MINUTE = 3
+READS_PER_MINUTE = 5
 # HAProxy connects to the agent from 127.0.0.1; clients use other loopback addresses, so
 # what HAProxy adds for them is not the trusted proxy's own address.
 PROXY_ADDRESS = "127.0.0.1"
 _client_addresses = (f"127.0.{n // 250}.{2 + n % 250}" for n in itertools.count())
 
-LIMITED_ENV = {**SIGNED_IN_ENV, "CUSTOMER_TOKEN_RATE": f"{TOKENS_PER_MINUTE}/minute"}
+LIMITED_ENV = {
+    **SIGNED_IN_ENV,
+    "CUSTOMER_TOKEN_RATE": f"{TOKENS_PER_MINUTE}/minute",
+    "CUSTOMER_READ_RATE": f"{READS_PER_MINUTE}/minute",
+    "CUSTOMER_DEMO": "on",
+}
 
 
 def client_from(address: str | None = None) -> httpx.Client:
@@ -87,3 +98,90 @@ def test_forwarded_for_from_loopback_is_ignored_without_trusted_proxies(
     with client_from(PROXY_ADDRESS) as client:
         statuses = guest_token_statuses(client, direct.url, rotating)
     assert statuses == [200] * TOKENS_PER_MINUTE + [429] * 2
+
+
+@dataclass
+class Guest:
+    """A guest with a session of their own, calling from their own address."""
+
+    agent: AgentProcess
+    address: str
+    token: str
+    session: str
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, str]:
+        """The path exactly as given: httpx would remove a literal `.` segment itself."""
+        url = urlsplit(self.agent.url)
+        connection = http.client.HTTPConnection(
+            url.hostname or "", url.port, timeout=30, source_address=(self.address, 0)
+        )
+        try:
+            headers = {"Authorization": f"Bearer {self.token}"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            connection.request(method, path, body=body, headers=headers)
+            answer = connection.getresponse()
+            return answer.status, answer.read().decode()
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def guest(direct: AgentProcess) -> Guest:
+    address = next(_client_addresses)
+    with client_from(address) as client:
+        token = client.post(f"{direct.url}/customer/guest-token").json()["token"]
+        created = client.post(
+            f"{direct.url}/sessions",
+            json={"agent_id": AGENT_ID},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert created.status_code == 201, created.text
+    return Guest(direct, address, token, created.json()["id"])
+
+
+def logged_since(agent: AgentProcess, offset: int) -> str:
+    return agent.log_path.read_bytes()[offset:].decode(errors="replace")
+
+
+def log_size(agent: AgentProcess) -> int:
+    return agent.log_path.stat().st_size
+
+
+def assert_nothing_failed(agent: AgentProcess, offset: int) -> None:
+    logged = logged_since(agent, offset)
+    assert " ERROR " not in logged and "Traceback" not in logged, logged[-3000:]
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/sessions/%2E"),
+        ("GET", "/sessions/."),
+        ("GET", "/sessions/%2e%2E"),
+        ("GET", "/sessions/%2E/events?wait_for_data=0"),
+        ("GET", "/sessions/./events?wait_for_data=0"),
+        ("POST", "/sessions/%2E/events"),
+        ("GET", "/agents/."),
+        ("GET", "/agents/%2E"),
+        ("GET", "/sessions/%00"),
+        ("GET", "/sessions/%0A/events?wait_for_data=0"),
+        ("GET", "/sessions/a%3Fb"),
+    ],
+)
+def test_a_path_id_that_is_no_parlant_id_is_not_found(guest: Guest, method: str, path: str) -> None:
+    # `.` reached Parlant as `GET /sessions`: every customer's sessions, then a 500.
+    offset = log_size(guest.agent)
+    body = json.dumps({"kind": "message", "source": "customer", "message": "hi"}).encode()
+    status, text = guest.request(method, path, body if method == "POST" else None)
+    assert status == 404, text
+    assert json.loads(text) == {"detail": "not found"}
+    assert_nothing_failed(guest.agent, offset)
+
+
+def test_session_reads_are_limited_per_address(guest: Guest) -> None:
+    statuses = [
+        guest.request("GET", f"/sessions/{guest.session}")[0] for _ in range(READS_PER_MINUTE + 2)
+    ]
+    assert statuses == [200] * READS_PER_MINUTE + [429] * 2
+    assert guest.request("GET", f"/agents/{AGENT_ID}")[0] == 429

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from starlette.requests import Request
@@ -56,6 +57,11 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 200
 MAX_WAIT_S = 60
 OWNER_CACHE_SIZE = 50_000
+# What Parlant's ids are made of (its generated ids are 10 letters and digits, or a uuid4's hex;
+# ours, like the agent's, are words joined by hyphens). An id from a customer's path is pasted
+# into a call to Parlant: `.` there would be a dot segment, `?` a query, so anything else is
+# refused before any call, as an id that cannot exist.
+PARLANT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -190,6 +196,7 @@ class CustomerGateway:
         async def guarded(request: Request) -> Response:
             try:
                 self._check_origin(request)
+                _check_path_ids(request)
                 return await handler(request)
             except Refusal as refusal:
                 if refusal.status >= 500:
@@ -273,6 +280,7 @@ class CustomerGateway:
     # --- Parlant's routes, as a customer sees them -----------------------------------------
 
     async def read_agent(self, request: Request) -> Response:
+        self._rates.hit(self.settings.limits.reads, "reads", self._address(request))
         answer = await self._ask("GET", f"/agents/{request.path_params['agent_id']}")
         return JSONResponse(customer_agent(answer.json()))
 
@@ -397,6 +405,8 @@ class CustomerGateway:
         """The caller's session as Parlant holds it; 404 for anyone else's."""
         principal = self._principal(request)
         session_id = request.path_params["session_id"]
+        # Every read of a session, and every lookup of an id whose owner is not known yet.
+        self._rates.hit(self.settings.limits.reads, "reads", self._address(request))
         owner = self._owners.get(session_id)
         if owner is not None and owner != principal.customer_id:
             raise Refusal(404, "not found")
@@ -426,14 +436,15 @@ class CustomerGateway:
     async def _ensure_customer(self, principal: Principal) -> None:
         if principal.customer_id in self._known_customers:
             return
-        found = await self._parlant.get(f"/customers/{principal.customer_id}")
+        customer_path = f"/customers/{quote(principal.customer_id, safe='')}"
+        found = await self._parlant.get(customer_path)
         if found.status_code == 404:
             created = await self._parlant.post(
                 "/customers", json={"id": principal.customer_id, "name": principal.name}
             )
             if not created.is_success:
                 # Created by a concurrent first call of the same customer, or a real failure.
-                await self._ask("GET", f"/customers/{principal.customer_id}")
+                await self._ask("GET", customer_path)
             log.info("customer created customer_kind=%s", principal.kind)
         elif not found.is_success:
             log.debug("parlant answered %d to a customer lookup: %s", found.status_code, found.text)
@@ -460,6 +471,12 @@ def _without_app(scope: Scope) -> dict[str, Any]:
     # Without the application in the scope, Starlette's routing answers a wrong method or path
     # itself instead of raising into FastAPI's handlers, which sit below this middleware.
     return {k: v for k, v in scope.items() if k != "app"}
+
+
+def _check_path_ids(request: Request) -> None:
+    for value in request.path_params.values():
+        if not isinstance(value, str) or not PARLANT_ID.fullmatch(value):
+            raise Refusal(404, "not found")
 
 
 def _only(body: Mapping[str, Any], allowed: set[str], what: str) -> None:
