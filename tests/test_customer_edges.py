@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID
-from tests.support.customers import SIGNED_IN_ENV
+from tests.support.customers import SIGNED_IN_ENV, customer_token
 from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
 
 TOKENS_PER_MINUTE = 3
@@ -185,3 +185,47 @@ def test_session_reads_are_limited_per_address(guest: Guest) -> None:
     ]
     assert statuses == [200] * READS_PER_MINUTE + [429] * 2
     assert guest.request("GET", f"/agents/{AGENT_ID}")[0] == 429
+
+
+DEEP = b"[" * 60_000 + b"]" * 60_000
+DEEP_OBJECT = b'{"a":' * 20_000 + b"1" + b"}" * 20_000
+
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("POST", "{session}/events", rb'{"kind": "message", "message": "lone \ud800"}'),
+        ("POST", "/sessions", rb'{"agent_id": "insurance-support-agent", "title": "\udfff"}'),
+        ("POST", "/sessions", rb'{"agent_id": "\ud800"}'),
+        ("POST", "/sessions", DEEP[:60_000]),
+        ("POST", "{session}/events", DEEP_OBJECT[:60_000]),
+        ("POST", "/customer/demo-token", DEEP[:60_000]),
+        ("POST", "/customer/demo-token", rb'{"customer_id": "\ud800"}'),
+        ("GET", "{session}/events?wait_for_data=0&min_offset=" + "9" * 5000, None),
+        ("GET", "{session}/events?wait_for_data=0&min_offset=%C2%B2", None),
+        ("GET", "{session}/events?wait_for_data=%D9%A1&min_offset=0", None),
+    ],
+)
+def test_malformed_input_is_a_4xx_with_a_reason_and_no_error(
+    guest: Guest, method: str, path: str, body: bytes | None
+) -> None:
+    offset = log_size(guest.agent)
+    status, text = guest.request(method, path.format(session=f"/sessions/{guest.session}"), body)
+    assert 400 <= status < 500, text
+    assert json.loads(text)["detail"], text
+    assert_nothing_failed(guest.agent, offset)
+
+
+def test_a_customer_id_ending_in_a_newline_is_refused(direct: AgentProcess) -> None:
+    # `$` in a pattern also matches before a final newline, which then reached a path.
+    token = customer_token("cust-newline\n", "Newline")
+    offset = log_size(direct)
+    with client_from() as client:
+        answer = client.post(
+            f"{direct.url}/sessions",
+            json={"agent_id": AGENT_ID},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 401, answer.text
+    assert "sub" in answer.json()["detail"]
+    assert_nothing_failed(direct, offset)

@@ -56,6 +56,7 @@ PRINCIPAL_KEY = "customer_principal"
 MAX_BODY_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 200
 MAX_WAIT_S = 60
+MAX_NUMBER_DIGITS = 9
 OWNER_CACHE_SIZE = 50_000
 # What Parlant's ids are made of (its generated ids are 10 letters and digits, or a uuid4's hex;
 # ours, like the agent's, are words joined by hyphens). An id from a customer's path is pasted
@@ -462,8 +463,11 @@ class CustomerGateway:
             body = json.loads(raw or b"{}")
         except ValueError as error:
             raise Refusal(422, "the body is not JSON") from error
+        except RecursionError as error:
+            raise Refusal(422, "the body is nested too deeply") from error
         if not isinstance(body, dict):
             raise Refusal(422, "the body must be a JSON object")
+        _check_text(body)
         return body
 
 
@@ -486,7 +490,22 @@ def _only(body: Mapping[str, Any], allowed: set[str], what: str) -> None:
         raise Refusal(403, f"customers may not set {', '.join(extra)} on {what}")
 
 
+def _check_text(body: dict[str, Any]) -> None:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`), which no UTF-8 text can carry: the
+    call to Parlant would fail to encode it, as would any store or log that writes it."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise Refusal(
+            422, "the body has text that is not valid Unicode (a lone surrogate)"
+        ) from error
+    except RecursionError as error:
+        raise Refusal(422, "the body is nested too deeply") from error
+
+
 def _whole_number(raw: str, name: str) -> int:
-    if not raw.isdigit():
-        raise Refusal(422, f"{name} must be a whole number")
+    # ASCII only: str.isdigit() also takes "²" (int() refuses it) and other scripts' digits;
+    # and a bounded length, as int() refuses more than 4,300 digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_NUMBER_DIGITS:
+        raise Refusal(422, f"{name} must be a whole number of at most {MAX_NUMBER_DIGITS} digits")
     return int(raw)
