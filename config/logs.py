@@ -5,7 +5,10 @@ writes through `logging` becomes one object with `time`, `level`, `logger`, `pro
 `message`. Parlant renders its own lines with structlog's colourful console renderer before
 they reach `logging`; `adopt_parlant_logger` takes the colour codes out (also from its
 parlant.log file) and, in JSON mode, the timestamp and level structlog put in front.
-Colour is never written by our handlers: log files stay free of escape codes.
+Colour is never written by our handlers: log files stay free of escape codes. In text mode a
+record is one line: control characters in a message (an id a caller sent, with a newline and a
+forged timestamp after it, or a NUL) are written escaped, and the lines of a traceback are
+indented, so nothing a caller writes can start a line of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# C0 controls but the tab, DEL, C1 controls, and Unicode's line and paragraph separators.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+TRACEBACK_INDENT = "    "
 # What structlog's ConsoleRenderer puts before the message: "2026-01-01T10:00:00.1Z [info     ] "
 STRUCTLOG_PREFIX = re.compile(r"^\S+\s+\[\s*(\w+)\s*\]\s+")
 
@@ -45,6 +52,33 @@ class PlainText(logging.Filter):
         message = record.getMessage()
         if "\x1b" in message:
             record.msg, record.args = strip_ansi(message), None
+        return True
+
+
+def escape_controls(text: str) -> str:
+    return CONTROL_CHARACTERS.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in NAMED_ESCAPES:
+        return NAMED_ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+class OneLine(logging.Filter):
+    """Text logs: a record's message is one line, its traceback lines indented below it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if CONTROL_CHARACTERS.search(message):
+            record.msg, record.args = escape_controls(message), None
+        if record.exc_info and not record.exc_text:
+            # Formatter.format writes exc_text as it is once it is set.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = "\n".join(
+                TRACEBACK_INDENT + escape_controls(line) for line in text.splitlines()
+            )
         return True
 
 
@@ -76,6 +110,8 @@ def handler(log_format: LogFormat, process: str) -> logging.Handler:
     stream.addFilter(PlainText())
     if log_format == "json":
         stream.addFilter(StructlogPrefix())
+    else:
+        stream.addFilter(OneLine())
     return stream
 
 
@@ -119,7 +155,9 @@ def adopt_parlant_logger(log_format: LogFormat, process: str = "agent") -> None:
     parlant.propagate = False  # it has its own handlers; propagating would print twice
     for existing in parlant.handlers:
         if isinstance(existing, logging.FileHandler):
-            existing.addFilter(PlainText())  # parlant.log keeps Parlant's layout, minus colour
+            # parlant.log keeps Parlant's layout, minus colour, one line a record.
+            existing.addFilter(PlainText())
+            existing.addFilter(OneLine())
         else:
             parlant.removeHandler(existing)
     if log_format == "json":

@@ -229,3 +229,24 @@ def test_a_customer_id_ending_in_a_newline_is_refused(direct: AgentProcess) -> N
     assert answer.status_code == 401, answer.text
     assert "sub" in answer.json()["detail"]
     assert_nothing_failed(direct, offset)
+
+
+def test_an_id_with_a_newline_forges_no_line_in_the_agents_logs(direct: AgentProcess) -> None:
+    # Parlant logs the id of an item it did not find, as it was sent.
+    forged = "2026-12-07 01:00:00,000 INFO agent FORGED"
+    offset = log_size(direct)
+    parlant_log = direct.home / "parlant.log"
+    parlant_offset = parlant_log.stat().st_size if parlant_log.exists() else 0
+    with client_from() as client:
+        answer = client.get(
+            f"{direct.url}/agents/x%0A{forged.replace(' ', '%20')}%00",
+            headers={"Authorization": f"Bearer {SIGNED_IN_ENV['PARLANT_OPERATOR_TOKEN']}"},
+        )
+    assert answer.status_code == 404
+    for written in (
+        logged_since(direct, offset),
+        parlant_log.read_bytes()[parlant_offset:].decode() if parlant_log.exists() else "",
+    ):
+        assert "FORGED" in written  # the id was logged, escaped
+        assert "\x00" not in written
+        assert not any(line.startswith(forged) for line in written.splitlines()), written
