@@ -250,3 +250,12 @@ def test_an_id_with_a_newline_forges_no_line_in_the_agents_logs(direct: AgentPro
         assert "FORGED" in written  # the id was logged, escaped
         assert "\x00" not in written
         assert not any(line.startswith(forged) for line in written.splitlines()), written
+
+
+def test_a_guests_agent_id_that_is_no_parlant_id_never_reaches_parlant(guest: Guest) -> None:
+    offset = log_size(guest.agent)
+    body = json.dumps({"agent_id": "no-such-agent/../x y"}).encode()
+    status, text = guest.request("POST", "/sessions", body)
+    assert status == 422, text
+    assert "agent_id" in json.loads(text)["detail"]
+    assert "no-such-agent" not in logged_since(guest.agent, offset)  # Parlant never saw it

@@ -304,6 +304,9 @@ class CustomerGateway:
         agent_id = body.get("agent_id")
         if not isinstance(agent_id, str) or not agent_id:
             raise Refusal(422, "agent_id is required")
+        if not PARLANT_ID.fullmatch(agent_id):
+            # Parlant logs the id of an agent it does not find as it was sent.
+            raise Refusal(422, "agent_id is not an agent's id")
         title = body.get("title")
         if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE_CHARS):
             raise Refusal(422, f"title must be text of at most {MAX_TITLE_CHARS} characters")
