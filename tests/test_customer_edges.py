@@ -26,6 +26,7 @@ from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
 
 TOKENS_PER_MINUTE = 3
 READS_PER_MINUTE = 5
+SESSIONS_PER_MINUTE = 2
 # HAProxy connects to the agent from 127.0.0.1; clients use other loopback addresses, so
 # what HAProxy adds for them is not the trusted proxy's own address.
 PROXY_ADDRESS = "127.0.0.1"
@@ -58,7 +59,11 @@ def balancer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadBalancer]
     if haproxy_binary() is None:
         pytest.skip("HAProxy is not installed (scripts/ensure_haproxy.sh installs it)")
     home: Path = tmp_path_factory.mktemp("edges-balanced") / "parlant"
-    env = {**LIMITED_ENV, "CUSTOMER_TRUSTED_PROXIES": PROXY_ADDRESS}
+    env = {
+        **LIMITED_ENV,
+        "CUSTOMER_TRUSTED_PROXIES": PROXY_ADDRESS,
+        "CUSTOMER_SESSION_RATE": f"{SESSIONS_PER_MINUTE}/minute",
+    }
     agent = AgentProcess(home=home, extra_env=env).start()
     proxy: LoadBalancer | None = None
     try:
@@ -88,6 +93,22 @@ def test_a_rotating_forwarded_for_does_not_pass_the_limit_through_haproxy(
     # Another customer behind the same balancer is counted on their own.
     with client_from() as other:
         assert guest_token_statuses(other, balancer.url, ["198.51.100.1"]) == [200]
+
+
+def test_a_rotating_forwarded_for_does_not_pass_the_session_limit_through_haproxy(
+    balancer: LoadBalancer,
+) -> None:
+    with client_from() as client:
+        token = client.post(f"{balancer.url}/customer/guest-token").json()["token"]
+        statuses = [
+            client.post(
+                f"{balancer.url}/sessions",
+                json={"agent_id": AGENT_ID},
+                headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": f"192.0.2.{n}"},
+            ).status_code
+            for n in range(SESSIONS_PER_MINUTE + 2)
+        ]
+    assert statuses == [201] * SESSIONS_PER_MINUTE + [429] * 2
 
 
 def test_forwarded_for_from_loopback_is_ignored_without_trusted_proxies(
