@@ -66,20 +66,37 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
-class OneLine(logging.Filter):
-    """Text logs: a record's message is one line, its traceback lines indented below it."""
+class OneLine(logging.Formatter):
+    """Text logs: a record is one line with control characters escaped, and the lines of its
+    traceback or stack below it indented, whatever formatter (`inner`) lays the line out.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if CONTROL_CHARACTERS.search(message):
-            record.msg, record.args = escape_controls(message), None
-        if record.exc_info and not record.exc_text:
-            # Formatter.format writes exc_text as it is once it is set.
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = "\n".join(
-                TRACEBACK_INDENT + escape_controls(line) for line in text.splitlines()
-            )
-        return True
+    The traceback is formatted here, not taken from the record: the first handler to format a
+    record leaves its own rendering there (`exc_text`) for every later one."""
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__()
+        self._inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        below = []
+        if record.exc_info:
+            below.append(self._inner.formatException(record.exc_info))
+        elif record.exc_text:
+            below.append(record.exc_text)
+        if record.stack_info:
+            below.append(self._inner.formatStack(record.stack_info))
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            line = escape_controls(self._inner.format(record))
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        indented = (
+            TRACEBACK_INDENT + escape_controls(text_line)
+            for text in below
+            for text_line in text.splitlines()
+        )
+        return "\n".join((line, *indented))
 
 
 class StructlogPrefix(logging.Filter):
@@ -101,7 +118,7 @@ def formatter(log_format: LogFormat, process: str) -> logging.Formatter:
             static_fields={"process": process},
             timestamp="time",  # ISO 8601 in UTC
         )
-    return logging.Formatter(TEXT_FORMAT)
+    return OneLine(logging.Formatter(TEXT_FORMAT))
 
 
 def handler(log_format: LogFormat, process: str) -> logging.Handler:
@@ -110,8 +127,6 @@ def handler(log_format: LogFormat, process: str) -> logging.Handler:
     stream.addFilter(PlainText())
     if log_format == "json":
         stream.addFilter(StructlogPrefix())
-    else:
-        stream.addFilter(OneLine())
     return stream
 
 
@@ -157,7 +172,7 @@ def adopt_parlant_logger(log_format: LogFormat, process: str = "agent") -> None:
         if isinstance(existing, logging.FileHandler):
             # parlant.log keeps Parlant's layout, minus colour, one line a record.
             existing.addFilter(PlainText())
-            existing.addFilter(OneLine())
+            existing.setFormatter(OneLine(existing.formatter))
         else:
             parlant.removeHandler(existing)
     if log_format == "json":

@@ -16,6 +16,9 @@ def text_log(*records: tuple[str, tuple[object, ...]], exc: BaseException | None
     own.setStream(stream)
     logger = logging.getLogger("test-log-lines")
     logger.propagate = False
+    # Another handler formats each record first, leaving its rendering of the traceback on it.
+    first = logging.StreamHandler(io.StringIO())
+    logger.addHandler(first)
     logger.addHandler(own)
     try:
         for message, args in records:
@@ -26,6 +29,7 @@ def text_log(*records: tuple[str, tuple[object, ...]], exc: BaseException | None
             except BaseException:
                 logger.exception("failed")
     finally:
+        logger.removeHandler(first)
         logger.removeHandler(own)
     return stream.getvalue()
 
