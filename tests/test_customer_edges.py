@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ def balancer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadBalancer]
         **LIMITED_ENV,
         "CUSTOMER_TRUSTED_PROXIES": PROXY_ADDRESS,
         "CUSTOMER_SESSION_RATE": f"{SESSIONS_PER_MINUTE}/minute",
+        "CUSTOMER_MAX_LONG_POLLS": "1",
     }
     agent = AgentProcess(home=home, extra_env=env).start()
     proxy: LoadBalancer | None = None
@@ -109,6 +111,35 @@ def test_a_rotating_forwarded_for_does_not_pass_the_session_limit_through_haprox
             for n in range(SESSIONS_PER_MINUTE + 2)
         ]
     assert statuses == [201] * SESSIONS_PER_MINUTE + [429] * 2
+
+
+def test_a_rotating_forwarded_for_does_not_pass_the_long_poll_cap_through_haproxy(
+    balancer: LoadBalancer,
+) -> None:
+    import concurrent.futures
+
+    address = next(_client_addresses)
+    with client_from(address) as client:
+        token = client.post(f"{balancer.url}/customer/guest-token").json()["token"]
+        session = client.post(
+            f"{balancer.url}/sessions",
+            json={"agent_id": AGENT_ID},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["id"]
+
+    def poll(hop: str) -> int:
+        with client_from(address) as poller:
+            return poller.get(
+                f"{balancer.url}/sessions/{session}/events",
+                params={"min_offset": 1_000, "wait_for_data": 3},
+                headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": hop},
+            ).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        held = pool.submit(poll, "192.0.2.10")
+        time.sleep(1)
+        extra = poll("192.0.2.11")
+        assert (held.result(), extra) == (504, 429)
 
 
 def test_forwarded_for_from_loopback_is_ignored_without_trusted_proxies(
