@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = AgentSettings.from_env()
         if not args.check:
+            settings.check_exposure()
             check_listeners(settings.listeners)
         # Parlant creates its home dir and log file when first imported: point it at ours
         # first, made private (and proven writable) before anything is written into it.

@@ -24,6 +24,7 @@ from agent.authorization import (
     install_refusal_handlers,
 )
 from agent.customers.gateway import CustomerGateway
+from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.escalation_routes import EscalationRoutes
 from agent.insurance import Behaviour, JourneySpec
@@ -288,6 +289,7 @@ async def serve(
             escalation_routes = EscalationRoutes(
                 stores.escalations, stores.changes, settings.operator_token
             )
+        keep_the_connections_peer()
         async with p.Server(
             host=settings.host,
             port=settings.port,

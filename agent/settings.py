@@ -10,6 +10,7 @@ from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
 from agent.tokenizer_files import default_cache_dir
 from config import EnvReader, SettingsError
+from config.exposure import check_exposure
 from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url
@@ -73,6 +74,21 @@ class AgentSettings:
     # read os.environ, so the agent exports them before Parlant starts. Keys: kept out of repr.
     provider_environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     log_format: LogFormat = "text"
+    # PARLANT_OPEN_WITHOUT_TOKEN=on: serve a non-loopback PARLANT_HOST without the token.
+    open_without_token: bool = False
+
+    def check_exposure(self) -> None:
+        """Stops a start that would give the network every operator call (config/exposure.py).
+
+        Checked by the agent itself, not in from_env: `make run` reads these settings before it
+        generates the token it then gives the agent."""
+        check_exposure(
+            host_setting="PARLANT_HOST",
+            host=self.host,
+            protected=self.operator_token is not None or self.open_without_token,
+            protection="PARLANT_OPERATOR_TOKEN",
+            override_setting="PARLANT_OPEN_WITHOUT_TOKEN",
+        )
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -138,4 +154,6 @@ class AgentSettings:
             tiktoken_cache_dir=env.path("TIKTOKEN_CACHE_DIR", str(default_cache_dir())),
             provider_environment=env.passthrough(),
             log_format=read_log_format(env),
+            open_without_token=env.choice("PARLANT_OPEN_WITHOUT_TOKEN", ("on", "off"), "off")
+            == "on",
         )

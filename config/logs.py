@@ -5,7 +5,10 @@ writes through `logging` becomes one object with `time`, `level`, `logger`, `pro
 `message`. Parlant renders its own lines with structlog's colourful console renderer before
 they reach `logging`; `adopt_parlant_logger` takes the colour codes out (also from its
 parlant.log file) and, in JSON mode, the timestamp and level structlog put in front.
-Colour is never written by our handlers: log files stay free of escape codes.
+Colour is never written by our handlers: log files stay free of escape codes. In text mode a
+record is one line: control characters in a message (an id a caller sent, with a newline and a
+forged timestamp after it, or a NUL) are written escaped, and the lines of a traceback are
+indented, so nothing a caller writes can start a line of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# C0 controls but the tab, DEL, C1 controls, and Unicode's line and paragraph separators.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+TRACEBACK_INDENT = "    "
 # What structlog's ConsoleRenderer puts before the message: "2026-01-01T10:00:00.1Z [info     ] "
 STRUCTLOG_PREFIX = re.compile(r"^\S+\s+\[\s*(\w+)\s*\]\s+")
 
@@ -48,6 +55,50 @@ class PlainText(logging.Filter):
         return True
 
 
+def escape_controls(text: str) -> str:
+    return CONTROL_CHARACTERS.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in NAMED_ESCAPES:
+        return NAMED_ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+class OneLine(logging.Formatter):
+    """Text logs: a record is one line with control characters escaped, and the lines of its
+    traceback or stack below it indented, whatever formatter (`inner`) lays the line out.
+
+    The traceback is formatted here, not taken from the record: the first handler to format a
+    record leaves its own rendering there (`exc_text`) for every later one."""
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__()
+        self._inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        below = []
+        if record.exc_info:
+            below.append(self._inner.formatException(record.exc_info))
+        elif record.exc_text:
+            below.append(record.exc_text)
+        if record.stack_info:
+            below.append(self._inner.formatStack(record.stack_info))
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            line = escape_controls(self._inner.format(record))
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        indented = (
+            TRACEBACK_INDENT + escape_controls(text_line)
+            for text in below
+            for text_line in text.splitlines()
+        )
+        return "\n".join((line, *indented))
+
+
 class StructlogPrefix(logging.Filter):
     """JSON mode: structlog's time and level are already fields; keep the message only."""
 
@@ -67,7 +118,7 @@ def formatter(log_format: LogFormat, process: str) -> logging.Formatter:
             static_fields={"process": process},
             timestamp="time",  # ISO 8601 in UTC
         )
-    return logging.Formatter(TEXT_FORMAT)
+    return OneLine(logging.Formatter(TEXT_FORMAT))
 
 
 def handler(log_format: LogFormat, process: str) -> logging.Handler:
@@ -125,7 +176,9 @@ def adopt_parlant_logger(log_format: LogFormat, process: str = "agent") -> None:
     parlant.propagate = False  # it has its own handlers; propagating would print twice
     for existing in parlant.handlers:
         if isinstance(existing, logging.FileHandler):
-            existing.addFilter(PlainText())  # parlant.log keeps Parlant's layout, minus colour
+            # parlant.log keeps Parlant's layout, minus colour, one line a record.
+            existing.addFilter(PlainText())
+            existing.setFormatter(OneLine(existing.formatter))
         else:
             parlant.removeHandler(existing)
     if log_format == "json":

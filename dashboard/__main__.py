@@ -51,6 +51,7 @@ def main(argv: list[str]) -> int:
     parse_args(argv)
     try:
         settings = DashboardSettings.from_env()
+        settings.check_exposure()
         check_listeners([settings.listener])
     except SettingsError as error:
         print(f"dashboard: configuration error: {error}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config import EnvReader, SettingsError
+from config.exposure import check_exposure
 from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url, parlant_url
@@ -28,6 +29,19 @@ class DashboardSettings:
     # Secrets stay out of repr so a logged or displayed settings object never shows them.
     password: str | None = field(default=None, repr=False)
     operator_token: str | None = field(default=None, repr=False)
+    # DASHBOARD_OPEN_WITHOUT_PASSWORD=on: a non-loopback DASHBOARD_HOST without the password
+    # (OIDC sign-in, or a proxy that signs people in).
+    open_without_password: bool = False
+
+    def check_exposure(self) -> None:
+        """Stops a start that would show every transcript to the network (config/exposure.py)."""
+        check_exposure(
+            host_setting="DASHBOARD_HOST",
+            host=self.host,
+            protected=self.password is not None or self.open_without_password,
+            protection="DASHBOARD_PASSWORD",
+            override_setting="DASHBOARD_OPEN_WITHOUT_PASSWORD",
+        )
 
     @property
     def listener(self) -> Listener:
@@ -57,4 +71,8 @@ class DashboardSettings:
             log_format=read_log_format(env),
             password=password,
             operator_token=env.optional_str("PARLANT_OPERATOR_TOKEN"),
+            open_without_password=env.choice(
+                "DASHBOARD_OPEN_WITHOUT_PASSWORD", ("on", "off"), "off"
+            )
+            == "on",
         )

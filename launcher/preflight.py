@@ -53,6 +53,9 @@ def preflight(env: EnvReader | None = None) -> Plan:
         bridge=BridgeSettings.from_env(env),
         dashboard=DashboardSettings.from_env(env),
     )
+    # The agent checks its own bind when it starts: the launcher gives it the operator token
+    # (generated once if none is set) after this.
+    plan.dashboard.check_exposure()
     restrict_new_files()  # the token file and the home are the owner's only
     ensure_writable_dir(plan.agent.home, "PARLANT_HOME", private=True)
     if plan.slack_on and plan.bridge.state_url is None:

@@ -13,6 +13,7 @@ from config import SettingsError
 from config.home import ensure_writable_file_dir
 from config.logs import configure_logging
 from config.ports import check_listeners
+from config.private_files import restrict_new_files
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -39,6 +40,9 @@ def main(argv: list[str]) -> int:
         settings = BridgeSettings.from_env()
         if args.command is None and settings.slack is not None:
             check_listeners(settings.listeners)
+            # The state holds operators' replies (the outbox): the owner's only, as `make run`
+            # makes everything, also when the bridge is started on its own.
+            restrict_new_files()
             if settings.state_url is None:
                 ensure_writable_file_dir(settings.state_path, "BRIDGE_STATE_PATH")
     except SettingsError as error:

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from config.private_files import make_private_file
 from handoff.actions import MessageKind
 from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
 from slack_escalation.pacing import deferred, next_slot
@@ -232,7 +233,7 @@ class SQLiteBridgeStore:
     """BridgeStore on one SQLite file; safe to use from the event loop and worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

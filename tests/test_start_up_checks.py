@@ -206,3 +206,49 @@ def test_the_dashboard_logs_json_lines_too(tmp_path: Path) -> None:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records and all(r["process"] == "dashboard" for r in records)
     assert any("URL: http://127.0.0.1" in r["message"] for r in records)
+
+
+@pytest.mark.parametrize(
+    ("module", "setting", "protection", "override"),
+    [
+        ("agent", "PARLANT_HOST", "PARLANT_OPERATOR_TOKEN", "PARLANT_OPEN_WITHOUT_TOKEN"),
+        ("dashboard", "DASHBOARD_HOST", "DASHBOARD_PASSWORD", "DASHBOARD_OPEN_WITHOUT_PASSWORD"),
+        ("launcher", "DASHBOARD_HOST", "DASHBOARD_PASSWORD", "DASHBOARD_OPEN_WITHOUT_PASSWORD"),
+    ],
+)
+def test_a_public_bind_without_its_protection_is_one_line(
+    module: str, setting: str, protection: str, override: str, tmp_path: Path
+) -> None:
+    result = run(module, base_env(tmp_path, **{setting: "0.0.0.0"}))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert all(name in lines[0] for name in (setting, protection, override)), lines[0]
+    assert "started" not in result.stdout  # the launcher started nothing
+    assert not (tmp_path / "home" / "operator_token").exists()
+
+
+def test_a_public_bind_starts_with_its_protection_or_the_explicit_override() -> None:
+    from agent.settings import AgentSettings
+    from config import EnvReader, SettingsError
+    from dashboard.settings import DashboardSettings
+
+    def agent(**env: str) -> AgentSettings:
+        return AgentSettings.from_env(EnvReader(environ=env, dotenv={}))
+
+    def dashboard(**env: str) -> DashboardSettings:
+        return DashboardSettings.from_env(EnvReader(environ=env, dotenv={}))
+
+    token = "operator-token-0123456789"
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        agent(PARLANT_HOST=host).check_exposure()
+        dashboard(DASHBOARD_HOST=host).check_exposure()
+    for host in ("0.0.0.0", "::", "10.0.0.11", "agent.internal"):
+        with pytest.raises(SettingsError, match="PARLANT_OPERATOR_TOKEN"):
+            agent(PARLANT_HOST=host).check_exposure()
+        with pytest.raises(SettingsError, match="DASHBOARD_PASSWORD"):
+            dashboard(DASHBOARD_HOST=host).check_exposure()
+        agent(PARLANT_HOST=host, PARLANT_OPERATOR_TOKEN=token).check_exposure()
+        agent(PARLANT_HOST=host, PARLANT_OPEN_WITHOUT_TOKEN="on").check_exposure()
+        dashboard(DASHBOARD_HOST=host, DASHBOARD_PASSWORD="a long passphrase").check_exposure()
+        dashboard(DASHBOARD_HOST=host, DASHBOARD_OPEN_WITHOUT_PASSWORD="on").check_exposure()

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from starlette.requests import Request
@@ -55,7 +56,13 @@ PRINCIPAL_KEY = "customer_principal"
 MAX_BODY_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 200
 MAX_WAIT_S = 60
+MAX_NUMBER_DIGITS = 9
 OWNER_CACHE_SIZE = 50_000
+# What Parlant's ids are made of (its generated ids are 10 letters and digits, or a uuid4's hex;
+# ours, like the agent's, are words joined by hyphens). An id from a customer's path is pasted
+# into a call to Parlant: `.` there would be a dot segment, `?` a query, so anything else is
+# refused before any call, as an id that cannot exist.
+PARLANT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -190,6 +197,7 @@ class CustomerGateway:
         async def guarded(request: Request) -> Response:
             try:
                 self._check_origin(request)
+                _check_path_ids(request)
                 return await handler(request)
             except Refusal as refusal:
                 if refusal.status >= 500:
@@ -219,7 +227,7 @@ class CustomerGateway:
     def _address(self, request: Request) -> str:
         peer = request.client.host if request.client else None
         return client_address(
-            peer, request.headers.get("x-forwarded-for"), self.settings.trusted_proxies
+            peer, request.headers.getlist("x-forwarded-for"), self.settings.trusted_proxies
         )
 
     @staticmethod
@@ -273,6 +281,7 @@ class CustomerGateway:
     # --- Parlant's routes, as a customer sees them -----------------------------------------
 
     async def read_agent(self, request: Request) -> Response:
+        self._rates.hit(self.settings.limits.reads, "reads", self._address(request))
         answer = await self._ask("GET", f"/agents/{request.path_params['agent_id']}")
         return JSONResponse(customer_agent(answer.json()))
 
@@ -295,6 +304,9 @@ class CustomerGateway:
         agent_id = body.get("agent_id")
         if not isinstance(agent_id, str) or not agent_id:
             raise Refusal(422, "agent_id is required")
+        if not PARLANT_ID.fullmatch(agent_id):
+            # Parlant logs the id of an agent it does not find as it was sent.
+            raise Refusal(422, "agent_id is not an agent's id")
         title = body.get("title")
         if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE_CHARS):
             raise Refusal(422, f"title must be text of at most {MAX_TITLE_CHARS} characters")
@@ -397,6 +409,8 @@ class CustomerGateway:
         """The caller's session as Parlant holds it; 404 for anyone else's."""
         principal = self._principal(request)
         session_id = request.path_params["session_id"]
+        # Every read of a session, and every lookup of an id whose owner is not known yet.
+        self._rates.hit(self.settings.limits.reads, "reads", self._address(request))
         owner = self._owners.get(session_id)
         if owner is not None and owner != principal.customer_id:
             raise Refusal(404, "not found")
@@ -426,14 +440,15 @@ class CustomerGateway:
     async def _ensure_customer(self, principal: Principal) -> None:
         if principal.customer_id in self._known_customers:
             return
-        found = await self._parlant.get(f"/customers/{principal.customer_id}")
+        customer_path = f"/customers/{quote(principal.customer_id, safe='')}"
+        found = await self._parlant.get(customer_path)
         if found.status_code == 404:
             created = await self._parlant.post(
                 "/customers", json={"id": principal.customer_id, "name": principal.name}
             )
             if not created.is_success:
                 # Created by a concurrent first call of the same customer, or a real failure.
-                await self._ask("GET", f"/customers/{principal.customer_id}")
+                await self._ask("GET", customer_path)
             log.info("customer created customer_kind=%s", principal.kind)
         elif not found.is_success:
             log.debug("parlant answered %d to a customer lookup: %s", found.status_code, found.text)
@@ -451,8 +466,11 @@ class CustomerGateway:
             body = json.loads(raw or b"{}")
         except ValueError as error:
             raise Refusal(422, "the body is not JSON") from error
+        except RecursionError as error:
+            raise Refusal(422, "the body is nested too deeply") from error
         if not isinstance(body, dict):
             raise Refusal(422, "the body must be a JSON object")
+        _check_text(body)
         return body
 
 
@@ -462,6 +480,12 @@ def _without_app(scope: Scope) -> dict[str, Any]:
     return {k: v for k, v in scope.items() if k != "app"}
 
 
+def _check_path_ids(request: Request) -> None:
+    for value in request.path_params.values():
+        if not isinstance(value, str) or not PARLANT_ID.fullmatch(value):
+            raise Refusal(404, "not found")
+
+
 def _only(body: Mapping[str, Any], allowed: set[str], what: str) -> None:
     # Clients send unset fields as null or empty; only a value that says something counts.
     extra = sorted(k for k, v in body.items() if k not in allowed and v not in (None, "", [], {}))
@@ -469,7 +493,22 @@ def _only(body: Mapping[str, Any], allowed: set[str], what: str) -> None:
         raise Refusal(403, f"customers may not set {', '.join(extra)} on {what}")
 
 
+def _check_text(body: dict[str, Any]) -> None:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`), which no UTF-8 text can carry: the
+    call to Parlant would fail to encode it, as would any store or log that writes it."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise Refusal(
+            422, "the body has text that is not valid Unicode (a lone surrogate)"
+        ) from error
+    except RecursionError as error:
+        raise Refusal(422, "the body is nested too deeply") from error
+
+
 def _whole_number(raw: str, name: str) -> int:
-    if not raw.isdigit():
-        raise Refusal(422, f"{name} must be a whole number")
+    # ASCII only: str.isdigit() also takes "²" (int() refuses it) and other scripts' digits;
+    # and a bounded length, as int() refuses more than 4,300 digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_NUMBER_DIGITS:
+        raise Refusal(422, f"{name} must be a whole number of at most {MAX_NUMBER_DIGITS} digits")
     return int(raw)

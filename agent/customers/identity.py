@@ -26,7 +26,8 @@ GUEST_ISSUER = "insurance-support-agent/guest"
 PARLANT_GUEST_ID = "guest"
 # Wide enough for the ids insurers use (numbers, UUIDs, emails), narrow enough to be inert in
 # a URL, a log line or a Slack message.
-CUSTOMER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
+# Matched whole (fullmatch): `$` would also accept a final newline, and the id goes into paths.
+CUSTOMER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}")
 MAX_NAME_CHARS = 100
 CLOCK_LEEWAY_S = 30
 
@@ -74,7 +75,7 @@ def verify_customer_token(token: str, key: CustomerTokenKey) -> Principal:
         audience=key.audience,
     )
     customer_id = claims.get("sub")
-    if not isinstance(customer_id, str) or not CUSTOMER_ID_PATTERN.match(customer_id):
+    if not isinstance(customer_id, str) or not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
         raise InvalidToken("the token's sub is not a customer id")
     if is_guest_customer_id(customer_id):
         raise InvalidToken("a customer token may not claim a guest id")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import limits
@@ -29,17 +30,36 @@ class TooManyRequests(Exception):
         self.retry_after_s = retry_after_s
 
 
+def keep_the_connections_peer() -> None:
+    """Tells uvicorn (which Parlant starts with its defaults) to believe no X-Forwarded-For.
+
+    uvicorn's proxy headers are on by default and trust 127.0.0.1, so a client on the same
+    machine, or a local proxy we were not told about, would have its header written into the
+    connection's address before we see it: the address then is whatever the client claims,
+    even with CUSTOMER_TRUSTED_PROXIES unset. Only `client_address` decides, from the real peer.
+    uvicorn reads this when the server is configured, so call it before the server starts.
+    """
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
+
+
 def client_address(
-    peer: str | None, forwarded_for: str | None, trusted: Iterable[ProxyNetwork]
+    peer: str | None, forwarded_for: Sequence[str], trusted: Iterable[ProxyNetwork]
 ) -> str:
+    """The address a limit counts: the peer's, or past our own proxies, the nearest other hop.
+
+    `forwarded_for` is every X-Forwarded-For header line in the order received. A proxy may
+    append its hop as a line of its own (HAProxy's `option forwardfor` does) below the one
+    the client wrote, so the lines are one list, as RFC 7239 and uvicorn read them; the first
+    line alone is the client's own word.
+    """
     trusted = tuple(trusted)
     if peer is None:
         return "unknown"
-    if not trusted or not _is_trusted(peer, trusted) or not forwarded_for:
+    if not trusted or not _is_trusted(peer, trusted):
         return peer
+    hops = [hop.strip() for line in forwarded_for for hop in line.split(",") if hop.strip()]
     # Proxies append the address they saw; walk back past our own to the first one we did not
     # add ourselves. Everything left of it was written by the client and proves nothing.
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
             return hop

@@ -28,6 +28,9 @@ class RateLimits:
     sessions: limits.RateLimitItem
     messages: limits.RateLimitItem
     listings: limits.RateLimitItem
+    # Session and agent reads: each one a call into Parlant, and an unknown session id a
+    # store lookup, so guessing ids costs the guesser.
+    reads: limits.RateLimitItem
     tokens: limits.RateLimitItem
     long_polls: int
 
@@ -88,6 +91,7 @@ class CustomerSettings:
                 sessions=_rate(env, "CUSTOMER_SESSION_RATE", "10/minute"),
                 messages=_rate(env, "CUSTOMER_MESSAGE_RATE", "30/minute"),
                 listings=_rate(env, "CUSTOMER_LISTING_RATE", "240/minute"),
+                reads=_rate(env, "CUSTOMER_READ_RATE", "120/minute"),
                 tokens=_rate(env, "CUSTOMER_TOKEN_RATE", "10/minute"),
                 long_polls=_count(env, "CUSTOMER_MAX_LONG_POLLS", 6),
             ),
