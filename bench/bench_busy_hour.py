@@ -51,6 +51,7 @@ from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdat
 
 from bench.bench_bridge import percentile, table, wait_until
 from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
+from slack_escalation.metadata import mirrored_parts
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.fakes.slack_rate_limits import METHOD_TIERS, TIER_PER_MINUTE
 from tests.support.agent_process import AgentProcess
@@ -101,13 +102,6 @@ def metadata_of(call_params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(metadata, str):
         metadata = json.loads(metadata)
     return metadata if isinstance(metadata, dict) else {}
-
-
-def mirrored_ids(payload: dict[str, Any]) -> list[str]:
-    """The Parlant event ids a mirrored post carries: one, or several coalesced in one post."""
-    if payload.get("event_ids"):
-        return [str(e) for e in payload["event_ids"]]
-    return [str(payload["event_id"])] if payload.get("event_id") else []
 
 
 async def escalate(client: AsyncParlantClient, conversation: Conversation, run: Run) -> None:
@@ -245,10 +239,9 @@ def mirrored_posts(run: Run) -> dict[str, list[tuple[float, str]]]:
         metadata = metadata_of(call.params)
         if call.status != 200 or not call.response or not call.response.get("ok"):
             continue
-        if metadata.get("event_type") != "insurance_mirrored_event":
-            continue
-        for event_id in mirrored_ids(metadata.get("event_payload") or {}):
-            posts[event_id].append((call.time, str(call.response["ts"])))
+        for event_id, part in mirrored_parts({"metadata": metadata}):
+            if part == 0:
+                posts[event_id].append((call.time, str(call.response["ts"])))
     return posts
 
 

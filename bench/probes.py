@@ -11,6 +11,7 @@ import time
 import httpx
 from parlant.client import AsyncParlantClient
 
+from slack_escalation.metadata import mirrored_parts
 from tests.fakes import FakeSlackThread, event_callback, signed_headers
 from tests.support.slack_world import SIGNING_SECRET
 
@@ -37,9 +38,12 @@ def post_times(slack: FakeSlackThread) -> dict[str, list[float]]:
         metadata = call.params.get("metadata")
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
-        payload = (metadata or {}).get("event_payload") or {}
-        if payload.get("event_id") and call.status == 200:
-            times.setdefault(payload["event_id"], []).append(call.time)
+        if call.status != 200:
+            continue
+        # One event per post, or several coalesced in one (their first parts).
+        for event_id, part in mirrored_parts({"metadata": metadata}):
+            if part == 0:
+                times.setdefault(event_id, []).append(call.time)
     return times
 
 

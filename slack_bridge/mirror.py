@@ -10,6 +10,11 @@ The per-session cursor is the truth of what a thread has. A session that starts 
 event only after Slack accepted every part of it; a part whose post has an unknown outcome (the
 bridge died, the answer was lost) is looked up in the thread by its message metadata before it
 is posted again.
+
+Slack takes about one post a second per channel. A mirror whose next message is short waits for
+the channel's turn first, then posts everything its thread received meanwhile as one post (a
+section per message, every event id in the post's metadata), so a busy channel's threads fall
+behind by one turn, not by one post per message.
 """
 
 from __future__ import annotations
@@ -33,13 +38,17 @@ from slack_bridge.post_once import MirrorPartRecord, post_once
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_escalation.masking import Masker
-from slack_escalation.posted import find_in_thread
+from slack_escalation.posted import find_all_in_thread, find_in_thread
 from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
 CATCH_UP_CONCURRENCY = 32
+# Messages in one coalesced post (a section each; Slack allows 50 blocks), and feed events
+# taken from a mirror's queue at once.
+MAX_COALESCED = 20
+MAX_IN_HAND = 200
 T = TypeVar("T")
 # Called with a feed position once its event is done with (posted, or no longer ours).
 Finished = Callable[[int], None]
@@ -98,8 +107,36 @@ async def find_mirrored_post(
     )
 
 
+async def find_mirrored_posts(
+    caller: SlackCaller, thread: ThreadLink, event_ids: set[str]
+) -> dict[str, str]:
+    """event id -> the ts of the post carrying its first part, one read of the thread for all."""
+    found = await find_all_in_thread(
+        caller,
+        thread.channel,
+        thread.ts,
+        metadata.mirrored_parts,
+        {(event_id, 0) for event_id in event_ids},
+    )
+    return {event_id: ts for (event_id, _), ts in found.items()}
+
+
 class LeaseLost(Exception):
     """This replica no longer holds the session's lease: its mirror stops."""
+
+
+class Turn:
+    """Whether a post still has to wait for its channel's turn: a mirror that took the turn
+    ahead (to coalesce what arrives meanwhile) hands it to its first post only."""
+
+    def __init__(self, taken: bool) -> None:
+        self._taken = taken
+
+    def paced(self) -> bool:
+        if self._taken:
+            self._taken = False
+            return False
+        return True
 
 
 class SessionMirror:
@@ -126,7 +163,8 @@ class SessionMirror:
         self._masker = masker
         self._catch_up_every = catch_up_every
         self._queue: asyncio.Queue[tuple[MirrorEvent, Finished]] = asyncio.Queue()
-        self._current: tuple[MirrorEvent, Finished] | None = None
+        # Taken from the queue and not yet done with (posted, or no longer ours).
+        self._in_hand: list[tuple[MirrorEvent, Finished]] = []
 
     def offer(self, event: MirrorEvent, finished: Finished) -> None:
         self._queue.put_nowait((event, finished))
@@ -144,9 +182,9 @@ class SessionMirror:
         cursor may move past it (whoever mirrors the session next catches up from its cursor).
         Called when it stops, and by `Mirrors.unfollow` (a task cancelled before it ran never
         reaches its `finally`)."""
-        if self._current is not None:
-            self._finish(*self._current)
-            self._current = None
+        for item in self._in_hand:
+            self._finish(*item)
+        self._in_hand = []
         while not self._queue.empty():
             self._finish(*self._queue.get_nowait())
 
@@ -173,23 +211,32 @@ class SessionMirror:
                 # Not wait_for: on Python 3.11 it can swallow a cancel that lands as the queue
                 # answers, and a mirror unfollowed (lease lost) must stop, not post on.
                 async with asyncio.timeout(self._catch_up_every()):
-                    self._current = await self._queue.get()
+                    self._in_hand = [await self._queue.get()]
             except TimeoutError:  # no feed on this agent: read the session instead
                 async with self._catching_up:
                     offset = await self._catch_up(offset)
                 continue
-            event, finished = self._current
-            if event.offset >= offset:  # below: the catch-up posted it already
-                offset = await self._post(event)
-            self._current = None
-            self._finish(event, finished)
+            first = self._in_hand[0][0]
+            turn = Turn(taken=False)
+            if first.offset >= offset and self._coalescable(first):
+                # Its post waits for the channel anyway: wait first, then take along what
+                # the thread received meanwhile.
+                await self._caller.turn(self._thread.channel)
+                turn = Turn(taken=True)
+                while not self._queue.empty() and len(self._in_hand) < MAX_IN_HAND:
+                    self._in_hand.append(self._queue.get_nowait())
+            # Below the cursor: the catch-up posted it already.
+            events = [event for event, _ in self._in_hand if event.offset >= offset]
+            if events:
+                offset = await self._post_all(events, turn)
+            for item in self._in_hand:
+                self._finish(*item)
+            self._in_hand = []
 
     async def _catch_up(self, offset: int) -> int:
         """Everything the session has from `offset` on, read from Parlant (not the feed)."""
         events = await self._with_retries(partial(self._read_from, offset)) or []
-        for event in events:
-            offset = await self._post(event)
-        return offset
+        return await self._post_all(events, Turn(taken=False)) if events else offset
 
     async def _read_from(self, offset: int) -> list[MirrorEvent]:
         events = await self._parlant.sessions.list_events(
@@ -200,9 +247,29 @@ class SessionMirror:
         )
         return [from_parlant(self._thread.session_id, event) for event in events]
 
-    async def _post(self, event: MirrorEvent) -> int:
+    def _coalescable(self, event: MirrorEvent) -> bool:
+        shown = mirror_label_and_text(event)
+        return shown is not None and mirror_text.is_one_part(*shown, masker=self._masker)
+
+    async def _post_all(self, events: list[MirrorEvent], turn: Turn) -> int:
+        """Posts `events` (in offset order) and moves the cursor past them: each run of short
+        messages (with whatever the thread does not show among them) as one post, a long
+        message in its parts. Returns the cursor."""
+        offset = events[0].offset
+        start = 0
+        while start < len(events):
+            run = _coalescing_run(events[start:], self._coalescable)
+            if sum(mirror_label_and_text(e) is not None for e in run) > 1:
+                offset = await self._post_run(run, turn)
+            else:
+                for event in run:
+                    offset = await self._post(event, turn)
+            start += len(run)
+        return offset
+
+    async def _post(self, event: MirrorEvent, turn: Turn) -> int:
         """Posts the event (if the thread shows it) and moves the cursor past it."""
-        await self._with_retries(partial(self.mirror_event, event))
+        await self._with_retries(partial(self.mirror_event, event, turn))
         if mirror_label_and_text(event) is not None:
             crash_point("mirror.after_record")
         await self._with_retries(
@@ -210,10 +277,67 @@ class SessionMirror:
         )
         return event.offset + 1
 
-    async def mirror_event(self, event: MirrorEvent) -> None:
+    async def _post_run(self, run: list[MirrorEvent], turn: Turn) -> int:
+        """Several short messages as one post, then the cursor past the run."""
+        await self._with_retries(partial(self._mirror_coalesced, run, turn))
+        crash_point("mirror.after_record")
+        after = run[-1].offset + 1
+        await self._with_retries(
+            partial(self._store.advance_cursor, self._thread.session_id, after)
+        )
+        return after
+
+    async def _mirror_coalesced(self, run: list[MirrorEvent], turn: Turn) -> None:
+        """The shown events of `run` not yet in the thread, in one post, exactly once: each
+        is recorded like a one-part event, so a restart or a lost answer looks them up (one
+        read of the thread for all) rather than posting them again."""
+        session_id = self._thread.session_id
+        shown = [(event, s) for event in run if (s := mirror_label_and_text(event)) is not None]
+        pending, unknown = [], set()
+        for event, words in shown:
+            status = await self._store.mirror_status(session_id, event.id, 0)
+            if status:
+                continue  # posted before a restart
+            if status == "":
+                unknown.add(event.id)
+            pending.append((event, words))
+        if unknown:
+            found = await find_mirrored_posts(self._caller, self._thread, unknown)
+            for event_id, ts in found.items():
+                await self._store.mirror_posted(session_id, event_id, 0, ts)
+            pending = [(event, words) for event, words in pending if event.id not in found]
+        if not pending:
+            return
+        self._still_owned(session_id)
+        ids = [event.id for event, _ in pending]
+        for event_id in ids:
+            await self._store.mirror_attempting(session_id, event_id, 0)
+        crash_point("mirror.before_post")
+        text, blocks = mirror_text.coalesced_message(
+            [words for _, words in pending], masker=self._masker
+        )
+        ts = await self._caller.post_message(
+            partial(find_mirrored_post, self._caller, self._thread, ids[0], 0),
+            paced=turn.paced(),
+            channel=self._thread.channel,
+            thread_ts=self._thread.ts,
+            text=text,
+            blocks=blocks,
+            metadata=metadata.mirror_batch_metadata(session_id, ids),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        crash_point("mirror.after_post")
+        for event, _ in pending:
+            await self._store.mirror_posted(session_id, event.id, 0, ts)
+            metrics.mirror_posted(event.creation_utc)
+        log.info("mirrored session=%s events=%s coalesced slack_ts=%s", session_id, len(ids), ts)
+
+    async def mirror_event(self, event: MirrorEvent, turn: Turn | None = None) -> None:
         shown = mirror_label_and_text(event)
         if shown is None:
             return
+        turn = turn or Turn(taken=False)
         label, text = shown
         session_id = self._thread.session_id
         parts = mirror_text.mirrored_message(label, text, masker=self._masker)
@@ -225,6 +349,7 @@ class SessionMirror:
                 before_post=partial(self._still_owned, session_id),
                 crash_before="mirror.before_post",
                 crash_after="mirror.after_post",
+                paced=turn.paced(),
                 channel=self._thread.channel,
                 thread_ts=self._thread.ts,
                 text=fallback,
@@ -268,6 +393,25 @@ class SessionMirror:
                 failures = await _back_off(self._thread.session_id, failures, error)
             except RETRIED as error:
                 failures = await _back_off(self._thread.session_id, failures, error)
+
+
+def _coalescing_run(
+    events: list[MirrorEvent], coalescable: Callable[[MirrorEvent], bool]
+) -> list[MirrorEvent]:
+    """The leading events that can share one post: short shown messages (at most
+    MAX_COALESCED) and the events the thread does not show among them; a long message alone."""
+    run: list[MirrorEvent] = []
+    shown = 0
+    for event in events:
+        visible = mirror_label_and_text(event) is not None
+        if visible and not coalescable(event):
+            return run or [event]
+        if visible:
+            if shown == MAX_COALESCED:
+                break
+            shown += 1
+        run.append(event)
+    return run
 
 
 async def _back_off(session_id: str, failures: int, error: BaseException) -> int:

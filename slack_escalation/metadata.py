@@ -34,6 +34,14 @@ def mirror_metadata(session_id: str, event_id: str, part: int) -> Metadata:
     }
 
 
+def mirror_batch_metadata(session_id: str, event_ids: list[str]) -> Metadata:
+    """Several mirrored events coalesced in one post (each one part), oldest first."""
+    return {
+        "event_type": MIRRORED_EVENT,
+        "event_payload": {"session_id": session_id, "event_ids": list(event_ids), "part": 0},
+    }
+
+
 def payload_of(message: Mapping[str, Any], event_type: str) -> dict[str, Any] | None:
     """The message's metadata payload if its metadata is of `event_type`, else None."""
     metadata = message.get("metadata") or {}
@@ -53,11 +61,23 @@ def is_root_of(message: Mapping[str, Any], session_id: str) -> bool:
     return root_session(message) == session_id
 
 
-def is_mirrored_part(message: Mapping[str, Any], event_id: str, part: int) -> bool:
+def mirrored_parts(message: Mapping[str, Any]) -> set[tuple[str, int]]:
+    """The (event id, part) pairs a mirrored post carries: one, or several coalesced."""
     payload = payload_of(message, MIRRORED_EVENT)
-    return (
-        payload is not None and payload.get("event_id") == event_id and payload.get("part") == part
-    )
+    if payload is None:
+        return set()
+    part = payload.get("part")
+    if not isinstance(part, int):
+        return set()
+    ids = payload.get("event_ids")
+    if isinstance(ids, list):
+        return {(str(event_id), part) for event_id in ids}
+    event_id = payload.get("event_id")
+    return {(str(event_id), part)} if event_id else set()
+
+
+def is_mirrored_part(message: Mapping[str, Any], event_id: str, part: int) -> bool:
+    return (event_id, part) in mirrored_parts(message)
 
 
 def is_sla_notice(message: Mapping[str, Any], session_id: str, kind: str) -> bool:

@@ -7,19 +7,20 @@ was killed mid-post, these lookups decide whether to post again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
 
 from slack_escalation.slack_api import SlackCaller
 
 Message = dict[str, Any]
+K = TypeVar("K")
 PAGE = 200
 
 
-async def find_in_thread(
-    caller: SlackCaller, channel: str, thread_ts: str, is_it: Callable[[Message], bool]
-) -> str | None:
-    """The ts of the first reply in the thread that `is_it`, reading every page."""
+async def thread_messages(
+    caller: SlackCaller, channel: str, thread_ts: str
+) -> AsyncIterator[Message]:
+    """The thread's messages, oldest first, a page of conversations.replies at a time."""
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {
@@ -32,11 +33,39 @@ async def find_in_thread(
             params["cursor"] = cursor
         page = await caller.call("conversations.replies", **params)
         for message in page.get("messages", []):
-            if is_it(message):
-                return str(message["ts"])
+            yield message
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            return None
+            return
+
+
+async def find_in_thread(
+    caller: SlackCaller, channel: str, thread_ts: str, is_it: Callable[[Message], bool]
+) -> str | None:
+    """The ts of the first reply in the thread that `is_it`, reading every page."""
+    async for message in thread_messages(caller, channel, thread_ts):
+        if is_it(message):
+            return str(message["ts"])
+    return None
+
+
+async def find_all_in_thread(
+    caller: SlackCaller,
+    channel: str,
+    thread_ts: str,
+    keys_of: Callable[[Message], Iterable[K]],
+    wanted: set[K],
+) -> dict[K, str]:
+    """The ts of the reply carrying each of `wanted` (`keys_of` says what a message carries),
+    reading the thread once however many are looked for, and no further than the last."""
+    found: dict[K, str] = {}
+    async for message in thread_messages(caller, channel, thread_ts):
+        for key in keys_of(message):
+            if key in wanted:
+                found.setdefault(key, str(message["ts"]))
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 async def find_in_channel(

@@ -125,18 +125,29 @@ class SlackCaller:
                 raise SlackUnavailable(f"{method}: {error!r}") from error
         raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
 
+    async def turn(self, channel: str) -> None:
+        """Waits for `channel`'s next posting slot and takes it, for a post made with
+        `paced=False`: a caller that builds its post once its turn has come (coalescing what
+        arrived while it waited) takes the turn first."""
+        await self._pacer.turn(channel)
+
     async def post_message(
         self,
         find_existing: Callable[[], Awaitable[str | None]],
+        *,
+        paced: bool = True,
         **params: Any,
     ) -> str:
         """chat.postMessage exactly once; returns the message ts.
 
         `find_existing` returns the ts of this very message if an earlier attempt landed.
+        `paced=False`: the caller took this post's turn already (`turn`); a retry after a 429
+        still waits for the channel.
         """
         channel = str(params["channel"])
-        for _ in range(MAX_RATE_LIMIT_WAITS):
-            await self._pacer.turn(channel)
+        for attempt in range(MAX_RATE_LIMIT_WAITS):
+            if paced or attempt > 0:
+                await self._pacer.turn(channel)
             try:
                 response = await self.client.chat_postMessage(**params)
                 self._observe("chat.postMessage", "ok")

@@ -16,7 +16,7 @@ from config import EnvReader
 from handoff import record as records
 from handoff.sla import SlaSettings, sla_view
 from slack_bridge import handback_form, notices
-from slack_bridge.mirror_text import mirrored_message
+from slack_bridge.mirror_text import coalesced_message, mirrored_message
 from slack_escalation import metadata, root_message
 from slack_escalation.masking import Masker
 from slack_escalation.metadata import escalation_metadata, mirror_metadata
@@ -590,3 +590,33 @@ def test_sla_notice_metadata_names_session_and_kind() -> None:
         "event_type": "insurance_sla_notice",
         "event_payload": {"session_id": SESSION, "kind": "claim_reminder"},
     }
+
+
+# --- Coalesced mirror posts -------------------------------------------------------------------
+
+
+def test_a_coalesced_post_is_each_message_as_its_own_post_would_be() -> None:
+    masker = Masker.from_setting(None)
+    shown = [("Customer (Ann)", "card 4242 4242 4242 4242 <!channel>"), ("AI agent", "Hello")]
+    text, blocks = coalesced_message(shown, masker=masker)
+    alone = [mirrored_message(label, words, masker=masker)[0] for label, words in shown]
+    assert blocks == [block for _, part_blocks in alone for block in part_blocks]
+    assert text == "\n".join(fallback for fallback, _ in alone)
+    assert "4242 4242 4242 4242" not in json.dumps(blocks) and "<!channel>" not in text
+
+
+def test_a_coalesced_posts_notification_text_is_capped() -> None:
+    shown = [("Customer", "x" * 2000)] * 5
+    text, blocks = coalesced_message(shown, masker=Masker.from_setting(None))
+    assert len(text) <= 3000 and text.endswith("…") and len(blocks) == 5
+
+
+def test_coalesced_metadata_names_every_event_and_single_posts_still_read() -> None:
+    batch = {"metadata": metadata.mirror_batch_metadata("s-1", ["e-1", "e-2"])}
+    single = {"metadata": mirror_metadata("s-1", "e-3", 1)}
+    assert metadata.mirrored_parts(batch) == {("e-1", 0), ("e-2", 0)}
+    assert metadata.mirrored_parts(single) == {("e-3", 1)}
+    assert metadata.is_mirrored_part(batch, "e-2", 0)
+    assert not metadata.is_mirrored_part(batch, "e-2", 1)
+    assert not metadata.is_mirrored_part(single, "e-3", 0)
+    assert metadata.mirrored_parts({"metadata": escalation_metadata("s-1")}) == set()
