@@ -52,6 +52,9 @@ class SlackLink(TypedDict, total=False):
     channel: str
     ts: str
     permalink: str
+    # Pending after a post whose answer was lost: it may be in the channel already, so whoever
+    # posts it next looks for it first (a post that failed cleanly needs no look-up).
+    maybe_posted: bool
 
 
 class HandoffRecord(TypedDict, total=False):

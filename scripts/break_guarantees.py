@@ -58,24 +58,32 @@ BUGS = (
     Bug(
         "mirror-cursor-before-post",
         "slack_bridge/mirror.py",
-        "        await self._with_retries(partial(self.mirror_event, event))\n",
+        "        await self._with_retries(partial(self.mirror_event, event, turn))\n",
         "        await self._store.advance_cursor(self._thread.session_id, event.offset + 1)\n"
-        "        await self._with_retries(partial(self.mirror_event, event))\n",
+        "        await self._with_retries(partial(self.mirror_event, event, turn))\n",
         f"{CRASH_TEST}[mirror.before_post]",
     ),
     Bug(
-        "mirror-repost-without-lookup",
-        "slack_bridge/mirror.py",
-        '            if status == "":\n                found = await find_mirrored_post(',
-        "            if False:\n                found = await find_mirrored_post(",
-        f"{CRASH_TEST}[mirror.after_post]",
+        # The one post-exactly-once helper of mirrored parts, handback lines and SLA notices.
+        "repost-without-lookup",
+        "slack_bridge/post_once.py",
+        '    if status == "":\n        found = await find()',
+        "    if False:\n        found = await find()",
+        f"{CRASH_TEST}[handback.after_post]",
     ),
     Bug(
         "sla-repost-without-lookup",
-        "slack_bridge/sla_notices.py",
-        '        if status == "":\n',
-        "        if False:\n",
+        "slack_bridge/post_once.py",
+        '    if status == "":\n        found = await find()',
+        "    if False:\n        found = await find()",
         "tests/test_slack_sla.py::test_a_bridge_killed_after_posting_a_notice_does_not_post_it_again",
+    ),
+    Bug(
+        "coalesced-repost-without-lookup",
+        "slack_bridge/mirror.py",
+        "        if unknown:\n",
+        "        if False:\n",
+        f"{CRASH_TEST}[mirror.after_post]",
     ),
     Bug(
         "outbox-resend-after-crash",
@@ -94,8 +102,8 @@ BUGS = (
     Bug(
         "root-posted-without-lookup",
         "slack_bridge/root_sync.py",
-        "look_first=True",
-        "look_first=False",
+        '        look_first = status == "" or bool(',
+        "        look_first = False and bool(",
         f"{CRASH_TEST}[root.after_post]",
     ),
     Bug(

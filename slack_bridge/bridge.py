@@ -46,7 +46,7 @@ class Bridge:
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
         names = DisplayNames(caller)
         gate = OperatorGate(slack, store, names)
-        feedback = Feedback(caller)
+        feedback = Feedback(caller, store)
         self.roots = RootSync(
             parlant,
             caller,

@@ -1,13 +1,19 @@
 """What operators see of the bridge's work on their own messages: reactions, thread notes and
 private (ephemeral) notes. All through `SlackCaller`, so pacing and 429s apply; a failure to
-tell is logged, never raised: the action it reports on already happened or was refused."""
+tell is logged, never raised: the action it reports on already happened or was refused.
+
+reactions.add is a Tier 3 method: about 50 a minute for the whole workspace, where a busy
+hour delivers hundreds of replies a minute. The ✅ of a delivered reply takes a share of that
+allowance shared by every replica and is left off when it is spent (counted in the metrics);
+⚠️ and ⏳ always go, waiting out 429s: they tell of something that went wrong."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from slack_bridge import notices
+from slack_bridge import metrics, notices
+from slack_escalation.pacing import MethodBudget, PostSlots
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -15,11 +21,25 @@ log = logging.getLogger(__name__)
 DELIVERED = "white_check_mark"
 PENDING = "hourglass_flowing_sand"
 FAILED = "warning"
+# The ✅'s share of reactions.add's Tier 3 allowance (50 a minute), the rest kept for ⚠️ and ⏳.
+DELIVERED_PER_MINUTE = 40
+DELIVERED_BURST = 10
 
 
 class Feedback:
-    def __init__(self, caller: SlackCaller) -> None:
+    def __init__(self, caller: SlackCaller, slots: PostSlots) -> None:
         self._caller = caller
+        self._delivered = MethodBudget(
+            slots, "reactions.add", DELIVERED_PER_MINUTE, DELIVERED_BURST
+        )
+
+    async def delivered(self, channel: str, ts: str) -> None:
+        """✅ on a reply stored in Parlant, if reactions.add's allowance has room now."""
+        if not await self._delivered.try_take():
+            metrics.reaction_skipped()
+            log.info("delivered reaction left off (reactions.add allowance spent) slack_ts=%s", ts)
+            return
+        await self.react(channel, ts, DELIVERED)
 
     async def react(self, channel: str, ts: str, name: str) -> None:
         try:

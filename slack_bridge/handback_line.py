@@ -18,7 +18,7 @@ from parlant.client import AsyncParlantClient
 from handoff import actions
 from slack_bridge import handback_form
 from slack_bridge.mirror import find_mirrored_post
-from slack_bridge.post_once import MirrorPartRecord, post_once
+from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import metadata
 from slack_escalation.slack_api import SlackCaller
@@ -42,7 +42,7 @@ class HandbackLines:
         text, line_blocks = handback_form.handback_posted(operator_name, note)
         posted = await post_once(
             self._caller,
-            MirrorPartRecord(self._store, session_id, event_id, 0),
+            KeyedPostRecord(self._store, session_id, event_id, 0),
             partial(find_mirrored_post, self._caller, thread, event_id, 0),
             crash_after="handback.after_post",
             channel=thread.channel,

@@ -23,7 +23,7 @@ from config.crash_points import crash_point
 from handoff import actions
 from handoff.record import HandoffNotActive
 from slack_bridge import metrics, notices
-from slack_bridge.feedback import DELIVERED, FAILED, PENDING, Feedback
+from slack_bridge.feedback import FAILED, PENDING, Feedback
 from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
 from slack_bridge.slack_text import plain_text
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
@@ -277,7 +277,7 @@ class Inbound:
         # an attempt counted, so the next round finds the stored event, reacts again (Slack
         # answers already_reacted) and records it. The other order would lose the ✅.
         crash_point("outbox.before_reaction")
-        await self._feedback.react(reply.channel, reply.ts, DELIVERED)
+        await self._feedback.delivered(reply.channel, reply.ts)
         if reply.pending_notified:
             await self._feedback.unreact(reply.channel, reply.ts, PENDING)
         crash_point("outbox.after_reaction")

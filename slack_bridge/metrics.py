@@ -82,6 +82,17 @@ OUTBOX_AGE = Gauge(
 )
 
 
+REACTIONS_SKIPPED = Counter(
+    "bridge_delivered_reactions_skipped",
+    "✅ left off delivered replies because reactions.add's per-workspace allowance was spent.",
+    registry=REGISTRY,
+)
+
+
+def reaction_skipped() -> None:
+    REACTIONS_SKIPPED.inc()
+
+
 def slack_call(method: str, outcome: SlackOutcome) -> None:
     SLACK_CALLS.labels(method=method, outcome=outcome).inc()
 

@@ -34,7 +34,7 @@ from handoff.actions import INTERNAL_NOTE
 from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
 from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
-from slack_bridge.post_once import MirrorPartRecord, post_once
+from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation import metadata, speakers
 from slack_escalation.masking import Masker
@@ -344,7 +344,7 @@ class SessionMirror:
         for part, (fallback, part_blocks) in enumerate(parts):
             posted = await post_once(
                 self._caller,
-                MirrorPartRecord(self._store, session_id, event.id, part),
+                KeyedPostRecord(self._store, session_id, event.id, part),
                 partial(find_mirrored_post, self._caller, self._thread, event.id, part),
                 before_post=partial(self._still_owned, session_id),
                 crash_before="mirror.before_post",

@@ -35,8 +35,10 @@ class PostRecord(Protocol):
 
 
 @dataclass(frozen=True)
-class MirrorPartRecord:
-    """A mirrored event's part, or a handback line (recorded as its handback event's part 0)."""
+class KeyedPostRecord:
+    """A post recorded under (session, key, part) in the bridge's state: a mirrored event's
+    part (the event id), a handback line (its handback event's part 0) or a handoff's root
+    message (`root:<requested_at>`)."""
 
     store: BridgeStore
     session_id: str
@@ -45,7 +47,7 @@ class MirrorPartRecord:
 
     @property
     def key(self) -> Hashable:
-        return ("mirror", self.session_id, self.event_id, self.part)
+        return ("post", self.session_id, self.event_id, self.part)
 
     async def status(self) -> str | None:
         return await self.store.mirror_status(self.session_id, self.event_id, self.part)

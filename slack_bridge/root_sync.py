@@ -21,6 +21,7 @@ from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
 from slack_bridge.leases import Leases
+from slack_bridge.post_once import KeyedPostRecord
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation import metadata, root_message, speakers, text
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 HANDOFF_CONTEXT_CACHE = 5000
 # Excerpts are kept masked and cut: the root message shows at most EXCERPT_LIMIT of each.
 CACHED_EXCERPT_CHARS = 2 * text.EXCERPT_LIMIT
+
+
+def root_attempt_key(record: HandoffRecord) -> str:
+    """The bridge's record of posting this handoff's root (one per handoff, not per session:
+    a session handed off again after it was resolved gets a new thread)."""
+    return f"root:{record.get('requested_at', '')}"
 
 
 def record_fingerprint(record: HandoffRecord) -> str:
@@ -143,13 +150,24 @@ class RootSync:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""
         sla = self.sla_of(record)
         channel = self.channel_for(session, record)
+        attempt = KeyedPostRecord(self._store, session.id, root_attempt_key(record), 0)
+        status = await attempt.status()
         crash_point("root.before_post")
-        # Always looked up first: the handoff tool's post or an earlier pass of ours may have
-        # landed with its answer lost or its process killed before the record was written.
+        # Looked up first only when a post may have landed unrecorded: the handoff tool's
+        # answer was lost, or an earlier pass of ours was killed or lost its answer (status
+        # ""). conversations.history is Tier 3, and one a minute for distributed apps.
+        look_first = status == "" or bool((record.get("slack") or {}).get("maybe_posted"))
+        if not status:
+            await attempt.attempting()
         link = await post_root_message(
-            self._caller, channel, await self._view(session, record, sla), look_first=True
+            self._caller,
+            channel,
+            await self._view(session, record, sla),
+            look_first=look_first,
+            known_ts=status or None,
         )
         crash_point("root.after_post")
+        await attempt.posted(link["ts"])
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,

@@ -30,7 +30,7 @@ from psycopg_pool import PoolTimeout
 from config.private_files import make_private_file
 from handoff.actions import MessageKind
 from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
-from slack_escalation.pacing import deferred, next_slot
+from slack_escalation.pacing import deferred, free_slot, next_slot
 
 # What a store raises while its database is out of reach for a moment (a dropped connection,
 # a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
@@ -139,6 +139,9 @@ class BridgeStore(Protocol):
 
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         """Slack answered a post to `channel` with 429 and Retry-After `seconds`."""
+
+    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
+        """`key`'s next slot if it is free now (a method's budget); False takes nothing."""
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         """How many replies wait in the outbox, and when the oldest was accepted."""
@@ -455,6 +458,13 @@ class SQLiteBridgeStore:
         self._tats[channel] = deferred(
             self._tats.get(channel), time.monotonic(), seconds, burst, interval
         )
+
+    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
+        taken = free_slot(self._tats.get(key), time.monotonic(), interval, burst)
+        if taken is None:
+            return False
+        self._tats[key] = taken
+        return True
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         count, oldest = self._execute(

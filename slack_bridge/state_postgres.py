@@ -415,6 +415,26 @@ class PostgresBridgeStore:
             (channel, seconds + (burst - 1) * interval),
         )
 
+    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
+        # free_slot (slack_escalation/pacing.py): taken only if it is free now, on the
+        # database's clock; a row for the key is made first so the update can lock it.
+        async with self._pool.connection() as db, db.transaction():
+            await db.execute(
+                "INSERT INTO bridge_post_pace (channel, tat) VALUES (%s, 0) "
+                "ON CONFLICT (channel) DO NOTHING",
+                (key,),
+            )
+            cursor = await db.execute(
+                """UPDATE bridge_post_pace
+                SET tat = GREATEST(tat, extract(epoch FROM clock_timestamp())) + %s
+                WHERE channel = %s
+                  AND GREATEST(tat, extract(epoch FROM clock_timestamp())) - %s
+                      <= extract(epoch FROM clock_timestamp())
+                RETURNING tat""",
+                (interval, key, (burst - 1) * interval),
+            )
+            return await cursor.fetchone() is not None
+
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         row = await self._one(
             "SELECT COUNT(*), MIN(created_at) FROM bridge_outbox WHERE state = 'pending'"

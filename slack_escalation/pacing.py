@@ -22,6 +22,12 @@ def next_slot(tat: float | None, now: float, interval: float, burst: int) -> tup
     return send_at, start + interval
 
 
+def free_slot(tat: float | None, now: float, interval: float, burst: int) -> float | None:
+    """The channel's new tat if a call may go at `now` without waiting, else None."""
+    send_at, new_tat = next_slot(tat, now, interval, burst)
+    return new_tat if send_at <= now else None
+
+
 def deferred(tat: float | None, now: float, seconds: float, burst: int, interval: float) -> float:
     """The tat after Slack answered 429 with Retry-After `seconds`: no post before then, and
     no burst right after it."""
@@ -70,6 +76,9 @@ class PostSlots(Protocol):
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         """Moves the channel's tat past Slack's Retry-After."""
 
+    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
+        """Takes `key`'s next slot if it is free now; False (nothing taken) if not."""
+
 
 class SharedPacer:
     """Every replica's posts to a channel share one allowance, kept in the shared store."""
@@ -89,3 +98,18 @@ class SharedPacer:
     async def defer(self, channel: str, seconds: float) -> None:
         if self._interval > 0:
             await self._slots.defer_posts(channel, seconds, self._interval, self._burst)
+
+
+class MethodBudget:
+    """A share of one Web API method's per-workspace allowance (its tier), shared by every
+    replica through the store, for calls that may be left out when it is spent: the ✅ on a
+    delivered reply is one; a ⚠️ on a refused one is not and never asks."""
+
+    def __init__(self, slots: PostSlots, method: str, per_minute: float, burst: int) -> None:
+        self._slots = slots
+        self._key = f"method:{method}"
+        self._interval = 60 / per_minute
+        self._burst = burst
+
+    async def try_take(self) -> bool:
+        return await self._slots.try_slot(self._key, self._interval, self._burst)

@@ -308,11 +308,19 @@ async def find_root_message(caller: SlackCaller, channel: str, session_id: str) 
 
 
 async def post_root_message(
-    caller: SlackCaller, channel: str, view: EscalationView, *, look_first: bool = False
+    caller: SlackCaller,
+    channel: str,
+    view: EscalationView,
+    *,
+    look_first: bool = False,
+    known_ts: str | None = None,
 ) -> SlackLink:
     """Post the root message. `look_first`: an earlier attempt may have landed without anyone
-    recording it (the bridge or the agent died after Slack accepted it), so find it first."""
-    found = await find_root_message(caller, channel, view.session_id) if look_first else None
+    recording it (the bridge or the agent died after Slack accepted it), so find it first.
+    `known_ts`: it is posted already (the poster recorded it), only its link is wanted."""
+    found = known_ts or (
+        await find_root_message(caller, channel, view.session_id) if look_first else None
+    )
     if found:
         ts = found
     else:
@@ -371,7 +379,16 @@ class SlackEscalationNotifier:
         )
         try:
             return await post_root_message(caller, channel, view)
-        except (SlackUnavailable, SlackRejected, AnswerLost) as error:
+        except AnswerLost as error:
+            log.warning(
+                "escalation post's answer lost session=%s channel=%s, left pending for the "
+                "bridge to find or post: %s",
+                session_id,
+                channel,
+                error,
+            )
+            return SlackLink(state="pending", channel=channel, maybe_posted=True)
+        except (SlackUnavailable, SlackRejected) as error:
             log.warning(
                 "escalation post failed session=%s channel=%s, left pending for the bridge: %s",
                 session_id,

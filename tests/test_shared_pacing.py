@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 
 from slack_bridge.state import SQLiteBridgeStore
 from slack_bridge.state_postgres import PostgresBridgeStore
-from slack_escalation.pacing import LocalPacer, Pacer, SharedPacer, deferred, next_slot
+from slack_escalation.pacing import (
+    LocalPacer,
+    MethodBudget,
+    Pacer,
+    SharedPacer,
+    deferred,
+    next_slot,
+)
 from slack_escalation.slack_api import SlackCaller, client_session, web_client
 from tests.fakes import FakeSlack, RateLimits
 from tests.support.postgres import PostgresCluster
@@ -125,5 +132,28 @@ async def test_a_single_bridges_sqlite_store_paces_in_memory(tmp_path: Path) -> 
         assert [round(w) for w in waits] == [0, 0, 1, 2]
         await store.defer_posts("C1", 10, 1.0, 2)
         assert 9.5 < await store.post_slot("C1", 1.0, 2) < 10.5
+    finally:
+        store.close()
+
+
+async def test_a_methods_budget_is_shared_and_never_waits(pace_database: str) -> None:
+    """Two replicas take from one method's budget (the ✅'s share of reactions.add): a burst,
+    then nothing until it refills; a refused take takes nothing."""
+    async with (
+        PostgresBridgeStore(pace_database) as a,
+        PostgresBridgeStore(pace_database) as b,
+    ):
+        budgets = [MethodBudget(a, "reactions.add", 60, 3), MethodBudget(b, "reactions.add", 60, 3)]
+        taken = [await budgets[n % 2].try_take() for n in range(6)]
+        assert taken == [True, True, True, False, False, False]
+        await asyncio.sleep(1.1)  # one a second refills
+        assert [await budgets[1].try_take(), await budgets[0].try_take()] == [True, False]
+
+
+async def test_a_single_bridges_method_budget_in_memory(tmp_path: Path) -> None:
+    store = SQLiteBridgeStore(tmp_path / "state.sqlite3")
+    try:
+        budget = MethodBudget(store, "reactions.add", 60, 2)
+        assert [await budget.try_take() for _ in range(3)] == [True, True, False]
     finally:
         store.close()
