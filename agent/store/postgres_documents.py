@@ -58,6 +58,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 from typing_extensions import override
 
+from agent.store.event_offsets import NumberedWithin, OffsetTaken
 from agent.store.filter_sql import (
     FieldStats,
     FilterCompiler,
@@ -74,6 +75,9 @@ FAILED_MIGRATIONS = "failed_migrations"
 # Advisory lock keys are (class, key) pairs; this class keeps ours apart from anyone else's.
 _LOCK_CLASS = 0x50524C54  # "PRLT"
 _SCHEMA_LOCK = 0
+# A second class for the per-group locks of numbered inserts (NumberedWithin), keyed by a hash of
+# the collection and group: they never wait on the collection locks above, nor these on them.
+_GROUP_LOCK_CLASS = 0x50524C4E  # "PRLN"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS parlant_collections (name text COLLATE "C" PRIMARY KEY);
@@ -319,14 +323,17 @@ class PostgresDocumentDatabase(DocumentDatabase):
         namespace: str,
         announce: ChangeAnnouncement | None = None,
         ordered: str | None = None,
+        numbered: NumberedWithin | None = None,
     ) -> None:
         """`ordered` names the one collection whose inserts get a feed position (Parlant's
         `events`): a global order, gap-free in commit order, that a reader follows with one
-        cursor (agent/store/escalations.py)."""
+        cursor (agent/store/escalations.py). `numbered`: inserts into its collection whose
+        number is taken in their group raise OffsetTaken (agent/store/event_offsets.py)."""
         self._pool = pool
         self.namespace = namespace
         self._announce = announce
         self.ordered = ordered
+        self.numbered = numbered
         self._collections: dict[str, PostgresDocumentCollection[Any]] = {}
         # Shape ids never change meaning once created, so this cache is safe across replicas.
         self._shape_ids: dict[str, int] = {}
@@ -801,6 +808,9 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
         row = row or _row(document)
         shape = await self._database.shape_id(row.signature, connection)
         qualified = self._database.qualified(collection)
+        numbered = self._database.numbered
+        if numbered is not None and collection == numbered.collection:
+            await self._check_number_free(connection, qualified, numbered, document)
         values = (qualified, row.id, row.creation_utc, shape, row.body, row.exact)
         if collection == self._database.ordered:
             await connection.execute(_INSERT_ORDERED, (qualified, *values))
@@ -811,6 +821,34 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
                 values,
             )
         await self._database.announce(connection, collection, document)
+
+    @staticmethod
+    async def _check_number_free(
+        connection: AsyncConnection[Any],
+        qualified: str,
+        numbered: NumberedWithin,
+        document: Mapping[str, Any],
+    ) -> None:
+        """Raises OffsetTaken if the document's group has its number already. The group's lock,
+        held until this transaction ends, makes the check and the insert one step: a writer of
+        the same group waits, and its check (a statement of its own, so a fresh snapshot in READ
+        COMMITTED) then sees this insert committed."""
+        group, number = document.get(numbered.group), document.get(numbered.number)
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (_GROUP_LOCK_CLASS, f"{qualified} {_encode(group)}"),
+        )
+        # The same expressions as Parlant's (session_id, offset) index on the collection.
+        taken = await (
+            await connection.execute(
+                f"SELECT 1 FROM parlant_documents WHERE collection = {_sql_text(qualified)} "
+                f"AND {_field(numbered.group)} = %s::jsonb "
+                f"AND {_field(numbered.number)} = %s::jsonb LIMIT 1",
+                (_encode(group), _encode(number)),
+            )
+        ).fetchone()
+        if taken:
+            raise OffsetTaken(f"{numbered.number} {number} of {numbered.group} {group}")
 
     async def rewrite_row(
         self, connection: AsyncConnection[Any], seq: int, document: Mapping[str, Any]
