@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import pytest
 from parlant.core.agents import AgentId
 from parlant.core.customers import CustomerId
 from parlant.core.sessions import EventKind, EventSource, SessionStore
@@ -81,3 +82,24 @@ async def test_events_written_at_once_through_two_replicas_get_distinct_contiguo
     # What each writer was told is what was stored: the API returns it to the customer's chat
     # and the bridge.
     assert sorted(returned) == list(range(written))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_replicas_started_at_once_on_a_fresh_database_all_start(
+    postgres_cluster: PostgresCluster, tmp_path: Path, attempt: int
+) -> None:
+    """Schema changes (tables, columns, indexes, the change trigger) against another replica's
+    first writes deadlocked two agents started together on a fresh database, most times."""
+    url = fresh_database(postgres_cluster)
+
+    async def start(n: int) -> None:
+        async with open_session_stores(url, tmp_path / str(n)) as stores:
+            store = sessions_of(stores)
+            session = await store.create_session(
+                customer_id=CustomerId(f"c{n}"), agent_id=AgentId("a1")
+            )
+            await store.create_event(
+                session.id, EventSource.CUSTOMER, EventKind.MESSAGE, "t", {"message": "hi"}
+            )
+
+    await asyncio.gather(*(start(n) for n in range(4)))

@@ -142,6 +142,11 @@ WITH RECURSIVE shapes AS (
 SELECT shape FROM shapes WHERE shape IS NOT NULL
 """
 
+# For change_schema: whether every table or index named in the one parameter (a list) exists.
+RELATIONS_EXIST = (
+    "(SELECT coalesce(bool_and(to_regclass(n) IS NOT NULL), true) FROM unnest(%s::text[]) n)"
+)
+
 # A document as its exact JSON text (see the module doc on `exact`).
 DOCUMENT_TEXT = "coalesce(exact, body::text)"
 _READ = DOCUMENT_TEXT
@@ -351,17 +356,15 @@ class PostgresDocumentDatabase(DocumentDatabase):
         return self
 
     async def _create_schema(self) -> None:
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute("SELECT to_regclass('parlant_feed_counters')")
-            if (await cursor.fetchone()) != (None,):
-                return  # the last table of the schema exists: created before
-        async with self.transaction() as connection:
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
-            )
+        async def create(connection: AsyncConnection[Any]) -> None:
             # One statement at a time: pipeline mode runs no multi-statement strings.
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 await connection.execute(statement)
+
+        # The last table of the schema: its existence says the whole schema is there.
+        await self.change_schema(
+            "the document tables", "to_regclass('parlant_feed_counters') IS NOT NULL", (), create
+        )
 
     async def __aexit__(
         self,
@@ -389,9 +392,43 @@ class PostgresDocumentDatabase(DocumentDatabase):
                     await connection.execute("ROLLBACK")
                 raise
 
+    async def change_schema(
+        self,
+        what: str,
+        present: str,
+        params: Sequence[object],
+        apply: Callable[[AsyncConnection[Any]], Awaitable[None]],
+    ) -> None:
+        """Every schema change of the agent's stores (tables, columns, indexes, triggers) goes
+        through here, in one transaction holding the schema lock: replicas starting together
+        make each change once, one after the other.
+
+        `present` is a boolean SQL expression over the catalogs (it locks no table) saying
+        whether the change is made already; asked under the lock, so a replica that waited for
+        another's change skips it. It must: even a no-op `CREATE INDEX IF NOT EXISTS` or `ADD COLUMN IF NOT
+        EXISTS` locks parlant_documents, and two agents started at once deadlocked (6 of 8
+        paired starts) when one's DDL took SHARE, then wanted ACCESS EXCLUSIVE, while the other,
+        already reading and writing, held ACCESS SHARE and wanted ROW EXCLUSIVE. For the same
+        reason a change that does run takes ACCESS EXCLUSIVE on parlant_documents first: it
+        then only waits for the writers in flight and never upgrades a lock under them."""
+        async with self.transaction() as connection:
+            await self.lock_schema(connection)
+            row = await (
+                await connection.execute(
+                    f"SELECT {present}, to_regclass('parlant_documents') IS NOT NULL", params
+                )
+            ).fetchone()
+            assert row is not None
+            made, table_exists = row
+            if made:
+                return
+            if table_exists:
+                await connection.execute("LOCK TABLE parlant_documents IN ACCESS EXCLUSIVE MODE")
+            await apply(connection)
+        _logger.info("schema: created %s", what)
+
     async def lock_schema(self, connection: AsyncConnection[Any]) -> None:
-        """Held while changing the schema: replicas starting together would race to create
-        the same index."""
+        """Held while changing the schema (see change_schema)."""
         await connection.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
         )
@@ -776,27 +813,36 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
     @override
     async def ensure_indexes(self, indexes: Sequence[CollectionIndex]) -> None:
         qualified = self._database.qualified(self.name)
-        async with self._database.transaction() as connection:
-            # Replicas starting together would otherwise race to create the same index.
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
+        created: list[tuple[str, str]] = []
+        for index in indexes:
+            try:
+                keys = ", ".join(f"{_field(f)} {d.name}" for f, d in index.fields)
+            except Untranslatable as e:
+                raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
+            name = _index_name(qualified, index)
+            # Partial: an index only grows with, and is only maintained for, its collection.
+            statement = (
+                f"CREATE {'UNIQUE ' if index.unique else ''}INDEX IF NOT EXISTS {name} "
+                f"ON parlant_documents ({keys}) WHERE {self._in_collection}"
             )
-            for index in indexes:
-                try:
-                    keys = ", ".join(f"{_field(f)} {d.name}" for f, d in index.fields)
-                except Untranslatable as e:
-                    raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
-                name = _index_name(qualified, index)
-                # Partial: an index only grows with, and is only maintained for, its collection.
-                await connection.execute(
-                    f"CREATE {'UNIQUE ' if index.unique else ''}INDEX IF NOT EXISTS {name} "
-                    f"ON parlant_documents ({keys}) WHERE {self._in_collection}"
-                )
+            created.append((name, statement))
+
+        async def create(connection: AsyncConnection[Any]) -> None:
+            for name, statement in created:
+                await connection.execute(statement)
                 await connection.execute(
                     "INSERT INTO parlant_indexes (name, collection) VALUES (%s, %s) "
                     "ON CONFLICT DO NOTHING",
                     (name, qualified),
                 )
+
+        # Parlant asks at every start; each replica after the first finds them all there.
+        await self._database.change_schema(
+            f"the indexes of {qualified}",
+            RELATIONS_EXIST,
+            ([name for name, _ in created],),
+            create,
+        )
 
     async def insert_row(
         self,
