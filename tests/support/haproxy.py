@@ -16,7 +16,10 @@ The configuration (`haproxy_config`, also printed in docs/replicas.md) is the on
 - `retry-on conn-failure empty-response` for GETs only: a long poll cut by a replica's death is
   re-sent to the survivor, so the customer never sees it; a POST (a message) is never re-sent
   once it reached a replica (it may have been written), the client decides;
-- `timeout server` above the longest long poll (Parlant's wait_for_data, at most 60 s here).
+- `timeout server` above the longest long poll (Parlant's wait_for_data, at most 60 s here);
+- each replica also as an unchecked `backup`, used only while every checked one is down, so a
+  last replica whose checks are slow under load is still sent to rather than HAProxy answering
+  503.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def haproxy_config(
     """The whole configuration: one frontend on `bind` (host:port), one backend of `backends`,
     each checked on `health_path`."""
     servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check" for b in backends)
+    backups = "\n".join(f"    server {b.name}-unchecked {b.host}:{b.port} backup" for b in backends)
     return f"""\
 global
     maxconn 4096
@@ -98,7 +102,13 @@ backend {name}
     # a replica may have been written, so it is never re-sent: the client decides.
     retry-on conn-failure empty-response response-timeout
     http-request disable-l7-retry unless METH_GET
+    # The replicas again, unchecked, used only while every checked one is down: a last replica
+    # whose checks are slow (it carries every session on a loaded machine) must not leave
+    # HAProxy answering 503 to everyone. A backup that is really dead refuses the connection,
+    # and the request goes to another (redispatch above); allbackups spreads over all of them.
+    option allbackups
 {servers}
+{backups}
 """
 
 
