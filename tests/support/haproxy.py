@@ -37,6 +37,8 @@ from pathlib import Path
 from tests.support.agent_process import free_port
 
 START_TIMEOUT_S = 30
+# The name of each replica's unchecked backup server: the replica's name and this.
+BACKUP_SUFFIX = "-unchecked"
 LONGEST_POLL_S = 60
 
 
@@ -63,7 +65,9 @@ def haproxy_config(
     """The whole configuration: one frontend on `bind` (host:port), one backend of `backends`,
     each checked on `health_path`."""
     servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check" for b in backends)
-    backups = "\n".join(f"    server {b.name}-unchecked {b.host}:{b.port} backup" for b in backends)
+    backups = "\n".join(
+        f"    server {b.name}{BACKUP_SUFFIX} {b.host}:{b.port} backup" for b in backends
+    )
     return f"""\
 global
     maxconn 4096
@@ -204,6 +208,16 @@ class LoadBalancer:
             for row in rows
             if row.get("pxname") == self.name and row["svname"] not in ("FRONTEND", "BACKEND")
         }
+
+    def per_replica(self, column: str) -> dict[str, int]:
+        """A counter of `show stat` (scur, stot, ...) per replica: its checked server's and its
+        backup's together (a replica gets requests through its backup while every checked
+        server is down)."""
+        totals: dict[str, int] = {}
+        for name, row in self.server_stats().items():
+            replica = name.removesuffix(BACKUP_SUFFIX)
+            totals[replica] = totals.get(replica, 0) + int(row[column] or 0)
+        return totals
 
     def up_servers(self) -> set[str]:
         """Servers HAProxy sends to (UP, or UP while a failing check is being confirmed)."""
