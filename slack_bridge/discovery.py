@@ -57,6 +57,8 @@ LISTING_SHARE = 40
 DISCOVERY_CONCURRENCY = 16
 # Sessions looked at between two turns of the event loop when a pass decides what is due.
 SCAN_BATCH = 1000
+# Why a mirror for a lease taken outside a pass may not start now (the next pass retries).
+_START_FAILURES: tuple[type[Exception], ...] = (ApiError, httpx.TransportError, *STORE_UNAVAILABLE)
 # With more SLA lines due than the chat.update budget takes, the next pass for them waits until
 # it takes this many: a pass per freed slot would loop over every session every 2 s.
 SLA_TICK_BATCH = 10
@@ -267,11 +269,14 @@ class Discovery:
         task.add_done_callback(self._starting.discard)
 
     async def _start_mirror(self, session: ListedSession) -> None:
-        record = read_record(session.metadata)
-        assert record is not None  # listed as active
         try:
+            # Read afresh: the lease may have been taken to post a handback line, and a
+            # session back with the AI is not mirrored (the listing may not show it yet).
+            record = await self._roots.current_record(session.id)
+            if record is None or record.get("status") not in ACTIVE_STATUSES:
+                return
             thread = await self._thread_of(session.id, record)
-        except STORE_UNAVAILABLE as error:
+        except _START_FAILURES as error:
             log.warning("mirror not started session=%s: %r (the next pass)", session.id, error)
             return
         # No thread yet: the next pass opens it, under this lease, and mirrors.
