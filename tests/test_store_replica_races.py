@@ -46,6 +46,7 @@ def sessions_of(stores: SessionStores) -> SessionStore:
 WRITERS = (
     (EventSource.CUSTOMER, EventKind.MESSAGE),
     (EventSource.AI_AGENT, EventKind.MESSAGE),
+    (EventSource.HUMAN_AGENT, EventKind.MESSAGE),
     (EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT, EventKind.MESSAGE),
     (EventSource.AI_AGENT, EventKind.TOOL),
     (EventSource.AI_AGENT, EventKind.STATUS),
