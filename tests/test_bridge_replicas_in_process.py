@@ -90,6 +90,7 @@ class Cluster:
 
     async def replace(self, dead: Replica, name: str) -> Replica:
         """A new replica in a dead one's place (a new process on its machine)."""
+        await dead.close()  # what the dead process held (its sockets, its pools)
         fresh = await start_replica(name, self.env, self.url, self.fake)
         self.replicas[self.replicas.index(dead)] = fresh
         return fresh
