@@ -11,7 +11,10 @@ token (development, bound to 127.0.0.1) they are open, as the rest of Parlant's 
 - Long polls: an ASGI middleware counts `GET /sessions/{id}/events?wait_for_data=N` requests
   in flight, whichever session listener serves them.
 - /readyz: the session store, the claims store and, with Slack configured, Slack's auth.test
-  (remembered for 30 s).
+  (remembered for 30 s), probed once a second beside the endpoint, which answers from the last
+  probe (agent/readiness.py): a load balancer's check never waits on a busy store. The session
+  store's probe is a one-row read of the store's own index where there is one, not a Parlant
+  listing (which counts every session and queues behind the store's writers).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,17 +45,18 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.authorization import OperatorCheck
+from agent.readiness import Check, ReadinessProbe
 from agent.store.escalations import EscalationIndex
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, read_record
 from handoff.sla import SlaSettings, sla_view
 
 SNAPSHOT_TTL_S = 10.0
 CHECK_TIMEOUT_S = 5.0
+# How often /readyz's dependencies are probed (agent/readiness.py).
+PROBE_INTERVAL_S = 1.0
 CLOCKS = ("claim", "first_reply")
 # Parlant's event long polls (customers' chat pages) and the bridge's escalation feed.
 EVENTS_PATH = re.compile(r"^/(sessions/[^/]+/events|escalations/feed)$")
-
-Check = Callable[[], Awaitable[str | None]]  # None: fine; else what is wrong
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class AgentOps:
         self._container: Container | None = None
         self._snapshot: tuple[float, EscalationSnapshot] | None = None
         self._escalations: EscalationIndex | None = None
+        self._probe = ReadinessProbe(self.checks, PROBE_INTERVAL_S, CHECK_TIMEOUT_S)
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -188,7 +193,10 @@ class AgentOps:
 
     def checks(self) -> dict[str, Check]:
         async def session_store() -> str | None:
-            await self._sessions().list_sessions(limit=1)
+            if self._escalations is not None:
+                await self._escalations.head()  # one row of the store's own
+            else:
+                await self._sessions().list_sessions(limit=1)
             return None
 
         async def claims_store() -> str | None:
@@ -201,18 +209,11 @@ class AgentOps:
         return checks
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
-        async def run(check: Check) -> str | None:
-            try:
-                return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
-            except TimeoutError:
-                return f"no answer within {CHECK_TIMEOUT_S:g}s"
-            except Exception as error:
-                return repr(error)
+        """The last probe's answer (see the module's doc)."""
+        return await self._probe.current()
 
-        checks = self.checks()
-        problems = await asyncio.gather(*(run(check) for check in checks.values()))
-        results = {name: problem or "ok" for name, problem in zip(checks, problems, strict=True)}
-        return all(problem is None for problem in problems), results
+    async def close(self) -> None:
+        await self._probe.close()
 
     async def install(self, app: FastAPI) -> None:
         """A `configure_api` step: the routes and the long-poll middleware."""

@@ -275,6 +275,7 @@ async def serve(
             slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
             stack.push_async_callback(slack_auth.close)
         ops = AgentOps(settings.operator_token, settings.sla, store.ping, slack_auth)
+        stack.push_async_callback(ops.close)
         journey_steps = JourneySteps()
         ledger = UsageLedger()
         tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)

@@ -1,9 +1,25 @@
 """The Bolt app: listeners only. What they do lives in `Inbound` and `OperatorActions`; every
-answer to an operator goes through the bridge's `SlackCaller` (pacing, 429s)."""
+answer to an operator goes through the bridge's `SlackCaller` (pacing, 429s).
+
+Persist before acknowledging: Slack does not send an acknowledged event again, so an operator's
+reply must be in the outbox before Slack gets the ack (in Socket Mode the envelope's ack, in
+HTTP mode the answer to its request). Bolt by default answers events before it runs their
+listener, and a bridge that died a moment after answering lost the reply. With
+`process_before_response` Bolt answers once the listener returns: the message listener stores
+the dedupe key and the outbox row (two small writes, well inside Slack's 3 s) and leaves the
+delivery to Parlant to a task of its own. If storing fails, the listener raises, Bolt answers
+with an error (no ack in Socket Mode, a 500 in HTTP mode) and Slack sends the event again.
+
+Buttons and forms still answer at once: their listeners `ack` and hand the work (Parlant,
+chat.update, views.open) to a task (`after_answer`), so Slack never waits for it. (Not Bolt's
+lazy listeners: they deep-copy the request, which this app's client cannot be.)
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +34,22 @@ from slack_escalation.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
+# Work started by a listener that answered Slack already; held so none is collected mid-way.
+_after_answer: set[asyncio.Task[None]] = set()
+
+
+def after_answer(work: Coroutine[Any, Any, None], name: str) -> None:
+    """Run `work` once the listener has returned (and so Slack has been answered)."""
+    task = asyncio.create_task(work, name=name)
+    _after_answer.add(task)
+    task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[None]) -> None:
+    _after_answer.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("%s failed", task.get_name(), exc_info=error)
+
 
 def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> AsyncApp:
     app = AsyncApp(
@@ -29,6 +61,8 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         signing_secret=slack.signing_secret or "socket-mode-does-not-sign",
         # Socket Mode frames are authenticated by the app token, not signed.
         request_verification_enabled=not slack.socket_mode,
+        # Listeners run before Slack is answered: see the module's doc.
+        process_before_response=True,
     )
 
     @app.event("message")
@@ -46,6 +80,9 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     @app.action(root_message.ACTION_RETURN)
     async def on_return(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
+        after_answer(open_handback(body, action), "open-handback")
+
+    async def open_handback(body: dict[str, Any], action: dict[str, Any]) -> None:
         channel = (body.get("channel") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
         message = body.get("message") or {}
@@ -69,6 +106,9 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             await ack(response_action="errors", errors={handback_form.HANDBACK_BLOCK: problem})
             return
         await ack()
+        after_answer(hand_back(body, view, note), "hand-back")
+
+    async def hand_back(body: dict[str, Any], view: dict[str, Any], note: str) -> None:
         user = (body.get("user") or {}).get("id", "")
         target = handback_form.handback_target(view)
         if target is None:
@@ -78,21 +118,22 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
 
+    async def press(body: dict[str, Any], action: dict[str, Any]) -> None:
+        channel = (body.get("channel") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        refusal = await actions.on_button(
+            action["action_id"], action.get("value", ""), user, channel
+        )
+        if refusal:
+            message = body.get("message") or body.get("container") or {}
+            thread_ts = message.get("thread_ts") or message.get("ts") or message.get("message_ts")
+            await tell(channel, user, thread_ts, refusal)
+
     for action_id in BUTTON_ACTIONS:
 
         @app.action(action_id)
         async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
             await ack()
-            channel = (body.get("channel") or {}).get("id", "")
-            user = (body.get("user") or {}).get("id", "")
-            refusal = await actions.on_button(
-                action["action_id"], action.get("value", ""), user, channel
-            )
-            if refusal:
-                message = body.get("message") or body.get("container") or {}
-                thread_ts = (
-                    message.get("thread_ts") or message.get("ts") or message.get("message_ts")
-                )
-                await tell(channel, user, thread_ts, refusal)
+            after_answer(press(body, action), f"button-{action['action_id']}")
 
     return app

@@ -99,6 +99,8 @@ class Bridge:
         # looks at it afresh (to take it back if the lease comes free again).
         self.leases.on_lost(self.mirrors.unfollow)
         self.leases.on_lost(self.discovery.forget)
+        # Whoever holds a lease mirrors: a lease taken by any path starts the session's mirror.
+        self.leases.on_taken(self.discovery.taken)
         # A mirror that stopped by itself (an error) is started again by the next pass.
         self.mirrors.on_ended(self.discovery.forget)
 

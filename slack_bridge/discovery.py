@@ -7,8 +7,11 @@ elsewhere (the dashboard), and posts the SLA notices that fell due.
 
 With several bridge replicas, each session's work is done by the replica holding its lease
 (leases.py). Every pass tries to take the leases of the active sessions this replica does not
-hold, in one statement: those nobody live holds are taken over. A session that is no longer
-active is worked on (final root rewrite, handback line) under its lease, which is then given up.
+hold, in one statement: those nobody live holds are taken over. A lease taken any other way
+(the root rewrite after a delivered reply, a button) starts the session's mirror at once
+(`taken`), and a pass also restarts the mirror of any held session that has none: whoever
+holds a lease mirrors. A session that is no longer active is worked on (final root rewrite,
+handback line) under its lease, which is then given up.
 
 An escalation whose record did not change is looked at again only when its clocks change
 something (handoff/sla.py `next_changes`): a breach or reminder falls due (at once), or its SLA
@@ -54,6 +57,8 @@ LISTING_SHARE = 40
 DISCOVERY_CONCURRENCY = 16
 # Sessions looked at between two turns of the event loop when a pass decides what is due.
 SCAN_BATCH = 1000
+# Why a mirror for a lease taken outside a pass may not start now (the next pass retries).
+_START_FAILURES: tuple[type[Exception], ...] = (ApiError, httpx.TransportError, *STORE_UNAVAILABLE)
 # With more SLA lines due than the chat.update budget takes, the next pass for them waits until
 # it takes this many: a pass per freed slot would loop over every session every 2 s.
 SLA_TICK_BATCH = 10
@@ -101,6 +106,9 @@ class Discovery:
         self._resync_s = resync_s
         self._synced: dict[str, Synced] = {}
         self._listed: list[ListedSession] = []
+        self._listed_by_id: dict[str, ListedSession] = {}
+        # Mirrors being started for leases taken outside a pass (see `taken`).
+        self._starting: set[asyncio.Task[None]] = set()
         # The earliest instant any synced session is due by its clocks (epoch seconds), and by
         # the safety resync (monotonic): until then an unchanged listing needs no pass.
         self._next_due = 0.0
@@ -147,6 +155,7 @@ class Discovery:
         wall = time.time()
         if changed:
             self._listed = self._listing.sessions
+            self._listed_by_id = {s.id: s for s in self._listed}
             active = set()
             for n, s in enumerate(self._listed):
                 if n % SCAN_BATCH == SCAN_BATCH - 1:
@@ -157,8 +166,12 @@ class Discovery:
         elif not self._last_pass_failed and wall < self._next_due and now < self._next_resync:
             # Nothing changed in Parlant, nothing to retry, no clock or resync due: only a
             # session another replica held may have come free (one statement).
-            unheld = self._active - self._leases.held()
-            if not unheld or not await self._leases.acquire(unheld):
+            held = self._leases.held()
+            unheld = self._active - held
+            unmirrored = any(not self._mirrors.following(sid) for sid in self._active & held)
+            if not unmirrored and (
+                not unheld or not await self._leases.acquire(unheld, syncing=True)
+            ):
                 return
         self._last_pass_failed = False
         listed = self._listed
@@ -179,7 +192,9 @@ class Discovery:
         room = self._roots.sla_tick_room()
         due += ticking[:room]
         backlog = max(0, len(ticking) - room)
-        await self._leases.acquire(s.id for s in due if read_record(s.metadata) is not None)
+        await self._leases.acquire(
+            (s.id for s in due if read_record(s.metadata) is not None), syncing=True
+        )
         # Held leases of sessions no longer listed (deleted) are given up with the ended ones.
         ended = list(self._leases.held() - {s.id for s in listed})
         for session_id in ended:
@@ -239,6 +254,34 @@ class Discovery:
             line = max(line, wall + self._roots.sla_tick_wait(batch))
         self._next_due = min(notice, line)
         self._next_resync = oldest + self._resync_s
+
+    def taken(self, session_id: str) -> None:
+        """This replica took the session's lease, by whichever path (leases.on_taken): the
+        holder mirrors, so an active session's mirror starts now rather than on a later pass,
+        and the next pass looks at the session afresh either way (its record may have moved
+        on since the last listing)."""
+        self.forget(session_id)
+        listed = self._listed_by_id.get(session_id)
+        if listed is None or not _active(listed) or self._mirrors.following(session_id):
+            return
+        task = asyncio.create_task(self._start_mirror(listed), name=f"take-{session_id}")
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _start_mirror(self, session: ListedSession) -> None:
+        try:
+            # Read afresh: the lease may have been taken to post a handback line, and a
+            # session back with the AI is not mirrored (the listing may not show it yet).
+            record = await self._roots.current_record(session.id)
+            if record is None or record.get("status") not in ACTIVE_STATUSES:
+                return
+            thread = await self._thread_of(session.id, record)
+        except _START_FAILURES as error:
+            log.warning("mirror not started session=%s: %r (the next pass)", session.id, error)
+            return
+        # No thread yet: the next pass opens it, under this lease, and mirrors.
+        if thread is not None:
+            self._mirrors.follow(thread)
 
     def forget(self, session_id: str) -> None:
         """Look at the session afresh on the next pass (its lease was lost, its mirror ended)."""

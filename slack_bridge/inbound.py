@@ -72,6 +72,8 @@ class Inbound:
         self._settle_s = settle_s
         # One pending wake-up per session whose oldest reply is still settling.
         self._wakeups: dict[str, asyncio.Task[None]] = {}
+        # Deliveries started by a reply just stored (held here so none is collected mid-way).
+        self._delivering: set[asyncio.Task[None]] = set()
 
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
         channel = str(event.get("channel", ""))
@@ -135,7 +137,21 @@ class Inbound:
             kind,
             user,
         )
-        await self.deliver_pending(reply.session_id)
+        # Stored: Slack may be answered now (slack_bridge/app.py). Delivering to Parlant can
+        # take longer than Slack waits for its answer, so it goes on without holding it.
+        self._deliver_soon(reply.session_id)
+
+    def _deliver_soon(self, session_id: str) -> None:
+        task = asyncio.create_task(self._deliver_now(session_id), name=f"reply-{session_id}")
+        self._delivering.add(task)
+        task.add_done_callback(self._delivering.discard)
+
+    async def _deliver_now(self, session_id: str) -> None:
+        try:
+            await self.deliver_pending(session_id)
+        except Exception:
+            # The reply is in the outbox: the outbox loop delivers it on its next round.
+            log.exception("delivering a stored reply failed session=%s", session_id)
 
     async def _link_from_root(self, channel: str, thread_ts: str) -> ThreadLink | None:
         """A thread the bridge has not linked yet (the handoff tool just posted it): the root

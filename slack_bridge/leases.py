@@ -8,6 +8,12 @@ replica took it after it expired, or the database did not answer before it ran o
 dropped at once and its session's work stopped (`on_lost`). A dead replica stops renewing, so
 its sessions are taken over within the lease time plus one discovery pass.
 
+Whoever holds a lease mirrors the session, however the lease was taken (a discovery pass, the
+root rewrite after a delivered reply, a button, a handback): `acquire` is the one way to take
+leases, and it tells `on_taken` of every lease it newly took, so discovery starts the mirror
+(a survivor that took a dead replica's session through a reply once held it unmirrored until
+the hourly resync).
+
 Validity is also kept locally, from when each acquire or renewal was *sent*: the database's
 expiry is set later than that, so this replica always stops before another may start.
 """
@@ -31,10 +37,16 @@ class Leases:
         self.ttl_s = ttl_s
         self._valid_until: dict[str, float] = {}  # session id -> monotonic deadline
         self._on_lost: list[Callable[[str], None]] = []
+        self._on_taken: list[Callable[[str], None]] = []
 
     def on_lost(self, callback: Callable[[str], None]) -> None:
         """Called with a session id as soon as its lease is no longer this replica's."""
         self._on_lost.append(callback)
+
+    def on_taken(self, callback: Callable[[str], None]) -> None:
+        """Called with a session id as soon as this replica took its lease (it did not hold
+        it before), whichever path took it."""
+        self._on_taken.append(callback)
 
     def holds(self, session_id: str) -> bool:
         deadline = self._valid_until.get(session_id)
@@ -44,18 +56,23 @@ class Leases:
         now = time.monotonic()
         return {sid for sid, deadline in self._valid_until.items() if now < deadline}
 
-    async def acquire(self, session_ids: Iterable[str]) -> set[str]:
+    async def acquire(self, session_ids: Iterable[str], *, syncing: bool = False) -> set[str]:
         """Take the leases among `session_ids` that nobody live holds; returns the ones this
-        replica holds now (taken before or now)."""
+        replica holds now (taken before or now). `syncing`: the caller (a discovery pass)
+        brings every session it takes up to date itself, mirror included, so `on_taken` is
+        not told (thousands taken at once would each start a second look-up)."""
         asked = set(session_ids)
         wanted = sorted(asked - self.held())
         if wanted:
             sent = time.monotonic()
             taken = await self._store.acquire_leases(self.owner, wanted, self.ttl_s)
             for session_id in taken:
-                if session_id not in self._valid_until:
-                    log.info("lease taken session=%s replica=%s", session_id, self.owner)
                 self._valid_until[session_id] = sent + self.ttl_s
+                log.info("lease taken session=%s replica=%s", session_id, self.owner)
+            # Not held before (`wanted` left out what was held): the session's work is ours now.
+            for session_id in [] if syncing else taken:
+                for callback in self._on_taken:
+                    callback(session_id)
         return {sid for sid in asked if self.holds(sid)}
 
     async def release(self, session_ids: Iterable[str]) -> None:

@@ -107,6 +107,10 @@ class RootSync:
             tuple[str, str], tuple[str, tuple[tuple[str, str], ...]]
         ] = OrderedDict()
 
+    async def current_record(self, session_id: str) -> HandoffRecord | None:
+        """The session's handoff record as Parlant has it now (not as last listed)."""
+        return read_record((await self._parlant.sessions.retrieve(session_id)).metadata)
+
     def sla_of(self, record: HandoffRecord, now: datetime | None = None) -> SlaView | None:
         return sla_view(record, self._sla, now or datetime.now(UTC))
 

@@ -121,8 +121,8 @@ _SCHEMA = [
 def _pool(url: str, size: int) -> AsyncConnectionPool[AsyncConnection[Any]]:
     # Each connection is checked (one empty round trip) as it is handed out: one cut while
     # idle (a database restart, a proxy's idle time-out) is replaced instead of failing the
-    # statement, which for an inbound Slack event (acknowledged before it is handled) would
-    # lose an operator's reply.
+    # statement, which for an inbound Slack event would leave an operator's reply unstored
+    # until Slack's retry (it is acknowledged only once stored: slack_bridge/app.py).
     return AsyncConnectionPool(
         url,
         min_size=1,

@@ -81,6 +81,41 @@ def test_a_long_poll_on_one_replica_wakes_for_an_event_written_through_the_other
     assert woke_at - written_at[0] < 1.5
 
 
+def test_events_written_at_once_through_both_replicas_get_distinct_contiguous_offsets(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    """Operators' messages into one session through both replicas at once (as a customer's
+    message and an operator's reply met in the issue): Parlant's read-last-offset-then-write
+    raced across the processes and two events got one offset, which the bridge's mirror cursor
+    then skipped. Each replica's answer must name the offset it stored."""
+    clients = [ParlantClient(base_url=r.url) for r in replicas]
+    session = new_session(clients[0])
+    start = len(clients[0].sessions.list_events(session, wait_for_data=0))
+    returned: list[int] = []
+    lock = threading.Lock()
+
+    def write(replica: int) -> None:
+        for n in range(15):
+            event = clients[replica].sessions.create_event(
+                session,
+                kind="message",
+                source="human_agent",
+                message=f"replica {replica} message {n}",
+                participant={"id": "op", "display_name": "Operator"},
+            )
+            with lock:
+                returned.append(event.offset)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in (0, 0, 1, 1)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stored = [e.offset for e in clients[1].sessions.list_events(session, wait_for_data=0)]
+    assert sorted(stored) == list(range(start + 60))
+    assert sorted(returned) == list(range(start, start + 60))
+
+
 def test_a_claim_filed_through_one_replica_is_listed_by_the_other(
     replicas: tuple[AgentProcess, AgentProcess],
 ) -> None:

@@ -503,3 +503,72 @@ async def test_sessions_are_mirrored_through_one_feed_long_poll_and_its_cursor_i
         return stored is not None and stored >= max(positions)
 
     await eventually(stored_past, "the feed cursor stored past the mirrored events")
+
+
+# Storing a reply in the outbox made slow: the window in which a bridge that had already
+# acknowledged the event could die and lose the reply.
+SLOW_STORE_S = 0.5
+
+
+@asynccontextmanager
+async def slow_outbox(world: World, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    enqueue = world.store.enqueue_reply
+
+    async def slowly(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(SLOW_STORE_S)
+        return await enqueue(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(world.store, "enqueue_reply", slowly)
+        yield
+
+
+async def queued(world: World, session: str, ts: str) -> bool:
+    return any(r.ts == ts for r in await world.store.pending_replies(session))
+
+
+async def test_an_operator_reply_is_in_the_outbox_before_its_request_is_answered(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP mode: Slack's request is answered (acknowledged) only once the reply is stored, so
+    a bridge that dies right after answering has the reply in its outbox; one that dies before
+    is sent the event again by Slack."""
+    session, root = await world.escalate()
+    event = world.fake.add_user_message(
+        world.channel, world.dana, "stored first", thread_ts=root.ts
+    )
+    raw = json.dumps(event_callback(event, event_id=f"Ev{time.time_ns()}")).encode()
+    async with slow_outbox(world, monkeypatch):
+        assert await world.dispatch(raw) == 200
+        assert await queued(world, session, event["ts"]), "acknowledged before it was stored"
+
+    async def delivered() -> list[str]:
+        return await world.messages(session, "human_agent")
+
+    assert await eventually(delivered, "the reply in Parlant") == ["stored first"]
+
+
+async def test_a_socket_mode_envelope_is_acknowledged_once_its_reply_is_stored(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Socket Mode: the envelope's ack goes back to Slack only once the reply is in the outbox
+    (Bolt answered events before running the listener)."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    session, root = await world.escalate()
+    handler = AsyncSocketModeHandler(world.app, world.fake.app_token)
+    await handler.connect_async()
+    try:
+        event = world.fake.add_user_message(
+            world.channel, world.dana, "stored before the ack", thread_ts=root.ts
+        )
+        async with slow_outbox(world, monkeypatch):
+            await world.fake.push_event(event, event_id=f"Ev{time.time_ns()}")
+            assert await queued(world, session, event["ts"]), "acknowledged before it was stored"
+    finally:
+        await handler.close_async()
+
+    async def delivered() -> list[str]:
+        return await world.messages(session, "human_agent")
+
+    assert await eventually(delivered, "the reply in Parlant") == ["stored before the ack"]

@@ -85,6 +85,19 @@ class Cluster:
     dana: str
     parlant: AsyncParlantClient
     replicas: list[Replica]
+    env: dict[str, str]
+    url: str
+
+    async def replace(self, dead: Replica, name: str) -> Replica:
+        """A new replica in a dead one's place (a new process on its machine)."""
+        await dead.close()  # what the dead process held (its sockets, its pools)
+        fresh = await start_replica(name, self.env, self.url, self.fake)
+        self.replicas[self.replicas.index(dead)] = fresh
+        return fresh
+
+    async def reply(self, replica: Replica, root_ts: str, text: str) -> None:
+        event = self.fake.add_user_message(self.channel, self.dana, text, thread_ts=root_ts)
+        await replica.dispatch(event, f"Ev{time.time_ns()}")
 
     async def escalate(self, text: str) -> tuple[str, Message]:
         session = await self.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
@@ -189,7 +202,7 @@ async def cluster(
         ),
     )
     try:
-        yield Cluster(fake, channel, dana, parlant, replicas)
+        yield Cluster(fake, channel, dana, parlant, replicas, env, url)
     finally:
         for replica in replicas:
             await replica.close()
@@ -270,6 +283,78 @@ async def test_dropped_database_connections_lose_and_double_nothing(
     await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)
     assert len(cluster.posts(root.ts, "said after the connections dropped")) == 1
     assert all(not r.running.done() for r in cluster.replicas)
+
+
+async def test_a_replica_that_takes_a_lease_by_delivering_a_reply_mirrors_the_session(
+    cluster: Cluster, postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever holds a session's lease mirrors it, however it took the lease. Here the survivor
+    of a dead replica takes a session's lease by delivering an operator reply (the root message
+    is rewritten after a reply, under the lease) before its discovery pass gets to it: the
+    session's mirror must run from then on, not only after the hourly resync."""
+    sid, root = await cluster.escalate("Reply-path customer wants a human")
+
+    async def held() -> bool:
+        return cluster.holder(sid) is not None
+
+    await eventually(held, "the session's lease held")
+    victim = cluster.holder(sid)
+    assert victim is not None
+    survivor = next(r for r in cluster.replicas if r is not victim)
+    # A first reply stops the first-reply clock: later replies leave the record (and so the
+    # listing discovery reads) as it is.
+    await cluster.reply(victim, root.ts, "first answer")
+
+    async def first_delivered() -> bool:
+        return await cluster.human_messages(sid) == ["first answer"]
+
+    await eventually(first_delivered, "the first answer delivered")
+    await cluster.say(sid, "before the crash")
+    await cluster.mirrored_once(root.ts, "before the crash")
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)  # the survivor's passes list it as active
+
+    # The survivor's discovery passes wait (as between two passes on a loaded machine) while
+    # the victim dies, its lease runs out and the survivor delivers a reply.
+    passes = asyncio.Event()
+    discover = survivor.bridge.discovery.discover
+
+    async def held_back() -> None:
+        await passes.wait()
+        await discover()
+
+    monkeypatch.setattr(survivor.bridge.discovery, "discover", held_back)
+    await victim.die()
+
+    def expired() -> bool:
+        return (
+            postgres_cluster.psql(
+                "SELECT count(*) FROM bridge_session_leases "
+                f"WHERE session_id = '{sid}' AND expires_at > now()",
+                DATABASE,
+            ).strip()
+            == "0"
+        )
+
+    async def lease_expired() -> bool:
+        return await asyncio.to_thread(expired)
+
+    await eventually(lease_expired, "the dead replica's lease expired", timeout=LEASE_S + 10)
+    await cluster.reply(survivor, root.ts, "second answer")
+
+    async def taken_by_reply() -> bool:
+        delivered = await cluster.human_messages(sid) == ["first answer", "second answer"]
+        return delivered and survivor.bridge.leases.holds(sid)
+
+    await eventually(taken_by_reply, "the survivor delivering the reply and holding the lease")
+    passes.set()
+    taken = time.monotonic()
+    await cluster.say(sid, "after the reply took the lease")
+    await cluster.mirrored_once(
+        root.ts, "after the reply took the lease", timeout=LEASE_S + 2 * DISCOVERY_INTERVAL_S
+    )
+    print(f"mirrored {time.monotonic() - taken:.1f}s after the reply path took the lease")
+    assert len(cluster.posts(root.ts, "before the crash")) == 1
+    await cluster.replace(victim, f"{victim.name}-restarted")
 
 
 async def test_a_dead_replicas_sessions_are_taken_over_within_the_lease_time(

@@ -64,7 +64,7 @@ class Replicas:
 
     def serving(self) -> dict[str, int]:
         """Requests in flight on each replica, as HAProxy counts them."""
-        return {name: int(row["scur"]) for name, row in self.balancer.server_stats().items()}
+        return self.balancer.per_replica("scur")
 
     def revive(self, name: str) -> None:
         """Start a killed replica again, on its port, and wait until HAProxy sends to it."""
@@ -73,7 +73,7 @@ class Replicas:
 
     def served(self) -> dict[str, int]:
         """Requests each replica has been sent so far (health checks not counted)."""
-        return {name: int(row["stot"]) for name, row in self.balancer.server_stats().items()}
+        return self.balancer.per_replica("stot")
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 from typing_extensions import override
 
+from agent.store.event_offsets import NumberedWithin, OffsetTaken
 from agent.store.filter_sql import (
     FieldStats,
     FilterCompiler,
@@ -74,6 +75,9 @@ FAILED_MIGRATIONS = "failed_migrations"
 # Advisory lock keys are (class, key) pairs; this class keeps ours apart from anyone else's.
 _LOCK_CLASS = 0x50524C54  # "PRLT"
 _SCHEMA_LOCK = 0
+# A second class for the per-group locks of numbered inserts (NumberedWithin), keyed by a hash of
+# the collection and group: they never wait on the collection locks above, nor these on them.
+_GROUP_LOCK_CLASS = 0x50524C4E  # "PRLN"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS parlant_collections (name text COLLATE "C" PRIMARY KEY);
@@ -137,6 +141,11 @@ WITH RECURSIVE shapes AS (
 )
 SELECT shape FROM shapes WHERE shape IS NOT NULL
 """
+
+# For change_schema: whether every table or index named in the one parameter (a list) exists.
+RELATIONS_EXIST = (
+    "(SELECT coalesce(bool_and(to_regclass(n) IS NOT NULL), true) FROM unnest(%s::text[]) n)"
+)
 
 # A document as its exact JSON text (see the module doc on `exact`).
 DOCUMENT_TEXT = "coalesce(exact, body::text)"
@@ -319,14 +328,17 @@ class PostgresDocumentDatabase(DocumentDatabase):
         namespace: str,
         announce: ChangeAnnouncement | None = None,
         ordered: str | None = None,
+        numbered: NumberedWithin | None = None,
     ) -> None:
         """`ordered` names the one collection whose inserts get a feed position (Parlant's
         `events`): a global order, gap-free in commit order, that a reader follows with one
-        cursor (agent/store/escalations.py)."""
+        cursor (agent/store/escalations.py). `numbered`: inserts into its collection whose
+        number is taken in their group raise OffsetTaken (agent/store/event_offsets.py)."""
         self._pool = pool
         self.namespace = namespace
         self._announce = announce
         self.ordered = ordered
+        self.numbered = numbered
         self._collections: dict[str, PostgresDocumentCollection[Any]] = {}
         # Shape ids never change meaning once created, so this cache is safe across replicas.
         self._shape_ids: dict[str, int] = {}
@@ -344,17 +356,15 @@ class PostgresDocumentDatabase(DocumentDatabase):
         return self
 
     async def _create_schema(self) -> None:
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute("SELECT to_regclass('parlant_feed_counters')")
-            if (await cursor.fetchone()) != (None,):
-                return  # the last table of the schema exists: created before
-        async with self.transaction() as connection:
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
-            )
+        async def create(connection: AsyncConnection[Any]) -> None:
             # One statement at a time: pipeline mode runs no multi-statement strings.
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 await connection.execute(statement)
+
+        # The last table of the schema: its existence says the whole schema is there.
+        await self.change_schema(
+            "the document tables", "to_regclass('parlant_feed_counters') IS NOT NULL", (), create
+        )
 
     async def __aexit__(
         self,
@@ -382,9 +392,43 @@ class PostgresDocumentDatabase(DocumentDatabase):
                     await connection.execute("ROLLBACK")
                 raise
 
+    async def change_schema(
+        self,
+        what: str,
+        present: str,
+        params: Sequence[object],
+        apply: Callable[[AsyncConnection[Any]], Awaitable[None]],
+    ) -> None:
+        """Every schema change of the agent's stores (tables, columns, indexes, triggers) goes
+        through here, in one transaction holding the schema lock: replicas starting together
+        make each change once, one after the other.
+
+        `present` is a boolean SQL expression over the catalogs (it locks no table) saying
+        whether the change is made already; asked under the lock, so a replica that waited for
+        another's change skips it. It must: even a no-op `CREATE INDEX IF NOT EXISTS` or `ADD COLUMN IF NOT
+        EXISTS` locks parlant_documents, and two agents started at once deadlocked (6 of 8
+        paired starts) when one's DDL took SHARE, then wanted ACCESS EXCLUSIVE, while the other,
+        already reading and writing, held ACCESS SHARE and wanted ROW EXCLUSIVE. For the same
+        reason a change that does run takes ACCESS EXCLUSIVE on parlant_documents first: it
+        then only waits for the writers in flight and never upgrades a lock under them."""
+        async with self.transaction() as connection:
+            await self.lock_schema(connection)
+            row = await (
+                await connection.execute(
+                    f"SELECT {present}, to_regclass('parlant_documents') IS NOT NULL", params
+                )
+            ).fetchone()
+            assert row is not None
+            made, table_exists = row
+            if made:
+                return
+            if table_exists:
+                await connection.execute("LOCK TABLE parlant_documents IN ACCESS EXCLUSIVE MODE")
+            await apply(connection)
+        _logger.info("schema: created %s", what)
+
     async def lock_schema(self, connection: AsyncConnection[Any]) -> None:
-        """Held while changing the schema: replicas starting together would race to create
-        the same index."""
+        """Held while changing the schema (see change_schema)."""
         await connection.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
         )
@@ -769,27 +813,36 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
     @override
     async def ensure_indexes(self, indexes: Sequence[CollectionIndex]) -> None:
         qualified = self._database.qualified(self.name)
-        async with self._database.transaction() as connection:
-            # Replicas starting together would otherwise race to create the same index.
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _SCHEMA_LOCK)
+        created: list[tuple[str, str]] = []
+        for index in indexes:
+            try:
+                keys = ", ".join(f"{_field(f)} {d.name}" for f, d in index.fields)
+            except Untranslatable as e:
+                raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
+            name = _index_name(qualified, index)
+            # Partial: an index only grows with, and is only maintained for, its collection.
+            statement = (
+                f"CREATE {'UNIQUE ' if index.unique else ''}INDEX IF NOT EXISTS {name} "
+                f"ON parlant_documents ({keys}) WHERE {self._in_collection}"
             )
-            for index in indexes:
-                try:
-                    keys = ", ".join(f"{_field(f)} {d.name}" for f, d in index.fields)
-                except Untranslatable as e:
-                    raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
-                name = _index_name(qualified, index)
-                # Partial: an index only grows with, and is only maintained for, its collection.
-                await connection.execute(
-                    f"CREATE {'UNIQUE ' if index.unique else ''}INDEX IF NOT EXISTS {name} "
-                    f"ON parlant_documents ({keys}) WHERE {self._in_collection}"
-                )
+            created.append((name, statement))
+
+        async def create(connection: AsyncConnection[Any]) -> None:
+            for name, statement in created:
+                await connection.execute(statement)
                 await connection.execute(
                     "INSERT INTO parlant_indexes (name, collection) VALUES (%s, %s) "
                     "ON CONFLICT DO NOTHING",
                     (name, qualified),
                 )
+
+        # Parlant asks at every start; each replica after the first finds them all there.
+        await self._database.change_schema(
+            f"the indexes of {qualified}",
+            RELATIONS_EXIST,
+            ([name for name, _ in created],),
+            create,
+        )
 
     async def insert_row(
         self,
@@ -801,6 +854,9 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
         row = row or _row(document)
         shape = await self._database.shape_id(row.signature, connection)
         qualified = self._database.qualified(collection)
+        numbered = self._database.numbered
+        if numbered is not None and collection == numbered.collection:
+            await self._check_number_free(connection, qualified, numbered, document)
         values = (qualified, row.id, row.creation_utc, shape, row.body, row.exact)
         if collection == self._database.ordered:
             await connection.execute(_INSERT_ORDERED, (qualified, *values))
@@ -811,6 +867,34 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
                 values,
             )
         await self._database.announce(connection, collection, document)
+
+    @staticmethod
+    async def _check_number_free(
+        connection: AsyncConnection[Any],
+        qualified: str,
+        numbered: NumberedWithin,
+        document: Mapping[str, Any],
+    ) -> None:
+        """Raises OffsetTaken if the document's group has its number already. The group's lock,
+        held until this transaction ends, makes the check and the insert one step: a writer of
+        the same group waits, and its check (a statement of its own, so a fresh snapshot in READ
+        COMMITTED) then sees this insert committed."""
+        group, number = document.get(numbered.group), document.get(numbered.number)
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (_GROUP_LOCK_CLASS, f"{qualified} {_encode(group)}"),
+        )
+        # The same expressions as Parlant's (session_id, offset) index on the collection.
+        taken = await (
+            await connection.execute(
+                f"SELECT 1 FROM parlant_documents WHERE collection = {_sql_text(qualified)} "
+                f"AND {_field(numbered.group)} = %s::jsonb "
+                f"AND {_field(numbered.number)} = %s::jsonb LIMIT 1",
+                (_encode(group), _encode(number)),
+            )
+        ).fetchone()
+        if taken:
+            raise OffsetTaken(f"{numbered.number} {number} of {numbered.group} {group}")
 
     async def rewrite_row(
         self, connection: AsyncConnection[Any], seq: int, document: Mapping[str, Any]

@@ -25,7 +25,11 @@ from agent.store.escalations import (
     next_cursor,
     session_view,
 )
-from agent.store.postgres_documents import DOCUMENT_TEXT, PostgresDocumentDatabase
+from agent.store.postgres_documents import (
+    DOCUMENT_TEXT,
+    RELATIONS_EXIST,
+    PostgresDocumentDatabase,
+)
 
 # A session view (escalations.session_view) built by PostgreSQL.
 _VIEW = "(body" + "".join(f" - '{f}'" for f in INTERNAL_SESSION_FIELDS) + ")"
@@ -58,34 +62,60 @@ class PostgresEscalations:
         self._changes = database.qualified(SESSION_CHANGES)
         self._has_change = f"collection = '{sessions}' AND changed IS NOT NULL"
         prefix = "parlant_" + database.namespace
+        self._index_names = (
+            f"{prefix}_in_open_handoff",
+            f"{prefix}_by_handoff_closed",
+            f"{prefix}_by_change",
+        )
+        self._trigger = f"{prefix}_numbered"
+        self._function = f"{prefix}_number_change"
+        # The counter row stays locked until the writer commits, as for feed positions
+        # (postgres_documents.py): numbers are taken, and become visible, in commit order,
+        # so a reader that saw version V never later finds a change numbered V or below.
+        self._function_body = (
+            " BEGIN "
+            f"UPDATE parlant_feed_counters SET last = last + 1 WHERE collection = '{self._changes}' "
+            "RETURNING last INTO NEW.changed; RETURN NEW; END "
+        )
         self._indexes = (
-            f"CREATE INDEX IF NOT EXISTS {prefix}_in_open_handoff "
+            f"CREATE INDEX IF NOT EXISTS {self._index_names[0]} "
             f"ON parlant_documents (id) WHERE {self._is_open}",
-            f"CREATE INDEX IF NOT EXISTS {prefix}_by_handoff_closed "
+            f"CREATE INDEX IF NOT EXISTS {self._index_names[1]} "
             f"ON parlant_documents ({self._closed_at}, id) WHERE {self._is_closed}",
             # Sessions stored before the column existed have none: the full listing has them.
             "ALTER TABLE parlant_documents ADD COLUMN IF NOT EXISTS changed bigint",
-            f"CREATE INDEX IF NOT EXISTS {prefix}_by_change "
+            f"CREATE INDEX IF NOT EXISTS {self._index_names[2]} "
             f"ON parlant_documents (changed) WHERE {self._has_change}",
             f"INSERT INTO parlant_feed_counters (collection, last) VALUES ('{self._changes}', 0) "
             "ON CONFLICT DO NOTHING",
-            # The counter row stays locked until the writer commits, as for feed positions
-            # (postgres_documents.py): numbers are taken, and become visible, in commit order,
-            # so a reader that saw version V never later finds a change numbered V or below.
-            f"CREATE OR REPLACE FUNCTION {prefix}_number_change() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            f"UPDATE parlant_feed_counters SET last = last + 1 WHERE collection = '{self._changes}' "
-            "RETURNING last INTO NEW.changed; RETURN NEW; END $$",
-            f"CREATE OR REPLACE TRIGGER {prefix}_numbered "
+            f"CREATE OR REPLACE FUNCTION {self._function}() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $${self._function_body}$$",
+            f"CREATE OR REPLACE TRIGGER {self._trigger} "
             "BEFORE INSERT OR UPDATE OF body ON parlant_documents FOR EACH ROW "
-            f"WHEN (NEW.collection = '{sessions}') EXECUTE FUNCTION {prefix}_number_change()",
+            f"WHEN (NEW.collection = '{sessions}') EXECUTE FUNCTION {self._function}()",
         )
 
     async def ensure_indexes(self) -> None:
-        async with self._database.transaction() as connection:
-            await self._database.lock_schema(connection)
+        async def create(connection: Any) -> None:
             for statement in self._indexes:
                 await connection.execute(statement)
+
+        # All there, and the trigger's function as written here (a changed body runs it all
+        # again): the catalogs say so without locking parlant_documents (change_schema).
+        await self._database.change_schema(
+            "the open-handoff indexes and the change trigger",
+            f"{RELATIONS_EXIST} AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %s "
+            "AND tgrelid = to_regclass('parlant_documents')) "
+            "AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = %s AND prosrc = %s)",
+            # Unquoted names are stored in lower case.
+            (
+                list(self._index_names),
+                self._trigger.lower(),
+                self._function.lower(),
+                self._function_body,
+            ),
+            create,
+        )
 
     async def open_listing(self, closed_since: str | None) -> Listing:
         # Built from the jsonb body: for the rare document jsonb cannot hold exactly (a NUL in a

@@ -24,6 +24,7 @@ from agent.session_listener import SessionChanges, SignallingSessionDocumentStor
 from agent.settings import POSTGRES_SCHEMES
 from agent.store.change_feed import SESSION_EVENTS_CHANNEL, PostgresChangeFeed
 from agent.store.escalations import EVENTS, EscalationIndex
+from agent.store.event_offsets import EVENT_OFFSETS, OffsetSafeSessionStore
 from agent.store.postgres_documents import ChangeAnnouncement, PostgresDocumentDatabase, open_pool
 from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
@@ -98,6 +99,8 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
                     channel=SESSION_EVENTS_CHANNEL, collection=EVENTS, key="session_id"
                 ),
                 ordered=EVENTS,
+                # Replicas write one session at once: Parlant's offsets need the database's word.
+                numbered=EVENT_OFFSETS,
             )
         )
         customers_db = await stack.enter_async_context(
@@ -106,7 +109,7 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
         changes = SessionChanges()
         await stack.enter_async_context(PostgresChangeFeed(url, SESSION_EVENTS_CHANNEL, changes))
         session_store = await stack.enter_async_context(
-            SignallingSessionDocumentStore(database=sessions_db, changes=changes)
+            OffsetSafeSessionStore(database=sessions_db, changes=changes)
         )
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)

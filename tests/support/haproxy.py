@@ -16,7 +16,10 @@ The configuration (`haproxy_config`, also printed in docs/replicas.md) is the on
 - `retry-on conn-failure empty-response` for GETs only: a long poll cut by a replica's death is
   re-sent to the survivor, so the customer never sees it; a POST (a message) is never re-sent
   once it reached a replica (it may have been written), the client decides;
-- `timeout server` above the longest long poll (Parlant's wait_for_data, at most 60 s here).
+- `timeout server` above the longest long poll (Parlant's wait_for_data, at most 60 s here);
+- each replica also as an unchecked `backup`, used only while every checked one is down, so a
+  last replica whose checks are slow under load is still sent to rather than HAProxy answering
+  503.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from pathlib import Path
 from tests.support.agent_process import free_port
 
 START_TIMEOUT_S = 30
+# The name of each replica's unchecked backup server: the replica's name and this.
+BACKUP_SUFFIX = "-unchecked"
 LONGEST_POLL_S = 60
 
 
@@ -60,6 +65,9 @@ def haproxy_config(
     """The whole configuration: one frontend on `bind` (host:port), one backend of `backends`,
     each checked on `health_path`."""
     servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check" for b in backends)
+    backups = "\n".join(
+        f"    server {b.name}{BACKUP_SUFFIX} {b.host}:{b.port} backup" for b in backends
+    )
     return f"""\
 global
     maxconn 4096
@@ -98,7 +106,13 @@ backend {name}
     # a replica may have been written, so it is never re-sent: the client decides.
     retry-on conn-failure empty-response response-timeout
     http-request disable-l7-retry unless METH_GET
+    # The replicas again, unchecked, used only while every checked one is down: a last replica
+    # whose checks are slow (it carries every session on a loaded machine) must not leave
+    # HAProxy answering 503 to everyone. A backup that is really dead refuses the connection,
+    # and the request goes to another (redispatch above); allbackups spreads over all of them.
+    option allbackups
 {servers}
+{backups}
 """
 
 
@@ -194,6 +208,16 @@ class LoadBalancer:
             for row in rows
             if row.get("pxname") == self.name and row["svname"] not in ("FRONTEND", "BACKEND")
         }
+
+    def per_replica(self, column: str) -> dict[str, int]:
+        """A counter of `show stat` (scur, stot, ...) per replica: its checked server's and its
+        backup's together (a replica gets requests through its backup while every checked
+        server is down)."""
+        totals: dict[str, int] = {}
+        for name, row in self.server_stats().items():
+            replica = name.removesuffix(BACKUP_SUFFIX)
+            totals[replica] = totals.get(replica, 0) + int(row[column] or 0)
+        return totals
 
     def up_servers(self) -> set[str]:
         """Servers HAProxy sends to (UP, or UP while a failing check is being confirmed)."""

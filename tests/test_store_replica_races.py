@@ -1,0 +1,106 @@
+"""Races between agent replicas on one PostgreSQL database, through the stores the agent opens.
+
+Each "replica" here is what `python -m agent` opens (`open_session_stores`): its own pool, its
+own Parlant session store (whose in-process writer lock does nothing for the other replica).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+from parlant.core.agents import AgentId
+from parlant.core.customers import CustomerId
+from parlant.core.sessions import EventKind, EventSource, SessionStore
+
+from agent.store.session_stores import SessionStores, open_session_stores
+from tests.support.postgres import PostgresCluster
+
+_databases = itertools.count()
+
+
+def fresh_database(cluster: PostgresCluster) -> str:
+    return cluster.create_database(f"races_{next(_databases)}_{random.getrandbits(32)}")
+
+
+@asynccontextmanager
+async def replicas(url: str, home: Path, count: int) -> AsyncIterator[list[SessionStores]]:
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(open_session_stores(url, home / str(n)))
+            for n in range(count)
+        ]
+
+
+def sessions_of(stores: SessionStores) -> SessionStore:
+    assert isinstance(stores.sessions, SessionStore)
+    return stores.sessions
+
+
+# Who writes into a session: the customer, the AI, an operator (a human agent's message), tools.
+WRITERS = (
+    (EventSource.CUSTOMER, EventKind.MESSAGE),
+    (EventSource.AI_AGENT, EventKind.MESSAGE),
+    (EventSource.HUMAN_AGENT, EventKind.MESSAGE),
+    (EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT, EventKind.MESSAGE),
+    (EventSource.AI_AGENT, EventKind.TOOL),
+    (EventSource.AI_AGENT, EventKind.STATUS),
+)
+
+
+async def test_events_written_at_once_through_two_replicas_get_distinct_contiguous_offsets(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Parlant gives an event the session's last offset + 1, read before it writes: across two
+    processes that read-then-write raced, two events shared an offset, and the bridge's mirror
+    (whose cursor is an offset) skipped the second. Every writer goes through the store, so the
+    store must refuse a taken offset and the write take the next one."""
+    url = fresh_database(postgres_cluster)
+    rng = random.Random(25)
+    async with replicas(url, tmp_path, 2) as (a, b):
+        stores = [sessions_of(a), sessions_of(b)]
+        session = await stores[0].create_session(
+            customer_id=CustomerId("c1"), agent_id=AgentId("a1")
+        )
+
+        async def write(n: int) -> int:
+            source, kind = rng.choice(WRITERS)
+            await asyncio.sleep(rng.random() * 0.01)
+            event = await stores[n % 2].create_event(
+                session.id, source, kind, "t", {"message": f"m{n}"}
+            )
+            return event.offset
+
+        written = 120
+        returned = await asyncio.gather(*(write(n) for n in range(written)))
+        stored = [e.offset for e in await stores[1].list_events(session.id)]
+    assert sorted(stored) == list(range(written))
+    # What each writer was told is what was stored: the API returns it to the customer's chat
+    # and the bridge.
+    assert sorted(returned) == list(range(written))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_replicas_started_at_once_on_a_fresh_database_all_start(
+    postgres_cluster: PostgresCluster, tmp_path: Path, attempt: int
+) -> None:
+    """Schema changes (tables, columns, indexes, the change trigger) against another replica's
+    first writes deadlocked two agents started together on a fresh database, most times."""
+    url = fresh_database(postgres_cluster)
+
+    async def start(n: int) -> None:
+        async with open_session_stores(url, tmp_path / str(n)) as stores:
+            store = sessions_of(stores)
+            session = await store.create_session(
+                customer_id=CustomerId(f"c{n}"), agent_id=AgentId("a1")
+            )
+            await store.create_event(
+                session.id, EventSource.CUSTOMER, EventKind.MESSAGE, "t", {"message": "hi"}
+            )
+
+    await asyncio.gather(*(start(n) for n in range(4)))
