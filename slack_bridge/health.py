@@ -16,6 +16,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
 
 import httpx
 from aiohttp import web
@@ -67,8 +69,14 @@ async def readiness(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
     return all(problem is None for problem in problems), results
 
 
+class MirrorFigures(Protocol):
+    def active(self) -> int: ...
+
+    def backlog(self) -> dict[str, tuple[int, datetime | None]]: ...
+
+
 def ops_app(
-    store: BridgeStore, checks: dict[str, Check], mirrors_active: Callable[[], int]
+    store: BridgeStore, checks: dict[str, Check], mirrors: MirrorFigures
 ) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"alive": True})
@@ -82,7 +90,8 @@ def ops_app(
     async def metrics_page(_: web.Request) -> web.Response:
         pending, oldest = await store.outbox_summary()
         metrics.set_outbox(pending, oldest)
-        metrics.set_mirrors(mirrors_active())
+        metrics.set_mirrors(mirrors.active())
+        metrics.set_backlog(mirrors.backlog())
         return web.Response(body=metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
 
     app = web.Application()
@@ -106,7 +115,7 @@ async def ops_runner(
     settings: BridgeSettings,
     store: BridgeStore,
     caller: SlackCaller,
-    mirrors_active: Callable[[], int],
+    mirrors: MirrorFigures,
 ) -> OpsServer:
     """Start the listener on BRIDGE_METRICS_HOST:BRIDGE_METRICS_PORT."""
     http = httpx.AsyncClient()
@@ -115,7 +124,7 @@ async def ops_runner(
         "parlant": parlant_check(settings.parlant_url, http),
         "slack": SlackAuthCheck(caller),
     }
-    runner = web.AppRunner(ops_app(store, checks, mirrors_active), access_log=None)
+    runner = web.AppRunner(ops_app(store, checks, mirrors), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
     log.info(

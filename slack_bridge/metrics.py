@@ -82,6 +82,18 @@ OUTBOX_AGE = Gauge(
 )
 
 
+CHANNEL_BACKLOG = Gauge(
+    "bridge_channel_backlog",
+    "Customer-side messages waiting to be posted into a channel's threads (this replica's).",
+    ["channel"],
+    registry=REGISTRY,
+)
+CHANNEL_OLDEST_WAIT = Gauge(
+    "bridge_channel_oldest_wait_seconds",
+    "How long the oldest message waiting for a channel has waited since Parlant stored it.",
+    ["channel"],
+    registry=REGISTRY,
+)
 REACTIONS_SKIPPED = Counter(
     "bridge_delivered_reactions_skipped",
     "✅ left off delivered replies because reactions.add's per-workspace allowance was spent.",
@@ -130,6 +142,22 @@ def set_outbox(pending: int, oldest: datetime | None) -> None:
 
 def set_mirrors(active: int) -> None:
     MIRRORS.set(active)
+
+
+_BACKLOG_CHANNELS: set[str] = set()
+
+
+def set_backlog(channels: dict[str, tuple[int, datetime | None]]) -> None:
+    """Per channel; a channel that had a backlog and has none now shows 0."""
+    for channel in _BACKLOG_CHANNELS - channels.keys():
+        CHANNEL_BACKLOG.labels(channel=channel).set(0)
+        CHANNEL_OLDEST_WAIT.labels(channel=channel).set(0)
+    _BACKLOG_CHANNELS.update(channels)
+    for channel, (count, oldest) in channels.items():
+        CHANNEL_BACKLOG.labels(channel=channel).set(count)
+        CHANNEL_OLDEST_WAIT.labels(channel=channel).set(
+            0.0 if oldest is None else max(0.0, _now() - _epoch(oldest))
+        )
 
 
 def render() -> bytes:

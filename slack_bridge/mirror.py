@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -165,8 +166,20 @@ class SessionMirror:
         self._queue: asyncio.Queue[tuple[MirrorEvent, Finished]] = asyncio.Queue()
         # Taken from the queue and not yet done with (posted, or no longer ours).
         self._in_hand: list[tuple[MirrorEvent, Finished]] = []
+        # Handed over and not yet done with: event id -> when Parlant stored it (the backlog).
+        self._waiting: dict[str, datetime | None] = {}
+
+    @property
+    def channel(self) -> str:
+        return self._thread.channel
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many feed events wait to be posted here, and when the oldest was stored."""
+        stored = [at for at in self._waiting.values() if at is not None]
+        return len(self._waiting), min(stored, default=None)
 
     def offer(self, event: MirrorEvent, finished: Finished) -> None:
+        self._waiting[event.id] = event.creation_utc
         self._queue.put_nowait((event, finished))
 
     async def run(self) -> None:
@@ -188,8 +201,8 @@ class SessionMirror:
         while not self._queue.empty():
             self._finish(*self._queue.get_nowait())
 
-    @staticmethod
-    def _finish(event: MirrorEvent, finished: Finished) -> None:
+    def _finish(self, event: MirrorEvent, finished: Finished) -> None:
+        self._waiting.pop(event.id, None)
         if event.position is not None:
             finished(event.position)
 
@@ -456,6 +469,19 @@ class Mirrors:
         if not task.cancelled():
             for callback in self._on_ended:
                 callback(session_id)
+
+    def backlog(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per channel: feed events waiting to be posted, and when the oldest was stored."""
+        channels: dict[str, tuple[int, datetime | None]] = {}
+        for session_id, mirror in self._mirrors.items():
+            if not self.following(session_id):
+                continue
+            count, oldest = mirror.backlog()
+            total, first = channels.get(mirror.channel, (0, None))
+            if oldest is not None and (first is None or oldest < first):
+                first = oldest
+            channels[mirror.channel] = (total + count, first)
+        return channels
 
     def active(self) -> int:
         """How many sessions are being mirrored now (the bridge's metrics)."""

@@ -38,7 +38,7 @@ async def run_bridge(settings: BridgeSettings) -> None:
         listing_http = listing_client(settings)
         bridge = Bridge(settings, slack, parlant, listing_http, caller, store)
         app = build_app(slack, caller.client, bridge)
-        ops = await ops_runner(settings, store, caller, bridge.mirrors.active)
+        ops = await ops_runner(settings, store, caller, bridge.mirrors)
         frozen = FrozenSurvivors(asyncio.get_running_loop())
         frozen.install()
         try:

@@ -206,6 +206,38 @@ def json_lines(path: Path) -> list[dict[str, object]]:
     return parsed
 
 
+def test_a_channels_backlog_and_its_oldest_wait_are_metrics(world: SlackWorld) -> None:
+    """While Slack refuses a channel's posts (429), what waits for it is counted per channel,
+    with the age of the oldest; once Slack takes posts again the backlog is 0."""
+    session, root = world.escalated_session()
+    world.wait_in_thread(root.ts, "person will join")
+    world.slack.call(world.fake.rate_limit, "chat.postMessage", times=None, retry_after=3)
+    try:
+        say(world.client, session, "stuck behind Slack's limit")
+        stuck = eventually(
+            lambda: (
+                s
+                if value(
+                    s := bridge_metrics(world), "bridge_channel_backlog", channel=world.channel
+                )
+                >= 1
+                else None
+            ),
+            what="the channel's backlog",
+        )
+        assert value(stuck, "bridge_channel_oldest_wait_seconds", channel=world.channel) >= 0
+        time.sleep(1.5)
+        later = bridge_metrics(world)
+        assert value(later, "bridge_channel_oldest_wait_seconds", channel=world.channel) >= 1
+    finally:
+        world.slack.call(world.fake.clear_faults)
+    world.wait_in_thread(root.ts, "stuck behind Slack's limit", timeout=40)
+    eventually(
+        lambda: value(bridge_metrics(world), "bridge_channel_backlog", channel=world.channel) == 0,
+        what="the backlog drained",
+    )
+
+
 def test_log_format_json_gives_one_object_per_line(world: SlackWorld) -> None:
     for path, process in ((world.agent.log_path, "agent"), (world.bridge.log_path, "bridge")):
         records = json_lines(path)
