@@ -191,7 +191,7 @@ def test_a_zero_target_and_an_unknown_zone_say_what_to_set() -> None:
     with pytest.raises(SettingsError) as raised:
         settings(claim="0")
     assert str(raised.value) == (
-        "SLA_CLAIM_TARGET_MINUTES must be more than 0; set the target in minutes, e.g. 15"
+        "SLA_CLAIM_TARGET_MINUTES=0 is not a target; set the minutes, more than 0, e.g. 15"
     )
     with pytest.raises(SettingsError) as raised:
         settings(zone="Mars/Olympus")
