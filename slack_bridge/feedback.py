@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bridge import metrics, notices
 from slack_escalation.pacing import MethodBudget, PostSlots
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,17 @@ class Feedback:
             log.debug("removing reaction %s failed slack_ts=%s: %s", name, ts, error)
 
     async def thread_note(self, channel: str, thread_ts: str, text: str) -> None:
+        """A note in the thread, paced with the channel's other posts; not looked up after a
+        lost answer (a note may be missing, never the reply it is about)."""
+
+        async def not_looked_up() -> None:
+            return None
+
         try:
-            await self._caller.call(
-                "chat.postMessage", channel=channel, thread_ts=thread_ts, text=text
+            await self._caller.post_message(
+                not_looked_up, channel=channel, thread_ts=thread_ts, text=text
             )
-        except (SlackRejected, SlackUnavailable) as error:
+        except (SlackRejected, SlackUnavailable, AnswerLost) as error:
             log.warning("thread note failed thread_ts=%s: %s", thread_ts, error)
 
     async def tell(
