@@ -56,6 +56,9 @@ class JourneyStep:
     condition: str | None = None
     offline_reply: str = ""
     offline_evidence: tuple[str, ...] = ()
+    # Offline, this chat step has no line of its own: what it says is this tool's result in the
+    # same turn, so it can only confirm what the tool did.
+    offline_said_by_tool: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class JourneySpec:
     conditions: tuple[str, ...]
     steps: tuple[JourneyStep, ...]
     offline_triggers: tuple[str, ...] = field(default=())
+    # Offline, a new request after the journey is done (or was left) starts it again: each
+    # claim is its own. A journey that only explains answers follow-ups instead.
+    offline_restarts: bool = False
 
 
 TERMS: tuple[Term, ...] = (
@@ -151,9 +157,31 @@ INCIDENT_DETAILS: tuple[str, ...] = (
     "ago",
 )
 
+# Words that ask to file a claim, or report a loss in a way that is a request to file one.
+CLAIM_REQUESTS: tuple[str, ...] = (
+    "file a claim",
+    "new claim",
+    "another claim",
+    "second claim",
+    "make a claim",
+    "open a claim",
+    "submit a claim",
+    "accident",
+    "crash",
+    "collision",
+    "was stolen",
+    "got stolen",
+    "break-in",
+    "hit my",
+    "damaged",
+)
+
 # Offline, a tool argument is taken only from a customer message with one of these words in it
 # (the newest since the tool last ran); without one the tool does not run.
 OFFLINE_ARGUMENT_EVIDENCE: dict[str, tuple[str, ...]] = {"claim_details": INCIDENT_DETAILS}
+# Offline, that message must also be the customer's request to file or come after it: a
+# question asked before ("Does my policy cover windscreen damage?") is not a claim's details.
+OFFLINE_ARGUMENT_OPENERS: dict[str, tuple[str, ...]] = {"claim_details": CLAIM_REQUESTS}
 # Offline, the handoff runs only when the customer asks for a person.
 OFFLINE_FIXED_ARGUMENTS: dict[str, str] = {"category": "customer_asked"}
 
@@ -175,24 +203,11 @@ CLAIM_JOURNEY = JourneySpec(
         JourneyStep(
             chat="Confirm the claim was filed, give its claim id and say an adjuster will contact them",
             condition="The claim was filed",
-            offline_reply="Your claim is filed. An adjuster will contact you within two business days.",
+            offline_said_by_tool="file_claim",
         ),
     ),
-    offline_triggers=(
-        "file a claim",
-        "new claim",
-        "make a claim",
-        "open a claim",
-        "submit a claim",
-        "accident",
-        "crash",
-        "collision",
-        "was stolen",
-        "got stolen",
-        "break-in",
-        "hit my",
-        "damaged",
-    ),
+    offline_triggers=CLAIM_REQUESTS,
+    offline_restarts=True,
 )
 
 COVERAGE_JOURNEY = JourneySpec(

@@ -69,6 +69,9 @@ class OfflineScript:
         message that only matches another behaviour's words is a change of topic.
     argument_evidence: tool parameter -> words a customer message must contain to be taken as
         that argument; a tool whose argument has no such message does not run.
+    evidence_openers: tool parameter or step condition -> words of the request that opens the
+        window its evidence is taken from: the message with one of them and those after it.
+    restarting_journeys: journey titles that a new request starts again once done or left.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
     fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
     handoff_action: the (normalised) action of the guideline that hands off; a turn that hands
@@ -80,6 +83,8 @@ class OfflineScript:
     context_triggers: Mapping[str, str] = field(default_factory=dict)
     journeys: Mapping[str, Sequence[str]] = field(default_factory=dict)
     argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    evidence_openers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    restarting_journeys: frozenset[str] = frozenset()
     clarification: str = DEFAULT_CLARIFICATION
     fixed_arguments: Mapping[str, str] = field(default_factory=dict)
     handoff_action: str = ""
@@ -200,12 +205,19 @@ class Question:
                 break
         return messages
 
-    def evidence(self, words: Sequence[str]) -> str | None:
-        """The newest recent customer message that contains one of `words`."""
-        return next(
-            (m for m in self.customer_messages_since_last_action() if _any_mentioned(m, words)),
-            None,
-        )
+    def evidence(self, words: Sequence[str], opened_by: Sequence[str] = ()) -> str | None:
+        """The newest recent customer message that contains one of `words`; with `opened_by`,
+        only from the newest message containing one of those (the request) onwards, so what
+        the customer said before asking (a coverage question) is never taken as the answer."""
+        messages = self.customer_messages_since_last_action()
+        if opened_by:
+            opened_at = next(
+                (i for i, m in enumerate(messages) if _any_mentioned(m, opened_by)), None
+            )
+            if opened_at is None:
+                return None
+            messages = messages[: opened_at + 1]
+        return next((m for m in messages if _any_mentioned(m, words)), None)
 
     def applies(self, condition: str, script: OfflineScript) -> bool:
         variable = script.context_triggers.get(normalise_text(condition))
@@ -457,8 +469,9 @@ def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
         return _next_step(False, "None", "the customer changed topic", journey_continues=False)
 
     def holds(condition: str) -> bool:
-        words = s.triggers.get(normalise_text(condition), ())
-        return not words or q.evidence(words) is not None
+        key = normalise_text(condition)
+        words = s.triggers.get(key, ())
+        return not words or q.evidence(words, s.evidence_openers.get(key, ())) is not None
 
     answered_ahead = any(s.has_triggers(c) and holds(c) for c in step.transitions.values())
     if step.kind == "tool":
@@ -485,11 +498,91 @@ def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
     return _next_step(True, chosen, "the transition's condition holds")
 
 
-def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
-    """Whether the agent's last message already carried out this chat step's scripted line."""
-    line = s.reply_for(action)
-    if q.engine is None or not line:
+# The journey section of a backtrack question (after the examples): its title, its activation
+# conditions and (in the node selection) its steps in order, as Parlant's formatters print them.
+_JOURNEY_TITLE = re.compile(r"^\s*Journey: (.*)$", re.MULTILINE)
+_ACTIVATION = re.compile(r"^\s*Journey activation condition: (.*)$", re.MULTILINE)
+_STEP = re.compile(r"^STEP (\S+): (.*)$", re.MULTILINE)
+_TRAVERSED = "The following is the journey you are now traversing"
+
+
+def _new_request(q: Question, s: OfflineScript) -> bool:
+    """Is the customer's message a new request for the restarting journey the prompt is about
+    (a second claim), made after the journey's last one was carried out or left?"""
+    titles = _JOURNEY_TITLE.findall(q.prompt_text)
+    if not titles or normalise_text(titles[-1]) not in s.restarting_journeys:
         return False
+    activations = _ACTIVATION.findall(q.prompt_text)
+    conditions = re.findall(r'"([^"]+)"', activations[-1]) if activations else []
+    if not any(s.applies(c, q.customer_message) for c in conditions):
+        return False
+    # The same request still pending (asked again at the ask step) is not a new one.
+    earlier = q.customer_messages_since_last_action()[1:]
+    return not any(s.applies(c, m) for c in conditions for m in earlier)
+
+
+def _journey_backtrack(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Journeys only move forward, except that a new request starts a restarting journey over
+    (for a new purpose, so Parlant begins it at its first step)."""
+    if _new_request(q, s):
+        return {
+            "rationale": "offline: a new request for a journey already carried out",
+            "requires_backtracking": True,
+            "backtrack_to_same_journey_process": False,
+        }
+    return {
+        "rationale": "offline: journeys only move forward",
+        "requires_backtracking": False,
+        "backtrack_to_same_journey_process": False,
+    }
+
+
+def _journey_restart_node(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Restart a journey (asked for by `_journey_backtrack`) at its first step, or at the one
+    after it when the customer's message already answers the first (a description given with
+    the request)."""
+    at = q.prompt_text.rfind(_TRAVERSED)
+    steps = _STEP.findall(q.prompt_text[at:]) if at >= 0 else []
+    if not steps or not _new_request(q, s):
+        return {"rationale": "offline: no journey to restart", "next_step": "None"}
+    first_id = steps[0][0]
+    title = _JOURNEY_TITLE.findall(q.prompt_text)[-1]
+    advancement: list[dict[str, Any]] = [{"id": first_id, "completed": "needs_customer_input"}]
+    if len(steps) > 1 and _answers_ahead(q, s, title):
+        # The step after the first is the tool step the description feeds (filing the claim).
+        advancement = [
+            {"id": first_id, "completed": "completed", "follow_ups": [steps[1][0]]},
+            {"id": steps[1][0], "completed": "needs_tool_call"},
+        ]
+    return {
+        "rationale": "offline: a new request starts the journey over",
+        "journey_applies": True,
+        "requires_backtracking": True,
+        "backtracking_target_step": first_id,
+        "step_advancement": advancement,
+        "next_step": advancement[-1]["id"],
+    }
+
+
+def _answers_ahead(q: Question, s: OfflineScript, title: str) -> bool:
+    """Does the customer's message already give what the journey's first step asks for (a
+    step condition of the journey with evidence in the request's window)?"""
+    return any(
+        q.evidence(s.triggers.get(c, ()), s.evidence_openers[c]) is not None
+        for c in s.journey_conditions(title)
+        if c in s.evidence_openers and s.triggers.get(c)
+    )
+
+
+def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
+    """Whether the agent's last message already carried out this chat step's scripted line.
+
+    A step without a line (one a tool's result speaks for) has nothing left to say."""
+    line = s.reply_for(action)
+    if q.engine is None:
+        return False
+    if not line:
+        return True
     for event in reversed(q.engine.interaction.events):
         if event.kind == EventKind.MESSAGE and event.source == EventSource.AI_AGENT:
             return line in _message_text(event.data)
@@ -533,7 +626,7 @@ def _tool_arguments(
             )
             continue
         words = s.argument_evidence.get(name)
-        value = q.evidence(words) if words else message
+        value = q.evidence(words, s.evidence_openers.get(name, ())) if words else message
         if not value or not value.strip():
             return None
         arguments[name] = value.strip()
@@ -682,11 +775,8 @@ RULES: dict[str, Rule] = {
     "CannedResponseDraftSchema": _draft,
     "MessageSchema": _message,
     "CannedResponsePreambleSchema": lambda q, s: {"preamble": ""},
-    "JourneyBacktrackCheckSchema": lambda q, s: {
-        "rationale": "offline: journeys only move forward",
-        "requires_backtracking": False,
-        "backtrack_to_same_journey_process": False,
-    },
+    "JourneyBacktrackCheckSchema": _journey_backtrack,
+    "JourneyBacktrackNodeSelectionSchema": _journey_restart_node,
 }
 
 

@@ -66,6 +66,7 @@ def offline_script() -> OfflineScript:
             replies[normalise_text(behaviour.action)] = behaviour.offline_reply
     replies[normalise_text(insurance.CLARIFICATION)] = insurance.VAGUE_REQUEST.offline_reply
     journeys: dict[str, tuple[str, ...]] = {}
+    openers: dict[str, tuple[str, ...]] = dict(insurance.OFFLINE_ARGUMENT_OPENERS)
     for journey in insurance.JOURNEYS:
         for condition in journey.conditions:
             triggers[normalise_text(condition)] = journey.offline_triggers
@@ -74,6 +75,8 @@ def offline_script() -> OfflineScript:
                 replies[normalise_text(step.chat)] = step.offline_reply
             if step.condition and step.offline_evidence:
                 triggers[normalise_text(step.condition)] = step.offline_evidence
+                # A step's evidence counts from the customer's request onwards.
+                openers[normalise_text(step.condition)] = journey.offline_triggers
         journeys[normalise_text(journey.title)] = (
             *journey.conditions,
             *(s.condition for s in journey.steps if s.condition),
@@ -84,6 +87,10 @@ def offline_script() -> OfflineScript:
         context_triggers=context_triggers,
         journeys=journeys,
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
+        evidence_openers=openers,
+        restarting_journeys=frozenset(
+            normalise_text(j.title) for j in insurance.JOURNEYS if j.offline_restarts
+        ),
         clarification=insurance.CLARIFICATION,
         fixed_arguments=insurance.OFFLINE_FIXED_ARGUMENTS,
         handoff_action=normalise_text(insurance.HANDOFF.action or ""),

@@ -36,6 +36,10 @@ GUEST_SUMMARY = (
     "Sign in on our website to chat about your own policy, or ask for a person."
 )
 
+# What happens after a claim is filed: said only with a filed claim's result, so no reply can
+# promise an adjuster for a claim that was not filed.
+CLAIM_FILED_NEXT = "An adjuster will contact you within two business days."
+
 log = logging.getLogger(__name__)
 
 
@@ -144,7 +148,10 @@ def build_tools(
             data={
                 "filed": True,
                 **asdict(claim),
-                "summary": f"Claim {claim.claim_id} was filed under policy {claim.policy_number}.",
+                "summary": (
+                    f"Claim {claim.claim_id} was filed under policy {claim.policy_number}. "
+                    + CLAIM_FILED_NEXT
+                ),
             }
         )
 

@@ -30,6 +30,7 @@ OFF_TOPIC = "only help with insurance"
 LEGAL = "can't give legal advice"
 NOTE = "The windscreen repair is booked for Friday at 10am"
 BACK = "I'm back with you"
+GUEST = "cannot see or change a policy or a claim"
 
 CLAIM = "File an Insurance Claim"
 COVERAGE = "Explain Policy Coverage"
@@ -65,7 +66,14 @@ class Packet:
     step: str = ""
 
 
-Step = Turn | HandBack | Resolve | Packet
+@dataclass(frozen=True)
+class Customer:
+    """The session's customer (first step only; Sam Carter without it)."""
+
+    id: str
+
+
+Step = Turn | HandBack | Resolve | Packet | Customer
 
 
 def claim_filed(details: str) -> Turn:
@@ -230,6 +238,27 @@ SCENARIOS: dict[str, list[Step]] = {
             lacks=(HANDING_OFF,),
         ),
     ],
+    # --- the offline demo tells the truth (issue 28) ---------------------------------------
+    "a second claim in one chat is asked for and filed, never confirmed before": [
+        claim_filed("I want to file a claim, a van hit my parked car on Elm Street"),
+        Turn("I'd like to file another claim", has=(ASK_DETAILS,), lacks=(FILED, "CLM-")),
+        claim_filed("Hail damaged the roof of my garage last night"),
+    ],
+    "a guest asking to file hears that nothing was filed, not a confirmation": [
+        Customer("guest"),
+        Turn(
+            "I want to file a claim, a van hit my parked car on Elm Street",
+            tools=("file_claim",),
+            has=(GUEST,),
+            lacks=(FILED, "is filed", "CLM-"),
+        ),
+        Turn("ok", lacks=(FILED, "is filed", "CLM-")),
+    ],
+    "a coverage question before asking to file is not taken as the claim": [
+        Turn("Does my policy cover windscreen damage?", tools=("get_policy_details",)),
+        Turn("I'd like to file a claim.", has=(ASK_DETAILS,), lacks=(FILED, "CLM-")),
+        claim_filed("A stone cracked my windscreen on the motorway this morning"),
+    ],
     "after a resolve a thank-you runs nothing": [
         HUMAN,
         Resolve(),
@@ -278,9 +307,13 @@ def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> None:
-    session = new_session(client)
-    for step in SCENARIOS[name]:
-        if isinstance(step, Turn):
+    steps = SCENARIOS[name]
+    first = steps[0]
+    session = new_session(client, first.id) if isinstance(first, Customer) else new_session(client)
+    for step in steps:
+        if isinstance(step, Customer):
+            assert step is first, "Customer() is a scenario's first step"
+        elif isinstance(step, Turn):
             _turn(client, session, step)
         elif isinstance(step, Packet):
             record = (client.sessions.retrieve(session).metadata or {})["handoff"]
