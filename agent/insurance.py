@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.handback_context import HANDBACK_VARIABLE
+from agent.policy_answers import policy_answer
 
 AGENT_ID = "insurance-support-agent"
 AGENT_NAME = "Insurance Support Agent"
@@ -182,6 +183,9 @@ OFFLINE_ARGUMENT_EVIDENCE: dict[str, tuple[str, ...]] = {"claim_details": INCIDE
 # Offline, that message must also be the customer's request to file or come after it: a
 # question asked before ("Does my policy cover windscreen damage?") is not a claim's details.
 OFFLINE_ARGUMENT_OPENERS: dict[str, tuple[str, ...]] = {"claim_details": CLAIM_REQUESTS}
+# Offline, a question the policy answers (its deductible, whether a loss is covered) is answered
+# from the policy the agent fetched last, also when no tool runs again for it.
+OFFLINE_FOLLOW_UPS = {"get_policy_details": policy_answer}
 # Offline, the handoff runs only when the customer asks for a person.
 OFFLINE_FIXED_ARGUMENTS: dict[str, str] = {"category": "customer_asked"}
 

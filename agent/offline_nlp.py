@@ -55,6 +55,10 @@ MAX_REASON_CHARS = 200
 DEFAULT_CLARIFICATION = "Ask the customer what they would like help with"
 
 
+# A customer's message and a tool's result data -> the answer to it from that data, or None.
+FollowUp = Callable[[str, Mapping[str, Any]], str | None]
+
+
 @dataclass(frozen=True)
 class OfflineScript:
     """What the offline service knows about the agent: triggers and scripted lines.
@@ -72,6 +76,8 @@ class OfflineScript:
     evidence_openers: tool parameter or step condition -> words of the request that opens the
         window its evidence is taken from: the message with one of them and those after it.
     restarting_journeys: journey titles that a new request starts again once done or left.
+    follow_ups: tool name -> what answers a customer's question from that tool's latest result
+        in the session (the policy's deductible, whether a loss is covered), or None.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
     fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
     handoff_action: the (normalised) action of the guideline that hands off; a turn that hands
@@ -85,6 +91,7 @@ class OfflineScript:
     argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
     evidence_openers: Mapping[str, Sequence[str]] = field(default_factory=dict)
     restarting_journeys: frozenset[str] = frozenset()
+    follow_ups: Mapping[str, FollowUp] = field(default_factory=dict)
     clarification: str = DEFAULT_CLARIFICATION
     fixed_arguments: Mapping[str, str] = field(default_factory=dict)
     handoff_action: str = ""
@@ -728,8 +735,39 @@ def compose_reply(
             line = _filled(script.reply_for(match.guideline.content.action), context_values)
             if line and line not in lines:
                 lines.append(line)
+        if not handing_off:
+            lines[:0] = _follow_up_answers(engine, script)
     body = " ".join(lines) if lines else FALLBACK_REPLY
     return f"{OFFLINE_MARKER} {body}"
+
+
+def _latest_result(engine: EngineContext, tool: str) -> Mapping[str, Any] | None:
+    """The data of `tool`'s newest result in the session: this turn's, else an earlier turn's."""
+    staged = [e.data for e in reversed(engine.state.tool_events) if e.kind == EventKind.TOOL]
+    earlier = [e.data for e in reversed(engine.interaction.events) if e.kind == EventKind.TOOL]
+    for data in [*staged, *earlier]:
+        if not isinstance(data, dict):
+            continue
+        for call in reversed(data.get("tool_calls", [])):
+            if str(call.get("tool_id", "")).split(":")[-1] == tool:
+                result = (call.get("result") or {}).get("data")
+                return result if isinstance(result, dict) else None
+    return None
+
+
+def _follow_up_answers(engine: EngineContext, script: OfflineScript) -> list[str]:
+    """Answers to the customer's last message from the data the agent already has: a follow-up
+    ("is flood covered?") needs no tool to run again and never gets the generic line."""
+    last = engine.interaction.last_customer_message
+    if last is None:
+        return []
+    answers = []
+    for tool, answer in script.follow_ups.items():
+        data = _latest_result(engine, tool)
+        line = answer(last.content, data) if data is not None else None
+        if line:
+            answers.append(line)
+    return answers
 
 
 def _filled(line: str | None, values: Mapping[str, Any]) -> str | None:

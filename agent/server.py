@@ -88,6 +88,7 @@ def offline_script() -> OfflineScript:
         journeys=journeys,
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
         evidence_openers=openers,
+        follow_ups=insurance.OFFLINE_FOLLOW_UPS,
         restarting_journeys=frozenset(
             normalise_text(j.title) for j in insurance.JOURNEYS if j.offline_restarts
         ),

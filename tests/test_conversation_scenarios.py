@@ -31,6 +31,7 @@ LEGAL = "can't give legal advice"
 NOTE = "The windscreen repair is booked for Friday at 10am"
 BACK = "I'm back with you"
 GUEST = "cannot see or change a policy or a claim"
+FALLBACK = "I can help you file a claim, check your open claims"
 
 CLAIM = "File an Insurance Claim"
 COVERAGE = "Explain Policy Coverage"
@@ -258,6 +259,21 @@ SCENARIOS: dict[str, list[Step]] = {
         Turn("Does my policy cover windscreen damage?", tools=("get_policy_details",)),
         Turn("I'd like to file a claim.", has=(ASK_DETAILS,), lacks=(FILED, "CLM-")),
         claim_filed("A stone cracked my windscreen on the motorway this morning"),
+    ],
+    "follow-up questions are answered from the policy": [
+        Turn("What's my deductible?", tools=("get_policy_details",), has=("deductible is $500",)),
+        Turn(
+            "is flood covered?", has=("Flood is not among", "collision, theft"), lacks=(FALLBACK,)
+        ),
+        Turn("Is my laptop covered then?", has=("Laptop is not among",), lacks=(FALLBACK,)),
+        # Two turns after the journey was left, Parlant starts it again: the policy is fetched
+        # again, and the answer still comes first.
+        Turn(
+            "And is theft covered?",
+            tools=("get_policy_details",),
+            has=("(Offline scripted reply) Theft is covered", "$1,000,000)"),
+        ),
+        Turn("When does it renew?", has=("renews on 2027-03-01",), lacks=(FALLBACK,)),
     ],
     "after a resolve a thank-you runs nothing": [
         HUMAN,
