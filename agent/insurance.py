@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.handback_context import HANDBACK_VARIABLE
+from agent.handback_message import for_the_customer
 from agent.policy_answers import policy_answer
 
 AGENT_ID = "insurance-support-agent"
@@ -186,6 +187,9 @@ OFFLINE_ARGUMENT_OPENERS: dict[str, tuple[str, ...]] = {"claim_details": CLAIM_R
 # Offline, a question the policy answers (its deductible, whether a loss is covered) is answered
 # from the policy the agent fetched last, also when no tool runs again for it.
 OFFLINE_FOLLOW_UPS = {"get_policy_details": policy_answer}
+# Offline, a context variable filled into a line is first rendered for the customer: the
+# handback note is written for the AI, about the customer (agent/handback_message.py).
+OFFLINE_RENDERERS = {HANDBACK_VARIABLE: for_the_customer}
 # Offline, the handoff runs only when the customer asks for a person.
 OFFLINE_FIXED_ARGUMENTS: dict[str, str] = {"category": "customer_asked"}
 
@@ -274,8 +278,9 @@ HANDBACK = Behaviour(
         "say that a person is joining or handling the conversation"
     ),
     offline_context_variable=HANDBACK_VARIABLE,
+    # Offline the note is rendered for the customer (OFFLINE_RENDERERS), never read out as is.
     offline_reply=(
-        "Thanks for waiting, I'm back with you. Our support team left me this update: "
+        "Thanks for waiting, I'm back with you. Our support team has looked into this: "
         f"{{{HANDBACK_VARIABLE}}}"
     ),
 )

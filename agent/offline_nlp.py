@@ -78,6 +78,8 @@ class OfflineScript:
     restarting_journeys: journey titles that a new request starts again once done or left.
     follow_ups: tool name -> what answers a customer's question from that tool's latest result
         in the session (the policy's deductible, whether a loss is covered), or None.
+    renderers: context variable -> how its value is put to the customer (value, customer's
+        name -> text) before it fills a line.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
     fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
     handoff_action: the (normalised) action of the guideline that hands off; a turn that hands
@@ -92,6 +94,7 @@ class OfflineScript:
     evidence_openers: Mapping[str, Sequence[str]] = field(default_factory=dict)
     restarting_journeys: frozenset[str] = frozenset()
     follow_ups: Mapping[str, FollowUp] = field(default_factory=dict)
+    renderers: Mapping[str, Callable[[str, str], str]] = field(default_factory=dict)
     clarification: str = DEFAULT_CLARIFICATION
     fixed_arguments: Mapping[str, str] = field(default_factory=dict)
     handoff_action: str = ""
@@ -139,6 +142,20 @@ def _ran_a_tool_with_arguments(data: Any) -> bool:
     )
 
 
+def current_customer_message(engine: EngineContext | None) -> str:
+    """The customer's message this turn answers: their last one, unless an operator's handback
+    or resolution came after it. Then the AI speaks first ("I'm back") and that message (often
+    "can I talk to a person?") was the operator's to answer, not a request to act on again."""
+    if engine is None:
+        return ""
+    for event in reversed(engine.interaction.events):
+        if event.kind == EventKind.CUSTOM:
+            return ""
+        if event.kind == EventKind.MESSAGE and event.source == EventSource.CUSTOMER:
+            return _message_text(event.data)
+    return ""
+
+
 def _mentions(message: str, phrase: str) -> bool:
     # Match at a word start, so "cover" finds "coverage" but "agent" does not fire on "reagent".
     return re.search(r"\b" + re.escape(phrase.lower()), message.lower()) is not None
@@ -160,10 +177,7 @@ class Question:
 
     @property
     def customer_message(self) -> str:
-        if self.engine is None:
-            return ""
-        last = self.engine.interaction.last_customer_message
-        return last.content if last else ""
+        return current_customer_message(self.engine)
 
     def context_values(self) -> dict[str, Any]:
         """The context variables this prompt shows (its "information about the context"), by name."""
@@ -731,8 +745,14 @@ def compose_reply(
                 for m in matches
                 if normalise_text(m.guideline.content.action or "") == script.handoff_action
             ]
+        values = {
+            name: script.renderers[name](str(value), engine.customer.name)
+            if name in script.renderers
+            else value
+            for name, value in context_values.items()
+        }
         for match in matches:
-            line = _filled(script.reply_for(match.guideline.content.action), context_values)
+            line = _filled(script.reply_for(match.guideline.content.action), values)
             if line and line not in lines:
                 lines.append(line)
         if not handing_off:
@@ -758,13 +778,13 @@ def _latest_result(engine: EngineContext, tool: str) -> Mapping[str, Any] | None
 def _follow_up_answers(engine: EngineContext, script: OfflineScript) -> list[str]:
     """Answers to the customer's last message from the data the agent already has: a follow-up
     ("is flood covered?") needs no tool to run again and never gets the generic line."""
-    last = engine.interaction.last_customer_message
-    if last is None:
+    last = current_customer_message(engine)
+    if not last:
         return []
     answers = []
     for tool, answer in script.follow_ups.items():
         data = _latest_result(engine, tool)
-        line = answer(last.content, data) if data is not None else None
+        line = answer(last, data) if data is not None else None
         if line:
             answers.append(line)
     return answers

@@ -89,6 +89,7 @@ def offline_script() -> OfflineScript:
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
         evidence_openers=openers,
         follow_ups=insurance.OFFLINE_FOLLOW_UPS,
+        renderers=insurance.OFFLINE_RENDERERS,
         restarting_journeys=frozenset(
             normalise_text(j.title) for j in insurance.JOURNEYS if j.offline_restarts
         ),

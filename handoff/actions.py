@@ -7,6 +7,7 @@ overwrite each other's record fields; the events themselves are never lost.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
+
+log = logging.getLogger(__name__)
 
 INTERNAL_NOTE = "internal_note"
 HANDBACK = "handback"
@@ -236,8 +239,9 @@ async def take_over(
 async def return_to_ai(
     client: AsyncParlantClient, session_id: str, operator: Operator, note: str
 ) -> Handback:
-    """Hand the session back with a note: the AI answers the customer's next message from it,
-    knowing no human is on (agent/handback_context.py puts the note into its context)."""
+    """Hand the session back with a note: the AI writes to the customer from it at once,
+    knowing no human is on (agent/handback_context.py puts the note into its context), and
+    answers their next message from it."""
     problem = handback_note_problem(note)
     if problem:
         raise InvalidHandbackNote(problem)
@@ -254,7 +258,25 @@ async def return_to_ai(
         },
     )
     await client.sessions.update(session_id, mode="auto")
+    await _start_ai_turn(client, session_id)
     return Handback(record=updated, event_id=str(event.id), note=note.strip())
+
+
+async def _start_ai_turn(client: AsyncParlantClient, session_id: str) -> None:
+    """Ask the agent for a turn now, so the customer hears the handback's outcome at once
+    instead of only once they write again (an AI message without content starts a turn).
+
+    Parlant starts the turn before it reads back the turn's first status event; that read can
+    come too early and answer 500 while the turn runs on. The handback is done either way, and
+    the AI's message is what the customer sees, so that error is logged, not raised."""
+    try:
+        await client.sessions.create_event(session_id, kind="message", source="ai_agent")
+    except ApiError as error:
+        if error.status_code is None or error.status_code < 500:
+            raise
+        log.warning(
+            "handback: the AI turn's start answered %s session=%s", error.status_code, session_id
+        )
 
 
 async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:

@@ -32,6 +32,10 @@ NOTE = "The windscreen repair is booked for Friday at 10am"
 BACK = "I'm back with you"
 GUEST = "cannot see or change a policy or a claim"
 FALLBACK = "I can help you file a claim, check your open claims"
+# What an operator writes for the AI, not for the customer: it names her in the third person.
+ALICE_NOTE = "Refund approved for Alice; she may ask about payment timing"
+# The note's outcome as the customer hears it offline: addressed to them, never verbatim.
+NOTE_RELAYED = "looked into this: the windscreen repair is booked for Friday at 10am."
 
 CLAIM = "File an Insurance Claim"
 COVERAGE = "Explain Policy Coverage"
@@ -51,7 +55,12 @@ class Turn:
 
 @dataclass(frozen=True)
 class HandBack:
+    """An operator returns the session to the AI with `note`: the AI writes to the customer at
+    once, with every `has` in that message and no `lacks`."""
+
     note: str = NOTE
+    has: tuple[str, ...] = (BACK, NOTE_RELAYED)
+    lacks: tuple[str, ...] = (NOTE,)
 
 
 @dataclass(frozen=True)
@@ -214,19 +223,19 @@ SCENARIOS: dict[str, list[Step]] = {
         claim_filed("I want to file a claim, a tree branch smashed my windscreen"),
         HUMAN,
         HandBack(),
-        Turn("Thanks, what happens next?", has=(BACK, NOTE), lacks=(FILED, POLICY_LINE)),
+        Turn("Thanks, what happens next?", lacks=(FILED, POLICY_LINE, BACK, "CLM-")),
     ],
     "after a handback at the ask step, a new description files the claim": [
         Turn("I want to file a claim", has=(ASK_DETAILS,)),
         HUMAN,
         HandBack(),
-        Turn("ok thanks", has=(NOTE,), lacks=("CLM-", ASK_DETAILS)),
+        Turn("ok thanks", lacks=("CLM-", ASK_DETAILS, NOTE_RELAYED)),
         Turn(
             "My car was damaged in a break-in last night on 5th Street",
             tools=("file_claim",),
             args={"file_claim": "My car was damaged in a break-in last night on 5th Street"},
             has=(FILED,),
-            lacks=(NOTE,),
+            lacks=(NOTE_RELAYED,),
         ),
     ],
     "after a resolve the AI answers policy questions again": [
@@ -275,6 +284,16 @@ SCENARIOS: dict[str, list[Step]] = {
         ),
         Turn("When does it renew?", has=("renews on 2027-03-01",), lacks=(FALLBACK,)),
     ],
+    "the handback note becomes a message at once, never read out verbatim": [
+        Customer("cust-alice"),
+        HUMAN,
+        HandBack(
+            ALICE_NOTE,
+            has=(BACK, "looked into this: refund approved for you."),
+            lacks=(ALICE_NOTE, "Alice", "she may ask"),
+        ),
+        Turn("thanks", lacks=(BACK, "refund approved")),
+    ],
     "after a resolve a thank-you runs nothing": [
         HUMAN,
         Resolve(),
@@ -298,6 +317,20 @@ def _operator(agent: AgentProcess, step: HandBack | Resolve, session: str) -> No
         return await actions.resolve(api, session, DANA)
 
     asyncio.run(go())
+
+
+def _hand_back(client: ParlantClient, agent: AgentProcess, session: str, step: HandBack) -> str:
+    """Return the session to the AI; the message the AI writes at once, without waiting for
+    the customer (checked against the step)."""
+    before = max(e.offset for e in client.sessions.list_events(session, wait_for_data=0))
+    _operator(agent, step, session)
+    reply = str(wait_for_ai_reply(client, session, before, timeout=20).data["message"])
+    context = f"after handing back with {step.note!r}: {reply!r}"
+    for text in step.has:
+        assert text in reply, context
+    for text in step.lacks:
+        assert text not in reply, context
+    return reply
 
 
 def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
@@ -331,6 +364,8 @@ def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> 
             assert step is first, "Customer() is a scenario's first step"
         elif isinstance(step, Turn):
             _turn(client, session, step)
+        elif isinstance(step, HandBack):
+            _hand_back(client, agent, session, step)
         elif isinstance(step, Packet):
             record = (client.sessions.retrieve(session).metadata or {})["handoff"]
             assert isinstance(record, dict), record
