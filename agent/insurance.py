@@ -43,6 +43,8 @@ class Behaviour:
     # Offline, the behaviour applies while this context variable is set and the AI has not
     # replied since; `{name}` in offline_reply is replaced by the variable's value.
     offline_context_variable: str = ""
+    # Offline, the category a handoff this behaviour offers is filed under.
+    offline_handoff_category: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,8 +192,6 @@ OFFLINE_FOLLOW_UPS = {"get_policy_details": policy_answer}
 # Offline, a context variable filled into a line is first rendered for the customer: the
 # handback note is written for the AI, about the customer (agent/handback_message.py).
 OFFLINE_RENDERERS = {HANDBACK_VARIABLE: for_the_customer}
-# Offline, the handoff runs only when the customer asks for a person.
-OFFLINE_FIXED_ARGUMENTS: dict[str, str] = {"category": "customer_asked"}
 
 CLAIM_JOURNEY = JourneySpec(
     key="file_claim",
@@ -264,7 +264,63 @@ HANDOFF = Behaviour(
         "I'm handing this conversation to a member of our support team. A person will join "
         "here shortly."
     ),
+    offline_handoff_category="customer_asked",
 )
+
+# A complaint and a legal threat go to a person, each under its own category, so they can be
+# counted and routed apart from a plain request for a person.
+COMPLAINT = Behaviour(
+    key="complaint",
+    condition=(
+        "The customer makes a formal complaint about the service, the handling of a claim or "
+        "the company"
+    ),
+    action=(
+        "Call initiate_human_handoff with category complaint and a short reason, then tell the "
+        "customer their complaint is being passed to a person from the support team, who is "
+        "joining the conversation"
+    ),
+    tools=("initiate_human_handoff",),
+    offline_triggers=("complaint", "complain", "ombudsman"),
+    offline_reply=(
+        "I'm sorry this has gone wrong. I'm passing your complaint to a member of our support "
+        "team. A person will join here shortly."
+    ),
+    offline_handoff_category="complaint",
+)
+
+LEGAL_THREAT = Behaviour(
+    key="legal_threat",
+    condition=(
+        "The customer threatens legal action against the company: a lawsuit, a lawyer or court"
+    ),
+    action=(
+        "Call initiate_human_handoff with category legal_threat and a short reason, then tell "
+        "the customer a person from the support team is joining to take this up; do not argue "
+        "and do not comment on the legal merits"
+    ),
+    tools=("initiate_human_handoff",),
+    offline_triggers=(
+        "legal action",
+        "sue you",
+        "suing you",
+        "take you to court",
+        "see you in court",
+        "my lawyer",
+        "my attorney",
+        "my solicitor",
+        "lawsuit against you",
+    ),
+    offline_reply=(
+        "I understand. I'm passing this to a member of our support team to take it up with "
+        "you. A person will join here shortly."
+    ),
+    offline_handoff_category="legal_threat",
+)
+
+# The guidelines that hand off, most specific first: a turn that matches several is filed
+# under the first one's category and says only its line.
+HANDOFFS: tuple[Behaviour, ...] = (LEGAL_THREAT, COMPLAINT, HANDOFF)
 
 HANDBACK = Behaviour(
     key="handback",
@@ -339,6 +395,8 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         offline_reply="Those are the claims on file for you.",
     ),
     HANDOFF,
+    COMPLAINT,
+    LEGAL_THREAT,
     HANDBACK,
 )
 

@@ -81,9 +81,9 @@ class OfflineScript:
     renderers: context variable -> how its value is put to the customer (value, customer's
         name -> text) before it fills a line.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
-    fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
-    handoff_action: the (normalised) action of the guideline that hands off; a turn that hands
-        off answers with its line alone.
+    handoff_categories: the (normalised) actions of the guidelines that hand off, most specific
+        first -> the category the handoff gets; a turn that hands off answers with the line of
+        the first one matched, alone, and files the handoff under its category.
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -96,8 +96,7 @@ class OfflineScript:
     follow_ups: Mapping[str, FollowUp] = field(default_factory=dict)
     renderers: Mapping[str, Callable[[str, str], str]] = field(default_factory=dict)
     clarification: str = DEFAULT_CLARIFICATION
-    fixed_arguments: Mapping[str, str] = field(default_factory=dict)
-    handoff_action: str = ""
+    handoff_categories: Mapping[str, str] = field(default_factory=dict)
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
@@ -636,8 +635,8 @@ def _tool_arguments(
     message = q.customer_message.strip()
     arguments = {}
     for name in parameters:
-        if name in s.fixed_arguments:
-            arguments[name] = s.fixed_arguments[name]
+        if name == "category":
+            arguments[name] = _handoff_category(q, s)
             continue
         if name == "reason":
             arguments[name] = (
@@ -656,6 +655,22 @@ def _tool_arguments(
 
 def _already_ran(q: Question, tool: str) -> bool:
     return any(str(c.get("tool_id", "")).split(":")[-1] == tool for c in q.staged_tool_calls())
+
+
+def _first_handoff(matches: Sequence[Any], s: OfflineScript) -> Any | None:
+    """Of the matched guidelines, the most specific one that hands off."""
+    actions = {normalise_text(m.guideline.content.action or ""): m for m in matches}
+    return next((actions[a] for a in s.handoff_categories if a in actions), None)
+
+
+def _handoff_category(q: Question, s: OfflineScript) -> str:
+    """The category of the most specific handoff guideline matched this turn."""
+    if q.engine is None:
+        return "other"
+    handoff = _first_handoff(list(q.engine.state.tool_enabled_guideline_matches), s)
+    if handoff is None:
+        return "other"
+    return s.handoff_categories[normalise_text(handoff.guideline.content.action or "")]
 
 
 def _held_back_for_handoff(q: Question, tool: str) -> bool:
@@ -739,12 +754,9 @@ def compose_reply(
         matches = list(engine.state.ordinary_guideline_matches) + list(
             engine.state.tool_enabled_guideline_matches
         )
-        if handing_off and script.handoff_action:
-            matches = [
-                m
-                for m in matches
-                if normalise_text(m.guideline.content.action or "") == script.handoff_action
-            ]
+        if handing_off and script.handoff_categories:
+            handoff = _first_handoff(matches, script)
+            matches = [handoff] if handoff is not None else []
         values = {
             name: script.renderers[name](str(value), engine.customer.name)
             if name in script.renderers

@@ -94,8 +94,9 @@ def offline_script() -> OfflineScript:
             normalise_text(j.title) for j in insurance.JOURNEYS if j.offline_restarts
         ),
         clarification=insurance.CLARIFICATION,
-        fixed_arguments=insurance.OFFLINE_FIXED_ARGUMENTS,
-        handoff_action=normalise_text(insurance.HANDOFF.action or ""),
+        handoff_categories={
+            normalise_text(b.action or ""): b.offline_handoff_category for b in insurance.HANDOFFS
+        },
     )
 
 

@@ -163,7 +163,8 @@ def build_tools(
 
         reason: why a person is needed, in a few words.
         category: customer_asked (they asked for a person), cannot_help (you cannot do what
-        they need), complaint, legal_question, or other.
+        they need), complaint (a formal complaint), legal_question, legal_threat (they threaten
+        legal action), or other.
         """
         session = p.Session.current
         existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})

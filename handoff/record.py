@@ -32,6 +32,7 @@ class ReasonCategory(str, Enum):  # noqa: UP042
     CANNOT_HELP = "cannot_help"
     COMPLAINT = "complaint"
     LEGAL_QUESTION = "legal_question"
+    LEGAL_THREAT = "legal_threat"
     OTHER = "other"
 
     @property

@@ -83,7 +83,14 @@ class Customer:
     id: str
 
 
-Step = Turn | HandBack | Resolve | Packet | Customer
+@dataclass(frozen=True)
+class Category:
+    """The handoff record's reason category."""
+
+    value: str
+
+
+Step = Turn | HandBack | Resolve | Packet | Category | Customer
 
 
 def claim_filed(details: str) -> Turn:
@@ -294,6 +301,33 @@ SCENARIOS: dict[str, list[Step]] = {
         ),
         Turn("thanks", lacks=(BACK, "refund approved")),
     ],
+    "a formal complaint hands off as a complaint": [
+        Turn(
+            "I want to make a formal complaint about how my claim was handled",
+            tools=("initiate_human_handoff",),
+            has=(HANDING_OFF, "passing your complaint"),
+            lacks=(FALLBACK,),
+        ),
+        Category("complaint"),
+    ],
+    "a legal threat hands off as a legal threat, with no legal-advice line": [
+        Turn(
+            "I'm going to take legal action against you",
+            tools=("initiate_human_handoff",),
+            has=(HANDING_OFF,),
+            lacks=(LEGAL,),
+        ),
+        Category("legal_threat"),
+    ],
+    "a complaint asking for a manager is filed as a complaint, with one line": [
+        Turn(
+            "I want to complain to a manager",
+            tools=("initiate_human_handoff",),
+            has=("passing your complaint",),
+            lacks=("I'm handing this conversation",),
+        ),
+        Category("complaint"),
+    ],
     "after a resolve a thank-you runs nothing": [
         HUMAN,
         Resolve(),
@@ -366,6 +400,10 @@ def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> 
             _turn(client, session, step)
         elif isinstance(step, HandBack):
             _hand_back(client, agent, session, step)
+        elif isinstance(step, Category):
+            record = (client.sessions.retrieve(session).metadata or {})["handoff"]
+            assert isinstance(record, dict), record
+            assert record["reason_category"] == step.value, record
         elif isinstance(step, Packet):
             record = (client.sessions.retrieve(session).metadata or {})["handoff"]
             assert isinstance(record, dict), record
