@@ -35,6 +35,13 @@ BRIDGE_STORE = "tests/test_bridge_store.py"
 
 BUGS = (
     Bug(
+        "canned-claim-confirmation",
+        "agent/insurance.py",
+        '            offline_said_by_tool="file_claim",\n',
+        '            offline_reply="Your claim is filed. An adjuster will contact you soon.",\n',
+        "tests/test_truthful_replies.py::test_no_reply_claims_an_action_its_turn_did_not_take",
+    ),
+    Bug(
         "dedupe-always-first",
         "slack_bridge/state.py",
         "        return seen is None\n",
