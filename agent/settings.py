@@ -73,6 +73,9 @@ class AgentSettings:
     # read os.environ, so the agent exports them before Parlant starts. Keys: kept out of repr.
     provider_environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     log_format: LogFormat = "text"
+    # Each AI turn's bounds: past either, the turn fails and a person takes over (turn_guard).
+    ai_turn_timeout_seconds: float = 60.0
+    ai_turn_max_model_calls: int = 40
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -138,4 +141,13 @@ class AgentSettings:
             tiktoken_cache_dir=env.path("TIKTOKEN_CACHE_DIR", str(default_cache_dir())),
             provider_environment=env.passthrough(),
             log_format=read_log_format(env),
+            ai_turn_timeout_seconds=_positive_seconds(env, "AI_TURN_TIMEOUT_SECONDS", 60.0),
+            ai_turn_max_model_calls=env.positive_int("AI_TURN_MAX_MODEL_CALLS", 40),
         )
+
+
+def _positive_seconds(env: EnvReader, name: str, default: float) -> float:
+    value = env.positive_float(name, default)
+    if value <= 0:
+        raise SettingsError(f"{name}={value} leaves a turn no time; set a number such as {default}")
+    return value
