@@ -78,6 +78,55 @@ class NoEscalationChannel:
         return SlackLink(state="disabled")
 
 
+async def start_handoff(
+    session: p.Session,
+    reason: str,
+    category: ReasonCategory,
+    notifier: EscalationNotifier,
+    journey_steps: JourneySteps | None = None,
+) -> None:
+    """Record a handoff on `session` (record, label, what the AI knew) and tell operators; the
+    handoff tool and a failed AI turn (agent/ai_failure.py) both hand off through it. Switching
+    the session to manual mode is the caller's: the tool does it through its result."""
+    existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
+    packet = await capture_packet(journey_steps or JourneySteps())
+    record = request_handoff(
+        existing,
+        reason,
+        utc_now_iso(),
+        notifier.initial_state,
+        packet,
+        category,
+    )
+    await session.labels.add(HANDOFF_LABEL)
+    if record is not existing:
+        log.info(
+            # The reason is the model's free text and can quote a card number: its length only.
+            "handoff requested session=%s category=%s reason_chars=%d journey=%r guidelines=%d "
+            "tool_calls=%d",
+            session.id,
+            record["reason_category"],
+            len(record["reason"]),
+            packet["journey"]["title"] if packet["journey"] else None,
+            len(packet["guidelines"]),
+            len(packet["tool_calls"]),
+        )
+        recent = [
+            (
+                speaker_label(m.source.value, m.participant["display_name"], None, None),
+                m.content,
+            )
+            for m in session.interaction.messages[-RECENT_MESSAGES:]
+        ]
+        link = await notifier.escalation_requested(
+            session.id, record, session.customer.name, recent, sorted(session.labels)
+        )
+        # Written after the post attempt, so the bridge only ever retries a post that failed.
+        await session.metadata.set(
+            METADATA_KEY, dict(cast(Mapping[str, Any], with_slack_link(record, link)))
+        )
+
+
 def build_tools(
     store: Claims, notifier: EscalationNotifier, journey_steps: JourneySteps | None = None
 ) -> dict[str, p.ToolEntry]:
@@ -166,44 +215,9 @@ def build_tools(
         they need), complaint (a formal complaint), legal_question, legal_threat (they threaten
         legal action), or other.
         """
-        session = p.Session.current
-        existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
-        packet = await capture_packet(journey_steps or JourneySteps())
-        record = request_handoff(
-            existing,
-            reason,
-            utc_now_iso(),
-            notifier.initial_state,
-            packet,
-            ReasonCategory(category),
+        await start_handoff(
+            p.Session.current, reason, ReasonCategory(category), notifier, journey_steps
         )
-        await session.labels.add(HANDOFF_LABEL)
-        if record is not existing:
-            log.info(
-                # The reason is the model's free text and can quote a card number: its length only.
-                "handoff requested session=%s category=%s reason_chars=%d journey=%r guidelines=%d "
-                "tool_calls=%d",
-                context.session_id,
-                record["reason_category"],
-                len(record["reason"]),
-                packet["journey"]["title"] if packet["journey"] else None,
-                len(packet["guidelines"]),
-                len(packet["tool_calls"]),
-            )
-            recent = [
-                (
-                    speaker_label(m.source.value, m.participant["display_name"], None, None),
-                    m.content,
-                )
-                for m in session.interaction.messages[-RECENT_MESSAGES:]
-            ]
-            link = await notifier.escalation_requested(
-                context.session_id, record, session.customer.name, recent, sorted(session.labels)
-            )
-            # Written after the post attempt, so the bridge only ever retries a post that failed.
-            await session.metadata.set(
-                METADATA_KEY, dict(cast(Mapping[str, Any], with_slack_link(record, link)))
-            )
         return p.ToolResult(
             data={
                 "handoff": "started",
