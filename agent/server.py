@@ -18,6 +18,7 @@ from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
 from agent import context_filter, customer_chat, insurance
+from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
     guard_operator_only_paths,
@@ -38,6 +39,7 @@ from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
+from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
 
@@ -100,8 +102,12 @@ def offline_script() -> OfflineScript:
     )
 
 
+def turn_guard(settings: AgentSettings) -> TurnGuard:
+    return TurnGuard(TurnLimits(settings.ai_turn_timeout_seconds, settings.ai_turn_max_model_calls))
+
+
 def nlp_service_factory(
-    settings: AgentSettings, ledger: UsageLedger | None = None
+    settings: AgentSettings, ledger: UsageLedger | None = None, guard: TurnGuard | None = None
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
@@ -113,15 +119,24 @@ def nlp_service_factory(
         factory = getattr(p.NLPServices, settings.nlp, None)  # type: ignore[assignment]
         if factory is None:
             raise ValueError(f"Parlant has no NLP service named {settings.nlp!r}")
+    if guard is not None:
+        unguarded, bounds = factory, guard
+
+        def factory(container: Any) -> p.NLPService:
+            return GuardedNLPService(unguarded(container), bounds)
+
     if ledger is None:
         return factory
     recording = ledger
     return lambda container: UsageRecordingNLPService(factory(container), recording)
 
 
-def hooks_installer(ledger: UsageLedger) -> Callable[[EngineHooks], Awaitable[EngineHooks]]:
+def hooks_installer(
+    ledger: UsageLedger, fail_safe: FailSafe | None = None
+) -> Callable[[EngineHooks], Awaitable[EngineHooks]]:
     async def install(hooks: EngineHooks) -> EngineHooks:
-        return await ledger.install(await context_filter.install(hooks))
+        hooks = await ledger.install(await context_filter.install(hooks))
+        return await fail_safe.install(hooks) if fail_safe is not None else hooks
 
     return install
 
@@ -286,7 +301,9 @@ async def serve(
         ops = AgentOps(settings.operator_token, settings.sla, store.ping, slack_auth)
         journey_steps = JourneySteps()
         ledger = UsageLedger()
-        tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)
+        guard = turn_guard(settings)
+        notifier = notifier or escalation_notifier(settings)
+        tools = build_tools(store, notifier, journey_steps)
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
@@ -302,11 +319,11 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings, ledger),
+            nlp_service=nlp_service_factory(settings, ledger, guard),
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
-            configure_hooks=hooks_installer(ledger),
+            configure_hooks=hooks_installer(ledger, FailSafe(guard, notifier, journey_steps)),
             configure_container=container_installer(
                 settings.operator_token, stores.changes, ledger
             ),

@@ -33,6 +33,7 @@ class ReasonCategory(str, Enum):  # noqa: UP042
     COMPLAINT = "complaint"
     LEGAL_QUESTION = "legal_question"
     LEGAL_THREAT = "legal_threat"
+    AI_FAILURE = "ai_failure"
     OTHER = "other"
 
     @property

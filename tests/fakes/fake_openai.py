@@ -13,6 +13,11 @@ api.openai.com (OPENAI_BASE_URL). It serves what that adapter calls:
 - `GET /v1/models`, `POST /v1/moderations`; a wrong key gets 401 and an unknown model 404 with
   OpenAI's error shapes, for the preflight.
 
+Fault modes (`fault`, set by a test once the agent is up) make every schema request fail the
+way a real model or gateway does: `malformed` answers text that is not JSON, `http_500` a server
+error, `rate_limited` 429 with `Retry-After`, `hang` never answers. `fault_requests` limits a
+fault to that many requests (then the model recovers); `requests` counts schema requests.
+
 Every prompt is kept (`prompts`), so tests can check what Parlant really sent; usage is counted
 with tiktoken's o200k_base from the offline cache.
 """
@@ -96,6 +101,9 @@ class Prompt:
     text: str
 
 
+FAULTS = ("malformed", "http_500", "rate_limited", "hang")
+
+
 @dataclass
 class FakeOpenAI:
     api_key: str = "sk-fake-contract-test-key"
@@ -103,6 +111,12 @@ class FakeOpenAI:
     script: OfflineScript = field(default_factory=offline_script)
     prompts: list[Prompt] = field(default_factory=list)
     embedded_texts: int = 0
+    fault: str | None = None
+    fault_requests: int | None = None  # None: every request while `fault` is set
+    retry_after_seconds: int = 2
+    requests: int = 0
+    schemas: list[str] = field(default_factory=list)  # of every schema request, in order
+    _hung: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
     _port: int = 0
 
@@ -134,7 +148,14 @@ class FakeOpenAI:
         await site.start()
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def release_hung_requests(self) -> None:
+        """Answer (with an error) every request the `hang` fault holds."""
+        if self._hung is not None:
+            self._hung.set()
+            self._hung = None
+
     async def stop(self) -> None:
+        self.release_hung_requests()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -197,8 +218,15 @@ class FakeOpenAI:
             return self._unknown_model(model)
         prompt = "\n".join(_text_of(m.get("content")) for m in body.get("messages", []))
         response_format = body.get("response_format") or {}
+        faulty = await self._fault(response_format, prompt)
+        if faulty is not None:
+            return faulty
         try:
-            content = self._answer(prompt, model, response_format)
+            content = (
+                "Sure! Here is what I think, in prose."
+                if self._faulting("malformed")
+                else self._answer(prompt, model, response_format)
+            )
         except UnknownPrompt as error:
             return _error(400, str(error), "invalid_request_error")
         except ValidationError as error:
@@ -225,6 +253,42 @@ class FakeOpenAI:
                 },
             }
         )
+
+    def _faulting(self, fault: str) -> bool:
+        return self.fault == fault
+
+    async def _fault(self, response_format: dict[str, Any], prompt: str) -> web.Response | None:
+        """The failure this request gets, if a fault is set (the preflight's plain probe and
+        start-up are left alone: a fault is set once the agent is up)."""
+        if response_format.get("type") not in ("json_object", "json_schema"):
+            return None
+        self.requests += 1
+        try:
+            self.schemas.append(
+                (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
+            )
+        except UnknownPrompt:
+            self.schemas.append("?")
+        if self.fault is None:
+            return None
+        if self.fault_requests is not None:
+            if self.fault_requests <= 0:
+                self.fault = None
+                return None
+            self.fault_requests -= 1
+        if self.fault == "http_500":
+            return _error(500, "The server had an error processing your request.", "server_error")
+        if self.fault == "rate_limited":
+            response = _error(429, "Rate limit reached.", "requests", "rate_limit_exceeded")
+            response.headers["Retry-After"] = str(self.retry_after_seconds)
+            return response
+        if self.fault == "hang":
+            # Until the test clears the fault (or the fake stops): then a late error, which the
+            # agent, having given up on the call, never reads.
+            self._hung = self._hung or asyncio.Event()
+            await self._hung.wait()
+            return _error(500, "The model did not answer in time.", "server_error")
+        return None  # malformed: answered, badly
 
     def _answer(self, prompt: str, model: str, response_format: dict[str, Any]) -> str:
         if response_format.get("type") not in ("json_object", "json_schema"):
@@ -302,6 +366,12 @@ class FakeOpenAIThread:
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def clear_fault(self) -> None:
+        """The model is healthy again; requests the fault still holds are let go."""
+        self.fake.fault = None
+        self.fake.fault_requests = None
+        self.loop.call_soon_threadsafe(self.fake.release_hung_requests)
 
     def stop(self) -> None:
         self.run(self.fake.stop())
