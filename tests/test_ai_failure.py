@@ -1,6 +1,7 @@
 """When the AI fails, a person takes over (issue 28): through Parlant's real OpenAIService, the
 openai SDK and HTTP against tests/fakes/fake_openai.py, a turn whose model answers malformed
-drafts, 500s, 429s with Retry-After or nothing at all gives the customer one honest line and
+drafts, 500s, 429s with Retry-After, nothing at all or an empty draft (a turn with no message)
+gives the customer one honest line and
 hands off with category ai_failure, within the turn's deadline; a turn that would need more
 model calls than allowed does the same; a model that recovers after a 429 answers normally.
 """
@@ -95,7 +96,7 @@ def _fails_over(client: ParlantClient, text: str = "What does my policy cover?")
     assert [m.data["message"] for m in ai_messages] == [TROUBLE]
 
 
-@pytest.mark.parametrize("kind", ["http_500", "malformed", "rate_limited", "hang"])
+@pytest.mark.parametrize("kind", ["http_500", "malformed", "rate_limited", "hang", "silent"])
 def test_a_failing_model_gives_one_honest_line_and_a_handoff(
     kind: str, guarded: ParlantClient, fault: Any
 ) -> None:

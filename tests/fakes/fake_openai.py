@@ -15,7 +15,8 @@ api.openai.com (OPENAI_BASE_URL). It serves what that adapter calls:
 
 Fault modes (`fault`, set by a test once the agent is up) make every schema request fail the
 way a real model or gateway does: `malformed` answers text that is not JSON, `http_500` a server
-error, `rate_limited` 429 with `Retry-After`, `hang` never answers. `fault_requests` limits a
+error, `rate_limited` 429 with `Retry-After`, `hang` never answers, `silent` drafts an empty
+reply (the turn ends with no message). `fault_requests` limits a
 fault to that many requests (then the model recovers); `requests` counts schema requests.
 
 Every prompt is kept (`prompts`), so tests can check what Parlant really sent; usage is counted
@@ -101,7 +102,7 @@ class Prompt:
     text: str
 
 
-FAULTS = ("malformed", "http_500", "rate_limited", "hang")
+FAULTS = ("malformed", "http_500", "rate_limited", "hang", "silent")
 
 
 @dataclass
@@ -288,7 +289,7 @@ class FakeOpenAI:
             self._hung = self._hung or asyncio.Event()
             await self._hung.wait()
             return _error(500, "The model did not answer in time.", "server_error")
-        return None  # malformed: answered, badly
+        return None  # malformed and silent: answered, badly
 
     def _answer(self, prompt: str, model: str, response_format: dict[str, Any]) -> str:
         if response_format.get("type") not in ("json_object", "json_schema"):
@@ -304,6 +305,8 @@ class FakeOpenAI:
             raw = conservative_answer(schema)
         else:
             raise UnknownPrompt(f"no rule and no schema for {schema_name}")
+        if self.fault == "silent" and schema_name == "CannedResponseDraftSchema":
+            raw = {**raw, "response_body": None}
         if schema is not None:
             raw = schema.model_validate(raw).model_dump(mode="json")
         return json.dumps(raw)
