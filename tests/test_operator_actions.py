@@ -81,6 +81,9 @@ def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: Age
     ]
     assert len(handbacks) == 1 and "No human is handling it" in handbacks[0].data["text"]
     assert handbacks[0].data["note"] == "Calmed the customer; nothing else is open"
+    # The AI tells the customer at once; the part about them stays with the AI.
+    back = wait_for_ai_reply(client, session, handbacks[0].offset).data["message"]
+    assert "nothing else is open" in back and "Calmed" not in back
     asked = say(client, session, "What does my policy cover?")
     assert "POL-1001" in wait_for_ai_reply(client, session, asked).data["message"]
 

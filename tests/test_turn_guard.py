@@ -10,7 +10,8 @@ import pytest
 
 
 class _Context:
-    """Like Parlant's EngineContext in what the guard reads: when the turn started."""
+    """Like Parlant's EngineContext in what the guard reads: when the turn started (Parlant's
+    stopwatch reads the event loop's clock, so these tests run in one)."""
 
     def __init__(self, started_seconds_ago: float) -> None:
         from parlant.core.async_utils import Stopwatch
@@ -25,30 +26,46 @@ def _guard(timeout: float = 10.0, calls: int = 3) -> Any:
     return TurnGuard(TurnLimits(timeout_seconds=timeout, max_model_calls=calls))
 
 
+def _in_a_loop(check: Any) -> None:
+    async def go() -> None:
+        check()
+
+    asyncio.run(go())
+
+
 def test_a_call_gets_what_is_left_of_the_turn() -> None:
-    left = _guard(timeout=10.0).admit(_Context(started_seconds_ago=4.0))
-    assert 5.9 < left <= 6.0
+    def check() -> None:
+        left = _guard(timeout=10.0).admit(_Context(started_seconds_ago=4.0))
+        assert 5.9 < left <= 6.0
+
+    _in_a_loop(check)
 
 
 def test_past_the_deadline_no_call_is_made() -> None:
     from agent.turn_guard import TurnOverBudget
 
-    with pytest.raises(TurnOverBudget, match="deadline"):
-        _guard(timeout=10.0).admit(_Context(started_seconds_ago=10.5))
+    def check() -> None:
+        with pytest.raises(TurnOverBudget, match="deadline"):
+            _guard(timeout=10.0).admit(_Context(started_seconds_ago=10.5))
+
+    _in_a_loop(check)
 
 
 def test_calls_are_counted_per_turn() -> None:
     from agent.turn_guard import TurnOverBudget
 
-    guard = _guard(calls=2)
-    turn, other = _Context(0), _Context(0)
-    guard.admit(turn)
-    guard.admit(turn)
-    guard.admit(other)  # another turn has its own count
-    with pytest.raises(TurnOverBudget, match="2 model calls"):
+    def check() -> None:
+        guard = _guard(calls=2)
+        turn, other = _Context(0), _Context(0)
         guard.admit(turn)
-    guard.forget(turn)
-    guard.admit(turn)  # forgotten at the turn's end
+        guard.admit(turn)
+        guard.admit(other)  # another turn has its own count
+        with pytest.raises(TurnOverBudget, match="2 model calls"):
+            guard.admit(turn)
+        guard.forget(turn)
+        guard.admit(turn)  # forgotten at the turn's end
+
+    _in_a_loop(check)
 
 
 def test_a_call_that_outlasts_the_turn_is_abandoned() -> None:
