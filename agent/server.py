@@ -40,6 +40,7 @@ from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
+from agent.turn_route import TurnRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
 
@@ -225,6 +226,7 @@ def api_configurer(
     ops: AgentOps | None = None,
     escalations: EscalationRoutes | None = None,
     replies: ReplyRoute | None = None,
+    turns: TurnRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -237,6 +239,8 @@ def api_configurer(
             escalations.install(app)  # /escalations/... (agent/escalation_routes.py)
         if replies is not None:
             replies.install(app)  # /escalations/{id}/replies (agent/reply_route.py)
+        if turns is not None:
+            turns.install(app)  # /escalations/{id}/turn (agent/turn_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -308,6 +312,7 @@ async def serve(
             open_session_stores(settings.session_store, settings.home)
         )
         replies = ReplyRoute(settings.operator_token)
+        turns = TurnRoute(settings.operator_token)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -335,11 +340,13 @@ async def serve(
                 ops,
                 escalation_routes,
                 replies,
+                turns,
             ),
         ) as server:
             journey_steps.bind(server.container)
             ops.bind(server.container)
             replies.bind(server.container)
+            turns.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)

@@ -7,7 +7,6 @@ overwrite each other's record fields; the events themselves are never lost.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,8 +20,6 @@ from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
-
-log = logging.getLogger(__name__)
 
 INTERNAL_NOTE = "internal_note"
 HANDBACK = "handback"
@@ -263,20 +260,14 @@ async def return_to_ai(
 
 
 async def _start_ai_turn(client: AsyncParlantClient, session_id: str) -> None:
-    """Ask the agent for a turn now, so the customer hears the handback's outcome at once
-    instead of only once they write again (an AI message without content starts a turn).
-
-    Parlant starts the turn before it reads back the turn's first status event; that read can
-    come too early and answer 500 while the turn runs on. The handback is done either way, and
-    the AI's message is what the customer sees, so that error is logged, not raised."""
-    try:
-        await client.sessions.create_event(session_id, kind="message", source="ai_agent")
-    except ApiError as error:
-        if error.status_code is None or error.status_code < 500:
-            raise
-        log.warning(
-            "handback: the AI turn's start answered %s session=%s", error.status_code, session_id
-        )
+    """Ask the agent for a turn now (agent/turn_route.py), so the customer hears the handback's
+    outcome at once instead of only once they write again."""
+    http, base_url = _http_of(client)
+    answer = await http.post(
+        f"{base_url.rstrip('/')}/escalations/{quote(session_id, safe='')}/turn"
+    )
+    if answer.status_code >= 400:
+        raise ApiError(status_code=answer.status_code, body=answer.text)
 
 
 async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:

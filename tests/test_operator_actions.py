@@ -116,3 +116,17 @@ def test_internal_notes_are_dropped_from_the_ai_context() -> None:
     asyncio.run(drop_internal_notes(context, None))  # type: ignore[arg-type]
 
     assert context.interaction.events == [message, handback]
+
+
+def test_an_ai_turn_is_started_only_for_a_session_with_the_ai(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    import httpx
+
+    assert httpx.post(f"{agent.url}/escalations/no-such-session/turn").status_code == 404
+    session = handed_off_session(client)
+    before = len(client.sessions.list_events(session, wait_for_data=0))
+    # With a person the AI stays silent: no turn, nothing written.
+    assert httpx.post(f"{agent.url}/escalations/{session}/turn").status_code == 409
+    time.sleep(1)
+    assert len(client.sessions.list_events(session, wait_for_data=0)) == before
