@@ -57,8 +57,9 @@ def fault(llm: FakeOpenAIThread) -> Iterator[Any]:
     """Sets the fake's fault for one test; the model is healthy again afterwards."""
     fake = llm.fake
 
-    def set_fault(kind: str, requests: int | None = None) -> None:
+    def set_fault(kind: str, requests: int | None = None, schema: str | None = None) -> None:
         fake.fault_requests = requests
+        fake.fault_schema = schema
         fake.fault = kind
 
     yield set_fault
@@ -96,11 +97,20 @@ def _fails_over(client: ParlantClient, text: str = "What does my policy cover?")
     assert [m.data["message"] for m in ai_messages] == [TROUBLE]
 
 
-@pytest.mark.parametrize("kind", ["http_500", "malformed", "rate_limited", "hang", "silent"])
+@pytest.mark.parametrize(
+    ("kind", "schema"),
+    [
+        ("http_500", None),
+        ("malformed", "CannedResponseDraftSchema"),  # matching works; every draft is prose
+        ("rate_limited", None),
+        ("hang", None),
+        ("silent", None),
+    ],
+)
 def test_a_failing_model_gives_one_honest_line_and_a_handoff(
-    kind: str, guarded: ParlantClient, fault: Any
+    kind: str, schema: str | None, guarded: ParlantClient, fault: Any
 ) -> None:
-    fault(kind)
+    fault(kind, schema=schema)
     _fails_over(guarded)
 
 

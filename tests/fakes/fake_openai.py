@@ -16,7 +16,8 @@ api.openai.com (OPENAI_BASE_URL). It serves what that adapter calls:
 Fault modes (`fault`, set by a test once the agent is up) make every schema request fail the
 way a real model or gateway does: `malformed` answers text that is not JSON, `http_500` a server
 error, `rate_limited` 429 with `Retry-After`, `hang` never answers, `silent` drafts an empty
-reply (the turn ends with no message). `fault_requests` limits a
+reply (the turn ends with no message). `fault_schema` limits a fault to one question (the
+drafts, say), `fault_requests` limits a
 fault to that many requests (then the model recovers); `requests` counts schema requests.
 
 Every prompt is kept (`prompts`), so tests can check what Parlant really sent; usage is counted
@@ -114,6 +115,7 @@ class FakeOpenAI:
     embedded_texts: int = 0
     fault: str | None = None
     fault_requests: int | None = None  # None: every request while `fault` is set
+    fault_schema: str | None = None  # None: requests for every schema
     retry_after_seconds: int = 2
     requests: int = 0
     schemas: list[str] = field(default_factory=list)  # of every schema request, in order
@@ -219,14 +221,15 @@ class FakeOpenAI:
             return self._unknown_model(model)
         prompt = "\n".join(_text_of(m.get("content")) for m in body.get("messages", []))
         response_format = body.get("response_format") or {}
-        faulty = await self._fault(response_format, prompt)
+        fault = self._fault_for(response_format, prompt)
+        faulty = await self._failure(fault)
         if faulty is not None:
             return faulty
         try:
             content = (
                 "Sure! Here is what I think, in prose."
-                if self._faulting("malformed")
-                else self._answer(prompt, model, response_format)
+                if fault == "malformed"
+                else self._answer(prompt, model, response_format, silent=fault == "silent")
             )
         except UnknownPrompt as error:
             return _error(400, str(error), "invalid_request_error")
@@ -255,35 +258,35 @@ class FakeOpenAI:
             }
         )
 
-    def _faulting(self, fault: str) -> bool:
-        return self.fault == fault
-
-    async def _fault(self, response_format: dict[str, Any], prompt: str) -> web.Response | None:
-        """The failure this request gets, if a fault is set (the preflight's plain probe and
-        start-up are left alone: a fault is set once the agent is up)."""
+    def _fault_for(self, response_format: dict[str, Any], prompt: str) -> str | None:
+        """The fault this request gets, if any (the preflight's plain probe is left alone, and
+        start-up too: a test sets a fault once the agent is up)."""
         if response_format.get("type") not in ("json_object", "json_schema"):
             return None
         self.requests += 1
         try:
-            self.schemas.append(
-                (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
-            )
+            schema = (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
         except UnknownPrompt:
-            self.schemas.append("?")
-        if self.fault is None:
+            schema = "?"
+        self.schemas.append(schema)
+        if self.fault is None or self.fault_schema not in (None, schema):
             return None
         if self.fault_requests is not None:
             if self.fault_requests <= 0:
                 self.fault = None
                 return None
             self.fault_requests -= 1
-        if self.fault == "http_500":
+        return self.fault
+
+    async def _failure(self, fault: str | None) -> web.Response | None:
+        """The error response `fault` answers with; None for the faults that answer badly."""
+        if fault == "http_500":
             return _error(500, "The server had an error processing your request.", "server_error")
-        if self.fault == "rate_limited":
+        if fault == "rate_limited":
             response = _error(429, "Rate limit reached.", "requests", "rate_limit_exceeded")
             response.headers["Retry-After"] = str(self.retry_after_seconds)
             return response
-        if self.fault == "hang":
+        if fault == "hang":
             # Until the test clears the fault (or the fake stops): then a late error, which the
             # agent, having given up on the call, never reads.
             self._hung = self._hung or asyncio.Event()
@@ -291,7 +294,9 @@ class FakeOpenAI:
             return _error(500, "The model did not answer in time.", "server_error")
         return None  # malformed and silent: answered, badly
 
-    def _answer(self, prompt: str, model: str, response_format: dict[str, Any]) -> str:
+    def _answer(
+        self, prompt: str, model: str, response_format: dict[str, Any], silent: bool = False
+    ) -> str:
         if response_format.get("type") not in ("json_object", "json_schema"):
             return "pong"  # a plain request (the preflight's probe)
         schema_name = (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
@@ -305,7 +310,7 @@ class FakeOpenAI:
             raw = conservative_answer(schema)
         else:
             raise UnknownPrompt(f"no rule and no schema for {schema_name}")
-        if self.fault == "silent" and schema_name == "CannedResponseDraftSchema":
+        if silent and schema_name == "CannedResponseDraftSchema":
             raw = {**raw, "response_body": None}
         if schema is not None:
             raw = schema.model_validate(raw).model_dump(mode="json")
@@ -374,6 +379,7 @@ class FakeOpenAIThread:
         """The model is healthy again; requests the fault still holds are let go."""
         self.fake.fault = None
         self.fake.fault_requests = None
+        self.fake.fault_schema = None
         self.loop.call_soon_threadsafe(self.fake.release_hung_requests)
 
     def stop(self) -> None:
