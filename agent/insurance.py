@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.handback_context import HANDBACK_VARIABLE
+from agent.handback_message import for_the_customer
+from agent.policy_answers import policy_answer
 
 AGENT_ID = "insurance-support-agent"
 AGENT_NAME = "Insurance Support Agent"
@@ -41,6 +43,8 @@ class Behaviour:
     # Offline, the behaviour applies while this context variable is set and the AI has not
     # replied since; `{name}` in offline_reply is replaced by the variable's value.
     offline_context_variable: str = ""
+    # Offline, the category a handoff this behaviour offers is filed under.
+    offline_handoff_category: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class JourneyStep:
     condition: str | None = None
     offline_reply: str = ""
     offline_evidence: tuple[str, ...] = ()
+    # Offline, this chat step has no line of its own: what it says is this tool's result in the
+    # same turn, so it can only confirm what the tool did.
+    offline_said_by_tool: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ class JourneySpec:
     conditions: tuple[str, ...]
     steps: tuple[JourneyStep, ...]
     offline_triggers: tuple[str, ...] = field(default=())
+    # Offline, a new request after the journey is done (or was left) starts it again: each
+    # claim is its own. A journey that only explains answers follow-ups instead.
+    offline_restarts: bool = False
 
 
 TERMS: tuple[Term, ...] = (
@@ -151,11 +161,37 @@ INCIDENT_DETAILS: tuple[str, ...] = (
     "ago",
 )
 
+# Words that ask to file a claim, or report a loss in a way that is a request to file one.
+CLAIM_REQUESTS: tuple[str, ...] = (
+    "file a claim",
+    "new claim",
+    "another claim",
+    "second claim",
+    "make a claim",
+    "open a claim",
+    "submit a claim",
+    "accident",
+    "crash",
+    "collision",
+    "was stolen",
+    "got stolen",
+    "break-in",
+    "hit my",
+    "damaged",
+)
+
 # Offline, a tool argument is taken only from a customer message with one of these words in it
 # (the newest since the tool last ran); without one the tool does not run.
 OFFLINE_ARGUMENT_EVIDENCE: dict[str, tuple[str, ...]] = {"claim_details": INCIDENT_DETAILS}
-# Offline, the handoff runs only when the customer asks for a person.
-OFFLINE_FIXED_ARGUMENTS: dict[str, str] = {"category": "customer_asked"}
+# Offline, that message must also be the customer's request to file or come after it: a
+# question asked before ("Does my policy cover windscreen damage?") is not a claim's details.
+OFFLINE_ARGUMENT_OPENERS: dict[str, tuple[str, ...]] = {"claim_details": CLAIM_REQUESTS}
+# Offline, a question the policy answers (its deductible, whether a loss is covered) is answered
+# from the policy the agent fetched last, also when no tool runs again for it.
+OFFLINE_FOLLOW_UPS = {"get_policy_details": policy_answer}
+# Offline, a context variable filled into a line is first rendered for the customer: the
+# handback note is written for the AI, about the customer (agent/handback_message.py).
+OFFLINE_RENDERERS = {HANDBACK_VARIABLE: for_the_customer}
 
 CLAIM_JOURNEY = JourneySpec(
     key="file_claim",
@@ -175,24 +211,11 @@ CLAIM_JOURNEY = JourneySpec(
         JourneyStep(
             chat="Confirm the claim was filed, give its claim id and say an adjuster will contact them",
             condition="The claim was filed",
-            offline_reply="Your claim is filed. An adjuster will contact you within two business days.",
+            offline_said_by_tool="file_claim",
         ),
     ),
-    offline_triggers=(
-        "file a claim",
-        "new claim",
-        "make a claim",
-        "open a claim",
-        "submit a claim",
-        "accident",
-        "crash",
-        "collision",
-        "was stolen",
-        "got stolen",
-        "break-in",
-        "hit my",
-        "damaged",
-    ),
+    offline_triggers=CLAIM_REQUESTS,
+    offline_restarts=True,
 )
 
 COVERAGE_JOURNEY = JourneySpec(
@@ -241,7 +264,63 @@ HANDOFF = Behaviour(
         "I'm handing this conversation to a member of our support team. A person will join "
         "here shortly."
     ),
+    offline_handoff_category="customer_asked",
 )
+
+# A complaint and a legal threat go to a person, each under its own category, so they can be
+# counted and routed apart from a plain request for a person.
+COMPLAINT = Behaviour(
+    key="complaint",
+    condition=(
+        "The customer makes a formal complaint about the service, the handling of a claim or "
+        "the company"
+    ),
+    action=(
+        "Call initiate_human_handoff with category complaint and a short reason, then tell the "
+        "customer their complaint is being passed to a person from the support team, who is "
+        "joining the conversation"
+    ),
+    tools=("initiate_human_handoff",),
+    offline_triggers=("complaint", "complain", "ombudsman"),
+    offline_reply=(
+        "I'm sorry this has gone wrong. I'm passing your complaint to a member of our support "
+        "team. A person will join here shortly."
+    ),
+    offline_handoff_category="complaint",
+)
+
+LEGAL_THREAT = Behaviour(
+    key="legal_threat",
+    condition=(
+        "The customer threatens legal action against the company: a lawsuit, a lawyer or court"
+    ),
+    action=(
+        "Call initiate_human_handoff with category legal_threat and a short reason, then tell "
+        "the customer a person from the support team is joining to take this up; do not argue "
+        "and do not comment on the legal merits"
+    ),
+    tools=("initiate_human_handoff",),
+    offline_triggers=(
+        "legal action",
+        "sue you",
+        "suing you",
+        "take you to court",
+        "see you in court",
+        "my lawyer",
+        "my attorney",
+        "my solicitor",
+        "lawsuit against you",
+    ),
+    offline_reply=(
+        "I understand. I'm passing this to a member of our support team to take it up with "
+        "you. A person will join here shortly."
+    ),
+    offline_handoff_category="legal_threat",
+)
+
+# The guidelines that hand off, most specific first: a turn that matches several is filed
+# under the first one's category and says only its line.
+HANDOFFS: tuple[Behaviour, ...] = (LEGAL_THREAT, COMPLAINT, HANDOFF)
 
 HANDBACK = Behaviour(
     key="handback",
@@ -255,8 +334,9 @@ HANDBACK = Behaviour(
         "say that a person is joining or handling the conversation"
     ),
     offline_context_variable=HANDBACK_VARIABLE,
+    # Offline the note is rendered for the customer (OFFLINE_RENDERERS), never read out as is.
     offline_reply=(
-        "Thanks for waiting, I'm back with you. Our support team left me this update: "
+        "Thanks for waiting, I'm back with you. Our support team has looked into this: "
         f"{{{HANDBACK_VARIABLE}}}"
     ),
 )
@@ -315,6 +395,8 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         offline_reply="Those are the claims on file for you.",
     ),
     HANDOFF,
+    COMPLAINT,
+    LEGAL_THREAT,
     HANDBACK,
 )
 

@@ -55,6 +55,10 @@ MAX_REASON_CHARS = 200
 DEFAULT_CLARIFICATION = "Ask the customer what they would like help with"
 
 
+# A customer's message and a tool's result data -> the answer to it from that data, or None.
+FollowUp = Callable[[str, Mapping[str, Any]], str | None]
+
+
 @dataclass(frozen=True)
 class OfflineScript:
     """What the offline service knows about the agent: triggers and scripted lines.
@@ -69,10 +73,17 @@ class OfflineScript:
         message that only matches another behaviour's words is a change of topic.
     argument_evidence: tool parameter -> words a customer message must contain to be taken as
         that argument; a tool whose argument has no such message does not run.
+    evidence_openers: tool parameter or step condition -> words of the request that opens the
+        window its evidence is taken from: the message with one of them and those after it.
+    restarting_journeys: journey titles that a new request starts again once done or left.
+    follow_ups: tool name -> what answers a customer's question from that tool's latest result
+        in the session (the policy's deductible, whether a loss is covered), or None.
+    renderers: context variable -> how its value is put to the customer (value, customer's
+        name -> text) before it fills a line.
     clarification: the action a disambiguation asks for (give it a line in `replies`).
-    fixed_arguments: tool parameter -> the value it always gets offline (a handoff's category).
-    handoff_action: the (normalised) action of the guideline that hands off; a turn that hands
-        off answers with its line alone.
+    handoff_categories: the (normalised) actions of the guidelines that hand off, most specific
+        first -> the category the handoff gets; a turn that hands off answers with the line of
+        the first one matched, alone, and files the handoff under its category.
     """
 
     triggers: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -80,9 +91,12 @@ class OfflineScript:
     context_triggers: Mapping[str, str] = field(default_factory=dict)
     journeys: Mapping[str, Sequence[str]] = field(default_factory=dict)
     argument_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    evidence_openers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    restarting_journeys: frozenset[str] = frozenset()
+    follow_ups: Mapping[str, FollowUp] = field(default_factory=dict)
+    renderers: Mapping[str, Callable[[str, str], str]] = field(default_factory=dict)
     clarification: str = DEFAULT_CLARIFICATION
-    fixed_arguments: Mapping[str, str] = field(default_factory=dict)
-    handoff_action: str = ""
+    handoff_categories: Mapping[str, str] = field(default_factory=dict)
 
     def applies(self, condition: str, customer_message: str) -> bool:
         words = self.triggers.get(normalise_text(condition), ())
@@ -127,6 +141,20 @@ def _ran_a_tool_with_arguments(data: Any) -> bool:
     )
 
 
+def current_customer_message(engine: EngineContext | None) -> str:
+    """The customer's message this turn answers: their last one, unless an operator's handback
+    or resolution came after it. Then the AI speaks first ("I'm back") and that message (often
+    "can I talk to a person?") was the operator's to answer, not a request to act on again."""
+    if engine is None:
+        return ""
+    for event in reversed(engine.interaction.events):
+        if event.kind == EventKind.CUSTOM:
+            return ""
+        if event.kind == EventKind.MESSAGE and event.source == EventSource.CUSTOMER:
+            return _message_text(event.data)
+    return ""
+
+
 def _mentions(message: str, phrase: str) -> bool:
     # Match at a word start, so "cover" finds "coverage" but "agent" does not fire on "reagent".
     return re.search(r"\b" + re.escape(phrase.lower()), message.lower()) is not None
@@ -148,10 +176,7 @@ class Question:
 
     @property
     def customer_message(self) -> str:
-        if self.engine is None:
-            return ""
-        last = self.engine.interaction.last_customer_message
-        return last.content if last else ""
+        return current_customer_message(self.engine)
 
     def context_values(self) -> dict[str, Any]:
         """The context variables this prompt shows (its "information about the context"), by name."""
@@ -200,12 +225,19 @@ class Question:
                 break
         return messages
 
-    def evidence(self, words: Sequence[str]) -> str | None:
-        """The newest recent customer message that contains one of `words`."""
-        return next(
-            (m for m in self.customer_messages_since_last_action() if _any_mentioned(m, words)),
-            None,
-        )
+    def evidence(self, words: Sequence[str], opened_by: Sequence[str] = ()) -> str | None:
+        """The newest recent customer message that contains one of `words`; with `opened_by`,
+        only from the newest message containing one of those (the request) onwards, so what
+        the customer said before asking (a coverage question) is never taken as the answer."""
+        messages = self.customer_messages_since_last_action()
+        if opened_by:
+            opened_at = next(
+                (i for i, m in enumerate(messages) if _any_mentioned(m, opened_by)), None
+            )
+            if opened_at is None:
+                return None
+            messages = messages[: opened_at + 1]
+        return next((m for m in messages if _any_mentioned(m, words)), None)
 
     def applies(self, condition: str, script: OfflineScript) -> bool:
         variable = script.context_triggers.get(normalise_text(condition))
@@ -457,8 +489,9 @@ def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
         return _next_step(False, "None", "the customer changed topic", journey_continues=False)
 
     def holds(condition: str) -> bool:
-        words = s.triggers.get(normalise_text(condition), ())
-        return not words or q.evidence(words) is not None
+        key = normalise_text(condition)
+        words = s.triggers.get(key, ())
+        return not words or q.evidence(words, s.evidence_openers.get(key, ())) is not None
 
     answered_ahead = any(s.has_triggers(c) and holds(c) for c in step.transitions.values())
     if step.kind == "tool":
@@ -485,11 +518,91 @@ def _journey_next_step(q: Question, s: OfflineScript) -> dict[str, Any]:
     return _next_step(True, chosen, "the transition's condition holds")
 
 
-def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
-    """Whether the agent's last message already carried out this chat step's scripted line."""
-    line = s.reply_for(action)
-    if q.engine is None or not line:
+# The journey section of a backtrack question (after the examples): its title, its activation
+# conditions and (in the node selection) its steps in order, as Parlant's formatters print them.
+_JOURNEY_TITLE = re.compile(r"^\s*Journey: (.*)$", re.MULTILINE)
+_ACTIVATION = re.compile(r"^\s*Journey activation condition: (.*)$", re.MULTILINE)
+_STEP = re.compile(r"^STEP (\S+): (.*)$", re.MULTILINE)
+_TRAVERSED = "The following is the journey you are now traversing"
+
+
+def _new_request(q: Question, s: OfflineScript) -> bool:
+    """Is the customer's message a new request for the restarting journey the prompt is about
+    (a second claim), made after the journey's last one was carried out or left?"""
+    titles = _JOURNEY_TITLE.findall(q.prompt_text)
+    if not titles or normalise_text(titles[-1]) not in s.restarting_journeys:
         return False
+    activations = _ACTIVATION.findall(q.prompt_text)
+    conditions = re.findall(r'"([^"]+)"', activations[-1]) if activations else []
+    if not any(s.applies(c, q.customer_message) for c in conditions):
+        return False
+    # The same request still pending (asked again at the ask step) is not a new one.
+    earlier = q.customer_messages_since_last_action()[1:]
+    return not any(s.applies(c, m) for c in conditions for m in earlier)
+
+
+def _journey_backtrack(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Journeys only move forward, except that a new request starts a restarting journey over
+    (for a new purpose, so Parlant begins it at its first step)."""
+    if _new_request(q, s):
+        return {
+            "rationale": "offline: a new request for a journey already carried out",
+            "requires_backtracking": True,
+            "backtrack_to_same_journey_process": False,
+        }
+    return {
+        "rationale": "offline: journeys only move forward",
+        "requires_backtracking": False,
+        "backtrack_to_same_journey_process": False,
+    }
+
+
+def _journey_restart_node(q: Question, s: OfflineScript) -> dict[str, Any]:
+    """Restart a journey (asked for by `_journey_backtrack`) at its first step, or at the one
+    after it when the customer's message already answers the first (a description given with
+    the request)."""
+    at = q.prompt_text.rfind(_TRAVERSED)
+    steps = _STEP.findall(q.prompt_text[at:]) if at >= 0 else []
+    if not steps or not _new_request(q, s):
+        return {"rationale": "offline: no journey to restart", "next_step": "None"}
+    first_id = steps[0][0]
+    title = _JOURNEY_TITLE.findall(q.prompt_text)[-1]
+    advancement: list[dict[str, Any]] = [{"id": first_id, "completed": "needs_customer_input"}]
+    if len(steps) > 1 and _answers_ahead(q, s, title):
+        # The step after the first is the tool step the description feeds (filing the claim).
+        advancement = [
+            {"id": first_id, "completed": "completed", "follow_ups": [steps[1][0]]},
+            {"id": steps[1][0], "completed": "needs_tool_call"},
+        ]
+    return {
+        "rationale": "offline: a new request starts the journey over",
+        "journey_applies": True,
+        "requires_backtracking": True,
+        "backtracking_target_step": first_id,
+        "step_advancement": advancement,
+        "next_step": advancement[-1]["id"],
+    }
+
+
+def _answers_ahead(q: Question, s: OfflineScript, title: str) -> bool:
+    """Does the customer's message already give what the journey's first step asks for (a
+    step condition of the journey with evidence in the request's window)?"""
+    return any(
+        q.evidence(s.triggers.get(c, ()), s.evidence_openers[c]) is not None
+        for c in s.journey_conditions(title)
+        if c in s.evidence_openers and s.triggers.get(c)
+    )
+
+
+def _agent_said_step(q: Question, s: OfflineScript, action: str) -> bool:
+    """Whether the agent's last message already carried out this chat step's scripted line.
+
+    A step without a line (one a tool's result speaks for) has nothing left to say."""
+    line = s.reply_for(action)
+    if q.engine is None:
+        return False
+    if not line:
+        return True
     for event in reversed(q.engine.interaction.events):
         if event.kind == EventKind.MESSAGE and event.source == EventSource.AI_AGENT:
             return line in _message_text(event.data)
@@ -522,8 +635,8 @@ def _tool_arguments(
     message = q.customer_message.strip()
     arguments = {}
     for name in parameters:
-        if name in s.fixed_arguments:
-            arguments[name] = s.fixed_arguments[name]
+        if name == "category":
+            arguments[name] = _handoff_category(q, s)
             continue
         if name == "reason":
             arguments[name] = (
@@ -533,7 +646,7 @@ def _tool_arguments(
             )
             continue
         words = s.argument_evidence.get(name)
-        value = q.evidence(words) if words else message
+        value = q.evidence(words, s.evidence_openers.get(name, ())) if words else message
         if not value or not value.strip():
             return None
         arguments[name] = value.strip()
@@ -542,6 +655,22 @@ def _tool_arguments(
 
 def _already_ran(q: Question, tool: str) -> bool:
     return any(str(c.get("tool_id", "")).split(":")[-1] == tool for c in q.staged_tool_calls())
+
+
+def _first_handoff(matches: Sequence[Any], s: OfflineScript) -> Any | None:
+    """Of the matched guidelines, the most specific one that hands off."""
+    actions = {normalise_text(m.guideline.content.action or ""): m for m in matches}
+    return next((actions[a] for a in s.handoff_categories if a in actions), None)
+
+
+def _handoff_category(q: Question, s: OfflineScript) -> str:
+    """The category of the most specific handoff guideline matched this turn."""
+    if q.engine is None:
+        return "other"
+    handoff = _first_handoff(list(q.engine.state.tool_enabled_guideline_matches), s)
+    if handoff is None:
+        return "other"
+    return s.handoff_categories[normalise_text(handoff.guideline.content.action or "")]
 
 
 def _held_back_for_handoff(q: Question, tool: str) -> bool:
@@ -625,18 +754,52 @@ def compose_reply(
         matches = list(engine.state.ordinary_guideline_matches) + list(
             engine.state.tool_enabled_guideline_matches
         )
-        if handing_off and script.handoff_action:
-            matches = [
-                m
-                for m in matches
-                if normalise_text(m.guideline.content.action or "") == script.handoff_action
-            ]
+        if handing_off and script.handoff_categories:
+            handoff = _first_handoff(matches, script)
+            matches = [handoff] if handoff is not None else []
+        values = {
+            name: script.renderers[name](str(value), engine.customer.name)
+            if name in script.renderers
+            else value
+            for name, value in context_values.items()
+        }
         for match in matches:
-            line = _filled(script.reply_for(match.guideline.content.action), context_values)
+            line = _filled(script.reply_for(match.guideline.content.action), values)
             if line and line not in lines:
                 lines.append(line)
+        if not handing_off:
+            lines[:0] = _follow_up_answers(engine, script)
     body = " ".join(lines) if lines else FALLBACK_REPLY
     return f"{OFFLINE_MARKER} {body}"
+
+
+def _latest_result(engine: EngineContext, tool: str) -> Mapping[str, Any] | None:
+    """The data of `tool`'s newest result in the session: this turn's, else an earlier turn's."""
+    staged = [e.data for e in reversed(engine.state.tool_events) if e.kind == EventKind.TOOL]
+    earlier = [e.data for e in reversed(engine.interaction.events) if e.kind == EventKind.TOOL]
+    for data in [*staged, *earlier]:
+        if not isinstance(data, dict):
+            continue
+        for call in reversed(data.get("tool_calls", [])):
+            if str(call.get("tool_id", "")).split(":")[-1] == tool:
+                result = (call.get("result") or {}).get("data")
+                return result if isinstance(result, dict) else None
+    return None
+
+
+def _follow_up_answers(engine: EngineContext, script: OfflineScript) -> list[str]:
+    """Answers to the customer's last message from the data the agent already has: a follow-up
+    ("is flood covered?") needs no tool to run again and never gets the generic line."""
+    last = current_customer_message(engine)
+    if not last:
+        return []
+    answers = []
+    for tool, answer in script.follow_ups.items():
+        data = _latest_result(engine, tool)
+        line = answer(last, data) if data is not None else None
+        if line:
+            answers.append(line)
+    return answers
 
 
 def _filled(line: str | None, values: Mapping[str, Any]) -> str | None:
@@ -682,11 +845,8 @@ RULES: dict[str, Rule] = {
     "CannedResponseDraftSchema": _draft,
     "MessageSchema": _message,
     "CannedResponsePreambleSchema": lambda q, s: {"preamble": ""},
-    "JourneyBacktrackCheckSchema": lambda q, s: {
-        "rationale": "offline: journeys only move forward",
-        "requires_backtracking": False,
-        "backtrack_to_same_journey_process": False,
-    },
+    "JourneyBacktrackCheckSchema": _journey_backtrack,
+    "JourneyBacktrackNodeSelectionSchema": _journey_restart_node,
 }
 
 

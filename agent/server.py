@@ -18,6 +18,7 @@ from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
 from agent import context_filter, customer_chat, insurance
+from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
     guard_operator_only_paths,
@@ -39,6 +40,8 @@ from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
+from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
+from agent.turn_route import TurnRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
 
@@ -67,6 +70,7 @@ def offline_script() -> OfflineScript:
             replies[normalise_text(behaviour.action)] = behaviour.offline_reply
     replies[normalise_text(insurance.CLARIFICATION)] = insurance.VAGUE_REQUEST.offline_reply
     journeys: dict[str, tuple[str, ...]] = {}
+    openers: dict[str, tuple[str, ...]] = dict(insurance.OFFLINE_ARGUMENT_OPENERS)
     for journey in insurance.JOURNEYS:
         for condition in journey.conditions:
             triggers[normalise_text(condition)] = journey.offline_triggers
@@ -75,6 +79,8 @@ def offline_script() -> OfflineScript:
                 replies[normalise_text(step.chat)] = step.offline_reply
             if step.condition and step.offline_evidence:
                 triggers[normalise_text(step.condition)] = step.offline_evidence
+                # A step's evidence counts from the customer's request onwards.
+                openers[normalise_text(step.condition)] = journey.offline_triggers
         journeys[normalise_text(journey.title)] = (
             *journey.conditions,
             *(s.condition for s in journey.steps if s.condition),
@@ -85,14 +91,25 @@ def offline_script() -> OfflineScript:
         context_triggers=context_triggers,
         journeys=journeys,
         argument_evidence=insurance.OFFLINE_ARGUMENT_EVIDENCE,
+        evidence_openers=openers,
+        follow_ups=insurance.OFFLINE_FOLLOW_UPS,
+        renderers=insurance.OFFLINE_RENDERERS,
+        restarting_journeys=frozenset(
+            normalise_text(j.title) for j in insurance.JOURNEYS if j.offline_restarts
+        ),
         clarification=insurance.CLARIFICATION,
-        fixed_arguments=insurance.OFFLINE_FIXED_ARGUMENTS,
-        handoff_action=normalise_text(insurance.HANDOFF.action or ""),
+        handoff_categories={
+            normalise_text(b.action or ""): b.offline_handoff_category for b in insurance.HANDOFFS
+        },
     )
 
 
+def turn_guard(settings: AgentSettings) -> TurnGuard:
+    return TurnGuard(TurnLimits(settings.ai_turn_timeout_seconds, settings.ai_turn_max_model_calls))
+
+
 def nlp_service_factory(
-    settings: AgentSettings, ledger: UsageLedger | None = None
+    settings: AgentSettings, ledger: UsageLedger | None = None, guard: TurnGuard | None = None
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
@@ -104,15 +121,24 @@ def nlp_service_factory(
         factory = getattr(p.NLPServices, settings.nlp, None)  # type: ignore[assignment]
         if factory is None:
             raise ValueError(f"Parlant has no NLP service named {settings.nlp!r}")
+    if guard is not None:
+        unguarded, bounds = factory, guard
+
+        def factory(container: Any) -> p.NLPService:
+            return GuardedNLPService(unguarded(container), bounds)
+
     if ledger is None:
         return factory
     recording = ledger
     return lambda container: UsageRecordingNLPService(factory(container), recording)
 
 
-def hooks_installer(ledger: UsageLedger) -> Callable[[EngineHooks], Awaitable[EngineHooks]]:
+def hooks_installer(
+    ledger: UsageLedger, fail_safe: FailSafe | None = None
+) -> Callable[[EngineHooks], Awaitable[EngineHooks]]:
     async def install(hooks: EngineHooks) -> EngineHooks:
-        return await ledger.install(await context_filter.install(hooks))
+        hooks = await ledger.install(await context_filter.install(hooks))
+        return await fail_safe.install(hooks) if fail_safe is not None else hooks
 
     return install
 
@@ -201,6 +227,7 @@ def api_configurer(
     ops: AgentOps | None = None,
     escalations: EscalationRoutes | None = None,
     replies: ReplyRoute | None = None,
+    turns: TurnRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -213,6 +240,8 @@ def api_configurer(
             escalations.install(app)  # /escalations/... (agent/escalation_routes.py)
         if replies is not None:
             replies.install(app)  # /escalations/{id}/replies (agent/reply_route.py)
+        if turns is not None:
+            turns.install(app)  # /escalations/{id}/turn (agent/turn_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -278,11 +307,14 @@ async def serve(
         stack.push_async_callback(ops.close)
         journey_steps = JourneySteps()
         ledger = UsageLedger()
-        tools = build_tools(store, notifier or escalation_notifier(settings), journey_steps)
+        guard = turn_guard(settings)
+        notifier = notifier or escalation_notifier(settings)
+        tools = build_tools(store, notifier, journey_steps)
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
         replies = ReplyRoute(settings.operator_token)
+        turns = TurnRoute(settings.operator_token)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -295,11 +327,11 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings, ledger),
+            nlp_service=nlp_service_factory(settings, ledger, guard),
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
-            configure_hooks=hooks_installer(ledger),
+            configure_hooks=hooks_installer(ledger, FailSafe(guard, notifier, journey_steps)),
             configure_container=container_installer(
                 settings.operator_token, stores.changes, ledger
             ),
@@ -311,11 +343,13 @@ async def serve(
                 ops,
                 escalation_routes,
                 replies,
+                turns,
             ),
         ) as server:
             journey_steps.bind(server.container)
             ops.bind(server.container)
             replies.bind(server.container)
+            turns.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)

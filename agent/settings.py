@@ -89,6 +89,9 @@ class AgentSettings:
             protection="PARLANT_OPERATOR_TOKEN",
             override_setting="PARLANT_OPEN_WITHOUT_TOKEN",
         )
+    # Each AI turn's bounds: past either, the turn fails and a person takes over (turn_guard).
+    ai_turn_timeout_seconds: float = 60.0
+    ai_turn_max_model_calls: int = 40
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -156,4 +159,13 @@ class AgentSettings:
             log_format=read_log_format(env),
             open_without_token=env.choice("PARLANT_OPEN_WITHOUT_TOKEN", ("on", "off"), "off")
             == "on",
+            ai_turn_timeout_seconds=_positive_seconds(env, "AI_TURN_TIMEOUT_SECONDS", 60.0),
+            ai_turn_max_model_calls=env.positive_int("AI_TURN_MAX_MODEL_CALLS", 40),
         )
+
+
+def _positive_seconds(env: EnvReader, name: str, default: float) -> float:
+    value = env.positive_float(name, default)
+    if value <= 0:
+        raise SettingsError(f"{name}={value} leaves a turn no time; set a number such as {default}")
+    return value

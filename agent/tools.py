@@ -36,6 +36,10 @@ GUEST_SUMMARY = (
     "Sign in on our website to chat about your own policy, or ask for a person."
 )
 
+# What happens after a claim is filed: said only with a filed claim's result, so no reply can
+# promise an adjuster for a claim that was not filed.
+CLAIM_FILED_NEXT = "An adjuster will contact you within two business days."
+
 log = logging.getLogger(__name__)
 
 
@@ -72,6 +76,55 @@ class NoEscalationChannel:
             "handoff session=%s shown in the dashboard only (Slack not configured)", session_id
         )
         return SlackLink(state="disabled")
+
+
+async def start_handoff(
+    session: p.Session,
+    reason: str,
+    category: ReasonCategory,
+    notifier: EscalationNotifier,
+    journey_steps: JourneySteps | None = None,
+) -> None:
+    """Record a handoff on `session` (record, label, what the AI knew) and tell operators; the
+    handoff tool and a failed AI turn (agent/ai_failure.py) both hand off through it. Switching
+    the session to manual mode is the caller's: the tool does it through its result."""
+    existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
+    packet = await capture_packet(journey_steps or JourneySteps())
+    record = request_handoff(
+        existing,
+        reason,
+        utc_now_iso(),
+        notifier.initial_state,
+        packet,
+        category,
+    )
+    await session.labels.add(HANDOFF_LABEL)
+    if record is not existing:
+        log.info(
+            # The reason is the model's free text and can quote a card number: its length only.
+            "handoff requested session=%s category=%s reason_chars=%d journey=%r guidelines=%d "
+            "tool_calls=%d",
+            session.id,
+            record["reason_category"],
+            len(record["reason"]),
+            packet["journey"]["title"] if packet["journey"] else None,
+            len(packet["guidelines"]),
+            len(packet["tool_calls"]),
+        )
+        recent = [
+            (
+                speaker_label(m.source.value, m.participant["display_name"], None, None),
+                m.content,
+            )
+            for m in session.interaction.messages[-RECENT_MESSAGES:]
+        ]
+        link = await notifier.escalation_requested(
+            session.id, record, session.customer.name, recent, sorted(session.labels)
+        )
+        # Written after the post attempt, so the bridge only ever retries a post that failed.
+        await session.metadata.set(
+            METADATA_KEY, dict(cast(Mapping[str, Any], with_slack_link(record, link)))
+        )
 
 
 def build_tools(
@@ -144,7 +197,10 @@ def build_tools(
             data={
                 "filed": True,
                 **asdict(claim),
-                "summary": f"Claim {claim.claim_id} was filed under policy {claim.policy_number}.",
+                "summary": (
+                    f"Claim {claim.claim_id} was filed under policy {claim.policy_number}. "
+                    + CLAIM_FILED_NEXT
+                ),
             }
         )
 
@@ -156,46 +212,12 @@ def build_tools(
 
         reason: why a person is needed, in a few words.
         category: customer_asked (they asked for a person), cannot_help (you cannot do what
-        they need), complaint, legal_question, or other.
+        they need), complaint (a formal complaint), legal_question, legal_threat (they threaten
+        legal action), or other.
         """
-        session = p.Session.current
-        existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
-        packet = await capture_packet(journey_steps or JourneySteps())
-        record = request_handoff(
-            existing,
-            reason,
-            utc_now_iso(),
-            notifier.initial_state,
-            packet,
-            ReasonCategory(category),
+        await start_handoff(
+            p.Session.current, reason, ReasonCategory(category), notifier, journey_steps
         )
-        await session.labels.add(HANDOFF_LABEL)
-        if record is not existing:
-            log.info(
-                # The reason is the model's free text and can quote a card number: its length only.
-                "handoff requested session=%s category=%s reason_chars=%d journey=%r guidelines=%d "
-                "tool_calls=%d",
-                context.session_id,
-                record["reason_category"],
-                len(record["reason"]),
-                packet["journey"]["title"] if packet["journey"] else None,
-                len(packet["guidelines"]),
-                len(packet["tool_calls"]),
-            )
-            recent = [
-                (
-                    speaker_label(m.source.value, m.participant["display_name"], None, None),
-                    m.content,
-                )
-                for m in session.interaction.messages[-RECENT_MESSAGES:]
-            ]
-            link = await notifier.escalation_requested(
-                context.session_id, record, session.customer.name, recent, sorted(session.labels)
-            )
-            # Written after the post attempt, so the bridge only ever retries a post that failed.
-            await session.metadata.set(
-                METADATA_KEY, dict(cast(Mapping[str, Any], with_slack_link(record, link)))
-            )
         return p.ToolResult(
             data={
                 "handoff": "started",

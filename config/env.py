@@ -84,6 +84,9 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "BRIDGE_DISCOVERY_INTERVAL_SECONDS",
         "BRIDGE_RESYNC_SECONDS",
         "BRIDGE_OUTBOX_RETRY_SECONDS",
+        # Each AI turn's bounds (agent/turn_guard.py).
+        "AI_TURN_TIMEOUT_SECONDS",
+        "AI_TURN_MAX_MODEL_CALLS",
     }
 )
 
@@ -222,6 +225,14 @@ class EnvReader:
                 f"set zero or more, such as {default}"
             )
         return value
+
+    def positive_int(self, name: str, default: int) -> int:
+        raw = self._values.get(name, "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit() or int(raw) < 1:
+            raise SettingsError(f"{name}={raw!r} is not a whole number; set one such as {default}")
+        return int(raw)
 
     def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:
         options = sorted(choices)

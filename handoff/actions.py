@@ -236,8 +236,9 @@ async def take_over(
 async def return_to_ai(
     client: AsyncParlantClient, session_id: str, operator: Operator, note: str
 ) -> Handback:
-    """Hand the session back with a note: the AI answers the customer's next message from it,
-    knowing no human is on (agent/handback_context.py puts the note into its context)."""
+    """Hand the session back with a note: the AI writes to the customer from it at once,
+    knowing no human is on (agent/handback_context.py puts the note into its context), and
+    answers their next message from it."""
     problem = handback_note_problem(note)
     if problem:
         raise InvalidHandbackNote(problem)
@@ -254,7 +255,19 @@ async def return_to_ai(
         },
     )
     await client.sessions.update(session_id, mode="auto")
+    await _start_ai_turn(client, session_id)
     return Handback(record=updated, event_id=str(event.id), note=note.strip())
+
+
+async def _start_ai_turn(client: AsyncParlantClient, session_id: str) -> None:
+    """Ask the agent for a turn now (agent/turn_route.py), so the customer hears the handback's
+    outcome at once instead of only once they write again."""
+    http, base_url = _http_of(client)
+    answer = await http.post(
+        f"{base_url.rstrip('/')}/escalations/{quote(session_id, safe='')}/turn"
+    )
+    if answer.status_code >= 400:
+        raise ApiError(status_code=answer.status_code, body=answer.text)
 
 
 async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:

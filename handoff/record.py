@@ -32,6 +32,8 @@ class ReasonCategory(str, Enum):  # noqa: UP042
     CANNOT_HELP = "cannot_help"
     COMPLAINT = "complaint"
     LEGAL_QUESTION = "legal_question"
+    LEGAL_THREAT = "legal_threat"
+    AI_FAILURE = "ai_failure"
     OTHER = "other"
 
     @property

@@ -35,6 +35,20 @@ BRIDGE_STORE = "tests/test_bridge_store.py"
 
 BUGS = (
     Bug(
+        "ai-failure-left-to-parlant",
+        "agent/ai_failure.py",
+        "        hooks.on_error.append(self.on_error)\n",
+        "",
+        "tests/test_ai_failure.py::test_a_failing_model_gives_one_honest_line_and_a_handoff",
+    ),
+    Bug(
+        "canned-claim-confirmation",
+        "agent/insurance.py",
+        '            offline_said_by_tool="file_claim",\n',
+        '            offline_reply="Your claim is filed. An adjuster will contact you soon.",\n',
+        "tests/test_truthful_replies.py::test_no_reply_claims_an_action_its_turn_did_not_take",
+    ),
+    Bug(
         "dedupe-always-first",
         "slack_bridge/state.py",
         "        return seen is None\n",

@@ -30,6 +30,12 @@ OFF_TOPIC = "only help with insurance"
 LEGAL = "can't give legal advice"
 NOTE = "The windscreen repair is booked for Friday at 10am"
 BACK = "I'm back with you"
+GUEST = "cannot see or change a policy or a claim"
+FALLBACK = "I can help you file a claim, check your open claims"
+# What an operator writes for the AI, not for the customer: it names her in the third person.
+ALICE_NOTE = "Refund approved for Alice; she may ask about payment timing"
+# The note's outcome as the customer hears it offline: addressed to them, never verbatim.
+NOTE_RELAYED = "looked into this: the windscreen repair is booked for Friday at 10am."
 
 CLAIM = "File an Insurance Claim"
 COVERAGE = "Explain Policy Coverage"
@@ -49,7 +55,12 @@ class Turn:
 
 @dataclass(frozen=True)
 class HandBack:
+    """An operator returns the session to the AI with `note`: the AI writes to the customer at
+    once, with every `has` in that message and no `lacks`."""
+
     note: str = NOTE
+    has: tuple[str, ...] = (BACK, NOTE_RELAYED)
+    lacks: tuple[str, ...] = (NOTE,)
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,21 @@ class Packet:
     step: str = ""
 
 
-Step = Turn | HandBack | Resolve | Packet
+@dataclass(frozen=True)
+class Customer:
+    """The session's customer (first step only; Sam Carter without it)."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class Category:
+    """The handoff record's reason category."""
+
+    value: str
+
+
+Step = Turn | HandBack | Resolve | Packet | Category | Customer
 
 
 def claim_filed(details: str) -> Turn:
@@ -205,19 +230,19 @@ SCENARIOS: dict[str, list[Step]] = {
         claim_filed("I want to file a claim, a tree branch smashed my windscreen"),
         HUMAN,
         HandBack(),
-        Turn("Thanks, what happens next?", has=(BACK, NOTE), lacks=(FILED, POLICY_LINE)),
+        Turn("Thanks, what happens next?", lacks=(FILED, POLICY_LINE, BACK, "CLM-")),
     ],
     "after a handback at the ask step, a new description files the claim": [
         Turn("I want to file a claim", has=(ASK_DETAILS,)),
         HUMAN,
         HandBack(),
-        Turn("ok thanks", has=(NOTE,), lacks=("CLM-", ASK_DETAILS)),
+        Turn("ok thanks", lacks=("CLM-", ASK_DETAILS, NOTE_RELAYED)),
         Turn(
             "My car was damaged in a break-in last night on 5th Street",
             tools=("file_claim",),
             args={"file_claim": "My car was damaged in a break-in last night on 5th Street"},
             has=(FILED,),
-            lacks=(NOTE,),
+            lacks=(NOTE_RELAYED,),
         ),
     ],
     "after a resolve the AI answers policy questions again": [
@@ -229,6 +254,79 @@ SCENARIOS: dict[str, list[Step]] = {
             has=("POL-1001",),
             lacks=(HANDING_OFF,),
         ),
+    ],
+    # --- the offline demo tells the truth (issue 28) ---------------------------------------
+    "a second claim in one chat is asked for and filed, never confirmed before": [
+        claim_filed("I want to file a claim, a van hit my parked car on Elm Street"),
+        Turn("I'd like to file another claim", has=(ASK_DETAILS,), lacks=(FILED, "CLM-")),
+        claim_filed("Hail damaged the roof of my garage last night"),
+    ],
+    "a guest asking to file hears that nothing was filed, not a confirmation": [
+        Customer("guest"),
+        Turn(
+            "I want to file a claim, a van hit my parked car on Elm Street",
+            tools=("file_claim",),
+            has=(GUEST,),
+            lacks=(FILED, "is filed", "CLM-"),
+        ),
+        Turn("ok", lacks=(FILED, "is filed", "CLM-")),
+    ],
+    "a coverage question before asking to file is not taken as the claim": [
+        Turn("Does my policy cover windscreen damage?", tools=("get_policy_details",)),
+        Turn("I'd like to file a claim.", has=(ASK_DETAILS,), lacks=(FILED, "CLM-")),
+        claim_filed("A stone cracked my windscreen on the motorway this morning"),
+    ],
+    "follow-up questions are answered from the policy": [
+        Turn("What's my deductible?", tools=("get_policy_details",), has=("deductible is $500",)),
+        Turn(
+            "is flood covered?", has=("Flood is not among", "collision, theft"), lacks=(FALLBACK,)
+        ),
+        Turn("Is my laptop covered then?", has=("Laptop is not among",), lacks=(FALLBACK,)),
+        # Two turns after the journey was left, Parlant starts it again: the policy is fetched
+        # again, and the answer still comes first.
+        Turn(
+            "And is theft covered?",
+            tools=("get_policy_details",),
+            has=("(Offline scripted reply) Theft is covered", "$1,000,000)"),
+        ),
+        Turn("When does it renew?", has=("renews on 2027-03-01",), lacks=(FALLBACK,)),
+    ],
+    "the handback note becomes a message at once, never read out verbatim": [
+        Customer("cust-alice"),
+        HUMAN,
+        HandBack(
+            ALICE_NOTE,
+            has=(BACK, "looked into this: refund approved for you."),
+            lacks=(ALICE_NOTE, "Alice", "she may ask"),
+        ),
+        Turn("thanks", lacks=(BACK, "refund approved")),
+    ],
+    "a formal complaint hands off as a complaint": [
+        Turn(
+            "I want to make a formal complaint about how my claim was handled",
+            tools=("initiate_human_handoff",),
+            has=(HANDING_OFF, "passing your complaint"),
+            lacks=(FALLBACK,),
+        ),
+        Category("complaint"),
+    ],
+    "a legal threat hands off as a legal threat, with no legal-advice line": [
+        Turn(
+            "I'm going to take legal action against you",
+            tools=("initiate_human_handoff",),
+            has=(HANDING_OFF,),
+            lacks=(LEGAL,),
+        ),
+        Category("legal_threat"),
+    ],
+    "a complaint asking for a manager is filed as a complaint, with one line": [
+        Turn(
+            "I want to complain to a manager",
+            tools=("initiate_human_handoff",),
+            has=("passing your complaint",),
+            lacks=("I'm handing this conversation",),
+        ),
+        Category("complaint"),
     ],
     "after a resolve a thank-you runs nothing": [
         HUMAN,
@@ -255,6 +353,20 @@ def _operator(agent: AgentProcess, step: HandBack | Resolve, session: str) -> No
     asyncio.run(go())
 
 
+def _hand_back(client: ParlantClient, agent: AgentProcess, session: str, step: HandBack) -> str:
+    """Return the session to the AI; the message the AI writes at once, without waiting for
+    the customer (checked against the step)."""
+    before = max(e.offset for e in client.sessions.list_events(session, wait_for_data=0))
+    _operator(agent, step, session)
+    reply = str(wait_for_ai_reply(client, session, before, timeout=20).data["message"])
+    context = f"after handing back with {step.note!r}: {reply!r}"
+    for text in step.has:
+        assert text in reply, context
+    for text in step.lacks:
+        assert text not in reply, context
+    return reply
+
+
 def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
     from agent.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
 
@@ -278,10 +390,20 @@ def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_conversation(name: str, client: ParlantClient, agent: AgentProcess) -> None:
-    session = new_session(client)
-    for step in SCENARIOS[name]:
-        if isinstance(step, Turn):
+    steps = SCENARIOS[name]
+    first = steps[0]
+    session = new_session(client, first.id) if isinstance(first, Customer) else new_session(client)
+    for step in steps:
+        if isinstance(step, Customer):
+            assert step is first, "Customer() is a scenario's first step"
+        elif isinstance(step, Turn):
             _turn(client, session, step)
+        elif isinstance(step, HandBack):
+            _hand_back(client, agent, session, step)
+        elif isinstance(step, Category):
+            record = (client.sessions.retrieve(session).metadata or {})["handoff"]
+            assert isinstance(record, dict), record
+            assert record["reason_category"] == step.value, record
         elif isinstance(step, Packet):
             record = (client.sessions.retrieve(session).metadata or {})["handoff"]
             assert isinstance(record, dict), record

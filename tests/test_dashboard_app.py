@@ -165,7 +165,14 @@ def test_deep_link_opens_the_transcript_with_every_source_labelled(
     act(agent, actions.send_as_human, session, DANA, "Hi, Dana here.")
     act(agent, actions.send_as_ai, session, LEE, "Writing as the assistant.")
     act(agent, actions.add_note, session, DANA, "Customer sounds upset")
-    act(agent, actions.return_to_ai, session, LEE, "Refund already promised")
+    handback = act(agent, actions.return_to_ai, session, LEE, "Refund already promised")
+    # The AI writes to the customer at once; the page is read once it has.
+    handed_back_at = next(
+        e.offset
+        for e in client.sessions.list_events(session, kinds="custom", wait_for_data=0)
+        if e.id == handback.event_id
+    )
+    back = str(wait_for_ai_reply(client, session, handed_back_at).data["message"])
 
     at = session_page(session)
 
@@ -177,6 +184,7 @@ def test_deep_link_opens_the_transcript_with_every_source_labelled(
         ("human_as_ai", "AI agent, written by Lee", "Writing as the assistant."),
         ("note", "Internal note by Dana \\(not shown to the customer\\)", "Customer sounds upset"),
         ("handback", "Handed back to the AI by Lee", "Handback note: Refund already promised"),
+        ("ai", "AI agent", back),
     ]
     assert "Tool: initiate\\_human\\_handoff" in [e.label for e in at.expander]
     steps = at.dataframe[0].value

@@ -38,13 +38,21 @@ def hand_off(client: ParlantClient, session: str) -> None:
         time.sleep(0.2)
 
 
-def operator_hands_back(agent: AgentProcess, session: str, note: str) -> actions.Handback:
+def operator_hands_back(client: ParlantClient, agent: AgentProcess, session: str, note: str) -> str:
+    """The handback, and the message the AI writes at once (not waiting for the customer)."""
+
     async def go() -> actions.Handback:
         api = AsyncParlantClient(base_url=agent.url)
         await actions.send_as_human(api, session, DANA, "Dana here, checking with the claims team.")
         return await actions.return_to_ai(api, session, DANA, note)
 
-    return asyncio.run(go())
+    handback = asyncio.run(go())
+    at = next(
+        e.offset
+        for e in client.sessions.list_events(session, kinds="custom", wait_for_data=0)
+        if e.id == handback.event_id
+    )
+    return str(wait_for_ai_reply(client, session, at).data["message"])
 
 
 def ai_answer(client: ParlantClient, session: str, text: str) -> str:
@@ -57,9 +65,7 @@ def test_the_ai_continues_from_the_newest_handback_note(
 ) -> None:
     session = new_session(client)
     hand_off(client, session)
-    operator_hands_back(agent, session, REFUND_NOTE)
-
-    reply = ai_answer(client, session, "any news?")
+    reply = operator_hands_back(client, agent, session, REFUND_NOTE)
     assert "$420" in reply and "3 days" in reply
     assert not any(line in reply for line in HANDOFF_LINES)
 
@@ -68,8 +74,7 @@ def test_the_ai_continues_from_the_newest_handback_note(
     assert "POL-1001" in later and "$420" not in later
 
     hand_off(client, session)
-    operator_hands_back(agent, session, WAIVER_NOTE)
-    reply = ai_answer(client, session, "anything else?")
+    reply = operator_hands_back(client, agent, session, WAIVER_NOTE)
     assert "deductible on CLM-2041 was waived" in reply
     assert "$420" not in reply
     assert not any(line in reply for line in HANDOFF_LINES)

@@ -110,15 +110,19 @@ def test_a_conversation_through_parlants_openai_adapter_reaches_slack_and_back(
     )
     world.click(root.ts, "escalation_return", world.dana)
     form = eventually(lambda: world.opened_views(), what="the handback form")[-1]
+    sent_before = len(fake.prompts)
     assert (
         world.submit_view(form["id"], world.dana, {"handback_note": {"note": REFUND_NOTE}}) is None
     )
     eventually(
         lambda: world.client.sessions.retrieve(session).mode == "auto", what="back to the AI"
     )
-    sent_before = len(fake.prompts)
 
-    reply, tools = turn(world, session, "any news?")
+    # The AI tells the customer at once, without waiting for them to write.
+    handback = next(
+        e for e in world.parlant_events(session, kinds="custom") if e.data.get("type") == "handback"
+    )
+    reply = wait_for_ai_reply(world.client, session, handback.offset)
     assert "$420" in reply.data["message"] and "3 days" in reply.data["message"]
     assert "person will join" not in reply.data["message"]
 

@@ -127,3 +127,28 @@ def test_the_props_the_offline_service_reads_are_still_passed() -> None:
         source = inspect.getsource(module)
         for name in names:
             assert name in source, f"{module.__name__} no longer passes the prop {name}"
+
+
+def test_the_backtrack_prompts_still_print_what_a_restart_is_read_from() -> None:
+    """A new claim after one was filed restarts the journey (offline_nlp._journey_backtrack and
+    _journey_restart_node): they read the journey's title, its activation conditions and, in the
+    node selection, its steps in order from these lines of Parlant's prompt text."""
+    from agent.offline_nlp import _TRAVERSED
+
+    journey = "parlant.core.engines.alpha.guideline_matching.generic.journey."
+    expected = {
+        journey + "journey_backtrack_check": (
+            "Journey: {journey_title}",
+            "Journey activation condition: ",
+        ),
+        journey + "journey_backtrack_node_selection": (
+            "Journey: {journey_title}",
+            "Journey activation condition: ",
+            "STEP {node_index}: {displayed_node_action}",
+            _TRAVERSED,
+        ),
+    }
+    for name_of_module, fragments in expected.items():
+        source = inspect.getsource(importlib.import_module(name_of_module))
+        for fragment in fragments:
+            assert fragment in source, f"{name_of_module} no longer prints {fragment!r}"

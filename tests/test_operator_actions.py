@@ -81,6 +81,9 @@ def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: Age
     ]
     assert len(handbacks) == 1 and "No human is handling it" in handbacks[0].data["text"]
     assert handbacks[0].data["note"] == "Calmed the customer; nothing else is open"
+    # The AI tells the customer at once; the part about them stays with the AI.
+    back = wait_for_ai_reply(client, session, handbacks[0].offset).data["message"]
+    assert "nothing else is open" in back and "Calmed" not in back
     asked = say(client, session, "What does my policy cover?")
     assert "POL-1001" in wait_for_ai_reply(client, session, asked).data["message"]
 
@@ -113,3 +116,17 @@ def test_internal_notes_are_dropped_from_the_ai_context() -> None:
     asyncio.run(drop_internal_notes(context, None))  # type: ignore[arg-type]
 
     assert context.interaction.events == [message, handback]
+
+
+def test_an_ai_turn_is_started_only_for_a_session_with_the_ai(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    import httpx
+
+    assert httpx.post(f"{agent.url}/escalations/no-such-session/turn").status_code == 404
+    session = handed_off_session(client)
+    before = len(client.sessions.list_events(session, wait_for_data=0))
+    # With a person the AI stays silent: no turn, nothing written.
+    assert httpx.post(f"{agent.url}/escalations/{session}/turn").status_code == 409
+    time.sleep(1)
+    assert len(client.sessions.list_events(session, wait_for_data=0)) == before

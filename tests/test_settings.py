@@ -339,3 +339,29 @@ def test_every_setting_is_documented_in_the_env_example_and_the_settings_page() 
     undocumented_readme = sorted(s for s in KNOWN_SETTINGS if f"`{s}`" not in readme)
     assert undocumented_example == []
     assert undocumented_readme == []
+
+
+# --- AI turn bounds -----------------------------------------------------------------------------
+
+
+def test_ai_turns_are_bounded_by_default_and_by_setting() -> None:
+    default = AgentSettings.from_env(EnvReader(environ={}, dotenv={}))
+    assert (default.ai_turn_timeout_seconds, default.ai_turn_max_model_calls) == (60.0, 40)
+    env = {"AI_TURN_TIMEOUT_SECONDS": "12.5", "AI_TURN_MAX_MODEL_CALLS": "20"}
+    chosen = AgentSettings.from_env(EnvReader(environ=env, dotenv={}))
+    assert (chosen.ai_turn_timeout_seconds, chosen.ai_turn_max_model_calls) == (12.5, 20)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AI_TURN_TIMEOUT_SECONDS", "0"),
+        ("AI_TURN_TIMEOUT_SECONDS", "soon"),
+        ("AI_TURN_MAX_MODEL_CALLS", "0"),
+        ("AI_TURN_MAX_MODEL_CALLS", "2.5"),
+    ],
+)
+def test_bad_ai_turn_bounds_name_the_setting(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name) as raised:
+        AgentSettings.from_env(EnvReader(environ={name: value}, dotenv={}))
+    assert "set" in str(raised.value)

@@ -150,8 +150,9 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     assert [e.data["note"] for e in handbacks(world, session)] == [note]
     line = world.wait_in_thread(root.ts, "Handed back to the AI by Dana")
     assert "&lt;!channel&gt;" in line.text and "<!channel>" not in line.text
-    asked = say(world.client, session, "any news?")
-    answer = wait_for_ai_reply(world.client, session, asked).data["message"]
+    # The AI tells the customer at once, without waiting for them to write.
+    handed_back_at = handbacks(world, session)[0].offset
+    answer = wait_for_ai_reply(world.client, session, handed_back_at).data["message"]
     assert "$420" in answer and "3 days" in answer and "person will join" not in answer
     eventually(
         lambda: "Back with the AI" in str(world.root_for(session).blocks), what="returned root"

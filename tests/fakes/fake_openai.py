@@ -13,6 +13,13 @@ api.openai.com (OPENAI_BASE_URL). It serves what that adapter calls:
 - `GET /v1/models`, `POST /v1/moderations`; a wrong key gets 401 and an unknown model 404 with
   OpenAI's error shapes, for the preflight.
 
+Fault modes (`fault`, set by a test once the agent is up) make every schema request fail the
+way a real model or gateway does: `malformed` answers text that is not JSON, `http_500` a server
+error, `rate_limited` 429 with `Retry-After`, `hang` never answers, `silent` drafts an empty
+reply (the turn ends with no message). `fault_schema` limits a fault to one question (the
+drafts, say), `fault_requests` limits a
+fault to that many requests (then the model recovers); `requests` counts schema requests.
+
 Every prompt is kept (`prompts`), so tests can check what Parlant really sent; usage is counted
 with tiktoken's o200k_base from the offline cache.
 """
@@ -96,6 +103,9 @@ class Prompt:
     text: str
 
 
+FAULTS = ("malformed", "http_500", "rate_limited", "hang", "silent")
+
+
 @dataclass
 class FakeOpenAI:
     api_key: str = "sk-fake-contract-test-key"
@@ -103,6 +113,13 @@ class FakeOpenAI:
     script: OfflineScript = field(default_factory=offline_script)
     prompts: list[Prompt] = field(default_factory=list)
     embedded_texts: int = 0
+    fault: str | None = None
+    fault_requests: int | None = None  # None: every request while `fault` is set
+    fault_schema: str | None = None  # None: requests for every schema
+    retry_after_seconds: int = 2
+    requests: int = 0
+    schemas: list[str] = field(default_factory=list)  # of every schema request, in order
+    _hung: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
     _port: int = 0
 
@@ -134,7 +151,14 @@ class FakeOpenAI:
         await site.start()
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def release_hung_requests(self) -> None:
+        """Answer (with an error) every request the `hang` fault holds."""
+        if self._hung is not None:
+            self._hung.set()
+            self._hung = None
+
     async def stop(self) -> None:
+        self.release_hung_requests()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -197,8 +221,16 @@ class FakeOpenAI:
             return self._unknown_model(model)
         prompt = "\n".join(_text_of(m.get("content")) for m in body.get("messages", []))
         response_format = body.get("response_format") or {}
+        fault = self._fault_for(response_format, prompt)
+        faulty = await self._failure(fault)
+        if faulty is not None:
+            return faulty
         try:
-            content = self._answer(prompt, model, response_format)
+            content = (
+                "Sure! Here is what I think, in prose."
+                if fault == "malformed"
+                else self._answer(prompt, model, response_format, silent=fault == "silent")
+            )
         except UnknownPrompt as error:
             return _error(400, str(error), "invalid_request_error")
         except ValidationError as error:
@@ -226,7 +258,45 @@ class FakeOpenAI:
             }
         )
 
-    def _answer(self, prompt: str, model: str, response_format: dict[str, Any]) -> str:
+    def _fault_for(self, response_format: dict[str, Any], prompt: str) -> str | None:
+        """The fault this request gets, if any (the preflight's plain probe is left alone, and
+        start-up too: a test sets a fault once the agent is up)."""
+        if response_format.get("type") not in ("json_object", "json_schema"):
+            return None
+        self.requests += 1
+        try:
+            schema = (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
+        except UnknownPrompt:
+            schema = "?"
+        self.schemas.append(schema)
+        if self.fault is None or self.fault_schema not in (None, schema):
+            return None
+        if self.fault_requests is not None:
+            if self.fault_requests <= 0:
+                self.fault = None
+                return None
+            self.fault_requests -= 1
+        return self.fault
+
+    async def _failure(self, fault: str | None) -> web.Response | None:
+        """The error response `fault` answers with; None for the faults that answer badly."""
+        if fault == "http_500":
+            return _error(500, "The server had an error processing your request.", "server_error")
+        if fault == "rate_limited":
+            response = _error(429, "Rate limit reached.", "requests", "rate_limit_exceeded")
+            response.headers["Retry-After"] = str(self.retry_after_seconds)
+            return response
+        if fault == "hang":
+            # Until the test clears the fault (or the fake stops): then a late error, which the
+            # agent, having given up on the call, never reads.
+            self._hung = self._hung or asyncio.Event()
+            await self._hung.wait()
+            return _error(500, "The model did not answer in time.", "server_error")
+        return None  # malformed and silent: answered, badly
+
+    def _answer(
+        self, prompt: str, model: str, response_format: dict[str, Any], silent: bool = False
+    ) -> str:
         if response_format.get("type") not in ("json_object", "json_schema"):
             return "pong"  # a plain request (the preflight's probe)
         schema_name = (response_format.get("json_schema") or {}).get("name") or schema_of(prompt)
@@ -240,6 +310,8 @@ class FakeOpenAI:
             raw = conservative_answer(schema)
         else:
             raise UnknownPrompt(f"no rule and no schema for {schema_name}")
+        if silent and schema_name == "CannedResponseDraftSchema":
+            raw = {**raw, "response_body": None}
         if schema is not None:
             raw = schema.model_validate(raw).model_dump(mode="json")
         return json.dumps(raw)
@@ -302,6 +374,13 @@ class FakeOpenAIThread:
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def clear_fault(self) -> None:
+        """The model is healthy again; requests the fault still holds are let go."""
+        self.fake.fault = None
+        self.fake.fault_requests = None
+        self.fake.fault_schema = None
+        self.loop.call_soon_threadsafe(self.fake.release_hung_requests)
 
     def stop(self) -> None:
         self.run(self.fake.stop())

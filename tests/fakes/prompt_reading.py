@@ -208,12 +208,21 @@ class _State:
     tool_enabled_guideline_matches: dict[_Match, list[_ToolId]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Customer:
+    name: str
+
+
+_CUSTOMER_NAME = re.compile(r"^The user you're interacting with is called (.*)\.$", re.MULTILINE)
+
+
 @dataclass
 class PromptEngine:
     """Duck-typed like Parlant's EngineContext in the attributes the offline rules read."""
 
     interaction: _Interaction
     state: _State
+    customer: _Customer = _Customer("")
 
 
 def _event(position: int, raw: dict[str, Any], wrap_results: bool) -> _Event:
@@ -316,5 +325,9 @@ def read_prompt(
         schema_name=name,
         prompt_text=prompt,
         props={"read-from-text": {k: v for k, v in section.items() if v is not None}},
-        engine=PromptEngine(interaction, state),  # type: ignore[arg-type]
+        engine=PromptEngine(  # type: ignore[arg-type]
+            interaction,
+            state,
+            _Customer(names[-1] if (names := _CUSTOMER_NAME.findall(prompt)) else ""),
+        ),
     )
