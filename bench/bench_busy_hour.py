@@ -9,7 +9,8 @@ stays active `--active-minutes`, its customer writing every 15 s ± 10 s and an 
 in its thread every 30 s ± 10 s. Then the load stops and the bench waits for everything to
 arrive. Nothing is asserted: it prints, per channel,
 
-- root posted after the handoff, p50/p95/max (s);
+- root posted after the customer asked for a person (the AI turn calls the handoff tool, which
+  posts it), p50/p95/max (s);
 - customer message stored in Parlant → in Slack, p50/p95/max (s), against the physical floor
   (the channel's peak backlog at one post a second);
 - operator reply pushed to the bridges → stored in Parlant, p50/p95 (s);
@@ -47,10 +48,9 @@ os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="bench-import-"))
 import itertools
 
 from parlant.client import AsyncParlantClient
-from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdateParams
+from parlant.client.types import SessionLabelsUpdateParams
 
 from bench.bench_bridge import percentile, table, wait_until
-from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
 from slack_escalation.metadata import mirrored_parts
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.fakes.slack_rate_limits import METHOD_TIERS, TIER_PER_MINUTE
@@ -59,7 +59,7 @@ from tests.support.bridge_process import BridgeProcess
 from tests.support.chat import AGENT_ID
 from tests.support.postgres import PostgresCluster, postgres_bin_dir
 
-REASON = "busy hour ch{}"
+LABEL = "busy-ch{}"
 
 
 @dataclass
@@ -105,20 +105,21 @@ def metadata_of(call_params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def escalate(client: AsyncParlantClient, conversation: Conversation, run: Run) -> None:
-    """A handoff as the handoff tool leaves it when Slack's answer was not had: manual,
-    labelled, the record pending; the bridges route and post its root."""
+    """A handoff as a customer gets one: a session labelled with its channel's route, the
+    customer asking for a person, the agent's AI turn (offline NLP) calling the handoff tool,
+    which posts the root message into the routed channel."""
     session = await client.sessions.create(agent_id=AGENT_ID, customer_id="guest")
-    record = request_handoff(
-        None, REASON.format(conversation.index % len(run.channels)), utc_now_iso(), "pending"
-    )
     conversation.session_id = session.id
     await client.sessions.update(
         session.id,
-        mode="manual",
-        labels=SessionLabelsUpdateParams(upsert=["handoff"]),
-        metadata=SessionMetadataUpdateParams(set_={METADATA_KEY: dict(record)}),
+        labels=SessionLabelsUpdateParams(
+            upsert=[LABEL.format(conversation.index % len(run.channels))]
+        ),
     )
     conversation.handed_off_at = time.time()
+    await client.sessions.create_event(
+        session.id, kind="message", source="customer", message="I want to talk to a human"
+    )
 
 
 def root_ts(run: Run, conversation: Conversation) -> str | None:
@@ -445,7 +446,7 @@ def main() -> None:
                 "SLACK_APP_TOKEN": slack.fake.app_token,
                 "SLACK_ESCALATION_CHANNEL": channels[0],
                 "SLACK_ROUTES": ";".join(
-                    f"reason:{REASON.format(n)}={c}" for n, c in enumerate(channels)
+                    f"label:{LABEL.format(n)}={c}" for n, c in enumerate(channels)
                 ),
                 "SLACK_API_URL": slack.api_url,
                 "PARLANT_SESSION_STORE": url,
