@@ -130,9 +130,20 @@ def root_ts(run: Run, conversation: Conversation) -> str | None:
     return None
 
 
+async def handed_off(client: AsyncParlantClient, session_id: str, timeout: float = 120) -> None:
+    """Until the AI's turn has handed the session to a person (manual mode): what the customer
+    said before is shown in the root message, not mirrored into the thread."""
+    deadline = time.monotonic() + timeout
+    while (await client.sessions.retrieve(session_id)).mode != "manual":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"session {session_id} was not handed off")
+        await asyncio.sleep(1)
+
+
 async def customer(
     client: AsyncParlantClient, conversation: Conversation, until: float, rng: random.Random
 ) -> None:
+    await handed_off(client, conversation.session_id)
     n = 0
     while True:
         await asyncio.sleep(max(1.0, rng.uniform(5, 25)))
