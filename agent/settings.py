@@ -89,6 +89,7 @@ class AgentSettings:
             protection="PARLANT_OPERATOR_TOKEN",
             override_setting="PARLANT_OPEN_WITHOUT_TOKEN",
         )
+
     # Each AI turn's bounds: past either, the turn fails and a person takes over (turn_guard).
     ai_turn_timeout_seconds: float = 60.0
     ai_turn_max_model_calls: int = 40
