@@ -17,30 +17,27 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from parlant.core.engines.alpha.engine_context import EngineContext
 from parlant.core.engines.alpha.entity_context import EntityContext
 from parlant.core.engines.alpha.hooks import EngineHookResult, EngineHooks
 from parlant.core.engines.alpha.prompt_builder import PromptBuilder
-from parlant.core.nlp.embedding import Embedder
 from parlant.core.nlp.generation import (
     SchematicGenerationResult,
     SchematicGenerator,
-    StreamingTextGenerator,
     T,
 )
 from parlant.core.nlp.generation_info import GenerationInfo
-from parlant.core.nlp.moderation import ModerationService
 from parlant.core.nlp.service import NLPService
-from parlant.core.nlp.tokenization import EstimatingTokenizer
 from parlant.core.sessions import EventKind, EventSource, SessionStore
+
+from agent.nlp_wrapping import NO_HINTS as _NO_HINTS
+from agent.nlp_wrapping import WrappedGenerator, WrappedNLPService
 
 log = logging.getLogger(__name__)
 
 USAGE_KEY = "llm_usage"
-_NO_HINTS: Mapping[str, Any] = MappingProxyType({})
 # Turns whose messages were never emitted (an error, a handoff in silence) are forgotten after this.
 _MAX_OPEN_TURNS = 1000
 
@@ -130,9 +127,9 @@ class UsageLedger:
         return hooks
 
 
-class UsageRecordingGenerator(SchematicGenerator[T]):
+class UsageRecordingGenerator(WrappedGenerator[T]):
     def __init__(self, inner: SchematicGenerator[T], ledger: UsageLedger) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._ledger = ledger
 
     async def generate(
@@ -142,42 +139,14 @@ class UsageRecordingGenerator(SchematicGenerator[T]):
         self._ledger.record(EntityContext.get(), result.info)
         return result
 
-    @property
-    def id(self) -> str:
-        return self._inner.id
 
-    @property
-    def max_tokens(self) -> int:
-        return self._inner.max_tokens
-
-    @property
-    def tokenizer(self) -> EstimatingTokenizer:
-        return self._inner.tokenizer
-
-
-class UsageRecordingNLPService(NLPService):
+class UsageRecordingNLPService(WrappedNLPService):
     """Any Parlant NLP service, with each generation's usage added to its turn."""
 
     def __init__(self, inner: NLPService, ledger: UsageLedger) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._ledger = ledger
 
-    @property
-    def supports_streaming(self) -> bool:
-        return self._inner.supports_streaming
-
-    async def get_schematic_generator(
-        self, t: type[T], hints: Any = _NO_HINTS
-    ) -> SchematicGenerator[T]:
-        inner = await self._inner.get_schematic_generator(t, hints)
+    def wrap(self, schema: type[T], generator: SchematicGenerator[T]) -> SchematicGenerator[T]:
         # Parametrised, because Parlant's container registers generators by __orig_class__.
-        return UsageRecordingGenerator[t](inner, self._ledger)  # type: ignore[valid-type]
-
-    async def get_streaming_text_generator(self, hints: Any = _NO_HINTS) -> StreamingTextGenerator:
-        return await self._inner.get_streaming_text_generator(hints)
-
-    async def get_embedder(self, hints: Any = _NO_HINTS) -> Embedder:
-        return await self._inner.get_embedder(hints)
-
-    async def get_moderation_service(self) -> ModerationService:
-        return await self._inner.get_moderation_service()
+        return UsageRecordingGenerator[schema](generator, self._ledger)  # type: ignore[valid-type]

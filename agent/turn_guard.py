@@ -18,24 +18,21 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from parlant.core.engines.alpha.engine_context import EngineContext
 from parlant.core.engines.alpha.entity_context import EntityContext
 from parlant.core.engines.alpha.prompt_builder import PromptBuilder
-from parlant.core.nlp.embedding import Embedder
 from parlant.core.nlp.generation import (
     SchematicGenerationResult,
     SchematicGenerator,
-    StreamingTextGenerator,
     T,
 )
-from parlant.core.nlp.moderation import ModerationService
 from parlant.core.nlp.service import NLPService
-from parlant.core.nlp.tokenization import EstimatingTokenizer
 
-_NO_HINTS: Mapping[str, Any] = MappingProxyType({})
+from agent.nlp_wrapping import NO_HINTS as _NO_HINTS
+from agent.nlp_wrapping import WrappedGenerator, WrappedNLPService
+
 # Turns that never reached their end (cancelled by a newer customer message) are forgotten.
 _MAX_OPEN_TURNS = 1000
 
@@ -76,9 +73,9 @@ class TurnGuard:
         self._calls.pop(id(context), None)
 
 
-class GuardedGenerator(SchematicGenerator[T]):
+class GuardedGenerator(WrappedGenerator[T]):
     def __init__(self, inner: SchematicGenerator[T], guard: TurnGuard) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._guard = guard
 
     async def generate(
@@ -95,42 +92,14 @@ class GuardedGenerator(SchematicGenerator[T]):
                 f"a model call outlasted the turn's {self._guard.limits.timeout_seconds:g} s"
             ) from timeout
 
-    @property
-    def id(self) -> str:
-        return self._inner.id
 
-    @property
-    def max_tokens(self) -> int:
-        return self._inner.max_tokens
-
-    @property
-    def tokenizer(self) -> EstimatingTokenizer:
-        return self._inner.tokenizer
-
-
-class GuardedNLPService(NLPService):
+class GuardedNLPService(WrappedNLPService):
     """Any Parlant NLP service, with each turn's model calls bounded by a TurnGuard."""
 
     def __init__(self, inner: NLPService, guard: TurnGuard) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._guard = guard
 
-    @property
-    def supports_streaming(self) -> bool:
-        return self._inner.supports_streaming
-
-    async def get_schematic_generator(
-        self, t: type[T], hints: Any = _NO_HINTS
-    ) -> SchematicGenerator[T]:
-        inner = await self._inner.get_schematic_generator(t, hints)
+    def wrap(self, schema: type[T], generator: SchematicGenerator[T]) -> SchematicGenerator[T]:
         # Parametrised, because Parlant's container registers generators by __orig_class__.
-        return GuardedGenerator[t](inner, self._guard)  # type: ignore[valid-type]
-
-    async def get_streaming_text_generator(self, hints: Any = _NO_HINTS) -> StreamingTextGenerator:
-        return await self._inner.get_streaming_text_generator(hints)
-
-    async def get_embedder(self, hints: Any = _NO_HINTS) -> Embedder:
-        return await self._inner.get_embedder(hints)
-
-    async def get_moderation_service(self) -> ModerationService:
-        return await self._inner.get_moderation_service()
+        return GuardedGenerator[schema](generator, self._guard)  # type: ignore[valid-type]
