@@ -26,6 +26,7 @@ from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation import metadata, root_message, speakers, text
 from slack_escalation.masking import Masker
+from slack_escalation.pacing import MethodBudget
 from slack_escalation.root_message import RECENT_MESSAGES, post_root_message
 from slack_escalation.routing import Routes
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 HANDOFF_CONTEXT_CACHE = 5000
 # Excerpts are kept masked and cut: the root message shows at most EXCERPT_LIMIT of each.
 CACHED_EXCERPT_CHARS = 2 * text.EXCERPT_LIMIT
+
+
+# A little under Slack's Tier 3 (about 50 a minute per workspace) for every replica together.
+UPDATES_PER_MINUTE_SHARED = 45
 
 
 def root_attempt_key(record: HandoffRecord) -> str:
@@ -101,6 +106,10 @@ class RootSync:
         self._masker = masker
         self._sla = sla
         self._budget = budget
+        # chat.update's Tier 3 allowance, shared by every replica: status changes wait their
+        # turn, SLA-only rewrites go only while nothing waits (each replica's own window above
+        # still spreads its SLA rewrites over the minute).
+        self._updates = MethodBudget(store, "chat.update", UPDATES_PER_MINUTE_SHARED, 10)
         # (session id, requested_at) -> (customer name, masked excerpts). What came before a
         # handoff never changes, so a rewrite (claim, SLA line) costs no Parlant reads.
         self._handoff_context: OrderedDict[
@@ -209,10 +218,15 @@ class RootSync:
         if stored == fingerprint:
             return True
         sla_tick = only_sla_changed(stored, fingerprint)
-        if sla_tick and not self._budget.try_sla_tick():
+        if sla_tick and not (
+            self._budget.sla_room()
+            and await self._updates.try_idle()
+            and self._budget.try_sla_tick()
+        ):
             return False  # the next discovery pass tries again; status changes keep their headroom
         if not sla_tick:
             self._budget.status_change()
+            await self._updates.turn()
         text, root_blocks = root_message.render(await self._view(session, record, sla))
         await self._caller.call(
             "chat.update",

@@ -113,3 +113,14 @@ class MethodBudget:
 
     async def try_take(self) -> bool:
         return await self._slots.try_slot(self._key, self._interval, self._burst)
+
+    async def try_idle(self) -> bool:
+        """A call only while nothing waits for the method: calls that may be skipped never
+        take a slot from one that must go (`turn`)."""
+        return await self._slots.try_slot(self._key, self._interval, 1)
+
+    async def turn(self) -> None:
+        """Waits for the method's next slot and takes it: a call that must go."""
+        wait = await self._slots.post_slot(self._key, self._interval, self._burst)
+        if wait > 0:
+            await asyncio.sleep(wait)

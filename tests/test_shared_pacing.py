@@ -157,3 +157,18 @@ async def test_a_single_bridges_method_budget_in_memory(tmp_path: Path) -> None:
         assert [await budget.try_take() for _ in range(3)] == [True, True, False]
     finally:
         store.close()
+
+
+async def test_calls_that_must_go_take_turns_and_skippable_ones_yield(pace_database: str) -> None:
+    """chat.update across replicas: status changes (`turn`) share one pace; an SLA-only
+    rewrite (`try_idle`) goes only while no status change waits."""
+    async with (
+        PostgresBridgeStore(pace_database) as a,
+        PostgresBridgeStore(pace_database) as b,
+    ):
+        first, second = MethodBudget(a, "chat.update", 60, 2), MethodBudget(b, "chat.update", 60, 2)
+        assert await first.try_idle()  # nothing waits: an SLA rewrite may go
+        started = time.monotonic()
+        await asyncio.gather(first.turn(), second.turn(), first.turn())
+        assert time.monotonic() - started >= 1.5  # one a second across both, after the burst
+        assert not await second.try_idle()  # a status change holds the next slot
