@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from psycopg_pool import PoolTimeout
 from config.private_files import make_private_file
 from handoff.actions import MessageKind
 from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
-from slack_escalation.pacing import deferred, free_slot, next_slot
+from slack_escalation.pacing import MemorySlots
 
 # What a store raises while its database is out of reach for a moment (a dropped connection,
 # a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
@@ -250,7 +249,7 @@ class SQLiteBridgeStore:
         self._db.execute("PRAGMA journal_size_limit=0")
         self._db.executescript(_SCHEMA)
         self._checkpoints = BackgroundCheckpoints(path).start()
-        self._tats: dict[str, float] = {}
+        self._slots = MemorySlots()
 
     def close(self) -> None:
         self._checkpoints.stop()
@@ -450,21 +449,13 @@ class SQLiteBridgeStore:
 
     # One bridge process per SQLite file: its memory is the place every poster shares.
     async def post_slot(self, channel: str, interval: float, burst: int) -> float:
-        now = time.monotonic()
-        send_at, self._tats[channel] = next_slot(self._tats.get(channel), now, interval, burst)
-        return send_at - now
+        return await self._slots.post_slot(channel, interval, burst)
 
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
-        self._tats[channel] = deferred(
-            self._tats.get(channel), time.monotonic(), seconds, burst, interval
-        )
+        await self._slots.defer_posts(channel, seconds, interval, burst)
 
     async def try_slot(self, key: str, interval: float, burst: int) -> bool:
-        taken = free_slot(self._tats.get(key), time.monotonic(), interval, burst)
-        if taken is None:
-            return False
-        self._tats[key] = taken
-        return True
+        return await self._slots.try_slot(key, interval, burst)
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         count, oldest = self._execute(

@@ -42,31 +42,6 @@ class Pacer(Protocol):
         """Slack refused a post with Retry-After `seconds`: the channel waits that long."""
 
 
-class LocalPacer:
-    """One process's own pace per channel (the agent's root posts; a single bridge)."""
-
-    def __init__(self, posts_per_second: float, burst: int) -> None:
-        self._interval = 1 / posts_per_second if posts_per_second > 0 else 0.0
-        self._burst = burst
-        self._tats: dict[str, float] = {}
-
-    async def turn(self, channel: str) -> None:
-        if self._interval <= 0:
-            return
-        now = time.monotonic()
-        send_at, self._tats[channel] = next_slot(
-            self._tats.get(channel), now, self._interval, self._burst
-        )
-        if send_at > now:
-            await asyncio.sleep(send_at - now)
-
-    async def defer(self, channel: str, seconds: float) -> None:
-        if self._interval > 0:
-            self._tats[channel] = deferred(
-                self._tats.get(channel), time.monotonic(), seconds, self._burst, self._interval
-            )
-
-
 class PostSlots(Protocol):
     """A shared record of each channel's tat (the bridge replicas' database)."""
 
@@ -78,6 +53,31 @@ class PostSlots(Protocol):
 
     async def try_slot(self, key: str, interval: float, burst: int) -> bool:
         """Takes `key`'s next slot if it is free now; False (nothing taken) if not."""
+
+
+class MemorySlots:
+    """PostSlots kept in this process's memory: where it is the only poster (the agent's root
+    posts; a single bridge on its SQLite file)."""
+
+    def __init__(self) -> None:
+        self._tats: dict[str, float] = {}
+
+    async def post_slot(self, channel: str, interval: float, burst: int) -> float:
+        now = time.monotonic()
+        send_at, self._tats[channel] = next_slot(self._tats.get(channel), now, interval, burst)
+        return send_at - now
+
+    async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
+        self._tats[channel] = deferred(
+            self._tats.get(channel), time.monotonic(), seconds, burst, interval
+        )
+
+    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
+        taken = free_slot(self._tats.get(key), time.monotonic(), interval, burst)
+        if taken is None:
+            return False
+        self._tats[key] = taken
+        return True
 
 
 class SharedPacer:
@@ -124,3 +124,10 @@ class MethodBudget:
         wait = await self._slots.post_slot(self._key, self._interval, self._burst)
         if wait > 0:
             await asyncio.sleep(wait)
+
+
+class LocalPacer(SharedPacer):
+    """One process's own pace per channel (the agent's root posts)."""
+
+    def __init__(self, posts_per_second: float, burst: int) -> None:
+        super().__init__(MemorySlots(), posts_per_second, burst)
