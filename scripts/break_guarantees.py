@@ -81,15 +81,15 @@ BUGS = (
         # The one post-exactly-once helper of mirrored parts, handback lines and SLA notices.
         "repost-without-lookup",
         "slack_bridge/post_once.py",
-        '    if status == "":\n        found = await find()',
-        "    if False:\n        found = await find()",
+        '        if status == "":\n            found = await find()',
+        "        if False:\n            found = await find()",
         f"{CRASH_TEST}[handback.after_post]",
     ),
     Bug(
         "sla-repost-without-lookup",
         "slack_bridge/post_once.py",
-        '    if status == "":\n        found = await find()',
-        "    if False:\n        found = await find()",
+        '        if status == "":\n            found = await find()',
+        "        if False:\n            found = await find()",
         "tests/test_slack_sla.py::test_a_bridge_killed_after_posting_a_notice_does_not_post_it_again",
     ),
     Bug(
@@ -114,10 +114,11 @@ BUGS = (
         f"{CRASH_TEST}[handback.before_post]",
     ),
     Bug(
+        # The root goes through the shared post-exactly-once helper too.
         "root-posted-without-lookup",
-        "slack_bridge/root_sync.py",
-        '        look_first = status == "" or bool(',
-        "        look_first = False and bool(",
+        "slack_bridge/post_once.py",
+        '        if status == "":\n            found = await find()',
+        "        if False:\n            found = await find()",
         f"{CRASH_TEST}[root.after_post]",
     ),
     Bug(

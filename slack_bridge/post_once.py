@@ -126,42 +126,21 @@ async def post_once(
     it was already posted. `before_post` may raise to stop just before the post (e.g. a lost
     lease); the crash points name the moments a test may kill the process at."""
     async with _IN_FLIGHT.hold(record.key):
-        return await _post_once(
-            caller,
-            record,
-            find,
-            before_post=before_post,
-            crash_before=crash_before,
-            crash_after=crash_after,
-            message=message,
-        )
-
-
-async def _post_once(
-    caller: SlackCaller,
-    record: PostRecord,
-    find: Find,
-    *,
-    before_post: Callable[[], None] | None,
-    crash_before: str | None,
-    crash_after: str | None,
-    message: dict[str, Any],
-) -> Posted:
-    status = await record.status()
-    if status:
-        return Posted(status, now=False)
-    if status == "":
-        found = await find()
-        if found:
-            await record.posted(found)
-            return Posted(found, now=False)
-    if before_post is not None:
-        before_post()
-    await record.attempting()
-    if crash_before:
-        crash_point(crash_before)
-    ts = await caller.post_message(find, **message)
-    if crash_after:
-        crash_point(crash_after)
-    await record.posted(ts)
-    return Posted(ts, now=True)
+        status = await record.status()
+        if status:
+            return Posted(status, now=False)
+        if status == "":
+            found = await find()
+            if found:
+                await record.posted(found)
+                return Posted(found, now=False)
+        if before_post is not None:
+            before_post()
+        await record.attempting()
+        if crash_before:
+            crash_point(crash_before)
+        ts = await caller.post_message(find, **message)
+        if crash_after:
+            crash_point(crash_after)
+        await record.posted(ts)
+        return Posted(ts, now=True)

@@ -8,7 +8,10 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,18 +19,17 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
-from config.crash_points import crash_point
 from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
 from slack_bridge.leases import Leases
-from slack_bridge.post_once import KeyedPostRecord
+from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 from slack_escalation import metadata, root_message, speakers, text
 from slack_escalation.masking import Masker
 from slack_escalation.pacing import MethodBudget
-from slack_escalation.root_message import RECENT_MESSAGES, post_root_message
+from slack_escalation.root_message import RECENT_MESSAGES
 from slack_escalation.routing import Routes
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
@@ -41,6 +43,32 @@ CACHED_EXCERPT_CHARS = 2 * text.EXCERPT_LIMIT
 
 # A little under Slack's Tier 3 (about 50 a minute per workspace) for every replica together.
 UPDATES_PER_MINUTE_SHARED = 45
+
+
+@dataclass(frozen=True)
+class RootPostRecord:
+    """The bridge's record of a handoff's root post. A root the handoff tool posted with its
+    answer lost (`maybe_posted` in the handoff record) counts as an attempt whose outcome is
+    unknown, so it is looked for in the channel first; otherwise only the bridge's own
+    unfinished attempts are (conversations.history is Tier 3, one a minute for distributed
+    apps)."""
+
+    inner: KeyedPostRecord
+    maybe_posted: bool
+
+    @property
+    def key(self) -> Hashable:
+        return self.inner.key
+
+    async def status(self) -> str | None:
+        status = await self.inner.status()
+        return "" if status is None and self.maybe_posted else status
+
+    async def attempting(self) -> None:
+        await self.inner.attempting()
+
+    async def posted(self, ts: str) -> None:
+        await self.inner.posted(ts)
 
 
 def root_attempt_key(record: HandoffRecord) -> str:
@@ -163,24 +191,20 @@ class RootSync:
         """Open the thread the handoff tool could not; finds it instead if that post did land."""
         sla = self.sla_of(record)
         channel = self.channel_for(session, record)
-        attempt = KeyedPostRecord(self._store, session.id, root_attempt_key(record), 0)
-        status = await attempt.status()
-        crash_point("root.before_post")
-        # Looked up first only when a post may have landed unrecorded: the handoff tool's
-        # answer was lost, or an earlier pass of ours was killed or lost its answer (status
-        # ""). conversations.history is Tier 3, and one a minute for distributed apps.
-        look_first = status == "" or bool((record.get("slack") or {}).get("maybe_posted"))
-        if not status:
-            await attempt.attempting()
-        link = await post_root_message(
-            self._caller,
-            channel,
-            await self._view(session, record, sla),
-            look_first=look_first,
-            known_ts=status or None,
+        attempt = RootPostRecord(
+            KeyedPostRecord(self._store, session.id, root_attempt_key(record), 0),
+            maybe_posted=bool((record.get("slack") or {}).get("maybe_posted")),
         )
-        crash_point("root.after_post")
-        await attempt.posted(link["ts"])
+        posted = await post_once(
+            self._caller,
+            attempt,
+            partial(root_message.find_root_message, self._caller, channel, session.id),
+            crash_before="root.before_post",
+            crash_after="root.after_post",
+            channel=channel,
+            **root_message.root_message_post(await self._view(session, record, sla)),
+        )
+        link = await root_message.root_link(self._caller, channel, session.id, posted.ts)
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,

@@ -307,33 +307,20 @@ async def find_root_message(caller: SlackCaller, channel: str, session_id: str) 
     return await find_in_channel(caller, channel, lambda message: is_root_of(message, session_id))
 
 
-async def post_root_message(
-    caller: SlackCaller,
-    channel: str,
-    view: EscalationView,
-    *,
-    look_first: bool = False,
-    known_ts: str | None = None,
-) -> SlackLink:
-    """Post the root message. `look_first`: an earlier attempt may have landed without anyone
-    recording it (the bridge or the agent died after Slack accepted it), so find it first.
-    `known_ts`: it is posted already (the poster recorded it), only its link is wanted."""
-    found = known_ts or (
-        await find_root_message(caller, channel, view.session_id) if look_first else None
-    )
-    if found:
-        ts = found
-    else:
-        text, root_blocks = render(view)
-        ts = await caller.post_message(
-            lambda: find_root_message(caller, channel, view.session_id),
-            channel=channel,
-            text=text,
-            blocks=root_blocks,
-            metadata=escalation_metadata(view.session_id),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+def root_message_post(view: EscalationView) -> dict[str, Any]:
+    """chat.postMessage's arguments for the root message, but the channel."""
+    text, root_blocks = render(view)
+    return {
+        "text": text,
+        "blocks": root_blocks,
+        "metadata": escalation_metadata(view.session_id),
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+async def root_link(caller: SlackCaller, channel: str, session_id: str, ts: str) -> SlackLink:
+    """The posted root message's link, its permalink included when Slack gives one."""
     try:
         permalink = str(
             (await caller.call("chat.getPermalink", channel=channel, message_ts=ts)).get(
@@ -342,8 +329,18 @@ async def post_root_message(
         )
     except (SlackUnavailable, SlackRejected):
         permalink = ""
-    log.info("escalation posted session=%s channel=%s ts=%s", view.session_id, channel, ts)
+    log.info("escalation posted session=%s channel=%s ts=%s", session_id, channel, ts)
     return SlackLink(state="posted", channel=channel, ts=ts, permalink=permalink)
+
+
+async def post_root_message(caller: SlackCaller, channel: str, view: EscalationView) -> SlackLink:
+    """Post the root message; a lost answer is looked up by its metadata before any retry."""
+    ts = await caller.post_message(
+        lambda: find_root_message(caller, channel, view.session_id),
+        channel=channel,
+        **root_message_post(view),
+    )
+    return await root_link(caller, channel, view.session_id, ts)
 
 
 class SlackEscalationNotifier:
