@@ -329,6 +329,7 @@ class Discovery:
         slack = record.get("slack") or {}
         if slack.get("state") == "posted" and slack.get("channel") and slack.get("ts"):
             await self._store.link_thread(session_id, slack["channel"], slack["ts"])
+            await self._roots.count_root(slack["channel"], slack["ts"])
             return ThreadLink(session_id, slack["channel"], slack["ts"])
         return None
 

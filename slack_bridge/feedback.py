@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from slack_bridge import metrics, notices
+from slack_escalation import pacing
 from slack_escalation.pacing import MethodBudget, PostSlots
 from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
@@ -65,7 +66,11 @@ class Feedback:
 
         try:
             await self._caller.post_message(
-                not_looked_up, channel=channel, thread_ts=thread_ts, text=text
+                not_looked_up,
+                priority=pacing.FIRST,  # operators act on these: before the mirrors waiting
+                channel=channel,
+                thread_ts=thread_ts,
+                text=text,
             )
         except (SlackRejected, SlackUnavailable, AnswerLost) as error:
             log.warning("thread note failed thread_ts=%s: %s", thread_ts, error)

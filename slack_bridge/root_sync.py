@@ -26,7 +26,7 @@ from slack_bridge.leases import Leases
 from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
-from slack_escalation import metadata, root_message, speakers, text
+from slack_escalation import metadata, pacing, root_message, speakers, text
 from slack_escalation.masking import Masker
 from slack_escalation.pacing import MethodBudget
 from slack_escalation.root_message import RECENT_MESSAGES
@@ -144,6 +144,11 @@ class RootSync:
             tuple[str, str], tuple[str, tuple[tuple[str, str], ...]]
         ] = OrderedDict()
 
+    async def count_root(self, channel: str, ts: str) -> None:
+        """The handoff tool posted this root itself: it takes its slot in the channel's
+        allowance, which the replicas' own posts share."""
+        await self._caller.count_post(channel, ts)
+
     async def current_record(self, session_id: str) -> HandoffRecord | None:
         """The session's handoff record as Parlant has it now (not as last listed)."""
         return read_record((await self._parlant.sessions.retrieve(session_id)).metadata)
@@ -201,6 +206,7 @@ class RootSync:
             partial(root_message.find_root_message, self._caller, channel, session.id),
             crash_before="root.before_post",
             crash_after="root.after_post",
+            priority=pacing.FIRST,
             channel=channel,
             **root_message.root_message_post(await self._view(session, record, sla)),
         )

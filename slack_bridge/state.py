@@ -139,8 +139,13 @@ class BridgeStore(Protocol):
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         """Slack answered a post to `channel` with 429 and Retry-After `seconds`."""
 
-    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
-        """`key`'s next slot if it is free now (a method's budget); False takes nothing."""
+    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+        """`key`'s next slot if it is free now (0); else the seconds until it is, nothing
+        taken (slack_escalation/pacing.py `take_if_free`)."""
+
+    async def count_post(self, channel: str, ago: float, interval: float) -> None:
+        """A post another process (the agent) made to `channel` `ago` seconds ago takes its
+        slot in the channel's allowance."""
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         """How many replies wait in the outbox, and when the oldest was accepted."""
@@ -454,8 +459,11 @@ class SQLiteBridgeStore:
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         await self._slots.defer_posts(channel, seconds, interval, burst)
 
-    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
-        return await self._slots.try_slot(key, interval, burst)
+    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+        return await self._slots.take_slot(key, interval, burst)
+
+    async def count_post(self, channel: str, ago: float, interval: float) -> None:
+        await self._slots.count_post(channel, ago, interval)
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         count, oldest = self._execute(

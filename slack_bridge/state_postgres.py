@@ -34,6 +34,7 @@ from slack_bridge.state import (
     ThreadLink,
     reply_from_row,
 )
+from slack_escalation.pacing import take_if_free
 
 log = logging.getLogger(__name__)
 
@@ -415,9 +416,18 @@ class PostgresBridgeStore:
             (channel, seconds + (burst - 1) * interval),
         )
 
-    async def try_slot(self, key: str, interval: float, burst: int) -> bool:
-        # free_slot (slack_escalation/pacing.py): taken only if it is free now, on the
-        # database's clock; a row for the key is made first so the update can lock it.
+    async def count_post(self, channel: str, ago: float, interval: float) -> None:
+        # counted (slack_escalation/pacing.py) on the database's clock.
+        await self._run(
+            """INSERT INTO bridge_post_pace AS p (channel, tat)
+            VALUES (%s, extract(epoch FROM clock_timestamp()) - %s + %s)
+            ON CONFLICT (channel) DO UPDATE SET tat = GREATEST(p.tat, EXCLUDED.tat - %s) + %s""",
+            (channel, max(0.0, ago), interval, interval, interval),
+        )
+
+    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+        # take_if_free (slack_escalation/pacing.py) on the database's clock, the row locked
+        # while it decides; a row for the key is made first so there is one to lock.
         async with self._pool.connection() as db, db.transaction():
             await db.execute(
                 "INSERT INTO bridge_post_pace (channel, tat) VALUES (%s, 0) "
@@ -425,15 +435,18 @@ class PostgresBridgeStore:
                 (key,),
             )
             cursor = await db.execute(
-                """UPDATE bridge_post_pace
-                SET tat = GREATEST(tat, extract(epoch FROM clock_timestamp())) + %s
-                WHERE channel = %s
-                  AND GREATEST(tat, extract(epoch FROM clock_timestamp())) - %s
-                      <= extract(epoch FROM clock_timestamp())
-                RETURNING tat""",
-                (interval, key, (burst - 1) * interval),
+                "SELECT tat, extract(epoch FROM clock_timestamp())::float8 "
+                "FROM bridge_post_pace WHERE channel = %s FOR UPDATE",
+                (key,),
             )
-            return await cursor.fetchone() is not None
+            row = await cursor.fetchone()
+            assert row is not None
+            wait, taken = take_if_free(float(row[0]), float(row[1]), interval, burst)
+            if taken is not None:
+                await db.execute(
+                    "UPDATE bridge_post_pace SET tat = %s WHERE channel = %s", (taken, key)
+                )
+            return wait
 
     async def outbox_summary(self) -> tuple[int, datetime | None]:
         row = await self._one(

@@ -15,6 +15,7 @@ import aiohttp
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffRecord, HandoffStatus, SlackLink, SlackPostState
 from handoff.sla import SlaView
+from slack_escalation import pacing
 from slack_escalation.block_kit import Block, SlackMessage, button, header, plain, section
 from slack_escalation.masking import Masker
 from slack_escalation.metadata import escalation_metadata, is_root_of
@@ -337,6 +338,7 @@ async def post_root_message(caller: SlackCaller, channel: str, view: EscalationV
     """Post the root message; a lost answer is looked up by its metadata before any retry."""
     ts = await caller.post_message(
         lambda: find_root_message(caller, channel, view.session_id),
+        priority=pacing.FIRST,
         channel=channel,
         **root_message_post(view),
     )

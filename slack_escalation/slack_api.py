@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from slack_escalation.pacing import LocalPacer, Pacer
+from slack_escalation.pacing import IN_TURN, LocalPacer, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -125,29 +126,41 @@ class SlackCaller:
                 raise SlackUnavailable(f"{method}: {error!r}") from error
         raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
 
-    async def turn(self, channel: str) -> None:
+    async def turn(self, channel: str, priority: int = IN_TURN) -> None:
         """Waits for `channel`'s next posting slot and takes it, for a post made with
         `paced=False`: a caller that builds its post once its turn has come (coalescing what
         arrived while it waited) takes the turn first."""
-        await self._pacer.turn(channel)
+        await self._pacer.turn(channel, priority)
+
+    async def count_post(self, channel: str, ts: str) -> None:
+        """A message another process posted (the handoff tool's root) counts against the
+        channel's allowance from when Slack stamped it: the bridges leave it its room instead
+        of spending the channel's whole allowance and meeting 429s."""
+        try:
+            ago = time.time() - float(ts)
+        except ValueError:
+            return
+        await self._pacer.count(channel, ago)
 
     async def post_message(
         self,
         find_existing: Callable[[], Awaitable[str | None]],
         *,
         paced: bool = True,
+        priority: int = IN_TURN,
         **params: Any,
     ) -> str:
         """chat.postMessage exactly once; returns the message ts.
 
         `find_existing` returns the ts of this very message if an earlier attempt landed.
         `paced=False`: the caller took this post's turn already (`turn`); a retry after a 429
-        still waits for the channel.
+        still waits for the channel. `priority` (pacing.FIRST) puts it ahead of the channel's
+        other waiting posts.
         """
         channel = str(params["channel"])
         for attempt in range(MAX_RATE_LIMIT_WAITS):
             if paced or attempt > 0:
-                await self._pacer.turn(channel)
+                await self._pacer.turn(channel, priority)
             try:
                 response = await self.client.chat_postMessage(**params)
                 self._observe("chat.postMessage", "ok")

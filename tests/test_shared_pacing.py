@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from slack_bridge.state import SQLiteBridgeStore
 from slack_bridge.state_postgres import PostgresBridgeStore
 from slack_escalation.pacing import (
+    FIRST,
+    IN_TURN,
     LocalPacer,
     MethodBudget,
     Pacer,
@@ -94,7 +96,8 @@ async def post_concurrently(
 
     async with client_session() as http:
         await asyncio.gather(*(poster(http, pacer, n) for n, pacer in enumerate(pacers)))
-    assert len(fake.messages(channel)) == posts_each * len(pacers)
+    posted = {m.text for m in fake.messages(channel)}
+    assert {f"{n}-{k}" for n in range(len(pacers)) for k in range(posts_each)} <= posted
     return sum(call.status == 429 for call in fake.calls("chat.postMessage"))
 
 
@@ -172,3 +175,76 @@ async def test_calls_that_must_go_take_turns_and_skippable_ones_yield(pace_datab
         await asyncio.gather(first.turn(), second.turn(), first.turn())
         assert time.monotonic() - started >= 1.5  # one a second across both, after the burst
         assert not await second.try_idle()  # a status change holds the next slot
+
+
+async def test_the_most_urgent_waiting_post_takes_the_next_slot() -> None:
+    """Four mirrors wait for a channel; a root asked for after them goes next, not fifth: slots are handed out as they come due, the most urgent waiter first."""
+    pacer = LocalPacer(20.0, 1)
+    order: list[str] = []
+
+    async def post(name: str, priority: int) -> None:
+        await pacer.turn("C1", priority)
+        order.append(name)
+
+    await post("mirror-0", IN_TURN)  # the channel's allowance is spent for this interval
+    mirrors = [asyncio.create_task(post(f"mirror-{n}", IN_TURN)) for n in range(1, 5)]
+    await asyncio.sleep(0)  # the four wait
+    root = asyncio.create_task(post("root", FIRST))
+    await asyncio.gather(*mirrors, root)
+    assert order == ["mirror-0", "root", *(f"mirror-{n}" for n in range(1, 5))]
+
+
+async def test_a_waiter_that_gives_up_leaves_its_slot_to_the_next() -> None:
+    pacer = LocalPacer(20.0, 1)
+    await pacer.turn("C1")
+    gone = asyncio.create_task(pacer.turn("C1"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    started = time.monotonic()
+    await asyncio.wait_for(pacer.turn("C1"), 2)
+    assert time.monotonic() - started < 1.5  # one slot's wait, not the abandoned one's too
+
+
+async def roots_among_saturating_replicas(database: str, count_roots: bool) -> int:
+    """Two replicas post a channel's whole allowance while another process (the agent's
+    handoff tool, pacing alone) posts two roots; the replicas count each root when they learn
+    of it (`count_post`) or not. Returns the 429s Slack answered."""
+    async with (
+        PostgresBridgeStore(database) as a,
+        PostgresBridgeStore(database) as b,
+        FakeSlack() as fake,
+        client_session() as http,
+    ):
+        channel = fake.add_channel("escalations")
+        bridge = SlackCaller(
+            web_client(fake.bot_token, fake.api_url, http), pacer=SharedPacer(a, 1.0, 2)
+        )
+        agent = SlackCaller(web_client(fake.bot_token, fake.api_url, http))
+
+        async def nothing() -> None:
+            return None
+
+        async def roots() -> None:
+            for n in range(2):
+                await asyncio.sleep(2.5 if n == 0 else 2.0)
+                ts = await agent.post_message(nothing, channel=channel, text=f"root {n}")
+                if count_roots:
+                    await bridge.count_post(channel, ts)
+
+        mirrors = post_concurrently(
+            fake, channel, [SharedPacer(a, 1.0, 2), SharedPacer(b, 1.0, 2)], posts_each=4
+        )
+        await asyncio.gather(mirrors, roots())
+        return sum(call.status == 429 for call in fake.calls("chat.postMessage"))
+
+
+async def test_roots_the_agent_posts_take_their_slot_in_the_replicas_allowance(
+    pace_database: str,
+) -> None:
+    assert await roots_among_saturating_replicas(pace_database, count_roots=True) == 0
+
+
+async def test_roots_the_replicas_do_not_count_meet_429s(pace_database: str) -> None:
+    """Why they are counted: Slack's one spare post in the burst takes the first root; the
+    second finds the channel full."""
+    assert await roots_among_saturating_replicas(pace_database, count_roots=False) > 0
