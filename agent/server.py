@@ -24,6 +24,7 @@ from agent.authorization import (
     guard_operator_only_paths,
     install_refusal_handlers,
 )
+from agent.backlog_route import BacklogRoute
 from agent.customers.gateway import CustomerGateway
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
@@ -44,6 +45,7 @@ from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
+from slack_escalation.backlog import ReportedBacklogs
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +195,14 @@ async def _create_journey(
     return journey
 
 
-def escalation_notifier(settings: AgentSettings) -> EscalationNotifier:
+def escalation_notifier(
+    settings: AgentSettings, backlogs: ReportedBacklogs | None = None
+) -> EscalationNotifier:
     if settings.slack is None:
         return NoEscalationChannel()
     from slack_escalation.root_message import SlackEscalationNotifier
 
-    return SlackEscalationNotifier(settings.slack, settings.dashboard_url)
+    return SlackEscalationNotifier(settings.slack, settings.dashboard_url, backlogs)
 
 
 def container_installer(
@@ -228,6 +232,7 @@ def api_configurer(
     escalations: EscalationRoutes | None = None,
     replies: ReplyRoute | None = None,
     turns: TurnRoute | None = None,
+    backlog: BacklogRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -242,6 +247,8 @@ def api_configurer(
             replies.install(app)  # /escalations/{id}/replies (agent/reply_route.py)
         if turns is not None:
             turns.install(app)  # /escalations/{id}/turn (agent/turn_route.py)
+        if backlog is not None:
+            backlog.install(app)  # /escalations/slack-backlog (agent/backlog_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -308,7 +315,8 @@ async def serve(
         journey_steps = JourneySteps()
         ledger = UsageLedger()
         guard = turn_guard(settings)
-        notifier = notifier or escalation_notifier(settings)
+        backlogs = ReportedBacklogs()
+        notifier = notifier or escalation_notifier(settings, backlogs)
         tools = build_tools(store, notifier, journey_steps)
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
@@ -344,6 +352,7 @@ async def serve(
                 escalation_routes,
                 replies,
                 turns,
+                BacklogRoute(settings.operator_token, backlogs),
             ),
         ) as server:
             journey_steps.bind(server.container)

@@ -3,7 +3,7 @@
 Each part lives in its own module: discovery (which sessions need attention), feed_follower
 (the agent's escalation feed) and mirror (Parlant → Slack), inbound (Slack → Parlant, with the
 outbox), operator_actions (buttons and the handback form), root_sync (root messages in step with
-records), sla_notices; clients builds the clients.
+records), sla_notices, backlog_watch (what waits per channel); clients builds the clients.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import httpx
 from parlant.client import AsyncParlantClient
 
+from slack_bridge.backlog_watch import BacklogWatch
 from slack_bridge.discovery import Discovery
 from slack_bridge.feed_follower import FeedFollower
 from slack_bridge.feedback import Feedback
@@ -87,6 +88,15 @@ class Bridge:
             settings.resync_s,
         )
         self._outbox_retry_s = settings.outbox_retry_s
+        self.backlog = BacklogWatch(
+            listing_http,
+            settings.parlant_url,
+            settings.replica_id,
+            self.mirrors,
+            caller,
+            store,
+            slack,
+        )
         self.feed = FeedFollower(
             listing_http,
             settings.parlant_url,
@@ -106,7 +116,11 @@ class Bridge:
 
     async def run(self) -> None:
         await asyncio.gather(
-            self.discovery.run(), self.feed.run(), self._outbox_loop(), self.leases.run()
+            self.discovery.run(),
+            self.feed.run(),
+            self._outbox_loop(),
+            self.leases.run(),
+            self.backlog.run(),
         )
 
     async def _outbox_loop(self) -> None:

@@ -138,6 +138,12 @@ async def check_slack(settings: BridgeSettings) -> list[CheckResult]:
                     client, "supervisor", slack.supervisor_channel, "SLACK_SUPERVISOR_CHANNEL"
                 )
             )
+        if slack.overflow_channel:
+            results.append(
+                await check_channel(
+                    client, "overflow", slack.overflow_channel, "SLACK_OVERFLOW_CHANNEL"
+                )
+            )
     return results
 
 

@@ -4,6 +4,7 @@ handoff tool or later from the bridge. Rendering is pure; the functions at the e
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffRecord, HandoffStatus, SlackLink, SlackPostState
 from handoff.sla import SlaView
 from slack_escalation import pacing
+from slack_escalation.backlog import ReportedBacklogs, overflow_channel
 from slack_escalation.block_kit import Block, SlackMessage, button, header, plain, section
 from slack_escalation.masking import Masker
 from slack_escalation.metadata import escalation_metadata, is_root_of
@@ -351,10 +353,14 @@ class SlackEscalationNotifier:
     # A failed post leaves the handoff pending: the bridge posts it later.
     initial_state: SlackPostState = "pending"
 
-    def __init__(self, slack: SlackSettings, dashboard_url: str) -> None:
+    def __init__(
+        self, slack: SlackSettings, dashboard_url: str, backlogs: ReportedBacklogs | None = None
+    ) -> None:
         self._slack = slack
         self._dashboard_url = dashboard_url
         self._session: aiohttp.ClientSession | None = None
+        # What the bridges last reported waiting per channel (the overflow rule).
+        self._backlogs = backlogs or ReportedBacklogs()
 
     async def escalation_requested(
         self,
@@ -367,7 +373,20 @@ class SlackEscalationNotifier:
         if self._session is None:
             self._session = client_session(max_connections=10)
         caller = SlackCaller(web_client(self._slack.bot_token, self._slack.api_url, self._session))
-        channel = self._slack.routes.route(record, labels)
+        routed = self._slack.routes.route(record, labels)
+        channel = overflow_channel(
+            routed,
+            self._backlogs.current(time.monotonic()),
+            self._slack.overflow_channel,
+            self._slack.behind_after_s,
+        )
+        if channel != routed:
+            log.info(
+                "escalation overflows session=%s from=%s to=%s (its channel is behind)",
+                session_id,
+                routed,
+                channel,
+            )
         view = escalation_view(
             session_id,
             customer_name,

@@ -26,6 +26,10 @@ class SlackSettings:
     routes: Routes
     # Where SLA breach notices go; None: no notices, the thread reminder still happens.
     supervisor_channel: str | None = None
+    # Where new escalations go while their channel is behind (slack_escalation/backlog.py).
+    overflow_channel: str | None = None
+    # A channel is behind once a customer message has waited this long to be posted there.
+    behind_after_s: float = 120.0
 
     @property
     def socket_mode(self) -> bool:
@@ -76,6 +80,12 @@ class SlackSettings:
                 f"SLACK_SUPERVISOR_CHANNEL={supervisor_channel!r} is not a channel id; "
                 "set one like C0456EFGH, or leave it empty for no breach notices"
             )
+        overflow_channel = env.optional_str("SLACK_OVERFLOW_CHANNEL")
+        if overflow_channel is not None and not _is_channel_id(overflow_channel):
+            raise SettingsError(
+                f"SLACK_OVERFLOW_CHANNEL={overflow_channel!r} is not a channel id; "
+                "set one like C0789IJKL, or leave it empty to keep escalations in their channel"
+            )
         return cls(
             bot_token=bot_token,
             escalation_channel=channel,
@@ -89,6 +99,8 @@ class SlackSettings:
             masker=masker,
             routes=routes,
             supervisor_channel=supervisor_channel,
+            overflow_channel=overflow_channel,
+            behind_after_s=env.positive_float("SLACK_BEHIND_AFTER_SECONDS", 120.0),
         )
 
 

@@ -9,12 +9,20 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from parlant.client.types import SessionMetadataUpdateParams
 
 from tests.fakes.fake_slack import Message
 from tests.support.chat import new_session, say, wait_for_ai_reply
-from tests.support.slack_world import QUIET_S, SlackWorld, eventually, start_world, stop_world
+from tests.support.slack_world import (
+    OPERATOR_HEADERS,
+    QUIET_S,
+    SlackWorld,
+    eventually,
+    start_world,
+    stop_world,
+)
 from tests.support.waits import stays
 
 ROUTES = "journey:File an Insurance Claim={claims}; label:vip={claims}"
@@ -23,7 +31,11 @@ ROUTES = "journey:File an Insurance Claim={claims}; label:vip={claims}"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
     setup = start_world(
-        "socket", tmp_path_factory.mktemp("routing"), routed_channels=("claims",), routes=ROUTES
+        "socket",
+        tmp_path_factory.mktemp("routing"),
+        routed_channels=("claims", "overflow"),
+        routes=ROUTES,
+        overflow="overflow",
     )
     yield setup
     stop_world(setup)
@@ -209,3 +221,46 @@ def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_onc
     # A couple of discovery rounds: a second post would show up within the window.
     stays(each_once_in_its_channel, QUIET_S)
     reply_and_wait(world, claims, claim_root, in_claim, "Back after the outage, in #claims")
+
+
+def report_backlog(world: SlackWorld, channels: dict[str, Any], token: bool = True) -> Any:
+    return httpx.put(
+        f"{world.agent.url}/escalations/slack-backlog",
+        json={"reporter": "busy-morning", "channels": channels},
+        headers=OPERATOR_HEADERS if token else {},
+        timeout=10,
+    )
+
+
+def test_a_new_escalation_overflows_while_its_channel_is_behind(world: SlackWorld) -> None:
+    """A bridge reports the default channel 40 messages behind, the oldest 5 minutes: the next
+    handoff opens its thread in SLACK_OVERFLOW_CHANNEL, and the dashboard's figure shows it;
+    once the channel has caught up, handoffs go back to it."""
+    overflow = world.routed["overflow"]
+    behind = {world.channel: {"waiting": 40, "oldest_wait_seconds": 300}}
+    assert report_backlog(world, behind).status_code == 204
+    try:
+        shown = httpx.get(
+            f"{world.agent.url}/escalations/slack-backlog", headers=OPERATOR_HEADERS, timeout=10
+        ).json()["channels"]
+        assert shown[world.channel]["waiting"] == 40
+        assert shown[world.channel]["oldest_wait_seconds"] >= 300
+        session = converse(world, "What does my policy cover?", "I want to talk to a human")
+        root_in(world, overflow, session)
+        assert roots(world, world.channel, session) == []
+        assert record(world, session)["slack"]["channel"] == overflow
+    finally:
+        assert report_backlog(world, {}).status_code == 204
+    later = converse(world, "What does my policy cover?", "I want to talk to a human")
+    root_in(world, world.channel, later)
+
+
+def test_backlog_reports_are_operators_only_and_checked(world: SlackWorld) -> None:
+    behind = {world.channel: {"waiting": 1, "oldest_wait_seconds": 1}}
+    assert report_backlog(world, behind, token=False).status_code == 403
+    refused = report_backlog(world, {"#escalations": {"waiting": 1, "oldest_wait_seconds": 1}})
+    assert refused.status_code == 422
+    assert "not a channel id" in refused.json()["detail"]
+    negative = report_backlog(world, {world.channel: {"waiting": -1, "oldest_wait_seconds": 1}})
+    assert negative.status_code == 422
+    assert "waiting" in negative.json()["detail"]

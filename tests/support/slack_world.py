@@ -229,9 +229,11 @@ def start_world(
     routed_channels: tuple[str, ...] = (),
     routes: str = "",
     supervisor_channel: bool = False,
+    overflow: str | None = None,
 ) -> SlackWorld:
     """`extra_env` goes to both the agent and the bridge, as one .env would; `routes` is
-    SLACK_ROUTES with `{name}` standing for the id of routed channel `name`."""
+    SLACK_ROUTES with `{name}` standing for the id of routed channel `name`; `overflow` names
+    the routed channel that is SLACK_OVERFLOW_CHANNEL."""
     slack = FakeSlack().run_in_thread()
     dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
     lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
@@ -244,6 +246,8 @@ def start_world(
     env = slack_env(slack, channel, mode)
     if routes:
         env["SLACK_ROUTES"] = routes.format(**routed)
+    if overflow:
+        env["SLACK_OVERFLOW_CHANNEL"] = routed[overflow]
     if operator_allowlist:
         env["SLACK_OPERATOR_IDS"] = f"{dana},{lee}"
     supervisors = (

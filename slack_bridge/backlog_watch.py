@@ -1,0 +1,125 @@
+"""Watching what waits for each channel: reported to the agent, and said in a channel behind.
+
+Every few seconds this replica tells the agent how many customer messages wait to be posted
+into each channel and for how long (slack_escalation/backlog.py): the agent sends new
+escalations to the overflow channel while theirs is behind, and the dashboard shows it. A
+channel behind also gets one line saying so, at most once per `NOTE_EVERY_S` across every
+replica (a slot in the shared store), ahead of the mirrors waiting there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore
+from slack_escalation import pacing
+from slack_escalation.backlog import ChannelBacklog, behind_note, report_body
+from slack_escalation.settings import SlackSettings
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 5.0
+NOTE_EVERY_S = 600.0
+
+
+class Waiting(Protocol):
+    def backlog(self) -> dict[str, tuple[int, datetime | None]]: ...
+
+
+def channel_backlogs(
+    waiting: dict[str, tuple[int, datetime | None]], now: float
+) -> dict[str, ChannelBacklog]:
+    return {
+        channel: ChannelBacklog(count, 0.0 if oldest is None else max(0.0, now - _epoch(oldest)))
+        for channel, (count, oldest) in waiting.items()
+    }
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+class BacklogWatch:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        parlant_url: str,
+        reporter: str,
+        waiting: Waiting,
+        caller: SlackCaller,
+        store: BridgeStore,
+        slack: SlackSettings,
+    ) -> None:
+        self._http = http
+        self._url = f"{parlant_url.rstrip('/')}/escalations/slack-backlog"
+        self._reporter = reporter
+        self._waiting = waiting
+        self._caller = caller
+        self._store = store
+        self._slack = slack
+        self._agent_refused = False
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY_S)
+            try:
+                await self.once()
+            except Exception as error:  # figures only: the relay must not stop for them
+                log.warning("slack backlog watch failed: %r", error)
+
+    async def once(self) -> None:
+        backlogs = channel_backlogs(self._waiting.backlog(), time.time())
+        await self._report(backlogs)
+        for channel, backlog in backlogs.items():
+            if backlog.behind(self._slack.behind_after_s):
+                await self._say_behind(channel, backlog)
+
+    async def _report(self, backlogs: dict[str, ChannelBacklog]) -> None:
+        try:
+            response = await self._http.put(
+                self._url, json=report_body(self._reporter, backlogs), timeout=5.0
+            )
+        except httpx.HTTPError as error:
+            log.debug("slack backlog not reported: %r", error)
+            return
+        if response.status_code >= 400 and not self._agent_refused:
+            # Said once: an agent without the route (older) or a wrong token; the relay goes on.
+            self._agent_refused = True
+            log.warning(
+                "the agent refused the slack backlog report: HTTP %s; the overflow channel and "
+                "the dashboard's backlog line need it",
+                response.status_code,
+            )
+
+    async def _say_behind(self, channel: str, backlog: ChannelBacklog) -> None:
+        try:
+            if await self._store.take_slot(f"behind-note:{channel}", NOTE_EVERY_S, 1) != 0:
+                return  # said in the last NOTE_EVERY_S, by this replica or another
+        except STORE_UNAVAILABLE as error:
+            log.debug("behind note skipped, state store unreachable: %r", error)
+            return
+        log.warning(
+            "slack channel behind channel=%s waiting=%d oldest_wait_s=%.0f",
+            channel,
+            backlog.waiting,
+            backlog.oldest_wait_s,
+        )
+        overflow = self._slack.overflow_channel
+        text = behind_note(backlog, overflow if overflow != channel else None)
+
+        async def not_looked_up() -> None:
+            return None  # a missing note is no loss; a second one is a nuisance at worst
+
+        try:
+            await self._caller.post_message(
+                not_looked_up, priority=pacing.FIRST, channel=channel, text=text
+            )
+        except (SlackRejected, SlackUnavailable, AnswerLost) as error:
+            log.warning("behind note failed channel=%s: %s", channel, error)
