@@ -1,7 +1,8 @@
 """`/escalations/slack-backlog`: what waits to be posted into each escalation channel.
 
 `PUT` is each bridge replica's report (slack_escalation/backlog.py, every few seconds);
-`GET` is every live replica's figures per channel, for the dashboard. The handoff tool reads
+`GET` is every live replica's figures per channel, for the dashboard, each marked `behind`
+by SLACK_BEHIND_AFTER_SECONDS. The handoff tool reads
 the same figures to send a new escalation to the overflow channel while its channel is behind.
 Operators only, as every /escalations/ path (agent/authorization.py); 422 for a malformed
 report, saying what is wrong.
@@ -27,9 +28,12 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BacklogRoute:
-    def __init__(self, operator_token: str | None, backlogs: ReportedBacklogs) -> None:
+    def __init__(
+        self, operator_token: str | None, backlogs: ReportedBacklogs, behind_after_s: float
+    ) -> None:
         self._is_operator = OperatorCheck(operator_token)
         self.backlogs = backlogs
+        self._behind_after_s = behind_after_s
 
     def install(self, app: FastAPI) -> None:
         @app.put(PATH, include_in_schema=False)
@@ -58,7 +62,11 @@ class BacklogRoute:
             return JSONResponse(
                 {
                     "channels": {
-                        c: {"waiting": b.waiting, "oldest_wait_seconds": round(b.oldest_wait_s, 1)}
+                        c: {
+                            "waiting": b.waiting,
+                            "oldest_wait_seconds": round(b.oldest_wait_s, 1),
+                            "behind": b.behind(self._behind_after_s),
+                        }
                         for c, b in self.backlogs.current(time.monotonic()).items()
                     }
                 }

@@ -45,7 +45,7 @@ from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
-from slack_escalation.backlog import ReportedBacklogs
+from slack_escalation.backlog import BEHIND_AFTER_S, ReportedBacklogs
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,11 @@ async def serve(
                 escalation_routes,
                 replies,
                 turns,
-                BacklogRoute(settings.operator_token, backlogs),
+                BacklogRoute(
+                    settings.operator_token,
+                    backlogs,
+                    settings.slack.behind_after_s if settings.slack else BEHIND_AFTER_S,
+                ),
             ),
         ) as server:
             journey_steps.bind(server.container)

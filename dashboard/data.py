@@ -100,6 +100,23 @@ def escalations(settings: DashboardSettings) -> list[Escalation]:
     return _sessions(response)
 
 
+@st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=4)
+def slack_backlog(settings: DashboardSettings) -> dict[str, tuple[int, float]]:
+    """Per Slack channel that is behind (SLACK_BEHIND_AFTER_SECONDS): customer messages
+    waiting to be posted there and the oldest wait in seconds, as the bridges last reported
+    (`GET /escalations/slack-backlog`); empty when none is, or the agent is older than the
+    route."""
+    response = _http(settings).get("/escalations/slack-backlog")
+    if response.status_code == 404:
+        return {}
+    response.raise_for_status()
+    return {
+        str(channel): (int(figures["waiting"]), float(figures["oldest_wait_seconds"]))
+        for channel, figures in response.json().get("channels", {}).items()
+        if figures.get("behind")
+    }
+
+
 @st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=8)
 def closed_escalations(settings: DashboardSettings, limit: int) -> list[Escalation]:
     """The `limit` most recently closed handoffs (returned, resolved), read on demand."""

@@ -100,6 +100,17 @@ class QueueRow:
     category: str = ReasonCategory.OTHER.label
 
 
+def slack_backlog_lines(channels: Mapping[str, tuple[int, float]]) -> list[str]:
+    """One line per Slack channel behind, the longest wait first."""
+    behind = sorted(((c, n, wait) for c, (n, wait) in channels.items()), key=lambda i: -i[2])
+    return [
+        f"Slack channel {channel} is behind: {waiting} customer "
+        f"message{'s' if waiting != 1 else ''} not yet in its threads, the oldest waiting "
+        f"{format_age(wait)}. Operators there read them late; the transcripts here are current."
+        for channel, waiting, wait in behind
+    ]
+
+
 def queue_rows(
     escalations: Iterable[Escalation],
     now: datetime,

@@ -23,6 +23,8 @@ REPORT_TTL_S = 60.0
 # At most this many channels in one report (a bridge routes to a handful).
 MAX_CHANNELS = 200
 MAX_REPORTER_CHARS = 100
+# SLACK_BEHIND_AFTER_SECONDS's default: a customer message unposted for two minutes.
+BEHIND_AFTER_S = 120.0
 
 
 @dataclass(frozen=True)

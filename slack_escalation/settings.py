@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config import EnvReader, SettingsError
+from slack_escalation.backlog import BEHIND_AFTER_S
 from slack_escalation.masking import Masker
 from slack_escalation.routing import Routes, RoutesError, parse_routes
 
@@ -29,7 +30,7 @@ class SlackSettings:
     # Where new escalations go while their channel is behind (slack_escalation/backlog.py).
     overflow_channel: str | None = None
     # A channel is behind once a customer message has waited this long to be posted there.
-    behind_after_s: float = 120.0
+    behind_after_s: float = BEHIND_AFTER_S
 
     @property
     def socket_mode(self) -> bool:
@@ -100,7 +101,7 @@ class SlackSettings:
             routes=routes,
             supervisor_channel=supervisor_channel,
             overflow_channel=overflow_channel,
-            behind_after_s=env.positive_float("SLACK_BEHIND_AFTER_SECONDS", 120.0),
+            behind_after_s=env.positive_float("SLACK_BEHIND_AFTER_SECONDS", BEHIND_AFTER_S),
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 import streamlit as st
@@ -110,6 +111,35 @@ def test_queue_shows_the_handed_off_session_with_status_reason_and_links(
     assert "human" in row["reason"]
     assert row["transcript"] == f"{DASHBOARD_URL}/session?session={session}"
     assert row["assignee"] == ""
+
+
+def report_slack_backlog(agent: AgentProcess, channels: dict[str, Any]) -> None:
+    answer = httpx.put(
+        f"{agent.url}/escalations/slack-backlog",
+        json={"reporter": "bridge-a", "channels": channels},
+        timeout=10,
+    )
+    assert answer.status_code == 204, answer.text
+
+
+def test_queue_says_which_slack_channel_is_behind(agent: AgentProcess) -> None:
+    """A bridge reports one channel four minutes behind and one a few seconds: the queue
+    warns about the first only (SLACK_BEHIND_AFTER_SECONDS, two minutes by default)."""
+    report_slack_backlog(
+        agent,
+        {
+            "C0BUSY": {"waiting": 37, "oldest_wait_seconds": 250},
+            "C0CALM": {"waiting": 2, "oldest_wait_seconds": 3},
+        },
+    )
+    try:
+        warnings = [w.value for w in queue_page().warning]
+        assert any("C0BUSY is behind: 37 customer messages" in w for w in warnings), warnings
+        assert not any("C0CALM" in w for w in warnings)
+    finally:
+        report_slack_backlog(agent, {})
+    st.cache_data.clear()
+    assert not any("is behind" in w.value for w in queue_page().warning)
 
 
 def test_queue_filters_by_status_assignee_date_and_transcript_text(

@@ -14,7 +14,7 @@ from dashboard import identity, operate, render
 from dashboard.__main__ import streamlit_argv
 from dashboard.auth import password_matches
 from dashboard.model import Escalation, RawEvent
-from dashboard.render import QueueFilter, Role
+from dashboard.render import QueueFilter, Role, slack_backlog_lines
 from dashboard.settings import DashboardSettings
 from handoff.record import HandoffNotActive, HandoffRecord
 from handoff.sla import SlaSettings
@@ -519,3 +519,10 @@ def test_a_resolution_is_shown_with_who_resolved() -> None:
         [event(9, "system", "custom", {"type": "handoff_resolved", "operator": LEE})]
     )
     assert (entry.role, entry.label) == (Role.SYSTEM, "Resolved by Lee")
+
+
+def test_a_slack_channel_behind_is_one_line_the_longest_wait_first() -> None:
+    lines = slack_backlog_lines({"C0A": (1, 130.0), "C0B": (37, 600.0)})
+    assert lines[0].startswith("Slack channel C0B is behind: 37 customer messages")
+    assert "1 customer message not yet" in lines[1]
+    assert slack_backlog_lines({}) == []

@@ -19,6 +19,7 @@ from dashboard.render import (
     queue_frame,
     queue_rows,
     sla_counts,
+    slack_backlog_lines,
     status_counts,
 )
 from dashboard.settings import DashboardSettings
@@ -101,6 +102,12 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str, his
         st.warning(
             f"SLA: {flagged['breached']} open handoffs breached, {flagged['due_soon']} due soon."
         )
+
+    try:
+        for line in slack_backlog_lines(data.slack_backlog(settings)):
+            st.warning(line)
+    except ui.READ_ERRORS:
+        pass  # the queue itself said if the agent is unreachable; this line is extra
 
     shown = filter_rows(rows, chosen)
     if query:
