@@ -66,6 +66,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         run_fork_server.close()
 
 
+# Optional: with `-p no:xdist` the hook does not exist, and the suite runs in one process.
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
     """`--dist loadfile`, with long modules split in parts (tests/support/scheduling.py)."""
     if config.getvalue("dist") == "loadfile":

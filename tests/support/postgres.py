@@ -43,6 +43,7 @@ class PostgresCluster:
     port: int = field(default_factory=free_port)
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pg-cluster-")))
     _started: bool = False
+    _watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -55,11 +56,33 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _command(self, *args: str) -> list[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", SUPERUSER, "--", *command]
-        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+        return command
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self._command(*args), check=True, capture_output=True, text=True, timeout=120
+        )
+
+    def _watch_this_process(self) -> None:
+        """The server outlives a test run stopped by SIGTERM or SIGKILL (no fixture teardown
+        runs): a small shell in its own session holds a pipe from this process, and when the
+        pipe closes (this process ended, however) it stops the server and removes the
+        directory."""
+        stop = self._command(
+            "pg_ctl", "stop", "--pgdata", str(self.data_dir), "--mode", "immediate"
+        )
+        self._watchdog = subprocess.Popen(
+            ["sh", "-c", 'read _ ; "$@" >/dev/null 2>&1 ; rm -rf "$CLUSTER_DIR"', "sh", *stop],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "CLUSTER_DIR": str(self.directory)},
+            start_new_session=True,
+        )
 
     def start(self) -> PostgresCluster:
         if os.geteuid() == 0:
@@ -100,6 +123,7 @@ class PostgresCluster:
             "60",
         )
         self._started = True
+        self._watch_this_process()
         return self
 
     def create_database(self, name: str) -> str:
@@ -122,6 +146,10 @@ class PostgresCluster:
         ).stdout
 
     def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kill()  # a clean stop follows
+            self._watchdog.wait()
+            self._watchdog = None
         if self._started:
             # fast: roll back open transactions and disconnect clients, then a clean shutdown.
             self._run("pg_ctl", "stop", "--pgdata", str(self.data_dir), "--mode", "fast")
