@@ -9,8 +9,11 @@ the order and with the record transition handoff/actions.py uses (`after_human_r
 session at a time per agent process.
 
 Body: `{"as": "human" | "ai", "message": str, "operator": {"id", "name", "origin"},
-"metadata": {...}}`. Answers 201 with the event as Parlant's `create_event` does, 409 `{"detail", "status"}` when the handoff is not with a human, 404 for an
-unknown session, 422 for a malformed body. Operators only, as every /escalations/ path
+"metadata": {...}, "override": rule}`. Answers 201 with the event as Parlant's `create_event`
+does, 409 `{"detail", "status"}` when the handoff is not with a human, 404 for an unknown
+session, 422 for a malformed body, and 422 `{"detail", "held": {"rule", "why"}}` for an `ai`
+reply that breaks a rule of agent/ai_reply_rules.py (sent only with `override` naming that
+rule). Operators only, as every /escalations/ path
 (agent/authorization.py), checked here again.
 """
 
@@ -30,7 +33,9 @@ from parlant.core.application import Application
 from parlant.core.common import ItemNotFoundError, JSONSerializable
 from parlant.core.sessions import Participant, SessionId
 
+from agent.ai_reply_rules import check_ai_reply
 from agent.authorization import OperatorCheck
+from agent.store.claims import Claims, UnknownCustomer
 from handoff import record as records
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
 
@@ -42,9 +47,11 @@ LOCK_STRIPES = 64
 
 
 class ReplyRoute:
-    def __init__(self, operator_token: str | None) -> None:
+    def __init__(self, operator_token: str | None, claims: Claims | None = None) -> None:
         self._is_operator = OperatorCheck(operator_token)
         self._container: Container | None = None
+        # The customer's own policy and claim numbers, which an `ai:` reply may name.
+        self._claims = claims
         # Striped: a session always maps to the same lock, and the set stays bounded.
         self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
 
@@ -73,6 +80,42 @@ class ReplyRoute:
                 except ItemNotFoundError:
                     return JSONResponse({"detail": "no such session"}, status_code=404)
 
+    async def _held(self, customer_id: str, body: Mapping[str, Any]) -> Response | None:
+        """An `ai:` reply that breaks a rule (agent/ai_reply_rules.py) is not sent: 422 with
+        `held` naming the rule, unless the operator sends it anyway (`override` names that
+        very rule; recorded with the event and logged)."""
+        policies, claims = await self._own_numbers(customer_id)
+        hit = check_ai_reply(str(body["message"]), policies, claims)
+        if hit is None:
+            return None
+        operator = body["operator"]
+        if body.get("override") == hit.rule:
+            log.info(
+                "ai reply sent despite rule=%s operator=%s (%s)",
+                hit.rule,
+                operator["id"],
+                operator["origin"],
+            )
+            return None
+        log.info("ai reply held rule=%s operator=%s", hit.rule, operator["id"])
+        return JSONResponse(
+            {
+                "detail": f"not sent in the agent's name: {hit.why}",
+                "held": {"rule": hit.rule, "why": hit.why},
+            },
+            status_code=422,
+        )
+
+    async def _own_numbers(self, customer_id: str) -> tuple[list[str], list[str]]:
+        if self._claims is None:
+            return [], []
+        try:
+            policy = await asyncio.to_thread(self._claims.policy_for, customer_id)
+        except UnknownCustomer:
+            return [], []  # a guest: no number is theirs
+        claims = await asyncio.to_thread(self._claims.open_claims, customer_id)
+        return [policy.policy_number], [c.claim_id for c in claims]
+
     async def _reply(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
         assert self._container is not None
         sessions = self._container[Application].sessions
@@ -88,6 +131,10 @@ class ReplyRoute:
                 status_code=409,
             )
         operator = body["operator"]
+        if body["as"] == "ai":
+            held = await self._held(session.customer_id, body)
+            if held is not None:
+                return held
         updated = records.after_human_reply(
             existing, str(operator["id"]), str(operator["name"]), utc_now_iso()
         )
@@ -102,6 +149,8 @@ class ReplyRoute:
             "operator": {k: str(operator[k]) for k in ("id", "name", "origin")},
             **(body.get("metadata") or {}),
         }
+        if body.get("override"):
+            metadata["sent_despite_rule"] = str(body["override"])
         if body["as"] == "human":
             event = await sessions.create_human_agent_message_event(
                 session_id=session_id,
@@ -140,4 +189,7 @@ def _problem(body: Any) -> str | None:
         return '"operator" must have non-empty "id", "name" and "origin"'
     if not isinstance(body.get("metadata", {}), dict):
         return '"metadata" must be an object'
+    override = body.get("override")
+    if override is not None and (body["as"] != "ai" or not isinstance(override, str)):
+        return '"override" is the name of the rule an "ai" reply is sent despite'
     return None

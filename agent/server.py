@@ -321,7 +321,7 @@ async def serve(
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
-        replies = ReplyRoute(settings.operator_token)
+        replies = ReplyRoute(settings.operator_token, store)
         turns = TurnRoute(settings.operator_token)
         escalation_routes = None
         if stores.escalations is not None:

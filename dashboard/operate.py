@@ -16,7 +16,7 @@ from parlant.client.core.api_error import ApiError
 
 from dashboard import data
 from dashboard.settings import DashboardSettings
-from handoff.actions import InvalidHandbackNote, Operator
+from handoff.actions import InvalidHandbackNote, Operator, ReplyHeld
 from handoff.record import HandoffNotActive
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,14 @@ Action = Callable[..., Awaitable[Any]]
 
 class ActionFailed(Exception):
     """An action did not happen; the message is meant for the supervisor who tried it."""
+
+
+class ReplyWasHeld(ActionFailed):
+    """A reply as the AI the agent did not send: it breaks `rule` (agent/ai_reply_rules.py)."""
+
+    def __init__(self, held: ReplyHeld) -> None:
+        super().__init__(f"Not sent in the agent's name: {held.why}.")
+        self.rule = held.rule
 
 
 def explain(error: Exception) -> str:
@@ -62,6 +70,14 @@ def perform(
     name = getattr(action, "__name__", "action")
     try:
         result = asyncio.run(go())
+    except ReplyHeld as held:
+        log.info(
+            "dashboard reply held session=%s operator=%s rule=%s",
+            session_id,
+            operator.id,
+            held.rule,
+        )
+        raise ReplyWasHeld(held) from held
     except (HandoffNotActive, InvalidHandbackNote, ApiError, httpx.HTTPError, OSError) as error:
         log.warning(
             "dashboard action=%s session=%s operator=%s failed: %s",

@@ -33,6 +33,15 @@ HANDBACK_TEXT = (
 HANDBACK_NOTE_LIMIT = 1000
 
 
+class ReplyHeld(Exception):
+    """An `ai:` reply the agent did not send: it breaks `rule` (agent/ai_reply_rules.py)."""
+
+    def __init__(self, rule: str, why: str) -> None:
+        super().__init__(f"not sent in the agent's name: {why}")
+        self.rule = rule
+        self.why = why
+
+
 class InvalidHandbackNote(ValueError):
     """The handback note is empty or too long; the message says what to change."""
 
@@ -120,8 +129,11 @@ async def send_as_ai(
     operator: Operator,
     text: str,
     origin_metadata: Mapping[str, Any] | None = None,
+    override: str | None = None,
 ) -> Any:
-    """A message shown as the AI's; the operator who really wrote it is kept in the metadata."""
+    """A message shown as the AI's; the operator who really wrote it is kept in the metadata.
+    The agent checks it first (agent/ai_reply_rules.py): `ReplyHeld` when it breaks a rule,
+    unless `override` names that rule (the operator sends it anyway; recorded)."""
     # Parlant sets the agent as the participant of on-behalf messages itself.
     return await _send_message(
         client,
@@ -130,6 +142,7 @@ async def send_as_ai(
         text,
         origin_metadata,
         source="human_agent_on_behalf_of_ai_agent",
+        override=override,
     )
 
 
@@ -141,6 +154,7 @@ async def _send_message(
     origin_metadata: Mapping[str, Any] | None,
     *,
     source: Literal["human_agent", "human_agent_on_behalf_of_ai_agent"],
+    override: str | None = None,
 ) -> Event:
     """One request to the agent's reply route (agent/reply_route.py), which checks the record,
     claims a waiting handoff and stores the message in-process: through Parlant's own API that is
@@ -153,10 +167,13 @@ async def _send_message(
             "message": text,
             "operator": operator.as_metadata(),
             "metadata": dict(origin_metadata or {}),
+            **({"override": override} if override else {}),
         },
     )
     if answer.status_code == 409:
         raise HandoffNotActive(session_id, answer.json().get("status"))
+    if answer.status_code == 422 and isinstance(held := answer.json().get("held"), dict):
+        raise ReplyHeld(str(held.get("rule", "")), str(held.get("why", "")))
     if answer.status_code >= 400:
         # As the generated client reports a refusal, so callers handle both one way.
         raise ApiError(status_code=answer.status_code, body=answer.text)

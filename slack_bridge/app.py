@@ -26,7 +26,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import handback_form
+from slack_bridge import handback_form, held_reply_form, notices
 from slack_bridge.bridge import Bridge
 from slack_bridge.operator_actions import BUTTON_ACTIONS
 from slack_escalation import root_message
@@ -117,6 +117,68 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         refusal = await actions.hand_back(target, user, note)
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
+
+    inbound = bridge.inbound
+
+    @app.action(notices.ACTION_SEND_HELD)
+    async def on_send_held(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        after_answer(release_held(body, action, send_anyway=True), "send-held")
+
+    async def release_held(
+        body: dict[str, Any], action: dict[str, Any], send_anyway: bool, text: str | None = None
+    ) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id", "")
+        thread_ts = (body.get("container") or {}).get("thread_ts")
+        try:
+            reply_id = int(action.get("value", ""))
+        except ValueError:
+            return
+        refusal = await inbound.release(reply_id, user, send_anyway=send_anyway, text=text)
+        if refusal and channel:
+            await tell(channel, user, thread_ts, refusal)
+
+    @app.action(notices.ACTION_EDIT_HELD)
+    async def on_edit_held(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        after_answer(open_edit(body, action), "edit-held")
+
+    async def open_edit(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id", "")
+        try:
+            reply_id = int(action.get("value", ""))
+        except ValueError:
+            return
+        held = await inbound.held_for(reply_id, user)
+        if isinstance(held, str):
+            await tell(channel, user, None, held)
+            return
+        # A trigger_id expires 3 s after the click: one store read, then the form.
+        await actions.open_view(
+            body.get("trigger_id", ""),
+            held_reply_form.edit_modal(reply_id, held.text, held.held_rule.replace("_", " ")),
+        )
+
+    @app.view(held_reply_form.VIEW_EDIT_HELD)
+    async def on_edited(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        edited = held_reply_form.edited_reply(view)
+        if edited is None or not edited[1].strip():
+            await ack(
+                response_action="errors",
+                errors={held_reply_form.EDIT_BLOCK: "Write the reply to send, or cancel."},
+            )
+            return
+        await ack()
+        reply_id, text = edited
+        after_answer(send_edited(body, reply_id, text), "send-edited")
+
+    async def send_edited(body: dict[str, Any], reply_id: int, text: str) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        refusal = await inbound.release(reply_id, user, text=text)
+        if refusal:
+            log.info("edited reply not sent user=%s: %s", user, refusal)
 
     async def press(body: dict[str, Any], action: dict[str, Any]) -> None:
         channel = (body.get("channel") or {}).get("id", "")

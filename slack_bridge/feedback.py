@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 DELIVERED = "white_check_mark"
 PENDING = "hourglass_flowing_sand"
 FAILED = "warning"
+HELD = "raised_hand"  # an `ai:` reply the agent would not send in its name
 # The ✅'s share of reactions.add's Tier 3 allowance (50 a minute), the rest kept for ⚠️ and ⏳.
 DELIVERED_PER_MINUTE = 40
 DELIVERED_BURST = 10
@@ -82,13 +83,17 @@ class Feedback:
         thread_ts: str | None,
         text: str,
         take_over_session: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> None:
-        """A note only `user` sees, with a Take over button when `take_over_session` is given."""
+        """A note only `user` sees, with a Take over button when `take_over_session` is given,
+        or the given `blocks`."""
         params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
         if thread_ts:
             params["thread_ts"] = thread_ts
         if take_over_session:
             params["blocks"] = notices.take_over_prompt(text, take_over_session)
+        elif blocks:
+            params["blocks"] = blocks
         try:
             await self._caller.call("chat.postEphemeral", **params)
         except (SlackRejected, SlackUnavailable) as error:

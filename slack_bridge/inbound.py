@@ -23,7 +23,7 @@ from config.crash_points import crash_point
 from handoff import actions
 from handoff.record import HandoffNotActive
 from slack_bridge import metrics, notices
-from slack_bridge.feedback import FAILED, PENDING, Feedback
+from slack_bridge.feedback import FAILED, HELD, PENDING, Feedback
 from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
 from slack_bridge.slack_text import plain_text
 from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
@@ -245,13 +245,34 @@ class Inbound:
             if reply.attempts and (existing := await self._stored_event(reply)):
                 event_id = existing  # an earlier attempt landed but its answer was lost
             else:
-                send = actions.SEND_BY_KIND[reply.kind]
                 await self._store.reply_sending(reply.id)
                 crash_point("outbox.before_send")
-                event_id = (
-                    await send(self._parlant, reply.session_id, operator, reply.text, origin)
-                ).id
+                if reply.kind == "ai":
+                    # Checked by the agent first (agent/ai_reply_rules.py): ReplyHeld below.
+                    sent = await actions.send_as_ai(
+                        self._parlant,
+                        reply.session_id,
+                        operator,
+                        reply.text,
+                        origin,
+                        override=reply.override or None,
+                    )
+                else:
+                    send = actions.SEND_BY_KIND[reply.kind]
+                    sent = await send(self._parlant, reply.session_id, operator, reply.text, origin)
+                event_id = sent.id
                 crash_point("outbox.after_send")
+        except actions.ReplyHeld as held:
+            await self._store.reply_held(reply.id, held.rule)
+            await self._feedback.react(reply.channel, reply.ts, HELD)
+            text, blocks = notices.reply_held(held.why, reply.id)
+            await self._feedback.tell(
+                reply.channel, reply.user_id, reply.thread_ts, text, blocks=blocks
+            )
+            log.info(
+                "reply held session=%s slack_ts=%s rule=%s", reply.session_id, reply.ts, held.rule
+            )
+            return
         except HandoffNotActive as refusal:
             await self._store.reply_finished(reply.id, "rejected")
             await self._feedback.react(reply.channel, reply.ts, FAILED)
@@ -302,6 +323,15 @@ class Inbound:
         log.info(
             "reply delivered session=%s slack_ts=%s event=%s", reply.session_id, reply.ts, event_id
         )
+        if reply.held_rule:
+            await self._feedback.unreact(reply.channel, reply.ts, HELD)
+            await self._feedback.thread_note(
+                reply.channel,
+                reply.thread_ts,
+                notices.sent_despite_rule(reply.user_id, reply.override)
+                if reply.override
+                else notices.sent_after_edit(reply.user_id, self._slack.masker.mask(reply.text)),
+            )
         if late:
             log.warning(
                 "reply delivered after a later one session=%s slack_ts=%s",
@@ -312,6 +342,37 @@ class Inbound:
                 reply.channel, reply.thread_ts, notices.reply_arrived_late(reply.ts)
             )
         await self._roots.refresh_session(reply.session_id)
+
+    async def held_for(self, reply_id: int, user_id: str) -> OutboxReply | str:
+        """The held reply its own operator may act on, or what to tell whoever clicked."""
+        held = await self._store.held_reply(reply_id)
+        if held is None:
+            return notices.held_reply_gone()
+        if held.user_id != user_id:
+            return notices.held_reply_not_yours()
+        return held
+
+    async def release(
+        self, reply_id: int, user_id: str, *, send_anyway: bool = False, text: str | None = None
+    ) -> str | None:
+        """A held reply sent anyway (recorded with the event, logged, noted in the thread) or
+        edited (checked again); what to tell the operator when nothing happened."""
+        held = await self.held_for(reply_id, user_id)
+        if isinstance(held, str):
+            return held
+        released = await self._store.release_held(reply_id, send_anyway=send_anyway, text=text)
+        if released is None:
+            return notices.held_reply_gone()  # a second click, or another replica's
+        log.info(
+            "held reply released session=%s slack_ts=%s rule=%s by=%s how=%s",
+            released.session_id,
+            released.ts,
+            released.held_rule,
+            user_id,
+            "sent anyway" if send_anyway else "edited",
+        )
+        await self.deliver_pending(released.session_id)
+        return None
 
     async def _stored_event(self, reply: OutboxReply) -> str | None:
         events = await self._parlant.sessions.list_events(

@@ -103,3 +103,51 @@ def breach_notice(
     ).rstrip()
     fallback = f"SLA breached ({CLOCK_LABELS[clock].lower()}): {clip(customer_name or 'Unknown customer', NAME_LIMIT)}"
     return fallback, [section(text)]
+
+
+ACTION_SEND_HELD = "held_reply_send_anyway"
+ACTION_EDIT_HELD = "held_reply_edit"
+
+
+def reply_held(why: str, reply_id: int) -> SlackMessage:
+    """The private note to an operator whose `ai:` reply the agent would not send in its name,
+    with *Send anyway* (recorded) and *Edit*."""
+    text = (
+        ":raised_hand: This reply was NOT sent to the customer in the agent's name: "
+        f"{escape_mrkdwn(clip(why, EXCERPT_LIMIT))}. Send it anyway (recorded with the message), "
+        "or edit it."
+    )
+    return text, [
+        section(text),
+        {
+            "type": "actions",
+            "elements": [
+                button("Send anyway", ACTION_SEND_HELD, str(reply_id), style="danger"),
+                button("Edit", ACTION_EDIT_HELD, str(reply_id), style="primary"),
+            ],
+        },
+    ]
+
+
+def held_reply_gone() -> str:
+    return ":information_source: That reply was already sent or edited; nothing more happened."
+
+
+def held_reply_not_yours() -> str:
+    return ":no_entry: Only the operator who wrote a held reply may send it anyway or edit it."
+
+
+def sent_despite_rule(user_id: str, rule: str) -> str:
+    """The thread's record of a reply sent in the agent's name despite a rule."""
+    return (
+        f":raised_hand: <@{user_id}>'s reply above went to the customer in the agent's name "
+        f"despite the rule `{escape_mrkdwn(clip(rule, NAME_LIMIT))}` (sent anyway)."
+    )
+
+
+def sent_after_edit(user_id: str, text: str) -> str:
+    """The thread's record of a held reply sent once edited: what the customer received."""
+    return (
+        f":pencil2: <@{user_id}>'s reply above was held, edited and sent to the customer in the "
+        f"agent's name as: {escape_mrkdwn(clip(text, EXCERPT_LIMIT))}"
+    )

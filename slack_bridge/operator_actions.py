@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from parlant.client import AsyncParlantClient
@@ -86,6 +87,13 @@ class OperatorActions:
             if thread:
                 self._mirrors.follow(thread)
         return None
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """A form opened at a click (views.open; the trigger works once, within 3 s)."""
+        try:
+            await self._caller.call("views.open", trigger_id=trigger_id, view=view)
+        except (SlackUnavailable, SlackRejected) as error:
+            log.warning("form not opened: %s", error)
 
     async def open_handback(
         self, trigger_id: str, target: HandbackTarget, user_id: str

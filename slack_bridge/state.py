@@ -38,7 +38,9 @@ STORE_UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, Pool
 
 # An operator reply's kind, as handoff.actions names them.
 ReplyKind = MessageKind
-ReplyState = Literal["pending", "delivered", "rejected"]
+# held: an `ai:` reply the agent would not send in its name (agent/ai_reply_rules.py), waiting
+# for its operator to send it anyway or edit it (`release_held`).
+ReplyState = Literal["pending", "delivered", "rejected", "held"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class OutboxReply:
     pending_notified: bool
     # When the bridge took it in (its clock): the settling window counts from here.
     accepted_at: datetime
+    # The rule the agent held it for, and (once its operator sent it anyway) the rule it goes
+    # out despite; both empty for most replies.
+    held_rule: str = ""
+    override: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,19 @@ class BridgeStore(Protocol):
     async def reply_finished(
         self, reply_id: int, state: ReplyState, parlant_event_id: str = ""
     ) -> None: ...
+
+    async def reply_held(self, reply_id: int, rule: str) -> None:
+        """The agent held the reply for `rule`: it waits for its operator."""
+
+    async def held_reply(self, reply_id: int) -> OutboxReply | None:
+        """The reply if it is held now."""
+
+    async def release_held(
+        self, reply_id: int, *, send_anyway: bool = False, text: str | None = None
+    ) -> OutboxReply | None:
+        """A held reply back in the queue, once: sent despite its rule (`send_anyway`), or
+        with the operator's edited `text` (checked again). None if it is not held (released
+        already, by a second click or another replica)."""
 
     async def cursor(self, session_id: str) -> int | None: ...
 
@@ -189,6 +208,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     pending_notified INTEGER NOT NULL DEFAULT 0,
     parlant_event_id TEXT NOT NULL DEFAULT '',
     created_at       TEXT NOT NULL,
+    held_rule        TEXT NOT NULL DEFAULT '',
+    override         TEXT NOT NULL DEFAULT '',
     UNIQUE (channel, ts)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, session_id, id);
@@ -253,6 +274,7 @@ class SQLiteBridgeStore:
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute("PRAGMA journal_size_limit=0")
         self._db.executescript(_SCHEMA)
+        _add_missing_columns(self._db)
         self._checkpoints = BackgroundCheckpoints(path).start()
         self._slots = MemorySlots()
 
@@ -358,6 +380,28 @@ class SQLiteBridgeStore:
             "UPDATE outbox SET state = ?, parlant_event_id = ? WHERE id = ?",
             (state, parlant_event_id, reply_id),
         )
+
+    async def reply_held(self, reply_id: int, rule: str) -> None:
+        self._execute(
+            "UPDATE outbox SET state = 'held', held_rule = ? WHERE id = ?", (rule, reply_id)
+        )
+
+    async def held_reply(self, reply_id: int) -> OutboxReply | None:
+        row = self._execute(
+            f"SELECT {REPLY_COLUMNS} FROM outbox WHERE id = ? AND state = 'held'", (reply_id,)
+        ).fetchone()
+        return None if row is None else reply_from_row(row)
+
+    async def release_held(
+        self, reply_id: int, *, send_anyway: bool = False, text: str | None = None
+    ) -> OutboxReply | None:
+        row = self._execute(
+            f"""UPDATE outbox SET state = 'pending', text = COALESCE(?, text),
+                   override = CASE WHEN ? THEN held_rule ELSE '' END
+               WHERE id = ? AND state = 'held' RETURNING {REPLY_COLUMNS}""",
+            (text, send_anyway, reply_id),
+        ).fetchone()
+        return None if row is None else reply_from_row(row)
 
     async def cursor(self, session_id: str) -> int | None:
         row = self._execute(
@@ -511,8 +555,16 @@ class SQLiteBridgeStore:
 # The outbox's columns in `reply_from_row`'s order; both adapters name them alike.
 REPLY_COLUMNS = (
     "id, session_id, channel, ts, thread_ts, user_id, user_name, kind, text, attempts,"
-    " pending_notified, created_at"
+    " pending_notified, created_at, held_rule, override"
 )
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added since a state file was made (CREATE TABLE IF NOT EXISTS keeps old ones)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+    for column in ("held_rule", "override"):
+        if column not in present:
+            db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
 def reply_from_row(row: tuple[Any, ...]) -> OutboxReply:
@@ -533,4 +585,6 @@ def reply_from_row(row: tuple[Any, ...]) -> OutboxReply:
         accepted_at=accepted
         if isinstance(accepted, datetime)
         else datetime.fromisoformat(str(accepted)),
+        held_rule=str(row[12]),
+        override=str(row[13]),
     )

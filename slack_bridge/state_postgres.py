@@ -73,6 +73,9 @@ _SCHEMA = [
         UNIQUE (channel, ts)
     )""",
     "CREATE INDEX IF NOT EXISTS bridge_outbox_pending ON bridge_outbox (state, session_id, id)",
+    # Held `ai:` replies (slack_bridge/state.py ReplyState), added since the table was made.
+    "ALTER TABLE bridge_outbox ADD COLUMN IF NOT EXISTS held_rule text NOT NULL DEFAULT ''",
+    "ALTER TABLE bridge_outbox ADD COLUMN IF NOT EXISTS override text NOT NULL DEFAULT ''",
     """CREATE TABLE IF NOT EXISTS bridge_outbox_turns (
         session_id text PRIMARY KEY
     )""",
@@ -285,6 +288,31 @@ class PostgresBridgeStore:
             "UPDATE bridge_outbox SET state = %s, parlant_event_id = %s WHERE id = %s",
             (state, parlant_event_id, reply_id),
         )
+
+    async def reply_held(self, reply_id: int, rule: str) -> None:
+        await self._run(
+            "UPDATE bridge_outbox SET state = 'held', held_rule = %s WHERE id = %s",
+            (rule, reply_id),
+        )
+
+    async def held_reply(self, reply_id: int) -> OutboxReply | None:
+        row = await self._one(
+            f"SELECT {REPLY_COLUMNS} FROM bridge_outbox WHERE id = %s AND state = 'held'",
+            (reply_id,),
+        )
+        return None if row is None else reply_from_row(row)
+
+    async def release_held(
+        self, reply_id: int, *, send_anyway: bool = False, text: str | None = None
+    ) -> OutboxReply | None:
+        # One statement: of two clicks (or two replicas) only one finds it held.
+        row = await self._one(
+            f"""UPDATE bridge_outbox SET state = 'pending', text = COALESCE(%s, text),
+                   override = CASE WHEN %s THEN held_rule ELSE '' END
+               WHERE id = %s AND state = 'held' RETURNING {REPLY_COLUMNS}""",
+            (text, send_anyway, reply_id),
+        )
+        return None if row is None else reply_from_row(row)
 
     async def cursor(self, session_id: str) -> int | None:
         row = await self._one(

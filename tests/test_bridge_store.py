@@ -122,6 +122,40 @@ async def test_the_outbox_keeps_one_row_per_slack_message_in_slack_order(
     assert (await store.outbox_summary())[0] == 1
 
 
+async def test_a_held_reply_waits_and_is_released_once(store: BridgeStore) -> None:
+    """An `ai:` reply the agent held leaves the queue; released (sent anyway: with its rule as
+    the override; edited: with the new text and no override) it is back, once."""
+    held = await enqueue(store, "s1", "1700000000.000100", "promise")
+    edited = await enqueue(store, "s1", "1700000000.000200", "a phone number")
+    await store.reply_held(held, "guaranteed_approval")
+    await store.reply_held(edited, "phone_number")
+    assert await store.pending_replies("s1") == []
+    shown = await store.held_reply(held)
+    assert shown is not None and shown.held_rule == "guaranteed_approval"
+
+    anyway = await store.release_held(held, send_anyway=True)
+    assert anyway is not None and anyway.override == "guaranteed_approval"
+    assert await store.release_held(held, send_anyway=True) is None  # a second click
+    assert await store.held_reply(held) is None
+    changed = await store.release_held(edited, text="our number")
+    assert changed is not None and (changed.text, changed.override) == ("our number", "")
+    pending = await store.pending_replies("s1")
+    assert [(r.text, r.override) for r in pending] == [
+        ("promise", "guaranteed_approval"),
+        ("our number", ""),
+    ]
+
+
+async def test_racing_replicas_release_a_held_reply_once(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    reply = await enqueue(a, "s1", "1700000000.000100", "promise")
+    await a.reply_held(reply, "guaranteed_approval")
+    released = await asyncio.gather(*(s.release_held(reply, send_anyway=True) for s in (a, b)))
+    assert sum(r is not None for r in released) == 1
+
+
 async def test_a_cursor_never_moves_back(store: BridgeStore) -> None:
     assert await store.cursor("s1") is None
     await store.advance_cursor("s1", 5)
@@ -331,3 +365,47 @@ async def test_sqlite_commits_never_checkpoint_a_thread_of_their_own_does(tmp_pa
         store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM inbound_seen").fetchone() == (written,)
+
+
+OUTBOX_BEFORE_HELD_REPLIES = """CREATE TABLE outbox (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id       TEXT NOT NULL,
+    channel          TEXT NOT NULL,
+    ts               TEXT NOT NULL,
+    thread_ts        TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    user_name        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    text             TEXT NOT NULL,
+    state            TEXT NOT NULL DEFAULT 'pending',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT NOT NULL DEFAULT '',
+    pending_notified INTEGER NOT NULL DEFAULT 0,
+    parlant_event_id TEXT NOT NULL DEFAULT '',
+    created_at       TEXT NOT NULL,
+    UNIQUE (channel, ts)
+)"""
+
+
+async def test_a_state_file_from_before_held_replies_keeps_its_queue(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute(OUTBOX_BEFORE_HELD_REPLIES)
+        old.execute(
+            "INSERT INTO outbox (session_id, channel, ts, thread_ts, user_id, user_name, kind,"
+            " text, created_at) VALUES ('s1', 'C1', '1.000100', '1.0', 'U1', 'Dana', 'ai',"
+            " 'queued before the upgrade', ?)",
+            (datetime.now(UTC).isoformat(),),
+        )
+    store = SQLiteBridgeStore(path)
+    try:
+        [reply] = await store.pending_replies("s1")
+        assert (reply.text, reply.held_rule, reply.override) == (
+            "queued before the upgrade",
+            "",
+            "",
+        )
+        await store.reply_held(reply.id, "phone_number")
+        assert await store.release_held(reply.id, send_anyway=True) is not None
+    finally:
+        store.close()

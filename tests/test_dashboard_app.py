@@ -297,6 +297,33 @@ def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> 
     assert at.success[0].value.startswith("Resolved")
 
 
+def test_a_reply_as_the_ai_that_breaks_a_rule_is_held_until_sent_anyway(
+    client: ParlantClient,
+) -> None:
+    """agent/ai_reply_rules.py from the dashboard: held, nothing stored, the reason shown;
+    *Send anyway as the AI* stores it once with the rule it went out despite."""
+    session = hand_off(client)
+    at = session_page(session, supervisor="Sam Supervisor")
+    promise = "Your claim will definitely be approved."
+    at.text_area(key="reply_text").input(promise)
+    click(at, "Send as the AI")
+    assert any("never promises a claim's outcome" in w.value for w in at.warning)
+
+    def as_ai() -> list[Any]:
+        return [
+            e
+            for e in client.sessions.list_events(session, wait_for_data=0)
+            if e.source == "human_agent_on_behalf_of_ai_agent"
+        ]
+
+    assert as_ai() == []
+    click(at, "Send anyway as the AI")
+    [sent] = as_ai()
+    assert sent.data["message"] == promise
+    assert sent.metadata["sent_despite_rule"] == "guaranteed_approval"
+    assert not [b for b in at.button if b.label == "Send anyway as the AI"]
+
+
 def test_actions_need_a_supervisor_name(client: ParlantClient) -> None:
     at = session_page(hand_off(client))
 

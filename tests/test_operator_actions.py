@@ -130,3 +130,40 @@ def test_an_ai_turn_is_started_only_for_a_session_with_the_ai(
     assert httpx.post(f"{agent.url}/escalations/{session}/turn").status_code == 409
     time.sleep(1)
     assert len(client.sessions.list_events(session, wait_for_data=0)) == before
+
+
+def test_an_ai_reply_that_breaks_a_rule_is_held_until_sent_anyway(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    """agent/ai_reply_rules.py through the reply route: a held `ai` reply stores nothing and
+    claims nothing; sent anyway (naming that very rule) it is stored once, with the rule in
+    its metadata; the operator's own words are never checked."""
+    session = handed_off_session(client)
+    promise = "Good news: your claim has guaranteed approval."
+
+    async def go() -> None:
+        api = AsyncParlantClient(base_url=agent.url)
+        with pytest.raises(actions.ReplyHeld) as held:
+            await actions.send_as_ai(api, session, LEE, promise)
+        assert held.value.rule == "guaranteed_approval"
+        assert client.sessions.retrieve(session).metadata["handoff"]["status"] == "waiting"
+        with pytest.raises(actions.ReplyHeld) as other:  # an override names one rule only
+            await actions.send_as_ai(
+                api,
+                session,
+                LEE,
+                "Call our adjuster on 555-123-4567.",
+                override="guaranteed_approval",
+            )
+        assert other.value.rule == "phone_number"
+        await actions.send_as_human(api, session, DANA, "I can't promise guaranteed approval.")
+        sent = await actions.send_as_ai(api, session, LEE, promise, override="guaranteed_approval")
+        assert sent.metadata["sent_despite_rule"] == "guaranteed_approval"
+
+    run(go())
+    as_ai = [
+        e.data["message"]
+        for e in client.sessions.list_events(session, wait_for_data=0)
+        if e.source == "human_agent_on_behalf_of_ai_agent"
+    ]
+    assert as_ai == [promise]

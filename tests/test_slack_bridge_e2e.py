@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from slack_bridge import notices
+from slack_bridge.held_reply_form import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_HELD
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
 from tests.support.slack_world import (
@@ -241,3 +243,58 @@ def test_replies_outside_escalation_threads_are_ignored(world: SlackWorld, tmp_p
             assert world.reactions(message["ts"]) == {}
 
     stays(untouched, QUIET_S)
+
+
+def held_notes(world: SlackWorld, user: str) -> list[Any]:
+    return [
+        m
+        for m in world.slack.call(world.fake.ephemeral_messages, world.channel)
+        if m.user == user and "NOT sent to the customer in the agent's name" in m.text
+    ]
+
+
+def test_an_ai_reply_the_agent_would_not_send_waits_for_its_operator(world: SlackWorld) -> None:
+    """agent/ai_reply_rules.py from Slack: an `ai:` reply promising an outcome is held (✋, a
+    private note naming the rule, nothing in Parlant); another operator cannot release it;
+    *Send anyway* sends it once, recorded in the thread; a second held reply is edited in
+    the form and what the customer gets is the edited text."""
+    session, root = world.escalated_session()
+    promise = "Your claim has guaranteed approval."
+    event, _ = world.operator_writes(world.dana, f"ai: {promise}", root.ts)
+    note = eventually(lambda: held_notes(world, world.dana), what="the held note")[-1]
+    assert "guaranteed approval" in note.text
+    eventually(lambda: "raised_hand" in world.reactions(event["ts"]), what="the ✋")
+    assert human_messages(world, session, promise) == []
+
+    world.click_ephemeral(note.ts, notices.ACTION_SEND_HELD)
+    sent = eventually(lambda: human_messages(world, session, promise), what="sent anyway")
+    assert sent[0].metadata["sent_despite_rule"] == "guaranteed_approval"
+    world.click_ephemeral(note.ts, notices.ACTION_SEND_HELD)  # a second click: nothing more
+    eventually(
+        lambda: any(
+            "already sent" in m.text
+            for m in world.slack.call(world.fake.ephemeral_messages, world.channel)
+        ),
+        what="the second click's answer",
+    )
+
+    def sent_once() -> None:
+        assert len(human_messages(world, session, promise)) == 1
+
+    stays(sent_once, QUIET_S)
+    world.wait_in_thread(root.ts, "despite the rule")
+    eventually(lambda: "white_check_mark" in world.reactions(event["ts"]), what="the ✅")
+
+    world.operator_writes(world.dana, "ai: Call our adjuster on 555-123-4567.", root.ts)
+    second = eventually(lambda: held_notes(world, world.dana)[1:], what="the second held note")[-1]
+    world.click_ephemeral(second.ts, notices.ACTION_EDIT_HELD)
+    form = eventually(
+        lambda: [v for v in world.opened_views() if v.get("callback_id") == VIEW_EDIT_HELD],
+        what="the edit form",
+    )[-1]
+    assert "555-123-4567" in json.dumps(form["blocks"])
+    edited = "Call us on +1-555-INSURE, Monday to Friday."
+    world.submit_view(form["id"], world.dana, {EDIT_BLOCK: {EDIT_INPUT: edited}})
+    eventually(lambda: human_messages(world, session, edited), what="the edited reply")
+    assert human_messages(world, session, "Call our adjuster on 555-123-4567.") == []
+    world.wait_in_thread(root.ts, "held, edited and sent")

@@ -180,20 +180,61 @@ SENT: dict[actions.MessageKind, str] = {
 }
 
 
+HELD_KEY = "held_reply"
+
+
 def act(
-    settings: DashboardSettings, action: operate.Action, session_id: str, done: str, *args: str
+    settings: DashboardSettings,
+    action: operate.Action,
+    session_id: str,
+    done: str,
+    *args: str,
+    **kwargs: str,
 ) -> None:
     operator = identity.current_operator()
     if operator is None:
         st.error("Enter your name in the sidebar first.")
         return
     try:
-        operate.perform(settings, action, session_id, operator, *args)
+        operate.perform(settings, action, session_id, operator, *args, **kwargs)
+    except operate.ReplyWasHeld as held:
+        # Kept (the form cleared on submit) for *Send anyway* below the form.
+        st.session_state[HELD_KEY] = {
+            "session": session_id,
+            "text": args[0],
+            "rule": held.rule,
+            "why": str(held),
+        }
+        st.rerun()
     except operate.ActionFailed as failure:
         st.error(str(failure))
         return
+    st.session_state.pop(HELD_KEY, None)
     ui.flash(done)
     st.rerun()
+
+
+def held_reply(settings: DashboardSettings, session_id: str) -> None:
+    """A reply as the AI the agent held: why, what it said, and *Send anyway* (recorded with
+    the message) or *Discard* (edit it in the box above and send again)."""
+    held = st.session_state.get(HELD_KEY)
+    if not held or held["session"] != session_id:
+        return
+    st.warning(held["why"] + " Send it anyway (recorded with the message), or write it again.")
+    st.text(held["text"])
+    anyway, discard = st.columns(2)
+    if anyway.button("Send anyway as the AI", key="send_held"):
+        act(
+            settings,
+            actions.send_as_ai,
+            session_id,
+            "Sent as the AI despite the rule (recorded).",
+            held["text"],
+            override=held["rule"],
+        )
+    if discard.button("Discard", key="discard_held"):
+        st.session_state.pop(HELD_KEY, None)
+        st.rerun()
 
 
 def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
@@ -218,6 +259,7 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
             act(settings, actions.SEND_BY_KIND[kind], session_id, SENT[kind], text.strip())
         else:
             st.error("Write the message or note first.")
+    held_reply(settings, session_id)
 
     if status in ACTIVE_STATUSES:
         claim, resolve = st.columns(2)

@@ -1298,6 +1298,32 @@ class FakeSlack:
             response_url=self.response_url(chan.id, message_ts, user),
         )
 
+    def ephemeral_block_action(self, ephemeral_ts: str, action_id: str) -> dict[str, Any]:
+        """The block_actions payload of an ephemeral message's own user clicking `action_id`
+        in it. As Slack sends it: the container says `is_ephemeral`, and there is no `message`
+        (Slack does not keep ephemeral messages). LookupError as for `block_action`."""
+        ephemeral = next((m for m in self._ephemeral if m.ts == ephemeral_ts), None)
+        if ephemeral is None:
+            raise LookupError(f"no ephemeral message {ephemeral_ts}")
+        shown = Message(
+            ephemeral.channel, ephemeral.ts, ephemeral.text, None, blocks=ephemeral.blocks
+        )
+        block_id, element = self._find_element(shown, action_id)
+        payload = block_actions_payload(
+            action_id=action_id,
+            user=ephemeral.user,
+            channel=ephemeral.channel,
+            message={"ts": ephemeral.ts},
+            value=element.get("value"),
+            block_id=block_id,
+            response_url=self.response_url(ephemeral.channel, ephemeral.ts, ephemeral.user),
+        )
+        del payload["message"]
+        payload["container"]["is_ephemeral"] = True
+        if ephemeral.thread_ts:
+            payload["container"]["thread_ts"] = ephemeral.thread_ts
+        return payload
+
     def view_submission(
         self, view_id: str, *, user: str, values: dict[str, dict[str, str]]
     ) -> dict[str, Any]:

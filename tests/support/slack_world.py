@@ -162,6 +162,20 @@ class SlackWorld:
         )
         assert response.status_code == 200, response.text
 
+    def click_ephemeral(self, ephemeral_ts: str, action_id: str) -> None:
+        payload = self.slack.call(self.fake.ephemeral_block_action, ephemeral_ts, action_id)
+        self._push_interactive(payload)
+
+    def _push_interactive(self, payload: dict[str, Any]) -> None:
+        if self.mode == "socket":
+            self.slack.run(self.fake.push_interactive(payload))
+            return
+        raw = urlencode({"payload": json.dumps(payload)}).encode()
+        response = httpx.post(
+            self.bridge_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw), timeout=10
+        )
+        assert response.status_code == 200, response.text
+
     def submit_view(
         self, view_id: str, user: str, values: dict[str, dict[str, str]]
     ) -> dict[str, Any] | None:
