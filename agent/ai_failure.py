@@ -17,6 +17,7 @@ from parlant.core.engines.alpha.engine_context import EngineContext
 from parlant.core.engines.alpha.hooks import EngineHookResult, EngineHooks
 from parlant.core.sessions import EventKind, MessageEventData
 
+from agent.drafts import is_draft
 from agent.packet_capture import JourneySteps
 from agent.tools import EscalationNotifier, start_handoff
 from agent.turn_guard import TurnGuard
@@ -69,7 +70,10 @@ class FailSafe:
         return EngineHookResult.CALL_NEXT
 
     async def _hand_off(self, context: EngineContext, reason: str) -> bool:
-        """Say the line and hand off; False when that failed too (it is logged)."""
+        """Say the line and hand off; False when that failed too (it is logged). A draft's turn
+        (agent/drafts.py) is no conversation: it fails with no draft, nothing more."""
+        if is_draft(context.session.customer_id):
+            return False
         try:
             message: MessageEventData = {
                 "message": TROUBLE_LINE,

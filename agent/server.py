@@ -28,6 +28,7 @@ from agent.backlog_route import BacklogRoute
 from agent.customers.gateway import CustomerGateway
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
+from agent.draft_route import DraftRoute
 from agent.escalation_routes import EscalationRoutes
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
@@ -233,6 +234,7 @@ def api_configurer(
     replies: ReplyRoute | None = None,
     turns: TurnRoute | None = None,
     backlog: BacklogRoute | None = None,
+    drafts: DraftRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -249,6 +251,8 @@ def api_configurer(
             turns.install(app)  # /escalations/{id}/turn (agent/turn_route.py)
         if backlog is not None:
             backlog.install(app)  # /escalations/slack-backlog (agent/backlog_route.py)
+        if drafts is not None:
+            drafts.install(app)  # /escalations/{id}/draft (agent/draft_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -323,6 +327,7 @@ async def serve(
         )
         replies = ReplyRoute(settings.operator_token, store)
         turns = TurnRoute(settings.operator_token)
+        drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -357,12 +362,14 @@ async def serve(
                     backlogs,
                     settings.slack.behind_after_s if settings.slack else BEHIND_AFTER_S,
                 ),
+                drafts,
             ),
         ) as server:
             journey_steps.bind(server.container)
             ops.bind(server.container)
             replies.bind(server.container)
             turns.bind(server.container)
+            drafts.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server)
             log.info("agent declared; customer chat at %s", settings.chat_url)

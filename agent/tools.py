@@ -12,6 +12,7 @@ from typing import Any, Protocol, cast
 import parlant.sdk as p
 
 from agent.customers.identity import is_guest_customer_id
+from agent.drafts import NOT_WHILE_DRAFTING, drafted_customer, is_draft
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import Claims, UnknownCustomer
 from handoff.record import (
@@ -135,11 +136,12 @@ def build_tools(
     @p.tool
     async def get_policy_details(context: p.ToolContext) -> p.ToolResult:
         """Fetch the customer's insurance policy: product, coverage, deductible, premium, renewal date."""
-        if is_guest_customer_id(context.customer_id):
+        customer_id = drafted_customer(context.customer_id)  # a draft reads as its customer
+        if is_guest_customer_id(customer_id):
             return p.ToolResult(data={"found": False, "guest": True, "summary": GUEST_SUMMARY})
         try:
             # A worker thread: the store blocks on its database (a network round trip on PostgreSQL).
-            policy = await asyncio.to_thread(store.policy_for, context.customer_id)
+            policy = await asyncio.to_thread(store.policy_for, customer_id)
         except UnknownCustomer:
             return p.ToolResult(
                 data={"found": False, "summary": "No policy is on file for this customer."}
@@ -154,9 +156,10 @@ def build_tools(
     @p.tool
     async def get_open_claims(context: p.ToolContext) -> p.ToolResult:
         """List the customer's open insurance claims with their ids and statuses."""
-        if is_guest_customer_id(context.customer_id):
+        customer_id = drafted_customer(context.customer_id)
+        if is_guest_customer_id(customer_id):
             return p.ToolResult(data={"claims": [], "guest": True, "summary": GUEST_SUMMARY})
-        claims = await asyncio.to_thread(store.open_claims, context.customer_id)
+        claims = await asyncio.to_thread(store.open_claims, customer_id)
         if not claims:
             summary = "You have no open claims."
         else:
@@ -177,6 +180,8 @@ def build_tools(
 
         claim_details: what happened, when and where, in the customer's words.
         """
+        if is_draft(context.customer_id):  # drafting never files anything
+            return p.ToolResult(data={"filed": False, "draft": True, "summary": NOT_WHILE_DRAFTING})
         if is_guest_customer_id(context.customer_id):
             return p.ToolResult(data={"filed": False, "guest": True, "summary": GUEST_SUMMARY})
         if not claim_details.strip():
@@ -215,6 +220,8 @@ def build_tools(
         they need), complaint (a formal complaint), legal_question, legal_threat (they threaten
         legal action), or other.
         """
+        if is_draft(context.customer_id):  # the customer is with a person already
+            return p.ToolResult(data={"handoff": "not started", "summary": NOT_WHILE_DRAFTING})
         await start_handoff(
             p.Session.current, reason, ReasonCategory(category), notifier, journey_steps
         )
