@@ -58,6 +58,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "BRIDGE_STATE_URL",
         "BRIDGE_REPLICA_ID",
         "BRIDGE_LEASE_SECONDS",
+        "BRIDGE_DRAFTS",
         "LOG_LEVEL",
         "CUSTOMER_TOKEN_SECRET",
         "CUSTOMER_TOKEN_PUBLIC_KEY_FILE",

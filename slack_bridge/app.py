@@ -26,8 +26,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import handback_form, held_reply_form, notices
+from slack_bridge import draft_message, handback_form, held_reply_form, notices
 from slack_bridge.bridge import Bridge
+from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
 from slack_escalation import root_message
 from slack_escalation.settings import SlackSettings
@@ -179,6 +180,67 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         refusal = await inbound.release(reply_id, user, text=text)
         if refusal:
             log.info("edited reply not sent user=%s: %s", user, refusal)
+
+    drafts = bridge.drafts
+
+    def draft_target(body: dict[str, Any], action: dict[str, Any]) -> DraftTarget:
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        return DraftTarget(
+            session_id=str(action.get("value", "")),
+            channel=str((body.get("channel") or {}).get("id") or container.get("channel_id", "")),
+            draft_ts=str(container.get("message_ts") or message.get("ts", "")),
+            thread_ts=str(message.get("thread_ts") or container.get("thread_ts") or ""),
+        )
+
+    async def decide_draft(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        target = draft_target(body, action)
+        text = draft_message.draft_text(body.get("message") or {}) or ""
+        if action["action_id"] == draft_message.ACTION_DRAFT_SEND:
+            refusal = await drafts.send(target, user, text, edited=False)
+        else:
+            refusal = await drafts.dismiss(target, user, text)
+        if refusal:
+            await tell(target.channel, user, target.thread_ts, refusal)
+
+    for draft_action in (draft_message.ACTION_DRAFT_SEND, draft_message.ACTION_DRAFT_DISMISS):
+
+        @app.action(draft_action)
+        async def on_draft(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            after_answer(decide_draft(body, action), f"draft-{action['action_id']}")
+
+    @app.action(draft_message.ACTION_DRAFT_EDIT)
+    async def on_draft_edit(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        target = draft_target(body, action)
+        text = draft_message.draft_text(body.get("message") or {}) or ""
+        # A trigger_id expires 3 s after the click: the form opens first, the checks come
+        # with the send.
+        after_answer(
+            actions.open_view(body.get("trigger_id", ""), draft_message.edit_modal(target, text)),
+            "draft-edit",
+        )
+
+    @app.view(draft_message.VIEW_EDIT_DRAFT)
+    async def on_draft_edited(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        edited = draft_message.edited_draft(view)
+        if edited is None or not edited[1].strip():
+            await ack(
+                response_action="errors",
+                errors={draft_message.EDIT_BLOCK: "Write the reply to send, or cancel."},
+            )
+            return
+        await ack()
+        target, text = edited
+        after_answer(send_edited_draft(body, target, text), "draft-edited")
+
+    async def send_edited_draft(body: dict[str, Any], target: DraftTarget, text: str) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        refusal = await drafts.send(target, user, text, edited=True)
+        if refusal:
+            await tell(target.channel, user, target.thread_ts, refusal)
 
     async def press(body: dict[str, Any], action: dict[str, Any]) -> None:
         channel = (body.get("channel") or {}).get("id", "")

@@ -65,6 +65,7 @@ class BacklogWatch:
         self._store = store
         self._slack = slack
         self._agent_refused = False
+        self._last: dict[str, ChannelBacklog] = {}
 
     async def run(self) -> None:
         while True:
@@ -74,8 +75,14 @@ class BacklogWatch:
             except Exception as error:  # figures only: the relay must not stop for them
                 log.warning("slack backlog watch failed: %r", error)
 
+    def behind(self, channel: str) -> bool:
+        """Whether `channel` was behind at the last look (every REPORT_EVERY_S)."""
+        last = self._last.get(channel)
+        return last is not None and last.behind(self._slack.behind_after_s)
+
     async def once(self) -> None:
         backlogs = channel_backlogs(self._waiting.backlog(), time.time())
+        self._last = backlogs
         await self._report(backlogs)
         for channel, backlog in backlogs.items():
             if backlog.behind(self._slack.behind_after_s):

@@ -3,7 +3,8 @@
 Each part lives in its own module: discovery (which sessions need attention), feed_follower
 (the agent's escalation feed) and mirror (Parlant → Slack), inbound (Slack → Parlant, with the
 outbox), operator_actions (buttons and the handback form), root_sync (root messages in step with
-records), sla_notices, backlog_watch (what waits per channel); clients builds the clients.
+records), sla_notices, backlog_watch (what waits per channel), drafts (the agent's draft answers in the
+thread); clients builds the clients.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from parlant.client import AsyncParlantClient
 
 from slack_bridge.backlog_watch import BacklogWatch
 from slack_bridge.discovery import Discovery
+from slack_bridge.drafts import Drafts
 from slack_bridge.feed_follower import FeedFollower
 from slack_bridge.feedback import Feedback
 from slack_bridge.inbound import Inbound
@@ -97,6 +99,19 @@ class Bridge:
             store,
             slack,
         )
+        self.drafts = Drafts(
+            listing_http,
+            settings.parlant_url,
+            parlant,
+            caller,
+            store,
+            slack.masker,
+            self.inbound,
+            gate,
+            settings.drafts,
+            self.backlog.behind,
+        )
+        self.mirrors.customer_posted = self.drafts.customer_wrote
         self.feed = FeedFollower(
             listing_http,
             settings.parlant_url,

@@ -141,6 +141,34 @@ class Inbound:
         # take longer than Slack waits for its answer, so it goes on without holding it.
         self._deliver_soon(reply.session_id)
 
+    async def queue_draft(
+        self, session_id: str, channel: str, draft_ts: str, thread_ts: str, user: str, text: str
+    ) -> tuple[bool, str | None]:
+        """An operator sends the agent's draft (slack_bridge/drafts.py) as the AI: one outbox
+        row per draft post, whoever clicks and however often, delivered like any reply (and
+        checked like any `ai:` reply). Returns (this was the draft's first send, what to tell
+        the operator when refused)."""
+        refusal = await self._gate.refusal(user, channel, session_id)
+        if refusal:
+            return False, refusal
+        first = await self._store.first_sighting(f"draft:{channel}:{draft_ts}")
+        # Queued whatever `first` says: a click retried after a crash between the two still
+        # sends it; the row's key keeps it to one.
+        await self._store.enqueue_reply(
+            session_id,
+            channel,
+            draft_ts,
+            thread_ts,
+            user,
+            await self._names.name_of(user),
+            "draft",
+            text,
+        )
+        if first:
+            log.info("draft queued session=%s slack_ts=%s user=%s", session_id, draft_ts, user)
+        self._deliver_soon(session_id)
+        return first, None
+
     def _deliver_soon(self, session_id: str) -> None:
         task = asyncio.create_task(self._deliver_now(session_id), name=f"reply-{session_id}")
         self._delivering.add(task)
@@ -247,7 +275,7 @@ class Inbound:
             else:
                 await self._store.reply_sending(reply.id)
                 crash_point("outbox.before_send")
-                if reply.kind == "ai":
+                if reply.kind in ("ai", "draft"):
                     # Checked by the agent first (agent/ai_reply_rules.py): ReplyHeld below.
                     sent = await actions.send_as_ai(
                         self._parlant,
@@ -332,7 +360,7 @@ class Inbound:
                 if reply.override
                 else notices.sent_after_edit(reply.user_id, self._slack.masker.mask(reply.text)),
             )
-        if late:
+        if late and reply.kind != "draft":  # a draft is sent when clicked, not when posted
             log.warning(
                 "reply delivered after a later one session=%s slack_ts=%s",
                 reply.session_id,
@@ -377,7 +405,7 @@ class Inbound:
     async def _stored_event(self, reply: OutboxReply) -> str | None:
         events = await self._parlant.sessions.list_events(
             reply.session_id,
-            source=actions.SOURCE_BY_KIND[reply.kind],
+            source=actions.SOURCE_BY_KIND["ai" if reply.kind == "draft" else reply.kind],
             wait_for_data=0,
         )
         for event in events:

@@ -154,8 +154,10 @@ class SessionMirror:
         owns: Callable[[str], bool],
         catch_up_every: Callable[[], float | None],
         catching_up: asyncio.Semaphore,
+        customer_posted: Callable[[ThreadLink, MirrorEvent], None] | None = None,
     ) -> None:
         self._owns = owns
+        self._customer_posted = customer_posted
         self._catching_up = catching_up
         self._parlant = parlant
         self._caller = caller
@@ -278,6 +280,10 @@ class SessionMirror:
                 for event in run:
                     offset = await self._post(event, turn)
             start += len(run)
+        last = events[-1]
+        # The customer has the last word in the thread: the agent may draft the answer.
+        if self._customer_posted and last.kind == "message" and last.source == "customer":
+            self._customer_posted(self._thread, last)
         return offset
 
     async def _post(self, event: MirrorEvent, turn: Turn) -> int:
@@ -454,11 +460,17 @@ class Mirrors:
         self._mirrors: dict[str, SessionMirror] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._on_ended: list[Callable[[str], None]] = []
+        # Told when a live customer message is in its thread (slack_bridge/drafts.py).
+        self.customer_posted: Callable[[ThreadLink, MirrorEvent], None] | None = None
         # Set when the agent has no feed (feed_follower.py): each mirror reads its session.
         self.catch_up_every: float | None = None
         # Mirrors starting at once (a restart with 10,000 open) catch up a few at a time:
         # thousands of requests queued on one httpx pool cost a core in httpcore's pool scan.
         self._catching_up = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+
+    def _tell_customer_posted(self, thread: ThreadLink, event: MirrorEvent) -> None:
+        if self.customer_posted is not None:
+            self.customer_posted(thread, event)
 
     def on_ended(self, callback: Callable[[str], None]) -> None:
         """Called with a session id when its mirror stopped by itself (not unfollowed)."""
@@ -513,6 +525,7 @@ class Mirrors:
             self._owns,
             lambda: self.catch_up_every,
             self._catching_up,
+            self._tell_customer_posted,
         )
         task = asyncio.create_task(mirror.run(), name=f"mirror-{thread.session_id}")
         task.add_done_callback(partial(self._ended, thread.session_id))

@@ -63,6 +63,9 @@ class BridgeSettings:
     discovery_interval_s: float = DISCOVERY_INTERVAL_S
     resync_s: float = UNCHANGED_RESYNC_S
     outbox_retry_s: float = 2.0
+    # The agent's draft of an answer under each customer message during a handoff, for the
+    # operator to send, edit or dismiss (slack_bridge/drafts.py): a model call per message.
+    drafts: bool = True
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -109,6 +112,7 @@ class BridgeSettings:
             ),
             resync_s=env.positive_float("BRIDGE_RESYNC_SECONDS", UNCHANGED_RESYNC_S),
             outbox_retry_s=env.positive_float("BRIDGE_OUTBOX_RETRY_SECONDS", 2.0),
+            drafts=env.choice("BRIDGE_DRAFTS", ("on", "off"), default="on") == "on",
         )
 
 

@@ -27,7 +27,6 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from config.private_files import make_private_file
-from handoff.actions import MessageKind
 from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
 from slack_escalation.pacing import MemorySlots
 
@@ -37,7 +36,9 @@ from slack_escalation.pacing import MemorySlots
 STORE_UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout)
 
 # An operator reply's kind, as handoff.actions names them.
-ReplyKind = MessageKind
+# What an operator's reply is: MessageKind, or "draft": the agent's draft sent from its thread
+# post (as the AI; keyed on the draft post's ts, so it is not "late" behind newer replies).
+ReplyKind = Literal["human", "ai", "note", "draft"]
 # held: an `ai:` reply the agent would not send in its name (agent/ai_reply_rules.py), waiting
 # for its operator to send it anyway or edit it (`release_held`).
 ReplyState = Literal["pending", "delivered", "rejected", "held"]

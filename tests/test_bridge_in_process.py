@@ -164,6 +164,7 @@ async def running_world(
         "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
         "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
         "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
+        "BRIDGE_DRAFTS": "off",
         **(env_overrides or {}),
     }
     agent = AgentProcess(home=root / "parlant", extra_env={**env, **(agent_env or {})})

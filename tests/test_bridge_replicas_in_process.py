@@ -190,6 +190,7 @@ async def cluster(
         "SLACK_OPERATOR_IDS": dana,
         "DASHBOARD_URL": "http://dashboard.test",
         "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "BRIDGE_DRAFTS": "off",
     }
     agent = AgentProcess(home=root / "parlant", extra_env=env)
     await asyncio.to_thread(agent.start)

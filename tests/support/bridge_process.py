@@ -41,6 +41,8 @@ class BridgeProcess:
             BRIDGE_METRICS_PORT=str(self.metrics_port),
             BRIDGE_STATE_PATH=str(self.workdir / "bridge-state.sqlite3"),
             DOTENV_PATH=str(self.workdir / "no.env"),
+            # Drafts add a post under each customer message: on only where a test asks.
+            BRIDGE_DRAFTS="off",
         )
         env.update(self.env_overrides)
         return env

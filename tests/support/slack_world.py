@@ -227,6 +227,8 @@ def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str
         "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
         "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
         "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
+        # Drafts add a post under each customer message; tests/test_slack_drafts.py turns them on.
+        "BRIDGE_DRAFTS": "off",
     }
     if mode == "socket":
         env["SLACK_APP_TOKEN"] = slack.fake.app_token

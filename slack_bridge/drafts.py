@@ -1,0 +1,175 @@
+"""Drafts in the thread: under a customer's message during a handoff, the answer the agent
+would give (agent/drafts.py), with **Send as AI**, **Edit and send** and **Dismiss**.
+
+A draft is a help, never a duty: one is asked for once per customer message (a key in the
+store, so a restart or another replica does not draft it again), skipped while the channel is
+behind Slack's pace, and a draft that fails or comes back empty is simply not shown. What an
+operator sends from it goes through the outbox like any reply (once, checked like an `ai:`
+reply); each decision is written into the session as an internal note ("Draft sent as is by
+Dana", "edited", "dismissed"), for review and for the figures, and the draft's message says
+who did what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+from parlant.client import AsyncParlantClient
+
+from handoff import actions
+from slack_bridge import draft_message
+from slack_bridge.draft_message import DraftTarget
+from slack_bridge.feed import MirrorEvent
+from slack_bridge.inbound import Inbound
+from slack_bridge.operators import OperatorGate
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
+from slack_escalation.masking import Masker
+from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+
+log = logging.getLogger(__name__)
+
+# Only a customer message this recent gets a draft: older ones were answered or are stale.
+FRESH_S = 600.0
+# A draft is a model turn: on a real LLM it can take a while.
+DRAFT_TIMEOUT_S = 120.0
+# What leaves a customer message without a draft (the operator answers as ever).
+NO_DRAFT: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    SlackRejected,
+    SlackUnavailable,
+    AnswerLost,
+    *STORE_UNAVAILABLE,
+)
+OUTCOME_NOTES = {
+    "sent": "Draft sent as is",
+    "edited": "Draft edited and sent",
+    "dismissed": "Draft dismissed",
+}
+
+
+class Drafts:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        parlant_url: str,
+        parlant: AsyncParlantClient,
+        caller: SlackCaller,
+        store: BridgeStore,
+        masker: Masker,
+        inbound: Inbound,
+        gate: OperatorGate,
+        enabled: bool,
+        behind: Callable[[str], bool],
+    ) -> None:
+        self._http = http
+        self._base = parlant_url.rstrip("/")
+        self._parlant = parlant
+        self._caller = caller
+        self._store = store
+        self._masker = masker
+        self._inbound = inbound
+        self._gate = gate
+        self._enabled = enabled
+        self._behind = behind
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- offering ---------------------------------------------------------------------------
+
+    def customer_wrote(self, thread: ThreadLink, event: MirrorEvent) -> None:
+        """The customer's message is in the thread now, the last there: draft an answer to
+        it, unless it is old (a restart catching up on thousands of threads drafts none)."""
+        if not self._enabled or self._behind(thread.channel):
+            return
+        written = event.creation_utc
+        if written is not None and written.tzinfo is None:
+            written = written.replace(tzinfo=UTC)
+        if written is not None and (datetime.now(UTC) - written).total_seconds() > FRESH_S:
+            return
+        task = asyncio.create_task(self._offer(thread, event.id), name=f"draft-{event.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _offer(self, thread: ThreadLink, event_id: str) -> None:
+        try:
+            if not await self._store.first_sighting(f"draft-for:{thread.session_id}:{event_id}"):
+                return
+            answer = await self._http.post(
+                f"{self._base}/escalations/{thread.session_id}/draft", timeout=DRAFT_TIMEOUT_S
+            )
+            if answer.status_code != 200:
+                log.debug("no draft session=%s: HTTP %s", thread.session_id, answer.status_code)
+                return
+            text, blocks = draft_message.draft_message(
+                str(answer.json().get("draft") or ""), self._masker, thread.session_id
+            )
+
+            async def not_looked_up() -> None:
+                return None  # a draft missing after a lost answer is no loss
+
+            ts = await self._caller.post_message(
+                not_looked_up,
+                channel=thread.channel,
+                thread_ts=thread.ts,
+                text=text,
+                blocks=blocks,
+                metadata=draft_message.draft_metadata(thread.session_id, event_id),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            log.info("draft offered session=%s slack_ts=%s", thread.session_id, ts)
+        except NO_DRAFT as error:
+            log.warning("draft not offered session=%s: %r", thread.session_id, error)
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    async def send(self, target: DraftTarget, user: str, text: str, edited: bool) -> str | None:
+        """Sends the draft (or its edited text) as the AI; what to tell the operator if not."""
+        first, refusal = await self._inbound.queue_draft(
+            target.session_id, target.channel, target.draft_ts, target.thread_ts, user, text
+        )
+        if refusal:
+            return refusal
+        if first:
+            await self._decided(target, user, "edited" if edited else "sent", text)
+            return None
+        return "This draft was sent already."
+
+    async def dismiss(self, target: DraftTarget, user: str, text: str) -> str | None:
+        refusal = await self._gate.refusal(user, target.channel, target.session_id)
+        if refusal:
+            return refusal
+        if not await self._store.first_sighting(f"draft:{target.channel}:{target.draft_ts}"):
+            return "This draft was sent or dismissed already."
+        await self._decided(target, user, "dismissed", text)
+        return None
+
+    async def _decided(self, target: DraftTarget, user: str, outcome: str, text: str) -> None:
+        line, blocks = draft_message.draft_outcome(user, outcome, self._masker.mask(text))
+        try:
+            await self._caller.call(
+                "chat.update", channel=target.channel, ts=target.draft_ts, text=line, blocks=blocks
+            )
+        except (SlackRejected, SlackUnavailable) as error:
+            log.warning("draft message not updated slack_ts=%s: %s", target.draft_ts, error)
+        operator = await self._gate.operator(user)
+        try:
+            await actions.add_note(
+                self._parlant,
+                target.session_id,
+                operator,
+                f"{OUTCOME_NOTES[outcome]} by {operator.name}.",
+                {"draft": {"outcome": outcome, "slack_ts": target.draft_ts}},
+            )
+        except Exception as error:  # the figure misses one; the reply itself is in the outbox
+            log.warning("draft outcome not recorded session=%s: %r", target.session_id, error)
+        log.info(
+            "draft %s session=%s slack_ts=%s user=%s",
+            outcome,
+            target.session_id,
+            target.draft_ts,
+            user,
+        )
