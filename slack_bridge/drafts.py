@@ -21,7 +21,7 @@ import httpx
 from parlant.client import AsyncParlantClient
 
 from handoff import actions
-from slack_bridge import draft_message
+from slack_bridge import draft_message, metrics
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.feed import MirrorEvent
 from slack_bridge.inbound import Inbound
@@ -120,6 +120,7 @@ class Drafts:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+            metrics.draft_offered()
             log.info("draft offered session=%s slack_ts=%s", thread.session_id, ts)
         except NO_DRAFT as error:
             log.warning("draft not offered session=%s: %r", thread.session_id, error)
@@ -166,6 +167,7 @@ class Drafts:
             )
         except Exception as error:  # the figure misses one; the reply itself is in the outbox
             log.warning("draft outcome not recorded session=%s: %r", target.session_id, error)
+        metrics.draft_decided(outcome)
         log.info(
             "draft %s session=%s slack_ts=%s user=%s",
             outcome,

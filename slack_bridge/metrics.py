@@ -101,6 +101,27 @@ REACTIONS_SKIPPED = Counter(
 )
 
 
+DRAFTS_OFFERED = Counter(
+    "bridge_drafts_offered",
+    "Drafts of the agent's answer posted under customer messages (slack_bridge/drafts.py).",
+    registry=REGISTRY,
+)
+DRAFTS_DECIDED = Counter(
+    "bridge_drafts_decided",
+    "Drafts an operator sent as is, edited and sent, or dismissed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+
+def draft_offered() -> None:
+    DRAFTS_OFFERED.inc()
+
+
+def draft_decided(outcome: str) -> None:
+    DRAFTS_DECIDED.labels(outcome=outcome).inc()
+
+
 def reaction_skipped() -> None:
     REACTIONS_SKIPPED.inc()
 
