@@ -85,6 +85,23 @@ def _person_name(person: Any) -> str:
 # Queue
 
 
+# Statuses in which a customer is still waiting for a person to finish with them.
+OPEN_STATUSES = frozenset({"waiting", "claimed"})
+GUEST = "Guest"
+
+
+def is_guest(customer_id: str) -> bool:
+    """Parlant's own guest customer (`guest`) and the gateway's guests (`guest-<random>`)."""
+    return customer_id == "guest" or customer_id.startswith("guest-")
+
+
+def customer_label(customer_id: str, names: Mapping[str, str]) -> str:
+    """The customer's name (from their sign-in token), "Guest" for guests, else the id."""
+    if is_guest(customer_id):
+        return GUEST
+    return names.get(customer_id) or customer_id
+
+
 @dataclass(frozen=True)
 class QueueRow:
     session_id: str
@@ -98,6 +115,12 @@ class QueueRow:
     customer_id: str
     sla: str = ""
     category: str = ReasonCategory.OTHER.label
+    customer: str = ""
+
+    @property
+    def waiting_seconds(self) -> float | None:
+        """Time since the handoff while the customer waits for a person; None once closed."""
+        return self.age_seconds if self.status in OPEN_STATUSES else None
 
 
 def queue_rows(
@@ -105,6 +128,7 @@ def queue_rows(
     now: datetime,
     session_link: Callable[[str], str],
     sla: SlaSettings | None = None,
+    customer_names: Mapping[str, str] | None = None,
 ) -> list[QueueRow]:
     """Queue rows, most urgent first: by status, then the longest-waiting handoff first."""
     rows = []
@@ -125,6 +149,7 @@ def queue_rows(
                 customer_id=escalation.customer_id,
                 sla=sla_badge(sla_view(record, sla, now)) if sla else "",
                 category=read_category(record).label,
+                customer=customer_label(escalation.customer_id, customer_names or {}),
             )
         )
     return sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), -r.age_seconds, r.session_id))
@@ -171,21 +196,27 @@ def status_counts(rows: Sequence[QueueRow]) -> dict[str, int]:
 
 
 def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
-    """The queue table; st.dataframe shows cells as text, so untrusted reasons cannot inject markup."""
+    """The queue table; st.dataframe shows cells as text, so untrusted reasons cannot inject markup.
+
+    The link to the session comes first: at 1,280 px the table showed its first eight columns
+    and the link, ninth, was off-screen."""
     return pd.DataFrame(
         {
+            "session": [r.session_url for r in rows],
+            "customer": [r.customer for r in rows],
             "status": [r.status for r in rows],
             "SLA": [r.sla for r in rows],
-            "waiting for": [format_age(r.age_seconds) for r in rows],
+            # Only while someone waits: a returned or resolved handoff kept counting.
+            "waiting for": [
+                "" if r.waiting_seconds is None else format_age(r.waiting_seconds) for r in rows
+            ],
             "assignee": [r.assignee for r in rows],
             "category": [r.category for r in rows],
             "reason": [r.reason for r in rows],
-            "customer": [r.customer_id for r in rows],
             "requested at": [r.requested_at for r in rows],
-            "transcript": [r.session_url for r in rows],
             # An empty cell, not Streamlit's grey "None", when there is no thread (yet).
             "slack": [r.slack_url or "" for r in rows],
-            "session": [r.session_id for r in rows],
+            "session id": [r.session_id for r in rows],
         }
     )
 
@@ -195,8 +226,9 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value: Any) -> str:
+    # Times as everywhere else in the dashboard and its exports (format_time).
     text = (
-        "" if value is None else (value.isoformat() if isinstance(value, datetime) else str(value))
+        "" if value is None else (format_time(value) if isinstance(value, datetime) else str(value))
     )
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
@@ -209,16 +241,19 @@ def queue_csv(rows: Sequence[QueueRow]) -> str:
             "session_id",
             "status",
             "sla",
+            "category",
             "reason",
             "requested_at",
             "waiting_seconds",
             "assignee",
+            "customer",
             "customer_id",
             "slack_url",
             "session_url",
         ]
     )
     for r in rows:
+        waiting = r.waiting_seconds
         writer.writerow(
             [
                 _csv_cell(v)
@@ -226,10 +261,12 @@ def queue_csv(rows: Sequence[QueueRow]) -> str:
                     r.session_id,
                     r.status,
                     r.sla,
+                    r.category,
                     r.reason,
                     r.requested_at,
-                    int(r.age_seconds),
+                    None if waiting is None else int(waiting),
                     r.assignee,
+                    r.customer,
                     r.customer_id,
                     r.slack_url,
                     r.session_url,

@@ -81,7 +81,7 @@ def session_page(session: str, supervisor: str | None = None) -> AppTest:
 
 
 def queue_table(at: AppTest) -> pd.DataFrame:
-    return at.dataframe[0].value.set_index("session")
+    return at.dataframe[0].value.set_index("session id")
 
 
 def click(at: AppTest, label: str) -> AppTest:
@@ -108,8 +108,9 @@ def test_queue_shows_the_handed_off_session_with_status_reason_and_links(
 
     assert row["status"] == "waiting"
     assert "human" in row["reason"]
-    assert row["transcript"] == f"{DASHBOARD_URL}/session?session={session}"
+    assert row["session"] == f"{DASHBOARD_URL}/session?session={session}"
     assert row["assignee"] == ""
+    assert row["customer"] == "Sam Carter"  # the sample customer's name, not its id
 
 
 def test_queue_filters_by_status_assignee_date_and_transcript_text(
