@@ -102,6 +102,17 @@ def customer_label(customer_id: str, names: Mapping[str, str]) -> str:
     return names.get(customer_id) or customer_id
 
 
+# Parlant's session modes in plain words: "manual" meant nothing to a supervisor.
+AI_MODE_WORDS: Mapping[str, str] = {
+    "auto": "the AI answers",
+    "manual": "the AI is paused; a person answers",
+}
+
+
+def ai_mode_words(mode: str) -> str:
+    return AI_MODE_WORDS.get(mode, f"AI mode {mode}")
+
+
 @dataclass(frozen=True)
 class QueueRow:
     session_id: str
