@@ -22,7 +22,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
 from handoff.packet import read_packet
-from handoff.record import HandoffRecord, ReasonCategory, read_category
+from handoff.record import HandoffRecord, ReasonCategory, handoff_count, read_category
 from handoff.sla import (
     CLOCK_LABELS,
     STATE_LABELS,
@@ -649,6 +649,7 @@ def handoff_frame(
                 "status": str(record.get("status") or UNKNOWN_STATUS),
                 "time_to_claim_s": (claimed - requested).total_seconds() if claimed else None,
                 "time_to_first_reply_s": (replied - requested).total_seconds() if replied else None,
+                "handoffs": handoff_count(record) if record else 1,
                 "returned": bool(record.get("returned_at")),
                 "claim_breached": bool(view and view.claim.breached),
                 "first_reply_breached": bool(view and view.first_reply.breached),
@@ -662,6 +663,7 @@ def handoff_frame(
         "status",
         "time_to_claim_s",
         "time_to_first_reply_s",
+        "handoffs",
         "returned",
         "claim_breached",
         "first_reply_breached",
@@ -748,6 +750,7 @@ class HandoffSummary:
     return_rate: float | None
     claim_breaches: int = 0
     first_reply_breaches: int = 0
+    sessions: int = 0
 
 
 def _quantile(series: pd.Series, q: float) -> float | None:
@@ -757,7 +760,9 @@ def _quantile(series: pd.Series, q: float) -> float | None:
 
 def handoff_summary(frame: pd.DataFrame) -> HandoffSummary:
     return HandoffSummary(
-        handoffs=len(frame),
+        # Every handoff, a session handed off again after a return counted each time.
+        handoffs=int(frame["handoffs"].sum()),
+        sessions=len(frame),
         claim_median_s=_quantile(frame["time_to_claim_s"], 0.5),
         claim_p90_s=_quantile(frame["time_to_claim_s"], 0.9),
         reply_median_s=_quantile(frame["time_to_first_reply_s"], 0.5),

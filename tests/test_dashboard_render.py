@@ -381,7 +381,14 @@ def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
             claimed_at="2026-03-10T10:03:00+00:00",
             returned_at="2026-03-10T10:30:00+00:00",
         ),
-        escalation("c", status="waiting", reason="angry", requested_at="2026-03-10T11:00:00+00:00"),
+        # Handed off before, returned, and handed off again: two handoffs in one session.
+        escalation(
+            "c",
+            status="waiting",
+            reason="angry",
+            requested_at="2026-03-10T11:00:00+00:00",
+            handoffs=2,
+        ),
     ]
     frame = render.handoff_frame(handoffs)
 
@@ -390,7 +397,8 @@ def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
     per_reason = render.handoffs_per_reason(frame)
     assert per_reason.loc["billing"].tolist() == [2, 1]
     summary = render.handoff_summary(frame)
-    assert (summary.handoffs, summary.claim_median_s, summary.reply_median_s) == (3, 120.0, 120.0)
+    assert (summary.handoffs, summary.sessions) == (4, 3)
+    assert (summary.claim_median_s, summary.reply_median_s) == (120.0, 120.0)
     assert summary.claim_p90_s == pytest.approx(168.0)
     assert summary.return_rate == pytest.approx(1 / 3)
     times = render.response_times_per_day(frame)

@@ -70,7 +70,11 @@ columns[4].metric("First human reply, p90", format_duration(summary.reply_p90_s)
 columns[5].metric(
     "Returned to AI", "–" if summary.return_rate is None else f"{summary.return_rate:.0%}"
 )
-st.caption("Returned to AI: the share of handoffs a person handed back to the AI at least once.")
+st.caption(
+    f"Handoffs: every time the AI handed a conversation to a person, in {summary.sessions} "
+    "sessions; the times and the charts below follow each session's latest handoff. Returned "
+    "to AI: the share of those sessions a person handed back to the AI at least once."
+)
 claim_target = format_duration(settings.sla.claim_target.total_seconds())
 reply_target = format_duration(settings.sla.first_reply_target.total_seconds())
 breach_columns = st.columns(2)
