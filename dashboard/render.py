@@ -589,13 +589,13 @@ def transcript_markdown(
             f"- Reason: {escape_markdown(str(record.get('reason', '')))}",
         ]
         lines += [
-            f"- {step.step.capitalize()}: {step.at.isoformat() if step.at else ''}"
+            f"- {step.step.capitalize()}: {format_time(step.at) if step.at else ''}"
             + (f" by {escape_markdown(step.by)}" if step.by else "")
             for step in timeline(record)
         ]
         lines.append("")
     for e in entries:
-        lines.append(f"### {escape_markdown(e.label)} · {e.created.isoformat(timespec='seconds')}")
+        lines.append(f"### {escape_markdown(e.label)} · {format_time(e.created)}")
         body = e.text
         if e.tool_calls:
             body = json.dumps([asdict(c) for c in e.tool_calls], indent=2, default=str)

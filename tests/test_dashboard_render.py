@@ -245,7 +245,9 @@ def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
     )
 
     assert "- Reason: angry \\[x\\]\\(y\\)" in exported
-    assert "- Claimed: " in exported and "by Dana" in exported
+    # The dashboard's one time format, in the export too.
+    assert "- Claimed: 2026-03-10 11:57 UTC by Dana" in exported
+    assert "T11:" not in exported
     assert f"```\n{HOSTILE}\n```" in exported
     assert "````\n```\n# not a heading\n```\n````" in exported
     assert "### Dana \\(human operator\\)" in exported
