@@ -6,8 +6,10 @@ Each run clones this repository's committed HEAD into a temporary directory and 
 there, as a newcomer would: the Makefile makes a virtualenv, installs uv from PyPI into it,
 installs the locked dependencies (requirements.lock) with uv and the project, fills the
 tokenizer cache, then starts the agent, the dashboard (no Slack) and waits for every process
-to be ready. Printed per run: clone to installed (the venv's stamp file appears) and clone to
-READY. Ctrl-C (SIGINT to make's process group) ends each run; nothing outside the temporary
+to be ready. Then a customer asks for a person (a session of the sample customer through
+Parlant's API with the operator token the launcher generated; the offline NLP service hands
+off). Printed per run: clone to installed (the venv's stamp file appears), clone to READY and
+clone to the first handoff (the session in manual mode with a waiting handoff record). Ctrl-C (SIGINT to make's process group) ends each run; nothing outside the temporary
 directory is used but uv's download cache (~/.cache/uv): `--cold-cache` gives each run an
 empty one, so every package is downloaded from PyPI again.
 
@@ -30,13 +32,35 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+import httpx  # noqa: E402
+from parlant.client import ParlantClient  # noqa: E402
+
+from handoff.record import read_record  # noqa: E402
 from tests.support.agent_process import free_port  # noqa: E402
+from tests.support.chat import new_session, say  # noqa: E402
 
 READY = "READY: every process is ready."
 TIMEOUT_S = 600
 
 
-def one_run(cold_cache: bool) -> tuple[float, float]:
+def first_handoff(parlant_url: str, token_file: Path) -> None:
+    """A customer asks for a person; returns once the session is handed off."""
+    http = httpx.Client(headers={"Authorization": f"Bearer {token_file.read_text().strip()}"})
+    client = ParlantClient(base_url=parlant_url, httpx_client=http, timeout=60)
+    session = new_session(client)
+    say(client, session, "I want to talk to a human")
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        found = client.sessions.retrieve(session)
+        record = read_record(found.metadata)
+        if found.mode == "manual" and record and record.get("status") == "waiting":
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("no handoff")
+        time.sleep(0.1)
+
+
+def one_run(cold_cache: bool) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory(prefix="first-minute-") as tmp:
         root = Path(tmp)
         clone = root / "clone"
@@ -46,9 +70,10 @@ def one_run(cold_cache: bool) -> tuple[float, float]:
             if not k.startswith(("PARLANT_", "SLACK_", "DASHBOARD_", "OPENAI_", "BRIDGE_"))
             and k not in ("VIRTUAL_ENV", "PYTHONPATH")
         }
+        parlant_port = free_port()
         env.update(
             NO_COLOR="1",
-            PARLANT_PORT=str(free_port()),
+            PARLANT_PORT=str(parlant_port),
             PARLANT_TOOL_PORT=str(free_port()),
             DASHBOARD_PORT=str(free_port()),
         )
@@ -79,6 +104,10 @@ def one_run(cold_cache: bool) -> tuple[float, float]:
                     raise TimeoutError(f"no READY in {TIMEOUT_S} s:\n{text[-3000:]}")
                 time.sleep(0.1)
             ready_at = time.monotonic() - started
+            first_handoff(
+                f"http://127.0.0.1:{parlant_port}", clone / "data" / "parlant" / "operator_token"
+            )
+            handoff_at = time.monotonic() - started
         finally:
             os.killpg(make.pid, signal.SIGINT)
             try:
@@ -86,7 +115,7 @@ def one_run(cold_cache: bool) -> tuple[float, float]:
             except subprocess.TimeoutExpired:
                 os.killpg(make.pid, signal.SIGKILL)
                 make.wait()
-        return installed_at or ready_at, ready_at
+        return installed_at or ready_at, ready_at, handoff_at
 
 
 def main() -> None:
@@ -102,14 +131,19 @@ def main() -> None:
     ).stdout.strip()
     cache = "empty uv cache" if args.cold_cache else "uv's cache as it is"
     print(f"clone of {head} -> make run READY, {cache}, load average {os.getloadavg()[0]:.1f}")
-    print("| run | clone -> installed | clone -> READY |")
-    print("| --- | --- | --- |")
-    ready = []
+    print("| run | clone -> installed | clone -> READY | clone -> first handoff |")
+    print("| --- | --- | --- | --- |")
+    ready: list[float] = []
+    handoffs: list[float] = []
     for n in range(1, args.runs + 1):
-        installed_s, ready_s = one_run(args.cold_cache)
+        installed_s, ready_s, handoff_s = one_run(args.cold_cache)
         ready.append(ready_s)
-        print(f"| {n} | {installed_s:.0f} s | {ready_s:.0f} s |", flush=True)
-    print(f"median clone -> READY: {statistics.median(ready):.0f} s")
+        handoffs.append(handoff_s)
+        print(f"| {n} | {installed_s:.0f} s | {ready_s:.0f} s | {handoff_s:.0f} s |", flush=True)
+    print(
+        f"median clone -> READY: {statistics.median(ready):.0f} s, "
+        f"clone -> first handoff: {statistics.median(handoffs):.0f} s"
+    )
 
 
 if __name__ == "__main__":
