@@ -104,6 +104,7 @@ def test_ready_follows_slack_and_an_unreachable_slack_is_one_clear_line(tmp_path
         text = output.read_text()
         assert "Slack not reachable: Socket Mode cannot connect" in text
         assert "Traceback" not in text and "Failed to connect" not in text, text[-6000:]
+        assert "will be unused" not in text  # Bolt's warning about the token we gave it
 
         slack.run(slack.fake.come_up())
         ready, _ = wait_for_block(process, output, "READY: every process is ready.", seen)
