@@ -4,14 +4,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-deep lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation
+.PHONY: run test test-deep lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
 
-$(STAMP): pyproject.toml
+# The locked versions (requirements.lock, `make lock`) installed by uv, itself installed from PyPI
+# into the venv first: the same set on every machine, in seconds rather than pip's two minutes.
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+LOCK := requirements.lock
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	$(UV) pip install --quiet --python $(PY) -r $(LOCK)
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	$(PY) -m agent.tokenizer_files
 	@touch $(STAMP)
+
+# After changing a dependency in pyproject.toml: the lock again, keeping every version it can.
+lock: $(STAMP)
+	$(UV) pip compile --quiet pyproject.toml --extra test --universal --python-version 3.11 -o $(LOCK)
 
 # Ctrl-C is how the product is stopped: its exit status 130 is not an error of make's.
 run: $(STAMP)

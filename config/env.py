@@ -233,8 +233,10 @@ class EnvReader:
         raw = self._values.get(name, "").strip()
         if not raw:
             return default
-        if not raw.isdigit() or int(raw) < 1:
+        if not raw.isdigit():
             raise SettingsError(f"{name}={raw!r} is not a whole number; set one such as {default}")
+        if int(raw) < 1:
+            raise SettingsError(f"{name}={raw!r} is below 1; set 1 or more, such as {default}")
         return int(raw)
 
     def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:

@@ -7,11 +7,14 @@ Reads use one cached sync ParlantClient per process. Actions get a fresh AsyncPa
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pydantic
@@ -21,7 +24,7 @@ from parlant.client.core.api_error import ApiError
 from parlant.client.types import Event, Session
 
 from dashboard.model import Escalation, RawEvent
-from dashboard.render import transcript_matches
+from dashboard.render import is_guest, transcript_matches
 from dashboard.settings import DashboardSettings
 from dashboard.token_usage import ReplyTokens, reply_tokens
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
@@ -148,6 +151,45 @@ def every_escalation(settings: DashboardSettings) -> list[Escalation]:
     against 0.13 s for validating the same JSON into the client's `Session` model directly.
     """
     return _sessions(_http(settings).get("/sessions", params={"labels": HANDOFF_LABEL}))
+
+
+# A customer's name comes from their sign-in token and seldom changes: read once in a while.
+CUSTOMER_NAME_TTL_S = 600
+_names: dict[str, tuple[float, str | None]] = {}
+_names_lock = threading.Lock()
+
+
+def _customer_name(http: httpx.Client, customer_id: str) -> tuple[str, str | None] | None:
+    """(id, name or None when Parlant has no such customer), or None when it could not be read
+    (not remembered: asked again at the next refresh)."""
+    try:
+        response = http.get(f"/customers/{quote(customer_id, safe='')}")
+    except httpx.HTTPError:
+        return None
+    if response.status_code == 404:
+        return customer_id, None
+    if response.status_code != 200:
+        return None
+    body = response.json()
+    name = body.get("name") if isinstance(body, dict) else None
+    return customer_id, str(name) if name else None
+
+
+def customer_names(settings: DashboardSettings, customer_ids: Iterable[str]) -> dict[str, str]:
+    """The names of these customers (guests have none to read), one GET per customer not read
+    in the last CUSTOMER_NAME_TTL_S, in parallel; a name that cannot be read is left out."""
+    now = time.monotonic()
+    wanted = {c for c in customer_ids if not is_guest(c)}
+    with _names_lock:
+        stale = [c for c in wanted if c not in _names or now - _names[c][0] > CUSTOMER_NAME_TTL_S]
+    if stale:
+        http = _http(settings)  # resolved here: Streamlit's caches are not for worker threads
+        with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
+            found = [r for r in pool.map(lambda c: _customer_name(http, c), stale) if r]
+        with _names_lock:
+            _names.update((c, (now, name)) for c, name in found)
+    with _names_lock:
+        return {c: name for c in wanted if c in _names and (name := _names[c][1])}
 
 
 def session(settings: DashboardSettings, session_id: str) -> Escalation | None:

@@ -22,7 +22,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
 from handoff.packet import read_packet
-from handoff.record import HandoffRecord, ReasonCategory, read_category
+from handoff.record import HandoffRecord, ReasonCategory, handoff_count, read_category
 from handoff.sla import (
     CLOCK_LABELS,
     STATE_LABELS,
@@ -85,6 +85,34 @@ def _person_name(person: Any) -> str:
 # Queue
 
 
+# Statuses in which a customer is still waiting for a person to finish with them.
+OPEN_STATUSES = frozenset({"waiting", "claimed"})
+GUEST = "Guest"
+
+
+def is_guest(customer_id: str) -> bool:
+    """Parlant's own guest customer (`guest`) and the gateway's guests (`guest-<random>`)."""
+    return customer_id == "guest" or customer_id.startswith("guest-")
+
+
+def customer_label(customer_id: str, names: Mapping[str, str]) -> str:
+    """The customer's name (from their sign-in token), "Guest" for guests, else the id."""
+    if is_guest(customer_id):
+        return GUEST
+    return names.get(customer_id) or customer_id
+
+
+# Parlant's session modes in plain words: "manual" meant nothing to a supervisor.
+AI_MODE_WORDS: Mapping[str, str] = {
+    "auto": "the AI answers",
+    "manual": "the AI is paused; a person answers",
+}
+
+
+def ai_mode_words(mode: str) -> str:
+    return AI_MODE_WORDS.get(mode, f"AI mode {mode}")
+
+
 @dataclass(frozen=True)
 class QueueRow:
     session_id: str
@@ -98,6 +126,12 @@ class QueueRow:
     customer_id: str
     sla: str = ""
     category: str = ReasonCategory.OTHER.label
+    customer: str = ""
+
+    @property
+    def waiting_seconds(self) -> float | None:
+        """Time since the handoff while the customer waits for a person; None once closed."""
+        return self.age_seconds if self.status in OPEN_STATUSES else None
 
 
 def slack_backlog_lines(channels: Mapping[str, tuple[int, float]]) -> list[str]:
@@ -116,6 +150,7 @@ def queue_rows(
     now: datetime,
     session_link: Callable[[str], str],
     sla: SlaSettings | None = None,
+    customer_names: Mapping[str, str] | None = None,
 ) -> list[QueueRow]:
     """Queue rows, most urgent first: by status, then the longest-waiting handoff first."""
     rows = []
@@ -136,6 +171,7 @@ def queue_rows(
                 customer_id=escalation.customer_id,
                 sla=sla_badge(sla_view(record, sla, now)) if sla else "",
                 category=read_category(record).label,
+                customer=customer_label(escalation.customer_id, customer_names or {}),
             )
         )
     return sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), -r.age_seconds, r.session_id))
@@ -182,21 +218,27 @@ def status_counts(rows: Sequence[QueueRow]) -> dict[str, int]:
 
 
 def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
-    """The queue table; st.dataframe shows cells as text, so untrusted reasons cannot inject markup."""
+    """The queue table; st.dataframe shows cells as text, so untrusted reasons cannot inject markup.
+
+    The link to the session comes first: at 1,280 px the table showed its first eight columns
+    and the link, ninth, was off-screen."""
     return pd.DataFrame(
         {
+            "session": [r.session_url for r in rows],
+            "customer": [r.customer for r in rows],
             "status": [r.status for r in rows],
             "SLA": [r.sla for r in rows],
-            "waiting for": [format_age(r.age_seconds) for r in rows],
+            # Only while someone waits: a returned or resolved handoff kept counting.
+            "waiting for": [
+                "" if r.waiting_seconds is None else format_age(r.waiting_seconds) for r in rows
+            ],
             "assignee": [r.assignee for r in rows],
             "category": [r.category for r in rows],
             "reason": [r.reason for r in rows],
-            "customer": [r.customer_id for r in rows],
             "requested at": [r.requested_at for r in rows],
-            "transcript": [r.session_url for r in rows],
             # An empty cell, not Streamlit's grey "None", when there is no thread (yet).
             "slack": [r.slack_url or "" for r in rows],
-            "session": [r.session_id for r in rows],
+            "session id": [r.session_id for r in rows],
         }
     )
 
@@ -206,8 +248,9 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value: Any) -> str:
+    # Times as everywhere else in the dashboard and its exports (format_time).
     text = (
-        "" if value is None else (value.isoformat() if isinstance(value, datetime) else str(value))
+        "" if value is None else (format_time(value) if isinstance(value, datetime) else str(value))
     )
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
@@ -220,16 +263,19 @@ def queue_csv(rows: Sequence[QueueRow]) -> str:
             "session_id",
             "status",
             "sla",
+            "category",
             "reason",
             "requested_at",
             "waiting_seconds",
             "assignee",
+            "customer",
             "customer_id",
             "slack_url",
             "session_url",
         ]
     )
     for r in rows:
+        waiting = r.waiting_seconds
         writer.writerow(
             [
                 _csv_cell(v)
@@ -237,10 +283,12 @@ def queue_csv(rows: Sequence[QueueRow]) -> str:
                     r.session_id,
                     r.status,
                     r.sla,
+                    r.category,
                     r.reason,
                     r.requested_at,
-                    int(r.age_seconds),
+                    None if waiting is None else int(waiting),
                     r.assignee,
+                    r.customer,
                     r.customer_id,
                     r.slack_url,
                     r.session_url,
@@ -552,13 +600,13 @@ def transcript_markdown(
             f"- Reason: {escape_markdown(str(record.get('reason', '')))}",
         ]
         lines += [
-            f"- {step.step.capitalize()}: {step.at.isoformat() if step.at else ''}"
+            f"- {step.step.capitalize()}: {format_time(step.at) if step.at else ''}"
             + (f" by {escape_markdown(step.by)}" if step.by else "")
             for step in timeline(record)
         ]
         lines.append("")
     for e in entries:
-        lines.append(f"### {escape_markdown(e.label)} · {e.created.isoformat(timespec='seconds')}")
+        lines.append(f"### {escape_markdown(e.label)} · {format_time(e.created)}")
         body = e.text
         if e.tool_calls:
             body = json.dumps([asdict(c) for c in e.tool_calls], indent=2, default=str)
@@ -612,6 +660,7 @@ def handoff_frame(
                 "status": str(record.get("status") or UNKNOWN_STATUS),
                 "time_to_claim_s": (claimed - requested).total_seconds() if claimed else None,
                 "time_to_first_reply_s": (replied - requested).total_seconds() if replied else None,
+                "handoffs": handoff_count(record) if record else 1,
                 "returned": bool(record.get("returned_at")),
                 "claim_breached": bool(view and view.claim.breached),
                 "first_reply_breached": bool(view and view.first_reply.breached),
@@ -625,6 +674,7 @@ def handoff_frame(
         "status",
         "time_to_claim_s",
         "time_to_first_reply_s",
+        "handoffs",
         "returned",
         "claim_breached",
         "first_reply_breached",
@@ -711,6 +761,7 @@ class HandoffSummary:
     return_rate: float | None
     claim_breaches: int = 0
     first_reply_breaches: int = 0
+    sessions: int = 0
 
 
 def _quantile(series: pd.Series, q: float) -> float | None:
@@ -720,7 +771,9 @@ def _quantile(series: pd.Series, q: float) -> float | None:
 
 def handoff_summary(frame: pd.DataFrame) -> HandoffSummary:
     return HandoffSummary(
-        handoffs=len(frame),
+        # Every handoff, a session handed off again after a return counted each time.
+        handoffs=int(frame["handoffs"].sum()),
+        sessions=len(frame),
         claim_median_s=_quantile(frame["time_to_claim_s"], 0.5),
         claim_p90_s=_quantile(frame["time_to_claim_s"], 0.9),
         reply_median_s=_quantile(frame["time_to_first_reply_s"], 0.5),

@@ -19,12 +19,23 @@ from dashboard.model import RawEvent
 USAGE_KEY = "llm_usage"
 
 
+# The offline NLP service's generators and embedders (agent/offline_nlp.py) name themselves so.
+OFFLINE_MODEL_PREFIX = "offline-"
+OFFLINE = "offline, no LLM"
+
+
 @dataclass(frozen=True)
 class ReplyTokens:
     input_tokens: int
     output_tokens: int
     generations: int
     models: tuple[str, ...]
+
+    @property
+    def offline(self) -> bool:
+        """Written by the scripted offline service: its figures are estimates for a model that
+        does not exist, and no LLM was asked (34 such replies showed as 2 million tokens)."""
+        return bool(self.models) and all(m.startswith(OFFLINE_MODEL_PREFIX) for m in self.models)
 
 
 def reply_tokens(metadata: Mapping[str, object] | None) -> ReplyTokens | None:
@@ -57,6 +68,8 @@ def tokens_by_offset(events: Iterable[RawEvent]) -> dict[int, ReplyTokens]:
 
 
 def tokens_caption(tokens: ReplyTokens) -> str:
+    if tokens.offline:
+        return f"Tokens: {OFFLINE}"
     models = f" · {', '.join(tokens.models)}" if tokens.models else ""
     return (
         f"Tokens: {tokens.input_tokens:,} in · {tokens.output_tokens:,} out · "
@@ -75,16 +88,18 @@ def awaiting_usage(events: Sequence[RawEvent], now: datetime, within_s: float = 
 
 
 def tokens_per_day(replies: Iterable[tuple[datetime, ReplyTokens]]) -> pd.DataFrame:
-    """Input and output tokens and AI replies per UTC day."""
+    """Input and output tokens and AI replies per UTC day; the offline service's replies are
+    counted apart and add no tokens."""
     rows = [
         {
             "day": created.date(),
-            "input tokens": t.input_tokens,
-            "output tokens": t.output_tokens,
-            "replies": 1,
+            "input tokens": 0 if t.offline else t.input_tokens,
+            "output tokens": 0 if t.offline else t.output_tokens,
+            "replies": 0 if t.offline else 1,
+            "offline replies": 1 if t.offline else 0,
         }
         for created, t in replies
     ]
     if not rows:
-        return pd.DataFrame(columns=["input tokens", "output tokens", "replies"])
+        return pd.DataFrame(columns=["input tokens", "output tokens", "replies", "offline replies"])
     return pd.DataFrame(rows).groupby("day").sum().sort_index()

@@ -75,6 +75,10 @@ class HandoffRecord(TypedDict, total=False):
     resolved_by: dict[str, str]
     slack: SlackLink
     packet: HandoffPacket
+    # How many times this session has been handed off, this one included; absent: once. A new
+    # handoff after a return or resolve replaces the record, and insights counted sessions as
+    # handoffs ("Handoffs: 3" for 4).
+    handoffs: int
 
 
 def utc_now_iso() -> str:
@@ -111,7 +115,17 @@ def request_handoff(
     )
     if packet is not None:
         record["packet"] = packet
+    if existing:
+        record["handoffs"] = handoff_count(existing) + 1
     return record
+
+
+def handoff_count(record: HandoffRecord | None) -> int:
+    """How many times the session has been handed off (records before the count: once)."""
+    if not record:
+        return 0
+    count = record.get("handoffs")
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 class HandoffNotActive(Exception):

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from types import FrameType
 from typing import TextIO
 
@@ -28,7 +29,7 @@ from config import EnvReader, SettingsError
 from config.urls import local_url
 from launcher.operator_token import OperatorToken, resolve_operator_token
 from launcher.preflight import Plan, preflight
-from launcher.ready import ready_block, wait_until_ready
+from launcher.ready import Readiness, read_readiness, ready_block, watch_readiness
 
 HANGUP_RETURN_CODE = 129  # 128 + SIGHUP, as a shell reports it
 
@@ -46,17 +47,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m launcher",
         description="`make run`: start the agent, the dashboard and (when Slack is configured) "
-        "the bridge, print their addresses once every process answers, and stop them all on "
+        "the bridge, print their addresses once every process is ready, and stop them all on "
         "Ctrl-C, SIGTERM or SIGHUP. Settings come from the environment and .env; see "
         ".env.example.",
     )
     return parser.parse_args(argv)
 
 
-def slack_line(plan: Plan) -> str:
+def slack_line(plan: Plan, bridge: Readiness | None) -> str:
     if plan.bridge.slack is None:
         return "off (no Slack settings; handoffs show in the dashboard only)"
-    return "on (" + ("Socket Mode" if plan.bridge.slack.socket_mode else "HTTP mode") + ")"
+    mode = "Socket Mode" if plan.bridge.slack.socket_mode else "HTTP mode"
+    if bridge is not None and bridge.ready:
+        return f"on ({mode})"
+    if bridge is not None and any(check == "slack" for check, _ in bridge.problems):
+        return (
+            f"NOT CONNECTED ({mode}): Slack cannot be reached or refuses the tokens; check that "
+            "this machine reaches slack.com and the SLACK_* settings "
+            "(`python -m slack_bridge check` says what is wrong); handoffs show in the "
+            "dashboard meanwhile"
+        )
+    return f"not ready ({mode}; see above)"
 
 
 def metrics_lines(plan: Plan) -> tuple[str, ...]:
@@ -146,16 +157,28 @@ def main(argv: list[str]) -> int:
         manager.add_process("bridge", f"{python} -m slack_bridge", env=child_env)
     names = ", ".join(plan.health_urls())
     print(f"make run: starting {names}; the addresses follow once every one answers", flush=True)
-    block = ready_block(
-        plan.agent.chat_url + (" (demo: sample customers to sign in as)" if demo else ""),
-        plan.bridge.dashboard_url,
-        token.kept_in,
-        slack_line(plan),
-        metrics_lines(plan),
-    )
+    chat_url = plan.agent.chat_url + (" (demo: sample customers to sign in as)" if demo else "")
+
+    def print_block(status: Mapping[str, Readiness]) -> None:
+        block = ready_block(
+            status,
+            chat_url,
+            plan.bridge.dashboard_url,
+            token.kept_in,
+            slack_line(plan, status.get("bridge")),
+            metrics_lines(plan),
+        )
+        system_line(manager, block)
+
     stopped = threading.Event()
     stop_on_hangup(manager)
-    wait_until_ready(plan.health_urls(), lambda: system_line(manager, block), stopped)
+    watch_readiness(
+        plan.health_urls(),
+        plan.ready_urls(),
+        lambda url: read_readiness(url, token.value),
+        print_block,
+        stopped,
+    )
     try:
         manager.loop()
     except BaseException:

@@ -33,6 +33,18 @@ class Plan:
     def listeners(self) -> tuple[Listener, ...]:
         return (*self.agent.listeners, self.dashboard.listener, *self.bridge.listeners)
 
+    def ready_urls(self) -> dict[str, str]:
+        """Each process's /readyz: what it needs answers (the agent's names its checks to the
+        operator token)."""
+        urls = {
+            "agent": f"{local_url(self.agent.host, self.agent.port)}/readyz",
+            "dashboard": f"{local_url('127.0.0.1', self.dashboard.port)}/readyz",
+        }
+        if self.slack_on:
+            bridge = local_url(self.bridge.metrics_host, self.bridge.metrics_port)
+            urls["bridge"] = f"{bridge}/readyz"
+        return urls
+
     def health_urls(self) -> dict[str, str]:
         """What answers once each process is up, on the addresses this machine reaches."""
         urls = {

@@ -23,6 +23,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
@@ -52,7 +53,18 @@ def _finished(task: asyncio.Task[None]) -> None:
         log.error("%s failed", task.get_name(), exc_info=error)
 
 
+class _SameTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment beside the client we give it, which is
+    made from that very token, and warned at every start that the token "will be unused"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> AsyncApp:
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")  # Bolt's own logger for AsyncApp
+    if not any(isinstance(f, _SameTokenWarning) for f in bolt_log.filters):
+        bolt_log.addFilter(_SameTokenWarning())
     app = AsyncApp(
         # Named here: without a name Bolt reads it off `inspect.stack()`, which resolves the
         # source file of every loaded module (0.05 s per start here, 0.5 s in a process that

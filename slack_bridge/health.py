@@ -81,10 +81,19 @@ def ops_app(
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"alive": True})
 
+    # Logged when the answer changes, not at every request: a launcher or a balancer asks
+    # every few seconds, and the same line each time buried everything else.
+    last: dict[str, str] = {}
+
     async def readyz(_: web.Request) -> web.Response:
         ready, results = await readiness(checks)
-        if not ready:
-            log.warning("not ready: %s", json.dumps(results))
+        if results != last:
+            if not ready:
+                log.warning("not ready: %s", json.dumps(results))
+            elif last:
+                log.info("ready: %s", json.dumps(results))
+            last.clear()
+            last.update(results)
         return web.json_response({"ready": ready, "checks": results}, status=200 if ready else 503)
 
     async def metrics_page(_: web.Request) -> web.Response:

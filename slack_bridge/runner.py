@@ -16,6 +16,7 @@ from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.health import ops_runner
 from slack_bridge.open_state import open_bridge_store
 from slack_bridge.settings import BridgeSettings
+from slack_bridge.socket_mode_log import socket_mode_logger
 from slack_escalation.slack_api import client_session
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,16 @@ async def run_bridge(settings: BridgeSettings) -> None:
         frozen.install()
         try:
             if slack.socket_mode:
-                handler = AsyncSocketModeHandler(app, slack.app_token)
-                await handler.connect_async()
-                log.info(
-                    "bridge connected to Slack in Socket Mode; channels=%s",
-                    ",".join(slack.routes.channels),
-                )
+                handler = AsyncSocketModeHandler(app, slack.app_token, logger=socket_mode_logger())
+                # Closed also when stopped while still connecting (Slack unreachable): its
+                # aiohttp session was otherwise left open, and reported at exit.
                 try:
+                    # Retries until Slack answers; /readyz says what is wrong meanwhile.
+                    await handler.connect_async()
+                    log.info(
+                        "bridge connected to Slack in Socket Mode; channels=%s",
+                        ",".join(slack.routes.channels),
+                    )
                     await bridge.run()
                 finally:
                     await handler.close_async()

@@ -59,6 +59,13 @@ def _outcome(status: int, error: object) -> SlackOutcome:
     return "rejected"
 
 
+def _failure(error: BaseException) -> str:
+    """A connection failure in one readable line: aiohttp's repr of a refused connection was
+    three lines' worth of its connection key in every /readyz answer and log line."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else repr(error)
+
+
 class SlackUnavailable(Exception):
     """Slack could not be reached or refused the call; nothing is known to have happened."""
 
@@ -123,7 +130,7 @@ class SlackCaller:
                 await self._raise_unless_rate_limited(method, error)
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 self._observe(method, "unavailable")
-                raise SlackUnavailable(f"{method}: {error!r}") from error
+                raise SlackUnavailable(f"{method}: {_failure(error)}") from error
         raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
 
     async def turn(self, channel: str, priority: int = IN_TURN) -> None:
@@ -175,7 +182,7 @@ class SlackCaller:
                 raise AnswerLost(f"chat.postMessage to {channel}: {error!r}") from error
             except aiohttp.ClientConnectorError as error:
                 self._observe("chat.postMessage", "unavailable")
-                raise SlackUnavailable(f"chat.postMessage: {error!r}") from error
+                raise SlackUnavailable(f"chat.postMessage: {_failure(error)}") from error
             except (aiohttp.ClientError, OSError) as error:
                 self._observe("chat.postMessage", "answer_lost")
                 existing = await self._lookup_after_lost_answer(find_existing)

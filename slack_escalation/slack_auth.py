@@ -9,16 +9,21 @@ from dataclasses import dataclass
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 SLACK_AUTH_CACHE_S = 30.0
+# No answer at all spends none of Slack's rate limit: asked again sooner, so readiness follows
+# Slack coming back within seconds rather than half a minute.
+SLACK_UNREACHABLE_CACHE_S = 5.0
 
 
 @dataclass
 class _Remembered:
     problem: str | None
     at: float
+    keep_s: float
 
 
 class SlackAuthCheck:
-    """auth.test at most every SLACK_AUTH_CACHE_S seconds."""
+    """auth.test at most every SLACK_AUTH_CACHE_S seconds (SLACK_UNREACHABLE_CACHE_S while
+    Slack does not answer)."""
 
     def __init__(self, caller: SlackCaller) -> None:
         self._caller = caller
@@ -26,12 +31,15 @@ class SlackAuthCheck:
 
     async def __call__(self) -> str | None:
         now = time.monotonic()
-        if self._last is not None and now - self._last.at < SLACK_AUTH_CACHE_S:
+        if self._last is not None and now - self._last.at < self._last.keep_s:
             return self._last.problem
+        keep_s = SLACK_AUTH_CACHE_S
         try:
             await self._caller.call("auth.test")
             problem = None
-        except (SlackUnavailable, SlackRejected) as error:
+        except SlackUnavailable as error:
+            problem, keep_s = f"auth.test failed: {error}", SLACK_UNREACHABLE_CACHE_S
+        except SlackRejected as error:
             problem = f"auth.test failed: {error}"
-        self._last = _Remembered(problem, now)
+        self._last = _Remembered(problem, now, keep_s)
         return problem

@@ -82,7 +82,7 @@ def session_page(session: str, supervisor: str | None = None) -> AppTest:
 
 
 def queue_table(at: AppTest) -> pd.DataFrame:
-    return at.dataframe[0].value.set_index("session")
+    return at.dataframe[0].value.set_index("session id")
 
 
 def click(at: AppTest, label: str) -> AppTest:
@@ -109,8 +109,9 @@ def test_queue_shows_the_handed_off_session_with_status_reason_and_links(
 
     assert row["status"] == "waiting"
     assert "human" in row["reason"]
-    assert row["transcript"] == f"{DASHBOARD_URL}/session?session={session}"
+    assert row["session"] == f"{DASHBOARD_URL}/session?session={session}"
     assert row["assignee"] == ""
+    assert row["customer"] == "Sam Carter"  # the sample customer's name, not its id
 
 
 def report_slack_backlog(agent: AgentProcess, channels: dict[str, Any]) -> None:
@@ -438,8 +439,9 @@ def test_queue_marks_a_breach_and_insights_chart_it(
     run(at)
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Claim target (0 s) breached"]) >= 1
-    # the two breach charts included, and the tokens per day (test_dashboard_tokens.py)
-    assert len(at.get("vega_lite_chart")) == 6
+    # the two breach charts included; no tokens per day: the offline service's replies spend
+    # none (test_dashboard_tokens.py)
+    assert len(at.get("vega_lite_chart")) == 5
 
 
 def test_oidc_login_is_required_when_auth_is_configured(client: ParlantClient) -> None:
@@ -481,3 +483,12 @@ def test_session_page_shows_what_the_ai_knew_at_handoff(client: ParlantClient) -
     [policy_call] = [line for line in lines if line.startswith("• get_policy_details(): ")]
     assert "POL-1001" in policy_call
     assert not any("initiate_human_handoff()" in line for line in lines)
+
+
+def test_session_page_says_who_answers_and_names_the_customer(client: ParlantClient) -> None:
+    """It said "AI mode: manual" (Parlant's word) and showed the customer's id only."""
+    at = session_page(hand_off(client))
+
+    assert "Status: waiting · the AI is paused; a person answers" in [s.value for s in at.subheader]
+    captions = [c.value.replace("\\", "") for c in at.caption]  # Markdown escapes taken out
+    assert any(c.endswith("· customer Sam Carter (cust-sam)") for c in captions), captions

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import secrets
 import subprocess
 import sys
 import time
@@ -146,5 +148,51 @@ def test_queue_and_transcript_render_in_a_real_browser(
             page.set_viewport_size(TALL)
             expect(page.get_by_text("Your claim is approved.")).to_be_visible(timeout=15_000)
             docs_screenshot(page, "dashboard-session.png")
+        finally:
+            browser.close()
+
+
+def test_the_queue_at_1280_px_leads_with_open_names_the_customer_and_opens_a_clicked_row(
+    chromium: Path, dashboard: str, client: ParlantClient, agent: AgentProcess
+) -> None:
+    """At 1,280 px the Open link was the ninth of eleven columns, off-screen; rows did nothing
+    when clicked; customers showed as ids."""
+    word = f"zebra{secrets.token_hex(4)}"  # only this session's transcript has it
+    session = new_session(client)
+    wait_for_ai_reply(
+        client, session, say(client, session, f"I want to talk to a human about my claim {word}")
+    )
+    deadline = time.monotonic() + 20
+    while client.sessions.retrieve(session).mode != "manual":
+        assert time.monotonic() < deadline, "session never went manual"
+        time.sleep(0.2)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            assert VIEWPORT["width"] == 1280
+            page.goto(dashboard)
+            page.get_by_label("Search transcripts").fill(word)
+            page.keyboard.press("Enter")
+            expect(page.get_by_text("1 of ")).to_be_visible(timeout=30_000)
+            grid = page.get_by_test_id("stDataFrame")
+            # The grid's accessible table (inside its canvas) lists the columns in order: the
+            # link is the first, at the grid's left edge, and the grid is within the window.
+            headers = grid.locator("th[role=columnheader]")
+            expect(headers.first).to_have_text("session")
+            cells = grid.locator("td")
+            # (The accessible cell holds the link's address; the canvas draws it as "Open".)
+            expect(cells.first).to_have_text(re.compile(rf"/session\?session={session}$"))
+            expect(cells.nth(1)).to_have_text("Sam Carter")  # not cust-sam
+            box = grid.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280, box
+
+            # A click on the row's customer cell (past the row marker and the link).
+            page.mouse.click(box["x"] + 200, box["y"] + 36 + 17)
+            expect(page.get_by_role("heading", name="Session", exact=True)).to_be_visible(
+                timeout=30_000
+            )
+            expect(page.get_by_text(session, exact=False).first).to_be_visible()
         finally:
             browser.close()

@@ -103,6 +103,49 @@ def test_csv_export_has_every_row_and_defuses_spreadsheet_formulas() -> None:
     assert table[2]["reason"] == '\'=HYPERLINK("x")'
 
 
+def test_the_queue_leads_with_the_link_and_names_customers() -> None:
+    queue = [
+        *QUEUE,
+        Escalation("g1", "guest-0782f9ab", "manual", NOW, HandoffRecord(status="waiting")),  # type: ignore[typeddict-item]
+        Escalation("g2", "guest", "manual", NOW, HandoffRecord(status="waiting")),  # type: ignore[typeddict-item]
+    ]
+    names = {"cust-new": "Avery Quinn", "cust-guest-0782f9ab": "not this"}
+    rows = render.queue_rows(queue, NOW, link, customer_names=names)
+    frame = render.queue_frame(rows)
+
+    assert list(frame.columns)[:2] == ["session", "customer"]
+    by_id = dict(zip(frame["session id"], frame["customer"], strict=True))
+    # A name when Parlant has one, "Guest" for guests, the id when no name could be read.
+    assert (by_id["new"], by_id["g1"], by_id["g2"], by_id["old"]) == (
+        "Avery Quinn",
+        "Guest",
+        "Guest",
+        "cust-old",
+    )
+
+
+def test_waiting_time_only_while_someone_waits() -> None:
+    frame = render.queue_frame(render.queue_rows(QUEUE, NOW, link))
+    waiting = dict(zip(frame["session id"], frame["waiting for"], strict=True))
+    assert (waiting["old"], waiting["mine"], waiting["done"]) == ("40 min", "1 h 30 min", "")
+    table = {
+        r["session_id"]: r
+        for r in csv.DictReader(io.StringIO(render.queue_csv(render.queue_rows(QUEUE, NOW, link))))
+    }
+    assert (table["mine"]["waiting_seconds"], table["done"]["waiting_seconds"]) == ("5400", "")
+
+
+def test_csv_export_has_the_category_and_the_dashboards_one_time_format() -> None:
+    queue = [escalation("c", status="waiting", reason_category="complaint", requested_at=at(2))]
+    (row,) = csv.DictReader(io.StringIO(render.queue_csv(render.queue_rows(queue, NOW, link))))
+    assert row["category"] == "complaint"
+    assert (
+        row["requested_at"]
+        == "2026-03-10 11:58 UTC"
+        == render.format_time(NOW - timedelta(minutes=2))
+    )
+
+
 def test_transcript_search_matches_every_word_in_any_order() -> None:
     assert render.transcript_matches("My car was hit at the Mall", "mall car")
     assert not render.transcript_matches("My car was hit", "car boat")
@@ -202,7 +245,9 @@ def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
     )
 
     assert "- Reason: angry \\[x\\]\\(y\\)" in exported
-    assert "- Claimed: " in exported and "by Dana" in exported
+    # The dashboard's one time format, in the export too.
+    assert "- Claimed: 2026-03-10 11:57 UTC by Dana" in exported
+    assert "T11:" not in exported
     assert f"```\n{HOSTILE}\n```" in exported
     assert "````\n```\n# not a heading\n```\n````" in exported
     assert "### Dana \\(human operator\\)" in exported
@@ -338,7 +383,14 @@ def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
             claimed_at="2026-03-10T10:03:00+00:00",
             returned_at="2026-03-10T10:30:00+00:00",
         ),
-        escalation("c", status="waiting", reason="angry", requested_at="2026-03-10T11:00:00+00:00"),
+        # Handed off before, returned, and handed off again: two handoffs in one session.
+        escalation(
+            "c",
+            status="waiting",
+            reason="angry",
+            requested_at="2026-03-10T11:00:00+00:00",
+            handoffs=2,
+        ),
     ]
     frame = render.handoff_frame(handoffs)
 
@@ -347,7 +399,8 @@ def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
     per_reason = render.handoffs_per_reason(frame)
     assert per_reason.loc["billing"].tolist() == [2, 1]
     summary = render.handoff_summary(frame)
-    assert (summary.handoffs, summary.claim_median_s, summary.reply_median_s) == (3, 120.0, 120.0)
+    assert (summary.handoffs, summary.sessions) == (4, 3)
+    assert (summary.claim_median_s, summary.reply_median_s) == (120.0, 120.0)
     assert summary.claim_p90_s == pytest.approx(168.0)
     assert summary.return_rate == pytest.approx(1 / 3)
     times = render.response_times_per_day(frame)
@@ -456,7 +509,7 @@ def test_queue_marks_breached_and_due_soon_handoffs() -> None:
     assert rows["closed"].sla == "🟢 on time"
     assert render.sla_counts(list(rows.values())) == {"breached": 2, "due_soon": 1}
     frame = render.queue_frame(list(rows.values()))
-    assert frame.loc[frame["session"] == "late", "SLA"].item() == "🔴 claim breached"
+    assert frame.loc[frame["session id"] == "late", "SLA"].item() == "🔴 claim breached"
     table = list(csv.DictReader(io.StringIO(render.queue_csv(list(rows.values())))))
     assert {r["session_id"]: r["sla"] for r in table}["soon"] == "🟡 claim due soon"
 

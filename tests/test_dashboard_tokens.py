@@ -77,12 +77,14 @@ def test_the_session_page_shows_each_ai_replys_tokens(client: ParlantClient) -> 
     ai_bubbles = [b for b in at.chat_message if b.name == "ai"]
     assert ai_bubbles
     captions = [c.value for c in ai_bubbles[0].caption]
-    assert len(captions) == 2 and captions[1].startswith("Tokens: ")
-    assert "generations · offline-scripted" in captions[1]
+    # The offline service's figures are estimates for a model that does not exist.
+    assert len(captions) == 2 and captions[1] == "Tokens: offline, no LLM"
     assert [role for role, _, _ in transcript(at)] == ["customer", "tool", "ai"]
 
 
-def test_insights_show_todays_tokens(client: ParlantClient) -> None:
+def test_insights_say_offline_no_llm_for_the_offline_services_replies(
+    client: ParlantClient,
+) -> None:
     hand_off(client)
     at = queue_page()
     at.switch_page("views/insights.py")
@@ -90,9 +92,23 @@ def test_insights_show_todays_tokens(client: ParlantClient) -> None:
 
     today = datetime.now(UTC).date()
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics[f"Input tokens, {today}"].replace(",", "")) > 0
-    assert int(metrics[f"AI replies, {today}"].replace(",", "")) >= 1
+    assert f"Input tokens, {today}" not in metrics
     assert next(s.value for s in at.subheader) == "LLM tokens per day"
+    assert any(i.value.startswith("Input and output tokens: offline, no LLM.") for i in at.info)
+
+
+def test_offline_replies_add_no_tokens_and_are_counted_apart() -> None:
+    llm = ReplyTokens(1200, 80, 9, ("gpt-4.1",))
+    offline = ReplyTokens(60000, 900, 12, ("offline-scripted", "offline-hashed-bow"))
+    assert (llm.offline, offline.offline, ReplyTokens(1, 1, 1, ()).offline) == (False, True, False)
+    per_day = tokens_per_day([(NOW, llm), (NOW, offline), (NOW, offline)])
+    assert per_day.loc[NOW.date()].to_dict() == {
+        "input tokens": 1200,
+        "output tokens": 80,
+        "replies": 1,
+        "offline replies": 2,
+    }
+    assert tokens_caption(offline) == "Tokens: offline, no LLM"
 
 
 def test_usage_key_is_the_agents() -> None:

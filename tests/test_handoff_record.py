@@ -42,7 +42,11 @@ def test_a_request_after_a_handback_or_resolve_starts_a_new_handoff(status: str)
         "reason_category": "other",
         "requested_at": T2,
         "slack": {"state": "pending"},
+        "handoffs": 2,  # the first one's record is gone; its count is not
     }
+    third = records.request_handoff({**again, "status": status}, "more", T3, "pending")  # type: ignore[arg-type]
+    assert records.handoff_count(third) == 3
+    assert (records.handoff_count(waiting()), records.handoff_count(None)) == (1, 0)
 
 
 def test_claiming_sets_who_and_when_and_keeps_the_first_claim() -> None:

@@ -136,7 +136,7 @@ def test_every_child_stops(how: str, tmp_path: Path) -> None:
         output = Output(process.stdout.fileno())
     groups: list[int] = []
     try:
-        output.wait_for("READY: every process answers.", process)
+        output.wait_for("READY: every process is ready.", process)
         groups = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", output.text)]
         assert len(groups) == 2, output.text  # the agent and the dashboard
         assert all(process_group_alive(group) for group in groups)

@@ -68,7 +68,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], output: Path) -> N
 def wait_for_ready_block(process: subprocess.Popen[bytes], output: Path) -> str:
     """The launcher prints its addresses once it has seen every process answer itself."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    while "READY: every process answers." not in (text := output.read_text()):
+    while "READY: every process is ready." not in (text := output.read_text()):
         assert process.poll() is None, f"make run exited:\n{text[-4000:]}"
         assert time.monotonic() < deadline, f"no ready block:\n{text[-4000:]}"
         time.sleep(0.2)

@@ -365,3 +365,12 @@ def test_bad_ai_turn_bounds_name_the_setting(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name) as raised:
         AgentSettings.from_env(EnvReader(environ={name: value}, dotenv={}))
     assert "set" in str(raised.value)
+
+
+def test_a_count_below_one_is_said_to_be_below_one_not_not_a_whole_number() -> None:
+    env = EnvReader(environ={"AI_TURN_MAX_MODEL_CALLS": "0"}, dotenv={})
+    with pytest.raises(SettingsError, match=r"^AI_TURN_MAX_MODEL_CALLS='0' is below 1; set 1 or"):
+        env.positive_int("AI_TURN_MAX_MODEL_CALLS", 40)
+    env = EnvReader(environ={"AI_TURN_MAX_MODEL_CALLS": "-3"}, dotenv={})
+    with pytest.raises(SettingsError, match="is not a whole number"):
+        env.positive_int("AI_TURN_MAX_MODEL_CALLS", 40)

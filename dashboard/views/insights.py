@@ -15,7 +15,7 @@ from dashboard.render import (
     handoffs_per_reason,
     response_times_per_day,
 )
-from dashboard.token_usage import tokens_per_day
+from dashboard.token_usage import OFFLINE, tokens_per_day
 
 
 def show_tokens_per_day() -> None:
@@ -30,6 +30,13 @@ def show_tokens_per_day() -> None:
         st.info("No AI replies with token usage yet.")
         return
     today = per_day.iloc[-1]
+    offline = int(per_day["offline replies"].sum())
+    if not per_day["replies"].sum():
+        st.info(
+            f"Input and output tokens: {OFFLINE}. The {offline:,} AI replies so far came from "
+            "the scripted offline service (PARLANT_NLP=offline), which asks no model."
+        )
+        return
     columns = st.columns(3)
     columns[0].metric(f"Input tokens, {per_day.index[-1]}", f"{int(today['input tokens']):,}")
     columns[1].metric(f"Output tokens, {per_day.index[-1]}", f"{int(today['output tokens']):,}")
@@ -37,7 +44,12 @@ def show_tokens_per_day() -> None:
     st.bar_chart(per_day[["input tokens", "output tokens"]])
     st.caption(
         "All generations behind each AI reply (guideline matching, tool calls, the reply), as "
-        "the LLM reported them; the offline service reports estimates. Read every 5 minutes."
+        "the LLM reported them. Read every 5 minutes."
+        + (
+            f" Not counted: {offline:,} replies of the offline service ({OFFLINE})."
+            if offline
+            else ""
+        )
     )
 
 
@@ -58,7 +70,11 @@ columns[4].metric("First human reply, p90", format_duration(summary.reply_p90_s)
 columns[5].metric(
     "Returned to AI", "–" if summary.return_rate is None else f"{summary.return_rate:.0%}"
 )
-st.caption("Returned to AI: the share of handoffs a person handed back to the AI at least once.")
+st.caption(
+    f"Handoffs: every time the AI handed a conversation to a person, in {summary.sessions} "
+    "sessions; the times and the charts below follow each session's latest handoff. Returned "
+    "to AI: the share of those sessions a person handed back to the AI at least once."
+)
 claim_target = format_duration(settings.sla.claim_target.total_seconds())
 reply_target = format_duration(settings.sla.first_reply_target.total_seconds())
 breach_columns = st.columns(2)

@@ -4,15 +4,16 @@ resolved) come from the history a page at a time, when the status filter asks fo
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.model import Escalation
 from dashboard.render import (
     STATUS_ORDER,
     TIME_COLUMN_FORMAT,
     QueueFilter,
+    QueueRow,
     filter_choices,
     filter_rows,
     queue_csv,
@@ -39,20 +40,21 @@ if deep_link := st.query_params.get("session"):
 st.title("Escalation queue")
 
 
-def listed(settings: DashboardSettings, history: int) -> list[Escalation]:
-    """Open handoffs, and the `history` most recently closed ones when asked for."""
-    rows = data.escalations(settings)
-    return rows + data.closed_escalations(settings, history) if history else rows
+def listed(settings: DashboardSettings, history: int) -> list[QueueRow]:
+    """Open handoffs, and the `history` most recently closed ones when asked for, as rows with
+    the customers' names."""
+    escalations = data.escalations(settings)
+    if history:
+        escalations = escalations + data.closed_escalations(settings, history)
+    names = data.customer_names(settings, (e.customer_id for e in escalations))
+    return queue_rows(
+        escalations, datetime.now(UTC), settings.session_page_url, settings.sla, names
+    )
 
 
 history_size = st.session_state.get("queue_history", 0)
 try:
-    initial = queue_rows(
-        listed(settings, history_size),
-        datetime.now(UTC),
-        settings.session_page_url,
-        settings.sla,
-    )
+    initial = listed(settings, history_size)
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 reasons, operators = filter_choices(initial)
@@ -83,15 +85,19 @@ chosen = QueueFilter(
 )
 
 
+def clicked_row(selection: Any) -> int | None:
+    """The row a supervisor clicked: a cell of it, or its row marker."""
+    if selection.get("cells"):
+        return int(selection["cells"][0][0])
+    if selection.get("rows"):
+        return int(selection["rows"][0])
+    return None
+
+
 @st.fragment(run_every=REFRESH_S)
 def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str, history: int) -> None:
     try:
-        rows = queue_rows(
-            listed(settings, history),
-            datetime.now(UTC),
-            settings.session_page_url,
-            settings.sla,
-        )
+        rows = listed(settings, history)
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
     counts = status_counts(rows)
@@ -127,19 +133,29 @@ def live_queue(settings: DashboardSettings, chosen: QueueFilter, query: str, his
     st.caption(
         f"{len(shown)} of {len(rows)} escalated sessions ({scope}) · refreshed every {REFRESH_S} s"
     )
-    st.dataframe(
+    table = st.dataframe(
         queue_frame(shown),
         hide_index=True,
         width="stretch",
         column_config={
-            "transcript": st.column_config.LinkColumn("transcript", display_text="Open"),
+            # First, so it is on screen at 1,280 px; a click anywhere in a row also opens it.
+            "session": st.column_config.LinkColumn("session", display_text="Open", width="small"),
+            "customer": st.column_config.TextColumn("customer", width="medium"),
+            # The whole name: "small" cut it.
+            "assignee": st.column_config.TextColumn("assignee", width="medium"),
             "slack": st.column_config.LinkColumn("slack", display_text="Thread"),
             "requested at": st.column_config.DatetimeColumn(
                 "requested at", format=TIME_COLUMN_FORMAT
             ),
         },
+        on_select="rerun",
+        selection_mode=["single-row", "single-cell"],
         key="queue_table",
     )
+    if (chosen_row := clicked_row(table.selection)) is not None and chosen_row < len(shown):
+        # Picked up again on the way back otherwise, and the queue would open it at once.
+        st.session_state.pop("queue_table", None)
+        st.switch_page("views/session.py", query_params={"session": shown[chosen_row].session_id})
     # Built on click, not on every refresh.
     st.download_button(
         "Export CSV",

@@ -13,8 +13,11 @@ import streamlit as st
 from dashboard import data, identity, operate, ui
 from dashboard.model import Escalation, RawEvent
 from dashboard.render import (
+    GUEST,
     ROLE_AVATARS,
     TranscriptEntry,
+    ai_mode_words,
+    customer_label,
     escape_markdown,
     format_time,
     latest_handback,
@@ -86,7 +89,7 @@ def reread_replies_awaiting_usage(
 def show_header(settings: DashboardSettings, escalation: Escalation) -> None:
     record = escalation.record
     status = str(record.get("status", "not handed off"))
-    st.subheader(f"Status: {escape_markdown(status)} · AI mode: {escalation.mode}")
+    st.subheader(f"Status: {escape_markdown(status)} · {ai_mode_words(escalation.mode)}")
     st.text(f"Reason: {record.get('reason', '–')}")
     for line in sla_lines(record, settings.sla, datetime.now(UTC)):
         st.text(f"SLA {line}")
@@ -320,7 +323,12 @@ if escalation is None:
     st.stop()
 
 st.title("Session")
-st.caption(f"{escape_markdown(session_id)} · customer {escape_markdown(escalation.customer_id)}")
+customer = escalation.customer_id
+named = customer_label(customer, data.customer_names(settings, [customer]))
+st.caption(
+    f"{escape_markdown(session_id)} · customer {escape_markdown(named)}"
+    + ("" if named in (customer, GUEST) else f" ({escape_markdown(customer)})")
+)
 ui.show_flash()
 transcript_column, actions_column = st.columns([3, 2], gap="large")
 with transcript_column:

@@ -54,6 +54,7 @@ SLOWEST_FIRST = (
     "test_launcher_signals.py",
     "test_escalation_feed_replicas.py",
     "test_make_run.py",
+    "test_launcher_readiness.py",
     "test_operations.py",
     "test_slack_bridge_e2e.py",
     "test_ai_failure.py",
