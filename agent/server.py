@@ -17,7 +17,7 @@ from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
-from agent import context_filter, customer_chat, insurance
+from agent import context_filter, customer_chat, insurance, satisfaction_hook
 from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
@@ -141,6 +141,8 @@ def hooks_installer(
 ) -> Callable[[EngineHooks], Awaitable[EngineHooks]]:
     async def install(hooks: EngineHooks) -> EngineHooks:
         hooks = await ledger.install(await context_filter.install(hooks))
+        # The satisfaction answer after the notes are dropped from what the turn sees.
+        hooks = await satisfaction_hook.install(hooks)
         return await fail_safe.install(hooks) if fail_safe is not None else hooks
 
     return install

@@ -19,6 +19,7 @@ from parlant.client.core.pydantic_utilities import parse_obj_as
 from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
+from handoff import satisfaction
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
 
 INTERNAL_NOTE = "internal_note"
@@ -297,4 +298,13 @@ async def resolve(client: AsyncParlantClient, session_id: str, operator: Operato
         data={"type": RESOLUTION, "operator": operator.as_metadata()},
     )
     await client.sessions.update(session_id, mode="auto")
+    # One question in the chat the customer uses; their next message answers it or not
+    # (agent/satisfaction_hook.py).
+    await client.sessions.create_event(
+        session_id,
+        kind="message",
+        source="human_agent_on_behalf_of_ai_agent",
+        message=satisfaction.QUESTION,
+        metadata={"satisfaction": "question"},
+    )
     return updated

@@ -79,6 +79,10 @@ class HandoffRecord(TypedDict, total=False):
     # handoff after a return or resolve replaces the record, and insights counted sessions as
     # handoffs ("Handoffs: 3" for 4).
     handoffs: int
+    # Satisfaction (handoff/satisfaction.py): when the question was asked after the resolve,
+    # and the answer ({"rating": 1-5, "comment": str, "at": ISO time}) or {"skipped": True}.
+    satisfaction_asked_at: str
+    satisfaction: dict[str, Any]
 
 
 def utc_now_iso() -> str:
@@ -197,6 +201,10 @@ def resolved(
             "status": "resolved",
             "resolved_at": now,
             "resolved_by": _person(operator_id, operator_name),
+            # The customer is asked next (handoff/actions.py `resolve`): an answer counts from
+            # here, a rating from an earlier resolve of this session is not carried over.
+            "satisfaction_asked_at": now,
+            "satisfaction": {},
         }
     )
 

@@ -80,6 +80,8 @@ class EscalationView:
     packet: HandoffPacket | None = None
     # The SLA clocks when the root message was rendered; None leaves the SLA line out.
     sla: SlaView | None = None
+    # The customer's rating after the resolve (handoff/satisfaction.py): (1-5, comment).
+    rating: tuple[int, str] | None = None
 
 
 def _person_name(person: Mapping[str, str] | None) -> str | None:
@@ -121,7 +123,14 @@ def escalation_view(
         dashboard_url=dashboard_url,
         packet=_masked_packet(read_packet(record), masker),
         sla=sla,
+        rating=_rating(record.get("satisfaction"), masker),
     )
+
+
+def _rating(answer: Any, masker: Masker) -> tuple[int, str] | None:
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("rating"), int):
+        return None
+    return int(answer["rating"]), masker.mask(str(answer.get("comment") or ""))
 
 
 def _masked_packet(packet: HandoffPacket | None, masker: Masker) -> HandoffPacket | None:
@@ -173,10 +182,15 @@ def _status_line(view: EscalationView) -> str:
             f" (by {_who(view.returned_by)})"
         )
     if view.status == "resolved":
-        return (
+        line = (
             f":white_check_mark: Resolved by {_who(view.resolved_by)}"
             f" at {_slack_date(view.resolved_at)}"
         )
+        if view.rating is not None:
+            stars, comment = view.rating
+            said = f": “{clip(comment, EXCERPT_LIMIT)}”" if comment else ""
+            line += f". The customer rated the help {stars}/5{said}"
+        return line
     return ":hourglass: Waiting for an operator"
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
 
-from handoff import actions
+from handoff import actions, satisfaction
 from handoff.actions import Operator
 from handoff.record import HandoffNotActive
 from tests.support.agent_process import AgentProcess
@@ -167,3 +167,53 @@ def test_an_ai_reply_that_breaks_a_rule_is_held_until_sent_anyway(
         if e.source == "human_agent_on_behalf_of_ai_agent"
     ]
     assert as_ai == [promise]
+
+
+def resolved_session(client: ParlantClient, agent: AgentProcess) -> str:
+    session = handed_off_session(client)
+
+    async def go() -> None:
+        api = AsyncParlantClient(base_url=agent.url)
+        await actions.send_as_human(api, session, DANA, "All sorted, Dana here.")
+        await actions.resolve(api, session, DANA)
+
+    run(go())
+    return session
+
+
+def ai_messages_after(client: ParlantClient, session: str, offset: int) -> list[str]:
+    return [
+        str(e.data["message"])
+        for e in client.sessions.list_events(session, min_offset=offset, wait_for_data=0)
+        if e.kind == "message" and e.source in ("ai_agent", "human_agent_on_behalf_of_ai_agent")
+    ]
+
+
+def test_after_a_resolve_the_customer_rates_the_help_in_the_chat(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    """handoff/satisfaction.py: the question in the chat, the next message a rating: recorded
+    in the handoff record and thanked for, no other answer."""
+    session = resolved_session(client, agent)
+    assert satisfaction.QUESTION in ai_messages_after(client, session, 0)
+    asked = say(client, session, "4 - quick and kind")
+    wait_for_ai_reply(client, session, asked)
+    assert ai_messages_after(client, session, asked) == [satisfaction.THANKS]
+    rated = client.sessions.retrieve(session).metadata["handoff"]["satisfaction"]
+    assert (rated["rating"], rated["comment"]) == (4, "quick and kind")
+
+
+def test_a_customer_who_carries_on_is_answered_and_not_asked_again(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = resolved_session(client, agent)
+    asked = say(client, session, "What is my deductible?")
+    wait_for_ai_reply(client, session, asked)
+    answers = ai_messages_after(client, session, asked)
+    assert answers and satisfaction.THANKS not in answers
+    assert client.sessions.retrieve(session).metadata["handoff"]["satisfaction"] == {
+        "skipped": True
+    }
+    later = say(client, session, "5")  # too late: the question was passed over
+    wait_for_ai_reply(client, session, later)
+    assert satisfaction.THANKS not in ai_messages_after(client, session, later)

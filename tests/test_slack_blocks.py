@@ -620,3 +620,19 @@ def test_coalesced_metadata_names_every_event_and_single_posts_still_read() -> N
     assert not metadata.is_mirrored_part(batch, "e-2", 1)
     assert not metadata.is_mirrored_part(single, "e-3", 0)
     assert metadata.mirrored_parts({"metadata": escalation_metadata("s-1")}) == set()
+
+
+def test_a_resolved_root_shows_the_customers_rating_inert() -> None:
+    record = {
+        **record_with("resolved"),
+        "satisfaction": {"rating": 2, "comment": "<!channel> too slow", "at": LATER},
+    }
+    view = escalation_view(SESSION, "Ann", record, [], DASHBOARD + "/", masker=UNMASKED)
+    _, blocks_ = render(view)
+    shown = json.dumps(blocks_)
+    assert "rated the help 2/5" in shown and "too slow" in shown
+    assert "<!channel>" not in shown
+    unrated = escalation_view(
+        SESSION, "Ann", record_with("resolved"), [], DASHBOARD, masker=UNMASKED
+    )
+    assert "rated the help" not in json.dumps(render(unrated)[1])

@@ -16,6 +16,7 @@ import pytest
 
 from slack_bridge import notices
 from slack_bridge.held_reply_form import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_HELD
+from slack_escalation.root_message import ACTION_RESOLVE
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
 from tests.support.slack_world import (
@@ -298,3 +299,29 @@ def test_an_ai_reply_the_agent_would_not_send_waits_for_its_operator(world: Slac
     eventually(lambda: human_messages(world, session, edited), what="the edited reply")
     assert human_messages(world, session, "Call our adjuster on 555-123-4567.") == []
     world.wait_in_thread(root.ts, "held, edited and sent")
+
+
+def test_the_customers_rating_after_a_resolve_shows_on_the_root(world: SlackWorld) -> None:
+    """handoff/satisfaction.py end to end: Resolve in Slack asks the customer in the chat;
+    their answer shows on the thread's root message."""
+    session, root = world.escalated_session()
+    world.operator_writes(world.dana, "Sorted: the tow truck is on its way.", root.ts)
+    eventually(
+        lambda: human_messages(world, session, "Sorted: the tow truck is on its way."),
+        what="the reply in Parlant",
+    )
+    world.click(root.ts, ACTION_RESOLVE, world.dana)
+    eventually(
+        lambda: any(
+            e.source == "human_agent_on_behalf_of_ai_agent"
+            and "how would you rate" in str(e.data.get("message"))
+            for e in world.parlant_events(session, kinds="message")
+        ),
+        what="the satisfaction question in the chat",
+    )
+    say(world.client, session, "5 - thanks Dana")
+    eventually(
+        lambda: "rated the help 5/5" in json.dumps(world.root_for(session).blocks),
+        what="the rating on the root message",
+        timeout=30,
+    )
