@@ -419,6 +419,23 @@ def test_insights_page_charts_the_handoffs(client: ParlantClient, agent: AgentPr
     assert len(at.get("vega_lite_chart")) >= 4
 
 
+def test_insights_show_what_customers_rated_after_a_resolve(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    session = hand_off(client)
+    act(agent, actions.send_as_human, session, DANA, "Fixed it for you.")
+    act(agent, actions.resolve, session, DANA)
+    wait_for_ai_reply(client, session, say(client, session, "4 - quick, thank you Dana"))
+    at = queue_page()
+    at.switch_page("views/insights.py")
+    run(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Rated"]) >= 1
+    assert metrics["Average (1-5)"] != "–"
+    shown = " ".join(str(frame.value.to_dict()) for frame in at.dataframe)
+    assert "quick, thank you Dana" in shown and "Dana" in shown
+
+
 def test_queue_marks_a_breach_and_insights_chart_it(
     client: ParlantClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

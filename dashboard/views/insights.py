@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import data, satisfaction, ui
+from dashboard.model import Escalation
 from dashboard.render import (
     breaches_per_day,
     breaches_per_reason,
@@ -56,7 +57,8 @@ def show_tokens_per_day() -> None:
 settings = ui.settings()
 st.title("Handoff insights")
 try:
-    frame = handoff_frame(data.every_escalation(settings), settings.sla)
+    escalations = data.every_escalation(settings)
+    frame = handoff_frame(escalations, settings.sla)
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
 
@@ -84,6 +86,28 @@ breach_columns[1].metric(
 )
 
 show_tokens_per_day()
+
+
+def show_satisfaction(escalations: list[Escalation]) -> None:
+    st.subheader("Customer satisfaction")
+    asked = satisfaction.summary(escalations)
+    shown = st.columns(4)
+    shown[0].metric("Asked after a resolve", asked.asked)
+    shown[1].metric("Rated", asked.rated)
+    shown[2].metric("Passed over", asked.skipped)
+    shown[3].metric("Average (1-5)", "–" if asked.average is None else f"{asked.average:.1f}")
+    rows = satisfaction.rated(escalations)
+    if not rows:
+        st.caption("No ratings yet: customers are asked in the chat once a handoff is resolved.")
+        return
+    tabs = st.tabs(["By operator", "By reason", "By channel", "By week", "Comments"])
+    groupings: tuple[satisfaction.Grouping, ...] = ("operator", "category", "channel", "week")
+    for tab, grouping in zip(tabs, groupings, strict=False):
+        tab.dataframe(satisfaction.by(rows, grouping), width="stretch")
+    tabs[4].dataframe(satisfaction.comments(rows), hide_index=True, width="stretch")
+
+
+show_satisfaction(escalations)
 
 if frame.empty:
     st.info("No handoffs yet.")
