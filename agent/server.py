@@ -331,7 +331,9 @@ async def serve(
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
-            configure_hooks=hooks_installer(ledger, FailSafe(guard, notifier, journey_steps)),
+            configure_hooks=hooks_installer(
+                ledger, FailSafe(guard, notifier, journey_steps, ops.ai_turns_failed)
+            ),
             configure_container=container_installer(
                 settings.operator_token, stores.changes, ledger
             ),

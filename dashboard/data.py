@@ -20,10 +20,12 @@ from parlant.client import AsyncParlantClient, ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import Event, Session
 
+from dashboard.failed_turns import FailedTurnRow, failed_turn_rows
 from dashboard.model import Escalation, RawEvent
 from dashboard.render import transcript_matches
 from dashboard.settings import DashboardSettings
 from dashboard.token_usage import ReplyTokens, reply_tokens
+from handoff.failed_turn import FAILED_TURN_LABEL
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -215,4 +217,29 @@ def reply_tokens_of_all_sessions(settings: DashboardSettings) -> list[tuple[date
     with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
         return [
             row for rows in pool.map(lambda s: _reply_tokens(api, s), session_ids) for row in rows
+        ]
+
+
+FAILED_TURNS_TTL_S = 10
+
+
+def _failed_turns_of(api: ParlantClient, escalation: Escalation) -> list[FailedTurnRow]:
+    events = api.sessions.list_events(escalation.session_id, kinds="custom", wait_for_data=0)
+    return failed_turn_rows(
+        escalation.session_id,
+        escalation.customer_id,
+        (_raw(e) for e in events if not e.deleted),
+    )
+
+
+@st.cache_data(ttl=FAILED_TURNS_TTL_S, show_spinner=False, max_entries=2)
+def failed_turns(settings: DashboardSettings) -> list[FailedTurnRow]:
+    """Every failed AI turn: the sessions the agent labelled `ai_failure`, then each one's
+    custom events (in parallel), so the cost follows the sessions with a failure."""
+    response = _http(settings).get("/sessions", params={"labels": FAILED_TURN_LABEL})
+    failed = _sessions(response)
+    api = client(settings)
+    with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
+        return [
+            row for rows in pool.map(lambda e: _failed_turns_of(api, e), failed) for row in rows
         ]
