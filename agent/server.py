@@ -28,6 +28,7 @@ from agent.customers.gateway import CustomerGateway
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.escalation_routes import EscalationRoutes
+from agent.gateway_usage import GatewayUsage
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
@@ -37,11 +38,14 @@ from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
 from agent.store.postgres_claims import PostgresClaimsStore
+from agent.store.postgres_usage_book import PostgresUsageBook
 from agent.store.session_stores import is_postgres_url, open_session_stores
+from agent.store.usage_book import SqliteUsageBook, UsageBook
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
+from agent.usage_route import UsageRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
 
@@ -109,7 +113,10 @@ def turn_guard(settings: AgentSettings) -> TurnGuard:
 
 
 def nlp_service_factory(
-    settings: AgentSettings, ledger: UsageLedger | None = None, guard: TurnGuard | None = None
+    settings: AgentSettings,
+    ledger: UsageLedger | None = None,
+    guard: TurnGuard | None = None,
+    book: UsageBook | None = None,
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
@@ -129,8 +136,14 @@ def nlp_service_factory(
 
     if ledger is None:
         return factory
-    recording = ledger
-    return lambda container: UsageRecordingNLPService(factory(container), recording)
+    recording, usage = ledger, GatewayUsage(book, ledger)
+
+    def counted(container: Any) -> p.NLPService:
+        service = UsageRecordingNLPService(factory(container), recording, usage)
+        service.share_embedder(container)
+        return service
+
+    return counted
 
 
 def hooks_installer(
@@ -228,6 +241,7 @@ def api_configurer(
     escalations: EscalationRoutes | None = None,
     replies: ReplyRoute | None = None,
     turns: TurnRoute | None = None,
+    usage: UsageRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -242,6 +256,8 @@ def api_configurer(
             replies.install(app)  # /escalations/{id}/replies (agent/reply_route.py)
         if turns is not None:
             turns.install(app)  # /escalations/{id}/turn (agent/turn_route.py)
+        if usage is not None:
+            usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -284,6 +300,13 @@ async def ensure_sample_customers(server: p.Server) -> None:
             await server.create_customer(name=name, id=customer_id)
 
 
+def open_usage_book(settings: AgentSettings) -> UsageBook:
+    """What the model endpoint billed, beside the sessions like the claims."""
+    if is_postgres_url(settings.session_store):
+        return PostgresUsageBook(settings.session_store)
+    return SqliteUsageBook(settings.home / "llm_usage.sqlite3")
+
+
 def open_claims_store(settings: AgentSettings) -> Claims:
     """The claims live beside the sessions: in PostgreSQL when replicas share it."""
     if is_postgres_url(settings.session_store):
@@ -299,6 +322,8 @@ async def serve(
     async with AsyncExitStack() as stack:
         store = open_claims_store(settings)
         stack.callback(store.close)
+        book = open_usage_book(settings)
+        stack.callback(book.close)
         slack_auth = None
         if settings.slack is not None:
             slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
@@ -315,6 +340,7 @@ async def serve(
         )
         replies = ReplyRoute(settings.operator_token)
         turns = TurnRoute(settings.operator_token)
+        usage_route = UsageRoute(settings.operator_token, book)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -327,7 +353,7 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings, ledger, guard),
+            nlp_service=nlp_service_factory(settings, ledger, guard, book),
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
@@ -346,6 +372,7 @@ async def serve(
                 escalation_routes,
                 replies,
                 turns,
+                usage_route,
             ),
         ) as server:
             journey_steps.bind(server.container)

@@ -1,15 +1,18 @@
-"""What the AI's replies cost in tokens, for the session page and insights (pure functions).
+"""What the AI costs in tokens, for the session page and insights (pure functions).
 
 The agent writes each reply's usage into the reply's metadata under `llm_usage`
 (agent/token_usage.py): the input and output tokens of every generation of the turn, as the LLM
-reported them, how many generations and which models.
+reported them, how many generations and which models; the session page shows it. Insights show
+the agent's usage book instead (agent/store/usage_book.py): every request the endpoint
+answered, the bill, which no sum of replies reaches (start-up, embeddings, turns without one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
@@ -74,17 +77,40 @@ def awaiting_usage(events: Sequence[RawEvent], now: datetime, within_s: float = 
     return None
 
 
-def tokens_per_day(replies: Iterable[tuple[datetime, ReplyTokens]]) -> pd.DataFrame:
-    """Input and output tokens and AI replies per UTC day."""
-    rows = [
+@dataclass(frozen=True)
+class BilledUsage:
+    """One row of the agent's usage book (agent/store/usage_book.py)."""
+
+    day: date
+    model: str
+    kind: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+
+
+def billed_usage_row(item: Mapping[str, Any]) -> BilledUsage:
+    return BilledUsage(
+        day=date.fromisoformat(str(item["day"])),
+        model=str(item["model"]),
+        kind=str(item["kind"]),
+        requests=int(item["requests"]),
+        input_tokens=int(item["input_tokens"]),
+        output_tokens=int(item["output_tokens"]),
+    )
+
+
+def billed_per_day(rows: Iterable[BilledUsage]) -> pd.DataFrame:
+    """Input and output tokens and model requests per UTC day, every model and kind."""
+    records = [
         {
-            "day": created.date(),
-            "input tokens": t.input_tokens,
-            "output tokens": t.output_tokens,
-            "replies": 1,
+            "day": r.day,
+            "input tokens": r.input_tokens,
+            "output tokens": r.output_tokens,
+            "requests": r.requests,
         }
-        for created, t in replies
+        for r in rows
     ]
-    if not rows:
-        return pd.DataFrame(columns=["input tokens", "output tokens", "replies"])
-    return pd.DataFrame(rows).groupby("day").sum().sort_index()
+    if not records:
+        return pd.DataFrame(columns=["input tokens", "output tokens", "requests"])
+    return pd.DataFrame(records).groupby("day").sum().sort_index()
