@@ -20,6 +20,9 @@ from parlant.client import ParlantClient
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
+# The dashboard process of the browser test, serving this module's `agent` (defined below).
+from tests.test_dashboard_browser import dashboard  # noqa: F401
+
 if TYPE_CHECKING:
     from tests.fakes.fake_openai import FakeOpenAIThread
 
@@ -230,3 +233,37 @@ def test_supervisors_see_each_failed_turn_on_the_dashboard(
     assert "Cause: error; handed off to a person." in texts or (
         "Cause: deadline passed; handed off to a person." in texts
     ), texts
+
+
+@pytest.fixture(scope="module")
+def agent(guarded_agent: AgentProcess) -> AgentProcess:
+    """The agent `dashboard` (test_dashboard_browser.py's) serves: the one whose model fails."""
+    return guarded_agent
+
+
+def test_the_failed_turns_page_renders_in_a_real_browser(
+    chromium: Path, guarded: ParlantClient, fault: Any, request: pytest.FixtureRequest
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.support.browser import CHROMIUM_ARGS, VIEWPORT
+
+    dashboard_url = request.getfixturevalue("dashboard")
+
+    fault("silent")
+    _fails_over(guarded)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(f"{dashboard_url}/failed-turns")
+            expect(page.get_by_role("heading", name="Failed AI turns")).to_be_visible(
+                timeout=30_000
+            )
+            expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=30_000)
+            failed = page.get_by_test_id("stMetric").filter(has_text="Failed AI turns")
+            expect(failed.get_by_test_id("stMetricValue")).not_to_have_text("0")
+            expect(page.get_by_role("link", name="Failed AI turns")).to_be_visible()  # the nav
+        finally:
+            browser.close()
