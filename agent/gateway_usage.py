@@ -17,7 +17,6 @@ counted from the usage Parlant reports for each successful generation instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import weakref
@@ -50,6 +49,20 @@ def billed_tokens(body: Any) -> tuple[int, int]:
         return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     except (TypeError, ValueError):
         return 0, 0
+
+
+def _billed(response: Any) -> tuple[str, int, int]:
+    """The model the request named and the (input, output) tokens its answer billed."""
+    try:
+        model = str(json.loads(response.request.content or b"{}").get("model") or "?")
+    except ValueError:
+        model = "?"
+    if not response.is_success:
+        return model, 0, 0
+    try:
+        return (model, *billed_tokens(response.json()))
+    except ValueError:  # not JSON: nothing billed that we can read
+        return model, 0, 0
 
 
 def _openai_http_client(target: object) -> Any | None:
@@ -93,15 +106,15 @@ class GatewayUsage:
             return
         if "text/event-stream" in response.headers.get("content-type", ""):
             return  # a stream's usage comes in its last chunk; Parlant does not stream here
-        try:
-            model = str(json.loads(response.request.content or b"{}").get("model") or "?")
-        except ValueError:
-            model = "?"
-        input_tokens = output_tokens = 0
         if response.is_success:
-            await response.aread()  # httpx keeps it: the SDK reads the same bytes
-            with contextlib.suppress(ValueError):  # not JSON: nothing billed that we can read
-                input_tokens, output_tokens = billed_tokens(response.json())
+            # httpx keeps the bytes for the SDK; a connection lost here fails the SDK's read too.
+            await response.aread()
+        try:
+            model, input_tokens, output_tokens = _billed(response)
+        except Exception:
+            # Counting must never fail the model call it counts.
+            log.exception("a model answer's usage could not be read")
+            return
         await self.count(model, kind, input_tokens, output_tokens, answered=response.is_success)
 
     async def count(

@@ -60,3 +60,15 @@ def test_requests_add_up_per_day_model_and_kind_across_writers(
         "2026-03-02",
         "2026-03-02",
     ]
+
+
+def test_what_an_answer_billed_is_read_from_its_usage_only() -> None:
+    from agent.gateway_usage import billed_tokens, request_kind
+
+    assert request_kind("/v1/chat/completions") == "generation"
+    assert request_kind("/openai/deployments/my-emb/embeddings") == "embedding"
+    assert request_kind("/v1/models") is None
+    assert billed_tokens({"usage": {"prompt_tokens": 120, "completion_tokens": 7}}) == (120, 7)
+    assert billed_tokens({"usage": {"prompt_tokens": 9, "total_tokens": 9}}) == (9, 0)
+    for unbilled in ({}, {"usage": None}, {"usage": {"prompt_tokens": "many"}}, [], "x"):
+        assert billed_tokens(unbilled) == (0, 0)
