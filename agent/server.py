@@ -136,10 +136,10 @@ def nlp_service_factory(
 
     if ledger is None:
         return factory
-    recording, usage = ledger, GatewayUsage(book, ledger)
+    usage = GatewayUsage(book, ledger)
 
     def counted(container: Any) -> p.NLPService:
-        service = UsageRecordingNLPService(factory(container), recording, usage)
+        service = UsageRecordingNLPService(factory(container), usage)
         service.share_embedder(container)
         return service
 

@@ -32,7 +32,6 @@ from parlant.core.nlp.generation import (
     SchematicGenerator,
     T,
 )
-from parlant.core.nlp.generation_info import GenerationInfo
 from parlant.core.nlp.service import NLPService
 from parlant.core.sessions import EventKind, EventSource, SessionStore
 
@@ -75,9 +74,6 @@ class UsageLedger:
     def __init__(self) -> None:
         self._turns: OrderedDict[int, tuple[weakref.ref[EngineContext], TurnUsage]] = OrderedDict()
         self.store: SessionStore | None = None
-
-    def record(self, context: EngineContext | None, info: GenerationInfo) -> None:
-        self.record_tokens(context, info.model, info.usage.input_tokens, info.usage.output_tokens)
 
     def record_tokens(
         self, context: EngineContext | None, model: str, input_tokens: int, output_tokens: int
@@ -171,14 +167,8 @@ class UsageRecordingGenerator(WrappedGenerator[T]):
 class UsageRecordingNLPService(WrappedNLPService):
     """Any Parlant NLP service, with every request's usage added to its turn and the book."""
 
-    def __init__(
-        self,
-        inner: NLPService,
-        ledger: UsageLedger,
-        usage: GatewayUsage,
-    ) -> None:
+    def __init__(self, inner: NLPService, usage: GatewayUsage) -> None:
         super().__init__(inner)
-        self._ledger = ledger
         self._usage = usage
 
     def share_embedder(self, container: Container) -> None:
