@@ -64,7 +64,11 @@ def llm_ready(settings: AgentSettings) -> str | None:
     try:
         return asyncio.run(
             preflight(
-                settings.nlp, os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
+                settings.nlp,
+                os.environ.get("OPENAI_API_KEY"),
+                os.environ.get("OPENAI_BASE_URL"),
+                dict(os.environ),
+                settings.azure_deployment_models,
             )
         )
     finally:

@@ -1,7 +1,8 @@
 """Engine hooks that shape what the AI's prompts show of a session.
 
-- Operators' internal notes are stored as session events so supervisors can review them beside
-  the transcript, but they are never the AI's business: they are dropped.
+- Operators' internal notes and the records of failed AI turns (handoff/failed_turn.py) are
+  stored as session events so supervisors can review them beside the transcript, but they are
+  never the AI's business: they are dropped.
 - After a handback, the handoff it ended no longer steers the AI, and the operator's note is
   given as context (agent/handback_context.py).
 
@@ -24,13 +25,17 @@ from agent.handback_context import (
     superseded_by_handback,
 )
 from handoff.actions import INTERNAL_NOTE
+from handoff.failed_turn import AI_TURN_FAILED
+
+_FOR_SUPERVISORS_ONLY = frozenset({INTERNAL_NOTE, AI_TURN_FAILED})
 
 
 def is_internal_note(event: Any) -> bool:
+    """An event for supervisors only: an internal note or a failed turn's record."""
     return (
         event.kind == EventKind.CUSTOM
         and isinstance(event.data, dict)
-        and event.data.get("type") == INTERNAL_NOTE
+        and event.data.get("type") in _FOR_SUPERVISORS_ONLY
     )
 
 

@@ -30,6 +30,10 @@ class WrappedGenerator(SchematicGenerator[T]):
         self._inner = inner
 
     @property
+    def inner(self) -> SchematicGenerator[T]:
+        return self._inner
+
+    @property
     def id(self) -> str:
         return self._inner.id
 

@@ -8,6 +8,7 @@ token (development, bound to 127.0.0.1) they are open, as the rest of Parlant's 
 - Escalation gauges are computed when scraped (cached briefly) from the store's open-handoff
   index (agent/store/escalations.py), or, on a store without one, from every session labelled
   `handoff`.
+- Failed AI turns: counted as they happen (agent/ai_failure.py), since this process started.
 - Long polls: an ASGI middleware counts `GET /sessions/{id}/events?wait_for_data=N` requests
   in flight, whichever session listener serves them.
 - /readyz: the session store, the claims store and, with Slack configured, Slack's auth.test
@@ -42,6 +43,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client import Counter as PromCounter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.authorization import OperatorCheck
@@ -148,6 +150,13 @@ class AgentOps:
             "escalations_sla_breached",
             "Open handoffs whose SLA clock (claim, first_reply) is past its target.",
             ["clock"],
+            registry=self.registry,
+        )
+        self.ai_turns_failed = PromCounter(
+            "ai_turns_failed",
+            "AI turns that ended in an error, the turn's deadline or model calls, or with no "
+            "reply (agent/ai_failure.py), by cause and whether the session went to a person.",
+            ["cause", "handed_off"],
             registry=self.registry,
         )
         self.long_polls = Gauge(

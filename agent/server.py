@@ -30,6 +30,7 @@ from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.draft_route import DraftRoute
 from agent.escalation_routes import EscalationRoutes
+from agent.gateway_usage import GatewayUsage
 from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
@@ -39,11 +40,14 @@ from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
 from agent.store.postgres_claims import PostgresClaimsStore
+from agent.store.postgres_usage_book import PostgresUsageBook
 from agent.store.session_stores import is_postgres_url, open_session_stores
+from agent.store.usage_book import SqliteUsageBook, UsageBook
 from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
 from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
+from agent.usage_route import UsageRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.sla import SlaSettings
 from slack_escalation.backlog import BEHIND_AFTER_S, ReportedBacklogs
@@ -112,7 +116,10 @@ def turn_guard(settings: AgentSettings) -> TurnGuard:
 
 
 def nlp_service_factory(
-    settings: AgentSettings, ledger: UsageLedger | None = None, guard: TurnGuard | None = None
+    settings: AgentSettings,
+    ledger: UsageLedger | None = None,
+    guard: TurnGuard | None = None,
+    book: UsageBook | None = None,
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
         script = offline_script()
@@ -132,8 +139,14 @@ def nlp_service_factory(
 
     if ledger is None:
         return factory
-    recording = ledger
-    return lambda container: UsageRecordingNLPService(factory(container), recording)
+    usage = GatewayUsage(book, ledger)
+
+    def counted(container: Any) -> p.NLPService:
+        service = UsageRecordingNLPService(factory(container), usage)
+        service.share_embedder(container)
+        return service
+
+    return counted
 
 
 def hooks_installer(
@@ -237,6 +250,7 @@ def api_configurer(
     turns: TurnRoute | None = None,
     backlog: BacklogRoute | None = None,
     drafts: DraftRoute | None = None,
+    usage: UsageRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -255,6 +269,8 @@ def api_configurer(
             backlog.install(app)  # /escalations/slack-backlog (agent/backlog_route.py)
         if drafts is not None:
             drafts.install(app)  # /escalations/{id}/draft (agent/draft_route.py)
+        if usage is not None:
+            usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(
             CustomerGateway,
@@ -297,6 +313,13 @@ async def ensure_sample_customers(server: p.Server) -> None:
             await server.create_customer(name=name, id=customer_id)
 
 
+def open_usage_book(settings: AgentSettings) -> UsageBook:
+    """What the model endpoint billed, beside the sessions like the claims."""
+    if is_postgres_url(settings.session_store):
+        return PostgresUsageBook(settings.session_store)
+    return SqliteUsageBook(settings.home / "llm_usage.sqlite3")
+
+
 def open_claims_store(settings: AgentSettings) -> Claims:
     """The claims live beside the sessions: in PostgreSQL when replicas share it."""
     if is_postgres_url(settings.session_store):
@@ -312,6 +335,8 @@ async def serve(
     async with AsyncExitStack() as stack:
         store = open_claims_store(settings)
         stack.callback(store.close)
+        book = open_usage_book(settings)
+        stack.callback(book.close)
         slack_auth = None
         if settings.slack is not None:
             slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
@@ -330,6 +355,7 @@ async def serve(
         replies = ReplyRoute(settings.operator_token, store)
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
+        usage_route = UsageRoute(settings.operator_token, book)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -342,11 +368,13 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings, ledger, guard),
+            nlp_service=nlp_service_factory(settings, ledger, guard, book),
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
-            configure_hooks=hooks_installer(ledger, FailSafe(guard, notifier, journey_steps)),
+            configure_hooks=hooks_installer(
+                ledger, FailSafe(guard, notifier, journey_steps, ops.ai_turns_failed)
+            ),
             configure_container=container_installer(
                 settings.operator_token, stores.changes, ledger
             ),
@@ -365,6 +393,7 @@ async def serve(
                     settings.slack.behind_after_s if settings.slack else BEHIND_AFTER_S,
                 ),
                 drafts,
+                usage_route,
             ),
         ) as server:
             journey_steps.bind(server.container)

@@ -93,6 +93,8 @@ class AgentSettings:
     # Each AI turn's bounds: past either, the turn fails and a person takes over (turn_guard).
     ai_turn_timeout_seconds: float = 60.0
     ai_turn_max_model_calls: int = 40
+    # AZURE_DEPLOYMENT_MODELS: each Azure deployment's model, for tiktoken (service_checks).
+    azure_deployment_models: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -162,7 +164,20 @@ class AgentSettings:
             == "on",
             ai_turn_timeout_seconds=_positive_seconds(env, "AI_TURN_TIMEOUT_SECONDS", 60.0),
             ai_turn_max_model_calls=env.positive_int("AI_TURN_MAX_MODEL_CALLS", 40),
+            azure_deployment_models=_deployment_models(env),
         )
+
+
+def _deployment_models(env: EnvReader) -> dict[str, str]:
+    from agent.service_checks import parse_deployment_models
+
+    try:
+        return parse_deployment_models(env.optional_str("AZURE_DEPLOYMENT_MODELS") or "")
+    except ValueError as error:
+        raise SettingsError(
+            f"AZURE_DEPLOYMENT_MODELS: {error}; set deployment=model pairs separated by commas, "
+            "e.g. my-gpt4o=gpt-4o,my-embedding=text-embedding-3-large"
+        ) from None
 
 
 def _positive_seconds(env: EnvReader, name: str, default: float) -> float:

@@ -6,8 +6,11 @@ none of it: the engine discards the generation infos after composing the reply, 
 inspection API any more. So the NLP service is wrapped: each schematic generation's usage is
 added to the turn it belongs to (Parlant's engine context of the running task), and when the
 turn's messages are emitted, the total goes into the metadata of its last AI message, where the
-dashboard reads it. Generations outside a turn (Parlant evaluating guidelines at start) are not
-any reply's and are not counted.
+dashboard's session page reads it. With an openai-SDK service the usage is counted per request
+the endpoint answered, retried and rejected drafts included (agent/gateway_usage.py). Generations
+outside a turn (Parlant evaluating guidelines at start) are not any reply's: they, and the
+turns that ended without a reply, are in the usage book (agent/store/usage_book.py), which is
+the dashboard's daily figure.
 """
 
 from __future__ import annotations
@@ -15,23 +18,24 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lagom import Container
 from parlant.core.engines.alpha.engine_context import EngineContext
-from parlant.core.engines.alpha.entity_context import EntityContext
 from parlant.core.engines.alpha.hooks import EngineHookResult, EngineHooks
 from parlant.core.engines.alpha.prompt_builder import PromptBuilder
+from parlant.core.nlp.embedding import Embedder
 from parlant.core.nlp.generation import (
     SchematicGenerationResult,
     SchematicGenerator,
     T,
 )
-from parlant.core.nlp.generation_info import GenerationInfo
 from parlant.core.nlp.service import NLPService
 from parlant.core.sessions import EventKind, EventSource, SessionStore
 
+from agent.gateway_usage import GatewayUsage
 from agent.nlp_wrapping import NO_HINTS as _NO_HINTS
 from agent.nlp_wrapping import WrappedGenerator, WrappedNLPService
 
@@ -49,11 +53,11 @@ class TurnUsage:
     generations: int = 0
     models: set[str] = field(default_factory=set)
 
-    def add(self, info: GenerationInfo) -> None:
-        self.input_tokens += info.usage.input_tokens
-        self.output_tokens += info.usage.output_tokens
+    def add(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
         self.generations += 1
-        self.models.add(info.model)
+        self.models.add(model)
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -71,7 +75,10 @@ class UsageLedger:
         self._turns: OrderedDict[int, tuple[weakref.ref[EngineContext], TurnUsage]] = OrderedDict()
         self.store: SessionStore | None = None
 
-    def record(self, context: EngineContext | None, info: GenerationInfo) -> None:
+    def record_tokens(
+        self, context: EngineContext | None, model: str, input_tokens: int, output_tokens: int
+    ) -> None:
+        """One generation's (or one request's) usage, into its turn's."""
         if context is None:
             return
         entry = self._turns.get(id(context))
@@ -80,7 +87,7 @@ class UsageLedger:
             self._turns[id(context)] = entry
             while len(self._turns) > _MAX_OPEN_TURNS:
                 self._turns.popitem(last=False)
-        entry[1].add(info)
+        entry[1].add(model, input_tokens, output_tokens)
 
     def take(self, context: EngineContext) -> TurnUsage | None:
         entry = self._turns.pop(id(context), None)
@@ -127,26 +134,61 @@ class UsageLedger:
         return hooks
 
 
+def _without_waiting(coroutine: Coroutine[Any, Any, Embedder]) -> Embedder | None:
+    """The coroutine's result if it finishes without suspending; None (and closed) if not."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: Embedder = done.value
+        return result
+    coroutine.close()
+    return None
+
+
 class UsageRecordingGenerator(WrappedGenerator[T]):
-    def __init__(self, inner: SchematicGenerator[T], ledger: UsageLedger) -> None:
+    """Counts each successful generation's reported usage: for a generator whose requests are
+    not counted at the HTTP level."""
+
+    def __init__(self, inner: SchematicGenerator[T], usage: GatewayUsage) -> None:
         super().__init__(inner)
-        self._ledger = ledger
+        self._usage = usage
 
     async def generate(
         self, prompt: str | PromptBuilder, hints: Mapping[str, Any] = _NO_HINTS
     ) -> SchematicGenerationResult[T]:
         result = await self._inner.generate(prompt, hints)
-        self._ledger.record(EntityContext.get(), result.info)
+        usage = result.info.usage
+        await self._usage.count(
+            result.info.model, "generation", usage.input_tokens, usage.output_tokens
+        )
         return result
 
 
 class UsageRecordingNLPService(WrappedNLPService):
-    """Any Parlant NLP service, with each generation's usage added to its turn."""
+    """Any Parlant NLP service, with every request's usage added to its turn and the book."""
 
-    def __init__(self, inner: NLPService, ledger: UsageLedger) -> None:
+    def __init__(self, inner: NLPService, usage: GatewayUsage) -> None:
         super().__init__(inner)
-        self._ledger = ledger
+        self._usage = usage
+
+    def share_embedder(self, container: Container) -> None:
+        """Parlant's vector stores build their embedder from the container the service is
+        made with, by the embedder's class, as they open, not through the service: the
+        service's own embedder (its requests counted) becomes that class's instance there.
+        Called from the (synchronous) service factory, before the stores open; a service
+        whose `get_embedder` must wait for something is left as it is (its embeddings then
+        go uncounted)."""
+        embedder = _without_waiting(self.get_embedder())
+        if embedder is not None:
+            container[type(embedder)] = embedder
 
     def wrap(self, schema: type[T], generator: SchematicGenerator[T]) -> SchematicGenerator[T]:
+        if self._usage.hook(generator):
+            return generator
         # Parametrised, because Parlant's container registers generators by __orig_class__.
-        return UsageRecordingGenerator[schema](generator, self._ledger)  # type: ignore[valid-type]
+        return UsageRecordingGenerator[schema](generator, self._usage)  # type: ignore[valid-type]
+
+    async def get_embedder(self, hints: Any = _NO_HINTS) -> Embedder:
+        embedder = await self._inner.get_embedder(hints)
+        self._usage.hook(embedder)  # an embedder reports no usage: only its requests count
+        return embedder

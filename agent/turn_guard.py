@@ -32,6 +32,7 @@ from parlant.core.nlp.service import NLPService
 
 from agent.nlp_wrapping import NO_HINTS as _NO_HINTS
 from agent.nlp_wrapping import WrappedGenerator, WrappedNLPService
+from handoff.failed_turn import FailureCause
 
 # Turns that never reached their end (cancelled by a newer customer message) are forgotten.
 _MAX_OPEN_TURNS = 1000
@@ -40,6 +41,10 @@ _MAX_OPEN_TURNS = 1000
 class TurnOverBudget(Exception):
     """The turn ran out of time or of model calls: it cannot answer."""
 
+    def __init__(self, message: str, limit: FailureCause) -> None:
+        super().__init__(message)
+        self.limit = limit  # DEADLINE or MODEL_CALLS: which bound the turn reached
+
 
 @dataclass(frozen=True)
 class TurnLimits:
@@ -47,30 +52,60 @@ class TurnLimits:
     max_model_calls: int
 
 
+@dataclass
+class _Turn:
+    context: weakref.ref[EngineContext]
+    calls: int = 0
+    model_error: str | None = None  # the last error a model call of the turn raised
+
+
+def describe_model_error(error: BaseException) -> str:
+    """The error's type and, for an HTTP error, its status: never its text, which can quote
+    a prompt."""
+    status = getattr(error, "status_code", None)
+    return f"{type(error).__name__} (HTTP {status})" if status else type(error).__name__
+
+
 class TurnGuard:
     """The model calls each running turn made, keyed by the turn's engine context."""
 
     def __init__(self, limits: TurnLimits) -> None:
         self.limits = limits
-        self._calls: OrderedDict[int, tuple[weakref.ref[EngineContext], int]] = OrderedDict()
+        self._turns: OrderedDict[int, _Turn] = OrderedDict()
+
+    def _turn(self, context: EngineContext) -> _Turn:
+        turn = self._turns.get(id(context))
+        if turn is None or turn.context() is not context:  # a new turn (or a recycled id)
+            turn = self._turns[id(context)] = _Turn(weakref.ref(context))
+            while len(self._turns) > _MAX_OPEN_TURNS:
+                self._turns.popitem(last=False)
+        return turn
 
     def admit(self, context: EngineContext) -> float:
         """Count one more model call of the turn; the seconds it may take. Raises
         TurnOverBudget once the turn is past its deadline or its number of calls."""
         left = self.limits.timeout_seconds - context.creation.elapsed
         if left <= 0:
-            raise TurnOverBudget(f"the turn's {self.limits.timeout_seconds:g} s deadline passed")
-        entry = self._calls.get(id(context))
-        calls = entry[1] if entry is not None and entry[0]() is context else 0
-        self._calls[id(context)] = (weakref.ref(context), calls + 1)
-        while len(self._calls) > _MAX_OPEN_TURNS:
-            self._calls.popitem(last=False)
-        if calls + 1 > self.limits.max_model_calls:
-            raise TurnOverBudget(f"the turn made {self.limits.max_model_calls} model calls")
+            raise TurnOverBudget(
+                f"the turn's {self.limits.timeout_seconds:g} s deadline passed",
+                FailureCause.DEADLINE,
+            )
+        turn = self._turn(context)
+        turn.calls += 1
+        if turn.calls > self.limits.max_model_calls:
+            raise TurnOverBudget(
+                f"the turn made {self.limits.max_model_calls} model calls", FailureCause.MODEL_CALLS
+            )
         return left
 
-    def forget(self, context: EngineContext) -> None:
-        self._calls.pop(id(context), None)
+    def model_failed(self, context: EngineContext, error: BaseException) -> None:
+        self._turn(context).model_error = describe_model_error(error)
+
+    def forget(self, context: EngineContext) -> str | None:
+        """Done with the turn; the last error its model calls raised, if any (what a turn
+        that ran out of time was retrying)."""
+        turn = self._turns.pop(id(context), None)
+        return turn.model_error if turn is not None and turn.context() is context else None
 
 
 class GuardedGenerator(WrappedGenerator[T]):
@@ -89,8 +124,12 @@ class GuardedGenerator(WrappedGenerator[T]):
             return await asyncio.wait_for(self._inner.generate(prompt, hints), left)
         except TimeoutError as timeout:
             raise TurnOverBudget(
-                f"a model call outlasted the turn's {self._guard.limits.timeout_seconds:g} s"
+                f"a model call outlasted the turn's {self._guard.limits.timeout_seconds:g} s",
+                FailureCause.DEADLINE,
             ) from timeout
+        except Exception as error:
+            self._guard.model_failed(context, error)
+            raise
 
 
 class GuardedNLPService(WrappedNLPService):

@@ -90,6 +90,8 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         # Each AI turn's bounds (agent/turn_guard.py).
         "AI_TURN_TIMEOUT_SECONDS",
         "AI_TURN_MAX_MODEL_CALLS",
+        # Each Azure deployment's model, for tiktoken (agent/service_checks.py).
+        "AZURE_DEPLOYMENT_MODELS",
     }
 )
 
@@ -118,6 +120,19 @@ PASSTHROUGH_PREFIXES: tuple[str, ...] = (
     "QWEN_",
     "ZHIPU_",
     "NOVITA_",
+    # An outbound proxy and a private CA for the LLM endpoint (docs/llm.md): httpx and the
+    # openai SDK read these, requests (tiktoken, Hugging Face downloads) REQUESTS_CA_BUNDLE.
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
 )
 
 # Prefixes that mark a variable as ours: an unknown one of these in the environment is a typo.

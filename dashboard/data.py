@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,10 +23,12 @@ from parlant.client import AsyncParlantClient, ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import Event, Session
 
+from dashboard.failed_turns import FailedTurnRow, failed_turn_rows
 from dashboard.model import Escalation, RawEvent
 from dashboard.render import is_guest, transcript_matches
 from dashboard.settings import DashboardSettings
-from dashboard.token_usage import ReplyTokens, reply_tokens
+from dashboard.token_usage import BilledUsage, billed_usage_row
+from handoff.failed_turn import FAILED_TURN_LABEL
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -248,30 +250,41 @@ def search_transcripts(
     return frozenset(sid for sid, text in texts.items() if transcript_matches(text, query))
 
 
-TOKENS_TTL_S = 300
+USAGE_TTL_S = 60
+USAGE_DAYS = 30
 
 
-def _reply_tokens(api: ParlantClient, session_id: str) -> list[tuple[datetime, ReplyTokens]]:
-    events = api.sessions.list_events(
-        session_id, source="ai_agent", kinds="message", wait_for_data=0
-    )
-    found = []
-    for event in events:
-        tokens = reply_tokens(event.metadata)
-        if tokens is not None and not event.deleted:
-            found.append((event.creation_utc, tokens))
-    return found
-
-
-@st.cache_data(ttl=TOKENS_TTL_S, show_spinner=False, max_entries=2)
-def reply_tokens_of_all_sessions(settings: DashboardSettings) -> list[tuple[datetime, ReplyTokens]]:
-    """Every AI reply's token usage, over all sessions (one event listing per session, in
-    parallel; cached for minutes because it grows with the number of sessions)."""
-    response = _http(settings).get("/sessions")
+@st.cache_data(ttl=USAGE_TTL_S, show_spinner=False, max_entries=2)
+def billed_usage(settings: DashboardSettings) -> list[BilledUsage]:
+    """What the model endpoint billed per day, model and kind over the last 30 days, from the
+    agent's usage book (`GET /escalations/llm-usage`): every request it answered, start-up,
+    retries, turns without a reply and embeddings included."""
+    since = (datetime.now(UTC).date() - timedelta(days=USAGE_DAYS)).isoformat()
+    response = _http(settings).get("/escalations/llm-usage", params={"since": since})
     response.raise_for_status()
-    session_ids = [s.id for s in _SESSION_LIST.validate_python(response.json())]
+    return [billed_usage_row(item) for item in response.json().get("items", [])]
+
+
+FAILED_TURNS_TTL_S = 10
+
+
+def _failed_turns_of(api: ParlantClient, escalation: Escalation) -> list[FailedTurnRow]:
+    events = api.sessions.list_events(escalation.session_id, kinds="custom", wait_for_data=0)
+    return failed_turn_rows(
+        escalation.session_id,
+        escalation.customer_id,
+        (_raw(e) for e in events if not e.deleted),
+    )
+
+
+@st.cache_data(ttl=FAILED_TURNS_TTL_S, show_spinner=False, max_entries=2)
+def failed_turns(settings: DashboardSettings) -> list[FailedTurnRow]:
+    """Every failed AI turn: the sessions the agent labelled `ai_failure`, then each one's
+    custom events (in parallel), so the cost follows the sessions with a failure."""
+    response = _http(settings).get("/sessions", params={"labels": FAILED_TURN_LABEL})
+    failed = _sessions(response)
     api = client(settings)
     with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
         return [
-            row for rows in pool.map(lambda s: _reply_tokens(api, s), session_ids) for row in rows
+            row for rows in pool.map(lambda e: _failed_turns_of(api, e), failed) for row in rows
         ]

@@ -21,6 +21,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 from dashboard.model import Escalation, RawEvent
 from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
+from handoff.failed_turn import read_failed_turn
 from handoff.packet import read_packet
 from handoff.record import HandoffRecord, ReasonCategory, handoff_count, read_category
 from handoff.sla import (
@@ -455,6 +456,14 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
                 Role.HANDBACK,
                 f"Handed back to the AI by {name}",
                 f"Handback note: {note}" if note else "No handback note.",
+            )
+        failed = read_failed_turn(data)
+        if failed is not None:
+            outcome = "handed off to a person" if failed.handed_off else "the handoff failed too"
+            return entry(
+                Role.SYSTEM,
+                "The AI's turn failed (not shown to the customer)",
+                f"Cause: {failed.cause.label}; {outcome}.",
             )
         if data.get("type") == RESOLUTION:
             name = _person_name(data.get("operator")) or "an operator"

@@ -1,15 +1,18 @@
-"""What the AI's replies cost in tokens, for the session page and insights (pure functions).
+"""What the AI costs in tokens, for the session page and insights (pure functions).
 
 The agent writes each reply's usage into the reply's metadata under `llm_usage`
 (agent/token_usage.py): the input and output tokens of every generation of the turn, as the LLM
-reported them, how many generations and which models.
+reported them, how many generations and which models; the session page shows it. Insights show
+the agent's usage book instead (agent/store/usage_book.py): every request the endpoint
+answered, the bill, which no sum of replies reaches (start-up, embeddings, turns without one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
@@ -17,11 +20,15 @@ from dashboard.model import RawEvent
 
 # agent.token_usage.USAGE_KEY (not imported: that module loads Parlant's engine).
 USAGE_KEY = "llm_usage"
-
-
-# The offline NLP service's generators and embedders (agent/offline_nlp.py) name themselves so.
+# The offline NLP service's generators and embedders (agent/offline_nlp.py) name themselves so:
+# their figures are estimates for a model that does not exist, and no LLM was asked (34 such
+# replies showed as 2 million tokens).
 OFFLINE_MODEL_PREFIX = "offline-"
 OFFLINE = "offline, no LLM"
+
+
+def is_offline_model(model: str) -> bool:
+    return model.startswith(OFFLINE_MODEL_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,8 @@ class ReplyTokens:
 
     @property
     def offline(self) -> bool:
-        """Written by the scripted offline service: its figures are estimates for a model that
-        does not exist, and no LLM was asked (34 such replies showed as 2 million tokens)."""
-        return bool(self.models) and all(m.startswith(OFFLINE_MODEL_PREFIX) for m in self.models)
+        """Written by the scripted offline service (no LLM was asked)."""
+        return bool(self.models) and all(is_offline_model(m) for m in self.models)
 
 
 def reply_tokens(metadata: Mapping[str, object] | None) -> ReplyTokens | None:
@@ -87,19 +93,44 @@ def awaiting_usage(events: Sequence[RawEvent], now: datetime, within_s: float = 
     return None
 
 
-def tokens_per_day(replies: Iterable[tuple[datetime, ReplyTokens]]) -> pd.DataFrame:
-    """Input and output tokens and AI replies per UTC day; the offline service's replies are
-    counted apart and add no tokens."""
-    rows = [
+@dataclass(frozen=True)
+class BilledUsage:
+    """One row of the agent's usage book (agent/store/usage_book.py)."""
+
+    day: date
+    model: str
+    kind: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+
+
+def billed_usage_row(item: Mapping[str, Any]) -> BilledUsage:
+    return BilledUsage(
+        day=date.fromisoformat(str(item["day"])),
+        model=str(item["model"]),
+        kind=str(item["kind"]),
+        requests=int(item["requests"]),
+        input_tokens=int(item["input_tokens"]),
+        output_tokens=int(item["output_tokens"]),
+    )
+
+
+def billed_per_day(rows: Iterable[BilledUsage]) -> pd.DataFrame:
+    """Input and output tokens and model requests per UTC day, every model and kind; the
+    offline service's requests are counted apart and add no tokens."""
+    records = [
         {
-            "day": created.date(),
-            "input tokens": 0 if t.offline else t.input_tokens,
-            "output tokens": 0 if t.offline else t.output_tokens,
-            "replies": 0 if t.offline else 1,
-            "offline replies": 1 if t.offline else 0,
+            "day": r.day,
+            "input tokens": 0 if is_offline_model(r.model) else r.input_tokens,
+            "output tokens": 0 if is_offline_model(r.model) else r.output_tokens,
+            "requests": 0 if is_offline_model(r.model) else r.requests,
+            "offline requests": r.requests if is_offline_model(r.model) else 0,
         }
-        for created, t in replies
+        for r in rows
     ]
-    if not rows:
-        return pd.DataFrame(columns=["input tokens", "output tokens", "replies", "offline replies"])
-    return pd.DataFrame(rows).groupby("day").sum().sort_index()
+    if not records:
+        return pd.DataFrame(
+            columns=["input tokens", "output tokens", "requests", "offline requests"]
+        )
+    return pd.DataFrame(records).groupby("day").sum().sort_index()

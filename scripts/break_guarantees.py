@@ -42,6 +42,20 @@ BUGS = (
         "tests/test_ai_failure.py::test_a_failing_model_gives_one_honest_line_and_a_handoff",
     ),
     Bug(
+        "failed-turn-not-labelled",
+        "agent/ai_failure.py",
+        "            await p.Session.current.labels.add(FAILED_TURN_LABEL)\n",
+        "",
+        "tests/test_ai_failure.py::test_supervisors_see_each_failed_turn_on_the_dashboard",
+    ),
+    Bug(
+        "usage-of-successful-generations-only",
+        "agent/token_usage.py",
+        "        if self._usage.hook(generator):\n            return generator\n",
+        "",
+        "tests/test_gateway_usage.py::test_the_usage_book_is_what_the_gateway_billed",
+    ),
+    Bug(
         "canned-claim-confirmation",
         "agent/insurance.py",
         '            offline_said_by_tool="file_claim",\n',

@@ -1,4 +1,5 @@
-"""Each AI reply's token usage on the session page, and the tokens per day on insights.
+"""Each AI reply's token usage on the session page, and what the agent's usage book holds per
+day on insights.
 
 The agent (offline NLP here, whose generations report estimated usage the same way an LLM
 adapter reports real usage) writes the usage into each reply's metadata; the dashboard's pages
@@ -13,12 +14,14 @@ from parlant.client import ParlantClient
 from dashboard.model import RawEvent
 from dashboard.token_usage import (
     USAGE_KEY,
+    BilledUsage,
     ReplyTokens,
     awaiting_usage,
+    billed_per_day,
+    billed_usage_row,
     reply_tokens,
     tokens_by_offset,
     tokens_caption,
-    tokens_per_day,
 )
 from tests.test_dashboard_app import (  # noqa: F401 (dashboard_env: the module's autouse fixture)
     dashboard_env,
@@ -56,11 +59,35 @@ def test_usage_is_read_per_reply_and_summed_per_day() -> None:
 
     assert sorted(found) == [1, 3]
     assert tokens_caption(found[1]) == "Tokens: 1,200 in · 80 out · 9 generations · m"
-    per_day = tokens_per_day([(e.created, found[e.offset]) for e in events[:2]])
-    assert per_day["input tokens"].tolist() == [1200, 300]
-    assert per_day["replies"].tolist() == [1, 1]
     assert reply_tokens({USAGE_KEY: {"input_tokens": "lots"}}) is None
-    assert tokens_per_day([]).empty
+
+
+def test_the_bill_is_summed_per_day_over_models_and_kinds() -> None:
+    def row(day: str, model: str, kind: str, requests: int, tokens: int) -> object:
+        return billed_usage_row(
+            {
+                "day": day,
+                "model": model,
+                "kind": kind,
+                "requests": requests,
+                "input_tokens": tokens,
+                "output_tokens": tokens // 10,
+            }
+        )
+
+    rows = [
+        row("2026-03-02", "gpt-4o", "generation", 40, 52000),
+        row("2026-03-02", "text-embedding-3-large", "embedding", 3, 900),
+        row("2026-03-01", "gpt-4o", "generation", 2, 1000),
+    ]
+
+    per_day = billed_per_day(rows)  # type: ignore[arg-type]
+
+    assert [str(d) for d in per_day.index] == ["2026-03-01", "2026-03-02"]
+    assert per_day["input tokens"].tolist() == [1000, 52900]
+    assert per_day["output tokens"].tolist() == [100, 5290]
+    assert per_day["requests"].tolist() == [2, 43]
+    assert billed_per_day([]).empty
 
 
 def test_a_recent_reply_without_usage_is_read_again() -> None:
@@ -101,12 +128,19 @@ def test_offline_replies_add_no_tokens_and_are_counted_apart() -> None:
     llm = ReplyTokens(1200, 80, 9, ("gpt-4.1",))
     offline = ReplyTokens(60000, 900, 12, ("offline-scripted", "offline-hashed-bow"))
     assert (llm.offline, offline.offline, ReplyTokens(1, 1, 1, ()).offline) == (False, True, False)
-    per_day = tokens_per_day([(NOW, llm), (NOW, offline), (NOW, offline)])
-    assert per_day.loc[NOW.date()].to_dict() == {
+    day = NOW.date()
+    per_day = billed_per_day(
+        [
+            BilledUsage(day, "gpt-4.1", "generation", 9, 1200, 80),
+            BilledUsage(day, "offline-scripted", "generation", 12, 60000, 900),
+            BilledUsage(day, "offline-hashed-bow", "embedding", 3, 500, 0),
+        ]
+    )
+    assert per_day.loc[day].to_dict() == {
         "input tokens": 1200,
         "output tokens": 80,
-        "replies": 1,
-        "offline replies": 2,
+        "requests": 9,
+        "offline requests": 15,
     }
     assert tokens_caption(offline) == "Tokens: offline, no LLM"
 

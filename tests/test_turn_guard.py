@@ -91,3 +91,50 @@ def test_the_reason_names_what_failed_never_its_text() -> None:
 
     assert failure_reason(ValueError("card 4111 1111 1111 1111")) == "AI failure: ValueError"
     assert failure_reason(None) == "AI failure: the turn ended with no message"
+
+
+def test_the_cause_is_the_bound_wherever_parlant_wrapped_it() -> None:
+    from agent.ai_failure import failure_cause
+    from agent.turn_guard import TurnOverBudget
+    from handoff.failed_turn import FailureCause
+
+    def raised_from(inner: BaseException, outer: BaseException) -> BaseException:
+        try:
+            try:
+                raise inner
+            except BaseException as error:
+                raise outer from error
+        except BaseException as wrapped:
+            return wrapped
+
+    calls = TurnOverBudget("the turn made 3 model calls", FailureCause.MODEL_CALLS)
+    deadline = TurnOverBudget("deadline passed", FailureCause.DEADLINE)
+    assert failure_cause(None) is FailureCause.NO_REPLY
+    assert failure_cause(ValueError("x")) is FailureCause.ERROR
+    assert failure_cause(raised_from(calls, RuntimeError("batch"))) is FailureCause.MODEL_CALLS
+    grouped = ExceptionGroup("batches", [ValueError("a"), raised_from(deadline, KeyError("b"))])
+    assert failure_cause(grouped) is FailureCause.DEADLINE
+
+
+def test_the_turn_remembers_its_last_model_error_never_its_text() -> None:
+    from parlant.core.engines.alpha.entity_context import EntityContext
+
+    from agent.turn_guard import GuardedGenerator
+
+    class ServerError(Exception):
+        status_code = 500
+
+    class Failing:
+        async def generate(self, prompt: Any, hints: Any = None) -> Any:
+            raise ServerError("the prompt quoted card 4111 1111 1111 1111")
+
+    async def go() -> None:
+        turn = _Context(started_seconds_ago=0)
+        EntityContext.set(turn)  # type: ignore[arg-type]
+        guard = _guard()
+        with pytest.raises(ServerError):
+            await GuardedGenerator(Failing(), guard).generate("prompt")  # type: ignore[arg-type]
+        assert guard.forget(turn) == "ServerError (HTTP 500)"
+        assert guard.forget(turn) is None  # forgotten
+
+    asyncio.run(go())

@@ -16,38 +16,39 @@ from dashboard.render import (
     handoffs_per_reason,
     response_times_per_day,
 )
-from dashboard.token_usage import OFFLINE, tokens_per_day
+from dashboard.token_usage import OFFLINE, billed_per_day
 
 
 def show_tokens_per_day() -> None:
-    """What the AI's replies cost in tokens per day, over all sessions (agent/token_usage.py)."""
+    """What the model endpoint billed per day (the agent's usage book, agent/gateway_usage.py)."""
     try:
-        replies = data.reply_tokens_of_all_sessions(settings)
+        rows = data.billed_usage(settings)
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
-    per_day = tokens_per_day(replies)
+    per_day = billed_per_day(rows)
     st.subheader("LLM tokens per day")
     if per_day.empty:
-        st.info("No AI replies with token usage yet.")
+        st.info("No model requests yet.")
         return
     today = per_day.iloc[-1]
-    offline = int(per_day["offline replies"].sum())
-    if not per_day["replies"].sum():
+    offline = int(per_day["offline requests"].sum())
+    if not per_day["requests"].sum():
         st.info(
-            f"Input and output tokens: {OFFLINE}. The {offline:,} AI replies so far came from "
+            f"Input and output tokens: {OFFLINE}. The {offline:,} model requests so far went to "
             "the scripted offline service (PARLANT_NLP=offline), which asks no model."
         )
         return
     columns = st.columns(3)
     columns[0].metric(f"Input tokens, {per_day.index[-1]}", f"{int(today['input tokens']):,}")
     columns[1].metric(f"Output tokens, {per_day.index[-1]}", f"{int(today['output tokens']):,}")
-    columns[2].metric(f"AI replies, {per_day.index[-1]}", f"{int(today['replies']):,}")
+    columns[2].metric(f"Model requests, {per_day.index[-1]}", f"{int(today['requests']):,}")
     st.bar_chart(per_day[["input tokens", "output tokens"]])
     st.caption(
-        "All generations behind each AI reply (guideline matching, tool calls, the reply), as "
-        "the LLM reported them. Read every 5 minutes."
+        "Every request the model endpoint answered, as it billed it: each AI turn's "
+        "generations (retried and rejected ones too, and turns that ended without a reply), "
+        "the agent's start-up evaluation and embeddings. Read every minute."
         + (
-            f" Not counted: {offline:,} replies of the offline service ({OFFLINE})."
+            f" Not counted: {offline:,} requests to the offline service ({OFFLINE})."
             if offline
             else ""
         )

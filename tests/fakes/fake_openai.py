@@ -21,7 +21,9 @@ drafts, say), `fault_requests` limits a
 fault to that many requests (then the model recovers); `requests` counts schema requests.
 
 Every prompt is kept (`prompts`), so tests can check what Parlant really sent; usage is counted
-with tiktoken's o200k_base from the offline cache.
+with tiktoken's o200k_base from the offline cache. `served` adds up what the fake answered, as a
+gateway's bill would: every chat and embeddings request it answered (errors included) and the
+`usage` tokens it sent.
 """
 
 from __future__ import annotations
@@ -104,6 +106,26 @@ class Prompt:
 
 
 FAULTS = ("malformed", "http_500", "rate_limited", "hang", "silent")
+BILLED_PATHS = ("/v1/chat/completions", "/v1/embeddings")
+
+
+@dataclass
+class Served:
+    """What the fake answered on the billed paths, by kind (generation, embedding)."""
+
+    requests: dict[str, int] = field(default_factory=dict)
+    input_tokens: dict[str, int] = field(default_factory=dict)
+    output_tokens: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, usage: Any) -> None:
+        usage = usage if isinstance(usage, dict) else {}
+        self.requests[kind] = self.requests.get(kind, 0) + 1
+        self.input_tokens[kind] = self.input_tokens.get(kind, 0) + int(
+            usage.get("prompt_tokens") or 0
+        )
+        self.output_tokens[kind] = self.output_tokens.get(kind, 0) + int(
+            usage.get("completion_tokens") or 0
+        )
 
 
 @dataclass
@@ -119,6 +141,7 @@ class FakeOpenAI:
     retry_after_seconds: int = 2
     requests: int = 0
     schemas: list[str] = field(default_factory=list)  # of every schema request, in order
+    served: Served = field(default_factory=lambda: Served())
     _hung: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -137,7 +160,9 @@ class FakeOpenAI:
     # -- the server ----------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._auth])
+        app = web.Application(
+            client_max_size=64 * 1024 * 1024, middlewares=[self._bill, self._auth]
+        )
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
@@ -189,6 +214,19 @@ class FakeOpenAI:
         return [p for p in self.prompts if not schema_names or p.schema_name in schema_names]
 
     # -- handlers ------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _bill(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if request.method == "POST" and request.path in BILLED_PATHS:
+            kind = "embedding" if request.path.endswith("/embeddings") else "generation"
+            body = getattr(response, "body", None)
+            try:
+                usage = json.loads(body).get("usage") if isinstance(body, bytes) else None
+            except ValueError:
+                usage = None
+            self.served.add(kind, usage)
+        return response
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -61,6 +61,8 @@ SLOWEST_FIRST = (
     "test_bridge_replicas_in_process.py",
     "test_llm_contract.py",
     "test_truthful_replies.py",
+    "test_gateway_usage.py",
+    "test_llm_check.py",
     "test_crash_points_postgres.py",
     "test_two_of_everything.py",
     "test_dashboard_app.py",
