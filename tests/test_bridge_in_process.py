@@ -13,195 +13,32 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlencode
+from typing import Any
 
-import aiohttp
 import httpx
 import pytest
-from parlant.client import AsyncParlantClient
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
-from config import EnvReader
-from handoff.record import read_record
-from slack_bridge.app import build_app
-from slack_bridge.bridge import Bridge
-from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.feedback import DELIVERED, FAILED
-from slack_bridge.settings import BridgeSettings
-from slack_bridge.state import SQLiteBridgeStore
 from slack_escalation import metadata
 from slack_escalation.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
-from slack_escalation.slack_api import client_session
-from tests.fakes import FakeSlack, Message, event_callback, signed_headers
-from tests.support.agent_process import AgentProcess
-from tests.support.chat import AGENT_ID
-from tests.support.slack_world import DISCOVERY_INTERVAL_S, OUTBOX_RETRY_S, QUIET_S, RESYNC_S
+from tests.fakes import Message, event_callback
+from tests.support.bridge_world import (
+    OPERATOR_TOKEN,
+    World,
+    eventually,
+    running_world,
+    shown_in_thread,
+)
+from tests.support.slack_world import QUIET_S
 from tests.support.waits import stays_async
-
-SIGNING_SECRET = "in-process-signing-secret"
-OPERATOR_TOKEN = "in-process-operator-token"
-T = TypeVar("T")
-
-
-async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = 30) -> T:
-    """Polls `check` while the loop keeps serving the fake Slack and the bridge."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-@dataclass
-class World:
-    fake: FakeSlack
-    channel: str
-    dana: str
-    mallory: str
-    agent: AgentProcess
-    parlant: AsyncParlantClient
-    store: SQLiteBridgeStore
-    bridge: Bridge
-    app: AsyncApp
-
-    async def dispatch(self, raw: bytes) -> int:
-        """Slack's signed request, handed to the app as the HTTP adapter does; its status."""
-        headers = signed_headers(SIGNING_SECRET, raw)
-        response = await self.app.async_dispatch(
-            AsyncBoltRequest(body=raw.decode(), headers=headers)
-        )
-        return response.status
-
-    async def event(self, event: dict[str, Any], event_id: str) -> None:
-        raw = json.dumps(event_callback(event, event_id=event_id)).encode()
-        assert await self.dispatch(raw) == 200
-
-    async def interactive(self, payload: dict[str, Any]) -> None:
-        assert await self.dispatch(urlencode({"payload": json.dumps(payload)}).encode()) == 200
-
-    async def escalate(self, text: str = "I want to talk to a human") -> tuple[str, Message]:
-        """A customer session handed off by the agent; returns it with its root message."""
-        session = await self.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
-        await self.parlant.sessions.create_event(
-            session.id, kind="message", source="customer", message=text
-        )
-
-        async def root() -> Message | None:
-            return next(
-                (
-                    m
-                    for m in self.fake.messages(self.channel)
-                    if m.thread_ts is None
-                    and metadata.root_session({"metadata": m.metadata}) == session.id
-                ),
-                None,
-            )
-
-        return session.id, await eventually(root, "the root message", timeout=90)
-
-    async def reply(self, user: str, text: str, root_ts: str) -> tuple[dict[str, Any], str]:
-        event = self.fake.add_user_message(self.channel, user, text, thread_ts=root_ts)
-        event_id = f"Ev{time.time_ns()}"
-        await self.event(event, event_id)
-        return event, event_id
-
-    async def click(self, root_ts: str, action_id: str, user: str) -> None:
-        await self.interactive(self.fake.block_action(self.channel, root_ts, action_id, user=user))
-
-    async def record(self, session_id: str) -> dict[str, Any]:
-        return dict(read_record((await self.parlant.sessions.retrieve(session_id)).metadata) or {})
-
-    async def status_is(self, session_id: str, status: str) -> bool:
-        return (await self.record(session_id)).get("status") == status
-
-    async def messages(self, session_id: str, source: str) -> list[str]:
-        events = await self.parlant.sessions.list_events(
-            session_id, kinds="message", source=source, wait_for_data=0
-        )
-        return [str(e.data.get("message")) for e in events]
-
-    def thread(self, root_ts: str) -> list[Message]:
-        return [m for m in self.fake.messages(self.channel, root_ts) if m.ts != root_ts]
-
-    def root(self, root_ts: str) -> Message:
-        return next(m for m in self.fake.messages(self.channel) if m.ts == root_ts)
 
 
 @pytest.fixture(scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_world(tmp_path_factory.mktemp("in-process")) as built:
         yield built
-
-
-@asynccontextmanager
-async def running_world(
-    root: Path, agent_env: dict[str, str] | None = None, env_overrides: dict[str, str] | None = None
-) -> AsyncIterator[World]:
-    """The fake Slack, a real agent (with `agent_env` on top) and the bridge in this loop;
-    `env_overrides` change the settings both get."""
-    fake = FakeSlack()
-    await fake.start()
-    dana = fake.add_user("dana", display_name="Dana")
-    mallory = fake.add_user("mallory", display_name="Mallory")
-    channel = fake.add_channel("escalations", members=[dana, mallory])
-    env = {
-        "SLACK_BOT_TOKEN": fake.bot_token,
-        "SLACK_ESCALATION_CHANNEL": channel,
-        "SLACK_API_URL": fake.api_url,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_OPERATOR_IDS": dana,
-        "DASHBOARD_URL": "http://dashboard.test",
-        "PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN,
-        "BRIDGE_DISCOVERY_INTERVAL_SECONDS": str(DISCOVERY_INTERVAL_S),
-        "BRIDGE_RESYNC_SECONDS": str(RESYNC_S),
-        "BRIDGE_OUTBOX_RETRY_SECONDS": str(OUTBOX_RETRY_S),
-        "BRIDGE_DRAFTS": "off",
-        **(env_overrides or {}),
-    }
-    agent = AgentProcess(home=root / "parlant", extra_env={**env, **(agent_env or {})})
-    # Started from a worker thread: the agent's start-up must not stall the fake Slack.
-    await asyncio.to_thread(agent.start)
-    settings = BridgeSettings.from_env(
-        EnvReader(
-            {**env, "PARLANT_URL": agent.url, "BRIDGE_STATE_PATH": str(root / "state.sqlite3")},
-            dotenv={},
-        )
-    )
-    slack = settings.slack
-    assert slack is not None
-    store = SQLiteBridgeStore(settings.state_path)
-    http: aiohttp.ClientSession = client_session()
-    listing = listing_client(settings)
-    caller = slack_caller(slack, http, store)
-    bridge = Bridge(settings, slack, parlant_client(settings), listing, caller, store)
-    app = build_app(slack, caller.client, bridge)
-    running = asyncio.create_task(bridge.run())
-    parlant = AsyncParlantClient(
-        base_url=agent.url,
-        httpx_client=httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=60
-        ),
-    )
-    try:
-        yield World(fake, channel, dana, mallory, agent, parlant, store, bridge, app)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await bridge.stop()
-        await listing.aclose()
-        await http.close()
-        store.close()
-        await asyncio.to_thread(agent.stop)
-        await fake.stop()
 
 
 async def test_customer_messages_are_mirrored_into_the_thread_once(world: World) -> None:
@@ -249,16 +86,6 @@ async def burst(world: World, session: str, texts: list[str]) -> list[str]:
         )
         ids.append(event.id)
     return ids
-
-
-def shown_in_thread(world: World, root_ts: str) -> list[tuple[str, str]]:
-    """(post ts, section text) for every section of every post in the thread, in order."""
-    return [
-        (post.ts, block["text"]["text"])
-        for post in world.thread(root_ts)
-        for block in post.blocks or []
-        if block.get("type") == "section"
-    ]
 
 
 async def test_a_burst_is_coalesced_into_fewer_posts_each_message_once_in_order(

@@ -38,9 +38,9 @@ from slack_escalation import metadata
 from slack_escalation.slack_api import client_session
 from tests.fakes import FakeSlack, Message, event_callback, signed_headers
 from tests.support.agent_process import AgentProcess
+from tests.support.bridge_world import eventually
 from tests.support.chat import AGENT_ID
 from tests.support.postgres import PostgresCluster
-from tests.test_bridge_in_process import eventually
 
 SIGNING_SECRET = "replicas-signing-secret"
 OPERATOR_TOKEN = "replicas-operator-token"

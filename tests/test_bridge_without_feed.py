@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_bridge_in_process import (
+from tests.support.bridge_world import (
     OPERATOR_TOKEN,
     World,
     eventually,
