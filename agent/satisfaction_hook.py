@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 import parlant.sdk as p
@@ -33,15 +32,20 @@ def awaiting_answer(record: HandoffRecord | None) -> bool:
     )
 
 
-def first_answer(events: Sequence[Event], asked_at: str) -> Event | None:
-    """The customer's first message after the question, if it is the last thing they said."""
-    asked = datetime.fromisoformat(asked_at)
+def first_answer(events: Sequence[Event]) -> Event | None:
+    """The customer's first message after the last satisfaction question (its event, in the
+    agent's voice, carries `metadata.satisfaction`), if it is the last thing they said."""
+    asked = [
+        e.offset
+        for e in events
+        if e.kind == EventKind.MESSAGE and (e.metadata or {}).get("satisfaction") == "question"
+    ]
+    if not asked:
+        return None
     after = [
         e
         for e in events
-        if e.kind == EventKind.MESSAGE
-        and e.source == EventSource.CUSTOMER
-        and e.creation_utc >= asked
+        if e.kind == EventKind.MESSAGE and e.source == EventSource.CUSTOMER and e.offset > asked[-1]
     ]
     return after[0] if len(after) == 1 else None
 
@@ -52,7 +56,7 @@ async def take_answer(
     record = read_record(context.session.metadata)
     if record is None or not awaiting_answer(record):
         return EngineHookResult.CALL_NEXT
-    answer = first_answer(context.interaction.events, str(record["satisfaction_asked_at"]))
+    answer = first_answer(context.interaction.events)
     if answer is None:
         return EngineHookResult.CALL_NEXT
     data = answer.data if isinstance(answer.data, Mapping) else {}
