@@ -94,6 +94,9 @@ def test_returning_and_resolving_record_who_and_when() -> None:
         "status": "resolved",
         "resolved_at": T3,
         "resolved_by": {"id": "dashboard:lee", "name": "Lee"},
+        # The customer is asked to rate the help from here (handoff/satisfaction.py).
+        "satisfaction_asked_at": T3,
+        "satisfaction": {},
     }
 
 
