@@ -111,7 +111,7 @@ class Topology:
             bridge = BridgeProcess(
                 workdir=self.root / f"bridge-{i}",
                 env_overrides=overrides,
-                ready=lambda port=port: bridge_healthy(port),
+                ready=lambda port=port: bridge_healthy(port),  # type: ignore[misc]
                 port=port,
             )
             self.bridges.append(bridge.start())

@@ -10,6 +10,7 @@ import time
 
 import httpx
 from parlant.client import AsyncParlantClient
+from parlant.client.types import Participant
 
 from slack_escalation.metadata import mirrored_parts
 from tests.fakes import FakeSlackThread, event_callback, signed_headers
@@ -92,7 +93,7 @@ async def relay_latency(
                     kind="message",
                     source="human_agent",
                     message=f"direct {i}",
-                    participant={"id": "bench", "display_name": "Bench"},
+                    participant=Participant(id="bench", display_name="Bench"),
                 )
                 direct.append((time.perf_counter() - began) * 1000)
     return relayed, direct

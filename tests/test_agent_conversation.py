@@ -82,7 +82,7 @@ def test_asking_for_a_human_hands_off_and_silences_the_ai(
 
     state = client.sessions.retrieve(session)
     assert state.mode == "manual"
-    assert "handoff" in state.labels
+    assert "handoff" in (state.labels or [])
     record = state.metadata["handoff"]
     assert record["status"] == "waiting"
     assert record["reason"] == handoffs[0]["arguments"]["reason"]

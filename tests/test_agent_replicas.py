@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from parlant.client import ParlantClient
+from parlant.client.types import Participant
 
 from agent.session_listener import SAFETY_RECHECK_S
 from tests.support import forks
@@ -65,7 +66,7 @@ def test_a_long_poll_on_one_replica_wakes_for_an_event_written_through_the_other
             kind="message",
             source="human_agent",
             message="from replica b",
-            participant={"id": "op", "display_name": "Operator"},
+            participant=Participant(id="op", display_name="Operator"),
         )
         written_at.append(time.monotonic())
 
@@ -101,7 +102,7 @@ def test_events_written_at_once_through_both_replicas_get_distinct_contiguous_of
                 kind="message",
                 source="human_agent",
                 message=f"replica {replica} message {n}",
-                participant={"id": "op", "display_name": "Operator"},
+                participant=Participant(id="op", display_name="Operator"),
             )
             with lock:
                 returned.append(event.offset)

@@ -95,7 +95,7 @@ def failed_turns_recorded(client: ParlantClient, session: str) -> list[dict[str,
         assert time.monotonic() < deadline, "the session was never labelled ai_failure"
         time.sleep(0.2)
     events = client.sessions.list_events(session, kinds="custom", wait_for_data=0)
-    return [e.data for e in events if (e.data or {}).get("type") == "ai_turn_failed"]
+    return [e.data or {} for e in events if (e.data or {}).get("type") == "ai_turn_failed"]
 
 
 def _fails_over(client: ParlantClient, text: str = "What does my policy cover?") -> str:

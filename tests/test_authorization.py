@@ -17,6 +17,7 @@ import websockets.exceptions
 import websockets.sync.client
 from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
+from parlant.client.types import Participant
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
@@ -67,14 +68,14 @@ def operator_only_calls(caller: ParlantClient, session: str) -> list[Callable[[]
             kind="message",
             source="human_agent",
             message="I am totally an operator",
-            participant={"id": "x", "display_name": "Fake Operator"},
+            participant=Participant(id="x", display_name="Fake Operator"),
         ),
         lambda: caller.sessions.create_event(
             session, kind="message", source="human_agent_on_behalf_of_ai_agent", message="fake AI"
         ),
         lambda: caller.sessions.update(session, mode="manual"),
-        lambda: caller.sessions.update(session, metadata={"handoff": {"status": "waiting"}}),
-        lambda: caller.sessions.update(session, labels={"upsert": ["handoff"]}),
+        lambda: caller.sessions.update(session, metadata={"handoff": {"status": "waiting"}}),  # type: ignore[arg-type]
+        lambda: caller.sessions.update(session, labels={"upsert": ["handoff"]}),  # type: ignore[arg-type]
         lambda: caller.sessions.delete(session),
         lambda: caller.customers.list(),
         lambda: caller.agents.list(),
@@ -100,7 +101,7 @@ def operator_only_calls(caller: ParlantClient, session: str) -> list[Callable[[]
             kind="message",
             source="customer",
             message="hi",
-            participant={"id": "someone-else", "display_name": "Someone Else"},
+            participant=Participant(id="someone-else", display_name="Someone Else"),
         ),
         # A label or a handoff record would put a forged session in the operators' queue.
         lambda: caller.sessions.create(agent_id=AGENT_ID, labels=["handoff"]),
@@ -185,7 +186,7 @@ def test_operators_with_the_token_may_act(guarded: AgentProcess) -> None:
         kind="message",
         source="human_agent",
         message="Hello from a real operator",
-        participant={"id": "dashboard:sam", "display_name": "Sam"},
+        participant=Participant(id="dashboard:sam", display_name="Sam"),
     )
     operator.sessions.update(session, mode="manual")
     assert session in [s.id for s in operator.sessions.list()]

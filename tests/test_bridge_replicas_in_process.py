@@ -31,8 +31,7 @@ from handoff.record import read_record
 from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge
 from slack_bridge.clients import listing_client, parlant_client, slack_caller
-from slack_bridge.discovery import DISCOVERY_INTERVAL_S
-from slack_bridge.settings import BridgeSettings
+from slack_bridge.settings import DISCOVERY_INTERVAL_S, BridgeSettings
 from slack_bridge.state_postgres import PostgresBridgeStore
 from slack_escalation import metadata
 from slack_escalation.slack_api import client_session
@@ -61,7 +60,7 @@ class Replica:
     async def dispatch(self, event: dict[str, Any], event_id: str) -> None:
         raw = json.dumps(event_callback(event, event_id=event_id)).encode()
         response = await self.app.async_dispatch(
-            AsyncBoltRequest(body=raw.decode(), headers=signed_headers(SIGNING_SECRET, raw))
+            AsyncBoltRequest(body=raw.decode(), headers=signed_headers(SIGNING_SECRET, raw))  # type: ignore[arg-type]
         )
         assert response.status == 200
 

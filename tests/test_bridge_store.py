@@ -72,7 +72,7 @@ async def enqueue(
     store: BridgeStore, session: str, ts: str, text: str = "hi", channel: str = "C1"
 ) -> int:
     reply = await store.enqueue_reply(
-        session, channel, ts, "100.000001", "U1", "Dana", "reply", text
+        session, channel, ts, "100.000001", "U1", "Dana", "human", text
     )
     return reply.id
 
@@ -93,7 +93,7 @@ async def test_the_outbox_keeps_one_row_per_slack_message_in_slack_order(
     # Slack's ts compares as a number: 10.5 comes after 9.9 whatever the text says.
     earlier = await enqueue(store, "s1", "1700000000.000100", "first")
     again = await store.enqueue_reply(
-        "s1", "C1", "1700000000.000900", "100.000001", "U1", "Dana", "reply", "second"
+        "s1", "C1", "1700000000.000900", "100.000001", "U1", "Dana", "human", "second"
     )
     assert again.id == later
     await enqueue(store, "s2", "1700000000.000500")

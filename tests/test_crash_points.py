@@ -102,7 +102,9 @@ def outbox_case(world: SlackWorld, point: str) -> None:
     second, _ = world.operator_writes(world.dana, f"second reply {point}", root.ts)
     for message in (first, second):
         eventually(
-            lambda m=message: "white_check_mark" in world.reactions(m["ts"]), timeout=40, what="✅"
+            lambda m=message: "white_check_mark" in world.reactions(m["ts"]),  # type: ignore[misc]
+            timeout=40,
+            what="✅",
         )
 
     def check() -> None:

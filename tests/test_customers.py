@@ -16,6 +16,7 @@ import httpx
 import jwt
 import pytest
 from parlant.client.core.api_error import ApiError
+from parlant.client.types import Participant
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from handoff.actions import Operator
@@ -56,7 +57,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     process.stop()
 
 
-def ask(client, session: str, text: str) -> str:  # type: ignore[no-untyped-def]
+def ask(client, session: str, text: str) -> str:
     reply = wait_for_ai_reply(client, session, say(client, session, text))
     return str(reply.data["message"])
 
@@ -133,7 +134,7 @@ def test_forged_expired_or_wrongly_signed_tokens_are_refused(
         claims["exp"] = now + 3 * 24 * 3600
     elif problem == "claims a guest id":
         claims["sub"] = "guest-0123456789abcdef01234567"
-    token = jwt.encode(claims, secret or None, algorithm=algorithm)
+    token = jwt.encode(claims, secret or None, algorithm=algorithm)  # type: ignore[arg-type]  # None: unsigned, on purpose
     for path in ("/sessions", f"/c/{token}/sessions"):
         headers = {} if path.startswith("/c/") else {"Authorization": f"Bearer {token}"}
         answer = httpx.get(f"{agent.url}{path}", headers=headers, timeout=10)
@@ -172,7 +173,7 @@ def test_what_a_customer_receives_carries_nothing_internal(agent: AgentProcess) 
         kind="message",
         source="human_agent",
         message="Hi, Dana here.",
-        participant={"id": DANA.id, "display_name": DANA.name},
+        participant=Participant(id=DANA.id, display_name=DANA.name),
         metadata={
             "slack": {"channel": "C0ESCALATE", "ts": "1764770000.123456", "user": "U0DANA42"}
         },

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import cast
 
 import pytest
 
@@ -29,8 +30,12 @@ def at(minutes_ago: float) -> str:
 
 def escalation(session_id: str, **record: object) -> Escalation:
     return Escalation(
-        session_id, f"cust-{session_id}", "manual", NOW - timedelta(days=1), HandoffRecord(**record)
-    )  # type: ignore[typeddict-item]
+        session_id,
+        f"cust-{session_id}",
+        "manual",
+        NOW - timedelta(days=1),
+        cast(HandoffRecord, record),
+    )
 
 
 def link(session_id: str) -> str:
@@ -106,8 +111,8 @@ def test_csv_export_has_every_row_and_defuses_spreadsheet_formulas() -> None:
 def test_the_queue_leads_with_the_link_and_names_customers() -> None:
     queue = [
         *QUEUE,
-        Escalation("g1", "guest-0782f9ab", "manual", NOW, HandoffRecord(status="waiting")),  # type: ignore[typeddict-item]
-        Escalation("g2", "guest", "manual", NOW, HandoffRecord(status="waiting")),  # type: ignore[typeddict-item]
+        Escalation("g1", "guest-0782f9ab", "manual", NOW, HandoffRecord(status="waiting")),
+        Escalation("g2", "guest", "manual", NOW, HandoffRecord(status="waiting")),
     ]
     names = {"cust-new": "Avery Quinn", "cust-guest-0782f9ab": "not this"}
     rows = render.queue_rows(queue, NOW, link, customer_names=names)
@@ -515,12 +520,12 @@ def test_queue_marks_breached_and_due_soon_handoffs() -> None:
 
 
 def test_session_page_lines_show_both_clocks() -> None:
-    record = HandoffRecord(status="claimed", requested_at=at(20), first_claimed_at=at(17))  # type: ignore[typeddict-item]
+    record = HandoffRecord(status="claimed", requested_at=at(20), first_claimed_at=at(17))
     claim, reply = render.sla_lines(record, SLA_15_30, NOW)
 
     assert claim == "🟢 Claim: 3 min of 15 min, met (claimed)"
     assert reply.startswith("🟢 First reply: 20 min of 30 min, on time, running, due ")
-    assert render.sla_lines(HandoffRecord(status="waiting"), SLA_15_30, NOW) == []  # type: ignore[typeddict-item]
+    assert render.sla_lines(HandoffRecord(status="waiting"), SLA_15_30, NOW) == []
 
 
 def test_breaches_per_day_and_per_reason() -> None:

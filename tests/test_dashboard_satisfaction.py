@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from dashboard import satisfaction
 from dashboard.model import Escalation
@@ -22,7 +22,7 @@ def escalation(session: str, answer: dict[str, Any] | None, **record: Any) -> Es
     if answer is not None:
         full["satisfaction"] = answer
     return Escalation(
-        session, "cust", "auto", datetime(2026, 12, 7, tzinfo=UTC), HandoffRecord(**full)
+        session, "cust", "auto", datetime(2026, 12, 7, tzinfo=UTC), cast(HandoffRecord, full)
     )
 
 

@@ -163,8 +163,8 @@ def test_wrong_passwords_back_off(dashboard: str) -> None:
 def test_export_links_expire_after_their_first_download() -> None:
     now = [100.0]
     files = Starlette(routes=[Route("/media/{name}", lambda r: PlainTextResponse("export"))])
-    app = ExportExpiry(files, window_s=30, clock=lambda: now[0])  # type: ignore[arg-type]
-    client = TestClient(app)
+    app = ExportExpiry(files, window_s=30, clock=lambda: now[0])
+    client = TestClient(app)  # type: ignore[arg-type]  # an ASGI app, typed by its own protocol
 
     assert client.get("/media/a.csv").status_code == 200
     now[0] = 129.0

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client.types import SessionMetadataUpdateParams
 
 from handoff import actions
 from handoff.record import read_record
@@ -198,7 +199,7 @@ def test_the_reply_route_refuses_what_it_cannot_store_and_claims_once(
             lee = {
                 **good,
                 "message": "Lee here.",
-                "operator": {**good["operator"], "id": "slack:LEE", "name": "Lee"},
+                "operator": {"origin": "slack", "id": "slack:LEE", "name": "Lee"},
             }
             return list(await asyncio.gather(http.post(url, json=good), http.post(url, json=lee)))
 
@@ -300,7 +301,9 @@ def test_history_pages_closed_handoffs_without_repeats(agent: AgentProcess) -> N
     sessions = [new_session(client) for _ in range(5)]
     for n, session in enumerate(sessions):
         record = {"status": "resolved", "resolved_at": f"2020-01-01T00:00:0{n}+00:00"}
-        client.sessions.update(session, metadata={"set": {"handoff": record}})
+        client.sessions.update(
+            session, metadata=SessionMetadataUpdateParams(set_={"handoff": record})
+        )
     seen: list[str] = []
     params: dict[str, Any] = {"limit": 2}
     while True:

@@ -17,6 +17,7 @@ import httpx
 import psycopg
 import pytest
 from parlant.client import ParlantClient
+from parlant.client.types import SessionMetadataUpdateParams
 
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session
@@ -51,7 +52,7 @@ def _feed(agent: AgentProcess, after: int, wait: int = 0, limit: int = 1000) -> 
 def _open_session(client: ParlantClient, status: str = "waiting") -> str:
     session = new_session(client)
     record = {"status": status, "requested_at": "2026-01-01T00:00:00+00:00"}
-    client.sessions.update(session, metadata={"set": {"handoff": record}})
+    client.sessions.update(session, metadata=SessionMetadataUpdateParams(set_={"handoff": record}))
     return session
 
 
@@ -156,7 +157,9 @@ def test_a_session_resolved_through_b_leaves_a_feed_and_open_listing(
     listed = httpx.get(f"{a.url}/escalations/open", timeout=10).json()["items"]
     assert session in {s["id"] for s in listed}
     record = {"status": "resolved", "resolved_at": "2026-01-02T00:00:00+00:00"}
-    client_b.sessions.update(session, metadata={"set": {"handoff": record}})
+    client_b.sessions.update(
+        session, metadata=SessionMetadataUpdateParams(set_={"handoff": record})
+    )
     head = _feed(a, 0)["head"]
     _say(client_b, session, "after the resolve")
     answer = _feed(a, head, wait=1)

@@ -641,10 +641,10 @@ async def socket_handler(fake: FakeSlack) -> AsyncIterator[AsyncSocketModeHandle
     handler = AsyncSocketModeHandler(
         AsyncApp(client=web_client(fake)), fake.app_token, ping_interval=0.5
     )
-    await handler.connect_async()  # type: ignore[no-untyped-call]
+    await handler.connect_async()
     await fake.wait_for(lambda: fake.open_sockets == 1)
     yield handler
-    await handler.close_async()  # type: ignore[no-untyped-call]
+    await handler.close_async()
 
 
 async def test_bolt_receives_acks_and_reconnects(
@@ -708,7 +708,7 @@ async def test_events_are_spread_over_several_connections_each_to_one() -> None:
             app = AsyncApp(client=web_client(fake))
             app.event("message")(recorder(received[name]))
             handler = AsyncSocketModeHandler(app, fake.app_token)
-            await handler.connect_async()  # type: ignore[no-untyped-call]
+            await handler.connect_async()
             handlers.append(handler)
         await fake.wait_for(lambda: fake.open_sockets == 2)
         sam = fake.add_user("sam")
@@ -721,14 +721,14 @@ async def test_events_are_spread_over_several_connections_each_to_one() -> None:
         assert received["a"] and received["b"]  # and both replicas got some
 
         # One replica gone: every envelope goes to the other.
-        await handlers[0].close_async()  # type: ignore[no-untyped-call]
+        await handlers[0].close_async()
         await fake.wait_for(lambda: fake.open_sockets == 1)
         before = {name: len(got) for name, got in received.items()}
         for i in range(3):
             await fake.push_event(fake.add_user_message(room, sam, f"after {i}"))
         await fake.wait_for(lambda: sum(map(len, received.values())) == len(texts) + 3)
         assert len(received["a"]) == before["a"]
-        await handlers[1].close_async()  # type: ignore[no-untyped-call]
+        await handlers[1].close_async()
 
 
 async def test_unhandled_event_is_not_acked(

@@ -21,7 +21,7 @@ def test_forked_agents_each_use_their_own_home_and_report_how_they_ended(
     second = AgentProcess(home=tmp_path / "second" / "parlant").start()
     try:
         assert isinstance(first.process, forks.ForkedProcess)
-        assert first.process.pid != second.process.pid  # type: ignore[union-attr]
+        assert first.process.pid != second.process.pid
         # parlant.bin.server reads PARLANT_HOME when imported: imported in the child, after
         # its environment was set, each writes its log in its own home.
         for agent in (first, second):

@@ -28,7 +28,8 @@ RULE = "=" * 72
 def blocks(text: str) -> list[str]:
     """The launcher's blocks, each the lines between two rules without honcho's prefixes."""
     lines = [line.split("| ", 1)[-1] for line in text.splitlines()]
-    found, current = [], None
+    found: list[str] = []
+    current: list[str] | None = None
     for line in lines:
         if line == RULE:
             if current is None:

@@ -59,7 +59,7 @@ async def store(
         open_pool(url, max_size=4) as pool,
         PostgresDocumentDatabase(pool, uuid.uuid4().hex, ordered=EVENTS) as database,
     ):
-        sessions = await database.get_or_create_collection(SESSIONS, BaseDocument, load)
+        sessions = await database.get_or_create_collection(SESSIONS, BaseDocument, load)  # type: ignore[assignment]
         postgres_index = PostgresEscalations(database)
         await postgres_index.ensure_indexes()
         yield sessions, postgres_index

@@ -13,7 +13,7 @@ from tests.support.agent_process import REPO_ROOT
 
 
 def locked() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (REPO_ROOT / "requirements.lock").read_text().splitlines():
         if line and not line.startswith((" ", "#")):
             name, _, rest = line.partition("==")

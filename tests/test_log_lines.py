@@ -13,6 +13,7 @@ FORGED = "2026-12-07 01:00:00,000 INFO agent operator token accepted"
 def text_log(*records: tuple[str, tuple[object, ...]], exc: BaseException | None = None) -> str:
     stream = io.StringIO()
     own = handler("text", "agent")
+    assert isinstance(own, logging.StreamHandler)
     own.setStream(stream)
     logger = logging.getLogger("test-log-lines")
     logger.propagate = False

@@ -21,7 +21,8 @@ import httpx
 import pytest
 from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
-from playwright.sync_api import Page, expect, sync_playwright
+from parlant.client.types import Participant
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.support.agent_process import REPO_ROOT, free_port
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot, screenshot
@@ -143,7 +144,7 @@ def test_without_the_token_operator_calls_get_403(launched: Launched) -> None:
             kind="message",
             source="human_agent",
             message="I am an operator",
-            participant={"id": "x", "display_name": "Fake"},
+            participant=Participant(id="x", display_name="Fake"),
         ),
         lambda: anonymous.sessions.list(),
         # The session id (as Slack and the dashboard show it) is not a key to the session.
@@ -159,7 +160,7 @@ def test_without_the_token_operator_calls_get_403(launched: Launched) -> None:
     assert session in [s.id for s in launched.operator().sessions.list()]
 
 
-def messages(page: Page, source: str) -> object:
+def messages(page: Page, source: str) -> Locator:
     return page.locator(f'#transcript li[data-source="{source}"] p')
 
 
@@ -219,7 +220,7 @@ def test_a_customer_chats_is_handed_off_and_sees_the_operator(
                 kind="message",
                 source="human_agent",
                 message="Hi, Dana here. " + HOSTILE,
-                participant={"id": "slack:U0DANA", "display_name": "Dana"},
+                participant=Participant(id="slack:U0DANA", display_name="Dana"),
             )
             reply = page.locator("#transcript li.from-operator")
             expect(reply.locator("p")).to_have_text("Hi, Dana here. " + HOSTILE, timeout=30_000)

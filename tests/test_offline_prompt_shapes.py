@@ -40,14 +40,16 @@ def _transition_text(kind: JourneyNodeKind, edges: dict[str, str]) -> str:
     node = next_step._JourneyNode(
         id="2", action=ASK, kind=kind, customer_dependent_action=False, agent_dependent_action=True
     )
-    return selection.get_journey_transition_map_text(
-        current_node=node,
-        follow_up_conditions={
-            i: next_step._JourneyEdge(condition=c, target_node_action=None)
-            for i, c in edges.items()
-        },
-        journey_title="File an Insurance Claim",
-        journey_description="Collect the details of an accident.",
+    return str(
+        selection.get_journey_transition_map_text(
+            current_node=node,
+            follow_up_conditions={
+                i: next_step._JourneyEdge(condition=c, target_node_action=None)
+                for i, c in edges.items()
+            },
+            journey_title="File an Insurance Claim",
+            journey_description="Collect the details of an accident.",
+        )
     )
 
 

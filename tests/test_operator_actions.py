@@ -30,7 +30,7 @@ def handed_off_session(client: ParlantClient) -> str:
     return session
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+def run(coro):
     return asyncio.run(coro)
 
 
@@ -94,7 +94,7 @@ def test_resolve_and_take_over(client: ParlantClient, agent: AgentProcess) -> No
     async def go() -> None:
         api = AsyncParlantClient(base_url=agent.url)
         await actions.resolve(api, session, LEE)
-        assert (await actions.current_record(api, session))["status"] == "resolved"  # type: ignore[index]
+        assert (await actions.current_record(api, session))["status"] == "resolved"
         await actions.take_over(api, session, DANA)
 
     run(go())

@@ -34,7 +34,10 @@ def test_what_the_customer_asks_about(question: str, thing: str | None) -> None:
 
 
 def test_named_perils_and_exclusions() -> None:
-    assert coverage_parts(BOB["coverage"]) == (["third-party liability"], ["no own-damage cover"])
+    assert coverage_parts(str(BOB["coverage"])) == (
+        ["third-party liability"],
+        ["no own-damage cover"],
+    )
 
 
 def test_a_named_peril_is_covered_and_anything_else_is_not_named() -> None:

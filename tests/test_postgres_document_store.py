@@ -172,7 +172,7 @@ async def test_documents_come_back_exactly_as_written(postgres_url: str) -> None
         collection = await database.get_or_create_collection("docs", BaseDocument, load)
         (read,) = (await collection.find({})).items
     assert json.dumps(read, sort_keys=True) == json.dumps(written, sort_keys=True)
-    assert isinstance(read["big"], float) and str(read["negative_zero"]) == "-0.0"
+    assert isinstance(read["big"], float) and str(read["negative_zero"]) == "-0.0"  # type: ignore[typeddict-item]
 
 
 async def test_two_replicas_never_both_win_a_check_then_write(postgres_url: str) -> None:
@@ -203,7 +203,7 @@ async def test_two_replicas_never_both_win_a_check_then_write(postgres_url: str)
         for n in range(5):
             wins = await asyncio.gather(*(claim(w, f"t{n}") for w in range(len(collections))))
             assert sum(wins) == 1
-        owners = [d["owner"] for d in (await setup.find({})).items]
+        owners = [d["owner"] for d in (await setup.find({})).items]  # type: ignore[typeddict-item]
         assert all(owner.startswith("w") for owner in owners)
 
 

@@ -46,7 +46,7 @@ async def ops(tmp_path: Path) -> AsyncIterator[tuple[AgentOps, ClaimsDatabase]]:
         ops.use_index(stores.escalations)
         # Parlant's container, as far as /readyz reads it.
         container = Container()
-        container[SessionStore] = stores.sessions  # type: ignore[type-abstract]
+        container[SessionStore] = stores.sessions  # type: ignore[type-abstract, assignment]
         ops.bind(container)
         yield ops, claims
         await ops.close()

@@ -6,6 +6,7 @@ import threading
 import time
 
 from parlant.client import ParlantClient
+from parlant.client.types import Participant
 
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session
@@ -25,7 +26,7 @@ def test_a_long_poll_wakes_when_its_session_gets_an_event(
             kind="message",
             source="human_agent",
             message="wake up",
-            participant={"id": "t", "display_name": "T"},
+            participant=Participant(id="t", display_name="T"),
         )
         written_at.append(time.monotonic())
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from parlant.client import ParlantClient
+from parlant.client.types import Participant
 
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session
@@ -95,7 +96,7 @@ def test_a_local_json_store_is_imported_once_on_switching_to_sqlite(
             kind="message",
             source="human_agent",
             message="kept across the switch",
-            participant={"id": "t", "display_name": "T"},
+            participant=Participant(id="t", display_name="T"),
         )
         before = [(e.id, e.offset) for e in client.sessions.list_events(session, wait_for_data=0)]
     finally:

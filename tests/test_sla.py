@@ -27,7 +27,7 @@ WITH_SATURDAY = parse_business_hours("Mon-Fri 09:00-17:00, Sat 10:00-14:00", BER
 
 
 def berlin(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[arg-type, misc]
 
 
 def sla_settings(

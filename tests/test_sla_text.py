@@ -99,7 +99,7 @@ def test_handoff_times_without_a_zone_are_utc_and_others_are_shown_in_utc() -> N
     stamp = int(datetime(2025, 3, 3, 9, 5, tzinfo=UTC).timestamp())
     expected = f"<!date^{stamp}^{{ago}}|at 2025-03-03 09:05 UTC>"
     for requested in ("2025-03-03T09:05:00", "2025-03-03T10:05:00+01:00"):
-        text = sla_blocks(view(False), requested)[0]["elements"][0]["text"]  # type: ignore[index]
+        text = sla_blocks(view(False), requested)[0]["elements"][0]["text"]
         assert text.startswith(f":stopwatch: Handed off {expected} · ")
 
 
@@ -117,7 +117,7 @@ def test_the_handoff_time_does_not_depend_on_the_machines_zone(machine_far_from_
 
 
 def test_an_unreadable_handoff_time_is_said_so() -> None:
-    text = sla_blocks(view(False), "yesterday")[0]["elements"][0]["text"]  # type: ignore[index]
+    text = sla_blocks(view(False), "yesterday")[0]["elements"][0]["text"]
     assert text == f":stopwatch: Handed off at an unknown time · SLA: {CLOCKS}"
 
 

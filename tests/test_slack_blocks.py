@@ -522,7 +522,7 @@ def sla_context(blocks_: list[dict[str, Any]]) -> str:
         for e in b["elements"]
         if ":stopwatch:" in e["text"]
     ]
-    return text
+    return str(text)
 
 
 def view_at(status: str, minutes_after_handoff: float, **record_changes: str) -> EscalationView:

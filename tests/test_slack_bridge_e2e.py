@@ -39,7 +39,7 @@ def world(
     stop_world(setup)
 
 
-def human_messages(world: SlackWorld, session_id: str, text: str) -> list[object]:
+def human_messages(world: SlackWorld, session_id: str, text: str) -> list[Any]:
     return [
         e
         for e in world.parlant_events(session_id, kinds="message")

@@ -123,7 +123,7 @@ def test_replies_wait_while_parlant_is_down_and_arrive_once_in_order(world: Slac
 
     stays(once_in_order, QUIET_S)
     for message in (first, second):
-        eventually(lambda m=message: "white_check_mark" in world.reactions(m["ts"]), what="✅")
+        eventually(lambda m=message: "white_check_mark" in world.reactions(m["ts"]), what="✅")  # type: ignore[misc]
     assert "hourglass_flowing_sand" not in world.reactions(first["ts"])
 
 

@@ -63,7 +63,7 @@ def current(world: SlackWorld, root_ts: str, ts: str) -> Message:
 
 def shown_text(message: Message) -> str:
     return next(
-        b["text"]["text"]
+        str(b["text"]["text"])
         for b in message.blocks or []
         if b.get("block_id") == draft_message.DRAFT_BLOCK
     )

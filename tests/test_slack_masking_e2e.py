@@ -63,7 +63,7 @@ def test_root_message_mirror_and_root_updates_carry_the_configured_mask(world: S
     root = world.root_for(session)
     [excerpts] = [b["text"]["text"] for b in root.blocks or [] if "Before the handoff" in str(b)]
     assert_masked_as_configured(world, excerpts)
-    reason_and_fallback = root.text + json.dumps(root.blocks[1], ensure_ascii=False)  # type: ignore[index]
+    reason_and_fallback = root.text + json.dumps(root.blocks[1], ensure_ascii=False)
     assert CARD in reason_and_fallback or "[card ••••4242]" in reason_and_fallback
     assert (CARD in reason_and_fallback) is not masking_on(world)
 

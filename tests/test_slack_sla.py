@@ -87,7 +87,7 @@ def root_versions(world: SlackWorld, root_ts: str) -> list[str]:
 
 
 def handed_off_at(world: SlackWorld, session_id: str) -> datetime:
-    record: dict[str, Any] = world.client.sessions.retrieve(session_id).metadata["handoff"]
+    record: Any = (world.client.sessions.retrieve(session_id).metadata or {})["handoff"]
     return datetime.fromisoformat(record["requested_at"])
 
 
@@ -158,7 +158,8 @@ def test_a_handoff_claimed_and_answered_in_time_gets_no_reminder_and_no_notice(
     world.operator_writes(world.dana, "Hello, Dana here.", root.ts)
     eventually(
         lambda: (
-            "first_human_reply_at" in world.client.sessions.retrieve(session).metadata["handoff"]
+            "first_human_reply_at"
+            in ((world.client.sessions.retrieve(session).metadata or {})["handoff"] or {})
         ),
         what="the first reply recorded",
     )

@@ -79,7 +79,7 @@ def test_a_call_that_outlasts_the_turn_is_abandoned() -> None:
 
     async def go() -> None:
         EntityContext.set(_Context(started_seconds_ago=9.9))  # type: ignore[arg-type]
-        generator = GuardedGenerator(Hanging(), _guard(timeout=10.0))  # type: ignore[arg-type]
+        generator: Any = GuardedGenerator(Hanging(), _guard(timeout=10.0))  # type: ignore[arg-type]
         with pytest.raises(TurnOverBudget, match="outlasted"):
             await generator.generate("prompt")
 
@@ -112,7 +112,9 @@ def test_the_cause_is_the_bound_wherever_parlant_wrapped_it() -> None:
     assert failure_cause(None) is FailureCause.NO_REPLY
     assert failure_cause(ValueError("x")) is FailureCause.ERROR
     assert failure_cause(raised_from(calls, RuntimeError("batch"))) is FailureCause.MODEL_CALLS
-    grouped = ExceptionGroup("batches", [ValueError("a"), raised_from(deadline, KeyError("b"))])
+    grouped = ExceptionGroup(  # type: ignore[type-var]
+        "batches", [ValueError("a"), raised_from(deadline, KeyError("b"))]
+    )
     assert failure_cause(grouped) is FailureCause.DEADLINE
 
 

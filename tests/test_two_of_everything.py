@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 from parlant.client import ParlantClient
+from parlant.client.types import Participant
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.fakes import FakeSlack, FakeSlackThread
@@ -249,7 +250,7 @@ def bridges(both: Replicas, postgres_url: str, tmp_path: Path) -> Iterator[Bridg
             processes[name] = BridgeProcess(
                 workdir=tmp_path / name,
                 env_overrides={**env, "BRIDGE_REPLICA_ID": name},
-                ready=lambda count=count: slack.call(lambda: slack.fake.open_sockets) >= count,
+                ready=lambda count=count: slack.call(lambda: slack.fake.open_sockets) >= count,  # type: ignore[misc]
             ).start()
         yield Bridges(both, processes, postgres_url)
     finally:
@@ -375,7 +376,7 @@ def test_a_replica_killed_mid_conversation_goes_unnoticed_by_the_customer(
         kind="message",
         source="human_agent",
         message="Hi Sam, Dana here; I will take it from here.",
-        participant={"id": "slack:dana", "display_name": "Dana"},
+        participant=Participant(id="slack:dana", display_name="Dana"),
     )
     poll.join(timeout=30)
     assert poll.error is None, poll.error

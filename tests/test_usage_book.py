@@ -70,5 +70,6 @@ def test_what_an_answer_billed_is_read_from_its_usage_only() -> None:
     assert request_kind("/v1/models") is None
     assert billed_tokens({"usage": {"prompt_tokens": 120, "completion_tokens": 7}}) == (120, 7)
     assert billed_tokens({"usage": {"prompt_tokens": 9, "total_tokens": 9}}) == (9, 0)
+    unbilled: object
     for unbilled in ({}, {"usage": None}, {"usage": {"prompt_tokens": "many"}}, [], "x"):
         assert billed_tokens(unbilled) == (0, 0)

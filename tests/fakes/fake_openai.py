@@ -174,7 +174,7 @@ class FakeOpenAI:
         await self._runner.setup()
         site = web.TCPSite(self._runner, HOST, 0)
         await site.start()
-        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._port = site._server.sockets[0].getsockname()[1]
 
     def release_hung_requests(self) -> None:
         """Answer (with an error) every request the `hang` fault holds."""

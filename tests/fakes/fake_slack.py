@@ -304,7 +304,7 @@ class _Params:
         if value in (None, ""):
             return default
         try:
-            return int(value)
+            return int(str(value))
         except (TypeError, ValueError):
             raise _invalid_arguments(f"[ERROR] must be an integer [json-pointer:/{name}]") from None
 

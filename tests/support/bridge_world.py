@@ -41,7 +41,7 @@ OPERATOR_TOKEN = "in-process-operator-token"
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = 30) -> T:
+async def eventually(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 30) -> T:
     """Polls `check` while the loop keeps serving the fake Slack and the bridge."""
     deadline = time.monotonic() + timeout
     while True:
@@ -69,7 +69,7 @@ class World:
         """Slack's signed request, handed to the app as the HTTP adapter does; its status."""
         headers = signed_headers(SIGNING_SECRET, raw)
         response = await self.app.async_dispatch(
-            AsyncBoltRequest(body=raw.decode(), headers=headers)
+            AsyncBoltRequest(body=raw.decode(), headers=dict(headers.items()))
         )
         return response.status
 

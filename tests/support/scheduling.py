@@ -87,7 +87,7 @@ def rank(nodeid: str) -> int:
     return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
 
-class SplitModuleScheduling(LoadFileScheduling):
+class SplitModuleScheduling(LoadFileScheduling):  # type: ignore[misc]  # xdist is untyped
     """`--dist loadfile` with the work units of `work_unit`."""
 
     def _split_scope(self, nodeid: str) -> str:

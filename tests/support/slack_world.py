@@ -21,7 +21,9 @@ from tests.fakes.fake_slack import Message
 from tests.support.agent_process import AgentProcess
 from tests.support.bridge_process import BridgeProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
-from tests.support.waits import eventually
+from tests.support.waits import (
+    eventually as eventually,  # re-exported: the worlds' tests wait with it
+)
 
 Mode = Literal["socket", "http"]
 SIGNING_SECRET = "test-signing-secret"

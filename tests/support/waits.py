@@ -17,7 +17,8 @@ T = TypeVar("T")
 POLL_S = 0.1
 
 
-def eventually(check: Callable[[], T], timeout: float = 20, what: str = "condition") -> T:
+def eventually(check: Callable[[], T | None], timeout: float = 20, what: str = "condition") -> T:
+    """`check`'s first truthy result (None and other falsy results mean "not yet")."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
