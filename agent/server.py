@@ -24,7 +24,7 @@ from agent.authorization import (
     guard_operator_only_paths,
     install_refusal_handlers,
 )
-from agent.customers.gateway import CustomerGateway
+from agent.customers.gateway import MAX_BODY_BYTES, CustomerGateway, is_customer_call
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.escalation_routes import EscalationRoutes
@@ -252,8 +252,7 @@ def api_configurer(
             demo_customers=SAMPLE_CUSTOMERS,
             sla=sla,
         )
-        if operator_token is not None:
-            guard_operator_only_paths(app, operator_token)
+        guard_operator_only_paths(app, operator_token, is_customer_call, MAX_BODY_BYTES)
         if customers.allowed_origins:
             # Outermost, so a browser's preflight is answered before anything refuses it.
             app.add_middleware(

@@ -7,6 +7,7 @@ token opens none of the operators' calls, and refusals repeat nothing of the req
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import websockets.sync.client
 from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
 
+from agent.authorization import MAX_OPERATOR_BODY_BYTES
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID, new_session
@@ -189,3 +191,61 @@ def test_operators_with_the_token_may_act(guarded: AgentProcess) -> None:
     )
     operator.sessions.update(session, mode="manual")
     assert session in [s.id for s in operator.sessions.list()]
+
+
+def answer_before_the_body(agent_url: str, head: str) -> str:
+    """Sends a request's head only, promising a body it never sends, and returns the status
+    line: the agent must answer without waiting for (or reading) the body."""
+    host, port = agent_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as connection:
+        connection.sendall(head.encode() + b"\r\n\r\n")
+        # A server waiting for the promised body never answers: the read times out.
+        first = connection.recv(4096).decode("latin-1")
+    return first.split("\r\n", 1)[0]
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/customers", "/agents", "/metrics"])
+def test_an_anonymous_body_is_refused_before_it_is_sent(guarded: AgentProcess, path: str) -> None:
+    # Issue 27: a 100 MB anonymous POST /sessions was parsed (RSS 222 -> 514 MB) before the 403.
+    head = f"POST {path} HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: 100000000"
+    assert answer_before_the_body(guarded.url, head) == "HTTP/1.1 403 Forbidden"
+
+
+def test_an_operators_body_beyond_the_cap_is_refused_before_it_is_sent(
+    guarded: AgentProcess,
+) -> None:
+    authorization = OPERATOR_HEADERS["Authorization"]
+    head = (
+        f"POST /sessions HTTP/1.1\r\nHost: agent\r\nAuthorization: {authorization}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {MAX_OPERATOR_BODY_BYTES + 1}"
+    )
+    assert answer_before_the_body(guarded.url, head) == "HTTP/1.1 413 Request Entity Too Large"
+    chunked = head.replace(
+        f"Content-Length: {MAX_OPERATOR_BODY_BYTES + 1}", "Transfer-Encoding: chunked"
+    )
+    assert answer_before_the_body(guarded.url, chunked) == "HTTP/1.1 411 Length Required"
+
+
+def test_a_customers_body_beyond_the_cap_is_refused_before_it_is_sent(
+    guarded: AgentProcess,
+) -> None:
+    token = customer_token(SAMPLE_CUSTOMER_ID)
+    head = (
+        f"POST /sessions HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: 100000000"
+    )
+    assert answer_before_the_body(guarded.url, head) == "HTTP/1.1 413 Request Entity Too Large"
+
+
+def test_an_invalid_field_is_not_repeated_in_the_answer(guarded: AgentProcess) -> None:
+    # Issue 27: a 20 MB field came back whole in a 422.
+    big = "A" * 500_000
+    answer = httpx.post(
+        f"{guarded.url}/sessions",
+        json={"agent_id": [big], "title": {"x": big}},
+        headers=OPERATOR_HEADERS,
+        timeout=30,
+    )
+    assert answer.status_code == 422
+    assert "AAAA" not in answer.text and len(answer.text) < 2000
+    assert {tuple(problem["loc"]) for problem in answer.json()["detail"]} >= {("body", "agent_id")}

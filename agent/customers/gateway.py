@@ -474,6 +474,18 @@ class CustomerGateway:
         return body
 
 
+def is_customer_call(scope: Scope) -> bool:
+    """Whether the gateway serves this call: a token route, a token in the path, or a bearer
+    that looks like a customer's token (checked by the gateway before anything is read)."""
+    path: str = scope["path"]
+    if path.startswith((TOKEN_PREFIX, "/customer/")):
+        return True
+    header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+    if not header.lower().startswith("bearer "):
+        return False
+    return identity.looks_like_jwt(header[len("bearer ") :].strip())
+
+
 def _without_app(scope: Scope) -> dict[str, Any]:
     # Without the application in the scope, Starlette's routing answers a wrong method or path
     # itself instead of raising into FastAPI's handlers, which sit below this middleware.
