@@ -17,7 +17,7 @@ from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
-from agent import context_filter, customer_chat, insurance
+from agent import context_filter, customer_chat, insurance, tool_server_key
 from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
@@ -322,6 +322,7 @@ async def serve(
                 stores.escalations, stores.changes, settings.operator_token
             )
         keep_the_connections_peer()
+        tool_server_key.install(settings.tool_port)
         async with p.Server(
             host=settings.host,
             port=settings.port,

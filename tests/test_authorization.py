@@ -22,7 +22,7 @@ from parlant.client.core.api_error import ApiError
 from agent.authorization import MAX_OPERATOR_BODY_BYTES
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
-from tests.support.chat import AGENT_ID, new_session
+from tests.support.chat import AGENT_ID, new_session, say, tool_calls_after, wait_for_ai_reply
 from tests.support.customers import (
     OPERATOR_HEADERS,
     SIGNED_IN_ENV,
@@ -249,3 +249,27 @@ def test_an_invalid_field_is_not_repeated_in_the_answer(guarded: AgentProcess) -
     assert answer.status_code == 422
     assert "AAAA" not in answer.text and len(answer.text) < 2000
     assert {tuple(problem["loc"]) for problem in answer.json()["detail"]} >= {("body", "agent_id")}
+
+
+def test_the_tool_server_answers_only_the_agent(guarded: AgentProcess) -> None:
+    # Issue 27: a local process filed a claim for another customer through Parlant's tool server.
+    tools = f"http://127.0.0.1:{guarded.tool_port}"
+    call = {
+        "agent_id": AGENT_ID,
+        "session_id": "any",
+        "customer_id": SAMPLE_CUSTOMER_ID,
+        "arguments": {},
+    }
+    for answer in (
+        httpx.get(f"{tools}/tools", timeout=10),
+        httpx.post(f"{tools}/tools/file_claim/calls", json=call, timeout=10),
+        httpx.get(f"{tools}/tools", headers={"X-Agent-Tool-Key": "guess"}, timeout=10),
+    ):
+        assert answer.status_code == 403, answer.text
+    # The agent's own calls still reach it, with the key only the agent holds.
+    operator = operator_client(guarded.url)
+    session = new_session(operator)
+    asked = say(operator, session, "What does my policy cover?")
+    reply = wait_for_ai_reply(operator, session, asked)
+    tools = [c["tool_id"].split(":")[-1] for c in tool_calls_after(operator, session, asked)]
+    assert "get_policy_details" in tools and "POL-1001" in reply.data["message"]
