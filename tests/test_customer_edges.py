@@ -24,6 +24,7 @@ from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID
 from tests.support.customers import SIGNED_IN_ENV, customer_token
 from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
+from tests.support.waits import eventually
 
 TOKENS_PER_MINUTE = 3
 READS_PER_MINUTE = 5
@@ -140,6 +141,22 @@ def test_a_rotating_forwarded_for_does_not_pass_the_long_poll_cap_through_haprox
         time.sleep(1)
         extra = poll("192.0.2.11")
         assert (held.result(), extra) == (504, 429)
+
+
+def test_the_widgets_path_token_stays_out_of_haproxys_access_log(balancer: LoadBalancer) -> None:
+    # Issue 27: with `option httplog` the request line, the widget's /c/<token>/ included, was
+    # logged whole. The documented log-format logs the path with the token cut out.
+    with client_from() as client:
+        token = client.post(f"{balancer.url}/customer/guest-token").json()["token"]
+        answer = client.get(f"{balancer.url}/c/{token}/sessions", params={"note": token})
+    assert answer.status_code == 200
+    logged = eventually(
+        lambda: [line for line in balancer.log().splitlines() if "GET /c/-/sessions " in line],
+        what="HAProxy's access log line for the widget's call",
+    )
+    assert " 200 " in logged[-1], logged
+    assert token not in balancer.log()
+    assert token.split(".")[1] not in balancer.log()
 
 
 def test_forwarded_for_from_loopback_is_ignored_without_trusted_proxies(
