@@ -42,16 +42,12 @@ log = logging.getLogger(__name__)
 SIGN_IN = "/signin"
 SIGN_OUT = "/signout"
 # What answers without the cookie: the sign-in itself, the health checks (dashboard/health.py;
-# nothing in them is customer data), the page assets.
-OPEN_PREFIXES = (
-    SIGN_IN,
-    SIGN_OUT,
-    "/_stcore/health",
-    "/healthz",
-    "/readyz",
-    "/static/",
-    "/favicon",
+# nothing in them is customer data), the page assets. Matched whole, but for the assets'
+# folder: as prefixes, `/signin-anything` also passed the gate.
+OPEN_PATHS = frozenset(
+    {SIGN_IN, SIGN_OUT, "/_stcore/health", "/healthz", "/readyz", "/favicon.png", "/favicon.ico"}
 )
+OPEN_PREFIXES = ("/static/",)
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -75,7 +71,8 @@ def _cookie(scope: Scope) -> str | None:
 
 
 class SignInGate:
-    """ASGI middleware: everything but OPEN_PREFIXES needs a valid sign-in cookie."""
+    """ASGI middleware: everything but OPEN_PATHS and OPEN_PREFIXES needs a valid sign-in
+    cookie."""
 
     def __init__(self, app: ASGIApp, key: bytes) -> None:
         self.app = app
@@ -83,7 +80,8 @@ class SignInGate:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] not in ("http", "websocket") or path.startswith(OPEN_PREFIXES):
+        is_open = path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+        if scope["type"] not in ("http", "websocket") or is_open:
             return await self.app(scope, receive, send)
         if token_expiry(self.key, _cookie(scope), time.time()) is not None:
             return await self.app(scope, receive, send)

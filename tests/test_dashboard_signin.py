@@ -73,6 +73,10 @@ def test_without_the_cookie_nothing_answers(dashboard: str) -> None:
     assert httpx.get(f"{dashboard}/media/0123.csv").status_code == 401
     assert httpx.get(f"{dashboard}/_stcore/health").text == "ok"
     assert httpx.get(f"{dashboard}/healthz").json() == {"alive": True}  # for orchestrators
+    # The open paths are matched whole: as prefixes these passed the gate to Streamlit.
+    for path in ("/signinx", "/signout-and-more", "/healthz/x", "/readyzz", "/favicon.png/x"):
+        assert httpx.get(f"{dashboard}{path}").status_code == 303, path
+    assert httpx.get(f"{dashboard}/_stcore/healthx").status_code == 401
     form = httpx.get(f"{dashboard}/signin?next=/session%3Fsession%3Dabc")
     assert form.status_code == 200 and 'name="password"' in form.text
     assert 'value="/session?session=abc"' in form.text
