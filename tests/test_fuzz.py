@@ -215,7 +215,9 @@ def test_customer_routes_with_a_customers_token(
     run()
 
 
-def test_customer_routes_anonymously(agent: AgentProcess, schema: Any, other: OtherCustomer) -> None:
+def test_customer_routes_anonymously(
+    agent: AgentProcess, schema: Any, other: OtherCustomer
+) -> None:
     ops = operations(schema, CUSTOMER_ROUTES)
 
     @FUZZ_SETTINGS
