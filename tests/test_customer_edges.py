@@ -328,3 +328,10 @@ def test_a_guests_agent_id_that_is_no_parlant_id_never_reaches_parlant(guest: Gu
     assert status == 422, text
     assert "agent_id" in json.loads(text)["detail"]
     assert "no-such-agent" not in logged_since(guest.agent, offset)  # Parlant never saw it
+
+
+def test_the_demo_with_the_insurers_secret_is_said_at_start(direct: AgentProcess) -> None:
+    # Issue 27 (13): the sample customers' tokens are then signed with the insurer's own key.
+    # Accepted for staging (docs/security.md), never quietly.
+    started = direct.log_path.read_text()
+    assert "CUSTOMER_DEMO=on with CUSTOMER_TOKEN_SECRET" in started
