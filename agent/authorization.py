@@ -44,6 +44,11 @@ OPERATOR_ONLY_PREFIXES: tuple[str, ...] = (
 )
 
 
+# Read-only for everyone, operators included: the agent's tools are its code (agent/tools.py).
+# Parlant's PUT /services/{name} would make the agent fetch and call any URL as a tool service
+# (and answered a body without `kind` with a 500); DELETE would remove the agent's own tools.
+READ_ONLY_PREFIXES: tuple[str, ...] = ("/services",)
+
 # What anyone may open without a token: the chat page and the health checks (GET or HEAD only).
 OPEN_PATHS = frozenset({CHAT_PATH, "/healthz", "/readyz"})
 # No route of ours or Parlant's takes more from an operator (a reply is at most 40,000
@@ -81,6 +86,8 @@ class OperatorOnlyPaths:
         )
         if is_operator or (scope["type"] == "http" and self._open_to_anyone(scope)):
             refusal = self._body_refusal(headers, is_operator) if scope["type"] == "http" else None
+            if refusal is None and scope["type"] == "http":
+                refusal = _read_only_refusal(scope)
             if refusal is None:
                 await self.app(scope, receive, send)
             else:
@@ -117,6 +124,17 @@ class OperatorOnlyPaths:
         if path in OPEN_PATHS:
             return scope["method"] in ("GET", "HEAD")
         return self.is_customer_call(scope)
+
+
+def _read_only_refusal(scope: Scope) -> Response | None:
+    path: str = scope["path"]
+    read_only = any(path == p or path.startswith(f"{p}/") for p in READ_ONLY_PREFIXES)
+    if read_only and scope["method"] not in ("GET", "HEAD"):
+        return JSONResponse(
+            {"detail": "tool services are the agent's code (agent/tools.py), not set over the API"},
+            status_code=403,
+        )
+    return None
 
 
 def guard_operator_only_paths(

@@ -273,3 +273,17 @@ def test_the_tool_server_answers_only_the_agent(guarded: AgentProcess) -> None:
     reply = wait_for_ai_reply(operator, session, asked)
     tools = [c["tool_id"].split(":")[-1] for c in tool_calls_after(operator, session, asked)]
     assert "get_policy_details" in tools and "POL-1001" in reply.data["message"]
+
+
+def test_tool_services_cannot_be_changed_over_the_api(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: PUT /services/{name} without `kind` was a 500; with one it would
+    # make the agent fetch and call any URL as a tool service, and DELETE would drop its tools.
+    for method, body in (("PUT", {}), ("PUT", {"kind": "sdk", "sdk": {"url": "http://x"}})):
+        answer = httpx.request(
+            method, f"{guarded.url}/services/x", json=body, headers=OPERATOR_HEADERS, timeout=10
+        )
+        assert answer.status_code == 403, answer.text
+    listed = httpx.get(f"{guarded.url}/services", headers=OPERATOR_HEADERS, timeout=10)
+    assert listed.status_code == 200
+    gone = httpx.delete(f"{guarded.url}/services/built-in", headers=OPERATOR_HEADERS, timeout=10)
+    assert gone.status_code == 403

@@ -163,6 +163,15 @@ def test_a_body_is_refused_before_it_is_read(
     assert asyncio.run(call_without_reading(app, "POST", "/sessions", headers)) == status
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "PATCH"])
+def test_tool_services_are_read_only_even_for_operators(method: str) -> None:
+    app = guarded_app()
+    for path in ("/services/x", "/services"):
+        status = asyncio.run(call_without_reading(app, method, path, [OPERATOR_RAW]))
+        assert status == 403, (method, path)
+    assert asyncio.run(call_without_reading(app, method, "/servicesx", [OPERATOR_RAW])) != 403
+
+
 def test_within_its_cap_an_operators_body_is_read(client: TestClient) -> None:
     body = b"x" * MAX_OPERATOR_BODY_BYTES
     assert client.post("/echo-length", content=body, headers=OPERATOR).text == str(len(body))
