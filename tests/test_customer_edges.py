@@ -19,7 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from parlant.client import ParlantClient
+from parlant.client.core.api_error import ApiError
+from parlant.client.types.session_listing import SessionListing
 
+from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID
 from tests.support.customers import SIGNED_IN_ENV, customer_token
@@ -335,3 +339,40 @@ def test_the_demo_with_the_insurers_secret_is_said_at_start(direct: AgentProcess
     # Accepted for staging (docs/security.md), never quietly.
     started = direct.log_path.read_text()
     assert "CUSTOMER_DEMO=on with CUSTOMER_TOKEN_SECRET" in started
+
+
+def official_client(agent: AgentProcess, token: str) -> ParlantClient:
+    """parlant-client as a customer's browser would use it, from its own address."""
+    transport = httpx.HTTPTransport(local_address=next(_client_addresses))
+    http = httpx.Client(
+        transport=transport, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    return ParlantClient(base_url=agent.url, httpx_client=http)
+
+
+def test_the_official_client_reads_the_agent_and_pages_its_sessions(direct: AgentProcess) -> None:
+    # Issue 27 (14): agents.retrieve failed to parse the customer's view; sessions.list(limit=2)
+    # answered a plain list of all, and sort, agent_id and labels were silently ignored.
+    client = official_client(direct, customer_token("edges-pager"))
+    agent = client.agents.retrieve(AGENT_ID)
+    assert (agent.id, agent.tags) == (AGENT_ID, [])
+    created = [client.sessions.create(agent_id=AGENT_ID, title=f"chat {n}").id for n in range(3)]
+
+    first = client.sessions.list(limit=2, sort="asc")
+    assert isinstance(first, SessionListing)
+    assert [s.id for s in first.items] == created[:2] and first.has_more
+    assert first.next_cursor is not None
+    rest = client.sessions.list(limit=2, sort="asc", cursor=first.next_cursor)
+    assert isinstance(rest, SessionListing)
+    assert [s.id for s in rest.items] == created[2:] and not rest.has_more
+
+    newest_first = client.sessions.list(sort="desc")
+    assert isinstance(newest_first, list)
+    assert [s.id for s in newest_first] == created[::-1]
+    assert client.sessions.list(agent_id="another-agent") == []
+    with pytest.raises(ApiError) as refused:
+        client.sessions.list(labels=["vip"])
+    assert refused.value.status_code == 403
+    with pytest.raises(ApiError) as other:
+        client.sessions.list(customer_id=SAMPLE_CUSTOMER_ID)
+    assert other.value.status_code == 403
