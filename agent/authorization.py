@@ -44,10 +44,25 @@ OPERATOR_ONLY_PREFIXES: tuple[str, ...] = (
 )
 
 
-# Read-only for everyone, operators included: the agent's tools are its code (agent/tools.py).
-# Parlant's PUT /services/{name} would make the agent fetch and call any URL as a tool service
-# (and answered a body without `kind` with a 500); DELETE would remove the agent's own tools.
-READ_ONLY_PREFIXES: tuple[str, ...] = ("/services",)
+# Read-only for everyone, operators included: the agent's configuration is its code
+# (agent/insurance.py, agent/tools.py), declared again at every start, so a change made over
+# the API would silently differ between replicas and vanish at the next start. Writes here
+# also reached Parlant's own failures (Schemathesis: POST /journeys with {} and PUT
+# /services/{name} without `kind` answered 500), and PUT /services/{name} would make the agent
+# fetch and call any URL as a tool service. Operators use sessions, events and customers only.
+READ_ONLY_PREFIXES: tuple[str, ...] = (
+    "/agents",
+    "/canned_responses",
+    "/capabilities",
+    "/context-variables",
+    "/evaluations",
+    "/guidelines",
+    "/journeys",
+    "/relationships",
+    "/services",
+    "/tags",
+    "/terms",
+)
 
 # What anyone may open without a token: the chat page and the health checks (GET or HEAD only).
 OPEN_PATHS = frozenset({CHAT_PATH, "/healthz", "/readyz"})
@@ -131,7 +146,7 @@ def _read_only_refusal(scope: Scope) -> Response | None:
     read_only = any(path == p or path.startswith(f"{p}/") for p in READ_ONLY_PREFIXES)
     if read_only and scope["method"] not in ("GET", "HEAD"):
         return JSONResponse(
-            {"detail": "tool services are the agent's code (agent/tools.py), not set over the API"},
+            {"detail": "the agent's configuration is its code, declared at start; not set here"},
             status_code=403,
         )
     return None

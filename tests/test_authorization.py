@@ -275,14 +275,22 @@ def test_the_tool_server_answers_only_the_agent(guarded: AgentProcess) -> None:
     assert "get_policy_details" in tools and "POL-1001" in reply.data["message"]
 
 
-def test_tool_services_cannot_be_changed_over_the_api(guarded: AgentProcess) -> None:
-    # Found by Schemathesis: PUT /services/{name} without `kind` was a 500; with one it would
-    # make the agent fetch and call any URL as a tool service, and DELETE would drop its tools.
-    for method, body in (("PUT", {}), ("PUT", {"kind": "sdk", "sdk": {"url": "http://x"}})):
+def test_the_agents_configuration_cannot_be_changed_over_the_api(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: PUT /services/{name} without `kind` and POST /journeys with {} were
+    # 500s; a service with a `kind` would make the agent fetch and call any URL as a tool
+    # service, and DELETE would drop its tools.
+    for method, path, body in (
+        ("PUT", "/services/x", {}),
+        ("PUT", "/services/x", {"kind": "sdk", "sdk": {"url": "http://x"}}),
+        ("POST", "/journeys", {}),
+        ("POST", "/guidelines", {"condition": "always", "action": "say hi"}),
+        ("DELETE", f"/agents/{AGENT_ID}", None),
+    ):
         answer = httpx.request(
-            method, f"{guarded.url}/services/x", json=body, headers=OPERATOR_HEADERS, timeout=10
+            method, f"{guarded.url}{path}", json=body, headers=OPERATOR_HEADERS, timeout=10
         )
-        assert answer.status_code == 403, answer.text
+        assert answer.status_code == 403, (method, path, answer.text)
+    assert httpx.get(f"{guarded.url}/journeys", headers=OPERATOR_HEADERS, timeout=10).is_success
     listed = httpx.get(f"{guarded.url}/services", headers=OPERATOR_HEADERS, timeout=10)
     assert listed.status_code == 200
     gone = httpx.delete(f"{guarded.url}/services/built-in", headers=OPERATOR_HEADERS, timeout=10)

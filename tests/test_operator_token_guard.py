@@ -164,9 +164,9 @@ def test_a_body_is_refused_before_it_is_read(
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "PATCH"])
-def test_tool_services_are_read_only_even_for_operators(method: str) -> None:
+def test_the_agents_configuration_is_read_only_even_for_operators(method: str) -> None:
     app = guarded_app()
-    for path in ("/services/x", "/services"):
+    for path in ("/services/x", "/services", "/journeys", "/agents/a", "/guidelines/g/x"):
         status = asyncio.run(call_without_reading(app, method, path, [OPERATOR_RAW]))
         assert status == 403, (method, path)
     assert asyncio.run(call_without_reading(app, method, "/servicesx", [OPERATOR_RAW])) != 403
