@@ -32,6 +32,7 @@ from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
+from agent.parlant_params import ParlantQueryCheck
 from agent.reply_route import ReplyRoute
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
@@ -243,6 +244,7 @@ def api_configurer(
         if turns is not None:
             turns.install(app)  # /escalations/{id}/turn (agent/turn_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
+        app.add_middleware(ParlantQueryCheck)  # inside the gateway: operators' calls only
         app.add_middleware(
             CustomerGateway,
             settings=customers,

@@ -295,3 +295,13 @@ def test_the_agents_configuration_cannot_be_changed_over_the_api(guarded: AgentP
     assert listed.status_code == 200
     gone = httpx.delete(f"{guarded.url}/services/built-in", headers=OPERATOR_HEADERS, timeout=10)
     assert gone.status_code == 403
+
+
+def test_an_unknown_event_kind_is_a_422_not_a_500(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: Parlant converted `kinds` inside its handler, and `kinds=0` was a 500.
+    session = new_session(operator_client(guarded.url))
+    url = f"{guarded.url}/sessions/{session}/events"
+    bad = httpx.get(url, params={"kinds": "0", "wait_for_data": 0}, headers=OPERATOR_HEADERS)
+    assert bad.status_code == 422 and "kinds may be" in bad.json()["detail"]
+    good = httpx.get(url, params={"kinds": "message", "wait_for_data": 0}, headers=OPERATOR_HEADERS)
+    assert good.status_code == 200
