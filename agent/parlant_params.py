@@ -1,9 +1,11 @@
-"""Query values Parlant's own routes turn into a 500 rather than a 422, refused first.
+"""Requests Parlant's own routes answer with a 500 for the caller's mistake, answered as such.
 
-Found by Schemathesis (`make fuzz`) on the operators' routes: `GET /sessions/{id}/events` reads
-`kinds` as free text and converts each item with the event-kind enum inside the handler, so
-`kinds=0` raised ValueError and answered 500 with a traceback in the log. The customers'
-routes never reach these (the gateway builds its own calls).
+Found by Schemathesis (`make fuzz`) on the operators' routes:
+- `GET /sessions/{id}/events` reads `kinds` as free text and converts each item with the
+  event-kind enum inside the handler: `kinds=0` raised ValueError (500, a traceback logged);
+  refused first, 422 naming the kinds.
+- `POST /customers` with an id that exists raised ValueError ("... already exists"): 409.
+The customers' routes never reach these (the gateway builds its own calls).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs
 
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -42,3 +45,14 @@ class ParlantQueryCheck:
             await self.app(scope, receive, send)
         else:
             await JSONResponse({"detail": reason}, status_code=422)(scope, receive, send)
+
+
+def install_conflict_handler(app: FastAPI) -> None:
+    """Parlant's stores raise ValueError for an id that exists; anything else stays a 500."""
+
+    async def conflict(request: Request, error: Exception) -> JSONResponse:
+        if "already exists" not in str(error):
+            raise error
+        return JSONResponse({"detail": "an item with this id already exists"}, status_code=409)
+
+    app.add_exception_handler(ValueError, conflict)

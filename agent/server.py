@@ -32,7 +32,7 @@ from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
-from agent.parlant_params import ParlantQueryCheck
+from agent.parlant_params import ParlantQueryCheck, install_conflict_handler
 from agent.reply_route import ReplyRoute
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
@@ -235,6 +235,7 @@ def api_configurer(
     async def configure(app: FastAPI) -> None:
         await add_chat_page(app)
         install_refusal_handlers(app)
+        install_conflict_handler(app)
         if ops is not None:
             await ops.install(app)  # /metrics, /readyz (agent/ops.py)
         if escalations is not None:

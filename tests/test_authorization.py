@@ -305,3 +305,12 @@ def test_an_unknown_event_kind_is_a_422_not_a_500(guarded: AgentProcess) -> None
     assert bad.status_code == 422 and "kinds may be" in bad.json()["detail"]
     good = httpx.get(url, params={"kinds": "message", "wait_for_data": 0}, headers=OPERATOR_HEADERS)
     assert good.status_code == 200
+
+
+def test_a_customer_that_exists_is_a_409_not_a_500(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: Parlant raised ValueError for an id that exists, answered 500.
+    body = {"id": "twice-created", "name": "Twice"}
+    first = httpx.post(f"{guarded.url}/customers", json=body, headers=OPERATOR_HEADERS)
+    assert first.status_code == 201
+    again = httpx.post(f"{guarded.url}/customers", json=body, headers=OPERATOR_HEADERS)
+    assert again.status_code == 409, again.text
