@@ -39,7 +39,7 @@ test-deep: $(STAMP)
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
 		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py
 
-# Schemathesis with a hundred times the cases of `make test` (tests/test_fuzz.py), freshly drawn
+# Schemathesis with forty times the cases of `make test` (tests/test_fuzz.py), freshly drawn
 # each run rather than the fixed draw `make test` repeats (a few minutes).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=4000 FUZZ_RANDOM=on $(TEST_ENV) $(PY) -m pytest -q tests/test_fuzz.py

@@ -4,6 +4,8 @@ Found by Schemathesis (`make fuzz`) on the operators' routes:
 - `GET /sessions/{id}/events` reads `kinds` as free text and converts each item with the
   event-kind enum inside the handler: `kinds=0` raised ValueError (500, a traceback logged);
   refused first, 422 naming the kinds.
+- `GET /relationships` splits `tool_id` on ":" into a service and a tool: `tool_id=0` raised
+  ValueError (500); refused first, 422.
 - `POST /customers` with an id that exists raised ValueError ("... already exists"): 409.
 The customers' routes never reach these (the gateway builds its own calls).
 """
@@ -23,9 +25,15 @@ EVENTS_PATH = re.compile(r"/sessions/[^/]+/events")
 
 def problem(scope: Scope) -> str | None:
     """Why the request's query cannot be answered, or None."""
-    if scope["type"] != "http" or not EVENTS_PATH.fullmatch(scope["path"]):
+    if scope["type"] != "http":
         return None
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    if scope["path"] == "/relationships":
+        if any(v and v.count(":") != 1 for v in query.get("tool_id", [])):
+            return "tool_id is a service's name and a tool's, as service:tool"
+        return None
+    if not EVENTS_PATH.fullmatch(scope["path"]):
+        return None
     for value in query.get("kinds", []):
         unknown = sorted({k for k in value.split(",") if k} - EVENT_KINDS)
         if unknown:

@@ -29,3 +29,14 @@ def test_an_unknown_event_kind_is_refused_naming_it(query: str) -> None:
 )
 def test_everything_else_passes(path: str, query: str) -> None:
     assert problem(scope(path, query)) is None
+
+
+@pytest.mark.parametrize("tool_id", ["0", "a:b:c", ":::"])
+def test_a_tool_id_that_is_not_service_and_tool_is_refused(tool_id: str) -> None:
+    reason = problem(scope("/relationships", f"tool_id={tool_id}"))
+    assert reason is not None and "service:tool" in reason
+
+
+def test_a_service_and_tool_pair_passes() -> None:
+    assert problem(scope("/relationships", "tool_id=built-in:file_claim")) is None
+    assert problem(scope("/relationships", "guideline_id=x")) is None
