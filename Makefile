@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-deep lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
+.PHONY: run test test-deep fuzz lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
 
 # The locked versions (requirements.lock, `make lock`) installed by uv, itself installed from PyPI
 # into the venv first: the same set on every machine, in seconds rather than pip's two minutes.
@@ -48,6 +48,11 @@ test-deep: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
 		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py
+
+# Schemathesis with forty times the cases of `make test` (tests/test_fuzz.py), freshly drawn
+# each run rather than the fixed draw `make test` repeats (a few minutes).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=4000 FUZZ_RANDOM=on $(TEST_ENV) $(PY) -m pytest -q tests/test_fuzz.py
 
 # Five scripted customer turns against the configured real LLM (.env / environment): replies,
 # tools called, handoff, tokens used. Costs a few hundred thousand tokens on gpt-4.1.

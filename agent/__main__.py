@@ -122,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     log.info("customer chat at %s (NLP: %s)", settings.chat_url, settings.nlp)
     if settings.operator_token is not None:
         log.info("operator token on: operator calls, /chat, /logs and /metrics need it")
+    if settings.customers.demo and settings.customers.token_secret:
+        # Accepted for a staging set-up (docs/security.md), never quietly.
+        log.warning(
+            "CUSTOMER_DEMO=on with CUSTOMER_TOKEN_SECRET: anyone can sign in as the sample "
+            "customers with tokens signed by the insurer's key; set CUSTOMER_DEMO=off in production"
+        )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))
     return 0

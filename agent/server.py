@@ -17,7 +17,7 @@ from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
-from agent import context_filter, customer_chat, insurance, satisfaction_hook
+from agent import context_filter, customer_chat, insurance, satisfaction_hook, tool_server_key
 from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
@@ -25,7 +25,7 @@ from agent.authorization import (
     install_refusal_handlers,
 )
 from agent.backlog_route import BacklogRoute
-from agent.customers.gateway import CustomerGateway
+from agent.customers.gateway import MAX_BODY_BYTES, CustomerGateway, is_customer_call
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.draft_route import DraftRoute
@@ -35,6 +35,7 @@ from agent.insurance import Behaviour, JourneySpec
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
+from agent.parlant_params import ParlantQueryCheck, install_conflict_handler
 from agent.reply_route import ReplyRoute
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
@@ -257,6 +258,7 @@ def api_configurer(
     async def configure(app: FastAPI) -> None:
         await add_chat_page(app)
         install_refusal_handlers(app)
+        install_conflict_handler(app)
         if ops is not None:
             await ops.install(app)  # /metrics, /readyz (agent/ops.py)
         if escalations is not None:
@@ -272,6 +274,7 @@ def api_configurer(
         if usage is not None:
             usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
+        app.add_middleware(ParlantQueryCheck)  # inside the gateway: operators' calls only
         app.add_middleware(
             CustomerGateway,
             settings=customers,
@@ -281,8 +284,7 @@ def api_configurer(
             demo_customers=SAMPLE_CUSTOMERS,
             sla=sla,
         )
-        if operator_token is not None:
-            guard_operator_only_paths(app, operator_token)
+        guard_operator_only_paths(app, operator_token, is_customer_call, MAX_BODY_BYTES)
         if customers.allowed_origins:
             # Outermost, so a browser's preflight is answered before anything refuses it.
             app.add_middleware(
@@ -364,6 +366,7 @@ async def serve(
                 stores.escalations, stores.changes, settings.operator_token
             )
         keep_the_connections_peer()
+        tool_server_key.install(settings.tool_port)
         async with p.Server(
             host=settings.host,
             port=settings.port,

@@ -22,10 +22,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from dashboard.http_guard import HostCheck, SecurityHeaders, allowed_hosts
 from dashboard.settings import DashboardSettings
 from dashboard.signin import (
     COOKIE_NAME,
+    DEVICE_COOKIE_DAYS,
+    DEVICE_COOKIE_NAME,
+    LogTally,
     Throttle,
+    device_key,
     issue_token,
     password_matches,
     signing_key,
@@ -37,16 +42,12 @@ log = logging.getLogger(__name__)
 SIGN_IN = "/signin"
 SIGN_OUT = "/signout"
 # What answers without the cookie: the sign-in itself, the health checks (dashboard/health.py;
-# nothing in them is customer data), the page assets.
-OPEN_PREFIXES = (
-    SIGN_IN,
-    SIGN_OUT,
-    "/_stcore/health",
-    "/healthz",
-    "/readyz",
-    "/static/",
-    "/favicon",
+# nothing in them is customer data), the page assets. Matched whole, but for the assets'
+# folder: as prefixes, `/signin-anything` also passed the gate.
+OPEN_PATHS = frozenset(
+    {SIGN_IN, SIGN_OUT, "/_stcore/health", "/healthz", "/readyz", "/favicon.png", "/favicon.ico"}
 )
+OPEN_PREFIXES = ("/static/",)
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -70,7 +71,8 @@ def _cookie(scope: Scope) -> str | None:
 
 
 class SignInGate:
-    """ASGI middleware: everything but OPEN_PREFIXES needs a valid sign-in cookie."""
+    """ASGI middleware: everything but OPEN_PATHS and OPEN_PREFIXES needs a valid sign-in
+    cookie."""
 
     def __init__(self, app: ASGIApp, key: bytes) -> None:
         self.app = app
@@ -78,7 +80,8 @@ class SignInGate:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] not in ("http", "websocket") or path.startswith(OPEN_PREFIXES):
+        is_open = path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+        if scope["type"] not in ("http", "websocket") or is_open:
             return await self.app(scope, receive, send)
         if token_expiry(self.key, _cookie(scope), time.time()) is not None:
             return await self.app(scope, receive, send)
@@ -150,7 +153,10 @@ def sign_in_routes(settings: DashboardSettings, throttle: Throttle) -> list[Rout
     assert settings.password is not None
     password = settings.password
     key = signing_key(password)
+    device = device_key(password)
     lifetime_s = settings.sign_in_hours * 3600
+    # A spray of wrong passwords logged 2,000 warnings in two minutes: one line per 10 s.
+    throttled, refused = LogTally(), LogTally()
 
     async def show(request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
@@ -162,9 +168,11 @@ def sign_in_routes(settings: DashboardSettings, throttle: Throttle) -> list[Rout
         next_path = safe_next((form.get("next") or ["/"])[0])
         client = request.client.host if request.client else "unknown"
         now = time.time()
-        wait = throttle.wait_s(client, now)
+        known = token_expiry(device, request.cookies.get(DEVICE_COOKIE_NAME), now) is not None
+        wait = throttle.wait_s(client, now, known_browser=known)
         if wait > 0:
-            log.warning("dashboard sign-in throttled wait_s=%.1f", wait)
+            if (count := throttled.count(now)) is not None:
+                log.warning("dashboard sign-in throttled tries=%d wait_s=%.1f", count, wait)
             return HTMLResponse(
                 sign_in_page(next_path, f"Too many wrong passwords: try again in {wait:.0f} s."),
                 status_code=429,
@@ -172,19 +180,31 @@ def sign_in_routes(settings: DashboardSettings, throttle: Throttle) -> list[Rout
             )
         if not password_matches((form.get("password") or [""])[0], password):
             throttle.failed(client, now)
-            log.warning("dashboard password refused")
+            if (count := refused.count(now)) is not None:
+                log.warning("dashboard password refused tries=%d", count)
             return RedirectResponse(f"{SIGN_IN}?error=1&next={quote(next_path)}", 303)
         throttle.succeeded(client)
         log.info("dashboard sign-in for %d h", settings.sign_in_hours)
         response = RedirectResponse(next_path, 303)
+        secure = settings.public_url.startswith("https://")
         response.set_cookie(
             COOKIE_NAME,
             issue_token(key, now + lifetime_s),
             max_age=lifetime_s,
             httponly=True,
             samesite="lax",
-            secure=settings.public_url.startswith("https://"),
+            secure=secure,
             path="/",
+        )
+        device_lifetime_s = DEVICE_COOKIE_DAYS * 86400
+        response.set_cookie(
+            DEVICE_COOKIE_NAME,
+            issue_token(device, now + device_lifetime_s),
+            max_age=device_lifetime_s,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path=SIGN_IN,
         )
         return response
 
@@ -201,12 +221,17 @@ def sign_in_routes(settings: DashboardSettings, throttle: Throttle) -> list[Rout
 
 
 def app_options(settings: DashboardSettings) -> dict[str, Any]:
-    """st.App's routes and middleware: short-lived export links, and the sign-in when a
-    password is set."""
+    """st.App's routes and middleware: the host check and security headers
+    (dashboard/http_guard.py), short-lived export links, and the sign-in when a password is
+    set. The first listed runs first."""
+    edges = [
+        Middleware(HostCheck, hosts=allowed_hosts(settings)),
+        Middleware(SecurityHeaders),
+    ]
     expiry = Middleware(ExportExpiry)
     if settings.password is None:
-        return {"middleware": [expiry]}
+        return {"middleware": [*edges, expiry]}
     return {
         "routes": sign_in_routes(settings, Throttle()),
-        "middleware": [Middleware(SignInGate, key=signing_key(settings.password)), expiry],
+        "middleware": [*edges, Middleware(SignInGate, key=signing_key(settings.password)), expiry],
     }

@@ -7,6 +7,7 @@ token opens none of the operators' calls, and refusals repeat nothing of the req
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import Participant
 
+from agent.authorization import MAX_OPERATOR_BODY_BYTES
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
-from tests.support.chat import AGENT_ID, new_session
+from tests.support.chat import AGENT_ID, new_session, say, tool_calls_after, wait_for_ai_reply
 from tests.support.customers import (
     OPERATOR_HEADERS,
     SIGNED_IN_ENV,
@@ -190,3 +192,126 @@ def test_operators_with_the_token_may_act(guarded: AgentProcess) -> None:
     )
     operator.sessions.update(session, mode="manual")
     assert session in [s.id for s in operator.sessions.list()]
+
+
+def answer_before_the_body(agent_url: str, head: str) -> str:
+    """Sends a request's head only, promising a body it never sends, and returns the status
+    line: the agent must answer without waiting for (or reading) the body."""
+    host, port = agent_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as connection:
+        connection.sendall(head.encode() + b"\r\n\r\n")
+        # A server waiting for the promised body never answers: the read times out.
+        first = connection.recv(4096).decode("latin-1")
+    return first.split("\r\n", 1)[0]
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/customers", "/agents", "/metrics"])
+def test_an_anonymous_body_is_refused_before_it_is_sent(guarded: AgentProcess, path: str) -> None:
+    # Issue 27: a 100 MB anonymous POST /sessions was parsed (RSS 222 -> 514 MB) before the 403.
+    head = f"POST {path} HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: 100000000"
+    assert answer_before_the_body(guarded.url, head) == "HTTP/1.1 403 Forbidden"
+
+
+def test_an_operators_body_beyond_the_cap_is_refused_before_it_is_sent(
+    guarded: AgentProcess,
+) -> None:
+    authorization = OPERATOR_HEADERS["Authorization"]
+    head = (
+        f"POST /sessions HTTP/1.1\r\nHost: agent\r\nAuthorization: {authorization}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {MAX_OPERATOR_BODY_BYTES + 1}"
+    )
+    assert answer_before_the_body(guarded.url, head) == "HTTP/1.1 413 Request Entity Too Large"
+    chunked = head.replace(
+        f"Content-Length: {MAX_OPERATOR_BODY_BYTES + 1}", "Transfer-Encoding: chunked"
+    )
+    assert answer_before_the_body(guarded.url, chunked) == "HTTP/1.1 411 Length Required"
+
+
+def test_a_customers_body_beyond_the_cap_is_refused_before_it_is_sent(
+    guarded: AgentProcess,
+) -> None:
+    token = customer_token(SAMPLE_CUSTOMER_ID)
+    head = (
+        f"POST /sessions HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: 100000000"
+    )
+    assert answer_before_the_body(guarded.url, head) == "HTTP/1.1 413 Request Entity Too Large"
+
+
+def test_an_invalid_field_is_not_repeated_in_the_answer(guarded: AgentProcess) -> None:
+    # Issue 27: a 20 MB field came back whole in a 422.
+    big = "A" * 500_000
+    answer = httpx.post(
+        f"{guarded.url}/sessions",
+        json={"agent_id": [big], "title": {"x": big}},
+        headers=OPERATOR_HEADERS,
+        timeout=30,
+    )
+    assert answer.status_code == 422
+    assert "AAAA" not in answer.text and len(answer.text) < 2000
+    assert {tuple(problem["loc"]) for problem in answer.json()["detail"]} >= {("body", "agent_id")}
+
+
+def test_the_tool_server_answers_only_the_agent(guarded: AgentProcess) -> None:
+    # Issue 27: a local process filed a claim for another customer through Parlant's tool server.
+    tools = f"http://127.0.0.1:{guarded.tool_port}"
+    call = {
+        "agent_id": AGENT_ID,
+        "session_id": "any",
+        "customer_id": SAMPLE_CUSTOMER_ID,
+        "arguments": {},
+    }
+    for answer in (
+        httpx.get(f"{tools}/tools", timeout=10),
+        httpx.post(f"{tools}/tools/file_claim/calls", json=call, timeout=10),
+        httpx.get(f"{tools}/tools", headers={"X-Agent-Tool-Key": "guess"}, timeout=10),
+    ):
+        assert answer.status_code == 403, answer.text
+    # The agent's own calls still reach it, with the key only the agent holds.
+    operator = operator_client(guarded.url)
+    session = new_session(operator)
+    asked = say(operator, session, "What does my policy cover?")
+    reply = wait_for_ai_reply(operator, session, asked)
+    called = [c["tool_id"].split(":")[-1] for c in tool_calls_after(operator, session, asked)]
+    assert "get_policy_details" in called and "POL-1001" in reply.data["message"]
+
+
+def test_the_agents_configuration_cannot_be_changed_over_the_api(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: PUT /services/{name} without `kind` and POST /journeys with {} were
+    # 500s; a service with a `kind` would make the agent fetch and call any URL as a tool
+    # service, and DELETE would drop its tools.
+    for method, path, body in (
+        ("PUT", "/services/x", {}),
+        ("PUT", "/services/x", {"kind": "sdk", "sdk": {"url": "http://x"}}),
+        ("POST", "/journeys", {}),
+        ("POST", "/guidelines", {"condition": "always", "action": "say hi"}),
+        ("DELETE", f"/agents/{AGENT_ID}", None),
+    ):
+        answer = httpx.request(
+            method, f"{guarded.url}{path}", json=body, headers=OPERATOR_HEADERS, timeout=10
+        )
+        assert answer.status_code == 403, (method, path, answer.text)
+    assert httpx.get(f"{guarded.url}/journeys", headers=OPERATOR_HEADERS, timeout=10).is_success
+    listed = httpx.get(f"{guarded.url}/services", headers=OPERATOR_HEADERS, timeout=10)
+    assert listed.status_code == 200
+    gone = httpx.delete(f"{guarded.url}/services/built-in", headers=OPERATOR_HEADERS, timeout=10)
+    assert gone.status_code == 403
+
+
+def test_an_unknown_event_kind_is_a_422_not_a_500(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: Parlant converted `kinds` inside its handler, and `kinds=0` was a 500.
+    session = new_session(operator_client(guarded.url))
+    url = f"{guarded.url}/sessions/{session}/events"
+    bad = httpx.get(url, params={"kinds": "0", "wait_for_data": 0}, headers=OPERATOR_HEADERS)
+    assert bad.status_code == 422 and "kinds may be" in bad.json()["detail"]
+    good = httpx.get(url, params={"kinds": "message", "wait_for_data": 0}, headers=OPERATOR_HEADERS)
+    assert good.status_code == 200
+
+
+def test_a_customer_that_exists_is_a_409_not_a_500(guarded: AgentProcess) -> None:
+    # Found by Schemathesis: Parlant raised ValueError for an id that exists, answered 500.
+    body = {"id": "twice-created", "name": "Twice"}
+    first = httpx.post(f"{guarded.url}/customers", json=body, headers=OPERATOR_HEADERS)
+    assert first.status_code == 201
+    again = httpx.post(f"{guarded.url}/customers", json=body, headers=OPERATOR_HEADERS)
+    assert again.status_code == 409, again.text

@@ -6,10 +6,7 @@ without it nothing answers: pages redirect to /signin, export files answer 401.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,56 +19,51 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from dashboard.gate import ExportExpiry
-from dashboard.signin import COOKIE_NAME, Throttle, issue_token, signing_key, token_expiry
-from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
+from dashboard.signin import (
+    COOKIE_NAME,
+    DEVICE_COOKIE_NAME,
+    LogTally,
+    Throttle,
+    issue_token,
+    signing_key,
+    token_expiry,
+)
+from tests.support.agent_process import AgentProcess
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT
+from tests.support.dashboard_process import Dashboard, running_dashboard
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
-def dashboard(agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLANT_", "DASHBOARD_"))}
-    env.update(
-        PARLANT_URL=agent.url,
-        DASHBOARD_PORT=str(port),
-        DASHBOARD_URL=url,
-        DASHBOARD_PASSWORD=PASSWORD,
-        DASHBOARD_SIGN_IN_HOURS="2",
-        DOTENV_PATH=str(tmp_path_factory.mktemp("dashboard") / "no.env"),
-    )
-    log_path = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, f"dashboard not healthy:\n{log_path.read_text()}"
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def dashboard_process(
+    agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dashboard]:
+    env = {"DASHBOARD_PASSWORD": PASSWORD, "DASHBOARD_SIGN_IN_HOURS": "2"}
+    with running_dashboard(agent.url, tmp_path_factory.mktemp("dashboard"), env) as dashboard:
+        yield dashboard
 
 
-def sign_in(url: str, password: str, next_path: str = "/") -> httpx.Response:
-    return httpx.post(
+@pytest.fixture(scope="module")
+def dashboard(dashboard_process: Dashboard) -> str:
+    return dashboard_process.url
+
+
+def sign_in(
+    url: str, password: str, next_path: str = "/", client: httpx.Client | None = None
+) -> httpx.Response:
+    return (client or httpx.Client()).post(
         f"{url}/signin", data={"password": password, "next": next_path}, follow_redirects=False
     )
+
+
+# Each caller of the spray test connects from its own loopback address (all 127/8 is local).
+_addresses = (f"127.0.{n // 250}.{2 + n % 250}" for n in itertools.count())
+
+
+def client_from_new_address(cookies: dict[str, str] | None = None) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=next(_addresses))
+    return httpx.Client(transport=transport, cookies=cookies, timeout=30)
 
 
 def test_without_the_cookie_nothing_answers(dashboard: str) -> None:
@@ -81,6 +73,10 @@ def test_without_the_cookie_nothing_answers(dashboard: str) -> None:
     assert httpx.get(f"{dashboard}/media/0123.csv").status_code == 401
     assert httpx.get(f"{dashboard}/_stcore/health").text == "ok"
     assert httpx.get(f"{dashboard}/healthz").json() == {"alive": True}  # for orchestrators
+    # The open paths are matched whole: as prefixes these passed the gate to Streamlit.
+    for path in ("/signinx", "/signout-and-more", "/healthz/x", "/readyzz", "/favicon.png/x"):
+        assert httpx.get(f"{dashboard}{path}").status_code == 303, path
+    assert httpx.get(f"{dashboard}/_stcore/healthx").status_code == 401
     form = httpx.get(f"{dashboard}/signin?next=/session%3Fsession%3Dabc")
     assert form.status_code == 200 and 'name="password"' in form.text
     assert 'value="/session?session=abc"' in form.text
@@ -160,6 +156,42 @@ def test_wrong_passwords_back_off(dashboard: str) -> None:
     assert "set-cookie" not in throttled.headers
 
 
+def test_a_spray_of_wrong_passwords_locks_out_no_supervisor(
+    dashboard_process: Dashboard,
+) -> None:
+    # Issue 27: 30 wrong passwords a minute from anywhere made the right one answer 429 for
+    # every supervisor, and logged 2,000 warnings in two minutes. After the module's other
+    # sign-ins: this fills the throttle's window for the rest of the module.
+    url = dashboard_process.url
+    supervisor = client_from_new_address()
+    assert sign_in(url, PASSWORD, client=supervisor).status_code == 303
+    known = dict(supervisor.cookies)
+    assert DEVICE_COOKIE_NAME in known
+    logged_before = dashboard_process.log_path.read_text().count("dashboard password refused")
+
+    # Three free guesses from each of twelve addresses: more than 30 in the minute.
+    guesses = [
+        sign_in(url, f"guess {n} {k}", client=guesser).status_code
+        for n, guesser in enumerate(client_from_new_address() for _ in range(12))
+        for k in range(3)
+    ]
+    # Wrong (303) until the module's earlier wrong passwords and these fill the minute's 30.
+    assert guesses[0] == 303 and guesses[-1] == 429, guesses
+
+    # A stranger's browser, even with the right password, waits; the supervisor's own browser,
+    # from yet another address, signs in.
+    assert sign_in(url, PASSWORD, client=client_from_new_address()).status_code == 429
+    returning = client_from_new_address(cookies={DEVICE_COOKIE_NAME: known[DEVICE_COOKIE_NAME]})
+    answer = sign_in(url, PASSWORD, client=returning)
+    assert answer.status_code == 303 and COOKIE_NAME in answer.cookies
+    # A forged known-browser cookie is no way past the throttle.
+    forged = client_from_new_address(cookies={DEVICE_COOKIE_NAME: "9999999999.00"})
+    assert sign_in(url, PASSWORD, client=forged).status_code == 429
+
+    refused_lines = dashboard_process.log_path.read_text().count("dashboard password refused")
+    assert refused_lines - logged_before < 10
+
+
 def test_export_links_expire_after_their_first_download() -> None:
     now = [100.0]
     files = Starlette(routes=[Route("/media/{name}", lambda r: PlainTextResponse("export"))])
@@ -201,9 +233,23 @@ def test_throttle_backs_off_per_client() -> None:
     assert throttle.wait_s("a", 16) == 0
 
 
-def test_throttle_backs_off_globally() -> None:
+def test_throttle_backs_off_globally_for_unknown_browsers() -> None:
     throttle = Throttle(free=100, global_limit=5, window_s=60)
     for n in range(5):
         throttle.failed(f"client-{n}", 10 + n)  # each from another address
     assert throttle.wait_s("anyone", 20) == 50  # until the oldest leaves the window
     assert throttle.wait_s("anyone", 70) == 0
+    # A browser that signed in before is held back only by its own address's failures.
+    assert throttle.wait_s("anyone", 20, known_browser=True) == 0
+    assert throttle.wait_s("client-0", 20, known_browser=True) == 0
+    for _ in range(100):
+        throttle.failed("client-0", 21)
+    assert throttle.wait_s("client-0", 21, known_browser=True) > 0
+
+
+def test_a_log_tally_says_how_many_in_one_line_per_period() -> None:
+    tally = LogTally(every_s=10)
+    assert tally.count(0) == 1
+    assert [tally.count(t) for t in (1, 2, 9.9)] == [None, None, None]
+    assert tally.count(10) == 4
+    assert tally.count(25) == 1

@@ -21,20 +21,27 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agent.authorization import (
+    MAX_OPERATOR_BODY_BYTES,
     OperatorCheck,
     OperatorTokenPolicy,
     bearer,
     guard_operator_only_paths,
     install_refusal_handlers,
 )
+from agent.customers.gateway import is_customer_call
 
 TOKEN = "op-token-123"
+CUSTOMER_MAX_BODY = 1000
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 REFUSED = {"detail": "this needs the operator token"}
 
 
 def guarded_app() -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/echo-length")
+    async def echo_length(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(len(await request.body())))
 
     @app.get("/{path:path}")
     async def anything(path: str) -> PlainTextResponse:
@@ -54,7 +61,7 @@ def guarded_app() -> FastAPI:
 
     app.router.routes.insert(0, app.router.routes.pop())  # /refuse before the catch-all
     install_refusal_handlers(app)
-    guard_operator_only_paths(app, TOKEN)
+    guard_operator_only_paths(app, TOKEN, is_customer_call, CUSTOMER_MAX_BODY)
     return app
 
 
@@ -75,10 +82,105 @@ def test_parlants_sandbox_and_docs_need_the_token(client: TestClient, path: str)
     assert (allowed.status_code, allowed.text) == (200, f"reached {path}")
 
 
-@pytest.mark.parametrize("path", ["/support", "/sessions", "/chatty", "/healthz"])
-def test_other_paths_pass_through_to_parlants_own_policy(client: TestClient, path: str) -> None:
+@pytest.mark.parametrize("path", ["/support", "/healthz", "/readyz", "/customer/options", "/c/x/y"])
+def test_the_open_paths_pass_without_a_token(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert (response.status_code, response.text) == (200, f"reached {path}")
+
+
+def test_a_customers_bearer_passes_to_the_gateway(client: TestClient) -> None:
+    # The gateway (not here) verifies it; anything that is not shaped like one is refused here.
+    assert client.get("/sessions", headers={"Authorization": "Bearer a.b.c"}).status_code == 200
+    assert client.get("/sessions", headers={"Authorization": "Bearer abc"}).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/chatty", "/metrics", "/agents/x"])
+def test_every_other_path_needs_the_token(client: TestClient, path: str) -> None:
+    refused = client.get(path)
+    assert (refused.status_code, refused.json()) == (403, REFUSED)
+    assert client.get(path, headers=OPERATOR).text == f"reached {path}"
+
+
+def test_the_open_paths_are_open_to_reading_only(client: TestClient) -> None:
+    assert client.post("/support", content=b"x").status_code == 403
+    assert client.head("/healthz").status_code != 403
+
+
+async def call_without_reading(
+    app: FastAPI, method: str, path: str, headers: list[tuple[bytes, bytes]]
+) -> int:
+    """The answer's status, failing if anything reads the request's body."""
+
+    async def receive() -> dict[str, object]:
+        raise AssertionError("the body was read")
+
+    statuses: list[int] = []
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(int(str(message["status"])))
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return statuses[0]
+
+
+OPERATOR_RAW = (b"authorization", f"Bearer {TOKEN}".encode())
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        # Anonymous, on one of Parlant's routes: refused before its body is read.
+        ([(b"content-length", b"100000000")], 403),
+        ([(b"content-length", b"10")], 403),
+        # A customer's body beyond the customers' cap, an operator's beyond theirs.
+        ([(b"content-length", b"1001"), (b"authorization", b"Bearer a.b.c")], 413),
+        ([(b"content-length", str(MAX_OPERATOR_BODY_BYTES + 1).encode()), OPERATOR_RAW], 413),
+        ([(b"content-length", b"9" * 40), OPERATOR_RAW], 413),
+        # No length to refuse by, or a length that is no number.
+        ([(b"transfer-encoding", b"chunked"), OPERATOR_RAW], 411),
+        ([(b"content-length", b"-1"), OPERATOR_RAW], 400),
+        ([(b"content-length", b"\xb2"), OPERATOR_RAW], 400),
+    ],
+)
+def test_a_body_is_refused_before_it_is_read(
+    headers: list[tuple[bytes, bytes]], status: int
+) -> None:
+    app = guarded_app()
+    assert asyncio.run(call_without_reading(app, "POST", "/sessions", headers)) == status
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "PATCH"])
+def test_the_agents_configuration_is_read_only_even_for_operators(method: str) -> None:
+    app = guarded_app()
+    for path in ("/services/x", "/services", "/journeys", "/agents/a", "/guidelines/g/x"):
+        status = asyncio.run(call_without_reading(app, method, path, [OPERATOR_RAW]))
+        assert status == 403, (method, path)
+    assert asyncio.run(call_without_reading(app, method, "/servicesx", [OPERATOR_RAW])) != 403
+
+
+def test_within_its_cap_an_operators_body_is_read(client: TestClient) -> None:
+    body = b"x" * MAX_OPERATOR_BODY_BYTES
+    assert client.post("/echo-length", content=body, headers=OPERATOR).text == str(len(body))
+    assert (
+        client.post(
+            "/echo-length", content=b"x" * 1000, headers={"Authorization": "Bearer a.b.c"}
+        ).text
+        == "1000"
+    )
 
 
 def test_the_root_sends_customers_to_their_page_and_operators_to_parlant(
@@ -98,14 +200,14 @@ def test_websockets_need_the_token(client: TestClient) -> None:
 
 
 def test_refusals_say_only_what_is_missing(client: TestClient) -> None:
-    headers = {"Authorization": "Bearer secret-of-the-caller", "Cookie": "session=abc"}
+    headers = {"Authorization": "Bearer secret.of-the.caller", "Cookie": "session=abc"}
     refused = client.get("/refuse/auth", headers=headers)
     assert (refused.status_code, refused.json()) == (403, REFUSED)
     limited = client.get("/refuse/limit", headers=headers)
     assert limited.status_code == 429
     assert limited.json() == {"detail": "too many requests; try again shortly"}
     assert limited.headers["retry-after"] == "5"
-    assert "secret-of-the-caller" not in refused.text + limited.text
+    assert "secret.of-the.caller" not in refused.text + limited.text
 
 
 def request_with(authorization: str | None) -> Request:

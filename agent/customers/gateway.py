@@ -12,10 +12,13 @@ view (agent/customers/view.py):
 - sessions are created for the caller only, with at most a title; greetings and moderation
   stay with operators;
 - messages are text only, within CUSTOMER_MAX_MESSAGE_CHARS, rate-limited per address;
-- events are listed as messages and status only, with nothing internal in them.
+- events are listed as messages and status only, with nothing internal in them;
+- a session listing takes Parlant's paging (limit, cursor, sort) and agent filter; anything
+  else a customer may not use (labels, another customer) is refused, never silently ignored.
 
-Calls without a customer token pass through to Parlant, whose policy (agent/authorization.py)
-leaves them nothing but what operators may do with the operator token.
+Calls without a customer token pass through to Parlant; the door in front of this middleware
+(agent/authorization.py) has already refused them unless they carry the operator token or ask
+for an open path.
 """
 
 from __future__ import annotations
@@ -288,8 +291,23 @@ class CustomerGateway:
     async def list_sessions(self, request: Request) -> Response:
         principal = self._principal(request)
         self._rates.hit(self.settings.limits.listings, "listings", self._address(request))
-        answer = await self._ask("GET", "/sessions", params={"customer_id": principal.customer_id})
-        sessions = [customer_session(s) for s in answer.json() if isinstance(s, dict)]
+        params = _listing_params(request, principal.customer_id)
+        answer = await self._ask("GET", "/sessions", params=params)
+        listing = answer.json()
+        if isinstance(listing, dict):  # with `limit`, Parlant's paginated listing
+            found = listing.get("items")
+            items: list[Any] = found if isinstance(found, list) else []
+            return JSONResponse(
+                {
+                    "items": [customer_session(s) for s in items if isinstance(s, dict)],
+                    "total_count": listing.get("total_count", len(items)),
+                    "has_more": bool(listing.get("has_more", False)),
+                    "next_cursor": listing.get("next_cursor"),
+                }
+            )
+        sessions = [customer_session(s) for s in listing if isinstance(s, dict)]
+        if "sort" in params:
+            return JSONResponse(sessions)
         return JSONResponse(sorted(sessions, key=lambda s: str(s["creation_utc"]), reverse=True))
 
     async def create_session(self, request: Request) -> Response:
@@ -474,6 +492,18 @@ class CustomerGateway:
         return body
 
 
+def is_customer_call(scope: Scope) -> bool:
+    """Whether the gateway serves this call: a token route, a token in the path, or a bearer
+    that looks like a customer's token (checked by the gateway before anything is read)."""
+    path: str = scope["path"]
+    if path.startswith((TOKEN_PREFIX, "/customer/")):
+        return True
+    header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+    if not header.lower().startswith("bearer "):
+        return False
+    return identity.looks_like_jwt(header[len("bearer ") :].strip())
+
+
 def _without_app(scope: Scope) -> dict[str, Any]:
     # Without the application in the scope, Starlette's routing answers a wrong method or path
     # itself instead of raising into FastAPI's handlers, which sit below this middleware.
@@ -484,6 +514,39 @@ def _check_path_ids(request: Request) -> None:
     for value in request.path_params.values():
         if not isinstance(value, str) or not PARLANT_ID.fullmatch(value):
             raise Refusal(404, "not found")
+
+
+# What a customer's session listing takes, as Parlant's does; `labels` (internal) and anything
+# Parlant would ignore are refused rather than silently dropped.
+LISTING_PARAMS = frozenset({"agent_id", "customer_id", "limit", "cursor", "sort"})
+
+
+def _listing_params(request: Request, customer_id: str) -> dict[str, str]:
+    query = request.query_params
+    unknown = sorted(set(query.keys()) - LISTING_PARAMS)
+    if unknown:
+        raise Refusal(403, f"customers may not list sessions by {', '.join(unknown)}")
+    if query.get("customer_id") not in (None, customer_id):
+        raise Refusal(403, "customers may list their own sessions only")
+    params = {"customer_id": customer_id}
+    if agent_id := query.get("agent_id"):
+        if not PARLANT_ID.fullmatch(agent_id):
+            raise Refusal(422, "agent_id is not an agent's id")
+        params["agent_id"] = agent_id
+    if (limit := query.get("limit")) is not None:
+        number = _whole_number(limit, "limit")
+        if not 1 <= number <= 100:
+            raise Refusal(422, "limit must be from 1 to 100")
+        params["limit"] = str(number)
+    if cursor := query.get("cursor"):
+        if len(cursor) > 512 or not cursor.isascii():
+            raise Refusal(422, "cursor is not one this server gave")
+        params["cursor"] = cursor
+    if (sort := query.get("sort")) is not None:
+        if sort not in ("asc", "desc"):
+            raise Refusal(422, "sort must be asc or desc")
+        params["sort"] = sort
+    return params
 
 
 def _only(body: Mapping[str, Any], allowed: set[str], what: str) -> None:

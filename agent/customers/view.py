@@ -87,6 +87,8 @@ def customer_session(session: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def customer_agent(agent: Mapping[str, Any]) -> dict[str, Any]:
+    """Parlant's AgentDTO with its tags emptied (every required field kept: parlant-client's
+    `agents.retrieve` refused the answer without `message_output_mode`)."""
     return {
         "id": agent.get("id"),
         "name": agent.get("name"),
@@ -94,6 +96,7 @@ def customer_agent(agent: Mapping[str, Any]) -> dict[str, Any]:
         "creation_utc": agent.get("creation_utc"),
         "max_engine_iterations": agent.get("max_engine_iterations", 1),
         "composition_mode": agent.get("composition_mode", "fluid"),
+        "message_output_mode": agent.get("message_output_mode", "block"),
         "tags": [],
     }
 

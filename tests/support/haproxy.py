@@ -40,6 +40,12 @@ START_TIMEOUT_S = 30
 # The name of each replica's unchecked backup server: the replica's name and this.
 BACKUP_SUFFIX = "-unchecked"
 LONGEST_POLL_S = 60
+# HAProxy's httplog format, the request line (%{+Q}r) replaced by method, path without the
+# customer's token, and version.
+LOG_FORMAT = (
+    "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc "
+    '%ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs \\"%HM %[var(txn.logged_path)] %HV\\"'
+)
 
 
 def haproxy_binary() -> Path | None:
@@ -61,9 +67,11 @@ def haproxy_config(
     stats_socket: Path,
     health_path: str = "/readyz",
     name: str = "agents",
+    log_target: str = "stdout format raw local0",
 ) -> str:
     """The whole configuration: one frontend on `bind` (host:port), one backend of `backends`,
-    each checked on `health_path`."""
+    each checked on `health_path`, access logs to `log_target` (here HAProxy's own output;
+    docs/replicas.md sends them to syslog)."""
     servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check" for b in backends)
     backups = "\n".join(
         f"    server {b.name}{BACKUP_SUFFIX} {b.host}:{b.port} backup" for b in backends
@@ -72,10 +80,15 @@ def haproxy_config(
 global
     maxconn 4096
     stats socket {stats_socket} mode 600 level admin
+    log {log_target}
 
 defaults
     mode http
-    option httplog
+    log global
+    # `option httplog`'s format with the request line rebuilt: the widget's token is the first
+    # segment of its paths (/c/<token>/...), so the path is logged with it cut out, and
+    # without the query string.
+    log-format "{LOG_FORMAT}"
     timeout connect 1s
     # Above the longest long poll (wait_for_data <= {LONGEST_POLL_S} s), or HAProxy cuts it first.
     timeout client {LONGEST_POLL_S + 30}s
@@ -88,6 +101,7 @@ frontend {name}_in
     bind {bind}
     # The agent trusts X-Forwarded-For from this address (CUSTOMER_TRUSTED_PROXIES).
     option forwardfor
+    http-request set-var(txn.logged_path) path,regsub(^/c/[^/]+,/c/-)
     default_backend {name}
 
 backend {name}
