@@ -145,9 +145,13 @@ def test_the_bridges_listing_reads_whole_once_then_only_changes(agent: AgentProc
             listing = OpenListing(http, agent.url, full_every_s=3600)
             assert await listing.refresh() is True
             # The handoff turn may still write the session (its mode, the AI's state at the
-            # end of the turn) after the record says waiting: passes until one finds nothing.
-            for _ in range(40):
-                if not await listing.refresh():
+            # end of the turn, the reply's usage) after the record says waiting: passes until
+            # three in a row, over half a second, find nothing (one quiet pass was only a gap
+            # between two late writes on a loaded machine).
+            quiet = 0
+            for _ in range(80):
+                quiet = 0 if await listing.refresh() else quiet + 1
+                if quiet == 3:
                     break
                 await asyncio.sleep(0.25)
             held = {s.id: s for s in listing.sessions}
