@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from lagom import Container
 from parlant.api.authorization import AuthorizationPolicy
+from parlant.core.customers import CustomerStore
 from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
@@ -33,6 +34,7 @@ from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
 from agent.reply_route import ReplyRoute
+from agent.sample_customers import ensure_sample_customers
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
@@ -277,13 +279,6 @@ def api_configurer(
     return configure
 
 
-async def ensure_sample_customers(server: p.Server) -> None:
-    """The stand-in policy system's customers exist in Parlant, so sessions can name them."""
-    for customer_id, name in SAMPLE_CUSTOMERS.items():
-        if await server.find_customer(id=customer_id) is None:
-            await server.create_customer(name=name, id=customer_id)
-
-
 def open_claims_store(settings: AgentSettings) -> Claims:
     """The claims live beside the sessions: in PostgreSQL when replicas share it."""
     if is_postgres_url(settings.session_store):
@@ -351,7 +346,7 @@ async def serve(
             replies.bind(server.container)
             turns.bind(server.container)
             await declare_agent(server, tools)
-            await ensure_sample_customers(server)
+            await ensure_sample_customers(server.container[CustomerStore])  # type: ignore[type-abstract]
             log.info("agent declared; customer chat at %s", settings.chat_url)
             # Declared and serving: what exists now lives as long as the process.
             frozen = FrozenSurvivors(asyncio.get_running_loop())

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from parlant.core.agents import AgentId
-from parlant.core.customers import CustomerId
+from parlant.core.customers import CustomerId, CustomerStore
 from parlant.core.sessions import EventKind, EventSource, SessionStore
 
+from agent.sample_customers import ensure_sample_customers
+from agent.store.claims import SAMPLE_CUSTOMERS
 from agent.store.session_stores import SessionStores, open_session_stores
 from tests.support.postgres import PostgresCluster
 
@@ -104,3 +106,23 @@ async def test_replicas_started_at_once_on_a_fresh_database_all_start(
             )
 
     await asyncio.gather(*(start(n) for n in range(4)))
+
+
+async def test_replicas_started_at_once_create_each_sample_customer_once(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Each agent makes sure the sample customers exist as it starts; Parlant looks for the id
+    and then inserts, under a lock of its own process. Two agents started at once on a fresh
+    database (the chaos run's first start) both looked, and the second to insert stopped
+    with "Customer with id 'cust-bob' already exists", or both inserted."""
+    for _ in range(3):
+        url = fresh_database(postgres_cluster)
+        async with replicas(url, tmp_path, 4) as started:
+            stores = [s.customers for s in started]
+            assert all(isinstance(s, CustomerStore) for s in stores)
+            await asyncio.gather(
+                *(ensure_sample_customers(s) for s in stores if isinstance(s, CustomerStore))
+            )
+            listed = await started[0].customers.list_customers()  # type: ignore[union-attr]
+            ids = sorted(c.id for c in listed if c.id in SAMPLE_CUSTOMERS)
+            assert ids == sorted(SAMPLE_CUSTOMERS)  # each once

@@ -24,13 +24,17 @@ from agent.session_listener import SessionChanges, SignallingSessionDocumentStor
 from agent.settings import POSTGRES_SCHEMES
 from agent.store.change_feed import SESSION_EVENTS_CHANNEL, PostgresChangeFeed
 from agent.store.escalations import EVENTS, EscalationIndex
-from agent.store.event_offsets import EVENT_OFFSETS, OffsetSafeSessionStore
+from agent.store.event_offsets import EVENT_OFFSETS, NumberedWithin, OffsetSafeSessionStore
 from agent.store.postgres_documents import ChangeAnnouncement, PostgresDocumentDatabase, open_pool
 from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
 from agent.store.sqlite_escalations import SQLiteEscalations
 
 log = logging.getLogger(__name__)
+
+# A customer's id is a group of its own, numbered by itself: two replicas creating the same id
+# at once (the sample customers, as every replica starts) insert it once, the other is refused.
+CUSTOMER_IDS = NumberedWithin(collection="customers", group="id", number="id")
 
 # Connections one agent process may hold: Parlant's engine and API run many operations at once.
 POSTGRES_POOL_SIZE = 10
@@ -104,7 +108,7 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
             )
         )
         customers_db = await stack.enter_async_context(
-            PostgresDocumentDatabase(pool, namespace="customers")
+            PostgresDocumentDatabase(pool, namespace="customers", numbered=CUSTOMER_IDS)
         )
         changes = SessionChanges()
         await stack.enter_async_context(PostgresChangeFeed(url, SESSION_EVENTS_CHANNEL, changes))
