@@ -18,7 +18,7 @@ from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
-from agent import context_filter, customer_chat, insurance
+from agent import context_filter, customer_chat, insurance, turn_lease
 from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
@@ -347,6 +347,8 @@ async def serve(
             turns.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server.container[CustomerStore])  # type: ignore[type-abstract]
+            # The turns of dead replicas are run again once this one can run turns.
+            await stack.enter_async_context(turn_lease.running(stores.turns, server.container))
             log.info("agent declared; customer chat at %s", settings.chat_url)
             # Declared and serving: what exists now lives as long as the process.
             frozen = FrozenSurvivors(asyncio.get_running_loop())

@@ -29,6 +29,7 @@ from agent.store.postgres_documents import ChangeAnnouncement, PostgresDocumentD
 from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
 from agent.store.sqlite_escalations import SQLiteEscalations
+from agent.turn_lease import TurnLeases
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class SessionStores:
     customers: str | CustomerStore
     changes: SessionChanges | None = None
     escalations: EscalationIndex | None = None
+    # Replicas only: AI turns leased in the database, so a survivor runs a dead one's again.
+    turns: TurnLeases | None = None
 
 
 @asynccontextmanager
@@ -112,8 +115,12 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
         )
         changes = SessionChanges()
         await stack.enter_async_context(PostgresChangeFeed(url, SESSION_EVENTS_CHANNEL, changes))
+        turns = TurnLeases(pool)
+        await turns.create_schema(sessions_db.lock_schema)
         session_store = await stack.enter_async_context(
-            OffsetSafeSessionStore(database=sessions_db, changes=changes)
+            OffsetSafeSessionStore(
+                database=sessions_db, changes=changes, before_customer_message=turns.owe
+            )
         )
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)
@@ -121,4 +128,4 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
         escalations = PostgresEscalations(sessions_db)
         await escalations.ensure_indexes()
         log.info("sessions and customers on PostgreSQL; listening for other replicas' writes")
-        yield SessionStores(session_store, customer_store, changes, escalations)
+        yield SessionStores(session_store, customer_store, changes, escalations, turns)
