@@ -243,6 +243,7 @@ class ChaosRun:
             with contextlib.suppress(Exception):
                 push.result(timeout=self.settings.drain_s)
         final = self._drain()
+        self._note_slack_calls()
         verdict = cc.check(self.history, final, self.settings.takeover_bound_s)
         return ChaosResult(self.settings, self.history, final, verdict, self.log)
 
@@ -260,9 +261,10 @@ class ChaosRun:
             return
         with self._lock:
             self.sessions.append(session)
-        self._write(client, session, "What does my policy cover?", expects_ai=True)
+        # The chat page sends a message again when its POST failed; these two must arrive.
+        self._write_until_stored(client, session, "What does my policy cover?")
         time.sleep(rng.uniform(0.3, 2.0))
-        self._write(client, session, "I want to talk to a human", expects_ai=True)
+        self._write_until_stored(client, session, "I want to talk to a human")
         if not self._handed_off(client, session):
             self.note(f"customer {index}: never handed off (session {session})")
             return
@@ -327,7 +329,8 @@ class ChaosRun:
         text: str,
         mirrored: bool = False,
         expects_ai: bool = False,
-    ) -> None:
+    ) -> bool:
+        """One POST, recorded; whether it was acknowledged."""
         sent = time.time()
         try:
             event = client.sessions.create_event(
@@ -357,6 +360,13 @@ class ChaosRun:
             )
         with self._lock:
             self.history.writes.append(write)
+        return write.acknowledged
+
+    def _write_until_stored(self, client: ParlantClient, session: str, text: str) -> None:
+        for _ in range(5):
+            if self._write(client, session, text, expects_ai=True):
+                return
+            time.sleep(1.0)
 
     def _read(self, client: ParlantClient, session: str) -> list[Any]:
         sent = time.time()
@@ -459,10 +469,12 @@ class ChaosRun:
         slot = rng.choice(candidates)
         with slot.lock:
             starting = not slot.up
-            slot.kill()
-            at = time.time()
+            # Recorded before the signal: a request the death cuts may fail before kill() returns.
             with self._lock:
-                self.history.disruptions.append(cc.Disruption(at, f"kill {slot.name}", kind))
+                self.history.disruptions.append(
+                    cc.Disruption(time.time(), f"kill {slot.name}", kind)
+                )
+            slot.kill()
             self._bridges_changed()
             self.note(f"SIGKILL {slot.name}{' while starting' if starting else ''}")
             if slot.restarter is None or not slot.restarter.is_alive():
@@ -530,6 +542,18 @@ class ChaosRun:
                 slot.restarter.join(timeout=120)
             if not slot.up:
                 self._restart(slot, 0)
+
+    def _note_slack_calls(self) -> None:
+        """Slack calls by method, and those refused with 429: pacing shows in the delays."""
+        assert self.slack is not None
+        calls = self.slack.call(self.slack.fake.calls)
+        made: dict[str, int] = {}
+        limited: dict[str, int] = {}
+        for call in calls:
+            made[call.method] = made.get(call.method, 0) + 1
+            if call.status == 429:
+                limited[call.method] = limited.get(call.method, 0) + 1
+        self.note(f"Slack calls {made}; answered 429: {limited}")
 
     # -- the end state --------------------------------------------------------------------
 
