@@ -61,9 +61,11 @@ def haproxy_config(
     stats_socket: Path,
     health_path: str = "/readyz",
     name: str = "agents",
+    log_target: str = "stdout format raw local0",
 ) -> str:
     """The whole configuration: one frontend on `bind` (host:port), one backend of `backends`,
-    each checked on `health_path`."""
+    each checked on `health_path`; the request log to `log_target` (here HAProxy's standard
+    output, which the tests keep in a file; docs/replicas.md shows syslog's /dev/log)."""
     servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check" for b in backends)
     backups = "\n".join(
         f"    server {b.name}{BACKUP_SUFFIX} {b.host}:{b.port} backup" for b in backends
@@ -72,9 +74,12 @@ def haproxy_config(
 global
     maxconn 4096
     stats socket {stats_socket} mode 600 level admin
+    log {log_target}
 
 defaults
     mode http
+    # One line per request (`option httplog`), sent where `log` in global says.
+    log global
     option httplog
     timeout connect 1s
     # Above the longest long poll (wait_for_data <= {LONGEST_POLL_S} s), or HAProxy cuts it first.
