@@ -7,13 +7,14 @@ checker's table (tests/support/chaos_check.py).
 Each seed is a whole run: a fresh PostgreSQL cluster, two agents behind HAProxy, two bridges,
 the fake Slack; customers and operators writing while the seeded nemesis kills and restarts
 replicas. The table has one row a seed; a failed seed's problems follow it, and its whole
-history (JSON) goes to --keep. Exit status 1 if any seed failed.
+history (JSON) and every replica's log go to --keep. Exit status 1 if any seed failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -37,6 +38,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=Path("chaos-runs"))
     args = parser.parse_args()
     args.keep.mkdir(parents=True, exist_ok=True)
+    # SIGTERM ends the seed like Ctrl-C: its processes and database are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows: list[list[str]] = []
     failed: list[str] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -48,6 +51,8 @@ def main() -> int:
                 load_s=args.load_seconds,
                 lease_s=args.lease_seconds,
                 postgres_restarts=args.postgres_restarts,
+                # Kept: the replicas' logs, for reading a failed seed afterwards.
+                workdir=args.keep / f"seed-{seed}",
             )
         )
         rows.append(result.row())

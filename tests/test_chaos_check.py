@@ -214,12 +214,16 @@ def test_a_failed_read_is_never_excused() -> None:
 
 def test_a_customer_message_with_no_ai_message_after_it_is_an_unanswered_turn() -> None:
     history, final = scenario()
-    final.events[S2] = [e for e in final.events[S2] if e.source != "ai_agent"]
+    final.events[S2] = [e for e in final.events[S2] if e.source == "customer"]
+    history.replies = [r for r in history.replies if r.session_id != S2]
     verdict = check(history, final, BOUND)
     assert verdict.unanswered_turns == [f"'{S2} line 0' (session {S2}, offset 0)"]
-    # An AI message before it does not answer it.
+    # An AI message before it does not answer it, nor does the customer's next message.
     final.events[S2].insert(0, ParlantEvent(S2, -1, "earlier", "message", "ai_agent"))
-    assert len(check(history, final, BOUND).unanswered_turns) == 1
+    assert verdict.problems() == check(history, final, BOUND).problems()
+    # A person's reply after it does: the turn handed over, then its replica died.
+    final.events[S2].append(ParlantEvent(S2, 9, "op", "message", "human_agent", "1111.9"))
+    assert not check(history, final, BOUND).unanswered_turns
 
 
 def test_a_slow_mirror_after_a_bridge_kill_is_a_takeover_over_the_bound() -> None:

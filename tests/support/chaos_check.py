@@ -15,7 +15,8 @@ The properties (issue 25):
 - no customer request failed, except a POST in flight when a process it depended on was
   disrupted (a replica killed, the database restarted or its connections cut): HAProxy never
   re-sends a POST that reached a replica, the client decides (docs/replicas.md);
-- every customer message written while the AI answers is followed by an AI message;
+- every customer message written while the AI answers is followed by an AI message (or by a
+  person's, when the AI's turn handed the session over and died before its own message);
 - the mirror's worst delay after a bridge was killed (the takeover) within the bound.
 """
 
@@ -266,8 +267,11 @@ def _ai_turns(history: History, final: FinalState, verdict: Verdict) -> None:
     for write in history.writes:
         if not (write.acknowledged and write.expects_ai):
             continue
+        # The AI answers, or, when its turn handed the session over, a person does.
         answered = any(
-            e.kind == "message" and e.source == "ai_agent" and e.offset > (write.offset or 0)
+            e.kind == "message"
+            and e.source in ("ai_agent", "human_agent")
+            and e.offset > (write.offset or 0)
             for e in final.events.get(write.session_id, [])
         )
         if not answered:
