@@ -308,7 +308,7 @@ async def serve(
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
-        replies = ReplyRoute(settings.operator_token)
+        replies = ReplyRoute(settings.operator_token, stores.reply_keys)
         turns = TurnRoute(settings.operator_token)
         escalation_routes = None
         if stores.escalations is not None:
