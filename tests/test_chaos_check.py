@@ -16,6 +16,7 @@ from tests.support.chaos_check import (
     History,
     OperatorReply,
     ParlantEvent,
+    Takeover,
     ThreadPost,
     Verdict,
     check,
@@ -226,29 +227,29 @@ def test_a_customer_message_with_no_ai_message_after_it_is_an_unanswered_turn() 
     assert not check(history, final, BOUND).unanswered_turns
 
 
-def test_a_slow_mirror_after_a_bridge_kill_is_a_takeover_over_the_bound() -> None:
+def test_a_takeover_over_the_bound_or_never_done_is_reported() -> None:
     history, final = scenario()
-    history.disruptions.append(Disruption(109.0, "kill bridge-a", "bridge"))
+    history.takeovers.append(Takeover(109.0, "kill bridge-a", 2, BOUND - 0.5))
     verdict = check(history, final, BOUND)
-    assert verdict.takeover_s == pytest.approx(0.4) and verdict.ok
-    post = final.threads[ROOT1][0]
-    final.threads[ROOT1][0] = dataclasses.replace(post, posted_at=110.1 + BOUND + 0.5)
+    assert verdict.takeover_s == pytest.approx(BOUND - 0.5) and verdict.ok
+    history.takeovers.append(Takeover(120.0, "kill bridge-b", 1, BOUND + 0.5))
     verdict = check(history, final, BOUND)
     assert verdict.takeover_s == pytest.approx(BOUND + 0.5)
     assert verdict.problems() == [f"takeover {BOUND + 0.5:.2f}s over the bound {BOUND:g}s"]
+    history.takeovers.append(Takeover(130.0, "kill bridge-a", 3, None))
+    assert check(history, final, BOUND).never_taken_over == ["3 of kill bridge-a"]
 
 
 def test_an_outage_stops_the_mirrors_clock() -> None:
     history, final = scenario()
-    history.disruptions.append(Disruption(109.0, "kill bridge-a", "bridge"))
     post = final.threads[ROOT1][0]
     final.threads[ROOT1][0] = dataclasses.replace(post, posted_at=125.0)
-    assert check(history, final, BOUND).takeover_over_bound
+    assert check(history, final, BOUND).worst_mirror_s == pytest.approx(125.0 - 110.1)
     # Both bridges were down from 109 s to 120 s: the clock starts at 120 s.
     history.outages.append((109.0, 120.0))
     verdict = check(history, final, BOUND)
     assert verdict.worst_mirror_s == pytest.approx(5.0)
-    assert not verdict.takeover_over_bound
+    assert verdict.ok  # the mirror's delay is reported, not checked
 
 
 def test_the_table_shows_each_count() -> None:
@@ -262,7 +263,10 @@ def test_the_table_shows_each_count() -> None:
         takeover_bound_s=7,
     )
     row = table_row(3, verdict, disruptions=5)
-    assert row == ["3", "10", "1", "2", "0", "4", "0", "0", "0", "0", "0", "1", "8.50 (over)", "5"]
+    assert row == [
+        *("3", "10", "1", "2", "0", "4", "0", "0", "0", "0", "0", "1"),
+        *("8.50 (over)", "-", "5"),
+    ]
     text = format_table([row])
     assert text.splitlines()[0].split(" | ")[0].strip() == "seed"
     assert len(text.splitlines()) == 3

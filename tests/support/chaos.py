@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from parlant.client import ParlantClient
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID
@@ -139,6 +140,8 @@ class ChaosRun:
         self.channel = ""
         self.operators: tuple[str, str] = ("", "")
         self._outage_started: float | None = None
+        self.db_url = ""
+        self.watchers: list[threading.Thread] = []
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -152,6 +155,7 @@ class ChaosRun:
             raise RuntimeError("PostgreSQL is not installed (scripts/ensure_postgres.sh)")
         self.postgres = PostgresCluster(bin_dir).start()
         url = self.postgres.create_database("chaos")
+        self.db_url = url
         self.slack = slack = FakeSlack(spread_events=True).run_in_thread()
         dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
         lee = slack.call(slack.fake.add_user, "lee", display_name="Lee")
@@ -238,6 +242,8 @@ class ChaosRun:
         for thread in threads:
             thread.join(timeout=self.settings.drain_s)
         self._everything_up()
+        for watcher in self.watchers:
+            watcher.join()
         self.note("load over, everything up; draining")
         for push in list(self.pushes):
             with contextlib.suppress(Exception):
@@ -469,12 +475,18 @@ class ChaosRun:
         slot = rng.choice(candidates)
         with slot.lock:
             starting = not slot.up
+            held = self._leases_of(slot.name) if kind == "bridge" else []
             # Recorded before the signal: a request the death cuts may fail before kill() returns.
+            at = time.time()
             with self._lock:
-                self.history.disruptions.append(
-                    cc.Disruption(time.time(), f"kill {slot.name}", kind)
-                )
+                self.history.disruptions.append(cc.Disruption(at, f"kill {slot.name}", kind))
             slot.kill()
+            if held:
+                watcher = threading.Thread(
+                    target=self._watch_takeover, args=(at, f"kill {slot.name}", held), daemon=True
+                )
+                watcher.start()
+                self.watchers.append(watcher)
             self._bridges_changed()
             self.note(f"SIGKILL {slot.name}{' while starting' if starting else ''}")
             if slot.restarter is None or not slot.restarter.is_alive():
@@ -483,6 +495,45 @@ class ChaosRun:
                 )
                 slot.restarter.daemon = True
                 slot.restarter.start()
+
+    def _leases_of(self, owner: str) -> list[str]:
+        try:
+            with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                rows = conn.execute(
+                    "SELECT session_id FROM bridge_session_leases"
+                    " WHERE owner = %s AND expires_at > now()",
+                    (owner,),
+                ).fetchall()
+        except psycopg.Error:
+            return []
+        return [str(r[0]) for r in rows]
+
+    def _watch_takeover(self, killed_at: float, what: str, sessions: list[str]) -> None:
+        """Until each of the dead bridge's sessions is held again: its lease renewed or taken
+        after the kill (the dead one renews nothing, so that is a survivor, or the replica
+        restarted under its name, which takes its sessions back at once)."""
+        limit = killed_at + 3 * self.settings.takeover_bound_s + 30
+        taken_at: float | None = None
+        while time.time() < limit:
+            try:
+                with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                    row = conn.execute(
+                        "SELECT count(*) FROM bridge_session_leases WHERE session_id = ANY(%s)"
+                        " AND expires_at > to_timestamp(%s) + make_interval(secs => %s)",
+                        (sessions, killed_at, self.settings.lease_s + 0.05),
+                    ).fetchone()
+            except psycopg.Error:
+                row = None
+            if row is not None and int(row[0]) == len(sessions):
+                taken_at = time.time()
+                break
+            time.sleep(0.2)
+        seconds = None if taken_at is None else taken_at - killed_at
+        takeover = cc.Takeover(killed_at, what, len(sessions), seconds)
+        with self._lock:
+            self.history.takeovers.append(takeover)
+        shown = "never" if seconds is None else f"{seconds:.2f}s"
+        self.note(f"{what}: its {len(sessions)} sessions held again after {shown}")
 
     def _restart(self, slot: Slot, after: float) -> None:
         time.sleep(after)
