@@ -406,3 +406,31 @@ async def test_a_dead_replicas_sessions_are_taken_over_within_the_lease_time(
     for sid, _ in sessions:
         record = read_record((await cluster.parlant.sessions.retrieve(sid)).metadata)
         assert record is not None and record.get("status") == "waiting"
+
+
+async def test_a_reply_seen_by_a_replica_that_died_before_storing_it_is_delivered_on_retry(
+    cluster: Cluster,
+) -> None:
+    """A replica records an operator reply's dedupe keys, then stores it in the outbox; one
+    that dies (or loses its database connection) in between never acknowledged the event, so
+    Slack sends it again, and the retry was refused as a duplicate: the reply was lost (the
+    chaos run, a connection cut at that instant). A sighting without its outbox row is handled
+    again; the outbox's unique (channel, ts) still stores it once."""
+    sid, root = await cluster.escalate("Seen-but-not-stored customer wants a human")
+    first, second = cluster.replicas
+    event = cluster.fake.add_user_message(
+        cluster.channel, cluster.dana, "stored only on the retry", thread_ts=root.ts
+    )
+    event_id = f"Ev{time.time_ns()}"
+    # What the first replica did before it died: the sighting, and nothing after it.
+    keys = [f"msg:{cluster.channel}:{event['ts']}", f"event:{event_id}"]
+    assert await first.store.first_sighting(*keys)
+    await second.dispatch(event, event_id)  # Slack's retry, to the other connection
+
+    async def delivered() -> bool:
+        return await cluster.human_messages(sid) == ["stored only on the retry"]
+
+    await eventually(delivered, "the reply delivered")
+    await second.dispatch(event, event_id)  # and a retry of one stored is still nothing
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)
+    assert await cluster.human_messages(sid) == ["stored only on the retry"]
