@@ -38,7 +38,8 @@ from parlant.core.sessions import (
 )
 
 from agent.authorization import OperatorCheck
-from agent.reply_keys import ReplyKeys, reply_key, same_origin
+from agent.key_locks import KeyLocks
+from agent.reply_keys import reply_key, same_origin
 from handoff import record as records
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
 
@@ -51,9 +52,9 @@ OPERATOR_SOURCES = (EventSource.HUMAN_AGENT, EventSource.HUMAN_AGENT_ON_BEHALF_O
 
 
 class ReplyRoute:
-    def __init__(self, operator_token: str | None, keys: ReplyKeys | None = None) -> None:
+    def __init__(self, operator_token: str | None, keys: KeyLocks | None = None) -> None:
         self._is_operator = OperatorCheck(operator_token)
-        self._keys = keys or ReplyKeys()
+        self._keys = keys or KeyLocks()
         self._container: Container | None = None
         # Striped: a session always maps to the same lock, and the set stays bounded.
         self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]

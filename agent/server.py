@@ -30,6 +30,7 @@ from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.escalation_routes import EscalationRoutes
 from agent.insurance import Behaviour, JourneySpec
+from agent.key_locks import KeyLocks
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
@@ -304,11 +305,13 @@ async def serve(
         ledger = UsageLedger()
         guard = turn_guard(settings)
         notifier = notifier or escalation_notifier(settings)
-        tools = build_tools(store, notifier, journey_steps)
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
-        replies = ReplyRoute(settings.operator_token, stores.reply_keys)
+        # Across replicas on PostgreSQL, in this process otherwise (agent/key_locks.py).
+        locks = stores.key_locks or KeyLocks()
+        tools = build_tools(store, notifier, journey_steps, locks)
+        replies = ReplyRoute(settings.operator_token, locks)
         turns = TurnRoute(settings.operator_token)
         escalation_routes = None
         if stores.escalations is not None:
@@ -326,7 +329,9 @@ async def serve(
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
-            configure_hooks=hooks_installer(ledger, FailSafe(guard, notifier, journey_steps)),
+            configure_hooks=hooks_installer(
+                ledger, FailSafe(guard, notifier, journey_steps, locks)
+            ),
             configure_container=container_installer(
                 settings.operator_token, stores.changes, ledger
             ),

@@ -20,7 +20,7 @@ from parlant.core.common import IdGenerator
 from parlant.core.customers import CustomerDocumentStore, CustomerStore
 from parlant.core.sessions import SessionStore
 
-from agent.reply_keys import ReplyKeys
+from agent.key_locks import KeyLocks
 from agent.session_listener import SessionChanges, SignallingSessionDocumentStore
 from agent.settings import POSTGRES_SCHEMES
 from agent.store.change_feed import SESSION_EVENTS_CHANNEL, PostgresChangeFeed
@@ -40,8 +40,8 @@ CUSTOMER_IDS = NumberedWithin(collection="customers", group="id", number="id")
 
 # Connections one agent process may hold: Parlant's engine and API run many operations at once.
 POSTGRES_POOL_SIZE = 10
-# Operator replies storing at once (each holds its key's lock on one of these).
-REPLY_KEY_POOL_SIZE = 4
+# Key locks held at once (an operator reply being stored, a handoff being started).
+KEY_LOCK_POOL_SIZE = 4
 
 
 def is_postgres_url(spec: str) -> bool:
@@ -60,8 +60,8 @@ class SessionStores:
     escalations: EscalationIndex | None = None
     # Replicas only: AI turns leased in the database, so a survivor runs a dead one's again.
     turns: TurnLeases | None = None
-    # Replicas only: an operator reply's key is locked across them (agent/reply_keys.py).
-    reply_keys: ReplyKeys | None = None
+    # Replicas only: locks by key across them (agent/key_locks.py).
+    key_locks: KeyLocks | None = None
 
 
 @asynccontextmanager
@@ -135,7 +135,7 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
         log.info("sessions and customers on PostgreSQL; listening for other replicas' writes")
         # Its own pool: a reply holds its key's lock on a connection while the store writes the
         # event on another, so sharing one pool could fill it with holders.
-        keys_pool = await stack.enter_async_context(open_pool(url, max_size=REPLY_KEY_POOL_SIZE))
+        locks_pool = await stack.enter_async_context(open_pool(url, max_size=KEY_LOCK_POOL_SIZE))
         yield SessionStores(
-            session_store, customer_store, changes, escalations, turns, ReplyKeys(keys_pool)
+            session_store, customer_store, changes, escalations, turns, KeyLocks(locks_pool)
         )
