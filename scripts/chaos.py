@@ -22,6 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="chaos-import-"))
+# Ports from a slice of their own (tests/support/agent_process.py free_port), not the first
+# test worker's: a replica restarts on its port, and a test suite running beside took a killed
+# bridge's metrics port in the meantime (its restart refused for 45 s, "already in use").
+os.environ.setdefault("PYTEST_XDIST_WORKER", "gw7")
 
 from tests.support.chaos import ChaosSettings, describe, history_json, run_seed
 from tests.support.chaos_check import format_table
