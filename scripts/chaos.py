@@ -48,17 +48,22 @@ def main() -> int:
     failed: list[str] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         began = time.monotonic()
-        result = run_seed(
-            ChaosSettings(
-                seed=seed,
-                customers=args.customers,
-                load_s=args.load_seconds,
-                lease_s=args.lease_seconds,
-                postgres_restarts=args.postgres_restarts,
-                # Kept: the replicas' logs, for reading a failed seed afterwards.
-                workdir=args.keep / f"seed-{seed}",
+        try:
+            result = run_seed(
+                ChaosSettings(
+                    seed=seed,
+                    customers=args.customers,
+                    load_s=args.load_seconds,
+                    lease_s=args.lease_seconds,
+                    postgres_restarts=args.postgres_restarts,
+                    # Kept: the replicas' logs, for reading a failed seed afterwards.
+                    workdir=args.keep / f"seed-{seed}",
+                )
             )
-        )
+        except (RuntimeError, TimeoutError) as error:  # the set-up, before any fault
+            print(f"seed {seed}: set-up failed, not counted: {error}"[:300], flush=True)
+            failed.append(f"seed {seed}: set-up failed: {error}"[:300])
+            continue
         rows.append(result.row())
         (args.keep / f"seed-{seed}.json").write_text(history_json(result))
         print(f"seed {seed} done in {time.monotonic() - began:.0f}s", flush=True)
