@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-deep fuzz lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
+.PHONY: run test test-deep fuzz chaos lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
 
 # The locked versions (requirements.lock, `make lock`) installed by uv, itself installed from PyPI
 # into the venv first: the same set on every machine, in seconds rather than pip's two minutes.
@@ -93,6 +93,16 @@ bench: $(STAMP)
 	$(PY) bench/bench_dashboard.py
 	$(PY) bench/bench_replicas.py
 
+# The randomized fault run of the whole system (docs/replicas.md, Chaos): SEEDS seeds (10), each
+# a fresh PostgreSQL, two agents behind HAProxy, two bridges and the fake Slack while replicas
+# are killed and restarted; prints the checker's table (about 2 minutes a seed). Each seed's
+# history goes to chaos-runs/. CHAOS_FLAGS passes more (--postgres-restarts, --customers 12).
+SEEDS ?= 10
+chaos: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_haproxy.sh
+	$(TEST_ENV) $(PY) scripts/chaos.py --seeds $(SEEDS) $(CHAOS_FLAGS)
+
 # Deletes conversations, customers, claims and the bridge's state; keeps the operator token,
 # .env and Parlant's caches. Asks first; `make reset-data YES=1` does not.
 reset-data: $(STAMP)
@@ -104,4 +114,4 @@ screenshots: $(STAMP)
 	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_make_run.py
 
 clean:
-	rm -rf $(VENV) data tests/widget/node_modules mutants
+	rm -rf $(VENV) data tests/widget/node_modules mutants chaos-runs

@@ -23,6 +23,7 @@ from parlant.core.sessions import EventKind, MessageEventData
 from prometheus_client import Counter
 
 from agent.drafts import is_draft
+from agent.key_locks import KeyLocks
 from agent.packet_capture import JourneySteps
 from agent.tools import EscalationNotifier, start_handoff
 from agent.turn_guard import TurnGuard, TurnOverBudget
@@ -78,11 +79,13 @@ class FailSafe:
         notifier: EscalationNotifier,
         journey_steps: JourneySteps | None = None,
         failures: Counter | None = None,
+        locks: KeyLocks | None = None,
     ) -> None:
         self._guard = guard
         self._notifier = notifier
         self._journey_steps = journey_steps
         self._failures = failures
+        self._locks = locks
 
     async def on_error(
         self, context: EngineContext, payload: Any = None, exception: Exception | None = None
@@ -150,7 +153,12 @@ class FailSafe:
             )
             session = p.Session.current
             await start_handoff(
-                session, reason, ReasonCategory.AI_FAILURE, self._notifier, self._journey_steps
+                session,
+                reason,
+                ReasonCategory.AI_FAILURE,
+                self._notifier,
+                self._journey_steps,
+                self._locks,
             )
             await session.update(mode="manual")
             await context.session_event_emitter.emit_status_event(

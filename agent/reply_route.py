@@ -31,10 +31,19 @@ from parlant.api.sessions import event_to_dto
 from parlant.core.agents import AgentId
 from parlant.core.application import Application
 from parlant.core.common import ItemNotFoundError, JSONSerializable
-from parlant.core.sessions import Participant, SessionId
+from parlant.core.sessions import (
+    Event,
+    EventKind,
+    EventSource,
+    Participant,
+    SessionId,
+    SessionStore,
+)
 
 from agent.ai_reply_rules import check_ai_reply
 from agent.authorization import OperatorCheck
+from agent.key_locks import KeyLocks
+from agent.reply_keys import reply_key, same_origin
 from agent.store.claims import Claims, UnknownCustomer
 from handoff import record as records
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
@@ -44,11 +53,18 @@ log = logging.getLogger(__name__)
 PATH = "/escalations/{session_id}/replies"
 MESSAGE_LIMIT = 40_000
 LOCK_STRIPES = 64
+OPERATOR_SOURCES = (EventSource.HUMAN_AGENT, EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT)
 
 
 class ReplyRoute:
-    def __init__(self, operator_token: str | None, claims: Claims | None = None) -> None:
+    def __init__(
+        self,
+        operator_token: str | None,
+        claims: Claims | None = None,
+        keys: KeyLocks | None = None,
+    ) -> None:
         self._is_operator = OperatorCheck(operator_token)
+        self._keys = keys or KeyLocks()
         self._container: Container | None = None
         # The customer's own policy and claim numbers, which an `ai:` reply may name.
         self._claims = claims
@@ -117,6 +133,35 @@ class ReplyRoute:
         return [policy.policy_number], [c.claim_id for c in claims]
 
     async def _reply(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
+        key = reply_key(body.get("metadata"))
+        if key is None:
+            return await self._store(session_id, body)
+        # A reply POSTed again (its first answer lost, or a dead bridge's POST still in here)
+        # gets the event stored for it, whichever replica stored it (agent/reply_keys.py).
+        async with self._keys.hold(key):
+            found = await self._stored(session_id, key)
+            if found is not None:
+                log.info("operator reply already stored session=%s event=%s", session_id, found.id)
+                return JSONResponse(event_to_dto(found).model_dump(mode="json"), status_code=201)
+            return await self._store(session_id, body)
+
+    async def _stored(self, session_id: SessionId, key: str) -> Event | None:
+        assert self._container is not None
+        sessions = self._container[Application].sessions
+        await sessions.read(session_id)  # 404 for an unknown session, as when storing
+        events = await self._container[SessionStore].list_events(  # type: ignore[type-abstract]
+            session_id, kinds=[EventKind.MESSAGE]
+        )
+        return next(
+            (
+                e
+                for e in events
+                if e.source in OPERATOR_SOURCES and same_origin(dict(e.metadata or {}), key)
+            ),
+            None,
+        )
+
+    async def _store(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
         assert self._container is not None
         sessions = self._container[Application].sessions
         session = await sessions.read(session_id)

@@ -13,11 +13,19 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from lagom import Container
 from parlant.api.authorization import AuthorizationPolicy
+from parlant.core.customers import CustomerStore
 from parlant.core.engines.alpha.hooks import EngineHooks
 from parlant.core.loggers import LogLevel
 from parlant.core.sessions import SessionListener, SessionStore
 
-from agent import context_filter, customer_chat, insurance, satisfaction_hook, tool_server_key
+from agent import (
+    context_filter,
+    customer_chat,
+    insurance,
+    satisfaction_hook,
+    tool_server_key,
+    turn_lease,
+)
 from agent.ai_failure import FailSafe
 from agent.authorization import (
     OperatorTokenPolicy,
@@ -32,11 +40,13 @@ from agent.draft_route import DraftRoute
 from agent.escalation_routes import EscalationRoutes
 from agent.gateway_usage import GatewayUsage
 from agent.insurance import Behaviour, JourneySpec
+from agent.key_locks import KeyLocks
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
 from agent.parlant_params import ParlantQueryCheck, install_conflict_handler
 from agent.reply_route import ReplyRoute
+from agent.sample_customers import ensure_sample_customers
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
@@ -308,13 +318,6 @@ def api_configurer(
     return configure
 
 
-async def ensure_sample_customers(server: p.Server) -> None:
-    """The stand-in policy system's customers exist in Parlant, so sessions can name them."""
-    for customer_id, name in SAMPLE_CUSTOMERS.items():
-        if await server.find_customer(id=customer_id) is None:
-            await server.create_customer(name=name, id=customer_id)
-
-
 def open_usage_book(settings: AgentSettings) -> UsageBook:
     """What the model endpoint billed, beside the sessions like the claims."""
     if is_postgres_url(settings.session_store):
@@ -350,11 +353,13 @@ async def serve(
         guard = turn_guard(settings)
         backlogs = ReportedBacklogs()
         notifier = notifier or escalation_notifier(settings, backlogs)
-        tools = build_tools(store, notifier, journey_steps)
         stores = await stack.enter_async_context(
             open_session_stores(settings.session_store, settings.home)
         )
-        replies = ReplyRoute(settings.operator_token, store)
+        # Across replicas on PostgreSQL, in this process otherwise (agent/key_locks.py).
+        locks = stores.key_locks or KeyLocks()
+        tools = build_tools(store, notifier, journey_steps, locks)
+        replies = ReplyRoute(settings.operator_token, store, locks)
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         usage_route = UsageRoute(settings.operator_token, book)
@@ -376,7 +381,8 @@ async def serve(
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
             configure_hooks=hooks_installer(
-                ledger, FailSafe(guard, notifier, journey_steps, ops.ai_turns_failed)
+                ledger,
+                FailSafe(guard, notifier, journey_steps, ops.ai_turns_failed, locks),
             ),
             configure_container=container_installer(
                 settings.operator_token, stores.changes, ledger
@@ -405,7 +411,9 @@ async def serve(
             turns.bind(server.container)
             drafts.bind(server.container)
             await declare_agent(server, tools)
-            await ensure_sample_customers(server)
+            await ensure_sample_customers(server.container[CustomerStore])  # type: ignore[type-abstract]
+            # The turns of dead replicas are run again once this one can run turns.
+            await stack.enter_async_context(turn_lease.running(stores.turns, server.container))
             log.info("agent declared; customer chat at %s", settings.chat_url)
             # Declared and serving: what exists now lives as long as the process.
             frozen = FrozenSurvivors(asyncio.get_running_loop())

@@ -13,6 +13,7 @@ import parlant.sdk as p
 
 from agent.customers.identity import is_guest_customer_id
 from agent.drafts import NOT_WHILE_DRAFTING, drafted_customer, is_draft
+from agent.key_locks import KeyLocks
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import Claims, UnknownCustomer
 from handoff.record import (
@@ -79,16 +80,37 @@ class NoEscalationChannel:
         return SlackLink(state="disabled")
 
 
+# One agent on SQLite (and tests that build the tools alone): the lock of this process.
+_LOCAL_LOCKS = KeyLocks()
+
+
 async def start_handoff(
     session: p.Session,
     reason: str,
     category: ReasonCategory,
     notifier: EscalationNotifier,
     journey_steps: JourneySteps | None = None,
+    locks: KeyLocks | None = None,
 ) -> None:
     """Record a handoff on `session` (record, label, what the AI knew) and tell operators; the
     handoff tool and a failed AI turn (agent/ai_failure.py) both hand off through it. Switching
-    the session to manual mode is the caller's: the tool does it through its result."""
+    the session to manual mode is the caller's: the tool does it through its result.
+
+    Under the session's handoff lock, across replicas: two AI turns of one session running at
+    once on two agents (the customer's messages reached both) both handed off, each read no
+    record and each posted a root message. The second now waits, reads the first's record and
+    posts nothing."""
+    async with (locks or _LOCAL_LOCKS).hold(f"handoff:{session.id}"):
+        await _start_handoff(session, reason, category, notifier, journey_steps)
+
+
+async def _start_handoff(
+    session: p.Session,
+    reason: str,
+    category: ReasonCategory,
+    notifier: EscalationNotifier,
+    journey_steps: JourneySteps | None,
+) -> None:
     existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
     packet = await capture_packet(journey_steps or JourneySteps())
     record = request_handoff(
@@ -129,7 +151,10 @@ async def start_handoff(
 
 
 def build_tools(
-    store: Claims, notifier: EscalationNotifier, journey_steps: JourneySteps | None = None
+    store: Claims,
+    notifier: EscalationNotifier,
+    journey_steps: JourneySteps | None = None,
+    locks: KeyLocks | None = None,
 ) -> dict[str, p.ToolEntry]:
     """The tools by name, as the agent declaration refers to them."""
 
@@ -223,7 +248,7 @@ def build_tools(
         if is_draft(context.customer_id):  # the customer is with a person already
             return p.ToolResult(data={"handoff": "not started", "summary": NOT_WHILE_DRAFTING})
         await start_handoff(
-            p.Session.current, reason, ReasonCategory(category), notifier, journey_steps
+            p.Session.current, reason, ReasonCategory(category), notifier, journey_steps, locks
         )
         return p.ToolResult(
             data={

@@ -103,10 +103,23 @@ class Inbound:
             return
         keys = [f"msg:{channel}:{ts}"] + ([f"event:{event_id}"] if event_id else [])
         if not await self._store.first_sighting(*keys):
-            log.info(
-                "duplicate delivery ignored channel=%s slack_ts=%s event=%s", channel, ts, event_id
+            if await self._store.reply_queued(channel, ts):
+                log.info(
+                    "duplicate delivery ignored channel=%s slack_ts=%s event=%s",
+                    channel,
+                    ts,
+                    event_id,
+                )
+                return
+            # Seen, but not in the outbox: the replica that saw it first died or lost its
+            # database between the two (and so never acknowledged it: this is Slack's retry),
+            # or is still storing it. Handled again; the outbox stores one row per (channel, ts).
+            log.warning(
+                "reply seen but not stored; handling it again channel=%s slack_ts=%s event=%s",
+                channel,
+                ts,
+                event_id,
             )
-            return
         user = str(event.get("user", ""))
         if not await self._gate.is_operator(user):
             await self._feedback.tell(channel, user, str(thread_ts), notices.operator_not_allowed())

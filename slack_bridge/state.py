@@ -76,6 +76,9 @@ class BridgeStore(Protocol):
     async def first_sighting(self, *keys: str) -> bool:
         """Record dedupe keys; True only if none of them was seen before (atomically)."""
 
+    async def reply_queued(self, channel: str, ts: str) -> bool:
+        """Whether the outbox holds the reply Slack posted at (channel, ts), in any state."""
+
     async def enqueue_reply(
         self,
         session_id: str,
@@ -319,6 +322,12 @@ class SQLiteBridgeStore:
                 self._db.execute("ROLLBACK")
                 raise
         return seen is None
+
+    async def reply_queued(self, channel: str, ts: str) -> bool:
+        row = self._execute(
+            "SELECT 1 FROM outbox WHERE channel = ? AND ts = ?", (channel, ts)
+        ).fetchone()
+        return row is not None
 
     async def enqueue_reply(
         self,

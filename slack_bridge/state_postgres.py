@@ -197,6 +197,12 @@ class PostgresBridgeStore:
                 raise Rollback()  # leaves the block quietly, with nothing recorded
         return first
 
+    async def reply_queued(self, channel: str, ts: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM bridge_outbox WHERE channel = %s AND ts = %s", (channel, ts)
+        )
+        return row is not None
+
     async def enqueue_reply(
         self,
         session_id: str,

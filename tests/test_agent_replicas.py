@@ -6,6 +6,7 @@ a notification in its transaction, A's listening connection hears it. Nothing po
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -168,3 +169,42 @@ def test_a_replica_that_cannot_reach_its_database_stops_with_one_line(
     (line,) = [ln for ln in done.stderr.splitlines() if "session store check failed" in ln]
     assert "PARLANT_SESSION_STORE" in line and "127.0.0.1:" in line
     assert "secret-password" not in done.stderr + done.stdout
+
+
+def test_a_turn_cut_by_its_replicas_death_is_answered_by_the_other(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    """Parlant runs a session's AI turn in the process that received the message: a replica
+    killed mid-turn left the customer's message unanswered until they wrote again. The turn's
+    lease (agent/turn_lease.py) expires and the survivor runs it. Last in the module: it kills
+    replica A (and starts it again)."""
+    a_process = replicas[0]
+    a, b = (ParlantClient(base_url=r.url) for r in replicas)
+    try:
+        for _ in range(3):
+            session = new_session(b)
+            offset = say(a, session, "What does my policy cover?")
+            a_process.stop(signal.SIGKILL)
+            answered_before = [
+                e
+                for e in b.sessions.list_events(
+                    session, min_offset=offset + 1, kinds="message", wait_for_data=0
+                )
+                if e.source == "ai_agent"
+            ]
+            if not answered_before:
+                break
+            a_process.start()  # it answered before it died: try again
+        else:
+            pytest.skip("replica A answered before every SIGKILL")
+        reply = wait_for_ai_reply(b, session, offset, timeout=60)
+        assert "POL-1001" in reply.data["message"]
+        ai_messages = [
+            e
+            for e in b.sessions.list_events(session, kinds="message", wait_for_data=0)
+            if e.source == "ai_agent"
+        ]
+        assert len(ai_messages) == 1
+    finally:
+        if a_process.process is None:
+            a_process.start()

@@ -28,6 +28,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from config import EnvReader
 from handoff.record import read_record
+from slack_bridge import discovery
 from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge
 from slack_bridge.clients import listing_client, parlant_client, slack_caller
@@ -406,3 +407,67 @@ async def test_a_dead_replicas_sessions_are_taken_over_within_the_lease_time(
     for sid, _ in sessions:
         record = read_record((await cluster.parlant.sessions.retrieve(sid)).metadata)
         assert record is not None and record.get("status") == "waiting"
+
+
+async def test_a_reply_seen_by_a_replica_that_died_before_storing_it_is_delivered_on_retry(
+    cluster: Cluster,
+) -> None:
+    """A replica records an operator reply's dedupe keys, then stores it in the outbox; one
+    that dies (or loses its database connection) in between never acknowledged the event, so
+    Slack sends it again, and the retry was refused as a duplicate: the reply was lost (the
+    chaos run, a connection cut at that instant). A sighting without its outbox row is handled
+    again; the outbox's unique (channel, ts) still stores it once."""
+    sid, root = await cluster.escalate("Seen-but-not-stored customer wants a human")
+    first, second = cluster.replicas
+    event = cluster.fake.add_user_message(
+        cluster.channel, cluster.dana, "stored only on the retry", thread_ts=root.ts
+    )
+    event_id = f"Ev{time.time_ns()}"
+    # What the first replica did before it died: the sighting, and nothing after it.
+    keys = [f"msg:{cluster.channel}:{event['ts']}", f"event:{event_id}"]
+    assert await first.store.first_sighting(*keys)
+    await second.dispatch(event, event_id)  # Slack's retry, to the other connection
+
+    async def delivered() -> bool:
+        return await cluster.human_messages(sid) == ["stored only on the retry"]
+
+    await eventually(delivered, "the reply delivered")
+    await second.dispatch(event, event_id)  # and a retry of one stored is still nothing
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)
+    assert await cluster.human_messages(sid) == ["stored only on the retry"]
+
+
+async def test_a_dead_replicas_session_is_taken_over_in_time_when_listing_is_costly(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery lists the open escalations at most so often that listing takes a fortieth of
+    the time; a listing slowed by the machine's load (or a failover's retries) put the next
+    pass 15 to 20 s away, and a dead replica's sessions waited for it (the chaos run: 18.4 s
+    against a 7 s bound). Free leases are now looked for every interval during that wait."""
+    # A listing counted as a thousand times costlier than it is: the next pass is minutes away.
+    monkeypatch.setattr(discovery, "LISTING_SHARE", 40_000)
+    for replica in list(cluster.replicas):  # an earlier test's victim is started again
+        if replica.running.done():
+            await cluster.replace(replica, replica.name)
+    sid, root = await cluster.escalate("Costly-listing customer wants a human")
+
+    async def held() -> bool:
+        return cluster.holder(sid) is not None
+
+    await eventually(held, "the session's lease held")
+    await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)  # both replicas are in their long wait now
+    victim = cluster.holder(sid)
+    assert victim is not None
+    survivor = next(r for r in cluster.replicas if r is not victim)
+    await victim.die()
+    died = time.monotonic()
+
+    async def taken_over() -> bool:
+        return survivor.bridge.leases.holds(sid)
+
+    await eventually(taken_over, "the survivor holding the session", timeout=60)
+    takeover_s = time.monotonic() - died
+    print(f"takeover after {takeover_s:.1f}s (lease {LEASE_S}s)")
+    assert takeover_s < LEASE_S + 2 * DISCOVERY_INTERVAL_S + 10
+    await cluster.say(sid, "after the costly takeover")
+    await cluster.mirrored_once(root.ts, "after the costly takeover")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -167,3 +168,35 @@ def test_a_session_resolved_through_b_leaves_a_feed_and_open_listing(
     assert answer["next"] > head  # walked past the event (and the AI's answer to it)
     listed = httpx.get(f"{a.url}/escalations/open", timeout=10).json()["items"]
     assert session not in {s["id"] for s in listed}
+
+
+def test_one_slack_reply_posted_through_both_replicas_at_once_is_stored_once(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    """A bridge killed while its reply's POST is still inside an agent loses its outbox hold
+    with its connection; another bridge finds no stored event yet and sends the reply again,
+    and both POSTs stored it (the chaos run's doubled operator replies). The reply's Slack
+    origin (channel, ts) is its key: a second POST of it returns the first one's event."""
+    a, b = replicas
+    session = _open_session(ParlantClient(base_url=a.url))
+    body = {
+        "as": "human",
+        "message": "Dana here, once.",
+        "operator": {"id": "slack:U1", "name": "Dana", "origin": "slack"},
+        "metadata": {"slack": {"channel": "C1", "ts": "1700000000.000100", "user": "U1"}},
+    }
+
+    def post(replica: AgentProcess) -> httpx.Response:
+        return httpx.post(f"{replica.url}/escalations/{session}/replies", json=body, timeout=30)
+
+    for _ in range(3):  # at once, through both
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(post, (a, b, a, b)))
+        assert [x.status_code for x in answers] == [201] * 4, [x.text for x in answers]
+        assert len({x.json()["id"] for x in answers}) == 1
+    stored = list(
+        ParlantClient(base_url=b.url).sessions.list_events(
+            session, source="human_agent", wait_for_data=0
+        )
+    )
+    assert [e.data["message"] for e in stored] == ["Dana here, once."]

@@ -853,3 +853,79 @@ def test_thread_mode_serves_sync_clients() -> None:
         srv.run(srv.fake.go_down())
         srv.run(srv.fake.come_up())
         assert client.users_info(user=srv.fake.bot_user_id)["user"]["is_bot"] is True
+
+
+class RawSocket:
+    """A Socket Mode client that records every envelope and acknowledges only when told to."""
+
+    def __init__(self, acks: bool) -> None:
+        self.acks = acks
+        self.envelopes: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._session = aiohttp.ClientSession()
+
+    async def connect(self, fake: FakeSlack) -> RawSocket:
+        opened = await web_client(fake).apps_connections_open(app_token=fake.app_token)
+        ws = await self._session.ws_connect(str(opened["url"]))
+        self._task = asyncio.create_task(self._read(ws))
+        return self
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for frame in ws:
+            message = json.loads(frame.data)
+            if message.get("type") != "events_api":
+                continue
+            self.envelopes.append(message)
+            if self.acks:
+                await ws.send_json({"envelope_id": message["envelope_id"]})
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self._session.close()
+
+
+async def test_an_unacknowledged_envelope_is_sent_again_to_the_other_connection() -> None:
+    """Slack's retry of an envelope nobody acknowledged: after the ack timeout, the same event
+    again to another connection (a dead replica's socket is not chosen twice)."""
+    async with FakeSlack(spread_events=True) as fake:
+        silent, acking = RawSocket(acks=False), RawSocket(acks=True)
+        await silent.connect(fake)
+        await fake.wait_for(lambda: fake.open_sockets == 1)
+        await acking.connect(fake)
+        await fake.wait_for(lambda: fake.open_sockets == 2)
+        sam = fake.add_user("sam")
+        room = fake.add_channel("retries")
+        try:
+            # At once, as events come: the retries do not simply take the next turn.
+            events = [fake.add_user_message(room, sam, f"message {i}") for i in range(4)]
+            acks = await asyncio.gather(
+                *(
+                    fake.push_event_until_acked(
+                        event, event_id=f"Ev{i}", ack_timeout=0.3, attempts=2
+                    )
+                    for i, event in enumerate(events)
+                )
+            )
+            assert [a.envelope["payload"]["event_id"] for a in acks] == [f"Ev{i}" for i in range(4)]
+            ids = sorted(e["payload"]["event_id"] for e in acking.envelopes)
+            assert ids == [f"Ev{i}" for i in range(4)]  # each reached the acking one once
+            assert silent.envelopes  # spreading sent some to the silent one first...
+            for envelope in silent.envelopes:  # ...which never got the retry
+                assert envelope["retry_attempt"] == 0
+            retried = [e for e in acking.envelopes if e["retry_attempt"] == 1]
+            assert len(retried) == len(silent.envelopes)
+            assert all(e["retry_reason"] == "timeout" for e in retried)
+
+            # Nobody acknowledges: every attempt goes out, then AckTimeout.
+            await acking.close()
+            await fake.wait_for(lambda: fake.open_sockets == 1)
+            before = len(silent.envelopes)
+            with pytest.raises(AckTimeout):
+                await fake.push_event_until_acked(
+                    fake.add_user_message(room, sam, "lost"), ack_timeout=0.2, attempts=3
+                )
+            assert [e["retry_attempt"] for e in silent.envelopes[before:]] == [0, 1, 2]
+        finally:
+            await silent.close()
+            await acking.close()

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 from parlant.core.agents import AgentId
-from parlant.core.customers import CustomerId
+from parlant.core.customers import CustomerId, CustomerStore
 from parlant.core.sessions import EventKind, EventSource, SessionStore
 
+from agent.sample_customers import ensure_sample_customers
+from agent.store.claims import SAMPLE_CUSTOMER_ID, SAMPLE_CUSTOMERS
+from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.session_stores import SessionStores, open_session_stores
 from tests.support.postgres import PostgresCluster
 
@@ -104,3 +107,50 @@ async def test_replicas_started_at_once_on_a_fresh_database_all_start(
             )
 
     await asyncio.gather(*(start(n) for n in range(4)))
+
+
+async def test_replicas_started_at_once_create_each_sample_customer_once(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Each agent makes sure the sample customers exist as it starts; Parlant looks for the id
+    and then inserts, under a lock of its own process. Two agents started at once on a fresh
+    database (the chaos run's first start) both looked, and the second to insert stopped
+    with "Customer with id 'cust-bob' already exists", or both inserted."""
+    for _ in range(3):
+        url = fresh_database(postgres_cluster)
+        async with replicas(url, tmp_path, 4) as started:
+            stores = [s.customers for s in started]
+            assert all(isinstance(s, CustomerStore) for s in stores)
+            await asyncio.gather(
+                *(ensure_sample_customers(s) for s in stores if isinstance(s, CustomerStore))
+            )
+            listed = await started[0].customers.list_customers()
+            ids = sorted(c.id for c in listed if c.id in SAMPLE_CUSTOMERS)
+            assert ids == sorted(SAMPLE_CUSTOMERS)  # each once
+
+
+async def test_the_first_request_after_every_connection_was_cut_succeeds(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """A database restart, a failover or a proxy's idle time-out cuts the pooled connections
+    while the database itself answers again at once. The pool handed out a dead connection and
+    the customer's request failed (502, the chaos run's cut connections); each connection is
+    now checked as it is handed out, as the bridge's are."""
+    url = fresh_database(postgres_cluster)
+    database = url.rsplit("/", 1)[1]
+    async with replicas(url, tmp_path, 1) as (stores,):
+        sessions = sessions_of(stores)
+        session = await sessions.create_session(
+            customer_id=CustomerId("c1"), agent_id=AgentId("a1")
+        )
+        claims = PostgresClaimsStore(url)
+        try:
+            claims.policy_for(SAMPLE_CUSTOMER_ID)
+            postgres_cluster.psql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            )
+            await sessions.read_session(session.id)
+            assert claims.policy_for(SAMPLE_CUSTOMER_ID)
+        finally:
+            claims.close()

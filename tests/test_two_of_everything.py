@@ -473,3 +473,33 @@ def test_two_of_everything_survives_losing_an_agent_and_a_bridge(bridges: Bridge
         if e.kind == "message" and e.data["participant"]["role"] == "support team"
     ]
     assert seen == operators
+
+
+def test_two_turns_of_one_session_on_both_agents_hand_off_once(both: Replicas) -> None:
+    """The customer's messages reach both agents a moment apart: each agent runs an AI turn
+    for the session (Parlant cancels an earlier turn only in its own process), and both turns
+    call the handoff tool. Each read no handoff record and posted a root message (the chaos
+    run, 2 seeds of 10); the handoff is now started under a lock held across replicas."""
+    replicas = both
+    token = customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter")
+    clients = [token_client(agent.url, token) for agent in replicas.agents.values()]
+    sessions = []
+    for _ in range(3):
+        session = clients[0].sessions.create(agent_id=AGENT_ID).id
+        threads = [
+            threading.Thread(target=say, args=(client, session, text))
+            for client, text in zip(
+                clients,
+                ("I want to talk to a human", "Can I talk to a person please?"),
+                strict=True,
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sessions.append(session)
+    for session in sessions:
+        eventually(lambda session=session: replicas.roots_for(session), what="the root message")  # type: ignore[misc]
+    time.sleep(3.0)  # both turns are over by then (the offline NLP answers in about a second)
+    assert [len(replicas.roots_for(s)) for s in sessions] == [1, 1, 1]

@@ -20,10 +20,11 @@ of events sharing an offset, which a unique index could not be built over.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from parlant.core.sessions import Event, SessionId
+from parlant.core.sessions import Event, EventKind, EventSource, SessionId
 
 from agent.session_listener import SignallingSessionDocumentStore
 from agent.store.escalations import EVENTS
@@ -54,9 +55,28 @@ EVENT_OFFSETS = NumberedWithin(collection=EVENTS, group="session_id", number="of
 
 class OffsetSafeSessionStore(SignallingSessionDocumentStore):
     """Parlant's session store (with the change signals) on a database that refuses a taken
-    offset (`NumberedWithin`): a refused event is written again with the next offset."""
+    offset (`NumberedWithin`): a refused event is written again with the next offset. With
+    `before_customer_message`, that is awaited before a customer's message is stored (the
+    turn it owes is leased first, agent/turn_lease.py)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        before_customer_message: Callable[[str], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._before_customer_message = before_customer_message
 
     async def create_event(self, session_id: SessionId, *args: Any, **kwargs: Any) -> Event:
+        source = args[0] if args else kwargs.get("source")
+        kind = args[1] if len(args) > 1 else kwargs.get("kind")
+        if (
+            self._before_customer_message is not None
+            and source == EventSource.CUSTOMER
+            and kind == EventKind.MESSAGE
+        ):
+            await self._before_customer_message(session_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return await super().create_event(session_id, *args, **kwargs)

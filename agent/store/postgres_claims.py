@@ -68,7 +68,13 @@ class PostgresClaimsStore:
 
     def __init__(self, url: str, max_connections: int = 4) -> None:
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=True
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True},
+            open=True,
+            # A connection cut while idle is replaced as it is handed out (see open_pool).
+            check=ConnectionPool.check_connection,
         )
         try:
             self._pool.wait()

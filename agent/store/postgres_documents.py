@@ -990,5 +990,12 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
 def open_pool(url: str, max_size: int = 10) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """A pool of autocommit connections (transactions are explicit); enter it with `async with`."""
     return AsyncConnectionPool(
-        url, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        open=False,
+        # A connection cut while idle (a database restart, a proxy's idle time-out) is replaced
+        # as it is handed out, instead of failing the request that gets it.
+        check=AsyncConnectionPool.check_connection,
     )

@@ -20,20 +20,28 @@ from parlant.core.common import IdGenerator
 from parlant.core.customers import CustomerDocumentStore, CustomerStore
 from parlant.core.sessions import SessionStore
 
+from agent.key_locks import KeyLocks
 from agent.session_listener import SessionChanges, SignallingSessionDocumentStore
 from agent.settings import POSTGRES_SCHEMES
 from agent.store.change_feed import SESSION_EVENTS_CHANNEL, PostgresChangeFeed
 from agent.store.escalations import EVENTS, EscalationIndex
-from agent.store.event_offsets import EVENT_OFFSETS, OffsetSafeSessionStore
+from agent.store.event_offsets import EVENT_OFFSETS, NumberedWithin, OffsetSafeSessionStore
 from agent.store.postgres_documents import ChangeAnnouncement, PostgresDocumentDatabase, open_pool
 from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase, import_json_store
 from agent.store.sqlite_escalations import SQLiteEscalations
+from agent.turn_lease import TurnLeases
 
 log = logging.getLogger(__name__)
 
+# A customer's id is a group of its own, numbered by itself: two replicas creating the same id
+# at once (the sample customers, as every replica starts) insert it once, the other is refused.
+CUSTOMER_IDS = NumberedWithin(collection="customers", group="id", number="id")
+
 # Connections one agent process may hold: Parlant's engine and API run many operations at once.
 POSTGRES_POOL_SIZE = 10
+# Key locks held at once (an operator reply being stored, a handoff being started).
+KEY_LOCK_POOL_SIZE = 4
 
 
 def is_postgres_url(spec: str) -> bool:
@@ -50,6 +58,10 @@ class SessionStores:
     customers: str | CustomerStore
     changes: SessionChanges | None = None
     escalations: EscalationIndex | None = None
+    # Replicas only: AI turns leased in the database, so a survivor runs a dead one's again.
+    turns: TurnLeases | None = None
+    # Replicas only: locks by key across them (agent/key_locks.py).
+    key_locks: KeyLocks | None = None
 
 
 @asynccontextmanager
@@ -104,12 +116,16 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
             )
         )
         customers_db = await stack.enter_async_context(
-            PostgresDocumentDatabase(pool, namespace="customers")
+            PostgresDocumentDatabase(pool, namespace="customers", numbered=CUSTOMER_IDS)
         )
         changes = SessionChanges()
         await stack.enter_async_context(PostgresChangeFeed(url, SESSION_EVENTS_CHANNEL, changes))
+        turns = TurnLeases(pool)
+        await turns.create_schema(sessions_db.lock_schema)
         session_store = await stack.enter_async_context(
-            OffsetSafeSessionStore(database=sessions_db, changes=changes)
+            OffsetSafeSessionStore(
+                database=sessions_db, changes=changes, before_customer_message=turns.owe
+            )
         )
         customer_store = await stack.enter_async_context(
             CustomerDocumentStore(IdGenerator(), database=customers_db)
@@ -117,4 +133,9 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
         escalations = PostgresEscalations(sessions_db)
         await escalations.ensure_indexes()
         log.info("sessions and customers on PostgreSQL; listening for other replicas' writes")
-        yield SessionStores(session_store, customer_store, changes, escalations)
+        # Its own pool: a reply holds its key's lock on a connection while the store writes the
+        # event on another, so sharing one pool could fill it with holders.
+        locks_pool = await stack.enter_async_context(open_pool(url, max_size=KEY_LOCK_POOL_SIZE))
+        yield SessionStores(
+            session_store, customer_store, changes, escalations, turns, KeyLocks(locks_pool)
+        )

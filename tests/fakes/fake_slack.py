@@ -442,6 +442,8 @@ class FakeSlack:
         self._deliveries: list[dict[str, Any]] = []
         self._acks: list[Ack] = []
         self._pending_acks: dict[str, asyncio.Future[Ack]] = {}
+        # The connection each envelope went to, so a retry can go to another one.
+        self._delivered_on: dict[str, web.WebSocketResponse] = {}
 
         self._change = asyncio.Event()  # replaced on every change; wait_for() sleeps on it
         self._runner: web.AppRunner | None = None
@@ -1447,6 +1449,43 @@ class FakeSlack:
         }
         return await self._deliver(retry, timeout)
 
+    async def push_event_until_acked(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        ack_timeout: float = 3.0,
+        attempts: int = 4,
+    ) -> Ack:
+        """As Slack treats an events_api envelope nobody acknowledges: after `ack_timeout` the
+        same event (same event_id, retry_attempt + 1, reason "timeout") is sent again, to
+        another open connection when there is one, up to `attempts` sends in all; AckTimeout
+        after the last."""
+        envelope = {
+            "type": "events_api",
+            "envelope_id": str(uuid.uuid4()),
+            "payload": event_callback(event, event_id=event_id),
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        for attempt in range(attempts):
+            if attempt:
+                previous = self._delivered_on.get(str(envelope["envelope_id"]))
+                envelope = {
+                    **envelope,
+                    "envelope_id": str(uuid.uuid4()),
+                    "retry_attempt": attempt,
+                    "retry_reason": "timeout",
+                }
+            else:
+                previous = None
+            try:
+                return await self._deliver(envelope, ack_timeout, avoid=previous)
+            except AckTimeout:
+                continue
+        raise AckTimeout(envelope, ack_timeout * attempts)
+
     async def disconnect_socket(self, reason: str | None = None) -> None:
         """Closes every Socket Mode connection from Slack's side; a healthy client reconnects.
 
@@ -1461,24 +1500,35 @@ class FakeSlack:
             await ws.close()
         await self._sockets_gone(sockets)
 
-    async def _deliver(self, envelope: dict[str, Any], timeout: float) -> Ack:
+    async def _deliver(
+        self,
+        envelope: dict[str, Any],
+        timeout: float,
+        avoid: web.WebSocketResponse | None = None,
+    ) -> Ack:
         envelope_id = envelope["envelope_id"]
         acked: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending_acks[envelope_id] = acked
         try:
             async with asyncio.timeout(timeout):
-                await self._send_envelope(envelope)
+                await self._send_envelope(envelope, avoid)
                 return await acked
         except TimeoutError:
             raise AckTimeout(envelope, timeout) from None
         finally:
             del self._pending_acks[envelope_id]
 
-    async def _send_envelope(self, envelope: dict[str, Any]) -> None:
+    async def _send_envelope(
+        self, envelope: dict[str, Any], avoid: web.WebSocketResponse | None = None
+    ) -> None:
         """To the newest connection, or the next in turn when spreading; a connection that is
-        closing is skipped once it is gone."""
+        closing is skipped once it is gone. `avoid` (a retry's earlier connection) is skipped
+        while another one is open."""
         while True:
             sockets = await self.wait_for(lambda: self._sockets, timeout=None)
+            others = [ws for ws in sockets if ws is not avoid]
+            if others and len(others) < len(sockets):
+                sockets = others
             ws = (
                 sockets[next(self._envelopes_sent) % len(sockets)]
                 if self._spread_events
@@ -1486,6 +1536,7 @@ class FakeSlack:
             )
             # Recorded before sending: the ack can arrive while send_str() is still draining.
             self._deliveries.append(envelope)
+            self._delivered_on[envelope["envelope_id"]] = ws
             try:
                 await ws.send_str(json.dumps(envelope))
             except ConnectionError:

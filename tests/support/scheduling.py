@@ -65,6 +65,7 @@ SLOWEST_FIRST = (
     "test_llm_check.py",
     "test_crash_points_postgres.py",
     "test_two_of_everything.py",
+    "test_chaos.py",
     "test_dashboard_app.py",
     "test_sqlite_document_store.py",
     "test_session_store_crash.py",
