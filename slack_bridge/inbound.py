@@ -121,16 +121,22 @@ class Inbound:
                 event_id,
             )
         user = str(event.get("user", ""))
+        # A reply answered without the outbox (refused, empty) is answered once: a message
+        # handled again above (seen, not queued) finds its answer's key taken.
         if not await self._gate.is_operator(user):
-            await self._feedback.tell(channel, user, str(thread_ts), notices.operator_not_allowed())
-            await self._feedback.react(channel, ts, FAILED)
+            if await self._store.first_sighting(f"refused:{channel}:{ts}"):
+                await self._feedback.tell(
+                    channel, user, str(thread_ts), notices.operator_not_allowed()
+                )
+                await self._feedback.react(channel, ts, FAILED)
             log.info("reply refused: user=%s not an operator session=%s", user, link.session_id)
             return
         kind, text = parse_reply(plain_text(str(event.get("text", ""))))
         if not text:
-            await self._feedback.thread_note(
-                channel, str(thread_ts), notices.empty_reply_not_sent()
-            )
+            if await self._store.first_sighting(f"empty:{channel}:{ts}"):
+                await self._feedback.thread_note(
+                    channel, str(thread_ts), notices.empty_reply_not_sent()
+                )
             log.info("empty reply not sent session=%s slack_ts=%s", link.session_id, ts)
             return
         reply = await self._store.enqueue_reply(
