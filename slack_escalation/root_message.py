@@ -386,14 +386,27 @@ class SlackEscalationNotifier:
     ) -> SlackLink:
         if self._session is None:
             self._session = client_session(max_connections=10)
-        caller = SlackCaller(web_client(self._slack.bot_token, self._slack.api_url, self._session))
-        routed = self._slack.routes.route(record, labels)
-        channel = overflow_channel(
-            routed,
-            self._backlogs.current(time.monotonic()),
-            self._slack.overflow_channel,
-            self._slack.behind_after_s,
+        # Slack refusing with 429 means the channel's allowance is spent by the bridges'
+        # posts: the root is left to them (their shared pace posts roots first) rather than
+        # retried here, where it would wait for a free second the bridges never leave.
+        caller = SlackCaller(
+            web_client(self._slack.bot_token, self._slack.api_url, self._session),
+            rate_limit_waits=1,
         )
+        routed = self._slack.routes.route(record, labels)
+        backlogs = self._backlogs.current(time.monotonic())
+        channel = overflow_channel(
+            routed, backlogs, self._slack.overflow_channel, self._slack.behind_after_s
+        )
+        if channel in backlogs:
+            # The bridges have posts waiting for this channel: they post the root first.
+            log.info(
+                "escalation left for the bridges to post session=%s channel=%s (posts wait "
+                "for the channel)",
+                session_id,
+                channel,
+            )
+            return SlackLink(state="pending", channel=channel)
         if channel != routed:
             log.info(
                 "escalation overflows session=%s from=%s to=%s (its channel is behind)",

@@ -111,6 +111,7 @@ class SlackCaller:
         burst: int = 3,
         on_call: CallObserver | None = None,
         pacer: Pacer | None = None,
+        rate_limit_waits: int = MAX_RATE_LIMIT_WAITS,
     ) -> None:
         """`pacer` paces posts per channel; by default this process's own (`LocalPacer`),
         bridge replicas share one through their database (`SharedPacer`)."""
@@ -118,6 +119,9 @@ class SlackCaller:
         # The bridge counts every call's outcome in its metrics; the agent does not.
         self._observe: CallObserver = on_call or (lambda method, outcome: None)
         self._pacer: Pacer = pacer or LocalPacer(posts_per_second, burst)
+        # How many 429s a post waits out before it gives up (SlackUnavailable): the agent's
+        # root posts give up at the first and leave the post to the bridges' shared pace.
+        self._post_waits = rate_limit_waits
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         """A call that is safe to repeat (reads, updates, reactions)."""
@@ -165,7 +169,7 @@ class SlackCaller:
         other waiting posts.
         """
         channel = str(params["channel"])
-        for attempt in range(MAX_RATE_LIMIT_WAITS):
+        for attempt in range(self._post_waits):
             if paced or attempt > 0:
                 await self._pacer.turn(channel, priority)
             try:

@@ -31,7 +31,7 @@ from slack_escalation.pacing import (
     deferred,
     next_slot,
 )
-from slack_escalation.slack_api import SlackCaller, client_session, web_client
+from slack_escalation.slack_api import SlackCaller, SlackUnavailable, client_session, web_client
 from tests.fakes import FakeSlack, RateLimits
 from tests.support.postgres import PostgresCluster
 
@@ -248,3 +248,20 @@ async def test_roots_the_replicas_do_not_count_meet_429s(pace_database: str) -> 
     """Why they are counted: Slack's one spare post in the burst takes the first root; the
     second finds the channel full."""
     assert await roots_among_saturating_replicas(pace_database, count_roots=False) > 0
+
+
+async def test_a_post_that_may_not_wait_gives_up_at_the_first_429() -> None:
+    """The agent's root post (rate_limit_waits=1): refused once, it is left to the bridges
+    instead of retried into a channel whose allowance they spend."""
+    async with FakeSlack(limits=RateLimits(post_burst=1)) as fake, client_session() as http:
+        channel = fake.add_channel("escalations")
+        caller = SlackCaller(web_client(fake.bot_token, fake.api_url, http), rate_limit_waits=1)
+
+        async def nothing() -> None:
+            return None
+
+        await caller.post_message(nothing, channel=channel, text="first")
+        with pytest.raises(SlackUnavailable):
+            await caller.post_message(nothing, channel=channel, text="second")
+        assert [m.text for m in fake.messages(channel)] == ["first"]
+        assert sum(call.status == 429 for call in fake.calls("chat.postMessage")) == 1

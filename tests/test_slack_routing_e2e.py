@@ -264,3 +264,22 @@ def test_backlog_reports_are_operators_only_and_checked(world: SlackWorld) -> No
     negative = report_backlog(world, {world.channel: {"waiting": -1, "oldest_wait_seconds": 1}})
     assert negative.status_code == 422
     assert "waiting" in negative.json()["detail"]
+
+
+def test_a_root_is_left_to_the_bridges_while_posts_wait_for_its_channel(
+    world: SlackWorld,
+) -> None:
+    """A bridge reports customer messages waiting for the default channel (not yet behind):
+    the handoff tool does not post the root itself, where it would meet the bridges' spent
+    allowance; the bridge posts it, first among its waiting posts, once."""
+    waiting = {world.channel: {"waiting": 3, "oldest_wait_seconds": 2}}
+    assert report_backlog(world, waiting).status_code == 204
+    try:
+        session = converse(world, "What does my policy cover?", "I want to talk to a human")
+        root_in(world, world.channel, session)
+        assert f"escalation left for the bridges to post session={session}" in (
+            world.agent.log_path.read_text()
+        )
+        assert record(world, session)["slack"]["state"] == "posted"
+    finally:
+        assert report_backlog(world, {}).status_code == 204

@@ -89,7 +89,7 @@ class RateLimits:
             return 0
         now = self.clock()
         waits = [
-            self._bucket(key, capacity, rate).take(now)
+            self._bucket(key, capacity, rate, now).take(now)
             for key, capacity, rate in self._limits(method, channel)
         ]
         wait = max(waits, default=0.0)
@@ -121,8 +121,12 @@ class RateLimits:
             if wait == 0:
                 self._buckets[key].tokens += 1
 
-    def _bucket(self, key: tuple[str, str], capacity: float, per_second: float) -> _Bucket:
+    def _bucket(
+        self, key: tuple[str, str], capacity: float, per_second: float, now: float
+    ) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(capacity, per_second, capacity, self.clock())
+            # Full as of `now`, the call's own moment: made a moment later, a bucket of one
+            # token refused the very first call (it refilled a negative time).
+            bucket = self._buckets[key] = _Bucket(capacity, per_second, capacity, now)
         return bucket
