@@ -27,7 +27,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import draft_message, handback_form, held_reply_form, notices
+from slack_bridge import ai_reply_form, draft_message, handback_form, notices
 from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
@@ -171,16 +171,16 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         # A trigger_id expires 3 s after the click: one store read, then the form.
         await actions.open_view(
             body.get("trigger_id", ""),
-            held_reply_form.edit_modal(reply_id, held.text, held.held_rule.replace("_", " ")),
+            ai_reply_form.edit_modal(reply_id, held.text, held.held_rule.replace("_", " ")),
         )
 
-    @app.view(held_reply_form.VIEW_EDIT_HELD)
+    @app.view(ai_reply_form.VIEW_EDIT_HELD)
     async def on_edited(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        edited = held_reply_form.edited_reply(view)
+        edited = ai_reply_form.edited_reply(view)
         if edited is None or not edited[1].strip():
             await ack(
                 response_action="errors",
-                errors={held_reply_form.EDIT_BLOCK: "Write the reply to send, or cancel."},
+                errors={ai_reply_form.EDIT_BLOCK: "Write the reply to send, or cancel."},
             )
             return
         await ack()

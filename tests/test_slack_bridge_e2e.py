@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from slack_bridge import notices
-from slack_bridge.held_reply_form import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_HELD
+from slack_bridge.ai_reply_form import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_HELD
 from slack_escalation.root_message import ACTION_RESOLVE
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
