@@ -1,4 +1,9 @@
-"""The form *Edit* opens on a held `ai:` reply: its text, to change and send again. Pure."""
+"""The form that edits a reply before it is sent in the agent's name: a held `ai:` reply
+(*Edit* on the private note) and the agent's draft (*Edit and send*). Pure.
+
+One form for both, its text field the same; what it belongs to rides in `private_metadata`,
+and its `callback_id` says which of the two it is.
+"""
 
 from __future__ import annotations
 
@@ -8,36 +13,52 @@ from typing import Any
 from slack_escalation.block_kit import Block, plain
 
 VIEW_EDIT_HELD = "held_reply_edit"
-EDIT_BLOCK = "held_reply_text"
+EDIT_BLOCK = "ai_reply_text"
 EDIT_INPUT = "text"
 # Slack's limit for a plain_text_input; longer replies are edited by sending a new one.
 INPUT_LIMIT = 3000
+HINT_LIMIT = 150
+
+
+def reply_edit_modal(
+    callback_id: str, private_metadata: str, title: str, text: str, hint: str | None = None
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": EDIT_BLOCK,
+        "label": plain("Reply, sent in the agent's name"),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": EDIT_INPUT,
+            "multiline": True,
+            "max_length": INPUT_LIMIT,
+            "initial_value": text[:INPUT_LIMIT],
+        },
+    }
+    if hint:
+        block["hint"] = plain(hint[:HINT_LIMIT])
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": private_metadata,
+        "title": plain(title),
+        "submit": plain("Send as AI"),
+        "close": plain("Cancel"),
+        "blocks": [block],
+    }
+
+
+def typed_reply(view: Mapping[str, Any]) -> str:
+    """The text in a submitted form."""
+    values = ((view.get("state") or {}).get("values") or {}).get(EDIT_BLOCK) or {}
+    return str((values.get(EDIT_INPUT) or {}).get("value") or "")
 
 
 def edit_modal(reply_id: int, text: str, why: str) -> Block:
-    return {
-        "type": "modal",
-        "callback_id": VIEW_EDIT_HELD,
-        "private_metadata": str(reply_id),
-        "title": plain("Edit the AI's reply"),
-        "submit": plain("Send as AI"),
-        "close": plain("Cancel"),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": EDIT_BLOCK,
-                "label": plain("Reply, sent in the agent's name"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": EDIT_INPUT,
-                    "multiline": True,
-                    "max_length": INPUT_LIMIT,
-                    "initial_value": text[:INPUT_LIMIT],
-                },
-                "hint": plain(f"Held because {why}"[:150]),
-            }
-        ],
-    }
+    """*Edit* on a held reply: its text, and why it was held."""
+    return reply_edit_modal(
+        VIEW_EDIT_HELD, str(reply_id), "Edit the AI's reply", text, f"Held because {why}"
+    )
 
 
 def edited_reply(view: Mapping[str, Any]) -> tuple[int, str] | None:
@@ -46,5 +67,4 @@ def edited_reply(view: Mapping[str, Any]) -> tuple[int, str] | None:
         reply_id = int(str(view.get("private_metadata") or ""))
     except ValueError:
         return None
-    values = ((view.get("state") or {}).get("values") or {}).get(EDIT_BLOCK) or {}
-    return reply_id, str((values.get(EDIT_INPUT) or {}).get("value") or "")
+    return reply_id, typed_reply(view)

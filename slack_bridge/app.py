@@ -241,7 +241,7 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         if edited is None or not edited[1].strip():
             await ack(
                 response_action="errors",
-                errors={draft_message.EDIT_BLOCK: "Write the reply to send, or cancel."},
+                errors={ai_reply_form.EDIT_BLOCK: "Write the reply to send, or cancel."},
             )
             return
         await ack()

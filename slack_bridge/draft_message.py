@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bridge.ai_reply_form import reply_edit_modal, typed_reply
 from slack_escalation.block_kit import Block, SlackMessage, button, plain
 from slack_escalation.masking import Masker
 
@@ -25,9 +26,6 @@ DRAFT_EVENT_TYPE = "insurance_draft"
 # A section's text is at most 3,000 characters; a longer draft is shown cut, to edit.
 SHOWN_LIMIT = 2900
 VIEW_EDIT_DRAFT = "draft_edit"
-EDIT_BLOCK = "draft_edit_text"
-EDIT_INPUT = "text"
-INPUT_LIMIT = 3000
 
 
 def draft_message(draft: str, masker: Masker, session_id: str) -> SlackMessage:
@@ -89,35 +87,15 @@ class DraftTarget:
 
 
 def edit_modal(target: DraftTarget, text: str) -> Block:
-    return {
-        "type": "modal",
-        "callback_id": VIEW_EDIT_DRAFT,
-        "private_metadata": json.dumps(
-            {
-                "session_id": target.session_id,
-                "channel": target.channel,
-                "draft_ts": target.draft_ts,
-                "thread_ts": target.thread_ts,
-            }
-        ),
-        "title": plain("Edit the draft"),
-        "submit": plain("Send as AI"),
-        "close": plain("Cancel"),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": EDIT_BLOCK,
-                "label": plain("Reply, sent in the agent's name"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": EDIT_INPUT,
-                    "multiline": True,
-                    "max_length": INPUT_LIMIT,
-                    "initial_value": text[:INPUT_LIMIT],
-                },
-            }
-        ],
-    }
+    metadata = json.dumps(
+        {
+            "session_id": target.session_id,
+            "channel": target.channel,
+            "draft_ts": target.draft_ts,
+            "thread_ts": target.thread_ts,
+        }
+    )
+    return reply_edit_modal(VIEW_EDIT_DRAFT, metadata, "Edit the draft", text)
 
 
 def edited_draft(view: Mapping[str, Any]) -> tuple[DraftTarget, str] | None:
@@ -131,5 +109,4 @@ def edited_draft(view: Mapping[str, Any]) -> tuple[DraftTarget, str] | None:
         )
     except (ValueError, TypeError, KeyError):
         return None
-    values = ((view.get("state") or {}).get("values") or {}).get(EDIT_BLOCK) or {}
-    return target, str((values.get(EDIT_INPUT) or {}).get("value") or "")
+    return target, typed_reply(view)

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from slack_bridge import draft_message
-from slack_bridge.draft_message import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_DRAFT
+from slack_bridge.ai_reply_form import EDIT_BLOCK, EDIT_INPUT
+from slack_bridge.draft_message import VIEW_EDIT_DRAFT
 from tests.fakes.fake_slack import Message
 from tests.support.chat import say
 from tests.support.slack_world import QUIET_S, SlackWorld, eventually, start_world, stop_world
