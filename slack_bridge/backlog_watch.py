@@ -21,7 +21,13 @@ from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore
 from slack_escalation import pacing
 from slack_escalation.backlog import ChannelBacklog, behind_note, report_body
 from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import (
+    AnswerLost,
+    SlackCaller,
+    SlackRejected,
+    SlackUnavailable,
+    not_looked_up,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +126,6 @@ class BacklogWatch:
         )
         overflow = self._slack.overflow_channel
         text = behind_note(backlog, overflow if overflow != channel else None)
-
-        async def not_looked_up() -> None:
-            return None  # a missing note is no loss; a second one is a nuisance at worst
 
         try:
             await self._caller.post_message(

@@ -28,7 +28,13 @@ from slack_bridge.inbound import Inbound
 from slack_bridge.operators import OperatorGate
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation.masking import Masker
-from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import (
+    AnswerLost,
+    SlackCaller,
+    SlackRejected,
+    SlackUnavailable,
+    not_looked_up,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +112,6 @@ class Drafts:
             text, blocks = draft_message.draft_message(
                 str(answer.json().get("draft") or ""), self._masker, thread.session_id
             )
-
-            async def not_looked_up() -> None:
-                return None  # a draft missing after a lost answer is no loss
 
             ts = await self._caller.post_message(
                 not_looked_up,

@@ -15,7 +15,13 @@ from typing import Any
 from slack_bridge import metrics, notices
 from slack_escalation import pacing
 from slack_escalation.pacing import MethodBudget, PostSlots
-from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_escalation.slack_api import (
+    AnswerLost,
+    SlackCaller,
+    SlackRejected,
+    SlackUnavailable,
+    not_looked_up,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +67,6 @@ class Feedback:
     async def thread_note(self, channel: str, thread_ts: str, text: str) -> None:
         """A note in the thread, paced with the channel's other posts; not looked up after a
         lost answer (a note may be missing, never the reply it is about)."""
-
-        async def not_looked_up() -> None:
-            return None
 
         try:
             await self._caller.post_message(
