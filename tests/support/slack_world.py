@@ -155,14 +155,7 @@ class SlackWorld:
         payload = self.slack.call(
             self.fake.block_action, self.channel, root_ts, action_id, user=user
         )
-        if self.mode == "socket":
-            self.slack.run(self.fake.push_interactive(payload))
-            return
-        raw = urlencode({"payload": json.dumps(payload)}).encode()
-        response = httpx.post(
-            self.bridge_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw), timeout=10
-        )
-        assert response.status_code == 200, response.text
+        self._push_interactive(payload)
 
     def click_ephemeral(self, ephemeral_ts: str, action_id: str) -> None:
         payload = self.slack.call(self.fake.ephemeral_block_action, ephemeral_ts, action_id)
