@@ -280,6 +280,10 @@ def test_a_root_is_left_to_the_bridges_while_posts_wait_for_its_channel(
         assert f"escalation left for the bridges to post session={session}" in (
             world.agent.log_path.read_text()
         )
-        assert record(world, session)["slack"]["state"] == "posted"
+        # The bridge links the record just after Slack took its post.
+        eventually(
+            lambda: record(world, session)["slack"]["state"] == "posted",
+            what="the record linked to the bridge's root",
+        )
     finally:
         assert report_backlog(world, {}).status_code == 204
