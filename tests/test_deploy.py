@@ -276,6 +276,7 @@ class Proxy:
     https_port: int
     http_port: int
     ca: Path
+    log: Path
 
     def get(self, host: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         with httpx.Client(verify=ssl.create_default_context(cafile=self.ca)) as client:
@@ -308,6 +309,10 @@ def proxy(
             f"server agent-unchecked 127.0.0.1:{deployed_agent.port} ",
         ),
         ("server dashboard 127.0.0.1:8501 ", f"server dashboard 127.0.0.1:{deployed_dashboard} "),
+        (
+            "server dashboard-unchecked 127.0.0.1:8501 ",
+            f"server dashboard-unchecked 127.0.0.1:{deployed_dashboard} ",
+        ),
         ("stats socket /run/haproxy/admin.sock ", f"stats socket {directory / 'admin.sock'} "),
         ("    chroot /var/lib/haproxy\n", ""),
         ("    user haproxy\n", ""),
@@ -327,7 +332,7 @@ def proxy(
             stderr=subprocess.STDOUT,
             cwd=directory,
         )
-    proxy = Proxy(https_port=https_port, http_port=http_port, ca=certificate.ca)
+    proxy = Proxy(https_port=https_port, http_port=http_port, ca=certificate.ca, log=log_path)
     try:
         deadline = time.monotonic() + 30
         # Up once HAProxy's checks have found both backends.
@@ -380,8 +385,9 @@ def test_https_reaches_the_dashboard_and_its_websocket(proxy: Proxy) -> None:
                 "Sec-WebSocket-Protocol: streamlit\r\n\r\n"
             ).encode()
         )
-        status_line = conn.recv(4096).split(b"\r\n", 1)[0].decode()
-    assert re.fullmatch(r"HTTP/1\.1 101 .*", status_line), status_line
+        answer = conn.recv(4096).decode(errors="replace")
+    status_line = answer.split("\r\n", 1)[0]
+    assert re.fullmatch(r"HTTP/1\.1 101 .*", status_line), f"{answer}\n{proxy.log.read_text()}"
 
 
 def test_plain_http_is_sent_to_https_and_other_names_get_nothing(proxy: Proxy) -> None:
