@@ -17,9 +17,7 @@ lazy listeners: they deep-copy the request, which this app's client cannot be.)
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
 from slack_bridge import ai_reply_form, draft_message, handback_form, notices
+from slack_bridge.after_answer import after_answer
 from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
@@ -35,22 +34,6 @@ from slack_escalation import root_message
 from slack_escalation.settings import SlackSettings
 
 log = logging.getLogger(__name__)
-
-# Work started by a listener that answered Slack already; held so none is collected mid-way.
-_after_answer: set[asyncio.Task[None]] = set()
-
-
-def after_answer(work: Coroutine[Any, Any, None], name: str) -> None:
-    """Run `work` once the listener has returned (and so Slack has been answered)."""
-    task = asyncio.create_task(work, name=name)
-    _after_answer.add(task)
-    task.add_done_callback(_finished)
-
-
-def _finished(task: asyncio.Task[None]) -> None:
-    _after_answer.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("%s failed", task.get_name(), exc_info=error)
 
 
 class _SameTokenWarning(logging.Filter):
