@@ -48,7 +48,9 @@ class Bridge:
     ) -> None:
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
         names = DisplayNames(caller)
-        gate = OperatorGate(slack, store, names)
+        # The one check of who may act from Slack: Inbound asks it of replies, the app's
+        # operator middleware of buttons and forms.
+        self.gate = OperatorGate(slack, store, names)
         feedback = Feedback(caller, store)
         self.roots = RootSync(
             parlant,
@@ -69,13 +71,13 @@ class Bridge:
             caller,
             store,
             names,
-            gate,
+            self.gate,
             feedback,
             self.roots,
             settings.reply_settle_s,
         )
         self.actions = OperatorActions(
-            parlant, caller, store, gate, self.roots, self.mirrors, feedback, self.leases
+            parlant, caller, store, self.roots, self.mirrors, feedback, self.leases
         )
         self.discovery = Discovery(
             listing_http,
@@ -107,7 +109,6 @@ class Bridge:
             store,
             slack.masker,
             self.inbound,
-            gate,
             settings.drafts,
             self.backlog.behind,
         )
