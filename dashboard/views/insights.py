@@ -5,17 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, satisfaction, ui
-from dashboard.model import Escalation
-from dashboard.render import (
+from dashboard.formats import format_duration
+from dashboard.handoff_figures import (
     breaches_per_day,
     breaches_per_reason,
-    format_duration,
     handoff_frame,
     handoff_summary,
     handoffs_per_day,
     handoffs_per_reason,
     response_times_per_day,
 )
+from dashboard.model import Escalation
 from dashboard.token_usage import OFFLINE, billed_per_day
 
 
