@@ -49,11 +49,13 @@ test-long: $(STAMP)
 	$(TEST_ENV) $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m long
 
 # The property-based tests with ten times the examples (Hypothesis profile "deep",
-# tests/conftest.py): the store comparisons against Parlant's own, on SQLite and PostgreSQL.
+# tests/conftest.py): the store comparisons against Parlant's own, on SQLite and PostgreSQL,
+# and the offline demo's replies against their turns' tool events (100 conversations).
 test-deep: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
-		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py
+		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py \
+		tests/test_truthful_replies.py
 
 # Schemathesis with forty times the cases of `make test` (tests/test_fuzz.py), freshly drawn
 # each run rather than the fixed draw `make test` repeats (a few minutes).
