@@ -42,7 +42,7 @@ test: lint
 	bash scripts/ensure_haproxy.sh
 	$(TEST_ENV) $(PY) -m pytest -q -n 5 --dist loadfile --no-loadscope-reorder -m "not long"
 
-# The tests marked `long` (pyproject.toml): slower variants of checks `make test` already makes
+# The tests marked `long` (tests/conftest.py): slower variants of checks `make test` already makes
 # through the same code (the launcher stopped by SIGTERM as well as by SIGINT), a minute or so.
 test-long: $(STAMP)
 	bash scripts/ensure_postgres.sh
