@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.auth import UNLOCKED_KEY
 from handoff import actions
 from handoff.actions import Operator
+from handoff.learning import Why
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
@@ -292,10 +293,19 @@ def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> 
     mode, record = state_of(client, session)
     assert (mode, record["status"]) == ("manual", "claimed")
 
+    # Resolving asks why the AI could not finish, as in Slack: without a reason nothing changes.
+    click(at, "Resolve")
+    assert "Choose why the AI could not finish" in at.error[0].value
+    assert state_of(client, session)[1]["status"] == "claimed"
+    at.radio(key="resolve_why").set_value(Why.AI_MISTAKE)
+    at.text_area(key="resolve_answer").input("Towing is covered up to 50 miles.")
     click(at, "Resolve")
     mode, record = state_of(client, session)
     assert (mode, record["status"]) == ("auto", "resolved")
     assert at.success[0].value.startswith("Resolved")
+    assert record["learning"]["why"] == "ai_mistake"
+    assert record["learning"]["answer"] == "Towing is covered up to 50 miles."
+    assert record["learning"]["by"] == {"id": "dashboard:sam-supervisor", "name": "Sam Supervisor"}
 
 
 def test_a_reply_as_the_ai_that_breaks_a_rule_is_held_until_sent_anyway(
