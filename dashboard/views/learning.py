@@ -29,7 +29,9 @@ def key_of(group: learning.Group) -> str:
 
 
 def propose_form(settings: DashboardSettings, group: learning.Group) -> None:
-    key = key_of(group)
+    group_key = key_of(group)
+    generation = int(st.session_state.get(f"generation:{group_key}", 0))
+    key = f"{group_key}:{generation}"
     sessions = [t.session_id for t in group.handoffs]
     answer = group.answers[0] if group.answers else ""
     kind = st.radio(
@@ -89,6 +91,9 @@ def propose_form(settings: DashboardSettings, group: learning.Group) -> None:
     except operate.ActionFailed as failure:
         st.error(str(failure))
         return
+    # New widgets (new keys) for the next proposal from this group: a proposal that was
+    # refused above keeps what was typed.
+    st.session_state[f"generation:{group_key}"] = generation + 1
     ui.flash("Proposed: review it below, beside the conversations it came from.")
     st.rerun()
 
