@@ -159,3 +159,30 @@ def test_a_malformed_learned_file_stops_the_start_with_one_line(
         agent.start()
     assert "agent: learned file:" in str(stopped.value)
     assert "AGENT_LEARNED_FILE" in str(stopped.value)
+
+
+def test_the_tag_is_kept_with_the_record_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    """The tag lives in the handoff record (session metadata): the closed-handoff listing the
+    dashboard's Learning page reads has it on PostgreSQL as on SQLite."""
+    agent = AgentProcess(
+        home=tmp_path / "parlant",
+        extra_env={"PARLANT_OPERATOR_TOKEN": OPERATOR_TOKEN, "PARLANT_SESSION_STORE": postgres_url},
+    ).start()
+    try:
+        client = operator_client(agent.url)
+        session = new_session(client)
+        wait_for_ai_reply(client, session, say(client, session, QUESTION))
+        handed_off(client, session)
+        tag = resolve_tag(Why.NEEDS_AUTHORITY.value, "Only a person may waive the fee.")
+        asyncio.run(actions.resolve(operator_async(agent.url), session, DANA, tag))
+        history = httpx.get(
+            f"{agent.url}/escalations/history", headers=OPERATOR_HEADERS, timeout=10
+        ).json()
+        [item] = [i for i in history["items"] if i["id"] == session]
+        learning = item["metadata"]["handoff"]["learning"]
+        assert (learning["why"], learning["answer"]) == (
+            "needs_authority",
+            "Only a person may waive the fee.",
+        )
+    finally:
+        agent.stop()
