@@ -229,3 +229,55 @@ def test_the_repositorys_learned_file_is_a_learned_file() -> None:
     from agent.settings import DEFAULT_LEARNED_FILE
 
     load(DEFAULT_LEARNED_FILE)
+
+
+# --- The routes, in-process -------------------------------------------------------------------
+
+
+def test_the_routes_refuse_without_the_token_and_say_what_is_wrong(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
+
+    from agent.learning_route import LearningRoute
+
+    app = FastAPI()
+    path = tmp_path / "learned.json"
+    LearningRoute("op-token-0123456789", LearnedFile(path)).install(app)
+    operator = {"Authorization": "Bearer op-token-0123456789"}
+    with TestClient(app) as http:
+        assert http.get("/escalations/learning").status_code == 403
+        assert http.post("/escalations/learning/proposals", json=guideline()).status_code == 403
+        assert http.post("/escalations/learning/x/accept", json={"by": SAM}).status_code == 403
+        assert not path.exists()
+        for body, says in [
+            (b"{not json", "Send a JSON object"),
+            (b'{"kind": "term"}', "list of session ids"),
+        ]:
+            refused = http.post("/escalations/learning/proposals", content=body, headers=operator)
+            assert refused.status_code == 422 and says in refused.json()["detail"]
+        created = http.post("/escalations/learning/proposals", json=guideline(), headers=operator)
+        assert created.status_code == 201
+        entry_id = created.json()["id"]
+        assert (
+            http.post(
+                "/escalations/learning/nope/accept", json={"by": SAM}, headers=operator
+            ).status_code
+            == 404
+        )
+        assert (
+            http.post(
+                f"/escalations/learning/{entry_id}/approve", json={"by": SAM}, headers=operator
+            ).status_code
+            == 404
+        )
+        nobody = http.post(f"/escalations/learning/{entry_id}/accept", json={}, headers=operator)
+        assert nobody.status_code == 422 and "Say who decides" in nobody.json()["detail"]
+        rejected = http.post(
+            f"/escalations/learning/{entry_id}/reject", json={"by": SAM}, headers=operator
+        )
+        assert rejected.json()["origin"]["rejected_by"] == SAM
+        listed = http.get("/escalations/learning", headers=operator).json()["entries"]
+        assert [(e["id"], e["status"]) for e in listed] == [(entry_id, "rejected")]
+        # A broken file is an error of the agent's, never a wrong answer.
+        path.write_text("[]")
+        assert http.get("/escalations/learning", headers=operator).status_code == 500
