@@ -19,6 +19,7 @@ from dashboard.render import (
     response_times_per_day,
 )
 from dashboard.token_usage import OFFLINE, billed_per_day
+from handoff.learned import InvalidEntry
 
 
 def show_tokens_per_day() -> None:
@@ -120,6 +121,9 @@ def show_learned_changes(escalations: list[Escalation]) -> None:
         entries = data.learned_entries(settings)
     except ui.READ_ERRORS as error:
         ui.unreachable(settings, error)
+    except InvalidEntry as invalid:
+        st.warning(f"The agent's learned file could not be read: {invalid}")
+        return
     accepted = [e for e in entries if e.status == "accepted"]
     today = datetime.now(UTC).date()
     table = learning.before_after(escalations, accepted, today)

@@ -17,7 +17,7 @@ from dashboard.render import (
     transcript_entries,
 )
 from dashboard.settings import DashboardSettings
-from handoff.learned import LearnedEntry
+from handoff.learned import InvalidEntry, LearnedEntry
 from handoff.learning import Why
 
 # What a reviewer needs to judge a proposal: what was said, not the tool calls or system events.
@@ -244,6 +244,9 @@ try:
     learned = data.learned_entries(settings)
 except ui.READ_ERRORS as error:
     ui.unreachable(settings, error)
+except InvalidEntry as invalid:
+    st.error(f"The agent's learned file could not be read: {invalid}")
+    st.stop()
 show_groups(settings, learning.tagged(escalations))
 show_proposals(settings, learned)
 show_decided(learned)
