@@ -49,9 +49,16 @@ class LearnedFile:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with lock_path.open("a") as lock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = lock_path.open("a")
+        except OSError as error:
+            raise LearnedFileError(
+                f"{lock_path}: cannot be written ({error.strerror}); "
+                "set AGENT_LEARNED_FILE to a file the agent may write"
+            ) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -70,7 +77,13 @@ class LearnedFile:
                     f"The learned file holds {ENTRIES_LIMIT:,} entries at most; "
                     "remove rejected ones first."
                 )
-            self._write("".join([json.dumps(as_document(entries), indent=2), "\n"]))
+            try:
+                self._write("".join([json.dumps(as_document(entries), indent=2), "\n"]))
+            except OSError as error:
+                raise LearnedFileError(
+                    f"{self.path}: cannot be written ({error.strerror}); "
+                    "set AGENT_LEARNED_FILE to a file the agent may write"
+                ) from None
             return result
 
     def _write(self, text: str) -> None:

@@ -281,3 +281,11 @@ def test_the_routes_refuse_without_the_token_and_say_what_is_wrong(tmp_path: Pat
         # A broken file is an error of the agent's, never a wrong answer.
         path.write_text("[]")
         assert http.get("/escalations/learning", headers=operator).status_code == 500
+
+
+def test_a_file_the_agent_may_not_write_is_said_so(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "plain-file"
+    not_a_directory.write_text("")
+    learned = LearnedFile(not_a_directory / "learned.json")
+    with pytest.raises(LearnedFileError, match=r"cannot be written.*AGENT_LEARNED_FILE"):
+        learned.change(lambda entries: ([*entries, proposal(guideline(), "e1", T)], None))
