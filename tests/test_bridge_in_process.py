@@ -315,7 +315,11 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
     assert learning["by"]["name"] == "Dana"
 
     async def root_says_resolved() -> bool:
-        return "Resolved by Dana" in json.dumps(world.root(root.ts).blocks)
+        shown = json.dumps(world.root(root.ts).blocks)
+        return (
+            "Resolved by Dana" in shown
+            and "Why the AI could not finish: Needs a person's authority" in shown
+        )
 
     await eventually(root_says_resolved, "the resolved root message")
 
