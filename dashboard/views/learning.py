@@ -25,7 +25,10 @@ SHOWN_ROLES = frozenset({Role.CUSTOMER, Role.AI, Role.HUMAN, Role.HUMAN_AS_AI, R
 
 
 def key_of(group: learning.Group) -> str:
-    return hashlib.blake2b(group.title.encode(), digest_size=6).hexdigest()
+    """The group's widget keys: another reason filter can give a group of the same title other
+    handoffs, whose form must not keep the first one's answer."""
+    members = "\n".join([group.title, *sorted(t.session_id for t in group.handoffs)])
+    return hashlib.blake2b(members.encode(), digest_size=6).hexdigest()
 
 
 def propose_form(settings: DashboardSettings, group: learning.Group) -> None:
