@@ -2,8 +2,9 @@
 learned entries to groups and tables.
 
 A tagged handoff (handoff/learning.py) is grouped by what the agent knew when it handed off:
-the first guideline matched on the handoff turn, the journey it was in (the handoff packet,
-handoff/packet.py) and the handoff's reason category. An accepted change (handoff/learned.py)
+the first guideline matched on the handoff turn that acts (an observation only when none did),
+the journey it was in (the handoff packet, handoff/packet.py) and the handoff's reason
+category. An accepted change (handoff/learned.py)
 remembers the group it came from; the insights page counts, per week, the handoffs with that
 guideline and in that journey before and after it was accepted.
 """
@@ -59,11 +60,14 @@ class Group:
 
 
 def _where(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The handoff's guideline (the first matched one that acts, else the first observation)
+    and journey."""
     packet = read_packet(record)
     guidelines = packet["guidelines"] if packet else []
+    acting = [g for g in guidelines if g["action"]] or guidelines
     journey = packet["journey"] if packet else None
     return (
-        guidelines[0]["condition"] if guidelines else NO_GUIDELINE,
+        acting[0]["condition"] if acting else NO_GUIDELINE,
         journey["title"] if journey else NO_JOURNEY,
     )
 

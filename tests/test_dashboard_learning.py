@@ -69,6 +69,12 @@ def test_tagged_handoffs_are_grouped_by_guideline_journey_and_category() -> None
         (learning.NO_GUIDELINE, learning.NO_JOURNEY, "customer asked", 1),
         (COMPLAINT, learning.NO_JOURNEY, "complaint", 1),
     ]
+    # An observation matched first: the handoff is grouped under the guideline that acted.
+    observed = escalation("h", "other")
+    observed.record["packet"]["guidelines"].insert(
+        0, {"condition": "Mentions a claim", "action": ""}
+    )
+    assert learning.tagged([observed])[0].guideline == HANDOFF
     only_mistakes = learning.groups(rows, [Why.AI_MISTAKE])
     assert [[t.session_id for t in g.handoffs] for g in only_mistakes] == [["c"]]
     frame = learning.group_frame(groups[0], lambda s: f"http://d/session?session={s}")
