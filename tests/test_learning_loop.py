@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from handoff.actions import Operator
 from handoff.learning import Why, resolve_tag
 from handoff.record import read_record
 from tests.support.agent_process import AgentProcess
-from tests.support.chat import new_session, say, wait_for_ai_reply
+from tests.support.chat import AGENT_ID, new_session, say, wait_for_ai_reply
 from tests.support.customers import OPERATOR_HEADERS, OPERATOR_TOKEN, operator_client
 
 DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
@@ -53,6 +54,12 @@ def handed_off(client: ParlantClient, session: str) -> None:
     while read_record(client.sessions.retrieve(session).metadata) is None:
         assert time.monotonic() < deadline, "the session was never handed off"
         time.sleep(0.2)
+
+
+def glossary(client: ParlantClient) -> dict[str, list[Any]]:
+    """The agent's glossary as Parlant serves it: name -> [description, synonyms]."""
+    terms = client.glossary.list_terms(tag_id=f"agent:{AGENT_ID}")
+    return {t.name: [t.description, list(t.synonyms or [])] for t in terms}
 
 
 @pytest.fixture
@@ -126,7 +133,34 @@ def test_an_accepted_guideline_changes_the_answer_to_the_conversation_it_came_fr
         )
         assert again.status_code == 409
 
-        [stored] = json.loads(learned_file.read_text())["entries"]
+        # A glossary term from the same handoff, accepted too.
+        term = httpx.post(
+            f"{routes}/proposals",
+            json={
+                "kind": "term",
+                "name": "Roadside Assistance",
+                "description": "Towing and breakdown help, included with every car policy.",
+                "synonyms": ["towing", "breakdown cover"],
+                "sessions": [session],
+                "proposed_by": {"id": "dashboard:sam", "name": "Sam"},
+            },
+            headers=OPERATOR_HEADERS,
+            timeout=10,
+        )
+        assert term.status_code == 201, term.text
+        assert (
+            httpx.post(
+                f"{routes}/{term.json()['id']}/accept",
+                json={"by": {"id": "dashboard:lee", "name": "Lee"}},
+                headers=OPERATOR_HEADERS,
+                timeout=10,
+            ).status_code
+            == 200
+        )
+        # Accepted, not yet declared: the running agent took its glossary at start.
+        assert "Roadside Assistance" not in glossary(client)
+
+        stored, _term = json.loads(learned_file.read_text())["entries"]
         assert stored["status"] == "accepted"
         assert stored["origin"]["sessions"] == [session]
         assert stored["origin"]["accepted_by"] == {"id": "dashboard:lee", "name": "Lee"}
@@ -143,6 +177,10 @@ def test_an_accepted_guideline_changes_the_answer_to_the_conversation_it_came_fr
         after = wait_for_ai_reply(client, replay, say(client, replay, replayed))
         assert ANSWER in str(after.data["message"])
         assert str(after.data["message"]) != str(before.data["message"])
+        assert glossary(client)["Roadside Assistance"] == [
+            "Towing and breakdown help, included with every car policy.",
+            ["towing", "breakdown cover"],
+        ]
         # And in the conversation itself, asked again after the resolve.
         same = wait_for_ai_reply(client, session, say(client, session, replayed))
         assert ANSWER in str(same.data["message"])
