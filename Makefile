@@ -111,7 +111,8 @@ reset-data: $(STAMP)
 # The README's screenshots, taken by the browser test from the running product.
 screenshots: $(STAMP)
 	bash scripts/ensure_browser.sh
-	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_make_run.py
+	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_learning_browser.py \
+		tests/test_make_run.py
 
 clean:
 	rm -rf $(VENV) data tests/widget/node_modules mutants chaos-runs

@@ -128,8 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             "CUSTOMER_DEMO=on with CUSTOMER_TOKEN_SECRET: anyone can sign in as the sample "
             "customers with tokens signed by the insurer's key; set CUSTOMER_DEMO=off in production"
         )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+    from agent.learned_file import LearnedFileError
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
+    except LearnedFileError as error:
+        print(
+            f"agent: learned file: {error}; correct it, or set AGENT_LEARNED_FILE to another file",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -41,6 +41,9 @@ from agent.escalation_routes import EscalationRoutes
 from agent.gateway_usage import GatewayUsage
 from agent.insurance import Behaviour, JourneySpec
 from agent.key_locks import KeyLocks
+from agent.learned import learned_behaviours, learned_terms
+from agent.learned_file import LearnedFile
+from agent.learning_route import LearningRoute
 from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
@@ -60,6 +63,7 @@ from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
 from agent.usage_route import UsageRoute
 from config.gc_pauses import FrozenSurvivors
+from handoff.learned import LearnedEntry
 from handoff.sla import SlaSettings
 from slack_escalation.backlog import BEHIND_AFTER_S, ReportedBacklogs
 
@@ -73,12 +77,14 @@ _LOG_LEVELS = {
 }
 
 
-def offline_script() -> OfflineScript:
-    """The triggers and scripted lines of every behaviour and journey, keyed by their text."""
+def offline_script(learned: Sequence[Behaviour] = ()) -> OfflineScript:
+    """The triggers and scripted lines of every behaviour and journey, keyed by their text;
+    `learned` are the accepted guidelines of the learned file (agent/learned.py), matched
+    offline by their own words and lines like the declared ones."""
     triggers: dict[str, tuple[str, ...]] = {}
     replies: dict[str, str] = {}
     context_triggers: dict[str, str] = {}
-    for behaviour in (*insurance.BEHAVIOURS, insurance.VAGUE_REQUEST):
+    for behaviour in (*insurance.BEHAVIOURS, *learned, insurance.VAGUE_REQUEST):
         triggers[normalise_text(behaviour.condition)] = behaviour.offline_triggers
         if behaviour.offline_context_variable:
             context_triggers[normalise_text(behaviour.condition)] = (
@@ -131,9 +137,10 @@ def nlp_service_factory(
     ledger: UsageLedger | None = None,
     guard: TurnGuard | None = None,
     book: UsageBook | None = None,
+    learned: Sequence[Behaviour] = (),
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
-        script = offline_script()
+        script = offline_script(learned)
 
         def factory(container: Any) -> p.NLPService:
             return OfflineNLPService(script)
@@ -172,8 +179,13 @@ def hooks_installer(
     return install
 
 
-async def declare_agent(server: p.Server, tools: dict[str, p.ToolEntry]) -> p.Agent:
-    """Create the agent, its glossary, journeys and guidelines (re-created on every start)."""
+async def declare_agent(
+    server: p.Server,
+    tools: dict[str, p.ToolEntry],
+    learned: Sequence[LearnedEntry] = (),
+) -> p.Agent:
+    """Create the agent, its glossary, journeys and guidelines (re-created on every start),
+    with the accepted entries of the learned file (agent/learned.py) after the declared ones."""
     agent = await server.create_agent(
         id=insurance.AGENT_ID,
         name=insurance.AGENT_NAME,
@@ -181,12 +193,12 @@ async def declare_agent(server: p.Server, tools: dict[str, p.ToolEntry]) -> p.Ag
         # A separate "One moment." message would be mirrored into every Slack thread.
         perceived_performance_policy=p.NullPerceivedPerformancePolicy(),
     )
-    for term in insurance.TERMS:
+    for term in (*insurance.TERMS, *learned_terms(learned)):
         await agent.create_term(
             name=term.name, description=term.description, synonyms=list(term.synonyms)
         )
     journeys = {spec.key: await _create_journey(agent, spec, tools) for spec in insurance.JOURNEYS}
-    for behaviour in insurance.BEHAVIOURS:
+    for behaviour in (*insurance.BEHAVIOURS, *learned_behaviours(learned)):
         await _create_guideline(agent, behaviour, tools)
     vague = await agent.create_observation(insurance.VAGUE_REQUEST.condition)
     await vague.disambiguate(list(journeys.values()))
@@ -262,6 +274,7 @@ def api_configurer(
     backlog: BacklogRoute | None = None,
     drafts: DraftRoute | None = None,
     usage: UsageRoute | None = None,
+    learning: LearningRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -283,6 +296,8 @@ def api_configurer(
             drafts.install(app)  # /escalations/{id}/draft (agent/draft_route.py)
         if usage is not None:
             usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
+        if learning is not None:
+            learning.install(app)  # /escalations/learning (agent/learning_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(ParlantQueryCheck)  # inside the gateway: operators' calls only
         app.add_middleware(
@@ -337,6 +352,9 @@ async def serve(
     notifier: EscalationNotifier | None = None,
 ) -> None:
     """Run the server until cancelled; `agent.__main__` has already made `settings.home` private."""
+    learned_file = LearnedFile(settings.learned_file)
+    # Read once, before anything starts: a malformed file stops the start (agent/__main__.py).
+    learned = learned_file.entries()
     async with AsyncExitStack() as stack:
         store = open_claims_store(settings)
         stack.callback(store.close)
@@ -376,7 +394,9 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings, ledger, guard, book),
+            nlp_service=nlp_service_factory(
+                settings, ledger, guard, book, learned_behaviours(learned)
+            ),
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
@@ -403,6 +423,7 @@ async def serve(
                 ),
                 drafts,
                 usage_route,
+                LearningRoute(settings.operator_token, learned_file),
             ),
         ) as server:
             journey_steps.bind(server.container)
@@ -410,7 +431,13 @@ async def serve(
             replies.bind(server.container)
             turns.bind(server.container)
             drafts.bind(server.container)
-            await declare_agent(server, tools)
+            await declare_agent(server, tools, learned)
+            if learned:
+                log.info(
+                    "learned file: %d guidelines, %d terms accepted",
+                    len(learned_behaviours(learned)),
+                    len(learned_terms(learned)),
+                )
             await ensure_sample_customers(server.container[CustomerStore])  # type: ignore[type-abstract]
             # The turns of dead replicas are run again once this one can run turns.
             await stack.enter_async_context(turn_lease.running(stores.turns, server.container))

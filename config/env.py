@@ -59,6 +59,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "BRIDGE_REPLICA_ID",
         "BRIDGE_LEASE_SECONDS",
         "BRIDGE_DRAFTS",
+        "AGENT_LEARNED_FILE",
         "LOG_LEVEL",
         "CUSTOMER_TOKEN_SECRET",
         "CUSTOMER_TOKEN_PUBLIC_KEY_FILE",

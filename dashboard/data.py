@@ -29,6 +29,7 @@ from dashboard.render import is_guest, transcript_matches
 from dashboard.settings import DashboardSettings
 from dashboard.token_usage import BilledUsage, billed_usage_row
 from handoff.failed_turn import FAILED_TURN_LABEL
+from handoff.learned import LearnedEntry, read_entries
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -288,3 +289,22 @@ def failed_turns(settings: DashboardSettings) -> list[FailedTurnRow]:
         return [
             row for rows in pool.map(lambda e: _failed_turns_of(api, e), failed) for row in rows
         ]
+
+
+LEARNED_TTL_S = 3
+
+
+@st.cache_data(ttl=LEARNED_TTL_S, show_spinner=False, max_entries=2)
+def learned_entries(settings: DashboardSettings) -> list[LearnedEntry]:
+    """The learned file's proposals and accepted and rejected entries, from the agent
+    (`GET /escalations/learning`, agent/learning_route.py); none from an agent older than it."""
+    response = _http(settings).get("/escalations/learning")
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    return read_entries(response.json())
+
+
+def post(settings: DashboardSettings, path: str, body: Any) -> httpx.Response:
+    """An operator call to the agent's own routes (the learning loop's proposals and decisions)."""
+    return _http(settings).post(path, json=body)

@@ -20,6 +20,7 @@ from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff import satisfaction
+from handoff.learning import ResolveTag, tag_entry
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
 
 INTERNAL_NOTE = "internal_note"
@@ -288,9 +289,20 @@ async def _start_ai_turn(client: AsyncParlantClient, session_id: str) -> None:
         raise ApiError(status_code=answer.status_code, body=answer.text)
 
 
-async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
-    """Close the escalation; a later customer message is answered by the AI again."""
-    updated = await _move(client, session_id, operator, records.resolved, require_active=False)
+async def resolve(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    tag: ResolveTag | None = None,
+) -> HandoffRecord:
+    """Close the escalation; a later customer message is answered by the AI again. `tag` is the
+    operator's word on why the AI could not finish (handoff/learning.py), kept in the record."""
+
+    def tagged(record: HandoffRecord, operator_id: str, name: str, now: str) -> HandoffRecord:
+        learning = tag_entry(tag, {"id": operator_id, "name": name}, now) if tag else None
+        return records.resolved(record, operator_id, name, now, learning)
+
+    updated = await _move(client, session_id, operator, tagged, require_active=False)
     await client.sessions.create_event(
         session_id,
         kind="custom",

@@ -27,7 +27,8 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import ai_reply_form, draft_message, handback_form, notices
+from handoff.learning import tag_problem
+from slack_bridge import ai_reply_form, draft_message, handback_form, notices, resolve_form
 from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
@@ -128,6 +129,51 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             log.warning("handback form with unreadable metadata from user=%s", user)
             return
         refusal = await actions.hand_back(target, user, note)
+        if refusal:
+            await tell(target.channel, user, target.thread_ts, refusal)
+
+    @app.action(root_message.ACTION_RESOLVE)
+    async def on_resolve(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        after_answer(open_resolve(body, action), "open-resolve")
+
+    async def open_resolve(body: dict[str, Any], action: dict[str, Any]) -> None:
+        channel = (body.get("channel") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        message = body.get("message") or {}
+        root_ts = str(
+            message.get("thread_ts")
+            or message.get("ts")
+            or (body.get("container") or {}).get("message_ts")
+            or ""
+        )
+        target = resolve_form.ResolveTarget(action.get("value", ""), channel, root_ts)
+        refusal = await actions.open_resolve(body.get("trigger_id", ""), target, user)
+        if refusal:
+            await tell(channel, user, root_ts, refusal)
+
+    @app.view(resolve_form.VIEW_RESOLVE)
+    async def on_resolved(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        why = resolve_form.resolve_why(view)
+        answer = resolve_form.resolve_answer(view)
+        problem = tag_problem(why, answer)
+        if problem:
+            # Keeps the form open with the reason under the field; nothing changes.
+            block = resolve_form.WHY_BLOCK if not why else resolve_form.ANSWER_BLOCK
+            await ack(response_action="errors", errors={block: problem})
+            return
+        await ack()
+        after_answer(resolve(body, view, why, answer), "resolve")
+
+    async def resolve(
+        body: dict[str, Any], view: dict[str, Any], why: str | None, answer: str
+    ) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        target = resolve_form.resolve_target(view)
+        if target is None:
+            log.warning("resolve form with unreadable metadata from user=%s", user)
+            return
+        refusal = await actions.resolve(target, user, why, answer)
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
 

@@ -21,6 +21,13 @@ import httpx
 import pytest
 
 from slack_bridge.feedback import DELIVERED, FAILED
+from slack_bridge.resolve_form import (
+    ANSWER_BLOCK,
+    ANSWER_INPUT,
+    VIEW_RESOLVE,
+    WHY_BLOCK,
+    WHY_INPUT,
+)
 from slack_escalation import metadata
 from slack_escalation.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
 from tests.fakes import Message, event_callback
@@ -279,12 +286,40 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
     await eventually(handback_line, "the handback line in the thread")
     assert (await world.parlant.sessions.retrieve(session)).mode == "auto"
 
-    # Back with the AI the root offers Take over and Resolve; resolving ends the handoff.
+    # Back with the AI the root offers Take over and Resolve; resolving ends the handoff, with
+    # the operator's word on why the AI could not finish (handoff/learning.py).
     await world.click(root.ts, ACTION_RESOLVE, world.dana)
+
+    async def resolve_form() -> dict[str, Any] | None:
+        forms = [v for v in world.fake.views() if v.get("callback_id") == VIEW_RESOLVE]
+        return forms[-1] if forms else None
+
+    opened = await eventually(resolve_form, "the resolve form")
+    assert await world.status_is(session, "returned")  # the form alone changes nothing
+    await world.interactive(
+        world.fake.view_submission(
+            opened["id"],
+            user=world.dana,
+            values={
+                WHY_BLOCK: {WHY_INPUT: "needs_authority"},
+                ANSWER_BLOCK: {ANSWER_INPUT: "Refunds over $500 need a person's approval."},
+            },
+        )
+    )
     await eventually(lambda: world.status_is(session, "resolved"), "the resolve")
+    learning = (await world.record(session))["learning"]
+    assert (learning["why"], learning["answer"]) == (
+        "needs_authority",
+        "Refunds over $500 need a person's approval.",
+    )
+    assert learning["by"]["name"] == "Dana"
 
     async def root_says_resolved() -> bool:
-        return "Resolved by Dana" in json.dumps(world.root(root.ts).blocks)
+        shown = json.dumps(world.root(root.ts).blocks)
+        return (
+            "Resolved by Dana" in shown
+            and "Why the AI could not finish: Needs a person's authority" in shown
+        )
 
     await eventually(root_says_resolved, "the resolved root message")
 

@@ -371,6 +371,27 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
     with pytest.raises(LookupError):
         fake.view_submission("V0NOPE", user=sam, values={})
 
+    # A choice comes back as the option chosen, as Slack sends it; only an offered one.
+    options = [{"text": {"type": "plain_text", "text": t}, "value": t.lower()} for t in "AB"]
+    choice = {
+        **form,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "c",
+                "label": {"type": "plain_text", "text": "Pick"},
+                "element": {"type": "radio_buttons", "action_id": "r", "options": options},
+            }
+        ],
+    }
+    picked = (await client.views_open(trigger_id=new_trigger_id(), view=choice))["view"]
+    answered = fake.view_submission(picked["id"], user=sam, values={"c": {"r": "b"}})
+    assert answered["view"]["state"]["values"] == {
+        "c": {"r": {"type": "radio_buttons", "selected_option": options[1]}}
+    }
+    with pytest.raises(LookupError):
+        fake.view_submission(picked["id"], user=sam, values={"c": {"r": "z"}})
+
     await client.chat_postEphemeral(channel=support, user=sam, text="only you")
     assert [(m.user, m.text) for m in fake.ephemeral_messages(support)] == [(sam, "only you")]
     stranger = client.chat_postEphemeral(channel=support, user="U0STRANGER", text="x")

@@ -636,3 +636,20 @@ def test_a_resolved_root_shows_the_customers_rating_inert() -> None:
         SESSION, "Ann", record_with("resolved"), [], DASHBOARD, masker=UNMASKED
     )
     assert "rated the help" not in json.dumps(render(unrated)[1])
+
+
+def test_a_resolved_root_says_why_the_ai_could_not_finish() -> None:
+    record = {
+        **record_with("resolved"),
+        "learning": {"why": "needs_authority", "answer": "<!channel> refund", "at": LATER},
+    }
+    shown = json.dumps(
+        render(escalation_view(SESSION, "Ann", record, [], DASHBOARD, masker=UNMASKED))[1]
+    )
+    assert "Why the AI could not finish: Needs a person's authority" in shown
+    # The answer is for the supervisors' Learning page, not the channel.
+    assert "refund" not in shown
+    untagged = escalation_view(
+        SESSION, "Ann", record_with("resolved"), [], DASHBOARD, masker=UNMASKED
+    )
+    assert "could not finish" not in json.dumps(render(untagged)[1])

@@ -192,6 +192,19 @@ def block_actions_payload(
     }
 
 
+CHOICE_ELEMENTS = frozenset({"radio_buttons", "static_select"})
+
+
+def _input_state(element: dict[str, Any], text: str) -> dict[str, Any]:
+    kind = element.get("type", "plain_text_input")
+    if kind not in CHOICE_ELEMENTS:
+        return {"type": kind, "value": text}
+    option = next((o for o in element.get("options", []) if o.get("value") == text), None)
+    if option is None:
+        raise LookupError(f"{element.get('action_id')} offers no option {text!r}")
+    return {"type": kind, "selected_option": option}
+
+
 def view_submission_payload(
     *,
     view: dict[str, Any],
@@ -201,10 +214,16 @@ def view_submission_payload(
     api_app_id: str = APP_ID,
 ) -> dict[str, Any]:
     """A view_submission payload: `user` submits `view` with `values` typed into its inputs
-    ({block_id: {action_id: text}}, sent back as plain_text_input states)."""
+    ({block_id: {action_id: text}}), each sent back as Slack sends its element's state: a text
+    input's value, or the option of a choice (radio buttons, a select) whose value is `text`."""
+    elements = {
+        (block.get("block_id"), (block.get("element") or {}).get("action_id")): block["element"]
+        for block in view.get("blocks", [])
+        if block.get("type") == "input" and isinstance(block.get("element"), dict)
+    }
     state = {
         block_id: {
-            action_id: {"type": "plain_text_input", "value": text}
+            action_id: _input_state(elements.get((block_id, action_id)) or {}, text)
             for action_id, text in inputs.items()
         }
         for block_id, inputs in values.items()
