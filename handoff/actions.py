@@ -26,6 +26,9 @@ INTERNAL_NOTE = "internal_note"
 HANDBACK = "handback"
 # Written on resolve, so the AI's context stops showing the handoff it ends (agent/handback_context.py).
 RESOLUTION = "handoff_resolved"
+# The metadata of the opening message the official widget posts in the agent's voice
+# (agent/customers/gateway.py): the chat page's words, which the record keeps as such.
+PAGE_OPENING: Mapping[str, str] = {"opening": "chat_page"}
 HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."
