@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 
 from dashboard.model import Escalation, RawEvent
-from handoff.actions import HANDBACK, INTERNAL_NOTE, PAGE_OPENING, RESOLUTION
+from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION, is_page_opening
 from handoff.failed_turn import read_failed_turn
 from handoff.packet import read_packet
 from handoff.record import HandoffRecord, ReasonCategory, handoff_count, read_category
@@ -436,7 +436,7 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
             name = str(participant.get("display_name") or _operator_name(event))
             return entry(Role.HUMAN, f"{name} (human operator)", text)
         if event.source == "human_agent_on_behalf_of_ai_agent":
-            if PAGE_OPENING.items() <= (event.metadata or {}).items():
+            if is_page_opening(event.metadata):
                 # The widget's agentOpeningMessage, posted by the customer's browser
                 # (agent/customers/gateway.py): the page's words, not the AI's or an operator's.
                 return entry(Role.HUMAN_AS_AI, "AI agent, the chat page's opening message", text)

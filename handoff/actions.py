@@ -29,6 +29,12 @@ RESOLUTION = "handoff_resolved"
 # The metadata of the opening message the official widget posts in the agent's voice
 # (agent/customers/gateway.py): the chat page's words, which the record keeps as such.
 PAGE_OPENING: Mapping[str, str] = {"opening": "chat_page"}
+
+
+def is_page_opening(metadata: Mapping[str, Any] | None) -> bool:
+    return (metadata or {}).get("opening") == PAGE_OPENING["opening"]
+
+
 HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."

@@ -8,10 +8,14 @@ def speaker_label(
     participant_name: str | None,
     operator_name: str | None,
     origin: str | None,
+    *,
+    page_opening: bool = False,
 ) -> str:
     """Who said it, unescaped: "Customer (Ann)", "AI agent", "Dana (dashboard)", ...
 
-    `origin` is where an operator acted (handoff.actions.Operator.origin).
+    `origin` is where an operator acted (handoff.actions.Operator.origin); `page_opening` marks
+    the chat page's opening message, posted in the agent's voice by the customer's browser
+    (handoff.actions.is_page_opening): no operator wrote it.
     """
     where = f" ({origin})" if origin else ""
     person = (operator_name or participant_name or "").strip() or "An operator"
@@ -23,5 +27,7 @@ def speaker_label(
     if source == "human_agent":
         return f"{person}{where}"
     if source == "human_agent_on_behalf_of_ai_agent":
+        if page_opening:
+            return "AI agent (the chat page's opening)"
         return f"{person} as the AI{where}"
     return source
