@@ -16,7 +16,7 @@ from agent.drafts import NOT_WHILE_DRAFTING, drafted_customer, is_draft
 from agent.key_locks import KeyLocks
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import Claims, UnknownCustomer
-from handoff.actions import is_page_opening
+from handoff.actions import is_not_sent_notice, is_page_opening
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
@@ -260,8 +260,8 @@ def build_tools(
 
 def _recent_message(event: p.Event) -> tuple[str, str]:
     """(who, what) of one message event, as the root message shows it; from the event rather
-    than Parlant's message view, whose messages carry no metadata (the page's opening is
-    told by it)."""
+    than Parlant's message view, whose messages carry no metadata (the page's opening and the
+    gateway's notices are told by it)."""
     data = cast(Mapping[str, Any], event.data)
     label = speaker_label(
         event.source.value,
@@ -269,5 +269,6 @@ def _recent_message(event: p.Event) -> tuple[str, str]:
         None,
         None,
         page_opening=is_page_opening(event.metadata),
+        not_sent_notice=is_not_sent_notice(event.metadata),
     )
     return label, str(data["message"])

@@ -35,6 +35,16 @@ def is_page_opening(metadata: Mapping[str, Any] | None) -> bool:
     return (metadata or {}).get("opening") == PAGE_OPENING["opening"]
 
 
+# The metadata of the message the customer gateway writes in the agent's voice when the official
+# widget's first message is refused (too long, too many): the widget shows no failed call, only
+# a session's messages. Written by the agent's own code, not by an operator.
+NOT_SENT_NOTICE: Mapping[str, str] = {"notice": "message_not_sent"}
+
+
+def is_not_sent_notice(metadata: Mapping[str, Any] | None) -> bool:
+    return (metadata or {}).get("notice") == NOT_SENT_NOTICE["notice"]
+
+
 HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."

@@ -19,7 +19,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
-from handoff.actions import is_page_opening
+from handoff.actions import is_not_sent_notice, is_page_opening
 from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
@@ -109,7 +109,12 @@ async def recent_before_handoff(
         data = event.data or {}
         participant = (data.get("participant") or {}).get("display_name")
         label = speakers.speaker_label(
-            event.source, participant, None, None, page_opening=is_page_opening(event.metadata)
+            event.source,
+            participant,
+            None,
+            None,
+            page_opening=is_page_opening(event.metadata),
+            not_sent_notice=is_not_sent_notice(event.metadata),
         )
         shown.append((label, str(data.get("message", ""))))
     return tuple(shown)

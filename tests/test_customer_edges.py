@@ -380,6 +380,38 @@ def test_the_official_client_reads_the_agent_and_pages_its_sessions(direct: Agen
     assert other.value.status_code == 403
 
 
+def test_the_widgets_first_message_refused_is_said_in_its_session_once(
+    direct: AgentProcess,
+) -> None:
+    token = customer_token("edges-too-long")
+    transport = httpx.HTTPTransport(local_address=next(_client_addresses))
+    widget = ParlantClient(
+        base_url=f"{direct.url}/c/{token}", httpx_client=httpx.Client(transport=transport)
+    )
+    session = widget.sessions.create(agent_id=AGENT_ID).id
+    too_long = "x" * 4001
+    notice = widget.sessions.create_event(
+        session, kind="message", source="customer", message=too_long
+    )
+    assert notice.source == "human_agent_on_behalf_of_ai_agent"
+    assert (notice.data or {})["message"] == (
+        "Your message was not sent: the message is 4,001 characters; the limit is 4,000. "
+        "Please shorten it or send it in parts."
+    )
+    # Once: the session has a message now, and the widget shows refusals of later ones by
+    # keeping them in its box.
+    with pytest.raises(ApiError) as refused:
+        widget.sessions.create_event(session, kind="message", source="customer", message=too_long)
+    assert refused.value.status_code == 413
+    # With the token in a header it is the plain 413 from the start, nothing stored.
+    other = official_client(direct, token).sessions
+    plain = other.create(agent_id=AGENT_ID).id
+    with pytest.raises(ApiError) as header_refused:
+        other.create_event(plain, kind="message", source="customer", message=too_long)
+    assert header_refused.value.status_code == 413
+    assert other.list_events(plain, wait_for_data=0) == []
+
+
 def test_a_session_for_another_customer_is_refused_where_the_caller_can_show_it(
     direct: AgentProcess,
 ) -> None:

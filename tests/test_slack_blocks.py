@@ -268,6 +268,8 @@ def test_the_chat_pages_opening_is_no_operators() -> None:
     label = speaker_label(on_behalf, "Insurance Support Agent", None, None, page_opening=True)
     assert label == "AI agent (the chat page's opening)"
     assert speaker_label(on_behalf, None, None, None) == "An operator as the AI"
+    notice = speaker_label(on_behalf, "Insurance Support Agent", None, None, not_sent_notice=True)
+    assert notice == "AI agent (notice: a message was not sent)"
 
 
 def test_mirrored_message_escapes_label_and_text() -> None:

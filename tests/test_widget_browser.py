@@ -38,6 +38,7 @@ from tests.support.customers import (
 from tests.support.widget import HostSite, widget_bundle  # noqa: F401
 
 AGENT_ID = "insurance-support-agent"
+DEFAULT_MAX_MESSAGE_CHARS = 4000  # CUSTOMER_MAX_MESSAGE_CHARS, not set here
 # A sample customer of the claims store: owns policy POL-1001 and claim CLM-0001.
 SAM = {"sub": "cust-sam", "name": "Sam Carter"}
 
@@ -351,6 +352,43 @@ def test_a_page_naming_another_customer_says_why_in_the_widget(
     with pytest.raises(ApiError) as unknown:
         operator.customers.retrieve("cust-someone-else")
     assert unknown.value.status_code == 404
+
+
+def test_a_first_message_too_long_is_refused_in_the_widget_and_the_chat_goes_on(
+    browser: Browser,
+    widget_bundle: Path,  # noqa: F811
+    guarded: AgentProcess,
+    operator: ParlantClient,
+    allowed_port: int,
+) -> None:
+    # The widget drops a refused first message without a word (its box is already empty) and
+    # never opens the session it created for it; the reason is written into the session.
+    server = f"{guarded.url}/c/{customer_token(SAM)}"
+    config = {"server": server, "agentId": AGENT_ID, "agentOpeningMessage": OPENING}
+    site = HostSite(widget_bundle, config, port=allowed_port)
+    too_long = "x" * (DEFAULT_MAX_MESSAGE_CHARS + 1)
+    with site.serve():
+        page, _ = open_widget(browser, site, guarded.url)
+        with page.expect_request(creates_a_session) as creating:
+            send(page, too_long)
+        created = creating.value.response()
+        assert created is not None and created.status == 201, creating.value.failure
+        session_id = created.json()["id"]
+        notice = replies(page).filter(has_text="Your message was not sent: the message is")
+        expect(notice).to_have_count(1, timeout=30_000)
+        screenshot(page, "widget-too-long.png")
+        # The chat is open: the next message is sent and answered.
+        send(page, "What does my policy cover?")
+        expect(replies(page).filter(has_text="POL-1001")).to_have_count(1, timeout=60_000)
+        page.close()
+
+    events = operator.sessions.list_events(session_id, kinds="message", wait_for_data=0)
+    assert [(e.source, e.metadata) for e in events[:3]] == [
+        ("human_agent_on_behalf_of_ai_agent", {"opening": "chat_page"}),
+        ("human_agent_on_behalf_of_ai_agent", {"notice": "message_not_sent"}),
+        ("customer", {}),
+    ]
+    assert all(too_long not in str((e.data or {}).get("message")) for e in events)
 
 
 def test_preflight_names_only_allowed_origins(guarded: AgentProcess, allowed_port: int) -> None:

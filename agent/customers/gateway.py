@@ -19,7 +19,8 @@ view (agent/customers/view.py):
 - a session listing takes Parlant's paging (limit, cursor, sort) and agent filter; anything
   else a customer may not use (labels, another customer) is refused, never silently ignored;
 - the official widget shows no failed call: what must be refused at a widget chat's start is
-  answered with a refused session that says why (agent/customers/refused.py).
+  answered with a refused session that says why (agent/customers/refused.py), and a refused
+  first message with a notice written into its session.
 
 Calls without a customer token pass through to Parlant; the door in front of this middleware
 (agent/authorization.py) has already refused them unless they carry the operator token or ask
@@ -56,7 +57,7 @@ from agent.customers.view import (
     customer_events,
     customer_session,
 )
-from handoff.actions import PAGE_OPENING
+from handoff.actions import NOT_SENT_NOTICE, PAGE_OPENING, is_page_opening
 from handoff.sla import SlaSettings
 
 log = logging.getLogger(__name__)
@@ -393,13 +394,17 @@ class CustomerGateway:
         message = body.get("message")
         if not isinstance(message, str):
             raise Refusal(422, "message must be text")
-        if len(message) > self.settings.max_message_chars:
-            raise Refusal(
-                413,
-                f"the message is {len(message):,} characters; the limit is "
-                f"{self.settings.max_message_chars:,}. Please shorten it or send it in parts.",
-            )
-        self._rates.hit(self.settings.limits.messages, "messages", self._address(request))
+        try:
+            self._admit(request, message)
+        except (Refusal, TooManyRequests) as refused_message:
+            if source == OPENING_SOURCE or not request.scope.get(WIDGET_KEY):
+                raise
+            # The widget opens the session only once its first message is accepted, and
+            # shows no failed call: the reason goes into the session instead, once.
+            notice = await self._not_sent_notice(session_id, refused_message)
+            if notice is None:
+                raise
+            return notice
         event: dict[str, Any] = {"kind": "message", "source": "customer", "message": message}
         if source == OPENING_SOURCE:
             await self._check_opening(session_id)
@@ -409,6 +414,47 @@ class CustomerGateway:
         answer = await self._ask("POST", f"/sessions/{session_id}/events", json=event)
         shown = customer_event(answer.json(), self.agent_name)
         return JSONResponse(shown, 201)
+
+    def _admit(self, request: Request, message: str) -> None:
+        if len(message) > self.settings.max_message_chars:
+            raise Refusal(
+                413,
+                f"the message is {len(message):,} characters; the limit is "
+                f"{self.settings.max_message_chars:,}. Please shorten it or send it in parts.",
+            )
+        self._rates.hit(self.settings.limits.messages, "messages", self._address(request))
+
+    async def _not_sent_notice(
+        self, session_id: str, refused_message: Refusal | TooManyRequests
+    ) -> Response | None:
+        """For the widget's first message only (nothing in the session but the page's
+        opening): a message in the session saying why it was not sent, answered as created."""
+        events = await self._ask(
+            "GET",
+            f"/sessions/{session_id}/events",
+            params={"min_offset": "0", "wait_for_data": "0"},
+        )
+        found = events.json()
+        if not isinstance(found, list) or not all(
+            isinstance(e, dict) and is_page_opening(e.get("metadata")) for e in found
+        ):
+            return None
+        if isinstance(refused_message, TooManyRequests):
+            why = f"too many messages; please wait {refused_message.retry_after_s} s and send it again."
+        else:
+            why = refused_message.detail
+        answer = await self._ask(
+            "POST",
+            f"/sessions/{session_id}/events",
+            json={
+                "kind": "message",
+                "source": OPENING_SOURCE,
+                "message": f"Your message was not sent: {why}",
+                "metadata": dict(NOT_SENT_NOTICE),
+            },
+        )
+        log.info("customer's first message refused, said in the session session=%s", session_id)
+        return JSONResponse(customer_event(answer.json(), self.agent_name), 201)
 
     async def _check_opening(self, session_id: str) -> None:
         """An opening is the first event of a session created moments ago (its owner is
