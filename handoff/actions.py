@@ -27,6 +27,25 @@ INTERNAL_NOTE = "internal_note"
 HANDBACK = "handback"
 # Written on resolve, so the AI's context stops showing the handoff it ends (agent/handback_context.py).
 RESOLUTION = "handoff_resolved"
+# The metadata of the opening message the official widget posts in the agent's voice
+# (agent/customers/gateway.py): the chat page's words, which the record keeps as such.
+PAGE_OPENING: Mapping[str, str] = {"opening": "chat_page"}
+
+
+def is_page_opening(metadata: Mapping[str, Any] | None) -> bool:
+    return (metadata or {}).get("opening") == PAGE_OPENING["opening"]
+
+
+# The metadata of the message the customer gateway writes in the agent's voice when the official
+# widget's first message is refused (too long, too many): the widget shows no failed call, only
+# a session's messages. Written by the agent's own code, not by an operator.
+NOT_SENT_NOTICE: Mapping[str, str] = {"notice": "message_not_sent"}
+
+
+def is_not_sent_notice(metadata: Mapping[str, Any] | None) -> bool:
+    return (metadata or {}).get("notice") == NOT_SENT_NOTICE["notice"]
+
+
 HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."
