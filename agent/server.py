@@ -33,6 +33,7 @@ from agent.authorization import (
     install_refusal_handlers,
 )
 from agent.backlog_route import BacklogRoute
+from agent.canned_route import CannedRoute
 from agent.customers.gateway import MAX_BODY_BYTES, CustomerGateway, is_customer_call
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
@@ -49,7 +50,9 @@ from agent.reply_route import ReplyRoute
 from agent.sample_customers import ensure_sample_customers
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
+from agent.store.canned_replies import CannedReplies, SqliteCannedReplies
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
+from agent.store.postgres_canned_replies import PostgresCannedReplies
 from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.postgres_usage_book import PostgresUsageBook
 from agent.store.session_stores import is_postgres_url, open_session_stores
@@ -262,6 +265,7 @@ def api_configurer(
     backlog: BacklogRoute | None = None,
     drafts: DraftRoute | None = None,
     usage: UsageRoute | None = None,
+    canned: CannedRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -283,6 +287,8 @@ def api_configurer(
             drafts.install(app)  # /escalations/{id}/draft (agent/draft_route.py)
         if usage is not None:
             usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
+        if canned is not None:
+            canned.install(app)  # /escalations/canned-replies (agent/canned_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(ParlantQueryCheck)  # inside the gateway: operators' calls only
         app.add_middleware(
@@ -325,6 +331,13 @@ def open_usage_book(settings: AgentSettings) -> UsageBook:
     return SqliteUsageBook(settings.home / "llm_usage.sqlite3")
 
 
+def open_canned_replies(settings: AgentSettings) -> CannedReplies:
+    """The supervisors' canned replies, beside the sessions like the claims."""
+    if is_postgres_url(settings.session_store):
+        return PostgresCannedReplies(settings.session_store)
+    return SqliteCannedReplies(settings.home / "canned_replies.sqlite3")
+
+
 def open_claims_store(settings: AgentSettings) -> Claims:
     """The claims live beside the sessions: in PostgreSQL when replicas share it."""
     if is_postgres_url(settings.session_store):
@@ -342,6 +355,8 @@ async def serve(
         stack.callback(store.close)
         book = open_usage_book(settings)
         stack.callback(book.close)
+        canned_replies = open_canned_replies(settings)
+        stack.callback(canned_replies.close)
         slack_auth = None
         if settings.slack is not None:
             slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
@@ -363,6 +378,7 @@ async def serve(
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         usage_route = UsageRoute(settings.operator_token, book)
+        canned = CannedRoute(settings.operator_token, canned_replies, store)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -403,6 +419,7 @@ async def serve(
                 ),
                 drafts,
                 usage_route,
+                canned,
             ),
         ) as server:
             journey_steps.bind(server.container)
@@ -410,6 +427,7 @@ async def serve(
             replies.bind(server.container)
             turns.bind(server.container)
             drafts.bind(server.container)
+            canned.bind(server.container)
             await declare_agent(server, tools)
             await ensure_sample_customers(server.container[CustomerStore])  # type: ignore[type-abstract]
             # The turns of dead replicas are run again once this one can run turns.
