@@ -10,8 +10,9 @@ Slack bridge), filled with one customer's data. Operators only, as every /escala
   for an unknown reply.
 - `GET /escalations/{session_id}/canned-replies/{reply_id}`: the reply filled for the
   session's customer, `{"id", "title", "text"}`; 422 `{"detail", "missing", "unknown"}` when a
-  placeholder has no value for this customer (nothing half-filled is ever handed out); 404 for
-  an unknown session or reply.
+  placeholder has no value for this customer (nothing half-filled is ever handed out); 409
+  `{"detail", "status"}` when the session is not with a person (a reply would be refused); 404
+  for an unknown session or reply.
 
 Values: the name from the customer's record in Parlant (a signed-in customer's token names
 them; guests have none), else the policy holder's name; the policy number from the claims
@@ -37,6 +38,7 @@ from agent.authorization import OperatorCheck
 from agent.canned_text import customer_values, fill, matches, reply_problem
 from agent.store.canned_replies import CannedDraft, CannedReplies
 from agent.store.claims import Claims, Policy, UnknownCustomer
+from handoff.record import ACTIVE_STATUSES, read_record
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,17 @@ class CannedRoute:
                 session = await self._container[Application].sessions.read(SessionId(session_id))
             except ItemNotFoundError:
                 return JSONResponse({"detail": "no such session"}, status_code=404)
+            record = read_record(session.metadata)
+            status = record.get("status") if record else None
+            if status not in ACTIVE_STATUSES:
+                return JSONResponse(
+                    {
+                        "detail": "Not sent: this conversation is not with a person now "
+                        f"(status: {status or 'none'}). Take it over first.",
+                        "status": status,
+                    },
+                    status_code=409,
+                )
             name, policy_number = await self._customer_facts(session.customer_id)
             result = fill(reply.body, customer_values(name, policy_number))
             if result.text is None:

@@ -126,7 +126,7 @@ class CannedReplies:
         except httpx.HTTPError as error:
             log.warning("canned reply not filled session=%s: %r", target.session_id, error)
             return AGENT_SILENT
-        if answer.status_code == 422:
+        if answer.status_code in (409, 422):  # not with a person; a value missing
             return str(answer.json().get("detail") or GONE)
         if answer.status_code == 404:
             return GONE

@@ -110,7 +110,7 @@ def sent_post(user_id: str, title: str, text: str, masker: Masker) -> SlackMessa
     text as filled. Its reactions then say what became of it, as on an operator's own reply."""
     shown = masker.mask(text)[:SHOWN_LIMIT]
     line = f":clipboard: Canned reply *{escape_mrkdwn(title)}* from <@{user_id}> to the customer:"
-    return f"Canned reply from <@{user_id}>: {shown}", [
+    return f"Canned reply from <@{user_id}>: {escape_mrkdwn(shown)}", [
         {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]},
         # Plain text: what the operator reads is what the customer gets.
         {"type": "section", "text": plain(shown or "-")},

@@ -22,7 +22,7 @@ from agent.canned_text import (
 from agent.store.canned_replies import CannedDraft, CannedReplies, SqliteCannedReplies
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
-from tests.support.chat import AGENT_ID
+from tests.support.chat import AGENT_ID, new_session, say, wait_for_ai_reply
 from tests.support.customers import (
     OPERATOR_HEADERS,
     SIGNED_IN_ENV,
@@ -190,17 +190,22 @@ def test_only_operators_reach_the_replies(guarded: AgentProcess) -> None:
 
 def test_a_reply_is_filled_for_the_sessions_customer_or_not_at_all(guarded: AgentProcess) -> None:
     operators = operator_client(guarded.url)
-    sam = operators.sessions.create(agent_id=AGENT_ID, customer_id=SAMPLE_CUSTOMER_ID).id
+    sam = new_session(operators, SAMPLE_CUSTOMER_ID)
     # A signed-in customer the policy system does not know: a name, no policy.
     ana = token_client(guarded.url, customer_token("cust-ana", "Ana Lima"))
     ana_session = ana.sessions.create(agent_id=AGENT_ID).id
     with api(guarded) as http:
+        named = http.post(
+            "/escalations/canned-replies", json={"title": "Name", "body": "Thanks, {first_name}!"}
+        ).json()
+        # With the AI still: a reply would be refused, so nothing is filled.
+        early = http.get(f"/escalations/{sam}/canned-replies/{named['id']}")
+        assert early.status_code == 409 and early.json()["status"] is None
+        for session in (sam, ana_session):
+            wait_for_ai_reply(operators, session, say(operators, session, "I want a human"))
         both = http.post(
             "/escalations/canned-replies",
             json={"title": "Both", "body": "Hi {first_name} ({customer_name}), {policy_number}."},
-        ).json()
-        named = http.post(
-            "/escalations/canned-replies", json={"title": "Name", "body": "Thanks, {first_name}!"}
         ).json()
 
         filled = http.get(f"/escalations/{sam}/canned-replies/{both['id']}")

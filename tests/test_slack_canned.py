@@ -7,6 +7,7 @@ is sent; only operators get the form.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,8 @@ import httpx
 import pytest
 import yaml
 
+from handoff import actions
+from handoff.actions import Operator
 from slack_bridge.canned_form import (
     PICK_ACTION,
     PICK_BLOCK,
@@ -205,3 +208,22 @@ def test_only_operators_in_an_escalation_thread_get_the_form(
 
 def assert_none(sent: list[str]) -> None:
     assert sent == []
+
+
+def test_a_canned_reply_to_a_resolved_handoff_is_refused_in_the_form(
+    world: SlackWorld, replies: dict[str, str]
+) -> None:
+    session, root = world.escalated_session()
+    before = len(world.opened_views())
+    world.shortcut(root.ts, SHORTCUT_CANNED, world.dana)
+    form = canned_form(world, before)
+    world.search(form["id"], PICK_ACTION, "thanks", world.dana)
+    # Another operator resolves it while the form is open.
+    asyncio.run(
+        actions.resolve(world.operator_api(), session, Operator("slack:U0LEE", "Lee", "slack"))
+    )
+    answer = world.submit_view(
+        form["id"], world.dana, {}, {PICK_BLOCK: {PICK_ACTION: replies["Thanks for waiting"]}}
+    )
+    assert answer is not None and "not with a person" in answer["errors"][PICK_BLOCK]
+    stays(lambda: assert_none(from_people(world, session)), QUIET_S)
