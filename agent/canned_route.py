@@ -36,6 +36,7 @@ from parlant.core.sessions import SessionId
 
 from agent.authorization import OperatorCheck
 from agent.canned_text import customer_values, fill, matches, reply_problem
+from agent.customers.identity import is_guest_customer_id
 from agent.store.canned_replies import CannedDraft, CannedReplies
 from agent.store.claims import Claims, Policy, UnknownCustomer
 from handoff.record import ACTIVE_STATUSES, read_record
@@ -53,11 +54,6 @@ def _refused() -> JSONResponse:
 
 def _no_reply() -> JSONResponse:
     return JSONResponse({"detail": "no such canned reply"}, status_code=404)
-
-
-def is_guest(customer_id: str) -> bool:
-    """Parlant's own guest customer and the gateway's guests (`guest-<random>`)."""
-    return customer_id == "guest" or customer_id.startswith("guest-")
 
 
 class CannedRoute:
@@ -168,7 +164,7 @@ class CannedRoute:
             return JSONResponse({"id": reply.id, "title": reply.title, "text": result.text})
 
     async def _customer_facts(self, customer_id: str) -> tuple[str | None, str | None]:
-        if is_guest(customer_id):
+        if is_guest_customer_id(customer_id):
             return None, None  # a guest gave no name and holds no policy
         assert self._container is not None
         name: str | None = None

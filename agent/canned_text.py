@@ -44,10 +44,10 @@ class Filled:
                 f"{_braced(self.unknown)}. Ask a supervisor to fix it in the dashboard."
             )
         if self.missing:
-            wanted = ", ".join(PLACEHOLDERS[name] for name in self.missing)
+            wanted = "; ".join(PLACEHOLDERS[name] for name in self.missing)
             return (
-                f"Not sent: this customer has no {wanted} on record "
-                f"({_braced(self.missing)}). Write the reply yourself."
+                f"Not sent: nothing on this customer's record fills {_braced(self.missing)} "
+                f"({wanted}). Write the reply yourself."
             )
         return None
 
