@@ -257,6 +257,10 @@ def test_supervisors_add_edit_and_delete_canned_replies(
             if not shown.get_by_role("button", name="Delete").is_visible():
                 shown.get_by_text("Policy check · Policy").click()
             shown.get_by_role("button", name="Delete").click()
+            # Asked once more; nothing is deleted until confirmed.
+            expect(shown.get_by_role("button", name="Yes, delete it")).to_be_visible(timeout=15_000)
+            assert any(r["id"] == saved["id"] for r in canned_replies(agent))
+            shown.get_by_role("button", name="Yes, delete it").click()
             expect(page.get_by_text("Deleted “Policy check”.")).to_be_visible(timeout=15_000)
             assert all(r["id"] != saved["id"] for r in canned_replies(agent))
         finally:

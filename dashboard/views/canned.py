@@ -65,18 +65,31 @@ def editor(key: str, reply: SavedReply | None) -> None:
 
 def show(reply: SavedReply) -> None:
     label = f"{reply.title} · {reply.category}" if reply.category else reply.title
-    with st.expander(escape_markdown(label)):
+    confirm_key = f"canned-confirm-{reply.id}"
+    # Open while a delete waits for its confirmation, so the question is in view.
+    with st.expander(escape_markdown(label), expanded=bool(st.session_state.get(confirm_key))):
         preview = fill(reply.body, SAMPLE_VALUES)
         st.caption("As Sam Carter (POL-1001) would read it:")
         st.text(preview.text if preview.text is not None else preview.problem or "")
         editor(f"canned-{reply.id}", reply)
         who = f" by {reply.updated_by}" if reply.updated_by else ""
         st.caption(escape_markdown(f"Last saved {reply.updated_at[:16].replace('T', ' ')}{who}."))
-        if st.button("Delete", key=f"canned-delete-{reply.id}"):
+        if not st.session_state.get(confirm_key):
+            if st.button("Delete", key=f"canned-delete-{reply.id}"):
+                st.session_state[confirm_key] = True  # asked once more: a click is easily made
+                st.rerun()
+            return
+        st.warning("Delete this reply? Operators can no longer send it.")
+        keep, confirm = st.columns(2)
+        if keep.button("Keep it", key=f"canned-keep-{reply.id}"):
+            st.session_state.pop(confirm_key, None)
+            st.rerun()
+        if confirm.button("Yes, delete it", key=f"canned-delete-yes-{reply.id}", type="primary"):
             try:
                 canned.delete(settings, reply.id)
             except ui.READ_ERRORS as error:
                 ui.unreachable(settings, error)
+            st.session_state.pop(confirm_key, None)
             ui.flash(f"Deleted “{reply.title}”.")
             st.rerun()
 
