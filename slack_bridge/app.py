@@ -265,7 +265,8 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         channel = (body.get("channel") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
         message = body.get("message") or {}
-        # A trigger_id expires 3 s after the shortcut: two store reads, then the form.
+        # A trigger_id expires 3 s after the shortcut: the thread's link and the operator gate
+        # (cached), then the form.
         refusal = await canned.open(body.get("trigger_id", ""), channel, message, user)
         if refusal:
             await tell(channel, user, message.get("thread_ts") or message.get("ts"), refusal)
