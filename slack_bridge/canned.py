@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from slack_bridge import canned_form
+from slack_bridge import canned_form, metrics
 from slack_bridge.canned_form import CannedTarget
 from slack_bridge.inbound import Inbound
 from slack_bridge.operator_actions import OperatorActions
@@ -114,6 +114,13 @@ class CannedReplies:
     async def fill(self, target: CannedTarget, reply_id: str, user: str) -> Filled | str:
         """The reply filled for the thread's customer, or why nothing can be sent (for the
         form): in Slack's 3 s, before the form closes."""
+        filled = await self._fill(target, reply_id, user)
+        if isinstance(filled, str):
+            metrics.canned_reply("refused")
+            log.info("canned reply refused session=%s user=%s", target.session_id, user)
+        return filled
+
+    async def _fill(self, target: CannedTarget, reply_id: str, user: str) -> Filled | str:
         refusal = await self._gate.refusal(user, target.channel, target.session_id)
         if refusal:
             return refusal
@@ -160,12 +167,14 @@ class CannedReplies:
             )
         except (SlackRejected, SlackUnavailable, AnswerLost) as error:
             log.warning("canned reply not posted session=%s: %r", target.session_id, error)
+            metrics.canned_reply("not_posted")
             await self._actions.feedback.tell(target.channel, user, target.thread_ts, NOT_POSTED)
             return
         try:
             await self._inbound.queue_canned(
                 target.session_id, target.channel, ts, target.thread_ts, user, filled.text
             )
+            metrics.canned_reply("queued")
         except STORE_UNAVAILABLE as error:
             log.error("canned reply not queued session=%s: %r", target.session_id, error)
             await self._actions.feedback.tell(target.channel, user, target.thread_ts, NOT_QUEUED)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from handoff import actions
 from handoff.actions import Operator
@@ -84,6 +85,17 @@ def replies(world: SlackWorld) -> dict[str, str]:
     return made
 
 
+def canned_count(world: SlackWorld, outcome: str) -> float:
+    """The bridge's bridge_canned_replies counter for `outcome`, from its /metrics."""
+    text = httpx.get(f"{world.bridge.metrics_url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "bridge_canned_replies_total" and sample.labels == {"outcome": outcome}
+    )
+
+
 def from_people(world: SlackWorld, session: str) -> list[str]:
     """What the customer got from people: the operators' messages in their session."""
     return [
@@ -111,6 +123,7 @@ def test_a_canned_reply_reaches_the_customer_once_filled(
     world: SlackWorld, replies: dict[str, str]
 ) -> None:
     session, root = world.escalated_session()
+    queued = canned_count(world, "queued")
     before = len(world.opened_views())
     world.shortcut(thread_message(world, root.ts).ts, SHORTCUT_CANNED, world.dana)
     form = canned_form(world, before)
@@ -136,6 +149,7 @@ def test_a_canned_reply_reaches_the_customer_once_filled(
         assert sum("Canned reply" in m.text for m in world.thread(root.ts)) == 1
 
     stays(once, QUIET_S)
+    assert canned_count(world, "queued") == queued + 1
     # The event carries the thread post as its origin: the reply key the agent dedupes on.
     event = next(
         e for e in world.parlant_events(session, kinds="message") if e.source == "human_agent"
@@ -150,6 +164,7 @@ def test_a_reply_without_the_customers_data_is_refused_in_the_form(
     session = new_session(world.client, customer_id="guest")
     wait_for_ai_reply(world.client, session, say(world.client, session, "I want a human"))
     root = world.root_for(session)
+    refused = canned_count(world, "refused")
     before = len(world.opened_views())
     world.shortcut(root.ts, SHORTCUT_CANNED, world.lee)  # the root message works as well
     form = canned_form(world, before)
@@ -166,6 +181,7 @@ def test_a_reply_without_the_customers_data_is_refused_in_the_form(
         assert not any("Canned reply" in m.text for m in world.thread(root.ts))
 
     stays(nothing_sent, QUIET_S)
+    assert canned_count(world, "refused") == refused + 1
 
 
 def test_only_operators_in_an_escalation_thread_get_the_form(
