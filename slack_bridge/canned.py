@@ -8,6 +8,10 @@ agent (agent/reply_keys.py), so a retry never sends it twice, and its reactions 
 of it. A reply the agent cannot fill whole (a placeholder this customer has no value for) is
 refused in the form, with the reason under the field: nothing half-filled is sent. A form
 submitted twice (the operator pressed Send again while Slack waited) is sent once.
+
+The choice lives in the bridge's memory from the form's close until the reply is in the outbox
+(a thread post, then one store write), as a button click does: a bridge killed in between
+loses it, and the thread shows no post, or one without ✅; the operator chooses it again.
 """
 
 from __future__ import annotations
