@@ -33,6 +33,7 @@ from agent.authorization import (
     install_refusal_handlers,
 )
 from agent.backlog_route import BacklogRoute
+from agent.canned_route import CannedRoute
 from agent.customers.gateway import MAX_BODY_BYTES, CustomerGateway, is_customer_call
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
@@ -52,7 +53,9 @@ from agent.reply_route import ReplyRoute
 from agent.sample_customers import ensure_sample_customers
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
+from agent.store.canned_replies import CannedReplies, SqliteCannedReplies
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
+from agent.store.postgres_canned_replies import PostgresCannedReplies
 from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.postgres_usage_book import PostgresUsageBook
 from agent.store.session_stores import is_postgres_url, open_session_stores
@@ -275,6 +278,7 @@ def api_configurer(
     drafts: DraftRoute | None = None,
     usage: UsageRoute | None = None,
     learning: LearningRoute | None = None,
+    canned: CannedRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -298,6 +302,8 @@ def api_configurer(
             usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
         if learning is not None:
             learning.install(app)  # /escalations/learning (agent/learning_route.py)
+        if canned is not None:
+            canned.install(app)  # /escalations/canned-replies (agent/canned_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(ParlantQueryCheck)  # inside the gateway: operators' calls only
         app.add_middleware(
@@ -340,6 +346,13 @@ def open_usage_book(settings: AgentSettings) -> UsageBook:
     return SqliteUsageBook(settings.home / "llm_usage.sqlite3")
 
 
+def open_canned_replies(settings: AgentSettings) -> CannedReplies:
+    """The supervisors' canned replies, beside the sessions like the claims."""
+    if is_postgres_url(settings.session_store):
+        return PostgresCannedReplies(settings.session_store)
+    return SqliteCannedReplies(settings.home / "canned_replies.sqlite3")
+
+
 def open_claims_store(settings: AgentSettings) -> Claims:
     """The claims live beside the sessions: in PostgreSQL when replicas share it."""
     if is_postgres_url(settings.session_store):
@@ -360,6 +373,8 @@ async def serve(
         stack.callback(store.close)
         book = open_usage_book(settings)
         stack.callback(book.close)
+        canned_replies = open_canned_replies(settings)
+        stack.callback(canned_replies.close)
         slack_auth = None
         if settings.slack is not None:
             slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
@@ -381,6 +396,7 @@ async def serve(
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         usage_route = UsageRoute(settings.operator_token, book)
+        canned = CannedRoute(settings.operator_token, canned_replies, store)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -424,6 +440,7 @@ async def serve(
                 drafts,
                 usage_route,
                 LearningRoute(settings.operator_token, learned_file),
+                canned,
             ),
         ) as server:
             journey_steps.bind(server.container)
@@ -431,6 +448,7 @@ async def serve(
             replies.bind(server.container)
             turns.bind(server.container)
             drafts.bind(server.container)
+            canned.bind(server.container)
             await declare_agent(server, tools, learned)
             if learned:
                 log.info(

@@ -22,6 +22,7 @@ page = st.navigation(
         st.Page(
             "views/failed_turns.py", title="Failed AI turns", icon="⚠️", url_path="failed-turns"
         ),
+        st.Page("views/canned.py", title="Canned replies", icon="🗂️", url_path="canned-replies"),
     ]
 )
 identity.sidebar()

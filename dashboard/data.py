@@ -59,6 +59,12 @@ def _http(settings: DashboardSettings) -> httpx.Client:
     )
 
 
+def agent_http(settings: DashboardSettings) -> httpx.Client:
+    """The process's HTTP client to the agent, with the operator token (the agent's own
+    /escalations/ routes, e.g. dashboard/canned.py)."""
+    return _http(settings)
+
+
 @st.cache_resource(show_spinner=False)
 def client(settings: DashboardSettings) -> ParlantClient:
     return ParlantClient(

@@ -28,7 +28,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
 from handoff.learning import tag_problem
-from slack_bridge import ai_reply_form, draft_message, handback_form, notices, resolve_form
+from slack_bridge import (
+    ai_reply_form,
+    canned_form,
+    draft_message,
+    handback_form,
+    notices,
+    resolve_form,
+)
 from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
@@ -299,6 +306,52 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         refusal = await drafts.send(target, user, text, edited=True)
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
+
+    canned = bridge.canned
+
+    @app.shortcut(canned_form.SHORTCUT_CANNED)
+    async def on_canned(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        after_answer(open_canned(body), "canned-open")
+
+    async def open_canned(body: dict[str, Any]) -> None:
+        channel = (body.get("channel") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        message = body.get("message") or {}
+        # A trigger_id expires 3 s after the shortcut: the thread's link and the operator gate
+        # (cached), then the form.
+        refusal = await canned.open(body.get("trigger_id", ""), channel, message, user)
+        if refusal:
+            await tell(channel, user, message.get("thread_ts") or message.get("ts"), refusal)
+
+    @app.options(canned_form.PICK_ACTION)
+    async def on_canned_search(ack: Any, body: dict[str, Any]) -> None:
+        # Answered in the ack: Slack shows what it carries, within its 3 s.
+        user = (body.get("user") or {}).get("id", "")
+        await ack(options=await canned.search(user, str(body.get("value") or "")))
+
+    @app.view(canned_form.VIEW_CANNED)
+    async def on_canned_chosen(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        picked = canned_form.chosen(view)
+        if picked is None:
+            log.warning("canned form with unreadable metadata from user=%s", user)
+            await ack()
+            return
+        target, reply_id = picked
+        if reply_id is None:
+            await ack(
+                response_action="errors",
+                errors={canned_form.PICK_BLOCK: "Choose a reply to send, or cancel."},
+            )
+            return
+        # Filled before the form closes, so a reply that cannot be sent whole says why there.
+        filled = await canned.fill(target, reply_id, user)
+        if isinstance(filled, str):
+            await ack(response_action="errors", errors={canned_form.PICK_BLOCK: filled})
+            return
+        await ack()
+        after_answer(canned.send(str(view.get("id", "")), target, filled, user), "canned-send")
 
     async def press(body: dict[str, Any], action: dict[str, Any]) -> None:
         channel = (body.get("channel") or {}).get("id", "")

@@ -344,3 +344,19 @@ def test_a_customer_that_exists_is_a_409_not_a_500(guarded: AgentProcess) -> Non
     assert first.status_code == 201
     again = httpx.post(f"{guarded.url}/customers", json=body, headers=OPERATOR_HEADERS)
     assert again.status_code == 409, again.text
+
+
+def test_only_operators_reach_the_canned_replies(guarded: AgentProcess) -> None:
+    """agent/canned_route.py: every caller but the operator is refused, a customer too."""
+    customer = {"Authorization": f"Bearer {customer_token('cust-nosy', 'Nosy')}"}
+    session = new_session(operator_client(guarded.url))
+    for headers in ({}, customer, {"Authorization": "Bearer wrong"}):
+        with httpx.Client(base_url=guarded.url, headers=headers, timeout=30) as http:
+            assert http.get("/escalations/canned-replies").status_code == 403
+            made = http.post("/escalations/canned-replies", json={"title": "T", "body": "B"})
+            assert made.status_code == 403
+            assert http.put("/escalations/canned-replies/x", json={}).status_code == 403
+            assert http.delete("/escalations/canned-replies/x").status_code == 403
+            assert http.get(f"/escalations/{session}/canned-replies/x").status_code == 403
+    with httpx.Client(base_url=guarded.url, headers=OPERATOR_HEADERS, timeout=30) as http:
+        assert http.get("/escalations/canned-replies").status_code == 200
