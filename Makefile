@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 	$(UV) pip install --quiet --python $(PY) -r $(LOCK)
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
-	$(PY) -m agent.tokenizer_files
+	$(PY) -m agent.nlp.tokenizer_files
 	@touch $(STAMP)
 
 # After changing a dependency in pyproject.toml: the lock again, keeping every version it can.
@@ -119,7 +119,8 @@ reset-data: $(STAMP)
 # The README's screenshots, taken by the browser test from the running product.
 screenshots: $(STAMP)
 	bash scripts/ensure_browser.sh
-	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_make_run.py
+	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_learning_browser.py \
+		tests/test_make_run.py
 
 clean:
 	rm -rf $(VENV) data tests/widget/node_modules mutants chaos-runs

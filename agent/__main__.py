@@ -46,8 +46,8 @@ def llm_ready(settings: AgentSettings) -> str | None:
 
     The LLM service's variables from .env go into the environment first, because Parlant's
     adapters and the openai SDK read os.environ."""
-    from agent.llm_preflight import preflight
-    from agent.tokenizer_files import ensure_cache
+    from agent.nlp.llm_preflight import preflight
+    from agent.nlp.tokenizer_files import ensure_cache
 
     for name, value in settings.provider_environment.items():
         os.environ.setdefault(name, value)
@@ -128,8 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             "CUSTOMER_DEMO=on with CUSTOMER_TOKEN_SECRET: anyone can sign in as the sample "
             "customers with tokens signed by the insurer's key; set CUSTOMER_DEMO=off in production"
         )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+    from agent.learned_file import LearnedFileError
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
+    except LearnedFileError as error:
+        print(
+            f"agent: learned file: {error}; correct it, or set AGENT_LEARNED_FILE to another file",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

@@ -217,14 +217,11 @@ def install_refusal_handlers(app: FastAPI) -> None:
         )
 
     async def invalid(request: Request, error: Exception) -> JSONResponse:
-        # FastAPI's own answer repeats each invalid field's value, however large.
+        # FastAPI's own answer repeats each invalid field's value, however large. Each error
+        # is pydantic's (or FastAPI's in its shape): `loc`, `msg` and `type` are always there.
         assert isinstance(error, RequestValidationError)
         problems = [
-            {
-                "loc": list(problem.get("loc", ())),
-                "msg": problem.get("msg", ""),
-                "type": problem.get("type", ""),
-            }
+            {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
             for problem in error.errors()
         ]
         return JSONResponse({"detail": problems}, status_code=422)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -33,15 +33,21 @@ from agent.authorization import (
     install_refusal_handlers,
 )
 from agent.backlog_route import BacklogRoute
+from agent.canned_route import CannedRoute
 from agent.customers.gateway import MAX_BODY_BYTES, CustomerGateway, is_customer_call
 from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.draft_route import DraftRoute
 from agent.escalation_routes import EscalationRoutes
-from agent.gateway_usage import GatewayUsage
 from agent.insurance import Behaviour, JourneySpec
 from agent.key_locks import KeyLocks
-from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.learned import learned_behaviours, learned_terms
+from agent.learned_file import LearnedFile
+from agent.learning_route import LearningRoute
+from agent.nlp.gateway_usage import GatewayUsage
+from agent.nlp.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.nlp.token_usage import UsageLedger, UsageRecordingNLPService
+from agent.nlp.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
 from agent.parlant_params import ParlantQueryCheck, install_conflict_handler
@@ -49,17 +55,18 @@ from agent.reply_route import ReplyRoute
 from agent.sample_customers import ensure_sample_customers
 from agent.session_listener import NotifyingSessionListener, SessionChanges
 from agent.settings import OFFLINE, AgentSettings
+from agent.store.canned_replies import CannedReplies, SqliteCannedReplies
 from agent.store.claims import SAMPLE_CUSTOMERS, Claims, ClaimsStore
+from agent.store.postgres_canned_replies import PostgresCannedReplies
 from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.postgres_usage_book import PostgresUsageBook
 from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.store.usage_book import SqliteUsageBook, UsageBook
-from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
-from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
 from agent.usage_route import UsageRoute
 from config.gc_pauses import FrozenSurvivors
+from handoff.learned import LearnedEntry
 from handoff.sla import SlaSettings
 from slack_escalation.backlog import BEHIND_AFTER_S, ReportedBacklogs
 
@@ -73,12 +80,14 @@ _LOG_LEVELS = {
 }
 
 
-def offline_script() -> OfflineScript:
-    """The triggers and scripted lines of every behaviour and journey, keyed by their text."""
+def offline_script(learned: Sequence[Behaviour] = ()) -> OfflineScript:
+    """The triggers and scripted lines of every behaviour and journey, keyed by their text;
+    `learned` are the accepted guidelines of the learned file (agent/learned.py), matched
+    offline by their own words and lines like the declared ones."""
     triggers: dict[str, tuple[str, ...]] = {}
     replies: dict[str, str] = {}
     context_triggers: dict[str, str] = {}
-    for behaviour in (*insurance.BEHAVIOURS, insurance.VAGUE_REQUEST):
+    for behaviour in (*insurance.BEHAVIOURS, *learned, insurance.VAGUE_REQUEST):
         triggers[normalise_text(behaviour.condition)] = behaviour.offline_triggers
         if behaviour.offline_context_variable:
             context_triggers[normalise_text(behaviour.condition)] = (
@@ -131,9 +140,10 @@ def nlp_service_factory(
     ledger: UsageLedger | None = None,
     guard: TurnGuard | None = None,
     book: UsageBook | None = None,
+    learned: Sequence[Behaviour] = (),
 ) -> Callable[[Any], p.NLPService]:
     if settings.nlp == OFFLINE:
-        script = offline_script()
+        script = offline_script(learned)
 
         def factory(container: Any) -> p.NLPService:
             return OfflineNLPService(script)
@@ -172,8 +182,13 @@ def hooks_installer(
     return install
 
 
-async def declare_agent(server: p.Server, tools: dict[str, p.ToolEntry]) -> p.Agent:
-    """Create the agent, its glossary, journeys and guidelines (re-created on every start)."""
+async def declare_agent(
+    server: p.Server,
+    tools: dict[str, p.ToolEntry],
+    learned: Sequence[LearnedEntry] = (),
+) -> p.Agent:
+    """Create the agent, its glossary, journeys and guidelines (re-created on every start),
+    with the accepted entries of the learned file (agent/learned.py) after the declared ones."""
     agent = await server.create_agent(
         id=insurance.AGENT_ID,
         name=insurance.AGENT_NAME,
@@ -181,12 +196,12 @@ async def declare_agent(server: p.Server, tools: dict[str, p.ToolEntry]) -> p.Ag
         # A separate "One moment." message would be mirrored into every Slack thread.
         perceived_performance_policy=p.NullPerceivedPerformancePolicy(),
     )
-    for term in insurance.TERMS:
+    for term in (*insurance.TERMS, *learned_terms(learned)):
         await agent.create_term(
             name=term.name, description=term.description, synonyms=list(term.synonyms)
         )
     journeys = {spec.key: await _create_journey(agent, spec, tools) for spec in insurance.JOURNEYS}
-    for behaviour in insurance.BEHAVIOURS:
+    for behaviour in (*insurance.BEHAVIOURS, *learned_behaviours(learned)):
         await _create_guideline(agent, behaviour, tools)
     vague = await agent.create_observation(insurance.VAGUE_REQUEST.condition)
     await vague.disambiguate(list(journeys.values()))
@@ -262,6 +277,8 @@ def api_configurer(
     backlog: BacklogRoute | None = None,
     drafts: DraftRoute | None = None,
     usage: UsageRoute | None = None,
+    learning: LearningRoute | None = None,
+    canned: CannedRoute | None = None,
 ) -> Callable[[FastAPI], Awaitable[None]]:
     add_chat_page = customer_chat.installer(insurance.AGENT_ID, insurance.AGENT_NAME)
 
@@ -283,6 +300,10 @@ def api_configurer(
             drafts.install(app)  # /escalations/{id}/draft (agent/draft_route.py)
         if usage is not None:
             usage.install(app)  # /escalations/llm-usage (agent/usage_route.py)
+        if learning is not None:
+            learning.install(app)  # /escalations/learning (agent/learning_route.py)
+        if canned is not None:
+            canned.install(app)  # /escalations/canned-replies (agent/canned_route.py)
         # add_middleware wraps what is there: the last added runs first on a request.
         app.add_middleware(ParlantQueryCheck)  # inside the gateway: operators' calls only
         app.add_middleware(
@@ -325,6 +346,13 @@ def open_usage_book(settings: AgentSettings) -> UsageBook:
     return SqliteUsageBook(settings.home / "llm_usage.sqlite3")
 
 
+def open_canned_replies(settings: AgentSettings) -> CannedReplies:
+    """The supervisors' canned replies, beside the sessions like the claims."""
+    if is_postgres_url(settings.session_store):
+        return PostgresCannedReplies(settings.session_store)
+    return SqliteCannedReplies(settings.home / "canned_replies.sqlite3")
+
+
 def open_claims_store(settings: AgentSettings) -> Claims:
     """The claims live beside the sessions: in PostgreSQL when replicas share it."""
     if is_postgres_url(settings.session_store):
@@ -337,11 +365,16 @@ async def serve(
     notifier: EscalationNotifier | None = None,
 ) -> None:
     """Run the server until cancelled; `agent.__main__` has already made `settings.home` private."""
+    learned_file = LearnedFile(settings.learned_file)
+    # Read once, before anything starts: a malformed file stops the start (agent/__main__.py).
+    learned = learned_file.entries()
     async with AsyncExitStack() as stack:
         store = open_claims_store(settings)
         stack.callback(store.close)
         book = open_usage_book(settings)
         stack.callback(book.close)
+        canned_replies = open_canned_replies(settings)
+        stack.callback(canned_replies.close)
         slack_auth = None
         if settings.slack is not None:
             slack_auth = SlackAuth(settings.slack.bot_token, settings.slack.api_url)
@@ -357,12 +390,13 @@ async def serve(
             open_session_stores(settings.session_store, settings.home)
         )
         # Across replicas on PostgreSQL, in this process otherwise (agent/key_locks.py).
-        locks = stores.key_locks or KeyLocks()
+        locks = stores.handoff_locks or KeyLocks()
         tools = build_tools(store, notifier, journey_steps, locks)
-        replies = ReplyRoute(settings.operator_token, store, locks)
+        replies = ReplyRoute(settings.operator_token, store, stores.reply_locks or KeyLocks())
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         usage_route = UsageRoute(settings.operator_token, book)
+        canned = CannedRoute(settings.operator_token, canned_replies, store)
         escalation_routes = None
         if stores.escalations is not None:
             ops.use_index(stores.escalations)
@@ -376,7 +410,9 @@ async def serve(
             host=settings.host,
             port=settings.port,
             tool_service_port=settings.tool_port,
-            nlp_service=nlp_service_factory(settings, ledger, guard, book),
+            nlp_service=nlp_service_factory(
+                settings, ledger, guard, book, learned_behaviours(learned)
+            ),
             session_store=stores.sessions,
             customer_store=stores.customers,
             log_level=_LOG_LEVELS[settings.log_level],
@@ -403,6 +439,8 @@ async def serve(
                 ),
                 drafts,
                 usage_route,
+                LearningRoute(settings.operator_token, learned_file),
+                canned,
             ),
         ) as server:
             journey_steps.bind(server.container)
@@ -410,7 +448,14 @@ async def serve(
             replies.bind(server.container)
             turns.bind(server.container)
             drafts.bind(server.container)
-            await declare_agent(server, tools)
+            canned.bind(server.container)
+            await declare_agent(server, tools, learned)
+            if learned:
+                log.info(
+                    "learned file: %d guidelines, %d terms accepted",
+                    len(learned_behaviours(learned)),
+                    len(learned_terms(learned)),
+                )
             await ensure_sample_customers(server.container[CustomerStore])  # type: ignore[type-abstract]
             # The turns of dead replicas are run again once this one can run turns.
             await stack.enter_async_context(turn_lease.running(stores.turns, server.container))

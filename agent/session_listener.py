@@ -27,10 +27,11 @@ from parlant.core.sessions import (
     EventSource,
     EventUpdateParams,
     PollingSessionListener,
-    SessionDocumentStore,
     SessionId,
     SessionStore,
 )
+
+from agent.store.session_locks import PerSessionLocking
 
 SAFETY_RECHECK_S = 5.0
 # Parlant's own default for wait_for_more_events: one shared deadline that never passes.
@@ -78,8 +79,9 @@ class SessionChanges:
                 woken.set()
 
 
-class SignallingSessionDocumentStore(SessionDocumentStore):
-    """Parlant's session store, announcing every event write to `changes`."""
+class SignallingSessionDocumentStore(PerSessionLocking):
+    """Parlant's session store (locked per session, agent/store/session_locks.py), announcing
+    every event write to `changes`."""
 
     def __init__(self, *args: Any, changes: SessionChanges, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
-from agent.tokenizer_files import default_cache_dir
+from agent.nlp.tokenizer_files import default_cache_dir
 from config import EnvReader, SettingsError
 from config.exposure import check_exposure
 from config.logs import LogFormat, read_log_format
@@ -47,6 +47,8 @@ SESSION_STORES = ("sqlite", "local", "transient")
 # PostgreSQL URLs (libpq's two spellings): sessions, customers and claims in that database.
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MIN_OPERATOR_TOKEN_LENGTH = 16
+# Beside agent/insurance.py: what the agent learned is declared as data like what it was given.
+DEFAULT_LEARNED_FILE = Path(__file__).resolve().parent / "learned.json"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class AgentSettings:
     ai_turn_max_model_calls: int = 40
     # AZURE_DEPLOYMENT_MODELS: each Azure deployment's model, for tiktoken (service_checks).
     azure_deployment_models: Mapping[str, str] = field(default_factory=dict)
+    # AGENT_LEARNED_FILE: guidelines and terms learned from handoffs (agent/learned_file.py).
+    learned_file: Path = field(default_factory=lambda: DEFAULT_LEARNED_FILE)
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -165,11 +169,12 @@ class AgentSettings:
             ai_turn_timeout_seconds=_positive_seconds(env, "AI_TURN_TIMEOUT_SECONDS", 60.0),
             ai_turn_max_model_calls=env.positive_int("AI_TURN_MAX_MODEL_CALLS", 40),
             azure_deployment_models=_deployment_models(env),
+            learned_file=env.path("AGENT_LEARNED_FILE", str(DEFAULT_LEARNED_FILE)),
         )
 
 
 def _deployment_models(env: EnvReader) -> dict[str, str]:
-    from agent.service_checks import parse_deployment_models
+    from agent.nlp.service_checks import parse_deployment_models
 
     try:
         return parse_deployment_models(env.optional_str("AZURE_DEPLOYMENT_MODELS") or "")

@@ -16,6 +16,7 @@ from agent.drafts import NOT_WHILE_DRAFTING, drafted_customer, is_draft
 from agent.key_locks import KeyLocks
 from agent.packet_capture import JourneySteps, capture_packet
 from agent.store.claims import Claims, UnknownCustomer
+from handoff.actions import is_not_sent_notice, is_page_opening
 from handoff.record import (
     HANDOFF_LABEL,
     METADATA_KEY,
@@ -134,13 +135,8 @@ async def _start_handoff(
             len(packet["guidelines"]),
             len(packet["tool_calls"]),
         )
-        recent = [
-            (
-                speaker_label(m.source.value, m.participant["display_name"], None, None),
-                m.content,
-            )
-            for m in session.interaction.messages[-RECENT_MESSAGES:]
-        ]
+        messages = [e for e in session.interaction.events if e.kind == p.EventKind.MESSAGE]
+        recent = [_recent_message(e) for e in messages[-RECENT_MESSAGES:]]
         link = await notifier.escalation_requested(
             session.id, record, session.customer.name, recent, sorted(session.labels)
         )
@@ -260,3 +256,19 @@ def build_tools(
 
     tools = [get_policy_details, get_open_claims, file_claim, initiate_human_handoff]
     return {t.tool.name: t for t in tools}
+
+
+def _recent_message(event: p.Event) -> tuple[str, str]:
+    """(who, what) of one message event, as the root message shows it; from the event rather
+    than Parlant's message view, whose messages carry no metadata (the page's opening and the
+    gateway's notices are told by it)."""
+    data = cast(Mapping[str, Any], event.data)
+    label = speaker_label(
+        event.source.value,
+        data["participant"]["display_name"],
+        None,
+        None,
+        page_opening=is_page_opening(event.metadata),
+        not_sent_notice=is_not_sent_notice(event.metadata),
+    )
+    return label, str(data["message"])

@@ -30,6 +30,7 @@ from dashboard.settings import DashboardSettings
 from dashboard.token_usage import BilledUsage, billed_usage_row
 from dashboard.transcript import transcript_matches
 from handoff.failed_turn import FAILED_TURN_LABEL
+from handoff.learned import LearnedEntry, read_entries
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ def _http(settings: DashboardSettings) -> httpx.Client:
         timeout=HTTP_TIMEOUT_S,
         limits=httpx.Limits(max_connections=SEARCH_WORKERS * 2),
     )
+
+
+def agent_http(settings: DashboardSettings) -> httpx.Client:
+    """The process's HTTP client to the agent, with the operator token (the agent's own
+    /escalations/ routes, e.g. dashboard/canned.py)."""
+    return _http(settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -289,3 +296,22 @@ def failed_turns(settings: DashboardSettings) -> list[FailedTurnRow]:
         return [
             row for rows in pool.map(lambda e: _failed_turns_of(api, e), failed) for row in rows
         ]
+
+
+LEARNED_TTL_S = 3
+
+
+@st.cache_data(ttl=LEARNED_TTL_S, show_spinner=False, max_entries=2)
+def learned_entries(settings: DashboardSettings) -> list[LearnedEntry]:
+    """The learned file's proposals and accepted and rejected entries, from the agent
+    (`GET /escalations/learning`, agent/learning_route.py); none from an agent older than it."""
+    response = _http(settings).get("/escalations/learning")
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    return read_entries(response.json())
+
+
+def post(settings: DashboardSettings, path: str, body: Any) -> httpx.Response:
+    """An operator call to the agent's own routes (the learning loop's proposals and decisions)."""
+    return _http(settings).post(path, json=body)

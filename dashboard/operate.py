@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from parlant.client.core.api_error import ApiError
@@ -90,3 +91,49 @@ def perform(
     log.info("dashboard action=%s session=%s operator=%s", name, session_id, operator.id)
     data.escalations.clear()
     return result
+
+
+def _learning_call(settings: DashboardSettings, path: str, body: Any, what: str) -> Any:
+    try:
+        answer = data.post(settings, path, body)
+    except httpx.HTTPError as error:
+        log.warning("dashboard %s failed: %s", what, type(error).__name__)
+        raise ActionFailed(
+            f"Could not reach Parlant ({type(error).__name__}); try again."
+        ) from error
+    if answer.status_code in (401, 403):
+        raise ActionFailed(explain(ApiError(status_code=answer.status_code, body=answer.text)))
+    if answer.status_code >= 400:
+        detail = (
+            answer.json().get("detail")
+            if answer.headers.get("content-type", "").startswith("application/json")
+            else None
+        )
+        raise ActionFailed(
+            str(detail or f"The agent answered with an error ({answer.status_code}).")
+        )
+    data.learned_entries.clear()
+    return answer.json()
+
+
+def propose(settings: DashboardSettings, body: dict[str, Any]) -> dict[str, Any]:
+    """A proposed guideline or term (agent/learning_route.py); ActionFailed saying what to change."""
+    entry: dict[str, Any] = _learning_call(
+        settings, "/escalations/learning/proposals", body, "proposal"
+    )
+    log.info("dashboard proposal=%s kind=%s", entry.get("id"), entry.get("kind"))
+    return entry
+
+
+def decide(
+    settings: DashboardSettings, entry_id: str, decision: str, operator: Operator
+) -> dict[str, Any]:
+    """Accept or reject a proposal, as `operator`; the agent declares it at its next start."""
+    entry: dict[str, Any] = _learning_call(
+        settings,
+        f"/escalations/learning/{quote(entry_id, safe='')}/{decision}",
+        {"by": {"id": operator.id, "name": operator.name}},
+        decision,
+    )
+    log.info("dashboard proposal=%s %s by=%s", entry_id, decision, operator.id)
+    return entry

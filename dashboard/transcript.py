@@ -18,7 +18,7 @@ from typing import Any
 from dashboard.formats import UNKNOWN_STATUS, escape_markdown, format_time, person_name
 from dashboard.model import RawEvent
 from dashboard.timeline import timeline
-from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION
+from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION, is_not_sent_notice, is_page_opening
 from handoff.failed_turn import read_failed_turn
 from handoff.record import HandoffRecord
 
@@ -106,6 +106,15 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
             name = str(participant.get("display_name") or _operator_name(event))
             return entry(Role.HUMAN, f"{name} (human operator)", text)
         if event.source == "human_agent_on_behalf_of_ai_agent":
+            if is_page_opening(event.metadata):
+                # The widget's agentOpeningMessage, posted by the customer's browser
+                # (agent/customers/gateway.py): the page's words, not the AI's or an operator's.
+                return entry(Role.HUMAN_AS_AI, "AI agent, the chat page's opening message", text)
+            if is_not_sent_notice(event.metadata):
+                # Written by the customer gateway when the widget's first message was refused.
+                return entry(
+                    Role.SYSTEM, "AI agent, notice: the customer's message was not sent", text
+                )
             return entry(Role.HUMAN_AS_AI, f"AI agent, written by {_operator_name(event)}", text)
         return entry(Role.SYSTEM, f"Message from {event.source}", text)
     if event.kind == "tool":

@@ -20,12 +20,32 @@ from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff import satisfaction
+from handoff.learning import ResolveTag, tag_entry
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
 
 INTERNAL_NOTE = "internal_note"
 HANDBACK = "handback"
 # Written on resolve, so the AI's context stops showing the handoff it ends (agent/handback_context.py).
 RESOLUTION = "handoff_resolved"
+# The metadata of the opening message the official widget posts in the agent's voice
+# (agent/customers/gateway.py): the chat page's words, which the record keeps as such.
+PAGE_OPENING: Mapping[str, str] = {"opening": "chat_page"}
+
+
+def is_page_opening(metadata: Mapping[str, Any] | None) -> bool:
+    return (metadata or {}).get("opening") == PAGE_OPENING["opening"]
+
+
+# The metadata of the message the customer gateway writes in the agent's voice when the official
+# widget's first message is refused (too long, too many): the widget shows no failed call, only
+# a session's messages. Written by the agent's own code, not by an operator.
+NOT_SENT_NOTICE: Mapping[str, str] = {"notice": "message_not_sent"}
+
+
+def is_not_sent_notice(metadata: Mapping[str, Any] | None) -> bool:
+    return (metadata or {}).get("notice") == NOT_SENT_NOTICE["notice"]
+
+
 HANDBACK_TEXT = (
     "The human operator has ended their part of this conversation and handed it back to you, "
     "the AI agent. No human is handling it any more: continue helping the customer yourself."
@@ -288,9 +308,20 @@ async def _start_ai_turn(client: AsyncParlantClient, session_id: str) -> None:
         raise ApiError(status_code=answer.status_code, body=answer.text)
 
 
-async def resolve(client: AsyncParlantClient, session_id: str, operator: Operator) -> HandoffRecord:
-    """Close the escalation; a later customer message is answered by the AI again."""
-    updated = await _move(client, session_id, operator, records.resolved, require_active=False)
+async def resolve(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    tag: ResolveTag | None = None,
+) -> HandoffRecord:
+    """Close the escalation; a later customer message is answered by the AI again. `tag` is the
+    operator's word on why the AI could not finish (handoff/learning.py), kept in the record."""
+
+    def tagged(record: HandoffRecord, operator_id: str, name: str, now: str) -> HandoffRecord:
+        learning = tag_entry(tag, {"id": operator_id, "name": name}, now) if tag else None
+        return records.resolved(record, operator_id, name, now, learning)
+
+    updated = await _move(client, session_id, operator, tagged, require_active=False)
     await client.sessions.create_event(
         session_id,
         kind="custom",

@@ -83,6 +83,9 @@ class HandoffRecord(TypedDict, total=False):
     # and the answer ({"rating": 1-5, "comment": str, "at": ISO time}) or {"skipped": True}.
     satisfaction_asked_at: str
     satisfaction: dict[str, Any]
+    # Why the AI could not finish, tagged on resolve (handoff/learning.py): {"why", "answer",
+    # "by", "at"}.
+    learning: dict[str, Any]
 
 
 def utc_now_iso() -> str:
@@ -193,11 +196,21 @@ def returned(
 
 
 def resolved(
-    record: HandoffRecord, operator_id: str, operator_name: str, now: str
+    record: HandoffRecord,
+    operator_id: str,
+    operator_name: str,
+    now: str,
+    learning: dict[str, Any] | None = None,
 ) -> HandoffRecord:
+    """Resolved by the operator; `learning` is their tag (handoff/learning.py). A resolve
+    without one drops an earlier resolve's tag: it was about another handoff."""
+    kept = HandoffRecord(**record)
+    kept.pop("learning", None)
+    if learning:
+        kept["learning"] = learning
     return HandoffRecord(
         **{
-            **record,
+            **kept,
             "status": "resolved",
             "resolved_at": now,
             "resolved_by": _person(operator_id, operator_name),

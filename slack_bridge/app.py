@@ -31,7 +31,15 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handoff.actions import handback_note_problem
-from slack_bridge import ai_reply_form, draft_message, handback_form, notices
+from handoff.learning import tag_problem
+from slack_bridge import (
+    ai_reply_form,
+    canned_form,
+    draft_message,
+    handback_form,
+    notices,
+    resolve_form,
+)
 from slack_bridge.after_answer import after_answer
 from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
@@ -127,6 +135,56 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         target: handback_form.HandbackTarget, note: str, context: AsyncBoltContext
     ) -> None:
         refusal = await actions.hand_back(target, operator_of(context), note)
+        if refusal:
+            await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
+
+    @app.action(root_message.ACTION_RESOLVE, middleware=operators_only_on(root_button_target))
+    async def on_resolve(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        after_answer(open_resolve(body, action, context), "open-resolve")
+
+    async def open_resolve(
+        body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        where = root_button_target(body)
+        target = resolve_form.ResolveTarget(
+            action.get("value", ""), where.channel, where.thread_ts or ""
+        )
+        refusal = await actions.open_resolve(
+            body.get("trigger_id", ""), target, operator_of(context)
+        )
+        if refusal:
+            await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
+
+    @app.view(resolve_form.VIEW_RESOLVE, middleware=operators_only_on(resolve_view_target))
+    async def on_resolved(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        target = resolve_form.resolve_target(view)
+        if target is None:
+            await ack()
+            log.warning("resolve form with unreadable metadata from user=%s", context.user_id)
+            return
+        why = resolve_form.resolve_why(view)
+        answer = resolve_form.resolve_answer(view)
+        problem = tag_problem(why, answer)
+        if problem:
+            # Keeps the form open with the reason under the field; nothing changes.
+            block = resolve_form.WHY_BLOCK if not why else resolve_form.ANSWER_BLOCK
+            await ack(response_action="errors", errors={block: problem})
+            return
+        await ack()
+        after_answer(resolve(target, why, answer, context), "resolve")
+
+    async def resolve(
+        target: resolve_form.ResolveTarget,
+        why: str | None,
+        answer: str,
+        context: AsyncBoltContext,
+    ) -> None:
+        refusal = await actions.resolve(target, operator_of(context), why, answer)
         if refusal:
             await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
 
@@ -264,6 +322,52 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
 
+    canned = bridge.canned
+
+    @app.shortcut(canned_form.SHORTCUT_CANNED)
+    async def on_canned(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        after_answer(open_canned(body), "canned-open")
+
+    async def open_canned(body: dict[str, Any]) -> None:
+        channel = (body.get("channel") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        message = body.get("message") or {}
+        # A trigger_id expires 3 s after the shortcut: the thread's link and the operator gate
+        # (cached), then the form.
+        refusal = await canned.open(body.get("trigger_id", ""), channel, message, user)
+        if refusal:
+            await tell(channel, user, message.get("thread_ts") or message.get("ts"), refusal)
+
+    @app.options(canned_form.PICK_ACTION)
+    async def on_canned_search(ack: Any, body: dict[str, Any]) -> None:
+        # Answered in the ack: Slack shows what it carries, within its 3 s.
+        user = (body.get("user") or {}).get("id", "")
+        await ack(options=await canned.search(user, str(body.get("value") or "")))
+
+    @app.view(canned_form.VIEW_CANNED)
+    async def on_canned_chosen(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        picked = canned_form.chosen(view)
+        if picked is None:
+            log.warning("canned form with unreadable metadata from user=%s", user)
+            await ack()
+            return
+        target, reply_id = picked
+        if reply_id is None:
+            await ack(
+                response_action="errors",
+                errors={canned_form.PICK_BLOCK: "Choose a reply to send, or cancel."},
+            )
+            return
+        # Filled before the form closes, so a reply that cannot be sent whole says why there.
+        filled = await canned.fill(target, reply_id, user)
+        if isinstance(filled, str):
+            await ack(response_action="errors", errors={canned_form.PICK_BLOCK: filled})
+            return
+        await ack()
+        after_answer(canned.send(str(view.get("id", "")), target, filled, user), "canned-send")
+
     async def press(
         body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
@@ -303,6 +407,11 @@ def root_button_target(body: dict[str, Any]) -> GateTarget:
 
 def handback_view_target(body: dict[str, Any]) -> GateTarget | None:
     target = handback_form.handback_target(body.get("view") or {})
+    return GateTarget(target.session_id, target.channel, target.thread_ts) if target else None
+
+
+def resolve_view_target(body: dict[str, Any]) -> GateTarget | None:
+    target = resolve_form.resolve_target(body.get("view") or {})
     return GateTarget(target.session_id, target.channel, target.thread_ts) if target else None
 
 

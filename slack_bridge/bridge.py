@@ -4,7 +4,7 @@ Each part lives in its own module: discovery (which sessions need attention), fe
 (the agent's escalation feed) and mirror (Parlant → Slack), inbound (Slack → Parlant, with the
 outbox), operator_actions (buttons and the handback form), root_sync (root messages in step with
 records), sla_notices, backlog_watch (what waits per channel), drafts (the agent's draft answers in the
-thread); clients builds the clients.
+thread), canned (supervisors' saved replies, from a message shortcut); clients builds the clients.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import httpx
 from parlant.client import AsyncParlantClient
 
 from slack_bridge.backlog_watch import BacklogWatch
+from slack_bridge.canned import CannedReplies
 from slack_bridge.discovery import Discovery
 from slack_bridge.drafts import Drafts
 from slack_bridge.feed_follower import FeedFollower
@@ -48,8 +49,9 @@ class Bridge:
     ) -> None:
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
         names = DisplayNames(caller)
-        # The one check of who may act from Slack: Inbound asks it of replies, the app's
-        # operator middleware of buttons and forms.
+        # The one check of who may act from Slack: Inbound asks it of replies, CannedReplies
+        # of the canned-reply shortcut (its session comes from the message's thread), the
+        # app's operator middleware of buttons and forms.
         self.gate = OperatorGate(slack, store, names)
         feedback = Feedback(caller, store)
         self.roots = RootSync(
@@ -113,6 +115,16 @@ class Bridge:
             self.backlog.behind,
         )
         self.mirrors.customer_posted = self.drafts.customer_wrote
+        self.canned = CannedReplies(
+            listing_http,
+            settings.parlant_url,
+            caller,
+            store,
+            slack.masker,
+            self.inbound,
+            self.gate,
+            self.actions,
+        )
         self.feed = FeedFollower(
             listing_http,
             settings.parlant_url,

@@ -35,6 +35,8 @@ REQUIRED_SCOPES = frozenset(
         "users:read",
         "reactions:write",
         "metadata.message:read",
+        # The canned-reply message shortcut (manifest.yml features.shortcuts).
+        "commands",
     }
 )
 CHECK_EVENT_TYPE = "escalation_setup_check"

@@ -5,7 +5,10 @@ tell is logged, never raised: the action it reports on already happened or was r
 reactions.add is a Tier 3 method: about 50 a minute for the whole workspace, where a busy
 hour delivers hundreds of replies a minute. The ✅ of a delivered reply takes a share of that
 allowance shared by every replica and is left off when it is spent (counted in the metrics);
-⚠️ and ⏳ always go, waiting out 429s: they tell of something that went wrong."""
+⚠️ and ⏳ always go. No reaction waits out a 429: each is made once (a 429 is logged), because
+they are made while a reply's delivery holds its session's turn, and waiting out reactions.remove's
+Tier 2 allowance (20 a minute) there held the next replies of the session for minutes in the
+busy-hour bench. ⚠️ and ⏳ come with a note saying the same (in the thread or privately)."""
 
 from __future__ import annotations
 
@@ -51,7 +54,9 @@ class Feedback:
 
     async def react(self, channel: str, ts: str, name: str) -> None:
         try:
-            await self._caller.call("reactions.add", channel=channel, timestamp=ts, name=name)
+            await self._caller.call(
+                "reactions.add", attempts=1, channel=channel, timestamp=ts, name=name
+            )
         except SlackRejected as error:
             if error.error != "already_reacted":
                 log.warning("reaction %s failed slack_ts=%s: %s", name, ts, error)
@@ -60,7 +65,9 @@ class Feedback:
 
     async def unreact(self, channel: str, ts: str, name: str) -> None:
         try:
-            await self._caller.call("reactions.remove", channel=channel, timestamp=ts, name=name)
+            await self._caller.call(
+                "reactions.remove", attempts=1, channel=channel, timestamp=ts, name=name
+            )
         except (SlackRejected, SlackUnavailable) as error:
             log.debug("removing reaction %s failed slack_ts=%s: %s", name, ts, error)
 

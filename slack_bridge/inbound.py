@@ -80,8 +80,6 @@ class Inbound:
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
         channel = str(event.get("channel", ""))
         subtype = event.get("subtype")
-        # Other channels are not ignored outright: a thread linked earlier stays answerable in a
-        # channel later dropped from SLACK_ROUTES (its link is in the store).
         routed = channel in self._slack.routes.channels
         if subtype in ("message_changed", "message_deleted"):
             await self._explain_edit(event)
@@ -92,9 +90,7 @@ class Inbound:
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == ts:
             return  # top-level chatter in the channel, not a reply to an escalation
-        link = await self._store.session_for_thread(channel, str(thread_ts)) or (
-            await self._link_from_root(channel, str(thread_ts)) if routed else None
-        )
+        link = await self.thread_link(channel, str(thread_ts))
         if link is None:
             log.log(
                 logging.INFO if routed else logging.DEBUG,
@@ -194,6 +190,24 @@ class Inbound:
         self._deliver_soon(session_id)
         return first
 
+    async def queue_canned(
+        self, session_id: str, channel: str, post_ts: str, thread_ts: str, user: str, text: str
+    ) -> None:
+        """A canned reply (slack_bridge/canned.py), filled and posted into the thread: sent as
+        the operator's own message, keyed on that post, delivered like any reply."""
+        await self._store.enqueue_reply(
+            session_id,
+            channel,
+            post_ts,
+            thread_ts,
+            user,
+            await self._names.name_of(user),
+            "human",
+            text,
+        )
+        log.info("canned reply queued session=%s slack_ts=%s user=%s", session_id, post_ts, user)
+        self._deliver_soon(session_id)
+
     def _refresh_root_soon(self, session_id: str) -> None:
         """The root's rewrite after a reply (a claim, the first reply) waits its turn in
         chat.update's allowance shared by every replica: minutes on a busy morning. Not in the
@@ -225,6 +239,16 @@ class Inbound:
         except Exception:
             # The reply is in the outbox: the outbox loop delivers it on its next round.
             log.exception("delivering a stored reply failed session=%s", session_id)
+
+    async def thread_link(self, channel: str, thread_ts: str) -> ThreadLink | None:
+        """The escalation a thread belongs to: from the store, or (a thread not linked yet, in
+        an escalation channel) its root message's metadata. Other channels are not ignored
+        outright: a thread linked earlier stays answerable in a channel later dropped from
+        SLACK_ROUTES (its link is in the store)."""
+        link = await self._store.session_for_thread(channel, thread_ts)
+        if link is None and channel in self._slack.routes.channels:
+            link = await self._link_from_root(channel, thread_ts)
+        return link
 
     async def _link_from_root(self, channel: str, thread_ts: str) -> ThreadLink | None:
         """A thread the bridge has not linked yet (the handoff tool just posted it): the root

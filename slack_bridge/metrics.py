@@ -112,6 +112,13 @@ DRAFTS_DECIDED = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+CANNED_REPLIES = Counter(
+    "bridge_canned_replies",
+    "Canned replies operators chose in Slack: queued for the customer, or refused in the form "
+    "(a value missing for the customer, not with a person, not an operator, the agent silent).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 
 
 def draft_offered() -> None:
@@ -120,6 +127,10 @@ def draft_offered() -> None:
 
 def draft_decided(outcome: str) -> None:
     DRAFTS_DECIDED.labels(outcome=outcome).inc()
+
+
+def canned_reply(outcome: str) -> None:
+    CANNED_REPLIES.labels(outcome=outcome).inc()
 
 
 def reaction_skipped() -> None:

@@ -18,13 +18,15 @@ from parlant.client.core.api_error import ApiError
 from config.crash_points import crash_point
 from handoff import actions
 from handoff.actions import Operator
+from handoff.learning import InvalidTag, resolve_tag
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive
-from slack_bridge import handback_form
+from slack_bridge import handback_form, resolve_form
 from slack_bridge.feedback import Feedback
 from slack_bridge.handback_form import HandbackTarget
 from slack_bridge.handback_line import HandbackLines
 from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
+from slack_bridge.resolve_form import ResolveTarget
 from slack_bridge.root_sync import RootSync
 from slack_bridge.state import BridgeStore, ThreadLink
 from slack_escalation import root_message
@@ -33,10 +35,10 @@ from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, S
 log = logging.getLogger(__name__)
 
 ButtonAction = Callable[[AsyncParlantClient, str, Operator], Awaitable[object]]
-# Buttons that act at once. Return to AI opens the handback form instead (open_handback).
+# Buttons that act at once. Return to AI opens the handback form instead (open_handback), and
+# Resolve the resolve form (open_resolve).
 BUTTON_ACTIONS: dict[str, ButtonAction] = {
     root_message.ACTION_CLAIM: actions.claim,
-    root_message.ACTION_RESOLVE: actions.resolve,
     root_message.ACTION_TAKE_OVER: actions.take_over,
 }
 UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
@@ -114,6 +116,52 @@ class OperatorActions:
             )
             return "Slack could not open the handback form; press Return to AI again."
         log.info("handback form opened session=%s user=%s", target.session_id, operator.id)
+        return None
+
+    async def open_resolve(
+        self, trigger_id: str, target: ResolveTarget, operator: Operator
+    ) -> str | None:
+        """Resolve: open the resolve form (why the AI could not finish). The form opens first:
+        the trigger lives 3 s, and the record is read again when the form comes back."""
+        try:
+            await self._caller.call(
+                "views.open", trigger_id=trigger_id, view=resolve_form.resolve_modal(target)
+            )
+        except (SlackUnavailable, SlackRejected) as error:
+            log.warning(
+                "resolve form not opened session=%s user=%s: %s",
+                target.session_id,
+                operator.id,
+                error,
+            )
+            return "Slack could not open the resolve form; press Resolve again."
+        log.info("resolve form opened session=%s user=%s", target.session_id, operator.id)
+        return None
+
+    async def resolve(
+        self, target: ResolveTarget, operator: Operator, why: str | None, answer: str
+    ) -> str | None:
+        """A submitted resolve form: resolve with the operator's tag, rewrite the root.
+        Returns a message for the operator when refused."""
+        try:
+            tag = resolve_tag(why, answer)
+        except InvalidTag as invalid:
+            return str(invalid)
+        try:
+            await actions.resolve(self._parlant, target.session_id, operator, tag)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
+        except (ApiError, httpx.TransportError) as error:
+            log.warning("resolve failed session=%s: %r", target.session_id, error)
+            return UNREACHABLE
+        log.info(
+            "resolved session=%s by user=%s why=%s answer=%s",
+            target.session_id,
+            operator.id,
+            tag.why.value,
+            "yes" if tag.answer else "no",
+        )
+        await self._roots.refresh_session(target.session_id)
         return None
 
     async def hand_back(self, target: HandbackTarget, operator: Operator, note: str) -> str | None:

@@ -2,8 +2,9 @@
 `ignoring_self_events`: a request that may not pass is answered (`ack`) here and its listener
 never runs.
 
-Every listener by which an operator acts on an escalation (the root message's buttons, Return
-to AI and its form, a draft's Send and Dismiss and its edit form) is registered behind it in
+Every listener by which an operator acts on an escalation (the root message's buttons, Resolve
+and Return to AI and their forms, a draft's Send and Dismiss and its edit form) is registered
+behind it in
 `slack_bridge/app.py`, so none can forget the check: `OperatorGate.refusal` (the request comes
 from an escalation channel or the session's own thread, and from an operator), and the acting
 `Operator` put into Bolt's `context` for the listener (`operator_of`). Whoever is refused is told
@@ -11,7 +12,9 @@ privately after Slack has been answered, and nothing changes.
 
 Not the `message` listener: it hears every message, and a message is refused only once Inbound
 has found it is a reply in an escalation thread and seen it for the first time (then it gets a
-⚠️ and one private note); `Inbound.on_message` asks the same `OperatorGate` at that point.
+⚠️ and one private note); `Inbound.on_message` asks the same `OperatorGate` at that point. Nor
+the canned-reply shortcut, whose session comes from the message's thread link:
+`CannedReplies` (slack_bridge/canned.py) asks it once it has the link.
 
 The check runs before Slack is answered (the app processes before responding): a settings
 lookup or users.info's cached answer, and one store read.

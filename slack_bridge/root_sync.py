@@ -19,6 +19,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
+from handoff.actions import is_not_sent_notice, is_page_opening
 from handoff.packet import handoff_turn_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
@@ -107,7 +108,14 @@ async def recent_before_handoff(
     for event in messages:
         data = event.data or {}
         participant = (data.get("participant") or {}).get("display_name")
-        label = speakers.speaker_label(event.source, participant, None, None)
+        label = speakers.speaker_label(
+            event.source,
+            participant,
+            None,
+            None,
+            page_opening=is_page_opening(event.metadata),
+            not_sent_notice=is_not_sent_notice(event.metadata),
+        )
         shown.append((label, str(data.get("message", ""))))
     return tuple(shown)
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from handoff.learning import read_tag
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffRecord, HandoffStatus, SlackLink, SlackPostState
 from handoff.sla import SlaView
@@ -82,6 +83,8 @@ class EscalationView:
     sla: SlaView | None = None
     # The customer's rating after the resolve (handoff/satisfaction.py): (1-5, comment).
     rating: tuple[int, str] | None = None
+    # Why the AI could not finish, as the resolving operator said (handoff/learning.py).
+    why: str | None = None
 
 
 def _person_name(person: Mapping[str, str] | None) -> str | None:
@@ -124,6 +127,7 @@ def escalation_view(
         packet=_masked_packet(read_packet(record), masker),
         sla=sla,
         rating=_rating(record.get("satisfaction"), masker),
+        why=tag.why.label if (tag := read_tag(record)) else None,
     )
 
 
@@ -186,6 +190,8 @@ def _status_line(view: EscalationView) -> str:
             f":white_check_mark: Resolved by {_who(view.resolved_by)}"
             f" at {_slack_date(view.resolved_at)}"
         )
+        if view.why is not None:
+            line += f". Why the AI could not finish: {view.why}"
         if view.rating is not None:
             stars, comment = view.rating
             said = f": “{clip(comment, EXCERPT_LIMIT)}”" if comment else ""

@@ -129,19 +129,23 @@ class SlackCaller:
         # root posts give up at the first and leave the post to the bridges' shared pace.
         self._post_waits = rate_limit_waits
 
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """A call that is safe to repeat (reads, updates, reactions)."""
-        for _ in range(MAX_RATE_LIMIT_WAITS):
+    async def call(
+        self, method: str, *, attempts: int = MAX_RATE_LIMIT_WAITS, **params: Any
+    ) -> dict[str, Any]:
+        """A call that is safe to repeat (reads, updates, reactions). Made up to `attempts`
+        times while Slack answers 429, waiting its Retry-After between; the last 429 is not
+        waited out (SlackUnavailable at once), so `attempts=1` never waits."""
+        for attempt in range(1, attempts + 1):
             try:
                 response = await _sdk_method(self.client, method)(**params)
                 self._observe(method, "ok")
                 return dict(response.data)
             except SlackApiError as error:
-                await self._raise_unless_rate_limited(method, error)
+                await self._raise_unless_rate_limited(method, error, last=attempt == attempts)
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 self._observe(method, "unavailable")
                 raise SlackUnavailable(f"{method}: {_failure(error)}") from error
-        raise SlackUnavailable(f"{method}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits")
+        raise ValueError(f"{method}: attempts must be at least 1, not {attempts}")
 
     async def turn(self, channel: str, priority: int = IN_TURN) -> None:
         """Waits for `channel`'s next posting slot and takes it, for a post made with
@@ -183,7 +187,9 @@ class SlackCaller:
                 self._observe("chat.postMessage", "ok")
                 return str(response["ts"])
             except SlackApiError as error:
-                await self._raise_unless_rate_limited("chat.postMessage", error, channel)
+                await self._raise_unless_rate_limited(
+                    "chat.postMessage", error, channel, last=attempt == self._post_waits - 1
+                )
             except (TimeoutError, aiohttp.ServerDisconnectedError) as error:
                 self._observe("chat.postMessage", "answer_lost")
                 existing = await self._lookup_after_lost_answer(find_existing)
@@ -210,8 +216,11 @@ class SlackCaller:
             return None
 
     async def _raise_unless_rate_limited(
-        self, method: str, error: SlackApiError, channel: str | None = None
+        self, method: str, error: SlackApiError, channel: str | None = None, last: bool = False
     ) -> None:
+        """Returns after waiting out a 429 unless it was the `last` attempt's; raises otherwise.
+        A last 429 is not slept on: the caller gives up now (the agent's handoff turn, under its
+        session's lock, slept a whole Retry-After only to give up)."""
         response = error.response
         self._observe(method, _outcome(response.status_code, response.get("error")))
         if response.status_code == 429:
@@ -226,6 +235,10 @@ class SlackCaller:
             )
             if channel is not None:
                 await self._pacer.defer(channel, retry_after)
+            if last:
+                raise SlackUnavailable(
+                    f"{method}: rate limited (retry after {retry_after:g}s)"
+                ) from error
             await asyncio.sleep(retry_after)
             return
         if response.status_code >= 500:

@@ -136,6 +136,33 @@ def test_a_claim_filed_through_one_replica_is_listed_by_the_other(
     assert "CLM-0001" in reply.data["message"]
 
 
+def test_a_canned_reply_saved_through_one_replica_is_filled_by_the_other(
+    replicas: tuple[AgentProcess, AgentProcess],
+) -> None:
+    a, b = replicas
+    saved = httpx.post(
+        f"{a.url}/escalations/canned-replies",
+        json={"title": "Replica check", "body": "Hi {first_name}, {policy_number}."},
+        timeout=30,
+    )
+    assert saved.status_code == 201, saved.text
+    reply_id = saved.json()["id"]
+    listed = httpx.get(f"{b.url}/escalations/canned-replies", params={"q": "replica"}, timeout=30)
+    assert [r["id"] for r in listed.json()["items"]] == [reply_id]
+    client = ParlantClient(base_url=a.url)
+    session = new_session(client)
+    wait_for_ai_reply(client, session, say(client, session, "I want to talk to a human"))
+    filled = httpx.get(f"{b.url}/escalations/{session}/canned-replies/{reply_id}", timeout=30)
+    assert filled.json()["text"] == "Hi Sam, POL-1001."
+    assert (
+        httpx.delete(f"{b.url}/escalations/canned-replies/{reply_id}", timeout=30).status_code
+        == 204
+    )
+    assert (
+        httpx.get(f"{a.url}/escalations/canned-replies/{reply_id}", timeout=30).status_code == 404
+    )
+
+
 def test_both_replicas_are_ready_with_their_stores_on_postgresql(
     replicas: tuple[AgentProcess, AgentProcess],
 ) -> None:

@@ -148,11 +148,40 @@ def test_without_the_token_parlants_api_refuses_everything(
 def test_the_sessions_own_customer_gets_no_operator_call(guarded: AgentProcess) -> None:
     owner = token_client(guarded.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
     session = owner.sessions.create(agent_id=AGENT_ID).id
+    # The one exception: the widget's agentOpeningMessage, in the agent's voice, as the first
+    # event of the customer's new session; recorded as the page's opening. Once only.
+    owner.sessions.create_event(
+        session, kind="message", source="human_agent_on_behalf_of_ai_agent", message="Hi there!"
+    )
     for attempt in operator_only_calls(owner, session):
         with pytest.raises(ApiError) as refused:
             attempt()
         assert refused.value.status_code == 403, refused.value.body
-    assert operator_client(guarded.url).sessions.list_events(session, wait_for_data=0) == []
+    events = operator_client(guarded.url).sessions.list_events(session, wait_for_data=0)
+    assert [(e.source, (e.data or {})["message"], e.metadata) for e in events] == [
+        ("human_agent_on_behalf_of_ai_agent", "Hi there!", {"opening": "chat_page"})
+    ]
+
+
+def test_an_opening_message_cannot_follow_the_customers_first(guarded: AgentProcess) -> None:
+    owner = token_client(guarded.url, customer_token(SAMPLE_CUSTOMER_ID, "Sam Carter"))
+    session = owner.sessions.create(agent_id=AGENT_ID).id
+    owner.sessions.create_event(session, kind="message", source="customer", message="hello")
+    with pytest.raises(ApiError) as refused:
+        owner.sessions.create_event(
+            session, kind="message", source="human_agent_on_behalf_of_ai_agent", message="I agree"
+        )
+    assert refused.value.status_code == 403, refused.value.body
+    assert refused.value.body == {"detail": "an opening message only opens a new session"}
+    # Nor on another customer's new session, whose id proves nothing.
+    other = token_client(guarded.url, customer_token("cust-other", "Other")).sessions
+    theirs = other.create(agent_id=AGENT_ID).id
+    with pytest.raises(ApiError) as hidden:
+        owner.sessions.create_event(
+            theirs, kind="message", source="human_agent_on_behalf_of_ai_agent", message="Hi"
+        )
+    assert hidden.value.status_code == 404
+    assert operator_client(guarded.url).sessions.list_events(theirs, wait_for_data=0) == []
 
 
 def test_a_repeated_kinds_parameter_cannot_smuggle_custom_events(guarded: AgentProcess) -> None:
@@ -315,3 +344,19 @@ def test_a_customer_that_exists_is_a_409_not_a_500(guarded: AgentProcess) -> Non
     assert first.status_code == 201
     again = httpx.post(f"{guarded.url}/customers", json=body, headers=OPERATOR_HEADERS)
     assert again.status_code == 409, again.text
+
+
+def test_only_operators_reach_the_canned_replies(guarded: AgentProcess) -> None:
+    """agent/canned_route.py: every caller but the operator is refused, a customer too."""
+    customer = {"Authorization": f"Bearer {customer_token('cust-nosy', 'Nosy')}"}
+    session = new_session(operator_client(guarded.url))
+    for headers in ({}, customer, {"Authorization": "Bearer wrong"}):
+        with httpx.Client(base_url=guarded.url, headers=headers, timeout=30) as http:
+            assert http.get("/escalations/canned-replies").status_code == 403
+            made = http.post("/escalations/canned-replies", json={"title": "T", "body": "B"})
+            assert made.status_code == 403
+            assert http.put("/escalations/canned-replies/x", json={}).status_code == 403
+            assert http.delete("/escalations/canned-replies/x").status_code == 403
+            assert http.get(f"/escalations/{session}/canned-replies/x").status_code == 403
+    with httpx.Client(base_url=guarded.url, headers=OPERATOR_HEADERS, timeout=30) as http:
+        assert http.get("/escalations/canned-replies").status_code == 200

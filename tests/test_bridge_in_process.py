@@ -21,6 +21,13 @@ import httpx
 import pytest
 
 from slack_bridge.feedback import DELIVERED, FAILED
+from slack_bridge.resolve_form import (
+    ANSWER_BLOCK,
+    ANSWER_INPUT,
+    VIEW_RESOLVE,
+    WHY_BLOCK,
+    WHY_INPUT,
+)
 from slack_escalation import metadata
 from slack_escalation.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
 from tests.fakes import Message, event_callback
@@ -31,6 +38,7 @@ from tests.support.bridge_world import (
     running_world,
     shown_in_thread,
 )
+from tests.support.chat import AGENT_ID
 from tests.support.slack_world import QUIET_S
 from tests.support.waits import stays_async
 
@@ -86,6 +94,54 @@ async def burst(world: World, session: str, texts: list[str]) -> list[str]:
         )
         ids.append(event.id)
     return ids
+
+
+async def test_the_chat_pages_opening_is_not_shown_as_an_operators_in_the_root(
+    world: World,
+) -> None:
+    # The widget's agentOpeningMessage, posted by a guest's browser in the agent's voice, is
+    # among the messages the root shows: as the page's opening, not "An operator as the AI".
+    async with httpx.AsyncClient(base_url=world.agent.url, timeout=30) as http:
+        token = (await http.post("/customer/guest-token")).json()["token"]
+        guest = {"Authorization": f"Bearer {token}"}
+        created = await http.post("/sessions", json={"agent_id": AGENT_ID}, headers=guest)
+        session = created.json()["id"]
+        for source, text in (
+            ("human_agent_on_behalf_of_ai_agent", "Hello from Acme! How can I help?"),
+            ("customer", "I want to talk to a human"),
+        ):
+            posted = await http.post(
+                f"/sessions/{session}/events",
+                json={"kind": "message", "source": source, "message": text},
+                headers=guest,
+            )
+            assert posted.status_code == 201, posted.text
+
+    async def root() -> Message | None:
+        return next(
+            (
+                m
+                for m in world.fake.messages(world.channel)
+                if m.thread_ts is None
+                and metadata.root_session({"metadata": m.metadata}) == session
+            ),
+            None,
+        )
+
+    posted_root = await eventually(root, "the root message", timeout=90)
+    shown = json.dumps(posted_root.blocks)
+    assert "AI agent (the chat page's opening)" in shown, shown
+    assert "An operator as the AI" not in shown, shown
+
+    # The bridge draws the root again on each change, from the session's events.
+    await world.click(posted_root.ts, ACTION_CLAIM, world.dana)
+
+    async def claimed() -> Message | None:
+        current = world.root(posted_root.ts)
+        return current if "Claimed by Dana" in json.dumps(current.blocks) else None
+
+    redrawn = json.dumps((await eventually(claimed, "the claimed root")).blocks)
+    assert "AI agent (the chat page's opening)" in redrawn, redrawn
 
 
 async def test_a_burst_is_coalesced_into_fewer_posts_each_message_once_in_order(
@@ -300,12 +356,40 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
     await eventually(handback_line, "the handback line in the thread")
     assert (await world.parlant.sessions.retrieve(session)).mode == "auto"
 
-    # Back with the AI the root offers Take over and Resolve; resolving ends the handoff.
+    # Back with the AI the root offers Take over and Resolve; resolving ends the handoff, with
+    # the operator's word on why the AI could not finish (handoff/learning.py).
     await world.click(root.ts, ACTION_RESOLVE, world.dana)
+
+    async def resolve_form() -> dict[str, Any] | None:
+        forms = [v for v in world.fake.views() if v.get("callback_id") == VIEW_RESOLVE]
+        return forms[-1] if forms else None
+
+    opened = await eventually(resolve_form, "the resolve form")
+    assert await world.status_is(session, "returned")  # the form alone changes nothing
+    await world.interactive(
+        world.fake.view_submission(
+            opened["id"],
+            user=world.dana,
+            values={
+                WHY_BLOCK: {WHY_INPUT: "needs_authority"},
+                ANSWER_BLOCK: {ANSWER_INPUT: "Refunds over $500 need a person's approval."},
+            },
+        )
+    )
     await eventually(lambda: world.status_is(session, "resolved"), "the resolve")
+    learning = (await world.record(session))["learning"]
+    assert (learning["why"], learning["answer"]) == (
+        "needs_authority",
+        "Refunds over $500 need a person's approval.",
+    )
+    assert learning["by"]["name"] == "Dana"
 
     async def root_says_resolved() -> bool:
-        return "Resolved by Dana" in json.dumps(world.root(root.ts).blocks)
+        shown = json.dumps(world.root(root.ts).blocks)
+        return (
+            "Resolved by Dana" in shown
+            and "Why the AI could not finish: Needs a person's authority" in shown
+        )
 
     await eventually(root_says_resolved, "the resolved root message")
 

@@ -23,10 +23,11 @@ from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types.session_listing import SessionListing
 
+from agent.customers.refused import REASONS
 from agent.store.claims import SAMPLE_CUSTOMER_ID
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID
-from tests.support.customers import SIGNED_IN_ENV, customer_token
+from tests.support.customers import OPERATOR_HEADERS, SIGNED_IN_ENV, customer_token
 from tests.support.haproxy import Backend, LoadBalancer, haproxy_binary
 from tests.support.waits import eventually
 
@@ -377,3 +378,73 @@ def test_the_official_client_reads_the_agent_and_pages_its_sessions(direct: Agen
     with pytest.raises(ApiError) as other:
         client.sessions.list(customer_id=SAMPLE_CUSTOMER_ID)
     assert other.value.status_code == 403
+
+
+def test_the_widgets_first_message_refused_is_said_in_its_session_once(
+    direct: AgentProcess,
+) -> None:
+    token = customer_token("edges-too-long")
+    transport = httpx.HTTPTransport(local_address=next(_client_addresses))
+    widget = ParlantClient(
+        base_url=f"{direct.url}/c/{token}", httpx_client=httpx.Client(transport=transport)
+    )
+    session = widget.sessions.create(agent_id=AGENT_ID).id
+    too_long = "x" * 4001
+    notice = widget.sessions.create_event(
+        session, kind="message", source="customer", message=too_long
+    )
+    assert notice.source == "human_agent_on_behalf_of_ai_agent"
+    assert (notice.data or {})["message"] == (
+        "Your message was not sent: the message is 4,001 characters; the limit is 4,000. "
+        "Please shorten it or send it in parts."
+    )
+    # Once: the session has a message now, and the widget shows refusals of later ones by
+    # keeping them in its box.
+    with pytest.raises(ApiError) as refused:
+        widget.sessions.create_event(session, kind="message", source="customer", message=too_long)
+    assert refused.value.status_code == 413
+    # With the token in a header it is the plain 413 from the start, nothing stored.
+    other = official_client(direct, token).sessions
+    plain = other.create(agent_id=AGENT_ID).id
+    with pytest.raises(ApiError) as header_refused:
+        other.create_event(plain, kind="message", source="customer", message=too_long)
+    assert header_refused.value.status_code == 413
+    assert other.list_events(plain, wait_for_data=0) == []
+
+
+def test_a_session_for_another_customer_is_refused_where_the_caller_can_show_it(
+    direct: AgentProcess,
+) -> None:
+    # Issue 27 (14): the widget drops a refused session creation, and the customer's first
+    # message with it. Its calls (the token in the path) get a session that says why; clients
+    # that send the token in a header get the 403.
+    token = customer_token("edges-named-another")
+    with pytest.raises(ApiError) as refused:
+        official_client(direct, token).sessions.create(
+            agent_id=AGENT_ID, customer_id=SAMPLE_CUSTOMER_ID
+        )
+    assert refused.value.status_code == 403
+
+    transport = httpx.HTTPTransport(local_address=next(_client_addresses))
+    widget = ParlantClient(
+        base_url=f"{direct.url}/c/{token}", httpx_client=httpx.Client(transport=transport)
+    )
+    session = widget.sessions.create(agent_id=AGENT_ID, customer_id=SAMPLE_CUSTOMER_ID)
+    assert session.id.startswith("refused-customer-")
+    assert (session.customer_id, session.agent_id) == ("edges-named-another", AGENT_ID)
+    # As the widget does next: its opening and first message are taken, and not stored.
+    for source in ("human_agent_on_behalf_of_ai_agent", "customer"):
+        widget.sessions.create_event(session.id, kind="message", source=source, message="hi")
+    assert widget.sessions.retrieve(session.id).id == session.id
+    events = widget.sessions.list_events(session.id, min_offset=0, wait_for_data=0)
+    assert [(e.kind, (e.data or {})["message"]) for e in events] == [
+        ("message", REASONS["customer"])
+    ]
+    assert widget.sessions.list_events(session.id, min_offset=1, wait_for_data=0) == []
+
+    operator = ParlantClient(
+        base_url=direct.url, httpx_client=httpx.Client(headers=OPERATOR_HEADERS, timeout=30)
+    )
+    everyone = operator.sessions.list()
+    assert isinstance(everyone, list)
+    assert not [s for s in everyone if s.customer_id == "edges-named-another"]

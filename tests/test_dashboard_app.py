@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.auth import UNLOCKED_KEY
 from handoff import actions
 from handoff.actions import Operator
+from handoff.learning import Why, resolve_tag
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
@@ -292,10 +293,19 @@ def test_stepping_in_runs_each_action_against_parlant(client: ParlantClient) -> 
     mode, record = state_of(client, session)
     assert (mode, record["status"]) == ("manual", "claimed")
 
+    # Resolving asks why the AI could not finish, as in Slack: without a reason nothing changes.
+    click(at, "Resolve")
+    assert "Choose why the AI could not finish" in at.error[0].value
+    assert state_of(client, session)[1]["status"] == "claimed"
+    at.radio(key="resolve_why").set_value(Why.AI_MISTAKE)
+    at.text_area(key="resolve_answer").input("Towing is covered up to 50 miles.")
     click(at, "Resolve")
     mode, record = state_of(client, session)
     assert (mode, record["status"]) == ("auto", "resolved")
     assert at.success[0].value.startswith("Resolved")
+    assert record["learning"]["why"] == "ai_mistake"
+    assert record["learning"]["answer"] == "Towing is covered up to 50 miles."
+    assert record["learning"]["by"] == {"id": "dashboard:sam-supervisor", "name": "Sam Supervisor"}
 
 
 def test_a_reply_as_the_ai_that_breaks_a_rule_is_held_until_sent_anyway(
@@ -434,6 +444,40 @@ def test_insights_show_what_customers_rated_after_a_resolve(
     assert metrics["Average (1-5)"] != "–"
     shown = " ".join(str(frame.value.to_dict()) for frame in at.dataframe)
     assert "quick, thank you Dana" in shown and "Dana" in shown
+
+
+def test_the_learning_page_says_what_a_proposal_lacks_and_proposes_it(
+    client: ParlantClient, agent: AgentProcess
+) -> None:
+    """The agent's own checks (handoff/learned.py) reach the supervisor as they are; a valid
+    proposal is listed for review with its conversation."""
+    session = hand_off(client, "I want a human, my windscreen cracked in the frost")
+    # Tagged "other", which no other test of this module's agent uses: its group is the only one.
+    act(agent, actions.resolve, session, DANA, resolve_tag("other", "Glass is covered."))
+    at = queue_page()
+    at.session_state["supervisor_name"] = "Sam Supervisor"
+    at.switch_page("views/learning.py")
+    run(at)
+    at.multiselect(key="learning_whys").set_value([Why.OTHER])
+    run(at)
+
+    def field(label: str) -> Any:
+        return next(t for t in [*at.text_input, *at.text_area] if t.label == label)
+
+    # The offline line starts as the operator's answer.
+    assert field("What the AI says (offline)").value == "Glass is covered."
+    click(at, "Propose")
+    assert "Write the condition." in at.error[0].value
+    assert not [m for m in at.markdown if m.value == "**Proposed guideline**"]
+
+    field("When (the condition)").input("The customer asks whether windscreen damage is covered")
+    field("Then (the action)").input("Say glass damage is covered")
+    click(at, "Propose")
+    assert not at.error, [e.value for e in at.error]
+    shown = " ".join(t.value for t in at.text)
+    assert "When: The customer asks whether windscreen damage is covered" in shown
+    # Beside it, what was said in the conversation it came from.
+    assert "I want a human, my windscreen cracked in the frost" in shown
 
 
 def test_queue_marks_a_breach_and_insights_chart_it(

@@ -196,3 +196,72 @@ def test_the_queue_at_1280_px_leads_with_open_names_the_customer_and_opens_a_cli
             expect(page.get_by_text(session, exact=False).first).to_be_visible()
         finally:
             browser.close()
+
+
+def canned_replies(agent: AgentProcess) -> list[dict[str, str]]:
+    items: list[dict[str, str]] = httpx.get(
+        f"{agent.url}/escalations/canned-replies", timeout=10
+    ).json()["items"]
+    return items
+
+
+def test_supervisors_add_edit_and_delete_canned_replies(
+    chromium: Path, dashboard: str, agent: AgentProcess
+) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=TALL)
+            page.goto(f"{dashboard}/canned-replies")
+            expect(page.get_by_role("heading", name="Canned replies")).to_be_visible(timeout=30_000)
+            new = page.get_by_test_id("stForm").first
+            new.get_by_label("Title").fill("Policy check")
+            new.get_by_label("Category (optional)").fill("Policy")
+            new.get_by_label("Text").fill("Hi {first_name}, I checked {policy_number}.")
+            new.get_by_role("button", name="Add reply").click()
+            expect(page.get_by_text("Saved “Policy check”.")).to_be_visible(timeout=15_000)
+            saved = next(r for r in canned_replies(agent) if r["title"] == "Policy check")
+            # The rerun has finished (the list is below the form): the form is the new, empty one.
+            count = len(canned_replies(agent))
+            expect(page.get_by_role("heading", name=f"Saved replies ({count})")).to_be_visible()
+            expect(page.get_by_test_id("stForm").first.get_by_label("Title")).to_have_value("")
+            assert (saved["category"], saved["body"]) == (
+                "Policy",
+                "Hi {first_name}, I checked {policy_number}.",
+            )
+
+            # A placeholder the agent does not know is refused, and nothing is saved.
+            new = page.get_by_test_id("stForm").first
+            new.get_by_label("Title").fill("Typo")
+            new.get_by_label("Text").fill("Dear {nmae}")
+            new.get_by_role("button", name="Add reply").click()
+            expect(page.get_by_text("Unknown placeholder {nmae}")).to_be_visible(timeout=15_000)
+            assert [r["title"] for r in canned_replies(agent)].count("Typo") == 0
+            # What was typed stays, to fix.
+            expect(page.get_by_test_id("stForm").first.get_by_label("Text")).to_have_value(
+                "Dear {nmae}"
+            )
+
+            shown = page.get_by_test_id("stExpander").filter(has_text="Policy check · Policy")
+            shown.get_by_text("Policy check · Policy").click()
+            expect(shown.get_by_text("Hi Sam, I checked POL-1001.")).to_be_visible()
+            expect(shown.get_by_role("button", name="Delete")).to_be_visible()
+            docs_screenshot(page, "dashboard-canned-replies.png")
+            shown.get_by_label("Text").fill("Hello {customer_name}, about {policy_number}.")
+            shown.get_by_role("button", name="Save changes").click()
+            expect(page.get_by_text("Saved “Policy check”.")).to_be_visible(timeout=15_000)
+            changed = next(r for r in canned_replies(agent) if r["id"] == saved["id"])
+            assert changed["body"] == "Hello {customer_name}, about {policy_number}."
+
+            shown = page.get_by_test_id("stExpander").filter(has_text="Policy check · Policy")
+            if not shown.get_by_role("button", name="Delete").is_visible():
+                shown.get_by_text("Policy check · Policy").click()
+            shown.get_by_role("button", name="Delete").click()
+            # Asked once more; nothing is deleted until confirmed.
+            expect(shown.get_by_role("button", name="Yes, delete it")).to_be_visible(timeout=15_000)
+            assert any(r["id"] == saved["id"] for r in canned_replies(agent))
+            shown.get_by_role("button", name="Yes, delete it").click()
+            expect(page.get_by_text("Deleted “Policy check”.")).to_be_visible(timeout=15_000)
+            assert all(r["id"] != saved["id"] for r in canned_replies(agent))
+        finally:
+            browser.close()

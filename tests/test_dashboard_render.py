@@ -608,3 +608,19 @@ def test_a_slack_channel_behind_is_one_line_the_longest_wait_first() -> None:
     assert lines[0].startswith("Slack channel C0B is behind: 37 customer messages")
     assert "1 customer message not yet" in lines[1]
     assert slack_backlog_lines({}) == []
+
+
+def test_the_chat_pages_opening_is_labelled_as_the_pages_words() -> None:
+    # The widget's agentOpeningMessage is posted by the customer's browser in the agent's voice
+    # (agent/customers/gateway.py); no operator wrote it.
+    on_behalf = "human_agent_on_behalf_of_ai_agent"
+    opening = event(0, on_behalf, "message", {"message": "Hi!"}, opening="chat_page")
+    as_ai = event(1, on_behalf, "message", {"message": "Yes"}, operator=LEE)
+    # The gateway's own notice when the widget's first message was refused.
+    notice = event(2, on_behalf, "message", {"message": "Not sent"}, notice="message_not_sent")
+    entries = transcript_entries([opening, as_ai, notice])
+    assert [(e.role, e.label, e.text) for e in entries] == [
+        (Role.HUMAN_AS_AI, "AI agent, the chat page's opening message", "Hi!"),
+        (Role.HUMAN_AS_AI, "AI agent, written by Lee", "Yes"),
+        (Role.SYSTEM, "AI agent, notice: the customer's message was not sent", "Not sent"),
+    ]

@@ -125,6 +125,8 @@ def test_units_and_environment_file_set_only_settings_the_processes_read() -> No
 def test_state_directories_are_where_the_units_point_the_settings() -> None:
     for unit, setting in (
         ("escalations-agent.service", "PARLANT_HOME"),
+        # Written by the agent at every accepted proposal: /opt is read-only to the unit.
+        ("escalations-agent.service", "AGENT_LEARNED_FILE"),
         ("escalations-bridge.service", "BRIDGE_STATE_PATH"),
     ):
         path = DEPLOY / "systemd" / unit

@@ -371,6 +371,27 @@ async def test_views_and_ephemeral_messages(fake: FakeSlack) -> None:
     with pytest.raises(LookupError):
         fake.view_submission("V0NOPE", user=sam, values={})
 
+    # A choice comes back as the option chosen, as Slack sends it; only an offered one.
+    options = [{"text": {"type": "plain_text", "text": t}, "value": t.lower()} for t in "AB"]
+    choice = {
+        **form,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "c",
+                "label": {"type": "plain_text", "text": "Pick"},
+                "element": {"type": "radio_buttons", "action_id": "r", "options": options},
+            }
+        ],
+    }
+    picked = (await client.views_open(trigger_id=new_trigger_id(), view=choice))["view"]
+    answered = fake.view_submission(picked["id"], user=sam, values={"c": {"r": "b"}})
+    assert answered["view"]["state"]["values"] == {
+        "c": {"r": {"type": "radio_buttons", "selected_option": options[1]}}
+    }
+    with pytest.raises(LookupError):
+        fake.view_submission(picked["id"], user=sam, values={"c": {"r": "z"}})
+
     await client.chat_postEphemeral(channel=support, user=sam, text="only you")
     assert [(m.user, m.text) for m in fake.ephemeral_messages(support)] == [(sam, "only you")]
     stranger = client.chat_postEphemeral(channel=support, user="U0STRANGER", text="x")
@@ -929,3 +950,100 @@ async def test_an_unacknowledged_envelope_is_sent_again_to_the_other_connection(
         finally:
             await silent.close()
             await acking.close()
+
+
+SEARCH_MODAL = {
+    "type": "modal",
+    "callback_id": "pick",
+    "title": {"type": "plain_text", "text": "Pick"},
+    "submit": {"type": "plain_text", "text": "Send"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "b",
+            "label": {"type": "plain_text", "text": "Reply"},
+            "element": {"type": "external_select", "action_id": "menu"},
+        }
+    ],
+}
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+async def test_a_message_shortcut_opens_a_search_whose_options_the_app_answers(
+    fake: FakeSlack, channel: str, socket_handler: AsyncSocketModeHandler
+) -> None:
+    """Slack's contract for message shortcuts and external_select: a shortcut reaches the app
+    only when declared (manifest) with the commands scope; the menu asks after
+    min_query_length characters (3 by default); the answer is shown only within Block Kit's
+    limits; a submission carries an option the menu showed."""
+    app = socket_handler.app
+    sam = fake.add_user("sam")
+    posted = await web_client(fake).chat_postMessage(channel=channel, text="a customer message")
+    with pytest.raises(LookupError):  # not declared: not in the message's menu
+        fake.message_shortcut(channel, posted["ts"], "canned", user=sam)
+    fake.shortcuts["canned"] = "message"
+    fake.scopes.remove("commands")
+    with pytest.raises(LookupError):  # shortcuts need the commands scope
+        fake.message_shortcut(channel, posted["ts"], "canned", user=sam)
+    fake.scopes.append("commands")
+
+    @app.shortcut("canned")
+    async def on_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await client.views_open(
+            trigger_id=body["trigger_id"],
+            view={**SEARCH_MODAL, "private_metadata": body["message"]["ts"]},
+        )
+
+    @app.options("menu")
+    async def on_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        typed = body["value"]
+        if typed == "many":
+            await ack(options=[option(f"o{i}", str(i)) for i in range(101)])
+        else:
+            await ack(options=[option(f"Reply for {typed}", "r-1"), option("x" * 76, "r-2")][:1])
+
+    shortcut = fake.message_shortcut(channel, posted["ts"], "canned", user=sam)
+    assert (shortcut["type"], shortcut["message"]["ts"]) == ("message_action", posted["ts"])
+    await fake.push_interactive(shortcut)
+    view = (await fake.wait_for(fake.views))[0]
+    assert view["private_metadata"] == posted["ts"]
+
+    with pytest.raises(ValueError):  # Slack waits for three characters
+        fake.block_suggestion(view["id"], "menu", "wa", user=sam)
+    with pytest.raises(LookupError):
+        fake.block_suggestion(view["id"], "other", "wait", user=sam)
+    asked = fake.block_suggestion(view["id"], "menu", "wait", user=sam)
+    assert (asked["type"], asked["value"], asked["view"]["id"]) == (
+        "block_suggestion",
+        "wait",
+        view["id"],
+    )
+    answer = await fake.push_interactive(asked)
+    assert fake.show_options(view["id"], "menu", answer.payload) == [
+        option("Reply for wait", "r-1")
+    ]
+    with pytest.raises(LookupError):  # never shown
+        fake.view_submission(view["id"], user=sam, values={}, selected={"b": {"menu": "r-2"}})
+    submitted = fake.view_submission(
+        view["id"], user=sam, values={}, selected={"b": {"menu": "r-1"}}
+    )
+    assert submitted["view"]["state"]["values"] == {
+        "b": {
+            "menu": {"type": "external_select", "selected_option": option("Reply for wait", "r-1")}
+        }
+    }
+
+    # Over Block Kit's limits (101 options, a 76-character text): Slack shows none.
+    too_many = await fake.push_interactive(
+        fake.block_suggestion(view["id"], "menu", "many", user=sam)
+    )
+    assert fake.show_options(view["id"], "menu", too_many.payload) == []
+    assert fake.show_options(view["id"], "menu", {"options": [option("x" * 76, "r-2")]}) == []
+    assert fake.show_options(view["id"], "menu", None) == []
+    assert len(fake.refused_options) == 3
+    with pytest.raises(LookupError):
+        fake.view_submission(view["id"], user=sam, values={}, selected={"b": {"menu": "r-1"}})

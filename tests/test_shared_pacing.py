@@ -250,10 +250,16 @@ async def test_roots_the_replicas_do_not_count_meet_429s(pace_database: str) -> 
     assert await roots_among_saturating_replicas(pace_database, count_roots=False) > 0
 
 
+# Far longer than any test waits: a caller that slept on it would time the test out.
+LONG_RETRY_AFTER_S = 600
+
+
 async def test_a_post_that_may_not_wait_gives_up_at_the_first_429() -> None:
     """The agent's root post (rate_limit_waits=1): refused once, it is left to the bridges
-    instead of retried into a channel whose allowance they spend."""
-    async with FakeSlack(limits=RateLimits(post_burst=1)) as fake, client_session() as http:
+    instead of retried into a channel whose allowance they spend, and at once: it did sleep the
+    Retry-After first, in the handoff turn, under the session's handoff lock."""
+    limits = RateLimits(post_burst=1, posts_per_second_per_channel=1 / LONG_RETRY_AFTER_S)
+    async with FakeSlack(limits=limits) as fake, client_session() as http:
         channel = fake.add_channel("escalations")
         caller = SlackCaller(web_client(fake.bot_token, fake.api_url, http), rate_limit_waits=1)
 
@@ -261,7 +267,24 @@ async def test_a_post_that_may_not_wait_gives_up_at_the_first_429() -> None:
             return None
 
         await caller.post_message(nothing, channel=channel, text="first")
-        with pytest.raises(SlackUnavailable):
-            await caller.post_message(nothing, channel=channel, text="second")
+        with pytest.raises(SlackUnavailable, match="rate limited"):
+            await asyncio.wait_for(caller.post_message(nothing, channel=channel, text="second"), 30)
         assert [m.text for m in fake.messages(channel)] == ["first"]
         assert sum(call.status == 429 for call in fake.calls("chat.postMessage")) == 1
+
+
+async def test_a_call_of_one_attempt_is_made_once_and_never_waits_out_a_429() -> None:
+    """Reactions (slack_bridge/feedback.py) are made once: they are made while a reply's
+    delivery holds its session's turn, where waiting out a 429 held the session's next replies."""
+    async with FakeSlack() as fake, client_session() as http:
+        channel = fake.add_channel("escalations")
+        caller = SlackCaller(web_client(fake.bot_token, fake.api_url, http))
+        fake.rate_limit("reactions.remove", times=None, retry_after=LONG_RETRY_AFTER_S)
+        with pytest.raises(SlackUnavailable, match="rate limited"):
+            await asyncio.wait_for(
+                caller.call(
+                    "reactions.remove", attempts=1, channel=channel, timestamp="1.000001", name="x"
+                ),
+                30,
+            )
+        assert [c.status for c in fake.calls("reactions.remove")] == [429]

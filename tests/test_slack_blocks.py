@@ -262,6 +262,16 @@ def test_speaker_labels(args: tuple[str, str | None, str | None, str | None], la
     assert speaker_label(*args) == label
 
 
+def test_the_chat_pages_opening_is_no_operators() -> None:
+    # The widget's agentOpeningMessage: in the agent's voice, posted by the customer's browser.
+    on_behalf = "human_agent_on_behalf_of_ai_agent"
+    label = speaker_label(on_behalf, "Insurance Support Agent", None, None, page_opening=True)
+    assert label == "AI agent (the chat page's opening)"
+    assert speaker_label(on_behalf, None, None, None) == "An operator as the AI"
+    notice = speaker_label(on_behalf, "Insurance Support Agent", None, None, not_sent_notice=True)
+    assert notice == "AI agent (notice: a message was not sent)"
+
+
 def test_mirrored_message_escapes_label_and_text() -> None:
     label = speaker_label("customer", "<!channel> Eve", None, None)
     [(fallback, message)] = mirrored_message(label, "<https://evil|bank> <@U123>", masker=UNMASKED)
@@ -636,3 +646,20 @@ def test_a_resolved_root_shows_the_customers_rating_inert() -> None:
         SESSION, "Ann", record_with("resolved"), [], DASHBOARD, masker=UNMASKED
     )
     assert "rated the help" not in json.dumps(render(unrated)[1])
+
+
+def test_a_resolved_root_says_why_the_ai_could_not_finish() -> None:
+    record = {
+        **record_with("resolved"),
+        "learning": {"why": "needs_authority", "answer": "<!channel> refund", "at": LATER},
+    }
+    shown = json.dumps(
+        render(escalation_view(SESSION, "Ann", record, [], DASHBOARD, masker=UNMASKED))[1]
+    )
+    assert "Why the AI could not finish: Needs a person's authority" in shown
+    # The answer is for the supervisors' Learning page, not the channel.
+    assert "refund" not in shown
+    untagged = escalation_view(
+        SESSION, "Ann", record_with("resolved"), [], DASHBOARD, masker=UNMASKED
+    )
+    assert "could not finish" not in json.dumps(render(untagged)[1])

@@ -16,6 +16,13 @@ import pytest
 
 from slack_bridge import notices
 from slack_bridge.ai_reply_form import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_HELD
+from slack_bridge.resolve_form import (
+    ANSWER_BLOCK,
+    ANSWER_INPUT,
+    VIEW_RESOLVE,
+    WHY_BLOCK,
+    WHY_INPUT,
+)
 from slack_escalation.root_message import ACTION_RESOLVE
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
@@ -311,6 +318,14 @@ def test_the_customers_rating_after_a_resolve_shows_on_the_root(world: SlackWorl
         what="the reply in Parlant",
     )
     world.click(root.ts, ACTION_RESOLVE, world.dana)
+    form = eventually(
+        lambda: [v for v in world.opened_views() if v.get("callback_id") == VIEW_RESOLVE],
+        what="the resolve form",
+    )[-1]
+    # Resolving needs the reason: the form stays open, saying so, and nothing changes.
+    refused = world.submit_view(form["id"], world.dana, {ANSWER_BLOCK: {ANSWER_INPUT: "x"}})
+    assert refused is not None and WHY_BLOCK in refused["errors"]
+    world.submit_view(form["id"], world.dana, {WHY_BLOCK: {WHY_INPUT: "customer_preference"}})
     eventually(
         lambda: any(
             e.source == "human_agent_on_behalf_of_ai_agent"

@@ -21,7 +21,7 @@ from parlant.core.sessions import EventKind, EventSource, SessionStore
 from agent.sample_customers import ensure_sample_customers
 from agent.store.claims import SAMPLE_CUSTOMER_ID, SAMPLE_CUSTOMERS
 from agent.store.postgres_claims import PostgresClaimsStore
-from agent.store.session_stores import SessionStores, open_session_stores
+from agent.store.session_stores import KEY_LOCK_POOL_SIZE, SessionStores, open_session_stores
 from tests.support.postgres import PostgresCluster
 
 _databases = itertools.count()
@@ -154,3 +154,31 @@ async def test_the_first_request_after_every_connection_was_cut_succeeds(
             assert claims.policy_for(SAMPLE_CUSTOMER_ID)
         finally:
             claims.close()
+
+
+async def test_handoffs_holding_every_lock_of_theirs_hold_up_no_operator_reply(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """A handoff keeps its lock while it posts to Slack: with a slow Slack, as many handoffs as
+    the lock pool has connections held every operator reply's lock too (30 s, then a 500)."""
+    url = fresh_database(postgres_cluster)
+    async with replicas(url, tmp_path, 1) as (stores,):
+        assert stores.handoff_locks is not None and stores.reply_locks is not None
+        posting = asyncio.Event()
+        slack_answers = asyncio.Event()
+
+        async def handoff(n: int) -> None:
+            assert stores.handoff_locks is not None
+            async with stores.handoff_locks.hold(f"handoff:s{n}"):
+                posting.set()
+                await slack_answers.wait()
+
+        handoffs = [asyncio.create_task(handoff(n)) for n in range(KEY_LOCK_POOL_SIZE + 2)]
+        await posting.wait()
+        try:
+            async with asyncio.timeout(10):  # the pool's own wait is 30 s
+                async with stores.reply_locks.hold("slack:C1:1.000001"):
+                    pass
+        finally:
+            slack_answers.set()
+            await asyncio.gather(*handoffs)

@@ -21,8 +21,10 @@ import httpx
 import jwt
 import pytest
 from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client.core.api_error import ApiError
 from playwright.sync_api import Browser, Page, Request, Response, expect, sync_playwright
 
+from agent.customers.refused import REASONS
 from handoff import actions
 from handoff.actions import Operator
 from tests.support.agent_process import AgentProcess, free_port
@@ -36,6 +38,7 @@ from tests.support.customers import (
 from tests.support.widget import HostSite, widget_bundle  # noqa: F401
 
 AGENT_ID = "insurance-support-agent"
+DEFAULT_MAX_MESSAGE_CHARS = 4000  # CUSTOMER_MAX_MESSAGE_CHARS, not set here
 # A sample customer of the claims store: owns policy POL-1001 and claim CLM-0001.
 SAM = {"sub": "cust-sam", "name": "Sam Carter"}
 
@@ -266,6 +269,126 @@ def test_widget_chats_hands_off_and_shows_the_operators_reply(
         assert not leaked, f"{url} carries internal ids {leaked}: {raw[:2000]}"
         assert re.search(r"\bU[A-Z0-9]{8,}\b", raw) is None, f"{url}: a Slack user id: {raw[:2000]}"
         assert not filled_metadata(body), f"{url} carries metadata: {raw[:2000]}"
+
+
+OPENING = "Hello from Acme Insurance! Ask me about your policy or a claim."
+
+
+def test_the_pages_opening_message_opens_the_chat(
+    browser: Browser,
+    widget_bundle: Path,  # noqa: F811
+    guarded: AgentProcess,
+    operator: ParlantClient,
+    allowed_port: int,
+) -> None:
+    # Issue 27 (14): the widget posts its agentOpeningMessage in the agent's voice before the
+    # customer's first message; that post was refused (403), and the widget lost the first
+    # message with it.
+    server = f"{guarded.url}/c/{customer_token(SAM)}"
+    config = {"server": server, "agentId": AGENT_ID, "agentOpeningMessage": OPENING}
+    site = HostSite(widget_bundle, config, port=allowed_port)
+    with site.serve():
+        page, traffic = open_widget(browser, site, guarded.url)
+        expect(replies(page).filter(has_text=OPENING)).to_have_count(1)  # the widget's own
+        with page.expect_request(creates_a_session) as creating:
+            send(page, "What does my policy cover?")
+        created = creating.value.response()
+        assert created is not None and created.status == 201, creating.value.failure
+        session_id = created.json()["id"]
+        log = page.get_by_role("log", name="Chat messages")
+        expect(log).to_contain_text("What does my policy cover?", timeout=30_000)
+        expect(replies(page).filter(has_text="POL-1001")).to_have_count(1, timeout=60_000)
+        # Now read from the session: the opening once, then the customer's message.
+        expect(replies(page).filter(has_text=OPENING)).to_have_count(1)
+        screenshot(page, "widget-opening.png")
+        refused = [
+            (r.request.method, r.url, r.status)
+            for r in traffic.responses
+            if r.status >= 400 and not (r.request.method == "GET" and r.status == 504)
+        ]
+        failures = [(r.method, r.url, r.failure) for r in traffic.failed]
+        page.close()
+
+    assert not refused and not failures, (refused, failures)
+    events = operator.sessions.list_events(session_id, kinds="message", wait_for_data=0)
+    assert [(e.source, (e.data or {})["message"]) for e in events[:2]] == [
+        ("human_agent_on_behalf_of_ai_agent", OPENING),
+        ("customer", "What does my policy cover?"),
+    ]
+    # In the operators' record it is the page's opening, not the AI's or an operator's words.
+    assert events[0].metadata == {"opening": "chat_page"}
+
+
+def test_a_page_naming_another_customer_says_why_in_the_widget(
+    browser: Browser,
+    widget_bundle: Path,  # noqa: F811
+    guarded: AgentProcess,
+    operator: ParlantClient,
+    allowed_port: int,
+) -> None:
+    # Issue 27 (14): with a `customerId` other than the signed-in customer's, the session was
+    # refused (403), which the widget does not show: the customer's message just disappeared.
+    sessions_before = {s.id for s in operator.sessions.list()}
+    server = f"{guarded.url}/c/{customer_token(SAM)}"
+    config = {
+        "server": server,
+        "agentId": AGENT_ID,
+        "customerId": "cust-someone-else",
+        "agentOpeningMessage": OPENING,
+    }
+    site = HostSite(widget_bundle, config, port=allowed_port)
+    with site.serve():
+        page, traffic = open_widget(browser, site, guarded.url)
+        send(page, "What does my policy cover?")
+        reason = replies(page).filter(has_text=REASONS["customer"])
+        expect(reason).to_have_count(1, timeout=30_000)
+        screenshot(page, "widget-another-customer.png")
+        failures = [(r.method, r.url, r.failure) for r in traffic.failed]
+        page.close()
+
+    assert not failures, failures
+    # Nothing was created, for either customer: the refused session is stored nowhere.
+    assert {s.id for s in operator.sessions.list()} == sessions_before
+    with pytest.raises(ApiError) as unknown:
+        operator.customers.retrieve("cust-someone-else")
+    assert unknown.value.status_code == 404
+
+
+def test_a_first_message_too_long_is_refused_in_the_widget_and_the_chat_goes_on(
+    browser: Browser,
+    widget_bundle: Path,  # noqa: F811
+    guarded: AgentProcess,
+    operator: ParlantClient,
+    allowed_port: int,
+) -> None:
+    # The widget drops a refused first message without a word (its box is already empty) and
+    # never opens the session it created for it; the reason is written into the session.
+    server = f"{guarded.url}/c/{customer_token(SAM)}"
+    config = {"server": server, "agentId": AGENT_ID, "agentOpeningMessage": OPENING}
+    site = HostSite(widget_bundle, config, port=allowed_port)
+    too_long = "x" * (DEFAULT_MAX_MESSAGE_CHARS + 1)
+    with site.serve():
+        page, _ = open_widget(browser, site, guarded.url)
+        with page.expect_request(creates_a_session) as creating:
+            send(page, too_long)
+        created = creating.value.response()
+        assert created is not None and created.status == 201, creating.value.failure
+        session_id = created.json()["id"]
+        notice = replies(page).filter(has_text="Your message was not sent: the message is")
+        expect(notice).to_have_count(1, timeout=30_000)
+        screenshot(page, "widget-too-long.png")
+        # The chat is open: the next message is sent and answered.
+        send(page, "What does my policy cover?")
+        expect(replies(page).filter(has_text="POL-1001")).to_have_count(1, timeout=60_000)
+        page.close()
+
+    events = operator.sessions.list_events(session_id, kinds="message", wait_for_data=0)
+    assert [(e.source, e.metadata) for e in events[:3]] == [
+        ("human_agent_on_behalf_of_ai_agent", {"opening": "chat_page"}),
+        ("human_agent_on_behalf_of_ai_agent", {"notice": "message_not_sent"}),
+        ("customer", {}),
+    ]
+    assert all(too_long not in str((e.data or {}).get("message")) for e in events)
 
 
 def test_preflight_names_only_allowed_origins(guarded: AgentProcess, allowed_port: int) -> None:

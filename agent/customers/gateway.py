@@ -11,10 +11,16 @@ view (agent/customers/view.py):
   404 (a session id is an address, printed in Slack and the dashboard, never a credential);
 - sessions are created for the caller only, with at most a title; greetings and moderation
   stay with operators;
-- messages are text only, within CUSTOMER_MAX_MESSAGE_CHARS, rate-limited per address;
+- messages are text only, within CUSTOMER_MAX_MESSAGE_CHARS, rate-limited per address; the
+  one exception is the widget's `agentOpeningMessage`, which it posts in the agent's voice:
+  accepted only as the first event of the caller's own new session, and recorded as the chat
+  page's opening (metadata), not as the AI's or an operator's words;
 - events are listed as messages and status only, with nothing internal in them;
 - a session listing takes Parlant's paging (limit, cursor, sort) and agent filter; anything
-  else a customer may not use (labels, another customer) is refused, never silently ignored.
+  else a customer may not use (labels, another customer) is refused, never silently ignored;
+- the official widget shows no failed call: what must be refused at a widget chat's start is
+  answered with a refused session that says why (agent/customers/refused.py), and a refused
+  first message with a notice written into its session.
 
 Calls without a customer token pass through to Parlant; the door in front of this middleware
 (agent/authorization.py) has already refused them unless they carry the operator token or ask
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -38,7 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agent.customers import identity
+from agent.customers import identity, refused
 from agent.customers.identity import InvalidToken, Principal
 from agent.customers.limits import LongPolls, RateLimiter, TooManyRequests, client_address
 from agent.customers.notices import handoff_notice
@@ -50,12 +57,15 @@ from agent.customers.view import (
     customer_events,
     customer_session,
 )
+from handoff.actions import NOT_SENT_NOTICE, PAGE_OPENING, is_page_opening
 from handoff.sla import SlaSettings
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "/c/"
 PRINCIPAL_KEY = "customer_principal"
+# Set on calls whose token came in the path: the official widget's, which show no failed call.
+WIDGET_KEY = "customer_token_in_path"
 MAX_BODY_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 200
 MAX_WAIT_S = 60
@@ -66,6 +76,11 @@ OWNER_CACHE_SIZE = 50_000
 # into a call to Parlant: `.` there would be a dot segment, `?` a query, so anything else is
 # refused before any call, as an id that cannot exist.
 PARLANT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+MAX_ID_CHARS = 128
+# The widget's `agentOpeningMessage` is posted in the agent's voice, right after the session is
+# created and before the customer's first message.
+OPENING_SOURCE = "human_agent_on_behalf_of_ai_agent"
+OPENING_WINDOW_S = 120
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -153,6 +168,7 @@ class CustomerGateway:
             await self._token_routes(_without_app(scope), receive, send)
             return
         token, rest = self._token_of(scope)
+        in_path = token is not None and path.startswith(TOKEN_PREFIX)
         if token is None:
             await self.app(scope, receive, send)
             return
@@ -166,7 +182,9 @@ class CustomerGateway:
             return
         # The token leaves the path here, so nothing below (or a log of it) sees it.
         inner = _without_app(scope)
-        inner.update(path=rest, raw_path=rest.encode(), **{PRINCIPAL_KEY: principal})
+        inner.update(
+            path=rest, raw_path=rest.encode(), **{PRINCIPAL_KEY: principal, WIDGET_KEY: in_path}
+        )
         await self._customer_routes(inner, receive, send)
 
     # --- who is calling -------------------------------------------------------------------
@@ -317,9 +335,21 @@ class CustomerGateway:
             raise Refusal(403, "customers may not ask for a greeting")
         body = await self._json_body(request)
         _only(body, {"agent_id", "title", "customer_id"}, "a session")
-        if body.get("customer_id") not in (None, principal.customer_id):
-            raise Refusal(403, "a session is created for the signed-in customer only")
         agent_id = body.get("agent_id")
+        if body.get("customer_id") not in (None, principal.customer_id):
+            if request.scope.get(WIDGET_KEY):
+                # The widget would drop a 403 and the customer's first message with it.
+                not_started = refused.refused_session(
+                    "customer",
+                    time.time(),
+                    agent_id
+                    if isinstance(agent_id, str) and PARLANT_ID.fullmatch(agent_id)
+                    else "",
+                    MAX_ID_CHARS,
+                )
+                log.info("customer session refused reason=customer kind=%s", principal.kind)
+                return JSONResponse(refused.session_view(not_started, principal.customer_id), 201)
+            raise Refusal(403, "a session is created for the signed-in customer only")
         if not isinstance(agent_id, str) or not agent_id:
             raise Refusal(422, "agent_id is required")
         if not PARLANT_ID.fullmatch(agent_id):
@@ -341,19 +371,51 @@ class CustomerGateway:
         return JSONResponse(customer_session(session), 201)
 
     async def read_session(self, request: Request) -> Response:
+        if not_started := refused.parse(request.path_params["session_id"]):
+            customer_id = self._principal(request).customer_id
+            return JSONResponse(refused.session_view(not_started, customer_id))
         session = await self._owned_session(request)
         return JSONResponse(customer_session(session))
 
     async def create_event(self, request: Request) -> Response:
         session_id = request.path_params["session_id"]
+        if not_started := refused.parse(session_id):
+            return self._post_to_refused(not_started)
         await self._check_owner(request)
         body = await self._json_body(request)
         _only(body, {"kind", "source", "message"}, "a customer message")
-        if body.get("kind") != "message" or body.get("source") not in ("customer", None):
-            raise Refusal(403, "customers may only send messages (kind=message, source=customer)")
+        source = body.get("source")
+        if body.get("kind") != "message" or source not in ("customer", None, OPENING_SOURCE):
+            raise Refusal(
+                403,
+                "customers may only send messages (kind=message, source=customer), and open "
+                f"a new session with the page's opening message (source={OPENING_SOURCE})",
+            )
         message = body.get("message")
         if not isinstance(message, str):
             raise Refusal(422, "message must be text")
+        try:
+            self._admit(request, message)
+        except (Refusal, TooManyRequests) as refused_message:
+            if source == OPENING_SOURCE or not request.scope.get(WIDGET_KEY):
+                raise
+            # The widget opens the session only once its first message is accepted, and
+            # shows no failed call: the reason goes into the session instead, once.
+            notice = await self._not_sent_notice(session_id, refused_message)
+            if notice is None:
+                raise
+            return notice
+        event: dict[str, Any] = {"kind": "message", "source": "customer", "message": message}
+        if source == OPENING_SOURCE:
+            await self._check_opening(session_id)
+            # The operators' record keeps it as the page's words (the dashboard labels it so).
+            event.update(source=OPENING_SOURCE, metadata=dict(PAGE_OPENING))
+            log.info("customer session opened by its page session=%s", session_id)
+        answer = await self._ask("POST", f"/sessions/{session_id}/events", json=event)
+        shown = customer_event(answer.json(), self.agent_name)
+        return JSONResponse(shown, 201)
+
+    def _admit(self, request: Request, message: str) -> None:
         if len(message) > self.settings.max_message_chars:
             raise Refusal(
                 413,
@@ -361,17 +423,69 @@ class CustomerGateway:
                 f"{self.settings.max_message_chars:,}. Please shorten it or send it in parts.",
             )
         self._rates.hit(self.settings.limits.messages, "messages", self._address(request))
+
+    async def _not_sent_notice(
+        self, session_id: str, refused_message: Refusal | TooManyRequests
+    ) -> Response | None:
+        """For the widget's first message only (nothing in the session but the page's
+        opening): a message in the session saying why it was not sent, answered as created."""
+        events = await self._ask(
+            "GET",
+            f"/sessions/{session_id}/events",
+            params={"min_offset": "0", "wait_for_data": "0"},
+        )
+        found = events.json()
+        if not isinstance(found, list) or not all(
+            isinstance(e, dict) and is_page_opening(e.get("metadata")) for e in found
+        ):
+            return None
+        if isinstance(refused_message, TooManyRequests):
+            why = f"too many messages; please wait {refused_message.retry_after_s} s and send it again."
+        else:
+            why = refused_message.detail
         answer = await self._ask(
             "POST",
             f"/sessions/{session_id}/events",
-            json={"kind": "message", "source": "customer", "message": message},
+            json={
+                "kind": "message",
+                "source": OPENING_SOURCE,
+                "message": f"Your message was not sent: {why}",
+                "metadata": dict(NOT_SENT_NOTICE),
+            },
         )
-        shown = customer_event(answer.json(), self.agent_name)
-        return JSONResponse(shown, 201)
+        log.info("customer's first message refused, said in the session session=%s", session_id)
+        return JSONResponse(customer_event(answer.json(), self.agent_name), 201)
+
+    async def _check_opening(self, session_id: str) -> None:
+        """An opening is the first event of a session created moments ago (its owner is
+        checked): a customer cannot put words in the agent's mouth later in a conversation.
+        Two openings sent at the same instant may both pass; both are the customer's own, on
+        their own new session, and each is recorded as the page's."""
+        session = (await self._ask("GET", f"/sessions/{session_id}")).json()
+        created = _utc_time(session.get("creation_utc"))
+        age_s = (datetime.now(UTC) - created).total_seconds() if created else None
+        if age_s is None or age_s > OPENING_WINDOW_S:
+            raise Refusal(403, "an opening message only opens a new session")
+        events = await self._ask(
+            "GET",
+            f"/sessions/{session_id}/events",
+            params={"min_offset": "0", "wait_for_data": "0"},
+        )
+        if events.json():
+            raise Refusal(403, "an opening message only opens a new session")
+
+    def _post_to_refused(self, not_started: refused.RefusedSession) -> Response:
+        if not_started.accepts_posts_at(time.time()):
+            # The widget opens the session only once its first message is accepted; nothing
+            # is stored, and the session's one message says that nothing was sent.
+            return JSONResponse(refused.notice_event(not_started, self.agent_name), 201)
+        raise Refusal(403, not_started.text)
 
     async def list_events(self, request: Request) -> Response:
         session_id = request.path_params["session_id"]
-        await self._check_owner(request)
+        not_started = refused.parse(session_id)
+        if not_started is None:
+            await self._check_owner(request)
         query = request.query_params
         if query.get("sse", "false").lower() not in ("false", "0"):
             raise Refusal(403, "customers long-poll; streaming is for operators")
@@ -388,6 +502,11 @@ class CustomerGateway:
             params["source"] = source
         address = self._address(request)
         self._rates.hit(self.settings.limits.listings, "listings", address)
+        if not_started is not None:
+            if min_offset == 0 and "message" in params["kinds"]:
+                return JSONResponse([refused.notice_event(not_started, self.agent_name)])
+            # Nothing more will ever come: answered at once, as a long poll that found nothing.
+            return JSONResponse([]) if wait == 0 else JSONResponse({"detail": "no new events"}, 504)
         if wait == 0:
             answer = await self._ask("GET", f"/sessions/{session_id}/events", params=params)
         else:
@@ -567,6 +686,16 @@ def _check_text(body: dict[str, Any]) -> None:
         ) from error
     except RecursionError as error:
         raise Refusal(422, "the body is nested too deeply") from error
+
+
+def _utc_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _whole_number(raw: str, name: str) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
-from dashboard import data, satisfaction, ui
+from dashboard import data, learning, satisfaction, ui
 from dashboard.formats import format_duration
 from dashboard.handoff_figures import (
     breaches_per_day,
@@ -17,10 +19,11 @@ from dashboard.handoff_figures import (
 )
 from dashboard.model import Escalation
 from dashboard.token_usage import OFFLINE, billed_per_day
+from handoff.learned import InvalidEntry
 
 
 def show_tokens_per_day() -> None:
-    """What the model endpoint billed per day (the agent's usage book, agent/gateway_usage.py)."""
+    """What the model endpoint billed per day (the agent's usage book, agent/nlp/gateway_usage.py)."""
     try:
         rows = data.billed_usage(settings)
     except ui.READ_ERRORS as error:
@@ -109,6 +112,42 @@ def show_satisfaction(escalations: list[Escalation]) -> None:
 
 
 show_satisfaction(escalations)
+
+
+def show_learned_changes(escalations: list[Escalation]) -> None:
+    """Handoffs per week with each accepted change's guideline and journey, before and after."""
+    st.subheader("Handoffs before and after a learned change")
+    try:
+        entries = data.learned_entries(settings)
+    except ui.READ_ERRORS as error:
+        ui.unreachable(settings, error)
+    except InvalidEntry as invalid:
+        st.warning(f"The agent's learned file could not be read: {invalid}")
+        return
+    accepted = [e for e in entries if e.status == "accepted"]
+    today = datetime.now(UTC).date()
+    table = learning.before_after(escalations, accepted, today)
+    if table.empty:
+        st.caption(
+            "No accepted changes yet: supervisors accept them on the Learning page, from the "
+            "handoffs operators tagged on resolve."
+        )
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    for entry in accepted:
+        weeks = learning.weekly(escalations, entry, today)
+        if weeks.empty:
+            continue
+        with st.expander(f"Per week: {learning.change_label(entry)}"):
+            st.dataframe(weeks, hide_index=True, width="stretch")
+    st.caption(
+        "Each change counts the handoffs whose packet has the guideline its conversations "
+        "handed off under, and those in their journey; the week it was accepted is split at "
+        "that moment. The agent follows a change from its first start after it was accepted."
+    )
+
+
+show_learned_changes(escalations)
 
 if frame.empty:
     st.info("No handoffs yet.")

@@ -29,6 +29,7 @@ from dashboard.transcript import (
     visible_window,
 )
 from handoff import actions
+from handoff.learning import ANSWER_LIMIT, InvalidTag, Why, resolve_tag
 from handoff.record import ACTIVE_STATUSES
 
 REFRESH_S = 3
@@ -261,12 +262,10 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
     held_reply(settings, session_id)
 
     if status in ACTIVE_STATUSES:
-        claim, resolve = st.columns(2)
         # Once claimed the button has done its job: the assignee shows in the timeline.
-        if status == "waiting" and claim.button("Claim", key="claim"):
+        if status == "waiting" and st.button("Claim", key="claim"):
             act(settings, actions.claim, session_id, "Claimed.")
-        if resolve.button("Resolve", key="resolve"):
-            act(settings, actions.resolve, session_id, "Resolved; the AI answers from now on.")
+        resolve_form(settings, session_id, "Resolved; the AI answers from now on.")
         with st.form("return_to_ai"):
             handback = st.text_area(
                 "Handback note for the AI",
@@ -288,11 +287,48 @@ def step_in(settings: DashboardSettings, escalation: Escalation) -> None:
                         handback.strip(),
                     )
     else:
-        take_over, resolve = st.columns(2)
-        if take_over.button("Take over", key="take_over"):
+        if st.button("Take over", key="take_over"):
             act(settings, actions.take_over, session_id, "Taken over; the AI is silent again.")
-        if status != "resolved" and resolve.button("Resolve", key="resolve"):
-            act(settings, actions.resolve, session_id, "Resolved.")
+        if status != "resolved":
+            resolve_form(settings, session_id, "Resolved.")
+
+
+def resolve_form(settings: DashboardSettings, session_id: str, done: str) -> None:
+    """Resolve, with why the AI could not finish and the answer it should have given
+    (handoff/learning.py), as the Slack resolve form asks."""
+    with st.form("resolve"):
+        why = st.radio(
+            "Why could the AI not finish?",
+            list(Why),
+            index=None,
+            format_func=lambda w: w.label,
+            key="resolve_why",
+        )
+        answer = st.text_area(
+            "The answer the AI should have given (optional)",
+            key="resolve_answer",
+            max_chars=ANSWER_LIMIT,
+            help="Supervisors turn these into guidelines on the Learning page. "
+            "The customer does not see it.",
+        )
+        if not st.form_submit_button("Resolve"):
+            return
+    try:
+        tag = resolve_tag(why.value if why else None, answer)
+    except InvalidTag as invalid:
+        st.error(str(invalid))
+        return
+    operator = identity.current_operator()
+    if operator is None:
+        st.error("Enter your name in the sidebar first.")
+        return
+    try:
+        operate.perform(settings, actions.resolve, session_id, operator, tag)
+    except operate.ActionFailed as failure:
+        st.error(str(failure))
+        return
+    ui.flash(done)
+    st.rerun()
 
 
 settings = ui.settings()

@@ -28,7 +28,12 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import emoji
 from aiohttp import WSMsgType, web
 
-from .slack_block_limits import MAX_MESSAGE_BLOCKS, blocks_problems, view_problems
+from .slack_block_limits import (
+    MAX_MESSAGE_BLOCKS,
+    blocks_problems,
+    element_problems,
+    view_problems,
+)
 from .slack_rate_limits import RateLimits
 from .slack_signing import (
     APP_ID,
@@ -37,7 +42,9 @@ from .slack_signing import (
     TEAM_DOMAIN,
     TEAM_ID,
     block_actions_payload,
+    block_suggestion_payload,
     event_callback,
+    message_action_payload,
     message_event,
     new_ts,
     trigger_issued_at,
@@ -65,6 +72,10 @@ MAX_TEXT = 40_000  # Slack truncates longer message text rather than refusing it
 MAX_BLOCKS = MAX_MESSAGE_BLOCKS
 # A trigger_id works once, within 3 seconds of the click that made it (views.open's contract).
 TRIGGER_LIFETIME_S = 3.0
+# An external_select asks the app for options once this many characters are typed, unless the
+# element sets min_query_length (Block Kit reference, external select).
+DEFAULT_MIN_QUERY_LENGTH = 3
+SELECT_TYPES = ("static_select", "external_select")
 
 # Slack's published contract per method (tests/fakes/slack_spec/README.md): verb, encodings, arguments.
 SPEC = json.loads((Path(__file__).parent / "slack_spec" / "web_api_methods.json").read_text())
@@ -433,6 +444,13 @@ class FakeSlack:
         self.limits = limits if limits is not None else RateLimits()
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._used_triggers: set[str] = set()
+        # The app's shortcuts as its manifest declares them (features.shortcuts): callback_id
+        # -> "message" or "global". Slack shows only these, and only with the commands scope.
+        self.shortcuts: dict[str, str] = {}
+        # What each external_select last showed the user: (view_id, action_id) -> options.
+        self._shown_options: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # Options answers Slack would not show (over a limit, not an options list), with why.
+        self.refused_options: list[tuple[str, list[str]]] = []
 
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
@@ -1327,19 +1345,28 @@ class FakeSlack:
         return payload
 
     def view_submission(
-        self, view_id: str, *, user: str, values: dict[str, dict[str, str]]
+        self,
+        view_id: str,
+        *,
+        user: str,
+        values: dict[str, dict[str, str]],
+        selected: dict[str, dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         """The view_submission payload of `user` submitting an opened view with `values` typed in
-        ({block_id: {action_id: text}}).
+        ({block_id: {action_id: text}}) and options chosen in its menus ({block_id: {action_id:
+        option value}}).
 
-        LookupError if no such view was opened or it has no such input, so a test cannot submit a
-        form the app never showed.
+        LookupError if no such view was opened or it has no such input, or the option is not
+        one the menu showed (a static_select's own options; for an external_select, those the
+        app's last options answer gave), so a test cannot submit what a user could not.
         """
         view = next((v for v in self._views.values() if v["id"] == view_id), None)
         if view is None:
             raise LookupError(f"no view {view_id} was opened")
         inputs = {
-            (block.get("block_id"), (block.get("element") or {}).get("action_id"))
+            (block.get("block_id"), (block.get("element") or {}).get("action_id")): (
+                block.get("element") or {}
+            )
             for block in view.get("blocks", [])
             if block.get("type") == "input"
         }
@@ -1347,7 +1374,95 @@ class FakeSlack:
             for action_id in typed:
                 if (block_id, action_id) not in inputs:
                     raise LookupError(f"view {view_id} has no input {block_id}/{action_id}")
-        return view_submission_payload(view=view, user=user, values=values)
+        chosen: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        for block_id, menus in (selected or {}).items():
+            for action_id, value in menus.items():
+                element = inputs.get((block_id, action_id))
+                if element is None or element.get("type") not in SELECT_TYPES:
+                    raise LookupError(f"view {view_id} has no menu {block_id}/{action_id}")
+                shown = (
+                    self._shown_options.get((view_id, action_id), [])
+                    if element["type"] == "external_select"
+                    else element.get("options", [])
+                )
+                option = next((o for o in shown if o.get("value") == value), None)
+                if option is None:
+                    raise LookupError(f"menu {block_id}/{action_id} never showed {value!r}")
+                chosen.setdefault(block_id, {})[action_id] = (element["type"], option)
+        return view_submission_payload(view=view, user=user, values=values, selected=chosen)
+
+    def message_shortcut(
+        self, channel: str, message_ts: str, callback_id: str, *, user: str
+    ) -> dict[str, Any]:
+        """The message_action payload of `user` choosing the app's message shortcut
+        `callback_id` on a stored message. LookupError if the app declares no such message
+        shortcut (`shortcuts`), lacks the `commands` scope shortcuts need, or there is no such
+        message: Slack offers none of these in the message's menu."""
+        if self.shortcuts.get(callback_id) != "message":
+            raise LookupError(f"the app declares no message shortcut {callback_id!r}")
+        if "commands" not in self.scopes:
+            raise LookupError("shortcuts need the commands scope")
+        chan = self._find_channel(channel)
+        message = self._find_message(chan, message_ts)
+        if message is None:
+            raise LookupError(f"no message {message_ts} in {channel}")
+        return message_action_payload(
+            callback_id=callback_id,
+            user=user,
+            channel=chan.id,
+            message=self._message_json(message, include_metadata=False),
+            response_url=self.response_url(chan.id, None, user),
+        )
+
+    def block_suggestion(
+        self, view_id: str, action_id: str, typed: str, *, user: str
+    ) -> dict[str, Any]:
+        """The options request Slack sends when `user` types `typed` into an external_select
+        of an open view. LookupError if the view has no such menu; ValueError if fewer
+        characters are typed than the menu's min_query_length (3 unless set): Slack asks
+        nothing then."""
+        view = next((v for v in self._views.values() if v["id"] == view_id), None)
+        if view is None:
+            raise LookupError(f"no view {view_id} was opened")
+        for block in view.get("blocks", []):
+            elements = [block.get("element"), block.get("accessory"), *block.get("elements", [])]
+            for element in elements:
+                if (
+                    isinstance(element, dict)
+                    and element.get("type") == "external_select"
+                    and element.get("action_id") == action_id
+                ):
+                    least = int(element.get("min_query_length", DEFAULT_MIN_QUERY_LENGTH))
+                    if len(typed) < least:
+                        raise ValueError(f"Slack asks for options after {least} characters")
+                    return block_suggestion_payload(
+                        view=view,
+                        action_id=action_id,
+                        block_id=str(block.get("block_id", "")),
+                        value=typed,
+                        user=user,
+                    )
+        raise LookupError(f"view {view_id} has no external_select {action_id!r}")
+
+    def show_options(
+        self, view_id: str, action_id: str, answer: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """What the menu shows from the app's answer to an options request: its `options`, or
+        none when Slack would refuse the answer (no list, more than 100 options, an option's
+        text over 75 or value over 150 characters; Slack shows an error in the menu). The
+        options shown are the ones a submission may choose."""
+        options = (answer or {}).get("options")
+        problems = (
+            element_problems({"options": options}, "/options")
+            if isinstance(options, list)
+            else ["[ERROR] an options answer needs options [json-pointer:/options]"]
+        )
+        if problems or not isinstance(options, list):
+            self.refused_options.append((action_id, problems))
+            options = []
+        self._shown_options[(view_id, action_id)] = list(options)
+        self._changed()
+        return list(options)
 
     @staticmethod
     def _find_element(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:

@@ -192,23 +192,48 @@ def block_actions_payload(
     }
 
 
+CHOICE_ELEMENTS = frozenset({"radio_buttons", "static_select"})
+
+
+def _input_state(element: dict[str, Any], text: str) -> dict[str, Any]:
+    kind = element.get("type", "plain_text_input")
+    if kind not in CHOICE_ELEMENTS:
+        return {"type": kind, "value": text}
+    option = next((o for o in element.get("options", []) if o.get("value") == text), None)
+    if option is None:
+        raise LookupError(f"{element.get('action_id')} offers no option {text!r}")
+    return {"type": kind, "selected_option": option}
+
+
 def view_submission_payload(
     *,
     view: dict[str, Any],
     user: str,
     values: dict[str, dict[str, str]],
+    selected: dict[str, dict[str, tuple[str, dict[str, Any]]]] | None = None,
     team_id: str = TEAM_ID,
     api_app_id: str = APP_ID,
 ) -> dict[str, Any]:
     """A view_submission payload: `user` submits `view` with `values` typed into its inputs
-    ({block_id: {action_id: text}}, sent back as plain_text_input states)."""
-    state = {
+    ({block_id: {action_id: text}}), each sent back as Slack sends its element's state: a text
+    input's value, or the option of a choice (radio buttons, a select) whose value is `text`;
+    and options chosen in its external menus ({block_id: {action_id: (element type, option)}},
+    sent back as `selected_option`)."""
+    elements = {
+        (block.get("block_id"), (block.get("element") or {}).get("action_id")): block["element"]
+        for block in view.get("blocks", [])
+        if block.get("type") == "input" and isinstance(block.get("element"), dict)
+    }
+    state: dict[str, dict[str, Any]] = {
         block_id: {
-            action_id: {"type": "plain_text_input", "value": text}
+            action_id: _input_state(elements.get((block_id, action_id)) or {}, text)
             for action_id, text in inputs.items()
         }
         for block_id, inputs in values.items()
     }
+    for block_id, menus in (selected or {}).items():
+        for action_id, (kind, option) in menus.items():
+            state.setdefault(block_id, {})[action_id] = {"type": kind, "selected_option": option}
     return {
         "type": "view_submission",
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
@@ -220,6 +245,63 @@ def view_submission_payload(
         "response_urls": [],
         "is_enterprise_install": False,
         "enterprise": None,
+    }
+
+
+def message_action_payload(
+    *,
+    callback_id: str,
+    user: str,
+    channel: str,
+    message: dict[str, Any],
+    response_url: str,
+    team_id: str = TEAM_ID,
+    api_app_id: str = APP_ID,
+) -> dict[str, Any]:
+    """A message shortcut's payload (type `message_action`): `user` chose the app's shortcut
+    `callback_id` in the menu of `message` (which must carry its `ts`)."""
+    return {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": new_ts(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "api_app_id": api_app_id,
+        "channel": {"id": channel, "name": channel.lower()},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": new_trigger_id(),
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": message,
+    }
+
+
+def block_suggestion_payload(
+    *,
+    view: dict[str, Any],
+    action_id: str,
+    block_id: str,
+    value: str,
+    user: str,
+    team_id: str = TEAM_ID,
+    api_app_id: str = APP_ID,
+) -> dict[str, Any]:
+    """The options request of an `external_select` in an open modal: `user` typed `value`."""
+    return {
+        "type": "block_suggestion",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "container": {"type": "view", "view_id": view["id"]},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
     }
 
 

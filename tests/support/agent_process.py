@@ -91,6 +91,8 @@ class AgentProcess:
             PARLANT_TOOL_PORT=str(self.tool_port),
             PARLANT_HOME=str(self.home),
             DOTENV_PATH=str(self.home.parent / "no.env"),
+            # Never the repository's agent/learned.json: a test's proposals stay in its temp dir.
+            AGENT_LEARNED_FILE=str(self.home.parent / f"{self.home.name}-learned.json"),
         )
         env.update(self.extra_env)
         return env

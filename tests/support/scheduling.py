@@ -65,6 +65,8 @@ SLOWEST_FIRST = (
     "test_two_of_everything.py",
     "test_chaos.py",
     "test_dashboard_app.py",
+    "test_learning_browser.py",
+    "test_learning_loop.py",
     "test_sqlite_document_store.py",
     "test_session_store_crash.py",
     # Both were minutes of AI turns, now under a minute each: still ahead of the short ones.

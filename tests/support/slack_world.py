@@ -14,11 +14,12 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
+import yaml
 from parlant.client import AsyncParlantClient, ParlantClient
 
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
 from tests.fakes.fake_slack import Message
-from tests.support.agent_process import AgentProcess
+from tests.support.agent_process import REPO_ROOT, AgentProcess
 from tests.support.bridge_process import BridgeProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
 from tests.support.waits import (
@@ -161,21 +162,21 @@ class SlackWorld:
         payload = self.slack.call(self.fake.ephemeral_block_action, ephemeral_ts, action_id)
         self._push_interactive(payload)
 
-    def _push_interactive(self, payload: dict[str, Any]) -> None:
-        if self.mode == "socket":
-            self.slack.run(self.fake.push_interactive(payload))
-            return
-        raw = urlencode({"payload": json.dumps(payload)}).encode()
-        response = httpx.post(
-            self.bridge_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw), timeout=10
+    def shortcut(self, message_ts: str, callback_id: str, user: str) -> None:
+        """`user` chooses the app's message shortcut on a message of the channel."""
+        payload = self.slack.call(
+            self.fake.message_shortcut, self.channel, message_ts, callback_id, user=user
         )
-        assert response.status_code == 200, response.text
+        self._push_interactive(payload)
 
-    def submit_view(
-        self, view_id: str, user: str, values: dict[str, dict[str, str]]
-    ) -> dict[str, Any] | None:
-        """`user` submits an opened modal; returns the app's response payload (e.g. errors), if any."""
-        payload = self.slack.call(self.fake.view_submission, view_id, user=user, values=values)
+    def search(self, view_id: str, action_id: str, typed: str, user: str) -> list[dict[str, Any]]:
+        """`user` types into an external_select of an open modal: the options Slack shows."""
+        payload = self.slack.call(self.fake.block_suggestion, view_id, action_id, typed, user=user)
+        answer = self._push_interactive(payload)
+        return self.slack.call(self.fake.show_options, view_id, action_id, answer)
+
+    def _push_interactive(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Sends an interactivity payload; returns the app's answer payload, if any."""
         if self.mode == "socket":
             return self.slack.run(self.fake.push_interactive(payload)).payload or None
         raw = urlencode({"payload": json.dumps(payload)}).encode()
@@ -183,7 +184,22 @@ class SlackWorld:
             self.bridge_url, content=raw, headers=signed_headers(SIGNING_SECRET, raw), timeout=10
         )
         assert response.status_code == 200, response.text
-        return response.json() if response.content else None
+        answer: dict[str, Any] | None = response.json() if response.content else None
+        return answer
+
+    def submit_view(
+        self,
+        view_id: str,
+        user: str,
+        values: dict[str, dict[str, str]],
+        selected: dict[str, dict[str, str]] | None = None,
+    ) -> dict[str, Any] | None:
+        """`user` submits an opened modal (typed `values`, options `selected` in its menus);
+        returns the app's response payload (e.g. errors), if any."""
+        payload = self.slack.call(
+            self.fake.view_submission, view_id, user=user, values=values, selected=selected
+        )
+        return self._push_interactive(payload)
 
     def opened_views(self) -> list[dict[str, Any]]:
         return self.slack.call(self.fake.views)
@@ -209,6 +225,13 @@ class SlackWorld:
 
     def parlant_events(self, session_id: str, **filters: Any) -> list[Any]:
         return list(self.client.sessions.list_events(session_id, wait_for_data=0, **filters))
+
+
+def manifest_shortcuts() -> dict[str, str]:
+    """The shortcuts manifest.yml declares (callback_id -> type): all the fake offers."""
+    manifest = yaml.safe_load((REPO_ROOT / "manifest.yml").read_text())
+    declared = (manifest.get("features") or {}).get("shortcuts") or []
+    return {str(s["callback_id"]): str(s["type"]) for s in declared}
 
 
 def slack_env(slack: FakeSlackThread, channel: str, mode: Mode) -> dict[str, str]:
@@ -246,6 +269,7 @@ def start_world(
     SLACK_ROUTES with `{name}` standing for the id of routed channel `name`; `overflow` names
     the routed channel that is SLACK_OVERFLOW_CHANNEL."""
     slack = FakeSlack().run_in_thread()
+    slack.call(slack.fake.shortcuts.update, manifest_shortcuts())
     dana = slack.call(slack.fake.add_user, "dana", display_name="Dana")
     lee = slack.call(slack.fake.add_user, "lee", real_name="Lee Park")
     mallory = slack.call(slack.fake.add_user, "mallory", display_name="Mallory")
