@@ -366,6 +366,29 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
 
     opened = await eventually(resolve_form, "the resolve form")
     assert await world.status_is(session, "returned")  # the form alone changes nothing
+    # Mallory submitting the form Dana opened is turned away by the gate too.
+    await world.interactive(
+        world.fake.view_submission(
+            opened["id"],
+            user=world.mallory,
+            values={WHY_BLOCK: {WHY_INPUT: "needs_authority"}, ANSWER_BLOCK: {ANSWER_INPUT: "No"}},
+        )
+    )
+
+    async def four_refusals() -> bool:
+        return (
+            len(
+                [
+                    m
+                    for m in world.fake.ephemeral_messages(world.channel)
+                    if m.user == world.mallory and "list of support operators" in m.text
+                ]
+            )
+            == 4
+        )
+
+    await eventually(four_refusals, "the refusal of the resolve form's submission")
+    assert await world.status_is(session, "returned")
     await world.interactive(
         world.fake.view_submission(
             opened["id"],
