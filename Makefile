@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-deep fuzz chaos lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
+.PHONY: run test test-long test-deep fuzz chaos lint agent bench clean smoke-llm reset-data screenshots break-guarantees mutation lock
 
 # The locked versions (requirements.lock, `make lock`) installed by uv, itself installed from PyPI
 # into the venv first: the same set on every machine, in seconds rather than pip's two minutes.
@@ -40,14 +40,22 @@ test: lint
 	bash scripts/ensure_widget.sh
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_haproxy.sh
-	$(TEST_ENV) $(PY) -m pytest -q -n 5 --dist loadfile --no-loadscope-reorder
+	$(TEST_ENV) $(PY) -m pytest -q -n 5 --dist loadfile --no-loadscope-reorder -m "not long"
+
+# The tests marked `long` (tests/conftest.py): slower variants of checks `make test` already makes
+# through the same code (the launcher stopped by SIGTERM as well as by SIGINT), a minute or so.
+test-long: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	$(TEST_ENV) $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m long
 
 # The property-based tests with ten times the examples (Hypothesis profile "deep",
-# tests/conftest.py): the store comparisons against Parlant's own, on SQLite and PostgreSQL.
+# tests/conftest.py): the store comparisons against Parlant's own, on SQLite and PostgreSQL,
+# and the offline demo's replies against their turns' tool events (100 conversations).
 test-deep: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
-		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py
+		tests/test_sqlite_document_store.py tests/test_postgres_document_store.py \
+		tests/test_truthful_replies.py
 
 # Schemathesis with forty times the cases of `make test` (tests/test_fuzz.py), freshly drawn
 # each run rather than the fixed draw `make test` repeats (a few minutes).

@@ -13,13 +13,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from lagom import Container
-from parlant.core.application import Application
-from parlant.core.common import ItemNotFoundError
-from parlant.core.sessions import SessionId
 
-from agent.authorization import OperatorCheck
 from agent.drafts import draft_reply
+from agent.operator_session_route import OperatorSessionRoute
 from handoff.record import ACTIVE_STATUSES, read_record
 
 log = logging.getLogger(__name__)
@@ -27,27 +23,18 @@ log = logging.getLogger(__name__)
 PATH = "/escalations/{session_id}/draft"
 
 
-class DraftRoute:
+class DraftRoute(OperatorSessionRoute):
     def __init__(self, operator_token: str | None, timeout_s: float) -> None:
-        self._is_operator = OperatorCheck(operator_token)
+        super().__init__(operator_token)
         self._timeout_s = timeout_s
-        self._container: Container | None = None
-
-    def bind(self, container: Container) -> None:
-        self._container = container
 
     def install(self, app: FastAPI) -> None:
         @app.post(PATH, include_in_schema=False)
         async def draft(session_id: str, request: Request) -> Response:
-            if not self._is_operator(request):
-                return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
-            if self._container is None:
-                return JSONResponse({"detail": "the agent is starting"}, status_code=503)
-            sessions = self._container[Application].sessions
-            try:
-                session = await sessions.read(SessionId(session_id))
-            except ItemNotFoundError:
-                return JSONResponse({"detail": "no such session"}, status_code=404)
+            found = await self.session(request, session_id)
+            if isinstance(found, Response):
+                return found
+            container, session = found
             record = read_record(session.metadata)
             if record is None or record.get("status") not in ACTIVE_STATUSES:
                 return JSONResponse(
@@ -55,7 +42,7 @@ class DraftRoute:
                     status_code=409,
                 )
             try:
-                drafted = await draft_reply(self._container, session_id, self._timeout_s)
+                drafted = await draft_reply(container, session_id, self._timeout_s)
             except Exception as error:  # no draft is no loss: the operator answers
                 log.warning("draft failed session=%s: %r", session_id, error)
                 drafted = None

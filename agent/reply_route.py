@@ -26,7 +26,6 @@ from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from lagom import Container
 from parlant.api.sessions import event_to_dto
 from parlant.core.agents import AgentId
 from parlant.core.application import Application
@@ -41,8 +40,8 @@ from parlant.core.sessions import (
 )
 
 from agent.ai_reply_rules import check_ai_reply
-from agent.authorization import OperatorCheck
 from agent.key_locks import KeyLocks
+from agent.operator_session_route import OperatorSessionRoute, no_such_session
 from agent.reply_keys import reply_key, same_origin
 from agent.store.claims import Claims, UnknownCustomer
 from handoff import record as records
@@ -56,29 +55,28 @@ LOCK_STRIPES = 64
 OPERATOR_SOURCES = (EventSource.HUMAN_AGENT, EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT)
 
 
-class ReplyRoute:
+class ReplyRoute(OperatorSessionRoute):
     def __init__(
         self,
         operator_token: str | None,
         claims: Claims | None = None,
         keys: KeyLocks | None = None,
     ) -> None:
-        self._is_operator = OperatorCheck(operator_token)
+        super().__init__(operator_token)
         self._keys = keys or KeyLocks()
-        self._container: Container | None = None
         # The customer's own policy and claim numbers, which an `ai:` reply may name.
         self._claims = claims
         # Striped: a session always maps to the same lock, and the set stays bounded.
         self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
 
-    def bind(self, container: Container) -> None:
-        self._container = container
-
     def install(self, app: FastAPI) -> None:
         @app.post(PATH, include_in_schema=False)
         async def reply(session_id: str, request: Request) -> Response:
-            if not self._is_operator(request):
-                return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
+            # The session is read under the lock below, so the preamble's steps are taken one
+            # by one here, a malformed body answered before the start-up check.
+            refused = self.not_operator(request)
+            if refused is not None:
+                return refused
             try:
                 body = await request.json()
             except ValueError:
@@ -86,15 +84,16 @@ class ReplyRoute:
             problem = _problem(body)
             if problem:
                 return JSONResponse({"detail": problem}, status_code=422)
-            if self._container is None:
-                return JSONResponse({"detail": "the agent is starting"}, status_code=503)
+            starting = self.starting()
+            if starting is not None:
+                return starting
             # One reply of a session at a time here: the record's read, transition and write
             # are not interleaved with another's (two agents can still race; see actions.py).
             async with self._locks[hash(session_id) % LOCK_STRIPES]:
                 try:
                     return await self._reply(SessionId(session_id), body)
                 except ItemNotFoundError:
-                    return JSONResponse({"detail": "no such session"}, status_code=404)
+                    return no_such_session()
 
     async def _held(self, customer_id: str, body: Mapping[str, Any]) -> Response | None:
         """An `ai:` reply that breaks a rule (agent/ai_reply_rules.py) is not sent: 422 with

@@ -17,42 +17,27 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from lagom import Container
 from parlant.core.application import Application
-from parlant.core.common import ItemNotFoundError
-from parlant.core.sessions import SessionId
 
-from agent.authorization import OperatorCheck
+from agent.operator_session_route import OperatorSessionRoute
 
 log = logging.getLogger(__name__)
 
 PATH = "/escalations/{session_id}/turn"
 
 
-class TurnRoute:
-    def __init__(self, operator_token: str | None) -> None:
-        self._is_operator = OperatorCheck(operator_token)
-        self._container: Container | None = None
-
-    def bind(self, container: Container) -> None:
-        self._container = container
-
+class TurnRoute(OperatorSessionRoute):
     def install(self, app: FastAPI) -> None:
         @app.post(PATH, include_in_schema=False)
         async def turn(session_id: str, request: Request) -> Response:
-            if not self._is_operator(request):
-                return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
-            if self._container is None:
-                return JSONResponse({"detail": "the agent is starting"}, status_code=503)
-            sessions = self._container[Application].sessions
-            try:
-                session = await sessions.read(SessionId(session_id))
-            except ItemNotFoundError:
-                return JSONResponse({"detail": "no such session"}, status_code=404)
+            found = await self.session(request, session_id)
+            if isinstance(found, Response):
+                return found
+            container, session = found
             if session.mode != "auto":
                 return JSONResponse(
                     {"detail": "the session is with a person: the AI is silent"}, status_code=409
                 )
-            await sessions.dispatch_processing_task(session)
+            await container[Application].sessions.dispatch_processing_task(session)
             log.info("AI turn started session=%s", session_id)
             return JSONResponse({"session_id": session_id}, status_code=202)

@@ -33,8 +33,10 @@ from parlant.client import AsyncParlantClient  # noqa: E402
 from parlant.client.types import Participant  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard import data, render  # noqa: E402
+from dashboard import data  # noqa: E402
+from dashboard.queue_rows import QueueFilter, filter_rows, queue_csv, queue_frame, queue_rows  # noqa: E402
 from dashboard.settings import DashboardSettings  # noqa: E402
+from dashboard.transcript import transcript_entries, transcript_json, transcript_markdown  # noqa: E402
 from handoff.record import HANDOFF_LABEL, METADATA_KEY  # noqa: E402
 from tests.support.agent_process import AgentProcess  # noqa: E402
 from tests.support.chat import AGENT_ID  # noqa: E402
@@ -184,18 +186,16 @@ def main() -> int:
         rows_table.append(
             (f"queue: read {len(escalations)} sessions from Parlant (one labelled list call)", t)
         )
-        t, rows = timed(lambda: render.queue_rows(escalations, now, settings.session_page_url))
+        t, rows = timed(lambda: queue_rows(escalations, now, settings.session_page_url))
         rows_table.append(("queue: rows, sorted (pure)", t))
         t, _ = timed(
             lambda: (
-                render.filter_rows(
-                    rows, render.QueueFilter(statuses=frozenset({"waiting", "claimed"}))
-                ),
-                render.queue_frame(rows),
+                filter_rows(rows, QueueFilter(statuses=frozenset({"waiting", "claimed"}))),
+                queue_frame(rows),
             )
         )
         rows_table.append(("queue: filter + table frame (pure)", t))
-        t, _ = timed(lambda: render.queue_csv(rows))
+        t, _ = timed(lambda: queue_csv(rows))
         rows_table.append(("queue: CSV export (pure)", t))
 
         def cold_queue_page() -> AppTest:
@@ -211,12 +211,12 @@ def main() -> int:
 
         t, events = timed(lambda: data.events_since(settings, long_one, 0))
         rows_table.append((f"transcript: read {len(events)} events from Parlant", t))
-        t, entries = timed(lambda: render.transcript_entries(events))
+        t, entries = timed(lambda: transcript_entries(events))
         rows_table.append(("transcript: entries with labels (pure)", t))
         t, _ = timed(
             lambda: (
-                render.transcript_markdown(long_one, {}, entries),
-                render.transcript_json(long_one, {}, events),
+                transcript_markdown(long_one, {}, entries),
+                transcript_json(long_one, {}, events),
             )
         )
         rows_table.append(("transcript: Markdown + JSON export (pure)", t))

@@ -23,11 +23,12 @@ from parlant.client import AsyncParlantClient, ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import Event, Session
 
+from dashboard.customer_labels import is_guest
 from dashboard.failed_turns import FailedTurnRow, failed_turn_rows
 from dashboard.model import Escalation, RawEvent
-from dashboard.render import is_guest, transcript_matches
 from dashboard.settings import DashboardSettings
 from dashboard.token_usage import BilledUsage, billed_usage_row
+from dashboard.transcript import transcript_matches
 from handoff.failed_turn import FAILED_TURN_LABEL
 from handoff.learned import LearnedEntry, read_entries
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record

@@ -11,7 +11,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from dashboard import auth
-from dashboard.render import escape_markdown
+from dashboard.formats import escape_markdown
 from handoff.actions import Operator
 
 NAME_KEY = "supervisor_name"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
+from dashboard.formats import parse_time
 from dashboard.model import Escalation
-from dashboard.render import parse_time
 from handoff.learned import LearnedEntry
 from handoff.learning import Why, read_tag
 from handoff.packet import read_packet

@@ -13,16 +13,20 @@ with an error (no ack in Socket Mode, a 500 in HTTP mode) and Slack sends the ev
 Buttons and forms still answer at once: their listeners `ack` and hand the work (Parlant,
 chat.update, views.open) to a task (`after_answer`), so Slack never waits for it. (Not Bolt's
 lazy listeners: they deep-copy the request, which this app's client cannot be.)
+
+Every listener by which an operator acts on an escalation is registered behind the operator
+gate (`slack_bridge/operator_middleware.py`, a listener middleware): it runs only for an
+operator in an escalation's channel, and takes the acting operator from Bolt's `context`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -36,29 +40,15 @@ from slack_bridge import (
     notices,
     resolve_form,
 )
+from slack_bridge.after_answer import after_answer
 from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
+from slack_bridge.operator_middleware import GateTarget, TargetOf, operator_of, operators_only
 from slack_escalation import root_message
 from slack_escalation.settings import SlackSettings
 
 log = logging.getLogger(__name__)
-
-# Work started by a listener that answered Slack already; held so none is collected mid-way.
-_after_answer: set[asyncio.Task[None]] = set()
-
-
-def after_answer(work: Coroutine[Any, Any, None], name: str) -> None:
-    """Run `work` once the listener has returned (and so Slack has been answered)."""
-    task = asyncio.create_task(work, name=name)
-    _after_answer.add(task)
-    task.add_done_callback(_finished)
-
-
-def _finished(task: asyncio.Task[None]) -> None:
-    _after_answer.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("%s failed", task.get_name(), exc_info=error)
 
 
 class _SameTokenWarning(logging.Filter):
@@ -98,28 +88,40 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
     actions = bridge.actions
     tell = actions.feedback.tell
 
-    @app.action(root_message.ACTION_RETURN)
-    async def on_return(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def operators_only_on(target_of: TargetOf) -> list[Any]:
+        """The `middleware` of a listener by which an operator acts on an escalation."""
+        return [operators_only(bridge.gate, tell, target_of)]
+
+    @app.action(root_message.ACTION_RETURN, middleware=operators_only_on(root_button_target))
+    async def on_return(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         await ack()
-        after_answer(open_handback(body, action), "open-handback")
+        after_answer(open_handback(body, action, context), "open-handback")
 
-    async def open_handback(body: dict[str, Any], action: dict[str, Any]) -> None:
-        channel = (body.get("channel") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
-        message = body.get("message") or {}
-        root_ts = (
-            message.get("thread_ts")
-            or message.get("ts")
-            or (body.get("container") or {}).get("message_ts")
+    async def open_handback(
+        body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        where = root_button_target(body)
+        target = handback_form.HandbackTarget(
+            action.get("value", ""), where.channel, where.thread_ts or ""
         )
-        target = handback_form.HandbackTarget(action.get("value", ""), channel, str(root_ts or ""))
         # A trigger_id expires 3 s after the click: the form is opened before anything slow.
-        refusal = await actions.open_handback(body.get("trigger_id", ""), target, user)
+        refusal = await actions.open_handback(
+            body.get("trigger_id", ""), target, operator_of(context)
+        )
         if refusal:
-            await tell(channel, user, str(root_ts or ""), refusal)
+            await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
 
-    @app.view(handback_form.VIEW_HANDBACK)
-    async def on_handback(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    @app.view(handback_form.VIEW_HANDBACK, middleware=operators_only_on(handback_view_target))
+    async def on_handback(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        target = handback_form.handback_target(view)
+        if target is None:
+            await ack()
+            log.warning("handback form with unreadable metadata from user=%s", context.user_id)
+            return
         note = handback_form.handback_note(view)
         problem = handback_note_problem(note)
         if problem:
@@ -127,40 +129,44 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             await ack(response_action="errors", errors={handback_form.HANDBACK_BLOCK: problem})
             return
         await ack()
-        after_answer(hand_back(body, view, note), "hand-back")
+        after_answer(hand_back(target, note, context), "hand-back")
 
-    async def hand_back(body: dict[str, Any], view: dict[str, Any], note: str) -> None:
-        user = (body.get("user") or {}).get("id", "")
-        target = handback_form.handback_target(view)
-        if target is None:
-            log.warning("handback form with unreadable metadata from user=%s", user)
-            return
-        refusal = await actions.hand_back(target, user, note)
+    async def hand_back(
+        target: handback_form.HandbackTarget, note: str, context: AsyncBoltContext
+    ) -> None:
+        refusal = await actions.hand_back(target, operator_of(context), note)
         if refusal:
-            await tell(target.channel, user, target.thread_ts, refusal)
+            await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
 
-    @app.action(root_message.ACTION_RESOLVE)
-    async def on_resolve(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    @app.action(root_message.ACTION_RESOLVE, middleware=operators_only_on(root_button_target))
+    async def on_resolve(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         await ack()
-        after_answer(open_resolve(body, action), "open-resolve")
+        after_answer(open_resolve(body, action, context), "open-resolve")
 
-    async def open_resolve(body: dict[str, Any], action: dict[str, Any]) -> None:
-        channel = (body.get("channel") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
-        message = body.get("message") or {}
-        root_ts = str(
-            message.get("thread_ts")
-            or message.get("ts")
-            or (body.get("container") or {}).get("message_ts")
-            or ""
+    async def open_resolve(
+        body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        where = root_button_target(body)
+        target = resolve_form.ResolveTarget(
+            action.get("value", ""), where.channel, where.thread_ts or ""
         )
-        target = resolve_form.ResolveTarget(action.get("value", ""), channel, root_ts)
-        refusal = await actions.open_resolve(body.get("trigger_id", ""), target, user)
+        refusal = await actions.open_resolve(
+            body.get("trigger_id", ""), target, operator_of(context)
+        )
         if refusal:
-            await tell(channel, user, root_ts, refusal)
+            await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
 
-    @app.view(resolve_form.VIEW_RESOLVE)
-    async def on_resolved(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    @app.view(resolve_form.VIEW_RESOLVE, middleware=operators_only_on(resolve_view_target))
+    async def on_resolved(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        target = resolve_form.resolve_target(view)
+        if target is None:
+            await ack()
+            log.warning("resolve form with unreadable metadata from user=%s", context.user_id)
+            return
         why = resolve_form.resolve_why(view)
         answer = resolve_form.resolve_answer(view)
         problem = tag_problem(why, answer)
@@ -170,19 +176,17 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             await ack(response_action="errors", errors={block: problem})
             return
         await ack()
-        after_answer(resolve(body, view, why, answer), "resolve")
+        after_answer(resolve(target, why, answer, context), "resolve")
 
     async def resolve(
-        body: dict[str, Any], view: dict[str, Any], why: str | None, answer: str
+        target: resolve_form.ResolveTarget,
+        why: str | None,
+        answer: str,
+        context: AsyncBoltContext,
     ) -> None:
-        user = (body.get("user") or {}).get("id", "")
-        target = resolve_form.resolve_target(view)
-        if target is None:
-            log.warning("resolve form with unreadable metadata from user=%s", user)
-            return
-        refusal = await actions.resolve(target, user, why, answer)
+        refusal = await actions.resolve(target, operator_of(context), why, answer)
         if refusal:
-            await tell(target.channel, user, target.thread_ts, refusal)
+            await tell(target.channel, context.user_id or "", target.thread_ts, refusal)
 
     inbound = bridge.inbound
 
@@ -258,23 +262,32 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             thread_ts=str(message.get("thread_ts") or container.get("thread_ts") or ""),
         )
 
-    async def decide_draft(body: dict[str, Any], action: dict[str, Any]) -> None:
-        user = (body.get("user") or {}).get("id", "")
+    def draft_button_target(body: dict[str, Any]) -> GateTarget:
+        target = draft_target(body, (body.get("actions") or [{}])[0])
+        return GateTarget(target.session_id, target.channel, target.thread_ts)
+
+    async def decide_draft(
+        body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        user = context.user_id or ""
+        operator = operator_of(context)
         target = draft_target(body, action)
         text = draft_message.draft_text(body.get("message") or {}) or ""
         if action["action_id"] == draft_message.ACTION_DRAFT_SEND:
-            refusal = await drafts.send(target, user, text, edited=False)
+            refusal = await drafts.send(target, user, operator, text, edited=False)
         else:
-            refusal = await drafts.dismiss(target, user, text)
+            refusal = await drafts.dismiss(target, user, operator, text)
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
 
     for draft_action in (draft_message.ACTION_DRAFT_SEND, draft_message.ACTION_DRAFT_DISMISS):
 
-        @app.action(draft_action)
-        async def on_draft(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        @app.action(draft_action, middleware=operators_only_on(draft_button_target))
+        async def on_draft(
+            ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+        ) -> None:
             await ack()
-            after_answer(decide_draft(body, action), f"draft-{action['action_id']}")
+            after_answer(decide_draft(body, action, context), f"draft-{action['action_id']}")
 
     @app.action(draft_message.ACTION_DRAFT_EDIT)
     async def on_draft_edit(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -288,8 +301,10 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             "draft-edit",
         )
 
-    @app.view(draft_message.VIEW_EDIT_DRAFT)
-    async def on_draft_edited(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    @app.view(draft_message.VIEW_EDIT_DRAFT, middleware=operators_only_on(draft_view_target))
+    async def on_draft_edited(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         edited = draft_message.edited_draft(view)
         if edited is None or not edited[1].strip():
             await ack(
@@ -299,11 +314,11 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
             return
         await ack()
         target, text = edited
-        after_answer(send_edited_draft(body, target, text), "draft-edited")
+        after_answer(send_edited_draft(target, text, context), "draft-edited")
 
-    async def send_edited_draft(body: dict[str, Any], target: DraftTarget, text: str) -> None:
-        user = (body.get("user") or {}).get("id", "")
-        refusal = await drafts.send(target, user, text, edited=True)
+    async def send_edited_draft(target: DraftTarget, text: str, context: AsyncBoltContext) -> None:
+        user = context.user_id or ""
+        refusal = await drafts.send(target, user, operator_of(context), text, edited=True)
         if refusal:
             await tell(target.channel, user, target.thread_ts, refusal)
 
@@ -353,22 +368,56 @@ def build_app(slack: SlackSettings, client: AsyncWebClient, bridge: Bridge) -> A
         await ack()
         after_answer(canned.send(str(view.get("id", "")), target, filled, user), "canned-send")
 
-    async def press(body: dict[str, Any], action: dict[str, Any]) -> None:
-        channel = (body.get("channel") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
+    async def press(
+        body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         refusal = await actions.on_button(
-            action["action_id"], action.get("value", ""), user, channel
+            action["action_id"], action.get("value", ""), operator_of(context)
         )
         if refusal:
-            message = body.get("message") or body.get("container") or {}
-            thread_ts = message.get("thread_ts") or message.get("ts") or message.get("message_ts")
-            await tell(channel, user, thread_ts, refusal)
+            where = root_button_target(body)
+            await tell(where.channel, context.user_id or "", where.thread_ts, refusal)
 
     for action_id in BUTTON_ACTIONS:
 
-        @app.action(action_id)
-        async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        @app.action(action_id, middleware=operators_only_on(root_button_target))
+        async def on_button(
+            ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+        ) -> None:
             await ack()
-            after_answer(press(body, action), f"button-{action['action_id']}")
+            after_answer(press(body, action, context), f"button-{action['action_id']}")
 
     return app
+
+
+# What the operator gate reads off each operator listener's request (operator_middleware.py).
+
+
+def root_button_target(body: dict[str, Any]) -> GateTarget:
+    """A button on a root message (or in its thread): the session is the button's value."""
+    action = (body.get("actions") or [{}])[0]
+    message = body.get("message") or body.get("container") or {}
+    thread_ts = message.get("thread_ts") or message.get("ts") or message.get("message_ts")
+    return GateTarget(
+        str(action.get("value", "")),
+        str((body.get("channel") or {}).get("id", "")),
+        str(thread_ts) if thread_ts else None,
+    )
+
+
+def handback_view_target(body: dict[str, Any]) -> GateTarget | None:
+    target = handback_form.handback_target(body.get("view") or {})
+    return GateTarget(target.session_id, target.channel, target.thread_ts) if target else None
+
+
+def resolve_view_target(body: dict[str, Any]) -> GateTarget | None:
+    target = resolve_form.resolve_target(body.get("view") or {})
+    return GateTarget(target.session_id, target.channel, target.thread_ts) if target else None
+
+
+def draft_view_target(body: dict[str, Any]) -> GateTarget | None:
+    edited = draft_message.edited_draft(body.get("view") or {})
+    if edited is None:
+        return None
+    target = edited[0]
+    return GateTarget(target.session_id, target.channel, target.thread_ts)

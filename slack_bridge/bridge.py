@@ -49,7 +49,10 @@ class Bridge:
     ) -> None:
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
         names = DisplayNames(caller)
-        gate = OperatorGate(slack, store, names)
+        # The one check of who may act from Slack: Inbound asks it of replies, CannedReplies
+        # of the canned-reply shortcut (its session comes from the message's thread), the
+        # app's operator middleware of buttons and forms.
+        self.gate = OperatorGate(slack, store, names)
         feedback = Feedback(caller, store)
         self.roots = RootSync(
             parlant,
@@ -70,13 +73,13 @@ class Bridge:
             caller,
             store,
             names,
-            gate,
+            self.gate,
             feedback,
             self.roots,
             settings.reply_settle_s,
         )
         self.actions = OperatorActions(
-            parlant, caller, store, gate, self.roots, self.mirrors, feedback, self.leases
+            parlant, caller, store, self.roots, self.mirrors, feedback, self.leases
         )
         self.discovery = Discovery(
             listing_http,
@@ -108,7 +111,6 @@ class Bridge:
             store,
             slack.masker,
             self.inbound,
-            gate,
             settings.drafts,
             self.backlog.behind,
         )
@@ -120,7 +122,7 @@ class Bridge:
             store,
             slack.masker,
             self.inbound,
-            gate,
+            self.gate,
             self.actions,
         )
         self.feed = FeedFollower(

@@ -21,11 +21,11 @@ import httpx
 from parlant.client import AsyncParlantClient
 
 from handoff import actions
+from handoff.actions import Operator
 from slack_bridge import draft_message, metrics
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.feed import MirrorEvent
 from slack_bridge.inbound import Inbound
-from slack_bridge.operators import OperatorGate
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_escalation.masking import Masker
 from slack_escalation.slack_api import (
@@ -67,7 +67,6 @@ class Drafts:
         store: BridgeStore,
         masker: Masker,
         inbound: Inbound,
-        gate: OperatorGate,
         enabled: bool,
         behind: Callable[[str], bool],
     ) -> None:
@@ -78,7 +77,6 @@ class Drafts:
         self._store = store
         self._masker = masker
         self._inbound = inbound
-        self._gate = gate
         self._enabled = enabled
         self._behind = behind
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,28 +128,38 @@ class Drafts:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    async def send(self, target: DraftTarget, user: str, text: str, edited: bool) -> str | None:
+    # Both past the operator gate (slack_bridge/operator_middleware.py): `user` is the Slack
+    # user who clicked, `operator` the same person as the shared actions know them.
+
+    async def send(
+        self, target: DraftTarget, user: str, operator: Operator, text: str, edited: bool
+    ) -> str | None:
         """Sends the draft (or its edited text) as the AI; what to tell the operator if not."""
-        first, refusal = await self._inbound.queue_draft(
-            target.session_id, target.channel, target.draft_ts, target.thread_ts, user, text
+        first = await self._inbound.queue_draft(
+            target.session_id,
+            target.channel,
+            target.draft_ts,
+            target.thread_ts,
+            user,
+            operator.name,
+            text,
         )
-        if refusal:
-            return refusal
         if first:
-            await self._decided(target, user, "edited" if edited else "sent", text)
+            await self._decided(target, user, operator, "edited" if edited else "sent", text)
             return None
         return "This draft was sent already."
 
-    async def dismiss(self, target: DraftTarget, user: str, text: str) -> str | None:
-        refusal = await self._gate.refusal(user, target.channel, target.session_id)
-        if refusal:
-            return refusal
+    async def dismiss(
+        self, target: DraftTarget, user: str, operator: Operator, text: str
+    ) -> str | None:
         if not await self._store.first_sighting(f"draft:{target.channel}:{target.draft_ts}"):
             return "This draft was sent or dismissed already."
-        await self._decided(target, user, "dismissed", text)
+        await self._decided(target, user, operator, "dismissed", text)
         return None
 
-    async def _decided(self, target: DraftTarget, user: str, outcome: str, text: str) -> None:
+    async def _decided(
+        self, target: DraftTarget, user: str, operator: Operator, outcome: str, text: str
+    ) -> None:
         line, blocks = draft_message.draft_outcome(user, outcome, self._masker.mask(text))
         try:
             await self._caller.call(
@@ -159,7 +167,6 @@ class Drafts:
             )
         except (SlackRejected, SlackUnavailable) as error:
             log.warning("draft message not updated slack_ts=%s: %s", target.draft_ts, error)
-        operator = await self._gate.operator(user)
         try:
             await actions.add_note(
                 self._parlant,

@@ -159,15 +159,19 @@ class Inbound:
         self._deliver_soon(reply.session_id)
 
     async def queue_draft(
-        self, session_id: str, channel: str, draft_ts: str, thread_ts: str, user: str, text: str
-    ) -> tuple[bool, str | None]:
-        """An operator sends the agent's draft (slack_bridge/drafts.py) as the AI: one outbox
-        row per draft post, whoever clicks and however often, delivered like any reply (and
-        checked like any `ai:` reply). Returns (this was the draft's first send, what to tell
-        the operator when refused)."""
-        refusal = await self._gate.refusal(user, channel, session_id)
-        if refusal:
-            return False, refusal
+        self,
+        session_id: str,
+        channel: str,
+        draft_ts: str,
+        thread_ts: str,
+        user: str,
+        name: str,
+        text: str,
+    ) -> bool:
+        """An operator (past the operator gate: slack_bridge/operator_middleware.py) sends the
+        agent's draft (slack_bridge/drafts.py) as the AI: one outbox row per draft post, whoever
+        clicks and however often, delivered like any reply (and checked like any `ai:` reply).
+        Returns whether this was the draft's first send."""
         first = await self._store.first_sighting(f"draft:{channel}:{draft_ts}")
         # Queued whatever `first` says: a click retried after a crash between the two still
         # sends it; the row's key keeps it to one.
@@ -177,14 +181,14 @@ class Inbound:
             draft_ts,
             thread_ts,
             user,
-            await self._names.name_of(user),
+            name,
             "draft",
             text,
         )
         if first:
             log.info("draft queued session=%s slack_ts=%s user=%s", session_id, draft_ts, user)
         self._deliver_soon(session_id)
-        return first, None
+        return first
 
     async def queue_canned(
         self, session_id: str, channel: str, post_ts: str, thread_ts: str, user: str, text: str

@@ -1,7 +1,8 @@
 """Operators acting from Slack: the root message's buttons and the handback form.
 
-Each click passes the one operator gate (operators.OperatorGate), runs the shared action
-(handoff.actions, the same code the dashboard uses) and rewrites the root message.
+Each click has passed the one operator gate (slack_bridge/operator_middleware.py, in front of
+its listener) before it gets here: these run the shared action (handoff.actions, the same code
+the dashboard uses) as the `Operator` the gate let through and rewrite the root message.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from slack_bridge.handback_form import HandbackTarget
 from slack_bridge.handback_line import HandbackLines
 from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
-from slack_bridge.operators import OperatorGate
 from slack_bridge.resolve_form import ResolveTarget
 from slack_bridge.root_sync import RootSync
 from slack_bridge.state import BridgeStore, ThreadLink
@@ -50,7 +50,6 @@ class OperatorActions:
         parlant: AsyncParlantClient,
         caller: SlackCaller,
         store: BridgeStore,
-        gate: OperatorGate,
         roots: RootSync,
         mirrors: Mirrors,
         feedback: Feedback,
@@ -60,21 +59,13 @@ class OperatorActions:
         self._parlant = parlant
         self._caller = caller
         self._store = store
-        self._gate = gate
         self._roots = roots
         self._mirrors = mirrors
         self.feedback = feedback
         self.handback_lines = HandbackLines(parlant, caller, store)
 
-    async def on_button(
-        self, action_id: str, session_id: str, user_id: str, channel: str
-    ) -> str | None:
+    async def on_button(self, action_id: str, session_id: str, operator: Operator) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
-        refusal = await self._gate.refusal(user_id, channel, session_id)
-        if refusal:
-            log.info("button %s refused session=%s user=%s", action_id, session_id, user_id)
-            return refusal
-        operator = await self._gate.operator(user_id)
         try:
             await BUTTON_ACTIONS[action_id](self._parlant, session_id, operator)
         except HandoffNotActive as not_active:
@@ -82,7 +73,7 @@ class OperatorActions:
         except (ApiError, httpx.TransportError) as error:
             log.warning("button %s failed session=%s: %r", action_id, session_id, error)
             return UNREACHABLE
-        log.info("button %s session=%s by user=%s", action_id, session_id, user_id)
+        log.info("button %s session=%s by user=%s", action_id, session_id, operator.id)
         await self._roots.refresh_session(session_id)
         if action_id == root_message.ACTION_TAKE_OVER:
             thread = await self._store.thread_for_session(session_id)
@@ -98,12 +89,9 @@ class OperatorActions:
             log.warning("form not opened: %s", error)
 
     async def open_handback(
-        self, trigger_id: str, target: HandbackTarget, user_id: str
+        self, trigger_id: str, target: HandbackTarget, operator: Operator
     ) -> str | None:
-        """Return to AI: open the handback form, unless the click would be refused anyway."""
-        refusal = await self._gate.refusal(user_id, target.channel, target.session_id)
-        if refusal:
-            return refusal
+        """Return to AI: open the handback form, unless the session is no longer handed off."""
         try:
             record = await actions.current_record(self._parlant, target.session_id)
         except (ApiError, httpx.TransportError) as error:
@@ -121,46 +109,44 @@ class OperatorActions:
             )
         except (SlackUnavailable, SlackRejected) as error:
             log.warning(
-                "handback form not opened session=%s user=%s: %s", target.session_id, user_id, error
+                "handback form not opened session=%s user=%s: %s",
+                target.session_id,
+                operator.id,
+                error,
             )
             return "Slack could not open the handback form; press Return to AI again."
-        log.info("handback form opened session=%s user=%s", target.session_id, user_id)
+        log.info("handback form opened session=%s user=%s", target.session_id, operator.id)
         return None
 
     async def open_resolve(
-        self, trigger_id: str, target: ResolveTarget, user_id: str
+        self, trigger_id: str, target: ResolveTarget, operator: Operator
     ) -> str | None:
-        """Resolve: open the resolve form (why the AI could not finish), unless the click
-        would be refused anyway. The form opens first: the trigger lives 3 s, and the record
-        is read again when the form comes back."""
-        refusal = await self._gate.refusal(user_id, target.channel, target.session_id)
-        if refusal:
-            return refusal
+        """Resolve: open the resolve form (why the AI could not finish). The form opens first:
+        the trigger lives 3 s, and the record is read again when the form comes back."""
         try:
             await self._caller.call(
                 "views.open", trigger_id=trigger_id, view=resolve_form.resolve_modal(target)
             )
         except (SlackUnavailable, SlackRejected) as error:
             log.warning(
-                "resolve form not opened session=%s user=%s: %s", target.session_id, user_id, error
+                "resolve form not opened session=%s user=%s: %s",
+                target.session_id,
+                operator.id,
+                error,
             )
             return "Slack could not open the resolve form; press Resolve again."
-        log.info("resolve form opened session=%s user=%s", target.session_id, user_id)
+        log.info("resolve form opened session=%s user=%s", target.session_id, operator.id)
         return None
 
     async def resolve(
-        self, target: ResolveTarget, user_id: str, why: str | None, answer: str
+        self, target: ResolveTarget, operator: Operator, why: str | None, answer: str
     ) -> str | None:
         """A submitted resolve form: resolve with the operator's tag, rewrite the root.
         Returns a message for the operator when refused."""
-        refusal = await self._gate.refusal(user_id, target.channel, target.session_id)
-        if refusal:
-            return refusal
         try:
             tag = resolve_tag(why, answer)
         except InvalidTag as invalid:
             return str(invalid)
-        operator = await self._gate.operator(user_id)
         try:
             await actions.resolve(self._parlant, target.session_id, operator, tag)
         except HandoffNotActive as not_active:
@@ -171,20 +157,16 @@ class OperatorActions:
         log.info(
             "resolved session=%s by user=%s why=%s answer=%s",
             target.session_id,
-            user_id,
+            operator.id,
             tag.why.value,
             "yes" if tag.answer else "no",
         )
         await self._roots.refresh_session(target.session_id)
         return None
 
-    async def hand_back(self, target: HandbackTarget, user_id: str, note: str) -> str | None:
+    async def hand_back(self, target: HandbackTarget, operator: Operator, note: str) -> str | None:
         """A submitted handback form: return the session to the AI with the note, say so in the
         thread, rewrite the root. Returns a message for the operator when refused."""
-        refusal = await self._gate.refusal(user_id, target.channel, target.session_id)
-        if refusal:
-            return refusal
-        operator = await self._gate.operator(user_id)
         try:
             handback = await actions.return_to_ai(self._parlant, target.session_id, operator, note)
         except HandoffNotActive as not_active:
@@ -197,7 +179,7 @@ class OperatorActions:
         log.info(
             "handed back session=%s by user=%s event=%s",
             target.session_id,
-            user_id,
+            operator.id,
             handback.event_id,
         )
         crash_point("handback.before_post")

@@ -45,6 +45,11 @@ def pytest_configure(config: pytest.Config) -> None:
     Under xdist the controller starts one fork server for the run, which pre-loads while the
     workers start and collect, and every worker connects to it."""
     global run_fork_server
+    # Deselected by `make test`, run by `make test-long` (registered here rather than in
+    # pyproject.toml, whose every change makes `make` install the packages again).
+    config.addinivalue_line(
+        "markers", "long: a slower variant of a check make test already makes (make test-long)"
+    )
     if os.environ.get("TESTS_EXEC") == "1":
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER")

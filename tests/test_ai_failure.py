@@ -17,7 +17,7 @@ import httpx
 import pytest
 from parlant.client import ParlantClient
 
-from tests.support.agent_process import AgentProcess
+from tests.support.agent_process import AgentProcess, copy_evaluations
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
 # The dashboard process of the browser test, serving this module's `agent` (defined below).
@@ -171,11 +171,12 @@ def test_a_model_that_recovers_after_a_429_answers_normally(
 
 
 def test_a_turn_past_its_model_calls_hands_off(
-    llm: FakeOpenAIThread, tmp_path_factory: pytest.TempPathFactory
+    llm: FakeOpenAIThread, guarded_agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    agent = _start(
-        llm, tmp_path_factory.mktemp("ai-calls") / "parlant", AI_TURN_MAX_MODEL_CALLS="3"
-    )
+    home = tmp_path_factory.mktemp("ai-calls") / "parlant"
+    # The module's agent evaluated the same guidelines at its start: this one reuses that.
+    copy_evaluations(guarded_agent.home, home)
+    agent = _start(llm, home, AI_TURN_MAX_MODEL_CALLS="3")
     try:
         before = llm.fake.requests
         _fails_over(ParlantClient(base_url=agent.url))

@@ -320,6 +320,27 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
         return forms[-1] if forms else None
 
     opened = await eventually(form, "the handback form")
+    # Nor may she open the form, or submit the one Dana opened: the operator gate in front of
+    # both listeners turns each away privately, and no form opens, nothing changes.
+    views_before = len(world.fake.views())
+    await world.click(root.ts, ACTION_RETURN, world.mallory)
+    await world.interactive(
+        world.fake.view_submission(
+            opened["id"], user=world.mallory, values={"handback_note": {"note": "Let me in"}}
+        )
+    )
+
+    async def three_refusals() -> bool:
+        refusals = [
+            m
+            for m in world.fake.ephemeral_messages(world.channel)
+            if m.user == world.mallory and "list of support operators" in m.text
+        ]
+        return len(refusals) == 3
+
+    await eventually(three_refusals, "the refusals of the form and its submission")
+    assert len(world.fake.views()) == views_before
+    assert await world.status_is(session, "claimed")
     await world.interactive(
         world.fake.view_submission(
             opened["id"],
@@ -345,6 +366,29 @@ async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) 
 
     opened = await eventually(resolve_form, "the resolve form")
     assert await world.status_is(session, "returned")  # the form alone changes nothing
+    # Mallory submitting the form Dana opened is turned away by the gate too.
+    await world.interactive(
+        world.fake.view_submission(
+            opened["id"],
+            user=world.mallory,
+            values={WHY_BLOCK: {WHY_INPUT: "needs_authority"}, ANSWER_BLOCK: {ANSWER_INPUT: "No"}},
+        )
+    )
+
+    async def four_refusals() -> bool:
+        return (
+            len(
+                [
+                    m
+                    for m in world.fake.ephemeral_messages(world.channel)
+                    if m.user == world.mallory and "list of support operators" in m.text
+                ]
+            )
+            == 4
+        )
+
+    await eventually(four_refusals, "the refusal of the resolve form's submission")
+    assert await world.status_is(session, "returned")
     await world.interactive(
         world.fake.view_submission(
             opened["id"],

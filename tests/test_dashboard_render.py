@@ -11,12 +11,46 @@ from typing import cast
 import pytest
 
 from config import EnvReader, SettingsError
-from dashboard import identity, operate, render
+from dashboard import identity, operate
 from dashboard.__main__ import streamlit_argv
 from dashboard.auth import password_matches
+from dashboard.formats import escape_markdown, format_age, format_time
+from dashboard.handoff_figures import (
+    HandoffSummary,
+    breaches_per_day,
+    breaches_per_reason,
+    handoff_frame,
+    handoff_summary,
+    handoffs_per_day,
+    handoffs_per_reason,
+    response_times_per_day,
+)
 from dashboard.model import Escalation, RawEvent
-from dashboard.render import QueueFilter, Role, slack_backlog_lines
+from dashboard.packet_summary import packet_summary, sentence_inside
+from dashboard.queue_rows import (
+    QueueFilter,
+    filter_choices,
+    filter_rows,
+    queue_csv,
+    queue_frame,
+    queue_rows,
+    sla_counts,
+    slack_backlog_lines,
+    status_counts,
+)
 from dashboard.settings import DashboardSettings
+from dashboard.sla_badges import sla_lines
+from dashboard.timeline import timeline, timeline_frame
+from dashboard.transcript import (
+    Role,
+    ToolCallView,
+    latest_handback,
+    transcript_entries,
+    transcript_json,
+    transcript_markdown,
+    transcript_matches,
+    visible_window,
+)
 from handoff.record import HandoffNotActive, HandoffRecord
 from handoff.sla import SlaSettings
 
@@ -65,7 +99,7 @@ QUEUE = [
 
 
 def test_queue_puts_the_longest_waiting_first_then_claimed_then_closed() -> None:
-    rows = render.queue_rows(QUEUE, NOW, link)
+    rows = queue_rows(QUEUE, NOW, link)
 
     assert [r.session_id for r in rows] == ["old", "new", "mine", "done"]
     mine = rows[2]
@@ -74,15 +108,15 @@ def test_queue_puts_the_longest_waiting_first_then_claimed_then_closed() -> None
         "https://slack.example/p1",
         link("mine"),
     )
-    assert render.format_age(rows[0].age_seconds) == "40 min"
+    assert format_age(rows[0].age_seconds) == "40 min"
     assert rows[3].slack_url is None  # only http(s) permalinks become links
 
 
 def test_filters_combine_status_reason_operator_date_and_search_hits() -> None:
-    rows = render.queue_rows(QUEUE, NOW, link)
+    rows = queue_rows(QUEUE, NOW, link)
 
     def ids(chosen: QueueFilter) -> list[str]:
-        return [r.session_id for r in render.filter_rows(rows, chosen)]
+        return [r.session_id for r in filter_rows(rows, chosen)]
 
     assert ids(QueueFilter(statuses=frozenset({"waiting"}))) == ["old", "new"]
     assert ids(QueueFilter(reasons=frozenset({"billing"}))) == ["new", "mine"]
@@ -90,8 +124,8 @@ def test_filters_combine_status_reason_operator_date_and_search_hits() -> None:
     assert ids(QueueFilter(since=date(2026, 3, 10))) == ["old", "new", "mine"]
     assert ids(QueueFilter(until=date(2026, 3, 9))) == ["done"]
     assert ids(QueueFilter(matching_sessions=frozenset({"new", "done"}))) == ["new", "done"]
-    assert render.filter_choices(rows) == (["angry", "billing"], ["Dana"])
-    assert render.status_counts(rows) == {"waiting": 2, "claimed": 1, "returned": 0, "resolved": 1}
+    assert filter_choices(rows) == (["angry", "billing"], ["Dana"])
+    assert status_counts(rows) == {"waiting": 2, "claimed": 1, "returned": 0, "resolved": 1}
 
 
 def test_csv_export_has_every_row_and_defuses_spreadsheet_formulas() -> None:
@@ -99,7 +133,7 @@ def test_csv_export_has_every_row_and_defuses_spreadsheet_formulas() -> None:
         *QUEUE,
         escalation("evil", status="waiting", reason='=HYPERLINK("x")', requested_at=at(1)),
     ]
-    exported = render.queue_csv(render.queue_rows(queue, NOW, link))
+    exported = queue_csv(queue_rows(queue, NOW, link))
 
     table = list(csv.DictReader(io.StringIO(exported)))
     assert [r["session_id"] for r in table] == ["old", "new", "evil", "mine", "done"]
@@ -115,8 +149,8 @@ def test_the_queue_leads_with_the_link_and_names_customers() -> None:
         Escalation("g2", "guest", "manual", NOW, HandoffRecord(status="waiting")),
     ]
     names = {"cust-new": "Avery Quinn", "cust-guest-0782f9ab": "not this"}
-    rows = render.queue_rows(queue, NOW, link, customer_names=names)
-    frame = render.queue_frame(rows)
+    rows = queue_rows(queue, NOW, link, customer_names=names)
+    frame = queue_frame(rows)
 
     assert list(frame.columns)[:2] == ["session", "customer"]
     by_id = dict(zip(frame["session id"], frame["customer"], strict=True))
@@ -130,30 +164,26 @@ def test_the_queue_leads_with_the_link_and_names_customers() -> None:
 
 
 def test_waiting_time_only_while_someone_waits() -> None:
-    frame = render.queue_frame(render.queue_rows(QUEUE, NOW, link))
+    frame = queue_frame(queue_rows(QUEUE, NOW, link))
     waiting = dict(zip(frame["session id"], frame["waiting for"], strict=True))
     assert (waiting["old"], waiting["mine"], waiting["done"]) == ("40 min", "1 h 30 min", "")
     table = {
         r["session_id"]: r
-        for r in csv.DictReader(io.StringIO(render.queue_csv(render.queue_rows(QUEUE, NOW, link))))
+        for r in csv.DictReader(io.StringIO(queue_csv(queue_rows(QUEUE, NOW, link))))
     }
     assert (table["mine"]["waiting_seconds"], table["done"]["waiting_seconds"]) == ("5400", "")
 
 
 def test_csv_export_has_the_category_and_the_dashboards_one_time_format() -> None:
     queue = [escalation("c", status="waiting", reason_category="complaint", requested_at=at(2))]
-    (row,) = csv.DictReader(io.StringIO(render.queue_csv(render.queue_rows(queue, NOW, link))))
+    (row,) = csv.DictReader(io.StringIO(queue_csv(queue_rows(queue, NOW, link))))
     assert row["category"] == "complaint"
-    assert (
-        row["requested_at"]
-        == "2026-03-10 11:58 UTC"
-        == render.format_time(NOW - timedelta(minutes=2))
-    )
+    assert row["requested_at"] == "2026-03-10 11:58 UTC" == format_time(NOW - timedelta(minutes=2))
 
 
 def test_transcript_search_matches_every_word_in_any_order() -> None:
-    assert render.transcript_matches("My car was hit at the Mall", "mall car")
-    assert not render.transcript_matches("My car was hit", "car boat")
+    assert transcript_matches("My car was hit at the Mall", "mall car")
+    assert not transcript_matches("My car was hit", "car boat")
 
 
 def event(offset: int, source: str, kind: str, data: object, **metadata: object) -> RawEvent:
@@ -199,7 +229,7 @@ EVENTS = [
 
 
 def test_transcript_labels_each_source_and_skips_status_events() -> None:
-    entries = render.transcript_entries(EVENTS)
+    entries = transcript_entries(EVENTS)
 
     assert [(e.role, e.label) for e in entries] == [
         (Role.CUSTOMER, "Customer"),
@@ -212,13 +242,13 @@ def test_transcript_labels_each_source_and_skips_status_events() -> None:
     ]
     assert entries[0].text == HOSTILE
     assert entries[1].tool_calls == (
-        render.ToolCallView("file_claim", {"claim_details": "dent"}, {"filed": True}),
+        ToolCallView("file_claim", {"claim_details": "dent"}, {"filed": True}),
     )
     assert entries[-1].text == "Handback note: sorted"
 
 
 def test_escape_markdown_leaves_no_live_markup() -> None:
-    escaped = render.escape_markdown(HOSTILE)
+    escaped = escape_markdown(HOSTILE)
 
     for live in ("<script>", "**bold**", "[bank](", "<!channel>", "https://"):
         assert live not in escaped
@@ -226,13 +256,13 @@ def test_escape_markdown_leaves_no_live_markup() -> None:
 
 
 def test_visible_window_shows_the_newest_and_counts_the_rest() -> None:
-    entries = render.transcript_entries(EVENTS)
+    entries = transcript_entries(EVENTS)
 
-    shown, hidden = render.visible_window(entries, 3)
+    shown, hidden = visible_window(entries, 3)
 
     assert [e.offset for e in shown] == [5, 6, 7]
     assert hidden == 4
-    assert render.visible_window(entries, 100) == (entries, 0)
+    assert visible_window(entries, 100) == (entries, 0)
 
 
 def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
@@ -245,9 +275,7 @@ def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
     )
     sneaky = event(8, "customer", "message", {"message": "```\n# not a heading\n```"})
 
-    exported = render.transcript_markdown(
-        "s1", record, render.transcript_entries([*EVENTS, sneaky])
-    )
+    exported = transcript_markdown("s1", record, transcript_entries([*EVENTS, sneaky]))
 
     assert "- Reason: angry \\[x\\]\\(y\\)" in exported
     # The dashboard's one time format, in the export too.
@@ -259,7 +287,7 @@ def test_markdown_export_fences_untrusted_text_and_lists_the_timeline() -> None:
 
 
 def test_json_export_round_trips_the_events() -> None:
-    exported = json.loads(render.transcript_json("s1", HandoffRecord(status="waiting"), EVENTS))
+    exported = json.loads(transcript_json("s1", HandoffRecord(status="waiting"), EVENTS))
 
     assert exported["session_id"] == "s1"
     assert exported["handoff"] == {"status": "waiting"}
@@ -279,7 +307,7 @@ def test_timeline_lists_what_happened_in_order() -> None:
         resolved_by={"id": "l", "name": "Lee"},
     )
 
-    steps = render.timeline(record)
+    steps = timeline(record)
 
     assert [(s.step, s.by) for s in steps] == [
         ("handed off", "AI agent"),
@@ -287,22 +315,18 @@ def test_timeline_lists_what_happened_in_order() -> None:
         ("first human reply", "Sam"),
         ("resolved", "Lee"),
     ]
-    assert next(iter(render.timeline_frame(record)["at"])) == "2026-03-10 11:30 UTC"
+    assert next(iter(timeline_frame(record)["at"])) == "2026-03-10 11:30 UTC"
 
 
 def test_one_time_format_everywhere() -> None:
-    assert render.format_time(NOW) == "2026-03-10 12:00 UTC"
-    assert render.format_time(NOW.astimezone(timezone(timedelta(hours=2)))) == (
-        "2026-03-10 12:00 UTC"
-    )
-    assert render.format_time(None) == "–"
+    assert format_time(NOW) == "2026-03-10 12:00 UTC"
+    assert format_time(NOW.astimezone(timezone(timedelta(hours=2)))) == ("2026-03-10 12:00 UTC")
+    assert format_time(None) == "–"
 
 
 def test_guidelines_in_the_packet_read_as_one_sentence() -> None:
-    assert render.sentence_inside("The customer asks for a person") == (
-        "the customer asks for a person"
-    )
-    assert render.sentence_inside("VIP customers ask") == "VIP customers ask"
+    assert sentence_inside("The customer asks for a person") == ("the customer asks for a person")
+    assert sentence_inside("VIP customers ask") == "VIP customers ask"
     record = {
         "packet": {
             "journey": None,
@@ -310,7 +334,7 @@ def test_guidelines_in_the_packet_read_as_one_sentence() -> None:
             "tool_calls": [],
         }
     }
-    summary = render.packet_summary(record)
+    summary = packet_summary(record)
     assert summary is not None
     assert summary.guidelines == ("When the customer asks for a human → Hand off",)
 
@@ -323,11 +347,11 @@ def test_handoffs_count_per_reason_category() -> None:
         escalation("d", reason="old record without a category"),
         escalation("e", reason="garbage", reason_category="<script>"),
     ]
-    frame = render.handoff_frame(handoffs)
-    per_category = render.handoffs_per_reason(frame, by="category")
+    frame = handoff_frame(handoffs)
+    per_category = handoffs_per_reason(frame, by="category")
     assert per_category["handoffs"].to_dict() == {"customer asked": 2, "other": 2, "complaint": 1}
-    rows = render.queue_rows(handoffs, NOW, link)
-    assert sorted(render.queue_frame(rows)["category"]) == [
+    rows = queue_rows(handoffs, NOW, link)
+    assert sorted(queue_frame(rows)["category"]) == [
         "complaint",
         "customer asked",
         "customer asked",
@@ -337,8 +361,8 @@ def test_handoffs_count_per_reason_category() -> None:
 
 
 def test_the_queue_has_no_none_for_a_missing_slack_thread() -> None:
-    rows = render.queue_rows([escalation("s1", status="waiting", requested_at=at(3))], NOW, link)
-    frame = render.queue_frame(rows)
+    rows = queue_rows([escalation("s1", status="waiting", requested_at=at(3))], NOW, link)
+    frame = queue_frame(rows)
     assert list(frame["slack"]) == [""]
     assert not frame.isna().any().any()
 
@@ -347,8 +371,8 @@ def test_the_latest_handback_is_the_one_shown() -> None:
     def handback(offset: int, note: str) -> RawEvent:
         return RawEvent(offset, "system", "custom", NOW, {"type": "handback", "note": note})
 
-    entries = render.transcript_entries([handback(1, "old"), handback(2, "new")])
-    latest = render.latest_handback(entries)
+    entries = transcript_entries([handback(1, "old"), handback(2, "new")])
+    latest = latest_handback(entries)
     assert latest is not None and latest.text == "Handback note: new"
 
 
@@ -361,12 +385,12 @@ def test_a_reassigned_handoff_keeps_its_first_claim_for_the_sla() -> None:
         claimed_by={"id": "l", "name": "Lee"},
     )
 
-    assert [(s.step, s.by) for s in render.timeline(record)] == [
+    assert [(s.step, s.by) for s in timeline(record)] == [
         ("handed off", "AI agent"),
         ("claimed", ""),
         ("claimed again", "Lee"),
     ]
-    frame = render.handoff_frame([Escalation("s", "c", "manual", NOW, record)])
+    frame = handoff_frame([Escalation("s", "c", "manual", NOW, record)])
     assert frame["time_to_claim_s"].tolist() == [300.0]
 
 
@@ -397,28 +421,28 @@ def test_metrics_per_day_per_reason_and_sla_quantiles() -> None:
             handoffs=2,
         ),
     ]
-    frame = render.handoff_frame(handoffs)
+    frame = handoff_frame(handoffs)
 
-    per_day = render.handoffs_per_day(frame)
+    per_day = handoffs_per_day(frame)
     assert per_day["handoffs"].tolist() == [1, 0, 2]  # the quiet day is shown as zero
-    per_reason = render.handoffs_per_reason(frame)
+    per_reason = handoffs_per_reason(frame)
     assert per_reason.loc["billing"].tolist() == [2, 1]
-    summary = render.handoff_summary(frame)
+    summary = handoff_summary(frame)
     assert (summary.handoffs, summary.sessions) == (4, 3)
     assert (summary.claim_median_s, summary.reply_median_s) == (120.0, 120.0)
     assert summary.claim_p90_s == pytest.approx(168.0)
     assert summary.return_rate == pytest.approx(1 / 3)
-    times = render.response_times_per_day(frame)
+    times = response_times_per_day(frame)
     assert times.loc["2026-03-10", "claim median"] == 3.0
 
 
 def test_metrics_of_an_empty_queue_are_empty_not_errors() -> None:
-    frame = render.handoff_frame([])
+    frame = handoff_frame([])
 
-    assert render.handoffs_per_day(frame).empty
-    assert render.handoffs_per_reason(frame).empty
-    assert render.response_times_per_day(frame).empty
-    assert render.handoff_summary(frame) == render.HandoffSummary(0, None, None, None, None, None)
+    assert handoffs_per_day(frame).empty
+    assert handoffs_per_reason(frame).empty
+    assert response_times_per_day(frame).empty
+    assert handoff_summary(frame) == HandoffSummary(0, None, None, None, None, None)
 
 
 def test_settings_defaults_and_bad_values() -> None:
@@ -505,27 +529,27 @@ def test_queue_marks_breached_and_due_soon_handoffs() -> None:
             resolved_at=at(50),
         ),
     ]
-    rows = {r.session_id: r for r in render.queue_rows(queue, NOW, link, SLA_15_30)}
+    rows = {r.session_id: r for r in queue_rows(queue, NOW, link, SLA_15_30)}
 
     assert rows["fresh"].sla == "🟢 on time"
     assert rows["soon"].sla == "🟡 claim due soon"
     assert rows["late"].sla == "🔴 claim breached"
     assert rows["unanswered"].sla == "🔴 first reply breached"
     assert rows["closed"].sla == "🟢 on time"
-    assert render.sla_counts(list(rows.values())) == {"breached": 2, "due_soon": 1}
-    frame = render.queue_frame(list(rows.values()))
+    assert sla_counts(list(rows.values())) == {"breached": 2, "due_soon": 1}
+    frame = queue_frame(list(rows.values()))
     assert frame.loc[frame["session id"] == "late", "SLA"].item() == "🔴 claim breached"
-    table = list(csv.DictReader(io.StringIO(render.queue_csv(list(rows.values())))))
+    table = list(csv.DictReader(io.StringIO(queue_csv(list(rows.values())))))
     assert {r["session_id"]: r["sla"] for r in table}["soon"] == "🟡 claim due soon"
 
 
 def test_session_page_lines_show_both_clocks() -> None:
     record = HandoffRecord(status="claimed", requested_at=at(20), first_claimed_at=at(17))
-    claim, reply = render.sla_lines(record, SLA_15_30, NOW)
+    claim, reply = sla_lines(record, SLA_15_30, NOW)
 
     assert claim == "🟢 Claim: 3 min of 15 min, met (claimed)"
     assert reply.startswith("🟢 First reply: 20 min of 30 min, on time, running, due ")
-    assert render.sla_lines(HandoffRecord(status="waiting"), SLA_15_30, NOW) == []
+    assert sla_lines(HandoffRecord(status="waiting"), SLA_15_30, NOW) == []
 
 
 def test_breaches_per_day_and_per_reason() -> None:
@@ -556,24 +580,24 @@ def test_breaches_per_day_and_per_reason() -> None:
             first_human_reply_at="2026-03-10T11:52:00+00:00",
         ),
     ]
-    frame = render.handoff_frame(handoffs, SLA_15_30, NOW)
+    frame = handoff_frame(handoffs, SLA_15_30, NOW)
 
-    per_day = render.breaches_per_day(frame)
+    per_day = breaches_per_day(frame)
     assert per_day.loc["2026-03-08"].tolist() == [1, 0]
     assert per_day.loc["2026-03-09"].tolist() == [0, 0]  # a day without breaches is shown as zero
     assert per_day.loc["2026-03-10"].tolist() == [1, 2]
-    per_reason = render.breaches_per_reason(frame)
+    per_reason = breaches_per_reason(frame)
     assert per_reason.to_dict(orient="index") == {
         "billing": {"claim": 1, "first reply": 1},
         "angry": {"claim": 1, "first reply": 1},
     }
-    summary = render.handoff_summary(frame)
+    summary = handoff_summary(frame)
     assert (summary.claim_breaches, summary.first_reply_breaches) == (2, 2)
-    assert render.breaches_per_day(render.handoff_frame([], SLA_15_30, NOW)).empty
+    assert breaches_per_day(handoff_frame([], SLA_15_30, NOW)).empty
 
 
 def test_a_resolution_is_shown_with_who_resolved() -> None:
-    [entry] = render.transcript_entries(
+    [entry] = transcript_entries(
         [event(9, "system", "custom", {"type": "handoff_resolved", "operator": LEE})]
     )
     assert (entry.role, entry.label) == (Role.SYSTEM, "Resolved by Lee")
@@ -594,7 +618,7 @@ def test_the_chat_pages_opening_is_labelled_as_the_pages_words() -> None:
     as_ai = event(1, on_behalf, "message", {"message": "Yes"}, operator=LEE)
     # The gateway's own notice when the widget's first message was refused.
     notice = event(2, on_behalf, "message", {"message": "Not sent"}, notice="message_not_sent")
-    entries = render.transcript_entries([opening, as_ai, notice])
+    entries = transcript_entries([opening, as_ai, notice])
     assert [(e.role, e.label, e.text) for e in entries] == [
         (Role.HUMAN_AS_AI, "AI agent, the chat page's opening message", "Hi!"),
         (Role.HUMAN_AS_AI, "AI agent, written by Lee", "Yes"),

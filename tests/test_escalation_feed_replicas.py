@@ -50,10 +50,14 @@ def _feed(agent: AgentProcess, after: int, wait: int = 0, limit: int = 1000) -> 
     return answer.json()
 
 
-def _open_session(client: ParlantClient, status: str = "waiting") -> str:
+def _open_session(client: ParlantClient, status: str = "waiting", manual: bool = False) -> str:
+    """A session in handoff; `manual` as the handoff tool leaves it (the customer's messages
+    then start no AI turn)."""
     session = new_session(client)
     record = {"status": status, "requested_at": "2026-01-01T00:00:00+00:00"}
     client.sessions.update(session, metadata=SessionMetadataUpdateParams(set_={"handoff": record}))
+    if manual:
+        client.sessions.update(session, mode="manual")
     return session
 
 
@@ -95,7 +99,10 @@ def test_concurrent_writers_on_both_replicas_leave_no_gap_for_a_follower(
 ) -> None:
     a, b = replicas
     clients = [ParlantClient(base_url=a.url), ParlantClient(base_url=b.url)]
-    sessions = [_open_session(clients[n % 2]) for n in range(6)]
+    # In manual mode: the writers' 90 messages are the concurrent writes under test; an AI
+    # turn for each (on two agents sharing two cores with the suite) made this test take
+    # minutes and added nothing the feed does not see from the writers themselves.
+    sessions = [_open_session(clients[n % 2], manual=True) for n in range(6)]
     cursor = _feed(a, 0)["head"]
     writers_done = threading.Event()
     written: list[str] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.render import packet_summary
+from dashboard.packet_summary import packet_summary
 from handoff import packet as packets
 from handoff import record as records
 from slack_escalation import root_message

@@ -3,7 +3,9 @@ the conversation scenarios' customer messages, with handbacks between them, ever
 says a claim was filed, a person is joining or something was changed is backed by the tool
 events of its own turn (or, for what an operator did, by the session's handback notes).
 
-Property-based (Hypothesis) through the real agent on the offline NLP, one session per example.
+Property-based (Hypothesis) through the real agent on the offline NLP, one session per example:
+a tenth of the profile's count (tests/conftest.py), so 10 fresh conversations in `make test`
+(each up to six AI turns, about 2 s apiece on a busy machine) and 100 in `make test-deep`.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _hand_back(client: ParlantClient, agent: AgentProcess, session: str) -> str:
 
 
 @settings(
-    max_examples=20,
+    max_examples=max(1, settings.default.max_examples // 10),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],

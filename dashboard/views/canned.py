@@ -8,7 +8,7 @@ import streamlit as st
 from agent.canned_text import BODY_LIMIT, CATEGORY_LIMIT, PLACEHOLDERS, TITLE_LIMIT, fill
 from dashboard import canned, identity, ui
 from dashboard.canned import SavedReply
-from dashboard.render import escape_markdown
+from dashboard.formats import escape_markdown
 
 # How a reply reads for the demo's sample customer, shown under each one.
 SAMPLE_VALUES = {

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.failed_turns import failed_turn_summary, failed_turns_frame
-from dashboard.render import TIME_COLUMN_FORMAT
+from dashboard.formats import TIME_COLUMN_FORMAT
 from dashboard.settings import DashboardSettings
 
 REFRESH_S = 10

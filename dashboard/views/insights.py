@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import data, learning, satisfaction, ui
-from dashboard.model import Escalation
-from dashboard.render import (
+from dashboard.formats import format_duration
+from dashboard.handoff_figures import (
     breaches_per_day,
     breaches_per_reason,
-    format_duration,
     handoff_frame,
     handoff_summary,
     handoffs_per_day,
     handoffs_per_reason,
     response_times_per_day,
 )
+from dashboard.model import Escalation
 from dashboard.token_usage import OFFLINE, billed_per_day
 from handoff.learned import InvalidEntry
 

@@ -8,15 +8,9 @@ import hashlib
 import streamlit as st
 
 from dashboard import data, identity, learning, operate, ui
-from dashboard.render import (
-    ROLE_AVATARS,
-    TIME_COLUMN_FORMAT,
-    Role,
-    escape_markdown,
-    format_time,
-    transcript_entries,
-)
+from dashboard.formats import TIME_COLUMN_FORMAT, escape_markdown, format_time
 from dashboard.settings import DashboardSettings
+from dashboard.transcript import ROLE_AVATARS, Role, transcript_entries
 from handoff.learned import InvalidEntry, LearnedEntry
 from handoff.learning import Why
 

@@ -9,9 +9,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.render import (
+from dashboard.formats import TIME_COLUMN_FORMAT
+from dashboard.queue_rows import (
     STATUS_ORDER,
-    TIME_COLUMN_FORMAT,
     QueueFilter,
     QueueRow,
     filter_choices,

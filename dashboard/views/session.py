@@ -11,27 +11,23 @@ from typing import Any, cast
 import streamlit as st
 
 from dashboard import data, identity, operate, ui
+from dashboard.customer_labels import GUEST, customer_label
+from dashboard.formats import ai_mode_words, escape_markdown, format_time, safe_url
 from dashboard.model import Escalation, RawEvent
-from dashboard.render import (
-    GUEST,
+from dashboard.packet_summary import packet_summary
+from dashboard.settings import DashboardSettings
+from dashboard.sla_badges import sla_lines
+from dashboard.timeline import timeline_frame
+from dashboard.token_usage import awaiting_usage, tokens_by_offset, tokens_caption
+from dashboard.transcript import (
     ROLE_AVATARS,
     TranscriptEntry,
-    ai_mode_words,
-    customer_label,
-    escape_markdown,
-    format_time,
     latest_handback,
-    packet_summary,
-    safe_url,
-    sla_lines,
-    timeline_frame,
     transcript_entries,
     transcript_json,
     transcript_markdown,
     visible_window,
 )
-from dashboard.settings import DashboardSettings
-from dashboard.token_usage import awaiting_usage, tokens_by_offset, tokens_caption
 from handoff import actions
 from handoff.learning import ANSWER_LIMIT, InvalidTag, Why, resolve_tag
 from handoff.record import ACTIVE_STATUSES

@@ -52,7 +52,6 @@ SLOWEST_FIRST = (
     "test_slack_bridge_faults.py",
     "test_slack_sla.py",
     "test_launcher_signals.py",
-    "test_escalation_feed_replicas.py",
     "test_make_run.py",
     "test_launcher_readiness.py",
     "test_operations.py",
@@ -60,7 +59,6 @@ SLOWEST_FIRST = (
     "test_ai_failure.py",
     "test_bridge_replicas_in_process.py",
     "test_llm_contract.py",
-    "test_truthful_replies.py",
     "test_gateway_usage.py",
     "test_llm_check.py",
     "test_crash_points_postgres.py",
@@ -71,6 +69,9 @@ SLOWEST_FIRST = (
     "test_learning_loop.py",
     "test_sqlite_document_store.py",
     "test_session_store_crash.py",
+    # Both were minutes of AI turns, now under a minute each: still ahead of the short ones.
+    "test_escalation_feed_replicas.py",
+    "test_truthful_replies.py",
 )
 
 
