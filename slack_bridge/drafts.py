@@ -127,6 +127,11 @@ class Drafts:
             log.info("draft offered session=%s slack_ts=%s", thread.session_id, ts)
         except NO_DRAFT as error:
             log.warning("draft not offered session=%s: %r", thread.session_id, error)
+            return
+        try:
+            await actions.record_draft_offered(self._parlant, thread.session_id, ts)
+        except Exception as error:  # the figure misses one; the draft is in the thread
+            log.warning("draft offer not recorded session=%s: %r", thread.session_id, error)
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -161,12 +166,13 @@ class Drafts:
             log.warning("draft message not updated slack_ts=%s: %s", target.draft_ts, error)
         operator = await self._gate.operator(user)
         try:
-            await actions.add_note(
+            await actions.record_draft_outcome(
                 self._parlant,
                 target.session_id,
                 operator,
+                outcome,
+                target.draft_ts,
                 f"{OUTCOME_NOTES[outcome]} by {operator.name}.",
-                {"draft": {"outcome": outcome, "slack_ts": target.draft_ts}},
             )
         except Exception as error:  # the figure misses one; the reply itself is in the outbox
             log.warning("draft outcome not recorded session=%s: %r", target.session_id, error)
