@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
+from parlant.core.sessions import EventKind
+
+from agent.context_filter import is_internal_note
 from dashboard import copilot
 from dashboard.model import RawEvent
 from handoff.copilot_events import (
@@ -138,3 +142,11 @@ def test_records_read_back_and_others_are_not_records() -> None:
     hold = HeldReply("phone_number", "slack:U1", "Dana", KEY)
     assert read_held(hold.as_event_data()) == hold
     assert "message" not in hold.as_event_data()  # the refused text is never kept
+
+
+def test_the_records_are_never_the_ais_business() -> None:
+    for data in (
+        draft_offered_data("1.0"),
+        HeldReply("phone_number", "u", "U", None).as_event_data(),
+    ):
+        assert is_internal_note(SimpleNamespace(kind=EventKind.CUSTOM, data=data))

@@ -151,7 +151,8 @@ show_learned_changes(escalations)
 
 
 def show_copilot() -> None:
-    """Drafts and held `ai:` replies: what operators did with the agent's help and checks."""
+    """Drafts and held `ai:` replies: what operators did with the agent's help and checks.
+    Small tables (a row a week or rule), shown whole rather than in a scrolling grid."""
     try:
         steps, holds = data.copilot(settings)
     except ui.READ_ERRORS as error:
@@ -163,8 +164,8 @@ def show_copilot() -> None:
         )
     else:
         by_week, by_operator = st.tabs(["Drafts per week", "Drafts per operator"])
-        by_week.dataframe(copilot.drafts_per_week(steps), width="stretch")
-        by_operator.dataframe(copilot.drafts_per_operator(steps), width="stretch")
+        by_week.table(copilot.drafts_per_week(steps))
+        by_operator.table(copilot.drafts_per_operator(steps))
         st.caption(
             "Offered: drafts posted in a handoff's thread. Sent as is, edited (and sent), "
             "dismissed: what the operator did with one, by the week they did it."
@@ -177,8 +178,8 @@ def show_copilot() -> None:
         )
         return
     by_rule, per_week = st.tabs(["Held per rule", "Held per week"])
-    by_rule.dataframe(copilot.holds_per_rule(holds), width="stretch")
-    per_week.dataframe(copilot.holds_per_week(holds), width="stretch")
+    by_rule.table(copilot.holds_per_rule(holds))
+    per_week.table(copilot.holds_per_week(holds))
     st.caption(
         "Each reply held once per rule, whoever sent it; then: sent anyway (the operator "
         "overrode the rule, audited), edited (their reply went through changed) or not sent."
