@@ -5,9 +5,10 @@ A draft is a help, never a duty: one is asked for once per customer message (a k
 store, so a restart or another replica does not draft it again), skipped while the channel is
 behind Slack's pace, and a draft that fails or comes back empty is simply not shown. What an
 operator sends from it goes through the outbox like any reply (once, checked like an `ai:`
-reply); each decision is written into the session as an internal note ("Draft sent as is by
-Dana", "edited", "dismissed"), for review and for the figures, and the draft's message says
-who did what.
+reply); each draft posted is recorded in the session (`draft_offered`, without its text) and
+each decision written into it as an internal note ("Draft sent as is by Dana", "edited",
+"dismissed"), for review and for the insights page's figures (handoff/copilot_events.py), and
+the draft's message says who did what.
 """
 
 from __future__ import annotations
