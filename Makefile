@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 	$(UV) pip install --quiet --python $(PY) -r $(LOCK)
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
-	$(PY) -m agent.tokenizer_files
+	$(PY) -m agent.nlp.tokenizer_files
 	@touch $(STAMP)
 
 # After changing a dependency in pyproject.toml: the lock again, keeping every version it can.

@@ -46,8 +46,8 @@ def llm_ready(settings: AgentSettings) -> str | None:
 
     The LLM service's variables from .env go into the environment first, because Parlant's
     adapters and the openai SDK read os.environ."""
-    from agent.llm_preflight import preflight
-    from agent.tokenizer_files import ensure_cache
+    from agent.nlp.llm_preflight import preflight
+    from agent.nlp.tokenizer_files import ensure_cache
 
     for name, value in settings.provider_environment.items():
         os.environ.setdefault(name, value)

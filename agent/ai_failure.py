@@ -1,5 +1,5 @@
 """When the AI fails, a person takes over: a turn that ends in an error (a model error, a
-malformed answer, the turn's deadline or its model calls spent, agent/turn_guard.py) or with no
+malformed answer, the turn's deadline or its model calls spent, agent/nlp/turn_guard.py) or with no
 message at all gives the customer one honest line and hands the session off, category
 `ai_failure`, instead of leaving them with Parlant's bare error status or with silence.
 
@@ -24,9 +24,9 @@ from prometheus_client import Counter
 
 from agent.drafts import is_draft
 from agent.key_locks import KeyLocks
+from agent.nlp.turn_guard import TurnGuard, TurnOverBudget
 from agent.packet_capture import JourneySteps
 from agent.tools import EscalationNotifier, start_handoff
-from agent.turn_guard import TurnGuard, TurnOverBudget
 from handoff.failed_turn import FAILED_TURN_LABEL, FailedTurn, FailureCause
 from handoff.record import ReasonCategory
 

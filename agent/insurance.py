@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from agent.handback_context import HANDBACK_VARIABLE
 from agent.handback_message import for_the_customer
-from agent.policy_answers import policy_answer
+from agent.nlp.policy_answers import policy_answer
 
 AGENT_ID = "insurance-support-agent"
 AGENT_NAME = "Insurance Support Agent"

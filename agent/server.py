@@ -39,13 +39,15 @@ from agent.customers.limits import keep_the_connections_peer
 from agent.customers.settings import CustomerSettings, SigningKeys, load_signing_keys
 from agent.draft_route import DraftRoute
 from agent.escalation_routes import EscalationRoutes
-from agent.gateway_usage import GatewayUsage
 from agent.insurance import Behaviour, JourneySpec
 from agent.key_locks import KeyLocks
 from agent.learned import learned_behaviours, learned_terms
 from agent.learned_file import LearnedFile
 from agent.learning_route import LearningRoute
-from agent.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.nlp.gateway_usage import GatewayUsage
+from agent.nlp.offline_nlp import OfflineNLPService, OfflineScript, normalise_text
+from agent.nlp.token_usage import UsageLedger, UsageRecordingNLPService
+from agent.nlp.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.ops import AgentOps, SlackAuth
 from agent.packet_capture import JourneySteps
 from agent.parlant_params import ParlantQueryCheck, install_conflict_handler
@@ -60,9 +62,7 @@ from agent.store.postgres_claims import PostgresClaimsStore
 from agent.store.postgres_usage_book import PostgresUsageBook
 from agent.store.session_stores import is_postgres_url, open_session_stores
 from agent.store.usage_book import SqliteUsageBook, UsageBook
-from agent.token_usage import UsageLedger, UsageRecordingNLPService
 from agent.tools import EscalationNotifier, NoEscalationChannel, build_tools
-from agent.turn_guard import GuardedNLPService, TurnGuard, TurnLimits
 from agent.turn_route import TurnRoute
 from agent.usage_route import UsageRoute
 from config.gc_pauses import FrozenSurvivors

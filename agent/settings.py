@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.customer_chat import CHAT_PATH
 from agent.customers.settings import CustomerSettings
-from agent.tokenizer_files import default_cache_dir
+from agent.nlp.tokenizer_files import default_cache_dir
 from config import EnvReader, SettingsError
 from config.exposure import check_exposure
 from config.logs import LogFormat, read_log_format
@@ -174,7 +174,7 @@ class AgentSettings:
 
 
 def _deployment_models(env: EnvReader) -> dict[str, str]:
-    from agent.service_checks import parse_deployment_models
+    from agent.nlp.service_checks import parse_deployment_models
 
     try:
         return parse_deployment_models(env.optional_str("AZURE_DEPLOYMENT_MODELS") or "")

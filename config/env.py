@@ -79,7 +79,7 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "CUSTOMER_READ_RATE",
         "CUSTOMER_TOKEN_RATE",
         "CUSTOMER_MAX_LONG_POLLS",
-        # Where tiktoken reads its encodings (agent/tokenizer_files.py fills it).
+        # Where tiktoken reads its encodings (agent/nlp/tokenizer_files.py fills it).
         "TIKTOKEN_CACHE_DIR",
         "LOG_FORMAT",
         "BRIDGE_METRICS_HOST",
@@ -88,10 +88,10 @@ KNOWN_SETTINGS: frozenset[str] = frozenset(
         "BRIDGE_DISCOVERY_INTERVAL_SECONDS",
         "BRIDGE_RESYNC_SECONDS",
         "BRIDGE_OUTBOX_RETRY_SECONDS",
-        # Each AI turn's bounds (agent/turn_guard.py).
+        # Each AI turn's bounds (agent/nlp/turn_guard.py).
         "AI_TURN_TIMEOUT_SECONDS",
         "AI_TURN_MAX_MODEL_CALLS",
-        # Each Azure deployment's model, for tiktoken (agent/service_checks.py).
+        # Each Azure deployment's model, for tiktoken (agent/nlp/service_checks.py).
         "AZURE_DEPLOYMENT_MODELS",
     }
 )

@@ -1,7 +1,7 @@
 """What the AI costs in tokens, for the session page and insights (pure functions).
 
 The agent writes each reply's usage into the reply's metadata under `llm_usage`
-(agent/token_usage.py): the input and output tokens of every generation of the turn, as the LLM
+(agent/nlp/token_usage.py): the input and output tokens of every generation of the turn, as the LLM
 reported them, how many generations and which models; the session page shows it. Insights show
 the agent's usage book instead (agent/store/usage_book.py): every request the endpoint
 answered, the bill, which no sum of replies reaches (start-up, embeddings, turns without one).
@@ -18,9 +18,9 @@ import pandas as pd  # type: ignore[import-untyped]
 
 from dashboard.model import RawEvent
 
-# agent.token_usage.USAGE_KEY (not imported: that module loads Parlant's engine).
+# agent.nlp.token_usage.USAGE_KEY (not imported: that module loads Parlant's engine).
 USAGE_KEY = "llm_usage"
-# The offline NLP service's generators and embedders (agent/offline_nlp.py) name themselves so:
+# The offline NLP service's generators and embedders (agent/nlp/offline_nlp.py) name themselves so:
 # their figures are estimates for a model that does not exist, and no LLM was asked (34 such
 # replies showed as 2 million tokens).
 OFFLINE_MODEL_PREFIX = "offline-"

@@ -70,7 +70,7 @@ class LearnedEntry:
     status: Status
     origin: Origin
     # A guideline: when it applies and what the agent does; offline, the customer's words that
-    # make it apply and the line it answers with (agent/offline_nlp.py matches these exactly as
+    # make it apply and the line it answers with (agent/nlp/offline_nlp.py matches these exactly as
     # it matches agent/insurance.py's own behaviours).
     condition: str = ""
     action: str = ""

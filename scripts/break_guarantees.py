@@ -50,7 +50,7 @@ BUGS = (
     ),
     Bug(
         "usage-of-successful-generations-only",
-        "agent/token_usage.py",
+        "agent/nlp/token_usage.py",
         "        if self._usage.hook(generator):\n            return generator\n",
         "",
         "tests/test_gateway_usage.py::test_the_usage_book_is_what_the_gateway_billed",

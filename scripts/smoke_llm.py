@@ -4,7 +4,7 @@ Starts the agent (`python -m agent`, so the preflight runs first) on free ports 
 throw-away PARLANT_HOME and the LLM settings of this environment and `.env`, then plays a
 scripted conversation as the sample customer the agent seeds (Sam Carter, POL-1001): a policy
 question, a claim in two turns, the open claims, and a request for a person. For each turn it prints the reply, the tools the agent called and the
-tokens the reply cost (from the reply's `llm_usage` metadata, agent/token_usage.py); at the end,
+tokens the reply cost (from the reply's `llm_usage` metadata, agent/nlp/token_usage.py); at the end,
 whether the handoff happened and the tokens in total. Exit status 0 when every turn got a reply
 and the handoff happened, 1 otherwise, 2 when the agent would not start.
 
@@ -24,7 +24,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from agent.token_usage import USAGE_KEY
+from agent.nlp.token_usage import USAGE_KEY
 from config import EnvReader, SettingsError
 from handoff.packet import HANDOFF_TOOL
 

@@ -20,7 +20,7 @@ from tests.support.chat import (
 
 
 def test_policy_question_is_answered_from_the_policy_tool(client: ParlantClient) -> None:
-    from agent.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
+    from agent.nlp.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
 
     session = new_session(client)
     asked = say(client, session, "What does my policy cover?")

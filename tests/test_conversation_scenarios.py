@@ -368,7 +368,7 @@ def _hand_back(client: ParlantClient, agent: AgentProcess, session: str, step: H
 
 
 def _turn(client: ParlantClient, session: str, turn: Turn) -> None:
-    from agent.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
+    from agent.nlp.offline_nlp import OFFLINE_MARKER  # loads the engine: not at collection
 
     asked = say(client, session, turn.text)
     reply = str(wait_for_ai_reply(client, session, asked).data["message"])

@@ -146,7 +146,7 @@ def test_offline_replies_add_no_tokens_and_are_counted_apart() -> None:
 
 
 def test_usage_key_is_the_agents() -> None:
-    from agent.token_usage import USAGE_KEY as AGENTS
+    from agent.nlp.token_usage import USAGE_KEY as AGENTS
 
     assert USAGE_KEY == AGENTS
     assert ReplyTokens(1, 2, 3, ()).generations == 3

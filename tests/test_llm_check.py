@@ -153,8 +153,8 @@ def test_a_mapped_deployment_counts_tokens_like_its_model() -> None:
 
     import tiktoken
 
-    from agent.service_checks import parse_deployment_models, register_azure_deployments
-    from agent.tokenizer_files import default_cache_dir
+    from agent.nlp.service_checks import parse_deployment_models, register_azure_deployments
+    from agent.nlp.tokenizer_files import default_cache_dir
 
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(default_cache_dir()))
     env = {"AZURE_GENERATIVE_MODEL_NAME": "tests-gpt4o", "AZURE_EMBEDDING_MODEL_NAME": "tests-emb"}

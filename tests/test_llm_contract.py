@@ -65,7 +65,7 @@ def turn(world: SlackWorld, session: str, text: str) -> tuple[Any, list[str]]:
 
 
 def reply_usage(world: SlackWorld, session: str, reply: Any) -> dict[str, Any]:
-    from agent.token_usage import USAGE_KEY
+    from agent.nlp.token_usage import USAGE_KEY
 
     def read() -> dict[str, Any]:
         event = world.client.sessions.read_event(session, reply.id)
@@ -77,7 +77,7 @@ def reply_usage(world: SlackWorld, session: str, reply: Any) -> dict[str, Any]:
 def test_a_conversation_through_parlants_openai_adapter_reaches_slack_and_back(
     world: SlackWorld, llm: FakeOpenAIThread
 ) -> None:
-    from agent.llm_preflight import OPENAI_CHAT_MODELS
+    from agent.nlp.llm_preflight import OPENAI_CHAT_MODELS
 
     fake = llm.fake
     session = new_session(world.client)  # the sample customer, who owns POL-1001
@@ -170,7 +170,7 @@ def test_check_passes_against_an_endpoint_serving_every_model(
 
 
 def test_check_names_the_setting_to_fix(llm: FakeOpenAIThread, tmp_path: Path) -> None:
-    from agent.llm_preflight import OPENAI_MODELS
+    from agent.nlp.llm_preflight import OPENAI_MODELS
     from tests.fakes.fake_openai import FakeOpenAI
 
     refused = check({**llm.fake.env(), "OPENAI_API_KEY": "sk-wrong"}, tmp_path)
@@ -226,8 +226,8 @@ async def test_the_preflights_model_list_is_what_parlant_asks_for(
     from parlant.core.meter import LocalMeter
     from parlant.core.tracer import LocalTracer
 
-    from agent.llm_preflight import OPENAI_CHAT_MODELS, OPENAI_EMBEDDING_MODELS
-    from agent.tokenizer_files import default_cache_dir
+    from agent.nlp.llm_preflight import OPENAI_CHAT_MODELS, OPENAI_EMBEDDING_MODELS
+    from agent.nlp.tokenizer_files import default_cache_dir
     from tests.fakes.fake_openai import _SCHEMA_MODULES, schema_class
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-used")

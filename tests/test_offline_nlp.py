@@ -1,6 +1,6 @@
 """The offline NLP service's rules, without a server.
 
-Parlant's engine (which agent.offline_nlp and agent.server import) is imported by the tests
+Parlant's engine (which agent.nlp.offline_nlp and agent.server import) is imported by the tests
 that use it, not at the top: every xdist worker collects the whole suite, and importing the
 engine there cost each about two seconds.
 """
@@ -26,7 +26,7 @@ def test_conservative_answer_is_valid_for_parlant_schemas() -> None:
     from parlant.core.common import DefaultBaseModel
     from pydantic import ValidationError
 
-    from agent.offline_nlp import conservative_answer
+    from agent.nlp.offline_nlp import conservative_answer
 
     schemas = [
         obj
@@ -61,7 +61,7 @@ def test_every_way_of_asking_for_a_person_triggers_the_handoff(message: str) -> 
 
 
 def test_triggers_match_at_word_starts_only() -> None:
-    from agent.offline_nlp import OfflineScript
+    from agent.nlp.offline_nlp import OfflineScript
 
     script = OfflineScript(triggers={"c": ("agent",)})
     assert script.applies("c", "Agents please")
@@ -69,7 +69,7 @@ def test_triggers_match_at_word_starts_only() -> None:
 
 
 def test_reply_without_a_turn_context_is_the_marked_fallback() -> None:
-    from agent.offline_nlp import FALLBACK_REPLY, OFFLINE_MARKER, compose_reply
+    from agent.nlp.offline_nlp import FALLBACK_REPLY, OFFLINE_MARKER, compose_reply
     from agent.server import offline_script
 
     assert compose_reply(None, offline_script()) == f"{OFFLINE_MARKER} {FALLBACK_REPLY}"

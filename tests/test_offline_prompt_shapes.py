@@ -54,7 +54,7 @@ def _transition_text(kind: JourneyNodeKind, edges: dict[str, str]) -> str:
 
 
 def test_a_journey_step_prompt_gives_title_action_kind_and_transitions() -> None:
-    from agent.offline_nlp import read_journey_step_prompt
+    from agent.nlp.offline_nlp import read_journey_step_prompt
 
     next_step = importlib.import_module(NEXT_STEP)
     # The examples come before the real step in the prompt: the reader takes the last one.
@@ -76,7 +76,7 @@ def test_a_journey_step_prompt_gives_title_action_kind_and_transitions() -> None
 
 
 def test_tool_and_fork_steps_are_told_apart() -> None:
-    from agent.offline_nlp import read_journey_step_prompt
+    from agent.nlp.offline_nlp import read_journey_step_prompt
 
     next_step = importlib.import_module(NEXT_STEP)
     tool = read_journey_step_prompt(_transition_text(next_step.JourneyNodeKind.TOOL, {}))
@@ -86,7 +86,7 @@ def test_tool_and_fork_steps_are_told_apart() -> None:
 
 
 def test_reachable_nodes_output_format_gives_the_step_and_its_children() -> None:
-    from agent.offline_nlp import read_reachable_nodes_format
+    from agent.nlp.offline_nlp import read_reachable_nodes_format
 
     reachable = importlib.import_module(REACHABLE)
     evaluator = object.__new__(reachable.JourneyReachableNodesEvaluator)
@@ -135,7 +135,7 @@ def test_the_backtrack_prompts_still_print_what_a_restart_is_read_from() -> None
     """A new claim after one was filed restarts the journey (offline_nlp._journey_backtrack and
     _journey_restart_node): they read the journey's title, its activation conditions and, in the
     node selection, its steps in order from these lines of Parlant's prompt text."""
-    from agent.offline_nlp import _TRAVERSED
+    from agent.nlp.offline_nlp import _TRAVERSED
 
     journey = "parlant.core.engines.alpha.guideline_matching.generic.journey."
     expected = {

@@ -1,10 +1,10 @@
-"""Policy questions answered from the policy's data (agent/policy_answers.py), without a server."""
+"""Policy questions answered from the policy's data (agent/nlp/policy_answers.py), without a server."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.policy_answers import asked_about, coverage_parts, policy_answer
+from agent.nlp.policy_answers import asked_about, coverage_parts, policy_answer
 
 SAM = {
     "found": True,

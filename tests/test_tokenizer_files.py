@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.tokenizer_files import ENCODINGS, ensure_cache, fill_cache, missing_encodings
+from agent.nlp.tokenizer_files import ENCODINGS, ensure_cache, fill_cache, missing_encodings
 from tests.support import forks
 from tests.support.agent_process import REPO_ROOT
 

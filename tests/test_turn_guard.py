@@ -1,4 +1,4 @@
-"""Each AI turn's bounds (agent/turn_guard.py) and the failure's reason (agent/ai_failure.py),
+"""Each AI turn's bounds (agent/nlp/turn_guard.py) and the failure's reason (agent/ai_failure.py),
 without a server. Parlant's engine is imported by the tests, not at collection."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class _Context:
 
 
 def _guard(timeout: float = 10.0, calls: int = 3) -> Any:
-    from agent.turn_guard import TurnGuard, TurnLimits
+    from agent.nlp.turn_guard import TurnGuard, TurnLimits
 
     return TurnGuard(TurnLimits(timeout_seconds=timeout, max_model_calls=calls))
 
@@ -42,7 +42,7 @@ def test_a_call_gets_what_is_left_of_the_turn() -> None:
 
 
 def test_past_the_deadline_no_call_is_made() -> None:
-    from agent.turn_guard import TurnOverBudget
+    from agent.nlp.turn_guard import TurnOverBudget
 
     def check() -> None:
         with pytest.raises(TurnOverBudget, match="deadline"):
@@ -52,7 +52,7 @@ def test_past_the_deadline_no_call_is_made() -> None:
 
 
 def test_calls_are_counted_per_turn() -> None:
-    from agent.turn_guard import TurnOverBudget
+    from agent.nlp.turn_guard import TurnOverBudget
 
     def check() -> None:
         guard = _guard(calls=2)
@@ -71,7 +71,7 @@ def test_calls_are_counted_per_turn() -> None:
 def test_a_call_that_outlasts_the_turn_is_abandoned() -> None:
     from parlant.core.engines.alpha.entity_context import EntityContext
 
-    from agent.turn_guard import GuardedGenerator, TurnOverBudget
+    from agent.nlp.turn_guard import GuardedGenerator, TurnOverBudget
 
     class Hanging:
         async def generate(self, prompt: Any, hints: Any = None) -> Any:
@@ -95,7 +95,7 @@ def test_the_reason_names_what_failed_never_its_text() -> None:
 
 def test_the_cause_is_the_bound_wherever_parlant_wrapped_it() -> None:
     from agent.ai_failure import failure_cause
-    from agent.turn_guard import TurnOverBudget
+    from agent.nlp.turn_guard import TurnOverBudget
     from handoff.failed_turn import FailureCause
 
     def raised_from(inner: BaseException, outer: BaseException) -> BaseException:
@@ -121,7 +121,7 @@ def test_the_cause_is_the_bound_wherever_parlant_wrapped_it() -> None:
 def test_the_turn_remembers_its_last_model_error_never_its_text() -> None:
     from parlant.core.engines.alpha.entity_context import EntityContext
 
-    from agent.turn_guard import GuardedGenerator
+    from agent.nlp.turn_guard import GuardedGenerator
 
     class ServerError(Exception):
         status_code = 500

@@ -63,7 +63,7 @@ def test_requests_add_up_per_day_model_and_kind_across_writers(
 
 
 def test_what_an_answer_billed_is_read_from_its_usage_only() -> None:
-    from agent.gateway_usage import billed_tokens, request_kind
+    from agent.nlp.gateway_usage import billed_tokens, request_kind
 
     assert request_kind("/v1/chat/completions") == "generation"
     assert request_kind("/openai/deployments/my-emb/embeddings") == "embedding"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import Connection
-from psycopg_pool import ConnectionPool
 
 from agent.store.canned_replies import COLUMNS, ORDER, CannedDraft, CannedReply, as_row, new_id
+from agent.store.postgres_blocking_pool import open_blocking_pool
 
 # Its own advisory lock class: only the schema set-up takes it.
 _SCHEMA_LOCK = (0x43414E44, 0)  # "CAND"
@@ -23,20 +23,13 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS canned_replies (
 )"""
 
 
+def _create(db: Connection[Any]) -> None:
+    db.execute(_SCHEMA)
+
+
 class PostgresCannedReplies:
     def __init__(self, url: str, max_connections: int = 2) -> None:
-        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=True
-        )
-        try:
-            self._pool.wait()
-            with self._pool.connection() as db, db.transaction():
-                # Replicas starting together would otherwise race on CREATE ... IF NOT EXISTS.
-                db.execute("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_LOCK)
-                db.execute(_SCHEMA)
-        except BaseException:
-            self._pool.close()
-            raise
+        self._pool = open_blocking_pool(url, max_connections, _SCHEMA_LOCK, _create)
 
     def all(self) -> list[CannedReply]:
         with self._pool.connection() as db:

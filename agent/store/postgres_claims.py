@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import Connection
-from psycopg_pool import ConnectionPool
 
 from agent.store.claims import (
     SAMPLE_CUSTOMERS,
@@ -23,6 +22,7 @@ from agent.store.claims import (
     Policy,
     UnknownCustomer,
 )
+from agent.store.postgres_blocking_pool import open_blocking_pool
 
 # A different advisory lock class from the document store's: only the schema set-up takes it.
 _SCHEMA_LOCK = (0x434C4D53, 0)  # "CLMS"
@@ -67,43 +67,27 @@ class PostgresClaimsStore:
     worker threads); one transaction per call."""
 
     def __init__(self, url: str, max_connections: int = 4) -> None:
-        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max_connections,
-            kwargs={"autocommit": True},
-            open=True,
-            # A connection cut while idle is replaced as it is handed out (see open_pool).
-            check=ConnectionPool.check_connection,
-        )
-        try:
-            self._pool.wait()
-            self._set_up()
-        except BaseException:
-            self._pool.close()
-            raise
+        self._pool = open_blocking_pool(url, max_connections, _SCHEMA_LOCK, self._set_up)
 
-    def _set_up(self) -> None:
-        with self._pool.connection() as db, db.transaction():
-            # Replicas starting together would otherwise race on CREATE ... IF NOT EXISTS.
-            db.execute("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_LOCK)
-            for statement in _SCHEMA:
-                db.execute(statement)
-            cursor = db.cursor()
-            cursor.executemany(
-                "INSERT INTO insurance_customers VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                list(SAMPLE_CUSTOMERS.items()),
-            )
-            cursor.executemany(
-                "INSERT INTO insurance_policies VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                SEED_POLICIES,
-            )
-            cursor.executemany(
-                "INSERT INTO insurance_claims VALUES "
-                "(%s, %s, %s, %s, %s, '2026-11-01T09:30:00+00:00') ON CONFLICT DO NOTHING",
-                SEED_CLAIMS,
-            )
+    @staticmethod
+    def _set_up(db: Connection[Any]) -> None:
+        for statement in _SCHEMA:
+            db.execute(statement)
+        cursor = db.cursor()
+        cursor.executemany(
+            "INSERT INTO insurance_customers VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            list(SAMPLE_CUSTOMERS.items()),
+        )
+        cursor.executemany(
+            "INSERT INTO insurance_policies VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            SEED_POLICIES,
+        )
+        cursor.executemany(
+            "INSERT INTO insurance_claims VALUES "
+            "(%s, %s, %s, %s, %s, '2026-11-01T09:30:00+00:00') ON CONFLICT DO NOTHING",
+            SEED_CLAIMS,
+        )
 
     def add_customer(self, customer_id: str, name: str, policy: Policy) -> None:
         """Register a customer with one policy (used by tests and data imports)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import Connection
-from psycopg_pool import ConnectionPool
 
+from agent.store.postgres_blocking_pool import open_blocking_pool
 from agent.store.usage_book import UsageRow
 
 # Its own advisory lock class: only the schema set-up takes it.
@@ -24,20 +24,13 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS llm_usage_daily (
 )"""
 
 
+def _create(db: Connection[Any]) -> None:
+    db.execute(_SCHEMA)
+
+
 class PostgresUsageBook:
     def __init__(self, url: str, max_connections: int = 2) -> None:
-        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=True
-        )
-        try:
-            self._pool.wait()
-            with self._pool.connection() as db, db.transaction():
-                # Replicas starting together would otherwise race on CREATE ... IF NOT EXISTS.
-                db.execute("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_LOCK)
-                db.execute(_SCHEMA)
-        except BaseException:
-            self._pool.close()
-            raise
+        self._pool = open_blocking_pool(url, max_connections, _SCHEMA_LOCK, _create)
 
     def add(self, row: UsageRow) -> None:
         with self._pool.connection() as db:

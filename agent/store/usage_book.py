@@ -1,4 +1,4 @@
-"""What the model endpoint billed, per UTC day, model and kind of request (agent/gateway_usage.py
+"""What the model endpoint billed, per UTC day, model and kind of request (agent/nlp/gateway_usage.py
 writes it): the dashboard's token figures. SQLite in the data dir here; PostgreSQL, shared by
 replicas, in postgres_usage_book.py.
 

@@ -23,7 +23,7 @@ from handoff.learned import InvalidEntry
 
 
 def show_tokens_per_day() -> None:
-    """What the model endpoint billed per day (the agent's usage book, agent/gateway_usage.py)."""
+    """What the model endpoint billed per day (the agent's usage book, agent/nlp/gateway_usage.py)."""
     try:
         rows = data.billed_usage(settings)
     except ui.READ_ERRORS as error:

@@ -6,7 +6,7 @@ api.openai.com (OPENAI_BASE_URL). It serves what that adapter calls:
 - `POST /v1/chat/completions`: the prompt is read as text (tests/fakes/prompt_reading.py), the
   question identified (from `response_format.json_schema.name` when Parlant asks for a strict
   schema, else from the prompt, since Parlant 3.3 sends `json_object` and puts the schema in the
-  prompt), answered by `agent.offline_nlp.RULES` and validated against Parlant's own pydantic
+  prompt), answered by `agent.nlp.offline_nlp.RULES` and validated against Parlant's own pydantic
   schema before it is sent. Prompts it cannot read get a 400, so the agent's turn fails loudly.
 - `POST /v1/embeddings`: the offline embedder's hashed bag of words, zero-padded to the size
   asked for (cosine similarity is unchanged).
@@ -45,10 +45,10 @@ from parlant.core.common import DefaultBaseModel
 from pydantic import ValidationError
 
 from agent import insurance
-from agent.llm_preflight import OPENAI_MODELS
-from agent.offline_nlp import RULES, OfflineEmbedder, OfflineScript, conservative_answer
+from agent.nlp.llm_preflight import OPENAI_MODELS
+from agent.nlp.offline_nlp import RULES, OfflineEmbedder, OfflineScript, conservative_answer
+from agent.nlp.tokenizer_files import default_cache_dir, ensure_cache
 from agent.server import offline_script
-from agent.tokenizer_files import default_cache_dir, ensure_cache
 from handoff.packet import HANDOFF_TOOL
 from tests.fakes.prompt_reading import UnknownPrompt, read_prompt, schema_of
 

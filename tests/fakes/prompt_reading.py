@@ -1,7 +1,7 @@
 """Reading a Parlant prompt as a model does: from its text alone.
 
 The fake OpenAI-compatible server (tests/fakes/fake_openai.py) answers with the offline
-service's rules (agent/offline_nlp.py). In the agent process those rules read Parlant's engine
+service's rules (agent/nlp/offline_nlp.py). In the agent process those rules read Parlant's engine
 state directly; over HTTP there is only the prompt Parlant sent. This module rebuilds what the
 rules read from that text: which question it is (the schema), the interaction, the tool results
 staged this turn, the context variables, the guidelines and tools offered. So whatever the
@@ -19,7 +19,7 @@ from typing import Any
 
 from parlant.core.sessions import EventKind, EventSource
 
-from agent.offline_nlp import OfflineScript, Question
+from agent.nlp.offline_nlp import OfflineScript, Question
 from handoff.packet import HANDOFF_TOOL
 
 # One phrase that only the prompt of each question contains (Parlant 3.3's prompt templates),

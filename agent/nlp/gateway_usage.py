@@ -8,7 +8,7 @@ every adapter built on that SDK) get an httpx response hook: each answered POST 
 `/chat/completions` or `/embeddings` adds the `usage` the endpoint sent (zero for an error
 answer, which is not billed) to the usage book, by UTC day, model and kind
 (agent/store/usage_book.py), and a generation inside an AI turn to the turn's usage
-(agent/token_usage.py), whichever attempt of a retry it was.
+(agent/nlp/token_usage.py), whichever attempt of a retry it was.
 
 A service whose clients are not the openai SDK's (the offline one, LiteLLM, Ollama, ...) is
 counted from the usage Parlant reports for each successful generation instead.
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from parlant.core.engines.alpha.entity_context import EntityContext
 
-from agent.nlp_wrapping import WrappedGenerator
+from agent.nlp.wrapping import WrappedGenerator
 from agent.store.usage_book import Kind, UsageBook, UsageRow
 
 if TYPE_CHECKING:
-    from agent.token_usage import UsageLedger
+    from agent.nlp.token_usage import UsageLedger
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _billed(response: Any) -> tuple[str, int, int]:
 
 def _openai_http_client(target: object) -> Any | None:
     """The HTTP client of the openai SDK client a Parlant generator or embedder holds (under
-    our own wrappers, agent/nlp_wrapping.py): an httpx AsyncClient, or the openai SDK's own
+    our own wrappers, agent/nlp/wrapping.py): an httpx AsyncClient, or the openai SDK's own
     copy of httpx (`httpx2`) in its newer releases, with the same event hooks."""
     import openai
 

@@ -1,4 +1,4 @@
-"""The start-up check's real requests for `azure`, `ollama` and `litellm` (agent/llm_preflight.py
+"""The start-up check's real requests for `azure`, `ollama` and `litellm` (agent/nlp/llm_preflight.py
 runs them): an endpoint that is unreachable, refuses the key or lacks a model fails the check in
 one line, instead of a long traceback once Parlant starts. Each needs only httpx or the openai
 SDK, so it runs before Parlant's own check of the service's variables (which needs the

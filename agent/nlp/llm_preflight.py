@@ -6,7 +6,7 @@ For `openai` (and any OpenAI-compatible endpoint set with OPENAI_BASE_URL) it as
 endpoint for its models with the real openai SDK, and, where an endpoint has no model list,
 makes a one-token request per model; an HTML page where the API should answer, or a base URL
 that lacks `/v1`, is named as such. `azure`, `ollama` and `litellm` get a real request too
-(agent/service_checks.py); then every service other than openai gets Parlant's own check of
+(agent/nlp/service_checks.py); then every service other than openai gets Parlant's own check of
 its variables.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 import httpx
 import openai
 
-from agent.service_checks import (
+from agent.nlp.service_checks import (
     check_azure,
     check_litellm,
     check_ollama,

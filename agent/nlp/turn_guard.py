@@ -30,8 +30,8 @@ from parlant.core.nlp.generation import (
 )
 from parlant.core.nlp.service import NLPService
 
-from agent.nlp_wrapping import NO_HINTS as _NO_HINTS
-from agent.nlp_wrapping import WrappedGenerator, WrappedNLPService
+from agent.nlp.wrapping import NO_HINTS as _NO_HINTS
+from agent.nlp.wrapping import WrappedGenerator, WrappedNLPService
 from handoff.failed_turn import FailureCause
 
 # Turns that never reached their end (cancelled by a newer customer message) are forgotten.

@@ -7,7 +7,7 @@ inspection API any more. So the NLP service is wrapped: each schematic generatio
 added to the turn it belongs to (Parlant's engine context of the running task), and when the
 turn's messages are emitted, the total goes into the metadata of its last AI message, where the
 dashboard's session page reads it. With an openai-SDK service the usage is counted per request
-the endpoint answered, retried and rejected drafts included (agent/gateway_usage.py). Generations
+the endpoint answered, retried and rejected drafts included (agent/nlp/gateway_usage.py). Generations
 outside a turn (Parlant evaluating guidelines at start) are not any reply's: they, and the
 turns that ended without a reply, are in the usage book (agent/store/usage_book.py), which is
 the dashboard's daily figure.
@@ -35,9 +35,9 @@ from parlant.core.nlp.generation import (
 from parlant.core.nlp.service import NLPService
 from parlant.core.sessions import EventKind, EventSource, SessionStore
 
-from agent.gateway_usage import GatewayUsage
-from agent.nlp_wrapping import NO_HINTS as _NO_HINTS
-from agent.nlp_wrapping import WrappedGenerator, WrappedNLPService
+from agent.nlp.gateway_usage import GatewayUsage
+from agent.nlp.wrapping import NO_HINTS as _NO_HINTS
+from agent.nlp.wrapping import WrappedGenerator, WrappedNLPService
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ binary layout (u32 count, then per token: u16 length, the bytes, u32 rank). The 
 accepted only if the result has the SHA-256 tiktoken itself expects, i.e. it is byte-for-byte
 OpenAI's file.
 
-`python -m agent.tokenizer_files [DIR]` fills the cache (the install step runs it); the agent
+`python -m agent.nlp.tokenizer_files [DIR]` fills the cache (the install step runs it); the agent
 checks it at start and says in one line what is missing.
 """
 
