@@ -120,6 +120,7 @@ reset-data: $(STAMP)
 screenshots: $(STAMP)
 	bash scripts/ensure_browser.sh
 	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_learning_browser.py \
+		tests/test_copilot_figures_browser.py \
 		tests/test_make_run.py
 
 clean:

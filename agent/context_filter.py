@@ -1,6 +1,7 @@
 """Engine hooks that shape what the AI's prompts show of a session.
 
-- Operators' internal notes and the records of failed AI turns (handoff/failed_turn.py) are
+- Operators' internal notes, the records of failed AI turns (handoff/failed_turn.py) and the
+  copilot's records (drafts offered, `ai:` replies held: handoff/copilot_events.py) are
   stored as session events so supervisors can review them beside the transcript, but they are
   never the AI's business: they are dropped.
 - After a handback, the handoff it ended no longer steers the AI, and the operator's note is
@@ -25,13 +26,15 @@ from agent.handback_context import (
     superseded_by_handback,
 )
 from handoff.actions import INTERNAL_NOTE
+from handoff.copilot_events import AI_REPLY_HELD, DRAFT_OFFERED
 from handoff.failed_turn import AI_TURN_FAILED
 
-_FOR_SUPERVISORS_ONLY = frozenset({INTERNAL_NOTE, AI_TURN_FAILED})
+_FOR_SUPERVISORS_ONLY = frozenset({INTERNAL_NOTE, AI_TURN_FAILED, DRAFT_OFFERED, AI_REPLY_HELD})
 
 
 def is_internal_note(event: Any) -> bool:
-    """An event for supervisors only: an internal note or a failed turn's record."""
+    """An event for supervisors only: an internal note or a record of a failed turn, a draft
+    offered or a held reply."""
     return (
         event.kind == EventKind.CUSTOM
         and isinstance(event.data, dict)

@@ -159,6 +159,13 @@ class AgentOps:
             ["cause", "handed_off"],
             registry=self.registry,
         )
+        self.ai_replies_held = PromCounter(
+            "ai_replies_held",
+            "Operator replies in the agent's name (`ai:`, a draft's Edit and send) the agent "
+            "did not send, by the rule of agent/ai_reply_rules.py they broke.",
+            ["rule"],
+            registry=self.registry,
+        )
         self.long_polls = Gauge(
             "parlant_long_polls_open",
             "Event long polls (wait_for_data) the agent is holding open.",

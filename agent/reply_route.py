@@ -13,7 +13,9 @@ Body: `{"as": "human" | "ai", "message": str, "operator": {"id", "name", "origin
 does, 409 `{"detail", "status"}` when the handoff is not with a human, 404 for an unknown
 session, 422 for a malformed body, and 422 `{"detail", "held": {"rule", "why"}}` for an `ai`
 reply that breaks a rule of agent/ai_reply_rules.py (sent only with `override` naming that
-rule). Operators only, as every /escalations/ path
+rule). A held reply is recorded in its session (an `ai_reply_held` event with the rule, the
+operator and the reply's origin, never its text: handoff/copilot_events.py) for the insights
+page, and counted (`ai_replies_held_total`). Operators only, as every /escalations/ path
 (agent/authorization.py), checked here again.
 """
 
@@ -38,6 +40,7 @@ from parlant.core.sessions import (
     SessionId,
     SessionStore,
 )
+from prometheus_client import Counter
 
 from agent.ai_reply_rules import check_ai_reply
 from agent.key_locks import KeyLocks
@@ -45,6 +48,7 @@ from agent.operator_session_route import OperatorSessionRoute, no_such_session
 from agent.reply_keys import reply_key, same_origin
 from agent.store.claims import Claims, UnknownCustomer
 from handoff import record as records
+from handoff.copilot_events import COPILOT_LABEL, HeldReply
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -61,8 +65,10 @@ class ReplyRoute(OperatorSessionRoute):
         operator_token: str | None,
         claims: Claims | None = None,
         keys: KeyLocks | None = None,
+        held: Counter | None = None,
     ) -> None:
         super().__init__(operator_token)
+        self._held_count = held
         self._keys = keys or KeyLocks()
         # The customer's own policy and claim numbers, which an `ai:` reply may name.
         self._claims = claims
@@ -95,10 +101,12 @@ class ReplyRoute(OperatorSessionRoute):
                 except ItemNotFoundError:
                     return no_such_session()
 
-    async def _held(self, customer_id: str, body: Mapping[str, Any]) -> Response | None:
+    async def _held(
+        self, session_id: SessionId, customer_id: str, body: Mapping[str, Any]
+    ) -> Response | None:
         """An `ai:` reply that breaks a rule (agent/ai_reply_rules.py) is not sent: 422 with
-        `held` naming the rule, unless the operator sends it anyway (`override` names that
-        very rule; recorded with the event and logged)."""
+        `held` naming the rule (recorded in the session and counted), unless the operator sends
+        it anyway (`override` names that very rule; recorded with the event and logged)."""
         policies, claims = await self._own_numbers(customer_id)
         hit = check_ai_reply(str(body["message"]), policies, claims)
         if hit is None:
@@ -113,6 +121,12 @@ class ReplyRoute(OperatorSessionRoute):
             )
             return None
         log.info("ai reply held rule=%s operator=%s", hit.rule, operator["id"])
+        if self._held_count is not None:
+            self._held_count.labels(rule=hit.rule).inc()
+        held = HeldReply(
+            hit.rule, str(operator["id"]), str(operator["name"]), reply_key(body.get("metadata"))
+        )
+        await self._record_hold(session_id, held)
         return JSONResponse(
             {
                 "detail": f"not sent in the agent's name: {hit.why}",
@@ -120,6 +134,25 @@ class ReplyRoute(OperatorSessionRoute):
             },
             status_code=422,
         )
+
+    async def _record_hold(self, session_id: SessionId, held: HeldReply) -> None:
+        """The hold, in the session the dashboard reads (labelled so it is found). A hold not
+        recorded costs a figure, never the reply: the operator is told it was held either way."""
+        assert self._container is not None
+        try:
+            await self._container[Application].sessions.create_event(
+                session_id=session_id,
+                kind=EventKind.CUSTOM,
+                data=held.as_event_data(),
+                metadata={},
+                source=EventSource.SYSTEM,
+                trigger_processing=False,
+            )
+            await self._container[SessionStore].upsert_labels(  # type: ignore[type-abstract]
+                session_id, labels={COPILOT_LABEL}
+            )
+        except Exception:
+            log.exception("recording the held ai reply failed session=%s", session_id)
 
     async def _own_numbers(self, customer_id: str) -> tuple[list[str], list[str]]:
         if self._claims is None:
@@ -176,7 +209,7 @@ class ReplyRoute(OperatorSessionRoute):
             )
         operator = body["operator"]
         if body["as"] == "ai":
-            held = await self._held(session.customer_id, body)
+            held = await self._held(session_id, session.customer_id, body)
             if held is not None:
                 return held
         updated = records.after_human_reply(

@@ -23,12 +23,14 @@ from parlant.client import AsyncParlantClient, ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import Event, Session
 
+from dashboard.copilot import DraftStep, Hold, draft_steps, holds
 from dashboard.customer_labels import is_guest
 from dashboard.failed_turns import FailedTurnRow, failed_turn_rows
 from dashboard.model import Escalation, RawEvent
 from dashboard.settings import DashboardSettings
 from dashboard.token_usage import BilledUsage, billed_usage_row
 from dashboard.transcript import transcript_matches
+from handoff.copilot_events import COPILOT_LABEL
 from handoff.failed_turn import FAILED_TURN_LABEL
 from handoff.learned import LearnedEntry, read_entries
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
@@ -296,6 +298,37 @@ def failed_turns(settings: DashboardSettings) -> list[FailedTurnRow]:
         return [
             row for rows in pool.map(lambda e: _failed_turns_of(api, e), failed) for row in rows
         ]
+
+
+COPILOT_TTL_S = 30
+
+
+def _copilot_of(api: ParlantClient, session_id: str) -> tuple[list[DraftStep], list[Hold]]:
+    events = [
+        _raw(e)
+        for e in api.sessions.list_events(session_id, kinds="message,custom", wait_for_data=0)
+        if not e.deleted
+    ]
+    return draft_steps(session_id, events), holds(session_id, events)
+
+
+@st.cache_data(ttl=COPILOT_TTL_S, show_spinner=False, max_entries=2)
+def copilot(settings: DashboardSettings) -> tuple[list[DraftStep], list[Hold]]:
+    """Every draft offered or decided and every `ai:` reply held: the sessions labelled
+    `copilot` (handoff/copilot_events.py), then each one's messages and custom events (in
+    parallel), so the cost follows the sessions with a draft or a hold."""
+    response = _http(settings).get("/sessions", params={"labels": COPILOT_LABEL})
+    labelled = _sessions(response)
+    api = client(settings)
+    steps: list[DraftStep] = []
+    held: list[Hold] = []
+    with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
+        for found_steps, found_holds in pool.map(
+            lambda e: _copilot_of(api, e.session_id), labelled
+        ):
+            steps.extend(found_steps)
+            held.extend(found_holds)
+    return steps, held
 
 
 LEARNED_TTL_S = 3

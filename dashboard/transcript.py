@@ -19,6 +19,7 @@ from dashboard.formats import UNKNOWN_STATUS, escape_markdown, format_time, pers
 from dashboard.model import RawEvent
 from dashboard.timeline import timeline
 from handoff.actions import HANDBACK, INTERNAL_NOTE, RESOLUTION, is_not_sent_notice, is_page_opening
+from handoff.copilot_events import DRAFT_OFFERED, read_held
 from handoff.failed_turn import read_failed_turn
 from handoff.record import HandoffRecord
 
@@ -144,6 +145,15 @@ def transcript_entry(event: RawEvent) -> TranscriptEntry | None:
                 "The AI's turn failed (not shown to the customer)",
                 f"Cause: {failed.cause.label}; {outcome}.",
             )
+        held = read_held(data)
+        if held is not None:
+            return entry(
+                Role.SYSTEM,
+                f"A reply in the agent's name by {held.operator_name} was held",
+                f"Rule: {held.rule}. Not sent to the customer.",
+            )
+        if data.get("type") == DRAFT_OFFERED:
+            return entry(Role.SYSTEM, "The agent drafted a reply", "Offered in the Slack thread.")
         if data.get("type") == RESOLUTION:
             name = person_name(data.get("operator")) or "an operator"
             return entry(

@@ -16,10 +16,11 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.core.pydantic_utilities import parse_obj_as
-from parlant.client.types import Event, SessionMetadataUpdateParams
+from parlant.client.types import Event, SessionLabelsUpdateParams, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff import satisfaction
+from handoff.copilot_events import COPILOT_LABEL, draft_offered_data, draft_outcome_metadata
 from handoff.learning import ResolveTag, tag_entry
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
 
@@ -223,6 +224,35 @@ async def add_note(
         source="human_agent",
         data={"type": INTERNAL_NOTE, "text": text, "operator": operator.as_metadata()},
         metadata={"operator": operator.as_metadata(), **(origin_metadata or {})},
+    )
+
+
+async def record_draft_offered(client: AsyncParlantClient, session_id: str, slack_ts: str) -> None:
+    """A draft was posted into the handoff's thread: counted on the insights page
+    (handoff/copilot_events.py). Only that it was offered, never its text."""
+    await client.sessions.create_event(
+        session_id, kind="custom", source="human_agent", data=draft_offered_data(slack_ts)
+    )
+    await _label_copilot(client, session_id)
+
+
+async def record_draft_outcome(
+    client: AsyncParlantClient,
+    session_id: str,
+    operator: Operator,
+    outcome: str,
+    slack_ts: str,
+    text: str,
+) -> None:
+    """An operator sent, edited or dismissed a draft: an internal note saying so (`text`),
+    its metadata the outcome for the figures."""
+    await add_note(client, session_id, operator, text, draft_outcome_metadata(outcome, slack_ts))
+    await _label_copilot(client, session_id)
+
+
+async def _label_copilot(client: AsyncParlantClient, session_id: str) -> None:
+    await client.sessions.update(
+        session_id, labels=SessionLabelsUpdateParams(upsert=[COPILOT_LABEL])
     )
 
 

@@ -5,9 +5,10 @@ A draft is a help, never a duty: one is asked for once per customer message (a k
 store, so a restart or another replica does not draft it again), skipped while the channel is
 behind Slack's pace, and a draft that fails or comes back empty is simply not shown. What an
 operator sends from it goes through the outbox like any reply (once, checked like an `ai:`
-reply); each decision is written into the session as an internal note ("Draft sent as is by
-Dana", "edited", "dismissed"), for review and for the figures, and the draft's message says
-who did what.
+reply); each draft posted is recorded in the session (`draft_offered`, without its text) and
+each decision written into it as an internal note ("Draft sent as is by Dana", "edited",
+"dismissed"), for review and for the insights page's figures (handoff/copilot_events.py), and
+the draft's message says who did what.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ class Drafts:
             log.info("draft offered session=%s slack_ts=%s", thread.session_id, ts)
         except NO_DRAFT as error:
             log.warning("draft not offered session=%s: %r", thread.session_id, error)
+            return
+        try:
+            await actions.record_draft_offered(self._parlant, thread.session_id, ts)
+        except Exception as error:  # the figure misses one; the draft is in the thread
+            log.warning("draft offer not recorded session=%s: %r", thread.session_id, error)
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -168,12 +174,13 @@ class Drafts:
         except (SlackRejected, SlackUnavailable) as error:
             log.warning("draft message not updated slack_ts=%s: %s", target.draft_ts, error)
         try:
-            await actions.add_note(
+            await actions.record_draft_outcome(
                 self._parlant,
                 target.session_id,
                 operator,
+                outcome,
+                target.draft_ts,
                 f"{OUTCOME_NOTES[outcome]} by {operator.name}.",
-                {"draft": {"outcome": outcome, "slack_ts": target.draft_ts}},
             )
         except Exception as error:  # the figure misses one; the reply itself is in the outbox
             log.warning("draft outcome not recorded session=%s: %r", target.session_id, error)

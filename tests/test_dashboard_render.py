@@ -51,6 +51,7 @@ from dashboard.transcript import (
     transcript_matches,
     visible_window,
 )
+from handoff.copilot_events import HeldReply, draft_offered_data
 from handoff.record import HandoffNotActive, HandoffRecord
 from handoff.sla import SlaSettings
 
@@ -601,6 +602,24 @@ def test_a_resolution_is_shown_with_who_resolved() -> None:
         [event(9, "system", "custom", {"type": "handoff_resolved", "operator": LEE})]
     )
     assert (entry.role, entry.label) == (Role.SYSTEM, "Resolved by Lee")
+
+
+def test_a_held_reply_and_a_draft_offered_are_shown_without_the_replys_text() -> None:
+    held = HeldReply("admit_liability", "slack:U2", "Lee", "slack:C1:5.0").as_event_data()
+    entries = transcript_entries(
+        [
+            event(9, "system", "custom", held),
+            event(10, "human_agent", "custom", draft_offered_data("6.0")),
+        ]
+    )
+    assert [(e.role, e.label, e.text) for e in entries] == [
+        (
+            Role.SYSTEM,
+            "A reply in the agent's name by Lee was held",
+            "Rule: admit_liability. Not sent to the customer.",
+        ),
+        (Role.SYSTEM, "The agent drafted a reply", "Offered in the Slack thread."),
+    ]
 
 
 def test_a_slack_channel_behind_is_one_line_the_longest_wait_first() -> None:

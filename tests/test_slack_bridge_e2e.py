@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from dashboard import copilot
+from dashboard.model import RawEvent
 from slack_bridge import notices
 from slack_bridge.ai_reply_form import EDIT_BLOCK, EDIT_INPUT, VIEW_EDIT_HELD
 from slack_bridge.resolve_form import (
@@ -306,6 +308,16 @@ def test_an_ai_reply_the_agent_would_not_send_waits_for_its_operator(world: Slac
     eventually(lambda: human_messages(world, session, edited), what="the edited reply")
     assert human_messages(world, session, "Call our adjuster on 555-123-4567.") == []
     world.wait_in_thread(root.ts, "held, edited and sent")
+    # What the insights page counts (dashboard/copilot.py), from what the agent recorded.
+    events = [
+        RawEvent(e.offset, str(e.source), str(e.kind), e.creation_utc, e.data, e.metadata or {})
+        for e in world.parlant_events(session, kinds="message,custom")
+    ]
+    assert [(h.rule, h.then) for h in copilot.holds(session, events)] == [
+        ("guaranteed_approval", "sent anyway"),
+        ("phone_number", "edited"),
+    ]
+    assert "555-123-4567" not in str([e.data for e in events if e.kind == "custom"])
 
 
 def test_the_customers_rating_after_a_resolve_shows_on_the_root(world: SlackWorld) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from handoff.copilot_events import COPILOT_LABEL, DRAFT_OFFERED
 from slack_bridge import draft_message
 from slack_bridge.ai_reply_form import EDIT_BLOCK, EDIT_INPUT
 from slack_bridge.draft_message import VIEW_EDIT_DRAFT
@@ -124,4 +125,15 @@ def test_a_draft_edited_then_sent_and_one_dismissed(world: SlackWorld) -> None:
     world.click(second.ts, draft_message.ACTION_DRAFT_DISMISS, world.dana)
     eventually(lambda: outcomes(world, session) == ["edited", "dismissed"], what="outcomes")
     assert as_ai(world, session) == [edited]
+
+    # Both offers are in the session for the insights page, which finds it by its label.
+    def offered() -> list[Any]:
+        return [
+            e.data.get("slack_ts")
+            for e in world.parlant_events(session, kinds="custom")
+            if isinstance(e.data, dict) and e.data.get("type") == DRAFT_OFFERED
+        ]
+
+    eventually(lambda: offered() == [draft.ts, second.ts], what="both offers recorded")
+    assert COPILOT_LABEL in (world.client.sessions.retrieve(session).labels or [])
     assert "dismissed by" in current(world, root.ts, second.ts).text

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import data, learning, satisfaction, ui
+from dashboard import copilot, data, learning, satisfaction, ui
 from dashboard.formats import format_duration
 from dashboard.handoff_figures import (
     breaches_per_day,
@@ -148,6 +148,45 @@ def show_learned_changes(escalations: list[Escalation]) -> None:
 
 
 show_learned_changes(escalations)
+
+
+def show_copilot() -> None:
+    """Drafts and held `ai:` replies: what operators did with the agent's help and checks.
+    Small tables (a row a week or rule), shown whole rather than in a scrolling grid."""
+    try:
+        steps, holds = data.copilot(settings)
+    except ui.READ_ERRORS as error:
+        ui.unreachable(settings, error)
+    st.subheader("Drafts in the thread")
+    if not steps:
+        st.caption(
+            "No drafts yet: the agent drafts an answer when a customer writes during a handoff."
+        )
+    else:
+        by_week, by_operator = st.tabs(["Drafts per week", "Drafts per operator"])
+        by_week.table(copilot.drafts_per_week(steps))
+        by_operator.table(copilot.drafts_per_operator(steps))
+        st.caption(
+            "Offered: drafts posted in a handoff's thread. Sent as is, edited (and sent), "
+            "dismissed: what the operator did with one, by the week they did it."
+        )
+    st.subheader("Replies in the agent's name held by a rule")
+    if not holds:
+        st.caption(
+            "No `ai:` reply held yet: one that breaks a rule (a card number, another "
+            "customer's policy, a promise the agent never makes) is not sent."
+        )
+        return
+    by_rule, per_week = st.tabs(["Held per rule", "Held per week"])
+    by_rule.table(copilot.holds_per_rule(holds))
+    per_week.table(copilot.holds_per_week(holds))
+    st.caption(
+        "Each reply held once per rule, whoever sent it; then: sent anyway (the operator "
+        "overrode the rule, audited), edited (their reply went through changed) or not sent."
+    )
+
+
+show_copilot()
 
 if frame.empty:
     st.info("No handoffs yet.")
