@@ -21,6 +21,7 @@ arrive. Nothing is asserted: it prints, per channel,
 
     .venv/bin/python bench/bench_busy_hour.py [--handoffs 300] [--minutes 10]
         [--active-minutes 5] [--channels 3] [--limited-history-reads] [--seed 1]
+        [--keep-logs DIR]
 
 The defaults are the busy hour of issue 26 (about 50 active threads a channel at the peak);
 `--handoffs 60 --minutes 2 --active-minutes 1` is a quick look.
@@ -33,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -430,6 +432,11 @@ def main() -> None:
     parser.add_argument("--limited-history-reads", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--drain-minutes", type=float, default=10)
+    parser.add_argument(
+        "--keep-logs",
+        type=Path,
+        help="copy the agent's and the bridges' logs into this directory at the end",
+    )
     args = parser.parse_args()
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
@@ -506,6 +513,20 @@ def main() -> None:
                 agent.stop()
             cluster.stop()
             slack.stop()
+            if args.keep_logs is not None:
+                keep_logs(args.keep_logs, agent, bridges)
+
+
+def keep_logs(directory: Path, agent: AgentProcess | None, bridges: list[BridgeProcess]) -> None:
+    """The processes' logs outlive the run's temporary directory (slow key locks, pool time-outs
+    and 429s are logged there, one line each)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    logs = [("agent.log", agent.log_path)] if agent is not None else []
+    logs += [(f"bridge-{n}.log", bridge.log_path) for n, bridge in enumerate(bridges)]
+    for name, path in logs:
+        if path.exists():
+            shutil.copyfile(path, directory / name)
+    print(f"  logs kept in {directory}", flush=True)
 
 
 if __name__ == "__main__":
