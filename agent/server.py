@@ -390,11 +390,9 @@ async def serve(
             open_session_stores(settings.session_store, settings.home)
         )
         # Across replicas on PostgreSQL, in this process otherwise (agent/key_locks.py).
-        locks = stores.handoff_locks or KeyLocks()
+        locks = stores.key_locks or KeyLocks()
         tools = build_tools(store, notifier, journey_steps, locks)
-        replies = ReplyRoute(
-            settings.operator_token, store, stores.reply_locks or KeyLocks(), ops.ai_replies_held
-        )
+        replies = ReplyRoute(settings.operator_token, store, locks, ops.ai_replies_held)
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         usage_route = UsageRoute(settings.operator_token, book)

@@ -7,21 +7,24 @@ own Parlant session store (whose in-process writer lock does nothing for the oth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from parlant.core.agents import AgentId
 from parlant.core.customers import CustomerId, CustomerStore
 from parlant.core.sessions import EventKind, EventSource, SessionStore
 
+from agent.key_locks import LOCK_CLASS
 from agent.sample_customers import ensure_sample_customers
 from agent.store.claims import SAMPLE_CUSTOMER_ID, SAMPLE_CUSTOMERS
 from agent.store.postgres_claims import PostgresClaimsStore
-from agent.store.session_stores import KEY_LOCK_POOL_SIZE, SessionStores, open_session_stores
+from agent.store.session_stores import SessionStores, open_session_stores
 from tests.support.postgres import PostgresCluster
 
 _databases = itertools.count()
@@ -156,29 +159,90 @@ async def test_the_first_request_after_every_connection_was_cut_succeeds(
             claims.close()
 
 
-async def test_handoffs_holding_every_lock_of_theirs_hold_up_no_operator_reply(
+async def test_keys_held_at_once_do_not_wait_for_each_other(
     postgres_cluster: PostgresCluster, tmp_path: Path
 ) -> None:
-    """A handoff keeps its lock while it posts to Slack: with a slow Slack, as many handoffs as
-    the lock pool has connections held every operator reply's lock too (30 s, then a 500)."""
+    """A handoff keeps its lock while it posts to Slack. When each lock held a connection of a
+    pool of four, four slow handoffs held every operator reply's lock too (30 s, then a 500)."""
     url = fresh_database(postgres_cluster)
     async with replicas(url, tmp_path, 1) as (stores,):
-        assert stores.handoff_locks is not None and stores.reply_locks is not None
+        locks = stores.key_locks
+        assert locks is not None
         posting = asyncio.Event()
         slack_answers = asyncio.Event()
 
         async def handoff(n: int) -> None:
-            assert stores.handoff_locks is not None
-            async with stores.handoff_locks.hold(f"handoff:s{n}"):
+            assert locks is not None
+            async with locks.hold(f"handoff:s{n}"):
                 posting.set()
                 await slack_answers.wait()
 
-        handoffs = [asyncio.create_task(handoff(n)) for n in range(KEY_LOCK_POOL_SIZE + 2)]
+        handoffs = [asyncio.create_task(handoff(n)) for n in range(20)]
         await posting.wait()
         try:
-            async with asyncio.timeout(10):  # the pool's own wait is 30 s
-                async with stores.reply_locks.hold("slack:C1:1.000001"):
+            async with asyncio.timeout(10):  # the pool's own wait was 30 s
+                async with locks.hold("slack:C1:1.000001"):
                     pass
         finally:
             slack_answers.set()
             await asyncio.gather(*handoffs)
+
+
+async def test_a_key_is_held_by_one_replica_at_a_time_and_let_go_by_a_dead_one(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """The same key through two replicas: the second waits until the first lets go; a replica
+    whose connection dies (its process killed) lets go of its keys with it."""
+    url = fresh_database(postgres_cluster)
+    async with replicas(url, tmp_path, 2) as (a, b):
+        assert a.key_locks is not None and b.key_locks is not None
+        order: list[str] = []
+        first_holds = asyncio.Event()
+        first_done = asyncio.Event()
+
+        async def first() -> None:
+            assert a.key_locks is not None
+            async with a.key_locks.hold("slack:C1:2.000002"):
+                order.append("a in")
+                first_holds.set()
+                await first_done.wait()
+                order.append("a out")
+
+        async def second() -> None:
+            await first_holds.wait()
+            assert b.key_locks is not None
+            async with b.key_locks.hold("slack:C1:2.000002"):
+                order.append("b in")
+
+        tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+        await first_holds.wait()
+        await asyncio.sleep(0.5)
+        assert order == ["a in"]  # b is still waiting
+        first_done.set()
+        await asyncio.gather(*tasks)
+        assert order == ["a in", "a out", "b in"]
+
+        # A holds a key and its connection is cut (as when its process is killed): B gets it.
+        holding = asyncio.Event()
+        never = asyncio.Event()
+
+        async def dies_holding() -> None:
+            assert a.key_locks is not None
+            async with a.key_locks.hold("handoff:s9"):
+                holding.set()
+                await never.wait()
+
+        doomed = asyncio.create_task(dies_holding())
+        await holding.wait()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND classid = %s",
+                (LOCK_CLASS,),
+            )
+        async with asyncio.timeout(10):
+            async with b.key_locks.hold("handoff:s9"):
+                pass
+        doomed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await doomed

@@ -40,10 +40,6 @@ CUSTOMER_IDS = NumberedWithin(collection="customers", group="id", number="id")
 
 # Connections one agent process may hold: Parlant's engine and API run many operations at once.
 POSTGRES_POOL_SIZE = 10
-# Key locks held at once, per kind: operator replies being stored, handoffs being started. Two
-# pools: a handoff holds its lock while it posts to Slack, and with one pool a slow Slack held
-# every operator reply's lock behind the handoffs in progress.
-KEY_LOCK_POOL_SIZE = 4
 
 
 def is_postgres_url(spec: str) -> bool:
@@ -64,8 +60,7 @@ class SessionStores:
     turns: TurnLeases | None = None
     # Replicas only: locks by key across them (agent/key_locks.py), for operator replies
     # (agent/reply_keys.py) and for handoffs (agent/tools.py).
-    reply_locks: KeyLocks | None = None
-    handoff_locks: KeyLocks | None = None
+    key_locks: KeyLocks | None = None
 
 
 @asynccontextmanager
@@ -137,18 +132,6 @@ async def _postgres_stores(url: str) -> AsyncIterator[SessionStores]:
         escalations = PostgresEscalations(sessions_db)
         await escalations.ensure_indexes()
         log.info("sessions and customers on PostgreSQL; listening for other replicas' writes")
-        # Pools of their own: a reply holds its key's lock on a connection while the store
-        # writes the event on another, so sharing one pool could fill it with holders.
-        reply_pool, handoff_pool = [
-            await stack.enter_async_context(open_pool(url, max_size=KEY_LOCK_POOL_SIZE))
-            for _ in range(2)
-        ]
-        yield SessionStores(
-            session_store,
-            customer_store,
-            changes,
-            escalations,
-            turns,
-            reply_locks=KeyLocks(reply_pool),
-            handoff_locks=KeyLocks(handoff_pool),
-        )
+        # One connection for every key's lock, however many are held (agent/key_locks.py).
+        key_locks = await stack.enter_async_context(KeyLocks(url))
+        yield SessionStores(session_store, customer_store, changes, escalations, turns, key_locks)
