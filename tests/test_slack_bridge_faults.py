@@ -321,7 +321,7 @@ def test_resolve_from_slack_closes_the_escalation_and_removes_the_buttons(
     world: SlackWorld,
 ) -> None:
     session, root = world.escalated_session()
-    world.click(root.ts, "escalation_resolve", world.dana)
+    world.resolve(root.ts, world.dana)
     eventually(
         lambda: world.client.sessions.retrieve(session).metadata["handoff"]["status"] == "resolved",
         what="resolved",

@@ -167,10 +167,7 @@ def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(
     reply_and_wait(world, claims, root, session, "Hello from the claims channel")
 
     # Buttons in the claims channel act on the session and rewrite the root there.
-    payload = world.slack.call(
-        world.fake.block_action, claims, root.ts, "escalation_resolve", user=world.dana
-    )
-    world.slack.run(world.fake.push_interactive(payload))
+    world.resolve(root.ts, world.dana, channel=claims)
     eventually(
         lambda: record(world, session).get("status") == "resolved", what="resolved from #claims"
     )

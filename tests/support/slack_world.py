@@ -17,6 +17,8 @@ import httpx
 import yaml
 from parlant.client import AsyncParlantClient, ParlantClient
 
+from slack_bridge.resolve_form import VIEW_RESOLVE, WHY_BLOCK, WHY_INPUT
+from slack_escalation.root_message import ACTION_RESOLVE
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
 from tests.fakes.fake_slack import Message
 from tests.support.agent_process import REPO_ROOT, AgentProcess
@@ -157,6 +159,29 @@ class SlackWorld:
             self.fake.block_action, self.channel, root_ts, action_id, user=user
         )
         self._push_interactive(payload)
+
+    def resolve(
+        self, root_ts: str, user: str, why: str = "customer_preference", channel: str | None = None
+    ) -> None:
+        """`user` presses Resolve on a thread's root and submits the resolve form with `why`
+        (slack_bridge/resolve_form.py: the reason the AI could not finish is required)."""
+        opened = {v["id"] for v in self.opened_views()}
+        payload = self.slack.call(
+            self.fake.block_action, channel or self.channel, root_ts, ACTION_RESOLVE, user=user
+        )
+        self._push_interactive(payload)
+        form = eventually(
+            lambda: next(
+                (
+                    v
+                    for v in self.opened_views()
+                    if v.get("callback_id") == VIEW_RESOLVE and v["id"] not in opened
+                ),
+                None,
+            ),
+            what="the resolve form",
+        )
+        self.submit_view(form["id"], user, {WHY_BLOCK: {WHY_INPUT: why}})
 
     def click_ephemeral(self, ephemeral_ts: str, action_id: str) -> None:
         payload = self.slack.call(self.fake.ephemeral_block_action, ephemeral_ts, action_id)
