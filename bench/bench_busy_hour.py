@@ -62,6 +62,8 @@ from tests.support.chat import AGENT_ID
 from tests.support.postgres import PostgresCluster, postgres_bin_dir
 
 LABEL = "busy-ch{}"
+# Slack's allowance for chat.postMessage per channel (tests/fakes/slack_rate_limits.py).
+POSTS_PER_SECOND = 1.0
 
 
 @dataclass
@@ -264,6 +266,22 @@ def everything_arrived(run: Run) -> bool:
     return all(m.event_id in posted for c in run.conversations for m in c.messages)
 
 
+def physical_floor_p95(convs: list[Conversation]) -> float:
+    """What one post a second allows a channel's customer messages at p95: at the peak, every
+    active thread has a message waiting, and coalesced posts (one per thread, each carrying all
+    its waiting messages) go round the threads once per `peak` seconds, so a message waits up to
+    that, evenly spread: its p95 is 0.95 x peak."""
+    edges = sorted(
+        [(c.handed_off_at, 1) for c in convs if c.messages]
+        + [(c.messages[-1].stored_at, -1) for c in convs if c.messages]
+    )
+    active = peak = 0
+    for _, step in edges:
+        active += step
+        peak = max(peak, active)
+    return 0.95 * peak / POSTS_PER_SECOND
+
+
 def figures(run: Run, replies: dict[str, list[Any]]) -> None:
     calls = run.slack.call(run.slack.fake.calls)
     posts = mirrored_posts(run)
@@ -317,6 +335,7 @@ def figures(run: Run, replies: dict[str, list[Any]]) -> None:
                 stat(root_waits),
                 str(len(visible)),
                 stat(visible),
+                f"{physical_floor_p95(convs):.0f}",
                 stat(relayed, with_max=False),
                 f"{len(channel_posts) / span:.2f}",
                 str(limited),
@@ -331,6 +350,7 @@ def figures(run: Run, replies: dict[str, list[Any]]) -> None:
             "root p50/p95/max",
             "customer msgs",
             "customer→Slack p50/p95/max",
+            "floor p95",
             "reply→customer p50/p95",
             "posts/s",
             "post 429s",
