@@ -20,11 +20,10 @@ from parlant.core.sessions import SessionId
 
 from agent.authorization import OperatorCheck
 from agent.drafts import draft_reply
+from handoff.operator_api import DRAFT_PATH
 from handoff.record import ACTIVE_STATUSES, read_record
 
 log = logging.getLogger(__name__)
-
-PATH = "/escalations/{session_id}/draft"
 
 
 class DraftRoute:
@@ -37,7 +36,7 @@ class DraftRoute:
         self._container = container
 
     def install(self, app: FastAPI) -> None:
-        @app.post(PATH, include_in_schema=False)
+        @app.post(DRAFT_PATH, include_in_schema=False)
         async def draft(session_id: str, request: Request) -> Response:
             if not self._is_operator(request):
                 return JSONResponse({"detail": "this needs the operator token"}, status_code=403)

@@ -46,12 +46,11 @@ from agent.key_locks import KeyLocks
 from agent.reply_keys import reply_key, same_origin
 from agent.store.claims import Claims, UnknownCustomer
 from handoff import record as records
+from handoff.operator_api import REPLIES_PATH, reply_body_problem
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
 
 log = logging.getLogger(__name__)
 
-PATH = "/escalations/{session_id}/replies"
-MESSAGE_LIMIT = 40_000
 LOCK_STRIPES = 64
 OPERATOR_SOURCES = (EventSource.HUMAN_AGENT, EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT)
 
@@ -75,7 +74,7 @@ class ReplyRoute:
         self._container = container
 
     def install(self, app: FastAPI) -> None:
-        @app.post(PATH, include_in_schema=False)
+        @app.post(REPLIES_PATH, include_in_schema=False)
         async def reply(session_id: str, request: Request) -> Response:
             if not self._is_operator(request):
                 return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
@@ -83,7 +82,7 @@ class ReplyRoute:
                 body = await request.json()
             except ValueError:
                 body = None
-            problem = _problem(body)
+            problem = reply_body_problem(body)
             if problem:
                 return JSONResponse({"detail": problem}, status_code=422)
             if self._container is None:
@@ -214,27 +213,3 @@ class ReplyRoute:
         )
         # Parlant's own event shape, so the client reads it as it reads create_event's answer.
         return JSONResponse(event_to_dto(event).model_dump(mode="json"), status_code=201)
-
-
-def _problem(body: Any) -> str | None:
-    """Pure: what is wrong with a reply body, in words; None when nothing is."""
-    if not isinstance(body, dict):
-        return "the body must be a JSON object"
-    if body.get("as") not in ("human", "ai"):
-        return '"as" must be "human" or "ai"'
-    message = body.get("message")
-    if not isinstance(message, str) or not message.strip():
-        return '"message" must be a non-empty string'
-    if len(message) > MESSAGE_LIMIT:
-        return f'"message" is longer than {MESSAGE_LIMIT:,} characters'
-    operator = body.get("operator")
-    if not isinstance(operator, dict) or not all(
-        isinstance(operator.get(k), str) and operator.get(k) for k in ("id", "name", "origin")
-    ):
-        return '"operator" must have non-empty "id", "name" and "origin"'
-    if not isinstance(body.get("metadata", {}), dict):
-        return '"metadata" must be an object'
-    override = body.get("override")
-    if override is not None and (body["as"] != "ai" or not isinstance(override, str)):
-        return '"override" is the name of the rule an "ai" reply is sent despite'
-    return None

@@ -23,10 +23,9 @@ from parlant.core.common import ItemNotFoundError
 from parlant.core.sessions import SessionId
 
 from agent.authorization import OperatorCheck
+from handoff.operator_api import TURN_PATH
 
 log = logging.getLogger(__name__)
-
-PATH = "/escalations/{session_id}/turn"
 
 
 class TurnRoute:
@@ -38,7 +37,7 @@ class TurnRoute:
         self._container = container
 
     def install(self, app: FastAPI) -> None:
-        @app.post(PATH, include_in_schema=False)
+        @app.post(TURN_PATH, include_in_schema=False)
         async def turn(session_id: str, request: Request) -> Response:
             if not self._is_operator(request):
                 return JSONResponse({"detail": "this needs the operator token"}, status_code=403)

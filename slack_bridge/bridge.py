@@ -13,8 +13,8 @@ import asyncio
 import logging
 
 import httpx
-from parlant.client import AsyncParlantClient
 
+from handoff.operator_api import AsyncOperatorApi, AsyncOperatorClient
 from slack_bridge.backlog_watch import BacklogWatch
 from slack_bridge.discovery import Discovery
 from slack_bridge.drafts import Drafts
@@ -41,11 +41,14 @@ class Bridge:
         self,
         settings: BridgeSettings,
         slack: SlackSettings,
-        parlant: AsyncParlantClient,
+        parlant: AsyncOperatorClient,
         listing_http: httpx.AsyncClient,
         caller: SlackCaller,
         store: BridgeStore,
     ) -> None:
+        # Discovery's listing, the feed, drafts and backlog reports have their own connections
+        # (longer time-outs, and not queued behind the replies on the actions' pool).
+        api = AsyncOperatorApi(listing_http, settings.parlant_url)
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
         names = DisplayNames(caller)
         gate = OperatorGate(slack, store, names)
@@ -78,8 +81,7 @@ class Bridge:
             parlant, caller, store, gate, self.roots, self.mirrors, feedback, self.leases
         )
         self.discovery = Discovery(
-            listing_http,
-            settings.parlant_url,
+            api,
             store,
             self.roots,
             sla_notices,
@@ -91,8 +93,7 @@ class Bridge:
         )
         self._outbox_retry_s = settings.outbox_retry_s
         self.backlog = BacklogWatch(
-            listing_http,
-            settings.parlant_url,
+            api,
             settings.replica_id,
             self.mirrors,
             caller,
@@ -100,8 +101,7 @@ class Bridge:
             slack,
         )
         self.drafts = Drafts(
-            listing_http,
-            settings.parlant_url,
+            api,
             parlant,
             caller,
             store,
@@ -113,8 +113,7 @@ class Bridge:
         )
         self.mirrors.customer_posted = self.drafts.customer_wrote
         self.feed = FeedFollower(
-            listing_http,
-            settings.parlant_url,
+            api,
             store,
             settings.replica_id,
             self.mirrors,

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from config.crash_points import crash_point
 from handoff import actions
+from handoff.operator_api import AsyncOperatorClient
 from handoff.record import HandoffNotActive
 from slack_bridge import metrics, notices
 from slack_bridge.feedback import FAILED, HELD, PENDING, Feedback
@@ -51,7 +51,7 @@ class Inbound:
     def __init__(
         self,
         slack: SlackSettings,
-        parlant: AsyncParlantClient,
+        parlant: AsyncOperatorClient,
         caller: SlackCaller,
         store: BridgeStore,
         names: DisplayNames,

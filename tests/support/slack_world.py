@@ -14,8 +14,9 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 
+from handoff.operator_api import AsyncOperatorClient
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
 from tests.fakes.fake_slack import Message
 from tests.support.agent_process import AgentProcess
@@ -200,9 +201,9 @@ class SlackWorld:
         wait_for_ai_reply(self.client, session, asked)
         return session, self.root_for(session)
 
-    def operator_api(self) -> AsyncParlantClient:
+    def operator_api(self) -> AsyncOperatorClient:
         """An async client with the operator token, for calling the shared actions directly."""
-        return AsyncParlantClient(
+        return AsyncOperatorClient(
             base_url=self.agent.url,
             httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=60),
         )
