@@ -25,6 +25,7 @@ from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
 from slack_bridge.operator_actions import OperatorActions
 from slack_bridge.operators import DisplayNames, OperatorGate
+from slack_bridge.replica_watch import ReplicaWatch
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.sla_notices import SlaNotices
@@ -50,6 +51,7 @@ class Bridge:
         # (longer time-outs, and not queued behind the replies on the actions' pool).
         api = AsyncOperatorApi(listing_http, settings.parlant_url)
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
+        self.replica_watch = ReplicaWatch(store, settings.replica_id)
         names = DisplayNames(caller)
         gate = OperatorGate(slack, store, names)
         feedback = Feedback(caller, store)
@@ -76,6 +78,7 @@ class Bridge:
             feedback,
             self.roots,
             settings.reply_settle_s,
+            self.replica_watch,
         )
         self.actions = OperatorActions(
             parlant, caller, store, gate, self.roots, self.mirrors, feedback, self.leases
@@ -135,6 +138,7 @@ class Bridge:
             self._outbox_loop(),
             self.leases.run(),
             self.backlog.run(),
+            self.replica_watch.run(),
         )
 
     async def _outbox_loop(self) -> None:
@@ -157,3 +161,7 @@ class Bridge:
             await self.leases.release_all()
         except Exception as error:  # they expire by themselves
             log.warning("leases not released on stop: %r", error)
+        try:
+            await self.replica_watch.stop()
+        except Exception as error:  # forgotten by the others after a while
+            log.warning("replica heartbeat not removed on stop: %r", error)
