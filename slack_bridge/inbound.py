@@ -98,7 +98,7 @@ class Inbound:
         self._settle_s = settle_s
         self._replicas = replicas or NoOtherReplicas()
         # Per session, the Slack ts up to which its thread's history was read for replies
-        # that a silent replica swallowed (`_take_in_swallowed`); replies up to it need not
+        # that a silent replica swallowed (`_read_thread_for_swallowed`); replies up to it need not
         # settle: Slack showed every earlier one.
         self._history_read_to: dict[str, float] = {}
         # One pending wake-up per session whose oldest reply is still settling.
@@ -326,8 +326,10 @@ class Inbound:
                 # Later replies wait behind it: Slack's order, not arrival order.
                 self._wake_later(session_id, waiting)
                 return False
-            if await self._take_in_swallowed(reply):
-                return True  # an earlier reply is in the queue now: read it again, in order
+            if await self._read_thread_for_swallowed(reply):
+                # The queue may hold an earlier reply now (taken in from the history, or
+                # Slack's own re-send while the history was read): read it again, in order.
+                return True
             try:
                 await self._deliver(reply)
             except ParlantUnreachable as error:
@@ -342,11 +344,11 @@ class Inbound:
         age = (datetime.now(UTC) - reply.accepted_at).total_seconds()
         return self._settle_s - age
 
-    async def _take_in_swallowed(self, reply: OutboxReply) -> bool:
-        """Whether an earlier reply of the thread, missing from the outbox because its event
-        went to a replica that went silent (died) before storing it, was taken in now from
-        the thread's history. Read only while another replica is silent, once per thread and
-        silence (replica_watch.history_window)."""
+    async def _read_thread_for_swallowed(self, reply: OutboxReply) -> bool:
+        """Whether the thread's history before `reply` was read now, taking in any earlier
+        reply missing from the outbox because its event went to a replica that went silent
+        (died) before storing it. Read only while another replica is silent, once per thread
+        and silence (replica_watch.history_window)."""
         if reply.kind == "draft":
             return False  # sent when clicked, not in the thread's order
         silent = await self._replicas.silent_since(reply.accepted_at)
@@ -373,7 +375,6 @@ class Inbound:
             )
             return False
         self._history_read_to[reply.session_id] = max(read_to or 0.0, float(reply.ts))
-        took = False
         for message in page.get("messages", []):
             ts = str(message.get("ts", ""))
             if ts in ("", reply.thread_ts) or float(ts) >= float(reply.ts):
@@ -387,8 +388,7 @@ class Inbound:
                 ts,
             )
             await self.on_message({**message, "channel": reply.channel}, None)
-            took = took or await self._store.reply_queued(reply.channel, ts)
-        return took
+        return True
 
     def _wake_later(self, session_id: str, delay: float) -> None:
         # An earlier wake-up re-checks the queue and schedules the next one itself.
