@@ -375,6 +375,12 @@ class Inbound:
             )
             return False
         self._history_read_to[reply.session_id] = max(read_to or 0.0, float(reply.ts))
+        log.info(
+            "thread history read before a reply, %d replica(s) silent session=%s slack_ts=%s",
+            len(silent),
+            reply.session_id,
+            reply.ts,
+        )
         for message in page.get("messages", []):
             ts = str(message.get("ts", ""))
             if ts in ("", reply.thread_ts) or float(ts) >= float(reply.ts):

@@ -48,6 +48,11 @@ FORGET_AFTER_S = 60.0
 LOOKBACK_S = 10.0
 # Slack's `ts` is Slack's clock, the heartbeats the database's: windows are widened by this.
 CLOCK_MARGIN_S = 2.0
+# Slack re-sends what a dead connection held after 3 s (Socket Mode; at once in HTTP mode, the
+# balancer answering for the dead replica): a reply written this long after a replica went
+# quiet reaches the outbox after anything Slack re-sent for it, and reads nothing. Without
+# this, a restarted replica (it has read no thread yet) read every thread once per death.
+RESEND_HORIZON_S = 8.0
 
 
 def history_window(
@@ -57,7 +62,12 @@ def history_window(
     exclusive) to read for replies that silent replicas may have swallowed before the reply at
     `reply_ts`; None when there is nothing to read. `checked_to`: the thread was read up to
     there already, so only a replica seen after it (less the clock margin) can add anything."""
-    relevant = [s for s in silent_seen_at if checked_to is None or s + CLOCK_MARGIN_S > checked_to]
+    relevant = [
+        s
+        for s in silent_seen_at
+        if (checked_to is None or s + CLOCK_MARGIN_S > checked_to)
+        and reply_ts < s + RESEND_HORIZON_S + CLOCK_MARGIN_S
+    ]
     if not relevant:
         return None
     oldest = min(relevant) - LOOKBACK_S - CLOCK_MARGIN_S
