@@ -16,7 +16,10 @@ from parlant.client.types import Event, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff import satisfaction
-from handoff.operator_api import AsyncOperatorClient, ReplyHeld, reply_body
+from handoff.operator_api import AsyncOperatorClient, reply_body
+
+# Raised by the sends below; callers catch it as actions.ReplyHeld.
+from handoff.operator_api import ReplyHeld as ReplyHeld
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
 
 INTERNAL_NOTE = "internal_note"
@@ -29,9 +32,6 @@ HANDBACK_TEXT = (
 )
 # Long enough for an outcome and a next step; short enough to fit a Slack section and a prompt.
 HANDBACK_NOTE_LIMIT = 1000
-
-
-__all__ = ["ReplyHeld"]  # raised by the sends below; callers catch it as actions.ReplyHeld
 
 
 class InvalidHandbackNote(ValueError):
