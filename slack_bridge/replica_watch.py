@@ -11,12 +11,13 @@ Instead each replica process writes a heartbeat every HEARTBEAT_S. Before delive
 the outbox asks which other replicas were not seen since the reply was taken in (plus
 SILENCE_S), nor in the last STALE_S: only such a replica, dead or stalled, can be holding an
 earlier reply that is not in the outbox yet. (With a settling window shorter than about
-SILENCE_S, a replica that died in that window is not yet silent: order is then as good as the
-window makes it, as before.) Only then is the thread's history read from Slack, over the seconds that
-replica could have swallowed (`history_window`), and any earlier reply missing from the outbox
-is taken in from there and delivered first (slack_bridge/inbound.py). Slack's own re-send of it
-later finds it stored and changes nothing. With every replica alive, nothing is read and no
-reply waits longer than the settling window.
+SILENCE_S, a replica that died in that window is not yet silent: order is then as good as
+the window makes it, as before.) Only then, and only for a reply written within
+RESEND_HORIZON_S of that replica going quiet, is the thread's history read from Slack, over
+the seconds that replica could have swallowed (`history_window`); any earlier reply missing
+from the outbox is taken in from there and delivered first (slack_bridge/inbound.py). Slack's
+own re-send of it later finds it stored and changes nothing. With every replica alive,
+nothing is read and no reply waits longer than the settling window.
 
 Heartbeats are per process, not per BRIDGE_REPLICA_ID: a replica restarted under its name is a
 new process, and the dead one's silence must still show. A replica that stops cleanly removes
