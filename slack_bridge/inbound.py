@@ -317,26 +317,31 @@ class Inbound:
                     pass
 
     async def _deliver_queue(self, session_id: str) -> bool:
-        """Deliver the session's pending replies in order; True if every one was delivered
-        (more may have come in), False if one must wait (settling, or Parlant unreachable)."""
+        """Deliver the session's oldest pending reply; True if it was delivered (the caller
+        reads the queue again for the next), False if there is none or it must wait
+        (settling, or Parlant unreachable). One at a time: a reply taken in while an earlier
+        one was being delivered (a slow Parlant) may be older than the rest of a list read
+        before it, and went out after them (chaos seeds 3 and 4)."""
         pending = await self._store.pending_replies(session_id)
-        for reply in pending:
-            waiting = self._settling_left(reply)
-            if waiting > 0:
-                # Later replies wait behind it: Slack's order, not arrival order.
-                self._wake_later(session_id, waiting)
-                return False
-            if await self._read_thread_for_swallowed(reply):
-                # The queue may hold an earlier reply now (taken in from the history, or
-                # Slack's own re-send while the history was read): read it again, in order.
-                return True
-            try:
-                await self._deliver(reply)
-            except ParlantUnreachable as error:
-                await self._store.reply_attempted(reply.id, str(error))
-                await self._mark_waiting(reply)
-                return False
-        return bool(pending)
+        if not pending:
+            return False
+        reply = pending[0]
+        waiting = self._settling_left(reply)
+        if waiting > 0:
+            # Later replies wait behind it: Slack's order, not arrival order.
+            self._wake_later(session_id, waiting)
+            return False
+        if await self._read_thread_for_swallowed(reply):
+            # The queue may hold an earlier reply now (taken in from the history, or Slack's
+            # own re-send while the history was read): read it again, in order.
+            return True
+        try:
+            await self._deliver(reply)
+        except ParlantUnreachable as error:
+            await self._store.reply_attempted(reply.id, str(error))
+            await self._mark_waiting(reply)
+            return False
+        return True
 
     def _settling_left(self, reply: OutboxReply) -> float:
         if float(reply.ts) <= self._history_read_to.get(reply.session_id, 0.0):

@@ -477,6 +477,44 @@ async def test_a_reply_whose_event_died_with_a_replica_is_delivered_in_slacks_or
     await cluster.replace(doomed, f"{doomed.name}-after-order")
 
 
+async def test_a_reply_taken_in_while_earlier_ones_are_delivered_keeps_slacks_order(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica delivers a session's queue slowly (Parlant answering slowly, as while an agent
+    dies). A reply written before the last one queued, but taken in while the first was being
+    delivered, went out after it: the queue was read once for the whole round (chaos seeds 3
+    and 4, after cut connections). Now it is read again after each delivery."""
+    for replica in list(cluster.replicas):
+        if replica.running.done():
+            await cluster.replace(replica, f"{replica.name}-again")
+    sid, root = await cluster.escalate("Slow-delivery customer wants a human")
+    replica = cluster.replicas[0]
+    first, middle, last = (
+        cluster.fake.add_user_message(cluster.channel, cluster.dana, text, thread_ts=root.ts)
+        for text in ("reply one", "reply two", "reply three")
+    )
+    parlant_answers = asyncio.Event()
+    deliver = replica.bridge.inbound._deliver
+
+    async def slow_deliver(reply: Any) -> None:
+        if reply.ts == first["ts"]:
+            await parlant_answers.wait()  # the POST of the first reply is slow
+        await deliver(reply)
+
+    monkeypatch.setattr(replica.bridge.inbound, "_deliver", slow_deliver)
+    await replica.dispatch(first, f"Ev{time.time_ns()}1")
+    await replica.dispatch(last, f"Ev{time.time_ns()}3")
+    await asyncio.sleep(1.5)  # both settled: the first is being delivered, the last is next
+    await replica.dispatch(middle, f"Ev{time.time_ns()}2")  # Slack's re-send, late
+    parlant_answers.set()
+
+    async def all_delivered() -> bool:
+        return len(await cluster.human_messages(sid)) >= 3
+
+    await eventually(all_delivered, "the three replies delivered")
+    assert await cluster.human_messages(sid) == ["reply one", "reply two", "reply three"]
+
+
 async def test_a_reply_whose_store_was_cut_mid_statement_is_stored_before_slack_is_answered(
     cluster: Cluster,
 ) -> None:
