@@ -350,10 +350,12 @@ class Inbound:
         return self._settle_s - age
 
     async def _read_thread_for_swallowed(self, reply: OutboxReply) -> bool:
-        """Whether the thread's history before `reply` was read now, taking in any earlier
-        reply missing from the outbox because its event went to a replica that went silent
-        (died) before storing it. Read only while another replica is silent, once per thread
-        and silence (replica_watch.history_window)."""
+        """Whether the thread's history was read now, taking in any reply missing from the
+        outbox because its event went to a replica that went silent (died) before storing it.
+        Read only while another replica is silent, for the seconds it could have swallowed
+        (replica_watch.history_window), and up to the present: every later reply up to the
+        newest message read needs no read of its own (a backlog delivered after a fault read
+        the thread once per reply, and Slack answered most of those reads 429)."""
         if reply.kind == "draft":
             return False  # sent when clicked, not in the thread's order
         silent = await self._replicas.silent_since(reply.accepted_at)
@@ -367,7 +369,6 @@ class Inbound:
                 channel=reply.channel,
                 ts=reply.thread_ts,
                 oldest=f"{window[0]:.6f}",
-                latest=reply.ts,
                 inclusive=False,
                 limit=HISTORY_PAGE,
             )
@@ -379,21 +380,27 @@ class Inbound:
                 error,
             )
             return False
-        self._history_read_to[reply.session_id] = max(read_to or 0.0, float(reply.ts))
+        messages = [
+            m for m in page.get("messages", []) if m.get("ts") and m["ts"] != reply.thread_ts
+        ]
+        seen = [float(m["ts"]) for m in messages]
+        # A full page may have stopped short of the present: known only up to its last post.
+        boundary = max(seen, default=0.0)
+        if len(page.get("messages", [])) < HISTORY_PAGE:
+            boundary = max(boundary, float(reply.ts))
+        self._history_read_to[reply.session_id] = max(read_to or 0.0, boundary)
         log.info(
             "thread history read before a reply, %d replica(s) silent session=%s slack_ts=%s",
             len(silent),
             reply.session_id,
             reply.ts,
         )
-        for message in page.get("messages", []):
-            ts = str(message.get("ts", ""))
-            if ts in ("", reply.thread_ts) or float(ts) >= float(reply.ts):
-                continue
+        for message in messages:
+            ts = str(message["ts"])
             if message.get("bot_id") or await self._store.reply_queued(reply.channel, ts):
                 continue
             log.warning(
-                "reply taken in from the thread's history, its event held by a silent replica"
+                "reply taken in from the thread's history while a replica is silent"
                 " session=%s slack_ts=%s",
                 reply.session_id,
                 ts,
