@@ -17,14 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from agent.authorization import OperatorCheck
+from handoff.operator_api import BACKLOG_MAX_BODY_BYTES, SLACK_BACKLOG_PATH
 from slack_escalation.backlog import BadReport, ReportedBacklogs, parse_report
 
 log = logging.getLogger(__name__)
-
-PATH = "/escalations/slack-backlog"
-# A report names a handful of channels: a few hundred bytes. Anything far larger is refused
-# before it is parsed.
-MAX_BODY_BYTES = 64 * 1024
 
 
 class BacklogRoute:
@@ -36,13 +32,14 @@ class BacklogRoute:
         self._behind_after_s = behind_after_s
 
     def install(self, app: FastAPI) -> None:
-        @app.put(PATH, include_in_schema=False)
+        @app.put(SLACK_BACKLOG_PATH, include_in_schema=False)
         async def report(request: Request) -> Response:
             if not self._is_operator(request):
                 return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
-            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            if int(request.headers.get("content-length") or 0) > BACKLOG_MAX_BODY_BYTES:
                 return JSONResponse(
-                    {"detail": f"a report is at most {MAX_BODY_BYTES} bytes"}, status_code=413
+                    {"detail": f"a report is at most {BACKLOG_MAX_BODY_BYTES} bytes"},
+                    status_code=413,
                 )
             try:
                 reporter, channels = parse_report(await request.json())
@@ -55,7 +52,7 @@ class BacklogRoute:
                 log.debug("slack backlog reported by %s: %s", reporter, behind)
             return Response(status_code=204)
 
-        @app.get(PATH, include_in_schema=False)
+        @app.get(SLACK_BACKLOG_PATH, include_in_schema=False)
         async def current(request: Request) -> Response:
             if not self._is_operator(request):
                 return JSONResponse({"detail": "this needs the operator token"}, status_code=403)

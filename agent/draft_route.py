@@ -16,11 +16,10 @@ from fastapi.responses import JSONResponse, Response
 
 from agent.drafts import draft_reply
 from agent.operator_session_route import OperatorSessionRoute
+from handoff.operator_api import DRAFT_PATH
 from handoff.record import ACTIVE_STATUSES, read_record
 
 log = logging.getLogger(__name__)
-
-PATH = "/escalations/{session_id}/draft"
 
 
 class DraftRoute(OperatorSessionRoute):
@@ -29,7 +28,7 @@ class DraftRoute(OperatorSessionRoute):
         self._timeout_s = timeout_s
 
     def install(self, app: FastAPI) -> None:
-        @app.post(PATH, include_in_schema=False)
+        @app.post(DRAFT_PATH, include_in_schema=False)
         async def draft(session_id: str, request: Request) -> Response:
             found = await self.session(request, session_id)
             if isinstance(found, Response):

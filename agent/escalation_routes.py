@@ -34,18 +34,19 @@ from fastapi.responses import JSONResponse, Response
 from agent.authorization import OperatorCheck
 from agent.session_listener import SessionChanges
 from agent.store.escalations import CLOSED_AT, EscalationIndex, FeedPage
+from handoff.operator_api import (
+    FEED_PAGE,
+    FEED_PATH,
+    HISTORY_PAGE,
+    HISTORY_PATH,
+    MAX_PAGE,
+    MAX_WAIT_S,
+    OPEN_PATH,
+    BadParameter,
+    whole_parameter,
+)
 
 log = logging.getLogger(__name__)
-
-PREFIX = "/escalations"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-MAX_WAIT_S = 60
-HISTORY_PAGE = 50
-
-
-class BadRequest(ValueError):
-    pass
 
 
 def listing_etag(body: bytes) -> str:
@@ -54,12 +55,7 @@ def listing_etag(body: bytes) -> str:
 
 
 def _whole(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
+    return whole_parameter(request.query_params.get(name), name, default, low, high)
 
 
 class EscalationRoutes:
@@ -98,7 +94,7 @@ class EscalationRoutes:
         def refused() -> Response:
             return JSONResponse({"detail": "this needs the operator token"}, status_code=403)
 
-        @app.get(f"{PREFIX}/open", include_in_schema=False)
+        @app.get(OPEN_PATH, include_in_schema=False)
         async def open_escalations(request: Request) -> Response:
             if not self._is_operator(request):
                 return refused()
@@ -109,7 +105,7 @@ class EscalationRoutes:
                     if request.query_params.get("changed_after")
                     else None
                 )
-            except BadRequest as error:
+            except BadParameter as error:
                 return JSONResponse({"detail": str(error)}, status_code=422)
             listing = (
                 await self._escalations.open_listing(closed_since)
@@ -124,13 +120,13 @@ class EscalationRoutes:
             # Already JSON, built by the database: wrapped, not parsed and written again.
             return Response(body, media_type="application/json", headers={"ETag": etag})
 
-        @app.get(f"{PREFIX}/history", include_in_schema=False)
+        @app.get(HISTORY_PATH, include_in_schema=False)
         async def history(request: Request) -> Response:
             if not self._is_operator(request):
                 return refused()
             try:
-                limit = _whole(request, "limit", HISTORY_PAGE, 1, MAX_LIMIT)
-            except BadRequest as error:
+                limit = _whole(request, "limit", HISTORY_PAGE, 1, MAX_PAGE)
+            except BadParameter as error:
                 return JSONResponse({"detail": str(error)}, status_code=422)
             closed_at = request.query_params.get("before_closed_at")
             session_id = request.query_params.get("before_id")
@@ -144,15 +140,15 @@ class EscalationRoutes:
                 body["next"] = {"before_closed_at": closed, "before_id": last["id"]}
             return JSONResponse(body)
 
-        @app.get(f"{PREFIX}/feed", include_in_schema=False)
+        @app.get(FEED_PATH, include_in_schema=False)
         async def feed(request: Request) -> Response:
             if not self._is_operator(request):
                 return refused()
             try:
                 after = _whole(request, "after", 0, 0, 2**62)
-                limit = _whole(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+                limit = _whole(request, "limit", FEED_PAGE, 1, MAX_PAGE)
                 wait_s = _whole(request, "wait_for_data", 0, 0, MAX_WAIT_S)
-            except BadRequest as error:
+            except BadParameter as error:
                 return JSONResponse({"detail": str(error)}, status_code=422)
             page = await self.feed(after, limit, wait_s)
             log.debug(

@@ -49,12 +49,11 @@ from agent.reply_keys import reply_key, same_origin
 from agent.store.claims import Claims, UnknownCustomer
 from handoff import record as records
 from handoff.copilot_events import COPILOT_LABEL, HeldReply
+from handoff.operator_api import REPLIES_PATH, reply_body_problem
 from handoff.record import METADATA_KEY, read_record, utc_now_iso
 
 log = logging.getLogger(__name__)
 
-PATH = "/escalations/{session_id}/replies"
-MESSAGE_LIMIT = 40_000
 LOCK_STRIPES = 64
 OPERATOR_SOURCES = (EventSource.HUMAN_AGENT, EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT)
 
@@ -76,7 +75,7 @@ class ReplyRoute(OperatorSessionRoute):
         self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
 
     def install(self, app: FastAPI) -> None:
-        @app.post(PATH, include_in_schema=False)
+        @app.post(REPLIES_PATH, include_in_schema=False)
         async def reply(session_id: str, request: Request) -> Response:
             # The session is read under the lock below, so the preamble's steps are taken one
             # by one here, a malformed body answered before the start-up check.
@@ -87,7 +86,7 @@ class ReplyRoute(OperatorSessionRoute):
                 body = await request.json()
             except ValueError:
                 body = None
-            problem = _problem(body)
+            problem = reply_body_problem(body)
             if problem:
                 return JSONResponse({"detail": problem}, status_code=422)
             starting = self.starting()
@@ -246,27 +245,3 @@ class ReplyRoute(OperatorSessionRoute):
         )
         # Parlant's own event shape, so the client reads it as it reads create_event's answer.
         return JSONResponse(event_to_dto(event).model_dump(mode="json"), status_code=201)
-
-
-def _problem(body: Any) -> str | None:
-    """Pure: what is wrong with a reply body, in words; None when nothing is."""
-    if not isinstance(body, dict):
-        return "the body must be a JSON object"
-    if body.get("as") not in ("human", "ai"):
-        return '"as" must be "human" or "ai"'
-    message = body.get("message")
-    if not isinstance(message, str) or not message.strip():
-        return '"message" must be a non-empty string'
-    if len(message) > MESSAGE_LIMIT:
-        return f'"message" is longer than {MESSAGE_LIMIT:,} characters'
-    operator = body.get("operator")
-    if not isinstance(operator, dict) or not all(
-        isinstance(operator.get(k), str) and operator.get(k) for k in ("id", "name", "origin")
-    ):
-        return '"operator" must have non-empty "id", "name" and "origin"'
-    if not isinstance(body.get("metadata", {}), dict):
-        return '"metadata" must be an object'
-    override = body.get("override")
-    if override is not None and (body["as"] != "ai" or not isinstance(override, str)):
-        return '"override" is the name of the rule an "ai" reply is sent despite'
-    return None

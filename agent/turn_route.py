@@ -20,15 +20,14 @@ from fastapi.responses import JSONResponse, Response
 from parlant.core.application import Application
 
 from agent.operator_session_route import OperatorSessionRoute
+from handoff.operator_api import TURN_PATH
 
 log = logging.getLogger(__name__)
-
-PATH = "/escalations/{session_id}/turn"
 
 
 class TurnRoute(OperatorSessionRoute):
     def install(self, app: FastAPI) -> None:
-        @app.post(PATH, include_in_schema=False)
+        @app.post(TURN_PATH, include_in_schema=False)
         async def turn(session_id: str, request: Request) -> Response:
             found = await self.session(request, session_id)
             if isinstance(found, Response):

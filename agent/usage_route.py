@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 
 from agent.authorization import OperatorCheck
 from agent.store.usage_book import UsageBook
+from handoff.operator_api import LLM_USAGE_PATH
 
-PATH = "/escalations/llm-usage"
 DEFAULT_DAYS = 30
 
 
@@ -27,7 +27,7 @@ class UsageRoute:
         self._book = book
 
     def install(self, app: FastAPI) -> None:
-        @app.get(PATH, include_in_schema=False)
+        @app.get(LLM_USAGE_PATH, include_in_schema=False)
         async def llm_usage(request: Request, since: str | None = None) -> Response:
             if not self._is_operator(request):
                 return JSONResponse({"detail": "this needs the operator token"}, status_code=403)

@@ -11,9 +11,15 @@ are read off the table, not asserted.
   product's default 1 s unless --settle-seconds says otherwise), the same in both set-ups.
 - mirror: a customer message stored in Parlant (creation_utc) → the fake Slack receives the
   thread post from the replica holding the session's lease.
+- chaos: a few short seeds of the randomized fault run (tests/support/chaos.py, `make chaos`
+  runs ten long ones): 2 agents + 2 Socket Mode bridges on PostgreSQL, agents and bridges
+  SIGKILLed at random and database connections cut while customers and two operators per
+  thread write; the checker's table (tests/support/chaos_check.py) and its totals: lost,
+  duplicated and reordered customer messages and operator replies, roots, failed requests,
+  unanswered turns, the slowest takeover. `--chaos-seeds 0` leaves it out.
 
     .venv/bin/python bench/bench_replicas.py [--samples 100] [--sessions 20] [--replicas 2]
-        [--settle-seconds 1]
+        [--settle-seconds 1] [--chaos-seeds 2] [--chaos-load-seconds 20] [--chaos-only]
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="bench-import-"))
+# Ports from a slice of their own (tests/support/agent_process.py free_port), not the first
+# test worker's: a chaos seed restarts a killed replica on its port, and a test suite running
+# beside could take it meanwhile (scripts/chaos.py uses gw7).
+os.environ.setdefault("PYTEST_XDIST_WORKER", "gw6")
 
 import httpx
 
@@ -38,6 +48,8 @@ from bench.bench_bridge import escalate, percentile, table, wait_until
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.support.agent_process import AgentProcess, free_port
 from tests.support.bridge_process import BridgeProcess
+from tests.support.chaos import ChaosSettings, describe, run_seed
+from tests.support.chaos_check import format_table, totals_row
 from tests.support.haproxy import Backend, LoadBalancer
 from tests.support.postgres import PostgresCluster, postgres_bin_dir
 from tests.support.slack_world import SIGNING_SECRET
@@ -195,6 +207,43 @@ def measure(top: Topology, sessions: int, samples: int) -> list[list[str]]:
     ]
 
 
+def chaos(seeds: int, load_s: float) -> None:
+    """A few short chaos seeds and the checker's totals; a set-up that failed (before any
+    fault) is said and not counted."""
+    rows: list[list[str]] = []
+    problems: list[str] = []
+    for seed in range(1, seeds + 1):
+        began = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"bench-chaos-{seed}-") as workdir:
+            try:
+                result = run_seed(
+                    ChaosSettings(
+                        seed=seed,
+                        customers=4,
+                        load_s=load_s,
+                        drain_s=45.0,
+                        workdir=Path(workdir),
+                    )
+                )
+            except (RuntimeError, TimeoutError) as error:
+                print(f"chaos seed {seed}: set-up failed, not counted: {error}"[:300], flush=True)
+                continue
+        rows.append(result.row())
+        print(f"chaos seed {seed} done in {time.monotonic() - began:.0f}s", flush=True)
+        if not result.verdict.ok:
+            problems.append(describe(result))
+    if not rows:
+        return
+    print(
+        f"\nChaos: {len(rows)} seed(s) of {load_s:g} s, 4 customers, 2 operators per thread, "
+        f"lease {ChaosSettings(seed=0).lease_s:g} s (takeover bound "
+        f"{ChaosSettings(seed=0).takeover_bound_s:g} s)"
+    )
+    print(format_table([*rows, totals_row(rows)]))
+    for text in problems:
+        print("\n" + text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=100)
@@ -203,7 +252,13 @@ def main() -> None:
     parser.add_argument(
         "--settle-seconds", type=float, default=1.0, help="BRIDGE_REPLY_SETTLE_SECONDS"
     )
+    parser.add_argument("--chaos-seeds", type=int, default=2)
+    parser.add_argument("--chaos-load-seconds", type=float, default=20.0)
+    parser.add_argument("--chaos-only", action="store_true", help="the chaos seeds alone")
     args = parser.parse_args()
+    if args.chaos_only:
+        chaos(args.chaos_seeds, args.chaos_load_seconds)
+        return
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
         for label, replicas, postgres in (
@@ -224,6 +279,7 @@ def main() -> None:
         ["set-up", "path", "p50", "p99", "posted twice"],
         rows,
     )
+    chaos(args.chaos_seeds, args.chaos_load_seconds)
 
 
 if __name__ == "__main__":

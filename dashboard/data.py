@@ -1,11 +1,13 @@
 """Reads from Parlant, the source of truth; the only dashboard module doing I/O besides the actions.
 
-Reads use one cached sync ParlantClient per process. Actions get a fresh AsyncParlantClient per
+Reads use one cached sync OperatorClient per process (Parlant's client with the agent's
+operator routes beside it, handoff/operator_api.py). Actions get a fresh AsyncOperatorClient per
 `asyncio.run` (see `async_client`): a cached async client breaks once its event loop is closed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,7 +21,7 @@ from urllib.parse import quote
 import httpx
 import pydantic
 import streamlit as st
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
 from parlant.client.types import Event, Session
 
@@ -33,6 +35,13 @@ from dashboard.transcript import transcript_matches
 from handoff.copilot_events import COPILOT_LABEL
 from handoff.failed_turn import FAILED_TURN_LABEL
 from handoff.learned import LearnedEntry, read_entries
+from handoff.operator_api import (
+    MAX_PAGE,
+    AsyncOperatorClient,
+    HistoryCursor,
+    OperatorClient,
+    RouteMissing,
+)
 from handoff.record import ACTIVE_STATUSES, HANDOFF_LABEL, HandoffRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -42,8 +51,8 @@ SEARCH_TTL_S = 30
 HTTP_TIMEOUT_S = 30.0
 SEARCH_WORKERS = 8
 CLOSED = frozenset({"returned", "resolved"})
-# The agent's largest history page (agent/escalation_routes.py caps `limit` at 1,000).
-HISTORY_PAGE = 500
+# Half the agent's largest history page: a page is one response held in memory.
+HISTORY_PAGE = MAX_PAGE // 2
 # Status events (typing, processing, ready) are noise to a supervisor and the bulk of a session.
 TRANSCRIPT_KINDS = "message,tool,custom"
 
@@ -69,16 +78,16 @@ def agent_http(settings: DashboardSettings) -> httpx.Client:
 
 
 @st.cache_resource(show_spinner=False)
-def client(settings: DashboardSettings) -> ParlantClient:
-    return ParlantClient(
+def client(settings: DashboardSettings) -> OperatorClient:
+    return OperatorClient(
         base_url=settings.parlant_url, timeout=HTTP_TIMEOUT_S, httpx_client=_http(settings)
     )
 
 
 @asynccontextmanager
-async def async_client(settings: DashboardSettings) -> AsyncIterator[AsyncParlantClient]:
+async def async_client(settings: DashboardSettings) -> AsyncIterator[AsyncOperatorClient]:
     async with httpx.AsyncClient(headers=_headers(settings), timeout=HTTP_TIMEOUT_S) as http:
-        yield AsyncParlantClient(
+        yield AsyncOperatorClient(
             base_url=settings.parlant_url, timeout=HTTP_TIMEOUT_S, httpx_client=http
         )
 
@@ -96,9 +105,9 @@ def _escalation(session: Session) -> Escalation:
 _SESSION_LIST = pydantic.TypeAdapter(list[Session])
 
 
-def _sessions(response: httpx.Response) -> list[Escalation]:
-    response.raise_for_status()
-    payload = response.json()
+def _sessions(raw: bytes) -> list[Escalation]:
+    """Sessions as Parlant lists them (a JSON array) or the agent's listings do (`items`)."""
+    payload = json.loads(raw)
     items = payload.get("items", []) if isinstance(payload, dict) else payload
     return [_escalation(s) for s in _SESSION_LIST.validate_python(items)]
 
@@ -109,10 +118,12 @@ def escalations(settings: DashboardSettings) -> list[Escalation]:
     (`GET /escalations/open`): the queue's cost follows open work, not history. Cached briefly:
     all tabs and refreshes share one read. An agent whose store has no index answers 404; then
     every handed-off session is read and the open ones kept."""
-    response = _http(settings).get("/escalations/open")
-    if response.status_code == 404:
+    try:
+        listing = client(settings).operator.open_listing()
+    except RouteMissing:
         return [e for e in every_escalation(settings) if e.record.get("status") in ACTIVE_STATUSES]
-    return _sessions(response)
+    assert listing.body is not None  # no ETag was sent, so never a 304
+    return _sessions(listing.body)
 
 
 @st.cache_data(ttl=QUEUE_TTL_S, show_spinner=False, max_entries=4)
@@ -121,13 +132,13 @@ def slack_backlog(settings: DashboardSettings) -> dict[str, tuple[int, float]]:
     waiting to be posted there and the oldest wait in seconds, as the bridges last reported
     (`GET /escalations/slack-backlog`); empty when none is, or the agent is older than the
     route."""
-    response = _http(settings).get("/escalations/slack-backlog")
-    if response.status_code == 404:
+    try:
+        channels = client(settings).operator.slack_backlog()
+    except RouteMissing:
         return {}
-    response.raise_for_status()
     return {
-        str(channel): (int(figures["waiting"]), float(figures["oldest_wait_seconds"]))
-        for channel, figures in response.json().get("channels", {}).items()
+        channel: (int(figures["waiting"]), float(figures["oldest_wait_seconds"]))
+        for channel, figures in channels.items()
         if figures.get("behind")
     }
 
@@ -136,18 +147,17 @@ def slack_backlog(settings: DashboardSettings) -> dict[str, tuple[int, float]]:
 def closed_escalations(settings: DashboardSettings, limit: int) -> list[Escalation]:
     """The `limit` most recently closed handoffs (returned, resolved), read on demand."""
     found: list[Escalation] = []
-    params: dict[str, Any] = {}
+    before: HistoryCursor | None = None
     while len(found) < limit:
-        params["limit"] = min(HISTORY_PAGE, limit - len(found))
-        response = _http(settings).get("/escalations/history", params=params)
-        if response.status_code == 404:
+        try:
+            page = client(settings).operator.history(min(HISTORY_PAGE, limit - len(found)), before)
+        except RouteMissing:
             closed = [e for e in every_escalation(settings) if e.record.get("status") in CLOSED]
             return closed[:limit]
-        found += _sessions(response)
-        following = response.json().get("next")
-        if not following:
+        found += [_escalation(s) for s in _SESSION_LIST.validate_python(page.items)]
+        if page.next is None:
             break
-        params = dict(following)
+        before = page.next
     return found
 
 
@@ -162,7 +172,7 @@ def every_escalation(settings: DashboardSettings) -> list[Escalation]:
     response conversion, which walks every metadata dict in Python: 1.5 s for 5,000 sessions
     against 0.13 s for validating the same JSON into the client's `Session` model directly.
     """
-    return _sessions(_http(settings).get("/sessions", params={"labels": HANDOFF_LABEL}))
+    return _sessions(client(settings).operator.labelled_sessions(HANDOFF_LABEL))
 
 
 # A customer's name comes from their sign-in token and seldom changes: read once in a while.
@@ -270,9 +280,7 @@ def billed_usage(settings: DashboardSettings) -> list[BilledUsage]:
     agent's usage book (`GET /escalations/llm-usage`): every request it answered, start-up,
     retries, turns without a reply and embeddings included."""
     since = (datetime.now(UTC).date() - timedelta(days=USAGE_DAYS)).isoformat()
-    response = _http(settings).get("/escalations/llm-usage", params={"since": since})
-    response.raise_for_status()
-    return [billed_usage_row(item) for item in response.json().get("items", [])]
+    return [billed_usage_row(item) for item in client(settings).operator.llm_usage(since)]
 
 
 FAILED_TURNS_TTL_S = 10
@@ -291,8 +299,7 @@ def _failed_turns_of(api: ParlantClient, escalation: Escalation) -> list[FailedT
 def failed_turns(settings: DashboardSettings) -> list[FailedTurnRow]:
     """Every failed AI turn: the sessions the agent labelled `ai_failure`, then each one's
     custom events (in parallel), so the cost follows the sessions with a failure."""
-    response = _http(settings).get("/sessions", params={"labels": FAILED_TURN_LABEL})
-    failed = _sessions(response)
+    failed = _sessions(client(settings).operator.labelled_sessions(FAILED_TURN_LABEL))
     api = client(settings)
     with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
         return [
@@ -317,8 +324,7 @@ def copilot(settings: DashboardSettings) -> tuple[list[DraftStep], list[Hold]]:
     """Every draft offered or decided and every `ai:` reply held: the sessions labelled
     `copilot` (handoff/copilot_events.py), then each one's messages and custom events (in
     parallel), so the cost follows the sessions with a draft or a hold."""
-    response = _http(settings).get("/sessions", params={"labels": COPILOT_LABEL})
-    labelled = _sessions(response)
+    labelled = _sessions(client(settings).operator.labelled_sessions(COPILOT_LABEL))
     api = client(settings)
     steps: list[DraftStep] = []
     held: list[Hold] = []

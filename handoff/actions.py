@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
 
-import httpx
 from parlant.client import AsyncParlantClient
-from parlant.client.core.api_error import ApiError
-from parlant.client.core.pydantic_utilities import parse_obj_as
 from parlant.client.types import Event, SessionLabelsUpdateParams, SessionMetadataUpdateParams
 
 from handoff import record as records
 from handoff import satisfaction
 from handoff.copilot_events import COPILOT_LABEL, draft_offered_data, draft_outcome_metadata
 from handoff.learning import ResolveTag, tag_entry
+from handoff.operator_api import AsyncOperatorClient, reply_body
+
+# Raised by the sends below; callers catch it as actions.ReplyHeld.
+from handoff.operator_api import ReplyHeld as ReplyHeld
 from handoff.record import HandoffNotActive, HandoffRecord, read_record, utc_now_iso
 
 INTERNAL_NOTE = "internal_note"
@@ -53,15 +53,6 @@ HANDBACK_TEXT = (
 )
 # Long enough for an outcome and a next step; short enough to fit a Slack section and a prompt.
 HANDBACK_NOTE_LIMIT = 1000
-
-
-class ReplyHeld(Exception):
-    """An `ai:` reply the agent did not send: it breaks `rule` (agent/ai_reply_rules.py)."""
-
-    def __init__(self, rule: str, why: str) -> None:
-        super().__init__(f"not sent in the agent's name: {why}")
-        self.rule = rule
-        self.why = why
 
 
 class InvalidHandbackNote(ValueError):
@@ -128,7 +119,7 @@ async def _update_record(
 
 
 async def send_as_human(
-    client: AsyncParlantClient,
+    client: AsyncOperatorClient,
     session_id: str,
     operator: Operator,
     text: str,
@@ -146,7 +137,7 @@ async def send_as_human(
 
 
 async def send_as_ai(
-    client: AsyncParlantClient,
+    client: AsyncOperatorClient,
     session_id: str,
     operator: Operator,
     text: str,
@@ -169,7 +160,7 @@ async def send_as_ai(
 
 
 async def _send_message(
-    client: AsyncParlantClient,
+    client: AsyncOperatorClient,
     session_id: str,
     operator: Operator,
     text: str,
@@ -181,33 +172,14 @@ async def _send_message(
     """One request to the agent's reply route (agent/reply_route.py), which checks the record,
     claims a waiting handoff and stores the message in-process: through Parlant's own API that is
     a record read, maybe a record write, then the event, two or three round trips a reply."""
-    http, base_url = _http_of(client)
-    answer = await http.post(
-        f"{base_url.rstrip('/')}/escalations/{quote(session_id, safe='')}/replies",
-        json={
-            "as": "human" if source == "human_agent" else "ai",
-            "message": text,
-            "operator": operator.as_metadata(),
-            "metadata": dict(origin_metadata or {}),
-            **({"override": override} if override else {}),
-        },
+    body = reply_body(
+        "human" if source == "human_agent" else "ai",
+        text,
+        operator.as_metadata(),
+        origin_metadata,
+        override,
     )
-    if answer.status_code == 409:
-        raise HandoffNotActive(session_id, answer.json().get("status"))
-    if answer.status_code == 422 and isinstance(held := answer.json().get("held"), dict):
-        raise ReplyHeld(str(held.get("rule", "")), str(held.get("why", "")))
-    if answer.status_code >= 400:
-        # As the generated client reports a refusal, so callers handle both one way.
-        raise ApiError(status_code=answer.status_code, body=answer.text)
-    return parse_obj_as(Event, answer.json())
-
-
-def _http_of(client: AsyncParlantClient) -> tuple[httpx.AsyncClient, str]:
-    """The generated client's own connection pool (with its headers: the operator token) and
-    base URL, for the agent's routes that are not Parlant's. Private to the generated client:
-    every reply in the suite goes through here, so an upgrade that moves them fails loudly."""
-    wrapper = client._client_wrapper
-    return wrapper.httpx_client.httpx_client, wrapper.get_base_url()
+    return await client.operator.reply(session_id, body)
 
 
 async def add_note(
@@ -302,7 +274,7 @@ async def take_over(
 
 
 async def return_to_ai(
-    client: AsyncParlantClient, session_id: str, operator: Operator, note: str
+    client: AsyncOperatorClient, session_id: str, operator: Operator, note: str
 ) -> Handback:
     """Hand the session back with a note: the AI writes to the customer from it at once,
     knowing no human is on (agent/handback_context.py puts the note into its context), and
@@ -323,19 +295,9 @@ async def return_to_ai(
         },
     )
     await client.sessions.update(session_id, mode="auto")
-    await _start_ai_turn(client, session_id)
+    # The customer hears the handback's outcome at once, not only once they write again.
+    await client.operator.start_turn(session_id)
     return Handback(record=updated, event_id=str(event.id), note=note.strip())
-
-
-async def _start_ai_turn(client: AsyncParlantClient, session_id: str) -> None:
-    """Ask the agent for a turn now (agent/turn_route.py), so the customer hears the handback's
-    outcome at once instead of only once they write again."""
-    http, base_url = _http_of(client)
-    answer = await http.post(
-        f"{base_url.rstrip('/')}/escalations/{quote(session_id, safe='')}/turn"
-    )
-    if answer.status_code >= 400:
-        raise ApiError(status_code=answer.status_code, body=answer.text)
 
 
 async def resolve(

@@ -28,7 +28,7 @@ os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="chaos-import-"))
 os.environ.setdefault("PYTEST_XDIST_WORKER", "gw7")
 
 from tests.support.chaos import ChaosSettings, describe, history_json, run_seed
-from tests.support.chaos_check import format_table
+from tests.support.chaos_check import format_table, totals_row
 
 
 def main() -> int:
@@ -71,7 +71,7 @@ def main() -> int:
         if not result.verdict.ok:
             failed.append(describe(result))
     print()
-    print(format_table(rows))
+    print(format_table([*rows, totals_row(rows)] if rows else rows))
     for text in failed:
         print()
         print(text)

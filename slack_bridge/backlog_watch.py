@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
+from parlant.client.core.api_error import ApiError
 
+from handoff.operator_api import AsyncOperatorApi
 from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore
 from slack_escalation import pacing
 from slack_escalation.backlog import ChannelBacklog, behind_note, report_body
@@ -55,16 +57,14 @@ def _epoch(moment: datetime) -> float:
 class BacklogWatch:
     def __init__(
         self,
-        http: httpx.AsyncClient,
-        parlant_url: str,
+        api: AsyncOperatorApi,
         reporter: str,
         waiting: Waiting,
         caller: SlackCaller,
         store: BridgeStore,
         slack: SlackSettings,
     ) -> None:
-        self._http = http
-        self._url = f"{parlant_url.rstrip('/')}/escalations/slack-backlog"
+        self._api = api
         self._reporter = reporter
         self._waiting = waiting
         self._caller = caller
@@ -96,19 +96,18 @@ class BacklogWatch:
 
     async def _report(self, backlogs: dict[str, ChannelBacklog]) -> None:
         try:
-            response = await self._http.put(
-                self._url, json=report_body(self._reporter, backlogs), timeout=5.0
-            )
+            await self._api.report_backlog(report_body(self._reporter, backlogs), 5.0)
         except httpx.HTTPError as error:
             log.debug("slack backlog not reported: %r", error)
-            return
-        if response.status_code >= 400 and not self._agent_refused:
+        except ApiError as refusal:  # RouteMissing too: an agent older than the route
+            if self._agent_refused:
+                return
             # Said once: an agent without the route (older) or a wrong token; the relay goes on.
             self._agent_refused = True
             log.warning(
-                "the agent refused the slack backlog report: HTTP %s; the overflow channel and "
+                "the agent refused the slack backlog report: %s; the overflow channel and "
                 "the dashboard's backlog line need it",
-                response.status_code,
+                f"HTTP {refusal.status_code}",
             )
 
     async def _say_behind(self, channel: str, backlog: ChannelBacklog) -> None:

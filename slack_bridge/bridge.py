@@ -13,8 +13,8 @@ import asyncio
 import logging
 
 import httpx
-from parlant.client import AsyncParlantClient
 
+from handoff.operator_api import AsyncOperatorApi, AsyncOperatorClient
 from slack_bridge.backlog_watch import BacklogWatch
 from slack_bridge.canned import CannedReplies
 from slack_bridge.discovery import Discovery
@@ -26,6 +26,7 @@ from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
 from slack_bridge.operator_actions import OperatorActions
 from slack_bridge.operators import DisplayNames, OperatorGate
+from slack_bridge.replica_watch import ReplicaWatch
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.sla_notices import SlaNotices
@@ -42,12 +43,16 @@ class Bridge:
         self,
         settings: BridgeSettings,
         slack: SlackSettings,
-        parlant: AsyncParlantClient,
+        parlant: AsyncOperatorClient,
         listing_http: httpx.AsyncClient,
         caller: SlackCaller,
         store: BridgeStore,
     ) -> None:
+        # Discovery's listing, the feed, drafts and backlog reports have their own connections
+        # (longer time-outs, and not queued behind the replies on the actions' pool).
+        api = AsyncOperatorApi(listing_http, settings.parlant_url)
         self.leases = Leases(store, settings.replica_id, settings.lease_s)
+        self.replica_watch = ReplicaWatch(store, settings.replica_id)
         names = DisplayNames(caller)
         # The one check of who may act from Slack: Inbound asks it of replies, CannedReplies
         # of the canned-reply shortcut (its session comes from the message's thread), the
@@ -77,13 +82,13 @@ class Bridge:
             feedback,
             self.roots,
             settings.reply_settle_s,
+            self.replica_watch,
         )
         self.actions = OperatorActions(
             parlant, caller, store, self.roots, self.mirrors, feedback, self.leases
         )
         self.discovery = Discovery(
-            listing_http,
-            settings.parlant_url,
+            api,
             store,
             self.roots,
             sla_notices,
@@ -95,8 +100,7 @@ class Bridge:
         )
         self._outbox_retry_s = settings.outbox_retry_s
         self.backlog = BacklogWatch(
-            listing_http,
-            settings.parlant_url,
+            api,
             settings.replica_id,
             self.mirrors,
             caller,
@@ -104,8 +108,7 @@ class Bridge:
             slack,
         )
         self.drafts = Drafts(
-            listing_http,
-            settings.parlant_url,
+            api,
             parlant,
             caller,
             store,
@@ -126,8 +129,7 @@ class Bridge:
             self.actions,
         )
         self.feed = FeedFollower(
-            listing_http,
-            settings.parlant_url,
+            api,
             store,
             settings.replica_id,
             self.mirrors,
@@ -149,6 +151,7 @@ class Bridge:
             self._outbox_loop(),
             self.leases.run(),
             self.backlog.run(),
+            self.replica_watch.run(),
         )
 
     async def _outbox_loop(self) -> None:
@@ -171,3 +174,7 @@ class Bridge:
             await self.leases.release_all()
         except Exception as error:  # they expire by themselves
             log.warning("leases not released on stop: %r", error)
+        try:
+            await self.replica_watch.stop()
+        except Exception as error:  # forgotten by the others after a while
+            log.warning("replica heartbeat not removed on stop: %r", error)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import httpx
-from parlant.client import AsyncParlantClient
 
+from handoff.operator_api import AsyncOperatorClient
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
 from slack_escalation.pacing import PostSlots, SharedPacer
@@ -21,7 +21,7 @@ def operator_headers(settings: BridgeSettings) -> dict[str, str]:
 
 def parlant_client(
     settings: BridgeSettings, max_connections: int = ACTION_CONNECTIONS
-) -> AsyncParlantClient:
+) -> AsyncOperatorClient:
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=5.0),
         limits=httpx.Limits(
@@ -29,12 +29,13 @@ def parlant_client(
         ),
         headers=operator_headers(settings),
     )
-    return AsyncParlantClient(base_url=settings.parlant_url, httpx_client=http)
+    return AsyncOperatorClient(base_url=settings.parlant_url, httpx_client=http)
 
 
 def listing_client(settings: BridgeSettings) -> httpx.AsyncClient:
     """Discovery reads the open-handoff listing raw (listing.py) and the feed follower reads the
-    escalation feed (feed.py, with a longer timeout per request), so they have their own client."""
+    escalation feed (feed.py, with a longer timeout per request), so they have their own client
+    (for handoff.operator_api.AsyncOperatorApi)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=5.0), headers=operator_headers(settings)
     )

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 from parlant.client.core.api_error import ApiError
 
+from handoff.operator_api import AsyncOperatorApi
 from handoff.record import ACTIVE_STATUSES, HandoffRecord, read_record
 from slack_bridge.handback_line import HandbackLines
 from slack_bridge.leases import Leases
@@ -82,8 +83,7 @@ def _epoch(moment: datetime | None) -> float:
 class Discovery:
     def __init__(
         self,
-        listing_http: httpx.AsyncClient,
-        parlant_url: str,
+        api: AsyncOperatorApi,
         store: BridgeStore,
         roots: RootSync,
         sla_notices: SlaNotices,
@@ -96,7 +96,7 @@ class Discovery:
         self._leases = leases
         # Active sessions listed in the last pass: those not held are tried every pass.
         self._active: set[str] = set()
-        self._listing = OpenListing(listing_http, parlant_url, full_every_s=resync_s)
+        self._listing = OpenListing(api, full_every_s=resync_s)
         self._store = store
         self._roots = roots
         self._sla_notices = sla_notices

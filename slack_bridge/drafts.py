@@ -20,9 +20,11 @@ from datetime import UTC, datetime
 
 import httpx
 from parlant.client import AsyncParlantClient
+from parlant.client.core.api_error import ApiError
 
 from handoff import actions
 from handoff.actions import Operator
+from handoff.operator_api import AsyncOperatorApi
 from slack_bridge import draft_message, metrics
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.feed import MirrorEvent
@@ -46,6 +48,7 @@ DRAFT_TIMEOUT_S = 120.0
 # What leaves a customer message without a draft (the operator answers as ever).
 NO_DRAFT: tuple[type[Exception], ...] = (
     httpx.HTTPError,
+    ApiError,
     SlackRejected,
     SlackUnavailable,
     AnswerLost,
@@ -61,8 +64,7 @@ OUTCOME_NOTES = {
 class Drafts:
     def __init__(
         self,
-        http: httpx.AsyncClient,
-        parlant_url: str,
+        api: AsyncOperatorApi,
         parlant: AsyncParlantClient,
         caller: SlackCaller,
         store: BridgeStore,
@@ -71,8 +73,7 @@ class Drafts:
         enabled: bool,
         behind: Callable[[str], bool],
     ) -> None:
-        self._http = http
-        self._base = parlant_url.rstrip("/")
+        self._api = api
         self._parlant = parlant
         self._caller = caller
         self._store = store
@@ -102,14 +103,12 @@ class Drafts:
         try:
             if not await self._store.first_sighting(f"draft-for:{thread.session_id}:{event_id}"):
                 return
-            answer = await self._http.post(
-                f"{self._base}/escalations/{thread.session_id}/draft", timeout=DRAFT_TIMEOUT_S
-            )
-            if answer.status_code != 200:
-                log.debug("no draft session=%s: HTTP %s", thread.session_id, answer.status_code)
+            drafted = await self._api.draft(thread.session_id, DRAFT_TIMEOUT_S)
+            if drafted is None:
+                log.debug("no draft session=%s", thread.session_id)
                 return
             text, blocks = draft_message.draft_message(
-                str(answer.json().get("draft") or ""), self._masker, thread.session_id
+                drafted.message, self._masker, thread.session_id
             )
 
             ts = await self._caller.post_message(

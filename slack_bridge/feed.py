@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
+from handoff.operator_api import AsyncOperatorApi, RouteMissing
 
 # Only these kinds are ever shown in a thread (messages and internal notes).
 MIRRORED_KINDS = ("message", "custom")
@@ -90,26 +90,15 @@ def feed_page(payload: Mapping[str, Any]) -> FeedPage:
     return FeedPage(events, int(payload["next"]), int(payload["head"]))
 
 
-# How long the agent may take to answer beyond the long poll's own wait.
-ANSWER_TIMEOUT_S = 30.0
-
-
 class FeedMissing(Exception):
     """The agent has no escalation feed (its session store is Parlant's own: 404)."""
 
 
-async def read_feed(
-    http: httpx.AsyncClient, parlant_url: str, after: int, limit: int, wait_s: int
-) -> FeedPage:
-    response = await http.get(
-        f"{parlant_url.rstrip('/')}/escalations/feed",
-        params={"after": after, "limit": limit, "wait_for_data": wait_s},
-        timeout=httpx.Timeout(wait_s + ANSWER_TIMEOUT_S, connect=5.0),
-    )
-    if response.status_code == 404:
-        raise FeedMissing()
-    response.raise_for_status()
-    return feed_page(response.json())
+async def read_feed(api: AsyncOperatorApi, after: int, limit: int, wait_s: int) -> FeedPage:
+    try:
+        return feed_page(await api.feed(after, limit, wait_s))
+    except RouteMissing:
+        raise FeedMissing() from None
 
 
 class FeedProgress:

@@ -22,8 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import httpx
-
+from handoff.operator_api import AsyncOperatorApi
 from slack_bridge import metrics
 from slack_bridge.feed import FeedMissing, FeedProgress, read_feed
 from slack_bridge.mirror import Mirrors
@@ -45,16 +44,14 @@ SAVE_INTERVAL_S = 2.0
 class FeedFollower:
     def __init__(
         self,
-        http: httpx.AsyncClient,
-        parlant_url: str,
+        api: AsyncOperatorApi,
         store: BridgeStore,
         replica_id: str,
         mirrors: Mirrors,
         not_followed: Callable[[str], None],
     ) -> None:
         self._not_followed = not_followed
-        self._http = http
-        self._url = parlant_url
+        self._api = api
         self._store = store
         self._name = replica_id
         self._mirrors = mirrors
@@ -100,7 +97,7 @@ class FeedFollower:
         if self.progress is None:
             stored = await self._store.feed_cursor(self._name)
             if stored is None:
-                stored = (await read_feed(self._http, self._url, 0, 1, 0)).head
+                stored = (await read_feed(self._api, 0, 1, 0)).head
                 log.info("feed: no stored cursor, starting at the head position=%s", stored)
             else:
                 log.info("feed: resuming after position=%s", stored)
@@ -110,7 +107,7 @@ class FeedFollower:
         after = progress.safe()
         while True:
             with metrics.long_poll():
-                page = await read_feed(self._http, self._url, after, FEED_PAGE, FEED_WAIT_S)
+                page = await read_feed(self._api, after, FEED_PAGE, FEED_WAIT_S)
             if self._mirrors.catch_up_every is not None:
                 log.info("feed: the agent has an escalation feed now; following it")
                 self._mirrors.catch_up_every = None

@@ -2,8 +2,12 @@
 
 Every accepted reply is first written to the durable outbox, then delivered in Slack's order
 per session: a reply waits a short settling window after it reaches the bridge, so a reply
-written earlier in Slack but delivered to the bridge a moment later still goes first. One later
-than that (a straggler) is still delivered once, and the thread is told it arrived out of order. The operator sees the outcome on the message itself: ✅ once Parlant stored it,
+written earlier in Slack but delivered to the bridge a moment later still goes first. A reply
+whose event went to another replica that died before storing it is re-sent by Slack only
+after 3 s: when another replica has gone silent (slack_bridge/replica_watch.py), the thread's
+history is read before delivering, and an earlier reply missing from the outbox is taken in
+from it and delivered first. One later than that (a straggler) is still delivered once, and
+the thread is told it arrived out of order. The operator sees the outcome on the message itself: ✅ once Parlant stored it,
 ⏳ and a thread note while Parlant is unreachable (the reply waits in the outbox), ⚠️ and a
 reason when it was refused.
 """
@@ -16,17 +20,18 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from config.crash_points import crash_point
 from handoff import actions
+from handoff.operator_api import AsyncOperatorClient
 from handoff.record import HandoffNotActive
 from slack_bridge import metrics, notices
 from slack_bridge.feedback import FAILED, HELD, PENDING, Feedback
 from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
+from slack_bridge.replica_watch import history_window
 from slack_bridge.slack_text import plain_text
-from slack_bridge.state import BridgeStore, OutboxReply, ThreadLink
+from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore, OutboxReply, ThreadLink
 from slack_escalation import metadata
 from slack_escalation.settings import SlackSettings
 from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
@@ -40,6 +45,26 @@ class ParlantUnreachable(Exception):
     pass
 
 
+class SilentReplicas(Protocol):
+    """What Inbound needs from slack_bridge/replica_watch.py."""
+
+    async def silent_since(self, accepted_at: datetime) -> list[float]: ...
+
+
+class NoOtherReplicas:
+    """One bridge on its own state file: no other replica can swallow an event."""
+
+    async def silent_since(self, accepted_at: datetime) -> list[float]:
+        return []
+
+
+# A window of the thread's history is seconds long: a page holds it.
+HISTORY_PAGE = 200
+# Storing a message event: tries, and the wait between them (all well inside Slack's 3 s).
+STORE_ATTEMPTS = 3
+STORE_RETRY_S = 0.3
+
+
 class RootRefresher(Protocol):
     """What Inbound needs from the root messages: a rewrite after a reply changed the record
     (the first reply stops the first-reply SLA clock)."""
@@ -51,7 +76,7 @@ class Inbound:
     def __init__(
         self,
         slack: SlackSettings,
-        parlant: AsyncParlantClient,
+        parlant: AsyncOperatorClient,
         caller: SlackCaller,
         store: BridgeStore,
         names: DisplayNames,
@@ -59,6 +84,7 @@ class Inbound:
         feedback: Feedback,
         roots: RootRefresher,
         settle_s: float = 1.0,
+        replicas: SilentReplicas | None = None,
     ) -> None:
         self._slack = slack
         self._parlant = parlant
@@ -70,6 +96,11 @@ class Inbound:
         self._roots = roots
         self._session_locks: dict[str, asyncio.Lock] = {}
         self._settle_s = settle_s
+        self._replicas = replicas or NoOtherReplicas()
+        # Per session, the Slack ts up to which its thread's history was read for replies
+        # that a silent replica swallowed (`_read_thread_for_swallowed`); replies up to it need not
+        # settle: Slack showed every earlier one.
+        self._history_read_to: dict[str, float] = {}
         # One pending wake-up per session whose oldest reply is still settling.
         self._wakeups: dict[str, asyncio.Task[None]] = {}
         # Deliveries started by a reply just stored (held here so none is collected mid-way).
@@ -78,6 +109,27 @@ class Inbound:
         self._refreshing: set[str] = set()
 
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
+        """Take a message event in (an operator's reply into the outbox). A state store that
+        fails under it (a connection cut mid-statement) is tried again at once, within Slack's
+        wait for the acknowledgement: unacknowledged, Slack sends it again only after 3 s, and
+        a reply written after it would reach the customer first (the chaos run's cut
+        connections). Still failing, it raises: Slack is not acknowledged and sends it again."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                await self._take_in(event, event_id)
+                return
+            except STORE_UNAVAILABLE as error:
+                if attempt == STORE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "storing a slack message failed, trying again channel=%s slack_ts=%s: %r",
+                    event.get("channel"),
+                    event.get("ts"),
+                    error,
+                )
+                await asyncio.sleep(STORE_RETRY_S)
+
+    async def _take_in(self, event: dict[str, Any], event_id: str | None) -> None:
         channel = str(event.get("channel", ""))
         subtype = event.get("subtype")
         routed = channel in self._slack.routes.channels
@@ -293,26 +345,96 @@ class Inbound:
                     pass
 
     async def _deliver_queue(self, session_id: str) -> bool:
-        """Deliver the session's pending replies in order; True if every one was delivered
-        (more may have come in), False if one must wait (settling, or Parlant unreachable)."""
+        """Deliver the session's oldest pending reply; True if it was delivered (the caller
+        reads the queue again for the next), False if there is none or it must wait
+        (settling, or Parlant unreachable). One at a time: a reply taken in while an earlier
+        one was being delivered (a slow Parlant) may be older than the rest of a list read
+        before it, and went out after them (chaos seeds 3 and 4)."""
         pending = await self._store.pending_replies(session_id)
-        for reply in pending:
-            waiting = self._settling_left(reply)
-            if waiting > 0:
-                # Later replies wait behind it: Slack's order, not arrival order.
-                self._wake_later(session_id, waiting)
-                return False
-            try:
-                await self._deliver(reply)
-            except ParlantUnreachable as error:
-                await self._store.reply_attempted(reply.id, str(error))
-                await self._mark_waiting(reply)
-                return False
-        return bool(pending)
+        if not pending:
+            return False
+        reply = pending[0]
+        waiting = self._settling_left(reply)
+        if waiting > 0:
+            # Later replies wait behind it: Slack's order, not arrival order.
+            self._wake_later(session_id, waiting)
+            return False
+        if await self._read_thread_for_swallowed(reply):
+            # The queue may hold an earlier reply now (taken in from the history, or Slack's
+            # own re-send while the history was read): read it again, in order.
+            return True
+        try:
+            await self._deliver(reply)
+        except ParlantUnreachable as error:
+            await self._store.reply_attempted(reply.id, str(error))
+            await self._mark_waiting(reply)
+            return False
+        return True
 
     def _settling_left(self, reply: OutboxReply) -> float:
+        if float(reply.ts) <= self._history_read_to.get(reply.session_id, 0.0):
+            return 0.0
         age = (datetime.now(UTC) - reply.accepted_at).total_seconds()
         return self._settle_s - age
+
+    async def _read_thread_for_swallowed(self, reply: OutboxReply) -> bool:
+        """Whether the thread's history was read now, taking in any reply missing from the
+        outbox because its event went to a replica that went silent (died) before storing it.
+        Read only while another replica is silent, for the seconds it could have swallowed
+        (replica_watch.history_window), and up to the present: every later reply up to the
+        newest message read needs no read of its own (a backlog delivered after a fault read
+        the thread once per reply, and Slack answered most of those reads 429)."""
+        if reply.kind == "draft":
+            return False  # sent when clicked, not in the thread's order
+        silent = await self._replicas.silent_since(reply.accepted_at)
+        read_to = self._history_read_to.get(reply.session_id)
+        window = history_window(float(reply.ts), read_to, silent)
+        if window is None:
+            return False
+        try:
+            page = await self._caller.call(
+                "conversations.replies",
+                channel=reply.channel,
+                ts=reply.thread_ts,
+                oldest=f"{window[0]:.6f}",
+                inclusive=False,
+                limit=HISTORY_PAGE,
+            )
+        except (SlackUnavailable, SlackRejected) as error:
+            # Delivered as before: a reply re-sent by Slack later is the documented straggler.
+            log.warning(
+                "thread history not read for replies a silent replica held session=%s: %s",
+                reply.session_id,
+                error,
+            )
+            return False
+        messages = [
+            m for m in page.get("messages", []) if m.get("ts") and m["ts"] != reply.thread_ts
+        ]
+        seen = [float(m["ts"]) for m in messages]
+        # A full page may have stopped short of the present: known only up to its last post.
+        boundary = max(seen, default=0.0)
+        if len(page.get("messages", [])) < HISTORY_PAGE:
+            boundary = max(boundary, float(reply.ts))
+        self._history_read_to[reply.session_id] = max(read_to or 0.0, boundary)
+        log.info(
+            "thread history read before a reply, %d replica(s) silent session=%s slack_ts=%s",
+            len(silent),
+            reply.session_id,
+            reply.ts,
+        )
+        for message in messages:
+            ts = str(message["ts"])
+            if message.get("bot_id") or await self._store.reply_queued(reply.channel, ts):
+                continue
+            log.warning(
+                "reply taken in from the thread's history while a replica is silent"
+                " session=%s slack_ts=%s",
+                reply.session_id,
+                ts,
+            )
+            await self.on_message({**message, "channel": reply.channel}, None)
+        return True
 
     def _wake_later(self, session_id: str, delay: float) -> None:
         # An earlier wake-up re-checks the queue and schedules the next one itself.

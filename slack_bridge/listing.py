@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
+from handoff.operator_api import AsyncOperatorApi, RouteMissing
 from handoff.record import HANDOFF_LABEL
 
 CLOSED_LOOKBACK = timedelta(hours=24)
@@ -135,9 +134,8 @@ class OpenListing:
     start and every `full_every_s`, otherwise only what changed since the version held. An
     agent on a store without the index (404) is listed whole every time, from Parlant's list."""
 
-    def __init__(self, http: httpx.AsyncClient, parlant_url: str, full_every_s: float) -> None:
-        self._http = http
-        self._base = parlant_url.rstrip("/")
+    def __init__(self, api: AsyncOperatorApi, full_every_s: float) -> None:
+        self._api = api
         self._full_every_s = full_every_s
         self._full_due = 0.0
         self._version: int | None = None
@@ -151,15 +149,15 @@ class OpenListing:
     async def refresh(self) -> bool:
         """Bring the sessions up to the agent's listing; True if any of them changed."""
         now = time.monotonic()
-        params = {"closed_since": closed_since(datetime.now(UTC))}
         incremental = self._version is not None and now < self._full_due
-        if incremental:
-            params["changed_after"] = str(self._version)
-        response = await self._http.get(f"{self._base}/escalations/open", params=params)
-        if response.status_code == 404:
+        try:
+            answer = await self._api.open_listing(
+                closed_since(datetime.now(UTC)), self._version if incremental else None
+            )
+        except RouteMissing:
             return await self._refresh_unindexed()
-        response.raise_for_status()
-        listing = await parse_listing(response.content)
+        assert answer.body is not None  # no ETag was sent, so never a 304
+        listing = await parse_listing(answer.body)
         if listing.version is None:
             raise ListingUnreadable("the open listing carries no version")
         if not incremental:
@@ -177,13 +175,11 @@ class OpenListing:
         return not incremental or bool(listing.sessions)
 
     async def _refresh_unindexed(self) -> bool:
-        # No `limit`: Parlant 3.3 filters labels after paging, so a page can come back short.
-        response = await self._http.get(f"{self._base}/sessions", params={"labels": HANDOFF_LABEL})
-        response.raise_for_status()
+        raw = await self._api.labelled_sessions(HANDOFF_LABEL)
         self._version = None
-        if response.content == self._unindexed:
+        if raw == self._unindexed:
             return False
-        listing = await parse_listing(response.content)
+        listing = await parse_listing(raw)
         self._sessions = {s.id: s for s in listing.sessions}
-        self._unindexed = response.content
+        self._unindexed = raw
         return True

@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from parlant.client import AsyncParlantClient
 from parlant.client.core.api_error import ApiError
 
 from config.crash_points import crash_point
 from handoff import actions
 from handoff.actions import Operator
 from handoff.learning import InvalidTag, resolve_tag
+from handoff.operator_api import AsyncOperatorClient
 from handoff.record import ACTIVE_STATUSES, HandoffNotActive
 from slack_bridge import handback_form, resolve_form
 from slack_bridge.feedback import Feedback
@@ -34,7 +34,7 @@ from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, S
 
 log = logging.getLogger(__name__)
 
-ButtonAction = Callable[[AsyncParlantClient, str, Operator], Awaitable[object]]
+ButtonAction = Callable[[AsyncOperatorClient, str, Operator], Awaitable[object]]
 # Buttons that act at once. Return to AI opens the handback form instead (open_handback), and
 # Resolve the resolve form (open_resolve).
 BUTTON_ACTIONS: dict[str, ButtonAction] = {
@@ -47,7 +47,7 @@ UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
 class OperatorActions:
     def __init__(
         self,
-        parlant: AsyncParlantClient,
+        parlant: AsyncOperatorClient,
         caller: SlackCaller,
         store: BridgeStore,
         roots: RootSync,

@@ -190,6 +190,19 @@ class BridgeStore(Protocol):
     async def release_leases(self, owner: str, session_ids: Sequence[str]) -> None:
         """Give up `owner`'s leases, so another replica may take them at once."""
 
+    async def replica_seen(self, instance: str, forget_after_s: float) -> None:
+        """This replica process is alive now (its heartbeat, slack_bridge/replica_watch.py);
+        replicas silent for longer than `forget_after_s` are forgotten."""
+
+    async def replica_gone(self, instance: str) -> None:
+        """This replica process stops cleanly: it swallows no Slack event from now on."""
+
+    async def silent_replicas(
+        self, instance: str, since: datetime, stale_s: float
+    ) -> list[datetime]:
+        """When each other replica process was last seen, for those seen neither since `since`
+        (the database's clock, as an outbox reply's `accepted_at`) nor in the last `stale_s`."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_seen (
@@ -560,6 +573,19 @@ class SQLiteBridgeStore:
                 "DELETE FROM session_leases WHERE owner = ? AND session_id = ?",
                 [(owner, sid) for sid in session_ids],
             )
+
+    # The state file serves one bridge process: there is no other replica to have swallowed
+    # a Slack event, so nothing is recorded.
+    async def replica_seen(self, instance: str, forget_after_s: float) -> None:
+        return None
+
+    async def replica_gone(self, instance: str) -> None:
+        return None
+
+    async def silent_replicas(
+        self, instance: str, since: datetime, stale_s: float
+    ) -> list[datetime]:
+        return []
 
 
 # The outbox's columns in `reply_from_row`'s order; both adapters name them alike.

@@ -113,6 +113,13 @@ _SCHEMA = [
         expires_at timestamptz NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS bridge_session_leases_owner ON bridge_session_leases (owner)",
+    # Each running replica process's heartbeat (slack_bridge/replica_watch.py), by process, not
+    # by BRIDGE_REPLICA_ID: a replica restarted under its name must not hide that the process
+    # before it died. Unlogged: after a database crash every live replica writes its row again.
+    """CREATE UNLOGGED TABLE IF NOT EXISTS bridge_replicas (
+        instance text PRIMARY KEY,
+        seen_at  timestamptz NOT NULL
+    )""",
     # Each channel's posting pace, shared by the replicas (slack_escalation/pacing.py). Unlogged:
     # after a database crash an empty table only lets one short burst through.
     """CREATE UNLOGGED TABLE IF NOT EXISTS bridge_post_pace (
@@ -522,3 +529,28 @@ class PostgresBridgeStore:
                 "DELETE FROM bridge_session_leases WHERE owner = %s AND session_id = ANY(%s)",
                 (owner, list(session_ids)),
             )
+
+    async def replica_seen(self, instance: str, forget_after_s: float) -> None:
+        async with self._pool.connection() as db, db.transaction():
+            await db.execute(
+                """INSERT INTO bridge_replicas (instance, seen_at) VALUES (%s, now())
+                   ON CONFLICT (instance) DO UPDATE SET seen_at = now()""",
+                (instance,),
+            )
+            await db.execute(
+                "DELETE FROM bridge_replicas WHERE seen_at < now() - make_interval(secs => %s)",
+                (forget_after_s,),
+            )
+
+    async def replica_gone(self, instance: str) -> None:
+        await self._run("DELETE FROM bridge_replicas WHERE instance = %s", (instance,))
+
+    async def silent_replicas(
+        self, instance: str, since: datetime, stale_s: float
+    ) -> list[datetime]:
+        rows = await self._all(
+            """SELECT seen_at FROM bridge_replicas WHERE instance <> %s
+               AND seen_at < LEAST(%s, now() - make_interval(secs => %s))""",
+            (instance, since, stale_s),
+        )
+        return [row[0] for row in rows]

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import psycopg
 import pytest
 from parlant.client import AsyncParlantClient
 from slack_bolt.async_app import AsyncApp
@@ -45,6 +46,8 @@ from tests.support.postgres import PostgresCluster
 SIGNING_SECRET = "replicas-signing-secret"
 OPERATOR_TOKEN = "replicas-operator-token"
 LEASE_S = 3.0
+# Slack re-sends an events_api envelope nobody acknowledged after this long.
+SLACK_ACK_TIMEOUT_S = 3.0
 DATABASE = "bridge_replicas"
 
 
@@ -435,6 +438,129 @@ async def test_a_reply_seen_by_a_replica_that_died_before_storing_it_is_delivere
     await second.dispatch(event, event_id)  # and a retry of one stored is still nothing
     await asyncio.sleep(DISCOVERY_INTERVAL_S * 2)
     assert await cluster.human_messages(sid) == ["stored only on the retry"]
+
+
+async def test_a_reply_whose_event_died_with_a_replica_is_delivered_in_slacks_order(
+    cluster: Cluster,
+) -> None:
+    """Dana replies twice. Slack hands the first reply's event to a replica that dies before
+    storing it, the second to the live one; Slack sends the first again only when its ack is
+    overdue (3 s, SLACK_ACK_TIMEOUT_S), after the outbox's settling window (1 s). The live
+    replica delivered the second reply first (the chaos run: 6 replies out of order in ten
+    seeds). Now, with a replica silent, it reads the thread's history before delivering, takes
+    the first reply in from there and delivers both in Slack's order, each once."""
+    for replica in list(cluster.replicas):  # both running: an earlier test left one dead
+        if replica.running.done():
+            await cluster.replace(replica, f"{replica.name}-again")
+    sid, root = await cluster.escalate("Order-after-a-death customer wants a human")
+    doomed, survivor = cluster.replicas
+    await doomed.die()  # as SIGKILL, with the first reply's event in its socket, unacknowledged
+    first = cluster.fake.add_user_message(
+        cluster.channel, cluster.dana, "written first", thread_ts=root.ts
+    )
+    second = cluster.fake.add_user_message(
+        cluster.channel, cluster.dana, "written second", thread_ts=root.ts
+    )
+    first_id, second_id = f"Ev{time.time_ns()}a", f"Ev{time.time_ns()}b"
+    await survivor.dispatch(second, second_id)
+    await asyncio.sleep(SLACK_ACK_TIMEOUT_S)  # Slack's wait for the dead connection's ack
+    await survivor.dispatch(first, first_id)  # its re-send, to the live connection
+
+    async def both_delivered() -> bool:
+        return len(await cluster.human_messages(sid)) >= 2
+
+    await eventually(both_delivered, "both replies delivered")
+    await asyncio.sleep(1.0)  # a third delivery would be in by now
+    assert await cluster.human_messages(sid) == ["written first", "written second"]
+    notes = [m.text for m in cluster.fake.messages(cluster.channel, root.ts) if m.bot_id]
+    assert not [n for n in notes if "out of order" in n or "arrived late" in n], notes
+    await cluster.replace(doomed, f"{doomed.name}-after-order")
+
+
+async def test_a_reply_taken_in_while_earlier_ones_are_delivered_keeps_slacks_order(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica delivers a session's queue slowly (Parlant answering slowly, as while an agent
+    dies). A reply written before the last one queued, but taken in while the first was being
+    delivered, went out after it: the queue was read once for the whole round (chaos seeds 3
+    and 4, after cut connections). Now it is read again after each delivery."""
+    for replica in list(cluster.replicas):
+        if replica.running.done():
+            await cluster.replace(replica, f"{replica.name}-again")
+    sid, root = await cluster.escalate("Slow-delivery customer wants a human")
+    replica = cluster.replicas[0]
+    first, middle, last = (
+        cluster.fake.add_user_message(cluster.channel, cluster.dana, text, thread_ts=root.ts)
+        for text in ("reply one", "reply two", "reply three")
+    )
+    parlant_answers = asyncio.Event()
+    deliver = replica.bridge.inbound._deliver
+
+    async def slow_deliver(reply: Any) -> None:
+        if reply.ts == first["ts"]:
+            await parlant_answers.wait()  # the POST of the first reply is slow
+        await deliver(reply)
+
+    monkeypatch.setattr(replica.bridge.inbound, "_deliver", slow_deliver)
+    await replica.dispatch(first, f"Ev{time.time_ns()}1")
+    await replica.dispatch(last, f"Ev{time.time_ns()}3")
+    await asyncio.sleep(1.5)  # both settled: the first is being delivered, the last is next
+    await replica.dispatch(middle, f"Ev{time.time_ns()}2")  # Slack's re-send, late
+    parlant_answers.set()
+
+    async def all_delivered() -> bool:
+        return len(await cluster.human_messages(sid)) >= 3
+
+    await eventually(all_delivered, "the three replies delivered")
+    assert await cluster.human_messages(sid) == ["reply one", "reply two", "reply three"]
+
+
+async def test_a_reply_whose_store_was_cut_mid_statement_is_stored_before_slack_is_answered(
+    cluster: Cluster,
+) -> None:
+    """The replica's connection is cut while it stores an operator's reply (the chaos run's
+    cut connections). Before, the listener raised, Slack was not acknowledged and sent the
+    reply again 3 s later, behind replies written after it. Now the store is tried again at
+    once: Slack is answered 200 and the reply is delivered without any re-send."""
+    sid, root = await cluster.escalate("Cut-while-storing customer wants a human")
+    replica = cluster.replicas[0]
+    event = cluster.fake.add_user_message(
+        cluster.channel, cluster.dana, "stored on the second try", thread_ts=root.ts
+    )
+    key = f"msg:{cluster.channel}:{event['ts']}"
+    async with (
+        await psycopg.AsyncConnection.connect(cluster.url) as blocker,
+        await psycopg.AsyncConnection.connect(cluster.url, autocommit=True) as watcher,
+    ):
+        # An uncommitted insert of the reply's dedupe key: the replica's own insert waits on
+        # it, so its statement is in flight when its connection is cut.
+        await blocker.execute("INSERT INTO bridge_inbound_seen (key) VALUES (%s)", (key,))
+        raw = json.dumps(event_callback(event, event_id=f"Ev{time.time_ns()}")).encode()
+        answer = asyncio.create_task(
+            replica.app.async_dispatch(
+                AsyncBoltRequest(
+                    body=raw.decode(),
+                    headers=signed_headers(SIGNING_SECRET, raw),  # type: ignore[arg-type]
+                )
+            )
+        )
+
+        async def cut() -> bool:
+            cursor = await watcher.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                " AND query LIKE 'INSERT INTO bridge_inbound_seen%%'"
+            )
+            return bool(await cursor.fetchall())
+
+        await eventually(cut, "the replica's insert waiting, then cut")
+        await blocker.rollback()
+    assert (await answer).status == 200
+
+    async def delivered() -> bool:
+        return await cluster.human_messages(sid) == ["stored on the second try"]
+
+    await eventually(delivered, "the reply delivered")
 
 
 async def test_a_dead_replicas_session_is_taken_over_in_time_when_listing_is_costly(

@@ -409,3 +409,36 @@ async def test_a_state_file_from_before_held_replies_keeps_its_queue(tmp_path: P
         assert await store.release_held(reply.id, send_anyway=True) is not None
     finally:
         store.close()
+
+
+async def test_a_replica_that_stops_writing_its_heartbeat_is_silent_to_the_others(
+    replicas: tuple[BridgeStore, BridgeStore],
+) -> None:
+    a, b = replicas
+    await a.replica_seen("bridge-a/1", 60)
+    await b.replica_seen("bridge-b/1", 60)
+    now = datetime.now(UTC)
+    # Both seen just now: neither is silent for a reply taken in a moment ago.
+    assert await a.silent_replicas("bridge-a/1", now - timedelta(seconds=5), 0.5) == []
+    await asyncio.sleep(0.6)  # b stops writing (dies); a keeps writing
+    await a.replica_seen("bridge-a/1", 60)
+    silent = await a.silent_replicas("bridge-a/1", datetime.now(UTC), 0.5)
+    assert len(silent) == 1 and silent[0] < datetime.now(UTC) - timedelta(seconds=0.5)
+    # Never silent to itself, and a replica that stops cleanly is gone at once.
+    assert await b.silent_replicas("bridge-b/1", datetime.now(UTC), 0.5) == []
+    await b.replica_gone("bridge-b/1")
+    assert await a.silent_replicas("bridge-a/1", datetime.now(UTC), 0.5) == []
+    # A dead replica's row is forgotten after the time given.
+    await b.replica_seen("bridge-b/2", 60)
+    await asyncio.sleep(0.3)
+    await a.replica_seen("bridge-a/1", 0.2)
+    assert await a.silent_replicas("bridge-a/1", datetime.now(UTC), 0) == []
+
+
+async def test_one_bridge_on_its_state_file_has_no_silent_replicas(tmp_path: Path) -> None:
+    store = SQLiteBridgeStore(tmp_path / "state.sqlite3")
+    try:
+        await store.replica_seen("only/1", 60)
+        assert await store.silent_replicas("other/1", datetime.now(UTC) + timedelta(1), 0) == []
+    finally:
+        store.close()

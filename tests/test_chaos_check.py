@@ -22,6 +22,7 @@ from tests.support.chaos_check import (
     check,
     format_table,
     table_row,
+    totals_row,
 )
 
 S1, S2 = "session-1", "session-2"
@@ -270,3 +271,13 @@ def test_the_table_shows_each_count() -> None:
     text = format_table([row])
     assert text.splitlines()[0].split(" | ")[0].strip() == "seed"
     assert len(text.splitlines()) == 3
+
+
+def test_the_totals_add_counts_and_keep_the_worst_times() -> None:
+    first = table_row(1, Verdict(acknowledged=10, replies=4, lost=["a"], worst_mirror_s=3.0), 5)
+    over = Verdict(acknowledged=7, replies_out_of_order=["x"], takeover_s=8.5, takeover_bound_s=7)
+    second = table_row(2, over, 2)
+    total = totals_row([first, second])
+    assert total[:3] == ["total", "17", "1"]
+    assert total[8] == "1"  # replies out of order
+    assert total[-3:] == ["8.50 (over)", "3.0", "7"]

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 
 from handoff import actions
 from handoff.actions import Operator
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, tool_calls_after, wait_for_ai_reply
 
@@ -345,7 +346,7 @@ def _wait_for_mode(client: ParlantClient, session: str, mode: str) -> None:
 
 def _operator(agent: AgentProcess, step: HandBack | Resolve, session: str) -> None:
     async def go() -> Any:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         if isinstance(step, HandBack):
             return await actions.return_to_ai(api, session, DANA, step.note)
         return await actions.resolve(api, session, DANA)

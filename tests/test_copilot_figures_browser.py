@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 from playwright.sync_api import Page, expect, sync_playwright
 
 from handoff import actions
 from handoff.actions import Operator
 from handoff.copilot_events import AI_REPLY_HELD, COPILOT_LABEL
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import AgentProcess
 from tests.support.browser import CHROMIUM_ARGS, docs_screenshot
 from tests.support.chat import new_session, say, wait_for_ai_reply
@@ -56,14 +57,14 @@ def slack(ts: str) -> dict[str, dict[str, str]]:
     return {"slack": {"channel": "C0CLAIMS", "ts": ts, "thread_ts": "1.0", "user": "U0DANA"}}
 
 
-async def held(api: AsyncParlantClient, session: str, text: str, ts: str) -> str:
+async def held(api: AsyncOperatorClient, session: str, text: str, ts: str) -> str:
     with pytest.raises(actions.ReplyHeld) as refused:
         await actions.send_as_ai(api, session, DANA, text, slack(ts))
     return refused.value.rule
 
 
 async def operate(url: str, session: str) -> None:
-    api = AsyncParlantClient(base_url=url)
+    api = AsyncOperatorClient(base_url=url)
     assert await held(api, session, PROMISE, "2.0") == "guaranteed_approval"
     await actions.send_as_ai(api, session, DANA, PROMISE, slack("2.0"), "guaranteed_approval")
     assert await held(api, session, "Call 555-123-4567.", "3.0") == "phone_number"

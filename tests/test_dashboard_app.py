@@ -12,13 +12,14 @@ import httpx
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 import streamlit as st
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import UNLOCKED_KEY
 from handoff import actions
 from handoff.actions import Operator
 from handoff.learning import Why, resolve_tag
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
@@ -53,7 +54,7 @@ def hand_off(client: ParlantClient, text: str = "I want to talk to a human") -> 
 
 def act(agent: AgentProcess, action: Any, session: str, *args: Any) -> Any:
     async def go() -> Any:
-        return await action(AsyncParlantClient(base_url=agent.url), session, *args)
+        return await action(AsyncOperatorClient(base_url=agent.url), session, *args)
 
     return asyncio.run(go())
 

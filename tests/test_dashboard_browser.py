@@ -15,11 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 from playwright.sync_api import ViewportSize, expect, sync_playwright
 
 from handoff import actions
 from handoff.actions import Operator
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot
 from tests.support.chat import new_session, say, wait_for_ai_reply
@@ -79,14 +80,17 @@ def handed_off_session(client: ParlantClient, agent: AgentProcess) -> str:
     asyncio.run(reply(agent.url, session, "Hi, Dana here. Let me look at your claim."))
     asyncio.run(
         actions.add_note(
-            AsyncParlantClient(base_url=agent.url), session, DANA, "Customer filed twice last month"
+            AsyncOperatorClient(base_url=agent.url),
+            session,
+            DANA,
+            "Customer filed twice last month",
         )
     )
     return session
 
 
 async def reply(url: str, session: str, text: str) -> None:
-    await actions.send_as_human(AsyncParlantClient(base_url=url), session, DANA, text)
+    await actions.send_as_human(AsyncOperatorClient(base_url=url), session, DANA, text)
 
 
 def test_queue_and_transcript_render_in_a_real_browser(

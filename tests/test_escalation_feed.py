@@ -21,6 +21,7 @@ from parlant.client import AsyncParlantClient, ParlantClient
 from parlant.client.types import SessionMetadataUpdateParams
 
 from handoff import actions
+from handoff.operator_api import AsyncOperatorApi
 from handoff.record import read_record
 from slack_bridge.listing import OpenListing
 from tests.support.agent_process import AgentProcess
@@ -142,7 +143,7 @@ def test_the_bridges_listing_reads_whole_once_then_only_changes(agent: AgentProc
 
     async def follow() -> None:
         async with httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30) as http:
-            listing = OpenListing(http, agent.url, full_every_s=3600)
+            listing = OpenListing(AsyncOperatorApi(http, agent.url), full_every_s=3600)
             assert await listing.refresh() is True
             # The handoff turn may still write the session (its mode, the AI's state at the
             # end of the turn, the reply's usage) after the record says waiting: passes until

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 from parlant.core.sessions import Event, EventId, EventKind, EventSource
 
 from agent.handback_context import (
@@ -20,6 +20,7 @@ from agent.handback_context import (
 )
 from handoff import actions
 from handoff.actions import InvalidHandbackNote, Operator
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
@@ -42,7 +43,7 @@ def operator_hands_back(client: ParlantClient, agent: AgentProcess, session: str
     """The handback, and the message the AI writes at once (not waiting for the customer)."""
 
     async def go() -> actions.Handback:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         await actions.send_as_human(api, session, DANA, "Dana here, checking with the claims team.")
         return await actions.return_to_ai(api, session, DANA, note)
 
@@ -87,7 +88,7 @@ def test_an_empty_or_overlong_note_changes_nothing(
     hand_off(client, session)
 
     async def go(note: str) -> None:
-        await actions.return_to_ai(AsyncParlantClient(base_url=agent.url), session, DANA, note)
+        await actions.return_to_ai(AsyncOperatorClient(base_url=agent.url), session, DANA, note)
 
     for note in ("   ", "x" * (actions.HANDBACK_NOTE_LIMIT + 1)):
         with pytest.raises(InvalidHandbackNote):
@@ -178,7 +179,7 @@ def test_after_resolve_the_ai_answers_and_the_resolution_is_recorded(
 ) -> None:
     session = new_session(client)
     hand_off(client, session)
-    asyncio.run(actions.resolve(AsyncParlantClient(base_url=agent.url), session, DANA))
+    asyncio.run(actions.resolve(AsyncOperatorClient(base_url=agent.url), session, DANA))
 
     reply = ai_answer(client, session, "What does my policy cover?")
     assert "POL-" in reply and not any(line in reply for line in HANDOFF_LINES)

@@ -16,11 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 
 from handoff import actions
 from handoff.actions import Operator
 from handoff.learning import Why, resolve_tag
+from handoff.operator_api import AsyncOperatorClient
 from handoff.record import read_record
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID, new_session, say, wait_for_ai_reply
@@ -34,8 +35,8 @@ ANSWER = (
 )
 
 
-def operator_async(url: str) -> AsyncParlantClient:
-    return AsyncParlantClient(
+def operator_async(url: str) -> AsyncOperatorClient:
+    return AsyncOperatorClient(
         base_url=url, httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=30)
     )
 

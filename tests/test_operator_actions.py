@@ -7,10 +7,11 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 
 from handoff import actions, satisfaction
 from handoff.actions import Operator
+from handoff.operator_api import AsyncOperatorClient
 from handoff.record import HandoffNotActive
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, wait_for_ai_reply
@@ -40,7 +41,7 @@ def test_human_reply_claims_and_keeps_first_reply_time(
     session = handed_off_session(client)
 
     async def go() -> None:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         event = await actions.send_as_human(api, session, DANA, "Hi, Dana here.")
         assert event.source == "human_agent"
         assert event.data["participant"] == {"id": DANA.id, "display_name": "Dana"}
@@ -63,7 +64,7 @@ def test_return_to_ai_lets_the_ai_answer_again(client: ParlantClient, agent: Age
     session = handed_off_session(client)
 
     async def go() -> None:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         await actions.add_note(api, session, DANA, "Customer is calm now")
         await actions.return_to_ai(api, session, DANA, "Calmed the customer; nothing else is open")
         with pytest.raises(HandoffNotActive):
@@ -92,7 +93,7 @@ def test_resolve_and_take_over(client: ParlantClient, agent: AgentProcess) -> No
     session = handed_off_session(client)
 
     async def go() -> None:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         await actions.resolve(api, session, LEE)
         assert (await actions.current_record(api, session))["status"] == "resolved"
         await actions.take_over(api, session, DANA)
@@ -142,7 +143,7 @@ def test_an_ai_reply_that_breaks_a_rule_is_held_until_sent_anyway(
     promise = "Good news: your claim has guaranteed approval."
 
     async def go() -> None:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         with pytest.raises(actions.ReplyHeld) as held:
             await actions.send_as_ai(api, session, LEE, promise)
         assert held.value.rule == "guaranteed_approval"
@@ -173,7 +174,7 @@ def resolved_session(client: ParlantClient, agent: AgentProcess) -> str:
     session = handed_off_session(client)
 
     async def go() -> None:
-        api = AsyncParlantClient(base_url=agent.url)
+        api = AsyncOperatorClient(base_url=agent.url)
         await actions.send_as_human(api, session, DANA, "All sorted, Dana here.")
         await actions.resolve(api, session, DANA)
 

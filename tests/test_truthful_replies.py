@@ -18,9 +18,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 
 from handoff import actions
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import new_session, say, tool_calls_after, wait_for_ai_reply
 from tests.test_conversation_scenarios import DANA, NOTE, SCENARIOS, Turn
@@ -106,7 +107,7 @@ def _hand_back(client: ParlantClient, agent: AgentProcess, session: str) -> str:
     before = max(e.offset for e in client.sessions.list_events(session, wait_for_data=0))
 
     async def go() -> None:
-        await actions.return_to_ai(AsyncParlantClient(base_url=agent.url), session, DANA, NOTE)
+        await actions.return_to_ai(AsyncOperatorClient(base_url=agent.url), session, DANA, NOTE)
 
     asyncio.run(go())
     return str(wait_for_ai_reply(client, session, before, timeout=20).data["message"])

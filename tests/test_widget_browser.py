@@ -20,13 +20,14 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 from parlant.client.core.api_error import ApiError
 from playwright.sync_api import Browser, Page, Request, Response, expect, sync_playwright
 
 from agent.customers.refused import REASONS
 from handoff import actions
 from handoff.actions import Operator
+from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import AgentProcess, free_port
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, chromium, screenshot  # noqa: F401
 from tests.support.customers import (
@@ -176,7 +177,7 @@ def operator_reply(agent_url: str, session_id: str) -> None:
     """Dana answers from Slack, the way the bridge delivers it (with the Slack ids it keeps)."""
 
     async def deliver() -> None:
-        client = AsyncParlantClient(
+        client = AsyncOperatorClient(
             base_url=agent_url,
             httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=60),
         )

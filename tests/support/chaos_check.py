@@ -379,6 +379,20 @@ def table_row(seed: int, verdict: Verdict, disruptions: int) -> list[str]:
     ]
 
 
+def totals_row(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Pure: the table's last row over several seeds: counts added up; the takeover and the
+    worst mirror delay, the worst of any seed (marked as its seed's cell is)."""
+    total = ["total"]
+    for column in range(1, len(TABLE_HEADER)):
+        cells = [row[column] for row in rows]
+        if TABLE_HEADER[column] in ("takeover s", "worst mirror s"):
+            timed = [(float(c.split()[0]), c) for c in cells if c.split()[0] != "-"]
+            total.append(max(timed)[1] if timed else "-")
+        else:
+            total.append(str(sum(int(c) for c in cells)))
+    return total
+
+
 def format_table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in [TABLE_HEADER, *rows]) for i in range(len(TABLE_HEADER))]
     lines = [

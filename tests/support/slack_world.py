@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 
 import httpx
 import yaml
-from parlant.client import AsyncParlantClient, ParlantClient
+from parlant.client import ParlantClient
 
+from handoff.operator_api import AsyncOperatorClient
 from slack_bridge.resolve_form import VIEW_RESOLVE, WHY_BLOCK, WHY_INPUT
 from slack_escalation.root_message import ACTION_RESOLVE
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
@@ -241,9 +242,9 @@ class SlackWorld:
         wait_for_ai_reply(self.client, session, asked)
         return session, self.root_for(session)
 
-    def operator_api(self) -> AsyncParlantClient:
+    def operator_api(self) -> AsyncOperatorClient:
         """An async client with the operator token, for calling the shared actions directly."""
-        return AsyncParlantClient(
+        return AsyncOperatorClient(
             base_url=self.agent.url,
             httpx_client=httpx.AsyncClient(headers=OPERATOR_HEADERS, timeout=60),
         )
