@@ -19,7 +19,7 @@ import httpx
 from parlant.client.core.api_error import ApiError
 
 from handoff.operator_api import AsyncOperatorApi
-from slack_bridge.state import STORE_UNAVAILABLE, BridgeStore
+from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
 from slack_escalation import pacing
 from slack_escalation.backlog import ChannelBacklog, behind_note, report_body
 from slack_escalation.settings import SlackSettings

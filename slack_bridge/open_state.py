@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.state import BridgeStore, SQLiteBridgeStore
-from slack_bridge.state_postgres import PostgresBridgeStore
+from slack_bridge.store.postgres import PostgresBridgeStore
+from slack_bridge.store.sqlite import BridgeStore, SQLiteBridgeStore
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from slack_bridge.state import SQLiteBridgeStore
+from slack_bridge.store.sqlite import SQLiteBridgeStore
 from tests.fakes.fake_slack import FakeSlack, FakeSlackThread
 from tests.support.agent_process import free_port
 from tests.support.bridge_process import BridgeProcess

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from slack_bridge.sqlite_checkpoints import WAL_BYTES
-from slack_bridge.state import BridgeStore, SQLiteBridgeStore
-from slack_bridge.state_postgres import PostgresBridgeStore
+from slack_bridge.store.postgres import PostgresBridgeStore
+from slack_bridge.store.sqlite import BridgeStore, SQLiteBridgeStore
+from slack_bridge.store.sqlite_checkpoints import WAL_BYTES
 from tests.support.postgres import PostgresCluster
 from tests.support.waits import eventually
 

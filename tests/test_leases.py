@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from slack_bridge.leases import Leases
-from slack_bridge.state_postgres import PostgresBridgeStore
+from slack_bridge.store.postgres import PostgresBridgeStore
 from tests.support.postgres import PostgresCluster
 
 

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slack_bridge.state import SQLiteBridgeStore
-from slack_bridge.state_postgres import PostgresBridgeStore
+from slack_bridge.store.postgres import PostgresBridgeStore
+from slack_bridge.store.sqlite import SQLiteBridgeStore
 from slack_escalation.pacing import (
     FIRST,
     IN_TURN,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agent.store.claims import ClaimsStore
 from agent.store.sqlite_documents import SQLiteDocumentDatabase
-from slack_bridge.state import SQLiteBridgeStore
+from slack_bridge.store.sqlite import SQLiteBridgeStore
 
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 

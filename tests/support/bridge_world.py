@@ -28,7 +28,7 @@ from slack_bridge.app import build_app
 from slack_bridge.bridge import Bridge
 from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.state import SQLiteBridgeStore
+from slack_bridge.store.sqlite import SQLiteBridgeStore
 from slack_escalation import metadata
 from slack_escalation.slack_api import client_session
 from tests.fakes import FakeSlack, Message, event_callback, signed_headers

@@ -26,7 +26,7 @@ from typing import Any, Self
 from psycopg import AsyncConnection, Rollback
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from slack_bridge.state import (
+from slack_bridge.store.sqlite import (
     REPLY_COLUMNS,
     OutboxReply,
     ReplyKind,
@@ -73,7 +73,7 @@ _SCHEMA = [
         UNIQUE (channel, ts)
     )""",
     "CREATE INDEX IF NOT EXISTS bridge_outbox_pending ON bridge_outbox (state, session_id, id)",
-    # Held `ai:` replies (slack_bridge/state.py ReplyState), added since the table was made.
+    # Held `ai:` replies (slack_bridge/store/sqlite.py ReplyState), added since the table was made.
     "ALTER TABLE bridge_outbox ADD COLUMN IF NOT EXISTS held_rule text NOT NULL DEFAULT ''",
     "ALTER TABLE bridge_outbox ADD COLUMN IF NOT EXISTS override text NOT NULL DEFAULT ''",
     """CREATE TABLE IF NOT EXISTS bridge_outbox_turns (

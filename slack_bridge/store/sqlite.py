@@ -4,7 +4,7 @@ Dedupe keys of Slack messages already taken in, the outbox of operator replies o
 Parlant, per-session mirror cursors, the escalation feed's cursor, mirrored posts (so a restart never posts twice), the
 session ↔ thread links and the per-session leases of bridge replicas. `BridgeStore` is the
 interface; `SQLiteBridgeStore` (one local file, WAL) is the default, for one bridge process;
-`PostgresBridgeStore` (state_postgres.py, BRIDGE_STATE_URL) is shared by several replicas.
+`PostgresBridgeStore` (postgres.py, BRIDGE_STATE_URL) is shared by several replicas.
 
 The interface is async so an adapter on a network database (PostgreSQL) never blocks the event
 loop. The SQLite adapter runs its statements inline in those coroutines rather than in a thread:
@@ -27,7 +27,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from config.private_files import make_private_file
-from slack_bridge.sqlite_checkpoints import BackgroundCheckpoints
+from slack_bridge.store.sqlite_checkpoints import BackgroundCheckpoints
 from slack_escalation.pacing import MemorySlots
 
 # What a store raises while its database is out of reach for a moment (a dropped connection,
