@@ -121,6 +121,8 @@ screenshots: $(STAMP)
 	bash scripts/ensure_browser.sh
 	REFRESH_DOCS_SCREENSHOT=1 $(PY) -m pytest -q tests/test_dashboard_browser.py tests/test_learning_browser.py \
 		tests/test_copilot_figures_browser.py \
+		tests/test_slack_drafts.py::test_a_draft_waits_for_an_operator_and_is_sent_once \
+		'tests/test_slack_bridge_e2e.py::test_an_ai_reply_the_agent_would_not_send_waits_for_its_operator[socket]' \
 		tests/test_make_run.py
 
 clean:

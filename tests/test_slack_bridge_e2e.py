@@ -28,6 +28,7 @@ from slack_bridge.resolve_form import (
 from slack_escalation.root_message import ACTION_RESOLVE
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
+from tests.support.slack_shots import thread_screenshot
 from tests.support.slack_world import (
     QUIET_S,
     SIGNING_SECRET,
@@ -269,12 +270,15 @@ def test_an_ai_reply_the_agent_would_not_send_waits_for_its_operator(world: Slac
     *Send anyway* sends it once, recorded in the thread; a second held reply is edited in
     the form and what the customer gets is the edited text."""
     session, root = world.escalated_session()
+    world.wait_in_thread(root.ts, "AI agent:")  # Dana answers what she has read
     promise = "Your claim has guaranteed approval."
     event, _ = world.operator_writes(world.dana, f"ai: {promise}", root.ts)
     note = eventually(lambda: held_notes(world, world.dana), what="the held note")[-1]
     assert "guaranteed approval" in note.text
     eventually(lambda: "raised_hand" in world.reactions(event["ts"]), what="the ✋")
     assert human_messages(world, session, promise) == []
+    if world.mode == "socket":  # the README's; one mode is enough
+        thread_screenshot(world, root.ts, world.dana, "slack-held-reply.png")
 
     world.click_ephemeral(note.ts, notices.ACTION_SEND_HELD)
     sent = eventually(lambda: human_messages(world, session, promise), what="sent anyway")

@@ -18,6 +18,7 @@ from slack_bridge.ai_reply_form import EDIT_BLOCK, EDIT_INPUT
 from slack_bridge.draft_message import VIEW_EDIT_DRAFT
 from tests.fakes.fake_slack import Message
 from tests.support.chat import say
+from tests.support.slack_shots import thread_screenshot
 from tests.support.slack_world import QUIET_S, SlackWorld, eventually, start_world, stop_world
 from tests.support.waits import stays
 
@@ -79,6 +80,7 @@ def test_a_draft_waits_for_an_operator_and_is_sent_once(world: SlackWorld) -> No
     assert "POL-1001" in text
     assert "Send as AI" in json.dumps(draft.blocks)
     assert as_ai(world, session) == []  # nothing reached the customer
+    thread_screenshot(world, root.ts, world.dana, "slack-draft.png")  # the README's
 
     # Two operators click Send at the same moment (both saw the buttons).
     clicks = [

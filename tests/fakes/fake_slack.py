@@ -665,6 +665,10 @@ class FakeSlack:
             return list(stored)
         return [m for m in stored if thread_ts in (m.ts, m.thread_ts)]
 
+    def users(self) -> list[User]:
+        """Every account of the workspace, the app's bot user first."""
+        return list(self._users.values())
+
     def ephemeral_messages(self, channel: str | None = None) -> list[EphemeralMessage]:
         channel_id = self._find_channel(channel).id if channel else None
         return [m for m in self._ephemeral if channel_id in (None, m.channel)]
