@@ -125,8 +125,9 @@ class SlackCaller:
         # The bridge counts every call's outcome in its metrics; the agent does not.
         self._observe: CallObserver = on_call or (lambda method, outcome: None)
         self._pacer: Pacer = pacer or LocalPacer(posts_per_second, burst)
-        # How many 429s a post waits out before it gives up (SlackUnavailable): the agent's
-        # root posts give up at the first and leave the post to the bridges' shared pace.
+        # How many attempts a post makes while Slack answers 429, waiting out each Retry-After
+        # but the last (then SlackUnavailable): the agent's root posts make one, and leave the
+        # post to the bridges' shared pace at the first 429.
         self._post_waits = rate_limit_waits
 
     async def call(
