@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from slack_escalation.masking import Masker
+from slack_kit.masking import Masker
 
 
 @dataclass(frozen=True)

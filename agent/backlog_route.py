@@ -1,6 +1,6 @@
 """`/escalations/slack-backlog`: what waits to be posted into each escalation channel.
 
-`PUT` is each bridge replica's report (slack_escalation/backlog.py, every few seconds);
+`PUT` is each bridge replica's report (slack_kit/backlog.py, every few seconds);
 `GET` is every live replica's figures per channel, for the dashboard, each marked `behind`
 by SLACK_BEHIND_AFTER_SECONDS. The handoff tool reads
 the same figures to send a new escalation to the overflow channel while its channel is behind.
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from agent.authorization import OperatorCheck
 from handoff.operator_api import BACKLOG_MAX_BODY_BYTES, SLACK_BACKLOG_PATH
-from slack_escalation.backlog import BadReport, ReportedBacklogs, parse_report
+from slack_kit.backlog import BadReport, ReportedBacklogs, parse_report
 
 log = logging.getLogger(__name__)
 

@@ -261,8 +261,8 @@ class SlackAuth:
 
     async def __call__(self) -> str | None:
         if self._check is None:
-            from slack_escalation.slack_api import SlackCaller, client_session, web_client
-            from slack_escalation.slack_auth import SlackAuthCheck
+            from slack_kit.slack_api import SlackCaller, client_session, web_client
+            from slack_kit.slack_auth import SlackAuthCheck
 
             self._session = client_session(max_connections=2)
             client = web_client(self._bot_token, self._api_url, self._session)

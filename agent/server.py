@@ -68,7 +68,7 @@ from agent.usage_route import UsageRoute
 from config.gc_pauses import FrozenSurvivors
 from handoff.learned import LearnedEntry
 from handoff.sla import SlaSettings
-from slack_escalation.backlog import BEHIND_AFTER_S, ReportedBacklogs
+from slack_kit.backlog import BEHIND_AFTER_S, ReportedBacklogs
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def escalation_notifier(
 ) -> EscalationNotifier:
     if settings.slack is None:
         return NoEscalationChannel()
-    from slack_escalation.root_message import SlackEscalationNotifier
+    from slack_kit.root_message import SlackEscalationNotifier
 
     return SlackEscalationNotifier(settings.slack, settings.dashboard_url, backlogs)
 

@@ -15,7 +15,7 @@ from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url
 from handoff.sla import SlaSettings
-from slack_escalation.settings import SlackSettings
+from slack_kit.settings import SlackSettings
 
 OFFLINE = "offline"
 

@@ -29,8 +29,8 @@ from handoff.record import (
     utc_now_iso,
     with_slack_link,
 )
-from slack_escalation.root_message import RECENT_MESSAGES
-from slack_escalation.speakers import speaker_label
+from slack_kit.root_message import RECENT_MESSAGES
+from slack_kit.speakers import speaker_label
 
 # What a guest hears instead of customer data: guests may ask general questions and reach a
 # person, but no policy or claim is read or written for them.

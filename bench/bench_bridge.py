@@ -42,7 +42,7 @@ from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdat
 from bench import probes
 from bench.bench_feed import fill
 from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
-from slack_escalation.metadata import escalation_metadata
+from slack_kit.metadata import escalation_metadata
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.support.agent_process import AgentProcess
 from tests.support.bridge_process import BridgeProcess

@@ -53,7 +53,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.types import SessionLabelsUpdateParams
 
 from bench.bench_bridge import percentile, table, wait_until
-from slack_escalation.metadata import mirrored_parts
+from slack_kit.metadata import mirrored_parts
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.fakes.slack_rate_limits import METHOD_TIERS, TIER_PER_MINUTE
 from tests.support.agent_process import AgentProcess

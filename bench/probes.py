@@ -12,7 +12,7 @@ import httpx
 from parlant.client import AsyncParlantClient
 from parlant.client.types import Participant
 
-from slack_escalation.metadata import mirrored_parts
+from slack_kit.metadata import mirrored_parts
 from tests.fakes import FakeSlackThread, event_callback, signed_headers
 from tests.support.slack_world import SIGNING_SECRET
 

@@ -144,7 +144,7 @@ BUGS = (
     ),
     Bug(
         "over-masking",
-        "slack_escalation/masking.py",
+        "slack_kit/masking.py",
         "if luhn_valid(digits) else match.group()",
         "if digits else match.group()",
         "tests/test_slack_masking_e2e.py",

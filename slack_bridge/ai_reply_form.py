@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from slack_escalation.block_kit import Block, plain
+from slack_kit.block_kit import Block, plain
 
 VIEW_EDIT_HELD = "held_reply_edit"
 EDIT_BLOCK = "ai_reply_text"

@@ -45,8 +45,8 @@ from slack_bridge.bridge import Bridge
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.operator_actions import BUTTON_ACTIONS
 from slack_bridge.operator_middleware import GateTarget, TargetOf, operator_of, operators_only
-from slack_escalation import root_message
-from slack_escalation.settings import SlackSettings
+from slack_kit import root_message
+from slack_kit.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Watching what waits for each channel: reported to the agent, and said in a channel behind.
 
 Every few seconds this replica tells the agent how many customer messages wait to be posted
-into each channel and for how long (slack_escalation/backlog.py): the agent sends new
+into each channel and for how long (slack_kit/backlog.py): the agent sends new
 escalations to the overflow channel while theirs is behind, and the dashboard shows it. A
 channel behind also gets one line saying so, at most once per `NOTE_EVERY_S` across every
 replica (a slot in the shared store), ahead of the mirrors waiting there.
@@ -20,10 +20,10 @@ from parlant.client.core.api_error import ApiError
 
 from handoff.operator_api import AsyncOperatorApi
 from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
-from slack_escalation import pacing
-from slack_escalation.backlog import ChannelBacklog, behind_note, report_body
-from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import (
+from slack_kit import pacing
+from slack_kit.backlog import ChannelBacklog, behind_note, report_body
+from slack_kit.settings import SlackSettings
+from slack_kit.slack_api import (
     AnswerLost,
     SlackCaller,
     SlackRejected,

@@ -32,8 +32,8 @@ from slack_bridge.settings import BridgeSettings
 from slack_bridge.sla_notices import SlaNotices
 from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
 from slack_bridge.update_budget import UpdateBudget
-from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import SlackCaller
+from slack_kit.settings import SlackSettings
+from slack_kit.slack_api import SlackCaller
 
 log = logging.getLogger(__name__)
 

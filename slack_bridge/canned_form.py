@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_escalation.block_kit import Block, SlackMessage, plain
-from slack_escalation.masking import Masker
-from slack_escalation.text import escape_mrkdwn
+from slack_kit.block_kit import Block, SlackMessage, plain
+from slack_kit.masking import Masker
+from slack_kit.text import escape_mrkdwn
 
 SHORTCUT_CANNED = "canned_reply"
 VIEW_CANNED = "canned_reply_send"

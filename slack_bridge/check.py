@@ -16,8 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_bridge.settings import BridgeSettings
-from slack_escalation.posted import find_in_channel, find_in_thread
-from slack_escalation.slack_api import (
+from slack_kit.posted import find_in_channel, find_in_thread
+from slack_kit.slack_api import (
     SlackCaller,
     SlackRejected,
     SlackUnavailable,

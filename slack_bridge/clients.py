@@ -8,9 +8,9 @@ import httpx
 from handoff.operator_api import AsyncOperatorClient
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
-from slack_escalation.pacing import PostSlots, SharedPacer
-from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import SlackCaller, web_client
+from slack_kit.pacing import PostSlots, SharedPacer
+from slack_kit.settings import SlackSettings
+from slack_kit.slack_api import SlackCaller, web_client
 
 ACTION_CONNECTIONS = 100
 

@@ -46,7 +46,7 @@ from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import DISCOVERY_INTERVAL_S, UNCHANGED_RESYNC_S
 from slack_bridge.sla_notices import SlaNotices
 from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, ThreadLink
-from slack_escalation.slack_api import AnswerLost, SlackRejected, SlackUnavailable
+from slack_kit.slack_api import AnswerLost, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 

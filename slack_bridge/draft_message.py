@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bridge.ai_reply_form import reply_edit_modal, typed_reply
-from slack_escalation.block_kit import Block, SlackMessage, button, plain
-from slack_escalation.masking import Masker
+from slack_kit.block_kit import Block, SlackMessage, button, plain
+from slack_kit.masking import Masker
 
 ACTION_DRAFT_SEND = "draft_send_as_ai"
 ACTION_DRAFT_EDIT = "draft_edit"

@@ -30,8 +30,8 @@ from slack_bridge.draft_message import DraftTarget
 from slack_bridge.feed import MirrorEvent
 from slack_bridge.inbound import Inbound
 from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, ThreadLink
-from slack_escalation.masking import Masker
-from slack_escalation.slack_api import (
+from slack_kit.masking import Masker
+from slack_kit.slack_api import (
     AnswerLost,
     SlackCaller,
     SlackRejected,

@@ -16,9 +16,9 @@ import logging
 from typing import Any
 
 from slack_bridge import metrics, notices
-from slack_escalation import pacing
-from slack_escalation.pacing import MethodBudget, PostSlots
-from slack_escalation.slack_api import (
+from slack_kit import pacing
+from slack_kit.pacing import MethodBudget, PostSlots
+from slack_kit.slack_api import (
     AnswerLost,
     SlackCaller,
     SlackRejected,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff.actions import HANDBACK_NOTE_LIMIT
-from slack_escalation.block_kit import Block, SlackMessage, plain, section
-from slack_escalation.text import MAX_BLOCKS, NAME_LIMIT, SECTION_TEXT_LIMIT, clip, split_for_slack
+from slack_kit.block_kit import Block, SlackMessage, plain, section
+from slack_kit.text import MAX_BLOCKS, NAME_LIMIT, SECTION_TEXT_LIMIT, clip, split_for_slack
 
 VIEW_HANDBACK = "escalation_handback"
 HANDBACK_BLOCK = "handback_note"

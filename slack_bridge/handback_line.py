@@ -20,8 +20,8 @@ from slack_bridge import handback_form
 from slack_bridge.mirror import find_mirrored_post
 from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.store.sqlite import BridgeStore, ThreadLink
-from slack_escalation import metadata
-from slack_escalation.slack_api import SlackCaller
+from slack_kit import metadata
+from slack_kit.slack_api import SlackCaller
 
 log = logging.getLogger(__name__)
 

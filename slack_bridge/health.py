@@ -25,8 +25,8 @@ from aiohttp import web
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.store.sqlite import BridgeStore
-from slack_escalation.slack_api import SlackCaller
-from slack_escalation.slack_auth import SlackAuthCheck
+from slack_kit.slack_api import SlackCaller
+from slack_kit.slack_auth import SlackAuthCheck
 
 log = logging.getLogger(__name__)
 

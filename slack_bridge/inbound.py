@@ -32,9 +32,9 @@ from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slac
 from slack_bridge.replica_watch import history_window
 from slack_bridge.slack_text import plain_text
 from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, OutboxReply, ThreadLink
-from slack_escalation import metadata
-from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_kit import metadata
+from slack_kit.settings import SlackSettings
+from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 

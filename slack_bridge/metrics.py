@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from slack_escalation.slack_api import SlackOutcome
+from slack_kit.slack_api import SlackOutcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

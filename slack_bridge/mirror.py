@@ -37,10 +37,10 @@ from slack_bridge import metrics, mirror_text
 from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
 from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, ThreadLink
-from slack_escalation import metadata, speakers
-from slack_escalation.masking import Masker
-from slack_escalation.posted import find_all_in_thread, find_in_thread
-from slack_escalation.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
+from slack_kit import metadata, speakers
+from slack_kit.masking import Masker
+from slack_kit.posted import find_all_in_thread, find_in_thread
+from slack_kit.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ messages of one thread coalesced into one post while the channel has a backlog. 
 
 from __future__ import annotations
 
-from slack_escalation.block_kit import SlackMessage, section
-from slack_escalation.masking import Masker
-from slack_escalation.text import (
+from slack_kit.block_kit import SlackMessage, section
+from slack_kit.masking import Masker
+from slack_kit.text import (
     NAME_LIMIT,
     SECTION_TEXT_LIMIT,
     clip,

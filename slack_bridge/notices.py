@@ -4,9 +4,9 @@ the SLA reminder and breach notice. Pure."""
 from __future__ import annotations
 
 from handoff.sla import CLOCK_LABELS, ClockName, SlaView, format_minutes
-from slack_escalation.block_kit import Block, SlackMessage, button, section
-from slack_escalation.root_message import ACTION_TAKE_OVER
-from slack_escalation.text import EXCERPT_LIMIT, NAME_LIMIT, clip, escape_mrkdwn
+from slack_kit.block_kit import Block, SlackMessage, button, section
+from slack_kit.root_message import ACTION_TAKE_OVER
+from slack_kit.text import EXCERPT_LIMIT, NAME_LIMIT, clip, escape_mrkdwn
 
 
 def edit_not_propagated() -> str:

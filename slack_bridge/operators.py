@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from handoff.actions import Operator
 from slack_bridge.store.sqlite import BridgeStore, ReplyKind
-from slack_escalation.settings import SlackSettings
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_kit.settings import SlackSettings
+from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from config.crash_points import crash_point
 from slack_bridge.store.sqlite import BridgeStore
-from slack_escalation.slack_api import SlackCaller
+from slack_kit.slack_api import SlackCaller
 
 Find = Callable[[], Awaitable[str | None]]
 

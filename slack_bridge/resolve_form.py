@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff.learning import ANSWER_LIMIT, Why
-from slack_escalation.block_kit import Block, plain
+from slack_kit.block_kit import Block, plain
 
 VIEW_RESOLVE = "escalation_resolve_form"
 WHY_BLOCK = "resolve_why"

@@ -27,12 +27,12 @@ from slack_bridge.leases import Leases
 from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.store.sqlite import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
-from slack_escalation import metadata, pacing, root_message, speakers, text
-from slack_escalation.masking import Masker
-from slack_escalation.pacing import MethodBudget
-from slack_escalation.root_message import RECENT_MESSAGES
-from slack_escalation.routing import Routes
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_kit import metadata, pacing, root_message, speakers, text
+from slack_kit.masking import Masker
+from slack_kit.pacing import MethodBudget
+from slack_kit.root_message import RECENT_MESSAGES
+from slack_kit.routing import Routes
+from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from slack_bridge.health import ops_runner
 from slack_bridge.open_state import open_bridge_store
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.socket_mode_log import socket_mode_logger
-from slack_escalation.slack_api import client_session
+from slack_kit.slack_api import client_session
 
 log = logging.getLogger(__name__)
 

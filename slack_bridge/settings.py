@@ -13,7 +13,7 @@ from config.logs import LogFormat, read_log_format
 from config.ports import Listener
 from config.urls import dashboard_url, parlant_url
 from handoff.sla import SlaSettings
-from slack_escalation.settings import SlackSettings
+from slack_kit.settings import SlackSettings
 
 # libpq's two spellings of a PostgreSQL URL (as PARLANT_SESSION_STORE accepts).
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

@@ -28,8 +28,8 @@ from slack_bridge.resolve_form import (
     WHY_BLOCK,
     WHY_INPUT,
 )
-from slack_escalation import metadata
-from slack_escalation.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
+from slack_kit import metadata
+from slack_kit.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
 from tests.fakes import Message, event_callback
 from tests.support.bridge_world import (
     OPERATOR_TOKEN,

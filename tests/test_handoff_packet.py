@@ -12,10 +12,10 @@ import pytest
 from dashboard.packet_summary import packet_summary
 from handoff import packet as packets
 from handoff import record as records
-from slack_escalation import root_message
-from slack_escalation.masking import Masker
-from slack_escalation.routing import RouteRule, Routes, parse_routes
-from slack_escalation.text import SECTION_TEXT_LIMIT
+from slack_kit import root_message
+from slack_kit.masking import Masker
+from slack_kit.routing import RouteRule, Routes, parse_routes
+from slack_kit.text import SECTION_TEXT_LIMIT
 from tests.test_slack_blocks import (
     DASHBOARD,
     NOW,

@@ -18,7 +18,7 @@ from parlant.client.errors import UnprocessableEntityError
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import UNLOCKED_KEY
-from slack_escalation.text import EMPTY_MESSAGE
+from slack_kit.text import EMPTY_MESSAGE
 from tests.fakes import event_callback, message_event, signed_headers
 from tests.fakes.fake_slack import MAX_BLOCKS, MAX_TEXT, Message
 from tests.support.chat import say

@@ -8,8 +8,8 @@ import pytest
 
 from handoff import record as records
 from slack_bridge.mirror_text import mirrored_message
-from slack_escalation.masking import DOB_HIDDEN, MASK_KINDS, Masker, luhn_valid
-from slack_escalation.root_message import escalation_view, render
+from slack_kit.masking import DOB_HIDDEN, MASK_KINDS, Masker, luhn_valid
+from slack_kit.root_message import escalation_view, render
 
 DEFAULT = Masker.from_setting(None)
 EVERYTHING = Masker.of(MASK_KINDS)

@@ -1,10 +1,10 @@
-"""SLACK_ROUTES parsing and matching (slack_escalation/routing.py), through its public functions."""
+"""SLACK_ROUTES parsing and matching (slack_kit/routing.py), through its public functions."""
 
 from __future__ import annotations
 
 import pytest
 
-from slack_escalation.routing import RouteRule, RoutesError, is_channel_id, parse_routes, parse_rule
+from slack_kit.routing import RouteRule, RoutesError, is_channel_id, parse_routes, parse_rule
 
 
 @pytest.mark.parametrize(

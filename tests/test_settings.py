@@ -13,8 +13,8 @@ from config import EnvReader, SettingsError, load_dotenv_file
 from dashboard.settings import DashboardSettings
 from handoff.sla import SlaSettings
 from slack_bridge.settings import BridgeSettings
-from slack_escalation.masking import MASK_KINDS
-from slack_escalation.settings import SlackSettings
+from slack_kit.masking import MASK_KINDS
+from slack_kit.settings import SlackSettings
 from tests.support import forks
 from tests.support.agent_process import REPO_ROOT
 

@@ -1,5 +1,5 @@
 """Posts to a Slack channel paced within Slack's allowance, by one process and by every bridge
-replica together (slack_escalation/pacing.py, the stores' post_slot).
+replica together (slack_kit/pacing.py, the stores' post_slot).
 
 The allowance is the fake Slack's model of Slack's (tests/fakes/slack_rate_limits.py): the
 schedule the pacer makes must never be refused by it, whatever the order and timing of the
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from slack_bridge.store.postgres import PostgresBridgeStore
 from slack_bridge.store.sqlite import SQLiteBridgeStore
-from slack_escalation.pacing import (
+from slack_kit.pacing import (
     FIRST,
     IN_TURN,
     LocalPacer,
@@ -31,7 +31,7 @@ from slack_escalation.pacing import (
     deferred,
     next_slot,
 )
-from slack_escalation.slack_api import SlackCaller, SlackUnavailable, client_session, web_client
+from slack_kit.slack_api import SlackCaller, SlackUnavailable, client_session, web_client
 from tests.fakes import FakeSlack, RateLimits
 from tests.support.postgres import PostgresCluster
 

@@ -1,4 +1,4 @@
-"""The root message's SLA line (slack_escalation/sla_text.py), exactly as Slack receives it."""
+"""The root message's SLA line (slack_kit/sla_text.py), exactly as Slack receives it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handoff.sla import Clock, ClockName, ClockState, SlaView
-from slack_escalation.sla_text import sla_blocks, sla_clock_text
+from slack_kit.sla_text import sla_blocks, sla_clock_text
 
 MIN = timedelta(minutes=1)
 

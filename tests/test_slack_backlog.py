@@ -1,5 +1,5 @@
 """What waits for each channel, summed over replicas, and the overflow rule
-(slack_escalation/backlog.py): pure."""
+(slack_kit/backlog.py): pure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from slack_bridge.backlog_watch import channel_backlogs
-from slack_escalation.backlog import (
+from slack_kit.backlog import (
     BadReport,
     ChannelBacklog,
     ReportedBacklogs,

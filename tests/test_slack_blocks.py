@@ -17,12 +17,12 @@ from handoff import record as records
 from handoff.sla import SlaSettings, sla_view
 from slack_bridge import handback_form, notices
 from slack_bridge.mirror_text import coalesced_message, mirrored_message
-from slack_escalation import metadata, root_message
-from slack_escalation.masking import Masker
-from slack_escalation.metadata import escalation_metadata, mirror_metadata
-from slack_escalation.root_message import EscalationView, escalation_view, render
-from slack_escalation.speakers import speaker_label
-from slack_escalation.text import escape_mrkdwn, split_for_slack
+from slack_kit import metadata, root_message
+from slack_kit.masking import Masker
+from slack_kit.metadata import escalation_metadata, mirror_metadata
+from slack_kit.root_message import EscalationView, escalation_view, render
+from slack_kit.speakers import speaker_label
+from slack_kit.text import escape_mrkdwn, split_for_slack
 
 UNMASKED = Masker.of([])
 

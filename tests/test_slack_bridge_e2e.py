@@ -25,7 +25,7 @@ from slack_bridge.resolve_form import (
     WHY_BLOCK,
     WHY_INPUT,
 )
-from slack_escalation.root_message import ACTION_RESOLVE
+from slack_kit.root_message import ACTION_RESOLVE
 from tests.fakes import signed_headers
 from tests.support.chat import say, wait_for_ai_reply
 from tests.support.slack_shots import thread_screenshot

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from slack_escalation.masking import DOB_HIDDEN
-from slack_escalation.root_message import ACTION_CLAIM
+from slack_kit.masking import DOB_HIDDEN
+from slack_kit.root_message import ACTION_CLAIM
 from tests.fakes.fake_slack import Message
 from tests.support.chat import new_session, say, wait_for_ai_reply
 from tests.support.slack_world import SlackWorld, eventually, start_world, stop_world

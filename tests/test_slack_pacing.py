@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from slack_escalation.slack_api import SlackCaller
+from slack_kit.slack_api import SlackCaller
 
 # Guards against a hang when a post waits on the wrong bucket; no post should take this long.
 HANG_GUARD_S = 30

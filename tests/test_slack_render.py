@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_bridge import notices
 from slack_bridge.draft_message import draft_message
-from slack_escalation.masking import Masker
+from slack_kit.masking import Masker
 from tests.support.slack_render import Shown, block, element, message, mrkdwn, thread_page
 
 NAMES = {"U0DANA": "Dana", "U0BOT": "Escalations"}

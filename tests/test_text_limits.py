@@ -1,4 +1,4 @@
-"""Measuring and cutting text to Slack's limits (slack_escalation/text.py), exactly.
+"""Measuring and cutting text to Slack's limits (slack_kit/text.py), exactly.
 
 test_slack_blocks.py checks the promises (parts fit, reassemble, stay inert) over generated
 text; these pin where each cut falls, so that `make mutation` sees a changed boundary.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from slack_escalation.text import split_for_slack, truncate, width
+from slack_kit.text import split_for_slack, truncate, width
 
 ACCENT = "\u0301"  # a combining acute accent (Mn)
 ZWJ = "\u200d"

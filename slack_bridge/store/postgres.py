@@ -34,7 +34,7 @@ from slack_bridge.store.sqlite import (
     ThreadLink,
     reply_from_row,
 )
-from slack_escalation.pacing import take_if_free
+from slack_kit.pacing import take_if_free
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ _SCHEMA = [
         instance text PRIMARY KEY,
         seen_at  timestamptz NOT NULL
     )""",
-    # Each channel's posting pace, shared by the replicas (slack_escalation/pacing.py). Unlogged:
+    # Each channel's posting pace, shared by the replicas (slack_kit/pacing.py). Unlogged:
     # after a database crash an empty table only lets one short burst through.
     """CREATE UNLOGGED TABLE IF NOT EXISTS bridge_post_pace (
         channel text PRIMARY KEY,
@@ -434,7 +434,7 @@ class PostgresBridgeStore:
         )
 
     async def post_slot(self, channel: str, interval: float, burst: int) -> float:
-        # next_slot (slack_escalation/pacing.py) in one statement, on the database's clock; the
+        # next_slot (slack_kit/pacing.py) in one statement, on the database's clock; the
         # row lock makes concurrent replicas take consecutive slots.
         row = await self._one(
             """INSERT INTO bridge_post_pace AS p (channel, tat)
@@ -458,7 +458,7 @@ class PostgresBridgeStore:
         )
 
     async def count_post(self, channel: str, ago: float, interval: float) -> None:
-        # counted (slack_escalation/pacing.py) on the database's clock.
+        # counted (slack_kit/pacing.py) on the database's clock.
         await self._run(
             """INSERT INTO bridge_post_pace AS p (channel, tat)
             VALUES (%s, extract(epoch FROM clock_timestamp()) - %s + %s)
@@ -467,7 +467,7 @@ class PostgresBridgeStore:
         )
 
     async def take_slot(self, key: str, interval: float, burst: int) -> float:
-        # take_if_free (slack_escalation/pacing.py) on the database's clock, the row locked
+        # take_if_free (slack_kit/pacing.py) on the database's clock, the row locked
         # while it decides; a row for the key is made first so there is one to lock.
         async with self._pool.connection() as db, db.transaction():
             await db.execute(

@@ -28,7 +28,7 @@ from psycopg_pool import PoolTimeout
 
 from config.private_files import make_private_file
 from slack_bridge.store.sqlite_checkpoints import BackgroundCheckpoints
-from slack_escalation.pacing import MemorySlots
+from slack_kit.pacing import MemorySlots
 
 # What a store raises while its database is out of reach for a moment (a dropped connection,
 # a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
@@ -156,7 +156,7 @@ class BridgeStore(Protocol):
     async def sla_notice_posted(self, session_id: str, kind: str, ts: str) -> None: ...
 
     async def post_slot(self, channel: str, interval: float, burst: int) -> float:
-        """Takes `channel`'s next posting slot (slack_escalation/pacing.py); returns the
+        """Takes `channel`'s next posting slot (slack_kit/pacing.py); returns the
         seconds to wait for it. Every replica on one store shares each channel's allowance."""
 
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
@@ -164,7 +164,7 @@ class BridgeStore(Protocol):
 
     async def take_slot(self, key: str, interval: float, burst: int) -> float:
         """`key`'s next slot if it is free now (0); else the seconds until it is, nothing
-        taken (slack_escalation/pacing.py `take_if_free`)."""
+        taken (slack_kit/pacing.py `take_if_free`)."""
 
     async def count_post(self, channel: str, ago: float, interval: float) -> None:
         """A post another process (the agent) made to `channel` `ago` seconds ago takes its

@@ -29,8 +29,8 @@ from slack_bridge.bridge import Bridge
 from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.store.sqlite import SQLiteBridgeStore
-from slack_escalation import metadata
-from slack_escalation.slack_api import client_session
+from slack_kit import metadata
+from slack_kit.slack_api import client_session
 from tests.fakes import FakeSlack, Message, event_callback, signed_headers
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID

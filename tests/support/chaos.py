@@ -39,7 +39,7 @@ import psycopg
 from parlant.client import ParlantClient
 
 from agent.store.claims import SAMPLE_CUSTOMER_ID
-from slack_escalation.metadata import mirrored_parts
+from slack_kit.metadata import mirrored_parts
 from tests.fakes import FakeSlack, FakeSlackThread
 from tests.support import chaos_check as cc
 from tests.support.agent_process import AgentProcess

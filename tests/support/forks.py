@@ -75,7 +75,7 @@ NOT_PRELOADED = (
     "config",
     "handoff",
     "slack_bridge",
-    "slack_escalation",
+    "slack_kit",
     "dashboard",
     "launcher",
     "tests",

@@ -19,7 +19,7 @@ from parlant.client import ParlantClient
 
 from handoff.operator_api import AsyncOperatorClient
 from slack_bridge.resolve_form import VIEW_RESOLVE, WHY_BLOCK, WHY_INPUT
-from slack_escalation.root_message import ACTION_RESOLVE
+from slack_kit.root_message import ACTION_RESOLVE
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
 from tests.fakes.fake_slack import Message
 from tests.support.agent_process import REPO_ROOT, AgentProcess

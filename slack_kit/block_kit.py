@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_escalation.text import HEADER_TEXT_LIMIT, one_line, strip_bidi_controls, truncate
+from slack_kit.text import HEADER_TEXT_LIMIT, one_line, strip_bidi_controls, truncate
 
 Block = dict[str, Any]
 # A message as Slack takes it: the fallback text (notifications, old clients) and the blocks.

@@ -2,7 +2,7 @@
 
 - 429 answers are waited out per Retry-After and the call repeated: Slack did not act on it.
 - Posts are paced per channel (Slack allows about one post per second per channel, with short
-  bursts): slack_escalation/pacing.py.
+  bursts): slack_kit/pacing.py.
 - A post whose answer is lost (connection dropped, timeout) may or may not have landed, so it is
   never blindly retried: the caller's `find_existing` looks the message up by its metadata first.
 - Slack being down or refusing (5xx, bad token) raises `SlackUnavailable`; callers keep their
@@ -24,7 +24,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from slack_escalation.pacing import IN_TURN, LocalPacer, Pacer
+from slack_kit.pacing import IN_TURN, LocalPacer, Pacer
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from handoff.sla import CLOCK_LABELS, STATE_LABELS, Clock, SlaView, format_minutes, shown_elapsed
-from slack_escalation.block_kit import Block
+from slack_kit.block_kit import Block
 
 SLA_STATE_EMOJI = {
     "ok": ":large_green_circle:",

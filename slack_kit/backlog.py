@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_escalation.routing import is_channel_id
+from slack_kit.routing import is_channel_id
 
 # A replica's report counts this long: one that stopped reporting (dead, or Slack no longer
 # behind for it) stops counting within a minute.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
-from slack_escalation.slack_api import SlackCaller
+from slack_kit.slack_api import SlackCaller
 
 Message = dict[str, Any]
 K = TypeVar("K")

@@ -17,15 +17,15 @@ from handoff.learning import read_tag
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffRecord, HandoffStatus, SlackLink, SlackPostState
 from handoff.sla import SlaView
-from slack_escalation import pacing
-from slack_escalation.backlog import ReportedBacklogs, overflow_channel
-from slack_escalation.block_kit import Block, SlackMessage, button, header, plain, section
-from slack_escalation.masking import Masker
-from slack_escalation.metadata import escalation_metadata, is_root_of
-from slack_escalation.posted import find_in_channel
-from slack_escalation.settings import SlackSettings
-from slack_escalation.sla_text import sla_blocks
-from slack_escalation.slack_api import (
+from slack_kit import pacing
+from slack_kit.backlog import ReportedBacklogs, overflow_channel
+from slack_kit.block_kit import Block, SlackMessage, button, header, plain, section
+from slack_kit.masking import Masker
+from slack_kit.metadata import escalation_metadata, is_root_of
+from slack_kit.posted import find_in_channel
+from slack_kit.settings import SlackSettings
+from slack_kit.sla_text import sla_blocks
+from slack_kit.slack_api import (
     AnswerLost,
     SlackCaller,
     SlackRejected,
@@ -33,7 +33,7 @@ from slack_escalation.slack_api import (
     client_session,
     web_client,
 )
-from slack_escalation.text import (
+from slack_kit.text import (
     EMPTY_MESSAGE,
     EXCERPT_LIMIT,
     NAME_LIMIT,

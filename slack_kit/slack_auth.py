@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from slack_escalation.slack_api import SlackCaller, SlackRejected, SlackUnavailable
+from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
 SLACK_AUTH_CACHE_S = 30.0
 # No answer at all spends none of Slack's rate limit: asked again sooner, so readiness follows

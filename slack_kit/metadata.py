@@ -1,7 +1,7 @@
 """What the bridge's posts are: the Slack message metadata each post carries, and its one reader.
 
 Every post made exactly once (root messages, mirrored events, SLA notices) names what it is in
-its metadata, so a post whose answer was lost can be found again (slack_escalation.posted), and
+its metadata, so a post whose answer was lost can be found again (slack_kit.posted), and
 a reply in a thread the bridge has not linked yet can be traced to its session. Pure.
 """
 

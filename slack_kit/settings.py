@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config import EnvReader, SettingsError
-from slack_escalation.backlog import BEHIND_AFTER_S
-from slack_escalation.masking import Masker
-from slack_escalation.routing import Routes, RoutesError, parse_routes
+from slack_kit.backlog import BEHIND_AFTER_S
+from slack_kit.masking import Masker
+from slack_kit.routing import Routes, RoutesError, parse_routes
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -27,7 +27,7 @@ class SlackSettings:
     routes: Routes
     # Where SLA breach notices go; None: no notices, the thread reminder still happens.
     supervisor_channel: str | None = None
-    # Where new escalations go while their channel is behind (slack_escalation/backlog.py).
+    # Where new escalations go while their channel is behind (slack_kit/backlog.py).
     overflow_channel: str | None = None
     # A channel is behind once a customer message has waited this long to be posted there.
     behind_after_s: float = BEHIND_AFTER_S
