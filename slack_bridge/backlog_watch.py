@@ -19,7 +19,7 @@ import httpx
 from parlant.client.core.api_error import ApiError
 
 from handoff.operator_api import AsyncOperatorApi
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore
 from slack_kit import pacing
 from slack_kit.backlog import ChannelBacklog, behind_note, report_body
 from slack_kit.settings import SlackSettings

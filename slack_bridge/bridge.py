@@ -30,7 +30,7 @@ from slack_bridge.replica_watch import ReplicaWatch
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.sla_notices import SlaNotices
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore
 from slack_bridge.update_budget import UpdateBudget
 from slack_kit.settings import SlackSettings
 from slack_kit.slack_api import SlackCaller

@@ -28,7 +28,7 @@ from slack_bridge.canned_form import CannedTarget
 from slack_bridge.inbound import Inbound
 from slack_bridge.operator_actions import OperatorActions
 from slack_bridge.operators import OperatorGate
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore
 from slack_kit.masking import Masker
 from slack_kit.slack_api import (
     AnswerLost,

@@ -45,7 +45,7 @@ from slack_bridge.mirror import Mirrors
 from slack_bridge.root_sync import RootSync
 from slack_bridge.settings import DISCOVERY_INTERVAL_S, UNCHANGED_RESYNC_S
 from slack_bridge.sla_notices import SlaNotices
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, ThreadLink
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_kit.slack_api import AnswerLost, SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)

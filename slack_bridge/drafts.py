@@ -29,7 +29,7 @@ from slack_bridge import draft_message, metrics
 from slack_bridge.draft_message import DraftTarget
 from slack_bridge.feed import MirrorEvent
 from slack_bridge.inbound import Inbound
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, ThreadLink
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_kit.masking import Masker
 from slack_kit.slack_api import (
     AnswerLost,

@@ -26,7 +26,7 @@ from handoff.operator_api import AsyncOperatorApi
 from slack_bridge import metrics
 from slack_bridge.feed import FeedMissing, FeedProgress, read_feed
 from slack_bridge.mirror import Mirrors
-from slack_bridge.store.sqlite import BridgeStore
+from slack_bridge.store import BridgeStore
 
 log = logging.getLogger(__name__)
 

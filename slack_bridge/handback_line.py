@@ -19,7 +19,7 @@ from handoff import actions
 from slack_bridge import handback_form
 from slack_bridge.mirror import find_mirrored_post
 from slack_bridge.post_once import KeyedPostRecord, post_once
-from slack_bridge.store.sqlite import BridgeStore, ThreadLink
+from slack_bridge.store import BridgeStore, ThreadLink
 from slack_kit import metadata
 from slack_kit.slack_api import SlackCaller
 

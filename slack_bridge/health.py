@@ -24,7 +24,7 @@ from aiohttp import web
 
 from slack_bridge import metrics
 from slack_bridge.settings import BridgeSettings
-from slack_bridge.store.sqlite import BridgeStore
+from slack_bridge.store import BridgeStore
 from slack_kit.slack_api import SlackCaller
 from slack_kit.slack_auth import SlackAuthCheck
 

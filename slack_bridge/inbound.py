@@ -31,7 +31,7 @@ from slack_bridge.feedback import FAILED, HELD, PENDING, Feedback
 from slack_bridge.operators import DisplayNames, OperatorGate, parse_reply, slack_operator
 from slack_bridge.replica_watch import history_window
 from slack_bridge.slack_text import plain_text
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, OutboxReply, ThreadLink
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore, OutboxReply, ThreadLink
 from slack_kit import metadata
 from slack_kit.settings import SlackSettings
 from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable

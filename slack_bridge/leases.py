@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from slack_bridge.store.sqlite import BridgeStore
+from slack_bridge.store import BridgeStore
 
 log = logging.getLogger(__name__)
 

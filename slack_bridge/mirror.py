@@ -36,7 +36,7 @@ from handoff.packet import handoff_turn_start
 from slack_bridge import metrics, mirror_text
 from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
 from slack_bridge.post_once import KeyedPostRecord, post_once
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore, ThreadLink
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore, ThreadLink
 from slack_kit import metadata, speakers
 from slack_kit.masking import Masker
 from slack_kit.posted import find_all_in_thread, find_in_thread

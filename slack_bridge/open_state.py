@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from slack_bridge.settings import BridgeSettings
+from slack_bridge.store import BridgeStore
 from slack_bridge.store.postgres import PostgresBridgeStore
-from slack_bridge.store.sqlite import BridgeStore, SQLiteBridgeStore
+from slack_bridge.store.sqlite import SQLiteBridgeStore
 
 
 @asynccontextmanager

@@ -28,7 +28,7 @@ from slack_bridge.leases import Leases
 from slack_bridge.mirror import Mirrors
 from slack_bridge.resolve_form import ResolveTarget
 from slack_bridge.root_sync import RootSync
-from slack_bridge.store.sqlite import BridgeStore, ThreadLink
+from slack_bridge.store import BridgeStore, ThreadLink
 from slack_kit import root_message
 from slack_kit.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUnavailable
 

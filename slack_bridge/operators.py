@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from handoff.actions import Operator
-from slack_bridge.store.sqlite import BridgeStore, ReplyKind
+from slack_bridge.store import BridgeStore, ReplyKind
 from slack_kit.settings import SlackSettings
 from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from config.crash_points import crash_point
-from slack_bridge.store.sqlite import BridgeStore
+from slack_bridge.store import BridgeStore
 from slack_kit.slack_api import SlackCaller
 
 Find = Callable[[], Awaitable[str | None]]

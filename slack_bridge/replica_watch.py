@@ -32,7 +32,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from slack_bridge.store.sqlite import STORE_UNAVAILABLE, BridgeStore
+from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_
 from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
 from slack_bridge.leases import Leases
 from slack_bridge.post_once import KeyedPostRecord, post_once
-from slack_bridge.store.sqlite import BridgeStore, ThreadLink
+from slack_bridge.store import BridgeStore, ThreadLink
 from slack_bridge.update_budget import UpdateBudget
 from slack_kit import metadata, pacing, root_message, speakers, text
 from slack_kit.masking import Masker

@@ -17,7 +17,7 @@ from handoff.record import HandoffRecord
 from handoff.sla import SlaView, format_minutes
 from slack_bridge import metrics, notices
 from slack_bridge.post_once import SlaNoticeRecord, post_once
-from slack_bridge.store.sqlite import BridgeStore, ThreadLink
+from slack_bridge.store import BridgeStore, ThreadLink
 from slack_kit import block_kit, metadata, pacing
 from slack_kit.posted import find_in_channel, find_in_thread
 from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable

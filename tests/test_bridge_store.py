@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from slack_bridge.store import BridgeStore
 from slack_bridge.store.postgres import PostgresBridgeStore
-from slack_bridge.store.sqlite import BridgeStore, SQLiteBridgeStore
+from slack_bridge.store.sqlite import SQLiteBridgeStore
 from slack_bridge.store.sqlite_checkpoints import WAL_BYTES
 from tests.support.postgres import PostgresCluster
 from tests.support.waits import eventually

@@ -26,7 +26,7 @@ from typing import Any, Self
 from psycopg import AsyncConnection, Rollback
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from slack_bridge.store.sqlite import (
+from slack_bridge.store import (
     REPLY_COLUMNS,
     OutboxReply,
     ReplyKind,
