@@ -12,7 +12,8 @@ arrive. Nothing is asserted: it prints, per channel,
 - root posted after the customer asked for a person (the AI turn calls the handoff tool, which
   posts it), p50/p95/max (s);
 - customer message stored in Parlant → in Slack, p50/p95/max (s), against the physical floor
-  (the channel's peak backlog at one post a second);
+  (the p95 an ideal bridge would reach with the same arrivals at one post a second,
+  bench/slack_floor.py);
 - operator reply pushed to the bridges → stored in Parlant, p50/p95 (s);
 - posts a second used of the channel's allowance while it had a backlog, and Slack's 429s;
 - Slack calls per method per minute against each method's tier;
@@ -53,6 +54,7 @@ from parlant.client import AsyncParlantClient
 from parlant.client.types import SessionLabelsUpdateParams
 
 from bench.bench_bridge import percentile, table, wait_until
+from bench.slack_floor import Arrival, ideal_waits
 from slack_kit.metadata import mirrored_parts
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.fakes.slack_rate_limits import METHOD_TIERS, TIER_PER_MINUTE
@@ -266,20 +268,13 @@ def everything_arrived(run: Run) -> bool:
     return all(m.event_id in posted for c in run.conversations for m in c.messages)
 
 
-def physical_floor_p95(convs: list[Conversation]) -> float:
-    """What one post a second allows a channel's customer messages at p95: at the peak, every
-    active thread has a message waiting, and coalesced posts (one per thread, each carrying all
-    its waiting messages) go round the threads once per `peak` seconds, so a message waits up to
-    that, evenly spread: its p95 is 0.95 x peak."""
-    edges = sorted(
-        [(c.handed_off_at, 1) for c in convs if c.messages]
-        + [(c.messages[-1].stored_at, -1) for c in convs if c.messages]
-    )
-    active = peak = 0
-    for _, step in edges:
-        active += step
-        peak = max(peak, active)
-    return 0.95 * peak / POSTS_PER_SECOND
+def floor_p95(convs: list[Conversation]) -> float:
+    """The channel's physical floor at p95: the same roots (at each handoff) and customer
+    messages under an ideal bridge at one post a second (bench/slack_floor.py)."""
+    roots = [Arrival(c.session_id, c.handed_off_at) for c in convs]
+    messages = [Arrival(c.session_id, m.stored_at) for c in convs for m in c.messages]
+    waits = ideal_waits(roots, messages, POSTS_PER_SECOND)
+    return percentile(waits, 95) if waits else 0.0
 
 
 def figures(run: Run, replies: dict[str, list[Any]]) -> None:
@@ -335,7 +330,7 @@ def figures(run: Run, replies: dict[str, list[Any]]) -> None:
                 stat(root_waits),
                 str(len(visible)),
                 stat(visible),
-                f"{physical_floor_p95(convs):.0f}",
+                f"{floor_p95(convs):.0f}",
                 stat(relayed, with_max=False),
                 f"{len(channel_posts) / span:.2f}",
                 str(limited),
