@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,6 +66,19 @@ class Pacer(Protocol):
         """Another process posted to `channel` `ago` seconds ago: that post takes its slot."""
 
 
+@dataclass(frozen=True)
+class Queue:
+    """One replica's waiting posts for a channel, as the others see them: when its most urgent
+    post began waiting (wall clock; 0 for one of priority FIRST) and, once that one goes, its
+    next (None: nothing more waits). The replica whose post has waited longest takes the slot,
+    so every replica's threads go round at the channel's pace rather than each replica's at
+    its share of it."""
+
+    replica: str
+    since: float
+    then: float | None
+
+
 class PostSlots(Protocol):
     """A shared record of each channel's tat (the bridge replicas' database)."""
 
@@ -74,9 +88,12 @@ class PostSlots(Protocol):
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         """Moves the channel's tat past Slack's Retry-After."""
 
-    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+    async def take_slot(
+        self, key: str, interval: float, burst: int, queue: Queue | None = None
+    ) -> float:
         """Takes `key`'s next slot if it is free now (0); else the seconds until it is, and
-        nothing taken (`take_if_free`)."""
+        nothing taken (`take_if_free`). With `queue`, a free slot is left (a wait of one
+        interval) while another replica's post has waited longer, and the queue is recorded."""
 
     async def count_post(self, channel: str, ago: float, interval: float) -> None:
         """Counts a post another process made `ago` seconds ago (`counted`)."""
@@ -99,7 +116,10 @@ class MemorySlots:
             self._tats.get(channel), time.monotonic(), seconds, burst, interval
         )
 
-    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+    async def take_slot(
+        self, key: str, interval: float, burst: int, queue: Queue | None = None
+    ) -> float:
+        # Nobody else posts from this store: there is no other queue to defer to.
         wait, taken = take_if_free(self._tats.get(key), time.monotonic(), interval, burst)
         if taken is not None:
             self._tats[key] = taken
@@ -114,6 +134,11 @@ class _Waiter:
     priority: int
     arrival: int
     slot: asyncio.Future[None] = field(compare=False)
+    since: float = field(compare=False, default=0.0)
+
+    @property
+    def waiting_since(self) -> float:
+        return 0.0 if self.priority == FIRST else self.since
 
 
 class SharedPacer:
@@ -128,6 +153,7 @@ class SharedPacer:
 
     def __init__(self, slots: PostSlots, posts_per_second: float, burst: int) -> None:
         self._slots = slots
+        self._replica = uuid.uuid4().hex
         self._interval = 1 / posts_per_second if posts_per_second > 0 else 0.0
         self._burst = burst
         self._waiting: dict[str, list[_Waiter]] = {}
@@ -137,7 +163,9 @@ class SharedPacer:
     async def turn(self, channel: str, priority: int = IN_TURN) -> None:
         if self._interval <= 0:
             return
-        waiter = _Waiter(priority, next(self._arrivals), asyncio.get_running_loop().create_future())
+        waiter = _Waiter(
+            priority, next(self._arrivals), asyncio.get_running_loop().create_future(), time.time()
+        )
         heapq.heappush(self._waiting.setdefault(channel, []), waiter)
         if channel not in self._dispatchers:
             self._dispatchers[channel] = asyncio.create_task(self._dispatch(channel))
@@ -148,7 +176,9 @@ class SharedPacer:
         try:
             while _drop_abandoned(waiting):
                 try:
-                    wait = await self._slots.take_slot(channel, self._interval, self._burst)
+                    wait = await self._slots.take_slot(
+                        channel, self._interval, self._burst, self._queue(waiting)
+                    )
                 except Exception as error:  # the store is unreachable: the first waiter hears it
                     if _drop_abandoned(waiting):
                         heapq.heappop(waiting).slot.set_exception(error)
@@ -165,6 +195,11 @@ class SharedPacer:
             del self._dispatchers[channel]
             if not _drop_abandoned(waiting):
                 del self._waiting[channel]
+
+    def _queue(self, waiting: list[_Waiter]) -> Queue:
+        head = waiting[0]
+        rest = [w.waiting_since for w in waiting[1:] if not w.slot.done()]
+        return Queue(self._replica, head.waiting_since, min(rest) if rest else None)
 
     async def defer(self, channel: str, seconds: float) -> None:
         if self._interval > 0:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slack_bridge.store.postgres import PostgresBridgeStore
+from slack_bridge.store.postgres import QUEUE_STALE_S, PostgresBridgeStore
 from slack_bridge.store.sqlite import SQLiteBridgeStore
 from slack_kit.pacing import (
     FIRST,
@@ -288,3 +288,49 @@ async def test_a_call_of_one_attempt_is_made_once_and_never_waits_out_a_429() ->
                 30,
             )
         assert [c.status for c in fake.calls("reactions.remove")] == [429]
+
+
+async def test_replicas_hand_a_channels_slots_to_the_post_that_has_waited_longest(
+    pace_database: str,
+) -> None:
+    """Two replicas' posts wait for one channel: each slot goes to the oldest across both, so
+    every thread goes round at the channel's pace. Taken by whichever replica asks first, a
+    replica with more threads waiting would go round at half the pace whatever its share."""
+    async with (
+        PostgresBridgeStore(pace_database) as a,
+        PostgresBridgeStore(pace_database) as b,
+    ):
+        replicas = {"a": SharedPacer(a, 4.0, 1), "b": SharedPacer(b, 4.0, 1)}
+        await replicas["a"].turn("C1")  # the slot is spent: everything below waits
+        order: list[str] = []
+
+        async def post(name: str) -> None:
+            await replicas[name[0]].turn("C1")
+            order.append(name)
+
+        names = ["b1", "a1", "a2", "a3", "a4", "b2", "a5", "b3"]
+        tasks = []
+        for name in names:
+            tasks.append(asyncio.create_task(post(name)))
+            await asyncio.sleep(0.01)  # each begins waiting after the one before
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert order == names
+
+
+async def test_a_replica_that_stops_asking_holds_no_slot(pace_database: str) -> None:
+    """A replica whose oldest post gave up (or which died) stops counting once its queue is
+    stale (`QUEUE_STALE_S`): the other replica's posts go."""
+    async with (
+        PostgresBridgeStore(pace_database) as a,
+        PostgresBridgeStore(pace_database) as b,
+    ):
+        first, second = SharedPacer(a, 4.0, 1), SharedPacer(b, 4.0, 1)
+        await first.turn("C1")
+        gone = asyncio.create_task(first.turn("C1"))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(second.turn("C1"))
+        await asyncio.sleep(0.5)  # the first replica's queue is recorded, older than this one
+        gone.cancel()
+        started = time.monotonic()
+        await asyncio.wait_for(waiting, QUEUE_STALE_S + 2)
+        assert time.monotonic() - started < QUEUE_STALE_S + 1

@@ -24,6 +24,8 @@ from typing import Any, Literal, Protocol
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from slack_kit.pacing import Queue
+
 # What a store raises while its database is out of reach for a moment (a dropped connection,
 # a restarting server, a pool time-out): the bridge's loops log it and try again, as they do
 # when Slack or Parlant is out of reach, instead of ending the process.
@@ -156,9 +158,12 @@ class BridgeStore(Protocol):
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         """Slack answered a post to `channel` with 429 and Retry-After `seconds`."""
 
-    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+    async def take_slot(
+        self, key: str, interval: float, burst: int, queue: Queue | None = None
+    ) -> float:
         """`key`'s next slot if it is free now (0); else the seconds until it is, nothing
-        taken (slack_kit/pacing.py `take_if_free`)."""
+        taken (slack_kit/pacing.py `take_if_free`). With `queue`, a free slot is left to
+        another replica whose post has waited longer (slack_kit/pacing.py `Queue`)."""
 
     async def count_post(self, channel: str, ago: float, interval: float) -> None:
         """A post another process (the agent) made to `channel` `ago` seconds ago takes its

@@ -34,7 +34,7 @@ from slack_bridge.store import (
     ThreadLink,
     reply_from_row,
 )
-from slack_kit.pacing import take_if_free
+from slack_kit.pacing import Queue, take_if_free
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,21 @@ _SCHEMA = [
         channel text PRIMARY KEY,
         tat     double precision NOT NULL
     )""",
+    # Each replica's waiting posts per channel (slack_kit/pacing.py Queue): since when its most
+    # urgent one waits, and when it last asked (the database's clock), so a replica that
+    # stopped asking stops counting.
+    """CREATE UNLOGGED TABLE IF NOT EXISTS bridge_post_queues (
+        channel text NOT NULL,
+        replica text NOT NULL,
+        since   double precision NOT NULL,
+        seen    double precision NOT NULL,
+        PRIMARY KEY (channel, replica)
+    )""",
 ]
+
+# A replica's queue counts for this long after it last asked for a slot: it asks at least once
+# per interval while it waits, so a queue older than this belongs to a replica that stopped.
+QUEUE_STALE_S = 3.0
 
 
 def _pool(url: str, size: int) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -466,7 +480,9 @@ class PostgresBridgeStore:
             (channel, max(0.0, ago), interval, interval, interval),
         )
 
-    async def take_slot(self, key: str, interval: float, burst: int) -> float:
+    async def take_slot(
+        self, key: str, interval: float, burst: int, queue: Queue | None = None
+    ) -> float:
         # take_if_free (slack_kit/pacing.py) on the database's clock, the row locked
         # while it decides; a row for the key is made first so there is one to lock.
         async with self._pool.connection() as db, db.transaction():
@@ -482,7 +498,13 @@ class PostgresBridgeStore:
             )
             row = await cursor.fetchone()
             assert row is not None
-            wait, taken = take_if_free(float(row[0]), float(row[1]), interval, burst)
+            tat, now = float(row[0]), float(row[1])
+            wait, taken = take_if_free(tat, now, interval, burst)
+            if queue is not None:
+                if taken is not None and await _waited_longer_elsewhere(db, key, queue, now):
+                    wait, taken = interval, None
+                since = queue.since if taken is None else queue.then
+                await _record_queue(db, key, queue.replica, since, now)
             if taken is not None:
                 await db.execute(
                     "UPDATE bridge_post_pace SET tat = %s WHERE channel = %s", (taken, key)
@@ -554,3 +576,33 @@ class PostgresBridgeStore:
             (instance, since, stale_s),
         )
         return [row[0] for row in rows]
+
+
+async def _waited_longer_elsewhere(
+    db: AsyncConnection[Any], channel: str, queue: Queue, now: float
+) -> bool:
+    """Whether another replica, still asking, has a post for `channel` waiting since before
+    this replica's most urgent one."""
+    cursor = await db.execute(
+        "SELECT 1 FROM bridge_post_queues WHERE channel = %s AND replica <> %s "
+        "AND since < %s AND seen > %s LIMIT 1",
+        (channel, queue.replica, queue.since, now - QUEUE_STALE_S),
+    )
+    return await cursor.fetchone() is not None
+
+
+async def _record_queue(
+    db: AsyncConnection[Any], channel: str, replica: str, since: float | None, now: float
+) -> None:
+    if since is None:
+        await db.execute(
+            "DELETE FROM bridge_post_queues WHERE channel = %s AND replica = %s",
+            (channel, replica),
+        )
+        return
+    await db.execute(
+        """INSERT INTO bridge_post_queues (channel, replica, since, seen) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (channel, replica) DO UPDATE SET since = EXCLUDED.since,
+               seen = EXCLUDED.seen""",
+        (channel, replica, since, now),
+    )

@@ -24,7 +24,7 @@ from slack_bridge.store import (
     reply_from_row,
 )
 from slack_bridge.store.sqlite_checkpoints import BackgroundCheckpoints
-from slack_kit.pacing import MemorySlots
+from slack_kit.pacing import MemorySlots, Queue
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_seen (
@@ -348,8 +348,10 @@ class SQLiteBridgeStore:
     async def defer_posts(self, channel: str, seconds: float, interval: float, burst: int) -> None:
         await self._slots.defer_posts(channel, seconds, interval, burst)
 
-    async def take_slot(self, key: str, interval: float, burst: int) -> float:
-        return await self._slots.take_slot(key, interval, burst)
+    async def take_slot(
+        self, key: str, interval: float, burst: int, queue: Queue | None = None
+    ) -> float:
+        return await self._slots.take_slot(key, interval, burst, queue)
 
     async def count_post(self, channel: str, ago: float, interval: float) -> None:
         await self._slots.count_post(channel, ago, interval)
