@@ -83,7 +83,7 @@ class Inbound:
         gate: OperatorGate,
         feedback: Feedback,
         roots: RootRefresher,
-        settle_s: float = 1.0,
+        settle_s: float = 0.7,
         replicas: SilentReplicas | None = None,
     ) -> None:
         self._slack = slack

@@ -3,15 +3,15 @@
 Slack spreads events over the replicas' connections. A reply whose event went to a replica
 that died before storing it is sent again by Slack only once its acknowledgement is overdue
 (3 s in Socket Mode), later than the outbox's settling window (BRIDGE_REPLY_SETTLE_SECONDS,
-1 s): a reply written after it in the thread, taken in by a live replica meanwhile, went to the
+0.7 s): a reply written after it in the thread, taken in by a live replica meanwhile, went to the
 customer first (6 replies out of order in ten chaos seeds). Holding every reply 3 s would order
 those too, at 3 s a reply.
 
 Instead each replica process writes a heartbeat every HEARTBEAT_S. Before delivering a reply,
 the outbox asks which other replicas were not seen since the reply was taken in (plus
 SILENCE_S), nor in the last STALE_S: only such a replica, dead or stalled, can be holding an
-earlier reply that is not in the outbox yet. (With a settling window shorter than about
-SILENCE_S, a replica that died in that window is not yet silent: order is then as good as
+earlier reply that is not in the outbox yet. (With a settling window shorter than
+STALE_S, a replica that died in that window is not yet silent: order is then as good as
 the window makes it, as before.) Only then, and only for a reply written within
 RESEND_HORIZON_S of that replica going quiet, is the thread's history read from Slack, over
 the seconds that replica could have swallowed (`history_window`); any earlier reply missing
@@ -36,7 +36,9 @@ from slack_bridge.store import STORE_UNAVAILABLE, BridgeStore
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 0.5
+# Often enough that a replica dead within the settling window (BRIDGE_REPLY_SETTLE_SECONDS,
+# 0.7 s by default) is silent by its end: the window must exceed STALE_S (0.55 s).
+HEARTBEAT_S = 0.25
 # A replica is silent for a reply when it was not seen for this long after the reply was taken
 # in: a live one writes every HEARTBEAT_S, and by the end of the settling window it has written
 # at least once since then. One that died holding an earlier reply was last seen before that.

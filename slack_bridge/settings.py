@@ -47,7 +47,7 @@ class BridgeSettings:
     log_format: LogFormat = "text"
     # How long an operator reply waits after reaching the bridge, so that one written before
     # it in Slack but delivered a moment later still goes first (Slack's order).
-    reply_settle_s: float = 1.0
+    reply_settle_s: float = 0.7
     # postgresql://… puts the state in that database, shared by several bridge replicas;
     # None keeps it in the local SQLite file at state_path (one bridge process).
     state_url: str | None = field(default=None, repr=False)
@@ -103,7 +103,7 @@ class BridgeSettings:
             metrics_host=env.string("BRIDGE_METRICS_HOST", "127.0.0.1"),
             metrics_port=env.port("BRIDGE_METRICS_PORT", 8819),
             log_format=read_log_format(env),
-            reply_settle_s=env.positive_float("BRIDGE_REPLY_SETTLE_SECONDS", 1.0),
+            reply_settle_s=env.positive_float("BRIDGE_REPLY_SETTLE_SECONDS", 0.7),
             state_url=_state_url(env),
             replica_id=env.string("BRIDGE_REPLICA_ID", default_replica_id()),
             lease_s=env.positive_float("BRIDGE_LEASE_SECONDS", 15.0),
