@@ -450,7 +450,7 @@ def main() -> None:
     parser.add_argument(
         "--keep-logs",
         type=Path,
-        help="copy the agent's and the bridges' logs into this directory at the end",
+        help="copy the agent's and the bridges' logs, and the run's history, into this directory",
     )
     args = parser.parse_args()
     bin_dir = postgres_bin_dir()
@@ -521,6 +521,8 @@ def main() -> None:
             sessions = [c.session_id for c in run.conversations if c.session_id]
             replies = asyncio.run(delivered_replies(agent.url, sessions))
             figures(run, replies)
+            if args.keep_logs is not None:
+                keep_history(args.keep_logs, run)
         finally:
             for bridge in bridges:
                 bridge.stop()
@@ -530,6 +532,34 @@ def main() -> None:
             slack.stop()
             if args.keep_logs is not None:
                 keep_logs(args.keep_logs, agent, bridges)
+
+
+def keep_history(directory: Path, run: Run) -> None:
+    """The run's arrivals and posts (`history.json`), to compare a channel's schedule with the
+    ideal one (bench/slack_floor.py) after the run: each conversation's channel, handoff and
+    customer messages (stored in Parlant at), and each message's first post to Slack."""
+    directory.mkdir(parents=True, exist_ok=True)
+    posts = mirrored_posts(run)
+    history = {
+        "conversations": [
+            {
+                "channel": c.channel,
+                "session_id": c.session_id,
+                "handed_off_at": c.handed_off_at,
+                "messages": [
+                    {
+                        "event_id": m.event_id,
+                        "stored_at": m.stored_at,
+                        "posted_at": posts[m.event_id][0][0] if m.event_id in posts else None,
+                    }
+                    for m in c.messages
+                ],
+            }
+            for c in run.conversations
+            if c.session_id
+        ]
+    }
+    (directory / "history.json").write_text(json.dumps(history))
 
 
 def keep_logs(directory: Path, agent: AgentProcess | None, bridges: list[BridgeProcess]) -> None:
