@@ -269,11 +269,13 @@ def everything_arrived(run: Run) -> bool:
 
 
 def floor_p95(convs: list[Conversation]) -> float:
-    """The channel's physical floor at p95: the same roots (at each handoff) and customer
-    messages under an ideal bridge at one post a second (bench/slack_floor.py)."""
+    """The channel's physical floor at p95 of the customer messages: the same roots, the
+    agent's handoff message in each thread (both at the handoff) and the customer messages
+    under an ideal bridge at one post a second (bench/slack_floor.py)."""
     roots = [Arrival(c.session_id, c.handed_off_at) for c in convs]
     messages = [Arrival(c.session_id, m.stored_at) for c in convs for m in c.messages]
-    waits = ideal_waits(roots, messages, POSTS_PER_SECOND)
+    handoff_messages = [Arrival(c.session_id, c.handed_off_at) for c in convs]
+    waits = ideal_waits(roots, messages + handoff_messages, POSTS_PER_SECOND)[: len(messages)]
     return percentile(waits, 95) if waits else 0.0
 
 

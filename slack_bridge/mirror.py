@@ -249,9 +249,20 @@ class SessionMirror:
             self._in_hand = []
 
     async def _catch_up(self, offset: int) -> int:
-        """Everything the session has from `offset` on, read from Parlant (not the feed)."""
+        """Everything the session has from `offset` on, read from Parlant (not the feed). Like
+        a message from the feed, a short first message takes the channel's turn first and the
+        session is read again once it comes, so what the customer wrote meanwhile goes in the
+        same post: posted on a turn of its own, the customer's first message after a handoff
+        waited a second round behind the agent's handoff message (about 100 s instead of 60
+        at the busy hour)."""
         events = await self._with_retries(partial(self._read_from, offset)) or []
-        return await self._post_all(events, Turn(taken=False)) if events else offset
+        shown = [event for event in events if mirror_label_and_text(event) is not None]
+        turn = Turn(taken=False)
+        if shown and self._coalescable(shown[0]):
+            await self._caller.turn(self._thread.channel)
+            turn = Turn(taken=True)
+            events = await self._with_retries(partial(self._read_from, offset)) or events
+        return await self._post_all(events, turn) if events else offset
 
     async def _read_from(self, offset: int) -> list[MirrorEvent]:
         events = await self._parlant.sessions.list_events(
