@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
 CATCH_UP_CONCURRENCY = 32
+# A catch-up whose turn took longer than this reads its session again before posting.
+REREAD_AFTER_WAIT_S = 0.1
 # Messages in one coalesced post (a section each; Slack allows 50 blocks), and feed events
 # taken from a mirror's queue at once.
 MAX_COALESCED = 20
@@ -259,9 +262,13 @@ class SessionMirror:
         shown = [event for event in events if mirror_label_and_text(event) is not None]
         turn = Turn(taken=False)
         if shown and self._coalescable(shown[0]):
+            asked = time.monotonic()
             await self._caller.turn(self._thread.channel)
             turn = Turn(taken=True)
-            events = await self._with_retries(partial(self._read_from, offset)) or events
+            # Read again only after a wait: a bridge starting with thousands of sessions to
+            # catch up (and a channel with room) would read each twice for nothing.
+            if time.monotonic() - asked > REREAD_AFTER_WAIT_S:
+                events = await self._with_retries(partial(self._read_from, offset)) or events
         return await self._post_all(events, turn) if events else offset
 
     async def _read_from(self, offset: int) -> list[MirrorEvent]:
