@@ -3,7 +3,15 @@ swallowed (slack_bridge/replica_watch.py `history_window`): pure."""
 
 from __future__ import annotations
 
-from slack_bridge.replica_watch import CLOCK_MARGIN_S, LOOKBACK_S, RESEND_HORIZON_S, history_window
+from config.env import EnvReader
+from slack_bridge.replica_watch import (
+    CLOCK_MARGIN_S,
+    LOOKBACK_S,
+    RESEND_HORIZON_S,
+    STALE_S,
+    history_window,
+)
+from slack_bridge.settings import BridgeSettings
 
 
 def test_nothing_is_read_while_no_replica_is_silent() -> None:
@@ -37,3 +45,11 @@ def test_a_reply_written_well_after_a_replica_went_quiet_reads_nothing() -> None
     # Slack re-sent what the quiet replica held long before this reply was written.
     assert history_window(1000.0 + RESEND_HORIZON_S + CLOCK_MARGIN_S, None, [1000.0]) is None
     assert history_window(1005.0, None, [1000.0]) is not None
+
+
+def test_a_replica_dead_within_the_default_settling_window_is_silent_by_its_end() -> None:
+    """A replica that died holding an earlier reply as a reply was taken in was last seen
+    then at the latest; by the end of the settling window it must be unseen for STALE_S, or
+    its reply is not read from the thread's history and reaches the customer late."""
+    window = BridgeSettings.from_env(EnvReader(environ={}, dotenv={})).reply_settle_s
+    assert window > STALE_S
