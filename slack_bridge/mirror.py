@@ -261,7 +261,7 @@ class SessionMirror:
         events = await self._with_retries(partial(self._read_from, offset)) or []
         shown = [event for event in events if mirror_label_and_text(event) is not None]
         turn = Turn(taken=False)
-        if shown and self._coalescable(shown[0]):
+        if shown and self._coalescable(shown[0]) and not await self._posted(shown[0]):
             asked = time.monotonic()
             await self._caller.turn(self._thread.channel)
             turn = Turn(taken=True)
@@ -270,6 +270,14 @@ class SessionMirror:
             if time.monotonic() - asked > REREAD_AFTER_WAIT_S:
                 events = await self._with_retries(partial(self._read_from, offset)) or events
         return await self._post_all(events, turn) if events else offset
+
+    async def _posted(self, event: MirrorEvent) -> bool:
+        """Whether the event is in the thread already (a replica died before moving the cursor
+        past it): a catch-up that has nothing new to post first takes no turn of the channel."""
+        status = await self._with_retries(
+            partial(self._store.mirror_status, self._thread.session_id, event.id, 0)
+        )
+        return bool(status)
 
     async def _read_from(self, offset: int) -> list[MirrorEvent]:
         events = await self._parlant.sessions.list_events(
