@@ -63,6 +63,15 @@ HISTORY_PAGE = 200
 # Storing a message event: tries, and the wait between them (all well inside Slack's 3 s).
 STORE_ATTEMPTS = 3
 STORE_RETRY_S = 0.3
+# How soon a settled reply looks again while an earlier one of its thread is being taken in.
+ARRIVING_RECHECK_S = 0.1
+
+
+def _ts(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class RootRefresher(Protocol):
@@ -107,6 +116,9 @@ class Inbound:
         self._delivering: set[asyncio.Task[None]] = set()
         # Sessions whose root rewrite after a reply is pending (`_refresh_root_soon`).
         self._refreshing: set[str] = set()
+        # Per thread (channel, thread_ts), the Slack ts of the messages this replica is taking
+        # in right now (`on_message`), not yet in the outbox.
+        self._arriving: dict[tuple[str, str], list[float]] = {}
 
     async def on_message(self, event: dict[str, Any], event_id: str | None) -> None:
         """Take a message event in (an operator's reply into the outbox). A state store that
@@ -114,6 +126,17 @@ class Inbound:
         wait for the acknowledgement: unacknowledged, Slack sends it again only after 3 s, and
         a reply written after it would reach the customer first (the chaos run's cut
         connections). Still failing, it raises: Slack is not acknowledged and sends it again."""
+        thread = (str(event.get("channel", "")), str(event.get("thread_ts") or ""))
+        arriving = self._arriving.setdefault(thread, [])
+        arriving.append(_ts(event.get("ts")))
+        try:
+            await self._take_in_retrying(event, event_id)
+        finally:
+            arriving.remove(_ts(event.get("ts")))
+            if not arriving:
+                self._arriving.pop(thread, None)
+
+    async def _take_in_retrying(self, event: dict[str, Any], event_id: str | None) -> None:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 await self._take_in(event, event_id)
@@ -358,6 +381,13 @@ class Inbound:
         if waiting > 0:
             # Later replies wait behind it: Slack's order, not arrival order.
             self._wake_later(session_id, waiting)
+            return False
+        if reply.kind != "draft" and any(
+            ts < float(reply.ts) for ts in self._arriving.get((reply.channel, reply.thread_ts), ())
+        ):
+            # An earlier message of the thread is still being taken in here (its writer's name
+            # looked up in Slack, say): it goes first, however long that takes past the window.
+            self._wake_later(session_id, ARRIVING_RECHECK_S)
             return False
         if await self._read_thread_for_swallowed(reply):
             # The queue may hold an earlier reply now (taken in from the history, or Slack's

@@ -267,6 +267,34 @@ async def test_an_operator_reply_reaches_the_customer_once_through_the_outbox(
     await eventually(root_says_claimed, "the root message rewritten")
 
 
+async def test_a_reply_still_being_taken_in_goes_before_a_later_one_however_long_it_takes(
+    world: World,
+) -> None:
+    """Two replies in one thread reach this bridge in Slack's order, but the first is taken
+    in slowly (its writer's name looked up in Slack, answered 2 s late): the second, stored
+    first and settled, waits for it rather than reaching the customer first. Ordered by the
+    settling window alone, it went first whenever the lookup outlasted the window (a chaos
+    seed, 0.3 s apart in Slack)."""
+    session, root = await world.escalate()
+    world.bridge.inbound._names._cache.pop(world.dana, None)  # the first reply looks it up
+    world.fake.slow_response("users.info", 2.0)
+    first = world.fake.add_user_message(
+        world.channel, world.dana, "first, slowly", thread_ts=root.ts
+    )
+    taking_in = asyncio.create_task(world.event(first, f"Ev{time.time_ns()}"))
+    await asyncio.sleep(0.2)
+    second = world.fake.add_user_message(world.channel, world.dana, "second", thread_ts=root.ts)
+    await world.event(second, f"Ev{time.time_ns()}")
+    await taking_in
+
+    async def both() -> list[str]:
+        texts = await world.messages(session, "human_agent")
+        return texts if len(texts) >= 2 else []
+
+    assert await eventually(both, "both replies in Parlant") == ["first, slowly", "second"]
+    assert not any("out of order" in text for _, text in shown_in_thread(world, root.ts))
+
+
 async def test_a_reply_from_someone_not_on_the_operator_list_is_refused_privately(
     world: World,
 ) -> None:

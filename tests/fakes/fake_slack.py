@@ -83,7 +83,7 @@ JSON = "application/json"
 
 TokenKind = Literal["bot", "app"]
 Encoding = Literal["query", "form", "json"]
-FaultKind = Literal["rate_limit", "fail", "drop"]
+FaultKind = Literal["slow", "rate_limit", "fail", "drop"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +208,7 @@ class _Fault:
     error: str = "internal_error"
     http_status: int = 200
     retry_after: int = 1
+    seconds: float = 0.0
 
 
 @dataclass
@@ -737,6 +738,11 @@ class FakeSlack:
         then the connection is aborted before any answer."""
         self._faults.append(_Fault("drop", method, times, text=text))
 
+    def slow_response(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are answered `seconds` late (a slow network, a
+        busy Slack), with their effect as usual."""
+        self._faults.append(_Fault("slow", method, times, seconds=seconds))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -764,6 +770,9 @@ class FakeSlack:
         method = request.match_info["method"]
         read = await _read_request(request, method)
         token = _bearer_token(request) or read.body_token
+        slow = self._take_fault(("slow",), method, read.params)
+        if slow is not None:
+            await asyncio.sleep(slow.seconds)
         status, body, headers = self._answer(method, token, read.params)
         # A call refused for its pace had no effect: an answer to lose is a later call's.
         dropped = status != 429 and self._take_fault(("drop",), method, read.params) is not None
