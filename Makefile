@@ -27,28 +27,20 @@ lock: $(STAMP)
 run: $(STAMP)
 	$(PY) -m launcher || [ $$? -eq 130 ]
 
-# Lint first, so a lint or format error fails `make test` (and CI) before the slower suite runs.
+# Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
 # Five workers, each taking whole test modules (their agent and Slack fixtures are per module),
 # the slowest first, a few long ones split in parts (tests/support/scheduling.py): most of the
 # suite waits on agent and bridge processes, so five workers keep this 2-core machine busy
 # (pytest 3:20-3:41 against 3:29-3:58 with four and 3:22-3:39 with six). Compiled bytecode is
 # kept (in the venv, not the tree) even where the environment says not to write it: every
 # worker, agent and bridge would otherwise compile the project and the test modules again.
-# mypy runs beside the suite rather than before it: from a clean clone it takes a minute of one
-# core, and the suite, waiting on its processes, leaves part of a core idle. Its verdict is
-# printed after the suite's and fails `make test` all the same (`make lint` alone is quicker).
 TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
-test: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_widget.sh
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_haproxy.sh
-	@$(VENV)/bin/mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
-	$(TEST_ENV) $(PY) -m pytest -q -n 5 --dist loadfile --no-loadscope-reorder -m "not long"; \
-	suite=$$?; wait $$types; typed=$$?; echo "mypy:"; cat $(VENV)/mypy.log; \
-	test $$suite -eq 0 && test $$typed -eq 0
+	$(TEST_ENV) $(PY) -m pytest -q -n 5 --dist loadfile --no-loadscope-reorder -m "not long"
 
 # The tests marked `long` (tests/conftest.py): slower variants of checks `make test` already makes
 # through the same code (the launcher stopped by SIGTERM as well as by SIGINT), a minute or so.
