@@ -128,11 +128,12 @@ class Inbound:
         connections). Still failing, it raises: Slack is not acknowledged and sends it again."""
         thread = (str(event.get("channel", "")), str(event.get("thread_ts") or ""))
         arriving = self._arriving.setdefault(thread, [])
-        arriving.append(_ts(event.get("ts")))
+        ts = _ts(event.get("ts"))
+        arriving.append(ts)
         try:
             await self._take_in_retrying(event, event_id)
         finally:
-            arriving.remove(_ts(event.get("ts")))
+            arriving.remove(ts)
             if not arriving:
                 self._arriving.pop(thread, None)
 
