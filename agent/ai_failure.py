@@ -160,7 +160,6 @@ class FailSafe:
                 self._journey_steps,
                 self._locks,
             )
-            await session.update(mode="manual")
             await context.session_event_emitter.emit_status_event(
                 trace_id=context.tracer.trace_id, data={"status": "ready", "data": {}}
             )

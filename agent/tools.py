@@ -94,15 +94,20 @@ async def start_handoff(
     locks: KeyLocks | None = None,
 ) -> None:
     """Record a handoff on `session` (record, label, what the AI knew) and tell operators; the
-    handoff tool and a failed AI turn (agent/ai_failure.py) both hand off through it. Switching
-    the session to manual mode is the caller's: the tool does it through its result.
+    handoff tool and a failed AI turn (agent/ai_failure.py) both hand off through it. The
+    record says where the Slack thread takes over: after the last event this turn read.
 
     Under the session's handoff lock, across replicas: two AI turns of one session running at
     once on two agents (the customer's messages reached both) both handed off, each read no
     record and each posted a root message. The second now waits, reads the first's record and
-    posts nothing."""
+    posts nothing.
+
+    The session goes to manual mode here, at once, not only through the tool's result: Parlant
+    applies a tool's `control` when its turn completes, and a customer who writes while the
+    handoff tool runs cancels that turn, so the AI went on answering an open escalation."""
     async with (locks or _LOCAL_LOCKS).hold(f"handoff:{session.id}"):
         await _start_handoff(session, reason, category, notifier, journey_steps)
+    await session.update(mode="manual")
 
 
 async def _start_handoff(
@@ -114,6 +119,7 @@ async def _start_handoff(
 ) -> None:
     existing = read_record({METADATA_KEY: await session.metadata.get(METADATA_KEY)})
     packet = await capture_packet(journey_steps or JourneySteps())
+    seen = [int(e.offset) for e in session.interaction.events]
     record = request_handoff(
         existing,
         reason,
@@ -121,6 +127,7 @@ async def _start_handoff(
         notifier.initial_state,
         packet,
         category,
+        thread_from=max(seen) + 1 if seen else 0,
     )
     await session.labels.add(HANDOFF_LABEL)
     if record is not existing:

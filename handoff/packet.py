@@ -88,6 +88,26 @@ def handoff_turn_start(events: Iterable[Any]) -> int | None:
     return start
 
 
+def recorded_thread_start(record: Mapping[str, Any] | None) -> int | None:
+    """The offset of the first event the Slack thread mirrors, as the handoff recorded it
+    (HandoffRecord.thread_from); None for a record written before it was kept."""
+    value = (record or {}).get("thread_from")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def thread_start(record: Mapping[str, Any] | None, events: Iterable[Any]) -> int | None:
+    """The offset of the first event the Slack thread mirrors; the root message shows the
+    messages before it. The record's own, else (older records) just after the acknowledgement
+    of the handoff turn; None when neither tells."""
+    recorded = recorded_thread_start(record)
+    if recorded is not None:
+        return recorded
+    acknowledged = handoff_turn_start(events)
+    return None if acknowledged is None else acknowledged + 1
+
+
 def result_summary(result_data: Any) -> str:
     """The tool's own one-line `summary` when it wrote one, else its data as compact JSON."""
     if isinstance(result_data, Mapping) and isinstance(result_data.get("summary"), str):

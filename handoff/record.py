@@ -64,6 +64,12 @@ class HandoffRecord(TypedDict, total=False):
     reason: str
     reason_category: str  # a ReasonCategory value
     requested_at: str
+    # The offset of the first session event the Slack thread mirrors: the handoff turn had read
+    # every event before it, and the root message shows those. Recorded by the handoff itself, so
+    # it holds however the turn ends: a customer who writes while the handoff tool runs cancels
+    # the turn before its tool event is stored, and the tool event was the only other way to
+    # tell. Absent from records written before it (handoff/packet.handoff_turn_start then).
+    thread_from: int
     claimed_by: dict[str, str]
     claimed_at: str
     first_claimed_at: str
@@ -105,8 +111,10 @@ def request_handoff(
     slack_state: SlackPostState,
     packet: HandoffPacket | None = None,
     category: ReasonCategory = ReasonCategory.OTHER,
+    thread_from: int | None = None,
 ) -> HandoffRecord:
-    """The record after the agent asks for a human.
+    """The record after the agent asks for a human; `thread_from` is where its Slack thread
+    starts (HandoffRecord.thread_from).
 
     A repeated request while a handoff is still open keeps the original time, Slack thread and
     packet, so the SLA clock never resets and one handoff never gets two threads.
@@ -122,6 +130,8 @@ def request_handoff(
     )
     if packet is not None:
         record["packet"] = packet
+    if thread_from is not None:
+        record["thread_from"] = thread_from
     if existing:
         record["handoffs"] = handoff_count(existing) + 1
     return record

@@ -32,7 +32,8 @@ from parlant.client.core.api_error import ApiError
 
 from config.crash_points import crash_point
 from handoff.actions import INTERNAL_NOTE
-from handoff.packet import handoff_turn_start
+from handoff.packet import recorded_thread_start, thread_start
+from handoff.record import read_record
 from slack_bridge import metrics, mirror_text
 from slack_bridge.feed import MIRRORED_KINDS, MirrorEvent, from_parlant
 from slack_bridge.post_once import KeyedPostRecord, post_once
@@ -86,13 +87,18 @@ def mirror_label_and_text(event: MirrorEvent) -> tuple[str, str] | None:
 
 
 async def start_offset(parlant: AsyncParlantClient, session_id: str) -> int:
-    """Mirror what the root message does not show: from just after the handoff turn's
-    acknowledgement, so a message the customer sent during that turn and the AI's handoff reply
-    are both included."""
+    """Mirror what the root message does not show: from the first event the handoff turn had
+    not read, so a message the customer sent during that turn and the AI's handoff reply are
+    both included."""
+    session = await parlant.sessions.retrieve(session_id)
+    record = read_record(session.metadata)
+    recorded = recorded_thread_start(record)
+    if recorded is not None:
+        return recorded
     events = await parlant.sessions.list_events(session_id, kinds="status,tool", wait_for_data=0)
-    boundary = handoff_turn_start(events)
-    if boundary is not None:
-        return boundary + 1
+    start = thread_start(record, events)
+    if start is not None:
+        return start
     everything = await parlant.sessions.list_events(session_id, wait_for_data=0)
     return int(everything[-1].offset) + 1 if everything else 0
 

@@ -20,7 +20,7 @@ from parlant.client.core.api_error import ApiError
 from parlant.client.types import SessionMetadataUpdateParams
 
 from handoff.actions import is_not_sent_notice, is_page_opening
-from handoff.packet import handoff_turn_start
+from handoff.packet import recorded_thread_start, thread_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
 from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
 from slack_bridge.leases import Leases
@@ -93,16 +93,17 @@ def only_sla_changed(stored: str | None, current: str) -> bool:
 
 
 async def recent_before_handoff(
-    parlant: AsyncParlantClient, session_id: str
+    parlant: AsyncParlantClient, session_id: str, record: HandoffRecord
 ) -> tuple[tuple[str, str], ...]:
     """The last messages the handoff turn saw (what the thread mirrors starts after them)."""
+    recorded = recorded_thread_start(record)
     events = await parlant.sessions.list_events(
-        session_id, kinds="message,status,tool", wait_for_data=0
+        session_id,
+        kinds="message" if recorded is not None else "message,status,tool",
+        wait_for_data=0,
     )
-    boundary = handoff_turn_start(events)
-    before = [
-        e for e in events if e.kind == "message" and (boundary is None or e.offset < boundary)
-    ]
+    start = thread_start(record, events)
+    before = [e for e in events if e.kind == "message" and (start is None or e.offset < start)]
     messages = before[-RECENT_MESSAGES:]
     shown = []
     for event in messages:
@@ -175,7 +176,7 @@ class RootSync:
         if cached is not None:
             self._handoff_context.move_to_end(key)
             return cached
-        recent = await recent_before_handoff(self._parlant, session.id)
+        recent = await recent_before_handoff(self._parlant, session.id, record)
         # Masked before cutting, so a cut can never leave part of a card number unmasked.
         excerpts = tuple(
             (label, self._masker.mask(text)[:CACHED_EXCERPT_CHARS]) for label, text in recent

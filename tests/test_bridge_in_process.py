@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from handoff.record import HANDOFF_LABEL
 from slack_bridge.feedback import DELIVERED, FAILED
 from slack_bridge.resolve_form import (
     ANSWER_BLOCK,
@@ -94,6 +95,66 @@ async def burst(world: World, session: str, texts: list[str]) -> list[str]:
         )
         ids.append(event.id)
     return ids
+
+
+async def test_what_the_customer_writes_while_the_handoff_runs_is_in_the_thread_and_the_ai_is_silent(
+    world: World,
+) -> None:
+    """A customer who writes again while the handoff tool runs makes Parlant cancel the handoff
+    turn: the tool finishes (record, root message) but its turn never stores the tool event nor
+    applies the tool's switch to manual mode. The message the turn never read was in neither the
+    root nor the thread, and the AI went on answering an open escalation."""
+    # The agent's root post takes a while, so the customer writes while the tool is running.
+    world.fake.slow_response("chat.postMessage", 3.0, text="Escalation")
+    session = (await world.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")).id
+    await world.parlant.sessions.create_event(
+        session, kind="message", source="customer", message="I want to talk to a human"
+    )
+
+    async def handing_off() -> bool:
+        return HANDOFF_LABEL in ((await world.parlant.sessions.retrieve(session)).labels or [])
+
+    await eventually(handing_off, "the handoff tool running")
+    await world.parlant.sessions.create_event(
+        session, kind="message", source="customer", message="hello? still there?"
+    )
+
+    async def root() -> Message | None:
+        return next(
+            (
+                m
+                for m in world.fake.messages(world.channel)
+                if m.thread_ts is None
+                and metadata.root_session({"metadata": m.metadata}) == session
+            ),
+            None,
+        )
+
+    posted_root = await eventually(root, "the root message", timeout=90)
+
+    async def in_thread() -> bool:
+        return any("still there" in text for _, text in shown_in_thread(world, posted_root.ts))
+
+    await eventually(in_thread, "the message the handoff turn never read, in the thread")
+    assert (await world.parlant.sessions.retrieve(session)).mode == "manual"
+    later = await world.parlant.sessions.create_event(
+        session, kind="message", source="customer", message="anyone?"
+    )
+
+    async def both_shown() -> bool:
+        return any("anyone?" in text for _, text in shown_in_thread(world, posted_root.ts))
+
+    await eventually(both_shown, "the next message in the thread")
+
+    async def ai_silent() -> None:
+        events = await world.parlant.sessions.list_events(
+            session, kinds="message", source="ai_agent", min_offset=later.offset, wait_for_data=0
+        )
+        assert [e.data.get("message") for e in events] == []
+        # Shown once: in the thread, not also among the root's messages before the handoff.
+        assert "still there" not in json.dumps(world.root(posted_root.ts).blocks)
+
+    await stays_async(ai_silent, QUIET_S)
 
 
 async def test_the_chat_pages_opening_is_not_shown_as_an_operators_in_the_root(

@@ -299,3 +299,20 @@ def test_the_thread_takes_over_at_the_acknowledgement_of_the_last_handoff_turn()
     assert packets.handoff_turn_start([ack(3, "x"), handoff_call(5, "y")]) == 3
     assert packets.handoff_turn_start([handoff_call(5, "y")]) == 5
     assert packets.handoff_turn_start(events[:3]) is None
+
+
+def test_the_thread_starts_where_the_handoff_recorded_it_else_after_the_turns_acknowledgement() -> (
+    None
+):
+    events = [ack(1, "t1"), handoff_call(3, "t1")]
+    # Recorded by the handoff: whatever the events say (a cancelled turn stores no tool event).
+    assert packets.thread_start({"thread_from": 7}, events) == 7
+    assert packets.thread_start({"thread_from": 0}, []) == 0
+    # Older records: just after the acknowledgement of the handoff turn.
+    assert packets.thread_start({}, events) == 2
+    assert packets.thread_start(None, events) == 2
+    assert packets.thread_start({}, [ack(1, "t1")]) is None
+    # Not an offset: ignored rather than trusted.
+    for wrong in (-1, True, "7", 7.0, None):
+        assert packets.recorded_thread_start({"thread_from": wrong}) is None
+        assert packets.thread_start({"thread_from": wrong}, events) == 2

@@ -32,6 +32,15 @@ def test_a_request_opens_a_waiting_record_with_its_reason_time_and_slack_state()
     assert "packet" not in blank
 
 
+def test_a_request_keeps_where_its_thread_starts_and_a_repeated_one_does_not_move_it() -> None:
+    first = records.request_handoff(None, "asked", T0, "pending", thread_from=12)
+    assert first["thread_from"] == 12
+    assert records.request_handoff(first, "asked again", T1, "pending", thread_from=20) is first
+    after_return = {**first, "status": "returned"}
+    again = records.request_handoff(after_return, "again", T2, "pending", thread_from=30)  # type: ignore[arg-type]
+    assert again["thread_from"] == 30
+
+
 @pytest.mark.parametrize("status", ["returned", "resolved"])
 def test_a_request_after_a_handback_or_resolve_starts_a_new_handoff(status: str) -> None:
     ended = {**waiting(), "status": status, "first_claimed_at": T1}

@@ -738,10 +738,12 @@ class FakeSlack:
         then the connection is aborted before any answer."""
         self._faults.append(_Fault("drop", method, times, text=text))
 
-    def slow_response(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """The next `times` calls of `method` are answered `seconds` late (a slow network, a
-        busy Slack), with their effect as usual."""
-        self._faults.append(_Fault("slow", method, times, seconds=seconds))
+    def slow_response(
+        self, method: str, seconds: float, *, times: int = 1, text: str | None = None
+    ) -> None:
+        """The next `times` calls of `method` (with `text`: whose text contains it) are
+        answered `seconds` late (a slow network, a busy Slack), with their effect as usual."""
+        self._faults.append(_Fault("slow", method, times, text=text, seconds=seconds))
 
     def clear_faults(self) -> None:
         self._faults.clear()
