@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = (0.5, 1, 2, 3, 5)
 CATCH_UP_CONCURRENCY = 32
+# A catch-up whose turn took longer than this reads its session again before posting.
+REREAD_AFTER_WAIT_S = 0.1
 # Messages in one coalesced post (a section each; Slack allows 50 blocks), and feed events
 # taken from a mirror's queue at once.
 MAX_COALESCED = 20
@@ -255,9 +258,32 @@ class SessionMirror:
             self._in_hand = []
 
     async def _catch_up(self, offset: int) -> int:
-        """Everything the session has from `offset` on, read from Parlant (not the feed)."""
+        """Everything the session has from `offset` on, read from Parlant (not the feed). Like
+        a message from the feed, a short first message takes the channel's turn first and the
+        session is read again once it comes, so what the customer wrote meanwhile goes in the
+        same post: posted on a turn of its own, the customer's first message after a handoff
+        waited a second round behind the agent's handoff message (about 100 s instead of 60
+        at the busy hour)."""
         events = await self._with_retries(partial(self._read_from, offset)) or []
-        return await self._post_all(events, Turn(taken=False)) if events else offset
+        shown = [event for event in events if mirror_label_and_text(event) is not None]
+        turn = Turn(taken=False)
+        if shown and self._coalescable(shown[0]) and not await self._posted(shown[0]):
+            asked = time.monotonic()
+            await self._caller.turn(self._thread.channel)
+            turn = Turn(taken=True)
+            # Read again only after a wait: a bridge starting with thousands of sessions to
+            # catch up (and a channel with room) would read each twice for nothing.
+            if time.monotonic() - asked > REREAD_AFTER_WAIT_S:
+                events = await self._with_retries(partial(self._read_from, offset)) or events
+        return await self._post_all(events, turn) if events else offset
+
+    async def _posted(self, event: MirrorEvent) -> bool:
+        """Whether the event is in the thread already (a replica died before moving the cursor
+        past it): a catch-up that has nothing new to post first takes no turn of the channel."""
+        status = await self._with_retries(
+            partial(self._store.mirror_status, self._thread.session_id, event.id, 0)
+        )
+        return bool(status)
 
     async def _read_from(self, offset: int) -> list[MirrorEvent]:
         events = await self._parlant.sessions.list_events(

@@ -239,6 +239,42 @@ async def test_a_burst_is_coalesced_into_fewer_posts_each_message_once_in_order(
     await stays_async(unchanged, QUIET_S)
 
 
+async def test_what_the_customer_writes_while_a_new_thread_waits_goes_in_its_first_post(
+    world: World,
+) -> None:
+    """A new thread's first post (the agent's handoff message, posted by the mirror's catch-up)
+    waits for a busy channel like any other; the customer's message written meanwhile goes
+    with it. Posted on a turn of its own, it waited a second round of the channel's threads
+    (about 100 s instead of 60 at the busy hour, bench/bench_busy_hour.py)."""
+
+    async def keep_channel_busy() -> None:
+        # Slots taken as fast as they come free: the bridge's turn comes once this stops.
+        while True:
+            wait = await world.store.post_slot(world.channel, 1.0, 1)
+            await asyncio.sleep(max(0.0, wait - 4.0))
+
+    busy = asyncio.create_task(keep_channel_busy())
+    try:
+        session, root = await world.escalate()
+        await eventually(
+            lambda: asyncio.sleep(0, result=world.bridge.mirrors.following(session)), "the mirror"
+        )
+        await asyncio.sleep(1.0)  # its catch-up has read the handoff message and waits its turn
+        assert world.thread(root.ts) == []
+        [written] = await burst(world, session, ["written while the thread waited"])
+    finally:
+        busy.cancel()
+
+    async def posted() -> list[tuple[str, str]]:
+        shown = shown_in_thread(world, root.ts)
+        return shown if any("written while" in text for _, text in shown) else []
+
+    shown = await eventually(posted, "the customer's message in the thread")
+    assert len(world.thread(root.ts)) == 1, shown  # the handoff message and it, one post
+    assert len(shown) == 2 and "written while" in shown[1][1]
+    assert await world.store.mirror_status(session, written, 0) == world.thread(root.ts)[0].ts
+
+
 async def test_a_coalesced_post_whose_answer_is_lost_is_not_posted_again(world: World) -> None:
     session, root = await world.escalate()
     await eventually(lambda: asyncio.sleep(0, result=len(world.thread(root.ts)) > 0), "AI reply")
