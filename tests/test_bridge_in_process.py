@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -246,24 +247,24 @@ async def test_what_the_customer_writes_while_a_new_thread_waits_goes_in_its_fir
     waits for a busy channel like any other; the customer's message written meanwhile goes
     with it. Posted on a turn of its own, it waited a second round of the channel's threads
     (about 100 s instead of 60 at the busy hour, bench/bench_busy_hour.py)."""
-
-    async def keep_channel_busy() -> None:
-        # Slots taken as fast as they come free: the bridge's turn comes once this stops.
-        while True:
-            wait = await world.store.post_slot(world.channel, 1.0, 1)
-            await asyncio.sleep(max(0.0, wait - 4.0))
-
-    busy = asyncio.create_task(keep_channel_busy())
+    # Other posts queued in the bridge's pacer ahead of the catch-up, as on a busy channel:
+    # roots (priority FIRST) still go before them; the catch-up waits behind them until they
+    # are withdrawn.
+    queued = [asyncio.create_task(world.caller.turn(world.channel)) for _ in range(60)]
     try:
         session, root = await world.escalate()
         await eventually(
             lambda: asyncio.sleep(0, result=world.bridge.mirrors.following(session)), "the mirror"
         )
-        await asyncio.sleep(1.0)  # its catch-up has read the handoff message and waits its turn
+        # The handoff turn has ended (its reply stored: written earlier, the customer's message
+        # would cancel the turn before it answered), and the catch-up waits its turn.
+        await eventually(partial(ai_messages, world, session), "the AI's handoff message")
         assert world.thread(root.ts) == []
         [written] = await burst(world, session, ["written while the thread waited"])
     finally:
-        busy.cancel()
+        for waiting in queued:
+            waiting.cancel()
+        await asyncio.gather(*queued, return_exceptions=True)
 
     async def posted() -> list[tuple[str, str]]:
         shown = shown_in_thread(world, root.ts)
@@ -273,6 +274,10 @@ async def test_what_the_customer_writes_while_a_new_thread_waits_goes_in_its_fir
     assert len(world.thread(root.ts)) == 1, shown  # the handoff message and it, one post
     assert len(shown) == 2 and "written while" in shown[1][1]
     assert await world.store.mirror_status(session, written, 0) == world.thread(root.ts)[0].ts
+
+
+async def ai_messages(world: World, session: str) -> list[str]:
+    return await world.messages(session, "ai_agent")
 
 
 async def test_a_coalesced_post_whose_answer_is_lost_is_not_posted_again(world: World) -> None:

@@ -30,7 +30,7 @@ from slack_bridge.clients import listing_client, parlant_client, slack_caller
 from slack_bridge.settings import BridgeSettings
 from slack_bridge.store.sqlite import SQLiteBridgeStore
 from slack_kit import metadata
-from slack_kit.slack_api import client_session
+from slack_kit.slack_api import SlackCaller, client_session
 from tests.fakes import FakeSlack, Message, event_callback, signed_headers
 from tests.support.agent_process import AgentProcess
 from tests.support.chat import AGENT_ID
@@ -64,6 +64,8 @@ class World:
     store: SQLiteBridgeStore
     bridge: Bridge
     app: AsyncApp
+    # The bridge's Slack caller: its pacer is the channel's turns.
+    caller: SlackCaller
 
     async def dispatch(self, raw: bytes) -> int:
         """Slack's signed request, handed to the app as the HTTP adapter does; its status."""
@@ -178,7 +180,7 @@ async def running_world(
         ),
     )
     try:
-        yield World(fake, channel, dana, mallory, agent, parlant, store, bridge, app)
+        yield World(fake, channel, dana, mallory, agent, parlant, store, bridge, app, caller)
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
