@@ -31,6 +31,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -109,6 +110,8 @@ class Discovery:
         self._listed_by_id: dict[str, ListedSession] = {}
         # Mirrors being started for leases taken outside a pass (see `taken`).
         self._starting: set[asyncio.Task[None]] = set()
+        # Sessions being synced (`_sync`), by id: a pass starts no second sync of one.
+        self._syncing: dict[str, asyncio.Task[None]] = {}
         # The earliest instant any synced session is due by its clocks (epoch seconds), and by
         # the safety resync (monotonic): until then an unchanged listing needs no pass.
         self._next_due = 0.0
@@ -118,16 +121,23 @@ class Discovery:
         self._nudged = asyncio.Event()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.discover()
-            except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
-                log.warning("discovery: parlant unreachable: %r", error)
-            except STORE_UNAVAILABLE as error:
-                log.warning("discovery: state store unreachable: %r", error)
-            except ListingUnreadable as error:
-                log.warning("discovery: unreadable listing: %r", error)
-            await self._until_next_pass()
+        try:
+            while True:
+                try:
+                    await self.discover()
+                except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
+                    log.warning("discovery: parlant unreachable: %r", error)
+                except STORE_UNAVAILABLE as error:
+                    log.warning("discovery: state store unreachable: %r", error)
+                except ListingUnreadable as error:
+                    log.warning("discovery: unreadable listing: %r", error)
+                await self._until_next_pass()
+        finally:
+            # Stopped: the syncs and mirror starts it began stop with it.
+            tasks = [*self._syncing.values(), *self._starting]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _until_next_pass(self) -> None:
         """The discovery interval, or longer when listing costs the agent more than
@@ -214,49 +224,83 @@ class Discovery:
         await self._leases.acquire(
             (s.id for s in due if read_record(s.metadata) is not None), syncing=True
         )
-        # Held leases of sessions no longer listed (deleted) are given up with the ended ones.
-        ended = list(self._leases.held() - {s.id for s in listed})
-        for session_id in ended:
+        # Held leases of sessions no longer listed (deleted) are given up.
+        gone = list(self._leases.held() - {s.id for s in listed})
+        for session_id in gone:
             self._mirrors.unfollow(session_id)
-
-        async def sync(session: ListedSession) -> None:
-            record = read_record(session.metadata)
-            if record is None:
-                return  # the handoff tool has labelled it but not yet written the record
-            if not self._leases.holds(session.id):
-                self._mirrors.unfollow(session.id)  # another replica works on it
-                return
-            try:
-                shows_now = await self._sync_session(session, record)
-            except (SlackUnavailable, AnswerLost, SlackRejected) as error:
-                log.warning("slack unavailable for session=%s: %s", session.id, error)
-                self._last_pass_failed = True
-                return
-            except BaseException:
-                self._last_pass_failed = True
-                raise
-            changes = self._roots.sla_changes(record, datetime.fromtimestamp(wall, UTC))
-            self._synced[session.id] = Synced(
-                session.metadata,
-                # Spread over the second half of the interval, so thousands synced in one pass
-                # are not all resynced in one later pass.
-                now - random.uniform(0, self._resync_s / 2),
-                # A line the budget held back stays due: the next pass with room takes it.
-                _epoch(changes.line) if shows_now else wall,
-                _epoch(changes.notice),
-            )
-            if record.get("status") not in ACTIVE_STATUSES:
-                ended.append(session.id)
-
-        # In batches, so the mirrors' sockets are served between them: a thousand syncs made
-        # ready at once would hold the event loop for the whole pass (p99 mirror latency).
-        for start in range(0, len(due), DISCOVERY_CONCURRENCY):
-            await asyncio.gather(*(sync(s) for s in due[start : start + DISCOVERY_CONCURRENCY]))
-        await self._leases.release(ended)
+        await self._leases.release(gone)
+        # Each due session is synced by a task of its own, not awaited here: a sync may wait
+        # minutes for Slack's allowance (a root rewrite's turn in chat.update's 45 a minute, a
+        # notice's turn in its channel), and a pass that waited for its syncs held back every
+        # later session's mirror and every new handoff behind them (a bridge starting with
+        # 10,000 roots to redraw started 48 mirrors a minute). Started a batch at a time, so
+        # the mirrors' sockets are served between batches.
+        started = 0
+        for session in due:
+            if session.id in self._syncing:
+                continue  # its sync from an earlier pass still waits for Slack
+            task = asyncio.create_task(self._sync(session, now, wall), name=f"sync-{session.id}")
+            self._syncing[session.id] = task
+            task.add_done_callback(partial(self._synced_one, session.id))
+            started += 1
+            if started % DISCOVERY_CONCURRENCY == 0:
+                await asyncio.sleep(0)
         listed_ids = {s.id for s in listed}
         for session_id in [i for i in self._synced if i not in listed_ids]:
             del self._synced[session_id]
         self._plan_next_pass(now, wall, backlog)
+
+    async def _sync(self, session: ListedSession, now: float, wall: float) -> None:
+        """One session brought up to its record; what is due next is noted for later passes,
+        and a failure makes the next pass a full one (it tries the session again)."""
+        record = read_record(session.metadata)
+        if record is None:
+            return  # the handoff tool has labelled it but not yet written the record
+        if not self._leases.holds(session.id):
+            self._mirrors.unfollow(session.id)  # another replica works on it
+            return
+        try:
+            shows_now = await self._sync_session(session, record)
+        except (SlackUnavailable, AnswerLost, SlackRejected) as error:
+            log.warning("slack unavailable for session=%s: %s", session.id, error)
+            self._failed()
+            return
+        except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
+            log.warning("discovery: parlant unreachable for session=%s: %r", session.id, error)
+            self._failed()
+            return
+        except STORE_UNAVAILABLE as error:
+            log.warning("discovery: state store unreachable for session=%s: %r", session.id, error)
+            self._failed()
+            return
+        except Exception:  # a task's error is nobody's to catch: logged, and tried again
+            log.exception("discovery: sync failed session=%s", session.id)
+            self._failed()
+            return
+        changes = self._roots.sla_changes(record, datetime.fromtimestamp(wall, UTC))
+        synced = Synced(
+            session.metadata,
+            # Spread over the second half of the interval, so thousands synced in one pass
+            # are not all resynced in one later pass.
+            now - random.uniform(0, self._resync_s / 2),
+            # A line the budget held back stays due: the next pass with room takes it.
+            _epoch(changes.line) if shows_now else wall,
+            _epoch(changes.notice),
+        )
+        self._synced[session.id] = synced
+        # The pass that started this planned its next one without it; a line the budget held
+        # back waits for a batch of room, as `_plan_next_pass` has it.
+        line = synced.line_due if shows_now else wall + self._roots.sla_tick_wait(SLA_TICK_BATCH)
+        self._next_due = min(self._next_due, line, synced.notice_due)
+        if record.get("status") not in ACTIVE_STATUSES:
+            await self._leases.release([session.id])
+
+    def _synced_one(self, session_id: str, _: asyncio.Task[None]) -> None:
+        self._syncing.pop(session_id, None)
+
+    def _failed(self) -> None:
+        self._last_pass_failed = True
+        self._next_due = 0.0
 
     def _plan_next_pass(self, now: float, wall: float, backlog: int) -> None:
         """When an unchanged listing next needs a pass: a notice due, an SLA line due (with a

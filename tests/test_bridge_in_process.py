@@ -16,11 +16,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from parlant.client.types import SessionMetadataUpdateParams
 
+from handoff import record as records
 from handoff.record import HANDOFF_LABEL
 from slack_bridge.feedback import DELIVERED, FAILED
 from slack_bridge.resolve_form import (
@@ -30,6 +32,7 @@ from slack_bridge.resolve_form import (
     WHY_BLOCK,
     WHY_INPUT,
 )
+from slack_bridge.root_sync import UPDATES_PER_MINUTE_SHARED
 from slack_kit import metadata
 from slack_kit.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
 from tests.fakes import Message, event_callback
@@ -41,8 +44,10 @@ from tests.support.bridge_world import (
     shown_in_thread,
 )
 from tests.support.chat import AGENT_ID
-from tests.support.slack_world import QUIET_S
+from tests.support.slack_world import DISCOVERY_INTERVAL_S, QUIET_S
 from tests.support.waits import stays_async
+
+NOW = "2026-12-07T09:00:00+00:00"
 
 
 @pytest.fixture(scope="module")
@@ -658,3 +663,40 @@ async def test_a_socket_mode_envelope_is_acknowledged_once_its_reply_is_stored(
         return await world.messages(session, "human_agent")
 
     assert await eventually(delivered, "the reply in Parlant") == ["stored before the ack"]
+
+
+async def test_a_new_handoff_is_mirrored_while_another_sessions_root_waits_for_slacks_allowance(
+    world: World,
+) -> None:
+    """A discovery pass does not wait for its syncs: a root rewrite waits its turn in
+    chat.update's allowance (45 a minute for every replica), and a pass that awaited it held
+    back every later session's mirror and every new handoff (a bridge starting with 10,000
+    roots to redraw started 48 mirrors a minute). Last in the module: the allowance stays
+    spent for the next half minute."""
+    first, first_root = await world.escalate()
+    await eventually(
+        lambda: asyncio.sleep(0, result=world.bridge.mirrors.following(first)), "the mirror"
+    )
+    # The allowance spent for about half a minute, then the first session's root must change.
+    for _ in range(30):
+        await world.store.post_slot("method:chat.update", 60 / UPDATES_PER_MINUTE_SHARED, 10)
+    record = records.claimed(
+        cast(records.HandoffRecord, await world.record(first)), "dashboard:lee", "Lee", NOW
+    )
+    await world.parlant.sessions.update(
+        first, metadata=SessionMetadataUpdateParams(set_={records.METADATA_KEY: record})
+    )
+    # A pass has taken the claim (its rewrite now waits) before the next handoff is made, so
+    # that one is found by a later pass, not the same.
+    await asyncio.sleep(2 * DISCOVERY_INTERVAL_S)
+
+    _, second_root = await world.escalate()
+
+    async def second_mirrored() -> bool:
+        return any(
+            "handing this conversation" in t for _, t in shown_in_thread(world, second_root.ts)
+        )
+
+    await eventually(second_mirrored, "the new handoff's thread")
+    # ...while the first root's rewrite still waits for the allowance.
+    assert "Claimed by" not in json.dumps(world.root(first_root.ts).blocks)
