@@ -221,6 +221,9 @@ class Discovery:
         room = self._roots.sla_tick_room()
         due += ticking[:room]
         backlog = max(0, len(ticking) - room)
+        # Still syncing from an earlier pass (waiting for Slack): not again, and not looked at
+        # (10,000 redraws waiting for chat.update were a third of an idle bridge's passes).
+        due = [s for s in due if s.id not in self._syncing]
         await self._leases.acquire(
             (s.id for s in due if read_record(s.metadata) is not None), syncing=True
         )
@@ -235,15 +238,11 @@ class Discovery:
         # later session's mirror and every new handoff behind them (a bridge starting with
         # 10,000 roots to redraw started 48 mirrors a minute). Started a batch at a time, so
         # the mirrors' sockets are served between batches.
-        started = 0
-        for session in due:
-            if session.id in self._syncing:
-                continue  # its sync from an earlier pass still waits for Slack
+        for n, session in enumerate(due, 1):
             task = asyncio.create_task(self._sync(session, now, wall), name=f"sync-{session.id}")
             self._syncing[session.id] = task
             task.add_done_callback(partial(self._synced_one, session.id))
-            started += 1
-            if started % DISCOVERY_CONCURRENCY == 0:
+            if n % DISCOVERY_CONCURRENCY == 0:
                 await asyncio.sleep(0)
         listed_ids = {s.id for s in listed}
         for session_id in [i for i in self._synced if i not in listed_ids]:
