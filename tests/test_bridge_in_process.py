@@ -125,18 +125,7 @@ async def test_what_the_customer_writes_while_the_handoff_runs_is_in_the_thread_
         session, kind="message", source="customer", message="hello? still there?"
     )
 
-    async def root() -> Message | None:
-        return next(
-            (
-                m
-                for m in world.fake.messages(world.channel)
-                if m.thread_ts is None
-                and metadata.root_session({"metadata": m.metadata}) == session
-            ),
-            None,
-        )
-
-    posted_root = await eventually(root, "the root message", timeout=90)
+    posted_root = await world.posted_root(session)
 
     async def in_thread() -> bool:
         return any("still there" in text for _, text in shown_in_thread(world, posted_root.ts))
@@ -184,18 +173,7 @@ async def test_the_chat_pages_opening_is_not_shown_as_an_operators_in_the_root(
             )
             assert posted.status_code == 201, posted.text
 
-    async def root() -> Message | None:
-        return next(
-            (
-                m
-                for m in world.fake.messages(world.channel)
-                if m.thread_ts is None
-                and metadata.root_session({"metadata": m.metadata}) == session
-            ),
-            None,
-        )
-
-    posted_root = await eventually(root, "the root message", timeout=90)
+    posted_root = await world.posted_root(session)
     shown = json.dumps(posted_root.blocks)
     assert "AI agent (the chat page's opening)" in shown, shown
     assert "An operator as the AI" not in shown, shown

@@ -88,6 +88,10 @@ class World:
         await self.parlant.sessions.create_event(
             session.id, kind="message", source="customer", message=text
         )
+        return session.id, await self.posted_root(session.id)
+
+    async def posted_root(self, session_id: str) -> Message:
+        """The session's root message, once it is in the channel."""
 
         async def root() -> Message | None:
             return next(
@@ -95,12 +99,12 @@ class World:
                     m
                     for m in self.fake.messages(self.channel)
                     if m.thread_ts is None
-                    and metadata.root_session({"metadata": m.metadata}) == session.id
+                    and metadata.root_session({"metadata": m.metadata}) == session_id
                 ),
                 None,
             )
 
-        return session.id, await eventually(root, "the root message", timeout=90)
+        return await eventually(root, "the root message", timeout=90)
 
     async def reply(self, user: str, text: str, root_ts: str) -> tuple[dict[str, Any], str]:
         event = self.fake.add_user_message(self.channel, user, text, thread_ts=root_ts)
