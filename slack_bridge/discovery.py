@@ -55,12 +55,27 @@ log = logging.getLogger(__name__)
 # 10,000 open escalations a whole listing costs the agent about 0.2 s, so the pass after one
 # waits 8 s; the incremental listings in between take milliseconds.
 LISTING_SHARE = 40
-# Threads to open or update at once; Slack's pacing still applies per channel.
+# Syncs a pass starts between two turns of the event loop; Slack's pacing still applies.
 DISCOVERY_CONCURRENCY = 16
 # Sessions looked at between two turns of the event loop when a pass decides what is due.
 SCAN_BATCH = 1000
 # Why a mirror for a lease taken outside a pass may not start now (the next pass retries).
 _START_FAILURES: tuple[type[Exception], ...] = (ApiError, httpx.TransportError, *STORE_UNAVAILABLE)
+# Parlant unreachable or answering with an error: the pass (or the session's sync) is tried again.
+_PARLANT_FAILURES: tuple[type[Exception], ...] = (
+    ApiError,
+    httpx.TransportError,
+    httpx.HTTPStatusError,
+    OSError,
+)
+# Why one session's sync may fail; the next pass tries it again.
+_SYNC_FAILURES: tuple[type[Exception], ...] = (
+    SlackUnavailable,
+    AnswerLost,
+    SlackRejected,
+    *_PARLANT_FAILURES,
+    *STORE_UNAVAILABLE,
+)
 # With more SLA lines due than the chat.update budget takes, the next pass for them waits until
 # it takes this many: a pass per freed slot would loop over every session every 2 s.
 SLA_TICK_BATCH = 10
@@ -125,7 +140,7 @@ class Discovery:
             while True:
                 try:
                     await self.discover()
-                except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
+                except _PARLANT_FAILURES as error:
                     log.warning("discovery: parlant unreachable: %r", error)
                 except STORE_UNAVAILABLE as error:
                     log.warning("discovery: state store unreachable: %r", error)
@@ -241,7 +256,7 @@ class Discovery:
         for n, session in enumerate(due, 1):
             task = asyncio.create_task(self._sync(session, now, wall), name=f"sync-{session.id}")
             self._syncing[session.id] = task
-            task.add_done_callback(partial(self._synced_one, session.id))
+            task.add_done_callback(partial(self._sync_ended, session.id))
             if n % DISCOVERY_CONCURRENCY == 0:
                 await asyncio.sleep(0)
         listed_ids = {s.id for s in listed}
@@ -260,16 +275,8 @@ class Discovery:
             return
         try:
             shows_now = await self._sync_session(session, record)
-        except (SlackUnavailable, AnswerLost, SlackRejected) as error:
-            log.warning("slack unavailable for session=%s: %s", session.id, error)
-            self._failed()
-            return
-        except (ApiError, httpx.TransportError, httpx.HTTPStatusError, OSError) as error:
-            log.warning("discovery: parlant unreachable for session=%s: %r", session.id, error)
-            self._failed()
-            return
-        except STORE_UNAVAILABLE as error:
-            log.warning("discovery: state store unreachable for session=%s: %r", session.id, error)
+        except _SYNC_FAILURES as error:  # Slack, Parlant or the state store unreachable
+            log.warning("discovery: session=%s not synced, tried again: %r", session.id, error)
             self._failed()
             return
         except Exception:  # a task's error is nobody's to catch: logged, and tried again
@@ -294,7 +301,7 @@ class Discovery:
         if record.get("status") not in ACTIVE_STATUSES:
             await self._leases.release([session.id])
 
-    def _synced_one(self, session_id: str, _: asyncio.Task[None]) -> None:
+    def _sync_ended(self, session_id: str, _: asyncio.Task[None]) -> None:
         self._syncing.pop(session_id, None)
 
     def _failed(self) -> None:
