@@ -241,7 +241,7 @@ async def test_what_the_customer_writes_while_a_new_thread_waits_goes_in_its_fir
         )
         # The handoff turn has ended (its reply stored: written earlier, the customer's message
         # would cancel the turn before it answered), and the catch-up waits its turn.
-        await eventually(partial(ai_messages, world, session), "the AI's handoff message")
+        await eventually(partial(world.messages, session, "ai_agent"), "the AI's handoff message")
         assert world.thread(root.ts) == []
         [written] = await burst(world, session, ["written while the thread waited"])
     finally:
@@ -257,10 +257,6 @@ async def test_what_the_customer_writes_while_a_new_thread_waits_goes_in_its_fir
     assert len(world.thread(root.ts)) == 1, shown  # the handoff message and it, one post
     assert len(shown) == 2 and "written while" in shown[1][1]
     assert await world.store.mirror_status(session, written, 0) == world.thread(root.ts)[0].ts
-
-
-async def ai_messages(world: World, session: str) -> list[str]:
-    return await world.messages(session, "ai_agent")
 
 
 async def test_a_coalesced_post_whose_answer_is_lost_is_not_posted_again(world: World) -> None:
