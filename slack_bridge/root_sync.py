@@ -4,8 +4,6 @@ line would read differently (at a coarse step, within the chat.update budget).""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -22,7 +20,7 @@ from parlant.client.types import SessionMetadataUpdateParams
 from handoff.actions import is_not_sent_notice, is_page_opening
 from handoff.packet import recorded_thread_start, thread_start
 from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
-from handoff.sla import NextChanges, SlaSettings, SlaView, display_key, next_changes, sla_view
+from handoff.sla import NextChanges, SlaSettings, SlaView, next_changes, sla_view
 from slack_bridge.leases import Leases
 from slack_bridge.post_once import KeyedPostRecord, post_once
 from slack_bridge.store import BridgeStore, ThreadLink
@@ -31,6 +29,7 @@ from slack_kit import metadata, pacing, root_message, speakers, text
 from slack_kit.masking import Masker
 from slack_kit.pacing import MethodBudget
 from slack_kit.root_message import RECENT_MESSAGES
+from slack_kit.root_rendering import only_sla_changed, rendering_fingerprint
 from slack_kit.routing import Routes
 from slack_kit.slack_api import SlackCaller, SlackRejected, SlackUnavailable
 
@@ -76,20 +75,6 @@ def root_attempt_key(record: HandoffRecord) -> str:
     """The bridge's record of posting this handoff's root (one per handoff, not per session:
     a session handed off again after it was resolved gets a new thread)."""
     return f"root:{record.get('requested_at', '')}"
-
-
-def record_fingerprint(record: HandoffRecord) -> str:
-    shown = {k: v for k, v in record.items() if k != "slack"}
-    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
-
-
-def rendering_fingerprint(record: HandoffRecord, sla: SlaView | None) -> str:
-    """What a root message shows: the record, then the SLA line's coarse display key."""
-    return f"{record_fingerprint(record)}|{display_key(sla) if sla else ''}"
-
-
-def only_sla_changed(stored: str | None, current: str) -> bool:
-    return stored is not None and stored.split("|")[0] == current.split("|")[0]
 
 
 async def recent_before_handoff(
