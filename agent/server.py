@@ -244,7 +244,7 @@ def escalation_notifier(
         return NoEscalationChannel()
     from slack_kit.root_message import SlackEscalationNotifier
 
-    return SlackEscalationNotifier(settings.slack, settings.dashboard_url, backlogs)
+    return SlackEscalationNotifier(settings.slack, settings.dashboard_url, settings.sla, backlogs)
 
 
 def container_installer(

@@ -57,6 +57,10 @@ class SlackLink(TypedDict, total=False):
     # Pending after a post whose answer was lost: it may be in the channel already, so whoever
     # posts it next looks for it first (a post that failed cleanly needs no look-up).
     maybe_posted: bool
+    # What the posted root shows (slack_kit/root_rendering.py), so the bridge that links the
+    # thread rewrites it only when the record or the SLA line moved on since: without it every
+    # root the handoff tool posts is drawn a second time, and chat.update is Tier 3.
+    rendered: str
 
 
 class HandoffRecord(TypedDict, total=False):

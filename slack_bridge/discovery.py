@@ -398,6 +398,9 @@ class Discovery:
         slack = record.get("slack") or {}
         if slack.get("state") == "posted" and slack.get("channel") and slack.get("ts"):
             await self._store.link_thread(session_id, slack["channel"], slack["ts"])
+            if slack.get("rendered"):
+                # What the handoff tool drew: the root is rewritten only once it shows less.
+                await self._store.set_root_rendering(session_id, slack["rendered"])
             await self._roots.count_root(slack["channel"], slack["ts"])
             return ThreadLink(session_id, slack["channel"], slack["ts"])
         return None

@@ -16,13 +16,14 @@ import aiohttp
 from handoff.learning import read_tag
 from handoff.packet import HandoffPacket, ToolCallAtHandoff, read_packet
 from handoff.record import HandoffRecord, HandoffStatus, SlackLink, SlackPostState
-from handoff.sla import SlaView
+from handoff.sla import SlaSettings, SlaView, sla_view
 from slack_kit import pacing
 from slack_kit.backlog import ReportedBacklogs, overflow_channel
 from slack_kit.block_kit import Block, SlackMessage, button, header, plain, section
 from slack_kit.masking import Masker
 from slack_kit.metadata import escalation_metadata, is_root_of
 from slack_kit.posted import find_in_channel
+from slack_kit.root_rendering import rendering_fingerprint
 from slack_kit.settings import SlackSettings
 from slack_kit.sla_text import sla_blocks
 from slack_kit.slack_api import (
@@ -374,10 +375,15 @@ class SlackEscalationNotifier:
     initial_state: SlackPostState = "pending"
 
     def __init__(
-        self, slack: SlackSettings, dashboard_url: str, backlogs: ReportedBacklogs | None = None
+        self,
+        slack: SlackSettings,
+        dashboard_url: str,
+        sla: SlaSettings,
+        backlogs: ReportedBacklogs | None = None,
     ) -> None:
         self._slack = slack
         self._dashboard_url = dashboard_url
+        self._sla = sla
         self._session: aiohttp.ClientSession | None = None
         # What the bridges last reported waiting per channel (the overflow rule).
         self._backlogs = backlogs or ReportedBacklogs()
@@ -420,6 +426,8 @@ class SlackEscalationNotifier:
                 routed,
                 channel,
             )
+        # The SLA line as the bridge draws it, so the bridge need not draw this root again.
+        sla = sla_view(record, self._sla, datetime.now(UTC))
         view = escalation_view(
             session_id,
             customer_name,
@@ -427,9 +435,12 @@ class SlackEscalationNotifier:
             tuple(recent),
             self._dashboard_url,
             masker=self._slack.masker,
+            sla=sla,
         )
         try:
-            return await post_root_message(caller, channel, view)
+            link = await post_root_message(caller, channel, view)
+            link["rendered"] = rendering_fingerprint(record, sla)
+            return link
         except AnswerLost as error:
             log.warning(
                 "escalation post's answer lost session=%s channel=%s, left pending for the "

@@ -152,6 +152,37 @@ async def test_what_the_customer_writes_while_the_handoff_runs_is_in_the_thread_
     await stays_async(ai_silent, QUIET_S)
 
 
+async def test_a_root_the_handoff_tool_posted_shows_the_sla_line_and_is_not_drawn_again(
+    world: World,
+) -> None:
+    """chat.update is Tier 3 (about 50 a minute per workspace): a bridge that drew every root
+    the handoff tool had posted a second time, to add its SLA line, spent a minute of that
+    allowance per 45 new escalations, and 3.7 hours of it on a start with 10,000 open."""
+    session, root = await world.escalate()
+    assert ":stopwatch: Handed off" in json.dumps(root.blocks)
+    await world.parlant.sessions.create_event(
+        session, kind="message", source="customer", message="is anyone there"
+    )
+
+    async def mirrored() -> bool:
+        return any("anyone there" in text for _, text in shown_in_thread(world, root.ts))
+
+    # Mirrored: the bridge has linked the thread and looked at what its root shows.
+    await eventually(mirrored, "the customer's message in the thread")
+
+    async def not_redrawn() -> None:
+        assert [c for c in world.fake.calls("chat.update") if c.params.get("ts") == root.ts] == []
+
+    await stays_async(not_redrawn, QUIET_S)
+    # It is redrawn once it shows less than the record: a claim.
+    await world.click(root.ts, ACTION_CLAIM, world.dana)
+
+    async def claimed() -> bool:
+        return "Claimed by" in json.dumps(world.root(root.ts).blocks)
+
+    await eventually(claimed, "the claim in the root message")
+
+
 async def test_the_chat_pages_opening_is_not_shown_as_an_operators_in_the_root(
     world: World,
 ) -> None:
