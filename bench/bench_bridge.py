@@ -29,8 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PARLANT_HOME", tempfile.mkdtemp(prefix="bench-import-"))
@@ -40,9 +41,12 @@ from parlant.client import AsyncParlantClient
 from parlant.client.types import SessionLabelsUpdateParams, SessionMetadataUpdateParams
 
 from bench import probes
-from bench.bench_feed import fill
-from handoff.record import METADATA_KEY, request_handoff, utc_now_iso
-from slack_kit.metadata import escalation_metadata
+from bench.bench_feed import fill, record
+from handoff.record import METADATA_KEY, HandoffRecord, request_handoff, utc_now_iso
+from handoff.sla import SlaSettings, sla_view
+from slack_kit.masking import Masker
+from slack_kit.root_message import escalation_view, root_message_post
+from slack_kit.root_rendering import rendering_fingerprint
 from tests.fakes import FakeSlack, FakeSlackThread, RateLimits
 from tests.support.agent_process import AgentProcess
 from tests.support.bridge_process import BridgeProcess
@@ -120,6 +124,15 @@ class Setup:
         links: dict[str, dict[str, str]] = {
             i: {"state": "pending", "channel": self.channel} for i in ids
         }
+        # Requested now: no SLA clock is past its target, so no notices are due (an idle
+        # bridge). Each root is drawn as the handoff tool draws it, SLA line and fingerprint
+        # included, so the bridge only redraws the roots whose SLA line has moved on since.
+        requested = datetime.now(UTC)
+        now = requested.isoformat(timespec="seconds")
+        drawn = cast(HandoffRecord, {**record("waiting", 0), "requested_at": now})
+        sla = sla_view(drawn, SlaSettings.around_the_clock_defaults(), requested)
+        rendered = rendering_fingerprint(drawn, sla)
+        masker = Masker.from_setting(None)
         semaphore = asyncio.Semaphore(16)
         async with httpx.AsyncClient(
             headers={"Authorization": f"Bearer {self.slack.fake.bot_token}"}, timeout=60
@@ -127,23 +140,21 @@ class Setup:
 
             async def post(session_id: str) -> None:
                 async with semaphore:
+                    view = escalation_view(
+                        session_id, "Bench customer", drawn, (), "", masker=masker, sla=sla
+                    )
                     answer = await http.post(
                         f"{self.slack.api_url}chat.postMessage",
-                        json={
-                            "channel": self.channel,
-                            "text": f"Escalation {session_id}",
-                            "metadata": escalation_metadata(session_id),
-                        },
+                        json={"channel": self.channel, **root_message_post(view)},
                     )
                     links[session_id] = {
                         "state": "posted",
                         "channel": self.channel,
                         "ts": answer.json()["ts"],
+                        "rendered": rendered,
                     }
 
             await asyncio.gather(*(post(i) for i in (ids if post_roots else [])))
-        # Requested now: no SLA clock is past its target, so no notices are due (an idle bridge).
-        now = utc_now_iso()
         await fill(
             home, count, 0, open_fields=lambda sid: {"slack": links[sid], "requested_at": now}
         )
