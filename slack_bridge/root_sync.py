@@ -205,6 +205,10 @@ class RootSync:
             **root_message.root_message_post(await self._view(session, record, sla)),
         )
         link = await root_message.root_link(self._caller, channel, session.id, posted.ts)
+        # What the root shows is `record`: if the record has moved on since (a claim while
+        # this was posted), the next refresh sees the difference and draws it.
+        drawn = rendering_fingerprint(record, sla)
+        link["rendered"] = drawn
         latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
         await self._parlant.sessions.update(
             session.id,
@@ -213,7 +217,7 @@ class RootSync:
             ),
         )
         await self._store.link_thread(session.id, link["channel"], link["ts"])
-        await self._store.set_root_rendering(session.id, rendering_fingerprint(latest, sla))
+        await self._store.set_root_rendering(session.id, drawn)
         return ThreadLink(session.id, link["channel"], link["ts"])
 
     def channel_for(self, session: Any, record: HandoffRecord) -> str:
