@@ -237,13 +237,13 @@ class Discovery:
         # SLA lines only as the chat.update budget takes them, those waiting longest first
         # (the few the budget takes, not a sort of thousands in one turn of the loop).
         room = self._roots.sla_tick_room()
-        due += [s for _, _, s in heapq.nsmallest(room, ticking)]
-        backlog = max(0, len(ticking) - room)
         # Still syncing from an earlier pass (waiting for Slack): not again, and not looked at
         # (10,000 redraws waiting for chat.update were a third of an idle bridge's passes).
+        lines = [s for _, _, s in heapq.nsmallest(room, ticking) if s.id not in self._syncing]
+        backlog = max(0, len(ticking) - room)
         due = [s for s in due if s.id not in self._syncing]
         await self._leases.acquire(
-            (s.id for s in due if read_record(s.metadata) is not None), syncing=True
+            (s.id for s in [*due, *lines] if read_record(s.metadata) is not None), syncing=True
         )
         # Held leases of sessions no longer listed (deleted) are given up.
         gone = list(self._leases.held() - {s.id for s in listed})
@@ -257,19 +257,38 @@ class Discovery:
         # 10,000 roots to redraw started 48 mirrors a minute). Started a batch at a time, so
         # the mirrors' sockets are served between batches.
         for n, session in enumerate(due, 1):
-            task = asyncio.create_task(self._sync(session, now, wall), name=f"sync-{session.id}")
-            self._syncing[session.id] = task
-            task.add_done_callback(partial(self._sync_ended, session.id))
+            self._start_sync(session, now, wall)
             if n % DISCOVERY_CONCURRENCY == 0:
                 await asyncio.sleep(0)
+        # SLA lines one per slot of chat.update's shared allowance (an SLA-only rewrite goes
+        # only when the slot is free, `RootSync.refresh`): started at once, all but the first
+        # found the slot taken and stayed due, and the bridge passed over all its sessions
+        # every interval to try again (at 10,000 open, most of an idle bridge's CPU).
+        spacing = self._roots.sla_tick_spacing()
+        for n, session in enumerate(lines):
+            self._start_sync(session, now, wall, after=n * spacing)
+        lines_end = wall + len(lines) * spacing
         listed_ids = {s.id for s in listed}
         for session_id in [i for i in self._synced if i not in listed_ids]:
             del self._synced[session_id]
-        self._plan_next_pass(now, wall, backlog)
+        self._plan_next_pass(now, wall, backlog, lines_end)
 
-    async def _sync(self, session: ListedSession, now: float, wall: float) -> None:
-        """One session brought up to its record; what is due next is noted for later passes,
-        and a failure makes the next pass a full one (it tries the session again)."""
+    def _start_sync(
+        self, session: ListedSession, now: float, wall: float, after: float = 0
+    ) -> None:
+        task = asyncio.create_task(self._sync(session, now, wall, after), name=f"sync-{session.id}")
+        self._syncing[session.id] = task
+        task.add_done_callback(partial(self._sync_ended, session.id))
+
+    async def _sync(
+        self, session: ListedSession, now: float, wall: float, after: float = 0
+    ) -> None:
+        """One session brought up to its record, `after` seconds from now; what is due next
+        is noted for later passes, and a failure makes the next pass a full one (it tries the
+        session again)."""
+        if after:
+            await asyncio.sleep(after)
+            now, wall = time.monotonic(), time.time()
         record = read_record(session.metadata)
         if record is None:
             return  # the handoff tool has labelled it but not yet written the record
@@ -298,8 +317,18 @@ class Discovery:
         )
         self._synced[session.id] = synced
         # The pass that started this planned its next one without it; a line the budget held
-        # back waits for a batch of room, as `_plan_next_pass` has it.
-        line = synced.line_due if shows_now else wall + self._roots.sla_tick_wait(SLA_TICK_BATCH)
+        # back waits for a batch of room, as `_plan_next_pass` has it, and at least a batch
+        # of slots of the shared allowance (another replica's lines or a status change took
+        # this one's slot).
+        line = (
+            synced.line_due
+            if shows_now
+            else wall
+            + max(
+                self._roots.sla_tick_wait(SLA_TICK_BATCH),
+                SLA_TICK_BATCH * self._roots.sla_tick_spacing(),
+            )
+        )
         self._next_due = min(self._next_due, line, synced.notice_due)
         if record.get("status") not in ACTIVE_STATUSES:
             await self._leases.release([session.id])
@@ -311,10 +340,11 @@ class Discovery:
         self._last_pass_failed = True
         self._next_due = 0.0
 
-    def _plan_next_pass(self, now: float, wall: float, backlog: int) -> None:
+    def _plan_next_pass(self, now: float, wall: float, backlog: int, lines_end: float) -> None:
         """When an unchanged listing next needs a pass: a notice due, an SLA line due (with a
-        backlog of lines, once the budget takes a batch of them, not for every freed slot),
-        the safety resync. Until then a pass is a 304 and no Python loop over the sessions."""
+        backlog of lines, once the budget takes a batch of them, not for every freed slot, and
+        not before the lines this pass started have had their slots), the safety resync.
+        Until then a pass is a 304 and no Python loop over the sessions."""
         notice = line = math.inf
         oldest = now
         for synced in self._synced.values():
@@ -324,6 +354,7 @@ class Discovery:
         if backlog:
             batch = min(backlog, SLA_TICK_BATCH)
             line = max(line, wall + self._roots.sla_tick_wait(batch))
+        line = max(line, lines_end)
         self._next_due = min(notice, line)
         self._next_resync = oldest + self._resync_s
 

@@ -235,6 +235,10 @@ class RootSync:
     def sla_tick_wait(self, slots: int) -> float:
         return self._budget.seconds_until_room(slots)
 
+    def sla_tick_spacing(self) -> float:
+        """Seconds between two slots of chat.update's allowance shared by every replica."""
+        return 60 / UPDATES_PER_MINUTE_SHARED
+
     async def refresh(
         self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView | None = None
     ) -> bool:
