@@ -55,7 +55,11 @@ from handoff.record import METADATA_KEY, read_record, utc_now_iso
 log = logging.getLogger(__name__)
 
 LOCK_STRIPES = 64
-OPERATOR_SOURCES = (EventSource.HUMAN_AGENT, EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT)
+# Where each kind of reply is stored (`_store`): a reply POSTed again is looked for there.
+SOURCE_BY_AS = {
+    "human": EventSource.HUMAN_AGENT,
+    "ai": EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT,
+}
 
 
 class ReplyRoute(OperatorSessionRoute):
@@ -170,27 +174,23 @@ class ReplyRoute(OperatorSessionRoute):
         # A reply POSTed again (its first answer lost, or a dead bridge's POST still in here)
         # gets the event stored for it, whichever replica stored it (agent/reply_keys.py).
         async with self._keys.hold(key):
-            found = await self._stored(session_id, key)
+            found = await self._stored(session_id, key, SOURCE_BY_AS[str(body["as"])])
             if found is not None:
                 log.info("operator reply already stored session=%s event=%s", session_id, found.id)
                 return JSONResponse(event_to_dto(found).model_dump(mode="json"), status_code=201)
             return await self._store(session_id, body)
 
-    async def _stored(self, session_id: SessionId, key: str) -> Event | None:
+    async def _stored(self, session_id: SessionId, key: str, source: EventSource) -> Event | None:
+        """The event stored for the reply `key`, among the session's messages of the source
+        a reply of its kind is stored with (read from the store: the customer's and the AI's
+        messages are left there, each reply reads every earlier one of its kind)."""
         assert self._container is not None
         sessions = self._container[Application].sessions
         await sessions.read(session_id)  # 404 for an unknown session, as when storing
         events = await self._container[SessionStore].list_events(  # type: ignore[type-abstract]
-            session_id, kinds=[EventKind.MESSAGE]
+            session_id, source=source, kinds=[EventKind.MESSAGE]
         )
-        return next(
-            (
-                e
-                for e in events
-                if e.source in OPERATOR_SOURCES and same_origin(dict(e.metadata or {}), key)
-            ),
-            None,
-        )
+        return next((e for e in events if same_origin(dict(e.metadata or {}), key)), None)
 
     async def _store(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
         assert self._container is not None
