@@ -17,15 +17,21 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def reply_key(metadata: Mapping[str, Any] | None) -> str | None:
-    """Pure: the key of a reply from its origin metadata; None when it has no Slack origin."""
+def reply_origin(metadata: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """Pure: the Slack message (channel, ts) a reply came from; None when it has none."""
     slack = (metadata or {}).get("slack")
     if not isinstance(slack, Mapping):
         return None
     channel, ts = slack.get("channel"), slack.get("ts")
     if not isinstance(channel, str) or not isinstance(ts, str) or not channel or not ts:
         return None
-    return f"slack:{channel}:{ts}"
+    return channel, ts
+
+
+def reply_key(metadata: Mapping[str, Any] | None) -> str | None:
+    """Pure: the key of a reply from its origin metadata; None when it has no Slack origin."""
+    origin = reply_origin(metadata)
+    return None if origin is None else f"slack:{origin[0]}:{origin[1]}"
 
 
 def same_origin(event_metadata: Mapping[str, Any] | None, key: str) -> bool:

@@ -34,6 +34,7 @@ from parlant.core.application import Application
 from parlant.core.common import ItemNotFoundError, JSONSerializable
 from parlant.core.sessions import (
     Event,
+    EventId,
     EventKind,
     EventSource,
     Participant,
@@ -45,8 +46,9 @@ from prometheus_client import Counter
 from agent.ai_reply_rules import check_ai_reply
 from agent.key_locks import KeyLocks
 from agent.operator_session_route import OperatorSessionRoute, no_such_session
-from agent.reply_keys import reply_key, same_origin
+from agent.reply_keys import reply_key, reply_origin, same_origin
 from agent.store.claims import Claims, UnknownCustomer
+from agent.store.escalations import EscalationIndex
 from handoff import record as records
 from handoff.copilot_events import COPILOT_LABEL, HeldReply
 from handoff.operator_api import REPLIES_PATH, reply_body_problem
@@ -69,8 +71,12 @@ class ReplyRoute(OperatorSessionRoute):
         claims: Claims | None = None,
         keys: KeyLocks | None = None,
         held: Counter | None = None,
+        index: EscalationIndex | None = None,
     ) -> None:
         super().__init__(operator_token)
+        # Where a reply POSTed again is looked for by its origin (None: stores without one,
+        # read through Parlant's store instead).
+        self._index = index
         self._held_count = held
         self._keys = keys or KeyLocks()
         # The customer's own policy and claim numbers, which an `ai:` reply may name.
@@ -174,23 +180,28 @@ class ReplyRoute(OperatorSessionRoute):
         # A reply POSTed again (its first answer lost, or a dead bridge's POST still in here)
         # gets the event stored for it, whichever replica stored it (agent/reply_keys.py).
         async with self._keys.hold(key):
-            found = await self._stored(session_id, key, SOURCE_BY_AS[str(body["as"])])
+            found = await self._stored(session_id, body, SOURCE_BY_AS[str(body["as"])])
             if found is not None:
                 log.info("operator reply already stored session=%s event=%s", session_id, found.id)
                 return JSONResponse(event_to_dto(found).model_dump(mode="json"), status_code=201)
             return await self._store(session_id, body)
 
-    async def _stored(self, session_id: SessionId, key: str, source: EventSource) -> Event | None:
-        """The event stored for the reply `key`, among the session's messages of the source
-        a reply of its kind is stored with (read from the store: the customer's and the AI's
-        messages are left there, each reply reads every earlier one of its kind)."""
+    async def _stored(
+        self, session_id: SessionId, body: Mapping[str, Any], source: EventSource
+    ) -> Event | None:
+        """The event stored for this reply: a message of the source a reply of its kind is
+        stored with, from the same Slack message."""
         assert self._container is not None
         sessions = self._container[Application].sessions
+        store = self._container[SessionStore]  # type: ignore[type-abstract]
         await sessions.read(session_id)  # 404 for an unknown session, as when storing
-        events = await self._container[SessionStore].list_events(  # type: ignore[type-abstract]
-            session_id, source=source, kinds=[EventKind.MESSAGE]
-        )
-        return next((e for e in events if same_origin(dict(e.metadata or {}), key)), None)
+        origin = reply_origin(body.get("metadata"))
+        if self._index is not None and origin is not None:
+            found = await self._index.operator_reply(session_id, source.value, *origin)
+            return None if found is None else await store.read_event(session_id, EventId(found))
+        key = reply_key(body.get("metadata"))
+        events = await store.list_events(session_id, source=source, kinds=[EventKind.MESSAGE])
+        return next((e for e in events if same_origin(dict(e.metadata or {}), key or "")), None)
 
     async def _store(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
         assert self._container is not None

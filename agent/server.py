@@ -392,7 +392,9 @@ async def serve(
         # Across replicas on PostgreSQL, in this process otherwise (agent/key_locks.py).
         locks = stores.key_locks or KeyLocks()
         tools = build_tools(store, notifier, journey_steps, locks)
-        replies = ReplyRoute(settings.operator_token, store, locks, ops.ai_replies_held)
+        replies = ReplyRoute(
+            settings.operator_token, store, locks, ops.ai_replies_held, stores.escalations
+        )
         turns = TurnRoute(settings.operator_token)
         drafts = DraftRoute(settings.operator_token, settings.ai_turn_timeout_seconds)
         usage_route = UsageRoute(settings.operator_token, book)

@@ -127,4 +127,14 @@ class EscalationIndex(Protocol):
         """Events of sessions in an open handoff with a position above `after`."""
         ...
 
+    async def operator_reply(
+        self, session_id: str, source: str, channel: str, ts: str
+    ) -> str | None:
+        """The id of the session's message from `source` (not deleted) whose metadata says it
+        came from Slack message (`channel`, `ts`): where a reply POSTed again finds the event
+        stored for it (agent/reply_keys.py). Through the session's index and the database's
+        JSON functions: read through Parlant's store, every reply decoded each earlier message
+        of the conversation (3 ms a reply at a few hundred)."""
+        ...
+
     async def head(self) -> int: ...

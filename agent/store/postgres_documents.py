@@ -244,7 +244,7 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''").replace("%", "%%") + "'"
 
 
-def _field(field: str) -> str:
+def field_json(field: str) -> str:
     """The field as jsonb; a literal key, so the planner can match the expression indexes."""
     return f"(body -> {_sql_text(field)})"
 
@@ -280,7 +280,7 @@ class _FilterCompiler(FilterCompiler):
         if (_kind(value) == _BOOL and _NUM in kinds) or (_kind(value) == _NUM and _BOOL in kinds):
             raise Untranslatable(field)
         # The field is in every document, so the jsonb value is never SQL NULL.
-        return f"{_field(field)} = {self.bind(literal)}::jsonb"
+        return f"{field_json(field)} = {self.bind(literal)}::jsonb"
 
     def order(self, field: str, operator: str, value: object) -> str:
         literal = _literal(value)
@@ -290,7 +290,7 @@ class _FilterCompiler(FilterCompiler):
         self.checked_kinds(field, frozenset({kind}))
         if kind == _TEXT:
             return f"{_field_text(field)} {operator} {self.bind(value)}"
-        return f"{_field(field)} {operator} {self.bind(literal)}::jsonb"
+        return f"{field_json(field)} {operator} {self.bind(literal)}::jsonb"
 
 
 def _sort_key(field: str, stats: FieldStats) -> str:
@@ -299,7 +299,7 @@ def _sort_key(field: str, stats: FieldStats) -> str:
     kinds = stats.kinds_if_everywhere(field)
     if kinds is None or not kinds or len(kinds) > 1 or not kinds <= {_NUM, _BOOL, _TEXT}:
         raise Untranslatable(field)
-    return _field_text(field) if kinds == {_TEXT} else _field(field)
+    return _field_text(field) if kinds == {_TEXT} else field_json(field)
 
 
 def _index_name(collection: str, index: CollectionIndex) -> str:
@@ -816,7 +816,7 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
         created: list[tuple[str, str]] = []
         for index in indexes:
             try:
-                keys = ", ".join(f"{_field(f)} {d.name}" for f, d in index.fields)
+                keys = ", ".join(f"{field_json(f)} {d.name}" for f, d in index.fields)
             except Untranslatable as e:
                 raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
             name = _index_name(qualified, index)
@@ -888,8 +888,8 @@ class PostgresDocumentCollection(DocumentCollection[TDocument]):
         taken = await (
             await connection.execute(
                 f"SELECT 1 FROM parlant_documents WHERE collection = {_sql_text(qualified)} "
-                f"AND {_field(numbered.group)} = %s::jsonb "
-                f"AND {_field(numbered.number)} = %s::jsonb LIMIT 1",
+                f"AND {field_json(numbered.group)} = %s::jsonb "
+                f"AND {field_json(numbered.number)} = %s::jsonb LIMIT 1",
                 (_encode(group), _encode(number)),
             )
         ).fetchone()

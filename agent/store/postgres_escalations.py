@@ -29,6 +29,7 @@ from agent.store.postgres_documents import (
     DOCUMENT_TEXT,
     RELATIONS_EXIST,
     PostgresDocumentDatabase,
+    field_json,
 )
 
 # A session view (escalations.session_view) built by PostgreSQL.
@@ -199,6 +200,28 @@ class PostgresEscalations:
     async def head(self) -> int:
         async with self._database.snapshot() as connection:
             return await self._counter(connection, self._events)
+
+    async def operator_reply(
+        self, session_id: str, source: str, channel: str, ts: str
+    ) -> str | None:
+        # The session's events through Parlant's (session_id, offset) index: the same
+        # expression and the same partial WHERE (a literal, which the planner can prove) as
+        # postgres_documents' `ensure_indexes` gave it. jsonb equality: a string, as a key is.
+        async with self._database.snapshot() as connection:
+            row = await (
+                await connection.execute(
+                    f"SELECT body ->> 'id' FROM parlant_documents "
+                    f"WHERE collection = '{self._events}' "
+                    f"AND {field_json('session_id')} = to_jsonb(%s::text) "
+                    "AND body -> 'source' = to_jsonb(%s::text) "
+                    "AND body -> 'kind' = '\"message\"'::jsonb "
+                    "AND body -> 'deleted' = 'false'::jsonb "
+                    "AND body #> '{metadata,slack,channel}' = to_jsonb(%s::text) "
+                    "AND body #> '{metadata,slack,ts}' = to_jsonb(%s::text) LIMIT 1",
+                    (session_id, source, channel, ts),
+                )
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     async def _counter(self, connection: Any, name: str) -> int:
         """The last number a counter gave out: the feed's positions or the change numbers."""

@@ -136,7 +136,7 @@ def _sql_name(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _field_sql(field: str) -> str:
+def field_sql(field: str) -> str:
     # SQLite matches a quoted path label against the raw key text in the stored JSON, so only keys
     # that JSON writes without escapes can be addressed exactly.
     if json.dumps(field, ensure_ascii=False) != f'"{field}"':
@@ -169,12 +169,12 @@ class _FilterCompiler(FilterCompiler):
         literal = _literal(value)
         self.checked_kinds(field, self._EQUATABLE)
         # IS, unlike =, is never NULL, so NOT keeps Python's None != x.
-        return f"{_field_sql(field)} IS {self.bind(literal)}"
+        return f"{field_sql(field)} IS {self.bind(literal)}"
 
     def order(self, field: str, operator: str, value: object) -> str:
         literal = _literal(value)
         self.checked_kinds(field, frozenset({_kind(literal)}))
-        return f"{_field_sql(field)} {operator} {self.bind(literal)}"
+        return f"{field_sql(field)} {operator} {self.bind(literal)}"
 
 
 def _encode(document: Mapping[str, Any]) -> str:
@@ -584,7 +584,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
         kinds = self._stats.kinds_if_everywhere(field)
         if kinds is None or not (kinds <= {_NUM} or kinds <= {_TEXT}):
             raise Untranslatable(field)
-        return _field_sql(field)
+        return field_sql(field)
 
     @override
     async def ensure_indexes(self, indexes: Sequence[CollectionIndex]) -> None:
@@ -592,7 +592,7 @@ class SQLiteDocumentCollection(DocumentCollection[TDocument]):
             with transaction(connection):
                 for index in indexes:
                     try:
-                        keys = ", ".join(f"{_field_sql(f)} {d.name}" for f, d in index.fields)
+                        keys = ", ".join(f"{field_sql(f)} {d.name}" for f, d in index.fields)
                     except Untranslatable as e:
                         raise ValueError(f"Cannot index field {e.args[0]!r} of {self.name}") from e
                     # Partial: an index only grows with, and is only maintained for, its collection.

@@ -21,7 +21,7 @@ from agent.store.escalations import (
     next_cursor,
     session_view,
 )
-from agent.store.sqlite_documents import SQLiteDocumentDatabase, transaction
+from agent.store.sqlite_documents import SQLiteDocumentDatabase, field_sql, transaction
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -176,6 +176,26 @@ class SQLiteEscalations:
 
     async def head(self) -> int:
         return await self._database.run(lambda c: _counter(c, EVENTS))
+
+    async def operator_reply(
+        self, session_id: str, source: str, channel: str, ts: str
+    ) -> str | None:
+        def query(connection: sqlite3.Connection) -> str | None:
+            # The session's events through Parlant's (session_id, offset) index: the same
+            # expression and the same partial WHERE as `ensure_indexes` gave it.
+            row = connection.execute(
+                f"SELECT json_extract(body, '$.id') FROM documents "
+                f"WHERE collection = '{EVENTS}' AND {field_sql('session_id')} = ? "
+                "AND json_extract(body, '$.source') = ? "
+                "AND json_extract(body, '$.kind') = 'message' "
+                "AND json_extract(body, '$.deleted') = 0 "
+                "AND json_extract(body, '$.metadata.slack.channel') = ? "
+                "AND json_extract(body, '$.metadata.slack.ts') = ? LIMIT 1",
+                (session_id, source, channel, ts),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._database.run(query)
 
 
 def _counter(connection: sqlite3.Connection, name: str) -> int:
