@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 # 10,000 open escalations a whole listing costs the agent about 0.2 s, so the pass after one
 # waits 8 s; the incremental listings in between take milliseconds.
 LISTING_SHARE = 40
+# The longest a pass waits for that (the 4 MB listing's 8 s). A listing's time is also the
+# machine's load: a slow incremental listing made the next pass wait 30 s and more, and a new
+# handoff the feed cannot announce (the customer wrote while the handoff tool ran, so its
+# turn was cancelled and stored no event after the record) was not mirrored until then.
+LONGEST_PASS_WAIT_S = 8.0
 # Syncs a pass starts between two turns of the event loop; Slack's pacing still applies.
 DISCOVERY_CONCURRENCY = 16
 # Sessions looked at between two turns of the event loop when a pass decides what is due
@@ -161,7 +166,7 @@ class Discovery:
         1/LISTING_SHARE of its time (10,000 open escalations are a 4 MB listing); a nudge from
         the feed (an event of a session not listed yet: a new handoff) ends a longer wait."""
         await asyncio.sleep(self._interval_s)
-        longer = LISTING_SHARE * self._listing_s - self._interval_s
+        longer = min(LISTING_SHARE * self._listing_s, LONGEST_PASS_WAIT_S) - self._interval_s
         deadline = time.monotonic() + longer
         # Leases still come free every interval: a dead replica's sessions are taken within
         # the lease and one interval, however costly the listing. One statement, no listing;
@@ -289,6 +294,8 @@ class Discovery:
         if after:
             await asyncio.sleep(after)
             now, wall = time.monotonic(), time.time()
+            # As listed now: a claim or a resolve meanwhile is not undone by an older record.
+            session = self._listed_by_id.get(session.id, session)
         record = read_record(session.metadata)
         if record is None:
             return  # the handoff tool has labelled it but not yet written the record
