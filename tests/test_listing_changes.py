@@ -23,6 +23,7 @@ from agent.store.postgres_documents import PostgresDocumentDatabase, open_pool
 from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase
 from agent.store.sqlite_escalations import SQLiteEscalations
+from tests.support.escalation_stores import session_database
 
 load = identity_loader_for(BaseDocument)
 SINCE = "2026-01-01T00:00:00+00:00"
@@ -47,22 +48,8 @@ def ids(listing: Listing) -> list[str]:
 async def store(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Any, EscalationIndex]]:
-    if backend == "sqlite":
-        async with SQLiteDocumentDatabase(tmp_path / "s.sqlite3", ordered=EVENTS) as database:
-            sessions = await database.get_or_create_collection(SESSIONS, BaseDocument, load)
-            sqlite_index = SQLiteEscalations(database)
-            await sqlite_index.ensure_indexes()
-            yield sessions, sqlite_index
-        return
-    url = request.getfixturevalue("postgres_url")
-    async with (
-        open_pool(url, max_size=4) as pool,
-        PostgresDocumentDatabase(pool, uuid.uuid4().hex, ordered=EVENTS) as database,
-    ):
-        sessions = await database.get_or_create_collection(SESSIONS, BaseDocument, load)  # type: ignore[assignment]
-        postgres_index = PostgresEscalations(database)
-        await postgres_index.ensure_indexes()
-        yield sessions, postgres_index
+    async with session_database(backend, tmp_path, request) as (database, index):
+        yield await database.get_or_create_collection(SESSIONS, BaseDocument, load), index
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

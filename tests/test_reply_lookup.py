@@ -5,7 +5,6 @@ written by Parlant's own session store, and SQLite finds them through the sessio
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,10 +17,9 @@ from parlant.core.sessions import EventKind, EventSource, SessionDocumentStore, 
 
 from agent.reply_keys import reply_key, same_origin
 from agent.store.escalations import EVENTS, EscalationIndex
-from agent.store.postgres_documents import PostgresDocumentDatabase, open_pool
-from agent.store.postgres_escalations import PostgresEscalations
 from agent.store.sqlite_documents import SQLiteDocumentDatabase
 from agent.store.sqlite_escalations import SQLiteEscalations
+from tests.support.escalation_stores import session_database
 
 HUMAN = EventSource.HUMAN_AGENT
 ON_BEHALF = EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT
@@ -31,24 +29,11 @@ ON_BEHALF = EventSource.HUMAN_AGENT_ON_BEHALF_OF_AI_AGENT
 async def stores(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[SessionDocumentStore, EscalationIndex]]:
-    if backend == "sqlite":
-        async with (
-            SQLiteDocumentDatabase(tmp_path / "s.sqlite3", ordered=EVENTS) as database,
-            SessionDocumentStore(database=database, allow_migration=True) as sessions,
-        ):
-            sqlite_index = SQLiteEscalations(database)
-            await sqlite_index.ensure_indexes()
-            yield sessions, sqlite_index
-        return
-    url = request.getfixturevalue("postgres_url")
     async with (
-        open_pool(url, max_size=4) as pool,
-        PostgresDocumentDatabase(pool, uuid.uuid4().hex, ordered=EVENTS) as pg,
-        SessionDocumentStore(database=pg, allow_migration=True) as pg_sessions,
+        session_database(backend, tmp_path, request) as (database, index),
+        SessionDocumentStore(database=database, allow_migration=True) as sessions,
     ):
-        postgres_index = PostgresEscalations(pg)
-        await postgres_index.ensure_indexes()
-        yield pg_sessions, postgres_index
+        yield sessions, index
 
 
 def origin(channel: str, ts: Any) -> dict[str, Any]:
