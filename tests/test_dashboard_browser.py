@@ -22,7 +22,7 @@ from handoff import actions
 from handoff.actions import Operator
 from handoff.operator_api import AsyncOperatorClient
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
-from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot
+from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot, script_finished
 from tests.support.chat import new_session, say, wait_for_ai_reply
 
 TALL: ViewportSize = {"width": 1280, "height": 1500}
@@ -264,6 +264,7 @@ def test_supervisors_add_edit_and_delete_canned_replies(
             # Asked once more; nothing is deleted until confirmed.
             expect(shown.get_by_role("button", name="Yes, delete it")).to_be_visible(timeout=15_000)
             assert any(r["id"] == saved["id"] for r in canned_replies(agent))
+            script_finished(page)
             shown.get_by_role("button", name="Yes, delete it").click()
             expect(page.get_by_text("Deleted “Policy check”.")).to_be_visible(timeout=15_000)
             assert all(r["id"] != saved["id"] for r in canned_replies(agent))

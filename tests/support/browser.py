@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, ViewportSize
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.support.agent_process import REPO_ROOT
 
@@ -56,3 +56,12 @@ def docs_screenshot(page: Page, name: str) -> Path:
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS / name)
     return shot
+
+
+def script_finished(page: Page, timeout_ms: float = 30_000) -> None:
+    """Until the dashboard's script run has ended (Streamlit's `stApp` says `notRunning`): a
+    button the run is still mounting (inside an expander the rerun opened) can lose a click
+    made before then, as the canned-reply delete's confirmation once did under the suite."""
+    expect(
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    ).to_be_attached(timeout=timeout_ms)
