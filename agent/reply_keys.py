@@ -31,7 +31,12 @@ def reply_origin(metadata: Mapping[str, Any] | None) -> tuple[str, str] | None:
 def reply_key(metadata: Mapping[str, Any] | None) -> str | None:
     """Pure: the key of a reply from its origin metadata; None when it has no Slack origin."""
     origin = reply_origin(metadata)
-    return None if origin is None else f"slack:{origin[0]}:{origin[1]}"
+    return None if origin is None else origin_key(*origin)
+
+
+def origin_key(channel: str, ts: str) -> str:
+    """Pure: the key of the reply from Slack message (`channel`, `ts`)."""
+    return f"slack:{channel}:{ts}"
 
 
 def same_origin(event_metadata: Mapping[str, Any] | None, key: str) -> bool:

@@ -46,7 +46,7 @@ from prometheus_client import Counter
 from agent.ai_reply_rules import check_ai_reply
 from agent.key_locks import KeyLocks
 from agent.operator_session_route import OperatorSessionRoute, no_such_session
-from agent.reply_keys import reply_key, reply_origin, same_origin
+from agent.reply_keys import origin_key, reply_key, reply_origin, same_origin
 from agent.store.claims import Claims, UnknownCustomer
 from agent.store.escalations import EscalationIndex
 from handoff import record as records
@@ -174,34 +174,33 @@ class ReplyRoute(OperatorSessionRoute):
         return [policy.policy_number], [c.claim_id for c in claims]
 
     async def _reply(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
-        key = reply_key(body.get("metadata"))
-        if key is None:
+        origin = reply_origin(body.get("metadata"))
+        if origin is None:
             return await self._store(session_id, body)
         # A reply POSTed again (its first answer lost, or a dead bridge's POST still in here)
         # gets the event stored for it, whichever replica stored it (agent/reply_keys.py).
-        async with self._keys.hold(key):
-            found = await self._stored(session_id, body, SOURCE_BY_AS[str(body["as"])])
+        async with self._keys.hold(origin_key(*origin)):
+            found = await self._stored(session_id, origin, SOURCE_BY_AS[str(body["as"])])
             if found is not None:
                 log.info("operator reply already stored session=%s event=%s", session_id, found.id)
                 return JSONResponse(event_to_dto(found).model_dump(mode="json"), status_code=201)
             return await self._store(session_id, body)
 
     async def _stored(
-        self, session_id: SessionId, body: Mapping[str, Any], source: EventSource
+        self, session_id: SessionId, origin: tuple[str, str], source: EventSource
     ) -> Event | None:
-        """The event stored for this reply: a message of the source a reply of its kind is
-        stored with, from the same Slack message."""
+        """The event stored for the reply from Slack message `origin` (channel, ts): a
+        message of the source a reply of its kind is stored with."""
         assert self._container is not None
         sessions = self._container[Application].sessions
         store = self._container[SessionStore]  # type: ignore[type-abstract]
         await sessions.read(session_id)  # 404 for an unknown session, as when storing
-        origin = reply_origin(body.get("metadata"))
-        if self._index is not None and origin is not None:
+        if self._index is not None:
             found = await self._index.operator_reply(session_id, source.value, *origin)
             return None if found is None else await store.read_event(session_id, EventId(found))
-        key = reply_key(body.get("metadata"))
+        key = origin_key(*origin)
         events = await store.list_events(session_id, source=source, kinds=[EventKind.MESSAGE])
-        return next((e for e in events if same_origin(dict(e.metadata or {}), key or "")), None)
+        return next((e for e in events if same_origin(dict(e.metadata or {}), key)), None)
 
     async def _store(self, session_id: SessionId, body: Mapping[str, Any]) -> Response:
         assert self._container is not None

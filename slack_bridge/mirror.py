@@ -163,13 +163,13 @@ class SessionMirror:
         owns: Callable[[str], bool],
         catch_up_every: Callable[[], float | None],
         catching_up: asyncio.Semaphore,
-        customer_posted: Callable[[ThreadLink, MirrorEvent], None] | None = None,
-        waiting_in: set[SessionMirror] | None = None,
+        customer_posted: Callable[[ThreadLink, MirrorEvent], None] | None,
+        waiting_in: set[SessionMirror],
     ) -> None:
         self._owns = owns
         self._customer_posted = customer_posted
         # The mirrors with something waiting (Mirrors.backlog reads those, not every mirror).
-        self._waiting_in: set[SessionMirror] = set() if waiting_in is None else waiting_in
+        self._waiting_in = waiting_in
         self._catching_up = catching_up
         self._parlant = parlant
         self._caller = caller

@@ -237,7 +237,7 @@ class RootSync:
 
     def sla_tick_spacing(self) -> float:
         """Seconds between two slots of chat.update's allowance shared by every replica."""
-        return 60 / UPDATES_PER_MINUTE_SHARED
+        return self._updates.interval
 
     async def refresh(
         self, session: Any, record: HandoffRecord, thread: ThreadLink, sla: SlaView | None = None

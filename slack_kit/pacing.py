@@ -228,6 +228,11 @@ class MethodBudget:
         self._interval = 60 / per_minute
         self._burst = burst
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two slots of the allowance."""
+        return self._interval
+
     async def try_take(self) -> bool:
         return await self._slots.take_slot(self._key, self._interval, self._burst) == 0
 
