@@ -7,7 +7,9 @@ the dashboard uses) as the `Operator` the gate let through and rewrite the root 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +44,11 @@ BUTTON_ACTIONS: dict[str, ButtonAction] = {
     root_message.ACTION_TAKE_OVER: actions.take_over,
 }
 UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
+# The handoff tool posts the root message before it writes the record into the session (so a
+# bridge only ever retries a post that failed: agent/tools.py), so a click in between finds no
+# record yet. A root exists only for a handoff, so that click waits for the record this long.
+RECORD_WAIT_S = 10.0
+RECORD_POLL_S = 0.2
 
 
 class OperatorActions:
@@ -67,7 +74,7 @@ class OperatorActions:
     async def on_button(self, action_id: str, session_id: str, operator: Operator) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
         try:
-            await BUTTON_ACTIONS[action_id](self._parlant, session_id, operator)
+            await self._once_recorded(BUTTON_ACTIONS[action_id], session_id, operator)
         except HandoffNotActive as not_active:
             return _not_active(not_active)
         except (ApiError, httpx.TransportError) as error:
@@ -80,6 +87,19 @@ class OperatorActions:
             if thread:
                 self._mirrors.follow(thread)
         return None
+
+    async def _once_recorded(
+        self, action: ButtonAction, session_id: str, operator: Operator
+    ) -> object:
+        """`action`, waiting up to RECORD_WAIT_S for a record not written yet."""
+        deadline = time.monotonic() + RECORD_WAIT_S
+        while True:
+            try:
+                return await action(self._parlant, session_id, operator)
+            except HandoffNotActive as not_active:
+                if not_active.status is not None or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(RECORD_POLL_S)
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         """A form opened at a click (views.open; the trigger works once, within 3 s)."""

@@ -34,7 +34,14 @@ from slack_bridge.resolve_form import (
 )
 from slack_bridge.root_sync import UPDATES_PER_MINUTE_SHARED
 from slack_kit import metadata
-from slack_kit.root_message import ACTION_CLAIM, ACTION_RESOLVE, ACTION_RETURN
+from slack_kit.masking import Masker
+from slack_kit.root_message import (
+    ACTION_CLAIM,
+    ACTION_RESOLVE,
+    ACTION_RETURN,
+    escalation_view,
+    root_message_post,
+)
 from tests.fakes import Message, event_callback
 from tests.support.bridge_world import (
     OPERATOR_TOKEN,
@@ -428,6 +435,33 @@ async def test_without_an_operator_list_slack_guests_may_not_answer(
             return await world.messages(session, "human_agent")
 
         assert await eventually(delivered, "the member's reply") == ["Happy to help"]
+
+
+async def test_a_claim_clicked_before_the_handoff_record_is_written_waits_for_it(
+    world: World,
+) -> None:
+    """The handoff tool posts the root message, then writes the record into the session: a
+    click in between found no record and told the operator the session was not handed off."""
+    session = await world.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
+    record = records.request_handoff(None, "asked for a person", NOW, "disabled")
+    view = escalation_view(
+        session.id, "Guest", record, [], "http://dashboard.test", masker=Masker.of([])
+    )
+    posted = await world.caller.call(
+        "chat.postMessage", channel=world.channel, **root_message_post(view)
+    )
+    await world.click(str(posted["ts"]), ACTION_CLAIM, world.dana)
+    await asyncio.sleep(1)
+    assert not await world.status_is(session.id, "claimed")
+
+    await world.parlant.sessions.update(
+        session.id,
+        metadata=SessionMetadataUpdateParams(set_={records.METADATA_KEY: dict(record)}),
+    )
+    await eventually(lambda: world.status_is(session.id, "claimed"), "the claim")
+    assert not [
+        m for m in world.fake.ephemeral_messages(world.channel) if "not handed off" in m.text
+    ]
 
 
 async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) -> None:
