@@ -52,6 +52,7 @@ ENTRY_POINTS = (
     "slack_bridge.runner",
     "slack_bridge.settings",
     "config.postgres_check",
+    "agent.nlp.service_checks",
 )
 # Imported by the processes once they run, not when imported (uvicorn's protocols, the HTTP
 # client's connection pool, the TLS bundle): pre-loaded too, so each start does not load them.
