@@ -25,6 +25,9 @@ from tests.support.agent_process import REPO_ROOT, AgentProcess
 from tests.support.browser import chromium  # noqa: F401
 from tests.support.postgres import PostgresCluster, postgres_bin_dir
 from tests.support.scheduling import SplitModuleScheduling, rank
+from tests.support.tls_context import share_default_context
+
+share_default_context()
 
 # Property tests without their own example count follow the profile: "suite" for `make test`
 # (Hypothesis's own default of 100, the expensive store comparisons among them), "deep" for
