@@ -154,3 +154,79 @@ def test_the_backtrack_prompts_still_print_what_a_restart_is_read_from() -> None
         source = inspect.getsource(importlib.import_module(name_of_module))
         for fragment in fragments:
             assert fragment in source, f"{name_of_module} no longer prints {fragment!r}"
+
+
+def test_a_prop_reads_as_promptbuilder_props_gives_it() -> None:
+    """The offline service converts only the props its rules read (`Question.prop`), by the
+    method `PromptBuilder.props` converts all of them with: each reads the same, the first
+    section holding a name wins as before, and a name no section holds is None."""
+    from dataclasses import dataclass
+    from datetime import UTC, datetime
+    from enum import Enum
+
+    from parlant.core.context_variables import ContextVariable, ContextVariableValue
+    from parlant.core.engines.alpha.prompt_builder import PromptBuilder
+    from parlant.core.tools import ToolId
+
+    from agent.nlp.offline_nlp import Question
+
+    class Colour(Enum):
+        RED = "red"
+
+    @dataclass(frozen=True)
+    class Step:
+        title: str
+        at: datetime
+        colour: Colour
+        tool: ToolId
+        tags: tuple[str, ...]
+
+    when = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    step = Step("Ask", when, Colour.RED, ToolId("built-in", "handoff"), ("a", "b"))
+    variable = ContextVariable(
+        id="v1",  # type: ignore[arg-type]
+        name="plan",
+        description="The customer's plan",
+        creation_utc=when,
+        tool_id=ToolId("insurance", "get_policy_details"),
+        freshness_rules=None,
+        tags=[],
+    )
+    value = ContextVariableValue(id="x1", last_modified=when, data={"tier": "gold"})  # type: ignore[arg-type]
+    prompt = PromptBuilder()
+    prompt.add_context_variables([(variable, value)])
+    prompt.add_section(
+        "first",
+        "{tool_name} {step} {steps} {colour} {nested} {count}",
+        props={
+            "tool_name": "insurance:file_claim",
+            "step": step,
+            "steps": [step, step],
+            "colour": Colour.RED,
+            "nested": {"inner": (step, 1, None)},
+            "count": 3,
+        },
+    )
+    prompt.add_section(
+        "second", "{tool_name} {only_here}", props={"tool_name": "later", "only_here": True}
+    )
+    question = Question(
+        schema_name="Any",
+        prompt_text=prompt.build(),
+        props={str(n): s.props for n, s in prompt.sections.items()},
+        engine=None,
+        convert=prompt._prop_to_dict,
+    )
+
+    whole = prompt.props
+
+    def first_holding(key: str) -> object:
+        return next((section[key] for section in whole.values() if key in section), None)
+
+    names = {key for section in whole.values() for key in section} - {"modified"}
+    assert {"context_values", "step", "steps", "only_here"} <= names
+    for name in names:
+        assert question.prop(name) == first_holding(name), name
+    assert question.prop("tool_name") == "insurance:file_claim"
+    assert question.prop("step")["at"] == "2026-12-07T09:30:00Z"
+    assert question.prop("missing") is None

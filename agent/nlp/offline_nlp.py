@@ -165,14 +165,21 @@ def _mentions(message: str, phrase: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 @dataclass(frozen=True)
 class Question:
     """A schema request with the pieces of the prompt the rules read."""
 
     schema_name: str
     prompt_text: str
+    # Each prompt section's props by section, as the prompt holds them; `convert` gives one the
+    # JSON shape `PromptBuilder.props` would (see `OfflineSchematicGenerator.generate`).
     props: Mapping[str, Mapping[str, Any]]
     engine: EngineContext | None
+    convert: Callable[[Any], Any] = _as_is
 
     @property
     def customer_message(self) -> str:
@@ -248,7 +255,7 @@ class Question:
     def prop(self, key: str) -> Any:
         for section in self.props.values():
             if key in section:
-                return section[key]
+                return self.convert(section[key])
         return None
 
     def result_checks(self) -> list[dict[str, Any]]:
@@ -957,11 +964,18 @@ class OfflineSchematicGenerator(SchematicGenerator[T]):
     ) -> SchematicGenerationResult[T]:
         started = time.perf_counter()
         schema: type[DefaultBaseModel] = self.schema
+        # Not `prompt.props`: that converts every prop of every section to JSON, defining a
+        # pydantic model class for each value (parlant's PromptBuilder._prop_to_dict), and was
+        # a third of the offline agent's CPU. The rules read a few props: only those are
+        # converted, by the same method.
         question = Question(
             schema_name=schema.__name__,
             prompt_text=prompt if isinstance(prompt, str) else prompt.build(),
-            props={} if isinstance(prompt, str) else prompt.props,
+            props={}
+            if isinstance(prompt, str)
+            else {str(name): section.props for name, section in prompt.sections.items()},
             engine=EntityContext.get(),
+            convert=_as_is if isinstance(prompt, str) else prompt._prop_to_dict,
         )
         rule = RULES.get(question.schema_name)
         raw = rule(question, self._script) if rule else conservative_answer(schema)
