@@ -187,13 +187,17 @@ def test_escalation_round_trip(world: SlackWorld) -> None:
     late, _ = world.operator_writes(world.dana, "one more thing", root.ts)
     eventually(lambda: "warning" in world.reactions(late["ts"]), what="the ⚠️ reaction")
     assert not human_messages(world, session, "one more thing")
+
     # Told to the operator who wrote it, privately, with the reason (the session is back
-    # with the AI) and what to do.
-    refusals = [
-        e
-        for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
-        if e.user == world.dana and "was NOT sent to the customer" in e.text
-    ]
+    # with the AI) and what to do: after the reaction, so waited for in its own right.
+    def told() -> list[Any]:
+        return [
+            e
+            for e in world.slack.call(world.fake.ephemeral_messages, world.channel)
+            if e.user == world.dana and "was NOT sent to the customer" in e.text
+        ]
+
+    refusals = eventually(told, what="the private refusal")
     assert len(refusals) == 1, refusals
     assert "handed back to the AI" in refusals[0].text and "Take over" in refusals[0].text
 
