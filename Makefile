@@ -27,20 +27,20 @@ lock: $(STAMP)
 run: $(STAMP)
 	$(PY) -m launcher || [ $$? -eq 130 ]
 
-# Lint first, so a type or lint error fails `make test` (and CI) before the slower suite runs.
-# Five workers, each taking whole test modules (their agent and Slack fixtures are per module),
+# ruff first (a second), so a lint or format error stops `make test` (and CI) at once; mypy
+# runs alongside the suite and is counted when it ends (scripts/test_suite.sh says why).
+# Eight workers, each taking whole test modules (their agent and Slack fixtures are per module),
 # the slowest first, a few long ones split in parts (tests/support/scheduling.py): most of the
-# suite waits on agent and bridge processes, so five workers keep this 2-core machine busy
-# (pytest 3:20-3:41 against 3:29-3:58 with four and 3:22-3:39 with six). Compiled bytecode is
-# kept (in the venv, not the tree) even where the environment says not to write it: every
-# worker, agent and bridge would otherwise compile the project and the test modules again.
+# suite waits on agent and bridge processes, so eight workers keep this 2-core machine busy
+# (pytest 4:52 against 5:25 with five and 5:05 with ten). Compiled bytecode is kept (in the
+# venv, not the tree) even where the environment says not to write it: every worker, agent and
+# bridge would otherwise compile the project and the test modules again.
 TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
-test: lint
-	bash scripts/ensure_browser.sh
-	bash scripts/ensure_widget.sh
-	bash scripts/ensure_postgres.sh
-	bash scripts/ensure_haproxy.sh
-	$(TEST_ENV) $(PY) -m pytest -q -n 5 --dist loadfile --no-loadscope-reorder -m "not long"
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	bash scripts/test_suite.sh \
+		$(TEST_ENV) $(PY) -m pytest -q -n 8 --dist loadfile --no-loadscope-reorder -m "not long"
 
 # The tests marked `long` (tests/conftest.py): slower variants of checks `make test` already makes
 # through the same code (the launcher stopped by SIGTERM as well as by SIGINT), a minute or so.

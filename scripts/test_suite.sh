@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test` once ruff has passed: the suite's set-up and the suite itself (the command in the
+# arguments), with mypy running alongside. A cold mypy (every CI run, on a clean clone) takes
+# half a minute of one core, and the suite leaves a core idle about a quarter of the time
+# (waiting on its agents, bridges and browsers), so running it first cost its whole half minute
+# of wall time. Its verdict is printed and counted once the suite ends: a type error still
+# fails `make test`, and CI, just after the tests rather than before them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+types_log="$(mktemp)"
+.venv/bin/mypy >"$types_log" 2>&1 &
+types_pid=$!
+trap 'kill "$types_pid" 2>/dev/null; rm -f "$types_log"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+for need in browser widget postgres haproxy; do
+    bash "scripts/ensure_$need.sh" || exit 1
+done
+
+"$@"
+tests=$?
+
+wait "$types_pid"
+types=$?
+echo "mypy (run alongside the suite):"
+cat "$types_log"
+if [ "$types" -ne 0 ]; then
+    echo "make test: mypy found type errors (above)" >&2
+    [ "$tests" -ne 0 ] || tests=1
+fi
+exit "$tests"
