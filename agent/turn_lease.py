@@ -34,7 +34,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from lagom import Container
-from parlant.core.application import Application
 from parlant.core.background_tasks import BackgroundTaskService
 from parlant.core.common import ItemNotFoundError
 from parlant.core.sessions import EventKind, EventSource, SessionId, SessionStore
@@ -132,6 +131,11 @@ class TurnLeases:
 
     async def resume(self, session_id: str) -> bool:
         """Start the AI's turn again if the session still owes the customer an answer."""
+        # Imported here, where a turn is resumed: importing Parlant's application (its tool
+        # services, MCP client and all) cost every process that opens the session stores
+        # 1.6 s of CPU, the test workers among them; the agent has it loaded already.
+        from parlant.core.application import Application
+
         assert self._container is not None
         sessions = self._container[Application].sessions
         store = self._container[SessionStore]  # type: ignore[type-abstract]

@@ -8,7 +8,6 @@ from typing import Any
 
 from parlant.core.sessions import EventKind
 
-from agent.context_filter import is_internal_note
 from dashboard import copilot
 from dashboard.model import RawEvent
 from handoff.copilot_events import (
@@ -145,6 +144,10 @@ def test_records_read_back_and_others_are_not_records() -> None:
 
 
 def test_the_records_are_never_the_ais_business() -> None:
+    # Imported here: agent.context_filter imports Parlant's engine (2 s of CPU), and every
+    # xdist worker collects this module.
+    from agent.context_filter import is_internal_note
+
     for data in (
         draft_offered_data("1.0"),
         HeldReply("phone_number", "u", "U", None).as_event_data(),
