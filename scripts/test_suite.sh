@@ -19,6 +19,17 @@ for need in browser widget postgres haproxy; do
     bash "scripts/ensure_$need.sh" || exit 1
 done
 
+# A clean clone's bytecode cache (.venv/pycache, where `make test` keeps compiled modules) is
+# empty, and each of the workers compiled the same standard library, packages and tests at
+# once while collecting: 18 s of CPU each, against 5.5 s with the cache filled. One collection
+# in one process fills it first (about 19 s, once per venv).
+warm=.venv/pycache/.suite-compiled
+if [ ! -e "$warm" ]; then
+    echo "test_suite: compiling what the suite imports, once for this venv"
+    "$@" --collect-only -n 0 >/dev/null || exit 1
+    touch "$warm"
+fi
+
 "$@"
 tests=$?
 
