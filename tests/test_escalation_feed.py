@@ -33,7 +33,7 @@ from tests.support.customers import (
     customer_token,
     operator_client,
 )
-from tests.support.waits import eventually
+from tests.support.waits import eventually, stays
 
 OPERATOR = actions.Operator(id="dashboard:dana", name="Dana", origin="dashboard")
 
@@ -52,6 +52,10 @@ def _get(agent: AgentProcess, path: str, timeout: float = 30, **params: Any) -> 
     )
     answer.raise_for_status()
     return answer.json()
+
+
+# How long the listing must stay unchanged before a test takes its version as the start.
+QUIET_S = 1.5
 
 
 def _handed_off(agent: AgentProcess, client: ParlantClient) -> str:
@@ -108,11 +112,20 @@ def test_the_listing_after_its_version_has_only_the_sessions_written_since(
     agent: AgentProcess,
 ) -> None:
     def quiet_version() -> tuple[int] | None:
-        """The listing's version once nothing changes after it: an earlier test's session (this
-        module shares the agent) may still be written a moment after that test ends."""
+        """The listing's version once nothing changes after it for a while: an earlier test's
+        session (this module shares the agent) may still be written after that test ends (its
+        turn finishing), and a single look once caught the moment before such a write."""
         version = int(_get(agent, "/escalations/open")["version"])
-        since = _get(agent, "/escalations/open", changed_after=version)
-        return (version,) if since == {"version": version, "items": []} else None  # 0 is a version
+
+        def nothing_since() -> None:
+            since = _get(agent, "/escalations/open", changed_after=version)
+            assert since == {"version": version, "items": []}
+
+        try:
+            stays(nothing_since, QUIET_S)
+        except AssertionError:
+            return None
+        return (version,)  # 0 is a version
 
     (version,) = eventually(quiet_version, what="a listing nothing changes after")
     client = operator_client(agent.url)
