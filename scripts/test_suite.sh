@@ -11,11 +11,16 @@ cd "$(dirname "$0")/.."
 types_log="$(mktemp)"
 .venv/bin/mypy >"$types_log" 2>&1 &
 types_pid=$!
-trap 'kill "$types_pid" 2>/dev/null; rm -f "$types_log"' EXIT
+# The widget's npm packages install alongside the rest too (npm waits on the registry, apt on
+# its own lock: neither waits on the other).
+widget_log="$(mktemp)"
+bash scripts/ensure_widget.sh >"$widget_log" 2>&1 &
+widget_pid=$!
+trap 'kill "$types_pid" "$widget_pid" 2>/dev/null; rm -f "$types_log" "$widget_log"' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-for need in browser widget postgres haproxy; do
+for need in browser postgres haproxy; do
     bash "scripts/ensure_$need.sh" || exit 1
 done
 
@@ -29,6 +34,11 @@ if [ ! -e "$warm" ]; then
     "$@" --collect-only -n 0 >/dev/null || exit 1
     touch "$warm"
 fi
+
+wait "$widget_pid"
+widget=$?
+cat "$widget_log"
+[ "$widget" -eq 0 ] || exit 1
 
 "$@"
 tests=$?

@@ -59,16 +59,25 @@ QUIET_S = 1.5
 
 
 def _handed_off(agent: AgentProcess, client: ParlantClient) -> str:
-    """A session the AI handed off for real: the handoff tool wrote the record."""
+    """A session the AI handed off for real: the handoff tool wrote the record, and the turn
+    has ended (its reply written), so nothing of it is written after the test goes on: a late
+    reply once woke another test's long poll, and moved the listing's version under another."""
     session = new_session(client)
-    say(client, session, "Can I talk to a person?")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    asked = say(client, session, "Can I talk to a person?")
+
+    def turn_ended() -> bool:
         record = read_record(client.sessions.retrieve(session).metadata)
-        if record and record.get("status") == "waiting":
-            return session
-        time.sleep(0.3)
-    raise AssertionError("the AI did not hand off")
+        statuses = client.sessions.list_events(
+            session, min_offset=asked + 1, kinds="status", wait_for_data=0
+        )
+        return bool(record and record.get("status") == "waiting") and any(
+            (e.data or {}).get("status") == "ready"
+            and ((e.data or {}).get("data") or {}).get("stage") == "completed"
+            for e in statuses
+        )
+
+    eventually(turn_ended, timeout=60, what="the AI's handoff, its turn ended")
+    return session
 
 
 def _open_ids(agent: AgentProcess, **params: Any) -> set[str]:
