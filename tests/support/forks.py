@@ -6,10 +6,12 @@ starts some fifty agents and eighty bridges on two cores. One pre-loaded process
 (the "fork server", as in multiprocessing's forkserver or gunicorn's preload) forks a child for
 each start; the child sets the environment, working directory and log file of the start and
 runs the package's `__main__` exactly as `python -m <package>` does. Only third-party modules
-are pre-loaded, never the project's own packages nor the Parlant modules that read the
-environment when imported (`parlant.bin.server` reads PARLANT_HOME and opens its log file there,
-`parlant.sdk` imports it), so nothing a start configures is decided before it: those are
-imported fresh in each child, after its environment is set.
+are pre-loaded, never the project's own packages, so nothing a start configures is decided
+before it. One exception is undone in the child: `parlant.bin.server` reads PARLANT_HOME and
+opens its log file there when imported (and `parlant.sdk` takes that home by value); the server
+pre-loads them under a throwaway home (half a second of each agent's CPU), and a child with
+PARLANT_HOME gets exactly what a fresh import would have set (`_rehome_parlant`), a child
+without it imports them fresh.
 
 The fork server is the children's parent, so it reaps them and reports each exit status to
 the test process that asked for the child; `ForkedProcess` is the test's handle with the part
@@ -80,8 +82,6 @@ NOT_PRELOADED = (
     "dashboard",
     "launcher",
     "tests",
-    "parlant.bin",
-    "parlant.sdk",
     "__main__",
 )
 
@@ -131,6 +131,9 @@ def _modules_to_preload() -> list[str]:
 
 
 def _preload() -> None:
+    # parlant.bin.server settles its home when imported: a throwaway one here, and each child
+    # is given its own (_rehome_parlant) before it runs.
+    os.environ["PARLANT_HOME"] = tempfile.mkdtemp(prefix="fork-server-home-")
     for name in [*_modules_to_preload(), *RUN_TIME_IMPORTS]:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
@@ -149,6 +152,25 @@ def _preload() -> None:
     # config/gc_pauses.py) walk only what the child made, and leave the shared pages unwritten.
     gc.collect()
     gc.freeze()
+
+
+def _rehome_parlant(home: Path) -> None:
+    """What importing parlant.bin.server in this process would have done with PARLANT_HOME
+    set to `home`: the server pre-loaded it (with parlant.sdk, which takes its home by value)
+    under its own throwaway home, to spare every agent half a second of CPU importing it.
+    Its log (a FileHandler and a StreamHandler on the shared "parlant" logger) is opened
+    again in `home`, the pre-loaded handlers removed, so nothing is logged twice."""
+    server: Any = sys.modules["parlant.bin.server"]
+    home.mkdir(parents=True, exist_ok=True)
+    for handler in list(server.LOGGER.raw_logger.handlers):
+        server.LOGGER.raw_logger.removeHandler(handler)
+        handler.close()
+    server.PARLANT_HOME_DIR = home
+    sys.path.append(home.as_posix())
+    server.LOGGER = server.FileLogger(home / "parlant.log", server.TRACER, server.LogLevel.INFO)
+    sdk: Any = sys.modules.get("parlant.sdk")
+    if sdk is not None:
+        sdk.PARLANT_HOME_DIR = home
 
 
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
@@ -180,6 +202,11 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        if "PARLANT_HOME" in os.environ:
+            _rehome_parlant(Path(os.environ["PARLANT_HOME"]))
+        else:  # a home of its own choosing: imported fresh, as `python -m` would
+            for name in [n for n in sys.modules if n.startswith(("parlant.bin", "parlant.sdk"))]:
+                del sys.modules[name]
         module = request["module"]
         sys.argv = [module, *request.get("args", [])]
         import runpy
