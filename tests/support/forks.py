@@ -9,9 +9,8 @@ runs the package's `__main__` exactly as `python -m <package>` does. Only third-
 are pre-loaded, never the project's own packages, so nothing a start configures is decided
 before it. One exception is undone in the child: `parlant.bin.server` reads PARLANT_HOME and
 opens its log file there when imported (and `parlant.sdk` takes that home by value); the server
-pre-loads them under a throwaway home (half a second of each agent's CPU), and a child with
-PARLANT_HOME gets exactly what a fresh import would have set (`_rehome_parlant`), a child
-without it imports them fresh.
+pre-loads them under a throwaway home (half a second of each agent's CPU), and a child that
+imports them gets, at that moment, what a fresh import would have set (`_HomedOnImport`).
 
 The fork server is the children's parent, so it reaps them and reports each exit status to
 the test process that asked for the child; `ForkedProcess` is the test's handle with the part
@@ -31,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import importlib.abc
+import importlib.util
 import json
 import os
 import select
@@ -131,8 +132,8 @@ def _modules_to_preload() -> list[str]:
 
 
 def _preload() -> None:
-    # parlant.bin.server settles its home when imported: a throwaway one here, and each child
-    # is given its own (_rehome_parlant) before it runs.
+    # parlant.bin.server settles its home when imported: a throwaway one here; each child
+    # settles its own when it imports the module (_HomedOnImport).
     os.environ["PARLANT_HOME"] = tempfile.mkdtemp(prefix="fork-server-home-")
     for name in [*_modules_to_preload(), *RUN_TIME_IMPORTS]:
         with contextlib.suppress(Exception):
@@ -154,23 +155,57 @@ def _preload() -> None:
     gc.freeze()
 
 
-def _rehome_parlant(home: Path) -> None:
-    """What importing parlant.bin.server in this process would have done with PARLANT_HOME
-    set to `home`: the server pre-loaded it (with parlant.sdk, which takes its home by value)
-    under its own throwaway home, to spare every agent half a second of CPU importing it.
-    Its log (a FileHandler and a StreamHandler on the shared "parlant" logger) is opened
-    again in `home`, the pre-loaded handlers removed, so nothing is logged twice."""
-    server: Any = sys.modules["parlant.bin.server"]
-    home.mkdir(parents=True, exist_ok=True)
-    for handler in list(server.LOGGER.raw_logger.handlers):
-        server.LOGGER.raw_logger.removeHandler(handler)
-        handler.close()
-    server.PARLANT_HOME_DIR = home
-    sys.path.append(home.as_posix())
-    server.LOGGER = server.FileLogger(home / "parlant.log", server.TRACER, server.LogLevel.INFO)
-    sdk: Any = sys.modules.get("parlant.sdk")
-    if sdk is not None:
-        sdk.PARLANT_HOME_DIR = home
+# Pre-loaded, but settled in each child only when it imports them (_HomedOnImport).
+HOME_READERS = ("parlant.bin.server", "parlant.sdk")
+
+
+class _HomedOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Hands a child the pre-loaded `parlant.bin.server` and `parlant.sdk` when it imports
+    them, doing then what their import would have done with the environment of that moment:
+    the server module settles PARLANT_HOME (creating it, putting it on sys.path, opening its
+    log there) and the SDK takes that home by value. The modules' other work (half a second
+    of each agent's CPU) stays done. The log is a FileHandler and a StreamHandler on the shared
+    "parlant" logger: the pre-loaded ones are closed and removed, so nothing is logged twice
+    nor into the server's throwaway home."""
+
+    def __init__(self, modules: dict[str, Any]) -> None:
+        self._modules = modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self._modules:
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return self._modules.pop(spec.name)
+
+    def exec_module(self, module: Any) -> None:
+        if module.__name__ == "parlant.sdk":
+            import parlant.bin.server as server  # through this finder when not yet settled
+
+            module.PARLANT_HOME_DIR = server.PARLANT_HOME_DIR
+            return
+        default = "runtime-data" if Path("runtime-data").exists() else "parlant-data"
+        home = Path(os.environ.get("PARLANT_HOME", default))
+        home.mkdir(parents=True, exist_ok=True)
+        module.DEFAULT_HOME_DIR = default
+        module.PARLANT_HOME_DIR = home
+        sys.path.append(home.as_posix())
+        for handler in list(module.LOGGER.raw_logger.handlers):
+            module.LOGGER.raw_logger.removeHandler(handler)
+            handler.close()
+        module.LOGGER = module.FileLogger(home / "parlant.log", module.TRACER, module.LogLevel.INFO)
+
+
+def _home_parlant_on_import() -> None:
+    modules = {name: sys.modules.pop(name) for name in HOME_READERS if name in sys.modules}
+    for name in modules:
+        # Else `from parlant.bin import server` would find the attribute and skip the import.
+        package, _, attribute = name.rpartition(".")
+        with contextlib.suppress(AttributeError):
+            delattr(sys.modules[package], attribute)
+    if modules:
+        sys.meta_path.insert(0, _HomedOnImport(modules))
 
 
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
@@ -202,11 +237,7 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        if "PARLANT_HOME" in os.environ:
-            _rehome_parlant(Path(os.environ["PARLANT_HOME"]))
-        else:  # a home of its own choosing: imported fresh, as `python -m` would
-            for name in [n for n in sys.modules if n.startswith(("parlant.bin", "parlant.sdk"))]:
-                del sys.modules[name]
+        _home_parlant_on_import()
         module = request["module"]
         sys.argv = [module, *request.get("args", [])]
         import runpy
