@@ -1,4 +1,4 @@
-"""How `make test`'s xdist workers share the suite (`-n 8 --dist loadfile`).
+"""How `make test`'s xdist workers share the suite (`-n 6 --dist loadfile`).
 
 A worker takes whole modules, as `--dist loadfile` does: a module's agent and Slack fixtures
 are per module, so splitting one across workers starts them twice. Two refinements:
