@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from parlant.client.core.api_error import ApiError
@@ -21,7 +21,7 @@ from handoff import actions
 from handoff.actions import Operator
 from handoff.learning import InvalidTag, resolve_tag
 from handoff.operator_api import AsyncOperatorClient
-from handoff.record import ACTIVE_STATUSES, HandoffNotActive
+from handoff.record import ACTIVE_STATUSES, HandoffNotActive, HandoffRecord
 from slack_bridge import handback_form, resolve_form
 from slack_bridge.feedback import Feedback
 from slack_bridge.handback_form import HandbackTarget
@@ -36,6 +36,8 @@ from slack_kit.slack_api import AnswerLost, SlackCaller, SlackRejected, SlackUna
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 ButtonAction = Callable[[AsyncOperatorClient, str, Operator], Awaitable[object]]
 # Buttons that act at once. Return to AI opens the handback form instead (open_handback), and
 # Resolve the resolve form (open_resolve).
@@ -46,8 +48,10 @@ BUTTON_ACTIONS: dict[str, ButtonAction] = {
 UNREACHABLE = "Parlant could not be reached; nothing changed. Please try again."
 # The handoff tool posts the root message before it writes the record into the session (so a
 # bridge only ever retries a post that failed: agent/tools.py), so a click in between finds no
-# record yet. A root exists only for a handoff, so that click waits for the record this long.
+# record yet. A root exists only for a handoff, so that click waits for the record this long;
+# Return to AI less, its form's trigger working for 3 s only.
 RECORD_WAIT_S = 10.0
+FORM_RECORD_WAIT_S = 2.0
 RECORD_POLL_S = 0.2
 
 
@@ -74,7 +78,10 @@ class OperatorActions:
     async def on_button(self, action_id: str, session_id: str, operator: Operator) -> str | None:
         """Run a button's action; returns a message for the clicking operator when refused."""
         try:
-            await self._once_recorded(BUTTON_ACTIONS[action_id], session_id, operator)
+            await _once_recorded(
+                lambda: BUTTON_ACTIONS[action_id](self._parlant, session_id, operator),
+                RECORD_WAIT_S,
+            )
         except HandoffNotActive as not_active:
             return _not_active(not_active)
         except (ApiError, httpx.TransportError) as error:
@@ -88,19 +95,6 @@ class OperatorActions:
                 self._mirrors.follow(thread)
         return None
 
-    async def _once_recorded(
-        self, action: ButtonAction, session_id: str, operator: Operator
-    ) -> object:
-        """`action`, waiting up to RECORD_WAIT_S for a record not written yet."""
-        deadline = time.monotonic() + RECORD_WAIT_S
-        while True:
-            try:
-                return await action(self._parlant, session_id, operator)
-            except HandoffNotActive as not_active:
-                if not_active.status is not None or time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(RECORD_POLL_S)
-
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         """A form opened at a click (views.open; the trigger works once, within 3 s)."""
         try:
@@ -112,17 +106,24 @@ class OperatorActions:
         self, trigger_id: str, target: HandbackTarget, operator: Operator
     ) -> str | None:
         """Return to AI: open the handback form, unless the session is no longer handed off."""
-        try:
+
+        async def recorded() -> HandoffRecord:
             record = await actions.current_record(self._parlant, target.session_id)
+            if record is None:
+                raise HandoffNotActive(target.session_id, None)
+            return record
+
+        try:
+            record = await _once_recorded(recorded, FORM_RECORD_WAIT_S)
+        except HandoffNotActive as not_active:
+            return _not_active(not_active)
         except (ApiError, httpx.TransportError) as error:
             log.warning(
                 "handback form session=%s: parlant unreachable: %r", target.session_id, error
             )
             return UNREACHABLE
-        if record is None or record.get("status") not in ACTIVE_STATUSES:
-            return _not_active(
-                HandoffNotActive(target.session_id, record.get("status") if record else None)
-            )
+        if record.get("status") not in ACTIVE_STATUSES:
+            return _not_active(HandoffNotActive(target.session_id, record.get("status")))
         try:
             await self._caller.call(
                 "views.open", trigger_id=trigger_id, view=handback_form.handback_modal(target)
@@ -221,6 +222,19 @@ class OperatorActions:
             # The handback itself happened and the note is in Parlant (and the dashboard);
             # discovery posts the line once Slack is back.
             log.warning("handback line not posted session=%s: %s", target.session_id, error)
+
+
+async def _once_recorded(attempt: Callable[[], Awaitable[T]], wait_s: float) -> T:
+    """`attempt`, made again while it finds no handoff record at all, for up to `wait_s` (a
+    click between the root's post and the record's write: see RECORD_WAIT_S)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return await attempt()
+        except HandoffNotActive as not_active:
+            if not_active.status is not None or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(RECORD_POLL_S)
 
 
 def _not_active(refusal: HandoffNotActive) -> str:

@@ -25,6 +25,7 @@ from parlant.client.types import SessionMetadataUpdateParams
 from handoff import record as records
 from handoff.record import HANDOFF_LABEL
 from slack_bridge.feedback import DELIVERED, FAILED
+from slack_bridge.handback_form import VIEW_HANDBACK
 from slack_bridge.resolve_form import (
     ANSWER_BLOCK,
     ANSWER_INPUT,
@@ -447,11 +448,9 @@ async def test_without_an_operator_list_slack_guests_may_not_answer(
         assert await eventually(delivered, "the member's reply") == ["Happy to help"]
 
 
-async def test_a_claim_clicked_before_the_handoff_record_is_written_waits_for_it(
-    world: World,
-) -> None:
-    """The handoff tool posts the root message, then writes the record into the session: a
-    click in between found no record and told the operator the session was not handed off."""
+async def root_before_its_record(world: World) -> tuple[str, records.HandoffRecord, str]:
+    """A session's root message in the channel, its record not yet written into the session:
+    as the handoff tool leaves them for a moment (it posts first). (session, record, root ts)"""
     session = await world.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
     record = records.request_handoff(None, "asked for a person", NOW, "disabled")
     view = escalation_view(
@@ -460,18 +459,52 @@ async def test_a_claim_clicked_before_the_handoff_record_is_written_waits_for_it
     posted = await world.caller.call(
         "chat.postMessage", channel=world.channel, **root_message_post(view)
     )
-    await world.click(str(posted["ts"]), ACTION_CLAIM, world.dana)
-    await asyncio.sleep(1)
-    assert not await world.status_is(session.id, "claimed")
+    return session.id, record, str(posted["ts"])
 
+
+async def write_record(world: World, session: str, record: records.HandoffRecord) -> None:
     await world.parlant.sessions.update(
-        session.id,
-        metadata=SessionMetadataUpdateParams(set_={records.METADATA_KEY: dict(record)}),
+        session, metadata=SessionMetadataUpdateParams(set_={records.METADATA_KEY: dict(record)})
     )
-    await eventually(lambda: world.status_is(session.id, "claimed"), "the claim")
-    assert not [
-        m for m in world.fake.ephemeral_messages(world.channel) if "not handed off" in m.text
-    ]
+
+
+def told_not_handed_off(world: World) -> list[Any]:
+    return [m for m in world.fake.ephemeral_messages(world.channel) if "not handed off" in m.text]
+
+
+async def test_a_claim_clicked_before_the_handoff_record_is_written_waits_for_it(
+    world: World,
+) -> None:
+    """The handoff tool posts the root message, then writes the record into the session: a
+    click in between found no record and told the operator the session was not handed off."""
+    session, record, root_ts = await root_before_its_record(world)
+    await world.click(root_ts, ACTION_CLAIM, world.dana)
+    await asyncio.sleep(1)
+    assert not await world.status_is(session, "claimed")
+
+    await write_record(world, session, record)
+    await eventually(lambda: world.status_is(session, "claimed"), "the claim")
+    assert not told_not_handed_off(world)
+
+
+async def test_return_to_ai_clicked_before_the_handoff_record_is_written_opens_its_form(
+    world: World,
+) -> None:
+    """The same moment for Return to AI, whose form must open within the click's 3 s."""
+    session, record, root_ts = await root_before_its_record(world)
+    await world.click(root_ts, ACTION_RETURN, world.dana)
+    await asyncio.sleep(0.5)
+    await write_record(world, session, record)
+
+    async def form_opened() -> bool:
+        return any(
+            v.get("callback_id") == VIEW_HANDBACK
+            and json.loads(v["private_metadata"])["session_id"] == session
+            for v in world.fake.views()
+        )
+
+    await eventually(form_opened, "the handback form")
+    assert not told_not_handed_off(world)
 
 
 async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) -> None:
