@@ -7,15 +7,21 @@ from __future__ import annotations
 import ast
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from tests.support.agent_process import REPO_ROOT
 
 
+def mypy_settings() -> dict[str, Any]:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    settings: dict[str, Any] = pyproject["tool"]["mypy"]
+    return settings
+
+
 def unanalysed_packages() -> set[str]:
-    mypy = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
     return {
         pattern.removesuffix(".*")
-        for override in mypy["overrides"]
+        for override in mypy_settings()["overrides"]
         if override.get("follow_imports") == "skip"
         for pattern in override["module"]
     }
@@ -38,8 +44,8 @@ def imported_packages(files: list[Path]) -> dict[str, Path]:
 
 
 def checked_files() -> list[Path]:
-    mypy = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
-    return [path for folder in mypy["files"] for path in sorted((REPO_ROOT / folder).rglob("*.py"))]
+    folders = mypy_settings()["files"]
+    return [path for folder in folders for path in sorted((REPO_ROOT / folder).rglob("*.py"))]
 
 
 def test_no_package_the_project_imports_is_left_unanalysed() -> None:
