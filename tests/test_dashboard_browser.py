@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +18,10 @@ from playwright.sync_api import ViewportSize, expect, sync_playwright
 from handoff import actions
 from handoff.actions import Operator
 from handoff.operator_api import AsyncOperatorClient
-from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
+from tests.support.agent_process import AgentProcess
 from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, docs_screenshot, script_finished
 from tests.support.chat import new_session, say, wait_for_ai_reply
+from tests.support.dashboard_process import running_dashboard
 
 TALL: ViewportSize = {"width": 1280, "height": 1500}
 WIDE: ViewportSize = {"width": 1700, "height": 800}
@@ -32,39 +30,8 @@ DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
 
 @pytest.fixture(scope="module")
 def dashboard(agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLANT_", "DASHBOARD_"))}
-    env.update(
-        PARLANT_URL=agent.url,
-        DASHBOARD_PORT=str(port),
-        DASHBOARD_URL=url,
-        DOTENV_PATH=str(tmp_path_factory.mktemp("dashboard") / "no.env"),
-    )
-    log_path = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, f"dashboard not healthy:\n{log_path.read_text()}"
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with running_dashboard(agent.url, tmp_path_factory.mktemp("dashboard"), {}) as running:
+        yield running.url
 
 
 def handed_off_session(client: ParlantClient, agent: AgentProcess) -> str:

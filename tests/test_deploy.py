@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
-import os
 import re
 import secrets
 import shutil
@@ -23,7 +22,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from config.env import KNOWN_SETTINGS, load_dotenv_file
 from tests.support.agent_process import REPO_ROOT, AgentProcess, free_port
+from tests.support.dashboard_process import running_dashboard
 from tests.support.haproxy import haproxy_binary
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -237,40 +236,10 @@ def deployed_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPr
 def deployed_dashboard(
     deployed_agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
-    port = free_port()
+    env = {"PARLANT_OPERATOR_TOKEN": TOKEN, "DASHBOARD_URL": f"https://{DASHBOARD_HOST}"}
     directory = tmp_path_factory.mktemp("deploy-dashboard")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLANT_", "DASHBOARD_"))}
-    env.update(
-        PARLANT_URL=deployed_agent.url,
-        PARLANT_OPERATOR_TOKEN=TOKEN,
-        DASHBOARD_PORT=str(port),
-        DASHBOARD_URL=f"https://{DASHBOARD_HOST}",
-        DOTENV_PATH=str(directory / "no.env"),
-    )
-    log_path = directory / "dashboard.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, f"dashboard not healthy:\n{log_path.read_text()}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with running_dashboard(deployed_agent.url, directory, env, health="/healthz") as running:
+        yield running.port
 
 
 @dataclass(frozen=True)

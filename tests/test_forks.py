@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import forks
 from tests.support.agent_process import AgentProcess
+from tests.support.dashboard_process import running_dashboard
 
 
 def test_forked_agents_each_use_their_own_home_and_report_how_they_ended(
@@ -35,3 +36,16 @@ def test_forked_agents_each_use_their_own_home_and_report_how_they_ended(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_forked_dashboards_exec_of_streamlit_runs_in_place(tmp_path: Path) -> None:
+    """`python -m dashboard` ends in `os.execv(python -m dashboard.serve)`; a real exec would
+    throw the pre-loaded Streamlit away, so the forked child runs it in place: same process,
+    still the fork server's command line, Streamlit serving."""
+    if forks.server is None:
+        pytest.skip("TESTS_EXEC=1: dashboards are exec'd, not forked")
+    with running_dashboard("http://127.0.0.1:9", tmp_path, {}) as dashboard:
+        command = Path(f"/proc/{dashboard.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"tests.support.forks" in command
+        assert b"dashboard.serve" not in command
+        assert "URL: http://127.0.0.1" in dashboard.log_path.read_text()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import forks
 from tests.support.agent_process import REPO_ROOT, free_port
 from tests.support.chat import say
 from tests.support.slack_world import (
@@ -263,10 +263,7 @@ def dashboard(world: SlackWorld, tmp_path: Path, token: str) -> Iterator[str]:
         DOTENV_PATH=str(tmp_path / "no.env"),
     )
     log = tmp_path / f"dashboard-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard"], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
-        )
+    process = forks.start("dashboard", env, REPO_ROOT, log)
     url = f"http://127.0.0.1:{port}"
     try:
         eventually(

@@ -180,10 +180,7 @@ def test_a_read_only_home_is_one_line_naming_parlant_home(tmp_path: Path) -> Non
 def test_the_dashboard_logs_json_lines_too(tmp_path: Path) -> None:
     env = base_env(tmp_path, LOG_FORMAT="json")
     log = tmp_path / "dashboard.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard"], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
-        )
+    process = forks.start("dashboard", env, REPO_ROOT, log)
     try:
         url = f"http://127.0.0.1:{env['DASHBOARD_PORT']}/_stcore/health"
         deadline = time.monotonic() + 60

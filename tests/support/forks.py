@@ -1,5 +1,5 @@
-"""Start `python -m agent` and `python -m slack_bridge` from a process that has their
-dependencies imported already.
+"""Start `python -m agent`, `python -m slack_bridge` and `python -m dashboard` from a process
+that has their dependencies imported already.
 
 Importing Parlant costs about three seconds of CPU, most of an agent's start, and the suite
 starts some fifty agents and eighty bridges on two cores. One pre-loaded process per test run
@@ -11,6 +11,8 @@ before it. One exception is undone in the child: `parlant.bin.server` reads PARL
 opens its log file there when imported (and `parlant.sdk` takes that home by value); the server
 pre-loads them under a throwaway home (half a second of each agent's CPU), and a child that
 imports them gets, at that moment, what a fresh import would have set (`_HomedOnImport`).
+`python -m dashboard` ends by exec'ing `python -m dashboard.serve` (Streamlit): in a child,
+that exec runs the module in place, the project's modules imported afresh (`_ExecInPlace`).
 
 The fork server is the children's parent, so it reaps them and reports each exit status to
 the test process that asked for the child; `ForkedProcess` is the test's handle with the part
@@ -46,7 +48,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeAlias
+from typing import IO, Any, NoReturn, TypeAlias
 
 # What the processes started this way import, found once per fork server (see
 # _modules_to_preload).
@@ -56,6 +58,10 @@ ENTRY_POINTS = (
     "slack_bridge.settings",
     "config.postgres_check",
     "agent.nlp.service_checks",
+    # `python -m dashboard` execs `python -m dashboard.serve` (Streamlit), run in place here
+    # (_ExecInPlace).
+    "dashboard.serve",
+    "dashboard.gated_app",
 )
 # Imported by the processes once they run, not when imported (uvicorn's protocols, the HTTP
 # client's connection pool, the TLS bundle): pre-loaded too, so each start does not load them.
@@ -71,6 +77,11 @@ RUN_TIME_IMPORTS = (
     "uvicorn.protocols.http.h11_impl",
     "uvicorn.protocols.websockets.wsproto_impl",
     "wsproto",
+    # What the dashboard's pages import on their first run: Streamlit's data frames and the
+    # watcher of its script.
+    "pandas",
+    "pyarrow",
+    "watchdog.observers",
 )
 # Imported fresh in each child: the project's packages, and Parlant's modules that read the
 # environment (PARLANT_HOME) or create files when imported.
@@ -208,6 +219,35 @@ def _home_parlant_on_import() -> None:
         sys.meta_path.insert(0, _HomedOnImport(modules))
 
 
+class _ExecInPlace(BaseException):
+    """`os.execv(sys.executable, [sys.executable, "-m", module, *args])` in a forked child:
+    carried out by running `module` in this process (_run_child), whose pre-loaded imports
+    would be thrown away by a real exec (`python -m dashboard` ends in one). A BaseException,
+    so that no `except Exception` on the way catches it; an exec runs none of them either."""
+
+    def __init__(self, module: str, arguments: list[str]) -> None:
+        super().__init__(module)
+        self.module = module
+        self.arguments = arguments
+
+
+def _execv(path: Any, argv: Any) -> NoReturn:
+    if path == sys.executable and len(argv) >= 3 and argv[1] == "-m":
+        raise _ExecInPlace(str(argv[2]), [str(arg) for arg in argv[3:]])
+    _real_execv(path, argv)
+
+
+_real_execv = os.execv
+
+
+def _forget_the_project() -> None:
+    """What an exec starts without: the project's modules the first program imported (a new
+    program imports them afresh, settings read from its environment)."""
+    for name in [name for name in sys.modules if not _preloadable(name)]:
+        if name.split(".")[0] not in ("tests", "__main__"):
+            del sys.modules[name]
+
+
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
     """In the forked child: become `python -m <module>` with the request's settings."""
     code = 1
@@ -238,12 +278,19 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         _home_parlant_on_import()
-        module = request["module"]
-        sys.argv = [module, *request.get("args", [])]
+        os.execv = _execv
+        module, args = request["module"], list(request.get("args", []))
         import runpy
 
         try:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            while True:
+                sys.argv = [module, *args]
+                try:
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                    break
+                except _ExecInPlace as exec_:
+                    _forget_the_project()
+                    module, args = exec_.module, exec_.arguments
             code = 0
         except SystemExit as done:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
@@ -430,6 +477,10 @@ class ForkServer:
         args: Sequence[str] = (),
         errors: Path | None = None,
     ) -> ForkedProcess:
+        # As with Popen given an open file: the log exists once the start returns.
+        for path in (log, errors):
+            if path is not None:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         with self._lock:
             connection = self._connect()
             request = {
