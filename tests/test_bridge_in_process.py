@@ -450,7 +450,8 @@ async def test_without_an_operator_list_slack_guests_may_not_answer(
 
 async def root_before_its_record(world: World) -> tuple[str, records.HandoffRecord, str]:
     """A session's root message in the channel, its record not yet written into the session:
-    as the handoff tool leaves them for a moment (it posts first). (session, record, root ts)"""
+    as the handoff tool leaves them for a moment (it posts first, then writes the record with
+    the root's link, agent/tools.py). (session, the record to write, root ts)"""
     session = await world.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
     record = records.request_handoff(None, "asked for a person", NOW, "disabled")
     view = escalation_view(
@@ -459,7 +460,9 @@ async def root_before_its_record(world: World) -> tuple[str, records.HandoffReco
     posted = await world.caller.call(
         "chat.postMessage", channel=world.channel, **root_message_post(view)
     )
-    return session.id, record, str(posted["ts"])
+    ts = str(posted["ts"])
+    link = records.SlackLink(state="posted", channel=world.channel, ts=ts, permalink="")
+    return session.id, records.with_slack_link(record, link), ts
 
 
 async def write_record(world: World, session: str, record: records.HandoffRecord) -> None:
