@@ -29,20 +29,22 @@ run: $(STAMP)
 
 # ruff first (a second), so a lint or format error stops `make test` (and CI) at once; mypy
 # runs alongside the suite and is counted when it ends (scripts/test_suite.sh says why).
-# Eight workers, each taking whole test modules (their agent and Slack fixtures are per module),
+# Six workers, each taking whole test modules (their agent and Slack fixtures are per module),
 # the slowest first, a few long ones split in parts (tests/support/scheduling.py): much of the
-# suite waits on agent and bridge processes, so eight workers keep this 2-core machine busy
-# (pytest 4:08-4:29 from a clean clone, against 4:34-4:43 with six). The last stop ran six
-# because each run at eight had surfaced another test sensitive to a saturated machine; those
-# were fixed, and five clean-clone runs at eight since were green. Compiled bytecode is kept (in
-# the venv, not the tree) even where the environment says not to write it: every worker, agent
-# and bridge would otherwise compile the project and the test modules again.
+# suite waits on agent and bridge processes, so six workers keep this 2-core machine busy (its
+# two cores are about 90 % busy from the first test to the last). Eight were measured again on
+# clean clones (two pairs of runs interleaved with six): seven runs at eight took 4:32-5:17
+# (mean 4:58), three at six 4:42-5:19 (mean 5:03), no faster within the machine's spread of
+# 15-20 %, while two more workers collect the suite again (5.5 s of CPU each); six is kept.
+# Compiled bytecode is kept (in the venv, not the tree) even where the environment says not to
+# write it: every worker, agent and bridge would otherwise compile the project and the test
+# modules again.
 TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	bash scripts/test_suite.sh \
-		$(TEST_ENV) $(PY) -m pytest -q -n 8 --dist loadfile --no-loadscope-reorder -m "not long"
+		$(TEST_ENV) $(PY) -m pytest -q -n 6 --dist loadfile --no-loadscope-reorder -m "not long"
 
 # The tests marked `long` (tests/conftest.py): slower variants of checks `make test` already makes
 # through the same code (the launcher stopped by SIGTERM as well as by SIGINT), a minute or so.
