@@ -15,6 +15,12 @@ from handoff.packet import HandoffPacket
 
 HANDOFF_LABEL = "handoff"
 METADATA_KEY = "handoff"
+# The link of a root the bridge posted after the handoff tool's own post failed, under a key of
+# its own (`bridge_slack_link`): Parlant sets each metadata key on its own, so this write never
+# replaces the record, as a read-and-rewrite of the record did with a claim made between the
+# two (the claim was lost). It holds the handoff it is for, its `requested_at`; read_record
+# shows it as the record's `slack` for that handoff only.
+SLACK_LINK_KEY = "handoff_slack"
 
 HandoffStatus = Literal["waiting", "claimed", "returned", "resolved"]
 SlackPostState = Literal["disabled", "pending", "posted"]
@@ -103,9 +109,25 @@ def utc_now_iso() -> str:
 
 
 def read_record(session_metadata: Mapping[str, Any] | None) -> HandoffRecord | None:
-    """The handoff record in a session's metadata, or None if it was never handed off."""
+    """The handoff record in a session's metadata, or None if it was never handed off; its
+    `slack` is the bridge's link (SLACK_LINK_KEY) when the bridge posted this handoff's root."""
     value = (session_metadata or {}).get(METADATA_KEY)
-    return cast(HandoffRecord, dict(value)) if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    record = cast(HandoffRecord, dict(value))
+    posted = (session_metadata or {}).get(SLACK_LINK_KEY)
+    if (
+        isinstance(posted, dict)
+        and isinstance(posted.get("link"), dict)
+        and posted.get("requested_at") == record.get("requested_at")
+    ):
+        record["slack"] = cast(SlackLink, dict(posted["link"]))
+    return record
+
+
+def bridge_slack_link(record: HandoffRecord, link: SlackLink) -> dict[str, Any]:
+    """The value of SLACK_LINK_KEY for the root of `record`'s handoff at `link`."""
+    return {"requested_at": record.get("requested_at"), "link": dict(link)}
 
 
 def request_handoff(

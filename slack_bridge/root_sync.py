@@ -19,7 +19,7 @@ from parlant.client.types import SessionMetadataUpdateParams
 
 from handoff.actions import is_not_sent_notice, is_page_opening
 from handoff.packet import recorded_thread_start, thread_start
-from handoff.record import METADATA_KEY, HandoffRecord, read_record, with_slack_link
+from handoff.record import SLACK_LINK_KEY, HandoffRecord, bridge_slack_link, read_record
 from handoff.sla import NextChanges, SlaSettings, SlaView, next_changes, sla_view
 from slack_bridge.leases import Leases
 from slack_bridge.post_once import KeyedPostRecord, post_once
@@ -209,11 +209,11 @@ class RootSync:
         # this was posted), the next refresh sees the difference and draws it.
         drawn = rendering_fingerprint(record, sla)
         link["rendered"] = drawn
-        latest = read_record((await self._parlant.sessions.retrieve(session.id)).metadata) or record
+        # Under its own key, the record left as it is (handoff/record.py SLACK_LINK_KEY).
         await self._parlant.sessions.update(
             session.id,
             metadata=SessionMetadataUpdateParams(
-                set_={METADATA_KEY: dict(with_slack_link(latest, link))}
+                set_={SLACK_LINK_KEY: bridge_slack_link(record, link)}
             ),
         )
         await self._store.link_thread(session.id, link["channel"], link["ts"])

@@ -22,7 +22,9 @@ import httpx
 import pytest
 from parlant.client.types import SessionMetadataUpdateParams
 
+from handoff import actions
 from handoff import record as records
+from handoff.actions import Operator
 from handoff.record import HANDOFF_LABEL
 from slack_bridge.feedback import DELIVERED, FAILED
 from slack_bridge.handback_form import VIEW_HANDBACK
@@ -56,6 +58,7 @@ from tests.support.slack_world import DISCOVERY_INTERVAL_S, QUIET_S
 from tests.support.waits import stays_async
 
 NOW = "2026-12-07T09:00:00+00:00"
+DANA = Operator(id="slack:U0DANA", name="Dana", origin="slack")
 
 
 @pytest.fixture(scope="module")
@@ -508,6 +511,43 @@ async def test_return_to_ai_clicked_before_the_handoff_record_is_written_opens_i
 
     await eventually(form_opened, "the handback form")
     assert not told_not_handed_off(world)
+
+
+async def test_a_claim_made_while_the_bridge_links_the_root_it_posted_is_kept(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge posts the root the handoff tool could not, then writes the root's link into
+    the session. That write re-read the record and wrote it whole, so a claim made between the
+    two was overwritten: the operator's claim lost, the record still waiting."""
+    session = await world.parlant.sessions.create(agent_id=AGENT_ID, customer_id="guest")
+    links = world.bridge.roots._parlant.sessions
+    link_write = links.update
+    claimed: list[str] = []
+
+    async def claim_first(session_id: str, **changes: Any) -> Any:
+        written = getattr(changes.get("metadata"), "set_", None) or {}
+        linking = records.SLACK_LINK_KEY in written or (
+            (written.get(records.METADATA_KEY) or {}).get("slack", {}).get("state") == "posted"
+        )
+        if session_id == session.id and linking and not claimed:
+            claimed.append(session_id)
+            await actions.claim(world.parlant, session_id, DANA)
+        return await link_write(session_id, **changes)
+
+    monkeypatch.setattr(links, "update", claim_first)
+    # As the handoff tool leaves it when its own post failed.
+    await write_record(
+        world, session.id, records.request_handoff(None, "asked for a person", NOW, "pending")
+    )
+    await world.posted_root(session.id)
+
+    async def linked() -> bool:
+        return bool((await world.record(session.id)).get("slack", {}).get("state") == "posted")
+
+    await eventually(linked, "the root's link in the record")
+    assert claimed == [session.id]
+    record = await world.record(session.id)
+    assert (record["status"], record["claimed_by"]["name"]) == ("claimed", "Dana")
 
 
 async def test_buttons_claim_return_to_ai_with_a_note_and_resolve(world: World) -> None:

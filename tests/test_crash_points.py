@@ -186,10 +186,7 @@ def root_case(world: SlackWorld, point: str) -> None:
     restart(world, None)
     root = world.root_for(session)
     eventually(
-        lambda: (
-            world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("ts")
-            == root.ts
-        ),
+        lambda: world.record(session).get("slack", {}).get("ts") == root.ts,
         timeout=40,
         what="the thread link in the record",
     )

@@ -115,6 +115,26 @@ def test_the_slack_link_replaces_the_old_one_only() -> None:
     assert linked == {**waiting(), "slack": link}
 
 
+def test_the_bridges_root_link_is_read_as_the_slack_of_its_own_handoff_only() -> None:
+    """The bridge writes the link of a root it posted under a key of its own
+    (records.SLACK_LINK_KEY), never rewriting the record a claim may have just changed."""
+    pending = records.request_handoff(None, "asked", T0, "pending")
+    link: records.SlackLink = {"state": "posted", "channel": "C1", "ts": "1.2"}
+    metadata = {
+        records.METADATA_KEY: dict(pending),
+        records.SLACK_LINK_KEY: records.bridge_slack_link(pending, link),
+    }
+    assert records.read_record(metadata) == {**pending, "slack": link}
+    # A later handoff of the session (returned, then handed off again) is not that root's.
+    again = records.request_handoff(
+        records.returned(pending, "slack:U1", "Dana", T1), "again", T2, "pending"
+    )
+    later = {**metadata, records.METADATA_KEY: dict(again)}
+    assert records.read_record(later) == again
+    malformed = {**metadata, records.SLACK_LINK_KEY: {"requested_at": T0, "link": "1.2"}}
+    assert records.read_record(malformed) == pending
+
+
 def test_reading_the_record_from_session_metadata() -> None:
     stored = dict(waiting())
     read = records.read_record({"handoff": stored, "other": 1})

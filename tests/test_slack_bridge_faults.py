@@ -56,10 +56,7 @@ def test_slack_down_during_handoff_posts_the_escalation_once_when_back(world: Sl
 
     root = world.root_for(session)
     eventually(
-        lambda: (
-            world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("ts")
-            == root.ts
-        ),
+        lambda: world.record(session).get("slack", {}).get("ts") == root.ts,
         what="the thread link in the session metadata",
     )
     # A couple of discovery rounds: a second post would show up within the window.
@@ -70,10 +67,7 @@ def test_lost_answer_to_the_root_post_does_not_post_twice(world: SlackWorld) -> 
     world.slack.call(world.fake.drop_response, "chat.postMessage")
     session, _root = world.escalated_session()
     eventually(
-        lambda: (
-            world.client.sessions.retrieve(session).metadata["handoff"]["slack"].get("state")
-            == "posted"
-        ),
+        lambda: world.record(session).get("slack", {}).get("state") == "posted",
         what="the escalation linked",
     )
     stays(lambda: one_root(world, session), QUIET_S)

@@ -67,7 +67,7 @@ def root_in(world: SlackWorld, channel: str, session_id: str) -> Message:
 
 
 def record(world: SlackWorld, session_id: str) -> dict[str, Any]:
-    return dict(world.client.sessions.retrieve(session_id).metadata.get("handoff") or {})
+    return world.record(session_id)
 
 
 def reply_and_wait(

@@ -18,6 +18,7 @@ import yaml
 from parlant.client import ParlantClient
 
 from handoff.operator_api import AsyncOperatorClient
+from handoff.record import read_record
 from slack_bridge.resolve_form import VIEW_RESOLVE, WHY_BLOCK, WHY_INPUT
 from slack_kit.root_message import ACTION_RESOLVE
 from tests.fakes import FakeSlack, FakeSlackThread, event_callback, signed_headers
@@ -69,6 +70,10 @@ class SlackWorld:
     @property
     def fake(self) -> FakeSlack:
         return self.slack.fake
+
+    def record(self, session_id: str) -> dict[str, Any]:
+        """The session's handoff record as every reader sees it (handoff/record.py)."""
+        return dict(read_record(self.client.sessions.retrieve(session_id).metadata) or {})
 
     # -- what Slack shows ------------------------------------------------------------------
 
