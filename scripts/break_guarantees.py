@@ -177,6 +177,14 @@ BUGS = (
         'PRAGMA synchronous=NORMAL")',
         "tests/test_store_durability.py",
     ),
+    Bug(
+        "root-link-rewrites-the-record",
+        "slack_bridge/root_sync.py",
+        "set_={SLACK_LINK_KEY: bridge_slack_link(record, link)}",
+        'set_={"handoff": {**record, "slack": link}}',
+        "tests/test_bridge_in_process.py::"
+        "test_a_claim_made_while_the_bridge_links_the_root_it_posted_is_kept",
+    ),
 )
 
 
