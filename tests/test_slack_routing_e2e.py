@@ -66,10 +66,6 @@ def root_in(world: SlackWorld, channel: str, session_id: str) -> Message:
     return eventually(find, what=f"the root message of {session_id} in {channel}")
 
 
-def record(world: SlackWorld, session_id: str) -> dict[str, Any]:
-    return world.record(session_id)
-
-
 def reply_and_wait(
     world: SlackWorld, channel: str, root: Message, session_id: str, text: str
 ) -> None:
@@ -101,7 +97,7 @@ def test_policy_question_handoff_goes_to_the_default_channel_with_its_packet(
         world, "What does my policy cover?", "Check my claims please", "I want to talk to a human"
     )
 
-    packet = record(world, session)["packet"]
+    packet = world.record(session)["packet"]
     assert packet["journey"]["title"] == "Explain Policy Coverage"
     assert packet["journey"]["step"].startswith("Explain the coverage")
     assert any(
@@ -115,7 +111,7 @@ def test_policy_question_handoff_goes_to_the_default_channel_with_its_packet(
 
     root = root_in(world, world.channel, session)
     assert not roots(world, world.routed["claims"], session)
-    assert record(world, session)["slack"]["channel"] == world.channel
+    assert world.record(session)["slack"]["channel"] == world.channel
     shown = json.dumps(root.blocks)
     for needle in (
         "Explain Policy Coverage",
@@ -135,7 +131,7 @@ def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(
     claims = world.routed["claims"]
     session = converse(world, "I want to file a claim", "I want to talk to a human")
 
-    assert record(world, session)["packet"]["journey"] == {
+    assert world.record(session)["packet"]["journey"] == {
         "title": "File an Insurance Claim",
         "step": "Ask the customer to describe the accident: what happened, when and where",
     }
@@ -148,8 +144,8 @@ def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(
     assert not [t for t in tool_calls if t.endswith("file_claim")], tool_calls
     root = root_in(world, claims, session)
     assert not roots(world, world.channel, session)
-    assert record(world, session)["slack"] == {
-        **record(world, session)["slack"],
+    assert world.record(session)["slack"] == {
+        **world.record(session)["slack"],
         "channel": claims,
         "ts": root.ts,
     }
@@ -169,7 +165,7 @@ def test_claim_journey_handoff_goes_to_the_claims_channel_and_its_thread_works(
     # Buttons in the claims channel act on the session and rewrite the root there.
     world.resolve(root.ts, world.dana, channel=claims)
     eventually(
-        lambda: record(world, session).get("status") == "resolved", what="resolved from #claims"
+        lambda: world.record(session).get("status") == "resolved", what="resolved from #claims"
     )
     eventually(
         lambda: "Resolved by Dana" in json.dumps(root_in(world, claims, session).blocks),
@@ -185,14 +181,14 @@ def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_onc
     try:
         in_claim = converse(world, "I want to file a claim", "I want to talk to a human")
         on_policy = converse(world, "What does my policy cover?", "I want to talk to a human")
-        assert record(world, in_claim)["slack"] == {"state": "pending", "channel": claims}
-        assert record(world, on_policy)["slack"] == {"state": "pending", "channel": world.channel}
+        assert world.record(in_claim)["slack"] == {"state": "pending", "channel": claims}
+        assert world.record(on_policy)["slack"] == {"state": "pending", "channel": world.channel}
         # A record written before routing existed has no channel: the bridge routes it itself.
-        legacy = {**record(world, in_claim), "slack": {"state": "pending"}}
+        legacy = {**world.record(in_claim), "slack": {"state": "pending"}}
         world.client.sessions.update(
             in_claim, metadata=SessionMetadataUpdateParams(set_={"handoff": legacy})
         )
-        assert record(world, in_claim)["slack"] == {"state": "pending"}
+        assert world.record(in_claim)["slack"] == {"state": "pending"}
         world.bridge.kill()
     finally:
         world.slack.run(world.fake.come_up())
@@ -201,11 +197,11 @@ def test_pending_handoffs_are_posted_by_the_bridge_into_their_routed_channel_onc
     claim_root = root_in(world, claims, in_claim)
     policy_root = root_in(world, world.channel, on_policy)
     eventually(
-        lambda: record(world, in_claim)["slack"].get("ts") == claim_root.ts,
+        lambda: world.record(in_claim)["slack"].get("ts") == claim_root.ts,
         what="claims thread linked",
     )
     eventually(
-        lambda: record(world, on_policy)["slack"].get("ts") == policy_root.ts,
+        lambda: world.record(on_policy)["slack"].get("ts") == policy_root.ts,
         what="default thread linked",
     )
 
@@ -245,7 +241,7 @@ def test_a_new_escalation_overflows_while_its_channel_is_behind(world: SlackWorl
         session = converse(world, "What does my policy cover?", "I want to talk to a human")
         root_in(world, overflow, session)
         assert roots(world, world.channel, session) == []
-        assert record(world, session)["slack"]["channel"] == overflow
+        assert world.record(session)["slack"]["channel"] == overflow
     finally:
         assert report_backlog(world, {}).status_code == 204
     later = converse(world, "What does my policy cover?", "I want to talk to a human")
@@ -279,7 +275,7 @@ def test_a_root_is_left_to_the_bridges_while_posts_wait_for_its_channel(
         )
         # The bridge links the record just after Slack took its post.
         eventually(
-            lambda: record(world, session)["slack"]["state"] == "posted",
+            lambda: world.record(session)["slack"]["state"] == "posted",
             what="the record linked to the bridge's root",
         )
     finally:

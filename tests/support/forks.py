@@ -105,6 +105,16 @@ def _preloadable(name: str) -> bool:
     return not any(name == top or name.startswith(f"{top}.") for top in NOT_PRELOADED)
 
 
+def _project_modules() -> list[str]:
+    """The project's modules imported in this process (`tests` is there as this module's
+    package, `__main__` as the program)."""
+    return [
+        name
+        for name in sys.modules
+        if not _preloadable(name) and name.split(".")[0] not in ("tests", "__main__")
+    ]
+
+
 # -- the fork server (its own process) ---------------------------------------------------------
 
 
@@ -149,12 +159,7 @@ def _preload() -> None:
     for name in [*_modules_to_preload(), *RUN_TIME_IMPORTS]:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-    # `tests` itself is here as this module's package.
-    leaked = [
-        name
-        for name in sys.modules
-        if not _preloadable(name) and name.split(".")[0] not in ("tests", "__main__")
-    ]
+    leaked = _project_modules()
     if leaked:
         raise RuntimeError(f"fork server: pre-loading imported {leaked[:5]}")
     if threading.active_count() != 1:
@@ -243,9 +248,8 @@ _real_execv = os.execv
 def _forget_the_project() -> None:
     """What an exec starts without: the project's modules the first program imported (a new
     program imports them afresh, settings read from its environment)."""
-    for name in [name for name in sys.modules if not _preloadable(name)]:
-        if name.split(".")[0] not in ("tests", "__main__"):
-            del sys.modules[name]
+    for name in _project_modules():
+        del sys.modules[name]
 
 
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
