@@ -18,7 +18,7 @@ from parlant.client import ParlantClient
 from xdist.remote import Producer
 from xdist.scheduler.protocol import Scheduling
 
-from tests.support import forks
+from tests.support import forks, worker_forks
 from tests.support.agent_process import REPO_ROOT, AgentProcess
 
 # The browser fixture, for the tests that drive chromium (a fixture is found by its name here).
@@ -39,6 +39,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 FORK_SERVER_ENV = "TESTS_FORK_SERVER"
 run_fork_server: forks.LaunchedServer | None = None
+run_zygote: worker_forks.Zygote | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,8 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
     agent's start costing one second of CPU instead of four; TESTS_EXEC=1 execs each one.
 
     Under xdist the controller starts one fork server for the run, which pre-loads while the
-    workers start and collect, and every worker connects to it."""
-    global run_fork_server
+    workers start and collect, and every worker connects to it. The workers themselves are
+    forked from a process that has collected the suite once (tests/support/worker_forks.py)."""
+    global run_fork_server, run_zygote
     # Deselected by `make test`, run by `make test-long` (registered here rather than in
     # pyproject.toml, whose every change makes `make` install the packages again).
     config.addinivalue_line(
@@ -57,6 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None and config.getoption("numprocesses", None):
+        run_zygote = worker_forks.Zygote.launch(
+            [*config.invocation_params.args, "-n", "0"], config.invocation_params.dir
+        )
+        config.option.tx = [run_zygote.worker_spec()] * len(config.option.tx)
         run_fork_server = forks.LaunchedServer.launch(REPO_ROOT)
         os.environ[FORK_SERVER_ENV] = str(run_fork_server.address)  # the workers inherit it
         return
@@ -72,6 +78,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         forks.server = None
     if run_fork_server is not None:
         run_fork_server.close()
+    if run_zygote is not None:
+        run_zygote.close()
 
 
 # Optional: with `-p no:xdist` the hook does not exist, and the suite runs in one process.
