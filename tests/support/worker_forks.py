@@ -95,7 +95,8 @@ def attach(address: str, arguments: list[str]) -> None:
         if "exited" in message:
             status = int(message["exited"])
             if status < 0:  # died of a signal: so does this process, as Popen would report
-                signal.signal(-status, signal.SIG_DFL)
+                with contextlib.suppress(OSError):  # SIGKILL's cannot be set, nor need be
+                    signal.signal(-status, signal.SIG_DFL)
                 os.kill(os.getpid(), -status)
             os._exit(status)
 
@@ -173,11 +174,7 @@ def _become_worker(request: dict[str, Any], fds: list[int], inherited: list[int]
         os._exit(code)
 
 
-def serve(address: Path, pytest_args: list[str]) -> None:
-    # Listening before collecting: the workers connect (and queue their requests) meanwhile.
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(address))
-    listener.listen(64)
+def serve(listener: socket.socket, pytest_args: list[str]) -> None:
     refusal = _collect(pytest_args)
     if refusal:
         print(f"worker_forks: exec'ing each worker instead: {refusal}", file=sys.stderr)
@@ -226,9 +223,14 @@ def serve(address: Path, pytest_args: list[str]) -> None:
             _serve_one(connection, refusal, clients, children, serving)
         for fd in [fd for fd in ready if fd in clients]:
             # An attached worker sends nothing after its request: this is its end.
-            with contextlib.suppress(OSError):
-                clients[fd].recv(1)
-            kill([pid for pid, asked in children.items() if asked == fd])
+            try:
+                ended = not clients[fd].recv(1, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                ended = False
+            except OSError:
+                ended = True
+            if ended:
+                kill([pid for pid, asked in children.items() if asked == fd])
         reap()
 
 
@@ -273,19 +275,30 @@ class Zygote:
         """Collect with `pytest_args` (the controller's own: the same test paths and plugins;
         `-n 0` after them makes it one process) in `cwd`, the controller's directory."""
         address = Path(tempfile.mkdtemp(prefix="worker-forks-")) / "socket"
+        # Listening before the zygote runs: the workers connect (and queue their requests)
+        # while it starts and collects.
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(address))
+        listener.listen(64)
+        # Never a worker itself, even when launched from one (its collection must not connect
+        # to the run's fork server, as a worker's does: that would start a thread).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "tests.support.worker_forks",
                 "serve",
-                str(address),
+                str(listener.fileno()),
                 *pytest_args,
             ],
             cwd=cwd,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
+            pass_fds=[listener.fileno()],
         )
+        listener.close()
         return cls(process, address)
 
     def worker_spec(self) -> str:
@@ -305,4 +318,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "attach":
         attach(sys.argv[2], sys.argv[3:])
     else:
-        serve(Path(sys.argv[2]), sys.argv[3:])
+        serve(socket.socket(fileno=int(sys.argv[2])), sys.argv[3:])
