@@ -11,6 +11,11 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 0
 fi
 
+# One install at a time: `make test` starts one alongside the suite, and the widget's test runs
+# this again, waiting here for that one to end (the lock is on this script, held until exit).
+exec 9<"${BASH_SOURCE[0]}"
+flock 9
+
 # The stamp holds the lock file's hash, so a changed lock file reinstalls and nothing else does.
 cd "$WIDGET_DIR"
 STAMP=node_modules/.lock-sha256
