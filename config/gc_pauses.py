@@ -44,7 +44,9 @@ class FrozenSurvivors:
         gc.freeze()
         gc.callbacks.append(self._collected)
         self._installed = True
-        log.debug("gc: %d objects frozen at start", gc.get_freeze_count())
+        # Counting walks every frozen object (touching each one's page): only when it is logged.
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("gc: %d objects frozen at start", gc.get_freeze_count())
 
     def uninstall(self) -> None:
         self._installed = False
