@@ -85,3 +85,50 @@ def test_every_scripted_step_has_a_reply_or_is_said_by_its_tool() -> None:
                 assert not script.reply_for(step.chat), step.chat
             elif step.chat:
                 assert script.reply_for(step.chat), step.chat
+
+
+def test_props_are_converted_as_parlants_prompt_builder_converts_them() -> None:
+    """The offline service reads a prop in the JSON shape a prompt gives it, calling parlant's
+    converter only for what parlant models (dataclasses, pydantic models, enums)."""
+    import dataclasses
+    import enum
+
+    import pydantic
+    from parlant.core.engines.alpha.prompt_builder import PromptBuilder
+
+    from agent.nlp.offline_nlp import prop_json
+
+    @dataclasses.dataclass
+    class Shot:
+        text: str
+        weight: int
+
+    class Kind(enum.Enum):
+        TOOL = "tool"
+
+    class Model(pydantic.BaseModel):
+        x: int
+
+    builder = PromptBuilder()
+    modelled: list[object] = []
+
+    def counted(value: object) -> object:
+        modelled.append(value)
+        return builder._prop_to_dict(value)
+
+    convert = prop_json(counted)
+    values: list[object] = [
+        "text",
+        3,
+        2.5,
+        True,
+        None,
+        {"a": [1, ("b", None)], "n": {"m": "x"}},
+        [Shot("t", 1), Model(x=2), Kind.TOOL],
+        (Kind.TOOL, "t"),
+        Shot("s", 2),
+        {"deep": {"shot": Shot("u", 3)}},
+    ]
+    for value in values:
+        assert convert(value) == builder._prop_to_dict(value), value
+    assert [type(value) for value in modelled] == [Shot, Model, Kind, Kind, Shot, Shot]

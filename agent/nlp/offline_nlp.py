@@ -169,6 +169,26 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def prop_json(to_dict: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """What `to_dict` (parlant's `PromptBuilder._prop_to_dict`) gives, calling it only for the
+    values it models: it defines a pydantic class on each call, even for a string (half a
+    millisecond each, a few per turn); strings, numbers and containers go by the same
+    branches, in its order, here."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return value
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(convert(item) for item in value)
+        return to_dict(value)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class Question:
     """A schema request with the pieces of the prompt the rules read."""
@@ -975,7 +995,7 @@ class OfflineSchematicGenerator(SchematicGenerator[T]):
             if isinstance(prompt, str)
             else {str(name): section.props for name, section in prompt.sections.items()},
             engine=EntityContext.get(),
-            convert=_as_is if isinstance(prompt, str) else prompt._prop_to_dict,
+            convert=_as_is if isinstance(prompt, str) else prop_json(prompt._prop_to_dict),
         )
         rule = RULES.get(question.schema_name)
         raw = rule(question, self._script) if rule else conservative_answer(schema)
