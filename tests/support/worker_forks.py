@@ -182,6 +182,9 @@ def serve(listener: socket.socket, pytest_args: list[str]) -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    # A Ctrl-C reaches the whole process group: the workers take it, as xdist's do; the zygote
+    # ends with the controller (end of its stdin) instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = sys.stdin.fileno()
     clients: dict[int, socket.socket] = {}  # fd -> an attached worker's connection
     children: dict[int, int] = {}  # child pid -> the fd of its connection
