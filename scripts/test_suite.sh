@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test` once ruff has passed: the suite's set-up and the suite itself (the command in the
-# arguments), with mypy running alongside. A cold mypy (every CI run, on a clean clone) takes
-# half a minute of one core, and the suite leaves a core idle about a quarter of the time
+# arguments), with mypy running alongside. A cold mypy (a clean clone on a machine where no
+# clone has run it: its cache is the user's, MYPY_CACHE_DIR in the Makefile) takes half a minute
+# of one core, and the suite leaves a core idle about a quarter of the time
 # (waiting on its agents, bridges and browsers), so running it first cost its whole half minute
 # of wall time. Its verdict is printed and counted once the suite ends: a type error still
 # fails `make test`, and CI, just after the tests rather than before them.
