@@ -20,6 +20,10 @@ end as the worker ends. If the zygote is gone or refuses (its collection failed,
 thread running, which would make forking unsafe), `attach` execs the plain worker instead:
 the run is slower, never different.
 
+What a test module, conftest or plugin does when imported happens once, in the zygote, whose
+environment is the controller's: PYTEST_XDIST_WORKER and the other worker variables are not set
+yet. Read them inside functions (as tests/support/agent_process.py does), never at import.
+
 The zygote reaps its children and kills a child whose `attach` has gone (xdist kills the
 process it started); at end of its own standard input (the controller is gone) it kills every
 child and exits.
