@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeAlias
@@ -254,7 +254,6 @@ def _forget_the_project() -> None:
 
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
     """In the forked child: become `python -m <module>` with the request's settings."""
-    code = 1
     try:
         signal.set_wakeup_fd(-1)
         for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -284,17 +283,34 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         _home_parlant_on_import()
         os.execv = _execv
         module, args = request["module"], list(request.get("args", []))
-        import runpy
 
-        try:
+        def program() -> None:
+            nonlocal module, args
+            import runpy
+
             while True:
                 sys.argv = [module, *args]
                 try:
                     runpy.run_module(module, run_name="__main__", alter_sys=True)
-                    break
+                    return
                 except _ExecInPlace as exec_:
                     _forget_the_project()
                     module, args = exec_.module, exec_.arguments
+
+        end_as_the_interpreter(program)
+    finally:
+        os._exit(1)  # the set-up failed: never back into the server's loop
+
+
+def end_as_the_interpreter(program: Callable[[], object]) -> NoReturn:
+    """In a forked child: run `program` and end as the interpreter ends a program: with
+    SystemExit's code, of SIGINT for a KeyboardInterrupt, with 1 and the traceback printed for
+    any other exception; the atexit handlers run and the streams flushed. Never returns (a
+    forked child must not go on into its parent's code)."""
+    code = 1
+    try:
+        try:
+            program()
             code = 0
         except SystemExit as done:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
@@ -302,11 +318,10 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
             # As the interpreter does: die of the signal, so the status says SIGINT.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
-        except BaseException:  # printed, as the interpreter would
+        except BaseException:
             import traceback
 
             traceback.print_exc()
-            code = 1
         import atexit
 
         atexit._run_exitfuncs()
@@ -317,6 +332,55 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         os._exit(code)
 
 
+class ParentLoop:
+    """What a forking server's loop needs besides its own requests: waking when a child exits
+    (SIGCHLD through a pipe the select watches), ending when the process that started the
+    server is gone (end of its stdin), and its exited children's statuses. The agents' fork
+    server and the workers' zygote (tests/support/worker_forks.py) share it."""
+
+    def __init__(self) -> None:
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        signal.set_wakeup_fd(self._wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self._control = sys.stdin.fileno()
+
+    @property
+    def descriptors(self) -> list[int]:
+        """Its own descriptors, which a forked child closes."""
+        return [self._control, self._wake_read, self._wake_write]
+
+    def wait(self, watched: Sequence[int]) -> list[int] | None:
+        """The ready descriptors among `watched`, or None once the starting process is gone."""
+        ready, _, _ = select.select([self._control, self._wake_read, *watched], [], [])
+        if self._wake_read in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_read, 4096)
+        if self._control in ready and not os.read(self._control, 4096):
+            return None
+        return [fd for fd in ready if fd not in (self._control, self._wake_read)]
+
+    @staticmethod
+    def exited() -> list[tuple[int, int]]:
+        """Each child that has exited since the last call: its pid and its status as Popen
+        reports it (a negative status is the signal that ended it)."""
+        statuses: list[tuple[int, int]] = []
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return statuses
+            if pid == 0:
+                return statuses
+            statuses.append((pid, os.waitstatus_to_exitcode(status)))
+
+
+def kill(pids: Iterable[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def serve(address: Path) -> None:
     # Listening before pre-loading: the test processes connect (and queue their first
     # requests) while it runs.
@@ -324,11 +388,7 @@ def serve(address: Path) -> None:
     listener.bind(str(address))
     listener.listen(64)
     _preload()
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    control = sys.stdin.fileno()
+    loop = ParentLoop()
     clients: dict[int, socket.socket] = {}  # fd -> connection
     pending: dict[int, bytes] = {}
     owner: dict[int, int] = {}  # child pid -> the fd of the connection that asked for it
@@ -339,31 +399,16 @@ def serve(address: Path) -> None:
                 clients[fd].sendall(json.dumps(message).encode() + b"\n")
 
     def reap() -> None:
-        while owner:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            tell(owner.pop(pid), {"exited": pid, "status": os.waitstatus_to_exitcode(status)})
-
-    def kill(pids: list[int]) -> None:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for pid, status in loop.exited():
+            if pid in owner:
+                tell(owner.pop(pid), {"exited": pid, "status": status})
 
     while True:
-        watched = [control, listener.fileno(), wake_read, *clients]
-        with contextlib.suppress(InterruptedError):
-            ready, _, _ = select.select(watched, [], [])
-        if wake_read in ready:
-            with contextlib.suppress(BlockingIOError):
-                os.read(wake_read, 4096)
-            reap()
-        if control in ready and not os.read(control, 4096):
-            kill(list(owner))
+        ready = loop.wait([listener.fileno(), *clients])
+        if ready is None:
+            kill(owner)
             return
+        reap()
         if listener.fileno() in ready:
             connection, _ = listener.accept()
             clients[connection.fileno()] = connection
@@ -378,7 +423,7 @@ def serve(address: Path) -> None:
             pending[fd] += chunk
             while b"\n" in pending[fd]:
                 line, pending[fd] = pending[fd].split(b"\n", 1)
-                inherited = [control, listener.fileno(), wake_read, wake_write, *clients]
+                inherited = [listener.fileno(), *loop.descriptors, *clients]
                 pid = os.fork()
                 if pid == 0:
                     _run_child(json.loads(line), inherited)

@@ -35,7 +35,6 @@ import contextlib
 import io
 import json
 import os
-import select
 import shlex
 import shutil
 import signal
@@ -132,7 +131,8 @@ def _collect(pytest_args: list[str]) -> str | None:
 
 def _become_worker(request: dict[str, Any], fds: list[int], inherited: list[int]) -> None:
     """In the forked child: `python -u -c BOOTSTRAP` on the attaching process's stdio."""
-    code = 1
+    from tests.support.forks import end_as_the_interpreter
+
     try:
         signal.set_wakeup_fd(-1)
         for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -159,77 +159,42 @@ def _become_worker(request: dict[str, Any], fds: list[int], inherited: list[int]
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main
         sys.argv = ["-c"]
-        try:
-            exec(program, main.__dict__)
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        except BaseException:  # printed, as the interpreter would
-            import traceback
-
-            traceback.print_exc()
-        import atexit
-
-        atexit._run_exitfuncs()
+        end_as_the_interpreter(lambda: exec(program, main.__dict__))
     finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        os._exit(1)  # the set-up failed: never back into the zygote's loop
 
 
 def serve(listener: socket.socket, pytest_args: list[str]) -> None:
+    from tests.support.forks import ParentLoop, kill
+
     refusal = _collect(pytest_args)
     if refusal:
         print(f"worker_forks: exec'ing each worker instead: {refusal}", file=sys.stderr)
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    loop = ParentLoop()
     # A Ctrl-C reaches the whole process group: the workers take it, as xdist's do; the zygote
     # ends with the controller (end of its stdin) instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    control = sys.stdin.fileno()
     clients: dict[int, socket.socket] = {}  # fd -> an attached worker's connection
     children: dict[int, int] = {}  # child pid -> the fd of its connection
 
-    def reap() -> None:
-        while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            fd = children.pop(pid)
-            with contextlib.suppress(OSError):
-                clients[fd].sendall(
-                    json.dumps({"exited": os.waitstatus_to_exitcode(status)}).encode() + b"\n"
-                )
-            clients.pop(fd).close()
-
-    def kill(pids: list[int]) -> None:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
     while True:
-        watched = [control, listener.fileno(), wake_read, *clients]
-        with contextlib.suppress(InterruptedError):
-            ready, _, _ = select.select(watched, [], [])
-        if wake_read in ready:
-            with contextlib.suppress(BlockingIOError):
-                os.read(wake_read, 4096)
-            reap()
-        if control in ready and not os.read(control, 4096):
-            kill(list(children))
+        ready = loop.wait([listener.fileno(), *clients])
+        if ready is None:
+            kill(children)
             return
+        for pid, status in loop.exited():
+            if pid in children:
+                connection = clients.pop(children.pop(pid))
+                with contextlib.suppress(OSError):
+                    connection.sendall(json.dumps({"exited": status}).encode() + b"\n")
+                connection.close()
         if listener.fileno() in ready:
             connection, _ = listener.accept()
-            serving = [listener.fileno(), wake_read, wake_write]
+            serving = [listener.fileno(), *loop.descriptors]
             _serve_one(connection, refusal, clients, children, serving)
         for fd in [fd for fd in ready if fd in clients]:
-            # An attached worker sends nothing after its request: this is its end.
+            # An attached worker sends nothing after its request: this is its end. (The number
+            # may be a new connection's, the old one closed above: it has nothing to read.)
             try:
                 ended = not clients[fd].recv(1, socket.MSG_DONTWAIT)
             except BlockingIOError:
@@ -238,7 +203,6 @@ def serve(listener: socket.socket, pytest_args: list[str]) -> None:
                 ended = True
             if ended:
                 kill([pid for pid, asked in children.items() if asked == fd])
-        reap()
 
 
 def _serve_one(
