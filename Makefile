@@ -47,7 +47,9 @@ run: $(STAMP)
 # two cores are about 90 % busy from the first test to the last). Eight were measured again on
 # clean clones (two pairs of runs interleaved with six): seven runs at eight took 4:32-5:17
 # (mean 4:58), three at six 4:42-5:19 (mean 5:03), no faster within the machine's spread of
-# 15-20 %, while two more workers collect the suite again (5.5 s of CPU each); six is kept.
+# 15-20 %; once the workers were forked from a collected zygote (an extra worker's collection
+# 0.6 s of CPU, not 5.5), eight took 5:05 against six's 4:43 in back-to-back clean clones, and
+# 464 s of CPU against 410 (more agents, clusters and browsers at once). Six is kept.
 # Compiled bytecode is kept (in the venv, not the tree) even where the environment says not to
 # write it: every worker, agent and bridge would otherwise compile the project and the test
 # modules again.
