@@ -1,14 +1,42 @@
-"""The bridge's garbage-collector policy (slack_bridge/gc_pauses.py), on this interpreter's own
-collector: what survives a full collection leaves the collector's sight, and is handed back on
-the hour."""
+"""The garbage-collector policy of the agent and the bridge (config/gc_pauses.py), on this
+interpreter's own collector: what survives a full collection leaves the collector's sight, and
+is handed back on the hour.
+
+Each check runs in a fresh interpreter that imports only this module: the checks freeze and
+hand back everything the process holds and scan every object the collector tracks, which in a
+test worker (the whole suite imported) cost seconds of CPU and left that worker's collector
+changed for the tests after it."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import weakref
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from config.gc_pauses import FrozenSurvivors
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def in_a_fresh_interpreter(check: Callable[[], Awaitable[None]]) -> None:
+    program = (
+        f"import asyncio; from {__name__} import {check.__name__}; asyncio.run({check.__name__}())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
 
 
 class Node:
@@ -24,7 +52,7 @@ async def _turn() -> None:
     await asyncio.sleep(0)
 
 
-async def test_install_freezes_what_exists_and_uninstall_hands_it_back() -> None:
+async def _install_freezes_what_exists_and_uninstall_hands_it_back() -> None:
     frozen = FrozenSurvivors(asyncio.get_running_loop())
     frozen.install()
     try:
@@ -36,7 +64,7 @@ async def test_install_freezes_what_exists_and_uninstall_hands_it_back() -> None
     assert frozen._collected not in gc.callbacks
 
 
-async def test_survivors_of_a_full_collection_are_frozen_and_garbage_is_not() -> None:
+async def _survivors_of_a_full_collection_are_frozen_and_garbage_is_not() -> None:
     frozen = FrozenSurvivors(asyncio.get_running_loop())
     frozen.install()
     try:
@@ -56,7 +84,7 @@ async def test_survivors_of_a_full_collection_are_frozen_and_garbage_is_not() ->
         frozen.uninstall()
 
 
-async def test_partial_collections_freeze_nothing() -> None:
+async def _partial_collections_freeze_nothing() -> None:
     frozen = FrozenSurvivors(asyncio.get_running_loop())
     frozen.install()
     try:
@@ -71,7 +99,7 @@ async def test_partial_collections_freeze_nothing() -> None:
         frozen.uninstall()
 
 
-async def test_on_the_hour_frozen_objects_go_back_and_their_cycles_are_freed() -> None:
+async def _on_the_hour_frozen_objects_go_back_and_their_cycles_are_freed() -> None:
     frozen = FrozenSurvivors(asyncio.get_running_loop(), release_every_s=3600)
     frozen.install()
     try:
@@ -94,3 +122,19 @@ async def test_on_the_hour_frozen_objects_go_back_and_their_cycles_are_freed() -
         assert not any(isinstance(o, Node) for o in gc.get_objects())
     finally:
         frozen.uninstall()
+
+
+def test_install_freezes_what_exists_and_uninstall_hands_it_back() -> None:
+    in_a_fresh_interpreter(_install_freezes_what_exists_and_uninstall_hands_it_back)
+
+
+def test_survivors_of_a_full_collection_are_frozen_and_garbage_is_not() -> None:
+    in_a_fresh_interpreter(_survivors_of_a_full_collection_are_frozen_and_garbage_is_not)
+
+
+def test_partial_collections_freeze_nothing() -> None:
+    in_a_fresh_interpreter(_partial_collections_freeze_nothing)
+
+
+def test_on_the_hour_frozen_objects_go_back_and_their_cycles_are_freed() -> None:
+    in_a_fresh_interpreter(_on_the_hour_frozen_objects_go_back_and_their_cycles_are_freed)
