@@ -39,7 +39,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 FORK_SERVER_ENV = "TESTS_FORK_SERVER"
 run_fork_server: forks.LaunchedServer | None = None
-run_zygote: worker_forks.Zygote | None = None
+run_zygote: forks.LaunchedServer | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,10 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None and config.getoption("numprocesses", None):
-        run_zygote = worker_forks.Zygote.launch(
-            [*config.invocation_params.args, "-n", "0"], config.invocation_params.dir
+        run_zygote = worker_forks.launch(
+            config.invocation_params.args, config.invocation_params.dir
         )
-        config.option.tx = [run_zygote.worker_spec()] * len(config.option.tx)
+        config.option.tx = [worker_forks.worker_spec(run_zygote.address)] * len(config.option.tx)
         run_fork_server = forks.LaunchedServer.launch(REPO_ROOT)
         os.environ[FORK_SERVER_ENV] = str(run_fork_server.address)  # the workers inherit it
         return

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support import worker_forks
 from tests.support.agent_process import REPO_ROOT
+from tests.support.forks import LaunchedServer
 
 BOOTSTRAP = "import sys;exec(eval(sys.stdin.readline()))"  # execnet's popen_bootstrapline
 
@@ -46,8 +47,8 @@ def finished(process: subprocess.Popen[str]) -> tuple[int, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def zygote() -> Iterator[worker_forks.Zygote]:
-    started = worker_forks.Zygote.launch(["tests/test_slack_blocks.py", "-n", "0"], REPO_ROOT)
+def zygote() -> Iterator[LaunchedServer]:
+    started = worker_forks.launch(["tests/test_slack_blocks.py"], REPO_ROOT)
     yield started
     started.close()
 
@@ -60,7 +61,7 @@ def test_the_suites_own_workers_are_forked_from_its_zygote() -> None:
 
 
 def test_a_forked_worker_runs_on_the_attaching_processs_streams_environment_and_directory(
-    zygote: worker_forks.Zygote, tmp_path: Path
+    zygote: LaunchedServer, tmp_path: Path
 ) -> None:
     program = "\n".join(
         [
@@ -86,7 +87,7 @@ def test_a_forked_worker_runs_on_the_attaching_processs_streams_environment_and_
 
 
 def test_a_forked_worker_that_dies_of_a_signal_is_reported_so(
-    zygote: worker_forks.Zygote, tmp_path: Path
+    zygote: LaunchedServer, tmp_path: Path
 ) -> None:
     program = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     status, _ = finished(attached(zygote.address, program, cwd=tmp_path))
@@ -94,7 +95,7 @@ def test_a_forked_worker_that_dies_of_a_signal_is_reported_so(
 
 
 def test_killing_the_attached_process_kills_its_forked_worker(
-    zygote: worker_forks.Zygote, tmp_path: Path
+    zygote: LaunchedServer, tmp_path: Path
 ) -> None:
     program = "import os, time; print(os.getpid(), flush=True); time.sleep(120)"
     process = attached(zygote.address, program, cwd=tmp_path)
@@ -116,7 +117,7 @@ def test_without_a_zygote_the_worker_is_execd_as_usual(tmp_path: Path) -> None:
 
 
 def test_a_zygote_that_could_not_collect_refuses_and_the_worker_is_execd(tmp_path: Path) -> None:
-    broken = worker_forks.Zygote.launch(["tests/no_such_test_module.py", "-n", "0"], REPO_ROOT)
+    broken = worker_forks.launch(["tests/no_such_test_module.py"], REPO_ROOT)
     try:
         process = attached(broken.address, "import os; print(os.getpid())", cwd=tmp_path)
         status, lines = finished(process)

@@ -255,12 +255,7 @@ def _forget_the_project() -> None:
 def _run_child(request: dict[str, Any], channels: list[int]) -> None:
     """In the forked child: become `python -m <module>` with the request's settings."""
     try:
-        signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(
-                number,
-                signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL,
-            )
+        fresh_signal_handling()
         # Opened before the server's pipes are given up, so none lands on fd 0, 1 or 2.
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         log = os.open(request["log"], flags, 0o600)
@@ -300,6 +295,14 @@ def _run_child(request: dict[str, Any], channels: list[int]) -> None:
         end_as_the_interpreter(program)
     finally:
         os._exit(1)  # the set-up failed: never back into the server's loop
+
+
+def fresh_signal_handling() -> None:
+    """In a forked child: the signal handling an interpreter starts with, not its server's."""
+    signal.set_wakeup_fd(-1)
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def end_as_the_interpreter(program: Callable[[], object]) -> NoReturn:

@@ -36,7 +36,6 @@ import io
 import json
 import os
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -44,14 +43,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+# Only the zygote's and the controller's sides import the rest of the suite: `attach` runs with
+# the standard library alone (`python -I -S`).
+if TYPE_CHECKING:
+    from tests.support.forks import LaunchedServer
 
 # -- the worker's side: the process xdist starts --------------------------------------------------
 
 
-def _plain_worker(arguments: list[str]) -> None:
+def _plain_worker(arguments: list[str]) -> NoReturn:
     os.execv(sys.executable, [sys.executable, *arguments])
 
 
@@ -114,10 +117,10 @@ def _collect(pytest_args: list[str]) -> str | None:
 
     import pytest
 
+    # Not the cache: the controller writes the run's (last failed); a run with `--lf` or
+    # `--ff`, options of the cache, then gets exec'd workers.
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-        status = pytest.main(
-            ["--collect-only", "-qq", "-p", "no:cacheprovider", "-n", "0", *pytest_args]
-        )
+        status = pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", *pytest_args])
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         return f"the zygote's collection ended with {status!r}"
     if threading.active_count() != 1:
@@ -131,13 +134,10 @@ def _collect(pytest_args: list[str]) -> str | None:
 
 def _become_worker(request: dict[str, Any], fds: list[int], inherited: list[int]) -> None:
     """In the forked child: `python -u -c BOOTSTRAP` on the attaching process's stdio."""
-    from tests.support.forks import end_as_the_interpreter
+    from tests.support.forks import end_as_the_interpreter, fresh_signal_handling
 
     try:
-        signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(number, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        fresh_signal_handling()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in {*fds, *inherited}:
@@ -234,55 +234,39 @@ def _serve_one(
 # -- the controller's side --------------------------------------------------------------------------
 
 
-@dataclass
-class Zygote:
-    """The zygote the xdist controller started; it ends when its stdin is closed."""
+def launch(pytest_args: Sequence[str], cwd: Path) -> LaunchedServer:
+    """A zygote collecting with `pytest_args` (the controller's own: the same test paths and
+    plugins; `-n 0` is added after them, making it one process) in `cwd`, the controller's
+    directory. It ends when its stdin is closed (`close()`)."""
+    from tests.support.forks import LaunchedServer
 
-    process: subprocess.Popen[bytes]
-    address: Path
+    address = Path(tempfile.mkdtemp(prefix="worker-forks-")) / "socket"
+    # Listening before the zygote runs: the workers connect (and queue their requests) while
+    # it starts and collects.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(address))
+    listener.listen(64)
+    # Never a worker itself, even when launched from one (its collection must not connect to
+    # the run's fork server, as a worker's does: that would start a thread).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    command = ["-m", "tests.support.worker_forks", "serve", str(listener.fileno())]
+    process = subprocess.Popen(
+        [sys.executable, *command, *pytest_args, "-n", "0"],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        pass_fds=[listener.fileno()],
+    )
+    listener.close()
+    return LaunchedServer(process, address)
 
-    @classmethod
-    def launch(cls, pytest_args: Sequence[str], cwd: Path) -> Zygote:
-        """Collect with `pytest_args` (the controller's own: the same test paths and plugins;
-        `-n 0` after them makes it one process) in `cwd`, the controller's directory."""
-        address = Path(tempfile.mkdtemp(prefix="worker-forks-")) / "socket"
-        # Listening before the zygote runs: the workers connect (and queue their requests)
-        # while it starts and collects.
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(address))
-        listener.listen(64)
-        # Never a worker itself, even when launched from one (its collection must not connect
-        # to the run's fork server, as a worker's does: that would start a thread).
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.worker_forks",
-                "serve",
-                str(listener.fileno()),
-                *pytest_args,
-            ],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            pass_fds=[listener.fileno()],
-        )
-        listener.close()
-        return cls(process, address)
 
-    def worker_spec(self) -> str:
-        """The `--tx` spec of a worker forked from this zygote."""
-        here = str(Path(__file__).resolve())
-        command = shlex.join([sys.executable, "-I", "-S", here, "attach", str(self.address)])
-        return f"popen//python={command}"
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
-        shutil.rmtree(self.address.parent, ignore_errors=True)
+def worker_spec(address: Path) -> str:
+    """The `--tx` spec of a worker forked from the zygote at `address`."""
+    here = str(Path(__file__).resolve())
+    command = shlex.join([sys.executable, "-I", "-S", here, "attach", str(address)])
+    return f"popen//python={command}"
 
 
 if __name__ == "__main__":
